@@ -1,0 +1,188 @@
+//! Located configuration problems: what is wrong, where (file:line:column and a span), and a
+//! hint. Every problem of a file is collected before anything is reported.
+
+use crate::source::Span;
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A configuration file's text, shared by the problems that point into it.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Path as given (or as resolved from an `import`).
+    pub path: PathBuf,
+    /// The whole text.
+    pub text: String,
+}
+
+impl SourceFile {
+    pub(crate) fn new(path: &Path, text: String) -> Arc<Self> {
+        Arc::new(Self { path: path.to_owned(), text })
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..self.text.floor_char_boundary(offset)];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+/// How bad a problem is: errors stop the load, warnings are printed and the load goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The configuration cannot be used.
+    Error,
+    /// Suspicious but usable (e.g. a selector that matches no host).
+    Warning,
+}
+
+/// One located problem in a configuration file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable machine-readable code, e.g. `config::unknown-key`.
+    pub code: &'static str,
+    /// What is wrong, lower case.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// Label shown under the span.
+    pub label: Option<String>,
+    /// The file and where in it; `None` for problems not tied to a place.
+    pub source: Option<Arc<SourceFile>>,
+    /// Byte span in `source`.
+    pub span: Option<Span>,
+}
+
+impl Problem {
+    pub(crate) fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            hint: None,
+            label: None,
+            source: None,
+            span: None,
+        }
+    }
+
+    pub(crate) fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self { severity: Severity::Warning, ..Self::error(code, message) }
+    }
+
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub(crate) fn at(mut self, source: &Arc<SourceFile>, span: Option<Span>) -> Self {
+        self.source = Some(Arc::clone(source));
+        self.span = span;
+        self
+    }
+
+    /// `file:line:col` (or just the file) for this problem.
+    pub fn location(&self) -> String {
+        match (&self.source, self.span) {
+            (Some(src), Some(span)) => {
+                let (l, c) = src.line_col(span.offset);
+                format!("{}:{l}:{c}", src.path.display())
+            }
+            (Some(src), None) => src.path.display().to_string(),
+            (None, _) => String::from("<config>"),
+        }
+    }
+
+    /// Line and column, when located.
+    pub fn line_col(&self) -> Option<(usize, usize)> {
+        Some(self.source.as_ref()?.line_col(self.span?.offset))
+    }
+
+    /// The plain one-problem rendering used in logs and snapshot tests:
+    /// `file:line:col: error[code]: message` then `  hint: …`.
+    pub fn plain(&self) -> String {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut s = format!("{}: {sev}[{}]: {}", self.location(), self.code, self.message);
+        if let Some(h) = &self.hint {
+            s.push_str("\n  hint: ");
+            s.push_str(h);
+        }
+        s
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.span?;
+        let label = LabeledSpan::new(self.label.clone(), span.offset, span.len);
+        Some(Box::new(std::iter::once(label)))
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| &s.text as &dyn SourceCode)
+    }
+}
+
+/// Wrap a problem with its named source so miette prints the file name in the snippet.
+pub fn named_report(problem: &Problem) -> miette::Report {
+    let report = miette::Report::new(problem.clone());
+    match &problem.source {
+        Some(src) => report.with_source_code(NamedSource::new(src.path.display().to_string(), src.text.clone())),
+        None => report,
+    }
+}
+
+/// Everything wrong with a configuration: the load failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{} in {}", count_errors(.problems), .path.display())]
+pub struct ConfigError {
+    /// The configuration file that was being loaded.
+    pub path: PathBuf,
+    /// Errors first, then warnings, in file order.
+    pub problems: Vec<Problem>,
+}
+
+fn count_errors(problems: &[Problem]) -> String {
+    let n = problems.iter().filter(|p| p.severity == Severity::Error).count();
+    if n == 1 { String::from("1 configuration error") } else { format!("{n} configuration errors") }
+}
+
+/// The closest of `candidates` to `word`, if close enough to be a plausible typo.
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

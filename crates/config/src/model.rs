@@ -1,0 +1,440 @@
+//! The validated configuration: references resolved, durations parsed, selectors compiled.
+//!
+//! Everything downstream (probe, graph, exec) consumes these types and never the raw YAML.
+
+use crate::selector::Selector;
+use crate::template::Template;
+use indexmap::IndexMap;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A loaded, valid `fearless.yaml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// The hosts, groups and connection options.
+    pub inventory: Inventory,
+    /// Components in file order.
+    pub components: IndexMap<String, Component>,
+    /// `store:`, when set (the default store lives beside the config).
+    pub store: Option<String>,
+}
+
+impl Config {
+    /// Directory that relative paths in the config resolve against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path.parent().map(PathBuf::from).unwrap_or_default()
+    }
+}
+
+/// Hosts and how to reach them.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Hosts in file order (declared, then imported).
+    pub hosts: IndexMap<String, Host>,
+    /// Named selectors (`group:NAME`), including groups imported from Ansible.
+    pub groups: IndexMap<String, Selector>,
+    /// Options for the ssh transport.
+    pub ssh: SshOptions,
+    /// How many hosts are worked on at once.
+    pub concurrency: usize,
+}
+
+impl Inventory {
+    /// Hosts matched by `selector`, in inventory order.
+    pub fn select(&self, selector: &Selector) -> Vec<&Host> {
+        self.hosts.values().filter(|h| selector.matches(h, &self.groups)).collect()
+    }
+}
+
+/// One managed host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Host {
+    /// Inventory name.
+    pub name: String,
+    /// Address to connect to (defaults to the name).
+    pub address: String,
+    /// SSH port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// Privilege escalation for non-root users.
+    #[serde(rename = "become")]
+    pub become_: Option<Become>,
+    /// How commands reach the host.
+    pub transport: TransportKind,
+    /// Free-form labels used by selectors and templates.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// How commands reach a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// The system `ssh` client.
+    Ssh,
+    /// This machine, no remote hop.
+    Local,
+    /// AWS Systems Manager (not yet available in this version).
+    Ssm,
+}
+
+/// Privilege escalation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Become {
+    /// `sudo -n` (never prompts).
+    Sudo,
+}
+
+/// Options of the ssh transport.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// An `ssh_config` file passed as `ssh -F` (relative paths resolved against the config).
+    pub config_file: Option<PathBuf>,
+    /// How unknown host keys are treated.
+    pub host_key_checking: HostKeyChecking,
+    /// `ConnectTimeout`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        Self { config_file: None, host_key_checking: HostKeyChecking::Strict, connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// `StrictHostKeyChecking` policy. There is deliberately no "off".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyChecking {
+    /// Unknown and changed keys are refused (the default).
+    Strict,
+    /// Unknown keys are learned on first contact; changed keys are still refused.
+    AcceptNew,
+}
+
+/// A component of the environment: something with checks, placed on hosts or external.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Name (the key under `components`).
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Hosts it runs on; `None` for external components.
+    pub runs_on: Option<Selector>,
+    /// Components it needs, by name (all exist).
+    pub depends_on: Vec<String>,
+    /// Not on our hosts: checks run from the controller.
+    pub external: bool,
+    /// Its checks, in file order.
+    pub checks: Vec<CheckSpec>,
+}
+
+/// One check of a component.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// Name, unique within the component.
+    pub name: String,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Extra attempts after a failure; a pass after a retry is `degraded`.
+    pub retries: u32,
+    /// Where it runs.
+    pub on: RunOn,
+    /// What it checks.
+    pub kind: CheckKind,
+}
+
+/// Where a check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOn {
+    /// From this machine.
+    Controller,
+    /// On each host of the component, through its transport.
+    Hosts,
+}
+
+/// The check kinds of DESIGN.md §3.
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    /// HTTP request: status and optional body substring.
+    Http(HttpCheck),
+    /// TCP connect.
+    Tcp(TcpCheck),
+    /// DNS resolution.
+    Dns(DnsCheck),
+    /// TLS handshake and certificate expiry.
+    Tls(TlsCheck),
+    /// A command's exit code and output.
+    Command(CommandCheck),
+    /// A running process.
+    Process(ProcessCheck),
+    /// A service (systemd, or pid file / process fallback).
+    Service(ServiceCheck),
+    /// An installed package with an optional version constraint.
+    Package(PackageCheck),
+    /// A file's existence, mode, owner, content.
+    File(FileCheck),
+    /// A listening port on the host.
+    Port(PortCheck),
+    /// AMQP publish → consume round trip.
+    Amqp(AmqpCheck),
+    /// SQL query with an expected value.
+    Sql(SqlCheck),
+}
+
+impl CheckKind {
+    /// The kind's key in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Http(_) => "http",
+            CheckKind::Tcp(_) => "tcp",
+            CheckKind::Dns(_) => "dns",
+            CheckKind::Tls(_) => "tls",
+            CheckKind::Command(_) => "command",
+            CheckKind::Process(_) => "process",
+            CheckKind::Service(_) => "service",
+            CheckKind::Package(_) => "package",
+            CheckKind::File(_) => "file",
+            CheckKind::Port(_) => "port",
+            CheckKind::Amqp(_) => "amqp",
+            CheckKind::Sql(_) => "sql",
+        }
+    }
+
+    /// Kinds that inspect a host's own state and so run through its transport.
+    pub fn is_host_local(&self) -> bool {
+        matches!(
+            self,
+            CheckKind::Command(_)
+                | CheckKind::Process(_)
+                | CheckKind::Service(_)
+                | CheckKind::Package(_)
+                | CheckKind::File(_)
+                | CheckKind::Port(_)
+        )
+    }
+
+    /// Every template in the check, for "does it use `{host.*}`" questions.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            CheckKind::Http(c) => {
+                let mut v = vec![&c.url];
+                v.extend(c.headers.values());
+                v
+            }
+            CheckKind::Tcp(c) => vec![&c.address],
+            CheckKind::Dns(c) => vec![&c.name],
+            CheckKind::Tls(c) => {
+                let mut v = vec![&c.address];
+                v.extend(c.server_name.as_ref());
+                v
+            }
+            CheckKind::Command(c) => c.run.iter().collect(),
+            CheckKind::Amqp(c) => vec![&c.url],
+            CheckKind::Sql(c) => vec![&c.url],
+            CheckKind::File(c) => vec![&c.path],
+            CheckKind::Process(_) | CheckKind::Service(_) | CheckKind::Package(_) | CheckKind::Port(_) => vec![],
+        }
+    }
+
+    /// Whether any template refers to the host (then a controller check runs once per host).
+    pub fn uses_host(&self) -> bool {
+        self.templates().iter().any(|t| t.uses_host())
+    }
+}
+
+/// `http:`
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    /// URL template.
+    pub url: Template,
+    /// Method, default GET.
+    pub method: String,
+    /// Expected status, default 200.
+    pub status: u16,
+    /// Substring the body must contain.
+    pub body: Option<String>,
+    /// Extra request headers.
+    pub headers: IndexMap<String, Template>,
+    /// Accept any TLS certificate.
+    pub insecure: bool,
+}
+
+/// `tcp:`
+#[derive(Debug, Clone)]
+pub struct TcpCheck {
+    /// `host:port` template.
+    pub address: Template,
+}
+
+/// `dns:`
+#[derive(Debug, Clone)]
+pub struct DnsCheck {
+    /// Name to resolve.
+    pub name: Template,
+    /// Record type (A, AAAA, CNAME, MX, TXT, …).
+    pub record_type: String,
+    /// Resolver `ip:port`; the system resolver when unset.
+    pub server: Option<std::net::SocketAddr>,
+    /// Values the answer must contain (all of them).
+    pub expect: Vec<String>,
+}
+
+/// `tls:`
+#[derive(Debug, Clone)]
+pub struct TlsCheck {
+    /// `host:port` template.
+    pub address: Template,
+    /// SNI name; the host part of `address` when unset.
+    pub server_name: Option<Template>,
+    /// Fail when any certificate of the chain expires within this many days.
+    pub min_days: u32,
+    /// Also require a chain that verifies against the system roots.
+    pub verify: bool,
+}
+
+/// `command:`
+#[derive(Debug, Clone)]
+pub struct CommandCheck {
+    /// argv (each element a template); never run through a shell.
+    pub run: Vec<Template>,
+    /// Expected exit code, default 0.
+    pub exit: i32,
+    /// Regex stdout must match.
+    pub stdout: Option<String>,
+    /// Regex stderr must match.
+    pub stderr: Option<String>,
+    /// Interpret exit codes as a Nagios plugin: 0 ok, 1 warning (degraded), 2 critical, 3 unknown.
+    pub nagios: bool,
+}
+
+/// `process:`
+#[derive(Debug, Clone)]
+pub struct ProcessCheck {
+    /// Matched against the process name and command line.
+    pub name: String,
+    /// At least this many must run (default 1).
+    pub min: u32,
+    /// Owned by this user.
+    pub user: Option<String>,
+}
+
+/// `service:`
+#[derive(Debug, Clone)]
+pub struct ServiceCheck {
+    /// Unit or init script name.
+    pub name: String,
+    /// Pid file for hosts without systemd.
+    pub pidfile: Option<String>,
+    /// Process name for hosts without systemd or pid file (defaults to `name`).
+    pub process: Option<String>,
+}
+
+/// `package:`
+#[derive(Debug, Clone)]
+pub struct PackageCheck {
+    /// Package name.
+    pub name: String,
+    /// Version constraint, all clauses must hold.
+    pub version: Vec<VersionClause>,
+}
+
+/// One clause of a version constraint, e.g. `>= 1.1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionClause {
+    /// Comparison operator.
+    pub op: VersionOp,
+    /// Version to compare against.
+    pub version: String,
+}
+
+/// Comparison operators of version constraints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VersionOp {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `=` or `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+}
+
+impl VersionOp {
+    /// The operator as dpkg's `--compare-versions` spells it.
+    pub fn dpkg(self) -> &'static str {
+        match self {
+            VersionOp::Lt => "lt",
+            VersionOp::Le => "le",
+            VersionOp::Eq => "eq",
+            VersionOp::Ne => "ne",
+            VersionOp::Ge => "ge",
+            VersionOp::Gt => "gt",
+        }
+    }
+
+    /// The operator as written in configs.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            VersionOp::Lt => "<",
+            VersionOp::Le => "<=",
+            VersionOp::Eq => "=",
+            VersionOp::Ne => "!=",
+            VersionOp::Ge => ">=",
+            VersionOp::Gt => ">",
+        }
+    }
+}
+
+/// `file:`
+#[derive(Debug, Clone)]
+pub struct FileCheck {
+    /// Path on the host.
+    pub path: Template,
+    /// Must exist (default) or must not.
+    pub exists: bool,
+    /// Octal mode, e.g. 0644.
+    pub mode: Option<u32>,
+    /// Owner user name.
+    pub owner: Option<String>,
+    /// Substring the content must contain.
+    pub contains: Option<String>,
+}
+
+/// `port:`
+#[derive(Debug, Clone)]
+pub struct PortCheck {
+    /// TCP port that must be listening on the host.
+    pub port: u16,
+    /// Only on this local address.
+    pub address: Option<String>,
+}
+
+/// `amqp:`
+#[derive(Debug, Clone)]
+pub struct AmqpCheck {
+    /// `amqp://user:pass@host:port/vhost` template.
+    pub url: Template,
+}
+
+/// `sql:`
+#[derive(Debug, Clone)]
+pub struct SqlCheck {
+    /// `postgres://…` template.
+    pub url: Template,
+    /// Query to run.
+    pub query: String,
+    /// Expected first column of the first row, as text.
+    pub expect: Option<String>,
+}

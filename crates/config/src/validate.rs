@@ -1,0 +1,745 @@
+//! Semantic validation: raw structs → [`Config`], collecting every problem with its place.
+
+use crate::ansible;
+use crate::diag::{Problem, SourceFile, closest};
+use crate::keys::CHECK_KINDS;
+use crate::model::*;
+use crate::raw::*;
+use crate::selector::Selector;
+use crate::source::{Seg, SourceMap, p};
+use crate::template::{Template, TemplateError, VARIABLES};
+use indexmap::IndexMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default per-attempt check timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Validator<'a> {
+    pub(crate) src: &'a Arc<SourceFile>,
+    pub(crate) map: &'a SourceMap,
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn at(&self, problem: Problem, path: &[Seg]) -> Problem {
+        problem.at(self.src, self.map.nearest(path))
+    }
+
+    fn at_key(&self, problem: Problem, path: &[Seg]) -> Problem {
+        let span = self.map.key(path).or_else(|| self.map.nearest(path));
+        problem.at(self.src, span)
+    }
+
+    fn error(&mut self, path: &[Seg], code: &'static str, message: impl Into<String>, hint: Option<String>) {
+        let mut pr = Problem::error(code, message);
+        pr.hint = hint;
+        let pr = self.at(pr, path);
+        self.problems.push(pr);
+    }
+
+    fn warn(&mut self, path: &[Seg], code: &'static str, message: impl Into<String>, hint: Option<String>) {
+        let mut pr = Problem::warning(code, message);
+        pr.hint = hint;
+        let pr = self.at(pr, path);
+        self.problems.push(pr);
+    }
+
+    fn duration(&mut self, path: &[Seg], text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    path,
+                    "config::duration",
+                    format!("invalid duration `{text}`: {e}"),
+                    Some("write durations like 500ms, 30s, 5m or 1h".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn template(&mut self, path: &[Seg], text: &str) -> Option<Template> {
+        match Template::parse(text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let hint = match &e {
+                    TemplateError::Unknown { name, .. } => match closest(name, VARIABLES.iter().copied()) {
+                        Some(s) => format!("did you mean `{{{s}}}`?"),
+                        None => format!("variables are {}", VARIABLES.iter().map(|v| format!("{{{v}}}")).collect::<Vec<_>>().join(", ")),
+                    },
+                    TemplateError::Unclosed { .. } => "close the variable with `}`, or write `{{` for a literal brace".into(),
+                };
+                self.error(path, "config::template", e.to_string(), Some(hint));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn config(&mut self, raw: RawConfig, path: &Path) -> Option<Config> {
+        let inventory = self.inventory(raw.inventory, path);
+        let components = self.components(raw.components, &inventory);
+        if let Some(patch) = &raw.patch {
+            self.patch(patch);
+        }
+        if let Some(change) = &raw.change {
+            self.change(change);
+        }
+        if let Some(events) = &raw.events {
+            self.events(events);
+        }
+        if let Some(store) = &raw.store
+            && !(store.starts_with("sqlite:") || store.starts_with("postgres://") || store.starts_with("postgresql://"))
+        {
+            self.error(&p!["store"], "config::store", format!("unsupported store `{store}`"), Some("use sqlite:PATH or postgres://USER@HOST/DB".into()));
+        }
+        Some(Config { path: path.to_owned(), inventory, components, store: raw.store })
+    }
+
+    fn inventory(&mut self, raw: RawInventory, config_path: &Path) -> Inventory {
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        let defaults = raw.defaults;
+        self.host_fields(&p!["inventory", "defaults"], &defaults);
+        let mut hosts = IndexMap::new();
+        for (name, fields) in &raw.hosts {
+            let path = p!["inventory", "hosts", name];
+            self.host_fields(&path, fields);
+            if let Some(h) = resolve_host(name, fields, &defaults) {
+                hosts.insert(name.clone(), h);
+            }
+        }
+        let mut groups = IndexMap::new();
+        for (name, text) in &raw.groups {
+            match Selector::parse(text) {
+                Ok(s) => {
+                    groups.insert(name.clone(), s);
+                }
+                Err(e) => self.error(&p!["inventory", "groups", name], "config::selector", e.to_string(), None),
+            }
+        }
+        for (i, import) in raw.import.iter().enumerate() {
+            let path = p!["inventory", "import", i];
+            let Some(file) = &import.ansible else {
+                self.error(&path, "config::import", "import entry needs `ansible: PATH`", None);
+                continue;
+            };
+            let full = base.join(file);
+            match ansible::load(&full) {
+                Ok(imported) => {
+                    for (name, ah) in imported.hosts {
+                        if hosts.contains_key(&name) {
+                            self.error(&path, "config::duplicate-host", format!("host `{name}` from {file} is already declared in the inventory"), None);
+                            continue;
+                        }
+                        let fields = RawHostFields {
+                            address: ah.address,
+                            port: ah.port,
+                            user: ah.user,
+                            become_: ah.become_.then(|| "sudo".to_owned()),
+                            transport: None,
+                            labels: ah.labels,
+                        };
+                        if let Some(h) = resolve_host(&name, &fields, &defaults) {
+                            hosts.insert(name, h);
+                        }
+                    }
+                    for (g, members) in imported.groups {
+                        groups.entry(g).or_insert_with(|| Selector::members(members));
+                    }
+                }
+                Err(problems) => {
+                    for pr in problems {
+                        let pr = if pr.source.is_some() { pr } else { self.at(pr, &p!["inventory", "import", i, "ansible"]) };
+                        self.problems.push(pr);
+                    }
+                }
+            }
+        }
+        for (name, sel) in &groups {
+            for g in sel.groups() {
+                if !groups.contains_key(g) {
+                    let hint = closest(g, groups.keys().map(String::as_str)).map(|s| format!("did you mean `group:{s}`?"));
+                    self.error(&p!["inventory", "groups", name], "config::unknown-group", format!("unknown group `{g}`"), hint);
+                }
+            }
+        }
+        let mut ssh = SshOptions::default();
+        if let Some(rs) = &raw.ssh {
+            if let Some(file) = &rs.config {
+                let full = base.join(file);
+                if !full.is_file() {
+                    self.error(&p!["inventory", "ssh", "config"], "config::file-not-found", format!("ssh config file `{}` not found", full.display()), None);
+                }
+                ssh.config_file = Some(full);
+            }
+            if let Some(hkc) = &rs.host_key_checking {
+                match hkc.as_str() {
+                    "strict" | "yes" => ssh.host_key_checking = HostKeyChecking::Strict,
+                    "accept-new" => ssh.host_key_checking = HostKeyChecking::AcceptNew,
+                    "no" | "off" | "false" => self.error(
+                        &p!["inventory", "ssh", "host_key_checking"],
+                        "config::host-key-checking",
+                        format!("host key checking cannot be turned off (`{hkc}`)"),
+                        Some("use `accept-new` to learn unknown keys on first contact; changed keys are always refused".into()),
+                    ),
+                    other => self.error(
+                        &p!["inventory", "ssh", "host_key_checking"],
+                        "config::host-key-checking",
+                        format!("unknown host key checking `{other}`"),
+                        Some("expected `strict` or `accept-new`".into()),
+                    ),
+                }
+            }
+            if let Some(t) = &rs.connect_timeout
+                && let Some(d) = self.duration(&p!["inventory", "ssh", "connect_timeout"], t)
+            {
+                ssh.connect_timeout = d;
+            }
+        }
+        let concurrency = match raw.concurrency {
+            Some(0) => {
+                self.error(&p!["inventory", "concurrency"], "config::range", "concurrency must be at least 1", None);
+                1
+            }
+            Some(n) => n as usize,
+            None => 32,
+        };
+        Inventory { hosts, groups, ssh, concurrency }
+    }
+
+    fn host_fields(&mut self, path: &[Seg], f: &RawHostFields) {
+        if let Some(t) = &f.transport {
+            match t.as_str() {
+                "ssh" | "local" => {}
+                "ssm" => self.error(&[path, &p!["transport"]].concat(), "config::unsupported", "transport `ssm` is not yet supported", Some("use `ssh` or `local`".into())),
+                other => {
+                    let hint = closest(other, ["ssh", "local", "ssm"]).map(|s| format!("did you mean `{s}`?"));
+                    self.error(&[path, &p!["transport"]].concat(), "config::transport", format!("unknown transport `{other}`"), hint.or(Some("expected ssh, local or ssm".into())));
+                }
+            }
+        }
+        if let Some(b) = &f.become_
+            && b != "sudo"
+        {
+            self.error(&[path, &p!["become"]].concat(), "config::become", format!("unknown become method `{b}`"), Some("the only method is `sudo` (run as `sudo -n`)".into()));
+        }
+        if let Some(a) = &f.address
+            && (a.trim().is_empty() || a.contains(char::is_whitespace))
+        {
+            self.error(&[path, &p!["address"]].concat(), "config::address", format!("invalid address `{a}`"), None);
+        }
+    }
+
+    fn components(&mut self, raw: IndexMap<String, RawComponent>, inv: &Inventory) -> IndexMap<String, Component> {
+        let names: Vec<String> = raw.keys().cloned().collect();
+        let mut out = IndexMap::new();
+        for (name, rc) in raw {
+            let path = p!["components", &name];
+            let runs_on = match (&rc.runs_on, rc.external) {
+                (Some(text), false) => match Selector::parse(text) {
+                    Ok(sel) => {
+                        for g in sel.groups() {
+                            if !inv.groups.contains_key(g) {
+                                let hint = closest(g, inv.groups.keys().map(String::as_str)).map(|s| format!("did you mean `group:{s}`?"));
+                                self.error(&p!["components", &name, "runs_on"], "config::unknown-group", format!("unknown group `{g}`"), hint);
+                            }
+                        }
+                        if inv.select(&sel).is_empty() {
+                            self.warn(
+                                &p!["components", &name, "runs_on"],
+                                "config::empty-selector",
+                                format!("selector `{text}` of component `{name}` matches no host"),
+                                Some("its host checks will not run; check the labels in `inventory.hosts`".into()),
+                            );
+                        }
+                        Some(sel)
+                    }
+                    Err(e) => {
+                        self.error(&p!["components", &name, "runs_on"], "config::selector", e.to_string(), None);
+                        None
+                    }
+                },
+                (Some(_), true) => {
+                    self.error(&p!["components", &name, "runs_on"], "config::external-runs-on", format!("external component `{name}` cannot have `runs_on`"), Some("remove `runs_on`, or remove `external: true`".into()));
+                    None
+                }
+                (None, false) => {
+                    self.error(&path, "config::missing-runs-on", format!("component `{name}` has neither `runs_on` nor `external: true`"), Some("set `runs_on: \"role=web\"` (a selector) or mark it `external: true`".into()));
+                    None
+                }
+                (None, true) => None,
+            };
+            for (i, dep) in rc.depends_on.iter().enumerate() {
+                if !names.contains(dep) {
+                    let hint = closest(dep, names.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
+                    self.error(&p!["components", &name, "depends_on", i], "config::unknown-component", format!("`{name}` depends on unknown component `{dep}`"), hint.or(Some(format!("components are: {}", names.join(", ")))));
+                }
+            }
+            let mut checks = Vec::new();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for (i, check) in rc.checks.into_iter().enumerate() {
+                let cpath = p!["components", &name, "checks", i];
+                if let Some(cs) = self.check(&cpath, check, rc.external) {
+                    if let Some(first) = seen.insert(cs.name.clone(), i) {
+                        self.error(&[&cpath[..], &p!["name"]].concat(), "config::duplicate-check", format!("check name `{}` is used twice in `{name}` (also at checks[{first}])", cs.name), None);
+                    }
+                    checks.push(cs);
+                }
+            }
+            out.insert(name.clone(), Component { name, description: rc.description, runs_on, depends_on: rc.depends_on, external: rc.external, checks });
+        }
+        self.cycles(&out);
+        out
+    }
+
+    fn cycles(&mut self, comps: &IndexMap<String, Component>) {
+        // Iterative DFS with colours; each cycle is reported once, from its first member.
+        #[derive(Clone, Copy, PartialEq)]
+        enum C {
+            White,
+            Grey,
+            Black,
+        }
+        let mut colour: HashMap<&str, C> = comps.keys().map(|k| (k.as_str(), C::White)).collect();
+        let mut reported = false;
+        for start in comps.keys() {
+            if colour[start.as_str()] != C::White {
+                continue;
+            }
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            colour.insert(start, C::Grey);
+            while let Some((node, idx)) = stack.last().copied() {
+                let deps = comps.get(node).map_or(&[][..], |c| &c.depends_on[..]);
+                if idx < deps.len() {
+                    if let Some(top) = stack.last_mut() {
+                        top.1 += 1;
+                    }
+                    let dep = deps[idx].as_str();
+                    match colour.get(dep) {
+                        Some(C::White) => {
+                            colour.insert(dep, C::Grey);
+                            stack.push((dep, 0));
+                        }
+                        Some(C::Grey) => {
+                            let from = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
+                            let mut cycle: Vec<&str> = stack[from..].iter().map(|(n, _)| *n).collect();
+                            cycle.push(dep);
+                            self.error(
+                                &p!["components", node, "depends_on", idx],
+                                "config::cycle",
+                                format!("dependency cycle: {}", cycle.join(" → ")),
+                                Some("a component cannot depend on itself, directly or through others; remove one edge".into()),
+                            );
+                            reported = true;
+                        }
+                        _ => {}
+                    }
+                } else {
+                    colour.insert(node, C::Black);
+                    stack.pop();
+                }
+            }
+        }
+        let _ = reported;
+    }
+
+    fn check(&mut self, path: &[Seg], rc: RawCheck, external: bool) -> Option<CheckSpec> {
+        let sub = |k: &str| [path, &p![k]].concat();
+        let kinds: Vec<&str> = [
+            rc.http.is_some(), rc.tcp.is_some(), rc.dns.is_some(), rc.tls.is_some(), rc.command.is_some(),
+            rc.process.is_some(), rc.service.is_some(), rc.package.is_some(), rc.file.is_some(), rc.port.is_some(),
+            rc.amqp.is_some(), rc.sql.is_some(), rc.sqs.is_some(), rc.ldap.is_some(),
+        ]
+        .iter()
+        .zip(CHECK_KINDS)
+        .filter_map(|(set, k)| set.then_some(*k))
+        .collect();
+        let label = rc.name.clone().unwrap_or_else(|| "check".into());
+        match kinds.as_slice() {
+            [] => {
+                self.error(path, "config::check-kind", format!("check `{label}` has no kind"), Some(format!("add exactly one of: {}", CHECK_KINDS[..12].join(", "))));
+                return None;
+            }
+            [_] => {}
+            [a, b, ..] => {
+                self.error(&sub(b), "config::check-kind", format!("check `{label}` has more than one kind (`{a}` and `{b}`)"), Some("split it into one check per kind".into()));
+                return None;
+            }
+        }
+        let kind_name = kinds[0];
+        if matches!(kind_name, "sqs" | "ldap") {
+            self.error(&sub(kind_name), "config::unsupported", format!("check kind `{kind_name}` is not yet supported"), Some("remove the check for now; supported kinds are http, tcp, dns, tls, command, process, service, package, file, port, amqp, sql".into()));
+            return None;
+        }
+        let name = match rc.name {
+            Some(n) if !n.trim().is_empty() => n,
+            _ => {
+                self.error(path, "config::check-name", format!("`{kind_name}` check has no `name`"), Some("give every check a short name, e.g. `name: health`".into()));
+                return None;
+            }
+        };
+        let timeout = match &rc.timeout {
+            Some(t) => self.duration(&sub("timeout"), t)?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let kpath = sub(kind_name);
+        let kind = self.kind(&kpath, rc.http, rc.tcp, rc.dns, rc.tls, rc.command, rc.process, rc.service, rc.package, rc.file, rc.port, rc.amqp, rc.sql)?;
+        let on = match rc.on.as_deref() {
+            None if kind.is_host_local() && !external => RunOn::Hosts,
+            None => RunOn::Controller,
+            Some("controller") => RunOn::Controller,
+            Some("hosts") if kind.is_host_local() => RunOn::Hosts,
+            Some("hosts") => {
+                self.error(&sub("on"), "config::on", format!("`{kind_name}` checks run from the controller; `on: hosts` is only for host-local kinds"), Some("remove `on`; use {host.address} in the check to reach each host".into()));
+                return None;
+            }
+            Some(other) => {
+                self.error(&sub("on"), "config::on", format!("unknown `on: {other}`"), Some("expected `controller` or `hosts`".into()));
+                return None;
+            }
+        };
+        if external && on == RunOn::Hosts {
+            self.error(&sub("on"), "config::on", format!("external components have no hosts, so `{kind_name}` check `{name}` cannot run `on: hosts`"), Some("use `on: controller`".into()));
+            return None;
+        }
+        if external && kind.uses_host() {
+            self.error(&kpath, "config::template", format!("check `{name}` of an external component uses {{host.*}}, but external components have no hosts"), None);
+            return None;
+        }
+        Some(CheckSpec { name, timeout, retries: rc.retries.unwrap_or(0), on, kind })
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one argument per optional kind key of RawCheck")]
+    fn kind(
+        &mut self,
+        path: &[Seg],
+        http: Option<RawHttp>,
+        tcp: Option<RawTcp>,
+        dns: Option<RawDns>,
+        tls: Option<RawTls>,
+        command: Option<RawCommand>,
+        process: Option<RawProcess>,
+        service: Option<RawService>,
+        package: Option<RawPackage>,
+        file: Option<RawFile>,
+        port: Option<RawPort>,
+        amqp: Option<RawAmqp>,
+        sql: Option<RawSql>,
+    ) -> Option<CheckKind> {
+        let sub = |k: &str| [path, &p![k]].concat();
+        if let Some(h) = http {
+            let url = self.url(&sub("url"), &h.url, &["http", "https"])?;
+            let mut headers = IndexMap::new();
+            for (k, v) in &h.headers {
+                headers.insert(k.clone(), self.template(&[&sub("headers")[..], &p![k]].concat(), v)?);
+            }
+            let status = h.status.unwrap_or(200);
+            if !(100..=599).contains(&status) {
+                self.error(&sub("status"), "config::range", format!("HTTP status {status} is not between 100 and 599"), None);
+                return None;
+            }
+            let method = h.method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+            if !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+                self.error(&sub("method"), "config::http-method", format!("invalid HTTP method `{method}`"), None);
+                return None;
+            }
+            return Some(CheckKind::Http(HttpCheck { url, method, status, body: h.body, headers, insecure: h.insecure.unwrap_or(false) }));
+        }
+        if let Some(t) = tcp {
+            return Some(CheckKind::Tcp(TcpCheck { address: self.host_port(&sub("address"), &t.address)? }));
+        }
+        if let Some(d) = dns {
+            let name = self.template(&sub("name"), &d.name)?;
+            let record_type = d.record_type.unwrap_or_else(|| "A".into()).to_ascii_uppercase();
+            const TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "PTR", "SOA"];
+            if !TYPES.contains(&record_type.as_str()) {
+                self.error(&sub("type"), "config::dns-type", format!("unknown DNS record type `{record_type}`"), Some(format!("expected one of {}", TYPES.join(", "))));
+                return None;
+            }
+            let server = match &d.server {
+                None => None,
+                Some(s) => match s.parse::<std::net::SocketAddr>().or_else(|_| format!("{s}:53").parse()) {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        self.error(&sub("server"), "config::address", format!("invalid DNS server `{s}`"), Some("write an IP address, optionally with a port: 127.0.0.1:5353".into()));
+                        return None;
+                    }
+                },
+            };
+            return Some(CheckKind::Dns(DnsCheck { name, record_type, server, expect: d.expect }));
+        }
+        if let Some(t) = tls {
+            let address = self.host_port(&sub("address"), &t.address)?;
+            let server_name = match &t.server_name {
+                Some(s) => Some(self.template(&sub("server_name"), s)?),
+                None => None,
+            };
+            return Some(CheckKind::Tls(TlsCheck { address, server_name, min_days: t.min_days.unwrap_or(14), verify: t.verify.unwrap_or(false) }));
+        }
+        if let Some(c) = command {
+            if c.run.is_empty() {
+                self.error(&sub("run"), "config::command", "`run` needs at least the program to run", Some("write argv as a list: run: [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\"]".into()));
+                return None;
+            }
+            let mut run = Vec::new();
+            for (i, a) in c.run.iter().enumerate() {
+                run.push(self.template(&[&sub("run")[..], &p![i]].concat(), a)?);
+            }
+            for (key, re) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
+                if let Some(re) = re
+                    && let Err(e) = regex_syntax::Parser::new().parse(re)
+                {
+                    self.error(&sub(key), "config::regex", format!("invalid regular expression: {}", first_line(&e.to_string())), None);
+                    return None;
+                }
+            }
+            return Some(CheckKind::Command(CommandCheck { run, exit: c.exit.unwrap_or(0), stdout: c.stdout, stderr: c.stderr, nagios: c.nagios.unwrap_or(false) }));
+        }
+        if let Some(pr) = process {
+            if pr.name.trim().is_empty() {
+                self.error(&sub("name"), "config::empty", "process name is empty", None);
+                return None;
+            }
+            return Some(CheckKind::Process(ProcessCheck { name: pr.name, min: pr.min.unwrap_or(1), user: pr.user }));
+        }
+        if let Some(s) = service {
+            return Some(CheckKind::Service(ServiceCheck { name: s.name, pidfile: s.pidfile, process: s.process }));
+        }
+        if let Some(pk) = package {
+            if !valid_package_name(&pk.name) {
+                self.error(&sub("name"), "config::package-name", format!("invalid package name `{}`", pk.name), None);
+                return None;
+            }
+            let version = match &pk.version {
+                Some(v) => match parse_constraint(v) {
+                    Ok(c) => c,
+                    Err(msg) => {
+                        self.error(&sub("version"), "config::version", msg, Some("write constraints like \">= 1.1, < 2\" (operators <, <=, =, !=, >=, >)".into()));
+                        return None;
+                    }
+                },
+                None => Vec::new(),
+            };
+            return Some(CheckKind::Package(PackageCheck { name: pk.name, version }));
+        }
+        if let Some(f) = file {
+            let path_t = self.template(&sub("path"), &f.path)?;
+            if !f.path.starts_with('/') && !f.path.starts_with('{') {
+                self.error(&sub("path"), "config::path", format!("file path `{}` must be absolute", f.path), None);
+                return None;
+            }
+            let mode = match &f.mode {
+                Some(m) => match u32::from_str_radix(m.trim_start_matches("0o"), 8) {
+                    Ok(v) if v <= 0o7777 => Some(v),
+                    _ => {
+                        self.error(&sub("mode"), "config::mode", format!("invalid file mode `{m}`"), Some("write an octal mode as a string: \"0644\"".into()));
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            return Some(CheckKind::File(FileCheck { path: path_t, exists: f.exists.unwrap_or(true), mode, owner: f.owner, contains: f.contains }));
+        }
+        if let Some(po) = port {
+            if po.port == 0 {
+                self.error(&sub("port"), "config::range", "port 0 is not a port", None);
+                return None;
+            }
+            return Some(CheckKind::Port(PortCheck { port: po.port, address: po.address }));
+        }
+        if let Some(a) = amqp {
+            return Some(CheckKind::Amqp(AmqpCheck { url: self.url(&sub("url"), &a.url, &["amqp", "amqps"])? }));
+        }
+        if let Some(s) = sql {
+            let url = self.url(&sub("url"), &s.url, &["postgres", "postgresql"])?;
+            if s.query.trim().is_empty() {
+                self.error(&sub("query"), "config::empty", "sql query is empty", None);
+                return None;
+            }
+            return Some(CheckKind::Sql(SqlCheck { url, query: s.query, expect: s.expect }));
+        }
+        None
+    }
+
+    fn url(&mut self, path: &[Seg], text: &str, schemes: &[&str]) -> Option<Template> {
+        let t = self.template(path, text)?;
+        let probe = t.expand(Some(&sample_host()));
+        match url::Url::parse(&probe) {
+            Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => Some(t),
+            Ok(u) if !schemes.contains(&u.scheme()) => {
+                self.error(path, "config::url", format!("URL scheme `{}` is not supported here", u.scheme()), Some(format!("use {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or "))));
+                None
+            }
+            Ok(_) => {
+                self.error(path, "config::url", format!("URL `{text}` has no host"), None);
+                None
+            }
+            Err(e) => {
+                self.error(path, "config::url", format!("malformed URL `{text}`: {e}"), Some(format!("expected {}://host[:port]/…", schemes[0])));
+                None
+            }
+        }
+    }
+
+    fn host_port(&mut self, path: &[Seg], text: &str) -> Option<Template> {
+        let t = self.template(path, text)?;
+        let probe = t.expand(Some(&sample_host()));
+        let ok = probe.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !ok {
+            self.error(path, "config::address", format!("`{text}` is not host:port"), Some("write e.g. \"{host.address}:443\" or \"db.internal:5432\"".into()));
+            return None;
+        }
+        Some(t)
+    }
+
+    fn patch(&mut self, raw: &RawPatch) {
+        for (i, w) in raw.waves.iter().enumerate() {
+            let ok = match w {
+                RawWave::Count(n) => *n >= 1,
+                RawWave::Text(t) => t
+                    .strip_suffix('%')
+                    .map_or_else(|| t.parse::<u64>().is_ok_and(|n| n >= 1), |n| n.trim().parse::<u32>().is_ok_and(|n| (1..=100).contains(&n))),
+            };
+            if !ok {
+                self.error(&p!["patch", "waves", i], "config::wave", "a wave is a host count (1, 2, …) or a percentage (\"25%\", 1–100%)", None);
+            }
+        }
+        if let Some(b) = &raw.bake {
+            self.duration(&p!["patch", "bake"], b);
+        }
+        if let Some(r) = &raw.rollback
+            && !matches!(r.as_str(), "auto" | "manual")
+        {
+            self.error(&p!["patch", "rollback"], "config::rollback", format!("unknown rollback mode `{r}`"), Some("expected `auto` or `manual`".into()));
+        }
+    }
+
+    fn change(&mut self, raw: &RawChange) {
+        for (i, b) in raw.blackouts.iter().enumerate() {
+            let from = self.timestamp(&p!["change", "blackouts", i, "from"], &b.from);
+            let to = self.timestamp(&p!["change", "blackouts", i, "to"], &b.to);
+            if let (Some(f), Some(t)) = (from, to)
+                && f >= t
+            {
+                self.error(&p!["change", "blackouts", i], "config::window", format!("blackout `{}` ends before it starts", b.name), None);
+            }
+        }
+    }
+
+    fn timestamp(&mut self, path: &[Seg], text: &str) -> Option<std::time::SystemTime> {
+        match humantime::parse_rfc3339_weak(text.trim_end_matches('Z')) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.error(path, "config::timestamp", format!("invalid timestamp `{text}`: {e}"), Some("write RFC 3339 UTC: 2026-12-20T00:00:00Z".into()));
+                None
+            }
+        }
+    }
+
+    fn events(&mut self, raw: &RawEvents) {
+        for (name, s) in &raw.sinks {
+            let n = usize::from(s.file.is_some()) + usize::from(s.amqp.is_some()) + usize::from(s.webhook.is_some());
+            if n != 1 {
+                self.error(&p!["events", "sinks", name], "config::sink-kind", format!("sink `{name}` must have exactly one kind"), Some("one of: file, amqp, webhook".into()));
+            }
+        }
+        for (i, r) in raw.routes.iter().enumerate() {
+            for (j, s) in r.sinks.iter().enumerate() {
+                if !raw.sinks.contains_key(s) {
+                    let hint = closest(s, raw.sinks.keys().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
+                    self.error(&p!["events", "routes", i, "sinks", j], "config::unknown-sink", format!("route sends to undefined sink `{s}`"), hint);
+                }
+            }
+            if let Some(sev) = &r.min_severity
+                && !matches!(sev.as_str(), "info" | "warning" | "error" | "critical")
+            {
+                self.error(&p!["events", "routes", i, "min_severity"], "config::severity", format!("unknown severity `{sev}`"), Some("expected info, warning, error or critical".into()));
+            }
+        }
+    }
+
+    /// Report keys no struct consumed, with the closest valid key.
+    pub(crate) fn unknown_key(&mut self, path: &[Seg]) {
+        let Some((Seg::Key(key), parent)) = path.split_last() else { return };
+        // Keys under kinds we reject as unsupported are not worth a second message.
+        if parent.iter().any(|s| matches!(s, Seg::Key(k) if k == "sqs" || k == "ldap")) {
+            return;
+        }
+        let expected = crate::keys::expected_at(parent);
+        let hint = match expected {
+            Some(fields) => match closest(key, fields.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("valid keys here: {}", fields.join(", ")),
+            },
+            None => String::from("this key is not part of the configuration"),
+        };
+        let place = crate::source::path_string(parent);
+        let message = if place.is_empty() { format!("unknown key `{key}`") } else { format!("unknown key `{key}` in `{place}`") };
+        let pr = self.at_key(Problem::error("config::unknown-key", message).hint(hint), path);
+        self.problems.push(pr);
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().last().unwrap_or(s).trim()
+}
+
+fn sample_host() -> Host {
+    Host {
+        name: "host".into(),
+        address: "192.0.2.1".into(),
+        port: 22,
+        user: "root".into(),
+        become_: None,
+        transport: TransportKind::Ssh,
+        labels: BTreeMap::new(),
+    }
+}
+
+fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host> {
+    let transport = match f.transport.as_deref().or(d.transport.as_deref()).unwrap_or("ssh") {
+        "ssh" => TransportKind::Ssh,
+        "local" => TransportKind::Local,
+        "ssm" => TransportKind::Ssm,
+        _ => return None,
+    };
+    let mut labels: BTreeMap<String, String> = d.labels.clone().into_iter().collect();
+    labels.extend(f.labels.clone());
+    Some(Host {
+        name: name.to_owned(),
+        address: f.address.clone().or_else(|| d.address.clone()).unwrap_or_else(|| name.to_owned()),
+        port: f.port.or(d.port).unwrap_or(22),
+        user: f.user.clone().or_else(|| d.user.clone()).unwrap_or_else(|| "root".into()),
+        become_: f.become_.as_deref().or(d.become_.as_deref()).map(|_| Become::Sudo),
+        transport,
+        labels,
+    })
+}
+
+fn valid_package_name(n: &str) -> bool {
+    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
+}
+
+/// Parse `">= 1.1, < 2"` into clauses. A bare version means `=`.
+pub fn parse_constraint(text: &str) -> Result<Vec<VersionClause>, String> {
+    let mut out = Vec::new();
+    for clause in text.split(',') {
+        let c = clause.trim();
+        if c.is_empty() {
+            return Err(format!("empty clause in version constraint `{text}`"));
+        }
+        let (op, rest) = [("<=", VersionOp::Le), (">=", VersionOp::Ge), ("==", VersionOp::Eq), ("!=", VersionOp::Ne), ("<", VersionOp::Lt), (">", VersionOp::Gt), ("=", VersionOp::Eq)]
+            .iter()
+            .find_map(|(sym, op)| c.strip_prefix(sym).map(|r| (*op, r)))
+            .unwrap_or((VersionOp::Eq, c));
+        let v = rest.trim();
+        if v.is_empty() || !v.starts_with(|ch: char| ch.is_ascii_digit()) || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ".+~:-^_".contains(ch)) {
+            return Err(format!("invalid version `{v}` in constraint `{text}`"));
+        }
+        out.push(VersionClause { op, version: v.to_owned() });
+    }
+    Ok(out)
+}

@@ -1,0 +1,305 @@
+//! One lab host: an overlay over the cached root, configured for the lab, running its own
+//! sshd as PID 1 of fresh UTS/PID/mount/IPC namespaces, chrooted into the overlay.
+
+use std::fs::{self, File};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{LabError, Result};
+use crate::state::{HostPaths, HostState, State};
+use crate::sys::{self, ProcRef};
+
+/// Runs inside the new namespaces: `$1` name, `$2` merged root, `$3` address, `$4` port,
+/// `$5` the repository directory. Data only ever arrives as positional parameters.
+const HOST_INIT: &str = r#"set -e
+hostname "$1"
+mount -t proc proc "$2/proc"
+mount --rbind /dev "$2/dev"
+mount --bind "$5" "$2/srv/lab-repo"
+mount -o remount,bind,ro "$2/srv/lab-repo"
+exec chroot "$2" /usr/sbin/sshd -D -e -o ListenAddress="$3" -p "$4"
+"#;
+
+const SSHD_CONFIG: &str = "# fearless lab: root logs in with the lab key only\n\
+PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n";
+
+const APT_SOURCES: &str = "# fearless lab: the lab repository is this host's only package source\n\
+deb [trusted=yes] file:/srv/lab-repo ./\n";
+
+const APT_CONF: &str = "// fearless lab\nAcquire::Languages \"none\";\nAPT::Install-Recommends \"false\";\n";
+
+/// How long an sshd may take to accept connections.
+const SSHD_READY: Duration = Duration::from_secs(20);
+
+/// Everything a host needs to start.
+#[derive(Debug)]
+pub(crate) struct HostSpec<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) root: &'a Path,
+    pub(crate) repo: &'a Path,
+    pub(crate) name: &'a str,
+    pub(crate) address: Ipv4Addr,
+    pub(crate) port: u16,
+    pub(crate) authorized_key: &'a str,
+}
+
+/// Mounts, configures and starts one host, recording each step in `state` as it goes.
+pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
+    let paths = HostPaths::new(spec.dir, spec.name);
+    if state.host_mut(spec.name).is_none() {
+        state.hosts.push(HostState {
+            name: spec.name.to_owned(),
+            address: spec.address,
+            overlay: false,
+            unshare: None,
+            sshd: None,
+        });
+    }
+    for d in [&paths.upper, &paths.work, &paths.merged] {
+        sys::create_dir_all(d)?;
+    }
+    mount_overlay(spec.root, &paths)?;
+    record(state, spec, |h| h.overlay = true)?;
+    configure(spec, &paths.merged)?;
+    let unshare = spawn(spec, &paths)?;
+    record(state, spec, |h| h.unshare = Some(unshare))?;
+    let sshd = find_sshd(spec, &paths, unshare)?;
+    record(state, spec, |h| h.sshd = Some(sshd))?;
+    wait_ready(spec, &paths, sshd)
+}
+
+fn record(state: &mut State, spec: &HostSpec<'_>, change: impl FnOnce(&mut HostState)) -> Result<()> {
+    if let Some(h) = state.host_mut(spec.name) {
+        change(h);
+    }
+    state.save(spec.dir)
+}
+
+fn mount_overlay(root: &Path, paths: &HostPaths) -> Result<()> {
+    if sys::mounts_under(&paths.merged)?.contains(&paths.merged) {
+        return Ok(());
+    }
+    for p in [root, &paths.upper, &paths.work] {
+        let text = p.to_string_lossy();
+        if text.contains([',', ':', '\\']) || text.chars().any(char::is_whitespace) {
+            return Err(LabError::InvalidOptions(format!(
+                "path {text} cannot be used in overlay mount options (no commas, colons, backslashes or spaces)"
+            )));
+        }
+    }
+    let options =
+        format!("lowerdir={},upperdir={},workdir={}", root.display(), paths.upper.display(), paths.work.display());
+    sys::run(
+        Command::new("mount").args(["-t", "overlay", "overlay", "-o", &options]).arg(&paths.merged),
+        &format!("mount the overlay of {}", paths.merged.display()),
+    )
+    .map(drop)
+}
+
+/// Writes the host's identity and lab configuration into its overlay.
+fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
+    let name = spec.name;
+    let address = spec.address;
+    sys::write_file(&m.join("etc/hostname"), format!("{name}\n").as_bytes(), 0o644)?;
+    sys::write_file(
+        &m.join("etc/hosts"),
+        format!("127.0.0.1\tlocalhost\n{address}\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n").as_bytes(),
+        0o644,
+    )?;
+    // apt: the lab repository only, never the Internet.
+    sys::write_file(&m.join("etc/apt/sources.list"), b"# fearless lab: see sources.list.d/lab.list\n", 0o644)?;
+    if let Ok(entries) = fs::read_dir(m.join("etc/apt/sources.list.d")) {
+        for entry in entries.flatten() {
+            sys::remove_file_if_exists(&entry.path())?;
+        }
+    }
+    sys::write_file(&m.join("etc/apt/sources.list.d/lab.list"), APT_SOURCES.as_bytes(), 0o644)?;
+    sys::write_file(&m.join("etc/apt/apt.conf.d/99fearless-lab"), APT_CONF.as_bytes(), 0o644)?;
+    sys::remove_file_if_exists(&m.join("usr/sbin/policy-rc.d"))?;
+    // the acme services read their listen address from here
+    sys::write_file(
+        &m.join("etc/acme/acme.conf"),
+        format!("# written by fearless lab: the address the acme services listen on\naddress={address}\n").as_bytes(),
+        0o644,
+    )?;
+    // ssh: root by key only, own host keys
+    sys::create_dir_all(&m.join("root/.ssh"))?;
+    set_mode(&m.join("root/.ssh"), 0o700)?;
+    sys::write_file(&m.join("root/.ssh/authorized_keys"), spec.authorized_key.as_bytes(), 0o600)?;
+    sys::write_file(&m.join("etc/ssh/sshd_config.d/fearless-lab.conf"), SSHD_CONFIG.as_bytes(), 0o644)?;
+    sys::create_dir_all(&m.join("run/sshd"))?;
+    set_mode(&m.join("run/sshd"), 0o755)?;
+    sys::create_dir_all(&m.join("srv/lab-repo"))?;
+    if !m.join("etc/ssh/ssh_host_ed25519_key").exists() {
+        sys::run(
+            Command::new("chroot").arg(m).args(["ssh-keygen", "-A"]),
+            &format!("generate the ssh host keys of {name}"),
+        )?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| LabError::io(format!("set permissions of {}", path.display()), e))
+}
+
+/// Starts `unshare … sh -c HOST_INIT` in its own process group (a Ctrl-C at the terminal
+/// that ran `up` must not reach it), logging to `hosts/NAME/sshd.log`.
+fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
+    let log = File::create(&paths.sshd_log).map_err(|e| LabError::io(format!("create {}", paths.sshd_log.display()), e))?;
+    let log_err = log.try_clone().map_err(|e| LabError::io(format!("open {}", paths.sshd_log.display()), e))?;
+    let child = Command::new("unshare")
+        .args(["--uts", "--pid", "--mount", "--ipc", "--fork", "--propagation", "private", "sh", "-c", HOST_INIT, "sh"])
+        .arg(spec.name)
+        .arg(&paths.merged)
+        .arg(spec.address.to_string())
+        .arg(spec.port.to_string())
+        .arg(spec.repo)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| LabError::io(format!("start the namespaces of {}", spec.name), e))?;
+    let pid = child.id();
+    // The child handle is dropped on purpose: the host outlives this call; `down` reaps it.
+    drop(child);
+    ProcRef::of(pid).ok_or_else(|| sshd_not_ready(spec, paths, Duration::ZERO))
+}
+
+/// Finds the namespaced sshd: the child of `unshare` once it has exec'd sshd.
+fn find_sshd(spec: &HostSpec<'_>, paths: &HostPaths, unshare: ProcRef) -> Result<ProcRef> {
+    let started = Instant::now();
+    while started.elapsed() < SSHD_READY {
+        if let Some((pid, _)) = sys::children_of(unshare.pid).into_iter().find(|(_, s)| s.comm == "sshd")
+            && let Some(sshd) = ProcRef::of(pid)
+        {
+            return Ok(sshd);
+        }
+        if !unshare.alive() {
+            sys::reap(unshare.pid);
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    Err(sshd_not_ready(spec, paths, started.elapsed()))
+}
+
+fn wait_ready(spec: &HostSpec<'_>, paths: &HostPaths, sshd: ProcRef) -> Result<()> {
+    let addr = SocketAddr::from((spec.address, spec.port));
+    let started = Instant::now();
+    while started.elapsed() < SSHD_READY {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            return Ok(());
+        }
+        if !sshd.alive() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    Err(sshd_not_ready(spec, paths, started.elapsed()))
+}
+
+fn sshd_not_ready(spec: &HostSpec<'_>, paths: &HostPaths, waited: Duration) -> LabError {
+    LabError::SshdNotReady {
+        host: spec.name.to_owned(),
+        address: spec.address,
+        port: spec.port,
+        secs: waited.as_secs(),
+        log: sys::tail_file(&paths.sshd_log, 20),
+    }
+}
+
+/// The public host keys of a host (`etc/ssh/ssh_host_*_key.pub` in its overlay).
+pub(crate) fn public_host_keys(merged: &Path) -> Result<Vec<String>> {
+    let dir = merged.join("etc/ssh");
+    let entries = fs::read_dir(&dir).map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ssh_host_")))
+        .filter(|p| p.extension().is_some_and(|x| x == "pub"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| fs::read_to_string(p).map_err(|e| LabError::io(format!("read {}", p.display()), e)))
+        .collect()
+}
+
+/// What stopping a host did.
+#[derive(Debug, Default)]
+pub(crate) struct Stopped {
+    pub(crate) killed: Vec<u32>,
+}
+
+/// Stops a host: SIGKILL to its sshd (PID 1 of the namespace ignores SIGTERM; when it dies
+/// the kernel kills everything else in the namespace), then to `unshare` if still there.
+pub(crate) fn stop(host: &HostState) -> Result<Stopped> {
+    let mut stopped = Stopped::default();
+    let mut targets: Vec<(&'static str, ProcRef)> = Vec::new();
+    if let Some(sshd) = host.sshd {
+        targets.push(("sshd", sshd));
+    }
+    if let Some(unshare) = host.unshare {
+        // a crash may have happened before the sshd was recorded: take unshare's children too
+        for (pid, _) in sys::children_of(unshare.pid) {
+            if let Some(child) = ProcRef::of(pid)
+                && !targets.iter().any(|(_, t)| *t == child)
+            {
+                targets.push(("namespace init", child));
+            }
+        }
+    }
+    for (what, proc_ref) in &targets {
+        let killed = proc_ref.kill().map_err(|e| LabError::Stop {
+            host: host.name.clone(),
+            what,
+            pid: proc_ref.pid,
+            detail: e.to_string(),
+        })?;
+        if killed {
+            stopped.killed.push(proc_ref.pid);
+        }
+    }
+    if let Some(unshare) = host.unshare {
+        // unshare exits once its child is gone; kill it only if it lingers
+        if !unshare.wait_gone(Duration::from_secs(3)) {
+            unshare.kill().map_err(|e| LabError::Stop {
+                host: host.name.clone(),
+                what: "unshare",
+                pid: unshare.pid,
+                detail: e.to_string(),
+            })?;
+            stopped.killed.push(unshare.pid);
+        }
+        targets.push(("unshare", unshare));
+    }
+    for (what, proc_ref) in &targets {
+        if !proc_ref.wait_gone(Duration::from_secs(5)) {
+            return Err(LabError::Stop {
+                host: host.name.clone(),
+                what,
+                pid: proc_ref.pid,
+                detail: "still running 5 s after SIGKILL".into(),
+            });
+        }
+    }
+    Ok(stopped)
+}
+
+/// Processes whose root directory lies under `hosts_dir` (chrooted into a lab host), for
+/// a sweep after a crash that left a host unrecorded.
+pub(crate) fn chrooted_under(hosts_dir: &Path) -> Vec<ProcRef> {
+    sys::all_pids()
+        .into_iter()
+        .filter(|pid| fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|root| root.starts_with(hosts_dir)))
+        .filter_map(ProcRef::of)
+        .collect()
+}

@@ -1,0 +1,260 @@
+//! The lab: a real, disposable fleet on one Linux machine, for demos, rehearsals and tests.
+//!
+//! `up` builds (once, cached) a Debian bookworm root with debootstrap, then starts hosts
+//! `web-1`…`web-N`, each an overlay over that root, in its own UTS/PID/mount/IPC namespaces,
+//! chrooted, with its own sshd on its own loopback address (`127.0.0.11`, `.12`, …). A flat
+//! apt repository in `DIR/repo`, bind-mounted read-only into every host as its only package
+//! source, holds the demo application "acme shop" as real `.deb` packages; `up` installs
+//! version 1.0 everywhere, and `publish` adds new versions (a routine batch, a batch whose
+//! `libacme 2.0` breaks the orders API, the fix). `up` writes `DIR/fearless.yaml`,
+//! `DIR/ssh_config` and a key, so every other fearless command runs against the lab
+//! unchanged; `down` leaves no process or mount behind.
+//!
+//! The lab never prints: progress goes through a callback, problems come back as
+//! [`LabError`] (with [`LabError::hint`]). Everything but `status`, `ssh_argv` and `publish`
+//! needs root.
+
+mod catalog;
+mod down;
+mod error;
+mod host;
+mod progress;
+mod remote;
+mod render;
+mod repo;
+mod rootfs;
+mod state;
+mod status;
+mod sys;
+mod up;
+
+use std::ffi::OsString;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use catalog::{INITIAL, PACKAGES, PackageVersion, Scenario, UnknownScenario};
+pub use down::down;
+pub use error::{LabError, Result};
+pub use progress::{Progress, Step};
+pub use status::status;
+pub use up::up;
+
+/// Where the lab lives unless told otherwise (relative to the working directory).
+pub const DEFAULT_DIR: &str = ".fearless/lab";
+/// Where the Debian root is cached unless told otherwise.
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/fearless/lab";
+/// The environment variable that overrides the cache directory (read by the CLI).
+pub const CACHE_DIR_ENV: &str = "FEARLESS_LAB_CACHE";
+/// The first host's address; host `i` (from 0) gets `127.0.0.(11 + i)`.
+pub const FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
+/// At most this many hosts fit in `127.0.0.11..=127.0.0.254`.
+pub const MAX_HOSTS: usize = 244;
+
+/// Options of [`up`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOptions {
+    /// The lab directory (hosts, repository, state, generated config).
+    pub dir: PathBuf,
+    /// Number of hosts, `web-1`…`web-N`.
+    pub hosts: usize,
+    /// Where the Debian root is built once and kept.
+    pub cache_dir: PathBuf,
+    /// The sshd port of every host.
+    pub port: u16,
+    /// Used instead of `port` when `port` is taken on a lab address (e.g. a system sshd
+    /// listening on `0.0.0.0:22`); `None` makes that an error.
+    pub fallback_port: Option<u16>,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from(DEFAULT_DIR),
+            hosts: 4,
+            cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
+            port: 22,
+            fallback_port: Some(2222),
+        }
+    }
+}
+
+/// A running lab, as returned by [`up`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Lab {
+    /// The lab directory (absolute).
+    pub dir: PathBuf,
+    /// `DIR/fearless.yaml`, for `fearless -c`.
+    pub config: PathBuf,
+    /// `DIR/ssh_config`, for `ssh -F`.
+    pub ssh_config: PathBuf,
+    /// `DIR/id_ed25519`, the key root logs in with.
+    pub key: PathBuf,
+    /// The cached Debian root under the hosts' overlays.
+    pub root: PathBuf,
+    /// The sshd port of every host.
+    pub port: u16,
+    /// The hosts.
+    pub hosts: Vec<LabHost>,
+    /// `up` found the lab already running and changed nothing.
+    pub already_running: bool,
+}
+
+/// A lab host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabHost {
+    /// `web-1`…
+    pub name: String,
+    /// `127.0.0.11`…
+    pub address: Ipv4Addr,
+}
+
+/// What [`down`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DownReport {
+    /// Processes killed, per host.
+    pub killed: Vec<KilledProcess>,
+    /// File systems unmounted.
+    pub unmounted: Vec<PathBuf>,
+    /// Files and directories removed.
+    pub removed: Vec<PathBuf>,
+}
+
+impl DownReport {
+    /// `down` found nothing to undo.
+    pub fn is_empty(&self) -> bool {
+        self.killed.is_empty() && self.unmounted.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A process `down` killed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KilledProcess {
+    /// The host it belonged to (`None` for a stray found by the sweep).
+    pub host: Option<String>,
+    /// Its pid on the controller.
+    pub pid: u32,
+}
+
+/// What [`status`] sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabStatus {
+    /// The lab directory.
+    pub dir: PathBuf,
+    /// There is a lab (a state file) in `dir`.
+    pub present: bool,
+    /// The sshd port, when present.
+    pub port: Option<u16>,
+    /// One entry per host; a dead host is data, not an error.
+    pub hosts: Vec<HostStatus>,
+}
+
+impl LabStatus {
+    /// Every host's sshd runs and answers, and every service runs.
+    pub fn healthy(&self) -> bool {
+        self.present
+            && !self.hosts.is_empty()
+            && self.hosts.iter().all(|h| h.sshd_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
+    }
+}
+
+/// The state of one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostStatus {
+    /// `web-1`…
+    pub name: String,
+    /// `127.0.0.11`…
+    pub address: Ipv4Addr,
+    /// The host's sshd, as a controller pid.
+    pub sshd_pid: Option<u32>,
+    /// That sshd process still runs.
+    pub sshd_alive: bool,
+    /// An SSH server answers on the host's address and port.
+    pub ssh_reachable: bool,
+    /// The acme services.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// The state of one acme service inside a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    /// `acme-web`, `acme-api`, `acme-agent`.
+    pub name: &'static str,
+    /// A process of that name runs in the host's PID namespace.
+    pub running: bool,
+    /// Its controller pid.
+    pub pid: Option<u32>,
+    /// `GET /health` answered 200 (`None` for services without HTTP).
+    pub healthy: Option<bool>,
+}
+
+/// What [`publish`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    /// The scenario published.
+    pub scenario: Scenario,
+    /// Versions added to the repository.
+    pub added: Vec<PackageVersion>,
+    /// Versions that were already there (publishing twice is harmless).
+    pub already_present: Vec<PackageVersion>,
+    /// The repository directory.
+    pub repo: PathBuf,
+}
+
+/// Adds the versions of `scenario` to the lab repository and regenerates its index; older
+/// versions stay. Hosts see them after their next `apt-get update`.
+pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
+    let repo = dir.join("repo");
+    if !repo.join("Packages").exists() {
+        return Err(LabError::NotUp { dir: dir.to_owned() });
+    }
+    let _lock = sys::DirLock::acquire(dir)?;
+    let build = dir.join("build");
+    sys::create_dir_all(&build)?;
+    let mut added = Vec::new();
+    let mut already_present = Vec::new();
+    for pv in scenario.packages() {
+        if repo::ensure_deb(pv, &build, &repo)? { added.push(pv) } else { already_present.push(pv) }
+    }
+    repo::index(&repo)?;
+    Ok(PublishReport { scenario, added, already_present, repo })
+}
+
+/// The argv that opens a shell on `host` (a name or an address):
+/// `ssh -F DIR/ssh_config HOST`.
+pub fn ssh_argv(dir: &Path, host: &str) -> Result<Vec<OsString>> {
+    let state = state::State::load(dir)?.ok_or_else(|| LabError::NotUp { dir: dir.to_owned() })?;
+    let known = state.hosts.iter().find(|h| h.name == host || h.address.to_string() == host);
+    match known {
+        Some(h) => Ok(remote::ssh_base(dir, &h.name)),
+        None => Err(LabError::UnknownHost {
+            host: host.to_owned(),
+            known: state.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// The names and addresses of `count` lab hosts.
+pub fn host_plan(count: usize) -> Vec<LabHost> {
+    (0..count.min(MAX_HOSTS))
+        .map(|i| {
+            let [a, b, c, d] = FIRST_ADDRESS.octets();
+            let last = u8::try_from(usize::from(d) + i).unwrap_or(u8::MAX);
+            LabHost { name: format!("web-{}", i + 1), address: Ipv4Addr::new(a, b, c, last) }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_get_consecutive_loopback_addresses() {
+        let plan = host_plan(3);
+        assert_eq!(plan[0], LabHost { name: "web-1".into(), address: Ipv4Addr::new(127, 0, 0, 11) });
+        assert_eq!(plan[2], LabHost { name: "web-3".into(), address: Ipv4Addr::new(127, 0, 0, 13) });
+        assert_eq!(host_plan(MAX_HOSTS).last().map(|h| h.address), Some(Ipv4Addr::new(127, 0, 0, 254)));
+    }
+}

@@ -1,0 +1,143 @@
+//! The files `up` writes so that every other fearless command runs against the lab
+//! unchanged: `ssh_config`, `known_hosts` and `fearless.yaml`.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// A lab host as the rendered files see it.
+#[derive(Debug, Clone)]
+pub(crate) struct HostEntry {
+    pub(crate) name: String,
+    pub(crate) address: Ipv4Addr,
+}
+
+/// Quotes a path for ssh_config when it contains whitespace.
+fn ssh_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.chars().any(char::is_whitespace) { format!("\"{text}\"") } else { text }
+}
+
+/// One `Host NAME ADDRESS` block per host; `dir` must be absolute.
+pub(crate) fn ssh_config(dir: &Path, port: u16, hosts: &[HostEntry]) -> String {
+    let key = ssh_path(&dir.join("id_ed25519"));
+    let known = ssh_path(&dir.join("known_hosts"));
+    let mut out = String::from("# Written by `fearless lab up`; use with: ssh -F THIS_FILE web-1\n");
+    for h in hosts {
+        let _ = write!(
+            out,
+            "\nHost {name} {address}\n    HostName {address}\n    User root\n    Port {port}\n    \
+             IdentityFile {key}\n    IdentitiesOnly yes\n    UserKnownHostsFile {known}\n    \
+             GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    PasswordAuthentication no\n    \
+             BatchMode yes\n    ConnectTimeout 10\n    LogLevel ERROR\n",
+            name = h.name,
+            address = h.address,
+        );
+    }
+    out
+}
+
+/// `known_hosts` lines for a host's public keys (`ssh-ed25519 AAAA… comment` lines).
+pub(crate) fn known_hosts(port: u16, host: &HostEntry, public_keys: &[String]) -> String {
+    let names = if port == 22 {
+        format!("{},{}", host.name, host.address)
+    } else {
+        format!("[{}]:{port},[{}]:{port}", host.name, host.address)
+    };
+    let mut out = String::new();
+    for key in public_keys {
+        let mut fields = key.split_whitespace();
+        if let (Some(kind), Some(blob)) = (fields.next(), fields.next()) {
+            let _ = writeln!(out, "{names} {kind} {blob}");
+        }
+    }
+    out
+}
+
+/// The lab's `fearless.yaml`: inventory of the lab hosts and the acme shop test plan.
+pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry]) -> String {
+    let mut out = String::from(
+        "# Written by `fearless lab up`: the lab fleet and the acme shop test plan.\n\
+         # Paths are relative to this file.\n\
+         inventory:\n  ssh: { config: ssh_config }\n",
+    );
+    let _ = writeln!(out, "  defaults: {{ user: root, port: {port}, transport: ssh }}");
+    out.push_str("  hosts:\n");
+    for (i, h) in hosts.iter().enumerate() {
+        let az = ["a", "b", "c"][i % 3];
+        let _ = writeln!(out, "    {}: {{ address: {}, labels: {{ role: web, az: {az} }} }}", h.name, h.address);
+    }
+    out.push_str(ACME_COMPONENTS);
+    out
+}
+
+const ACME_COMPONENTS: &str = r#"components:
+  checkout:
+    description: acme-web, the shop front end
+    runs_on: "role=web"
+    depends_on: [orders-api]
+    checks:
+      - { name: health,   http: { url: "http://{host.address}:8080/health", status: 200, body: "ok" } }
+      - { name: checkout, http: { url: "http://{host.address}:8080/checkout", status: 200 } }
+      - { name: web process, process: { name: acme-web } }
+      - { name: web port, port: { port: 8080 } }
+  orders-api:
+    description: acme-api, orders backed by libacme
+    runs_on: "role=web"
+    checks:
+      - { name: orders, http: { url: "http://{host.address}:9090/orders", status: 200 } }
+      - { name: api process, process: { name: acme-api } }
+      - { name: api port, port: { port: 9090 } }
+      - { name: libacme installed, package: { name: libacme } }
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts() -> Vec<HostEntry> {
+        vec![
+            HostEntry { name: "web-1".into(), address: Ipv4Addr::new(127, 0, 0, 11) },
+            HostEntry { name: "web-2".into(), address: Ipv4Addr::new(127, 0, 0, 12) },
+        ]
+    }
+
+    #[test]
+    fn ssh_config_has_one_block_per_host_matching_name_and_address() {
+        let text = ssh_config(Path::new("/srv/lab"), 22, &hosts());
+        assert!(text.contains(
+            "Host web-1 127.0.0.11\n    HostName 127.0.0.11\n    User root\n    Port 22\n    \
+             IdentityFile /srv/lab/id_ed25519\n    IdentitiesOnly yes\n    UserKnownHostsFile /srv/lab/known_hosts\n"
+        ));
+        assert!(text.contains("Host web-2 127.0.0.12\n    HostName 127.0.0.12\n"));
+        assert!(text.contains("StrictHostKeyChecking yes"));
+        assert_eq!(text.matches("\nHost ").count(), 2);
+    }
+
+    #[test]
+    fn ssh_config_quotes_paths_with_spaces() {
+        let text = ssh_config(Path::new("/srv/my lab"), 2222, &hosts()[..1]);
+        assert!(text.contains("IdentityFile \"/srv/my lab/id_ed25519\""));
+        assert!(text.contains("Port 2222"));
+    }
+
+    #[test]
+    fn known_hosts_use_brackets_for_other_ports() {
+        let keys = vec!["ssh-ed25519 AAAAC3 root@old".to_owned(), "garbage".to_owned()];
+        let h = &hosts()[0];
+        assert_eq!(known_hosts(22, h, &keys), "web-1,127.0.0.11 ssh-ed25519 AAAAC3\n");
+        assert_eq!(known_hosts(2222, h, &keys), "[web-1]:2222,[127.0.0.11]:2222 ssh-ed25519 AAAAC3\n");
+    }
+
+    #[test]
+    fn fearless_yaml_lists_hosts_and_acme_components() {
+        let text = fearless_yaml(22, &hosts());
+        assert!(text.contains("  ssh: { config: ssh_config }\n"));
+        assert!(text.contains("  defaults: { user: root, port: 22, transport: ssh }\n"));
+        assert!(text.contains("    web-1: { address: 127.0.0.11, labels: { role: web, az: a } }\n"));
+        assert!(text.contains("    web-2: { address: 127.0.0.12, labels: { role: web, az: b } }\n"));
+        assert!(text.contains("  checkout:\n") && text.contains("  orders-api:\n"));
+        assert!(text.contains("depends_on: [orders-api]"));
+        assert!(text.contains("process: { name: acme-api }"));
+    }
+}

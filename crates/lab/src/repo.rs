@@ -1,0 +1,177 @@
+//! The lab's apt repository: builds the acme shop `.deb` packages from the sources in
+//! `lab/packages` (embedded in the binary) and keeps a flat repository index over them.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use include_dir::{Dir, include_dir};
+
+use crate::catalog::PackageVersion;
+use crate::error::{LabError, Result};
+use crate::sys;
+
+/// The package sources, one folder per package (see `lab/packages/README.md`).
+static SOURCES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../lab/packages");
+
+const VERSION_PLACEHOLDER: &str = "@VERSION@";
+const MAINTAINER_SCRIPTS: &[&str] = &["preinst", "postinst", "prerm", "postrm", "config"];
+
+/// Builds `pv` into `repo` unless the `.deb` is already there; returns whether it built.
+pub(crate) fn ensure_deb(pv: PackageVersion, build_dir: &Path, repo: &Path) -> Result<bool> {
+    let deb = repo.join(pv.file_name());
+    if deb.exists() {
+        return Ok(false);
+    }
+    let staging = build_dir.join(format!("{}_{}", pv.name, pv.version));
+    sys::remove_tree(&staging)?;
+    stage(pv, &staging)?;
+    let tmp = repo.join(format!(".{}.tmp", pv.file_name()));
+    sys::run(
+        Command::new("dpkg-deb").args(["--build", "--root-owner-group"]).arg(&staging).arg(&tmp),
+        &format!("build package {pv}"),
+    )?;
+    fs::rename(&tmp, &deb).map_err(|e| LabError::io(format!("move {} into the repository", deb.display()), e))?;
+    sys::remove_tree(&staging)?;
+    Ok(true)
+}
+
+/// Lays out the package tree of `pv` in `staging`: DEBIAN/, the base files, then the files
+/// that differ in this version.
+fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
+    let source = SOURCES.get_dir(pv.name).ok_or_else(|| {
+        LabError::io(format!("find the sources of package {}", pv.name), std::io::ErrorKind::NotFound.into())
+    })?;
+    let base = Path::new(pv.name);
+    copy_tree(source, &base.join("DEBIAN"), &staging.join("DEBIAN"), pv.version)?;
+    copy_tree(source, &base.join("root"), staging, pv.version)?;
+    let version_root = base.join("versions").join(pv.version).join("root");
+    copy_tree(source, &version_root, staging, pv.version)?;
+    set_dir_modes(staging)
+}
+
+/// Copies every embedded file under `from` (a path inside SOURCES) to `to`.
+fn copy_tree(pkg: &Dir<'static>, from: &Path, to: &Path, version: &str) -> Result<()> {
+    let Some(dir) = pkg.get_dir(from) else { return Ok(()) };
+    for file in all_files(dir) {
+        let rel = file.path().strip_prefix(from).unwrap_or(file.path());
+        let target = to.join(rel);
+        let contents = match file.contents_utf8() {
+            Some(text) => text.replace(VERSION_PLACEHOLDER, version).into_bytes(),
+            None => file.contents().to_vec(),
+        };
+        sys::write_file(&target, &contents, file_mode(rel, &contents))?;
+    }
+    Ok(())
+}
+
+fn all_files(dir: &Dir<'static>) -> Vec<&'static include_dir::File<'static>> {
+    let mut files: Vec<_> = dir.files().collect();
+    for sub in dir.dirs() {
+        files.extend(all_files(sub));
+    }
+    files
+}
+
+/// Maintainer scripts and `#!` scripts are executable; everything else is 0644.
+fn file_mode(rel: &Path, contents: &[u8]) -> u32 {
+    let is_script = rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| MAINTAINER_SCRIPTS.contains(&n));
+    if is_script || contents.starts_with(b"#!") { 0o755 } else { 0o644 }
+}
+
+fn set_dir_modes(dir: &Path) -> Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .map_err(|e| LabError::io(format!("set permissions of {}", dir.display()), e))?;
+    let entries = fs::read_dir(dir).map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            set_dir_modes(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Regenerates `Packages`, `Packages.gz` and `Release` of the flat repository `repo`,
+/// keeping every version (`--multiversion`) so older ones stay installable.
+pub(crate) fn index(repo: &Path) -> Result<()> {
+    let scan = sys::run(
+        Command::new("dpkg-scanpackages").args(["--multiversion", ".", "/dev/null"]).current_dir(repo),
+        "index the lab repository",
+    )?;
+    sys::write_atomic(&repo.join("Packages"), &scan.stdout, 0o644)?;
+    let gz = sys::run(
+        Command::new("gzip").args(["-9", "-n", "-c", "Packages"]).current_dir(repo),
+        "compress the repository index",
+    )?;
+    sys::write_atomic(&repo.join("Packages.gz"), &gz.stdout, 0o644)?;
+    let sums = sys::run(
+        Command::new("sha256sum").args(["Packages", "Packages.gz"]).current_dir(repo),
+        "checksum the repository index",
+    )?;
+    let release = release_file(&sys::lossy(&sums.stdout), &[
+        ("Packages", scan.stdout.len()),
+        ("Packages.gz", gz.stdout.len()),
+    ]);
+    sys::write_atomic(&repo.join("Release"), release.as_bytes(), 0o644)
+}
+
+/// An (unsigned) `Release` file; hosts use the repository with `[trusted=yes]`.
+fn release_file(sha256sum_output: &str, sizes: &[(&str, usize)]) -> String {
+    let mut out = String::from(
+        "Origin: fearless-lab\nLabel: fearless-lab\nSuite: lab\nCodename: lab\n\
+         Description: acme shop packages of the fearless lab\nSHA256:\n",
+    );
+    for line in sha256sum_output.lines() {
+        let mut fields = line.split_whitespace();
+        if let (Some(hash), Some(name)) = (fields.next(), fields.next())
+            && let Some((_, size)) = sizes.iter().find(|(n, _)| *n == name)
+        {
+            out.push_str(&format!(" {hash} {size} {name}\n"));
+        }
+    }
+    out
+}
+
+/// The `.deb` files of the repository.
+pub(crate) fn debs(repo: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(repo) else { return Vec::new() };
+    let mut debs: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "deb")).collect();
+    debs.sort();
+    debs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    #[test]
+    fn every_catalogue_package_has_sources() {
+        for pv in catalog::all_versions() {
+            let control = Path::new(pv.name).join("DEBIAN/control");
+            let text = SOURCES.get_file(&control).and_then(|f| f.contents_utf8()).expect("control file");
+            assert!(text.contains(&format!("Package: {}\n", pv.name)), "{}", control.display());
+            assert!(text.contains("Version: @VERSION@\n"), "{}", control.display());
+        }
+        for version in ["2.0", "2.0.1"] {
+            assert!(SOURCES.get_dir(Path::new("libacme/versions").join(version)).is_some());
+        }
+    }
+
+    #[test]
+    fn scripts_are_executable() {
+        assert_eq!(file_mode(Path::new("postinst"), b"#!/bin/sh"), 0o755);
+        assert_eq!(file_mode(Path::new("usr/sbin/acme-web"), b"#!/usr/bin/python3"), 0o755);
+        assert_eq!(file_mode(Path::new("control"), b"Package: x"), 0o644);
+    }
+
+    #[test]
+    fn release_lists_index_files() {
+        let sums = "abc  Packages\ndef  Packages.gz\n";
+        let release = release_file(sums, &[("Packages", 10), ("Packages.gz", 5)]);
+        assert!(release.ends_with("SHA256:\n abc 10 Packages\n def 5 Packages.gz\n"), "{release}");
+    }
+}

@@ -1,0 +1,91 @@
+//! `DIR/state.json`: what `up` has created so far, written after every step so that `down`
+//! can undo a crashed `up`.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LabError, Result};
+use crate::sys::{self, ProcRef};
+
+const STATE_VERSION: u32 = 1;
+
+/// The recorded state of a lab.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
+    pub(crate) version: u32,
+    /// The cached Debian root used as the overlays' lower layer.
+    pub(crate) root: PathBuf,
+    /// The sshd port of every host.
+    pub(crate) port: u16,
+    pub(crate) hosts: Vec<HostState>,
+}
+
+/// The recorded state of one host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct HostState {
+    pub(crate) name: String,
+    pub(crate) address: Ipv4Addr,
+    /// The overlay at `hosts/NAME/merged` is mounted.
+    pub(crate) overlay: bool,
+    /// The `unshare` process (parent of the host's PID namespace).
+    pub(crate) unshare: Option<ProcRef>,
+    /// The host's sshd (PID 1 inside the namespace), as seen from the controller.
+    pub(crate) sshd: Option<ProcRef>,
+}
+
+impl State {
+    pub(crate) fn new(root: PathBuf, port: u16) -> Self {
+        Self { version: STATE_VERSION, root, port, hosts: Vec::new() }
+    }
+
+    pub(crate) fn path(dir: &Path) -> PathBuf {
+        dir.join("state.json")
+    }
+
+    /// Reads the state, `None` when there is none.
+    pub(crate) fn load(dir: &Path) -> Result<Option<Self>> {
+        let path = Self::path(dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(LabError::io(format!("read {}", path.display()), e)),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|source| LabError::State { path, source })
+    }
+
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
+        let path = Self::path(dir);
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|source| LabError::State { path: path.clone(), source })?;
+        sys::write_atomic(&path, text.as_bytes(), 0o644)
+    }
+
+    pub(crate) fn host_mut(&mut self, name: &str) -> Option<&mut HostState> {
+        self.hosts.iter_mut().find(|h| h.name == name)
+    }
+}
+
+/// Where a host lives under the lab directory.
+#[derive(Debug, Clone)]
+pub(crate) struct HostPaths {
+    pub(crate) base: PathBuf,
+    pub(crate) upper: PathBuf,
+    pub(crate) work: PathBuf,
+    pub(crate) merged: PathBuf,
+    pub(crate) sshd_log: PathBuf,
+}
+
+impl HostPaths {
+    pub(crate) fn new(dir: &Path, name: &str) -> Self {
+        let base = dir.join("hosts").join(name);
+        Self {
+            upper: base.join("upper"),
+            work: base.join("work"),
+            merged: base.join("merged"),
+            sshd_log: base.join("sshd.log"),
+            base,
+        }
+    }
+}
