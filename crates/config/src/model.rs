@@ -295,8 +295,6 @@ pub struct TlsCheck {
     pub server_name: Option<Template>,
     /// Fail when any certificate of the chain expires within this many days.
     pub min_days: u32,
-    /// Also require a chain that verifies against the system roots.
-    pub verify: bool,
 }
 
 /// `command:`

@@ -127,7 +127,6 @@ pub(crate) struct RawTls {
     pub(crate) address: String,
     pub(crate) server_name: Option<String>,
     pub(crate) min_days: Option<u32>,
-    pub(crate) verify: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

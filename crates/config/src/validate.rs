@@ -477,7 +477,7 @@ impl Validator<'_> {
                 Some(s) => Some(self.template(&sub("server_name"), s)?),
                 None => None,
             };
-            return Some(CheckKind::Tls(TlsCheck { address, server_name, min_days: t.min_days.unwrap_or(14), verify: t.verify.unwrap_or(false) }));
+            return Some(CheckKind::Tls(TlsCheck { address, server_name, min_days: t.min_days.unwrap_or(14) }));
         }
         if let Some(c) = command {
             if c.run.is_empty() {

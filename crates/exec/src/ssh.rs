@@ -1,0 +1,118 @@
+//! The ssh transport: the system `ssh` (so `~/.ssh/config`, `ProxyJump`, agents and
+//! certificates work), one multiplexed master per host opened on first use and reused by
+//! every command.
+
+use crate::{ExecError, Output, quote, with_become};
+use fearless_config::{Host, HostKeyChecking, SshOptions};
+use openssh::{KnownHosts, Session, SessionBuilder};
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// Runs commands on one host over ssh.
+#[derive(Debug)]
+pub struct SshTransport {
+    host: String,
+    destination: String,
+    builder: SessionBuilder,
+    connect_timeout: Duration,
+    sudo: bool,
+    session: OnceCell<Result<Session, ExecError>>,
+}
+
+impl SshTransport {
+    pub(crate) fn new(host: &Host, opts: &SshOptions) -> Self {
+        let mut builder = SessionBuilder::default();
+        builder
+            .user(host.user.clone())
+            .port(host.port)
+            .connect_timeout(opts.connect_timeout)
+            .server_alive_interval(Duration::from_secs(15))
+            .known_hosts_check(match opts.host_key_checking {
+                HostKeyChecking::Strict => KnownHosts::Strict,
+                HostKeyChecking::AcceptNew => KnownHosts::Add,
+            });
+        if let Some(cfg) = &opts.config_file {
+            builder.config_file(cfg);
+        }
+        Self {
+            host: host.name.clone(),
+            destination: host.address.clone(),
+            builder,
+            connect_timeout: opts.connect_timeout,
+            sudo: crate::needs_sudo(host),
+            session: OnceCell::new(),
+        }
+    }
+
+    async fn session(&self) -> Result<&Session, ExecError> {
+        let res = self
+            .session
+            .get_or_init(|| async {
+                // Bound the whole handshake too: ConnectTimeout covers only the TCP connect.
+                let limit = self.connect_timeout + Duration::from_secs(5);
+                match tokio::time::timeout(limit, self.builder.connect(&self.destination)).await {
+                    Err(_) => Err(ExecError::Timeout { host: self.host.clone(), after: limit }),
+                    Ok(Ok(s)) => Ok(s),
+                    Ok(Err(e)) => Err(classify(&self.host, &e, self.connect_timeout)),
+                }
+            })
+            .await;
+        res.as_ref().map_err(Clone::clone)
+    }
+
+    pub(crate) async fn run(&self, argv: &[String], timeout: Duration) -> Result<Output, ExecError> {
+        let argv = with_become(argv, self.sudo);
+        let line = quote::shell_join(&argv).map_err(|source| ExecError::Quote { host: self.host.clone(), source })?;
+        let session = self.session().await?;
+        let start = Instant::now();
+        let mut cmd = session.raw_command(line);
+        cmd.stdin(openssh::Stdio::null());
+        match tokio::time::timeout(timeout, cmd.output()).await {
+            Err(_) => Err(ExecError::Timeout { host: self.host.clone(), after: timeout }),
+            Ok(Err(e)) => Err(classify(&self.host, &e, timeout)),
+            Ok(Ok(out)) => {
+                let code = out.status.code();
+                // ssh itself exits 255 when the connection breaks; ask the master.
+                if code == Some(255) && session.check().await.is_err() {
+                    return Err(ExecError::Unreachable { host: self.host.clone(), detail: "connection lost".into() });
+                }
+                Ok(Output { code, stdout: out.stdout, stderr: out.stderr, elapsed: start.elapsed() })
+            }
+        }
+    }
+
+    pub(crate) async fn close(self) {
+        if let Some(Ok(session)) = self.session.into_inner()
+            && let Err(e) = session.close().await
+        {
+            tracing::debug!(host = %self.host, error = %e, "closing the ssh master failed");
+        }
+    }
+}
+
+/// Map ssh's words to a typed error.
+fn classify(host: &str, e: &openssh::Error, limit: Duration) -> ExecError {
+    let mut detail = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        detail = format!("{detail}: {s}");
+        src = s.source();
+    }
+    let text = detail.to_ascii_lowercase();
+    let host = host.to_owned();
+    let detail = detail.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    if text.contains("host key verification failed")
+        || text.contains("remote host identification has changed")
+        || text.contains("host key for")
+        || text.contains("no matching host key")
+    {
+        ExecError::HostKey { host, detail }
+    } else if text.contains("permission denied") || text.contains("too many authentication failures") {
+        ExecError::Auth { host, detail }
+    } else if text.contains("timed out") {
+        ExecError::Timeout { host, after: limit }
+    } else {
+        ExecError::Unreachable { host, detail }
+    }
+}
