@@ -1,1 +1,81 @@
-fn main() {}
+//! The `fearless` binary: parse arguments, call the libraries, render, map to exit codes.
+//! No domain logic lives here.
+
+mod args;
+mod cmd;
+mod exit;
+mod render;
+
+use clap::Parser;
+use exit::Failure;
+use std::io::{IsTerminal, Write};
+
+fn main() -> std::process::ExitCode {
+    let cli = args::Cli::parse();
+    init_tracing(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            report(&Failure::Environment(anyhow::anyhow!("cannot start the async runtime: {e}")));
+            return std::process::ExitCode::from(3);
+        }
+    };
+    let result = runtime.block_on(cmd::dispatch(cli));
+    if let Err(f) = &result {
+        report(f);
+    }
+    std::process::ExitCode::from(exit::code(&result))
+}
+
+fn init_tracing(g: &args::Global) {
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FEARLESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,lapin=warn,rustls=warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(render::color_stderr())
+        .with_target(false)
+        .init();
+}
+
+/// Print a failure on stderr.
+fn report(f: &Failure) {
+    let mut err = std::io::stderr().lock();
+    match f {
+        Failure::Config(e) => {
+            let handler = if render::color_stderr() {
+                miette::GraphicalReportHandler::new()
+            } else {
+                miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            };
+            for p in &e.problems {
+                let mut s = String::new();
+                let _ = writeln!(err, "{}", p.location());
+                if handler.render_report(&mut s, p).is_ok() {
+                    let _ = write!(err, "{s}");
+                } else {
+                    let _ = writeln!(err, "{}", p.plain());
+                }
+            }
+            let _ = writeln!(err, "error: {e}");
+        }
+        Failure::BadInput { message, hint } => {
+            let _ = writeln!(err, "error: {message}");
+            if let Some(h) = hint {
+                let _ = writeln!(err, "hint: {h}");
+            }
+        }
+        Failure::Environment(e) => {
+            let _ = writeln!(err, "error: {e:#}");
+        }
+        Failure::BrokenPipe => {}
+    }
+    let _ = std::io::stderr().is_terminal();
+}

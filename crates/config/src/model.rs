@@ -239,7 +239,8 @@ impl CheckKind {
             CheckKind::Amqp(c) => vec![&c.url],
             CheckKind::Sql(c) => vec![&c.url],
             CheckKind::File(c) => vec![&c.path],
-            CheckKind::Process(_) | CheckKind::Service(_) | CheckKind::Package(_) | CheckKind::Port(_) => vec![],
+            CheckKind::Port(c) => c.address.iter().collect(),
+            CheckKind::Process(_) | CheckKind::Service(_) | CheckKind::Package(_) => vec![],
         }
     }
 
@@ -415,8 +416,8 @@ pub struct FileCheck {
 pub struct PortCheck {
     /// TCP port that must be listening on the host.
     pub port: u16,
-    /// Only on this local address.
-    pub address: Option<String>,
+    /// Only on this local address (a template: `{host.address}`).
+    pub address: Option<Template>,
 }
 
 /// `amqp:`

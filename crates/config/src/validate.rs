@@ -548,7 +548,11 @@ impl Validator<'_> {
                 self.error(&sub("port"), "config::range", "port 0 is not a port", None);
                 return None;
             }
-            return Some(CheckKind::Port(PortCheck { port: po.port, address: po.address }));
+            let address = match &po.address {
+                Some(a) => Some(self.template(&sub("address"), a)?),
+                None => None,
+            };
+            return Some(CheckKind::Port(PortCheck { port: po.port, address }));
         }
         if let Some(a) = amqp {
             return Some(CheckKind::Amqp(AmqpCheck { url: self.url(&sub("url"), &a.url, &["amqp", "amqps"])? }));

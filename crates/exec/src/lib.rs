@@ -74,7 +74,7 @@ pub enum ExecError {
         /// What ssh said.
         detail: String,
     },
-    /// Connecting or the command took too long.
+    /// The command took too long (connection problems are `Unreachable`).
     #[error("{host}: no answer within {}", humantime_ms(*.after))]
     Timeout {
         /// Inventory name.
@@ -113,7 +113,7 @@ pub enum ExecError {
 impl ExecError {
     /// Whether the failure is about reaching the host at all (vs. the command).
     pub fn is_transport(&self) -> bool {
-        !matches!(self, ExecError::Spawn { .. } | ExecError::Quote { .. })
+        matches!(self, ExecError::Unreachable { .. } | ExecError::Auth { .. } | ExecError::HostKey { .. } | ExecError::Unsupported { .. })
     }
 }
 
@@ -140,6 +140,11 @@ impl Transport {
             TransportKind::Ssh => Transport::Ssh(SshTransport::new(host, ssh)),
             TransportKind::Ssm => Transport::Unsupported(host.name.clone(), "ssm"),
         }
+    }
+
+    /// The controller itself, for host-local checks that run `on: controller`.
+    pub fn controller() -> Self {
+        Transport::Local(LocalTransport { host: "controller".into(), sudo: false })
     }
 
     /// Run `argv` with a timeout.
@@ -215,6 +220,16 @@ impl Fleet {
             .map(|h| (h.name.clone(), Arc::new(Transport::for_host(h, &inventory.ssh))))
             .collect();
         Self { transports, slots: Arc::new(Semaphore::new(inventory.concurrency.max(1))) }
+    }
+
+    /// The transport of `host`, for callers that manage slots themselves.
+    pub fn transport(&self, host: &str) -> Option<&Transport> {
+        self.transports.get(host).map(|t| &**t)
+    }
+
+    /// Wait for a fleet-wide concurrency slot.
+    pub async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.slots.acquire().await.expect("the fleet semaphore is never closed")
     }
 
     /// Run `argv` on `host`, waiting for a concurrency slot first.

@@ -52,9 +52,9 @@ impl SshTransport {
                 // Bound the whole handshake too: ConnectTimeout covers only the TCP connect.
                 let limit = self.connect_timeout + Duration::from_secs(5);
                 match tokio::time::timeout(limit, self.builder.connect(&self.destination)).await {
-                    Err(_) => Err(ExecError::Timeout { host: self.host.clone(), after: limit }),
+                    Err(_) => Err(ExecError::Unreachable { host: self.host.clone(), detail: format!("no ssh handshake within {}s", limit.as_secs()) }),
                     Ok(Ok(s)) => Ok(s),
-                    Ok(Err(e)) => Err(classify(&self.host, &e, self.connect_timeout)),
+                    Ok(Err(e)) => Err(classify(&self.host, &e)),
                 }
             })
             .await;
@@ -70,7 +70,7 @@ impl SshTransport {
         cmd.stdin(openssh::Stdio::null());
         match tokio::time::timeout(timeout, cmd.output()).await {
             Err(_) => Err(ExecError::Timeout { host: self.host.clone(), after: timeout }),
-            Ok(Err(e)) => Err(classify(&self.host, &e, timeout)),
+            Ok(Err(e)) => Err(classify(&self.host, &e)),
             Ok(Ok(out)) => {
                 let code = out.status.code();
                 // ssh itself exits 255 when the connection breaks; ask the master.
@@ -92,7 +92,7 @@ impl SshTransport {
 }
 
 /// Map ssh's words to a typed error.
-fn classify(host: &str, e: &openssh::Error, limit: Duration) -> ExecError {
+fn classify(host: &str, e: &openssh::Error) -> ExecError {
     let mut detail = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
@@ -110,8 +110,6 @@ fn classify(host: &str, e: &openssh::Error, limit: Duration) -> ExecError {
         ExecError::HostKey { host, detail }
     } else if text.contains("permission denied") || text.contains("too many authentication failures") {
         ExecError::Auth { host, detail }
-    } else if text.contains("timed out") {
-        ExecError::Timeout { host, after: limit }
     } else {
         ExecError::Unreachable { host, detail }
     }

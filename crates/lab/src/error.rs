@@ -38,6 +38,17 @@ pub enum LabError {
         /// The port that is taken.
         port: u16,
     },
+    /// Something already listens where a lab host's acme service must listen (most often
+    /// another lab on this machine: lab addresses are fixed).
+    #[error("port {port} is already taken on lab address {address}, where {service} must listen")]
+    ServicePortTaken {
+        /// The lab address.
+        address: Ipv4Addr,
+        /// The port that is taken.
+        port: u16,
+        /// The acme service that needs it.
+        service: &'static str,
+    },
     /// Another `fearless lab` command works on the same directory.
     #[error("another fearless lab command is working on {dir}")]
     Busy {
@@ -51,7 +62,9 @@ pub enum LabError {
         dir: PathBuf,
     },
     /// `up` was asked for a different number of hosts than the running lab has.
-    #[error("a lab with {running} hosts is already running in {dir}, but {requested} were requested")]
+    #[error(
+        "a lab with {running} hosts is already running in {dir}, but {requested} were requested"
+    )]
     HostCountMismatch {
         /// The lab directory.
         dir: PathBuf,
@@ -161,11 +174,19 @@ pub enum LabError {
 }
 
 fn stderr_suffix(stderr: &str) -> String {
-    if stderr.trim().is_empty() { String::new() } else { format!(": {}", stderr.trim()) }
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", stderr.trim())
+    }
 }
 
 fn log_suffix(log: &str) -> String {
-    if log.trim().is_empty() { String::new() } else { format!("\n--- log ---\n{}", log.trim_end()) }
+    if log.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n--- log ---\n{}", log.trim_end())
+    }
 }
 
 impl LabError {
@@ -174,9 +195,14 @@ impl LabError {
         match self {
             Self::NotRoot { .. } => Some("run as root (the lab mounts overlays and creates namespaces)".into()),
             Self::ToolMissing { package, .. } => Some(format!("install it with: apt-get install -y {package}")),
-            Self::UnknownScenario(_) => Some(format!("valid scenarios: {}", crate::catalog::Scenario::names())),
+            Self::UnknownScenario(_) => Some(
+                "routine = harmless updates, bad-libacme = a batch that breaks orders, fixed-libacme = the fix".into(),
+            ),
+            Self::ServicePortTaken { .. } => Some(
+                "another lab may be running on this machine: run `fearless lab down --dir DIR` for it first".into(),
+            ),
             Self::PortTaken { port, .. } => Some(format!(
-                "stop what listens on port {port}, or choose another sshd port (e.g. --port 2222)"
+                "stop what listens on port {port} there, or choose another sshd port with --port"
             )),
             Self::Busy { .. } => Some("wait for the other command to finish".into()),
             Self::NotUp { .. } => Some("start one with: fearless lab up".into()),
@@ -198,7 +224,10 @@ impl LabError {
     }
 
     pub(crate) fn io(action: impl Into<String>, source: io::Error) -> Self {
-        Self::Io { action: action.into(), source }
+        Self::Io {
+            action: action.into(),
+            source,
+        }
     }
 }
 

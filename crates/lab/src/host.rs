@@ -30,7 +30,8 @@ PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuth
 const APT_SOURCES: &str = "# fearless lab: the lab repository is this host's only package source\n\
 deb [trusted=yes] file:/srv/lab-repo ./\n";
 
-const APT_CONF: &str = "// fearless lab\nAcquire::Languages \"none\";\nAPT::Install-Recommends \"false\";\n";
+const APT_CONF: &str =
+    "// fearless lab\nAcquire::Languages \"none\";\nAPT::Install-Recommends \"false\";\n";
 
 /// How long an sshd may take to accept connections.
 const SSHD_READY: Duration = Duration::from_secs(20);
@@ -72,7 +73,11 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
     wait_ready(spec, &paths, sshd)
 }
 
-fn record(state: &mut State, spec: &HostSpec<'_>, change: impl FnOnce(&mut HostState)) -> Result<()> {
+fn record(
+    state: &mut State,
+    spec: &HostSpec<'_>,
+    change: impl FnOnce(&mut HostState),
+) -> Result<()> {
     if let Some(h) = state.host_mut(spec.name) {
         change(h);
     }
@@ -91,10 +96,16 @@ fn mount_overlay(root: &Path, paths: &HostPaths) -> Result<()> {
             )));
         }
     }
-    let options =
-        format!("lowerdir={},upperdir={},workdir={}", root.display(), paths.upper.display(), paths.work.display());
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        root.display(),
+        paths.upper.display(),
+        paths.work.display()
+    );
     sys::run(
-        Command::new("mount").args(["-t", "overlay", "overlay", "-o", &options]).arg(&paths.merged),
+        Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &options])
+            .arg(&paths.merged),
         &format!("mount the overlay of {}", paths.merged.display()),
     )
     .map(drop)
@@ -104,21 +115,40 @@ fn mount_overlay(root: &Path, paths: &HostPaths) -> Result<()> {
 fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
     let name = spec.name;
     let address = spec.address;
-    sys::write_file(&m.join("etc/hostname"), format!("{name}\n").as_bytes(), 0o644)?;
+    sys::write_file(
+        &m.join("etc/hostname"),
+        format!("{name}\n").as_bytes(),
+        0o644,
+    )?;
     sys::write_file(
         &m.join("etc/hosts"),
-        format!("127.0.0.1\tlocalhost\n{address}\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n").as_bytes(),
+        format!(
+            "127.0.0.1\tlocalhost\n{address}\t{name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        )
+        .as_bytes(),
         0o644,
     )?;
     // apt: the lab repository only, never the Internet.
-    sys::write_file(&m.join("etc/apt/sources.list"), b"# fearless lab: see sources.list.d/lab.list\n", 0o644)?;
+    sys::write_file(
+        &m.join("etc/apt/sources.list"),
+        b"# fearless lab: see sources.list.d/lab.list\n",
+        0o644,
+    )?;
     if let Ok(entries) = fs::read_dir(m.join("etc/apt/sources.list.d")) {
         for entry in entries.flatten() {
             sys::remove_file_if_exists(&entry.path())?;
         }
     }
-    sys::write_file(&m.join("etc/apt/sources.list.d/lab.list"), APT_SOURCES.as_bytes(), 0o644)?;
-    sys::write_file(&m.join("etc/apt/apt.conf.d/99fearless-lab"), APT_CONF.as_bytes(), 0o644)?;
+    sys::write_file(
+        &m.join("etc/apt/sources.list.d/lab.list"),
+        APT_SOURCES.as_bytes(),
+        0o644,
+    )?;
+    sys::write_file(
+        &m.join("etc/apt/apt.conf.d/99fearless-lab"),
+        APT_CONF.as_bytes(),
+        0o644,
+    )?;
     sys::remove_file_if_exists(&m.join("usr/sbin/policy-rc.d"))?;
     // the acme services read their listen address from here
     sys::write_file(
@@ -129,8 +159,16 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
     // ssh: root by key only, own host keys
     sys::create_dir_all(&m.join("root/.ssh"))?;
     set_mode(&m.join("root/.ssh"), 0o700)?;
-    sys::write_file(&m.join("root/.ssh/authorized_keys"), spec.authorized_key.as_bytes(), 0o600)?;
-    sys::write_file(&m.join("etc/ssh/sshd_config.d/fearless-lab.conf"), SSHD_CONFIG.as_bytes(), 0o644)?;
+    sys::write_file(
+        &m.join("root/.ssh/authorized_keys"),
+        spec.authorized_key.as_bytes(),
+        0o600,
+    )?;
+    sys::write_file(
+        &m.join("etc/ssh/sshd_config.d/fearless-lab.conf"),
+        SSHD_CONFIG.as_bytes(),
+        0o644,
+    )?;
     sys::create_dir_all(&m.join("run/sshd"))?;
     set_mode(&m.join("run/sshd"), 0o755)?;
     sys::create_dir_all(&m.join("srv/lab-repo"))?;
@@ -152,10 +190,25 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 /// Starts `unshare … sh -c HOST_INIT` in its own process group (a Ctrl-C at the terminal
 /// that ran `up` must not reach it), logging to `hosts/NAME/sshd.log`.
 fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
-    let log = File::create(&paths.sshd_log).map_err(|e| LabError::io(format!("create {}", paths.sshd_log.display()), e))?;
-    let log_err = log.try_clone().map_err(|e| LabError::io(format!("open {}", paths.sshd_log.display()), e))?;
+    let log = File::create(&paths.sshd_log)
+        .map_err(|e| LabError::io(format!("create {}", paths.sshd_log.display()), e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| LabError::io(format!("open {}", paths.sshd_log.display()), e))?;
     let child = Command::new("unshare")
-        .args(["--uts", "--pid", "--mount", "--ipc", "--fork", "--propagation", "private", "sh", "-c", HOST_INIT, "sh"])
+        .args([
+            "--uts",
+            "--pid",
+            "--mount",
+            "--ipc",
+            "--fork",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            HOST_INIT,
+            "sh",
+        ])
         .arg(spec.name)
         .arg(&paths.merged)
         .arg(spec.address.to_string())
@@ -177,7 +230,9 @@ fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
 fn find_sshd(spec: &HostSpec<'_>, paths: &HostPaths, unshare: ProcRef) -> Result<ProcRef> {
     let started = Instant::now();
     while started.elapsed() < SSHD_READY {
-        if let Some((pid, _)) = sys::children_of(unshare.pid).into_iter().find(|(_, s)| s.comm == "sshd")
+        if let Some((pid, _)) = sys::children_of(unshare.pid)
+            .into_iter()
+            .find(|(_, s)| s.comm == "sshd")
             && let Some(sshd) = ProcRef::of(pid)
         {
             return Ok(sshd);
@@ -219,17 +274,23 @@ fn sshd_not_ready(spec: &HostSpec<'_>, paths: &HostPaths, waited: Duration) -> L
 /// The public host keys of a host (`etc/ssh/ssh_host_*_key.pub` in its overlay).
 pub(crate) fn public_host_keys(merged: &Path) -> Result<Vec<String>> {
     let dir = merged.join("etc/ssh");
-    let entries = fs::read_dir(&dir).map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
+    let entries =
+        fs::read_dir(&dir).map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
     let mut files: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ssh_host_")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("ssh_host_"))
+        })
         .filter(|p| p.extension().is_some_and(|x| x == "pub"))
         .collect();
     files.sort();
     files
         .iter()
-        .map(|p| fs::read_to_string(p).map_err(|e| LabError::io(format!("read {}", p.display()), e)))
+        .map(|p| {
+            fs::read_to_string(p).map_err(|e| LabError::io(format!("read {}", p.display()), e))
+        })
         .collect()
 }
 
@@ -299,7 +360,9 @@ pub(crate) fn stop(host: &HostState) -> Result<Stopped> {
 pub(crate) fn chrooted_under(hosts_dir: &Path) -> Vec<ProcRef> {
     sys::all_pids()
         .into_iter()
-        .filter(|pid| fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|root| root.starts_with(hosts_dir)))
+        .filter(|pid| {
+            fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|root| root.starts_with(hosts_dir))
+        })
         .filter_map(ProcRef::of)
         .collect()
 }

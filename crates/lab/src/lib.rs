@@ -155,7 +155,10 @@ impl LabStatus {
     pub fn healthy(&self) -> bool {
         self.present
             && !self.hosts.is_empty()
-            && self.hosts.iter().all(|h| h.sshd_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
+            && self
+                .hosts
+                .iter()
+                .all(|h| h.sshd_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
     }
 }
 
@@ -207,7 +210,9 @@ pub struct PublishReport {
 pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
     let repo = dir.join("repo");
     if !repo.join("Packages").exists() {
-        return Err(LabError::NotUp { dir: dir.to_owned() });
+        return Err(LabError::NotUp {
+            dir: dir.to_owned(),
+        });
     }
     let _lock = sys::DirLock::acquire(dir)?;
     let build = dir.join("build");
@@ -215,22 +220,41 @@ pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
     let mut added = Vec::new();
     let mut already_present = Vec::new();
     for pv in scenario.packages() {
-        if repo::ensure_deb(pv, &build, &repo)? { added.push(pv) } else { already_present.push(pv) }
+        if repo::ensure_deb(pv, &build, &repo)? {
+            added.push(pv);
+        } else {
+            already_present.push(pv);
+        }
     }
     repo::index(&repo)?;
-    Ok(PublishReport { scenario, added, already_present, repo })
+    Ok(PublishReport {
+        scenario,
+        added,
+        already_present,
+        repo,
+    })
 }
 
 /// The argv that opens a shell on `host` (a name or an address):
 /// `ssh -F DIR/ssh_config HOST`.
 pub fn ssh_argv(dir: &Path, host: &str) -> Result<Vec<OsString>> {
-    let state = state::State::load(dir)?.ok_or_else(|| LabError::NotUp { dir: dir.to_owned() })?;
-    let known = state.hosts.iter().find(|h| h.name == host || h.address.to_string() == host);
+    let state = state::State::load(dir)?.ok_or_else(|| LabError::NotUp {
+        dir: dir.to_owned(),
+    })?;
+    let known = state
+        .hosts
+        .iter()
+        .find(|h| h.name == host || h.address.to_string() == host);
     match known {
         Some(h) => Ok(remote::ssh_base(dir, &h.name)),
         None => Err(LabError::UnknownHost {
             host: host.to_owned(),
-            known: state.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
+            known: state
+                .hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -241,7 +265,10 @@ pub fn host_plan(count: usize) -> Vec<LabHost> {
         .map(|i| {
             let [a, b, c, d] = FIRST_ADDRESS.octets();
             let last = u8::try_from(usize::from(d) + i).unwrap_or(u8::MAX);
-            LabHost { name: format!("web-{}", i + 1), address: Ipv4Addr::new(a, b, c, last) }
+            LabHost {
+                name: format!("web-{}", i + 1),
+                address: Ipv4Addr::new(a, b, c, last),
+            }
         })
         .collect()
 }
@@ -253,8 +280,23 @@ mod tests {
     #[test]
     fn hosts_get_consecutive_loopback_addresses() {
         let plan = host_plan(3);
-        assert_eq!(plan[0], LabHost { name: "web-1".into(), address: Ipv4Addr::new(127, 0, 0, 11) });
-        assert_eq!(plan[2], LabHost { name: "web-3".into(), address: Ipv4Addr::new(127, 0, 0, 13) });
-        assert_eq!(host_plan(MAX_HOSTS).last().map(|h| h.address), Some(Ipv4Addr::new(127, 0, 0, 254)));
+        assert_eq!(
+            plan[0],
+            LabHost {
+                name: "web-1".into(),
+                address: Ipv4Addr::new(127, 0, 0, 11)
+            }
+        );
+        assert_eq!(
+            plan[2],
+            LabHost {
+                name: "web-3".into(),
+                address: Ipv4Addr::new(127, 0, 0, 13)
+            }
+        );
+        assert_eq!(
+            host_plan(MAX_HOSTS).last().map(|h| h.address),
+            Some(Ipv4Addr::new(127, 0, 0, 254))
+        );
     }
 }

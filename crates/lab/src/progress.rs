@@ -66,7 +66,13 @@ pub struct Progress {
 
 impl Progress {
     pub(crate) fn new(step: Step, done: usize, total: usize, message: impl Into<String>) -> Self {
-        Self { step, host: None, done, total, message: message.into() }
+        Self {
+            step,
+            host: None,
+            done,
+            total,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn host(mut self, host: &str) -> Self {

@@ -13,12 +13,21 @@ use crate::sys;
 
 /// The argv of the system ssh for a lab host.
 pub(crate) fn ssh_base(dir: &Path, host: &str) -> Vec<OsString> {
-    vec!["ssh".into(), "-F".into(), dir.join("ssh_config").into_os_string(), host.into()]
+    vec![
+        "ssh".into(),
+        "-F".into(),
+        dir.join("ssh_config").into_os_string(),
+        host.into(),
+    ]
 }
 
 /// Quotes one word for the remote POSIX shell (ssh joins its arguments into a command line).
 pub(crate) fn shell_quote(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b)) {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
         word.to_owned()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
@@ -27,7 +36,11 @@ pub(crate) fn shell_quote(word: &str) -> String {
 
 /// Runs `argv` on `host` as root; a non-zero exit is a `LabError::Remote`.
 pub(crate) fn run(dir: &Path, host: &str, argv: &[&str], action: &str) -> Result<Output> {
-    let command = argv.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
+    let command = argv
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut cmd = Command::new("ssh");
     cmd.args(&ssh_base(dir, host)[1..]).arg("--").arg(&command);
     let output = cmd
@@ -42,17 +55,31 @@ pub(crate) fn run(dir: &Path, host: &str, argv: &[&str], action: &str) -> Result
             action: action.to_owned(),
             command,
             status: sys::describe_status(output.status),
-            stderr: sys::tail(&format!("{}{}", sys::lossy(&output.stdout), sys::lossy(&output.stderr)), 20),
+            stderr: sys::tail(
+                &format!(
+                    "{}{}",
+                    sys::lossy(&output.stdout),
+                    sys::lossy(&output.stderr)
+                ),
+                20,
+            ),
         })
     }
 }
 
 /// `GET path` over HTTP/1.0; returns the status code and the body.
-pub(crate) fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -60,14 +87,21 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
+        })?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
 /// Whether an SSH server answers on `addr` (reads its `SSH-` banner).
 pub(crate) fn ssh_banner(addr: SocketAddr, timeout: Duration) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else { return false };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(timeout));
     let mut buf = [0u8; 4];
     stream.read_exact(&mut buf).is_ok() && &buf == b"SSH-"

@@ -15,14 +15,19 @@ pub(crate) struct HostEntry {
 /// Quotes a path for ssh_config when it contains whitespace.
 fn ssh_path(path: &Path) -> String {
     let text = path.display().to_string();
-    if text.chars().any(char::is_whitespace) { format!("\"{text}\"") } else { text }
+    if text.chars().any(char::is_whitespace) {
+        format!("\"{text}\"")
+    } else {
+        text
+    }
 }
 
 /// One `Host NAME ADDRESS` block per host; `dir` must be absolute.
 pub(crate) fn ssh_config(dir: &Path, port: u16, hosts: &[HostEntry]) -> String {
     let key = ssh_path(&dir.join("id_ed25519"));
     let known = ssh_path(&dir.join("known_hosts"));
-    let mut out = String::from("# Written by `fearless lab up`; use with: ssh -F THIS_FILE web-1\n");
+    let mut out =
+        String::from("# Written by `fearless lab up`; use with: ssh -F THIS_FILE web-1\n");
     for h in hosts {
         let _ = write!(
             out,
@@ -61,11 +66,18 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry]) -> String {
          # Paths are relative to this file.\n\
          inventory:\n  ssh: { config: ssh_config }\n",
     );
-    let _ = writeln!(out, "  defaults: {{ user: root, port: {port}, transport: ssh }}");
+    let _ = writeln!(
+        out,
+        "  defaults: {{ user: root, port: {port}, transport: ssh }}"
+    );
     out.push_str("  hosts:\n");
     for (i, h) in hosts.iter().enumerate() {
         let az = ["a", "b", "c"][i % 3];
-        let _ = writeln!(out, "    {}: {{ address: {}, labels: {{ role: web, az: {az} }} }}", h.name, h.address);
+        let _ = writeln!(
+            out,
+            "    {}: {{ address: {}, labels: {{ role: web, az: {az} }} }}",
+            h.name, h.address
+        );
     }
     out.push_str(ACME_COMPONENTS);
     out
@@ -80,14 +92,14 @@ const ACME_COMPONENTS: &str = r#"components:
       - { name: health,   http: { url: "http://{host.address}:8080/health", status: 200, body: "ok" } }
       - { name: checkout, http: { url: "http://{host.address}:8080/checkout", status: 200 } }
       - { name: web process, process: { name: acme-web } }
-      - { name: web port, port: { port: 8080 } }
+      - { name: web port, port: { port: 8080, address: "{host.address}" } }
   orders-api:
     description: acme-api, orders backed by libacme
     runs_on: "role=web"
     checks:
       - { name: orders, http: { url: "http://{host.address}:9090/orders", status: 200 } }
       - { name: api process, process: { name: acme-api } }
-      - { name: api port, port: { port: 9090 } }
+      - { name: api port, port: { port: 9090, address: "{host.address}" } }
       - { name: libacme installed, package: { name: libacme } }
 "#;
 
@@ -97,8 +109,14 @@ mod tests {
 
     fn hosts() -> Vec<HostEntry> {
         vec![
-            HostEntry { name: "web-1".into(), address: Ipv4Addr::new(127, 0, 0, 11) },
-            HostEntry { name: "web-2".into(), address: Ipv4Addr::new(127, 0, 0, 12) },
+            HostEntry {
+                name: "web-1".into(),
+                address: Ipv4Addr::new(127, 0, 0, 11),
+            },
+            HostEntry {
+                name: "web-2".into(),
+                address: Ipv4Addr::new(127, 0, 0, 12),
+            },
         ]
     }
 
@@ -123,10 +141,38 @@ mod tests {
 
     #[test]
     fn known_hosts_use_brackets_for_other_ports() {
-        let keys = vec!["ssh-ed25519 AAAAC3 root@old".to_owned(), "garbage".to_owned()];
+        let keys = vec![
+            "ssh-ed25519 AAAAC3 root@old".to_owned(),
+            "garbage".to_owned(),
+        ];
         let h = &hosts()[0];
-        assert_eq!(known_hosts(22, h, &keys), "web-1,127.0.0.11 ssh-ed25519 AAAAC3\n");
-        assert_eq!(known_hosts(2222, h, &keys), "[web-1]:2222,[127.0.0.11]:2222 ssh-ed25519 AAAAC3\n");
+        assert_eq!(
+            known_hosts(22, h, &keys),
+            "web-1,127.0.0.11 ssh-ed25519 AAAAC3\n"
+        );
+        assert_eq!(
+            known_hosts(2222, h, &keys),
+            "[web-1]:2222,[127.0.0.11]:2222 ssh-ed25519 AAAAC3\n"
+        );
+    }
+
+    #[test]
+    fn fearless_yaml_is_accepted_by_the_config_crate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fearless.yaml");
+        std::fs::write(
+            dir.path().join("ssh_config"),
+            ssh_config(dir.path(), 2222, &hosts()),
+        )
+        .expect("write");
+        let loaded = fearless_config::load_str(&path, fearless_yaml(2222, &hosts()))
+            .unwrap_or_else(|e| panic!("the lab's fearless.yaml must load: {e:?}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let ssh = &loaded.config.inventory.ssh;
+        assert_eq!(
+            ssh.config_file.as_deref(),
+            Some(dir.path().join("ssh_config").as_path())
+        );
     }
 
     #[test]
@@ -134,8 +180,12 @@ mod tests {
         let text = fearless_yaml(22, &hosts());
         assert!(text.contains("  ssh: { config: ssh_config }\n"));
         assert!(text.contains("  defaults: { user: root, port: 22, transport: ssh }\n"));
-        assert!(text.contains("    web-1: { address: 127.0.0.11, labels: { role: web, az: a } }\n"));
-        assert!(text.contains("    web-2: { address: 127.0.0.12, labels: { role: web, az: b } }\n"));
+        assert!(
+            text.contains("    web-1: { address: 127.0.0.11, labels: { role: web, az: a } }\n")
+        );
+        assert!(
+            text.contains("    web-2: { address: 127.0.0.12, labels: { role: web, az: b } }\n")
+        );
         assert!(text.contains("  checkout:\n") && text.contains("  orders-api:\n"));
         assert!(text.contains("depends_on: [orders-api]"));
         assert!(text.contains("process: { name: acme-api }"));

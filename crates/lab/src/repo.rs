@@ -3,8 +3,9 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use include_dir::{Dir, include_dir};
 
@@ -29,10 +30,14 @@ pub(crate) fn ensure_deb(pv: PackageVersion, build_dir: &Path, repo: &Path) -> R
     stage(pv, &staging)?;
     let tmp = repo.join(format!(".{}.tmp", pv.file_name()));
     sys::run(
-        Command::new("dpkg-deb").args(["--build", "--root-owner-group"]).arg(&staging).arg(&tmp),
+        Command::new("dpkg-deb")
+            .args(["--build", "--root-owner-group"])
+            .arg(&staging)
+            .arg(&tmp),
         &format!("build package {pv}"),
     )?;
-    fs::rename(&tmp, &deb).map_err(|e| LabError::io(format!("move {} into the repository", deb.display()), e))?;
+    fs::rename(&tmp, &deb)
+        .map_err(|e| LabError::io(format!("move {} into the repository", deb.display()), e))?;
     sys::remove_tree(&staging)?;
     Ok(true)
 }
@@ -41,10 +46,18 @@ pub(crate) fn ensure_deb(pv: PackageVersion, build_dir: &Path, repo: &Path) -> R
 /// that differ in this version.
 fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
     let source = SOURCES.get_dir(pv.name).ok_or_else(|| {
-        LabError::io(format!("find the sources of package {}", pv.name), std::io::ErrorKind::NotFound.into())
+        LabError::io(
+            format!("find the sources of package {}", pv.name),
+            std::io::ErrorKind::NotFound.into(),
+        )
     })?;
     let base = Path::new(pv.name);
-    copy_tree(source, &base.join("DEBIAN"), &staging.join("DEBIAN"), pv.version)?;
+    copy_tree(
+        source,
+        &base.join("DEBIAN"),
+        &staging.join("DEBIAN"),
+        pv.version,
+    )?;
     copy_tree(source, &base.join("root"), staging, pv.version)?;
     let version_root = base.join("versions").join(pv.version).join("root");
     copy_tree(source, &version_root, staging, pv.version)?;
@@ -53,7 +66,9 @@ fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
 
 /// Copies every embedded file under `from` (a path inside SOURCES) to `to`.
 fn copy_tree(pkg: &Dir<'static>, from: &Path, to: &Path, version: &str) -> Result<()> {
-    let Some(dir) = pkg.get_dir(from) else { return Ok(()) };
+    let Some(dir) = pkg.get_dir(from) else {
+        return Ok(());
+    };
     for file in all_files(dir) {
         let rel = file.path().strip_prefix(from).unwrap_or(file.path());
         let target = to.join(rel);
@@ -76,14 +91,22 @@ fn all_files(dir: &Dir<'static>) -> Vec<&'static include_dir::File<'static>> {
 
 /// Maintainer scripts and `#!` scripts are executable; everything else is 0644.
 fn file_mode(rel: &Path, contents: &[u8]) -> u32 {
-    let is_script = rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| MAINTAINER_SCRIPTS.contains(&n));
-    if is_script || contents.starts_with(b"#!") { 0o755 } else { 0o644 }
+    let is_script = rel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| MAINTAINER_SCRIPTS.contains(&n));
+    if is_script || contents.starts_with(b"#!") {
+        0o755
+    } else {
+        0o644
+    }
 }
 
 fn set_dir_modes(dir: &Path) -> Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
         .map_err(|e| LabError::io(format!("set permissions of {}", dir.display()), e))?;
-    let entries = fs::read_dir(dir).map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
+    let entries =
+        fs::read_dir(dir).map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
     for entry in entries {
         let entry = entry.map_err(|e| LabError::io(format!("read {}", dir.display()), e))?;
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -97,30 +120,43 @@ fn set_dir_modes(dir: &Path) -> Result<()> {
 /// keeping every version (`--multiversion`) so older ones stay installable.
 pub(crate) fn index(repo: &Path) -> Result<()> {
     let scan = sys::run(
-        Command::new("dpkg-scanpackages").args(["--multiversion", ".", "/dev/null"]).current_dir(repo),
+        Command::new("dpkg-scanpackages")
+            .args(["--multiversion", ".", "/dev/null"])
+            .current_dir(repo),
         "index the lab repository",
     )?;
     sys::write_atomic(&repo.join("Packages"), &scan.stdout, 0o644)?;
     let gz = sys::run(
-        Command::new("gzip").args(["-9", "-n", "-c", "Packages"]).current_dir(repo),
+        Command::new("gzip")
+            .args(["-9", "-n", "-c", "Packages"])
+            .current_dir(repo),
         "compress the repository index",
     )?;
     sys::write_atomic(&repo.join("Packages.gz"), &gz.stdout, 0o644)?;
     let sums = sys::run(
-        Command::new("sha256sum").args(["Packages", "Packages.gz"]).current_dir(repo),
+        Command::new("sha256sum")
+            .args(["Packages", "Packages.gz"])
+            .current_dir(repo),
         "checksum the repository index",
     )?;
-    let release = release_file(&sys::lossy(&sums.stdout), &[
-        ("Packages", scan.stdout.len()),
-        ("Packages.gz", gz.stdout.len()),
-    ]);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let release = release_file(
+        &rfc2822_utc(now),
+        &sys::lossy(&sums.stdout),
+        &[
+            ("Packages", scan.stdout.len()),
+            ("Packages.gz", gz.stdout.len()),
+        ],
+    );
     sys::write_atomic(&repo.join("Release"), release.as_bytes(), 0o644)
 }
 
 /// An (unsigned) `Release` file; hosts use the repository with `[trusted=yes]`.
-fn release_file(sha256sum_output: &str, sizes: &[(&str, usize)]) -> String {
-    let mut out = String::from(
-        "Origin: fearless-lab\nLabel: fearless-lab\nSuite: lab\nCodename: lab\n\
+fn release_file(date: &str, sha256sum_output: &str, sizes: &[(&str, usize)]) -> String {
+    let mut out = format!(
+        "Origin: fearless-lab\nLabel: fearless-lab\nSuite: lab\nCodename: lab\nDate: {date}\n\
          Description: acme shop packages of the fearless lab\nSHA256:\n",
     );
     for line in sha256sum_output.lines() {
@@ -134,13 +170,32 @@ fn release_file(sha256sum_output: &str, sizes: &[(&str, usize)]) -> String {
     out
 }
 
-/// The `.deb` files of the repository.
-pub(crate) fn debs(repo: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(repo) else { return Vec::new() };
-    let mut debs: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "deb")).collect();
-    debs.sort();
-    debs
+/// `secs` since the epoch as an RFC 2822 date in UTC, the format apt wants in `Date:`.
+fn rfc2822_utc(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // civil-from-days (Howard Hinnant), for days since 1970-01-01
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} UTC",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -152,26 +207,55 @@ mod tests {
     fn every_catalogue_package_has_sources() {
         for pv in catalog::all_versions() {
             let control = Path::new(pv.name).join("DEBIAN/control");
-            let text = SOURCES.get_file(&control).and_then(|f| f.contents_utf8()).expect("control file");
-            assert!(text.contains(&format!("Package: {}\n", pv.name)), "{}", control.display());
-            assert!(text.contains("Version: @VERSION@\n"), "{}", control.display());
+            let text = SOURCES
+                .get_file(&control)
+                .and_then(|f| f.contents_utf8())
+                .expect("control file");
+            assert!(
+                text.contains(&format!("Package: {}\n", pv.name)),
+                "{}",
+                control.display()
+            );
+            assert!(
+                text.contains("Version: @VERSION@\n"),
+                "{}",
+                control.display()
+            );
         }
         for version in ["2.0", "2.0.1"] {
-            assert!(SOURCES.get_dir(Path::new("libacme/versions").join(version)).is_some());
+            assert!(
+                SOURCES
+                    .get_dir(Path::new("libacme/versions").join(version))
+                    .is_some()
+            );
         }
     }
 
     #[test]
     fn scripts_are_executable() {
         assert_eq!(file_mode(Path::new("postinst"), b"#!/bin/sh"), 0o755);
-        assert_eq!(file_mode(Path::new("usr/sbin/acme-web"), b"#!/usr/bin/python3"), 0o755);
+        assert_eq!(
+            file_mode(Path::new("usr/sbin/acme-web"), b"#!/usr/bin/python3"),
+            0o755
+        );
         assert_eq!(file_mode(Path::new("control"), b"Package: x"), 0o644);
+    }
+
+    #[test]
+    fn release_dates_are_rfc2822() {
+        assert_eq!(rfc2822_utc(0), "Thu, 01 Jan 1970 00:00:00 UTC");
+        assert_eq!(rfc2822_utc(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 UTC");
+        assert_eq!(rfc2822_utc(951_782_400), "Tue, 29 Feb 2000 00:00:00 UTC");
     }
 
     #[test]
     fn release_lists_index_files() {
         let sums = "abc  Packages\ndef  Packages.gz\n";
-        let release = release_file(sums, &[("Packages", 10), ("Packages.gz", 5)]);
-        assert!(release.ends_with("SHA256:\n abc 10 Packages\n def 5 Packages.gz\n"), "{release}");
+        let release = release_file("D", sums, &[("Packages", 10), ("Packages.gz", 5)]);
+        assert!(release.contains("Date: D\n"));
+        assert!(
+            release.ends_with("SHA256:\n abc 10 Packages\n def 5 Packages.gz\n"),
+            "{release}"
+        );
     }
 }

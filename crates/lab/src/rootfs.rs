@@ -36,8 +36,11 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
     remove_stale_builds(cache_dir)?;
     let tmp = cache_dir.join(format!(".building-{ROOT_NAME}-{}", std::process::id()));
     let log_path = cache_dir.join(format!(".building-{ROOT_NAME}-{}.log", std::process::id()));
-    let log = File::create(&log_path).map_err(|e| LabError::io(format!("create {}", log_path.display()), e))?;
-    let log_err = log.try_clone().map_err(|e| LabError::io(format!("open {}", log_path.display()), e))?;
+    let log = File::create(&log_path)
+        .map_err(|e| LabError::io(format!("create {}", log_path.display()), e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| LabError::io(format!("open {}", log_path.display()), e))?;
     let status = Command::new("debootstrap")
         .args(["--variant=minbase", &format!("--include={INCLUDE}"), SUITE])
         .arg(&tmp)
@@ -61,7 +64,10 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
     if !sys::mounts_under(&tmp)?.is_empty() {
         cleanup_build(&tmp)?;
         return Err(LabError::io(
-            format!("finish {}: debootstrap left file systems mounted", tmp.display()),
+            format!(
+                "finish {}: debootstrap left file systems mounted",
+                tmp.display()
+            ),
             std::io::ErrorKind::ResourceBusy.into(),
         ));
     }
@@ -69,7 +75,12 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
         Ok(()) => {}
         // Someone else finished first: theirs is as good as ours.
         Err(_) if is_cached(cache_dir) => cleanup_build(&tmp)?,
-        Err(e) => return Err(LabError::io(format!("move {} to {}", tmp.display(), root.display()), e)),
+        Err(e) => {
+            return Err(LabError::io(
+                format!("move {} to {}", tmp.display(), root.display()),
+                e,
+            ));
+        }
     }
     let _ = fs::remove_file(&log_path);
     Ok(root)
@@ -101,12 +112,19 @@ fn prepare(root: &Path) -> Result<()> {
 
 /// Removes build directories left by a crashed build (unless their builder still runs).
 fn remove_stale_builds(cache_dir: &Path) -> Result<()> {
-    let Ok(entries) = fs::read_dir(cache_dir) else { return Ok(()) };
+    let Ok(entries) = fs::read_dir(cache_dir) else {
+        return Ok(());
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&format!(".building-{ROOT_NAME}-")) else { continue };
+        let Some(rest) = name.strip_prefix(&format!(".building-{ROOT_NAME}-")) else {
+            continue;
+        };
         let pid = rest.trim_end_matches(".log");
-        if pid.parse::<u32>().is_ok_and(|pid| sys::proc_stat(pid).is_some()) {
+        if pid
+            .parse::<u32>()
+            .is_ok_and(|pid| sys::proc_stat(pid).is_some())
+        {
             continue;
         }
         if name.ends_with(".log") {

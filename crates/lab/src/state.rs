@@ -37,7 +37,12 @@ pub(crate) struct HostState {
 
 impl State {
     pub(crate) fn new(root: PathBuf, port: u16) -> Self {
-        Self { version: STATE_VERSION, root, port, hosts: Vec::new() }
+        Self {
+            version: STATE_VERSION,
+            root,
+            port,
+            hosts: Vec::new(),
+        }
     }
 
     pub(crate) fn path(dir: &Path) -> PathBuf {
@@ -52,13 +57,17 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(LabError::io(format!("read {}", path.display()), e)),
         };
-        serde_json::from_str(&text).map(Some).map_err(|source| LabError::State { path, source })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|source| LabError::State { path, source })
     }
 
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let path = Self::path(dir);
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|source| LabError::State { path: path.clone(), source })?;
+        let text = serde_json::to_string_pretty(self).map_err(|source| LabError::State {
+            path: path.clone(),
+            source,
+        })?;
         sys::write_atomic(&path, text.as_bytes(), 0o644)
     }
 
@@ -70,7 +79,6 @@ impl State {
 /// Where a host lives under the lab directory.
 #[derive(Debug, Clone)]
 pub(crate) struct HostPaths {
-    pub(crate) base: PathBuf,
     pub(crate) upper: PathBuf,
     pub(crate) work: PathBuf,
     pub(crate) merged: PathBuf,
@@ -85,7 +93,6 @@ impl HostPaths {
             work: base.join("work"),
             merged: base.join("merged"),
             sshd_log: base.join("sshd.log"),
-            base,
         }
     }
 }

@@ -18,7 +18,11 @@ use crate::error::{LabError, Result};
 /// Fails unless we run as root.
 pub(crate) fn require_root() -> Result<()> {
     let uid = geteuid();
-    if uid.is_root() { Ok(()) } else { Err(LabError::NotRoot { uid: uid.as_raw() }) }
+    if uid.is_root() {
+        Ok(())
+    } else {
+        Err(LabError::NotRoot { uid: uid.as_raw() })
+    }
 }
 
 /// A program the lab needs, with the Debian package that provides it.
@@ -28,20 +32,53 @@ pub(crate) struct Tool {
     pub(crate) package: &'static str,
 }
 
-pub(crate) const DEBOOTSTRAP: Tool = Tool { program: "debootstrap", package: "debootstrap" };
+pub(crate) const DEBOOTSTRAP: Tool = Tool {
+    program: "debootstrap",
+    package: "debootstrap",
+};
 
 /// Programs every lab command needs (debootstrap only matters for a cold cache).
 pub(crate) const TOOLS: &[Tool] = &[
-    Tool { program: "dpkg-deb", package: "dpkg" },
-    Tool { program: "dpkg-scanpackages", package: "dpkg-dev" },
-    Tool { program: "gzip", package: "gzip" },
-    Tool { program: "sha256sum", package: "coreutils" },
-    Tool { program: "chroot", package: "coreutils" },
-    Tool { program: "unshare", package: "util-linux" },
-    Tool { program: "mount", package: "mount" },
-    Tool { program: "umount", package: "mount" },
-    Tool { program: "ssh", package: "openssh-client" },
-    Tool { program: "ssh-keygen", package: "openssh-client" },
+    Tool {
+        program: "dpkg-deb",
+        package: "dpkg",
+    },
+    Tool {
+        program: "dpkg-scanpackages",
+        package: "dpkg-dev",
+    },
+    Tool {
+        program: "gzip",
+        package: "gzip",
+    },
+    Tool {
+        program: "sha256sum",
+        package: "coreutils",
+    },
+    Tool {
+        program: "chroot",
+        package: "coreutils",
+    },
+    Tool {
+        program: "unshare",
+        package: "util-linux",
+    },
+    Tool {
+        program: "mount",
+        package: "mount",
+    },
+    Tool {
+        program: "umount",
+        package: "mount",
+    },
+    Tool {
+        program: "ssh",
+        package: "openssh-client",
+    },
+    Tool {
+        program: "ssh-keygen",
+        package: "openssh-client",
+    },
 ];
 
 /// Fails with an install hint when `tool` is not an executable in PATH (or the sbin dirs).
@@ -50,9 +87,17 @@ pub(crate) fn require_tool(tool: Tool) -> Result<()> {
     let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     dirs.extend(["/usr/sbin", "/sbin"].map(PathBuf::from));
     let found = dirs.iter().any(|d| {
-        fs::metadata(d.join(tool.program)).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        fs::metadata(d.join(tool.program))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     });
-    if found { Ok(()) } else { Err(LabError::ToolMissing { program: tool.program, package: tool.package }) }
+    if found {
+        Ok(())
+    } else {
+        Err(LabError::ToolMissing {
+            program: tool.program,
+            package: tool.package,
+        })
+    }
 }
 
 /// Runs `cmd` to completion, capturing its output; a non-zero exit is a `LabError::Command`.
@@ -69,7 +114,10 @@ pub(crate) fn run(cmd: &mut Command, action: &str) -> Result<Output> {
             action: action.to_owned(),
             program,
             status: describe_status(output.status),
-            stderr: tail(&format!("{}{}", lossy(&output.stdout), lossy(&output.stderr)), 20),
+            stderr: tail(
+                &format!("{}{}", lossy(&output.stdout), lossy(&output.stderr)),
+                20,
+            ),
         })
     }
 }
@@ -106,7 +154,8 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()
     fs::write(&tmp, contents).map_err(|e| LabError::io(format!("write {}", tmp.display()), e))?;
     fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
         .map_err(|e| LabError::io(format!("set permissions of {}", tmp.display()), e))?;
-    fs::rename(&tmp, path).map_err(|e| LabError::io(format!("rename {} into place", tmp.display()), e))
+    fs::rename(&tmp, path)
+        .map_err(|e| LabError::io(format!("rename {} into place", tmp.display()), e))
 }
 
 /// Writes a file, creating its parent directories.
@@ -140,8 +189,15 @@ pub(crate) fn remove_tree(path: &Path) -> Result<bool> {
     }
     let mounts = mounts_under(path)?;
     if !mounts.is_empty() {
-        let mounts = mounts.iter().map(|m| m.display().to_string()).collect::<Vec<_>>().join(", ");
-        return Err(LabError::StillMounted { path: path.to_owned(), mounts });
+        let mounts = mounts
+            .iter()
+            .map(|m| m.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(LabError::StillMounted {
+            path: path.to_owned(),
+            mounts,
+        });
     }
     fs::remove_dir_all(path).map_err(|e| LabError::io(format!("remove {}", path.display()), e))?;
     Ok(true)
@@ -184,7 +240,10 @@ pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
 impl ProcRef {
     /// Identifies the running process `pid`.
     pub(crate) fn of(pid: u32) -> Option<Self> {
-        proc_stat(pid).map(|s| Self { pid, start_time: s.start_time })
+        proc_stat(pid).map(|s| Self {
+            pid,
+            start_time: s.start_time,
+        })
     }
 
     /// Whether this very process still runs (a zombie does not count).
@@ -226,7 +285,12 @@ fn pid_of(pid: u32) -> std::io::Result<Pid> {
     i32::try_from(pid)
         .ok()
         .and_then(Pid::from_raw)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid pid {pid}")))
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid pid {pid}"),
+            )
+        })
 }
 
 /// Collects the exit status of `pid` if it is our (dead) child; harmless otherwise.
@@ -238,8 +302,12 @@ pub(crate) fn reap(pid: u32) {
 
 /// All pids currently in /proc.
 pub(crate) fn all_pids() -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
-    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// Children of `ppid` (by scanning /proc; works without CONFIG_PROC_CHILDREN).
@@ -262,12 +330,18 @@ pub(crate) fn pid_namespace(pid: u32) -> Option<PathBuf> {
 pub(crate) fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let text = fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| LabError::io("read /proc/self/mountinfo", e))?;
-    Ok(parse_mountinfo(&text).into_iter().filter(|m| m.starts_with(dir)).collect())
+    Ok(parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| m.starts_with(dir))
+        .collect())
 }
 
 /// The mount points (5th field, octal escapes decoded) of a mountinfo text.
 pub(crate) fn parse_mountinfo(text: &str) -> Vec<PathBuf> {
-    text.lines().filter_map(|line| line.split(' ').nth(4)).map(|field| PathBuf::from(unescape_octal(field))).collect()
+    text.lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| PathBuf::from(unescape_octal(field)))
+        .collect()
 }
 
 fn unescape_octal(field: &str) -> String {
@@ -277,7 +351,9 @@ fn unescape_octal(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && let Some(value) = std::str::from_utf8(&bytes[i + 1..i + 4]).ok().and_then(|s| u8::from_str_radix(s, 8).ok())
+            && let Some(value) = std::str::from_utf8(&bytes[i + 1..i + 4])
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 8).ok())
         {
             out.push(value);
             i += 4;
@@ -291,12 +367,18 @@ fn unescape_octal(field: &str) -> String {
 
 /// Unmounts `path` (recursively); falls back to a lazy detach if it is busy.
 pub(crate) fn unmount(path: &Path) -> Result<()> {
-    let first = run(Command::new("umount").arg("-R").arg(path), &format!("unmount {}", path.display()));
+    let first = run(
+        Command::new("umount").arg("-R").arg(path),
+        &format!("unmount {}", path.display()),
+    );
     if first.is_ok() || !mounts_under(path)?.contains(&path.to_path_buf()) {
         return Ok(());
     }
-    run(Command::new("umount").arg("-R").arg("-l").arg(path), &format!("lazily unmount {}", path.display()))
-        .map(drop)
+    run(
+        Command::new("umount").arg("-R").arg("-l").arg(path),
+        &format!("lazily unmount {}", path.display()),
+    )
+    .map(drop)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -317,7 +399,9 @@ impl DirLock {
             .write(true)
             .open(&path)
             .map_err(|e| LabError::io(format!("open {}", path.display()), e))?;
-        flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|_| LabError::Busy { dir: dir.to_owned() })?;
+        flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|_| LabError::Busy {
+            dir: dir.to_owned(),
+        })?;
         Ok(Self { _file: file })
     }
 }
@@ -330,7 +414,10 @@ mod tests {
     fn mountinfo_mount_points_are_unescaped() {
         let text = "36 35 98:0 / /mnt/a\\040b rw,noatime master:1 - ext3 /dev/root rw\n\
                     37 35 0:5 / /proc rw - proc proc rw\n";
-        assert_eq!(parse_mountinfo(text), vec![PathBuf::from("/mnt/a b"), PathBuf::from("/proc")]);
+        assert_eq!(
+            parse_mountinfo(text),
+            vec![PathBuf::from("/mnt/a b"), PathBuf::from("/proc")]
+        );
     }
 
     #[test]
@@ -343,6 +430,12 @@ mod tests {
     fn own_process_is_alive() {
         let me = ProcRef::of(std::process::id()).expect("own stat");
         assert!(me.alive());
-        assert!(!ProcRef { start_time: me.start_time + 1, ..me }.alive());
+        assert!(
+            !ProcRef {
+                start_time: me.start_time + 1,
+                ..me
+            }
+            .alive()
+        );
     }
 }

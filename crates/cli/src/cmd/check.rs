@@ -1,0 +1,363 @@
+//! `fearless check`: run the environment test plan, localise failures, render.
+
+use super::{load_config, print, print_json, selector};
+use crate::args::{CheckArgs, Format, Global};
+use crate::exit::{Failure, Outcome};
+use crate::render;
+use fearless_graph::{Graph, Localisation, Observation};
+use fearless_probe::baseline::{Baseline, Diff};
+use fearless_probe::result::{CheckResult, Status};
+use fearless_probe::runner::{self, PlanItem, Runner, Selection};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// JSON schema identifier of `fearless check --format json` (documented in docs/check-json.md).
+const SCHEMA: &str = "fearless.check/v1";
+
+pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
+    let config = load_config(g)?;
+    let sel = Selection { hosts: selector(a.hosts.as_deref())?, components: a.components.clone() };
+    let items = runner::plan(&config, &sel).map_err(|e| Failure::bad_input(e.to_string(), Some("list components with `fearless check --dry-run`")))?;
+    // Read the baseline before running, so a bad path fails fast.
+    let baseline = match &a.baseline {
+        Some(p) => Some(Baseline::load(p).map_err(|e| Failure::bad_input(e.to_string(), Some("create one with `fearless check --save-baseline FILE`")))?),
+        None => None,
+    };
+    if a.dry_run {
+        return dry_run(g, &items);
+    }
+    if items.is_empty() {
+        return Err(Failure::bad_input("nothing to check: no check matches the selection", Some("check --hosts/--component, and that components have checks")));
+    }
+
+    let runner = Runner::new(&config).map_err(|e| Failure::Environment(anyhow::anyhow!("cannot set up network checks: {e}")))?;
+    let started = Instant::now();
+    let bar = progress_bar(g, items.len());
+    let results = runner
+        .run(&items, &|r: &CheckResult| {
+            bar.inc(1);
+            if bar.is_hidden() && started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal() && !g.quiet {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            tracing::debug!(component = %r.component, check = %r.check, host = ?r.host, status = r.status.as_str(), "check done");
+        })
+        .await;
+    bar.finish_and_clear();
+    runner.close().await;
+    let elapsed = started.elapsed();
+
+    let graph = Graph::new(config.components.values().map(|c| (c.name.as_str(), c.depends_on.as_slice())));
+    let observations: Vec<Observation> = results
+        .iter()
+        .map(|r| Observation {
+            component: r.component.clone(),
+            host: r.host.clone(),
+            ok: r.status.is_ok(),
+            skipped: r.status == Status::Skipped,
+            transport: runner::is_transport_failure(r),
+        })
+        .collect();
+    let loc = fearless_graph::localise(&graph, &observations);
+    let diff = baseline.as_ref().map(|b| b.diff(&results));
+    if let Some(path) = &a.save_baseline {
+        Baseline::from_results(&results).save(path).map_err(|e| Failure::Environment(e.into()))?;
+        tracing::info!(path = %path.display(), "baseline saved");
+    }
+
+    let report = Report { config: config.path.clone(), results: &results, elapsed, localisation: &loc, baseline: a.baseline.clone(), diff: diff.as_ref() };
+    match g.format {
+        Format::Human => print(&human(&report))?,
+        Format::Json => print_json(&report.json())?,
+        Format::Junit => print(&junit(&report))?,
+        Format::Tap => print(&tap(&report))?,
+        Format::Prometheus => print(&prometheus(&report))?,
+    }
+    let failed = match &diff {
+        Some(d) => !d.regressions.is_empty(),
+        None => results.iter().any(|r| !r.status.is_ok() && r.status != Status::Skipped),
+    };
+    Ok(if failed { Outcome::Failed } else { Outcome::Success })
+}
+
+fn progress_bar(g: &Global, len: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_length(u64::try_from(len).unwrap_or(u64::MAX));
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} {wide_bar} {elapsed}") {
+        bar.set_style(style);
+    }
+    if g.quiet {
+        return bar;
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn dry_run(g: &Global, items: &[PlanItem]) -> Result<Outcome, Failure> {
+    #[derive(Serialize)]
+    struct Item<'a> {
+        component: &'a str,
+        check: &'a str,
+        kind: &'static str,
+        host: Option<&'a str>,
+        runs_on: &'static str,
+        timeout_ms: u128,
+        retries: u32,
+    }
+    let rows: Vec<Item<'_>> = items
+        .iter()
+        .map(|i| Item {
+            component: &i.component,
+            check: &i.check.name,
+            kind: i.check.kind.name(),
+            host: i.host.as_ref().map(|h| h.name.as_str()),
+            runs_on: if i.runs_on_host() { "host" } else { "controller" },
+            timeout_ms: i.check.timeout.as_millis(),
+            retries: i.check.retries,
+        })
+        .collect();
+    match g.format {
+        Format::Json => print_json(&serde_json::json!({ "schema": "fearless.plan/v1", "items": rows }))?,
+        Format::Human => {
+            let mut t = render::table(&["COMPONENT", "CHECK", "KIND", "HOST", "RUNS ON"]);
+            let mut last = "";
+            for r in &rows {
+                let comp = if r.component == last { "" } else { r.component };
+                last = r.component;
+                t.add_row(vec![comp, r.check, r.kind, r.host.unwrap_or("-"), r.runs_on]);
+            }
+            print(&format!("{t}\n{} checks would run (dry run: nothing was contacted)\n", rows.len()))?;
+        }
+        other => return Err(Failure::bad_input(format!("--dry-run prints human or json, not {other:?}").to_lowercase(), None)),
+    }
+    Ok(Outcome::Success)
+}
+
+struct Report<'a> {
+    config: PathBuf,
+    results: &'a [CheckResult],
+    elapsed: Duration,
+    localisation: &'a Localisation,
+    baseline: Option<PathBuf>,
+    diff: Option<&'a Diff>,
+}
+
+#[derive(Debug, Serialize, Default)]
+struct Summary {
+    checks: usize,
+    pass: usize,
+    degraded: usize,
+    fail: usize,
+    error: usize,
+    skipped: usize,
+    duration_ms: u128,
+    ok: bool,
+}
+
+impl Report<'_> {
+    fn summary(&self) -> Summary {
+        let mut s = Summary { checks: self.results.len(), duration_ms: self.elapsed.as_millis(), ..Summary::default() };
+        for r in self.results {
+            match r.status {
+                Status::Pass => s.pass += 1,
+                Status::Degraded => s.degraded += 1,
+                Status::Fail => s.fail += 1,
+                Status::Error => s.error += 1,
+                Status::Skipped => s.skipped += 1,
+            }
+        }
+        s.ok = s.fail == 0 && s.error == 0;
+        s
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "schema": SCHEMA,
+            "config": self.config,
+            "summary": self.summary(),
+            "results": self.results,
+            "localisation": self.localisation,
+            "baseline": self.diff.map(|d| serde_json::json!({
+                "file": self.baseline,
+                "regressions": d.regressions,
+                "recoveries": d.recoveries,
+            })),
+        })
+    }
+}
+
+fn status_cell(s: Status) -> comfy_table::Cell {
+    render::colored(s.as_str(), match s {
+        Status::Pass => Some(true),
+        Status::Degraded | Status::Skipped => None,
+        Status::Fail | Status::Error => Some(false),
+    })
+}
+
+fn human(r: &Report<'_>) -> String {
+    let mut out = String::new();
+    if let Some(d) = r.diff {
+        let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "BEFORE", "NOW"]);
+        for c in &d.regressions {
+            t.add_row(vec![c.component.as_str().into(), c.check.as_str().into(), c.host.as_deref().unwrap_or("-").into(), status_cell(c.before), status_cell(c.after)]);
+        }
+        for c in &d.recoveries {
+            t.add_row(vec![c.component.as_str().into(), c.check.as_str().into(), c.host.as_deref().unwrap_or("-").into(), status_cell(c.before), status_cell(c.after)]);
+        }
+        if d.regressions.is_empty() && d.recoveries.is_empty() {
+            let _ = writeln!(out, "no change against the baseline {}", r.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+        } else {
+            let _ = writeln!(out, "{t}");
+            let _ = writeln!(out, "{} regression(s), {} recovery(ies) against the baseline", d.regressions.len(), d.recoveries.len());
+        }
+    } else {
+        let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "STATUS", "TIME", "DETAIL"]);
+        let mut last = "";
+        for res in r.results {
+            let comp = if res.component == last { "" } else { res.component.as_str() };
+            last = &res.component;
+            let detail = match res.reason {
+                Some(reason) if !res.status.is_ok() || res.status == Status::Degraded => format!("[{}] {}", reason.as_str(), res.message),
+                _ => res.message.clone(),
+            };
+            t.add_row(vec![
+                comp.into(),
+                res.check.as_str().into(),
+                res.host.as_deref().unwrap_or("-").into(),
+                status_cell(res.status),
+                render::duration(res.duration).into(),
+                detail.into(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+    let s = r.summary();
+    let hosts: std::collections::BTreeSet<&str> = r.results.iter().filter_map(|x| x.host.as_deref()).collect();
+    let _ = writeln!(
+        out,
+        "{} checks on {} host(s) in {}: {} pass, {} degraded, {} fail, {} error, {} skipped",
+        s.checks,
+        hosts.len(),
+        render::duration(r.elapsed),
+        s.pass,
+        s.degraded,
+        s.fail,
+        s.error,
+        s.skipped
+    );
+    let loc = r.localisation;
+    for sus in &loc.suspects {
+        let on = if sus.hosts.is_empty() { String::new() } else { format!(" on {}", sus.hosts.join(", ")) };
+        let _ = writeln!(out, "root suspect: {}{on} (explains {} failed check(s))", sus.component, sus.explains);
+    }
+    for imp in &loc.impacted {
+        let on = if imp.hosts.is_empty() { String::new() } else { format!(" on {}", imp.hosts.join(", ")) };
+        let _ = writeln!(out, "impacted: {}{on} (depends on failing {})", imp.component, imp.because_of.join(", "));
+    }
+    for h in &loc.unreachable {
+        let _ = writeln!(out, "unreachable: {h} (every check failed to reach it)");
+    }
+    if let Some(top) = loc.suspects.first() {
+        let hosts = if top.hosts.is_empty() { String::new() } else { format!(" --hosts {}", top.hosts.join(",")) };
+        let _ = writeln!(out, "hint: start with {}: fearless check --component {}{hosts} -v", top.component, top.component);
+    }
+    if !loc.unreachable.is_empty() {
+        let _ = writeln!(out, "hint: fearless hosts ping --hosts {} shows why a host cannot be reached", loc.unreachable.join(","));
+    }
+    out
+}
+
+fn junit(r: &Report<'_>) -> String {
+    use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+    let mut report = JReport::new("fearless check");
+    report.set_time(r.elapsed);
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for res in r.results {
+        let idx = match suites.iter().position(|s| s.name.as_str() == res.component.as_str()) {
+            Some(i) => i,
+            None => {
+                suites.push(TestSuite::new(res.component.clone()));
+                suites.len() - 1
+            }
+        };
+        let name = match &res.host {
+            Some(h) => format!("{} @ {h}", res.check),
+            None => res.check.clone(),
+        };
+        let status = match res.status {
+            Status::Pass | Status::Degraded => TestCaseStatus::success(),
+            Status::Skipped => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(res.message.clone());
+                s
+            }
+            Status::Fail | Status::Error => {
+                let kind = if res.status == Status::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+                let mut s = TestCaseStatus::non_success(kind);
+                s.set_message(res.message.clone());
+                s.set_type(res.reason.map_or("unknown", |x| x.as_str()));
+                s
+            }
+        };
+        let mut tc = TestCase::new(name, status);
+        tc.set_classname(format!("{}.{}", res.component, res.kind));
+        tc.set_time(res.duration);
+        suites[idx].add_test_case(tc);
+    }
+    report.add_test_suites(suites);
+    report.to_string().unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
+}
+
+fn tap(r: &Report<'_>) -> String {
+    let mut out = format!("TAP version 14\n1..{}\n", r.results.len());
+    for (i, res) in r.results.iter().enumerate() {
+        let n = i + 1;
+        let name = format!("{}/{}{}", res.component, res.check, res.host.as_ref().map(|h| format!(" @ {h}")).unwrap_or_default());
+        let one_line = res.message.replace('\n', " ");
+        match res.status {
+            Status::Pass | Status::Degraded => {
+                let _ = writeln!(out, "ok {n} - {name}");
+            }
+            Status::Skipped => {
+                let _ = writeln!(out, "ok {n} - {name} # SKIP {one_line}");
+            }
+            Status::Fail | Status::Error => {
+                let _ = writeln!(out, "not ok {n} - {name}");
+                let _ = writeln!(out, "  ---\n  status: {}\n  reason: {}\n  message: {}\n  ...", res.status.as_str(), res.reason.map_or("unknown", |x| x.as_str()), serde_json::to_string(&one_line).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+fn prom_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn prometheus(r: &Report<'_>) -> String {
+    let mut out = String::new();
+    let labels = |res: &CheckResult| {
+        format!(
+            "component=\"{}\",check=\"{}\",host=\"{}\",kind=\"{}\"",
+            prom_escape(&res.component),
+            prom_escape(&res.check),
+            prom_escape(res.host.as_deref().unwrap_or("")),
+            res.kind
+        )
+    };
+    out.push_str("# HELP fearless_check_up 1 when the check passed (or degraded), else 0.\n# TYPE fearless_check_up gauge\n");
+    for res in r.results {
+        let _ = writeln!(out, "fearless_check_up{{{},status=\"{}\"}} {}", labels(res), res.status.as_str(), u8::from(res.status.is_ok()));
+    }
+    out.push_str("# HELP fearless_check_duration_seconds Wall time of the check, all attempts.\n# TYPE fearless_check_duration_seconds gauge\n");
+    for res in r.results {
+        let _ = writeln!(out, "fearless_check_duration_seconds{{{}}} {}", labels(res), res.duration.as_secs_f64());
+    }
+    out.push_str("# HELP fearless_component_root_suspect 1 for components localised as root suspects.\n# TYPE fearless_component_root_suspect gauge\n");
+    for s in &r.localisation.suspects {
+        let _ = writeln!(out, "fearless_component_root_suspect{{component=\"{}\"}} 1", prom_escape(&s.component));
+    }
+    out
+}

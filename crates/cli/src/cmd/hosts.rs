@@ -1,0 +1,86 @@
+//! `fearless hosts [ping]`: the inventory, and reachability with latency.
+
+use super::{load_config, only_human_or_json, print, print_json, selector};
+use crate::args::{Format, Global, HostsAction, HostsArgs};
+use crate::exit::{Failure, Outcome};
+use crate::render;
+use fearless_exec::Fleet;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "hosts")?;
+    let config = load_config(g)?;
+    let sel = selector(a.hosts.as_deref())?;
+    let inv = &config.inventory;
+    let hosts: Vec<&fearless_config::Host> =
+        inv.hosts.values().filter(|h| sel.as_ref().is_none_or(|s| s.matches(h, &inv.groups))).collect();
+    match a.action {
+        None => {
+            if g.format == Format::Json {
+                print_json(&serde_json::json!({ "schema": "fearless.hosts/v1", "hosts": hosts }))?;
+            } else {
+                let mut t = render::table(&["HOST", "ADDRESS", "PORT", "USER", "TRANSPORT", "LABELS"]);
+                for h in &hosts {
+                    let labels = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+                    let transport = format!("{:?}", h.transport).to_lowercase() + if h.become_.is_some() { " (sudo)" } else { "" };
+                    t.add_row(vec![h.name.clone(), h.address.clone(), h.port.to_string(), h.user.clone(), transport, labels]);
+                }
+                print(&format!("{t}\n{} host(s)\n", hosts.len()))?;
+            }
+            Ok(Outcome::Success)
+        }
+        Some(HostsAction::Ping) => ping(g, &config, &hosts).await,
+    }
+}
+
+#[derive(Serialize)]
+struct Ping {
+    host: String,
+    reachable: bool,
+    latency_ms: Option<f64>,
+    error: Option<String>,
+}
+
+async fn ping(g: &Global, config: &fearless_config::Config, hosts: &[&fearless_config::Host]) -> Result<Outcome, Failure> {
+    let fleet = Fleet::new(&config.inventory);
+    let argv = vec!["true".to_owned()];
+    let timeout = config.inventory.ssh.connect_timeout + Duration::from_secs(10);
+    let futs = hosts.iter().map(|h| {
+        let fleet = &fleet;
+        let argv = &argv;
+        async move {
+            // First contact opens the connection; the second measures a round trip on it.
+            let result = match fleet.run(&h.name, argv, timeout).await {
+                Ok(_) => {
+                    let rt = Instant::now();
+                    fleet.run(&h.name, argv, timeout).await.map(|_| rt.elapsed())
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(rtt) => Ping { host: h.name.clone(), reachable: true, latency_ms: Some((rtt.as_secs_f64() * 1e5).round() / 100.0), error: None },
+                Err(e) => Ping { host: h.name.clone(), reachable: false, latency_ms: None, error: Some(e.to_string()) },
+            }
+        }
+    });
+    let pings = futures::future::join_all(futs).await;
+    fleet.close().await;
+    if g.format == Format::Json {
+        print_json(&serde_json::json!({ "schema": "fearless.ping/v1", "hosts": pings }))?;
+    } else {
+        let mut t = render::table(&["HOST", "STATUS", "LATENCY", "DETAIL"]);
+        for p in &pings {
+            t.add_row(vec![
+                p.host.as_str().into(),
+                render::colored(if p.reachable { "reachable" } else { "unreachable" }, Some(p.reachable)),
+                p.latency_ms.map(|l| format!("{l:.2}ms")).unwrap_or_else(|| "-".into()).into(),
+                p.error.clone().unwrap_or_default().into(),
+            ]);
+        }
+        let down = pings.iter().filter(|p| !p.reachable).count();
+        print(&format!("{t}\n{} of {} host(s) reachable\n", pings.len() - down, pings.len()))?;
+    }
+    Ok(if pings.iter().all(|p| p.reachable) { Outcome::Success } else { Outcome::Failed })
+}
+

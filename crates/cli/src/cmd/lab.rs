@@ -1,0 +1,143 @@
+//! `fearless lab …`: the disposable fleet on this machine.
+
+use super::{only_human_or_json, print, print_json};
+use crate::args::{Format, Global, LabAction, LabArgs};
+use crate::exit::{Failure, Outcome};
+use crate::render;
+use fearless_lab::{LabError, Scenario, UpOptions};
+use std::io::Write;
+use std::path::Path;
+
+pub(crate) async fn run(g: &Global, a: LabArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "lab")?;
+    let dir = a.dir.clone();
+    let quiet = g.quiet;
+    let format = g.format;
+    // The lab library is blocking (processes, mounts): keep it off the async workers.
+    let job = tokio::task::spawn_blocking(move || run_blocking(&dir, a.action, quiet, format));
+    job.await.map_err(|e| Failure::Environment(anyhow::anyhow!("lab task failed: {e}")))?
+}
+
+fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
+    move |p: fearless_lab::Progress| {
+        if quiet {
+            return;
+        }
+        let host = p.host.map(|h| format!(" {h}")).unwrap_or_default();
+        let count = if p.total > 0 { format!(" [{}/{}]", p.done, p.total) } else { String::new() };
+        let _ = writeln!(std::io::stderr().lock(), "lab: {}{host}{count} {}", p.step, p.message);
+    }
+}
+
+fn lab_failure(e: LabError) -> Failure {
+    let hint = e.hint();
+    match e {
+        LabError::UnknownScenario(_) | LabError::InvalidOptions(_) | LabError::HostCountMismatch { .. } | LabError::UnknownHost { .. } => {
+            Failure::BadInput { message: e.to_string(), hint }
+        }
+        other => {
+            let msg = match hint {
+                Some(h) => anyhow::anyhow!("{other}\nhint: {h}"),
+                None => anyhow::Error::new(other),
+            };
+            Failure::Environment(msg)
+        }
+    }
+}
+
+fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> Result<Outcome, Failure> {
+    match action {
+        LabAction::Up { hosts, cache, port } => {
+            let opts = UpOptions { dir: dir.to_owned(), hosts, cache_dir: cache, port, ..UpOptions::default() };
+            let lab = fearless_lab::up(&opts, &mut progress(quiet)).map_err(lab_failure)?;
+            if format == Format::Json {
+                print_json(&lab)?;
+            } else {
+                let mut t = render::table(&["HOST", "ADDRESS"]);
+                for h in &lab.hosts {
+                    t.add_row(vec![h.name.clone(), format!("{}:{}", h.address, lab.port)]);
+                }
+                let state = if lab.already_running { "already running" } else { "up" };
+                print(&format!(
+                    "{t}\nlab {state}: {} host(s) in {}\nhint: fearless check -c {}\n",
+                    lab.hosts.len(),
+                    lab.dir.display(),
+                    lab.config.display()
+                ))?;
+            }
+            Ok(Outcome::Success)
+        }
+        LabAction::Down => {
+            let report = fearless_lab::down(dir, &mut progress(quiet)).map_err(lab_failure)?;
+            if format == Format::Json {
+                print_json(&report)?;
+            } else if report.is_empty() {
+                print(&format!("no lab in {}: nothing to do\n", dir.display()))?;
+            } else {
+                print(&format!(
+                    "lab down: stopped {} process(es), unmounted {} file system(s), removed {} path(s)\n",
+                    report.killed.len(),
+                    report.unmounted.len(),
+                    report.removed.len()
+                ))?;
+            }
+            Ok(Outcome::Success)
+        }
+        LabAction::Status => {
+            let st = fearless_lab::status(dir).map_err(lab_failure)?;
+            if format == Format::Json {
+                print_json(&st)?;
+            } else if !st.present {
+                print(&format!("no lab in {}\nhint: fearless lab up\n", dir.display()))?;
+            } else {
+                let mut t = render::table(&["HOST", "ADDRESS", "SSHD", "SSH", "SERVICES"]);
+                for h in &st.hosts {
+                    let services = h.services.iter().map(|s| format!("{}:{}", s.name, if s.running { "up" } else { "down" })).collect::<Vec<_>>().join(" ");
+                    t.add_row(vec![
+                        h.name.as_str().into(),
+                        h.address.to_string().into(),
+                        render::colored(if h.sshd_alive { "running" } else { "dead" }, Some(h.sshd_alive)),
+                        render::colored(if h.ssh_reachable { "ok" } else { "unreachable" }, Some(h.ssh_reachable)),
+                        services.into(),
+                    ]);
+                }
+                print(&format!("{t}\n"))?;
+            }
+            Ok(if !st.present || st.healthy() { Outcome::Success } else { Outcome::Failed })
+        }
+        LabAction::Publish { scenario } => {
+            let scenario: Scenario = scenario.parse().map_err(|e: fearless_lab::UnknownScenario| lab_failure(e.into()))?;
+            let report = fearless_lab::publish(dir, scenario).map_err(lab_failure)?;
+            if format == Format::Json {
+                print_json(&report)?;
+            } else {
+                let added = report.added.iter().map(|p| format!("{}={}", p.name, p.version)).collect::<Vec<_>>().join(", ");
+                print(&format!(
+                    "published {}: {} new package version(s){}\nhint: hosts see them after `apt-get update`\n",
+                    report.scenario,
+                    report.added.len(),
+                    if added.is_empty() { String::new() } else { format!(" ({added})") }
+                ))?;
+            }
+            Ok(Outcome::Success)
+        }
+        LabAction::Ssh { host, command } => {
+            let mut argv = fearless_lab::ssh_argv(dir, &host).map_err(lab_failure)?;
+            if !command.is_empty() {
+                // ssh joins its arguments with spaces for the remote shell: quote them so
+                // the command arrives exactly as typed here.
+                let line = fearless_exec::quote::shell_join(&command).map_err(|e| Failure::bad_input(e.to_string(), None))?;
+                argv.push("--".into());
+                argv.push(line.into());
+            }
+            let Some((program, args)) = argv.split_first() else {
+                return Err(Failure::Environment(anyhow::anyhow!("empty ssh command")));
+            };
+            let status = std::process::Command::new(program)
+                .args(args)
+                .status()
+                .map_err(|e| Failure::Environment(anyhow::anyhow!("cannot run ssh: {e}")))?;
+            Ok(if status.success() { Outcome::Success } else { Outcome::Failed })
+        }
+    }
+}

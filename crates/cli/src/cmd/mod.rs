@@ -1,0 +1,63 @@
+//! One module per verb; `dispatch` routes the parsed command line.
+
+mod check;
+mod hosts;
+mod lab;
+
+use crate::args::{Cli, Command, Global};
+use crate::exit::{Failure, Outcome};
+use std::io::Write;
+
+pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
+    match cli.command {
+        Command::Check(a) => check::run(&cli.global, a).await,
+        Command::Hosts(a) => hosts::run(&cli.global, a).await,
+        Command::Lab(a) => lab::run(&cli.global, a).await,
+    }
+}
+
+/// Load the configuration, printing its warnings; errors become exit code 2.
+pub(crate) fn load_config(g: &Global) -> Result<fearless_config::Config, Failure> {
+    let path = fearless_config::discover(g.config.as_deref());
+    let loaded = fearless_config::load(&path).map_err(Failure::Config)?;
+    if !g.quiet {
+        let mut err = std::io::stderr().lock();
+        for w in &loaded.warnings {
+            let _ = writeln!(err, "{}", w.plain());
+        }
+    }
+    Ok(loaded.config)
+}
+
+/// Parse a `--hosts` selector.
+pub(crate) fn selector(text: Option<&str>) -> Result<Option<fearless_config::Selector>, Failure> {
+    text.map(|t| {
+        fearless_config::Selector::parse(t)
+            .map_err(|e| Failure::bad_input(format!("--hosts: {e}"), Some("selectors: all, NAME, web-*, role=web, group:NAME; comma = AND")))
+    })
+    .transpose()
+}
+
+/// Write `text` to stdout; a closed pipe ends quietly.
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Serialise to pretty JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| Failure::Environment(e.into()))?;
+    s.push('\n');
+    print(&s)
+}
+
+/// Refuse formats a command does not produce.
+pub(crate) fn only_human_or_json(g: &Global, verb: &str) -> Result<(), Failure> {
+    use crate::args::Format;
+    match g.format {
+        Format::Human | Format::Json => Ok(()),
+        other => Err(Failure::bad_input(format!("`{verb}` prints human or json, not {other:?}").to_lowercase(), Some("use --format human or --format json"))),
+    }
+}

@@ -1,0 +1,55 @@
+//! Exit codes, in one place (DESIGN.md §4):
+//! `0` success / all pass, `1` checks failed or a gate stopped the operation, `2` bad input
+//! (config, arguments), `3` environment or internal error.
+
+use fearless_config::ConfigError;
+
+/// How a command ended when it ran to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Everything passed.
+    Success,
+    /// Checks failed, or a gate stopped the operation.
+    Failed,
+}
+
+/// Why a command could not do its job.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The configuration has errors (rendered with their locations).
+    Config(ConfigError),
+    /// Arguments or other input are wrong.
+    BadInput { message: String, hint: Option<String> },
+    /// The environment failed us: unreachable store, missing tool, I/O.
+    Environment(anyhow::Error),
+    /// stdout was closed (e.g. `| head`): not an error.
+    BrokenPipe,
+}
+
+impl Failure {
+    pub(crate) fn bad_input(message: impl Into<String>, hint: Option<&str>) -> Self {
+        Failure::BadInput { message: message.into(), hint: hint.map(str::to_owned) }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Environment(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe { Failure::BrokenPipe } else { Failure::Environment(e.into()) }
+    }
+}
+
+/// The process exit code for a result.
+pub(crate) fn code(result: &Result<Outcome, Failure>) -> u8 {
+    match result {
+        Ok(Outcome::Success) | Err(Failure::BrokenPipe) => 0,
+        Ok(Outcome::Failed) => 1,
+        Err(Failure::Config(_) | Failure::BadInput { .. }) => 2,
+        Err(Failure::Environment(_)) => 3,
+    }
+}

@@ -1,0 +1,126 @@
+//! `down`: stops every lab process (by recorded pid), unmounts everything under the lab
+//! directory and removes what `up` created. Safe after a crashed `up`, safe twice; the
+//! cached Debian root is kept.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{LabError, Result};
+use crate::progress::{Progress, Step};
+use crate::state::State;
+use crate::{DownReport, KilledProcess, host, sys};
+
+/// What `up` creates in the lab directory (besides the lock).
+const GENERATED: &[&str] = &[
+    "hosts",
+    "repo",
+    "build",
+    "state.json",
+    "ssh_config",
+    "known_hosts",
+    "fearless.yaml",
+    "id_ed25519",
+    "id_ed25519.pub",
+];
+
+/// Tears down the lab in `dir`; see the module documentation.
+pub fn down(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<DownReport> {
+    sys::require_root()?;
+    if !dir.exists() {
+        return Ok(DownReport::default());
+    }
+    let dir =
+        fs::canonicalize(dir).map_err(|e| LabError::io(format!("resolve {}", dir.display()), e))?;
+    let lock = sys::DirLock::acquire(&dir)?;
+    let report = teardown(&dir, progress)?;
+    drop(lock);
+    let _ = fs::remove_file(dir.join(".lock"));
+    let _ = fs::remove_dir(&dir); // only if empty: other files there are not ours
+    Ok(report)
+}
+
+/// The work of `down`, for a canonical `dir` whose lock the caller holds.
+pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<DownReport> {
+    let mut report = DownReport::default();
+    // A corrupt state file must not stop the cleanup: the mount scan below still works.
+    let state = match State::load(dir) {
+        Ok(state) => state,
+        Err(LabError::State { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(state) = &state {
+        let total = state.hosts.len();
+        for (i, h) in state.hosts.iter().enumerate().rev() {
+            progress(
+                Progress::new(Step::StopHost, total - 1 - i, total, "SIGKILL sshd").host(&h.name),
+            );
+            let stopped = host::stop(h)?;
+            report
+                .killed
+                .extend(stopped.killed.into_iter().map(|pid| KilledProcess {
+                    host: Some(h.name.clone()),
+                    pid,
+                }));
+        }
+    }
+    // Anything still chrooted into a host (a crash before its pid was recorded).
+    for stray in host::chrooted_under(&dir.join("hosts")) {
+        if stray
+            .kill()
+            .map_err(|e| LabError::io(format!("kill stray lab process {}", stray.pid), e))?
+        {
+            report.killed.push(KilledProcess {
+                host: None,
+                pid: stray.pid,
+            });
+        }
+        stray.wait_gone(Duration::from_secs(5));
+    }
+
+    let mounts = sys::mounts_under(dir)?;
+    for (i, mount) in mounts.iter().enumerate().rev() {
+        if !sys::mounts_under(dir)?.contains(mount) {
+            continue; // went with a recursive unmount of its parent
+        }
+        progress(Progress::new(
+            Step::Unmount,
+            mounts.len() - 1 - i,
+            mounts.len(),
+            mount.display().to_string(),
+        ));
+        sys::unmount(mount)?;
+        report.unmounted.push(mount.clone());
+    }
+    let left = sys::mounts_under(dir)?;
+    if !left.is_empty() {
+        let mounts = left
+            .iter()
+            .map(|m| m.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(LabError::StillMounted {
+            path: dir.to_owned(),
+            mounts,
+        });
+    }
+
+    for (i, name) in GENERATED.iter().enumerate() {
+        let path = dir.join(name);
+        let removed = if path.is_dir() {
+            sys::remove_tree(&path)?
+        } else {
+            sys::remove_file_if_exists(&path)?
+        };
+        if removed {
+            progress(Progress::new(
+                Step::Remove,
+                i + 1,
+                GENERATED.len(),
+                path.display().to_string(),
+            ));
+            report.removed.push(path);
+        }
+    }
+    Ok(report)
+}

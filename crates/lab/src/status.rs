@@ -1,0 +1,86 @@
+//! `status`: what runs in the lab, looked at from the controller (recorded pids, the hosts'
+//! PID namespaces, TCP), so it works even when ssh does not.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::state::{HostState, State};
+use crate::{HostStatus, LabStatus, ServiceStatus, remote, sys};
+
+/// The acme services and their HTTP port.
+const SERVICES: &[(&str, Option<u16>)] = &[
+    ("acme-web", Some(8080)),
+    ("acme-api", Some(9090)),
+    ("acme-agent", None),
+];
+
+/// Reports the lab in `dir`; a missing lab is `present: false`, a dead host is data.
+pub fn status(dir: &Path) -> Result<LabStatus> {
+    let Some(state) = State::load(dir)? else {
+        return Ok(LabStatus {
+            dir: dir.to_owned(),
+            present: false,
+            port: None,
+            hosts: Vec::new(),
+        });
+    };
+    let hosts = state
+        .hosts
+        .iter()
+        .map(|h| host_status(h, state.port))
+        .collect();
+    Ok(LabStatus {
+        dir: dir.to_owned(),
+        present: true,
+        port: Some(state.port),
+        hosts,
+    })
+}
+
+fn host_status(h: &HostState, port: u16) -> HostStatus {
+    let sshd_alive = h.sshd.is_some_and(|p| p.alive());
+    let namespace = h
+        .sshd
+        .filter(|_| sshd_alive)
+        .and_then(|p| sys::pid_namespace(p.pid));
+    let services = SERVICES
+        .iter()
+        .map(|(name, http_port)| {
+            let pid = namespace.as_ref().and_then(|ns| {
+                sys::all_pids().into_iter().find(|pid| {
+                    sys::proc_stat(*pid).is_some_and(|s| s.comm == *name && s.state != 'Z')
+                        && sys::pid_namespace(*pid).as_ref() == Some(ns)
+                })
+            });
+            let healthy = http_port.map(|p| {
+                matches!(
+                    remote::http_get(
+                        SocketAddr::from((h.address, p)),
+                        "/health",
+                        Duration::from_secs(2)
+                    ),
+                    Ok((200, _))
+                )
+            });
+            ServiceStatus {
+                name,
+                running: pid.is_some(),
+                pid,
+                healthy,
+            }
+        })
+        .collect();
+    HostStatus {
+        name: h.name.clone(),
+        address: h.address,
+        sshd_pid: h.sshd.map(|p| p.pid),
+        sshd_alive,
+        ssh_reachable: remote::ssh_banner(
+            SocketAddr::from((h.address, port)),
+            Duration::from_secs(2),
+        ),
+        services,
+    }
+}

@@ -1,0 +1,413 @@
+//! `up`: builds the lab (cached root, repository, hosts, config files, acme shop installed
+//! and answering), or reports the lab that already runs.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::catalog::{INITIAL, PackageVersion};
+use crate::error::{LabError, Result};
+use crate::host::{self, HostSpec};
+use crate::progress::{Progress, Step};
+use crate::render::{self, HostEntry};
+use crate::state::{HostPaths, State};
+use crate::{Lab, LabHost, MAX_HOSTS, UpOptions, down, remote, repo, rootfs, sys};
+
+/// How long the acme shop of a host may take to answer after installation.
+const SERVICES_READY: Duration = Duration::from_secs(30);
+
+/// Builds and starts the lab described by `opts`. Idempotent: when the lab already runs
+/// with the same number of hosts, it is reported (`Lab::already_running`) and left alone;
+/// a lab left broken by a crash is torn down and rebuilt.
+pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
+    progress(Progress::new(
+        Step::Prerequisites,
+        0,
+        1,
+        "root, programs, options",
+    ));
+    validate(opts)?;
+    sys::require_root()?;
+    for tool in sys::TOOLS {
+        sys::require_tool(*tool)?;
+    }
+    if !rootfs::is_cached(&opts.cache_dir) {
+        sys::require_tool(sys::DEBOOTSTRAP)?;
+    }
+    sys::create_dir_all(&opts.dir)?;
+    sys::create_dir_all(&opts.cache_dir)?;
+    let dir = canonical(&opts.dir)?;
+    let cache_dir = canonical(&opts.cache_dir)?;
+    let _lock = sys::DirLock::acquire(&dir)?;
+    progress(Progress::new(Step::Prerequisites, 1, 1, "ok"));
+
+    if let Some(state) = State::load(&dir).ok().flatten()
+        && running(&state)
+    {
+        if state.hosts.len() != opts.hosts {
+            return Err(LabError::HostCountMismatch {
+                dir,
+                running: state.hosts.len(),
+                requested: opts.hosts,
+            });
+        }
+        progress(Progress::new(
+            Step::AlreadyRunning,
+            1,
+            1,
+            format!("{} hosts", state.hosts.len()),
+        ));
+        return Ok(lab(&dir, &state, true));
+    }
+    // Whatever is left from a crashed or stopped lab goes first.
+    down::teardown(&dir, progress)?;
+
+    let cached = rootfs::is_cached(&cache_dir);
+    progress(Progress::new(
+        Step::BuildRoot,
+        0,
+        1,
+        if cached {
+            "cached".to_owned()
+        } else {
+            "debootstrap bookworm (once; about a minute)".to_owned()
+        },
+    ));
+    let root = rootfs::ensure(&cache_dir)?;
+    progress(Progress::new(
+        Step::BuildRoot,
+        1,
+        1,
+        root.display().to_string(),
+    ));
+
+    let key = ensure_key(&dir)?;
+    let repo_dir = build_repo(&dir, progress)?;
+    let plan = crate::host_plan(opts.hosts);
+    check_service_ports(&plan)?;
+    let port = choose_port(opts, &plan)?;
+
+    let mut state = State::new(root.clone(), port);
+    state.save(&dir)?;
+    for (i, h) in plan.iter().enumerate() {
+        progress(
+            Progress::new(
+                Step::StartHost,
+                i,
+                plan.len(),
+                format!("{}:{port}", h.address),
+            )
+            .host(&h.name),
+        );
+        let spec = HostSpec {
+            dir: &dir,
+            root: &root,
+            repo: &repo_dir,
+            name: &h.name,
+            address: h.address,
+            port,
+            authorized_key: &key,
+        };
+        host::start(&spec, &mut state)?;
+    }
+    progress(Progress::new(
+        Step::StartHost,
+        plan.len(),
+        plan.len(),
+        "all sshd up",
+    ));
+
+    progress(Progress::new(
+        Step::WriteConfig,
+        0,
+        1,
+        "ssh_config, known_hosts, fearless.yaml",
+    ));
+    write_config(&dir, port, &plan)?;
+    progress(Progress::new(
+        Step::WriteConfig,
+        1,
+        1,
+        dir.join("fearless.yaml").display().to_string(),
+    ));
+
+    install_everywhere(&dir, &plan, progress)?;
+    wait_for_services(&dir, &plan, progress)?;
+    Ok(lab(&dir, &state, false))
+}
+
+fn validate(opts: &UpOptions) -> Result<()> {
+    if opts.hosts == 0 || opts.hosts > MAX_HOSTS {
+        return Err(LabError::InvalidOptions(format!(
+            "the number of hosts must be between 1 and {MAX_HOSTS}, not {}",
+            opts.hosts
+        )));
+    }
+    if opts.port == 0 || opts.fallback_port == Some(0) {
+        return Err(LabError::InvalidOptions(
+            "the sshd port must not be 0".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn canonical(path: &Path) -> Result<PathBuf> {
+    fs::canonicalize(path).map_err(|e| LabError::io(format!("resolve {}", path.display()), e))
+}
+
+/// Every recorded host has a live sshd that answers.
+fn running(state: &State) -> bool {
+    !state.hosts.is_empty()
+        && state.hosts.iter().all(|h| {
+            h.sshd.is_some_and(|p| p.alive())
+                && remote::ssh_banner(
+                    SocketAddr::from((h.address, state.port)),
+                    Duration::from_secs(2),
+                )
+        })
+}
+
+fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
+    Lab {
+        dir: dir.to_owned(),
+        config: dir.join("fearless.yaml"),
+        ssh_config: dir.join("ssh_config"),
+        key: dir.join("id_ed25519"),
+        root: state.root.clone(),
+        port: state.port,
+        hosts: state
+            .hosts
+            .iter()
+            .map(|h| LabHost {
+                name: h.name.clone(),
+                address: h.address,
+            })
+            .collect(),
+        already_running,
+    }
+}
+
+/// The lab key pair; returns the public key line for `authorized_keys`.
+fn ensure_key(dir: &Path) -> Result<String> {
+    let key = dir.join("id_ed25519");
+    let public = dir.join("id_ed25519.pub");
+    if !key.exists() || !public.exists() {
+        sys::remove_file_if_exists(&key)?;
+        sys::remove_file_if_exists(&public)?;
+        sys::run(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", "fearless-lab", "-f"])
+                .arg(&key),
+            "generate the lab ssh key",
+        )?;
+    }
+    fs::read_to_string(&public).map_err(|e| LabError::io(format!("read {}", public.display()), e))
+}
+
+/// Builds the initial versions into `DIR/repo` and indexes it.
+fn build_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf> {
+    let repo_dir = dir.join("repo");
+    let build = dir.join("build");
+    sys::create_dir_all(&repo_dir)?;
+    sys::create_dir_all(&build)?;
+    for (i, pv) in INITIAL.iter().enumerate() {
+        progress(Progress::new(
+            Step::BuildPackages,
+            i,
+            INITIAL.len(),
+            pv.to_string(),
+        ));
+        repo::ensure_deb(*pv, &build, &repo_dir)?;
+    }
+    repo::index(&repo_dir)?;
+    progress(Progress::new(
+        Step::BuildPackages,
+        INITIAL.len(),
+        INITIAL.len(),
+        repo_dir.display().to_string(),
+    ));
+    Ok(repo_dir)
+}
+
+/// `opts.port`, unless something holds it on a lab address: then the fallback port.
+fn choose_port(opts: &UpOptions, plan: &[LabHost]) -> Result<u16> {
+    let taken = |port: u16| {
+        plan.iter()
+            .find(|h| TcpListener::bind(SocketAddr::from((h.address, port))).is_err())
+    };
+    let Some(first) = taken(opts.port) else {
+        return Ok(opts.port);
+    };
+    match opts.fallback_port {
+        Some(fallback) if fallback != opts.port => match taken(fallback) {
+            None => Ok(fallback),
+            Some(h) => Err(LabError::PortTaken {
+                address: h.address,
+                port: fallback,
+            }),
+        },
+        _ => Err(LabError::PortTaken {
+            address: first.address,
+            port: opts.port,
+        }),
+    }
+}
+
+/// The acme services bind `ADDRESS:8080` and `ADDRESS:9090` of every host.
+fn check_service_ports(plan: &[LabHost]) -> Result<()> {
+    for h in plan {
+        for (port, service) in [(8080, "acme-web"), (9090, "acme-api")] {
+            if TcpListener::bind(SocketAddr::from((h.address, port))).is_err() {
+                return Err(LabError::ServicePortTaken {
+                    address: h.address,
+                    port,
+                    service,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_config(dir: &Path, port: u16, plan: &[LabHost]) -> Result<()> {
+    let entries: Vec<HostEntry> = plan
+        .iter()
+        .map(|h| HostEntry {
+            name: h.name.clone(),
+            address: h.address,
+        })
+        .collect();
+    let mut known = String::new();
+    for h in &entries {
+        let keys = host::public_host_keys(&HostPaths::new(dir, &h.name).merged)?;
+        known.push_str(&render::known_hosts(port, h, &keys));
+    }
+    sys::write_atomic(&dir.join("known_hosts"), known.as_bytes(), 0o644)?;
+    sys::write_atomic(
+        &dir.join("ssh_config"),
+        render::ssh_config(dir, port, &entries).as_bytes(),
+        0o644,
+    )?;
+    sys::write_atomic(
+        &dir.join("fearless.yaml"),
+        render::fearless_yaml(port, &entries).as_bytes(),
+        0o644,
+    )
+}
+
+/// Installs the initial acme shop on every host, in parallel, from inside the host (over
+/// ssh), so that the services the packages start live in the host's namespaces.
+fn install_everywhere(
+    dir: &Path,
+    plan: &[LabHost],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let total = plan.len();
+    progress(Progress::new(
+        Step::InstallPackages,
+        0,
+        total,
+        format!("{} packages", INITIAL.len()),
+    ));
+    let results: Vec<(String, Result<()>)> = thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    scope.spawn(move || install(dir, &h.name, INITIAL)),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, handle)| {
+                let result = handle.join().unwrap_or_else(|_| {
+                    Err(LabError::io(
+                        format!("install packages on {name}"),
+                        std::io::Error::other("thread panicked"),
+                    ))
+                });
+                (name, result)
+            })
+            .collect()
+    });
+    for (done, (name, result)) in results.into_iter().enumerate() {
+        result?;
+        progress(Progress::new(Step::InstallPackages, done + 1, total, "installed").host(&name));
+    }
+    Ok(())
+}
+
+fn install(dir: &Path, host: &str, packages: &[PackageVersion]) -> Result<()> {
+    const APT: &[&str] = &[
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "-q",
+        "-y",
+    ];
+    let update: Vec<&str> = APT.iter().copied().chain(["update"]).collect();
+    remote::run(dir, host, &update, "update the package lists")?;
+    let wanted: Vec<String> = packages.iter().map(ToString::to_string).collect();
+    let install: Vec<&str> = APT
+        .iter()
+        .copied()
+        .chain(["-o", "Dpkg::Options::=--force-confold", "install"])
+        .chain(wanted.iter().map(String::as_str))
+        .collect();
+    remote::run(dir, host, &install, "install the acme shop")?;
+    Ok(())
+}
+
+/// Waits until `/checkout` of every host answers 200 (which needs acme-web, acme-api and
+/// libacme all working).
+fn wait_for_services(
+    dir: &Path,
+    plan: &[LabHost],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    for (i, h) in plan.iter().enumerate() {
+        progress(Progress::new(Step::WaitServices, i, plan.len(), "GET /checkout").host(&h.name));
+        let started = Instant::now();
+        let last = loop {
+            let last = match remote::http_get(
+                SocketAddr::from((h.address, 8080)),
+                "/checkout",
+                Duration::from_secs(3),
+            ) {
+                Ok((200, _)) => break None,
+                Ok((code, body)) => format!("GET /checkout answered {code}: {}", body.trim()),
+                Err(e) => format!("GET /checkout failed: {e}"),
+            };
+            if started.elapsed() > SERVICES_READY {
+                break Some(last);
+            }
+            thread::sleep(Duration::from_millis(200));
+        };
+        if let Some(detail) = last {
+            let logs = HostPaths::new(dir, &h.name).merged.join("var/log/acme");
+            let log = ["acme-web.log", "acme-api.log"]
+                .iter()
+                .map(|f| format!("{f}:\n{}", sys::tail_file(&logs.join(f), 10)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(LabError::ServiceNotReady {
+                host: h.name.clone(),
+                secs: started.elapsed().as_secs(),
+                detail,
+                log,
+            });
+        }
+    }
+    progress(Progress::new(
+        Step::WaitServices,
+        plan.len(),
+        plan.len(),
+        "checkout answers on every host",
+    ));
+    Ok(())
+}

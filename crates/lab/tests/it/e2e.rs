@@ -1,0 +1,165 @@
+//! The whole lab, for real: up (2 hosts), ssh, apt, the acme shop, a bad patch and its fix,
+//! down twice.
+
+use std::path::{Path, PathBuf};
+
+use fearless_lab::{Scenario, UpOptions};
+
+use crate::common::{alive, http_get, mounts_under, require_lab_prerequisites, ssh, wait_status};
+
+/// Tears the lab down even when an assertion fails midway.
+struct Teardown(PathBuf);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        let _ = fearless_lab::down(&self.0, &mut |_| {});
+    }
+}
+
+const UPGRADE: &str =
+    "apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -q -y upgrade";
+
+#[test]
+fn lab_up_patch_break_fix_down() {
+    require_lab_prerequisites();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("lab");
+    let _teardown = Teardown(dir.clone());
+    let opts = UpOptions {
+        dir,
+        hosts: 2,
+        ..Default::default()
+    };
+
+    let mut steps = Vec::new();
+    let lab = fearless_lab::up(&opts, &mut |p| steps.push(p))
+        .unwrap_or_else(|e| panic!("up: {e}\nhint: {:?}", e.hint()));
+    assert!(!lab.already_running);
+    assert_eq!(lab.hosts.len(), 2);
+    assert!(
+        steps.iter().any(|p| p.host.as_deref() == Some("web-2")),
+        "progress names hosts"
+    );
+    let dir = lab.dir.clone();
+    let loaded =
+        fearless_config::load(&lab.config).unwrap_or_else(|e| panic!("fearless.yaml: {e:?}"));
+    assert_eq!(
+        loaded.config.inventory.ssh.config_file.as_deref(),
+        Some(lab.ssh_config.as_path())
+    );
+    let loaded =
+        fearless_config::load(&lab.config).unwrap_or_else(|e| panic!("fearless.yaml: {e:?}"));
+    assert_eq!(
+        loaded.config.inventory.ssh.config_file.as_deref(),
+        Some(lab.ssh_config.as_path())
+    );
+    for file in [
+        "fearless.yaml",
+        "ssh_config",
+        "known_hosts",
+        "id_ed25519",
+        "state.json",
+    ] {
+        assert!(dir.join(file).exists(), "{file} written");
+    }
+
+    // idempotent
+    let again = fearless_lab::up(&opts, &mut |_| {}).expect("second up");
+    assert!(again.already_running);
+
+    // each host is itself, reached with the generated ssh_config and strict host keys
+    for (name, address) in [("web-1", "127.0.0.11"), ("web-2", "127.0.0.12")] {
+        assert_eq!(ssh(&dir, name, "hostname").trim(), name);
+        assert_eq!(ssh(&dir, address, "hostname").trim(), name);
+    }
+
+    // apt inside a host knows the lab repository and nothing else
+    let policy = ssh(
+        &dir,
+        "web-1",
+        "apt-get -q update >/dev/null && apt-cache policy",
+    );
+    assert!(policy.contains("file:/srv/lab-repo"), "{policy}");
+    assert!(
+        !policy.contains("http"),
+        "hosts must never use the Internet:\n{policy}"
+    );
+    let sources = ssh(
+        &dir,
+        "web-1",
+        "grep -rhs '^deb' /etc/apt/sources.list /etc/apt/sources.list.d/ || true",
+    );
+    assert_eq!(sources.trim(), "deb [trusted=yes] file:/srv/lab-repo ./");
+
+    // the acme shop works everywhere; services live inside the host's namespaces
+    for address in ["127.0.0.11", "127.0.0.12"] {
+        assert_eq!(http_get(address, 8080, "/health"), (200, "ok".to_owned()));
+        assert_eq!(http_get(address, 8080, "/checkout").0, 200);
+        assert_eq!(http_get(address, 9090, "/orders").0, 200);
+    }
+    let ps = ssh(&dir, "web-1", "ps -eo comm");
+    assert!(
+        ps.lines().any(|l| l.trim() == "acme-web") && ps.lines().any(|l| l.trim() == "acme-api"),
+        "{ps}"
+    );
+    let status = fearless_lab::status(&dir).expect("status");
+    assert!(status.healthy(), "{status:#?}");
+
+    // a bad batch breaks the orders API on the patched host only
+    let report = fearless_lab::publish(&dir, Scenario::BadLibacme).expect("publish bad-libacme");
+    assert_eq!(report.added.len(), Scenario::BadLibacme.packages().len());
+    let upgrade = ssh(&dir, "web-1", UPGRADE);
+    assert!(upgrade.contains("libacme (2.0)"), "{upgrade}");
+    assert_eq!(wait_status("127.0.0.11", 9090, "/orders", 500), 500);
+    assert_eq!(http_get("127.0.0.11", 8080, "/checkout").0, 502);
+    assert_eq!(http_get("127.0.0.11", 8080, "/health").0, 200);
+    assert_eq!(http_get("127.0.0.11", 9090, "/health").0, 200);
+    assert_eq!(http_get("127.0.0.12", 8080, "/checkout").0, 200);
+    let log = ssh(&dir, "web-1", "cat /var/log/acme/acme-api.log");
+    assert!(
+        log.contains("Traceback") && log.contains("TypeError"),
+        "{log}"
+    );
+
+    // the fix
+    fearless_lab::publish(&dir, Scenario::FixedLibacme).expect("publish fixed-libacme");
+    let upgrade = ssh(&dir, "web-1", UPGRADE);
+    assert!(upgrade.contains("libacme (2.0.1)"), "{upgrade}");
+    assert_eq!(wait_status("127.0.0.11", 8080, "/checkout", 200), 200);
+    assert_eq!(http_get("127.0.0.11", 9090, "/orders").0, 200);
+
+    // down leaves nothing behind, and is safe twice
+    let recorded = recorded_processes(&dir);
+    assert_eq!(
+        recorded.len(),
+        4,
+        "unshare and sshd of two hosts: {recorded:?}"
+    );
+    let report = fearless_lab::down(&dir, &mut |_| {}).expect("down");
+    assert!(!report.is_empty());
+    for (pid, start) in &recorded {
+        assert!(!alive(*pid, *start), "process {pid} survived down");
+    }
+    assert_eq!(mounts_under(&dir), Vec::<String>::new());
+    assert!(!dir.join("hosts").exists() && !dir.join("state.json").exists());
+    assert!(lab.root.exists(), "the cache stays");
+    let report = fearless_lab::down(&dir, &mut |_| {}).expect("second down");
+    assert!(report.is_empty(), "{report:?}");
+}
+
+/// (pid, start time) of every process recorded in `state.json`.
+fn recorded_processes(dir: &Path) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(dir.join("state.json")).expect("state.json");
+    let state: serde_json::Value = serde_json::from_str(&text).expect("state json");
+    let mut out = Vec::new();
+    for host in state["hosts"].as_array().expect("hosts") {
+        for key in ["unshare", "sshd"] {
+            let p = &host[key];
+            out.push((
+                p["pid"].as_u64().expect("pid"),
+                p["start_time"].as_u64().expect("start time"),
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,134 @@
+//! Baselines: a saved run, and the diff of a new run against it (regressions and
+//! recoveries only), so a patch can be judged by what it changed.
+
+use crate::result::{CheckResult, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The file format version.
+pub const FORMAT: u32 = 1;
+
+/// A saved run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Format version.
+    pub format: u32,
+    /// One entry per result.
+    pub results: Vec<Entry>,
+}
+
+/// One saved result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    /// Component.
+    pub component: String,
+    /// Check.
+    pub check: String,
+    /// Host, if per host.
+    pub host: Option<String>,
+    /// Status then.
+    pub status: Status,
+}
+
+/// A result that changed class between the baseline and now.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Change {
+    /// Component.
+    pub component: String,
+    /// Check.
+    pub check: String,
+    /// Host, if per host.
+    pub host: Option<String>,
+    /// Status in the baseline.
+    pub before: Status,
+    /// Status now.
+    pub after: Status,
+}
+
+/// Regressions (was passing, now not) and recoveries (the reverse).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Diff {
+    /// Was ok, now not.
+    pub regressions: Vec<Change>,
+    /// Was not ok, now ok.
+    pub recoveries: Vec<Change>,
+}
+
+/// Reading or writing a baseline failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// I/O.
+    #[error("cannot {action} baseline {}: {source}", .path.display())]
+    Io {
+        /// read or write.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a baseline file.
+    #[error("{} is not a fearless baseline: {source}", .path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: serde_json::Error,
+    },
+    /// From another version of fearless.
+    #[error("{} has baseline format {found}, this fearless reads format {FORMAT}", .path.display())]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+    },
+}
+
+impl Baseline {
+    /// Capture `results`.
+    pub fn from_results(results: &[CheckResult]) -> Self {
+        let results = results
+            .iter()
+            .map(|r| Entry { component: r.component.clone(), check: r.check.clone(), host: r.host.clone(), status: r.status })
+            .collect();
+        Self { format: FORMAT, results }
+    }
+
+    /// Write as JSON (atomically: temp file then rename).
+    pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
+        let io = |source| BaselineError::Io { action: "write", path: path.to_owned(), source };
+        let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Read a saved baseline.
+    pub fn load(path: &Path) -> Result<Self, BaselineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io { action: "read", path: path.to_owned(), source })?;
+        let b: Baseline = serde_json::from_str(&text).map_err(|source| BaselineError::Format { path: path.to_owned(), source })?;
+        if b.format != FORMAT {
+            return Err(BaselineError::Version { path: path.to_owned(), found: b.format });
+        }
+        Ok(b)
+    }
+
+    /// Compare `results` with this baseline.
+    pub fn diff(&self, results: &[CheckResult]) -> Diff {
+        let before: BTreeMap<(&str, &str, Option<&str>), Status> =
+            self.results.iter().map(|e| ((e.component.as_str(), e.check.as_str(), e.host.as_deref()), e.status)).collect();
+        let mut d = Diff::default();
+        for r in results {
+            let Some(&was) = before.get(&(r.component.as_str(), r.check.as_str(), r.host.as_deref())) else { continue };
+            let change = || Change { component: r.component.clone(), check: r.check.clone(), host: r.host.clone(), before: was, after: r.status };
+            match (was.is_ok(), r.status.is_ok()) {
+                (true, false) => d.regressions.push(change()),
+                (false, true) => d.recoveries.push(change()),
+                _ => {}
+            }
+        }
+        d
+    }
+}

@@ -1,0 +1,339 @@
+//! Host-local check kinds: `command`, `process`, `service`, `package`, `file`, `port`.
+//!
+//! Each runs through the host's transport as argv. Where a little shell is needed, the
+//! script is a constant and every piece of data travels as a positional parameter
+//! (`sh -c SCRIPT sh ARG…`), so no shell string is ever built from config or host data.
+//! Scripts use only POSIX sh, coreutils and /proc, which even a minimal Debian has.
+
+use crate::result::{Outcome, Reason};
+use fearless_config::{CommandCheck, FileCheck, PackageCheck, PortCheck, ProcessCheck, ServiceCheck};
+use fearless_exec::{ExecError, Output, Transport};
+use std::time::Duration;
+
+fn sh(script: &str, args: impl IntoIterator<Item = String>) -> Vec<String> {
+    ["sh".to_owned(), "-c".to_owned(), script.to_owned(), "sh".to_owned()].into_iter().chain(args).collect()
+}
+
+/// Turn a transport failure into a check outcome.
+pub(crate) fn exec_error(e: &ExecError) -> Outcome {
+    match e {
+        ExecError::Auth { .. } => Outcome::error(Reason::Auth, e.to_string()),
+        ExecError::Timeout { .. } => Outcome::fail_because(Reason::Timeout, e.to_string()),
+        ExecError::Spawn { .. } | ExecError::Quote { .. } => Outcome::error(Reason::Config, e.to_string()),
+        ExecError::Unsupported { .. } => Outcome::error(Reason::Config, e.to_string()),
+        ExecError::Unreachable { .. } | ExecError::HostKey { .. } => Outcome::error(Reason::Transport, e.to_string()),
+    }
+}
+
+async fn run(t: &Transport, argv: &[String], timeout: Duration) -> Result<Output, Outcome> {
+    t.run(argv, timeout).await.map_err(|e| exec_error(&e))
+}
+
+fn first_line(s: &str) -> String {
+    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if line.chars().count() > 160 { format!("{}…", line.chars().take(160).collect::<String>()) } else { line.to_owned() }
+}
+
+/// `command`: exit code, stdout/stderr regexes; Nagios plugin codes when `nagios: true`.
+pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String>, timeout: Duration) -> Outcome {
+    let out = match run(t, &argv, timeout).await {
+        Ok(o) => o,
+        Err(o) => return o,
+    };
+    let stdout = out.stdout_str();
+    let stderr = out.stderr_str();
+    let said = first_line(if stdout.trim().is_empty() { &stderr } else { &stdout });
+    let code = match out.code {
+        Some(c) => c,
+        None => return Outcome::fail("killed by a signal"),
+    };
+    if spec.nagios {
+        return match code {
+            0 => Outcome::pass(format!("OK: {said}")),
+            1 => Outcome { status: crate::result::Status::Degraded, reason: Some(Reason::Assertion), message: format!("WARNING: {said}") },
+            2 => Outcome::fail(format!("CRITICAL: {said}")),
+            _ => Outcome::error(Reason::Assertion, format!("UNKNOWN (exit {code}): {said}")),
+        };
+    }
+    if code != spec.exit {
+        return Outcome::fail(format!("exit {code} (expected {}): {said}", spec.exit));
+    }
+    for (name, pattern, text) in [("stdout", &spec.stdout, &stdout), ("stderr", &spec.stderr, &stderr)] {
+        if let Some(p) = pattern {
+            match regex::Regex::new(p) {
+                Ok(re) if re.is_match(text) => {}
+                Ok(_) => return Outcome::fail(format!("{name} does not match /{p}/: {}", first_line(text))),
+                Err(e) => return Outcome::error(Reason::Config, format!("bad {name} regex: {e}")),
+            }
+        }
+    }
+    Outcome::pass(format!("exit {code}"))
+}
+
+/// Lists processes as `pid \t user \t comm \t argv (0x1f-separated)`. The marker lets the
+/// parser drop the lines of this very script.
+const PS_SCRIPT: &str = r#": fearless-ps
+for d in /proc/[0-9]*; do
+  c=$(tr '\0' '\037' < "$d/cmdline" 2>/dev/null) || continue
+  [ -n "$c" ] || continue
+  m=$(cat "$d/comm" 2>/dev/null)
+  u=$(stat -c %U "$d" 2>/dev/null)
+  printf '%s\t%s\t%s\t%s\n' "${d#/proc/}" "$u" "$m" "$c"
+done"#;
+
+/// A running process as the host reports it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Proc {
+    pub(crate) pid: u32,
+    pub(crate) user: String,
+    pub(crate) comm: String,
+    pub(crate) argv: Vec<String>,
+}
+
+pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(4, '\t');
+            let pid = f.next()?.parse().ok()?;
+            let user = f.next()?.to_owned();
+            let comm = f.next()?.to_owned();
+            let argv: Vec<String> = f.next()?.split('\u{1f}').filter(|a| !a.is_empty()).map(str::to_owned).collect();
+            Some(Proc { pid, user, comm, argv })
+        })
+        .filter(|p| !p.argv.iter().any(|a| a.contains(": fearless-ps")))
+        .collect()
+}
+
+/// Whether `p` is an instance of `name`: its kernel name, its argv[0] (path or not), or —
+/// for names with a space or slash — a substring of its command line.
+pub(crate) fn proc_matches(p: &Proc, name: &str) -> bool {
+    let argv0 = p.argv.first().map_or("", String::as_str);
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    p.comm == name || argv0 == name || base == name || ((name.contains(' ') || name.contains('/')) && p.argv.join(" ").contains(name))
+}
+
+async fn processes(t: &Transport, timeout: Duration) -> Result<Vec<Proc>, Outcome> {
+    let out = run(t, &sh(PS_SCRIPT, []), timeout).await?;
+    if !out.success() {
+        return Err(Outcome::error(Reason::Config, format!("cannot list processes: {}", first_line(&out.stderr_str()))));
+    }
+    Ok(parse_ps(&out.stdout_str()))
+}
+
+/// `process`: at least `min` processes named `name` (optionally owned by `user`).
+pub(crate) async fn process(t: &Transport, spec: &ProcessCheck, timeout: Duration) -> Outcome {
+    let procs = match processes(t, timeout).await {
+        Ok(p) => p,
+        Err(o) => return o,
+    };
+    let found: Vec<&Proc> =
+        procs.iter().filter(|p| proc_matches(p, &spec.name) && spec.user.as_ref().is_none_or(|u| &p.user == u)).collect();
+    let pids = found.iter().map(|p| p.pid.to_string()).collect::<Vec<_>>().join(",");
+    let n = u32::try_from(found.len()).unwrap_or(u32::MAX);
+    if n >= spec.min {
+        Outcome::pass(format!("{n} running (pid {pids})"))
+    } else if n == 0 {
+        Outcome::fail(format!("no `{}` process running", spec.name))
+    } else {
+        Outcome::fail(format!("{n} `{}` running (pid {pids}), expected at least {}", spec.name, spec.min))
+    }
+}
+
+const SERVICE_SCRIPT: &str = r#": fearless-service
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  printf 'systemd %s\n' "$(systemctl is-active -- "$1" 2>/dev/null)"; exit 0
+fi
+if [ -n "$2" ]; then
+  if [ -r "$2" ] && kill -0 "$(cat -- "$2")" 2>/dev/null; then echo 'pidfile running'; else echo 'pidfile stopped'; fi; exit 0
+fi
+echo fallback"#;
+
+/// `service`: systemd's view, else the pid file, else a process of that name.
+pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duration) -> Outcome {
+    let args = [spec.name.clone(), spec.pidfile.clone().unwrap_or_default()];
+    let out = match run(t, &sh(SERVICE_SCRIPT, args), timeout).await {
+        Ok(o) => o,
+        Err(o) => return o,
+    };
+    let text = out.stdout_str();
+    let line = text.trim();
+    if let Some(state) = line.strip_prefix("systemd ") {
+        return if state == "active" { Outcome::pass("systemd: active") } else { Outcome::fail(format!("systemd: {state}")) };
+    }
+    match line {
+        "pidfile running" => Outcome::pass("running (pid file)"),
+        "pidfile stopped" => Outcome::fail(format!("not running (pid file {})", spec.pidfile.as_deref().unwrap_or(""))),
+        _ => {
+            let name = spec.process.clone().unwrap_or_else(|| spec.name.clone());
+            let check = ProcessCheck { name, min: 1, user: None };
+            let o = process(t, &check, timeout).await;
+            Outcome { message: format!("no systemd; {}", o.message), ..o }
+        }
+    }
+}
+
+const PACKAGE_SCRIPT: &str = r#": fearless-package
+name=$1; shift
+if command -v dpkg-query >/dev/null 2>&1; then
+  v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' -- "$name" 2>/dev/null) || { echo absent; exit 0; }
+  case "$v" in ii*) ;; *) echo absent; exit 0;; esac
+  v=${v#*|}; echo "version $v"
+  while [ $# -ge 2 ]; do
+    if dpkg --compare-versions "$v" "$1" "$2"; then echo "holds $1 $2"; else echo "breaks $1 $2"; fi; shift 2
+  done
+elif command -v rpm >/dev/null 2>&1; then
+  v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' -- "$name" 2>/dev/null) || { echo absent; exit 0; }
+  echo "version $v"
+  [ $# -eq 0 ] || echo "unsupported rpm"
+else
+  echo "unsupported none"
+fi"#;
+
+/// `package`: installed, and its version satisfies every clause (compared by the host's
+/// own `dpkg --compare-versions`, i.e. the distribution's ordering).
+pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duration) -> Outcome {
+    let mut args = vec![spec.name.clone()];
+    for c in &spec.version {
+        args.push(c.op.dpkg().to_owned());
+        args.push(c.version.clone());
+    }
+    let out = match run(t, &sh(PACKAGE_SCRIPT, args), timeout).await {
+        Ok(o) => o,
+        Err(o) => return o,
+    };
+    let text = out.stdout_str();
+    let mut version = None;
+    let mut broken = Vec::new();
+    for line in text.lines() {
+        if line == "absent" {
+            return Outcome::fail(format!("package `{}` is not installed", spec.name));
+        } else if let Some(v) = line.strip_prefix("version ") {
+            version = Some(v.to_owned());
+        } else if let Some(c) = line.strip_prefix("breaks ") {
+            let (op, v) = c.split_once(' ').unwrap_or((c, ""));
+            let sym = spec.version.iter().find(|cl| cl.op.dpkg() == op && cl.version == v).map_or(op, |cl| cl.op.symbol());
+            broken.push(format!("{sym} {v}"));
+        } else if line == "unsupported rpm" {
+            return Outcome::error(Reason::Config, "version constraints on rpm hosts are not supported yet (installed check only)");
+        } else if line == "unsupported none" {
+            return Outcome::error(Reason::Config, "neither dpkg nor rpm found on the host");
+        }
+    }
+    match version {
+        None => Outcome::error(Reason::Config, format!("unexpected package query output: {}", first_line(&text))),
+        Some(v) if broken.is_empty() => Outcome::pass(format!("{} {v}", spec.name)),
+        Some(v) => Outcome::fail(format!("{} {v} does not satisfy {}", spec.name, broken.join(", "))),
+    }
+}
+
+const FILE_SCRIPT: &str = r#": fearless-file
+[ -e "$1" ] || { echo absent; exit 0; }
+printf 'present %s %s\n' "$(stat -c %a -- "$1")" "$(stat -c %U -- "$1")"
+if [ $# -ge 2 ]; then if grep -F -q -e "$2" -- "$1"; then echo contains; else echo lacks; fi; fi"#;
+
+/// `file`: exists (or not), mode, owner, content substring.
+pub(crate) async fn file(t: &Transport, spec: &FileCheck, path: String, timeout: Duration) -> Outcome {
+    let mut args = vec![path.clone()];
+    args.extend(spec.contains.clone());
+    let out = match run(t, &sh(FILE_SCRIPT, args), timeout).await {
+        Ok(o) => o,
+        Err(o) => return o,
+    };
+    let text = out.stdout_str();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("");
+    if first == "absent" {
+        return if spec.exists { Outcome::fail(format!("{path} does not exist")) } else { Outcome::pass(format!("{path} is absent")) };
+    }
+    if !spec.exists {
+        return Outcome::fail(format!("{path} exists but must not"));
+    }
+    let mut f = first.split(' ').skip(1);
+    let mode = f.next().and_then(|m| u32::from_str_radix(m, 8).ok());
+    let owner = f.next().unwrap_or("");
+    if let (Some(want), Some(got)) = (spec.mode, mode)
+        && want != got
+    {
+        return Outcome::fail(format!("{path} has mode {got:04o} (expected {want:04o})"));
+    }
+    if let Some(want) = &spec.owner
+        && want != owner
+    {
+        return Outcome::fail(format!("{path} is owned by {owner} (expected {want})"));
+    }
+    if let Some(needle) = &spec.contains
+        && lines.next() != Some("contains")
+    {
+        return Outcome::fail(format!("{path} does not contain {needle:?}"));
+    }
+    Outcome::pass(format!("{path} ok ({:04o} {owner})", mode.unwrap_or(0)))
+}
+
+/// A listening TCP socket from /proc/net/tcp{,6}.
+pub(crate) fn parse_listeners(text: &str) -> Vec<(String, u16)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 || f[3] != "0A" {
+            continue;
+        }
+        let Some((addr_hex, port_hex)) = f[1].split_once(':') else { continue };
+        let Ok(port) = u16::from_str_radix(port_hex, 16) else { continue };
+        let addr = if addr_hex.len() == 8 {
+            u32::from_str_radix(addr_hex, 16).map(|a| std::net::Ipv4Addr::from(a.swap_bytes()).to_string()).unwrap_or_default()
+        } else if addr_hex.len() == 32 {
+            let mut bytes = [0u8; 16];
+            for (i, chunk) in bytes.chunks_mut(4).enumerate() {
+                let word = u32::from_str_radix(&addr_hex[i * 8..i * 8 + 8], 16).unwrap_or(0).swap_bytes();
+                chunk.copy_from_slice(&word.to_be_bytes());
+            }
+            std::net::Ipv6Addr::from(bytes).to_string()
+        } else {
+            continue;
+        };
+        out.push((addr, port));
+    }
+    out
+}
+
+/// `port`: something listens on the TCP port (on `address` when given; a wildcard
+/// listener counts for every address).
+pub(crate) async fn port(t: &Transport, spec: &PortCheck, address: Option<String>, timeout: Duration) -> Outcome {
+    let argv = sh(": fearless-port\ncat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true", []);
+    let out = match run(t, &argv, timeout).await {
+        Ok(o) => o,
+        Err(o) => return o,
+    };
+    let listeners = parse_listeners(&out.stdout_str());
+    let hit = listeners.iter().find(|(a, p)| {
+        *p == spec.port && address.as_ref().is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")
+    });
+    match (hit, &address) {
+        (Some((a, p)), _) => Outcome::pass(format!("listening on {a}:{p}")),
+        (None, Some(a)) => Outcome::fail(format!("nothing listening on {a}:{}", spec.port)),
+        (None, None) => Outcome::fail(format!("nothing listening on port {}", spec.port)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_output_drops_our_own_script_and_matches_names() {
+        let text = "1\troot\tsshd\t/usr/sbin/sshd\x1f-D\n42\troot\tpython3\tacme-web\x1f/usr/lib/acme/web.py\n43\troot\tsh\tsh\x1f-c\x1f: fearless-ps\nfor d\n";
+        let procs = parse_ps(text);
+        assert_eq!(procs.len(), 2);
+        assert!(proc_matches(&procs[0], "sshd"));
+        assert!(proc_matches(&procs[1], "acme-web"));
+        assert!(proc_matches(&procs[1], "python3"));
+        assert!(!proc_matches(&procs[1], "acme-api"));
+        assert!(proc_matches(&procs[1], "/usr/lib/acme/web.py"));
+    }
+
+    #[test]
+    fn proc_net_tcp_listeners() {
+        let text = "  sl  local_address rem_address   st\n   0: 0B00007F:1F90 00000000:0000 0A 0\n   1: 0B00007F:1F91 0100007F:9999 01 0\n   2: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A\n";
+        assert_eq!(parse_listeners(text), [("127.0.0.11".to_owned(), 8080), ("::".to_owned(), 22)]);
+    }
+}

@@ -1,0 +1,217 @@
+//! The check runner: expand the config into a plan (which check runs where, for which
+//! host), run it concurrently, retry, and return one [`CheckResult`] per plan item.
+//!
+//! Host-local kinds run on each host of their component through the host's transport.
+//! Network kinds run from the controller: once per host when a template uses `{host.*}`,
+//! else once. A check whose dependency failed still runs: localisation needs the data.
+
+use crate::hostlocal;
+use crate::net::{self, NetContext};
+use crate::result::{CheckResult, Outcome, Reason, Status};
+use fearless_config::{CheckKind, CheckSpec, Config, Host, RunOn, Selector};
+use fearless_exec::{Fleet, Transport};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only these hosts (components are cut down to them; controller-once checks still run).
+    pub hosts: Option<Selector>,
+    /// Only these components (all when empty).
+    pub components: Vec<String>,
+}
+
+/// One unit of work: a check, for a host or once.
+#[derive(Debug, Clone)]
+pub struct PlanItem {
+    /// Component name.
+    pub component: String,
+    /// The check.
+    pub check: CheckSpec,
+    /// The host it is about (`None`: runs once from the controller).
+    pub host: Option<Host>,
+}
+
+impl PlanItem {
+    /// Where it executes: the host's transport, or the controller.
+    pub fn runs_on_host(&self) -> bool {
+        self.check.on == RunOn::Hosts && self.host.is_some()
+    }
+}
+
+/// An unknown `--component`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown component `{name}`{}", .suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+pub struct PlanError {
+    /// What was asked for.
+    pub name: String,
+    /// The closest component name.
+    pub suggestion: Option<String>,
+}
+
+/// Expand `config` into plan items, in component and check order.
+pub fn plan(config: &Config, sel: &Selection) -> Result<Vec<PlanItem>, PlanError> {
+    for c in &sel.components {
+        if !config.components.contains_key(c) {
+            let suggestion = config
+                .components
+                .keys()
+                .map(|k| (strsim::jaro_winkler(c, k), k))
+                .filter(|(s, _)| *s > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, k)| k.clone());
+            return Err(PlanError { name: c.clone(), suggestion });
+        }
+    }
+    let inv = &config.inventory;
+    let mut items = Vec::new();
+    for comp in config.components.values() {
+        if !sel.components.is_empty() && !sel.components.contains(&comp.name) {
+            continue;
+        }
+        let hosts: Vec<&Host> = match &comp.runs_on {
+            Some(s) => inv
+                .select(s)
+                .into_iter()
+                .filter(|h| sel.hosts.as_ref().is_none_or(|f| f.matches(h, &inv.groups)))
+                .collect(),
+            None => Vec::new(),
+        };
+        for check in &comp.checks {
+            let per_host = check.on == RunOn::Hosts || check.kind.uses_host();
+            if per_host {
+                for h in &hosts {
+                    items.push(PlanItem { component: comp.name.clone(), check: check.clone(), host: Some((*h).clone()) });
+                }
+            } else if sel.hosts.is_none() || comp.external || !hosts.is_empty() {
+                items.push(PlanItem { component: comp.name.clone(), check: check.clone(), host: None });
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// Shared state of one run.
+#[derive(Debug)]
+pub struct Runner {
+    fleet: Fleet,
+    controller: Transport,
+    net: NetContext,
+    net_slots: Semaphore,
+}
+
+impl Runner {
+    /// A runner over `config`'s inventory; no connection is opened until needed.
+    pub fn new(config: &Config) -> Result<Self, net::NetError> {
+        Ok(Self {
+            fleet: Fleet::new(&config.inventory),
+            controller: Transport::controller(),
+            net: NetContext::new()?,
+            net_slots: Semaphore::new(256),
+        })
+    }
+
+    /// Run every item concurrently; `progress` is called as each finishes. Results come
+    /// back in plan order.
+    pub async fn run(&self, items: &[PlanItem], progress: &(dyn Fn(&CheckResult) + Sync)) -> Vec<CheckResult> {
+        let futs = items.iter().map(|item| async move {
+            let r = self.run_item(item).await;
+            progress(&r);
+            r
+        });
+        futures::future::join_all(futs).await
+    }
+
+    /// Close connections.
+    pub async fn close(self) {
+        self.fleet.close().await;
+    }
+
+    async fn run_item(&self, item: &PlanItem) -> CheckResult {
+        let start = Instant::now();
+        let max = item.check.retries + 1;
+        let mut attempts = 0;
+        let mut outcome;
+        loop {
+            attempts += 1;
+            outcome = self.attempt(item).await;
+            let retriable = outcome.status != Status::Pass && !is_transport(&outcome);
+            if !retriable || attempts >= max {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts))).await;
+        }
+        if outcome.status == Status::Pass && attempts > 1 {
+            outcome.status = Status::Degraded;
+            outcome.message = format!("{} (passed on attempt {attempts})", outcome.message);
+        }
+        CheckResult {
+            component: item.component.clone(),
+            check: item.check.name.clone(),
+            kind: item.check.kind.name(),
+            host: item.host.as_ref().map(|h| h.name.clone()),
+            status: outcome.status,
+            reason: if outcome.status == Status::Pass { None } else { outcome.reason },
+            message: outcome.message,
+            attempts,
+            duration: start.elapsed(),
+        }
+    }
+
+    async fn attempt(&self, item: &PlanItem) -> Outcome {
+        let host = item.host.as_ref();
+        let t = item.check.timeout;
+        let x = |tpl: &fearless_config::Template| tpl.expand(host);
+        let transport = || -> Result<&Transport, Outcome> {
+            if item.runs_on_host() {
+                let name = host.map(|h| h.name.as_str()).unwrap_or_default();
+                self.fleet.transport(name).ok_or_else(|| Outcome::error(Reason::Config, format!("host `{name}` has no transport")))
+            } else {
+                Ok(&self.controller)
+            }
+        };
+        let host_local = || async {
+            let tr = transport()?;
+            let _slot = if item.runs_on_host() { Some(self.fleet.slot().await) } else { None };
+            Ok::<Outcome, Outcome>(match &item.check.kind {
+                CheckKind::Command(c) => hostlocal::command(tr, c, c.run.iter().map(x).collect(), t).await,
+                CheckKind::Process(c) => hostlocal::process(tr, c, t).await,
+                CheckKind::Service(c) => hostlocal::service(tr, c, t).await,
+                CheckKind::Package(c) => hostlocal::package(tr, c, t).await,
+                CheckKind::File(c) => hostlocal::file(tr, c, x(&c.path), t).await,
+                CheckKind::Port(c) => hostlocal::port(tr, c, c.address.as_ref().map(x), t).await,
+                _ => Outcome::error(Reason::Config, "not a host-local kind"),
+            })
+        };
+        if item.check.kind.is_host_local() {
+            return host_local().await.unwrap_or_else(|o| o);
+        }
+        let _slot = self.net_slots.acquire().await;
+        match &item.check.kind {
+            CheckKind::Http(c) => {
+                let headers: Vec<(String, String)> = c.headers.iter().map(|(k, v)| (k.clone(), x(v))).collect();
+                net::http(&self.net, c, &x(&c.url), &headers, t).await
+            }
+            CheckKind::Tcp(c) => net::tcp(&x(&c.address), t).await,
+            CheckKind::Dns(c) => net::dns(&self.net, c, &x(&c.name), t).await,
+            CheckKind::Tls(c) => net::tls(&x(&c.address), c.server_name.as_ref().map(x).as_deref(), c.min_days, t).await,
+            CheckKind::Amqp(c) => net::amqp(&x(&c.url), t).await,
+            CheckKind::Sql(c) => net::sql(c, &x(&c.url), t).await,
+            _ => Outcome::error(Reason::Config, "not a network kind"),
+        }
+    }
+}
+
+fn is_transport(o: &Outcome) -> bool {
+    o.status == Status::Error && matches!(o.reason, Some(Reason::Transport | Reason::Auth))
+}
+
+/// Whether a result failed because its host could not be reached.
+pub fn is_transport_failure(r: &CheckResult) -> bool {
+    r.status == Status::Error && matches!(r.reason, Some(Reason::Transport | Reason::Auth))
+}
+
+/// Keep `Arc` in the public surface honest: callers may share a runner across tasks.
+pub type SharedRunner = Arc<Runner>;
