@@ -1,0 +1,153 @@
+//! `fearless check` end to end: results, localisation, formats, baselines, exit codes.
+
+use super::{HttpServer, fearless, stderr, stdout, write_config};
+use fearless_testkit::Sshd;
+
+/// web (http, healthy) → api (http, refused) → nothing; plus a healthy independent db.
+fn shop(dir: &std::path::Path, web_port: u16, api_port: u16) -> String {
+    write_config(
+        dir,
+        &format!(
+            "components:\n  web:\n    external: true\n    depends_on: [api]\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{web_port}/\", body: ok }} }}\n      - {{ name: checkout, http: {{ url: \"http://127.0.0.1:{api_port}/checkout\" }} }}\n  api:\n    external: true\n    checks:\n      - {{ name: orders, http: {{ url: \"http://127.0.0.1:{api_port}/orders\", status: 200 }}, timeout: 2s }}\n  db:\n    external: true\n    checks:\n      - {{ name: query, sql: {{ url: \"postgres://postgres@127.0.0.1:5432/postgres\", query: \"select 1\", expect: \"1\" }} }}\n"
+        ),
+    )
+}
+
+fn closed_port() -> u16 {
+    fearless_testkit::free_port("127.0.0.1")
+}
+
+#[test]
+fn a_healthy_environment_exits_0() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let api = HttpServer::start(200, "[]");
+    let cfg = shop(dir.path(), web.port, api.port);
+    let out = fearless(&["check", "-c", &cfg]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("4 checks on 0 host(s)"), "{}", stdout(&out));
+}
+
+#[test]
+fn json_names_the_root_suspect_and_the_impacted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let cfg = shop(dir.path(), web.port, closed_port());
+    let out = fearless(&["check", "-c", &cfg, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["schema"], "fearless.check/v1");
+    assert_eq!(v["summary"]["checks"], 4);
+    assert_eq!(v["summary"]["fail"], 2);
+    assert_eq!(v["summary"]["ok"], false);
+    assert_eq!(v["localisation"]["suspects"][0]["component"], "api");
+    assert_eq!(v["localisation"]["suspects"][0]["explains"], 2);
+    assert_eq!(v["localisation"]["impacted"][0]["component"], "web");
+    let orders = v["results"].as_array().expect("results").iter().find(|r| r["check"] == "orders").expect("orders");
+    assert_eq!(orders["status"], "fail");
+    assert_eq!(orders["reason"], "refused");
+    assert!(orders["duration_ms"].as_f64().is_some());
+}
+
+#[test]
+fn human_output_has_a_summary_and_hints() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let cfg = shop(dir.path(), web.port, closed_port());
+    let out = fearless(&["check", "-c", &cfg]);
+    let text = stdout(&out);
+    assert!(text.contains("root suspect: api (explains 2 failed check(s))"), "{text}");
+    assert!(text.contains("impacted: web (depends on failing api)"), "{text}");
+    assert!(text.contains("hint: start with api"), "{text}");
+    assert!(text.contains("[refused]"), "{text}");
+}
+
+#[test]
+fn junit_has_one_testsuite_per_component_and_parses() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let cfg = shop(dir.path(), web.port, closed_port());
+    let out = fearless(&["check", "-c", &cfg, "--format", "junit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = stdout(&out);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let suites: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).filter_map(|n| n.attribute("name")).collect();
+    assert_eq!(suites, ["web", "api", "db"]);
+    let failures = doc.descendants().filter(|n| n.has_tag_name("failure")).count();
+    assert_eq!(failures, 2);
+}
+
+#[test]
+fn tap_and_prometheus() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let cfg = shop(dir.path(), web.port, closed_port());
+    let tap = stdout(&fearless(&["check", "-c", &cfg, "--format", "tap"]));
+    assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
+    assert!(tap.contains("ok 1 - web/health"), "{tap}");
+    assert!(tap.contains("not ok 3 - api/orders"), "{tap}");
+    let prom = stdout(&fearless(&["check", "-c", &cfg, "--format", "prometheus"]));
+    assert!(prom.contains("# TYPE fearless_check_up gauge"), "{prom}");
+    assert!(prom.contains("fearless_check_up{component=\"api\",check=\"orders\",host=\"\",kind=\"http\",status=\"fail\"} 0"), "{prom}");
+    assert!(prom.contains("fearless_component_root_suspect{component=\"api\"} 1"), "{prom}");
+}
+
+#[test]
+fn a_baseline_reports_only_regressions_and_recoveries() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let base = dir.path().join("base.json");
+    let base_s = base.display().to_string();
+    let web = HttpServer::start(200, "ok");
+    let api = HttpServer::start(200, "[]");
+    let cfg = shop(dir.path(), web.port, api.port);
+    assert_eq!(fearless(&["check", "-c", &cfg, "--save-baseline", &base_s]).status.code(), Some(0));
+    // Unchanged: exit 0, nothing to report.
+    let same = fearless(&["check", "-c", &cfg, "--baseline", &base_s]);
+    assert_eq!(same.status.code(), Some(0));
+    assert!(stdout(&same).contains("no change against the baseline"), "{}", stdout(&same));
+    // api goes away: regressions, exit 1.
+    let cfg = shop(dir.path(), web.port, closed_port());
+    let out = fearless(&["check", "-c", &cfg, "--baseline", &base_s, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let regressions: Vec<&str> = v["baseline"]["regressions"].as_array().expect("array").iter().filter_map(|r| r["check"].as_str()).collect();
+    assert_eq!(regressions, ["checkout", "orders"]);
+    assert_eq!(v["baseline"]["recoveries"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn host_checks_over_ssh_and_an_unreachable_host() {
+    let sshd = Sshd::start("127.0.0.66");
+    let dead = fearless_testkit::free_port("127.0.0.67");
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s }}\n  hosts:\n    {}\n    gone: {{ address: 127.0.0.67, port: {dead}, labels: {{ role: app }} }}\n  groups:\n    app: \"role=app\"\ncomponents:\n  app:\n    runs_on: \"group:app\"\n    checks:\n      - {{ name: shell, command: {{ run: [\"sh\", \"-c\", \"echo $0\"], stdout: sh }} }}\n      - {{ name: sshd, process: {{ name: sshd }} }}\n",
+            sshd.ssh_config().display(),
+            sshd.host_yaml("alive").replace(" }", ", labels: { role: app } }"),
+        ),
+    );
+    let out = fearless(&["check", "-c", &cfg, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    for r in v["results"].as_array().expect("results") {
+        match r["host"].as_str() {
+            Some("alive") => assert_eq!(r["status"], "pass", "{r}"),
+            Some("gone") => {
+                assert_eq!(r["status"], "error", "{r}");
+                assert_eq!(r["reason"], "transport", "{r}");
+            }
+            other => panic!("unexpected host {other:?}"),
+        }
+    }
+    assert_eq!(v["localisation"]["unreachable"], serde_json::json!(["gone"]));
+    assert_eq!(v["localisation"]["suspects"], serde_json::json!([]));
+
+    let ping = fearless(&["hosts", "ping", "-c", &cfg, "--format", "json"]);
+    assert_eq!(ping.status.code(), Some(1));
+    let p: serde_json::Value = serde_json::from_slice(&ping.stdout).expect("json");
+    assert_eq!(p["hosts"][0]["reachable"], true);
+    assert!(p["hosts"][0]["latency_ms"].as_f64().is_some());
+    assert_eq!(p["hosts"][1]["reachable"], false);
+}

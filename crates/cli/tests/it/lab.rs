@@ -1,0 +1,104 @@
+//! The lab, end to end through the binary: a real fleet goes green, a bad package breaks
+//! one host, `check` names the culprit component on that host only, and `down` leaves
+//! nothing behind. Needs root (CI runs as root); fails, never skips, without it.
+
+use super::{fearless, stderr, stdout};
+use std::path::Path;
+
+fn run_ok(args: &[&str]) -> String {
+    let out = fearless(args);
+    assert_eq!(out.status.code(), Some(0), "fearless {args:?} failed:\n{}\n{}", stdout(&out), stderr(&out));
+    stdout(&out)
+}
+
+fn check_json(config: &str) -> (Option<i32>, serde_json::Value) {
+    let out = fearless(&["check", "-c", config, "--format", "json"]);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("json ({e}): {}\n{}", stdout(&out), stderr(&out)));
+    (out.status.code(), v)
+}
+
+/// Mounts under `dir` and processes whose root is under `dir`.
+fn leftovers(dir: &Path) -> (Vec<String>, Vec<u32>) {
+    let dir_s = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&dir_s))
+        .map(str::to_owned)
+        .collect();
+    let mut procs = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(root) = std::fs::read_link(entry.path().join("root"))
+            && root.starts_with(dir)
+        {
+            procs.push(pid);
+        }
+    }
+    (mounts, procs)
+}
+
+#[test]
+fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
+    assert!(rustix_is_root(), "the lab test needs root (CI runs as root)");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let config = dir.join("fearless.yaml").display().to_string();
+
+    run_ok(&["lab", "up", "--hosts", "2", "--dir", &d]);
+    // Idempotent: a second `up` reports the running lab.
+    assert!(run_ok(&["lab", "up", "--hosts", "2", "--dir", &d]).contains("already running"));
+    for host in ["web-1", "web-2"] {
+        assert_eq!(run_ok(&["lab", "ssh", host, "--dir", &d, "--", "hostname"]).trim(), host);
+    }
+
+    let (code, v) = check_json(&config);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["summary"]["ok"], true);
+
+    run_ok(&["lab", "publish", "bad-libacme", "--dir", &d]);
+    run_ok(&["lab", "ssh", "web-1", "--dir", &d, "--", "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade"]);
+
+    let (code, v) = check_json(&config);
+    assert_eq!(code, Some(1), "{v:#}");
+    let loc = &v["localisation"];
+    assert_eq!(loc["suspects"][0]["component"], "orders-api", "{loc:#}");
+    assert_eq!(loc["suspects"][0]["hosts"], serde_json::json!(["web-1"]), "{loc:#}");
+    assert_eq!(loc["impacted"][0]["component"], "checkout", "{loc:#}");
+    assert_eq!(loc["impacted"][0]["hosts"], serde_json::json!(["web-1"]), "{loc:#}");
+    for r in v["results"].as_array().expect("results") {
+        if r["host"] == "web-2" {
+            assert_eq!(r["status"], "pass", "web-2 must stay green: {r}");
+        }
+    }
+
+    let status = run_ok(&["lab", "status", "--dir", &d]);
+    assert!(status.contains("web-1") && status.contains("web-2"), "{status}");
+
+    run_ok(&["lab", "down", "--dir", &d]);
+    let (mounts, procs) = leftovers(&dir);
+    assert!(mounts.is_empty(), "mounts left: {mounts:?}");
+    assert!(procs.is_empty(), "processes left: {procs:?}");
+    for addr in ["127.0.0.11:22", "127.0.0.12:22"] {
+        assert!(std::net::TcpStream::connect(addr).is_err(), "something still listens on {addr}");
+    }
+    // Twice is fine.
+    run_ok(&["lab", "down", "--dir", &d]);
+}
+
+#[test]
+fn lab_bad_input() {
+    let out = fearless(&["lab", "publish", "no-such-scenario", "--dir", "/nonexistent-lab"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown scenario `no-such-scenario`"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("routine, bad-libacme, fixed-libacme"), "{}", stderr(&out));
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
