@@ -30,7 +30,7 @@ pub(crate) fn table(header: &[&str]) -> Table {
     if !color_stdout() {
         t.force_no_tty();
     }
-    t.set_header(header.iter().map(|h| Cell::new(h)));
+    t.set_header(header.iter().map(Cell::new));
     t
 }
 

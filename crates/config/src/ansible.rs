@@ -47,7 +47,7 @@ pub(crate) fn load(path: &Path) -> Result<Imported, Vec<Problem>> {
     let src = SourceFile::new(path, text);
     let yaml = path.extension().is_some_and(|e| e == "yml" || e == "yaml");
     let inv = if yaml { parse_yaml(&src)? } else { parse_ini(&src)? };
-    Ok(resolve(inv))
+    Ok(resolve(&inv))
 }
 
 fn line_span(text: &str, line_no: usize) -> Option<Span> {
@@ -259,12 +259,12 @@ fn members(inv: &Inv, group: &str, seen: &mut BTreeSet<String>, out: &mut Vec<St
     }
 }
 
-fn resolve(inv: Inv) -> Imported {
+fn resolve(inv: &Inv) -> Imported {
     let mut imported = Imported::default();
     let mut group_members = IndexMap::new();
     for name in inv.groups.keys() {
         let mut out = Vec::new();
-        members(&inv, name, &mut BTreeSet::new(), &mut out);
+        members(inv, name, &mut BTreeSet::new(), &mut out);
         group_members.insert(name.clone(), out);
     }
     for (host, host_vars) in &inv.host_vars {
@@ -309,7 +309,7 @@ mod tests {
             Path::new("hosts.ini"),
             "[web]\nweb-1 ansible_host=10.0.0.1 ansible_port=2222 tier=\"front end\"\nweb-2 ansible_host=10.0.0.2\n\n[web:vars]\nrole=web\nansible_user=deploy\nansible_become=true\n\n[db]\ndb-1\n\n[prod:children]\nweb\ndb\n".into(),
         );
-        let imported = resolve(parse_ini(&src).expect("valid"));
+        let imported = resolve(&parse_ini(&src).expect("valid"));
         let w1 = &imported.hosts["web-1"];
         assert_eq!(w1.address.as_deref(), Some("10.0.0.1"));
         assert_eq!(w1.port, Some(2222));
@@ -327,7 +327,7 @@ mod tests {
             Path::new("hosts.yml"),
             "all:\n  vars: { env: prod }\n  children:\n    web:\n      vars: { role: web }\n      hosts:\n        web-1: { ansible_host: 10.0.0.1, ansible_port: 2200 }\n        web-2:\n".into(),
         );
-        let imported = resolve(parse_yaml(&src).expect("valid"));
+        let imported = resolve(&parse_yaml(&src).expect("valid"));
         assert_eq!(imported.hosts["web-1"].port, Some(2200));
         assert_eq!(imported.hosts["web-2"].labels["role"], "web");
         assert_eq!(imported.hosts["web-2"].labels["env"], "prod");

@@ -183,7 +183,7 @@ impl SourceMap {
 
 /// Build a path from string-ish segments: `p!["components", name, "checks", 0]`.
 macro_rules! p {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::source::IntoSeg::into_seg($seg)),*] };
+    ($($seg:expr),* $(,)?) => { [$($crate::source::IntoSeg::into_seg($seg)),*] };
 }
 pub(crate) use p;
 

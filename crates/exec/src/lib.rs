@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-pub use ssh::SshTransport;
+pub use ssh::{SESSIONS_PER_HOST, SshTransport};
 
 /// What a command produced. A non-zero exit is a result, not an error.
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ impl ExecError {
 }
 
 fn humantime_ms(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+    if d.as_millis().is_multiple_of(1000) { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
 }
 
 /// How commands reach one host.
@@ -127,7 +127,7 @@ pub enum Transport {
     /// Run on this machine.
     Local(LocalTransport),
     /// Run through the system `ssh` on a multiplexed master connection.
-    Ssh(SshTransport),
+    Ssh(Box<SshTransport>),
     /// Configured but not available (e.g. `ssm`); every run says so.
     Unsupported(String, &'static str),
 }
@@ -137,7 +137,7 @@ impl Transport {
     pub fn for_host(host: &Host, ssh: &SshOptions) -> Self {
         match host.transport {
             TransportKind::Local => Transport::Local(LocalTransport { host: host.name.clone(), sudo: needs_sudo(host) }),
-            TransportKind::Ssh => Transport::Ssh(SshTransport::new(host, ssh)),
+            TransportKind::Ssh => Transport::Ssh(Box::new(SshTransport::new(host, ssh))),
             TransportKind::Ssm => Transport::Unsupported(host.name.clone(), "ssm"),
         }
     }
@@ -159,7 +159,7 @@ impl Transport {
     /// Close connections (the ssh master).
     pub async fn close(self) {
         if let Transport::Ssh(t) = self {
-            t.close().await;
+            (*t).close().await;
         }
     }
 }

@@ -7,7 +7,11 @@ use fearless_config::{Host, HostKeyChecking, SshOptions};
 use openssh::{KnownHosts, Session, SessionBuilder};
 use std::error::Error as _;
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Sessions at once on one master. sshd refuses more than `MaxSessions` (default 10) per
+/// connection, so stay below it rather than fail with "Session open refused by peer".
+pub const SESSIONS_PER_HOST: usize = 8;
 
 /// Runs commands on one host over ssh.
 #[derive(Debug)]
@@ -18,6 +22,7 @@ pub struct SshTransport {
     connect_timeout: Duration,
     sudo: bool,
     session: OnceCell<Result<Session, ExecError>>,
+    sessions: Semaphore,
 }
 
 impl SshTransport {
@@ -42,6 +47,7 @@ impl SshTransport {
             connect_timeout: opts.connect_timeout,
             sudo: crate::needs_sudo(host),
             session: OnceCell::new(),
+            sessions: Semaphore::new(SESSIONS_PER_HOST),
         }
     }
 
@@ -65,15 +71,27 @@ impl SshTransport {
         let argv = with_become(argv, self.sudo);
         let line = quote::shell_join(&argv).map_err(|source| ExecError::Quote { host: self.host.clone(), source })?;
         let session = self.session().await?;
+        let _permit = self.sessions.acquire().await.map_err(|_| ExecError::Unreachable { host: self.host.clone(), detail: "transport closed".into() })?;
         let start = Instant::now();
-        let mut cmd = session.raw_command(line);
-        cmd.stdin(openssh::Stdio::null());
-        match tokio::time::timeout(timeout, cmd.output()).await {
+        // Run on the master ourselves (as openssh's process-mux does) rather than through
+        // `Session::command`, which turns remote exits 127 and 255 into errors and drops the
+        // output: a check needs both. `-p 9` (discard) keeps ssh from ever opening a second
+        // connection if the master is gone.
+        let child = tokio::process::Command::new("ssh")
+            .arg("-S")
+            .arg(session.control_socket())
+            .args(["-o", "BatchMode=yes", "-T", "-p", "9", "none", "--"])
+            .arg(&line)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(timeout, child).await {
             Err(_) => Err(ExecError::Timeout { host: self.host.clone(), after: timeout }),
-            Ok(Err(e)) => Err(classify(&self.host, &e)),
+            Ok(Err(e)) => Err(ExecError::Spawn { host: self.host.clone(), program: "ssh".into(), detail: e.to_string() }),
             Ok(Ok(out)) => {
                 let code = out.status.code();
-                // ssh itself exits 255 when the connection breaks; ask the master.
+                // ssh itself exits 255 when the connection breaks; a remote 255 leaves the
+                // master healthy. Ask the master which it was.
                 if code == Some(255) && session.check().await.is_err() {
                     return Err(ExecError::Unreachable { host: self.host.clone(), detail: "connection lost".into() });
                 }

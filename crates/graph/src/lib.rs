@@ -169,7 +169,7 @@ pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
             impacted.push(Impacted { component: c.clone(), because_of: failing_deps, hosts: hosts_of(c) });
         }
     }
-    suspects.sort_by(|a, b| b.explains.cmp(&a.explains));
+    suspects.sort_by_key(|s| std::cmp::Reverse(s.explains));
     Localisation { suspects, impacted, unreachable: unreachable.into_iter().map(str::to_owned).collect() }
 }
 

@@ -36,17 +36,22 @@ fn first_line(s: &str) -> String {
 
 /// `command`: exit code, stdout/stderr regexes; Nagios plugin codes when `nagios: true`.
 pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String>, timeout: Duration) -> Outcome {
-    let out = match run(t, &argv, timeout).await {
+    let out = match t.run(&argv, timeout).await {
         Ok(o) => o,
-        Err(o) => return o,
+        Err(e) => return exec_error(&e),
     };
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();
     let said = first_line(if stdout.trim().is_empty() { &stderr } else { &stdout });
-    let code = match out.code {
-        Some(c) => c,
-        None => return Outcome::fail("killed by a signal"),
+    let Some(code) = out.code else {
+        return Outcome::fail("killed by a signal");
     };
+    // The shell's "command not found": the host answered, the check cannot run as written
+    // (the local transport reports the same as a spawn error).
+    if code == 127 && spec.exit != 127 && !spec.nagios {
+        let program = argv.first().map_or("", String::as_str);
+        return Outcome::error(Reason::Config, format!("cannot run `{program}`: command not found (exit 127): {said}"));
+    }
     if spec.nagios {
         return match code {
             0 => Outcome::pass(format!("OK: {said}")),
@@ -59,6 +64,9 @@ pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String
         return Outcome::fail(format!("exit {code} (expected {}): {said}", spec.exit));
     }
     for (name, pattern, text) in [("stdout", &spec.stdout, &stdout), ("stderr", &spec.stderr, &stderr)] {
+        // As `$(…)` does in a shell: `echo ok` must satisfy `^ok$` (`$` of the regex crate
+        // matches only at the very end, never before a final newline).
+        let text = text.trim_end_matches(['\n', '\r']);
         if let Some(p) = pattern {
             match regex::Regex::new(p) {
                 Ok(re) if re.is_match(text) => {}
@@ -144,7 +152,12 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   printf 'systemd %s\n' "$(systemctl is-active -- "$1" 2>/dev/null)"; exit 0
 fi
 if [ -n "$2" ]; then
-  if [ -r "$2" ] && kill -0 "$(cat -- "$2")" 2>/dev/null; then echo 'pidfile running'; else echo 'pidfile stopped'; fi; exit 0
+  p=$(head -n 1 -- "$2" 2>/dev/null | tr -d ' \t\r')
+  case "$p" in
+    ''|*[!0-9]*) echo 'pidfile stopped' ;;
+    *) if [ "$p" -gt 0 ] && [ -d "/proc/$p" ]; then echo 'pidfile running'; else echo 'pidfile stopped'; fi ;;
+  esac
+  exit 0
 fi
 echo fallback"#;
 
@@ -175,9 +188,9 @@ pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duratio
 const PACKAGE_SCRIPT: &str = r#": fearless-package
 name=$1; shift
 if command -v dpkg-query >/dev/null 2>&1; then
-  v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' -- "$name" 2>/dev/null) || { echo absent; exit 0; }
-  case "$v" in ii*) ;; *) echo absent; exit 0;; esac
-  v=${v#*|}; echo "version $v"
+  v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' -- "$name" 2>/dev/null | sed -n 's/^.i.|//p' | head -n 1)
+  [ -n "$v" ] || { echo absent; exit 0; }
+  echo "version $v"
   while [ $# -ge 2 ]; do
     if dpkg --compare-versions "$v" "$1" "$2"; then echo "holds $1 $2"; else echo "breaks $1 $2"; fi; shift 2
   done
@@ -228,7 +241,7 @@ pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duratio
 
 const FILE_SCRIPT: &str = r#": fearless-file
 [ -e "$1" ] || { echo absent; exit 0; }
-printf 'present %s %s\n' "$(stat -c %a -- "$1")" "$(stat -c %U -- "$1")"
+printf 'present %s %s\n' "$(stat -L -c %a -- "$1")" "$(stat -L -c %U -- "$1")"
 if [ $# -ge 2 ]; then if grep -F -q -e "$2" -- "$1"; then echo contains; else echo lacks; fi; fi"#;
 
 /// `file`: exists (or not), mode, owner, content substring.

@@ -134,6 +134,9 @@ impl Runner {
         let max = item.check.retries + 1;
         let mut attempts = 0;
         let mut outcome;
+        // The last attempt that did not pass: a late pass is `degraded` *because* of it, so
+        // its reason (timeout, refused…) travels with the result.
+        let mut failed: Option<Outcome> = None;
         loop {
             attempts += 1;
             outcome = self.attempt(item).await;
@@ -141,11 +144,14 @@ impl Runner {
             if !retriable || attempts >= max {
                 break;
             }
+            failed = Some(outcome.clone());
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempts))).await;
         }
         if outcome.status == Status::Pass && attempts > 1 {
+            let before = failed.unwrap_or_else(|| Outcome::fail("an earlier attempt failed"));
             outcome.status = Status::Degraded;
-            outcome.message = format!("{} (passed on attempt {attempts})", outcome.message);
+            outcome.reason = before.reason;
+            outcome.message = format!("{} (passed on attempt {attempts}; attempt {} said: {})", outcome.message, attempts - 1, before.message);
         }
         CheckResult {
             component: item.component.clone(),

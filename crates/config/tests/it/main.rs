@@ -26,9 +26,8 @@ fn invalid_configs_report_located_problems() {
     assert!(files.len() >= 20, "the corpus must keep at least 20 invalid configs");
     for file in files {
         let name = file.file_stem().expect("stem").to_string_lossy().into_owned();
-        let err = match fearless_config::load(&file) {
-            Ok(_) => panic!("{} should not load", file.display()),
-            Err(e) => e,
+        let Err(err) = fearless_config::load(&file) else {
+            panic!("{} should not load", file.display());
         };
         assert!(err.problems.iter().any(|p| p.severity == fearless_config::Severity::Error));
         for p in &err.problems {

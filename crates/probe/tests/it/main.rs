@@ -3,7 +3,9 @@
 //! Every server a test talks to is real and on loopback: small servers started by the test
 //! itself, or the RabbitMQ and PostgreSQL that the CI script starts.
 
+mod hostlocal;
 mod net;
+mod runner;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run the whole test suite: installs what the tests need, checks the services they use,
+# then runs every test with cargo-nextest. Needs root (the lab test builds a real fleet).
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p fearless-config   # extra arguments go to `cargo nextest run`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=(openssh-server openssh-client debootstrap dpkg-dev ca-certificates)
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "test.sh: installing ${missing[*]}" >&2
+  # policy-rc.d (present on this machine kind) keeps apt from starting sshd system-wide.
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Services the tests talk to. They are started before the session on this machine kind;
+# start them if they are down, and fail (not skip) if they cannot be reached.
+wait_port() { # host port name
+  for _ in $(seq 1 60); do
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+    sleep 1
+  done
+  echo "test.sh: $3 is not reachable on $1:$2" >&2
+  return 1
+}
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  echo "test.sh: starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
+fi
+if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  echo "test.sh: starting RabbitMQ" >&2
+  rabbitmq-server -detached || true
+fi
+wait_port 127.0.0.1 5432 PostgreSQL
+wait_port 127.0.0.1 5672 RabbitMQ
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+
+profile=default
+[[ "${CI:-}" == "true" ]] && profile=ci
+exec cargo nextest run --workspace --profile "$profile" "$@"
