@@ -57,7 +57,6 @@ fn report(f: &Failure) {
             };
             for p in &e.problems {
                 let mut s = String::new();
-                let _ = writeln!(err, "{}", p.location());
                 if handler.render_report(&mut s, p).is_ok() {
                     let _ = write!(err, "{s}");
                 } else {

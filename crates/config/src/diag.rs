@@ -15,11 +15,14 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The whole text.
     pub text: String,
+    /// The same text, named, for snippets that show the file name.
+    named: NamedSource<String>,
 }
 
 impl SourceFile {
     pub(crate) fn new(path: &Path, text: String) -> Arc<Self> {
-        Arc::new(Self { path: path.to_owned(), text })
+        let named = NamedSource::new(path.display().to_string(), text.clone());
+        Arc::new(Self { path: path.to_owned(), text, named })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -149,16 +152,7 @@ impl Diagnostic for Problem {
         Some(Box::new(std::iter::once(label)))
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| &s.text as &dyn SourceCode)
-    }
-}
-
-/// Wrap a problem with its named source so miette prints the file name in the snippet.
-pub fn named_report(problem: &Problem) -> miette::Report {
-    let report = miette::Report::new(problem.clone());
-    match &problem.source {
-        Some(src) => report.with_source_code(NamedSource::new(src.path.display().to_string(), src.text.clone())),
-        None => report,
+        self.source.as_ref().map(|s| &s.named as &dyn SourceCode)
     }
 }
 

@@ -15,7 +15,7 @@ mod source;
 mod template;
 mod validate;
 
-pub use diag::{ConfigError, Problem, Severity, SourceFile, named_report};
+pub use diag::{ConfigError, Problem, Severity, SourceFile};
 pub use model::*;
 pub use selector::{Selector, SelectorError};
 pub use source::Span;
