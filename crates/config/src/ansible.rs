@@ -287,6 +287,8 @@ fn resolve(inv: &Inv) -> Imported {
                 "ansible_user" | "ansible_ssh_user" => h.user = Some(v),
                 "ansible_become" => h.become_ = matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
                 k if k.starts_with("ansible_") => {}
+                // Labels are printed (`fearless hosts`) and logged; secrets are not labels.
+                k if looks_secret(k) => {}
                 _ => {
                     h.labels.insert(k, v);
                 }
@@ -299,6 +301,12 @@ fn resolve(inv: &Inv) -> Imported {
     imported
 }
 
+/// Variable names that usually hold credentials.
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "private", "credential", "api_key", "apikey"].iter().any(|w| n.contains(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +315,7 @@ mod tests {
     fn ini_groups_children_and_vars() {
         let src = SourceFile::new(
             Path::new("hosts.ini"),
-            "[web]\nweb-1 ansible_host=10.0.0.1 ansible_port=2222 tier=\"front end\"\nweb-2 ansible_host=10.0.0.2\n\n[web:vars]\nrole=web\nansible_user=deploy\nansible_become=true\n\n[db]\ndb-1\n\n[prod:children]\nweb\ndb\n".into(),
+            "[web]\nweb-1 ansible_host=10.0.0.1 ansible_port=2222 tier=\"front end\" db_password=hunter2\nweb-2 ansible_host=10.0.0.2\n\n[web:vars]\nrole=web\nansible_user=deploy\nansible_become=true\n\n[db]\ndb-1\n\n[prod:children]\nweb\ndb\n".into(),
         );
         let imported = resolve(&parse_ini(&src).expect("valid"));
         let w1 = &imported.hosts["web-1"];
@@ -317,6 +325,7 @@ mod tests {
         assert!(w1.become_);
         assert_eq!(w1.labels["role"], "web");
         assert_eq!(w1.labels["tier"], "front end");
+        assert!(!w1.labels.contains_key("db_password"), "secrets never become labels");
         assert_eq!(imported.groups["prod"], vec!["web-1", "web-2", "db-1"]);
         assert!(!imported.hosts["db-1"].become_);
     }

@@ -16,6 +16,24 @@ use std::time::Duration;
 
 /// Default per-attempt check timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest per-attempt check timeout accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Most retries accepted for one check.
+const MAX_RETRIES: u32 = 10;
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`: config messages end up in CI logs.
+pub(crate) fn redact_userinfo(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else { return text.to_owned() };
+    let rest = &text[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!("{}{}:***{}", &text[..scheme_end + 3], &rest[..colon], &rest[at..]),
+            None => text.to_owned(),
+        },
+        None => text.to_owned(),
+    }
+}
 
 pub(crate) struct Validator<'a> {
     pub(crate) src: &'a Arc<SourceFile>,
@@ -196,7 +214,12 @@ impl Validator<'_> {
             if let Some(t) = &rs.connect_timeout
                 && let Some(d) = self.duration(&p!["inventory", "ssh", "connect_timeout"], t)
             {
-                ssh.connect_timeout = d;
+                // ssh takes whole seconds (0 would mean "no timeout").
+                if d < Duration::from_secs(1) || d > Duration::from_secs(300) {
+                    self.error(&p!["inventory", "ssh", "connect_timeout"], "config::range", "connect_timeout must be between 1s and 5m", None);
+                } else {
+                    ssh.connect_timeout = d;
+                }
             }
         }
         let concurrency = match raw.concurrency {
@@ -385,6 +408,14 @@ impl Validator<'_> {
             Some(t) => self.duration(&sub("timeout"), t)?,
             None => DEFAULT_TIMEOUT,
         };
+        if timeout < Duration::from_millis(10) || timeout > MAX_TIMEOUT {
+            self.error(&sub("timeout"), "config::range", format!("timeout {} is outside 10ms..1h", humantime::format_duration(timeout)), None);
+            return None;
+        }
+        if rc.retries.is_some_and(|r| r > MAX_RETRIES) {
+            self.error(&sub("retries"), "config::range", format!("at most {MAX_RETRIES} retries"), Some("a check that needs more retries is telling you something".into()));
+            return None;
+        }
         let kpath = sub(kind_name);
         let kind = self.kind(&kpath, rc.http, rc.tcp, rc.dns, rc.tls, rc.command, rc.process, rc.service, rc.package, rc.file, rc.port, rc.amqp, rc.sql)?;
         let on = match rc.on.as_deref() {
@@ -570,6 +601,7 @@ impl Validator<'_> {
 
     fn url(&mut self, path: &[Seg], text: &str, schemes: &[&str]) -> Option<Template> {
         let t = self.template(path, text)?;
+        let text = &redact_userinfo(text);
         let probe = t.expand(Some(&sample_host()));
         match url::Url::parse(&probe) {
             Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => Some(t),
@@ -591,7 +623,14 @@ impl Validator<'_> {
     fn host_port(&mut self, path: &[Seg], text: &str) -> Option<Template> {
         let t = self.template(path, text)?;
         let probe = t.expand(Some(&sample_host()));
-        let ok = probe.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        // IPv6 literals must be bracketed ([::1]:443), as in URLs.
+        let ok = probe.rsplit_once(':').is_some_and(|(h, p)| {
+            let host_ok = match h.strip_prefix('[') {
+                Some(inner) => inner.strip_suffix(']').is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+                None => !h.is_empty() && !h.contains(':'),
+            };
+            host_ok && p.parse::<u16>().is_ok_and(|p| p > 0)
+        });
         if !ok {
             self.error(path, "config::address", format!("`{text}` is not host:port"), Some("write e.g. \"{host.address}:443\" or \"db.internal:5432\"".into()));
             return None;

@@ -4,7 +4,8 @@
 
 use crate::{ExecError, Output, quote, with_become};
 use fearless_config::{Host, HostKeyChecking, SshOptions};
-use openssh::{KnownHosts, Session, SessionBuilder};
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
+use std::num::NonZeroUsize;
 use std::error::Error as _;
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore};
@@ -13,13 +14,15 @@ use tokio::sync::{OnceCell, Semaphore};
 /// connection, so stay below it rather than fail with "Session open refused by peer".
 pub const SESSIONS_PER_HOST: usize = 8;
 
+/// Seconds an idle master connection stays up (it outlives a crashed fearless by this much).
+const MASTER_IDLE_SECS: usize = 300;
+
 /// Runs commands on one host over ssh.
 #[derive(Debug)]
 pub struct SshTransport {
     host: String,
     destination: String,
     builder: SessionBuilder,
-    connect_timeout: Duration,
     sudo: bool,
     session: OnceCell<Result<Session, ExecError>>,
     sessions: Semaphore,
@@ -33,6 +36,8 @@ impl SshTransport {
             .port(host.port)
             .connect_timeout(opts.connect_timeout)
             .server_alive_interval(Duration::from_secs(15))
+            // A master whose fearless died (Ctrl-C, crash) must not linger forever.
+            .control_persist(ControlPersist::IdleFor(NonZeroUsize::new(MASTER_IDLE_SECS).unwrap_or(NonZeroUsize::MIN)))
             .known_hosts_check(match opts.host_key_checking {
                 HostKeyChecking::Strict => KnownHosts::Strict,
                 HostKeyChecking::AcceptNew => KnownHosts::Add,
@@ -44,7 +49,6 @@ impl SshTransport {
             host: host.name.clone(),
             destination: host.address.clone(),
             builder,
-            connect_timeout: opts.connect_timeout,
             sudo: crate::needs_sudo(host),
             session: OnceCell::new(),
             sessions: Semaphore::new(SESSIONS_PER_HOST),
@@ -55,20 +59,16 @@ impl SshTransport {
         let res = self
             .session
             .get_or_init(|| async {
-                // Bound the whole handshake too: ConnectTimeout covers only the TCP connect.
-                let limit = self.connect_timeout + Duration::from_secs(5);
-                match tokio::time::timeout(limit, self.builder.connect(&self.destination)).await {
-                    Err(_) => Err(ExecError::Unreachable { host: self.host.clone(), detail: format!("no ssh handshake within {}s", limit.as_secs()) }),
-                    Ok(Ok(s)) => Ok(s),
-                    Ok(Err(e)) => Err(classify(&self.host, &e)),
-                }
+                // ssh's ConnectTimeout bounds both the TCP connect and the handshake; an
+                // outer timeout here would orphan the `ssh -M` it interrupts.
+                self.builder.connect(&self.destination).await.map_err(|e| classify(&self.host, &e))
             })
             .await;
         res.as_ref().map_err(Clone::clone)
     }
 
     pub(crate) async fn run(&self, argv: &[String], timeout: Duration) -> Result<Output, ExecError> {
-        let argv = with_become(argv, self.sudo);
+        let argv = with_become(&remote_deadline(argv, timeout), self.sudo);
         let line = quote::shell_join(&argv).map_err(|source| ExecError::Quote { host: self.host.clone(), source })?;
         let session = self.session().await?;
         let _permit = self.sessions.acquire().await.map_err(|_| ExecError::Unreachable { host: self.host.clone(), detail: "transport closed".into() })?;
@@ -107,6 +107,13 @@ impl SshTransport {
             tracing::debug!(host = %self.host, error = %e, "closing the ssh master failed");
         }
     }
+}
+
+/// Wrap argv in coreutils `timeout` a little past our own deadline: killing the local ssh
+/// client does not stop the remote process (no tty, no SIGHUP), so the host enforces it too.
+fn remote_deadline(argv: &[String], timeout: Duration) -> Vec<String> {
+    let secs = timeout.as_secs().saturating_add(2);
+    ["timeout".to_owned(), "-k".to_owned(), "5".to_owned(), secs.to_string()].into_iter().chain(argv.iter().cloned()).collect()
 }
 
 /// Map ssh's words to a typed error.

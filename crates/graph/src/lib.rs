@@ -73,6 +73,9 @@ pub struct Observation {
     pub skipped: bool,
     /// Failed because the host could not be reached (transport/auth).
     pub transport: bool,
+    /// Ran through the host's own transport (host-local kinds). Only these tell whether a
+    /// host is reachable; controller checks about a dead host just fail to connect.
+    pub via_transport: bool,
 }
 
 /// A root suspect.
@@ -117,9 +120,11 @@ impl Localisation {
 
 /// Localise failures in `observations` on `graph`.
 pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
-    // Unreachable hosts: at least one check, and every check failed for transport reasons.
+    // Unreachable hosts: at least one check ran through the host's transport, and every one
+    // of those failed for transport reasons. All of that host's failures (controller checks
+    // aimed at it included) are then the host's, not its components'.
     let mut per_host: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for o in observations.iter().filter(|o| !o.skipped) {
+    for o in observations.iter().filter(|o| !o.skipped && o.via_transport) {
         if let Some(h) = &o.host {
             let e = per_host.entry(h).or_default();
             e.0 += 1;
@@ -184,7 +189,7 @@ mod tests {
     }
 
     fn obs(component: &str, host: Option<&str>, ok: bool) -> Observation {
-        Observation { component: component.into(), host: host.map(Into::into), ok, skipped: false, transport: false }
+        Observation { component: component.into(), host: host.map(Into::into), ok, skipped: false, transport: false, via_transport: host.is_some() }
     }
 
     fn names<T>(v: &[T], f: impl Fn(&T) -> &str) -> Vec<&str> {
@@ -236,6 +241,32 @@ mod tests {
         let l = localise(&g, &[obs("web", Some("h1"), true), down]);
         assert_eq!(l.unreachable, ["h2"]);
         assert!(l.suspects.is_empty());
+    }
+
+    #[test]
+    fn a_dead_host_takes_its_controller_checks_with_it() {
+        // web → api on h1 and h2; h2 is down: its host checks fail on transport, its HTTP
+        // checks (run from the controller) are refused. Nothing is blamed on a component.
+        let g = graph(&[("web", &["api"]), ("api", &[])]);
+        let mut down = obs("api", Some("h2"), false);
+        down.transport = true;
+        let mut http_to_dead = obs("web", Some("h2"), false);
+        http_to_dead.via_transport = false;
+        let mut http_ok = obs("web", Some("h1"), true);
+        http_ok.via_transport = false;
+        let l = localise(&g, &[obs("api", Some("h1"), true), down, http_to_dead, http_ok]);
+        assert_eq!(l.unreachable, ["h2"]);
+        assert!(l.suspects.is_empty() && l.impacted.is_empty(), "{l:?}");
+    }
+
+    #[test]
+    fn a_host_with_only_controller_checks_is_never_called_unreachable() {
+        let g = graph(&[("web", &[])]);
+        let mut refused = obs("web", Some("h1"), false);
+        refused.via_transport = false;
+        let l = localise(&g, &[refused]);
+        assert!(l.unreachable.is_empty());
+        assert_eq!(l.suspects[0].component, "web");
     }
 
     #[test]

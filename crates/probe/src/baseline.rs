@@ -40,19 +40,22 @@ pub struct Change {
     pub check: String,
     /// Host, if per host.
     pub host: Option<String>,
-    /// Status in the baseline.
-    pub before: Status,
+    /// Status in the baseline; `None` for a check the baseline did not have.
+    pub before: Option<Status>,
     /// Status now.
     pub after: Status,
 }
 
-/// Regressions (was passing, now not) and recoveries (the reverse).
+/// Regressions (was passing, now not — or new and not passing) and recoveries (the
+/// reverse), plus baseline entries this run did not produce.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Diff {
-    /// Was ok, now not.
+    /// Was ok (or absent from the baseline), now not.
     pub regressions: Vec<Change>,
     /// Was not ok, now ok.
     pub recoveries: Vec<Change>,
+    /// In the baseline, not in this run (a removed check or host, or a narrower selection).
+    pub missing: Vec<Entry>,
 }
 
 /// Reading or writing a baseline failed.
@@ -119,16 +122,26 @@ impl Baseline {
     pub fn diff(&self, results: &[CheckResult]) -> Diff {
         let before: BTreeMap<(&str, &str, Option<&str>), Status> =
             self.results.iter().map(|e| ((e.component.as_str(), e.check.as_str(), e.host.as_deref()), e.status)).collect();
+        let mut seen = std::collections::BTreeSet::new();
         let mut d = Diff::default();
         for r in results {
-            let Some(&was) = before.get(&(r.component.as_str(), r.check.as_str(), r.host.as_deref())) else { continue };
+            let key = (r.component.as_str(), r.check.as_str(), r.host.as_deref());
+            seen.insert(key);
+            let was = before.get(&key).copied();
             let change = || Change { component: r.component.clone(), check: r.check.clone(), host: r.host.clone(), before: was, after: r.status };
-            match (was.is_ok(), r.status.is_ok()) {
+            let was_ok = was.is_none_or(Status::is_ok);
+            match (was_ok, r.status.is_ok() || r.status == Status::Skipped) {
                 (true, false) => d.regressions.push(change()),
-                (false, true) => d.recoveries.push(change()),
+                (false, true) if r.status.is_ok() => d.recoveries.push(change()),
                 _ => {}
             }
         }
+        d.missing = self
+            .results
+            .iter()
+            .filter(|e| !seen.contains(&(e.component.as_str(), e.check.as_str(), e.host.as_deref())))
+            .cloned()
+            .collect();
         d
     }
 }

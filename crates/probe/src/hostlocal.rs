@@ -29,6 +29,23 @@ async fn run(t: &Transport, argv: &[String], timeout: Duration) -> Result<Output
     t.run(argv, timeout).await.map_err(|e| exec_error(&e))
 }
 
+/// Run one of our own scripts and insist that it ran: a script that did not (sudo asking
+/// for a password, a missing tool) must never be read as an answer — an empty output would
+/// otherwise look like "file absent" or "nothing listening".
+async fn run_script(t: &Transport, argv: &[String], timeout: Duration) -> Result<Output, Outcome> {
+    let out = run(t, argv, timeout).await?;
+    if out.success() {
+        return Ok(out);
+    }
+    let stderr = out.stderr_str();
+    let said = first_line(&stderr);
+    let code = out.code.map_or_else(|| "a signal".to_owned(), |c| format!("exit {c}"));
+    if stderr.contains("sudo:") || stderr.contains("password is required") {
+        return Err(Outcome::error(Reason::Auth, format!("privilege escalation failed ({code}): {said}")));
+    }
+    Err(Outcome::error(Reason::Config, format!("the check could not run on the host ({code}): {said}")))
+}
+
 fn first_line(s: &str) -> String {
     let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
     if line.chars().count() > 160 { format!("{}…", line.chars().take(160).collect::<String>()) } else { line.to_owned() }
@@ -78,13 +95,14 @@ pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String
     Outcome::pass(format!("exit {code}"))
 }
 
-/// Lists processes as `pid \t user \t comm \t argv (0x1f-separated)`. The marker lets the
-/// parser drop the lines of this very script.
+/// Lists processes as `pid \t user \t comm \t argv (0x1f-separated)`. Newlines and tabs
+/// inside argv and comm are neutralised, so no process can forge a line of this listing.
+/// The marker lets the parser drop the lines of this very script.
 const PS_SCRIPT: &str = r#": fearless-ps
 for d in /proc/[0-9]*; do
-  c=$(tr '\0' '\037' < "$d/cmdline" 2>/dev/null) || continue
+  c=$(tr '\0\n\t' '\037\036\036' < "$d/cmdline" 2>/dev/null) || continue
   [ -n "$c" ] || continue
-  m=$(cat "$d/comm" 2>/dev/null)
+  m=$(tr -d '\n\t' < "$d/comm" 2>/dev/null)
   u=$(stat -c %U "$d" 2>/dev/null)
   printf '%s\t%s\t%s\t%s\n' "${d#/proc/}" "$u" "$m" "$c"
 done"#;
@@ -121,10 +139,7 @@ pub(crate) fn proc_matches(p: &Proc, name: &str) -> bool {
 }
 
 async fn processes(t: &Transport, timeout: Duration) -> Result<Vec<Proc>, Outcome> {
-    let out = run(t, &sh(PS_SCRIPT, []), timeout).await?;
-    if !out.success() {
-        return Err(Outcome::error(Reason::Config, format!("cannot list processes: {}", first_line(&out.stderr_str()))));
-    }
+    let out = run_script(t, &sh(PS_SCRIPT, []), timeout).await?;
     Ok(parse_ps(&out.stdout_str()))
 }
 
@@ -164,7 +179,7 @@ echo fallback"#;
 /// `service`: systemd's view, else the pid file, else a process of that name.
 pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duration) -> Outcome {
     let args = [spec.name.clone(), spec.pidfile.clone().unwrap_or_default()];
-    let out = match run(t, &sh(SERVICE_SCRIPT, args), timeout).await {
+    let out = match run_script(t, &sh(SERVICE_SCRIPT, args), timeout).await {
         Ok(o) => o,
         Err(o) => return o,
     };
@@ -176,12 +191,13 @@ pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duratio
     match line {
         "pidfile running" => Outcome::pass("running (pid file)"),
         "pidfile stopped" => Outcome::fail(format!("not running (pid file {})", spec.pidfile.as_deref().unwrap_or(""))),
-        _ => {
+        "fallback" => {
             let name = spec.process.clone().unwrap_or_else(|| spec.name.clone());
             let check = ProcessCheck { name, min: 1, user: None };
             let o = process(t, &check, timeout).await;
             Outcome { message: format!("no systemd; {}", o.message), ..o }
         }
+        other => Outcome::error(Reason::Config, format!("unexpected service query output: {}", first_line(other))),
     }
 }
 
@@ -210,7 +226,7 @@ pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duratio
         args.push(c.op.dpkg().to_owned());
         args.push(c.version.clone());
     }
-    let out = match run(t, &sh(PACKAGE_SCRIPT, args), timeout).await {
+    let out = match run_script(t, &sh(PACKAGE_SCRIPT, args), timeout).await {
         Ok(o) => o,
         Err(o) => return o,
     };
@@ -248,13 +264,16 @@ if [ $# -ge 2 ]; then if grep -F -q -e "$2" -- "$1"; then echo contains; else ec
 pub(crate) async fn file(t: &Transport, spec: &FileCheck, path: String, timeout: Duration) -> Outcome {
     let mut args = vec![path.clone()];
     args.extend(spec.contains.clone());
-    let out = match run(t, &sh(FILE_SCRIPT, args), timeout).await {
+    let out = match run_script(t, &sh(FILE_SCRIPT, args), timeout).await {
         Ok(o) => o,
         Err(o) => return o,
     };
     let text = out.stdout_str();
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
+    if first != "absent" && !first.starts_with("present ") {
+        return Outcome::error(Reason::Config, format!("unexpected file query output: {}", first_line(&text)));
+    }
     if first == "absent" {
         return if spec.exists { Outcome::fail(format!("{path} does not exist")) } else { Outcome::pass(format!("{path} is absent")) };
     }
@@ -312,11 +331,14 @@ pub(crate) fn parse_listeners(text: &str) -> Vec<(String, u16)> {
 /// `port`: something listens on the TCP port (on `address` when given; a wildcard
 /// listener counts for every address).
 pub(crate) async fn port(t: &Transport, spec: &PortCheck, address: Option<String>, timeout: Duration) -> Outcome {
-    let argv = sh(": fearless-port\ncat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true", []);
-    let out = match run(t, &argv, timeout).await {
+    let argv = sh(": fearless-port\ncat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }", []);
+    let out = match run_script(t, &argv, timeout).await {
         Ok(o) => o,
         Err(o) => return o,
     };
+    if !out.stdout_str().contains("local_address") {
+        return Outcome::error(Reason::Config, "unexpected /proc/net/tcp contents on the host");
+    }
     let listeners = parse_listeners(&out.stdout_str());
     let hit = listeners.iter().find(|(a, p)| {
         *p == spec.port && address.as_ref().is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")

@@ -121,6 +121,8 @@ pub struct CheckResult {
     pub kind: &'static str,
     /// The host it ran for; `None` when it ran once from the controller.
     pub host: Option<String>,
+    /// Where it executed: through the host's transport, or on the controller.
+    pub runs_on: fearless_config::RunOn,
     /// Final status.
     pub status: Status,
     /// Typed reason for every non-pass.

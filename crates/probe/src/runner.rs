@@ -158,6 +158,7 @@ impl Runner {
             check: item.check.name.clone(),
             kind: item.check.kind.name(),
             host: item.host.as_ref().map(|h| h.name.clone()),
+            runs_on: if item.runs_on_host() { RunOn::Hosts } else { RunOn::Controller },
             status: outcome.status,
             reason: if outcome.status == Status::Pass { None } else { outcome.reason },
             message: outcome.message,
@@ -212,6 +213,12 @@ impl Runner {
 
 fn is_transport(o: &Outcome) -> bool {
     o.status == Status::Error && matches!(o.reason, Some(Reason::Transport | Reason::Auth))
+}
+
+/// Whether a result came from a check run through its host's transport (host-local kinds);
+/// only those can tell whether the host itself is reachable.
+pub fn ran_through_transport(r: &CheckResult) -> bool {
+    r.runs_on == RunOn::Hosts && r.host.is_some()
 }
 
 /// Whether a result failed because its host could not be reached.

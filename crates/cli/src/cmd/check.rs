@@ -58,28 +58,37 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
             ok: r.status.is_ok(),
             skipped: r.status == Status::Skipped,
             transport: runner::is_transport_failure(r),
+            via_transport: runner::ran_through_transport(r),
         })
         .collect();
     let loc = fearless_graph::localise(&graph, &observations);
     let diff = baseline.as_ref().map(|b| b.diff(&results));
-    if let Some(path) = &a.save_baseline {
-        Baseline::from_results(&results).save(path).map_err(|e| Failure::Environment(e.into()))?;
-        tracing::info!(path = %path.display(), "baseline saved");
-    }
 
-    let report = Report { config: config.path.clone(), results: &results, elapsed, localisation: &loc, baseline: a.baseline.clone(), diff: diff.as_ref() };
-    match g.format {
-        Format::Human => print(&human(&report))?,
-        Format::Json => print_json(&report.json())?,
-        Format::Junit => print(&junit(&report))?,
-        Format::Tap => print(&tap(&report))?,
-        Format::Prometheus => print(&prometheus(&report))?,
-    }
     let failed = match &diff {
         Some(d) => !d.regressions.is_empty(),
         None => results.iter().any(|r| !r.status.is_ok() && r.status != Status::Skipped),
     };
-    Ok(if failed { Outcome::Failed } else { Outcome::Success })
+    let outcome = if failed { Outcome::Failed } else { Outcome::Success };
+
+    let report = Report { config: config.path.clone(), results: &results, elapsed, localisation: &loc, baseline: a.baseline.clone(), diff: diff.as_ref() };
+    let printed = match g.format {
+        Format::Human => print(&human(&report)),
+        Format::Json => print_json(&report.json()),
+        Format::Junit => print(&junit(&report)),
+        Format::Tap => print(&tap(&report)),
+        Format::Prometheus => print(&prometheus(&report)),
+    };
+    match printed {
+        // `fearless check | head` must still fail when checks failed.
+        Ok(()) | Err(Failure::BrokenPipe) => {}
+        Err(other) => return Err(other),
+    }
+    // Saved after the report is out, so a bad path never hides the results.
+    if let Some(path) = &a.save_baseline {
+        Baseline::from_results(&results).save(path).map_err(|e| Failure::Environment(e.into()))?;
+        tracing::info!(path = %path.display(), "baseline saved");
+    }
+    Ok(outcome)
 }
 
 fn progress_bar(g: &Global, len: usize) -> indicatif::ProgressBar {
@@ -183,6 +192,7 @@ impl Report<'_> {
                 "file": self.baseline,
                 "regressions": d.regressions,
                 "recoveries": d.recoveries,
+                "missing": d.missing,
             })),
         })
     }
@@ -200,17 +210,18 @@ fn human(r: &Report<'_>) -> String {
     let mut out = String::new();
     if let Some(d) = r.diff {
         let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "BEFORE", "NOW"]);
-        for c in &d.regressions {
-            t.add_row(vec![c.component.as_str().into(), c.check.as_str().into(), c.host.as_deref().unwrap_or("-").into(), status_cell(c.before), status_cell(c.after)]);
+        for c in d.regressions.iter().chain(&d.recoveries) {
+            let before = c.before.map_or_else(|| comfy_table::Cell::new("(new)"), status_cell);
+            t.add_row(vec![c.component.as_str().into(), c.check.as_str().into(), c.host.as_deref().unwrap_or("-").into(), before, status_cell(c.after)]);
         }
-        for c in &d.recoveries {
-            t.add_row(vec![c.component.as_str().into(), c.check.as_str().into(), c.host.as_deref().unwrap_or("-").into(), status_cell(c.before), status_cell(c.after)]);
+        for e in &d.missing {
+            t.add_row(vec![e.component.as_str().into(), e.check.as_str().into(), e.host.as_deref().unwrap_or("-").into(), status_cell(e.status), "(not run)".into()]);
         }
-        if d.regressions.is_empty() && d.recoveries.is_empty() {
+        if d.regressions.is_empty() && d.recoveries.is_empty() && d.missing.is_empty() {
             let _ = writeln!(out, "no change against the baseline {}", r.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
         } else {
             let _ = writeln!(out, "{t}");
-            let _ = writeln!(out, "{} regression(s), {} recovery(ies) against the baseline", d.regressions.len(), d.recoveries.len());
+            let _ = writeln!(out, "{} regression(s), {} recovery(ies), {} not run, against the baseline", d.regressions.len(), d.recoveries.len(), d.missing.len());
         }
     } else {
         let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "STATUS", "TIME", "DETAIL"]);
@@ -260,11 +271,12 @@ fn human(r: &Report<'_>) -> String {
         let _ = writeln!(out, "unreachable: {h} (every check failed to reach it)");
     }
     if let Some(top) = loc.suspects.first() {
-        let hosts = if top.hosts.is_empty() { String::new() } else { format!(" --hosts {}", top.hosts.join(",")) };
+        // A selector's comma means AND, so name one host (the first) rather than a list.
+        let hosts = top.hosts.first().map(|h| format!(" --hosts {h}")).unwrap_or_default();
         let _ = writeln!(out, "hint: start with {}: fearless check --component {}{hosts} -v", top.component, top.component);
     }
-    if !loc.unreachable.is_empty() {
-        let _ = writeln!(out, "hint: fearless hosts ping --hosts {} shows why a host cannot be reached", loc.unreachable.join(","));
+    for h in &loc.unreachable {
+        let _ = writeln!(out, "hint: fearless hosts ping --hosts {h} shows why {h} cannot be reached");
     }
     out
 }

@@ -116,6 +116,44 @@ fn a_baseline_reports_only_regressions_and_recoveries() {
 }
 
 #[test]
+fn a_closed_stdout_keeps_the_failing_exit_code() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let cfg = shop(dir.path(), web.port, closed_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args(["check", "-c", &cfg])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take()); // like `| head` exiting at once
+    assert_eq!(child.wait().expect("wait").code(), Some(1));
+}
+
+#[test]
+fn a_new_failing_check_is_a_regression_and_a_vanished_one_is_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let base = dir.path().join("base.json").display().to_string();
+    let web = HttpServer::start(200, "ok");
+    let api = HttpServer::start(200, "[]");
+    let only_web = write_config(
+        dir.path(),
+        &format!("components:\n  web:\n    external: true\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n      - {{ name: old, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n", web.port, api.port),
+    );
+    assert_eq!(fearless(&["check", "-c", &only_web, "--save-baseline", &base]).status.code(), Some(0));
+    let grown = write_config(
+        dir.path(),
+        &format!("components:\n  web:\n    external: true\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n      - {{ name: new, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n", web.port, closed_port()),
+    );
+    let out = fearless(&["check", "-c", &grown, "--baseline", &base, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["baseline"]["regressions"][0]["check"], "new");
+    assert_eq!(v["baseline"]["regressions"][0]["before"], serde_json::Value::Null);
+    assert_eq!(v["baseline"]["missing"][0]["check"], "old");
+}
+
+#[test]
 fn host_checks_over_ssh_and_an_unreachable_host() {
     let sshd = Sshd::start("127.0.0.66");
     let dead = fearless_testkit::free_port("127.0.0.67");

@@ -39,6 +39,16 @@ fn leftovers(dir: &Path) -> (Vec<String>, Vec<u32>) {
     (mounts, procs)
 }
 
+/// Takes the lab down however the test ends, so a failed assertion never leaves sshd
+/// processes, mounts or the fixed lab addresses behind for the next run.
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = fearless(&["lab", "down", "--dir", &self.0]);
+    }
+}
+
 #[test]
 fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     assert!(rustix_is_root(), "the lab test needs root (CI runs as root)");
@@ -47,7 +57,9 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     let d = dir.display().to_string();
     let config = dir.join("fearless.yaml").display().to_string();
 
-    run_ok(&["lab", "up", "--hosts", "2", "--dir", &d]);
+    let _guard = LabGuard(d.clone());
+    let up: serde_json::Value = serde_json::from_str(&run_ok(&["lab", "up", "--hosts", "2", "--dir", &d, "--format", "json"])).expect("lab up json");
+    let port = up["port"].as_u64().expect("port");
     // Idempotent: a second `up` reports the running lab.
     assert!(run_ok(&["lab", "up", "--hosts", "2", "--dir", &d]).contains("already running"));
     for host in ["web-1", "web-2"] {
@@ -81,8 +93,9 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     let (mounts, procs) = leftovers(&dir);
     assert!(mounts.is_empty(), "mounts left: {mounts:?}");
     assert!(procs.is_empty(), "processes left: {procs:?}");
-    for addr in ["127.0.0.11:22", "127.0.0.12:22"] {
-        assert!(std::net::TcpStream::connect(addr).is_err(), "something still listens on {addr}");
+    for ip in ["127.0.0.11", "127.0.0.12"] {
+        let addr = format!("{ip}:{port}");
+        assert!(std::net::TcpStream::connect(&addr).is_err(), "something still listens on {addr}");
     }
     // Twice is fine.
     run_ok(&["lab", "down", "--dir", &d]);
