@@ -118,6 +118,9 @@ pub(crate) enum LabAction {
         /// sshd port on every lab address
         #[arg(long, default_value_t = 22)]
         port: u16,
+        /// Add one host, rpm-1, whose acme shop is managed by dnf/rpm (needs rpmbuild and createrepo_c)
+        #[arg(long)]
+        rpm_host: bool,
     },
     /// Stop every lab process, unmount, remove the lab's files (the cache stays)
     Down,

@@ -24,6 +24,16 @@ impl PackageVersion {
     pub fn file_name(&self) -> String {
         format!("{}_{}_all.deb", self.name, self.version)
     }
+
+    /// The `.rpm` file name in the RPM repository (release 1: `libacme-1.0-1.noarch.rpm`).
+    pub fn rpm_file_name(&self) -> String {
+        format!("{}-{}-{RPM_RELEASE}.noarch.rpm", self.name, self.version)
+    }
+
+    /// How dnf names this exact version: `libacme-1.0`.
+    pub fn rpm_spec(&self) -> String {
+        format!("{}-{}", self.name, self.version)
+    }
 }
 
 impl fmt::Display for PackageVersion {
@@ -31,6 +41,9 @@ impl fmt::Display for PackageVersion {
         write!(f, "{}={}", self.name, self.version)
     }
 }
+
+/// The RPM release of every acme package: versions mirror the `.deb` versions.
+pub(crate) const RPM_RELEASE: &str = "1";
 
 /// Every package of the demo application, in install order.
 pub const PACKAGES: &[&str] = &[

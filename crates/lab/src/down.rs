@@ -1,6 +1,6 @@
 //! `down`: stops every lab process (by recorded pid), unmounts everything under the lab
-//! directory and removes what `up` created. Safe after a crashed `up`, safe twice; the
-//! cached Debian root is kept.
+//! directory and removes what `up` created (the RPM host and repository included). Safe
+//! after a crashed `up`, safe twice; the cached Debian and RPM roots are kept.
 
 use std::fs;
 use std::path::Path;
@@ -15,6 +15,7 @@ use crate::{DownReport, KilledProcess, host, sys};
 const GENERATED: &[&str] = &[
     "hosts",
     "repo",
+    "rpmrepo",
     "build",
     "state.json",
     "ssh_config",

@@ -73,6 +73,18 @@ pub enum LabError {
         /// Hosts requested.
         requested: usize,
     },
+    /// `up` was asked for (or without) the RPM host, and the running lab differs.
+    #[error(
+        "the lab running in {dir} {}, but it was requested {}",
+        if *.running { "has an RPM host" } else { "has no RPM host" },
+        if *.running { "without one" } else { "with one" }
+    )]
+    RpmHostMismatch {
+        /// The lab directory.
+        dir: PathBuf,
+        /// Whether the running lab has an RPM host.
+        running: bool,
+    },
     /// A host name that is not part of the lab.
     #[error("unknown lab host `{host}` (lab hosts: {known})")]
     UnknownHost {
@@ -209,6 +221,12 @@ impl LabError {
             Self::HostCountMismatch { .. } => {
                 Some("run `fearless lab down` first to rebuild the lab with another size".into())
             }
+            Self::RpmHostMismatch { .. } => {
+                Some("run `fearless lab down` first to rebuild the lab with or without --rpm-host".into())
+            }
+            Self::Command { program, .. } if program == "apt-get" => Some(
+                "installing dnf and rpm into the RPM root needs http://deb.debian.org; check the network, then run `fearless lab up --rpm-host` again".into(),
+            ),
             Self::Command { program, .. } if program == "debootstrap" => Some(
                 "debootstrap needs http://deb.debian.org; check the network, then run `fearless lab up` again".into(),
             ),

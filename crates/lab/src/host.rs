@@ -9,18 +9,21 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::Packaging;
 use crate::error::{LabError, Result};
+use crate::rpmroot;
 use crate::state::{HostPaths, HostState, State};
 use crate::sys::{self, ProcRef};
 
 /// Runs inside the new namespaces: `$1` name, `$2` merged root, `$3` address, `$4` port,
-/// `$5` the repository directory. Data only ever arrives as positional parameters.
+/// `$5` the repository directory, `$6` where the host sees it (relative to its root). Data
+/// only ever arrives as positional parameters.
 const HOST_INIT: &str = r#"set -e
 hostname "$1"
 mount -t proc proc "$2/proc"
 mount --rbind /dev "$2/dev"
-mount --bind "$5" "$2/srv/lab-repo"
-mount -o remount,bind,ro "$2/srv/lab-repo"
+mount --bind "$5" "$2/$6"
+mount -o remount,bind,ro "$2/$6"
 exec chroot "$2" /usr/sbin/sshd -D -e -o ListenAddress="$3" -p "$4"
 "#;
 
@@ -29,6 +32,13 @@ PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuth
 
 const APT_SOURCES: &str = "# fearless lab: the lab repository is this host's only package source\n\
 deb [trusted=yes] file:/srv/lab-repo ./\n";
+
+const NO_APT_SOURCES: &[u8] =
+    b"# fearless lab: no apt sources on the RPM host; its acme shop comes from dnf \
+(/etc/yum.repos.d/lab.repo)\n";
+
+/// Where a Debian host sees the lab's apt repository (relative to its root).
+const APT_REPO_MOUNT: &str = "srv/lab-repo";
 
 const APT_CONF: &str =
     "// fearless lab\nAcquire::Languages \"none\";\nAPT::Install-Recommends \"false\";\n";
@@ -40,8 +50,11 @@ const SSHD_READY: Duration = Duration::from_secs(20);
 #[derive(Debug)]
 pub(crate) struct HostSpec<'a> {
     pub(crate) dir: &'a Path,
+    /// The cached root under the overlay (the Debian root, or the RPM root).
     pub(crate) root: &'a Path,
+    /// The repository the host installs from (`DIR/repo`, or `DIR/rpmrepo`).
     pub(crate) repo: &'a Path,
+    pub(crate) packaging: Packaging,
     pub(crate) name: &'a str,
     pub(crate) address: Ipv4Addr,
     pub(crate) port: u16,
@@ -55,6 +68,7 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
         state.hosts.push(HostState {
             name: spec.name.to_owned(),
             address: spec.address,
+            packaging: spec.packaging,
             overlay: false,
             unshare: None,
             sshd: None,
@@ -128,22 +142,24 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
         .as_bytes(),
         0o644,
     )?;
-    // apt: the lab repository only, never the Internet.
-    sys::write_file(
-        &m.join("etc/apt/sources.list"),
-        b"# fearless lab: see sources.list.d/lab.list\n",
-        0o644,
-    )?;
+    // apt: the lab repository only, never the Internet; none at all on the RPM host.
+    let sources: &[u8] = match spec.packaging {
+        Packaging::Deb => b"# fearless lab: see sources.list.d/lab.list\n",
+        Packaging::Rpm => NO_APT_SOURCES,
+    };
+    sys::write_file(&m.join("etc/apt/sources.list"), sources, 0o644)?;
     if let Ok(entries) = fs::read_dir(m.join("etc/apt/sources.list.d")) {
         for entry in entries.flatten() {
             sys::remove_file_if_exists(&entry.path())?;
         }
     }
-    sys::write_file(
-        &m.join("etc/apt/sources.list.d/lab.list"),
-        APT_SOURCES.as_bytes(),
-        0o644,
-    )?;
+    if spec.packaging == Packaging::Deb {
+        sys::write_file(
+            &m.join("etc/apt/sources.list.d/lab.list"),
+            APT_SOURCES.as_bytes(),
+            0o644,
+        )?;
+    }
     sys::write_file(
         &m.join("etc/apt/apt.conf.d/99fearless-lab"),
         APT_CONF.as_bytes(),
@@ -171,7 +187,7 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
     )?;
     sys::create_dir_all(&m.join("run/sshd"))?;
     set_mode(&m.join("run/sshd"), 0o755)?;
-    sys::create_dir_all(&m.join("srv/lab-repo"))?;
+    sys::create_dir_all(&m.join(repo_mount(spec.packaging)))?;
     if !m.join("etc/ssh/ssh_host_ed25519_key").exists() {
         sys::run(
             Command::new("chroot").arg(m).args(["ssh-keygen", "-A"]),
@@ -179,6 +195,14 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Where a host sees its repository, relative to its root.
+fn repo_mount(packaging: Packaging) -> &'static str {
+    match packaging {
+        Packaging::Deb => APT_REPO_MOUNT,
+        Packaging::Rpm => rpmroot::REPO_MOUNT,
+    }
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
@@ -214,6 +238,7 @@ fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
         .arg(spec.address.to_string())
         .arg(spec.port.to_string())
         .arg(spec.repo)
+        .arg(repo_mount(spec.packaging))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)

@@ -10,6 +10,13 @@
 //! `DIR/ssh_config` and a key, so every other fearless command runs against the lab
 //! unchanged; `down` leaves no process or mount behind.
 //!
+//! With `rpm_host`, one more host, `rpm-1`, on the next address, overlays a second cached
+//! root (the Debian root plus Debian's `dnf` and `rpm`, see `rpmroot`) and gets the acme
+//! shop as RPMs built from the same sources (`rpmrepo`) from `DIR/rpmrepo`, bind-mounted
+//! read-only at `/srv/lab-rpmrepo`, installed with `dnf`: there the acme shop is managed by
+//! rpm only. Its services run as on the Debian hosts, so it carries `role: web` (and
+//! `pkg: rpm`) and every acme check applies to it.
+//!
 //! The lab never prints: progress goes through a callback, problems come back as
 //! [`LabError`] (with [`LabError::hint`]). Everything but `status`, `ssh_argv` and `publish`
 //! needs root.
@@ -23,6 +30,8 @@ mod remote;
 mod render;
 mod repo;
 mod rootfs;
+mod rpmrepo;
+mod rpmroot;
 mod state;
 mod status;
 mod sys;
@@ -32,7 +41,7 @@ use std::ffi::OsString;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use catalog::{INITIAL, PACKAGES, PackageVersion, Scenario, UnknownScenario};
 pub use down::down;
@@ -49,16 +58,41 @@ pub const DEFAULT_CACHE_DIR: &str = "/var/cache/fearless/lab";
 pub const CACHE_DIR_ENV: &str = "FEARLESS_LAB_CACHE";
 /// The first host's address; host `i` (from 0) gets `127.0.0.(11 + i)`.
 pub const FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
-/// At most this many hosts fit in `127.0.0.11..=127.0.0.254`.
+/// At most this many hosts (Debian hosts plus the RPM host) fit in `127.0.0.11..=127.0.0.254`.
 pub const MAX_HOSTS: usize = 244;
+/// The name of the RPM host, which takes the address after the last Debian host.
+pub const RPM_HOST: &str = "rpm-1";
+
+/// Which package manager owns the acme shop on a lab host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Packaging {
+    /// apt/dpkg, from the lab's apt repository (`web-N`).
+    #[default]
+    Deb,
+    /// dnf/rpm, from the lab's RPM repository (`rpm-1`).
+    Rpm,
+}
+
+impl Packaging {
+    /// `deb` or `rpm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Deb => "deb",
+            Self::Rpm => "rpm",
+        }
+    }
+}
 
 /// Options of [`up`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpOptions {
     /// The lab directory (hosts, repository, state, generated config).
     pub dir: PathBuf,
-    /// Number of hosts, `web-1`…`web-N`.
+    /// Number of Debian hosts, `web-1`…`web-N`.
     pub hosts: usize,
+    /// Add the RPM host `rpm-1`, whose acme shop is managed by dnf/rpm.
+    pub rpm_host: bool,
     /// Where the Debian root is built once and kept.
     pub cache_dir: PathBuf,
     /// The sshd port of every host.
@@ -73,6 +107,7 @@ impl Default for UpOptions {
         Self {
             dir: PathBuf::from(DEFAULT_DIR),
             hosts: 4,
+            rpm_host: false,
             cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
             port: 22,
             fallback_port: Some(2222),
@@ -93,9 +128,11 @@ pub struct Lab {
     pub key: PathBuf,
     /// The cached Debian root under the hosts' overlays.
     pub root: PathBuf,
+    /// The cached RPM root under the RPM host's overlay, when there is one.
+    pub rpm_root: Option<PathBuf>,
     /// The sshd port of every host.
     pub port: u16,
-    /// The hosts.
+    /// The hosts (the Debian hosts, then the RPM host).
     pub hosts: Vec<LabHost>,
     /// `up` found the lab already running and changed nothing.
     pub already_running: bool,
@@ -104,10 +141,12 @@ pub struct Lab {
 /// A lab host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabHost {
-    /// `web-1`…
+    /// `web-1`…, `rpm-1`
     pub name: String,
     /// `127.0.0.11`…
     pub address: Ipv4Addr,
+    /// Which package manager owns the acme shop there.
+    pub packaging: Packaging,
 }
 
 /// What [`down`] did.
@@ -165,10 +204,12 @@ impl LabStatus {
 /// The state of one host.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostStatus {
-    /// `web-1`…
+    /// `web-1`…, `rpm-1`
     pub name: String,
     /// `127.0.0.11`…
     pub address: Ipv4Addr,
+    /// Which package manager owns the acme shop there.
+    pub packaging: Packaging,
     /// The host's sshd, as a controller pid.
     pub sshd_pid: Option<u32>,
     /// That sshd process still runs.
@@ -203,10 +244,14 @@ pub struct PublishReport {
     pub already_present: Vec<PackageVersion>,
     /// The repository directory.
     pub repo: PathBuf,
+    /// The RPM repository directory, when the lab has an RPM host (the same versions were
+    /// added there).
+    pub rpm_repo: Option<PathBuf>,
 }
 
 /// Adds the versions of `scenario` to the lab repository and regenerates its index; older
-/// versions stay. Hosts see them after their next `apt-get update`.
+/// versions stay. Hosts see them after their next `apt-get update`. When the lab has an
+/// RPM host, the same versions go into the RPM repository too (`dnf` sees them at once).
 pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
     let repo = dir.join("repo");
     if !repo.join("Packages").exists() {
@@ -227,11 +272,25 @@ pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
         }
     }
     repo::index(&repo)?;
+    let rpm_repo = dir.join("rpmrepo");
+    let rpm_repo = if rpm_repo.join("repodata").exists() {
+        for tool in sys::RPM_TOOLS {
+            sys::require_tool(*tool)?;
+        }
+        for pv in scenario.packages() {
+            rpmrepo::ensure_rpm(pv, &build, &rpm_repo)?;
+        }
+        rpmrepo::index(&rpm_repo)?;
+        Some(rpm_repo)
+    } else {
+        None
+    };
     Ok(PublishReport {
         scenario,
         added,
         already_present,
         repo,
+        rpm_repo,
     })
 }
 
@@ -259,18 +318,35 @@ pub fn ssh_argv(dir: &Path, host: &str) -> Result<Vec<OsString>> {
     }
 }
 
-/// The names and addresses of `count` lab hosts.
+/// The names and addresses of `count` Debian lab hosts.
 pub fn host_plan(count: usize) -> Vec<LabHost> {
-    (0..count.min(MAX_HOSTS))
-        .map(|i| {
-            let [a, b, c, d] = FIRST_ADDRESS.octets();
-            let last = u8::try_from(usize::from(d) + i).unwrap_or(u8::MAX);
-            LabHost {
-                name: format!("web-{}", i + 1),
-                address: Ipv4Addr::new(a, b, c, last),
-            }
+    lab_plan(count, false)
+}
+
+/// The names and addresses of `count` Debian lab hosts and, with `rpm_host`, the RPM host
+/// on the next address.
+pub fn lab_plan(count: usize, rpm_host: bool) -> Vec<LabHost> {
+    let count = count.min(MAX_HOSTS - usize::from(rpm_host));
+    let address = |i: usize| {
+        let [a, b, c, d] = FIRST_ADDRESS.octets();
+        let last = u8::try_from(usize::from(d) + i).unwrap_or(u8::MAX);
+        Ipv4Addr::new(a, b, c, last)
+    };
+    let mut plan: Vec<LabHost> = (0..count)
+        .map(|i| LabHost {
+            name: format!("web-{}", i + 1),
+            address: address(i),
+            packaging: Packaging::Deb,
         })
-        .collect()
+        .collect();
+    if rpm_host {
+        plan.push(LabHost {
+            name: RPM_HOST.to_owned(),
+            address: address(count),
+            packaging: Packaging::Rpm,
+        });
+    }
+    plan
 }
 
 #[cfg(test)]
@@ -284,19 +360,41 @@ mod tests {
             plan[0],
             LabHost {
                 name: "web-1".into(),
-                address: Ipv4Addr::new(127, 0, 0, 11)
+                address: Ipv4Addr::new(127, 0, 0, 11),
+                packaging: Packaging::Deb,
             }
         );
         assert_eq!(
             plan[2],
             LabHost {
                 name: "web-3".into(),
-                address: Ipv4Addr::new(127, 0, 0, 13)
+                address: Ipv4Addr::new(127, 0, 0, 13),
+                packaging: Packaging::Deb,
             }
         );
         assert_eq!(
             host_plan(MAX_HOSTS).last().map(|h| h.address),
             Some(Ipv4Addr::new(127, 0, 0, 254))
+        );
+    }
+
+    #[test]
+    fn the_rpm_host_takes_the_next_address() {
+        let plan = lab_plan(2, true);
+        assert_eq!(
+            plan.last(),
+            Some(&LabHost {
+                name: "rpm-1".into(),
+                address: Ipv4Addr::new(127, 0, 0, 13),
+                packaging: Packaging::Rpm,
+            })
+        );
+        assert_eq!(lab_plan(2, false), host_plan(2));
+        let full = lab_plan(MAX_HOSTS, true);
+        assert_eq!(full.len(), MAX_HOSTS);
+        assert_eq!(
+            full.last().map(|h| (h.name.as_str(), h.address)),
+            Some(("rpm-1", Ipv4Addr::new(127, 0, 0, 254)))
         );
     }
 }

@@ -11,8 +11,12 @@ pub enum Step {
     Prerequisites,
     /// Building the cached Debian root with debootstrap (a minute or two, once).
     BuildRoot,
+    /// Building the cached RPM root (the Debian root plus dnf and rpm), once.
+    BuildRpmRoot,
     /// Building `.deb` packages into the lab repository.
     BuildPackages,
+    /// Building RPMs into the lab RPM repository.
+    BuildRpms,
     /// Starting a host (overlay, namespaces, sshd).
     StartHost,
     /// Writing `ssh_config`, `known_hosts` and `fearless.yaml`.
@@ -36,7 +40,9 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Self::Prerequisites => "check prerequisites",
             Self::BuildRoot => "build debian root",
+            Self::BuildRpmRoot => "build rpm root",
             Self::BuildPackages => "build packages",
+            Self::BuildRpms => "build rpms",
             Self::StartHost => "start host",
             Self::WriteConfig => "write config",
             Self::InstallPackages => "install packages",

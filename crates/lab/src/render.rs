@@ -5,11 +5,14 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use crate::Packaging;
+
 /// A lab host as the rendered files see it.
 #[derive(Debug, Clone)]
 pub(crate) struct HostEntry {
     pub(crate) name: String,
     pub(crate) address: Ipv4Addr,
+    pub(crate) packaging: Packaging,
 }
 
 /// Quotes a path for ssh_config when it contains whitespace.
@@ -72,10 +75,14 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry]) -> String {
     );
     out.push_str("  hosts:\n");
     for (i, h) in hosts.iter().enumerate() {
-        let az = ["a", "b", "c"][i % 3];
+        // the RPM host runs the acme shop too (installed by dnf): the acme checks apply
+        let labels = match h.packaging {
+            Packaging::Deb => format!("role: web, az: {}", ["a", "b", "c"][i % 3]),
+            Packaging::Rpm => "role: web, pkg: rpm".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "    {}: {{ address: {}, labels: {{ role: web, az: {az} }} }}",
+            "    {}: {{ address: {}, labels: {{ {labels} }} }}",
             h.name, h.address
         );
     }
@@ -112,10 +119,12 @@ mod tests {
             HostEntry {
                 name: "web-1".into(),
                 address: Ipv4Addr::new(127, 0, 0, 11),
+                packaging: Packaging::Deb,
             },
             HostEntry {
                 name: "web-2".into(),
                 address: Ipv4Addr::new(127, 0, 0, 12),
+                packaging: Packaging::Deb,
             },
         ]
     }
@@ -173,6 +182,31 @@ mod tests {
             ssh.config_file.as_deref(),
             Some(dir.path().join("ssh_config").as_path())
         );
+    }
+
+    #[test]
+    fn the_rpm_host_is_a_web_host_labelled_rpm() {
+        let mut all = hosts();
+        all.push(HostEntry {
+            name: "rpm-1".into(),
+            address: Ipv4Addr::new(127, 0, 0, 13),
+            packaging: Packaging::Rpm,
+        });
+        let text = fearless_yaml(22, &all);
+        assert!(
+            text.contains("    rpm-1: { address: 127.0.0.13, labels: { role: web, pkg: rpm } }\n"),
+            "{text}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("ssh_config"),
+            ssh_config(dir.path(), 22, &all),
+        )
+        .expect("write");
+        let loaded = fearless_config::load_str(&dir.path().join("fearless.yaml"), text)
+            .unwrap_or_else(|e| panic!("the lab's fearless.yaml must load: {e:?}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.config.inventory.hosts.len(), 3);
     }
 
     #[test]

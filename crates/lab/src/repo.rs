@@ -44,7 +44,7 @@ pub(crate) fn ensure_deb(pv: PackageVersion, build_dir: &Path, repo: &Path) -> R
 
 /// Lays out the package tree of `pv` in `staging`: DEBIAN/, the base files, then the files
 /// that differ in this version.
-fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
+pub(crate) fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
     let source = SOURCES.get_dir(pv.name).ok_or_else(|| {
         LabError::io(
             format!("find the sources of package {}", pv.name),
@@ -62,6 +62,15 @@ fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
     let version_root = base.join("versions").join(pv.version).join("root");
     copy_tree(source, &version_root, staging, pv.version)?;
     set_dir_modes(staging)
+}
+
+/// The text of one embedded source file, e.g. `("libacme", "DEBIAN/control")`.
+#[cfg(test)]
+pub(crate) fn source_text(package: &str, path: &str) -> Option<String> {
+    SOURCES
+        .get_file(Path::new(package).join(path))
+        .and_then(|f| f.contents_utf8())
+        .map(str::to_owned)
 }
 
 /// Copies every embedded file under `from` (a path inside SOURCES) to `to`.

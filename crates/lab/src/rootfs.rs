@@ -10,7 +10,7 @@ use crate::error::{LabError, Result};
 use crate::sys;
 
 /// The cache entry name; bump the suffix when the recipe below changes.
-const ROOT_NAME: &str = "debian-bookworm-minbase-v1";
+pub(crate) const ROOT_NAME: &str = "debian-bookworm-minbase-v1";
 const SUITE: &str = "bookworm";
 const MIRROR: &str = "http://deb.debian.org/debian";
 const INCLUDE: &str = "openssh-server,python3,python3-apt";
@@ -33,7 +33,7 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
     }
     sys::require_tool(sys::DEBOOTSTRAP)?;
     sys::create_dir_all(cache_dir)?;
-    remove_stale_builds(cache_dir)?;
+    remove_stale_builds(cache_dir, ROOT_NAME)?;
     let tmp = cache_dir.join(format!(".building-{ROOT_NAME}-{}", std::process::id()));
     let log_path = cache_dir.join(format!(".building-{ROOT_NAME}-{}.log", std::process::id()));
     let log = File::create(&log_path)
@@ -88,7 +88,7 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
 
 /// Makes the fresh root fit for sharing: no host keys (each host makes its own) and nothing
 /// that would stop services from starting inside hosts.
-fn prepare(root: &Path) -> Result<()> {
+pub(crate) fn prepare(root: &Path) -> Result<()> {
     let ssh = root.join("etc/ssh");
     if let Ok(entries) = fs::read_dir(&ssh) {
         for entry in entries.flatten() {
@@ -110,14 +110,15 @@ fn prepare(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes build directories left by a crashed build (unless their builder still runs).
-fn remove_stale_builds(cache_dir: &Path) -> Result<()> {
+/// Removes build directories of the cache entry `name` left by a crashed build (unless
+/// their builder still runs).
+pub(crate) fn remove_stale_builds(cache_dir: &Path, name: &str) -> Result<()> {
     let Ok(entries) = fs::read_dir(cache_dir) else {
         return Ok(());
     };
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&format!(".building-{ROOT_NAME}-")) else {
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = entry_name.strip_prefix(&format!(".building-{name}-")) else {
             continue;
         };
         let pid = rest.trim_end_matches(".log");
@@ -127,7 +128,7 @@ fn remove_stale_builds(cache_dir: &Path) -> Result<()> {
         {
             continue;
         }
-        if name.ends_with(".log") {
+        if entry_name.ends_with(".log") {
             sys::remove_file_if_exists(&entry.path())?;
         } else {
             cleanup_build(&entry.path())?;
@@ -136,8 +137,8 @@ fn remove_stale_builds(cache_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unmounts whatever debootstrap left mounted in `tmp`, then removes it.
-fn cleanup_build(tmp: &Path) -> Result<()> {
+/// Unmounts whatever a build left mounted in `tmp`, then removes it.
+pub(crate) fn cleanup_build(tmp: &Path) -> Result<()> {
     for mount in sys::mounts_under(tmp)?.iter().rev() {
         sys::unmount(mount)?;
     }

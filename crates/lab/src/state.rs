@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Packaging;
 use crate::error::{LabError, Result};
 use crate::sys::{self, ProcRef};
 
@@ -17,6 +18,9 @@ pub(crate) struct State {
     pub(crate) version: u32,
     /// The cached Debian root used as the overlays' lower layer.
     pub(crate) root: PathBuf,
+    /// The cached RPM root under the RPM host's overlay, when there is an RPM host.
+    #[serde(default)]
+    pub(crate) rpm_root: Option<PathBuf>,
     /// The sshd port of every host.
     pub(crate) port: u16,
     pub(crate) hosts: Vec<HostState>,
@@ -27,6 +31,9 @@ pub(crate) struct State {
 pub(crate) struct HostState {
     pub(crate) name: String,
     pub(crate) address: Ipv4Addr,
+    /// Which package manager owns the acme shop there.
+    #[serde(default)]
+    pub(crate) packaging: Packaging,
     /// The overlay at `hosts/NAME/merged` is mounted.
     pub(crate) overlay: bool,
     /// The `unshare` process (parent of the host's PID namespace).
@@ -36,10 +43,11 @@ pub(crate) struct HostState {
 }
 
 impl State {
-    pub(crate) fn new(root: PathBuf, port: u16) -> Self {
+    pub(crate) fn new(root: PathBuf, rpm_root: Option<PathBuf>, port: u16) -> Self {
         Self {
             version: STATE_VERSION,
             root,
+            rpm_root,
             port,
             hosts: Vec::new(),
         }
@@ -69,6 +77,12 @@ impl State {
             source,
         })?;
         sys::write_atomic(&path, text.as_bytes(), 0o644)
+    }
+
+    /// The number of Debian hosts and whether there is an RPM host.
+    pub(crate) fn shape(&self) -> (usize, bool) {
+        let rpm = self.hosts.iter().any(|h| h.packaging == Packaging::Rpm);
+        (self.hosts.len() - usize::from(rpm), rpm)
     }
 
     pub(crate) fn host_mut(&mut self, name: &str) -> Option<&mut HostState> {

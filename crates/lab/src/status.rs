@@ -75,6 +75,7 @@ fn host_status(h: &HostState, port: u16) -> HostStatus {
     HostStatus {
         name: h.name.clone(),
         address: h.address,
+        packaging: h.packaging,
         sshd_pid: h.sshd.map(|p| p.pid),
         sshd_alive,
         ssh_reachable: remote::ssh_banner(

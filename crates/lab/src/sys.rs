@@ -37,6 +37,18 @@ pub(crate) const DEBOOTSTRAP: Tool = Tool {
     package: "debootstrap",
 };
 
+/// Programs the RPM host needs on the controller (to build and index the RPM repository).
+pub(crate) const RPM_TOOLS: &[Tool] = &[
+    Tool {
+        program: "rpmbuild",
+        package: "rpm",
+    },
+    Tool {
+        program: "createrepo_c",
+        package: "createrepo-c",
+    },
+];
+
 /// Programs every lab command needs (debootstrap only matters for a cold cache).
 pub(crate) const TOOLS: &[Tool] = &[
     Tool {

@@ -14,13 +14,16 @@ use crate::host::{self, HostSpec};
 use crate::progress::{Progress, Step};
 use crate::render::{self, HostEntry};
 use crate::state::{HostPaths, State};
-use crate::{Lab, LabHost, MAX_HOSTS, UpOptions, down, remote, repo, rootfs, sys};
+use crate::{
+    Lab, LabHost, MAX_HOSTS, Packaging, UpOptions, down, remote, repo, rootfs, rpmrepo, rpmroot,
+    sys,
+};
 
 /// How long the acme shop of a host may take to answer after installation.
 const SERVICES_READY: Duration = Duration::from_secs(30);
 
 /// Builds and starts the lab described by `opts`. Idempotent: when the lab already runs
-/// with the same number of hosts, it is reported (`Lab::already_running`) and left alone;
+/// with the same hosts, it is reported (`Lab::already_running`) and left alone;
 /// a lab left broken by a crash is torn down and rebuilt.
 pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
     progress(Progress::new(
@@ -34,6 +37,11 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
     for tool in sys::TOOLS {
         sys::require_tool(*tool)?;
     }
+    if opts.rpm_host {
+        for tool in sys::RPM_TOOLS {
+            sys::require_tool(*tool)?;
+        }
+    }
     if !rootfs::is_cached(&opts.cache_dir) {
         sys::require_tool(sys::DEBOOTSTRAP)?;
     }
@@ -41,17 +49,27 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
     sys::create_dir_all(&opts.cache_dir)?;
     let dir = canonical(&opts.dir)?;
     let cache_dir = canonical(&opts.cache_dir)?;
+    if opts.rpm_host {
+        rpmrepo::check_path(&dir)?;
+    }
     let _lock = sys::DirLock::acquire(&dir)?;
     progress(Progress::new(Step::Prerequisites, 1, 1, "ok"));
 
     if let Some(state) = State::load(&dir).ok().flatten()
         && running(&state)
     {
-        if state.hosts.len() != opts.hosts {
+        let (running_hosts, running_rpm) = state.shape();
+        if running_hosts != opts.hosts {
             return Err(LabError::HostCountMismatch {
                 dir,
-                running: state.hosts.len(),
+                running: running_hosts,
                 requested: opts.hosts,
+            });
+        }
+        if running_rpm != opts.rpm_host {
+            return Err(LabError::RpmHostMismatch {
+                dir,
+                running: running_rpm,
             });
         }
         progress(Progress::new(
@@ -84,13 +102,44 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
         root.display().to_string(),
     ));
 
+    let rpm_root = if opts.rpm_host {
+        let cached = rpmroot::is_cached(&cache_dir);
+        progress(Progress::new(
+            Step::BuildRpmRoot,
+            0,
+            1,
+            if cached {
+                "cached".to_owned()
+            } else {
+                "Debian root + dnf and rpm (once; about half a minute)".to_owned()
+            },
+        ));
+        let build = dir.join("build");
+        sys::create_dir_all(&build)?;
+        let rpm_root = rpmroot::ensure(&cache_dir, &root, &build)?;
+        progress(Progress::new(
+            Step::BuildRpmRoot,
+            1,
+            1,
+            rpm_root.display().to_string(),
+        ));
+        Some(rpm_root)
+    } else {
+        None
+    };
+
     let key = ensure_key(&dir)?;
     let repo_dir = build_repo(&dir, progress)?;
-    let plan = crate::host_plan(opts.hosts);
+    let rpm_repo_dir = if opts.rpm_host {
+        Some(build_rpm_repo(&dir, progress)?)
+    } else {
+        None
+    };
+    let plan = crate::lab_plan(opts.hosts, opts.rpm_host);
     check_service_ports(&plan)?;
     let port = choose_port(opts, &plan)?;
 
-    let mut state = State::new(root.clone(), port);
+    let mut state = State::new(root.clone(), rpm_root.clone(), port);
     state.save(&dir)?;
     for (i, h) in plan.iter().enumerate() {
         progress(
@@ -102,10 +151,15 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
             )
             .host(&h.name),
         );
+        let (host_root, host_repo) = match (h.packaging, &rpm_root, &rpm_repo_dir) {
+            (Packaging::Rpm, Some(r), Some(p)) => (r, p),
+            _ => (&root, &repo_dir),
+        };
         let spec = HostSpec {
             dir: &dir,
-            root: &root,
-            repo: &repo_dir,
+            root: host_root,
+            repo: host_repo,
+            packaging: h.packaging,
             name: &h.name,
             address: h.address,
             port,
@@ -140,9 +194,10 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
 }
 
 fn validate(opts: &UpOptions) -> Result<()> {
-    if opts.hosts == 0 || opts.hosts > MAX_HOSTS {
+    let max = MAX_HOSTS - usize::from(opts.rpm_host);
+    if opts.hosts == 0 || opts.hosts > max {
         return Err(LabError::InvalidOptions(format!(
-            "the number of hosts must be between 1 and {MAX_HOSTS}, not {}",
+            "the number of hosts must be between 1 and {max}, not {}",
             opts.hosts
         )));
     }
@@ -177,6 +232,7 @@ fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
         ssh_config: dir.join("ssh_config"),
         key: dir.join("id_ed25519"),
         root: state.root.clone(),
+        rpm_root: state.rpm_root.clone(),
         port: state.port,
         hosts: state
             .hosts
@@ -184,6 +240,7 @@ fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
             .map(|h| LabHost {
                 name: h.name.clone(),
                 address: h.address,
+                packaging: h.packaging,
             })
             .collect(),
         already_running,
@@ -225,6 +282,30 @@ fn build_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf>
     repo::index(&repo_dir)?;
     progress(Progress::new(
         Step::BuildPackages,
+        INITIAL.len(),
+        INITIAL.len(),
+        repo_dir.display().to_string(),
+    ));
+    Ok(repo_dir)
+}
+
+/// Builds the initial versions as RPMs into `DIR/rpmrepo` and indexes it.
+fn build_rpm_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf> {
+    let repo_dir = dir.join("rpmrepo");
+    let build = dir.join("build");
+    sys::create_dir_all(&repo_dir)?;
+    for (i, pv) in INITIAL.iter().enumerate() {
+        progress(Progress::new(
+            Step::BuildRpms,
+            i,
+            INITIAL.len(),
+            pv.rpm_spec(),
+        ));
+        rpmrepo::ensure_rpm(*pv, &build, &repo_dir)?;
+    }
+    rpmrepo::index(&repo_dir)?;
+    progress(Progress::new(
+        Step::BuildRpms,
         INITIAL.len(),
         INITIAL.len(),
         repo_dir.display().to_string(),
@@ -278,6 +359,7 @@ fn write_config(dir: &Path, port: u16, plan: &[LabHost]) -> Result<()> {
         .map(|h| HostEntry {
             name: h.name.clone(),
             address: h.address,
+            packaging: h.packaging,
         })
         .collect();
     let mut known = String::new();
@@ -318,7 +400,10 @@ fn install_everywhere(
             .map(|h| {
                 (
                     h.name.clone(),
-                    scope.spawn(move || install(dir, &h.name, INITIAL)),
+                    scope.spawn(move || match h.packaging {
+                        Packaging::Deb => install(dir, &h.name, INITIAL),
+                        Packaging::Rpm => install_rpm(dir, &h.name, INITIAL),
+                    }),
                 )
             })
             .collect();
@@ -360,6 +445,18 @@ fn install(dir: &Path, host: &str, packages: &[PackageVersion]) -> Result<()> {
         .chain(wanted.iter().map(String::as_str))
         .collect();
     remote::run(dir, host, &install, "install the acme shop")?;
+    Ok(())
+}
+
+/// Installs exact versions with dnf (`dnf -y install libacme-1.0 …`): on the RPM host the
+/// acme shop belongs to rpm only.
+fn install_rpm(dir: &Path, host: &str, packages: &[PackageVersion]) -> Result<()> {
+    let wanted: Vec<String> = packages.iter().map(PackageVersion::rpm_spec).collect();
+    let install: Vec<&str> = ["dnf", "-y", "install"]
+        .into_iter()
+        .chain(wanted.iter().map(String::as_str))
+        .collect();
+    remote::run(dir, host, &install, "install the acme shop with dnf")?;
     Ok(())
 }
 

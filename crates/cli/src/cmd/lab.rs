@@ -32,7 +32,11 @@ fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
 fn lab_failure(e: LabError) -> Failure {
     let hint = e.hint();
     match e {
-        LabError::UnknownScenario(_) | LabError::InvalidOptions(_) | LabError::HostCountMismatch { .. } | LabError::UnknownHost { .. } => {
+        LabError::UnknownScenario(_)
+        | LabError::InvalidOptions(_)
+        | LabError::HostCountMismatch { .. }
+        | LabError::RpmHostMismatch { .. }
+        | LabError::UnknownHost { .. } => {
             Failure::BadInput { message: e.to_string(), hint }
         }
         other => {
@@ -47,15 +51,15 @@ fn lab_failure(e: LabError) -> Failure {
 
 fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> Result<Outcome, Failure> {
     match action {
-        LabAction::Up { hosts, cache, port } => {
-            let opts = UpOptions { dir: dir.to_owned(), hosts, cache_dir: cache, port, ..UpOptions::default() };
+        LabAction::Up { hosts, cache, port, rpm_host } => {
+            let opts = UpOptions { dir: dir.to_owned(), hosts, rpm_host, cache_dir: cache, port, ..UpOptions::default() };
             let lab = fearless_lab::up(&opts, &mut progress(quiet)).map_err(lab_failure)?;
             if format == Format::Json {
                 print_json(&lab)?;
             } else {
-                let mut t = render::table(&["HOST", "ADDRESS"]);
+                let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES"]);
                 for h in &lab.hosts {
-                    t.add_row(vec![h.name.clone(), format!("{}:{}", h.address, lab.port)]);
+                    t.add_row(vec![h.name.clone(), format!("{}:{}", h.address, lab.port), h.packaging.name().to_owned()]);
                 }
                 let state = if lab.already_running { "already running" } else { "up" };
                 print(&format!(
@@ -113,10 +117,11 @@ fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> R
             } else {
                 let added = report.added.iter().map(|p| format!("{}={}", p.name, p.version)).collect::<Vec<_>>().join(", ");
                 print(&format!(
-                    "published {}: {} new package version(s){}\nhint: hosts see them after `apt-get update`\n",
+                    "published {}: {} new package version(s){}\nhint: hosts see them after `apt-get update`{}\n",
                     report.scenario,
                     report.added.len(),
-                    if added.is_empty() { String::new() } else { format!(" ({added})") }
+                    if added.is_empty() { String::new() } else { format!(" ({added})") },
+                    if report.rpm_repo.is_some() { "; rpm-1 at its next `dnf upgrade`" } else { "" }
                 ))?;
             }
             Ok(Outcome::Success)

@@ -103,3 +103,33 @@ pub(crate) fn require_lab_prerequisites() {
         "the lab tests need debootstrap: apt-get install -y debootstrap"
     );
 }
+
+/// Fails the test (never skips it) when the RPM host cannot be built here.
+pub(crate) fn require_rpm_prerequisites() {
+    for program in ["rpmbuild", "createrepo_c"] {
+        let found = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+            .iter()
+            .any(|d| Path::new(d).join(program).exists());
+        assert!(
+            found,
+            "the rpm host test needs {program}: apt-get install -y rpm createrepo-c"
+        );
+    }
+}
+
+/// (pid, start time) of every process recorded in `state.json`.
+pub(crate) fn recorded_processes(dir: &Path) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(dir.join("state.json")).expect("state.json");
+    let state: serde_json::Value = serde_json::from_str(&text).expect("state json");
+    let mut out = Vec::new();
+    for host in state["hosts"].as_array().expect("hosts") {
+        for key in ["unshare", "sshd"] {
+            let p = &host[key];
+            out.push((
+                p["pid"].as_u64().expect("pid"),
+                p["start_time"].as_u64().expect("start time"),
+            ));
+        }
+    }
+    out
+}

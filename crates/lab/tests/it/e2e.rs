@@ -1,11 +1,13 @@
 //! The whole lab, for real: up (2 hosts), ssh, apt, the acme shop, a bad patch and its fix,
 //! down twice.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use fearless_lab::{Scenario, UpOptions};
 
-use crate::common::{alive, http_get, mounts_under, require_lab_prerequisites, ssh, wait_status};
+use crate::common::{
+    alive, http_get, mounts_under, recorded_processes, require_lab_prerequisites, ssh, wait_status,
+};
 
 /// Tears the lab down even when an assertion fails midway.
 struct Teardown(PathBuf);
@@ -145,21 +147,4 @@ fn lab_up_patch_break_fix_down() {
     assert!(lab.root.exists(), "the cache stays");
     let report = fearless_lab::down(&dir, &mut |_| {}).expect("second down");
     assert!(report.is_empty(), "{report:?}");
-}
-
-/// (pid, start time) of every process recorded in `state.json`.
-fn recorded_processes(dir: &Path) -> Vec<(u64, u64)> {
-    let text = std::fs::read_to_string(dir.join("state.json")).expect("state.json");
-    let state: serde_json::Value = serde_json::from_str(&text).expect("state json");
-    let mut out = Vec::new();
-    for host in state["hosts"].as_array().expect("hosts") {
-        for key in ["unshare", "sshd"] {
-            let p = &host[key];
-            out.push((
-                p["pid"].as_u64().expect("pid"),
-                p["start_time"].as_u64().expect("start time"),
-            ));
-        }
-    }
-    out
 }
