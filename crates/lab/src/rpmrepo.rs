@@ -118,6 +118,10 @@ pub(crate) fn index(repo: &Path) -> Result<()> {
 /// Runs rpmbuild in `work` (`_topdir`, `_builddir` and `_rpmdir` all inside it); returns
 /// the one RPM it made.
 fn rpmbuild(work: &Path, spec_path: &Path, action: &str) -> Result<PathBuf> {
+    // rpmbuild runs inside `work`: every path handed to it must be absolute, or a relative
+    // lab dir (the default `.fearless/lab`) would be resolved twice.
+    let work = &std::path::absolute(work).unwrap_or_else(|_| work.to_owned());
+    let spec_path = &std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_owned());
     check_path(work)?;
     let out = work.join("out");
     let define = |name: &str, path: &Path| format!("{name} {}", path.display());

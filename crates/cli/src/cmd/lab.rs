@@ -10,7 +10,8 @@ use std::path::Path;
 
 pub(crate) async fn run(g: &Global, a: LabArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "lab")?;
-    let dir = a.dir.clone();
+    // Absolute from here on: the lab hands paths to tools that run in other directories.
+    let dir = std::path::absolute(&a.dir).map_err(|e| Failure::bad_input(format!("--dir {}: {e}", a.dir.display()), None))?;
     let quiet = g.quiet;
     let format = g.format;
     // The lab library is blocking (processes, mounts): keep it off the async workers.
