@@ -11,6 +11,8 @@ pub(crate) enum Outcome {
     Success,
     /// Checks failed, or a gate stopped the operation.
     Failed,
+    /// The exit code of a command run on the user's behalf (`fearless lab ssh HOST -- CMD`).
+    PassThrough(u8),
 }
 
 /// Why a command could not do its job.
@@ -49,6 +51,7 @@ pub(crate) fn code(result: &Result<Outcome, Failure>) -> u8 {
     match result {
         Ok(Outcome::Success) | Err(Failure::BrokenPipe) => 0,
         Ok(Outcome::Failed) => 1,
+        Ok(Outcome::PassThrough(code)) => *code,
         Err(Failure::Config(_) | Failure::BadInput { .. }) => 2,
         Err(Failure::Environment(_)) => 3,
     }

@@ -50,13 +50,22 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         Err(LabError::State { .. }) => None,
         Err(e) => return Err(e),
     };
+    // One host that will not stop must not keep the others running: stop them all, sweep and
+    // unmount what we can, then report the first failure.
+    let mut first_error: Option<LabError> = None;
     if let Some(state) = &state {
         let total = state.hosts.len();
         for (i, h) in state.hosts.iter().enumerate().rev() {
             progress(
                 Progress::new(Step::StopHost, total - 1 - i, total, "SIGKILL sshd").host(&h.name),
             );
-            let stopped = host::stop(h)?;
+            let stopped = match host::stop(h) {
+                Ok(stopped) => stopped,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
             report
                 .killed
                 .extend(stopped.killed.into_iter().map(|pid| KilledProcess {
@@ -90,8 +99,15 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
             mounts.len(),
             mount.display().to_string(),
         ));
-        sys::unmount(mount)?;
-        report.unmounted.push(mount.clone());
+        match sys::unmount(mount) {
+            Ok(()) => report.unmounted.push(mount.clone()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     let left = sys::mounts_under(dir)?;
     if !left.is_empty() {

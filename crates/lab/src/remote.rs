@@ -11,6 +11,9 @@ use std::time::Duration;
 use crate::error::{LabError, Result};
 use crate::sys;
 
+/// How long one command inside a lab host may run (installing the shop is the longest).
+const REMOTE_DEADLINE: Duration = Duration::from_secs(600);
+
 /// The argv of the system ssh for a lab host.
 pub(crate) fn ssh_base(dir: &Path, host: &str) -> Vec<OsString> {
     vec![
@@ -21,28 +24,18 @@ pub(crate) fn ssh_base(dir: &Path, host: &str) -> Vec<OsString> {
     ]
 }
 
-/// Quotes one word for the remote POSIX shell (ssh joins its arguments into a command line).
-pub(crate) fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-    {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// Runs `argv` on `host` as root; a non-zero exit is a `LabError::Remote`.
 pub(crate) fn run(dir: &Path, host: &str, argv: &[&str], action: &str) -> Result<Output> {
-    let command = argv
-        .iter()
-        .map(|w| shell_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ");
+    // Bounded on the host (coreutils `timeout`) so a stuck apt or dpkg cannot hang `up`
+    // forever; ServerAlive* ends the client if the host itself stops answering.
+    let deadline = REMOTE_DEADLINE.as_secs().to_string();
+    let wrapped: Vec<&str> = ["timeout", "-k", "10", deadline.as_str()].into_iter().chain(argv.iter().copied()).collect();
+    let command = fearless_exec::quote::shell_join(&wrapped)
+        .map_err(|e| LabError::io(format!("{action} on {host}"), std::io::Error::other(e)))?;
     let mut cmd = Command::new("ssh");
-    cmd.args(&ssh_base(dir, host)[1..]).arg("--").arg(&command);
+    cmd.args(&ssh_base(dir, host)[1..])
+        .args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "--"])
+        .arg(&command);
     let output = cmd
         .stdin(Stdio::null())
         .output()
@@ -112,11 +105,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quoting_keeps_plain_words_and_quotes_the_rest() {
-        assert_eq!(shell_quote("libacme=1.0"), "libacme=1.0");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("$(reboot)"), "'$(reboot)'");
-        assert_eq!(shell_quote(""), "''");
+    fn ssh_base_uses_the_lab_config() {
+        let argv = ssh_base(Path::new("/x/lab"), "web-1");
+        assert_eq!(argv, ["ssh", "-F", "/x/lab/ssh_config", "web-1"].map(OsString::from));
     }
 }

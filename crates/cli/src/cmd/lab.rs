@@ -143,7 +143,12 @@ fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> R
                 .args(args)
                 .status()
                 .map_err(|e| Failure::Environment(anyhow::anyhow!("cannot run ssh: {e}")))?;
-            Ok(if status.success() { Outcome::Success } else { Outcome::Failed })
+            // Like ssh itself: the remote command's exit code (255 when ssh could not connect).
+            Ok(match status.code() {
+                Some(0) => Outcome::Success,
+                Some(code) => Outcome::PassThrough(u8::try_from(code).unwrap_or(1)),
+                None => Outcome::Failed,
+            })
         }
     }
 }

@@ -65,6 +65,10 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     for host in ["web-1", "web-2"] {
         assert_eq!(run_ok(&["lab", "ssh", host, "--dir", &d, "--", "hostname"]).trim(), host);
     }
+    // `lab ssh` passes the remote exit code through, and arguments arrive verbatim.
+    let out = fearless(&["lab", "ssh", "web-1", "--dir", &d, "--", "sh", "-c", "printf %s \"$1\"; exit 7", "sh", "$(id) 'q'"]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(stdout(&out), "$(id) 'q'");
 
     let (code, v) = check_json(&config);
     assert_eq!(code, Some(0), "{v:#}");
