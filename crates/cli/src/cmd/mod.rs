@@ -29,6 +29,35 @@ pub(crate) fn load_config(g: &Global) -> Result<fearless_config::Config, Failure
     Ok(loaded.config)
 }
 
+/// Who is acting (DESIGN.md §5): `--as NAME`, else `$FEARLESS_USER`, else the OS user.
+#[expect(dead_code, reason = "used by the change and journal verbs, arriving with the store")]
+pub(crate) fn identity(g: &Global) -> Result<String, Failure> {
+    let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    g.as_user
+        .clone()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| from_env("FEARLESS_USER"))
+        .or_else(|| from_env("USER"))
+        .or_else(|| from_env("LOGNAME"))
+        .ok_or_else(|| Failure::bad_input("cannot tell who is acting", Some("pass --as NAME or set FEARLESS_USER")))
+}
+
+/// The store URL: `--store`, else `store:` in the config, else SQLite beside the config.
+#[expect(dead_code, reason = "used by the change and journal verbs, arriving with the store")]
+pub(crate) fn store_url(g: &Global, config: &fearless_config::Config) -> String {
+    if let Some(s) = &g.store {
+        return s.clone();
+    }
+    match &config.store {
+        // A relative sqlite path is relative to the config file, like every other path in it.
+        Some(s) => match s.strip_prefix("sqlite:") {
+            Some(p) if !std::path::Path::new(p).is_absolute() => format!("sqlite:{}", config.base_dir().join(p).display()),
+            _ => s.clone(),
+        },
+        None => format!("sqlite:{}", config.base_dir().join(".fearless/state.db").display()),
+    }
+}
+
 /// Parse a `--hosts` selector.
 pub(crate) fn selector(text: Option<&str>) -> Result<Option<fearless_config::Selector>, Failure> {
     text.map(|t| {
