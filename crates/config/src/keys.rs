@@ -8,7 +8,7 @@
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig, RawDns,
     RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawImport, RawInventory, RawPackage, RawPatch,
-    RawPort, RawProcess, RawRoute, RawService, RawSink, RawSql, RawSsh, RawTcp, RawTls, RawWebhookSink,
+    RawPort, RawProcess, RawRoute, RawService, RawSink, RawSql, RawSsh, RawTcp, RawTls, RawWebhookSink, RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -84,6 +84,7 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
         [Some("patch")] => fields_of::<RawPatch>(),
         [Some("change")] => fields_of::<RawChange>(),
         [Some("change"), Some("blackouts"), None] => fields_of::<RawBlackout>(),
+        [Some("change"), Some("windows"), None] => fields_of::<RawWindow>(),
         [Some("events")] => fields_of::<RawEvents>(),
         [Some("events"), Some("sinks"), Some(_)] => fields_of::<RawSink>(),
         [Some("events"), Some("sinks"), Some(_), Some(kind)] => match *kind {

@@ -21,6 +21,8 @@ pub struct Config {
     pub components: IndexMap<String, Component>,
     /// `store:`, when set (the default store lives beside the config).
     pub store: Option<String>,
+    /// `change:`: approvals, blackouts and allowed windows for change records.
+    pub change: ChangePolicy,
 }
 
 impl Config {
@@ -436,4 +438,92 @@ pub struct SqlCheck {
     pub query: String,
     /// Expected first column of the first row, as text.
     pub expect: Option<String>,
+}
+
+/// `change:`: the rules change records are held to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangePolicy {
+    /// Distinct approvals (none by the requester) a normal or emergency change needs (≥ 1).
+    pub approvals_required: u32,
+    /// Periods in which nothing but emergency changes may be scheduled.
+    pub blackouts: Vec<Blackout>,
+    /// Recurring periods in which changes may be scheduled; empty means any time.
+    pub windows: Vec<ChangeWindow>,
+}
+
+impl Default for ChangePolicy {
+    fn default() -> Self {
+        Self { approvals_required: 1, blackouts: Vec::new(), windows: Vec::new() }
+    }
+}
+
+/// A named blackout: `[from, to)`, UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blackout {
+    /// Name, shown when a schedule is refused.
+    pub name: String,
+    /// First instant of the blackout.
+    pub from: std::time::SystemTime,
+    /// First instant after the blackout (`from < to`).
+    pub to: std::time::SystemTime,
+}
+
+/// A recurring allowed window, e.g. weekdays 22:00–04:00 UTC.
+///
+/// An occurrence starts at `from` on each of `days`; when `to` is not after `from` the
+/// occurrence ends at `to` on the next day (a window across midnight belongs to the day it
+/// starts on). `from == to` means the whole 24 hours from `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeWindow {
+    /// Name, shown when a schedule is refused.
+    pub name: String,
+    /// Days on which an occurrence starts, Monday first; never empty (omitted = every day).
+    pub days: Vec<Weekday>,
+    /// Start, in minutes after midnight UTC (0..1440).
+    pub from: u16,
+    /// End, in minutes after midnight UTC (0..1440).
+    pub to: u16,
+}
+
+impl ChangeWindow {
+    /// Length of one occurrence in minutes (1..=1440).
+    pub fn minutes(&self) -> u16 {
+        if self.to > self.from { self.to - self.from } else { 1440 - self.from + self.to }
+    }
+}
+
+/// A day of the week, as written in `change.windows[].days` (`mon` … `sun`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    /// `mon`
+    Mon,
+    /// `tue`
+    Tue,
+    /// `wed`
+    Wed,
+    /// `thu`
+    Thu,
+    /// `fri`
+    Fri,
+    /// `sat`
+    Sat,
+    /// `sun`
+    Sun,
+}
+
+impl Weekday {
+    /// Every day, Monday first.
+    pub const ALL: [Weekday; 7] =
+        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+
+    /// Monday = 0 … Sunday = 6.
+    pub fn index(self) -> u8 {
+        self as u8
+    }
+
+    /// The three-letter name used in the config.
+    pub fn name(self) -> &'static str {
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self as usize]
+    }
 }

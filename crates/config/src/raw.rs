@@ -234,16 +234,27 @@ impl<'de> Deserialize<'de> for RawWave {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[expect(dead_code, reason = "validated now; read by the patch, change and events work")]
 pub(crate) struct RawChange {
     pub(crate) approvals_required: Option<u32>,
     #[serde(default)]
     pub(crate) blackouts: Vec<RawBlackout>,
+    #[serde(default)]
+    pub(crate) windows: Vec<RawWindow>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawBlackout {
     pub(crate) name: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+/// An allowed change window: `{ name, days: [mon, …], from: "22:00", to: "04:00" }` (UTC).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawWindow {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) days: Vec<String>,
     pub(crate) from: String,
     pub(crate) to: String,
 }

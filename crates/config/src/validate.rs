@@ -103,9 +103,7 @@ impl Validator<'_> {
         if let Some(patch) = &raw.patch {
             self.patch(patch);
         }
-        if let Some(change) = &raw.change {
-            self.change(change);
-        }
+        let change = raw.change.as_ref().map(|c| self.change(c)).unwrap_or_default();
         if let Some(events) = &raw.events {
             self.events(events);
         }
@@ -114,7 +112,7 @@ impl Validator<'_> {
         {
             self.error(&p!["store"], "config::store", format!("unsupported store `{store}`"), Some("use sqlite:PATH or postgres://USER@HOST/DB".into()));
         }
-        Some(Config { path: path.to_owned(), inventory, components, store: raw.store })
+        Some(Config { path: path.to_owned(), inventory, components, store: raw.store, change })
     }
 
     fn inventory(&mut self, raw: RawInventory, config_path: &Path) -> Inventory {
@@ -660,16 +658,84 @@ impl Validator<'_> {
         }
     }
 
-    fn change(&mut self, raw: &RawChange) {
+    fn change(&mut self, raw: &RawChange) -> ChangePolicy {
+        let approvals_required = match raw.approvals_required {
+            Some(0) => {
+                self.error(
+                    &p!["change", "approvals_required"],
+                    "config::range",
+                    "approvals_required must be at least 1",
+                    Some("separation of duties needs at least one approver besides the requester".into()),
+                );
+                1
+            }
+            Some(n) => n,
+            None => 1,
+        };
+        let mut blackouts = Vec::new();
         for (i, b) in raw.blackouts.iter().enumerate() {
             let from = self.timestamp(&p!["change", "blackouts", i, "from"], &b.from);
             let to = self.timestamp(&p!["change", "blackouts", i, "to"], &b.to);
-            if let (Some(f), Some(t)) = (from, to)
-                && f >= t
-            {
-                self.error(&p!["change", "blackouts", i], "config::window", format!("blackout `{}` ends before it starts", b.name), None);
+            if let (Some(f), Some(t)) = (from, to) {
+                if f >= t {
+                    self.error(&p!["change", "blackouts", i], "config::window", format!("blackout `{}` ends before it starts", b.name), None);
+                } else {
+                    blackouts.push(Blackout { name: b.name.clone(), from: f, to: t });
+                }
             }
         }
+        let mut windows = Vec::new();
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (i, w) in raw.windows.iter().enumerate() {
+            if let Some(first) = names.insert(w.name.as_str(), i) {
+                self.error(
+                    &p!["change", "windows", i, "name"],
+                    "config::duplicate-window",
+                    format!("window `{}` is defined twice", w.name),
+                    Some(format!("the first definition is change.windows[{first}]")),
+                );
+            }
+            let mut days = Vec::new();
+            for (j, d) in w.days.iter().enumerate() {
+                match Weekday::ALL.iter().find(|wd| wd.name().eq_ignore_ascii_case(d.trim())) {
+                    Some(wd) if !days.contains(wd) => days.push(*wd),
+                    Some(_) => {}
+                    None => {
+                        let hint = match closest(&d.to_ascii_lowercase(), Weekday::ALL.iter().map(|wd| wd.name())) {
+                            Some(c) => format!("did you mean `{c}`?"),
+                            None => "days are mon, tue, wed, thu, fri, sat, sun".into(),
+                        };
+                        self.error(&p!["change", "windows", i, "days", j], "config::day", format!("unknown day `{d}`"), Some(hint));
+                    }
+                }
+            }
+            if w.days.is_empty() {
+                days = Weekday::ALL.to_vec();
+            }
+            days.sort();
+            let from = self.time_of_day(&p!["change", "windows", i, "from"], &w.from);
+            let to = self.time_of_day(&p!["change", "windows", i, "to"], &w.to);
+            if let (Some(from), Some(to)) = (from, to) {
+                windows.push(ChangeWindow { name: w.name.clone(), days, from, to });
+            }
+        }
+        ChangePolicy { approvals_required, blackouts, windows }
+    }
+
+    /// `HH:MM` (UTC) → minutes after midnight.
+    fn time_of_day(&mut self, path: &[Seg], text: &str) -> Option<u16> {
+        let parsed = text.trim().split_once(':').and_then(|(h, m)| {
+            let ok = |s: &str| (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+            if !ok(h) || m.len() != 2 || !ok(m) {
+                return None;
+            }
+            let (h, m) = (h.parse::<u16>().ok()?, m.parse::<u16>().ok()?);
+            (h < 24 && m < 60).then_some(h * 60 + m)
+        });
+        if parsed.is_none() {
+            self.error(path, "config::time-of-day", format!("invalid time of day `{text}`"), Some("write a 24-hour UTC time like 22:00 or 04:30".into()));
+        }
+        parsed
     }
 
     fn timestamp(&mut self, path: &[Seg], text: &str) -> Option<std::time::SystemTime> {
