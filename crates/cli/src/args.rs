@@ -58,8 +58,169 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// List the inventory, or `ping` every host.
     Hosts(HostsArgs),
+    /// Change records: plan, approve, schedule, implement, review.
+    Change(Box<ChangeArgs>),
+    /// The tamper-evident journal of every change and action.
+    Journal(JournalArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChangeArgs {
+    #[command(subcommand)]
+    pub(crate) action: ChangeAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChangeAction {
+    /// Record a new change (flags, or a YAML file with -f)
+    New(NewChangeArgs),
+    /// List changes
+    List {
+        /// Only changes in this state
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Show a change: the record, its approvals and its timeline
+    Show { id: String },
+    /// Edit a change that is still `new`
+    Edit(EditChangeArgs),
+    /// Submit for assessment (computes risk, reports conflicts)
+    Submit { id: String },
+    /// Approve (not by the requester)
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject back to `new`, with a reason
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Set or move the window (default: now for 4 hours)
+    Schedule {
+        id: String,
+        /// START..END, RFC 3339 (e.g. 2026-12-01T22:00:00Z..2026-12-02T02:00:00Z)
+        #[arg(long)]
+        window: Option<String>,
+    },
+    /// Start implementing (inside the window)
+    Start { id: String },
+    /// Finish implementing, with a close code
+    Complete {
+        id: String,
+        /// successful, successful-with-issues, unsuccessful, backed-out
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Record review notes
+    Review {
+        id: String,
+        #[arg(long)]
+        notes: String,
+    },
+    /// Close after review
+    Close { id: String },
+    /// Cancel
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NewChangeArgs {
+    /// Read the change from a YAML file (the same fields as the flags)
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["title", "hosts"])]
+    pub(crate) file: Option<PathBuf>,
+    /// One line
+    #[arg(long, required_unless_present = "file")]
+    pub(crate) title: Option<String>,
+    /// Host selector
+    #[arg(long, required_unless_present = "file", value_name = "SEL")]
+    pub(crate) hosts: Option<String>,
+    /// Component changed (repeatable)
+    #[arg(long = "component", value_name = "C")]
+    pub(crate) components: Vec<String>,
+    /// standard, normal or emergency
+    #[arg(long = "type", default_value = "normal")]
+    pub(crate) change_type: String,
+    /// START..END (RFC 3339)
+    #[arg(long)]
+    pub(crate) window: Option<String>,
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    #[arg(long)]
+    pub(crate) justification: Option<String>,
+    /// Implementation plan (a file)
+    #[arg(long = "plan", value_name = "F")]
+    pub(crate) plan: Option<PathBuf>,
+    /// Test plan: a file with one component or component/check per line
+    #[arg(long = "test-plan", value_name = "F")]
+    pub(crate) test_plan: Option<PathBuf>,
+    /// Rollback plan (a file)
+    #[arg(long = "rollback-plan", value_name = "F")]
+    pub(crate) rollback_plan: Option<PathBuf>,
+    /// low, medium or high (computed from the scope when absent)
+    #[arg(long)]
+    pub(crate) impact: Option<String>,
+    /// low, medium or high (from the type when absent)
+    #[arg(long)]
+    pub(crate) urgency: Option<String>,
+    /// A link (ticket, runbook); repeatable
+    #[arg(long = "link")]
+    pub(crate) links: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EditChangeArgs {
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    #[arg(long)]
+    pub(crate) justification: Option<String>,
+    #[arg(long = "type")]
+    pub(crate) change_type: Option<String>,
+    #[arg(long)]
+    pub(crate) window: Option<String>,
+    #[arg(long = "plan", value_name = "F")]
+    pub(crate) plan: Option<PathBuf>,
+    #[arg(long = "test-plan", value_name = "F")]
+    pub(crate) test_plan: Option<PathBuf>,
+    #[arg(long = "rollback-plan", value_name = "F")]
+    pub(crate) rollback_plan: Option<PathBuf>,
+    #[arg(long)]
+    pub(crate) impact: Option<String>,
+    #[arg(long)]
+    pub(crate) urgency: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JournalArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<JournalAction>,
+    /// Only entries newer than this (e.g. 24h, 7d)
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only entries about this subject (CHG-3, host:web-1)
+    #[arg(long)]
+    pub(crate) subject: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JournalAction {
+    /// Walk the hash chain; exit 1 at the first broken link
+    Verify,
+    /// Write every entry as JSON lines (see crates/store/VERIFY.md to check it independently)
+    Export,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,8 @@ pub(crate) enum Failure {
     Config(ConfigError),
     /// Arguments or other input are wrong.
     BadInput { message: String, hint: Option<String> },
+    /// A rule stopped the operation (separation of duties, a blackout, a lost race).
+    Gate { message: String, hint: Option<String> },
     /// The environment failed us: unreachable store, missing tool, I/O.
     Environment(anyhow::Error),
     /// stdout was closed (e.g. `| head`): not an error.
@@ -50,7 +52,7 @@ impl From<std::io::Error> for Failure {
 pub(crate) fn code(result: &Result<Outcome, Failure>) -> u8 {
     match result {
         Ok(Outcome::Success) | Err(Failure::BrokenPipe) => 0,
-        Ok(Outcome::Failed) => 1,
+        Ok(Outcome::Failed) | Err(Failure::Gate { .. }) => 1,
         Ok(Outcome::PassThrough(code)) => *code,
         Err(Failure::Config(_) | Failure::BadInput { .. }) => 2,
         Err(Failure::Environment(_)) => 3,

@@ -65,7 +65,7 @@ fn report(f: &Failure) {
             }
             let _ = writeln!(err, "error: {e}");
         }
-        Failure::BadInput { message, hint } => {
+        Failure::BadInput { message, hint } | Failure::Gate { message, hint } => {
             let _ = writeln!(err, "error: {message}");
             if let Some(h) = hint {
                 let _ = writeln!(err, "hint: {h}");

@@ -1,7 +1,9 @@
 //! One module per verb; `dispatch` routes the parsed command line.
 
+mod change;
 mod check;
 mod hosts;
+mod journal;
 mod lab;
 
 use crate::args::{Cli, Command, Global};
@@ -12,6 +14,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Check(a) => check::run(&cli.global, a).await,
         Command::Hosts(a) => hosts::run(&cli.global, a).await,
+        Command::Change(a) => change::run(&cli.global, *a).await,
+        Command::Journal(a) => journal::run(&cli.global, a).await,
         Command::Lab(a) => lab::run(&cli.global, a).await,
     }
 }
@@ -30,7 +34,6 @@ pub(crate) fn load_config(g: &Global) -> Result<fearless_config::Config, Failure
 }
 
 /// Who is acting (DESIGN.md §5): `--as NAME`, else `$FEARLESS_USER`, else the OS user.
-#[expect(dead_code, reason = "used by the change and journal verbs, arriving with the store")]
 pub(crate) fn identity(g: &Global) -> Result<String, Failure> {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     g.as_user
@@ -43,7 +46,6 @@ pub(crate) fn identity(g: &Global) -> Result<String, Failure> {
 }
 
 /// The store URL: `--store`, else `store:` in the config, else SQLite beside the config.
-#[expect(dead_code, reason = "used by the change and journal verbs, arriving with the store")]
 pub(crate) fn store_url(g: &Global, config: &fearless_config::Config) -> String {
     if let Some(s) = &g.store {
         return s.clone();

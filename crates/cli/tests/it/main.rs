@@ -1,6 +1,7 @@
 //! End-to-end tests of the `fearless` binary: exit codes, output formats, config errors,
 //! and the lab fleet.
 
+mod change;
 mod check;
 mod config_errors;
 mod lab;

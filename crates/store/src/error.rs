@@ -1,0 +1,157 @@
+//! What can go wrong with a store, and whose fault it is ([`ErrorClass`]), so the CLI can map
+//! every error to an exit code without knowing SQL.
+
+use std::path::PathBuf;
+
+/// An error from a [`Store`](crate::Store) operation.
+///
+/// Messages are lower-case and name what failed. A PostgreSQL URL in a message always has its
+/// password replaced by `***`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store URL has neither a `sqlite:` nor a `postgres://` scheme, or cannot be parsed.
+    #[error("unsupported store url `{url}`: {reason}")]
+    BadUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The directory that should hold the SQLite file could not be created.
+    #[error("failed to create the directory {} for the store: {error}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why it failed.
+        error: std::io::Error,
+    },
+    /// The file exists but is not a SQLite database.
+    #[error("{} is not a SQLite database, so it cannot be a fearless store", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is a SQLite database, but of another program: it has tables and no fearless schema.
+    #[error("{} is a SQLite database of another program, not a fearless store", path.display())]
+    NotAStore {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The SQLite file could not be opened (permissions, disk, locking).
+    #[error("failed to open the store {}: {error}", path.display())]
+    OpenSqlite {
+        /// The file.
+        path: PathBuf,
+        /// The driver's error.
+        error: sqlx::Error,
+    },
+    /// The PostgreSQL server refused the connection, did not answer, or refused the login.
+    #[error("failed to connect to the store {url}: {error}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// The driver's error.
+        error: sqlx::Error,
+    },
+    /// The store was written by a newer fearless: its schema is ahead of this binary.
+    #[error(
+        "the store's schema is version {found}, newer than the version {supported} this fearless \
+         supports: upgrade fearless"
+    )]
+    TooNew {
+        /// The schema version in the store.
+        found: i64,
+        /// The newest schema version this binary knows.
+        supported: i64,
+    },
+    /// Migrating the schema to the version of this binary failed.
+    #[error("failed to migrate the store's schema: {error}")]
+    Migrate {
+        /// The migrator's error.
+        error: sqlx::migrate::MigrateError,
+    },
+    /// No change record has this number.
+    #[error("change CHG-{number} does not exist")]
+    UnknownChange {
+        /// The number asked for.
+        number: u64,
+    },
+    /// Optimistic locking lost: the change was updated by someone else since it was read.
+    #[error(
+        "change CHG-{number} was changed by someone else (expected version {expected}, found \
+         {found}): reload it and try again"
+    )]
+    Conflict {
+        /// The change.
+        number: u64,
+        /// The version the caller read.
+        expected: u64,
+        /// The version in the store.
+        found: u64,
+    },
+    /// A row in the store cannot be read back (hand-edited or damaged).
+    #[error("the store holds an unreadable {what}: {reason}")]
+    Corrupt {
+        /// Which row, e.g. "journal entry 12".
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A query failed (lost connection, disk full, …).
+    #[error("store query failed: {error}")]
+    Query {
+        /// The driver's error.
+        error: sqlx::Error,
+    },
+    /// Writing an export failed.
+    #[error("failed to write the journal export: {error}")]
+    Export {
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// Whose fault an error is, for the CLI's exit code (DESIGN.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The user gave something wrong: a bad URL, a file that is not a store, an unknown change
+    /// number. Exit code 2.
+    BadInput,
+    /// Someone else changed the record first: nothing was written; reloading and retrying is
+    /// the remedy. The CLI decides its exit code (a gate that stopped the operation: 1).
+    Conflict,
+    /// The environment failed: server unreachable, disk, a store newer than the binary,
+    /// corruption. Exit code 3.
+    Environment,
+}
+
+impl StoreError {
+    /// Whose fault this error is.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            StoreError::BadUrl { .. }
+            | StoreError::NotADatabase { .. }
+            | StoreError::NotAStore { .. }
+            | StoreError::UnknownChange { .. } => ErrorClass::BadInput,
+            StoreError::Conflict { .. } => ErrorClass::Conflict,
+            StoreError::CreateDir { .. }
+            | StoreError::OpenSqlite { .. }
+            | StoreError::Connect { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::Migrate { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::Query { .. }
+            | StoreError::Export { .. } => ErrorClass::Environment,
+        }
+    }
+
+    /// True when the user gave bad input (exit code 2); see [`StoreError::class`].
+    pub fn is_bad_input(&self) -> bool {
+        self.class() == ErrorClass::BadInput
+    }
+
+    pub(crate) fn query(error: sqlx::Error) -> Self {
+        StoreError::Query { error }
+    }
+}

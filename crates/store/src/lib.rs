@@ -1,0 +1,33 @@
+//! Persistence for fearless: change records and the hash-chained journal, on SQLite (a local
+//! file, the default) or PostgreSQL (for a team), behind one [`Store`].
+//!
+//! The store knows nothing of change rules: a change is a JSON document with a state and a
+//! version (for optimistic locking). Every write of a change appends its journal entry in the
+//! same transaction. The journal is append-only and hash-chained; [`Store::verify`] finds the
+//! first broken link and `VERIFY.md` shows how to check an [`Store::export`] without fearless.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fearless_store::StoreError> {
+//! use fearless_store::{NewEvent, Store};
+//! let store = Store::open("sqlite:.fearless/state.db").await?;
+//! let event = NewEvent { actor: "ann".into(), kind: "change.created".into(), subject: String::new(), payload: serde_json::json!({}) };
+//! let change = store.insert_change("new", &serde_json::json!({"title": "patch openssl"}), event).await?;
+//! assert_eq!(change.version, 1);
+//! assert!(store.verify().await?.is_ok());
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod canonical;
+mod error;
+mod location;
+mod model;
+mod sql;
+mod store;
+
+pub use canonical::{GENESIS, to_canonical};
+pub use error::{ErrorClass, StoreError};
+pub use location::redact;
+pub use model::{Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, Stored, VerifyReport};
+pub use store::Store;

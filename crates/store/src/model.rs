@@ -1,0 +1,102 @@
+//! The values the store hands out and takes in: change records as stored, journal events and
+//! entries, filters and the verification report.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// Which database a [`Store`](crate::Store) runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A local SQLite file (`sqlite:PATH`).
+    Sqlite,
+    /// A PostgreSQL server (`postgres://…`).
+    Postgres,
+}
+
+/// A change record as stored: an opaque JSON document with a state and a version.
+///
+/// The store knows nothing of change rules; `record` is whatever the change domain wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The change number, `CHG-<number>`; assigned by the store (1, 2, …).
+    pub number: u64,
+    /// Bumped by every update; the token for optimistic locking. 1 after insert.
+    pub version: u64,
+    /// The state, kept in a column of its own so it can be listed without parsing records.
+    pub state: String,
+    /// The record.
+    pub record: serde_json::Value,
+    /// When the change was inserted (UTC, microseconds).
+    pub created_at: OffsetDateTime,
+    /// When the change was last written (UTC, microseconds).
+    pub updated_at: OffsetDateTime,
+}
+
+/// An event to append to the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Who did it (`--as`, `FEARLESS_USER` or the OS user).
+    pub actor: String,
+    /// What happened, dotted: `change.approved`, `host.package.upgraded`.
+    pub kind: String,
+    /// What it happened to: `CHG-3`, `host:web-1`. Set by the store for change events.
+    pub subject: String,
+    /// Details; stored as canonical JSON.
+    pub payload: serde_json::Value,
+}
+
+/// One entry of the journal, as stored and exported (one JSON line per entry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalEntry {
+    /// Position in the chain: 1, 2, … without gaps.
+    pub seq: u64,
+    /// When it was appended: RFC 3339 UTC with microseconds, e.g. `2026-05-01T12:00:00.000001Z`.
+    pub time: String,
+    /// Who did it.
+    pub actor: String,
+    /// What happened.
+    pub kind: String,
+    /// What it happened to.
+    pub subject: String,
+    /// Details.
+    pub payload: serde_json::Value,
+    /// The hash of the previous entry (64 zeros for the first), lower-case hex.
+    pub prev_hash: String,
+    /// SHA-256 of `prev_hash`, a newline and the canonical JSON of this entry, lower-case hex.
+    pub hash: String,
+}
+
+/// Which journal entries to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JournalFilter {
+    /// Only entries at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only entries about this subject (`CHG-3`).
+    pub subject: Option<String>,
+}
+
+/// The result of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// How many entries were found intact (all of them when nothing is broken).
+    pub entries: u64,
+    /// The first broken link, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+impl VerifyReport {
+    /// True when the chain is intact.
+    pub fn is_ok(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    /// The first sequence number that does not check out.
+    pub seq: u64,
+    /// Why, in words: edited, missing, out of order.
+    pub why: String,
+}

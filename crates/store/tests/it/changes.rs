@@ -1,0 +1,186 @@
+//! Change records: insert, get, list, update, optimistic locking.
+
+crate::common::backend_tests!(
+    round_trip,
+    stale_version_is_a_conflict_and_writes_nothing,
+    reopen_keeps_everything
+);
+
+mod cases {
+    use fearless_store::{ErrorClass, JournalFilter, StoreError};
+    use serde_json::json;
+
+    use crate::common::{TestDb, event};
+
+    pub(super) async fn round_trip(db: &TestDb) {
+        let store = db.open().await;
+        let first = store
+            .insert_change(
+                "new",
+                &json!({"title": "patch openssl", "hosts": ["web-1"]}),
+                event("ann", "change.created", json!({})),
+            )
+            .await
+            .expect("insert");
+        let second = store
+            .insert_change(
+                "new",
+                &json!({"title": "two"}),
+                event("bob", "change.created", json!({})),
+            )
+            .await
+            .expect("insert");
+        assert_eq!((first.number, first.version, second.number), (1, 1, 2));
+
+        let got = store
+            .get_change(1)
+            .await
+            .expect("get")
+            .expect("change 1 exists");
+        assert_eq!(got, first);
+        assert_eq!(
+            got.record,
+            json!({"title": "patch openssl", "hosts": ["web-1"]})
+        );
+        assert!(store.get_change(3).await.expect("get").is_none());
+        assert!(store.get_change(u64::MAX).await.expect("get").is_none());
+
+        let updated = store
+            .update_change(
+                1,
+                1,
+                "assess",
+                &json!({"title": "patch openssl", "risk": "low"}),
+                event("ann", "change.submitted", json!({"to": "assess"})),
+            )
+            .await
+            .expect("update");
+        assert_eq!((updated.version, updated.state.as_str()), (2, "assess"));
+        assert_eq!(updated.created_at, first.created_at);
+        assert_eq!(
+            store.get_change(1).await.expect("get"),
+            Some(updated.clone())
+        );
+
+        let list = store.list_changes().await.expect("list");
+        assert_eq!(
+            list.iter()
+                .map(|c| (c.number, c.version))
+                .collect::<Vec<_>>(),
+            vec![(1, 2), (2, 1)]
+        );
+
+        let unknown = store
+            .update_change(9, 1, "x", &json!({}), event("ann", "change.x", json!({})))
+            .await;
+        assert!(
+            matches!(unknown, Err(StoreError::UnknownChange { number: 9 })),
+            "{unknown:?}"
+        );
+        assert_eq!(unknown.expect_err("unknown").class(), ErrorClass::BadInput);
+
+        // Every write has its entry, and change entries carry the change's subject.
+        let journal = store
+            .journal(&JournalFilter::default())
+            .await
+            .expect("journal");
+        let subjects: Vec<_> = journal
+            .iter()
+            .map(|e| (e.subject.as_str(), e.kind.as_str()))
+            .collect();
+        assert_eq!(
+            subjects,
+            vec![
+                ("CHG-1", "change.created"),
+                ("CHG-2", "change.created"),
+                ("CHG-1", "change.submitted")
+            ]
+        );
+    }
+
+    pub(super) async fn stale_version_is_a_conflict_and_writes_nothing(db: &TestDb) {
+        let store = db.open().await;
+        store
+            .insert_change(
+                "new",
+                &json!({"n": 0}),
+                event("ann", "change.created", json!({})),
+            )
+            .await
+            .expect("insert");
+        store
+            .update_change(
+                1,
+                1,
+                "assess",
+                &json!({"n": 1}),
+                event("ann", "change.submitted", json!({})),
+            )
+            .await
+            .expect("first update");
+
+        let stale = store
+            .update_change(
+                1,
+                1,
+                "cancelled",
+                &json!({"n": 2}),
+                event("bob", "change.cancelled", json!({})),
+            )
+            .await;
+        match stale {
+            Err(
+                ref e @ StoreError::Conflict {
+                    number: 1,
+                    expected: 1,
+                    found: 2,
+                },
+            ) => {
+                assert_eq!(e.class(), ErrorClass::Conflict);
+                assert!(e.to_string().contains("CHG-1"), "{e}");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let now = store.get_change(1).await.expect("get").expect("exists");
+        assert_eq!(
+            (now.version, now.state.as_str(), &now.record),
+            (2, "assess", &json!({"n": 1}))
+        );
+        assert_eq!(
+            store
+                .journal(&JournalFilter::default())
+                .await
+                .expect("journal")
+                .len(),
+            2,
+            "a lost update writes no entry"
+        );
+        assert!(store.verify().await.expect("verify").is_ok());
+    }
+
+    pub(super) async fn reopen_keeps_everything(db: &TestDb) {
+        let store = db.open().await;
+        store
+            .insert_change(
+                "new",
+                &json!({"a": 1}),
+                event("ann", "change.created", json!({})),
+            )
+            .await
+            .expect("insert");
+        store.close().await;
+        drop(store);
+
+        let again = db.open().await;
+        assert_eq!(
+            again.get_change(1).await.expect("get").map(|c| c.record),
+            Some(json!({"a": 1}))
+        );
+        let next = again
+            .insert_change("new", &json!({}), event("ann", "change.created", json!({})))
+            .await
+            .expect("insert");
+        assert_eq!(next.number, 2);
+        assert_eq!(again.verify().await.expect("verify").entries, 2);
+    }
+}

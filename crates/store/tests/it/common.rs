@@ -1,0 +1,207 @@
+//! Shared helpers: a fresh store per test on either backend, and raw SQL access for tampering.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use fearless_store::{NewEvent, Store};
+use sqlx::{Connection, PgConnection, SqliteConnection};
+
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// The admin URL of the test server.
+pub(crate) fn postgres_admin_url() -> String {
+    std::env::var("FEARLESS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh, empty database for one test; removed when dropped.
+#[derive(Debug)]
+pub(crate) struct TestDb {
+    pub(crate) kind: Kind,
+    pub(crate) url: String,
+    dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub(crate) async fn new(kind: Kind) -> TestDb {
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!(
+                    "sqlite:{}",
+                    dir.path().join("nested/dir/state.db").display()
+                );
+                TestDb {
+                    kind,
+                    url,
+                    dir: Some(dir),
+                    pg_name: None,
+                }
+            }
+            Kind::Postgres => {
+                let name = format!(
+                    "fearless_test_{}_{}",
+                    std::process::id(),
+                    NEXT_DB.fetch_add(1, Ordering::Relaxed)
+                );
+                let admin = postgres_admin_url();
+                let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is required for these tests and is unreachable at {admin}: {e}"
+                    )
+                });
+                // A database name cannot be a bind parameter; `name` is ours (letters, digits, _).
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let _ = conn.close().await;
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                let url = format!("{base}/{name}");
+                TestDb {
+                    kind,
+                    url,
+                    dir: None,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn open(&self) -> Store {
+        Store::open(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.url))
+    }
+
+    /// The SQLite file (SQLite only).
+    pub(crate) fn path(&self) -> PathBuf {
+        PathBuf::from(self.url.strip_prefix("sqlite:").expect("a sqlite test db"))
+    }
+
+    /// A plain connection that bypasses the store, as an attacker or an admin with psql would.
+    pub(crate) async fn raw(&self) -> Raw {
+        match self.kind {
+            Kind::Sqlite => Raw::Sqlite(
+                SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("raw sqlite"),
+            ),
+            Kind::Postgres => Raw::Postgres(
+                PgConnection::connect(&self.url)
+                    .await
+                    .expect("raw postgres"),
+            ),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&postgres_admin_url()).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+        drop(self.dir.take());
+    }
+}
+
+/// A raw connection to a test database.
+#[derive(Debug)]
+pub(crate) enum Raw {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+impl Raw {
+    /// Run statements without binds.
+    pub(crate) async fn exec(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match self {
+            Raw::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+            Raw::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(drop),
+        }
+    }
+
+    /// Run the statement written for this backend.
+    pub(crate) async fn exec_for(
+        &mut self,
+        sqlite: &'static str,
+        postgres: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = match self {
+            Raw::Sqlite(_) => sqlite,
+            Raw::Postgres(_) => postgres,
+        };
+        self.exec(sql).await
+    }
+
+    /// Remove the append-only triggers, as someone bent on tampering would.
+    pub(crate) async fn allow_tampering(&mut self) {
+        self.exec_for(
+            "DROP TRIGGER journal_no_update; DROP TRIGGER journal_no_delete;",
+            "ALTER TABLE journal DISABLE TRIGGER USER",
+        )
+        .await
+        .expect("disable append-only triggers");
+    }
+}
+
+/// An event by `actor` of `kind` with `payload`, subject `host:web-1`.
+pub(crate) fn event(actor: &str, kind: &str, payload: serde_json::Value) -> NewEvent {
+    NewEvent {
+        actor: actor.to_owned(),
+        kind: kind.to_owned(),
+        subject: "host:web-1".to_owned(),
+        payload,
+    }
+}
+
+/// Expands each `async fn NAME(db: &TestDb)` listed into `NAME::sqlite` and `NAME::postgres`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::common::{Kind, TestDb};
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    let db = TestDb::new(Kind::Sqlite).await;
+                    super::cases::$name(&db).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let db = TestDb::new(Kind::Postgres).await;
+                    super::cases::$name(&db).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use backend_tests;
