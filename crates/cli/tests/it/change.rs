@@ -143,3 +143,22 @@ fn a_store_that_is_not_a_database_is_bad_input_and_left_alone() {
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
     assert!(!stderr(&refused).contains("secret"), "the password must not be printed: {}", stderr(&refused));
 }
+
+#[test]
+fn a_standard_change_from_a_yaml_file_is_scheduled_on_submit() {
+    let env = sqlite_env();
+    let file = env._dir.path().join("change.yaml");
+    std::fs::write(&file, "title: Rotate logs\ntype: standard\nhosts: web-2\ncomponents: [checkout]\nimpact: low\ntest_plan: [checkout]\n").expect("write");
+    let created: serde_json::Value =
+        serde_json::from_str(&env.ok(&["change", "new", "-f", &file.display().to_string(), "--format", "json"], "carol")).expect("json");
+    assert_eq!(created["type"], "standard");
+    assert_eq!(created["scope"]["hosts"], serde_json::json!(["web-2"]));
+    env.ok(&["change", "submit", "CHG-1"], "carol");
+    assert_eq!(env.state("CHG-1"), "scheduled");
+    // A typo in the file is refused before anything is written.
+    std::fs::write(&file, "title: x\nhost: web-2\n").expect("write");
+    let bad = env.run(&["change", "new", "-f", &file.display().to_string()], "carol");
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let list: serde_json::Value = serde_json::from_str(&env.ok(&["change", "list", "--format", "json"], "carol")).expect("json");
+    assert_eq!(list["changes"].as_array().map(Vec::len), Some(1));
+}
