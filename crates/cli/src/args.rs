@@ -62,6 +62,8 @@ pub(crate) enum Command {
     Change(Box<ChangeArgs>),
     /// The tamper-evident journal of every change and action.
     Journal(JournalArgs),
+    /// Event delivery: the outbox, replays, test events.
+    Events(EventsArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -201,6 +203,25 @@ pub(crate) struct EditChangeArgs {
     pub(crate) impact: Option<String>,
     #[arg(long)]
     pub(crate) urgency: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    #[command(subcommand)]
+    pub(crate) action: EventsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsAction {
+    /// Undelivered events per sink (exit 1 when any are waiting)
+    Status,
+    /// Retry every undelivered event now
+    Replay,
+    /// Send a test event to one sink
+    Test {
+        /// Sink name from the config
+        sink: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,9 @@
 
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig, RawDns,
-    RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawImport, RawInventory, RawPackage, RawPatch,
-    RawPort, RawProcess, RawRoute, RawService, RawSink, RawSql, RawSsh, RawTcp, RawTls, RawWebhookSink, RawWindow,
+    RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawImport, RawInventory, RawPackage, RawPagerDutySink,
+    RawPatch, RawPort, RawProcess, RawRoute, RawService, RawSink, RawSlackSink, RawSnsSink, RawSql, RawSqsSink, RawSsh,
+    RawTcp, RawTls, RawWebhookSink, RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -45,6 +46,9 @@ impl<'de> Deserializer<'de> for FieldsProbe<'_> {
 /// The check kind keys, in the order they are documented.
 pub(crate) const CHECK_KINDS: &[&str] =
     &["http", "tcp", "dns", "tls", "command", "process", "service", "package", "file", "port", "amqp", "sql", "sqs", "ldap"];
+
+/// The sink kind keys, in the order they are documented.
+pub(crate) const SINK_KINDS: &[&str] = &["file", "webhook", "slack", "pagerduty", "amqp", "sqs", "sns"];
 
 /// The valid keys of the mapping at `path`, when that mapping is a struct.
 pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
@@ -89,8 +93,12 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
         [Some("events"), Some("sinks"), Some(_)] => fields_of::<RawSink>(),
         [Some("events"), Some("sinks"), Some(_), Some(kind)] => match *kind {
             "file" => fields_of::<RawFileSink>(),
-            "amqp" => fields_of::<RawAmqpSink>(),
             "webhook" => fields_of::<RawWebhookSink>(),
+            "slack" => fields_of::<RawSlackSink>(),
+            "pagerduty" => fields_of::<RawPagerDutySink>(),
+            "amqp" => fields_of::<RawAmqpSink>(),
+            "sqs" => fields_of::<RawSqsSink>(),
+            "sns" => fields_of::<RawSnsSink>(),
             _ => return None,
         },
         [Some("events"), Some("routes"), None] => fields_of::<RawRoute>(),
@@ -131,5 +139,6 @@ mod tests {
         assert!(fields_of::<RawConfig>().contains(&"components"));
         assert!(fields_of::<RawHostFields>().contains(&"become"));
         assert_eq!(fields_of::<RawCheck>().len(), 4 + CHECK_KINDS.len());
+        assert_eq!(fields_of::<RawSink>(), SINK_KINDS);
     }
 }

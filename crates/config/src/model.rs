@@ -23,6 +23,8 @@ pub struct Config {
     pub store: Option<String>,
     /// `change:`: approvals, blackouts and allowed windows for change records.
     pub change: ChangePolicy,
+    /// `events:`: the sinks events go to and the routes that pick them (empty when absent).
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -525,5 +527,210 @@ impl Weekday {
     /// The three-letter name used in the config.
     pub fn name(self) -> &'static str {
         ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][self as usize]
+    }
+}
+
+/// `events:`: sinks, and routes that pick sinks by event type and severity.
+#[derive(Debug, Clone, Default)]
+pub struct EventsConfig {
+    /// `outbox:` resolved against the config's directory; `None` means "beside the store".
+    pub outbox: Option<PathBuf>,
+    /// Sinks by name, in file order.
+    pub sinks: IndexMap<String, SinkSpec>,
+    /// Routes in file order; an event goes to the union of the sinks of every matching route.
+    pub routes: Vec<EventRoute>,
+}
+
+impl EventsConfig {
+    /// Names of the sinks an event of `event_type` and `severity` goes to, each once, in
+    /// the order the routes name them.
+    pub fn sinks_for(&self, event_type: &str, severity: EventSeverity) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for route in self.routes.iter().filter(|r| r.matches(event_type, severity)) {
+            for s in &route.sinks {
+                if !out.contains(&s.as_str()) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One named sink of `events.sinks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// `file: { path }`: JSON lines appended to a file (path resolved against the config).
+    File {
+        /// Absolute or config-relative path, resolved.
+        path: PathBuf,
+    },
+    /// `webhook: { url, secret_env }`: POST with Standard Webhooks signature headers.
+    Webhook {
+        /// http(s) URL.
+        url: String,
+        /// Environment variable holding the signing secret (`whsec_…` base64, or raw text).
+        secret_env: Option<String>,
+    },
+    /// `slack: { url }`: a Slack incoming webhook.
+    Slack {
+        /// http(s) URL.
+        url: String,
+    },
+    /// `pagerduty: { url?, routing_key_env }`: Events API v2 / Change Events.
+    PagerDuty {
+        /// Base URL of the Events API (default `https://events.pagerduty.com`).
+        url: String,
+        /// Environment variable holding the integration's routing key.
+        routing_key_env: String,
+    },
+    /// `amqp: { url, exchange }`: a durable topic exchange, routing key = event type.
+    Amqp {
+        /// `amqp://` or `amqps://` URL.
+        url: String,
+        /// Exchange name (default `fearless.events`).
+        exchange: String,
+    },
+    /// `sqs: { queue_url, region?, endpoint? }` (needs the `aws` feature of fearless-events).
+    Sqs {
+        /// Queue URL.
+        queue_url: String,
+        /// AWS region (else from the environment).
+        region: Option<String>,
+        /// Endpoint override (e.g. a local test server).
+        endpoint: Option<String>,
+    },
+    /// `sns: { topic_arn, region?, endpoint? }` (needs the `aws` feature of fearless-events).
+    Sns {
+        /// Topic ARN.
+        topic_arn: String,
+        /// AWS region (else from the environment).
+        region: Option<String>,
+        /// Endpoint override (e.g. a local test server).
+        endpoint: Option<String>,
+    },
+}
+
+impl SinkSpec {
+    /// The kind key (`file`, `webhook`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkSpec::File { .. } => "file",
+            SinkSpec::Webhook { .. } => "webhook",
+            SinkSpec::Slack { .. } => "slack",
+            SinkSpec::PagerDuty { .. } => "pagerduty",
+            SinkSpec::Amqp { .. } => "amqp",
+            SinkSpec::Sqs { .. } => "sqs",
+            SinkSpec::Sns { .. } => "sns",
+        }
+    }
+}
+
+/// One entry of `events.routes`.
+#[derive(Debug, Clone)]
+pub struct EventRoute {
+    /// Event type glob (`fearless.*`, `fearless.change.*`).
+    pub types: TypePattern,
+    /// Events below this severity do not take this route.
+    pub min_severity: EventSeverity,
+    /// Sink names (all defined).
+    pub sinks: Vec<String>,
+}
+
+impl EventRoute {
+    /// Whether an event of this type and severity takes this route.
+    pub fn matches(&self, event_type: &str, severity: EventSeverity) -> bool {
+        severity >= self.min_severity && self.types.matches(event_type)
+    }
+}
+
+/// A glob over event types: `*` matches any run of characters (dots included), `?` one.
+#[derive(Debug, Clone)]
+pub struct TypePattern(glob::Pattern);
+
+impl TypePattern {
+    /// Parse a glob; `Err` carries a lower-case message.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        glob::Pattern::new(text).map(Self).map_err(|e| format!("invalid type pattern `{text}`: {}", e.msg))
+    }
+
+    /// Whether `event_type` matches.
+    pub fn matches(&self, event_type: &str) -> bool {
+        self.0.matches(event_type)
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// How much an event matters, ordered `info < warning < error < critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSeverity {
+    /// Routine (the default).
+    #[default]
+    Info,
+    /// Worth a look.
+    Warning,
+    /// Something failed.
+    Error,
+    /// Someone must act now.
+    Critical,
+}
+
+impl EventSeverity {
+    /// All severities, lowest first.
+    pub const ALL: [EventSeverity; 4] = [EventSeverity::Info, EventSeverity::Warning, EventSeverity::Error, EventSeverity::Critical];
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSeverity::Info => "info",
+            EventSeverity::Warning => "warning",
+            EventSeverity::Error => "error",
+            EventSeverity::Critical => "critical",
+        }
+    }
+
+    /// Parse a lower-case name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for EventSeverity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_section_resolves_paths_and_routes() {
+        let yaml = r#"
+events:
+  outbox: state/outbox
+  sinks:
+    log: { file: { path: events.jsonl } }
+    bus: { amqp: { url: "amqp://guest:guest@127.0.0.1:5672/%2f" } }
+    hook: { webhook: { url: "http://127.0.0.1:9/hook", secret_env: HOOK_SECRET } }
+  routes:
+    - { types: "fearless.*", sinks: [log, bus] }
+    - { types: "fearless.incident.*", min_severity: warning, sinks: [hook, log] }
+"#;
+        let loaded = crate::load_str(std::path::Path::new("/etc/fearless/fearless.yaml"), yaml.to_owned()).expect("valid");
+        let ev = loaded.config.events;
+        assert_eq!(ev.outbox, Some(PathBuf::from("/etc/fearless/state/outbox")));
+        assert_eq!(ev.sinks["log"], SinkSpec::File { path: PathBuf::from("/etc/fearless/events.jsonl") });
+        assert_eq!(ev.sinks["bus"], SinkSpec::Amqp { url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(), exchange: "fearless.events".into() });
+        assert_eq!(ev.sinks_for("fearless.change.approved.v1", EventSeverity::Critical), ["log", "bus"]);
+        assert_eq!(ev.sinks_for("fearless.incident.opened.v1", EventSeverity::Info), ["log", "bus"]);
+        assert_eq!(ev.sinks_for("fearless.incident.opened.v1", EventSeverity::Warning), ["log", "bus", "hook"]);
+        assert!(ev.sinks_for("other.thing", EventSeverity::Critical).is_empty());
     }
 }

@@ -259,45 +259,74 @@ pub(crate) struct RawWindow {
     pub(crate) to: String,
 }
 
+/// `events:`: where the one `send_message` wrapper delivers, decided by configuration alone.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawEvents {
+    pub(crate) outbox: Option<String>,
     #[serde(default)]
     pub(crate) sinks: IndexMap<String, RawSink>,
     #[serde(default)]
     pub(crate) routes: Vec<RawRoute>,
 }
 
+/// A sink: exactly one kind key (validated, so that "no kind" and "two kinds" are located).
+/// Fields inside the kinds are optional here so that a missing one is a located error.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawSink {
     pub(crate) file: Option<RawFileSink>,
-    pub(crate) amqp: Option<RawAmqpSink>,
     pub(crate) webhook: Option<RawWebhookSink>,
+    pub(crate) slack: Option<RawSlackSink>,
+    pub(crate) pagerduty: Option<RawPagerDutySink>,
+    pub(crate) amqp: Option<RawAmqpSink>,
+    pub(crate) sqs: Option<RawSqsSink>,
+    pub(crate) sns: Option<RawSnsSink>,
 }
 
-#[derive(Debug, Deserialize)]
-#[expect(dead_code, reason = "validated now; read by the patch, change and events work")]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawFileSink {
-    pub(crate) path: String,
+    pub(crate) path: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[expect(dead_code, reason = "validated now; read by the patch, change and events work")]
-pub(crate) struct RawAmqpSink {
-    pub(crate) url: String,
-    pub(crate) exchange: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[expect(dead_code, reason = "validated now; read by the patch, change and events work")]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawWebhookSink {
-    pub(crate) url: String,
+    pub(crate) url: Option<String>,
     pub(crate) secret_env: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[expect(dead_code, reason = "validated now; read by the patch, change and events work")]
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawSlackSink {
+    pub(crate) url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawPagerDutySink {
+    pub(crate) url: Option<String>,
+    pub(crate) routing_key_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawAmqpSink {
+    pub(crate) url: Option<String>,
+    pub(crate) exchange: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawSqsSink {
+    pub(crate) queue_url: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawSnsSink {
+    pub(crate) topic_arn: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawRoute {
-    pub(crate) types: String,
+    pub(crate) types: Option<String>,
     pub(crate) min_severity: Option<String>,
     #[serde(default)]
     pub(crate) sinks: Vec<String>,

@@ -104,15 +104,13 @@ impl Validator<'_> {
             self.patch(patch);
         }
         let change = raw.change.as_ref().map(|c| self.change(c)).unwrap_or_default();
-        if let Some(events) = &raw.events {
-            self.events(events);
-        }
+        let events = raw.events.as_ref().map(|e| self.events(e, path)).unwrap_or_default();
         if let Some(store) = &raw.store
             && !(store.starts_with("sqlite:") || store.starts_with("postgres://") || store.starts_with("postgresql://"))
         {
             self.error(&p!["store"], "config::store", format!("unsupported store `{store}`"), Some("use sqlite:PATH or postgres://USER@HOST/DB".into()));
         }
-        Some(Config { path: path.to_owned(), inventory, components, store: raw.store, change })
+        Some(Config { path: path.to_owned(), inventory, components, store: raw.store, change, events })
     }
 
     fn inventory(&mut self, raw: RawInventory, config_path: &Path) -> Inventory {
@@ -748,33 +746,208 @@ impl Validator<'_> {
         }
     }
 
-    fn events(&mut self, raw: &RawEvents) {
+    fn events(&mut self, raw: &RawEvents, config_path: &Path) -> EventsConfig {
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        let outbox = raw.outbox.as_ref().and_then(|o| {
+            if o.trim().is_empty() {
+                self.error(&p!["events", "outbox"], "config::empty", "events.outbox is empty", Some("name a directory, e.g. .fearless/outbox".into()));
+                return None;
+            }
+            Some(base.join(o))
+        });
+        let mut sinks = IndexMap::new();
         for (name, s) in &raw.sinks {
-            let n = usize::from(s.file.is_some()) + usize::from(s.amqp.is_some()) + usize::from(s.webhook.is_some());
-            if n != 1 {
-                self.error(&p!["events", "sinks", name], "config::sink-kind", format!("sink `{name}` must have exactly one kind"), Some("one of: file, amqp, webhook".into()));
+            if let Some(spec) = self.sink(name, s, base) {
+                sinks.insert(name.clone(), spec);
             }
         }
+        let mut routes = Vec::new();
         for (i, r) in raw.routes.iter().enumerate() {
+            let path = p!["events", "routes", i];
+            let sub = |k: &str| [&path[..], &p![k]].concat();
+            let mut ok = true;
             for (j, s) in r.sinks.iter().enumerate() {
                 if !raw.sinks.contains_key(s) {
-                    let hint = closest(s, raw.sinks.keys().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
+                    let hint = closest(s, raw.sinks.keys().map(String::as_str))
+                        .map(|c| format!("did you mean `{c}`?"))
+                        .or_else(|| Some(format!("define it under `events.sinks` (sinks: {})", raw.sinks.keys().map(String::as_str).collect::<Vec<_>>().join(", "))));
                     self.error(&p!["events", "routes", i, "sinks", j], "config::unknown-sink", format!("route sends to undefined sink `{s}`"), hint);
+                    ok = false;
                 }
             }
-            if let Some(sev) = &r.min_severity
-                && !matches!(sev.as_str(), "info" | "warning" | "error" | "critical")
-            {
-                self.error(&p!["events", "routes", i, "min_severity"], "config::severity", format!("unknown severity `{sev}`"), Some("expected info, warning, error or critical".into()));
+            if r.sinks.is_empty() {
+                self.error(&path, "config::empty", "route names no sink", Some("add `sinks: [NAME, …]`".into()));
+                ok = false;
+            }
+            let min_severity = match &r.min_severity {
+                None => EventSeverity::Info,
+                Some(sev) => EventSeverity::parse(sev).unwrap_or_else(|| {
+                    let hint = match closest(sev, EventSeverity::ALL.iter().map(|s| s.as_str())) {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => "expected info, warning, error or critical".into(),
+                    };
+                    self.error(&sub("min_severity"), "config::severity", format!("unknown severity `{sev}`"), Some(hint));
+                    ok = false;
+                    EventSeverity::Info
+                }),
+            };
+            let types = match &r.types {
+                None => {
+                    self.error(&path, "config::missing-key", "route needs `types`", Some("match event types with a glob, e.g. `types: \"fearless.*\"`".into()));
+                    None
+                }
+                Some(t) => match TypePattern::parse(t) {
+                    Ok(tp) => Some(tp),
+                    Err(msg) => {
+                        self.error(&sub("types"), "config::pattern", msg, Some("`*` matches any text, `?` one character".into()));
+                        None
+                    }
+                },
+            };
+            if let (Some(types), true) = (types, ok) {
+                routes.push(EventRoute { types, min_severity, sinks: r.sinks.clone() });
             }
         }
+        EventsConfig { outbox, sinks, routes }
+    }
+
+    fn sink(&mut self, name: &str, s: &RawSink, base: &Path) -> Option<SinkSpec> {
+        use crate::keys::SINK_KINDS;
+        let path = p!["events", "sinks", name];
+        let kinds: Vec<&str> = [s.file.is_some(), s.webhook.is_some(), s.slack.is_some(), s.pagerduty.is_some(), s.amqp.is_some(), s.sqs.is_some(), s.sns.is_some()]
+            .iter()
+            .zip(SINK_KINDS)
+            .filter_map(|(set, k)| set.then_some(*k))
+            .collect();
+        let kind = match kinds.as_slice() {
+            [] => {
+                self.error(&path, "config::sink-kind", format!("sink `{name}` has no kind"), Some(format!("add exactly one of: {}", SINK_KINDS.join(", "))));
+                return None;
+            }
+            [k] => *k,
+            [a, b, ..] => {
+                self.error(&[&path[..], &p![*b]].concat(), "config::sink-kind", format!("sink `{name}` has more than one kind (`{a}` and `{b}`)"), Some("define one sink per kind and name both in the route".into()));
+                return None;
+            }
+        };
+        let kpath = [&path[..], &p![kind]].concat();
+        let at = |k: &str| [&kpath[..], &p![k]].concat();
+        let http = ["http", "https"];
+        match kind {
+            "file" => {
+                let f = s.file.as_ref()?;
+                let file = self.required(&kpath, kind, name, "path", f.path.as_deref())?;
+                Some(SinkSpec::File { path: base.join(file) })
+            }
+            "webhook" => {
+                let w = s.webhook.as_ref()?;
+                let url = self.required(&kpath, kind, name, "url", w.url.as_deref())?;
+                let url = self.plain_url(&at("url"), url, &http);
+                let secret_env = match &w.secret_env {
+                    Some(v) => Some(self.env_name(&at("secret_env"), v)?),
+                    None => None,
+                };
+                Some(SinkSpec::Webhook { url: url?, secret_env })
+            }
+            "slack" => {
+                let sl = s.slack.as_ref()?;
+                let url = self.required(&kpath, kind, name, "url", sl.url.as_deref())?;
+                Some(SinkSpec::Slack { url: self.plain_url(&at("url"), url, &http)? })
+            }
+            "pagerduty" => {
+                let pd = s.pagerduty.as_ref()?;
+                let url = match &pd.url {
+                    Some(u) => self.plain_url(&at("url"), u, &http),
+                    None => Some("https://events.pagerduty.com".to_owned()),
+                };
+                let key = self.required(&kpath, kind, name, "routing_key_env", pd.routing_key_env.as_deref()).and_then(|v| self.env_name(&at("routing_key_env"), v));
+                Some(SinkSpec::PagerDuty { url: url?, routing_key_env: key? })
+            }
+            "amqp" => {
+                let a = s.amqp.as_ref()?;
+                let url = self.required(&kpath, kind, name, "url", a.url.as_deref())?;
+                let url = self.plain_url(&at("url"), url, &["amqp", "amqps"])?;
+                let exchange = a.exchange.clone().unwrap_or_else(|| "fearless.events".to_owned());
+                if exchange.is_empty() || exchange.starts_with("amq.") {
+                    self.error(&at("exchange"), "config::exchange", format!("exchange `{exchange}` cannot be declared"), Some("name a topic exchange of your own, e.g. fearless.events".into()));
+                    return None;
+                }
+                Some(SinkSpec::Amqp { url, exchange })
+            }
+            "sqs" => {
+                let q = s.sqs.as_ref()?;
+                let queue_url = self.required(&kpath, kind, name, "queue_url", q.queue_url.as_deref())?;
+                let queue_url = self.plain_url(&at("queue_url"), queue_url, &http)?;
+                let endpoint = match &q.endpoint {
+                    Some(e) => Some(self.plain_url(&at("endpoint"), e, &http)?),
+                    None => None,
+                };
+                Some(SinkSpec::Sqs { queue_url, region: q.region.clone(), endpoint })
+            }
+            "sns" => {
+                let t = s.sns.as_ref()?;
+                let topic_arn = self.required(&kpath, kind, name, "topic_arn", t.topic_arn.as_deref())?;
+                if !topic_arn.starts_with("arn:") {
+                    self.error(&at("topic_arn"), "config::arn", format!("`{topic_arn}` is not an ARN"), Some("write arn:aws:sns:REGION:ACCOUNT:TOPIC".into()));
+                    return None;
+                }
+                let endpoint = match &t.endpoint {
+                    Some(e) => Some(self.plain_url(&at("endpoint"), e, &http)?),
+                    None => None,
+                };
+                Some(SinkSpec::Sns { topic_arn: topic_arn.to_owned(), region: t.region.clone(), endpoint })
+            }
+            _ => None,
+        }
+    }
+
+    /// A key a sink kind cannot do without; the error points at the kind.
+    fn required<'v>(&mut self, kpath: &[Seg], kind: &str, name: &str, key: &str, value: Option<&'v str>) -> Option<&'v str> {
+        match value {
+            Some(v) if !v.trim().is_empty() => Some(v),
+            _ => {
+                self.error(kpath, "config::missing-key", format!("{kind} sink `{name}` needs `{key}`"), None);
+                None
+            }
+        }
+    }
+
+    /// A literal URL (no templates) with one of `schemes` and a host.
+    fn plain_url(&mut self, path: &[Seg], text: &str, schemes: &[&str]) -> Option<String> {
+        let shown = redact_userinfo(text);
+        match url::Url::parse(text) {
+            Ok(u) if !schemes.contains(&u.scheme()) => {
+                self.error(path, "config::url", format!("URL scheme `{}` is not supported here", u.scheme()), Some(format!("use {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or "))));
+                None
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                self.error(path, "config::url", format!("URL `{shown}` has no host"), None);
+                None
+            }
+            Ok(_) => Some(text.to_owned()),
+            Err(e) => {
+                self.error(path, "config::url", format!("malformed URL `{shown}`: {e}"), Some(format!("expected {}://host[:port]/…", schemes[0])));
+                None
+            }
+        }
+    }
+
+    /// The name of an environment variable (secrets are never written in the config).
+    fn env_name(&mut self, path: &[Seg], text: &str) -> Option<String> {
+        let ok = !text.is_empty() && !text.starts_with(|c: char| c.is_ascii_digit()) && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            self.error(path, "config::env-name", "expected the name of an environment variable", Some("put the secret in the environment and name the variable here, e.g. HOOK_SECRET".into()));
+            return None;
+        }
+        Some(text.to_owned())
     }
 
     /// Report keys no struct consumed, with the closest valid key.
     pub(crate) fn unknown_key(&mut self, path: &[Seg]) {
         let Some((Seg::Key(key), parent)) = path.split_last() else { return };
         // Keys under kinds we reject as unsupported are not worth a second message.
-        if parent.iter().any(|s| matches!(s, Seg::Key(k) if k == "sqs" || k == "ldap")) {
+        let in_checks = parent.first().is_some_and(|s| matches!(s, Seg::Key(k) if k == "components"));
+        if in_checks && parent.iter().any(|s| matches!(s, Seg::Key(k) if k == "sqs" || k == "ldap")) {
             return;
         }
         let expected = crate::keys::expected_at(parent);

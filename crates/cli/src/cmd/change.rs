@@ -153,8 +153,16 @@ async fn new(g: &Global, config: &fearless_config::Config, store: &Store, n: New
         .await
         .map_err(store_failure)?;
     let record = decode(&stored.record)?;
+    announce(config, "change.created", &record, serde_json::json!({ "number": record.id().to_string(), "title": record.title })).await;
     render_record(g, &record, &[])?;
     Ok(Outcome::Success)
+}
+
+/// Tell the configured sinks, after the record and its journal entry are committed.
+async fn announce(config: &fearless_config::Config, kind: &str, record: &ChangeRecord, payload: serde_json::Value) {
+    let events = super::events::events_for(config);
+    let event = fearless_events::Event::for_change(format!("fearless.{kind}.v1"), fearless_events::local_source(), &record.id().to_string(), payload);
+    super::events::emit(&events, &event).await;
 }
 
 fn decode(v: &serde_json::Value) -> Result<ChangeRecord, Failure> {
@@ -188,6 +196,7 @@ async fn transition(g: &Global, config: &fearless_config::Config, store: &Store,
     let value = serde_json::to_value(&applied.record).map_err(|e| Failure::Environment(e.into()))?;
     let event = NewEvent { actor, kind: applied.kind.into(), subject: format!("CHG-{}", stored.number), payload: applied.payload.clone() };
     store.update_change(stored.number, stored.version, applied.record.state.as_str(), &value, event).await.map_err(store_failure)?;
+    announce(config, applied.kind, &applied.record, applied.payload).await;
     render_record(g, &applied.record, &applied.warnings)?;
     Ok(Outcome::Success)
 }

@@ -2,6 +2,7 @@
 
 mod change;
 mod check;
+mod events;
 mod hosts;
 mod journal;
 mod lab;
@@ -16,6 +17,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Hosts(a) => hosts::run(&cli.global, a).await,
         Command::Change(a) => change::run(&cli.global, *a).await,
         Command::Journal(a) => journal::run(&cli.global, a).await,
+        Command::Events(a) => events::run(&cli.global, a).await,
         Command::Lab(a) => lab::run(&cli.global, a).await,
     }
 }

@@ -4,6 +4,7 @@
 mod change;
 mod check;
 mod config_errors;
+mod events;
 mod lab;
 
 use std::path::Path;

@@ -1,0 +1,90 @@
+//! `fearless events status | replay | test SINK`, and the one place commands emit events.
+
+use super::{load_config, only_human_or_json, print, print_json};
+use crate::args::{EventsAction, EventsArgs, Format, Global};
+use crate::exit::{Failure, Outcome};
+use crate::render;
+use fearless_events::{Event, Events};
+use std::io::Write as _;
+
+/// The outbox: `events.outbox` from the config, else `.fearless/outbox` beside the config.
+pub(crate) fn events_for(config: &fearless_config::Config) -> Events {
+    let dir = config.events.outbox.clone().unwrap_or_else(|| config.base_dir().join(".fearless/outbox"));
+    Events::new(&config.events, &dir)
+}
+
+/// Send an event; a failure to deliver never fails the command, and is never silent.
+pub(crate) async fn emit(events: &Events, event: &Event) {
+    let delivery = events.send_message(event).await;
+    let mut err = std::io::stderr().lock();
+    for p in delivery.problems() {
+        let what = match &p.outcome {
+            fearless_events::Outcome::Queued { reason, attempts } => format!("queued in the outbox after {attempts} attempt(s): {reason}"),
+            fearless_events::Outcome::Lost { reason } => format!("LOST (the outbox could not be written): {reason}"),
+            fearless_events::Outcome::Delivered => continue,
+        };
+        let _ = writeln!(err, "warning: event {} to sink `{}` {what}", event.summary(), p.sink);
+        let _ = writeln!(err, "hint: `fearless events status` shows the outbox; `fearless events replay` retries");
+    }
+}
+
+pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "events")?;
+    let config = load_config(g)?;
+    let events = events_for(&config);
+    match a.action {
+        EventsAction::Status => {
+            let st = events.status().await.map_err(|e| Failure::Environment(e.into()))?;
+            if g.format == Format::Json {
+                let sinks: serde_json::Map<String, serde_json::Value> = st
+                    .sinks
+                    .iter()
+                    .map(|(name, b)| {
+                        (name.clone(), serde_json::json!({
+                            "pending": b.pending, "failed": b.failed, "configured": b.configured,
+                            "oldest_s": b.oldest.map(|d| d.as_secs()), "last_error": b.last_error,
+                        }))
+                    })
+                    .collect();
+                print_json(&serde_json::json!({ "schema": "fearless.outbox/v1", "dir": st.dir, "sinks": sinks, "unreadable": st.unreadable }))?;
+            } else {
+                let mut t = render::table(&["SINK", "PENDING", "FAILED", "OLDEST", "LAST ERROR"]);
+                for (name, b) in &st.sinks {
+                    let name = if b.configured { name.clone() } else { format!("{name} (no longer configured)") };
+                    t.add_row(vec![
+                        name,
+                        b.pending.to_string(),
+                        b.failed.to_string(),
+                        b.oldest.map(render::duration).unwrap_or_else(|| "-".into()),
+                        b.last_error.clone().unwrap_or_default(),
+                    ]);
+                }
+                print(&format!("{t}\n{} undelivered event(s) in {}\n", st.total(), st.dir.display()))?;
+            }
+            Ok(if st.total() == 0 { Outcome::Success } else { Outcome::Failed })
+        }
+        EventsAction::Replay => {
+            let r = events.replay().await.map_err(|e| Failure::Environment(e.into()))?;
+            if g.format == Format::Json {
+                let still: Vec<_> = r.still_queued.iter().map(|s| serde_json::json!({ "sink": s.sink, "outcome": format!("{:?}", s.outcome) })).collect();
+                print_json(&serde_json::json!({ "schema": "fearless.replay/v1", "delivered": r.delivered, "still_queued": still }))?;
+            } else {
+                print(&format!("replay: {} delivered, {} still queued\n", r.delivered, r.still_queued.len()))?;
+            }
+            Ok(if r.still_queued.is_empty() { Outcome::Success } else { Outcome::Failed })
+        }
+        EventsAction::Test { sink } => {
+            if events.sink(&sink).is_none() {
+                let names: Vec<&str> = config.events.sinks.keys().map(String::as_str).collect();
+                return Err(Failure::bad_input(format!("unknown sink `{sink}`"), Some(&format!("sinks in the config: {}", if names.is_empty() { "none".to_owned() } else { names.join(", ") }))));
+            }
+            match events.test(&sink).await {
+                Ok(()) => {
+                    print(&format!("sink `{sink}`: test event delivered\n"))?;
+                    Ok(Outcome::Success)
+                }
+                Err(e) => Err(Failure::Environment(anyhow::anyhow!("sink `{sink}`: {e}"))),
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The `sqs` and `sns` sinks (cargo feature `aws`): the CloudEvent as the message body,
+//! the event type as a message attribute. Credentials and region come from the standard
+//! environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`) unless
+//! the config names a region; `endpoint` overrides the service URL (tests use moto).
+
+use super::{Capabilities, Sink, SinkError};
+use crate::Event;
+use std::time::Duration;
+
+/// SQS and SNS both take at most 256 KiB.
+const MAX_BYTES: usize = 256 * 1024;
+
+fn credentials() -> Option<aws_sdk_sqs::config::Credentials> {
+    let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
+    Some(aws_sdk_sqs::config::Credentials::new(id, secret, std::env::var("AWS_SESSION_TOKEN").ok(), None, "fearless-env"))
+}
+
+fn region(configured: Option<&str>) -> String {
+    configured.map(str::to_owned).or_else(|| std::env::var("AWS_REGION").ok()).unwrap_or_else(|| "us-east-1".into())
+}
+
+fn service_error(endpoint: &str, e: &(dyn std::error::Error + 'static), timeout: Duration) -> SinkError {
+    let mut text = e.to_string();
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        text = next.to_string();
+        cur = next;
+    }
+    if text.contains("timed out") || text.contains("timeout") {
+        return SinkError::Timeout { endpoint: endpoint.to_owned(), after: timeout };
+    }
+    SinkError::Connect { endpoint: endpoint.to_owned(), message: text }
+}
+
+/// Sends each event as one SQS message.
+#[derive(Debug)]
+pub struct SqsSink {
+    client: Result<aws_sdk_sqs::Client, String>,
+    queue_url: String,
+    timeout: Duration,
+}
+
+impl SqsSink {
+    pub(super) fn new(queue_url: &str, region_name: Option<&str>, endpoint: Option<&str>, timeout: Duration) -> Self {
+        let client = credentials().ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned()).map(|creds| {
+            let mut b = aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new(region(region_name)))
+                .credentials_provider(creds)
+                .timeout_config(aws_sdk_sqs::config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build());
+            if let Some(e) = endpoint {
+                b = b.endpoint_url(e);
+            }
+            aws_sdk_sqs::Client::from_conf(b.build())
+        });
+        Self { client, queue_url: queue_url.to_owned(), timeout }
+    }
+}
+
+impl Sink for SqsSink {
+    async fn send(&self, event: &Event) -> Result<(), SinkError> {
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sqs", reason: e.clone() })?;
+        let body = String::from_utf8_lossy(&event.to_json()).into_owned();
+        let attr = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type("String").string_value(&event.ty).build().map_err(|e| service_error("sqs", &e, self.timeout))?;
+        client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .message_attributes("type", attr)
+            .send()
+            .await
+            .map_err(|e| service_error("sqs", &e, self.timeout))?;
+        Ok(())
+    }
+
+    async fn probe(&self) -> Result<(), SinkError> {
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sqs", reason: e.clone() })?;
+        client.get_queue_attributes().queue_url(&self.queue_url).send().await.map_err(|e| service_error("sqs", &e, self.timeout))?;
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { acknowledged: true, durable: true, max_bytes: Some(MAX_BYTES) }
+    }
+}
+
+/// Publishes each event to an SNS topic.
+#[derive(Debug)]
+pub struct SnsSink {
+    client: Result<aws_sdk_sns::Client, String>,
+    topic_arn: String,
+    timeout: Duration,
+}
+
+impl SnsSink {
+    pub(super) fn new(topic_arn: &str, region_name: Option<&str>, endpoint: Option<&str>, timeout: Duration) -> Self {
+        let client = credentials().ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned()).map(|c| {
+            let creds = aws_sdk_sns::config::Credentials::new(c.access_key_id(), c.secret_access_key(), c.session_token().map(str::to_owned), None, "fearless-env");
+            let mut b = aws_sdk_sns::Config::builder()
+                .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                .region(aws_sdk_sns::config::Region::new(region(region_name)))
+                .credentials_provider(creds)
+                .timeout_config(aws_sdk_sns::config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build());
+            if let Some(e) = endpoint {
+                b = b.endpoint_url(e);
+            }
+            aws_sdk_sns::Client::from_conf(b.build())
+        });
+        Self { client, topic_arn: topic_arn.to_owned(), timeout }
+    }
+}
+
+impl Sink for SnsSink {
+    async fn send(&self, event: &Event) -> Result<(), SinkError> {
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sns", reason: e.clone() })?;
+        let body = String::from_utf8_lossy(&event.to_json()).into_owned();
+        let attr = aws_sdk_sns::types::MessageAttributeValue::builder().data_type("String").string_value(&event.ty).build().map_err(|e| service_error("sns", &e, self.timeout))?;
+        client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .message(body)
+            .message_attributes("type", attr)
+            .send()
+            .await
+            .map_err(|e| service_error("sns", &e, self.timeout))?;
+        Ok(())
+    }
+
+    async fn probe(&self) -> Result<(), SinkError> {
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sns", reason: e.clone() })?;
+        client.get_topic_attributes().topic_arn(&self.topic_arn).send().await.map_err(|e| service_error("sns", &e, self.timeout))?;
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { acknowledged: true, durable: true, max_bytes: Some(MAX_BYTES) }
+    }
+}
