@@ -40,6 +40,12 @@ fi
 wait_port 127.0.0.1 5432 PostgreSQL
 wait_port 127.0.0.1 5672 RabbitMQ
 
+# moto's AWS server (SQS/SNS sink tests) and boto3 to inspect what arrived.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "test.sh: installing moto[server] from PyPI" >&2
+  python3 -m pip install -q 'moto[server]'
+fi
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi

@@ -46,3 +46,88 @@ fn an_unreachable_sink_queues_and_replay_delivers() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("unknown sink `nope`"), "{}", stderr(&unknown));
 }
+
+/// moto's AWS server on loopback, stopped by PID when dropped.
+struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Self {
+        let port = fearless_testkit::free_port("127.0.0.1");
+        let child = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server is required: pip install 'moto[server]' (scripts/test.sh does)");
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(30), "moto_server did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self { child, endpoint: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Run a boto3 snippet against moto; `E` is the endpoint, argv follows.
+    fn py(&self, script: &str, args: &[&str]) -> String {
+        let prelude = "import boto3,sys,json\nE=sys.argv[1]\nkw=dict(endpoint_url=E,region_name='us-east-1',aws_access_key_id='test',aws_secret_access_key='test')\nsqs=boto3.client('sqs',**kw)\nsns=boto3.client('sns',**kw)\n";
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .expect("python3 with boto3 (installed with moto)");
+        assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn sqs_and_sns_sinks_deliver_to_moto() {
+    let moto = Moto::start();
+    let setup = moto.py(
+        "q=sqs.create_queue(QueueName='fearless-events')['QueueUrl']\nsubq=sqs.create_queue(QueueName='fearless-topic-tap')['QueueUrl']\narn=sqs.get_queue_attributes(QueueUrl=subq,AttributeNames=['QueueArn'])['Attributes']['QueueArn']\nt=sns.create_topic(Name='fearless-events')['TopicArn']\nsns.subscribe(TopicArn=t,Protocol='sqs',Endpoint=arn,Attributes={'RawMessageDelivery':'true'})\nprint(q); print(subq); print(t)\n",
+        &[],
+    );
+    let mut it = setup.lines();
+    let (queue, tap, topic) = (it.next().expect("queue"), it.next().expect("tap"), it.next().expect("topic"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            "inventory:\n  hosts:\n    web-1: {{ address: 10.9.0.1 }}\ncomponents:\n  app:\n    runs_on: all\nevents:\n  sinks:\n    bus: {{ sqs: {{ queue_url: \"{queue}\", endpoint: \"{e}\", region: us-east-1 }} }}\n    fan: {{ sns: {{ topic_arn: \"{topic}\", endpoint: \"{e}\", region: us-east-1 }} }}\n  routes:\n    - {{ types: \"fearless.change.*\", sinks: [bus, fan] }}\n",
+            e = moto.endpoint
+        ),
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run fearless")
+    };
+    for sink in ["bus", "fan"] {
+        let out = run(&["events", "test", sink, "-c", &cfg]);
+        assert_eq!(out.status.code(), Some(0), "{sink}: {}", stderr(&out));
+    }
+    let store = format!("sqlite:{}", dir.path().join("state.db").display());
+    let out = run(&["change", "new", "--title", "via aws", "--hosts", "web-1", "-c", &cfg, "--store", &store, "--as", "alice"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("queued"), "delivered, not queued: {}", stderr(&out));
+
+    let receive = "msgs=[]\nfor _ in range(5):\n    r=sqs.receive_message(QueueUrl=sys.argv[2],MaxNumberOfMessages=10,WaitTimeSeconds=1)\n    msgs+= [json.loads(m['Body'])['type'] for m in r.get('Messages',[])]\nprint(' '.join(sorted(msgs)))\n";
+    assert_eq!(moto.py(receive, &[queue]), "fearless.change.created.v1 fearless.test.v1");
+    assert_eq!(moto.py(receive, &[tap]), "fearless.change.created.v1 fearless.test.v1");
+}
