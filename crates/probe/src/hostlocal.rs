@@ -6,7 +6,7 @@
 //! Scripts use only POSIX sh, coreutils and /proc, which even a minimal Debian has.
 
 use crate::result::{Outcome, Reason};
-use fearless_config::{CommandCheck, FileCheck, PackageCheck, PortCheck, ProcessCheck, ServiceCheck};
+use fearless_config::{CommandCheck, FileCheck, PackageCheck, VersionOp, PortCheck, ProcessCheck, ServiceCheck};
 use fearless_exec::{ExecError, Output, Transport};
 use std::time::Duration;
 
@@ -201,57 +201,61 @@ pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duratio
     }
 }
 
+/// Prints `deb VERSION`, `rpm EPOCH:VERSION-RELEASE`, `absent`, or `none` (no package
+/// manager). Only reads the package database; the comparison happens here, in Rust, with
+/// the distributions' own orderings (`fearless_pkg::version`).
 const PACKAGE_SCRIPT: &str = r#": fearless-package
-name=$1; shift
 if command -v dpkg-query >/dev/null 2>&1; then
-  v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' -- "$name" 2>/dev/null | sed -n 's/^.i.|//p' | head -n 1)
-  [ -n "$v" ] || { echo absent; exit 0; }
-  echo "version $v"
-  while [ $# -ge 2 ]; do
-    if dpkg --compare-versions "$v" "$1" "$2"; then echo "holds $1 $2"; else echo "breaks $1 $2"; fi; shift 2
-  done
+  v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' -- "$1" 2>/dev/null | sed -n 's/^.i.|//p' | head -n 1)
+  if [ -n "$v" ]; then echo "deb $v"; else echo absent; fi
 elif command -v rpm >/dev/null 2>&1; then
-  v=$(rpm -q --qf '%{VERSION}-%{RELEASE}' -- "$name" 2>/dev/null) || { echo absent; exit 0; }
-  echo "version $v"
-  [ $# -eq 0 ] || echo "unsupported rpm"
+  if v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n' -- "$1" 2>/dev/null); then echo "rpm $(echo "$v" | head -n 1)"; else echo absent; fi
 else
-  echo "unsupported none"
+  echo none
 fi"#;
 
-/// `package`: installed, and its version satisfies every clause (compared by the host's
-/// own `dpkg --compare-versions`, i.e. the distribution's ordering).
-pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duration) -> Outcome {
-    let mut args = vec![spec.name.clone()];
-    for c in &spec.version {
-        args.push(c.op.dpkg().to_owned());
-        args.push(c.version.clone());
+fn pkg_op(op: VersionOp) -> fearless_pkg::version::Op {
+    use fearless_pkg::version::Op;
+    match op {
+        VersionOp::Lt => Op::Lt,
+        VersionOp::Le => Op::Le,
+        VersionOp::Eq => Op::Eq,
+        VersionOp::Ne => Op::Ne,
+        VersionOp::Ge => Op::Ge,
+        VersionOp::Gt => Op::Gt,
     }
-    let out = match run_script(t, &sh(PACKAGE_SCRIPT, args), timeout).await {
+}
+
+/// `package`: installed, and its version satisfies every clause, compared with the
+/// distribution's own ordering (dpkg's on deb hosts, rpm's on rpm hosts).
+pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duration) -> Outcome {
+    use fearless_pkg::version::{Constraint, Kind};
+    let out = match run_script(t, &sh(PACKAGE_SCRIPT, [spec.name.clone()]), timeout).await {
         Ok(o) => o,
         Err(o) => return o,
     };
     let text = out.stdout_str();
-    let mut version = None;
+    let line = text.lines().next().unwrap_or("").trim();
+    let (kind, installed) = match line.split_once(' ') {
+        Some(("deb", v)) => (Kind::Deb, v.to_owned()),
+        Some(("rpm", v)) => (Kind::Rpm, v.strip_prefix("0:").unwrap_or(v).to_owned()),
+        _ if line == "absent" => return Outcome::fail(format!("package `{}` is not installed", spec.name)),
+        _ if line == "none" => return Outcome::error(Reason::Config, "neither dpkg nor rpm found on the host"),
+        _ => return Outcome::error(Reason::Config, format!("unexpected package query output: {}", first_line(&text))),
+    };
     let mut broken = Vec::new();
-    for line in text.lines() {
-        if line == "absent" {
-            return Outcome::fail(format!("package `{}` is not installed", spec.name));
-        } else if let Some(v) = line.strip_prefix("version ") {
-            version = Some(v.to_owned());
-        } else if let Some(c) = line.strip_prefix("breaks ") {
-            let (op, v) = c.split_once(' ').unwrap_or((c, ""));
-            let sym = spec.version.iter().find(|cl| cl.op.dpkg() == op && cl.version == v).map_or(op, |cl| cl.op.symbol());
-            broken.push(format!("{sym} {v}"));
-        } else if line == "unsupported rpm" {
-            return Outcome::error(Reason::Config, "version constraints on rpm hosts are not supported yet (installed check only)");
-        } else if line == "unsupported none" {
-            return Outcome::error(Reason::Config, "neither dpkg nor rpm found on the host");
+    for clause in &spec.version {
+        let holds = Constraint::new(kind, pkg_op(clause.op), &clause.version).and_then(|c| c.matches(&installed));
+        match holds {
+            Ok(true) => {}
+            Ok(false) => broken.push(format!("{} {}", clause.op.symbol(), clause.version)),
+            Err(e) => return Outcome::error(Reason::Config, e.to_string()),
         }
     }
-    match version {
-        None => Outcome::error(Reason::Config, format!("unexpected package query output: {}", first_line(&text))),
-        Some(v) if broken.is_empty() => Outcome::pass(format!("{} {v}", spec.name)),
-        Some(v) => Outcome::fail(format!("{} {v} does not satisfy {}", spec.name, broken.join(", "))),
+    if broken.is_empty() {
+        Outcome::pass(format!("{} {installed}", spec.name))
+    } else {
+        Outcome::fail(format!("{} {installed} does not satisfy {}", spec.name, broken.join(", ")))
     }
 }
 

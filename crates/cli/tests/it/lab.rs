@@ -119,3 +119,36 @@ fn rustix_is_root() -> bool {
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
 }
+
+#[test]
+fn lab_package_constraints_use_each_hosts_own_ordering() {
+    assert!(rustix_is_root(), "the lab test needs root (CI runs as root)");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let _guard = LabGuard(d.clone());
+    run_ok(&["lab", "up", "--hosts", "1", "--rpm-host", "--dir", &d]);
+    // The lab's own inventory (web-1 on dpkg, rpm-1 on rpm) with one constrained package check.
+    let lab_yaml = std::fs::read_to_string(dir.join("fearless.yaml")).expect("lab config");
+    let inventory = &lab_yaml[lab_yaml.find("inventory:").expect("inventory")..lab_yaml.find("components:").expect("components")];
+    let cfg = dir.join("pkg.yaml");
+    std::fs::write(&cfg, format!("{inventory}components:\n  api:\n    runs_on: all\n    checks:\n      - {{ name: libacme 1.x, package: {{ name: libacme, version: \">= 1.0, < 2\" }} }}\n")).expect("write");
+    let cfg = cfg.display().to_string();
+    let (code, v) = check_json(&cfg);
+    assert_eq!(code, Some(0), "{v:#}");
+    let rpm = v["results"].as_array().expect("results").iter().find(|r| r["host"] == "rpm-1").expect("rpm-1").clone();
+    assert_eq!(rpm["message"], "libacme 1.0-1");
+
+    run_ok(&["lab", "publish", "bad-libacme", "--dir", &d]);
+    run_ok(&["lab", "ssh", "rpm-1", "--dir", &d, "--", "dnf", "-q", "-y", "upgrade"]);
+    let (code, v) = check_json(&cfg);
+    assert_eq!(code, Some(1), "{v:#}");
+    for r in v["results"].as_array().expect("results") {
+        match r["host"].as_str() {
+            Some("rpm-1") => assert_eq!(r["message"], "libacme 2.0-1 does not satisfy < 2", "{r}"),
+            Some("web-1") => assert_eq!(r["status"], "pass", "{r}"),
+            other => panic!("unexpected host {other:?}"),
+        }
+    }
+    run_ok(&["lab", "down", "--dir", &d]);
+}
