@@ -48,29 +48,48 @@ impl fmt::Display for ConflictReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConflictReason::Host { host } => write!(f, "both change host {host}"),
-            ConflictReason::Component { component } => write!(f, "both change component {component}"),
-            ConflictReason::Dependency { component, dependent } => write!(f, "{dependent} depends on {component}"),
+            ConflictReason::Component { component } => {
+                write!(f, "both change component {component}")
+            }
+            ConflictReason::Dependency {
+                component,
+                dependent,
+            } => write!(f, "{dependent} depends on {component}"),
         }
     }
 }
 
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let reasons = self.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        write!(f, "conflicts with CHG-{} \"{}\" ({}, {}): {reasons}", self.with, self.title, self.state, self.window)
+        let reasons = self
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        write!(
+            f,
+            "conflicts with CHG-{} \"{}\" ({}, {}): {reasons}",
+            self.with, self.title, self.state, self.window
+        )
     }
 }
 
 /// States whose window still matters: submitted and not yet finished.
 fn is_live(state: State) -> bool {
-    matches!(state, State::Assess | State::Authorize | State::Scheduled | State::Implement)
+    matches!(
+        state,
+        State::Assess | State::Authorize | State::Scheduled | State::Implement
+    )
 }
 
 /// Changes among `others` that conflict with `record`: live (submitted, not done), with a
 /// window overlapping `record`'s, and sharing a host, a component, or a dependency between
 /// their components. A record without a window conflicts with nothing.
 pub fn conflicts(record: &ChangeRecord, others: &[ChangeRecord], graph: &Graph) -> Vec<Conflict> {
-    let Some(window) = record.window else { return Vec::new() };
+    let Some(window) = record.window else {
+        return Vec::new();
+    };
     others
         .iter()
         .filter(|o| o.number != record.number && is_live(o.state))
@@ -93,14 +112,27 @@ fn shared(a: &ChangeRecord, b: &ChangeRecord, graph: &Graph) -> Vec<ConflictReas
     for h in a.scope.hosts.iter().filter(|h| b.scope.hosts.contains(h)) {
         reasons.push(ConflictReason::Host { host: h.clone() });
     }
-    for c in a.scope.components.iter().filter(|c| b.scope.components.contains(c)) {
-        reasons.push(ConflictReason::Component { component: c.clone() });
+    for c in a
+        .scope
+        .components
+        .iter()
+        .filter(|c| b.scope.components.contains(c))
+    {
+        reasons.push(ConflictReason::Component {
+            component: c.clone(),
+        });
     }
-    for (mine, theirs) in [(&a.scope.components, &b.scope.components), (&b.scope.components, &a.scope.components)] {
+    for (mine, theirs) in [
+        (&a.scope.components, &b.scope.components),
+        (&b.scope.components, &a.scope.components),
+    ] {
         for c in mine {
             let radius = graph.blast_radius(c);
             for d in theirs.iter().filter(|d| radius.contains(*d)) {
-                reasons.push(ConflictReason::Dependency { component: c.clone(), dependent: d.clone() });
+                reasons.push(ConflictReason::Dependency {
+                    component: c.clone(),
+                    dependent: d.clone(),
+                });
             }
         }
     }

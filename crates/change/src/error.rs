@@ -18,7 +18,9 @@ pub enum ChangeError {
         allowed: Vec<&'static str>,
     },
     /// Separation of duties: the requester approved or rejected their own change.
-    #[error("{actor} requested CHG-{number} and cannot approve or reject it (separation of duties)")]
+    #[error(
+        "{actor} requested CHG-{number} and cannot approve or reject it (separation of duties)"
+    )]
     SelfApproval {
         /// The change.
         number: u64,
@@ -50,7 +52,9 @@ pub enum ChangeError {
         reason: String,
     },
     /// The window overlaps a blackout (and the change is not an emergency).
-    #[error("window {window} overlaps blackout `{name}` ({from}..{to}); only emergency changes may run then")]
+    #[error(
+        "window {window} overlaps blackout `{name}` ({from}..{to}); only emergency changes may run then"
+    )]
     InBlackout {
         /// The window, as `START..END`.
         window: String,
@@ -62,7 +66,9 @@ pub enum ChangeError {
         to: Timestamp,
     },
     /// The window is not inside any allowed change window (and the change is not an emergency).
-    #[error("window {window} is outside the allowed change windows ({allowed}); only emergency changes may run then")]
+    #[error(
+        "window {window} is outside the allowed change windows ({allowed}); only emergency changes may run then"
+    )]
     OutsideWindows {
         /// The window, as `START..END`.
         window: String,
@@ -94,7 +100,9 @@ pub enum ChangeError {
         suggestion: Option<String>,
     },
     /// A test plan entry naming no component or check of the config.
-    #[error("test plan entry `{entry}` names no component or check of the config (write COMPONENT or COMPONENT/CHECK)")]
+    #[error(
+        "test plan entry `{entry}` names no component or check of the config (write COMPONENT or COMPONENT/CHECK)"
+    )]
     UnknownTestPlanEntry {
         /// The entry.
         entry: String,
@@ -126,7 +134,9 @@ pub enum ChangeError {
         number: u64,
     },
     /// A standard change whose risk is too high to bypass authorisation.
-    #[error("CHG-{number} is a standard change but its risk is {level}; submit it as a normal change")]
+    #[error(
+        "CHG-{number} is a standard change but its risk is {level}; submit it as a normal change"
+    )]
     StandardTooRisky {
         /// The change.
         number: u64,
@@ -144,5 +154,9 @@ pub enum ChangeError {
 }
 
 fn allowed_list(allowed: &[&str]) -> String {
-    if allowed.is_empty() { "nothing (the change is finished)".to_owned() } else { allowed.join(", ") }
+    if allowed.is_empty() {
+        "nothing (the change is finished)".to_owned()
+    } else {
+        allowed.join(", ")
+    }
 }

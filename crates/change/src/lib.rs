@@ -17,7 +17,7 @@ pub use error::ChangeError;
 pub use machine::{Applied, Command, Edit, allowed, apply};
 pub use policy::{Policy, check_test_plan};
 pub use record::{
-    Approval, Assessment, ChangeNumber, ChangeRecord, ChangeType, CloseCode, Decision, NewChange, Rating, Risk,
-    RiskLevel, RiskOverride, Scope, State, TimelineEntry,
+    Approval, Assessment, ChangeNumber, ChangeRecord, ChangeType, CloseCode, Decision, NewChange,
+    Rating, Risk, RiskLevel, RiskOverride, Scope, State, TimelineEntry,
 };
 pub use window::{Blackout, DEFAULT_WINDOW, Window, parse_window};

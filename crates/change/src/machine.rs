@@ -11,8 +11,8 @@ use crate::conflict::{Conflict, conflicts};
 use crate::error::ChangeError;
 use crate::policy::{Policy, check_test_plan};
 use crate::record::{
-    Approval, Assessment, ChangeRecord, ChangeType, CloseCode, Decision, Rating, RiskLevel, RiskOverride, State,
-    TimelineEntry,
+    Approval, Assessment, ChangeRecord, ChangeType, CloseCode, Decision, Rating, RiskLevel,
+    RiskOverride, State, TimelineEntry,
 };
 use crate::window::Window;
 use jiff::Timestamp;
@@ -181,15 +181,35 @@ pub fn apply(
             }
             next.window = window;
             if !next.risk.impact_given {
-                let o = next.risk.override_reason.clone().map(|reason| RiskOverride { level: next.risk.level, reason });
-                next.risk = policy.risk(&next.scope, next.change_type, None, Some(next.risk.urgency), o.as_ref());
+                let o = next
+                    .risk
+                    .override_reason
+                    .clone()
+                    .map(|reason| RiskOverride {
+                        level: next.risk.level,
+                        reason,
+                    });
+                next.risk = policy.risk(
+                    &next.scope,
+                    next.change_type,
+                    None,
+                    Some(next.risk.urgency),
+                    o.as_ref(),
+                );
             }
             if next.change_type == ChangeType::Standard && next.risk.level > RiskLevel::Moderate {
-                return Err(ChangeError::StandardTooRisky { number: next.number, level: next.risk.level.as_str() });
+                return Err(ChangeError::StandardTooRisky {
+                    number: next.number,
+                    level: next.risk.level.as_str(),
+                });
             }
             found = conflicts(&next, others, &policy.graph);
             next.round += 1;
-            next.assessment = Some(Assessment { at: now, risk: next.risk.clone(), conflicts: found.clone() });
+            next.assessment = Some(Assessment {
+                at: now,
+                risk: next.risk.clone(),
+                conflicts: found.clone(),
+            });
             next.state = match next.change_type {
                 ChangeType::Standard => State::Scheduled,
                 ChangeType::Normal | ChangeType::Emergency => State::Authorize,
@@ -200,14 +220,23 @@ pub fn apply(
                 "window": next.window.map(|w| w.to_string()),
                 "approvals_required": policy.approvals_for(next.change_type),
             });
-            ("change.submitted", format!("submitted; risk {}", next.risk.level.as_str()))
+            (
+                "change.submitted",
+                format!("submitted; risk {}", next.risk.level.as_str()),
+            )
         }
         Command::Approve { reason } => {
             if actor == next.requester {
-                return Err(ChangeError::SelfApproval { number: next.number, actor: actor.to_owned() });
+                return Err(ChangeError::SelfApproval {
+                    number: next.number,
+                    actor: actor.to_owned(),
+                });
             }
             if next.current_approvers().any(|a| a == actor) {
-                return Err(ChangeError::AlreadyApproved { number: next.number, actor: actor.to_owned() });
+                return Err(ChangeError::AlreadyApproved {
+                    number: next.number,
+                    actor: actor.to_owned(),
+                });
             }
             next.approvals.push(Approval {
                 by: actor.to_owned(),
@@ -226,10 +255,15 @@ pub fn apply(
         }
         Command::Reject { reason } => {
             if actor == next.requester {
-                return Err(ChangeError::SelfApproval { number: next.number, actor: actor.to_owned() });
+                return Err(ChangeError::SelfApproval {
+                    number: next.number,
+                    actor: actor.to_owned(),
+                });
             }
             if reason.trim().is_empty() {
-                return Err(ChangeError::Empty { what: "reject reason" });
+                return Err(ChangeError::Empty {
+                    what: "reject reason",
+                });
             }
             next.approvals.push(Approval {
                 by: actor.to_owned(),
@@ -247,12 +281,15 @@ pub fn apply(
             policy.check_window(&window, next.change_type)?;
             let before = next.window.replace(window);
             found = conflicts(&next, others, &policy.graph);
-            extra = json!({ "window": window.to_string(), "previous": before.map(|w| w.to_string()) });
+            extra =
+                json!({ "window": window.to_string(), "previous": before.map(|w| w.to_string()) });
             ("change.scheduled", format!("window {window}"))
         }
         Command::Start => {
             if next.change_type != ChangeType::Emergency {
-                let window = next.window.ok_or(ChangeError::NoWindow { number: next.number })?;
+                let window = next.window.ok_or(ChangeError::NoWindow {
+                    number: next.number,
+                })?;
                 if !window.contains(now) {
                     return Err(ChangeError::OutsideScheduledWindow {
                         number: next.number,
@@ -283,7 +320,9 @@ pub fn apply(
         }
         Command::Review { notes } => {
             if notes.trim().is_empty() {
-                return Err(ChangeError::Empty { what: "review notes" });
+                return Err(ChangeError::Empty {
+                    what: "review notes",
+                });
             }
             next.review_notes = Some(notes.clone());
             extra = json!({ "notes": notes });
@@ -294,7 +333,10 @@ pub fn apply(
                 && code != CloseCode::Successful
                 && next.review_notes.is_none()
             {
-                return Err(ChangeError::ReviewRequired { number: next.number, code: code.as_str() });
+                return Err(ChangeError::ReviewRequired {
+                    number: next.number,
+                    code: code.as_str(),
+                });
             }
             next.state = State::Closed;
             extra = json!({ "code": next.close_code });
@@ -304,12 +346,17 @@ pub fn apply(
             let reason = reason.filter(|r| !r.trim().is_empty());
             next.state = State::Cancelled;
             extra = json!({ "reason": reason });
-            ("change.cancelled", reason.map_or_else(|| "cancelled".to_owned(), |r| format!("cancelled: {r}")))
+            (
+                "change.cancelled",
+                reason.map_or_else(|| "cancelled".to_owned(), |r| format!("cancelled: {r}")),
+            )
         }
         Command::Edit(edit) => {
             let fields = edit_draft(&mut next, *edit, policy)?;
             if fields.is_empty() {
-                return Err(ChangeError::NothingToEdit { number: next.number });
+                return Err(ChangeError::NothingToEdit {
+                    number: next.number,
+                });
             }
             extra = json!({ "fields": fields });
             ("change.edited", format!("edited {}", fields.join(", ")))
@@ -320,7 +367,10 @@ pub fn apply(
     if let (Some(p), Value::Object(e)) = (payload.as_object_mut(), extra) {
         p.extend(e);
         if matches!(kind, "change.submitted" | "change.scheduled") {
-            p.insert("conflicts".into(), serde_json::to_value(&found).unwrap_or(Value::Null));
+            p.insert(
+                "conflicts".into(),
+                serde_json::to_value(&found).unwrap_or(Value::Null),
+            );
         }
     }
     next.timeline.push(TimelineEntry {
@@ -331,13 +381,27 @@ pub fn apply(
         to: next.state,
         note,
     });
-    Ok(Applied { record: next, kind, payload, warnings })
+    Ok(Applied {
+        record: next,
+        kind,
+        payload,
+        warnings,
+    })
 }
 
 /// Apply an edit to a draft; the names of the fields that changed.
-fn edit_draft(next: &mut ChangeRecord, edit: Edit, policy: &Policy) -> Result<Vec<&'static str>, ChangeError> {
+fn edit_draft(
+    next: &mut ChangeRecord,
+    edit: Edit,
+    policy: &Policy,
+) -> Result<Vec<&'static str>, ChangeError> {
     let mut changed = Vec::new();
-    fn set<T: PartialEq>(field: &mut T, value: Option<T>, name: &'static str, changed: &mut Vec<&'static str>) {
+    fn set<T: PartialEq>(
+        field: &mut T,
+        value: Option<T>,
+        name: &'static str,
+        changed: &mut Vec<&'static str>,
+    ) {
         if let Some(v) = value
             && *field != v
         {
@@ -354,27 +418,88 @@ fn edit_draft(next: &mut ChangeRecord, edit: Edit, policy: &Policy) -> Result<Ve
     if let Some(o) = &edit.risk_override
         && o.reason.trim().is_empty()
     {
-        return Err(ChangeError::Empty { what: "risk override reason" });
+        return Err(ChangeError::Empty {
+            what: "risk override reason",
+        });
     }
     set(&mut next.title, edit.title, "title", &mut changed);
-    set(&mut next.description, edit.description, "description", &mut changed);
-    set(&mut next.justification, edit.justification, "justification", &mut changed);
-    set(&mut next.change_type, edit.change_type, "type", &mut changed);
-    set(&mut next.implementation_plan, edit.implementation_plan, "implementation_plan", &mut changed);
-    set(&mut next.test_plan, edit.test_plan, "test_plan", &mut changed);
-    set(&mut next.rollback_plan, edit.rollback_plan, "rollback_plan", &mut changed);
+    set(
+        &mut next.description,
+        edit.description,
+        "description",
+        &mut changed,
+    );
+    set(
+        &mut next.justification,
+        edit.justification,
+        "justification",
+        &mut changed,
+    );
+    set(
+        &mut next.change_type,
+        edit.change_type,
+        "type",
+        &mut changed,
+    );
+    set(
+        &mut next.implementation_plan,
+        edit.implementation_plan,
+        "implementation_plan",
+        &mut changed,
+    );
+    set(
+        &mut next.test_plan,
+        edit.test_plan,
+        "test_plan",
+        &mut changed,
+    );
+    set(
+        &mut next.rollback_plan,
+        edit.rollback_plan,
+        "rollback_plan",
+        &mut changed,
+    );
     set(&mut next.links, edit.links, "links", &mut changed);
-    set(&mut next.window, edit.window.map(Some), "window", &mut changed);
-    let impact = edit.impact.or(next.risk.impact_given.then_some(next.risk.impact));
+    set(
+        &mut next.window,
+        edit.window.map(Some),
+        "window",
+        &mut changed,
+    );
+    let impact = edit
+        .impact
+        .or(next.risk.impact_given.then_some(next.risk.impact));
     let urgency = edit.urgency.unwrap_or(next.risk.urgency);
-    let current_override =
-        next.risk.override_reason.clone().map(|reason| RiskOverride { level: next.risk.level, reason });
+    let current_override = next
+        .risk
+        .override_reason
+        .clone()
+        .map(|reason| RiskOverride {
+            level: next.risk.level,
+            reason,
+        });
     let risk_override = edit.risk_override.or(current_override);
-    let risk = policy.risk(&next.scope, next.change_type, impact, Some(urgency), risk_override.as_ref());
+    let risk = policy.risk(
+        &next.scope,
+        next.change_type,
+        impact,
+        Some(urgency),
+        risk_override.as_ref(),
+    );
     // The basis text depends on the policy; only count the edit when the rating itself moved.
-    if (risk.impact, risk.impact_given, risk.urgency, risk.level, &risk.override_reason)
-        != (next.risk.impact, next.risk.impact_given, next.risk.urgency, next.risk.level, &next.risk.override_reason)
-    {
+    if (
+        risk.impact,
+        risk.impact_given,
+        risk.urgency,
+        risk.level,
+        &risk.override_reason,
+    ) != (
+        next.risk.impact,
+        next.risk.impact_given,
+        next.risk.urgency,
+        next.risk.level,
+        &next.risk.override_reason,
+    ) {
         next.risk = risk;
         changed.push("risk");
     }

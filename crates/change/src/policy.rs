@@ -49,19 +49,32 @@ impl Policy {
             .filter_map(|b| {
                 let from = Timestamp::try_from(b.from).ok()?;
                 let to = Timestamp::try_from(b.to).ok()?;
-                Some(Blackout { name: b.name.clone(), window: Window::new(from, to).ok()? })
+                Some(Blackout {
+                    name: b.name.clone(),
+                    window: Window::new(from, to).ok()?,
+                })
             })
             .collect();
         Self {
             approvals_required: change.approvals_required.max(1),
             blackouts,
             windows: change.windows.clone(),
-            graph: Graph::new(config.components.values().map(|c| (c.name.as_str(), c.depends_on.as_slice()))),
+            graph: Graph::new(
+                config
+                    .components
+                    .values()
+                    .map(|c| (c.name.as_str(), c.depends_on.as_slice())),
+            ),
             fleet_size: config.inventory.hosts.len(),
             checks: config
                 .components
                 .values()
-                .map(|c| (c.name.clone(), c.checks.iter().map(|k| k.name.clone()).collect()))
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.checks.iter().map(|k| k.name.clone()).collect(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -77,7 +90,11 @@ impl Policy {
 
     /// Refuse a window inside a blackout or outside every allowed window, unless the change
     /// is an emergency.
-    pub fn check_window(&self, window: &Window, change_type: ChangeType) -> Result<(), ChangeError> {
+    pub fn check_window(
+        &self,
+        window: &Window,
+        change_type: ChangeType,
+    ) -> Result<(), ChangeError> {
         if change_type == ChangeType::Emergency {
             return Ok(());
         }
@@ -90,8 +107,16 @@ impl Policy {
             });
         }
         if !self.windows.is_empty() && !self.windows.iter().any(|w| within(w, window)) {
-            let allowed = self.windows.iter().map(describe).collect::<Vec<_>>().join("; ");
-            return Err(ChangeError::OutsideWindows { window: window.to_string(), allowed });
+            let allowed = self
+                .windows
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ChangeError::OutsideWindows {
+                window: window.to_string(),
+                allowed,
+            });
         }
         Ok(())
     }
@@ -125,7 +150,11 @@ impl Policy {
             Some(i) => (i, "given by the requester".to_owned()),
             None => {
                 let hosts = scope.hosts.len();
-                let share = if self.fleet_size == 0 { 0.0 } else { hosts as f64 / self.fleet_size as f64 };
+                let share = if self.fleet_size == 0 {
+                    0.0
+                } else {
+                    hosts as f64 / self.fleet_size as f64
+                };
                 let rating = if share >= 0.5 || affected.len() >= 4 {
                     Rating::High
                 } else if share >= 0.2 || affected.len() >= 2 {
@@ -133,10 +162,18 @@ impl Policy {
                 } else {
                     Rating::Low
                 };
-                let names = affected.iter().map(String::as_str).collect::<Vec<_>>().join(", ");
+                let names = affected
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 (
                     rating,
-                    format!("{hosts} of {} hosts; affects {} component(s): {names}", self.fleet_size, affected.len()),
+                    format!(
+                        "{hosts} of {} hosts; affects {} component(s): {names}",
+                        self.fleet_size,
+                        affected.len()
+                    ),
                 )
             }
         };
@@ -167,11 +204,16 @@ impl Policy {
 pub fn check_test_plan(plan: &[String], policy: &Policy) -> Result<(), ChangeError> {
     for entry in plan {
         let known = match entry.split_once('/') {
-            Some((component, check)) => policy.checks.get(component).is_some_and(|cs| cs.iter().any(|c| c == check)),
+            Some((component, check)) => policy
+                .checks
+                .get(component)
+                .is_some_and(|cs| cs.iter().any(|c| c == check)),
             None => policy.checks.contains_key(entry.as_str()),
         };
         if !known {
-            return Err(ChangeError::UnknownTestPlanEntry { entry: entry.clone() });
+            return Err(ChangeError::UnknownTestPlanEntry {
+                entry: entry.clone(),
+            });
         }
     }
     Ok(())

@@ -88,8 +88,14 @@ impl std::str::FromStr for ChangeNumber {
     type Err = String;
     /// `CHG-12`, `chg-12` or `12`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let digits = s.get(..4).filter(|p| p.eq_ignore_ascii_case("chg-")).map_or(s, |_| &s[4..]);
-        digits.parse().map(ChangeNumber).map_err(|_| format!("`{s}` is not a change number (CHG-N)"))
+        let digits = s
+            .get(..4)
+            .filter(|p| p.eq_ignore_ascii_case("chg-"))
+            .map_or(s, |_| &s[4..]);
+        digits
+            .parse()
+            .map(ChangeNumber)
+            .map_err(|_| format!("`{s}` is not a change number (CHG-N)"))
     }
 }
 
@@ -124,7 +130,9 @@ impl std::str::FromStr for ChangeType {
             "standard" => Ok(ChangeType::Standard),
             "normal" => Ok(ChangeType::Normal),
             "emergency" => Ok(ChangeType::Emergency),
-            _ => Err(format!("unknown change type `{s}` (expected standard, normal or emergency)")),
+            _ => Err(format!(
+                "unknown change type `{s}` (expected standard, normal or emergency)"
+            )),
         }
     }
 }
@@ -226,7 +234,9 @@ impl std::str::FromStr for Rating {
             "low" => Ok(Rating::Low),
             "medium" => Ok(Rating::Medium),
             "high" => Ok(Rating::High),
-            _ => Err(format!("unknown rating `{s}` (expected low, medium or high)")),
+            _ => Err(format!(
+                "unknown rating `{s}` (expected low, medium or high)"
+            )),
         }
     }
 }
@@ -275,7 +285,9 @@ impl std::str::FromStr for RiskLevel {
             "moderate" => Ok(RiskLevel::Moderate),
             "high" => Ok(RiskLevel::High),
             "critical" => Ok(RiskLevel::Critical),
-            _ => Err(format!("unknown risk level `{s}` (expected low, moderate, high or critical)")),
+            _ => Err(format!(
+                "unknown risk level `{s}` (expected low, moderate, high or critical)"
+            )),
         }
     }
 }
@@ -470,9 +482,17 @@ impl ChangeRecord {
         if let Some(o) = &new.risk_override
             && o.reason.trim().is_empty()
         {
-            return Err(ChangeError::Empty { what: "risk override reason" });
+            return Err(ChangeError::Empty {
+                what: "risk override reason",
+            });
         }
-        let risk = policy.risk(&scope, new.change_type, new.impact, new.urgency, new.risk_override.as_ref());
+        let risk = policy.risk(
+            &scope,
+            new.change_type,
+            new.impact,
+            new.urgency,
+            new.risk_override.as_ref(),
+        );
         let note = format!("created {} change: {}", new.change_type.as_str(), new.title);
         Ok(Self {
             number,
@@ -525,7 +545,12 @@ impl ChangeRecord {
             "scope": self.scope,
             "risk": self.risk.level,
         });
-        crate::Applied { record: self, kind: "change.created", payload, warnings: Vec::new() }
+        crate::Applied {
+            record: self,
+            kind: "change.created",
+            payload,
+            warnings: Vec::new(),
+        }
     }
 
     /// Approvals that count in the current round, oldest first.
@@ -538,23 +563,40 @@ impl ChangeRecord {
 }
 
 /// Resolve a selector and component names against the config.
-fn resolve_scope(selector: &str, components: &[String], config: &Config) -> Result<Scope, ChangeError> {
-    let parsed = Selector::parse(selector)
-        .map_err(|e| ChangeError::BadSelector { selector: selector.to_owned(), reason: e.to_string() })?;
-    let hosts: Vec<String> = config.inventory.select(&parsed).into_iter().map(|h| h.name.clone()).collect();
+fn resolve_scope(
+    selector: &str,
+    components: &[String],
+    config: &Config,
+) -> Result<Scope, ChangeError> {
+    let parsed = Selector::parse(selector).map_err(|e| ChangeError::BadSelector {
+        selector: selector.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let hosts: Vec<String> = config
+        .inventory
+        .select(&parsed)
+        .into_iter()
+        .map(|h| h.name.clone())
+        .collect();
     let mut seen = BTreeSet::new();
     let mut named = Vec::new();
     for c in components {
         if !config.components.contains_key(c) {
-            let suggestion = closest(c, config.components.keys().map(String::as_str)).map(str::to_owned);
-            return Err(ChangeError::UnknownComponent { name: c.clone(), suggestion });
+            let suggestion =
+                closest(c, config.components.keys().map(String::as_str)).map(str::to_owned);
+            return Err(ChangeError::UnknownComponent {
+                name: c.clone(),
+                suggestion,
+            });
         }
         if seen.insert(c.as_str()) {
             named.push(c.clone());
         }
     }
     if hosts.is_empty() && named.is_empty() {
-        return Err(ChangeError::EmptyScope { selector: selector.to_owned() });
+        return Err(ChangeError::EmptyScope {
+            selector: selector.to_owned(),
+        });
     }
     let components = if named.is_empty() {
         // Nothing named: whatever runs on the scoped hosts is what the change can break.
@@ -562,18 +604,31 @@ fn resolve_scope(selector: &str, components: &[String], config: &Config) -> Resu
             .components
             .values()
             .filter(|c| {
-                c.runs_on.as_ref().is_some_and(|s| config.inventory.select(s).iter().any(|h| hosts.contains(&h.name)))
+                c.runs_on.as_ref().is_some_and(|s| {
+                    config
+                        .inventory
+                        .select(s)
+                        .iter()
+                        .any(|h| hosts.contains(&h.name))
+                })
             })
             .map(|c| c.name.clone())
             .collect()
     } else {
         named
     };
-    Ok(Scope { selector: selector.to_owned(), hosts, components })
+    Ok(Scope {
+        selector: selector.to_owned(),
+        hosts,
+        components,
+    })
 }
 
 /// The candidate closest to `word` by edit distance, if close enough to be a typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::levenshtein(word, c), c))

@@ -29,7 +29,10 @@ impl Window {
 
     /// "Now for 4 hours".
     pub fn starting_now(now: Timestamp) -> Self {
-        Self { start: now, end: now.saturating_add(DEFAULT_WINDOW).unwrap_or(Timestamp::MAX) }
+        Self {
+            start: now,
+            end: now.saturating_add(DEFAULT_WINDOW).unwrap_or(Timestamp::MAX),
+        }
     }
 
     /// Whether the two windows share an instant.
@@ -52,10 +55,19 @@ impl fmt::Display for Window {
 /// Parse `START..END`, each RFC 3339 with an offset (`2026-05-01T22:00:00Z`,
 /// `2026-05-02T00:00:00+02:00`); stored in UTC.
 pub fn parse_window(text: &str) -> Result<Window, ChangeError> {
-    let bad = |reason: String| ChangeError::BadWindow { text: text.to_owned(), reason };
-    let (start, end) = text.split_once("..").ok_or_else(|| bad("expected START..END".into()))?;
+    let bad = |reason: String| ChangeError::BadWindow {
+        text: text.to_owned(),
+        reason,
+    };
+    let (start, end) = text
+        .split_once("..")
+        .ok_or_else(|| bad("expected START..END".into()))?;
     let parse = |s: &str, which: &str| {
-        s.trim().parse::<Timestamp>().map_err(|e| bad(format!("{which} is not an RFC 3339 time with an offset ({e})")))
+        s.trim().parse::<Timestamp>().map_err(|e| {
+            bad(format!(
+                "{which} is not an RFC 3339 time with an offset ({e})"
+            ))
+        })
     };
     Window::new(parse(start, "start")?, parse(end, "end")?)
 }
@@ -93,5 +105,11 @@ pub(crate) fn within(allowed: &ChangeWindow, window: &Window) -> bool {
 pub(crate) fn describe(allowed: &ChangeWindow) -> String {
     let days: Vec<&str> = allowed.days.iter().map(|d| d.name()).collect();
     let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-    format!("{} ({} {}-{} UTC)", allowed.name, days.join(","), hm(allowed.from), hm(allowed.to))
+    format!(
+        "{} ({} {}-{} UTC)",
+        allowed.name,
+        days.join(","),
+        hm(allowed.from),
+        hm(allowed.to)
+    )
 }

@@ -283,7 +283,12 @@ pub(crate) struct LabArgs {
     #[command(subcommand)]
     pub(crate) action: LabAction,
     /// Lab directory
-    #[arg(long, global = true, value_name = "DIR", default_value = ".fearless/lab")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = ".fearless/lab"
+    )]
     pub(crate) dir: PathBuf,
 }
 
@@ -295,7 +300,12 @@ pub(crate) enum LabAction {
         #[arg(long, default_value_t = 4)]
         hosts: usize,
         /// Where the cached Debian root lives
-        #[arg(long, env = "FEARLESS_LAB_CACHE", default_value = "/var/cache/fearless/lab", value_name = "DIR")]
+        #[arg(
+            long,
+            env = "FEARLESS_LAB_CACHE",
+            default_value = "/var/cache/fearless/lab",
+            value_name = "DIR"
+        )]
         cache: PathBuf,
         /// sshd port on every lab address
         #[arg(long, default_value_t = 22)]

@@ -21,9 +21,15 @@ pub(crate) enum Failure {
     /// The configuration has errors (rendered with their locations).
     Config(ConfigError),
     /// Arguments or other input are wrong.
-    BadInput { message: String, hint: Option<String> },
+    BadInput {
+        message: String,
+        hint: Option<String>,
+    },
     /// A rule stopped the operation (separation of duties, a blackout, a lost race).
-    Gate { message: String, hint: Option<String> },
+    Gate {
+        message: String,
+        hint: Option<String>,
+    },
     /// The environment failed us: unreachable store, missing tool, I/O.
     Environment(anyhow::Error),
     /// stdout was closed (e.g. `| head`): not an error.
@@ -32,7 +38,10 @@ pub(crate) enum Failure {
 
 impl Failure {
     pub(crate) fn bad_input(message: impl Into<String>, hint: Option<&str>) -> Self {
-        Failure::BadInput { message: message.into(), hint: hint.map(str::to_owned) }
+        Failure::BadInput {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+        }
     }
 }
 
@@ -44,7 +53,11 @@ impl From<anyhow::Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
-        if e.kind() == std::io::ErrorKind::BrokenPipe { Failure::BrokenPipe } else { Failure::Environment(e.into()) }
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::BrokenPipe
+        } else {
+            Failure::Environment(e.into())
+        }
     }
 }
 

@@ -13,10 +13,15 @@ use std::io::{IsTerminal, Write};
 fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
     init_tracing(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
-            report(&Failure::Environment(anyhow::anyhow!("cannot start the async runtime: {e}")));
+            report(&Failure::Environment(anyhow::anyhow!(
+                "cannot start the async runtime: {e}"
+            )));
             return std::process::ExitCode::from(3);
         }
     };
@@ -35,8 +40,9 @@ fn init_tracing(g: &args::Global) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FEARLESS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,lapin=warn,rustls=warn")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FEARLESS_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,lapin=warn,rustls=warn"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -3,7 +3,8 @@
 use comfy_table::{Cell, Color, ContentArrangement, LineStyle, Table, TableStyle};
 
 /// Columns separated by spaces, one rule under the header: dense and readable without colour.
-const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+const STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 use std::io::IsTerminal;
 
 /// Colour on stdout: a terminal and no `NO_COLOR`.
@@ -23,7 +24,8 @@ fn no_color_unset() -> bool {
 /// A table that fits the terminal width (or 120 columns when not a terminal).
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(STYLE).set_content_arrangement(ContentArrangement::Dynamic);
+    t.load_style(STYLE)
+        .set_content_arrangement(ContentArrangement::Dynamic);
     if !std::io::stdout().is_terminal() {
         t.set_width(120);
     }
@@ -46,5 +48,9 @@ pub(crate) fn colored(text: &str, good: Option<bool>) -> Cell {
 
 /// `12ms`, `1.4s`.
 pub(crate) fn duration(d: std::time::Duration) -> String {
-    if d.as_millis() < 1000 { format!("{}ms", d.as_millis()) } else { format!("{:.1}s", d.as_secs_f64()) }
+    if d.as_millis() < 1000 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
 }

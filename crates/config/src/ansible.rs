@@ -42,11 +42,18 @@ struct Inv {
 /// Read an inventory file; YAML when it ends in .yml/.yaml, else INI.
 pub(crate) fn load(path: &Path) -> Result<Imported, Vec<Problem>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![Problem::error("config::import", format!("cannot read Ansible inventory {}: {e}", path.display()))]
+        vec![Problem::error(
+            "config::import",
+            format!("cannot read Ansible inventory {}: {e}", path.display()),
+        )]
     })?;
     let src = SourceFile::new(path, text);
     let yaml = path.extension().is_some_and(|e| e == "yml" || e == "yaml");
-    let inv = if yaml { parse_yaml(&src)? } else { parse_ini(&src)? };
+    let inv = if yaml {
+        parse_yaml(&src)?
+    } else {
+        parse_ini(&src)?
+    };
     Ok(resolve(&inv))
 }
 
@@ -54,7 +61,10 @@ fn line_span(text: &str, line_no: usize) -> Option<Span> {
     let mut offset = 0;
     for (i, line) in text.split_inclusive('\n').enumerate() {
         if i == line_no {
-            return Some(Span { offset, len: line.trim_end().len().max(1) });
+            return Some(Span {
+                offset,
+                len: line.trim_end().len().max(1),
+            });
         }
         offset += line.len();
     }
@@ -76,7 +86,8 @@ fn parse_ini(src: &Arc<SourceFile>) -> Result<Inv, Vec<Problem>> {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let err = |msg: String| Problem::error("config::ansible", msg).at(src, line_span(&src.text, n));
+        let err =
+            |msg: String| Problem::error("config::ansible", msg).at(src, line_span(&src.text, n));
         if let Some(sec) = line.strip_prefix('[') {
             let Some(sec) = sec.strip_suffix(']') else {
                 problems.push(err(format!("unclosed section header `{line}`")));
@@ -86,7 +97,10 @@ fn parse_ini(src: &Arc<SourceFile>) -> Result<Inv, Vec<Problem>> {
                 Some((g, "vars")) => (g, Sec::Vars),
                 Some((g, "children")) => (g, Sec::Children),
                 Some((_, other)) => {
-                    problems.push(err(format!("unknown section kind `:{other}`")).hint("expected [group], [group:vars] or [group:children]"));
+                    problems.push(
+                        err(format!("unknown section kind `:{other}`"))
+                            .hint("expected [group], [group:vars] or [group:children]"),
+                    );
                     continue;
                 }
                 None => (sec, Sec::Hosts),
@@ -106,7 +120,9 @@ fn parse_ini(src: &Arc<SourceFile>) -> Result<Inv, Vec<Problem>> {
                         Some((k, v)) => {
                             vars.insert(k.to_owned(), v.to_owned());
                         }
-                        None => problems.push(err(format!("expected key=value after host `{host}`, found `{w}`"))),
+                        None => problems.push(err(format!(
+                            "expected key=value after host `{host}`, found `{w}`"
+                        ))),
                     }
                 }
                 group.hosts.push(host);
@@ -115,17 +131,28 @@ fn parse_ini(src: &Arc<SourceFile>) -> Result<Inv, Vec<Problem>> {
                 Some((k, v)) => {
                     group.vars.insert(k.trim().to_owned(), unquote(v.trim()));
                 }
-                None => problems.push(err(format!("expected key=value in [{}:vars], found `{line}`", current.0))),
+                None => problems.push(err(format!(
+                    "expected key=value in [{}:vars], found `{line}`",
+                    current.0
+                ))),
             },
             Sec::Children => group.children.push(line.to_owned()),
         }
     }
-    if problems.is_empty() { Ok(inv) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(inv)
+    } else {
+        Err(problems)
+    }
 }
 
 fn unquote(v: &str) -> String {
     let b = v.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] { v[1..v.len() - 1].to_owned() } else { v.to_owned() }
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        v[1..v.len() - 1].to_owned()
+    } else {
+        v.to_owned()
+    }
 }
 
 /// Split on whitespace, keeping quoted values (`k="a b"`) together.
@@ -190,7 +217,10 @@ impl<'de> Deserialize<'de> for Scalar {
                 Ok(Scalar(None))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Scalar, A::Error> {
-                while a.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
                 Ok(Scalar(None))
             }
         }
@@ -210,13 +240,24 @@ struct YamlGroup {
 
 fn parse_yaml(src: &Arc<SourceFile>) -> Result<Inv, Vec<Problem>> {
     let opts = serde_saphyr::options! { with_snippet: false };
-    let top: IndexMap<String, Option<YamlGroup>> = serde_saphyr::from_str_with_options(&src.text, opts).map_err(|e| {
-        let span = e.location().and_then(|l| crate::source::location_span(&l, &src.text));
-        vec![Problem::error("config::ansible", crate::strip_location(&e.to_string())).at(src, span)]
-    })?;
+    let top: IndexMap<String, Option<YamlGroup>> =
+        serde_saphyr::from_str_with_options(&src.text, opts).map_err(|e| {
+            let span = e
+                .location()
+                .and_then(|l| crate::source::location_span(&l, &src.text));
+            vec![
+                Problem::error("config::ansible", crate::strip_location(&e.to_string()))
+                    .at(src, span),
+            ]
+        })?;
     let mut inv = Inv::default();
     fn walk(inv: &mut Inv, name: &str, g: YamlGroup) {
-        let vars: IndexMap<String, String> = g.vars.unwrap_or_default().into_iter().filter_map(|(k, v)| v.0.map(|v| (k, v))).collect();
+        let vars: IndexMap<String, String> = g
+            .vars
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| v.0.map(|v| (k, v)))
+            .collect();
         let mut hosts = Vec::new();
         for (h, hv) in g.hosts.unwrap_or_default() {
             let entry = inv.host_vars.entry(h.clone()).or_default();
@@ -285,7 +326,9 @@ fn resolve(inv: &Inv) -> Imported {
                 "ansible_host" | "ansible_ssh_host" => h.address = Some(v),
                 "ansible_port" | "ansible_ssh_port" => h.port = v.parse().ok(),
                 "ansible_user" | "ansible_ssh_user" => h.user = Some(v),
-                "ansible_become" => h.become_ = matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
+                "ansible_become" => {
+                    h.become_ = matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1")
+                }
                 k if k.starts_with("ansible_") => {}
                 // Labels are printed (`fearless hosts`) and logged; secrets are not labels.
                 k if looks_secret(k) => {}
@@ -304,7 +347,17 @@ fn resolve(inv: &Inv) -> Imported {
 /// Variable names that usually hold credentials.
 fn looks_secret(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["pass", "secret", "token", "private", "credential", "api_key", "apikey"].iter().any(|w| n.contains(w))
+    [
+        "pass",
+        "secret",
+        "token",
+        "private",
+        "credential",
+        "api_key",
+        "apikey",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 #[cfg(test)]
@@ -325,7 +378,10 @@ mod tests {
         assert!(w1.become_);
         assert_eq!(w1.labels["role"], "web");
         assert_eq!(w1.labels["tier"], "front end");
-        assert!(!w1.labels.contains_key("db_password"), "secrets never become labels");
+        assert!(
+            !w1.labels.contains_key("db_password"),
+            "secrets never become labels"
+        );
         assert_eq!(imported.groups["prod"], vec!["web-1", "web-2", "db-1"]);
         assert!(!imported.hosts["db-1"].become_);
     }

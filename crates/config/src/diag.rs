@@ -22,7 +22,11 @@ pub struct SourceFile {
 impl SourceFile {
     pub(crate) fn new(path: &Path, text: String) -> Arc<Self> {
         let named = NamedSource::new(path.display().to_string(), text.clone());
-        Arc::new(Self { path: path.to_owned(), text, named })
+        Arc::new(Self {
+            path: path.to_owned(),
+            text,
+            named,
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -78,7 +82,10 @@ impl Problem {
     }
 
     pub(crate) fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -116,7 +123,12 @@ impl Problem {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut s = format!("{}: {sev}[{}]: {}", self.location(), self.code, self.message);
+        let mut s = format!(
+            "{}: {sev}[{}]: {}",
+            self.location(),
+            self.code,
+            self.message
+        );
         if let Some(h) = &self.hint {
             s.push_str("\n  hint: ");
             s.push_str(h);
@@ -144,7 +156,9 @@ impl Diagnostic for Problem {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.hint.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.hint
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
@@ -167,12 +181,22 @@ pub struct ConfigError {
 }
 
 fn count_errors(problems: &[Problem]) -> String {
-    let n = problems.iter().filter(|p| p.severity == Severity::Error).count();
-    if n == 1 { String::from("1 configuration error") } else { format!("{n} configuration errors") }
+    let n = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    if n == 1 {
+        String::from("1 configuration error")
+    } else {
+        format!("{n} configuration errors")
+    }
 }
 
 /// The closest of `candidates` to `word`, if close enough to be a plausible typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))

@@ -6,10 +6,11 @@
 //! module can never drift from `raw`.
 
 use crate::raw::{
-    RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig, RawDns,
-    RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawImport, RawInventory, RawPackage, RawPagerDutySink,
-    RawPatch, RawPort, RawProcess, RawRoute, RawService, RawSink, RawSlackSink, RawSnsSink, RawSql, RawSqsSink, RawSsh,
-    RawTcp, RawTls, RawWebhookSink, RawWindow,
+    RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig,
+    RawDns, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawImport, RawInventory,
+    RawPackage, RawPagerDutySink, RawPatch, RawPort, RawProcess, RawRoute, RawService, RawSink,
+    RawSlackSink, RawSnsSink, RawSql, RawSqsSink, RawSsh, RawTcp, RawTls, RawWebhookSink,
+    RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -44,11 +45,21 @@ impl<'de> Deserializer<'de> for FieldsProbe<'_> {
 }
 
 /// The check kind keys, in the order they are documented.
-pub(crate) const CHECK_KINDS: &[&str] =
-    &["http", "tcp", "dns", "tls", "command", "process", "service", "package", "file", "port", "amqp", "sql", "sqs", "ldap"];
+pub(crate) const CHECK_KINDS: &[&str] = &[
+    "http", "tcp", "dns", "tls", "command", "process", "service", "package", "file", "port",
+    "amqp", "sql", "sqs", "ldap",
+];
 
 /// The sink kind keys, in the order they are documented.
-pub(crate) const SINK_KINDS: &[&str] = &["file", "webhook", "slack", "pagerduty", "amqp", "sqs", "sns"];
+pub(crate) const SINK_KINDS: &[&str] = &[
+    "file",
+    "webhook",
+    "slack",
+    "pagerduty",
+    "amqp",
+    "sqs",
+    "sns",
+];
 
 /// The valid keys of the mapping at `path`, when that mapping is a struct.
 pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
@@ -70,7 +81,13 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
         [Some("inventory"), Some("import"), None] => fields_of::<RawImport>(),
         [Some("components"), Some(_)] => fields_of::<RawComponent>(),
         [Some("components"), Some(_), Some("checks"), None] => fields_of::<RawCheck>(),
-        [Some("components"), Some(_), Some("checks"), None, Some(kind)] => match *kind {
+        [
+            Some("components"),
+            Some(_),
+            Some("checks"),
+            None,
+            Some(kind),
+        ] => match *kind {
             "http" => fields_of::<RawHttp>(),
             "tcp" => fields_of::<RawTcp>(),
             "dns" => fields_of::<RawDns>(),

@@ -74,24 +74,41 @@ pub fn load_str(path: &Path, text: String) -> Result<Loaded, ConfigError> {
     let typed = serde_saphyr::with_deserializer_from_str_with_options(&src.text, opts, |de| {
         serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path)))
     });
-    let mut v = validate::Validator { src: &src, map: &map, problems: Vec::new() };
+    let mut v = validate::Validator {
+        src: &src,
+        map: &map,
+        problems: Vec::new(),
+    };
     for path in &unknown {
         v.unknown_key(path);
     }
     let config = match typed {
         Ok(raw) => v.config(raw, path),
         Err(e) => {
-            let span = e.location().and_then(|l| source::location_span(&l, &src.text));
+            let span = e
+                .location()
+                .and_then(|l| source::location_span(&l, &src.text));
             let pr = Problem::error("config::yaml", strip_location(&e.to_string())).at(&src, span);
             v.problems.push(pr);
             None
         }
     };
     let mut problems = v.problems;
-    problems.sort_by_key(|p| (p.severity == Severity::Warning, p.span.map_or(0, |s| s.offset)));
+    problems.sort_by_key(|p| {
+        (
+            p.severity == Severity::Warning,
+            p.span.map_or(0, |s| s.offset),
+        )
+    });
     match config {
-        Some(config) if problems.iter().all(|p| p.severity == Severity::Warning) => Ok(Loaded { config, warnings: problems }),
-        _ => Err(ConfigError { path: path.to_owned(), problems }),
+        Some(config) if problems.iter().all(|p| p.severity == Severity::Warning) => Ok(Loaded {
+            config,
+            warnings: problems,
+        }),
+        _ => Err(ConfigError {
+            path: path.to_owned(),
+            problems,
+        }),
     }
 }
 

@@ -50,7 +50,10 @@ pub struct Inventory {
 impl Inventory {
     /// Hosts matched by `selector`, in inventory order.
     pub fn select(&self, selector: &Selector) -> Vec<&Host> {
-        self.hosts.values().filter(|h| selector.matches(h, &self.groups)).collect()
+        self.hosts
+            .values()
+            .filter(|h| selector.matches(h, &self.groups))
+            .collect()
     }
 }
 
@@ -107,7 +110,11 @@ pub struct SshOptions {
 
 impl Default for SshOptions {
     fn default() -> Self {
-        Self { config_file: None, host_key_checking: HostKeyChecking::Strict, connect_timeout: Duration::from_secs(10) }
+        Self {
+            config_file: None,
+            host_key_checking: HostKeyChecking::Strict,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -455,7 +462,11 @@ pub struct ChangePolicy {
 
 impl Default for ChangePolicy {
     fn default() -> Self {
-        Self { approvals_required: 1, blackouts: Vec::new(), windows: Vec::new() }
+        Self {
+            approvals_required: 1,
+            blackouts: Vec::new(),
+            windows: Vec::new(),
+        }
     }
 }
 
@@ -490,7 +501,11 @@ pub struct ChangeWindow {
 impl ChangeWindow {
     /// Length of one occurrence in minutes (1..=1440).
     pub fn minutes(&self) -> u16 {
-        if self.to > self.from { self.to - self.from } else { 1440 - self.from + self.to }
+        if self.to > self.from {
+            self.to - self.from
+        } else {
+            1440 - self.from + self.to
+        }
     }
 }
 
@@ -516,8 +531,15 @@ pub enum Weekday {
 
 impl Weekday {
     /// Every day, Monday first.
-    pub const ALL: [Weekday; 7] =
-        [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+    pub const ALL: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
 
     /// Monday = 0 … Sunday = 6.
     pub fn index(self) -> u8 {
@@ -546,7 +568,11 @@ impl EventsConfig {
     /// the order the routes name them.
     pub fn sinks_for(&self, event_type: &str, severity: EventSeverity) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for route in self.routes.iter().filter(|r| r.matches(event_type, severity)) {
+        for route in self
+            .routes
+            .iter()
+            .filter(|r| r.matches(event_type, severity))
+        {
             for s in &route.sinks {
                 if !out.contains(&s.as_str()) {
                     out.push(s);
@@ -651,7 +677,9 @@ pub struct TypePattern(glob::Pattern);
 impl TypePattern {
     /// Parse a glob; `Err` carries a lower-case message.
     pub fn parse(text: &str) -> Result<Self, String> {
-        glob::Pattern::new(text).map(Self).map_err(|e| format!("invalid type pattern `{text}`: {}", e.msg))
+        glob::Pattern::new(text)
+            .map(Self)
+            .map_err(|e| format!("invalid type pattern `{text}`: {}", e.msg))
     }
 
     /// Whether `event_type` matches.
@@ -666,7 +694,9 @@ impl TypePattern {
 }
 
 /// How much an event matters, ordered `info < warning < error < critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EventSeverity {
     /// Routine (the default).
@@ -682,7 +712,12 @@ pub enum EventSeverity {
 
 impl EventSeverity {
     /// All severities, lowest first.
-    pub const ALL: [EventSeverity; 4] = [EventSeverity::Info, EventSeverity::Warning, EventSeverity::Error, EventSeverity::Critical];
+    pub const ALL: [EventSeverity; 4] = [
+        EventSeverity::Info,
+        EventSeverity::Warning,
+        EventSeverity::Error,
+        EventSeverity::Critical,
+    ];
 
     /// The lower-case name.
     pub fn as_str(self) -> &'static str {
@@ -723,14 +758,41 @@ events:
     - { types: "fearless.*", sinks: [log, bus] }
     - { types: "fearless.incident.*", min_severity: warning, sinks: [hook, log] }
 "#;
-        let loaded = crate::load_str(std::path::Path::new("/etc/fearless/fearless.yaml"), yaml.to_owned()).expect("valid");
+        let loaded = crate::load_str(
+            std::path::Path::new("/etc/fearless/fearless.yaml"),
+            yaml.to_owned(),
+        )
+        .expect("valid");
         let ev = loaded.config.events;
         assert_eq!(ev.outbox, Some(PathBuf::from("/etc/fearless/state/outbox")));
-        assert_eq!(ev.sinks["log"], SinkSpec::File { path: PathBuf::from("/etc/fearless/events.jsonl") });
-        assert_eq!(ev.sinks["bus"], SinkSpec::Amqp { url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(), exchange: "fearless.events".into() });
-        assert_eq!(ev.sinks_for("fearless.change.approved.v1", EventSeverity::Critical), ["log", "bus"]);
-        assert_eq!(ev.sinks_for("fearless.incident.opened.v1", EventSeverity::Info), ["log", "bus"]);
-        assert_eq!(ev.sinks_for("fearless.incident.opened.v1", EventSeverity::Warning), ["log", "bus", "hook"]);
-        assert!(ev.sinks_for("other.thing", EventSeverity::Critical).is_empty());
+        assert_eq!(
+            ev.sinks["log"],
+            SinkSpec::File {
+                path: PathBuf::from("/etc/fearless/events.jsonl")
+            }
+        );
+        assert_eq!(
+            ev.sinks["bus"],
+            SinkSpec::Amqp {
+                url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+                exchange: "fearless.events".into()
+            }
+        );
+        assert_eq!(
+            ev.sinks_for("fearless.change.approved.v1", EventSeverity::Critical),
+            ["log", "bus"]
+        );
+        assert_eq!(
+            ev.sinks_for("fearless.incident.opened.v1", EventSeverity::Info),
+            ["log", "bus"]
+        );
+        assert_eq!(
+            ev.sinks_for("fearless.incident.opened.v1", EventSeverity::Warning),
+            ["log", "bus", "hook"]
+        );
+        assert!(
+            ev.sinks_for("other.thing", EventSeverity::Critical)
+                .is_empty()
+        );
     }
 }

@@ -191,7 +191,10 @@ pub(crate) struct RawSql {
 pub(crate) struct RawUnsupported {}
 
 #[derive(Debug, Default, Deserialize)]
-#[expect(dead_code, reason = "validated now; read by the patch, change and events work")]
+#[expect(
+    dead_code,
+    reason = "validated now; read by the patch, change and events work"
+)]
 pub(crate) struct RawPatch {
     #[serde(default)]
     pub(crate) waves: Vec<RawWave>,

@@ -67,24 +67,35 @@ impl Selector {
                 }
                 Term::Label(k.trim().to_owned(), v.trim().to_owned())
             } else if term.contains(['*', '?', '[']) {
-                let pattern = glob::Pattern::new(term)
-                    .map_err(|e| SelectorError::Glob { term: term.to_owned(), reason: e.msg.to_owned() })?;
+                let pattern = glob::Pattern::new(term).map_err(|e| SelectorError::Glob {
+                    term: term.to_owned(),
+                    reason: e.msg.to_owned(),
+                })?;
                 Term::Glob(pattern)
             } else {
                 Term::Name(term.to_owned())
             });
         }
-        Ok(Self { text: text.to_owned(), terms })
+        Ok(Self {
+            text: text.to_owned(),
+            terms,
+        })
     }
 
     /// A selector matching exactly these hosts (used for imported groups).
     pub fn members(names: Vec<String>) -> Self {
-        Self { text: names.join("|"), terms: vec![Term::Members(names)] }
+        Self {
+            text: names.join("|"),
+            terms: vec![Term::Members(names)],
+        }
     }
 
     /// The selector that matches every host.
     pub fn all() -> Self {
-        Self { text: "all".into(), terms: vec![Term::All] }
+        Self {
+            text: "all".into(),
+            terms: vec![Term::All],
+        }
     }
 
     /// Whether `host` matches; `groups` resolves `group:NAME` terms.
@@ -92,7 +103,12 @@ impl Selector {
         self.matches_depth(host, groups, 0)
     }
 
-    fn matches_depth(&self, host: &Host, groups: &IndexMap<String, Selector>, depth: usize) -> bool {
+    fn matches_depth(
+        &self,
+        host: &Host,
+        groups: &IndexMap<String, Selector>,
+        depth: usize,
+    ) -> bool {
         self.terms.iter().all(|t| match t {
             Term::All => true,
             Term::Name(n) => &host.name == n,
@@ -100,7 +116,12 @@ impl Selector {
             Term::Label(k, v) => host.labels.get(k) == Some(v),
             Term::Members(names) => names.contains(&host.name),
             // Group definitions may refer to groups; a cycle simply stops matching.
-            Term::Group(g) => depth < 16 && groups.get(g).is_some_and(|s| s.matches_depth(host, groups, depth + 1)),
+            Term::Group(g) => {
+                depth < 16
+                    && groups
+                        .get(g)
+                        .is_some_and(|s| s.matches_depth(host, groups, depth + 1))
+            }
         })
     }
 
@@ -137,7 +158,10 @@ mod tests {
             user: "root".into(),
             become_: None,
             transport: TransportKind::Ssh,
-            labels: labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
         }
     }
 
@@ -153,19 +177,42 @@ mod tests {
     #[test]
     fn groups_resolve_and_cycles_do_not_hang() {
         let mut groups = IndexMap::new();
-        groups.insert("web".to_owned(), Selector::parse("role=web").expect("valid"));
-        groups.insert("loop".to_owned(), Selector::parse("group:loop").expect("valid"));
+        groups.insert(
+            "web".to_owned(),
+            Selector::parse("role=web").expect("valid"),
+        );
+        groups.insert(
+            "loop".to_owned(),
+            Selector::parse("group:loop").expect("valid"),
+        );
         let s = Selector::parse("group:web").expect("valid");
         assert!(s.matches(&host("x", &[("role", "web")]), &groups));
-        assert!(!Selector::parse("group:loop").expect("valid").matches(&host("x", &[]), &groups));
-        assert!(!Selector::parse("group:missing").expect("valid").matches(&host("x", &[]), &groups));
+        assert!(
+            !Selector::parse("group:loop")
+                .expect("valid")
+                .matches(&host("x", &[]), &groups)
+        );
+        assert!(
+            !Selector::parse("group:missing")
+                .expect("valid")
+                .matches(&host("x", &[]), &groups)
+        );
     }
 
     #[test]
     fn bad_selectors_are_rejected() {
-        assert_eq!(Selector::parse("a,,b"), Err(SelectorError::Empty("a,,b".into())));
-        assert_eq!(Selector::parse("role="), Err(SelectorError::Label("role=".into())));
+        assert_eq!(
+            Selector::parse("a,,b"),
+            Err(SelectorError::Empty("a,,b".into()))
+        );
+        assert_eq!(
+            Selector::parse("role="),
+            Err(SelectorError::Label("role=".into()))
+        );
         assert_eq!(Selector::parse("group:"), Err(SelectorError::Group));
-        assert!(matches!(Selector::parse("web-[1"), Err(SelectorError::Glob { .. })));
+        assert!(matches!(
+            Selector::parse("web-[1"),
+            Err(SelectorError::Glob { .. })
+        ));
     }
 }

@@ -122,14 +122,32 @@ pub(crate) fn location_span(loc: &serde_saphyr::Location, src: &str) -> Option<S
     let offset = match s.byte_offset().and_then(|o| usize::try_from(o).ok()) {
         Some(o) => o,
         None => {
-            let line_start: usize = src.split_inclusive('\n').take(usize::try_from(loc.line()).ok()? - 1).map(str::len).sum();
+            let line_start: usize = src
+                .split_inclusive('\n')
+                .take(usize::try_from(loc.line()).ok()? - 1)
+                .map(str::len)
+                .sum();
             let col = usize::try_from(loc.column()).ok()?.saturating_sub(1);
-            line_start + src[line_start.min(src.len())..].chars().take(col).map(char::len_utf8).sum::<usize>()
+            line_start
+                + src[line_start.min(src.len())..]
+                    .chars()
+                    .take(col)
+                    .map(char::len_utf8)
+                    .sum::<usize>()
         }
     };
     let offset = offset.min(src.len());
-    let len = s.byte_len().and_then(|l| usize::try_from(l).ok()).unwrap_or(1).max(1);
-    Some(Span { offset, len: len.min(src.len() - offset).max(usize::from(src.len() > offset)) })
+    let len = s
+        .byte_len()
+        .and_then(|l| usize::try_from(l).ok())
+        .unwrap_or(1)
+        .max(1);
+    Some(Span {
+        offset,
+        len: len
+            .min(src.len() - offset)
+            .max(usize::from(src.len() > offset)),
+    })
 }
 
 impl SourceMap {
@@ -137,7 +155,10 @@ impl SourceMap {
     /// `None`; the typed pass reports the syntax error itself.
     pub(crate) fn new(src: &str) -> Self {
         let root = serde_saphyr::from_str::<Spanned<Node>>(src).ok();
-        Self { root, src: src.to_owned() }
+        Self {
+            root,
+            src: src.to_owned(),
+        }
     }
 
     fn find(&self, path: &[Seg]) -> Option<(Option<&Spanned<String>>, &Spanned<Node>)> {
@@ -172,12 +193,15 @@ impl SourceMap {
     /// The span of the value at `path`.
     pub(crate) fn value(&self, path: &[Seg]) -> Option<Span> {
         let (key, node) = self.find(path)?;
-        location_span(&node.referenced, &self.src).or_else(|| key.and_then(|k| location_span(&k.referenced, &self.src)))
+        location_span(&node.referenced, &self.src)
+            .or_else(|| key.and_then(|k| location_span(&k.referenced, &self.src)))
     }
 
     /// The nearest span along `path`: the value, else the key, else the closest ancestor.
     pub(crate) fn nearest(&self, path: &[Seg]) -> Option<Span> {
-        (0..=path.len()).rev().find_map(|n| self.value(&path[..n]).or_else(|| self.key(&path[..n])))
+        (0..=path.len())
+            .rev()
+            .find_map(|n| self.value(&path[..n]).or_else(|| self.key(&path[..n])))
     }
 }
 

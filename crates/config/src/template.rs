@@ -8,7 +8,13 @@ use crate::model::Host;
 use std::fmt;
 
 /// The variables a template may use, for error messages and suggestions.
-pub(crate) const VARIABLES: &[&str] = &["host.name", "host.address", "host.port", "host.user", "host.labels.KEY"];
+pub(crate) const VARIABLES: &[&str] = &[
+    "host.name",
+    "host.address",
+    "host.port",
+    "host.user",
+    "host.labels.KEY",
+];
 
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +89,9 @@ impl Template {
                 pos += i + 1;
                 continue;
             }
-            let end = after.find('}').ok_or(TemplateError::Unclosed { offset: pos + i })?;
+            let end = after
+                .find('}')
+                .ok_or(TemplateError::Unclosed { offset: pos + i })?;
             let name = after[..end].trim();
             let var = match name {
                 "host.name" => Var::Name,
@@ -92,7 +100,12 @@ impl Template {
                 "host.user" => Var::User,
                 n => match n.strip_prefix("host.labels.") {
                     Some(k) if !k.is_empty() => Var::Label(k.to_owned()),
-                    _ => return Err(TemplateError::Unknown { name: name.to_owned(), offset: pos + i }),
+                    _ => {
+                        return Err(TemplateError::Unknown {
+                            name: name.to_owned(),
+                            offset: pos + i,
+                        });
+                    }
                 },
             };
             if !lit.is_empty() {
@@ -106,7 +119,10 @@ impl Template {
         if !lit.is_empty() {
             parts.push(Part::Text(lit));
         }
-        Ok(Self { raw: text.to_owned(), parts })
+        Ok(Self {
+            raw: text.to_owned(),
+            parts,
+        })
     }
 
     /// Whether the template refers to a host.
@@ -161,7 +177,8 @@ mod tests {
             transport: crate::model::TransportKind::Ssh,
             labels: [("az".to_owned(), "a".to_owned())].into(),
         };
-        let t = Template::parse("http://{host.address}:8080/{host.labels.az}/{{x}}").expect("valid");
+        let t =
+            Template::parse("http://{host.address}:8080/{host.labels.az}/{{x}}").expect("valid");
         assert!(t.uses_host());
         assert_eq!(t.expand(Some(&host)), "http://10.0.0.1:8080/a/{x}");
         assert!(!Template::parse("plain").expect("valid").uses_host());
@@ -171,8 +188,14 @@ mod tests {
     fn unknown_and_unclosed_are_errors_with_offsets() {
         assert_eq!(
             Template::parse("http://{host.adress}/"),
-            Err(TemplateError::Unknown { name: "host.adress".into(), offset: 7 })
+            Err(TemplateError::Unknown {
+                name: "host.adress".into(),
+                offset: 7
+            })
         );
-        assert_eq!(Template::parse("ab{host.name"), Err(TemplateError::Unclosed { offset: 2 }));
+        assert_eq!(
+            Template::parse("ab{host.name"),
+            Err(TemplateError::Unclosed { offset: 2 })
+        );
     }
 }

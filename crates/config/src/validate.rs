@@ -23,12 +23,19 @@ const MAX_RETRIES: u32 = 10;
 
 /// `scheme://user:secret@host` → `scheme://user:***@host`: config messages end up in CI logs.
 pub(crate) fn redact_userinfo(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else { return text.to_owned() };
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
     let rest = &text[scheme_end + 3..];
     let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
         Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{}{}:***{}", &text[..scheme_end + 3], &rest[..colon], &rest[at..]),
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &text[..scheme_end + 3],
+                &rest[..colon],
+                &rest[at..]
+            ),
             None => text.to_owned(),
         },
         None => text.to_owned(),
@@ -51,14 +58,26 @@ impl Validator<'_> {
         problem.at(self.src, span)
     }
 
-    fn error(&mut self, path: &[Seg], code: &'static str, message: impl Into<String>, hint: Option<String>) {
+    fn error(
+        &mut self,
+        path: &[Seg],
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let mut pr = Problem::error(code, message);
         pr.hint = hint;
         let pr = self.at(pr, path);
         self.problems.push(pr);
     }
 
-    fn warn(&mut self, path: &[Seg], code: &'static str, message: impl Into<String>, hint: Option<String>) {
+    fn warn(
+        &mut self,
+        path: &[Seg],
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let mut pr = Problem::warning(code, message);
         pr.hint = hint;
         let pr = self.at(pr, path);
@@ -85,11 +104,22 @@ impl Validator<'_> {
             Ok(t) => Some(t),
             Err(e) => {
                 let hint = match &e {
-                    TemplateError::Unknown { name, .. } => match closest(name, VARIABLES.iter().copied()) {
-                        Some(s) => format!("did you mean `{{{s}}}`?"),
-                        None => format!("variables are {}", VARIABLES.iter().map(|v| format!("{{{v}}}")).collect::<Vec<_>>().join(", ")),
-                    },
-                    TemplateError::Unclosed { .. } => "close the variable with `}`, or write `{{` for a literal brace".into(),
+                    TemplateError::Unknown { name, .. } => {
+                        match closest(name, VARIABLES.iter().copied()) {
+                            Some(s) => format!("did you mean `{{{s}}}`?"),
+                            None => format!(
+                                "variables are {}",
+                                VARIABLES
+                                    .iter()
+                                    .map(|v| format!("{{{v}}}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        }
+                    }
+                    TemplateError::Unclosed { .. } => {
+                        "close the variable with `}`, or write `{{` for a literal brace".into()
+                    }
                 };
                 self.error(path, "config::template", e.to_string(), Some(hint));
                 None
@@ -103,14 +133,36 @@ impl Validator<'_> {
         if let Some(patch) = &raw.patch {
             self.patch(patch);
         }
-        let change = raw.change.as_ref().map(|c| self.change(c)).unwrap_or_default();
-        let events = raw.events.as_ref().map(|e| self.events(e, path)).unwrap_or_default();
+        let change = raw
+            .change
+            .as_ref()
+            .map(|c| self.change(c))
+            .unwrap_or_default();
+        let events = raw
+            .events
+            .as_ref()
+            .map(|e| self.events(e, path))
+            .unwrap_or_default();
         if let Some(store) = &raw.store
-            && !(store.starts_with("sqlite:") || store.starts_with("postgres://") || store.starts_with("postgresql://"))
+            && !(store.starts_with("sqlite:")
+                || store.starts_with("postgres://")
+                || store.starts_with("postgresql://"))
         {
-            self.error(&p!["store"], "config::store", format!("unsupported store `{store}`"), Some("use sqlite:PATH or postgres://USER@HOST/DB".into()));
+            self.error(
+                &p!["store"],
+                "config::store",
+                format!("unsupported store `{store}`"),
+                Some("use sqlite:PATH or postgres://USER@HOST/DB".into()),
+            );
         }
-        Some(Config { path: path.to_owned(), inventory, components, store: raw.store, change, events })
+        Some(Config {
+            path: path.to_owned(),
+            inventory,
+            components,
+            store: raw.store,
+            change,
+            events,
+        })
     }
 
     fn inventory(&mut self, raw: RawInventory, config_path: &Path) -> Inventory {
@@ -131,13 +183,23 @@ impl Validator<'_> {
                 Ok(s) => {
                     groups.insert(name.clone(), s);
                 }
-                Err(e) => self.error(&p!["inventory", "groups", name], "config::selector", e.to_string(), None),
+                Err(e) => self.error(
+                    &p!["inventory", "groups", name],
+                    "config::selector",
+                    e.to_string(),
+                    None,
+                ),
             }
         }
         for (i, import) in raw.import.iter().enumerate() {
             let path = p!["inventory", "import", i];
             let Some(file) = &import.ansible else {
-                self.error(&path, "config::import", "import entry needs `ansible: PATH`", None);
+                self.error(
+                    &path,
+                    "config::import",
+                    "import entry needs `ansible: PATH`",
+                    None,
+                );
                 continue;
             };
             let full = base.join(file);
@@ -145,7 +207,14 @@ impl Validator<'_> {
                 Ok(imported) => {
                     for (name, ah) in imported.hosts {
                         if hosts.contains_key(&name) {
-                            self.error(&path, "config::duplicate-host", format!("host `{name}` from {file} is already declared in the inventory"), None);
+                            self.error(
+                                &path,
+                                "config::duplicate-host",
+                                format!(
+                                    "host `{name}` from {file} is already declared in the inventory"
+                                ),
+                                None,
+                            );
                             continue;
                         }
                         let fields = RawHostFields {
@@ -161,12 +230,18 @@ impl Validator<'_> {
                         }
                     }
                     for (g, members) in imported.groups {
-                        groups.entry(g).or_insert_with(|| Selector::members(members));
+                        groups
+                            .entry(g)
+                            .or_insert_with(|| Selector::members(members));
                     }
                 }
                 Err(problems) => {
                     for pr in problems {
-                        let pr = if pr.source.is_some() { pr } else { self.at(pr, &p!["inventory", "import", i, "ansible"]) };
+                        let pr = if pr.source.is_some() {
+                            pr
+                        } else {
+                            self.at(pr, &p!["inventory", "import", i, "ansible"])
+                        };
                         self.problems.push(pr);
                     }
                 }
@@ -175,8 +250,14 @@ impl Validator<'_> {
         for (name, sel) in &groups {
             for g in sel.groups() {
                 if !groups.contains_key(g) {
-                    let hint = closest(g, groups.keys().map(String::as_str)).map(|s| format!("did you mean `group:{s}`?"));
-                    self.error(&p!["inventory", "groups", name], "config::unknown-group", format!("unknown group `{g}`"), hint);
+                    let hint = closest(g, groups.keys().map(String::as_str))
+                        .map(|s| format!("did you mean `group:{s}`?"));
+                    self.error(
+                        &p!["inventory", "groups", name],
+                        "config::unknown-group",
+                        format!("unknown group `{g}`"),
+                        hint,
+                    );
                 }
             }
         }
@@ -185,7 +266,12 @@ impl Validator<'_> {
             if let Some(file) = &rs.config {
                 let full = base.join(file);
                 if !full.is_file() {
-                    self.error(&p!["inventory", "ssh", "config"], "config::file-not-found", format!("ssh config file `{}` not found", full.display()), None);
+                    self.error(
+                        &p!["inventory", "ssh", "config"],
+                        "config::file-not-found",
+                        format!("ssh config file `{}` not found", full.display()),
+                        None,
+                    );
                 }
                 ssh.config_file = Some(full);
             }
@@ -212,7 +298,12 @@ impl Validator<'_> {
             {
                 // ssh takes whole seconds (0 would mean "no timeout").
                 if d < Duration::from_secs(1) || d > Duration::from_secs(300) {
-                    self.error(&p!["inventory", "ssh", "connect_timeout"], "config::range", "connect_timeout must be between 1s and 5m", None);
+                    self.error(
+                        &p!["inventory", "ssh", "connect_timeout"],
+                        "config::range",
+                        "connect_timeout must be between 1s and 5m",
+                        None,
+                    );
                 } else {
                     ssh.connect_timeout = d;
                 }
@@ -220,39 +311,74 @@ impl Validator<'_> {
         }
         let concurrency = match raw.concurrency {
             Some(0) => {
-                self.error(&p!["inventory", "concurrency"], "config::range", "concurrency must be at least 1", None);
+                self.error(
+                    &p!["inventory", "concurrency"],
+                    "config::range",
+                    "concurrency must be at least 1",
+                    None,
+                );
                 1
             }
             Some(n) => n as usize,
             None => 32,
         };
-        Inventory { hosts, groups, ssh, concurrency }
+        Inventory {
+            hosts,
+            groups,
+            ssh,
+            concurrency,
+        }
     }
 
     fn host_fields(&mut self, path: &[Seg], f: &RawHostFields) {
         if let Some(t) = &f.transport {
             match t.as_str() {
                 "ssh" | "local" => {}
-                "ssm" => self.error(&[path, &p!["transport"]].concat(), "config::unsupported", "transport `ssm` is not yet supported", Some("use `ssh` or `local`".into())),
+                "ssm" => self.error(
+                    &[path, &p!["transport"]].concat(),
+                    "config::unsupported",
+                    "transport `ssm` is not yet supported",
+                    Some("use `ssh` or `local`".into()),
+                ),
                 other => {
-                    let hint = closest(other, ["ssh", "local", "ssm"]).map(|s| format!("did you mean `{s}`?"));
-                    self.error(&[path, &p!["transport"]].concat(), "config::transport", format!("unknown transport `{other}`"), hint.or(Some("expected ssh, local or ssm".into())));
+                    let hint = closest(other, ["ssh", "local", "ssm"])
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.error(
+                        &[path, &p!["transport"]].concat(),
+                        "config::transport",
+                        format!("unknown transport `{other}`"),
+                        hint.or(Some("expected ssh, local or ssm".into())),
+                    );
                 }
             }
         }
         if let Some(b) = &f.become_
             && b != "sudo"
         {
-            self.error(&[path, &p!["become"]].concat(), "config::become", format!("unknown become method `{b}`"), Some("the only method is `sudo` (run as `sudo -n`)".into()));
+            self.error(
+                &[path, &p!["become"]].concat(),
+                "config::become",
+                format!("unknown become method `{b}`"),
+                Some("the only method is `sudo` (run as `sudo -n`)".into()),
+            );
         }
         if let Some(a) = &f.address
             && (a.trim().is_empty() || a.contains(char::is_whitespace))
         {
-            self.error(&[path, &p!["address"]].concat(), "config::address", format!("invalid address `{a}`"), None);
+            self.error(
+                &[path, &p!["address"]].concat(),
+                "config::address",
+                format!("invalid address `{a}`"),
+                None,
+            );
         }
     }
 
-    fn components(&mut self, raw: IndexMap<String, RawComponent>, inv: &Inventory) -> IndexMap<String, Component> {
+    fn components(
+        &mut self,
+        raw: IndexMap<String, RawComponent>,
+        inv: &Inventory,
+    ) -> IndexMap<String, Component> {
         let names: Vec<String> = raw.keys().cloned().collect();
         let mut out = IndexMap::new();
         for (name, rc) in raw {
@@ -262,8 +388,14 @@ impl Validator<'_> {
                     Ok(sel) => {
                         for g in sel.groups() {
                             if !inv.groups.contains_key(g) {
-                                let hint = closest(g, inv.groups.keys().map(String::as_str)).map(|s| format!("did you mean `group:{s}`?"));
-                                self.error(&p!["components", &name, "runs_on"], "config::unknown-group", format!("unknown group `{g}`"), hint);
+                                let hint = closest(g, inv.groups.keys().map(String::as_str))
+                                    .map(|s| format!("did you mean `group:{s}`?"));
+                                self.error(
+                                    &p!["components", &name, "runs_on"],
+                                    "config::unknown-group",
+                                    format!("unknown group `{g}`"),
+                                    hint,
+                                );
                             }
                         }
                         if inv.select(&sel).is_empty() {
@@ -277,24 +409,48 @@ impl Validator<'_> {
                         Some(sel)
                     }
                     Err(e) => {
-                        self.error(&p!["components", &name, "runs_on"], "config::selector", e.to_string(), None);
+                        self.error(
+                            &p!["components", &name, "runs_on"],
+                            "config::selector",
+                            e.to_string(),
+                            None,
+                        );
                         None
                     }
                 },
                 (Some(_), true) => {
-                    self.error(&p!["components", &name, "runs_on"], "config::external-runs-on", format!("external component `{name}` cannot have `runs_on`"), Some("remove `runs_on`, or remove `external: true`".into()));
+                    self.error(
+                        &p!["components", &name, "runs_on"],
+                        "config::external-runs-on",
+                        format!("external component `{name}` cannot have `runs_on`"),
+                        Some("remove `runs_on`, or remove `external: true`".into()),
+                    );
                     None
                 }
                 (None, false) => {
-                    self.error(&path, "config::missing-runs-on", format!("component `{name}` has neither `runs_on` nor `external: true`"), Some("set `runs_on: \"role=web\"` (a selector) or mark it `external: true`".into()));
+                    self.error(
+                        &path,
+                        "config::missing-runs-on",
+                        format!("component `{name}` has neither `runs_on` nor `external: true`"),
+                        Some(
+                            "set `runs_on: \"role=web\"` (a selector) or mark it `external: true`"
+                                .into(),
+                        ),
+                    );
                     None
                 }
                 (None, true) => None,
             };
             for (i, dep) in rc.depends_on.iter().enumerate() {
                 if !names.contains(dep) {
-                    let hint = closest(dep, names.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
-                    self.error(&p!["components", &name, "depends_on", i], "config::unknown-component", format!("`{name}` depends on unknown component `{dep}`"), hint.or(Some(format!("components are: {}", names.join(", ")))));
+                    let hint = closest(dep, names.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"));
+                    self.error(
+                        &p!["components", &name, "depends_on", i],
+                        "config::unknown-component",
+                        format!("`{name}` depends on unknown component `{dep}`"),
+                        hint.or(Some(format!("components are: {}", names.join(", ")))),
+                    );
                 }
             }
             let mut checks = Vec::new();
@@ -308,7 +464,17 @@ impl Validator<'_> {
                     checks.push(cs);
                 }
             }
-            out.insert(name.clone(), Component { name, description: rc.description, runs_on, depends_on: rc.depends_on, external: rc.external, checks });
+            out.insert(
+                name.clone(),
+                Component {
+                    name,
+                    description: rc.description,
+                    runs_on,
+                    depends_on: rc.depends_on,
+                    external: rc.external,
+                    checks,
+                },
+            );
         }
         self.cycles(&out);
         out
@@ -344,7 +510,8 @@ impl Validator<'_> {
                         }
                         Some(C::Grey) => {
                             let from = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
-                            let mut cycle: Vec<&str> = stack[from..].iter().map(|(n, _)| *n).collect();
+                            let mut cycle: Vec<&str> =
+                                stack[from..].iter().map(|(n, _)| *n).collect();
                             cycle.push(dep);
                             self.error(
                                 &p!["components", node, "depends_on", idx],
@@ -368,9 +535,20 @@ impl Validator<'_> {
     fn check(&mut self, path: &[Seg], rc: RawCheck, external: bool) -> Option<CheckSpec> {
         let sub = |k: &str| [path, &p![k]].concat();
         let kinds: Vec<&str> = [
-            rc.http.is_some(), rc.tcp.is_some(), rc.dns.is_some(), rc.tls.is_some(), rc.command.is_some(),
-            rc.process.is_some(), rc.service.is_some(), rc.package.is_some(), rc.file.is_some(), rc.port.is_some(),
-            rc.amqp.is_some(), rc.sql.is_some(), rc.sqs.is_some(), rc.ldap.is_some(),
+            rc.http.is_some(),
+            rc.tcp.is_some(),
+            rc.dns.is_some(),
+            rc.tls.is_some(),
+            rc.command.is_some(),
+            rc.process.is_some(),
+            rc.service.is_some(),
+            rc.package.is_some(),
+            rc.file.is_some(),
+            rc.port.is_some(),
+            rc.amqp.is_some(),
+            rc.sql.is_some(),
+            rc.sqs.is_some(),
+            rc.ldap.is_some(),
         ]
         .iter()
         .zip(CHECK_KINDS)
@@ -379,12 +557,25 @@ impl Validator<'_> {
         let label = rc.name.clone().unwrap_or_else(|| "check".into());
         match kinds.as_slice() {
             [] => {
-                self.error(path, "config::check-kind", format!("check `{label}` has no kind"), Some(format!("add exactly one of: {}", CHECK_KINDS[..12].join(", "))));
+                self.error(
+                    path,
+                    "config::check-kind",
+                    format!("check `{label}` has no kind"),
+                    Some(format!(
+                        "add exactly one of: {}",
+                        CHECK_KINDS[..12].join(", ")
+                    )),
+                );
                 return None;
             }
             [_] => {}
             [a, b, ..] => {
-                self.error(&sub(b), "config::check-kind", format!("check `{label}` has more than one kind (`{a}` and `{b}`)"), Some("split it into one check per kind".into()));
+                self.error(
+                    &sub(b),
+                    "config::check-kind",
+                    format!("check `{label}` has more than one kind (`{a}` and `{b}`)"),
+                    Some("split it into one check per kind".into()),
+                );
                 return None;
             }
         }
@@ -396,7 +587,12 @@ impl Validator<'_> {
         let name = match rc.name {
             Some(n) if !n.trim().is_empty() => n,
             _ => {
-                self.error(path, "config::check-name", format!("`{kind_name}` check has no `name`"), Some("give every check a short name, e.g. `name: health`".into()));
+                self.error(
+                    path,
+                    "config::check-name",
+                    format!("`{kind_name}` check has no `name`"),
+                    Some("give every check a short name, e.g. `name: health`".into()),
+                );
                 return None;
             }
         };
@@ -405,15 +601,31 @@ impl Validator<'_> {
             None => DEFAULT_TIMEOUT,
         };
         if timeout < Duration::from_millis(10) || timeout > MAX_TIMEOUT {
-            self.error(&sub("timeout"), "config::range", format!("timeout {} is outside 10ms..1h", humantime::format_duration(timeout)), None);
+            self.error(
+                &sub("timeout"),
+                "config::range",
+                format!(
+                    "timeout {} is outside 10ms..1h",
+                    humantime::format_duration(timeout)
+                ),
+                None,
+            );
             return None;
         }
         if rc.retries.is_some_and(|r| r > MAX_RETRIES) {
-            self.error(&sub("retries"), "config::range", format!("at most {MAX_RETRIES} retries"), Some("a check that needs more retries is telling you something".into()));
+            self.error(
+                &sub("retries"),
+                "config::range",
+                format!("at most {MAX_RETRIES} retries"),
+                Some("a check that needs more retries is telling you something".into()),
+            );
             return None;
         }
         let kpath = sub(kind_name);
-        let kind = self.kind(&kpath, rc.http, rc.tcp, rc.dns, rc.tls, rc.command, rc.process, rc.service, rc.package, rc.file, rc.port, rc.amqp, rc.sql)?;
+        let kind = self.kind(
+            &kpath, rc.http, rc.tcp, rc.dns, rc.tls, rc.command, rc.process, rc.service,
+            rc.package, rc.file, rc.port, rc.amqp, rc.sql,
+        )?;
         let on = match rc.on.as_deref() {
             None if kind.is_host_local() && !external => RunOn::Hosts,
             None => RunOn::Controller,
@@ -424,7 +636,12 @@ impl Validator<'_> {
                 return None;
             }
             Some(other) => {
-                self.error(&sub("on"), "config::on", format!("unknown `on: {other}`"), Some("expected `controller` or `hosts`".into()));
+                self.error(
+                    &sub("on"),
+                    "config::on",
+                    format!("unknown `on: {other}`"),
+                    Some("expected `controller` or `hosts`".into()),
+                );
                 return None;
             }
         };
@@ -436,10 +653,19 @@ impl Validator<'_> {
             self.error(&kpath, "config::template", format!("check `{name}` of an external component uses {{host.*}}, but external components have no hosts"), None);
             return None;
         }
-        Some(CheckSpec { name, timeout, retries: rc.retries.unwrap_or(0), on, kind })
+        Some(CheckSpec {
+            name,
+            timeout,
+            retries: rc.retries.unwrap_or(0),
+            on,
+            kind,
+        })
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one argument per optional kind key of RawCheck")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per optional kind key of RawCheck"
+    )]
     fn kind(
         &mut self,
         path: &[Seg],
@@ -461,42 +687,91 @@ impl Validator<'_> {
             let url = self.url(&sub("url"), &h.url, &["http", "https"])?;
             let mut headers = IndexMap::new();
             for (k, v) in &h.headers {
-                headers.insert(k.clone(), self.template(&[&sub("headers")[..], &p![k]].concat(), v)?);
+                headers.insert(
+                    k.clone(),
+                    self.template(&[&sub("headers")[..], &p![k]].concat(), v)?,
+                );
             }
             let status = h.status.unwrap_or(200);
             if !(100..=599).contains(&status) {
-                self.error(&sub("status"), "config::range", format!("HTTP status {status} is not between 100 and 599"), None);
+                self.error(
+                    &sub("status"),
+                    "config::range",
+                    format!("HTTP status {status} is not between 100 and 599"),
+                    None,
+                );
                 return None;
             }
-            let method = h.method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+            let method = h
+                .method
+                .unwrap_or_else(|| "GET".into())
+                .to_ascii_uppercase();
             if !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-                self.error(&sub("method"), "config::http-method", format!("invalid HTTP method `{method}`"), None);
+                self.error(
+                    &sub("method"),
+                    "config::http-method",
+                    format!("invalid HTTP method `{method}`"),
+                    None,
+                );
                 return None;
             }
-            return Some(CheckKind::Http(HttpCheck { url, method, status, body: h.body, headers, insecure: h.insecure.unwrap_or(false) }));
+            return Some(CheckKind::Http(HttpCheck {
+                url,
+                method,
+                status,
+                body: h.body,
+                headers,
+                insecure: h.insecure.unwrap_or(false),
+            }));
         }
         if let Some(t) = tcp {
-            return Some(CheckKind::Tcp(TcpCheck { address: self.host_port(&sub("address"), &t.address)? }));
+            return Some(CheckKind::Tcp(TcpCheck {
+                address: self.host_port(&sub("address"), &t.address)?,
+            }));
         }
         if let Some(d) = dns {
             let name = self.template(&sub("name"), &d.name)?;
-            let record_type = d.record_type.unwrap_or_else(|| "A".into()).to_ascii_uppercase();
+            let record_type = d
+                .record_type
+                .unwrap_or_else(|| "A".into())
+                .to_ascii_uppercase();
             const TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "PTR", "SOA"];
             if !TYPES.contains(&record_type.as_str()) {
-                self.error(&sub("type"), "config::dns-type", format!("unknown DNS record type `{record_type}`"), Some(format!("expected one of {}", TYPES.join(", "))));
+                self.error(
+                    &sub("type"),
+                    "config::dns-type",
+                    format!("unknown DNS record type `{record_type}`"),
+                    Some(format!("expected one of {}", TYPES.join(", "))),
+                );
                 return None;
             }
             let server = match &d.server {
                 None => None,
-                Some(s) => match s.parse::<std::net::SocketAddr>().or_else(|_| format!("{s}:53").parse()) {
+                Some(s) => match s
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| format!("{s}:53").parse())
+                {
                     Ok(a) => Some(a),
                     Err(_) => {
-                        self.error(&sub("server"), "config::address", format!("invalid DNS server `{s}`"), Some("write an IP address, optionally with a port: 127.0.0.1:5353".into()));
+                        self.error(
+                            &sub("server"),
+                            "config::address",
+                            format!("invalid DNS server `{s}`"),
+                            Some(
+                                "write an IP address, optionally with a port: 127.0.0.1:5353"
+                                    .into(),
+                            ),
+                        );
                         return None;
                     }
                 },
             };
-            return Some(CheckKind::Dns(DnsCheck { name, record_type, server, expect: d.expect }));
+            return Some(CheckKind::Dns(DnsCheck {
+                name,
+                record_type,
+                server,
+                expect: d.expect,
+            }));
         }
         if let Some(t) = tls {
             let address = self.host_port(&sub("address"), &t.address)?;
@@ -504,7 +779,11 @@ impl Validator<'_> {
                 Some(s) => Some(self.template(&sub("server_name"), s)?),
                 None => None,
             };
-            return Some(CheckKind::Tls(TlsCheck { address, server_name, min_days: t.min_days.unwrap_or(14) }));
+            return Some(CheckKind::Tls(TlsCheck {
+                address,
+                server_name,
+                min_days: t.min_days.unwrap_or(14),
+            }));
         }
         if let Some(c) = command {
             if c.run.is_empty() {
@@ -519,25 +798,49 @@ impl Validator<'_> {
                 if let Some(re) = re
                     && let Err(e) = regex_syntax::Parser::new().parse(re)
                 {
-                    self.error(&sub(key), "config::regex", format!("invalid regular expression: {}", first_line(&e.to_string())), None);
+                    self.error(
+                        &sub(key),
+                        "config::regex",
+                        format!("invalid regular expression: {}", first_line(&e.to_string())),
+                        None,
+                    );
                     return None;
                 }
             }
-            return Some(CheckKind::Command(CommandCheck { run, exit: c.exit.unwrap_or(0), stdout: c.stdout, stderr: c.stderr, nagios: c.nagios.unwrap_or(false) }));
+            return Some(CheckKind::Command(CommandCheck {
+                run,
+                exit: c.exit.unwrap_or(0),
+                stdout: c.stdout,
+                stderr: c.stderr,
+                nagios: c.nagios.unwrap_or(false),
+            }));
         }
         if let Some(pr) = process {
             if pr.name.trim().is_empty() {
                 self.error(&sub("name"), "config::empty", "process name is empty", None);
                 return None;
             }
-            return Some(CheckKind::Process(ProcessCheck { name: pr.name, min: pr.min.unwrap_or(1), user: pr.user }));
+            return Some(CheckKind::Process(ProcessCheck {
+                name: pr.name,
+                min: pr.min.unwrap_or(1),
+                user: pr.user,
+            }));
         }
         if let Some(s) = service {
-            return Some(CheckKind::Service(ServiceCheck { name: s.name, pidfile: s.pidfile, process: s.process }));
+            return Some(CheckKind::Service(ServiceCheck {
+                name: s.name,
+                pidfile: s.pidfile,
+                process: s.process,
+            }));
         }
         if let Some(pk) = package {
             if !valid_package_name(&pk.name) {
-                self.error(&sub("name"), "config::package-name", format!("invalid package name `{}`", pk.name), None);
+                self.error(
+                    &sub("name"),
+                    "config::package-name",
+                    format!("invalid package name `{}`", pk.name),
+                    None,
+                );
                 return None;
             }
             let version = match &pk.version {
@@ -550,25 +853,44 @@ impl Validator<'_> {
                 },
                 None => Vec::new(),
             };
-            return Some(CheckKind::Package(PackageCheck { name: pk.name, version }));
+            return Some(CheckKind::Package(PackageCheck {
+                name: pk.name,
+                version,
+            }));
         }
         if let Some(f) = file {
             let path_t = self.template(&sub("path"), &f.path)?;
             if !f.path.starts_with('/') && !f.path.starts_with('{') {
-                self.error(&sub("path"), "config::path", format!("file path `{}` must be absolute", f.path), None);
+                self.error(
+                    &sub("path"),
+                    "config::path",
+                    format!("file path `{}` must be absolute", f.path),
+                    None,
+                );
                 return None;
             }
             let mode = match &f.mode {
                 Some(m) => match u32::from_str_radix(m.trim_start_matches("0o"), 8) {
                     Ok(v) if v <= 0o7777 => Some(v),
                     _ => {
-                        self.error(&sub("mode"), "config::mode", format!("invalid file mode `{m}`"), Some("write an octal mode as a string: \"0644\"".into()));
+                        self.error(
+                            &sub("mode"),
+                            "config::mode",
+                            format!("invalid file mode `{m}`"),
+                            Some("write an octal mode as a string: \"0644\"".into()),
+                        );
                         return None;
                     }
                 },
                 None => None,
             };
-            return Some(CheckKind::File(FileCheck { path: path_t, exists: f.exists.unwrap_or(true), mode, owner: f.owner, contains: f.contains }));
+            return Some(CheckKind::File(FileCheck {
+                path: path_t,
+                exists: f.exists.unwrap_or(true),
+                mode,
+                owner: f.owner,
+                contains: f.contains,
+            }));
         }
         if let Some(po) = port {
             if po.port == 0 {
@@ -579,10 +901,15 @@ impl Validator<'_> {
                 Some(a) => Some(self.template(&sub("address"), a)?),
                 None => None,
             };
-            return Some(CheckKind::Port(PortCheck { port: po.port, address }));
+            return Some(CheckKind::Port(PortCheck {
+                port: po.port,
+                address,
+            }));
         }
         if let Some(a) = amqp {
-            return Some(CheckKind::Amqp(AmqpCheck { url: self.url(&sub("url"), &a.url, &["amqp", "amqps"])? }));
+            return Some(CheckKind::Amqp(AmqpCheck {
+                url: self.url(&sub("url"), &a.url, &["amqp", "amqps"])?,
+            }));
         }
         if let Some(s) = sql {
             let url = self.url(&sub("url"), &s.url, &["postgres", "postgresql"])?;
@@ -590,7 +917,11 @@ impl Validator<'_> {
                 self.error(&sub("query"), "config::empty", "sql query is empty", None);
                 return None;
             }
-            return Some(CheckKind::Sql(SqlCheck { url, query: s.query, expect: s.expect }));
+            return Some(CheckKind::Sql(SqlCheck {
+                url,
+                query: s.query,
+                expect: s.expect,
+            }));
         }
         None
     }
@@ -600,17 +931,43 @@ impl Validator<'_> {
         let text = &redact_userinfo(text);
         let probe = t.expand(Some(&sample_host()));
         match url::Url::parse(&probe) {
-            Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) => Some(t),
+            Ok(u)
+                if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) =>
+            {
+                Some(t)
+            }
             Ok(u) if !schemes.contains(&u.scheme()) => {
-                self.error(path, "config::url", format!("URL scheme `{}` is not supported here", u.scheme()), Some(format!("use {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or "))));
+                self.error(
+                    path,
+                    "config::url",
+                    format!("URL scheme `{}` is not supported here", u.scheme()),
+                    Some(format!(
+                        "use {}",
+                        schemes
+                            .iter()
+                            .map(|s| format!("{s}://"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    )),
+                );
                 None
             }
             Ok(_) => {
-                self.error(path, "config::url", format!("URL `{text}` has no host"), None);
+                self.error(
+                    path,
+                    "config::url",
+                    format!("URL `{text}` has no host"),
+                    None,
+                );
                 None
             }
             Err(e) => {
-                self.error(path, "config::url", format!("malformed URL `{text}`: {e}"), Some(format!("expected {}://host[:port]/…", schemes[0])));
+                self.error(
+                    path,
+                    "config::url",
+                    format!("malformed URL `{text}`: {e}"),
+                    Some(format!("expected {}://host[:port]/…", schemes[0])),
+                );
                 None
             }
         }
@@ -622,13 +979,20 @@ impl Validator<'_> {
         // IPv6 literals must be bracketed ([::1]:443), as in URLs.
         let ok = probe.rsplit_once(':').is_some_and(|(h, p)| {
             let host_ok = match h.strip_prefix('[') {
-                Some(inner) => inner.strip_suffix(']').is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+                Some(inner) => inner
+                    .strip_suffix(']')
+                    .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
                 None => !h.is_empty() && !h.contains(':'),
             };
             host_ok && p.parse::<u16>().is_ok_and(|p| p > 0)
         });
         if !ok {
-            self.error(path, "config::address", format!("`{text}` is not host:port"), Some("write e.g. \"{host.address}:443\" or \"db.internal:5432\"".into()));
+            self.error(
+                path,
+                "config::address",
+                format!("`{text}` is not host:port"),
+                Some("write e.g. \"{host.address}:443\" or \"db.internal:5432\"".into()),
+            );
             return None;
         }
         Some(t)
@@ -638,12 +1002,22 @@ impl Validator<'_> {
         for (i, w) in raw.waves.iter().enumerate() {
             let ok = match w {
                 RawWave::Count(n) => *n >= 1,
-                RawWave::Text(t) => t
-                    .strip_suffix('%')
-                    .map_or_else(|| t.parse::<u64>().is_ok_and(|n| n >= 1), |n| n.trim().parse::<u32>().is_ok_and(|n| (1..=100).contains(&n))),
+                RawWave::Text(t) => t.strip_suffix('%').map_or_else(
+                    || t.parse::<u64>().is_ok_and(|n| n >= 1),
+                    |n| {
+                        n.trim()
+                            .parse::<u32>()
+                            .is_ok_and(|n| (1..=100).contains(&n))
+                    },
+                ),
             };
             if !ok {
-                self.error(&p!["patch", "waves", i], "config::wave", "a wave is a host count (1, 2, …) or a percentage (\"25%\", 1–100%)", None);
+                self.error(
+                    &p!["patch", "waves", i],
+                    "config::wave",
+                    "a wave is a host count (1, 2, …) or a percentage (\"25%\", 1–100%)",
+                    None,
+                );
             }
         }
         if let Some(b) = &raw.bake {
@@ -652,7 +1026,12 @@ impl Validator<'_> {
         if let Some(r) = &raw.rollback
             && !matches!(r.as_str(), "auto" | "manual")
         {
-            self.error(&p!["patch", "rollback"], "config::rollback", format!("unknown rollback mode `{r}`"), Some("expected `auto` or `manual`".into()));
+            self.error(
+                &p!["patch", "rollback"],
+                "config::rollback",
+                format!("unknown rollback mode `{r}`"),
+                Some("expected `auto` or `manual`".into()),
+            );
         }
     }
 
@@ -663,7 +1042,10 @@ impl Validator<'_> {
                     &p!["change", "approvals_required"],
                     "config::range",
                     "approvals_required must be at least 1",
-                    Some("separation of duties needs at least one approver besides the requester".into()),
+                    Some(
+                        "separation of duties needs at least one approver besides the requester"
+                            .into(),
+                    ),
                 );
                 1
             }
@@ -676,9 +1058,18 @@ impl Validator<'_> {
             let to = self.timestamp(&p!["change", "blackouts", i, "to"], &b.to);
             if let (Some(f), Some(t)) = (from, to) {
                 if f >= t {
-                    self.error(&p!["change", "blackouts", i], "config::window", format!("blackout `{}` ends before it starts", b.name), None);
+                    self.error(
+                        &p!["change", "blackouts", i],
+                        "config::window",
+                        format!("blackout `{}` ends before it starts", b.name),
+                        None,
+                    );
                 } else {
-                    blackouts.push(Blackout { name: b.name.clone(), from: f, to: t });
+                    blackouts.push(Blackout {
+                        name: b.name.clone(),
+                        from: f,
+                        to: t,
+                    });
                 }
             }
         }
@@ -695,15 +1086,26 @@ impl Validator<'_> {
             }
             let mut days = Vec::new();
             for (j, d) in w.days.iter().enumerate() {
-                match Weekday::ALL.iter().find(|wd| wd.name().eq_ignore_ascii_case(d.trim())) {
+                match Weekday::ALL
+                    .iter()
+                    .find(|wd| wd.name().eq_ignore_ascii_case(d.trim()))
+                {
                     Some(wd) if !days.contains(wd) => days.push(*wd),
                     Some(_) => {}
                     None => {
-                        let hint = match closest(&d.to_ascii_lowercase(), Weekday::ALL.iter().map(|wd| wd.name())) {
+                        let hint = match closest(
+                            &d.to_ascii_lowercase(),
+                            Weekday::ALL.iter().map(|wd| wd.name()),
+                        ) {
                             Some(c) => format!("did you mean `{c}`?"),
                             None => "days are mon, tue, wed, thu, fri, sat, sun".into(),
                         };
-                        self.error(&p!["change", "windows", i, "days", j], "config::day", format!("unknown day `{d}`"), Some(hint));
+                        self.error(
+                            &p!["change", "windows", i, "days", j],
+                            "config::day",
+                            format!("unknown day `{d}`"),
+                            Some(hint),
+                        );
                     }
                 }
             }
@@ -714,10 +1116,19 @@ impl Validator<'_> {
             let from = self.time_of_day(&p!["change", "windows", i, "from"], &w.from);
             let to = self.time_of_day(&p!["change", "windows", i, "to"], &w.to);
             if let (Some(from), Some(to)) = (from, to) {
-                windows.push(ChangeWindow { name: w.name.clone(), days, from, to });
+                windows.push(ChangeWindow {
+                    name: w.name.clone(),
+                    days,
+                    from,
+                    to,
+                });
             }
         }
-        ChangePolicy { approvals_required, blackouts, windows }
+        ChangePolicy {
+            approvals_required,
+            blackouts,
+            windows,
+        }
     }
 
     /// `HH:MM` (UTC) → minutes after midnight.
@@ -731,7 +1142,12 @@ impl Validator<'_> {
             (h < 24 && m < 60).then_some(h * 60 + m)
         });
         if parsed.is_none() {
-            self.error(path, "config::time-of-day", format!("invalid time of day `{text}`"), Some("write a 24-hour UTC time like 22:00 or 04:30".into()));
+            self.error(
+                path,
+                "config::time-of-day",
+                format!("invalid time of day `{text}`"),
+                Some("write a 24-hour UTC time like 22:00 or 04:30".into()),
+            );
         }
         parsed
     }
@@ -740,7 +1156,12 @@ impl Validator<'_> {
         match humantime::parse_rfc3339_weak(text.trim_end_matches('Z')) {
             Ok(t) => Some(t),
             Err(e) => {
-                self.error(path, "config::timestamp", format!("invalid timestamp `{text}`: {e}"), Some("write RFC 3339 UTC: 2026-12-20T00:00:00Z".into()));
+                self.error(
+                    path,
+                    "config::timestamp",
+                    format!("invalid timestamp `{text}`: {e}"),
+                    Some("write RFC 3339 UTC: 2026-12-20T00:00:00Z".into()),
+                );
                 None
             }
         }
@@ -750,7 +1171,12 @@ impl Validator<'_> {
         let base = config_path.parent().unwrap_or(Path::new("."));
         let outbox = raw.outbox.as_ref().and_then(|o| {
             if o.trim().is_empty() {
-                self.error(&p!["events", "outbox"], "config::empty", "events.outbox is empty", Some("name a directory, e.g. .fearless/outbox".into()));
+                self.error(
+                    &p!["events", "outbox"],
+                    "config::empty",
+                    "events.outbox is empty",
+                    Some("name a directory, e.g. .fearless/outbox".into()),
+                );
                 return None;
             }
             Some(base.join(o))
@@ -770,13 +1196,32 @@ impl Validator<'_> {
                 if !raw.sinks.contains_key(s) {
                     let hint = closest(s, raw.sinks.keys().map(String::as_str))
                         .map(|c| format!("did you mean `{c}`?"))
-                        .or_else(|| Some(format!("define it under `events.sinks` (sinks: {})", raw.sinks.keys().map(String::as_str).collect::<Vec<_>>().join(", "))));
-                    self.error(&p!["events", "routes", i, "sinks", j], "config::unknown-sink", format!("route sends to undefined sink `{s}`"), hint);
+                        .or_else(|| {
+                            Some(format!(
+                                "define it under `events.sinks` (sinks: {})",
+                                raw.sinks
+                                    .keys()
+                                    .map(String::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        });
+                    self.error(
+                        &p!["events", "routes", i, "sinks", j],
+                        "config::unknown-sink",
+                        format!("route sends to undefined sink `{s}`"),
+                        hint,
+                    );
                     ok = false;
                 }
             }
             if r.sinks.is_empty() {
-                self.error(&path, "config::empty", "route names no sink", Some("add `sinks: [NAME, …]`".into()));
+                self.error(
+                    &path,
+                    "config::empty",
+                    "route names no sink",
+                    Some("add `sinks: [NAME, …]`".into()),
+                );
                 ok = false;
             }
             let min_severity = match &r.min_severity {
@@ -786,47 +1231,88 @@ impl Validator<'_> {
                         Some(c) => format!("did you mean `{c}`?"),
                         None => "expected info, warning, error or critical".into(),
                     };
-                    self.error(&sub("min_severity"), "config::severity", format!("unknown severity `{sev}`"), Some(hint));
+                    self.error(
+                        &sub("min_severity"),
+                        "config::severity",
+                        format!("unknown severity `{sev}`"),
+                        Some(hint),
+                    );
                     ok = false;
                     EventSeverity::Info
                 }),
             };
             let types = match &r.types {
                 None => {
-                    self.error(&path, "config::missing-key", "route needs `types`", Some("match event types with a glob, e.g. `types: \"fearless.*\"`".into()));
+                    self.error(
+                        &path,
+                        "config::missing-key",
+                        "route needs `types`",
+                        Some("match event types with a glob, e.g. `types: \"fearless.*\"`".into()),
+                    );
                     None
                 }
                 Some(t) => match TypePattern::parse(t) {
                     Ok(tp) => Some(tp),
                     Err(msg) => {
-                        self.error(&sub("types"), "config::pattern", msg, Some("`*` matches any text, `?` one character".into()));
+                        self.error(
+                            &sub("types"),
+                            "config::pattern",
+                            msg,
+                            Some("`*` matches any text, `?` one character".into()),
+                        );
                         None
                     }
                 },
             };
             if let (Some(types), true) = (types, ok) {
-                routes.push(EventRoute { types, min_severity, sinks: r.sinks.clone() });
+                routes.push(EventRoute {
+                    types,
+                    min_severity,
+                    sinks: r.sinks.clone(),
+                });
             }
         }
-        EventsConfig { outbox, sinks, routes }
+        EventsConfig {
+            outbox,
+            sinks,
+            routes,
+        }
     }
 
     fn sink(&mut self, name: &str, s: &RawSink, base: &Path) -> Option<SinkSpec> {
         use crate::keys::SINK_KINDS;
         let path = p!["events", "sinks", name];
-        let kinds: Vec<&str> = [s.file.is_some(), s.webhook.is_some(), s.slack.is_some(), s.pagerduty.is_some(), s.amqp.is_some(), s.sqs.is_some(), s.sns.is_some()]
-            .iter()
-            .zip(SINK_KINDS)
-            .filter_map(|(set, k)| set.then_some(*k))
-            .collect();
+        let kinds: Vec<&str> = [
+            s.file.is_some(),
+            s.webhook.is_some(),
+            s.slack.is_some(),
+            s.pagerduty.is_some(),
+            s.amqp.is_some(),
+            s.sqs.is_some(),
+            s.sns.is_some(),
+        ]
+        .iter()
+        .zip(SINK_KINDS)
+        .filter_map(|(set, k)| set.then_some(*k))
+        .collect();
         let kind = match kinds.as_slice() {
             [] => {
-                self.error(&path, "config::sink-kind", format!("sink `{name}` has no kind"), Some(format!("add exactly one of: {}", SINK_KINDS.join(", "))));
+                self.error(
+                    &path,
+                    "config::sink-kind",
+                    format!("sink `{name}` has no kind"),
+                    Some(format!("add exactly one of: {}", SINK_KINDS.join(", "))),
+                );
                 return None;
             }
             [k] => *k,
             [a, b, ..] => {
-                self.error(&[&path[..], &p![*b]].concat(), "config::sink-kind", format!("sink `{name}` has more than one kind (`{a}` and `{b}`)"), Some("define one sink per kind and name both in the route".into()));
+                self.error(
+                    &[&path[..], &p![*b]].concat(),
+                    "config::sink-kind",
+                    format!("sink `{name}` has more than one kind (`{a}` and `{b}`)"),
+                    Some("define one sink per kind and name both in the route".into()),
+                );
                 return None;
             }
         };
@@ -837,7 +1323,9 @@ impl Validator<'_> {
             "file" => {
                 let f = s.file.as_ref()?;
                 let file = self.required(&kpath, kind, name, "path", f.path.as_deref())?;
-                Some(SinkSpec::File { path: base.join(file) })
+                Some(SinkSpec::File {
+                    path: base.join(file),
+                })
             }
             "webhook" => {
                 let w = s.webhook.as_ref()?;
@@ -847,12 +1335,17 @@ impl Validator<'_> {
                     Some(v) => Some(self.env_name(&at("secret_env"), v)?),
                     None => None,
                 };
-                Some(SinkSpec::Webhook { url: url?, secret_env })
+                Some(SinkSpec::Webhook {
+                    url: url?,
+                    secret_env,
+                })
             }
             "slack" => {
                 let sl = s.slack.as_ref()?;
                 let url = self.required(&kpath, kind, name, "url", sl.url.as_deref())?;
-                Some(SinkSpec::Slack { url: self.plain_url(&at("url"), url, &http)? })
+                Some(SinkSpec::Slack {
+                    url: self.plain_url(&at("url"), url, &http)?,
+                })
             }
             "pagerduty" => {
                 let pd = s.pagerduty.as_ref()?;
@@ -860,53 +1353,99 @@ impl Validator<'_> {
                     Some(u) => self.plain_url(&at("url"), u, &http),
                     None => Some("https://events.pagerduty.com".to_owned()),
                 };
-                let key = self.required(&kpath, kind, name, "routing_key_env", pd.routing_key_env.as_deref()).and_then(|v| self.env_name(&at("routing_key_env"), v));
-                Some(SinkSpec::PagerDuty { url: url?, routing_key_env: key? })
+                let key = self
+                    .required(
+                        &kpath,
+                        kind,
+                        name,
+                        "routing_key_env",
+                        pd.routing_key_env.as_deref(),
+                    )
+                    .and_then(|v| self.env_name(&at("routing_key_env"), v));
+                Some(SinkSpec::PagerDuty {
+                    url: url?,
+                    routing_key_env: key?,
+                })
             }
             "amqp" => {
                 let a = s.amqp.as_ref()?;
                 let url = self.required(&kpath, kind, name, "url", a.url.as_deref())?;
                 let url = self.plain_url(&at("url"), url, &["amqp", "amqps"])?;
-                let exchange = a.exchange.clone().unwrap_or_else(|| "fearless.events".to_owned());
+                let exchange = a
+                    .exchange
+                    .clone()
+                    .unwrap_or_else(|| "fearless.events".to_owned());
                 if exchange.is_empty() || exchange.starts_with("amq.") {
-                    self.error(&at("exchange"), "config::exchange", format!("exchange `{exchange}` cannot be declared"), Some("name a topic exchange of your own, e.g. fearless.events".into()));
+                    self.error(
+                        &at("exchange"),
+                        "config::exchange",
+                        format!("exchange `{exchange}` cannot be declared"),
+                        Some("name a topic exchange of your own, e.g. fearless.events".into()),
+                    );
                     return None;
                 }
                 Some(SinkSpec::Amqp { url, exchange })
             }
             "sqs" => {
                 let q = s.sqs.as_ref()?;
-                let queue_url = self.required(&kpath, kind, name, "queue_url", q.queue_url.as_deref())?;
+                let queue_url =
+                    self.required(&kpath, kind, name, "queue_url", q.queue_url.as_deref())?;
                 let queue_url = self.plain_url(&at("queue_url"), queue_url, &http)?;
                 let endpoint = match &q.endpoint {
                     Some(e) => Some(self.plain_url(&at("endpoint"), e, &http)?),
                     None => None,
                 };
-                Some(SinkSpec::Sqs { queue_url, region: q.region.clone(), endpoint })
+                Some(SinkSpec::Sqs {
+                    queue_url,
+                    region: q.region.clone(),
+                    endpoint,
+                })
             }
             "sns" => {
                 let t = s.sns.as_ref()?;
-                let topic_arn = self.required(&kpath, kind, name, "topic_arn", t.topic_arn.as_deref())?;
+                let topic_arn =
+                    self.required(&kpath, kind, name, "topic_arn", t.topic_arn.as_deref())?;
                 if !topic_arn.starts_with("arn:") {
-                    self.error(&at("topic_arn"), "config::arn", format!("`{topic_arn}` is not an ARN"), Some("write arn:aws:sns:REGION:ACCOUNT:TOPIC".into()));
+                    self.error(
+                        &at("topic_arn"),
+                        "config::arn",
+                        format!("`{topic_arn}` is not an ARN"),
+                        Some("write arn:aws:sns:REGION:ACCOUNT:TOPIC".into()),
+                    );
                     return None;
                 }
                 let endpoint = match &t.endpoint {
                     Some(e) => Some(self.plain_url(&at("endpoint"), e, &http)?),
                     None => None,
                 };
-                Some(SinkSpec::Sns { topic_arn: topic_arn.to_owned(), region: t.region.clone(), endpoint })
+                Some(SinkSpec::Sns {
+                    topic_arn: topic_arn.to_owned(),
+                    region: t.region.clone(),
+                    endpoint,
+                })
             }
             _ => None,
         }
     }
 
     /// A key a sink kind cannot do without; the error points at the kind.
-    fn required<'v>(&mut self, kpath: &[Seg], kind: &str, name: &str, key: &str, value: Option<&'v str>) -> Option<&'v str> {
+    fn required<'v>(
+        &mut self,
+        kpath: &[Seg],
+        kind: &str,
+        name: &str,
+        key: &str,
+        value: Option<&'v str>,
+    ) -> Option<&'v str> {
         match value {
             Some(v) if !v.trim().is_empty() => Some(v),
             _ => {
-                self.error(kpath, "config::missing-key", format!("{kind} sink `{name}` needs `{key}`"), None);
+                self.error(
+                    kpath,
+                    "config::missing-key",
+                    format!("{kind} sink `{name}` needs `{key}`"),
+                    None,
+                );
                 None
             }
         }
@@ -917,16 +1456,38 @@ impl Validator<'_> {
         let shown = redact_userinfo(text);
         match url::Url::parse(text) {
             Ok(u) if !schemes.contains(&u.scheme()) => {
-                self.error(path, "config::url", format!("URL scheme `{}` is not supported here", u.scheme()), Some(format!("use {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or "))));
+                self.error(
+                    path,
+                    "config::url",
+                    format!("URL scheme `{}` is not supported here", u.scheme()),
+                    Some(format!(
+                        "use {}",
+                        schemes
+                            .iter()
+                            .map(|s| format!("{s}://"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    )),
+                );
                 None
             }
             Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                self.error(path, "config::url", format!("URL `{shown}` has no host"), None);
+                self.error(
+                    path,
+                    "config::url",
+                    format!("URL `{shown}` has no host"),
+                    None,
+                );
                 None
             }
             Ok(_) => Some(text.to_owned()),
             Err(e) => {
-                self.error(path, "config::url", format!("malformed URL `{shown}`: {e}"), Some(format!("expected {}://host[:port]/…", schemes[0])));
+                self.error(
+                    path,
+                    "config::url",
+                    format!("malformed URL `{shown}`: {e}"),
+                    Some(format!("expected {}://host[:port]/…", schemes[0])),
+                );
                 None
             }
         }
@@ -934,7 +1495,9 @@ impl Validator<'_> {
 
     /// The name of an environment variable (secrets are never written in the config).
     fn env_name(&mut self, path: &[Seg], text: &str) -> Option<String> {
-        let ok = !text.is_empty() && !text.starts_with(|c: char| c.is_ascii_digit()) && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok = !text.is_empty()
+            && !text.starts_with(|c: char| c.is_ascii_digit())
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             self.error(path, "config::env-name", "expected the name of an environment variable", Some("put the secret in the environment and name the variable here, e.g. HOOK_SECRET".into()));
             return None;
@@ -944,10 +1507,18 @@ impl Validator<'_> {
 
     /// Report keys no struct consumed, with the closest valid key.
     pub(crate) fn unknown_key(&mut self, path: &[Seg]) {
-        let Some((Seg::Key(key), parent)) = path.split_last() else { return };
+        let Some((Seg::Key(key), parent)) = path.split_last() else {
+            return;
+        };
         // Keys under kinds we reject as unsupported are not worth a second message.
-        let in_checks = parent.first().is_some_and(|s| matches!(s, Seg::Key(k) if k == "components"));
-        if in_checks && parent.iter().any(|s| matches!(s, Seg::Key(k) if k == "sqs" || k == "ldap")) {
+        let in_checks = parent
+            .first()
+            .is_some_and(|s| matches!(s, Seg::Key(k) if k == "components"));
+        if in_checks
+            && parent
+                .iter()
+                .any(|s| matches!(s, Seg::Key(k) if k == "sqs" || k == "ldap"))
+        {
             return;
         }
         let expected = crate::keys::expected_at(parent);
@@ -959,8 +1530,15 @@ impl Validator<'_> {
             None => String::from("this key is not part of the configuration"),
         };
         let place = crate::source::path_string(parent);
-        let message = if place.is_empty() { format!("unknown key `{key}`") } else { format!("unknown key `{key}` in `{place}`") };
-        let pr = self.at_key(Problem::error("config::unknown-key", message).hint(hint), path);
+        let message = if place.is_empty() {
+            format!("unknown key `{key}`")
+        } else {
+            format!("unknown key `{key}` in `{place}`")
+        };
+        let pr = self.at_key(
+            Problem::error("config::unknown-key", message).hint(hint),
+            path,
+        );
         self.problems.push(pr);
     }
 }
@@ -982,7 +1560,12 @@ fn sample_host() -> Host {
 }
 
 fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host> {
-    let transport = match f.transport.as_deref().or(d.transport.as_deref()).unwrap_or("ssh") {
+    let transport = match f
+        .transport
+        .as_deref()
+        .or(d.transport.as_deref())
+        .unwrap_or("ssh")
+    {
         "ssh" => TransportKind::Ssh,
         "local" => TransportKind::Local,
         "ssm" => TransportKind::Ssm,
@@ -992,17 +1575,31 @@ fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host
     labels.extend(f.labels.clone());
     Some(Host {
         name: name.to_owned(),
-        address: f.address.clone().or_else(|| d.address.clone()).unwrap_or_else(|| name.to_owned()),
+        address: f
+            .address
+            .clone()
+            .or_else(|| d.address.clone())
+            .unwrap_or_else(|| name.to_owned()),
         port: f.port.or(d.port).unwrap_or(22),
-        user: f.user.clone().or_else(|| d.user.clone()).unwrap_or_else(|| "root".into()),
-        become_: f.become_.as_deref().or(d.become_.as_deref()).map(|_| Become::Sudo),
+        user: f
+            .user
+            .clone()
+            .or_else(|| d.user.clone())
+            .unwrap_or_else(|| "root".into()),
+        become_: f
+            .become_
+            .as_deref()
+            .or(d.become_.as_deref())
+            .map(|_| Become::Sudo),
         transport,
         labels,
     })
 }
 
 fn valid_package_name(n: &str) -> bool {
-    !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
 }
 
 /// Parse `">= 1.1, < 2"` into clauses. A bare version means `=`.
@@ -1013,15 +1610,31 @@ pub fn parse_constraint(text: &str) -> Result<Vec<VersionClause>, String> {
         if c.is_empty() {
             return Err(format!("empty clause in version constraint `{text}`"));
         }
-        let (op, rest) = [("<=", VersionOp::Le), (">=", VersionOp::Ge), ("==", VersionOp::Eq), ("!=", VersionOp::Ne), ("<", VersionOp::Lt), (">", VersionOp::Gt), ("=", VersionOp::Eq)]
-            .iter()
-            .find_map(|(sym, op)| c.strip_prefix(sym).map(|r| (*op, r)))
-            .unwrap_or((VersionOp::Eq, c));
+        let (op, rest) = [
+            ("<=", VersionOp::Le),
+            (">=", VersionOp::Ge),
+            ("==", VersionOp::Eq),
+            ("!=", VersionOp::Ne),
+            ("<", VersionOp::Lt),
+            (">", VersionOp::Gt),
+            ("=", VersionOp::Eq),
+        ]
+        .iter()
+        .find_map(|(sym, op)| c.strip_prefix(sym).map(|r| (*op, r)))
+        .unwrap_or((VersionOp::Eq, c));
         let v = rest.trim();
-        if v.is_empty() || !v.starts_with(|ch: char| ch.is_ascii_digit()) || !v.chars().all(|ch| ch.is_ascii_alphanumeric() || ".+~:-^_".contains(ch)) {
+        if v.is_empty()
+            || !v.starts_with(|ch: char| ch.is_ascii_digit())
+            || !v
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ".+~:-^_".contains(ch))
+        {
             return Err(format!("invalid version `{v}` in constraint `{text}`"));
         }
-        out.push(VersionClause { op, version: v.to_owned() });
+        out.push(VersionClause {
+            op,
+            version: v.to_owned(),
+        });
     }
     Ok(out)
 }

@@ -12,12 +12,25 @@ use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
 use std::time::Instant;
 
 fn config(spec: SinkSpec) -> EventsConfig {
-    let route = EventRoute { types: TypePattern::parse("fearless.*").unwrap_or_else(|e| panic!("{e}")), min_severity: Severity::Info, sinks: vec!["s".into()] };
-    EventsConfig { outbox: None, sinks: [("s".to_owned(), spec)].into_iter().collect(), routes: vec![route] }
+    let route = EventRoute {
+        types: TypePattern::parse("fearless.*").unwrap_or_else(|e| panic!("{e}")),
+        min_severity: Severity::Info,
+        sinks: vec!["s".into()],
+    };
+    EventsConfig {
+        outbox: None,
+        sinks: [("s".to_owned(), spec)].into_iter().collect(),
+        routes: vec![route],
+    }
 }
 
 fn event(i: usize) -> Event {
-    Event::for_change(types::CHANGE_STARTED, "fearless://bench", &format!("CHG-{i}"), serde_json::json!({ "n": i, "summary": "bench event" }))
+    Event::for_change(
+        types::CHANGE_STARTED,
+        "fearless://bench",
+        &format!("CHG-{i}"),
+        serde_json::json!({ "n": i, "summary": "bench event" }),
+    )
 }
 
 async fn wrapper(events: &Events, n: usize) -> f64 {
@@ -33,13 +46,32 @@ async fn bare_lapin(url: &str, exchange: &str, n: usize) -> Result<f64, lapin::E
     let conn = Connection::connect(url, ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
     ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    ch.exchange_declare(exchange.into(), ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default()).await?;
+    ch.exchange_declare(
+        exchange.into(),
+        ExchangeKind::Topic,
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await?;
     let start = Instant::now();
     for i in 0..n {
         // Same work per message as the sink: build and serialise the event, publish, await the confirm.
         let e = event(i);
-        let props = BasicProperties::default().with_delivery_mode(2).with_content_type("application/cloudevents+json".into());
-        ch.basic_publish(exchange.into(), e.ty.as_str().into(), BasicPublishOptions::default(), &e.to_json(), props).await?.await?;
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/cloudevents+json".into());
+        ch.basic_publish(
+            exchange.into(),
+            e.ty.as_str().into(),
+            BasicPublishOptions::default(),
+            &e.to_json(),
+            props,
+        )
+        .await?
+        .await?;
     }
     let rate = n as f64 / start.elapsed().as_secs_f64();
     let _ = conn.close(200, "OK".into()).await;
@@ -50,13 +82,26 @@ async fn bare_lapin(url: &str, exchange: &str, n: usize) -> Result<f64, lapin::E
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2000);
-    let url = args.next().unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
     let dir = tempfile::tempdir()?;
     let exchange = "fearless.bench";
 
-    let file = Events::new(&config(SinkSpec::File { path: dir.path().join("events.jsonl") }), &dir.path().join("outbox"));
+    let file = Events::new(
+        &config(SinkSpec::File {
+            path: dir.path().join("events.jsonl"),
+        }),
+        &dir.path().join("outbox"),
+    );
     let file_rate = wrapper(&file, n).await;
-    let amqp = Events::new(&config(SinkSpec::Amqp { url: url.clone(), exchange: exchange.into() }), &dir.path().join("outbox"));
+    let amqp = Events::new(
+        &config(SinkSpec::Amqp {
+            url: url.clone(),
+            exchange: exchange.into(),
+        }),
+        &dir.path().join("outbox"),
+    );
     // Warm up both paths (connection, exchange declaration), then alternate to share noise.
     wrapper(&amqp, 50).await;
     bare_lapin(&url, exchange, 50).await?;

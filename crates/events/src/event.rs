@@ -29,7 +29,19 @@ pub mod types {
 }
 
 /// Context attribute names an extension may not take (CloudEvents 1.0 core attributes).
-const RESERVED: &[&str] = &["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "data", "data_base64", "severity"];
+const RESERVED: &[&str] = &[
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "data",
+    "data_base64",
+    "severity",
+];
 
 /// One event, serialised as a CloudEvents 1.0 structured-mode JSON object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +75,9 @@ pub struct Event {
 
 /// An extension attribute name the spec does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid extension attribute name `{0}`: use 1-20 lower-case letters and digits, not a core attribute")]
+#[error(
+    "invalid extension attribute name `{0}`: use 1-20 lower-case letters and digits, not a core attribute"
+)]
 pub struct ExtensionNameError(pub String);
 
 impl Event {
@@ -85,7 +99,12 @@ impl Event {
     }
 
     /// An event about change record `change` (sets `subject` and the `change` extension).
-    pub fn for_change(ty: impl Into<String>, source: impl Into<String>, change: &str, data: serde_json::Value) -> Self {
+    pub fn for_change(
+        ty: impl Into<String>,
+        source: impl Into<String>,
+        change: &str,
+        data: serde_json::Value,
+    ) -> Self {
         let mut e = Self::new(ty, source, data).subject(change);
         e.extensions.insert("change".into(), change.to_owned());
         e
@@ -114,9 +133,15 @@ impl Event {
 
     /// Set an extension attribute; the name must be lower-case alphanumerics (1–20) and
     /// not a core attribute.
-    pub fn extension(mut self, name: &str, value: impl Into<String>) -> Result<Self, ExtensionNameError> {
+    pub fn extension(
+        mut self,
+        name: &str,
+        value: impl Into<String>,
+    ) -> Result<Self, ExtensionNameError> {
         let valid = (1..=20).contains(&name.len())
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             && !RESERVED.contains(&name);
         if !valid {
             return Err(ExtensionNameError(name.to_owned()));
@@ -160,9 +185,14 @@ mod tests {
 
     #[test]
     fn envelope_is_structured_cloudevents() {
-        let e = Event::for_change(types::CHANGE_APPROVED, "fearless://ctl", "CHG-3", serde_json::json!({"by": "alice"}))
-            .severity(Severity::Warning)
-            .host("web-1");
+        let e = Event::for_change(
+            types::CHANGE_APPROVED,
+            "fearless://ctl",
+            "CHG-3",
+            serde_json::json!({"by": "alice"}),
+        )
+        .severity(Severity::Warning)
+        .host("web-1");
         let v: serde_json::Value = serde_json::from_slice(&e.to_json()).expect("json");
         assert_eq!(v["specversion"], "1.0");
         assert_eq!(v["type"], "fearless.change.approved.v1");
@@ -171,7 +201,12 @@ mod tests {
         assert_eq!(v["change"], "CHG-3");
         assert_eq!(v["host"], "web-1");
         assert_eq!(v["datacontenttype"], "application/json");
-        assert_eq!(uuid::Uuid::parse_str(v["id"].as_str().expect("id")).expect("uuid").get_version_num(), 7);
+        assert_eq!(
+            uuid::Uuid::parse_str(v["id"].as_str().expect("id"))
+                .expect("uuid")
+                .get_version_num(),
+            7
+        );
         assert!(humantime::parse_rfc3339(v["time"].as_str().expect("time")).is_ok());
         let back: Event = serde_json::from_value(v).expect("round trip");
         assert_eq!(back, e);

@@ -14,7 +14,10 @@ mod sink;
 pub use event::{Event, ExtensionNameError, local_source, types};
 pub use fearless_config::EventSeverity as Severity;
 pub use outbox::OutboxEntry;
-pub use sink::{AmqpSink, AnySink, Capabilities, FileSink, PagerDutySink, Sink, SinkError, SlackSink, WebhookSink, webhook_signature};
+pub use sink::{
+    AmqpSink, AnySink, Capabilities, FileSink, PagerDutySink, Sink, SinkError, SlackSink,
+    WebhookSink, webhook_signature,
+};
 #[cfg(feature = "aws")]
 pub use sink::{SnsSink, SqsSink};
 
@@ -96,7 +99,9 @@ impl Delivery {
 
     /// The sinks that did not take the event, for a warning.
     pub fn problems(&self) -> impl Iterator<Item = &SinkOutcome> {
-        self.sinks.iter().filter(|s| s.outcome != Outcome::Delivered)
+        self.sinks
+            .iter()
+            .filter(|s| s.outcome != Outcome::Delivered)
     }
 }
 
@@ -174,9 +179,21 @@ impl Events {
 
     /// [`Events::new`] with explicit [`Options`].
     pub fn with_options(config: &EventsConfig, outbox_dir: &Path, options: Options) -> Self {
-        let dir = config.outbox.clone().unwrap_or_else(|| outbox_dir.to_owned());
-        let sinks = config.sinks.iter().map(|(name, spec)| (name.clone(), AnySink::from_spec(spec, &options))).collect();
-        Self { config: config.clone(), sinks, outbox: Outbox::new(dir), options }
+        let dir = config
+            .outbox
+            .clone()
+            .unwrap_or_else(|| outbox_dir.to_owned());
+        let sinks = config
+            .sinks
+            .iter()
+            .map(|(name, spec)| (name.clone(), AnySink::from_spec(spec, &options)))
+            .collect();
+        Self {
+            config: config.clone(),
+            sinks,
+            outbox: Outbox::new(dir),
+            options,
+        }
     }
 
     /// The outbox directory in use.
@@ -193,13 +210,24 @@ impl Events {
     /// do not take it get it queued in the outbox, and the report says which and why.
     pub async fn send_message(&self, event: &Event) -> Delivery {
         let names = self.config.sinks_for(&event.ty, event.severity);
-        let sends = names.iter().map(|name| self.deliver(name, event, 0, now_ms()));
+        let sends = names
+            .iter()
+            .map(|name| self.deliver(name, event, 0, now_ms()));
         let sinks = futures::future::join_all(sends).await;
-        Delivery { event_id: event.id.clone(), sinks }
+        Delivery {
+            event_id: event.id.clone(),
+            sinks,
+        }
     }
 
     /// One attempt at one sink; on failure, the outbox entry (attempts = `prior` + 1).
-    async fn deliver(&self, name: &str, event: &Event, prior: u32, first_failed_ms: u64) -> SinkOutcome {
+    async fn deliver(
+        &self,
+        name: &str,
+        event: &Event,
+        prior: u32,
+        first_failed_ms: u64,
+    ) -> SinkOutcome {
         let result = match self.sink(name) {
             Some(sink) => sink.send(event).await,
             None => Err(SinkError::UnknownSink(name.to_owned())),
@@ -208,29 +236,56 @@ impl Events {
             Ok(()) => Outcome::Delivered,
             Err(e) => {
                 let attempts = prior + 1;
-                let delay = backoff(attempts, self.options.backoff_base, self.options.backoff_max);
+                let delay = backoff(
+                    attempts,
+                    self.options.backoff_base,
+                    self.options.backoff_max,
+                );
                 let entry = OutboxEntry {
                     sink: name.to_owned(),
                     event: event.clone(),
                     attempts,
                     first_failed_ms,
-                    next_attempt_ms: now_ms().saturating_add(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+                    next_attempt_ms: now_ms()
+                        .saturating_add(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
                     last_error: e.to_string(),
                 };
                 match self.outbox.put(&entry).await {
-                    Ok(()) => Outcome::Queued { reason: e.to_string(), attempts },
-                    Err(io) => Outcome::Lost { reason: format!("{e}; and cannot write the outbox {}: {io}", self.outbox.dir().display()) },
+                    Ok(()) => Outcome::Queued {
+                        reason: e.to_string(),
+                        attempts,
+                    },
+                    Err(io) => Outcome::Lost {
+                        reason: format!(
+                            "{e}; and cannot write the outbox {}: {io}",
+                            self.outbox.dir().display()
+                        ),
+                    },
                 }
             }
         };
-        SinkOutcome { sink: name.to_owned(), outcome }
+        SinkOutcome {
+            sink: name.to_owned(),
+            outcome,
+        }
     }
 
     /// Pending and failed deliveries per sink.
     pub async fn status(&self) -> Result<OutboxStatus, OutboxError> {
         let (entries, unreadable) = self.list().await?;
-        let mut sinks: BTreeMap<String, SinkBacklog> =
-            self.sinks.iter().map(|(n, _)| (n.clone(), SinkBacklog { configured: true, ..SinkBacklog::default() })).collect();
+        let mut sinks: BTreeMap<String, SinkBacklog> = self
+            .sinks
+            .iter()
+            .map(|(n, _)| {
+                (
+                    n.clone(),
+                    SinkBacklog {
+                        configured: true,
+                        ..SinkBacklog::default()
+                    },
+                )
+            })
+            .collect();
         let now = now_ms();
         for e in entries {
             let b = sinks.entry(e.sink.clone()).or_default();
@@ -243,7 +298,11 @@ impl Events {
             b.oldest = Some(b.oldest.map_or(age, |o| o.max(age)));
             b.last_error = Some(e.last_error);
         }
-        Ok(OutboxStatus { dir: self.outbox.dir().to_owned(), sinks, unreadable })
+        Ok(OutboxStatus {
+            dir: self.outbox.dir().to_owned(),
+            sinks,
+            unreadable,
+        })
     }
 
     /// Retry every entry now (what `fearless events replay` does); delivered entries are
@@ -258,7 +317,10 @@ impl Events {
         self.replay_where(|e| e.next_attempt_ms <= now).await
     }
 
-    async fn replay_where(&self, due: impl Fn(&OutboxEntry) -> bool) -> Result<ReplayReport, OutboxError> {
+    async fn replay_where(
+        &self,
+        due: impl Fn(&OutboxEntry) -> bool,
+    ) -> Result<ReplayReport, OutboxError> {
         let (entries, _) = self.list().await?;
         let mut report = ReplayReport::default();
         // Oldest first, one at a time: replay keeps each sink's order.
@@ -267,12 +329,24 @@ impl Events {
                 report.not_due += 1;
                 continue;
             }
-            let out = self.deliver(&entry.sink, &entry.event, entry.attempts, entry.first_failed_ms).await;
+            let out = self
+                .deliver(
+                    &entry.sink,
+                    &entry.event,
+                    entry.attempts,
+                    entry.first_failed_ms,
+                )
+                .await;
             if out.outcome == Outcome::Delivered {
                 if let Err(e) = self.outbox.remove(&entry.event.id, &entry.sink).await {
                     // Delivered but still queued: a later replay sends it again (at least
                     // once), which is said rather than hidden.
-                    report.still_queued.push(SinkOutcome { sink: entry.sink, outcome: Outcome::Lost { reason: format!("delivered, but cannot remove it from the outbox: {e}") } });
+                    report.still_queued.push(SinkOutcome {
+                        sink: entry.sink,
+                        outcome: Outcome::Lost {
+                            reason: format!("delivered, but cannot remove it from the outbox: {e}"),
+                        },
+                    });
                     continue;
                 }
                 report.delivered += 1;
@@ -285,12 +359,21 @@ impl Events {
 
     /// Send a `fearless.test.v1` event straight to sink `name` (no route, no outbox).
     pub async fn test(&self, name: &str) -> Result<(), SinkError> {
-        let sink = self.sink(name).ok_or_else(|| SinkError::UnknownSink(name.to_owned()))?;
-        let event = Event::new(types::TEST, local_source(), serde_json::json!({ "summary": format!("test event from fearless to sink {name}") }));
+        let sink = self
+            .sink(name)
+            .ok_or_else(|| SinkError::UnknownSink(name.to_owned()))?;
+        let event = Event::new(
+            types::TEST,
+            local_source(),
+            serde_json::json!({ "summary": format!("test event from fearless to sink {name}") }),
+        );
         sink.send(&event).await
     }
 
     async fn list(&self) -> Result<(Vec<OutboxEntry>, Vec<PathBuf>), OutboxError> {
-        self.outbox.list().await.map_err(|source| OutboxError { dir: self.outbox.dir().to_owned(), source })
+        self.outbox.list().await.map_err(|source| OutboxError {
+            dir: self.outbox.dir().to_owned(),
+            source,
+        })
     }
 }

@@ -35,7 +35,9 @@ pub(crate) struct Outbox {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Outbox {
@@ -50,7 +52,10 @@ impl Outbox {
     fn file_name(event_id: &str, sink: &str) -> String {
         // Sink names are YAML keys (any text): hex keeps the file name portable.
         let hex: String = sink.bytes().map(|b| format!("{b:02x}")).collect();
-        let id: String = event_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+        let id: String = event_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
         format!("{id}.{hex}.json")
     }
 
@@ -94,16 +99,24 @@ impl Outbox {
             let mut unreadable = Vec::new();
             let rd = match std::fs::read_dir(&dir) {
                 Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((entries, unreadable)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok((entries, unreadable));
+                }
                 Err(e) => return Err(e),
             };
             for item in rd {
                 let path = item?.path();
-                let is_entry = path.extension().is_some_and(|x| x == "json") && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                let is_entry = path.extension().is_some_and(|x| x == "json")
+                    && !path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
                 if !is_entry {
                     continue;
                 }
-                match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<OutboxEntry>(&b).ok()) {
+                match std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<OutboxEntry>(&b).ok())
+                {
                     Some(e) => entries.push(e),
                     None => unreadable.push(path),
                 }
@@ -116,13 +129,19 @@ impl Outbox {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(std::io::Error::other)?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// When attempt `attempts + 1` is due: `base · 2^(attempts-1)`, capped at `max`.
 pub(crate) fn backoff(attempts: u32, base: Duration, max: Duration) -> Duration {
-    let factor = 1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(attempts.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     base.saturating_mul(factor).min(max)
 }
 

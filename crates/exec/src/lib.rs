@@ -113,12 +113,22 @@ pub enum ExecError {
 impl ExecError {
     /// Whether the failure is about reaching the host at all (vs. the command).
     pub fn is_transport(&self) -> bool {
-        matches!(self, ExecError::Unreachable { .. } | ExecError::Auth { .. } | ExecError::HostKey { .. } | ExecError::Unsupported { .. })
+        matches!(
+            self,
+            ExecError::Unreachable { .. }
+                | ExecError::Auth { .. }
+                | ExecError::HostKey { .. }
+                | ExecError::Unsupported { .. }
+        )
     }
 }
 
 fn humantime_ms(d: Duration) -> String {
-    if d.as_millis().is_multiple_of(1000) { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// How commands reach one host.
@@ -136,7 +146,10 @@ impl Transport {
     /// Build the transport for `host` (nothing is connected yet).
     pub fn for_host(host: &Host, ssh: &SshOptions) -> Self {
         match host.transport {
-            TransportKind::Local => Transport::Local(LocalTransport { host: host.name.clone(), sudo: needs_sudo(host) }),
+            TransportKind::Local => Transport::Local(LocalTransport {
+                host: host.name.clone(),
+                sudo: needs_sudo(host),
+            }),
             TransportKind::Ssh => Transport::Ssh(Box::new(SshTransport::new(host, ssh))),
             TransportKind::Ssm => Transport::Unsupported(host.name.clone(), "ssm"),
         }
@@ -144,7 +157,10 @@ impl Transport {
 
     /// The controller itself, for host-local checks that run `on: controller`.
     pub fn controller() -> Self {
-        Transport::Local(LocalTransport { host: "controller".into(), sudo: false })
+        Transport::Local(LocalTransport {
+            host: "controller".into(),
+            sudo: false,
+        })
     }
 
     /// Run `argv` with a timeout.
@@ -152,7 +168,10 @@ impl Transport {
         match self {
             Transport::Local(t) => t.run(argv, timeout).await,
             Transport::Ssh(t) => t.run(argv, timeout).await,
-            Transport::Unsupported(host, transport) => Err(ExecError::Unsupported { host: host.clone(), transport }),
+            Transport::Unsupported(host, transport) => Err(ExecError::Unsupported {
+                host: host.clone(),
+                transport,
+            }),
         }
     }
 
@@ -171,7 +190,11 @@ fn needs_sudo(host: &Host) -> bool {
 /// Prefix argv with `sudo -n --` when the host says `become: sudo`.
 pub(crate) fn with_become(argv: &[String], sudo: bool) -> Vec<String> {
     if sudo {
-        ["sudo", "-n", "--"].iter().map(|s| (*s).to_owned()).chain(argv.iter().cloned()).collect()
+        ["sudo", "-n", "--"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(argv.iter().cloned())
+            .collect()
     } else {
         argv.to_vec()
     }
@@ -188,7 +211,11 @@ impl LocalTransport {
     async fn run(&self, argv: &[String], timeout: Duration) -> Result<Output, ExecError> {
         let argv = with_become(argv, self.sudo);
         let Some((program, args)) = argv.split_first() else {
-            return Err(ExecError::Spawn { host: self.host.clone(), program: String::new(), detail: "empty command".into() });
+            return Err(ExecError::Spawn {
+                host: self.host.clone(),
+                program: String::new(),
+                detail: "empty command".into(),
+            });
         };
         let start = Instant::now();
         let child = tokio::process::Command::new(program)
@@ -197,9 +224,21 @@ impl LocalTransport {
             .kill_on_drop(true)
             .output();
         match tokio::time::timeout(timeout, child).await {
-            Err(_) => Err(ExecError::Timeout { host: self.host.clone(), after: timeout }),
-            Ok(Err(e)) => Err(ExecError::Spawn { host: self.host.clone(), program: program.clone(), detail: e.to_string() }),
-            Ok(Ok(out)) => Ok(Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr, elapsed: start.elapsed() }),
+            Err(_) => Err(ExecError::Timeout {
+                host: self.host.clone(),
+                after: timeout,
+            }),
+            Ok(Err(e)) => Err(ExecError::Spawn {
+                host: self.host.clone(),
+                program: program.clone(),
+                detail: e.to_string(),
+            }),
+            Ok(Ok(out)) => Ok(Output {
+                code: out.status.code(),
+                stdout: out.stdout,
+                stderr: out.stderr,
+                elapsed: start.elapsed(),
+            }),
         }
     }
 }
@@ -217,9 +256,17 @@ impl Fleet {
         let transports = inventory
             .hosts
             .values()
-            .map(|h| (h.name.clone(), Arc::new(Transport::for_host(h, &inventory.ssh))))
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    Arc::new(Transport::for_host(h, &inventory.ssh)),
+                )
+            })
             .collect();
-        Self { transports, slots: Arc::new(Semaphore::new(inventory.concurrency.max(1))) }
+        Self {
+            transports,
+            slots: Arc::new(Semaphore::new(inventory.concurrency.max(1))),
+        }
     }
 
     /// The transport of `host`, for callers that manage slots themselves.
@@ -229,27 +276,49 @@ impl Fleet {
 
     /// Wait for a fleet-wide concurrency slot.
     pub async fn slot(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.slots.acquire().await.expect("the fleet semaphore is never closed")
+        self.slots
+            .acquire()
+            .await
+            .expect("the fleet semaphore is never closed")
     }
 
     /// Run `argv` on `host`, waiting for a concurrency slot first.
-    pub async fn run(&self, host: &str, argv: &[String], timeout: Duration) -> Result<Output, ExecError> {
+    pub async fn run(
+        &self,
+        host: &str,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<Output, ExecError> {
         let Some(t) = self.transports.get(host) else {
-            return Err(ExecError::Unreachable { host: host.to_owned(), detail: "not in the inventory".into() });
+            return Err(ExecError::Unreachable {
+                host: host.to_owned(),
+                detail: "not in the inventory".into(),
+            });
         };
         let _slot = self.slots.acquire().await;
         t.run(argv, timeout).await
     }
 
     /// Run `argv` on each of `hosts` concurrently; one result per host, in the given order.
-    pub async fn run_all(&self, hosts: &[String], argv: &[String], timeout: Duration) -> Vec<(String, Result<Output, ExecError>)> {
-        let futs = hosts.iter().map(|h| async move { (h.clone(), self.run(h, argv, timeout).await) });
+    pub async fn run_all(
+        &self,
+        hosts: &[String],
+        argv: &[String],
+        timeout: Duration,
+    ) -> Vec<(String, Result<Output, ExecError>)> {
+        let futs = hosts
+            .iter()
+            .map(|h| async move { (h.clone(), self.run(h, argv, timeout).await) });
         futures::future::join_all(futs).await
     }
 
     /// Close every open connection (a transport still shared elsewhere closes when dropped).
     pub async fn close(self) {
-        let closing = self.transports.into_values().filter_map(|t| Arc::try_unwrap(t).ok()).map(Transport::close);
+        let closing = self
+            .transports
+            .into_values()
+            .filter_map(|t| Arc::try_unwrap(t).ok())
+            .map(Transport::close);
         futures::future::join_all(closing).await;
     }
 }

@@ -51,7 +51,11 @@ mod tests {
         ];
         for s in hostile {
             let cmd = shell_join(&["printf", "%s", s]).expect("quotable");
-            let out = std::process::Command::new("sh").arg("-c").arg(&cmd).output().expect("sh runs");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .output()
+                .expect("sh runs");
             assert_eq!(String::from_utf8_lossy(&out.stdout), s, "via {cmd}");
         }
     }

@@ -37,7 +37,11 @@ impl Graph {
 
     /// Components that depend on `component` directly.
     pub fn dependents(&self, component: &str) -> Vec<&str> {
-        self.order.iter().filter(|c| self.dependencies(c).iter().any(|d| d == component)).map(String::as_str).collect()
+        self.order
+            .iter()
+            .filter(|c| self.dependencies(c).iter().any(|d| d == component))
+            .map(String::as_str)
+            .collect()
     }
 
     /// Every component that depends on `component`, directly or not (its blast radius).
@@ -124,7 +128,10 @@ pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
     // of those failed for transport reasons. All of that host's failures (controller checks
     // aimed at it included) are then the host's, not its components'.
     let mut per_host: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for o in observations.iter().filter(|o| !o.skipped && o.via_transport) {
+    for o in observations
+        .iter()
+        .filter(|o| !o.skipped && o.via_transport)
+    {
         if let Some(h) = &o.host {
             let e = per_host.entry(h).or_default();
             e.0 += 1;
@@ -133,7 +140,11 @@ pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
             }
         }
     }
-    let unreachable: BTreeSet<&str> = per_host.iter().filter(|(_, (n, t))| n > &0 && n == t).map(|(h, _)| *h).collect();
+    let unreachable: BTreeSet<&str> = per_host
+        .iter()
+        .filter(|(_, (n, t))| n > &0 && n == t)
+        .map(|(h, _)| *h)
+        .collect();
 
     // Failures that count against components: not skipped, not ok, not on an unreachable host.
     let mut failures: HashMap<&str, Vec<Option<&str>>> = HashMap::new();
@@ -141,11 +152,19 @@ pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
         if o.ok || o.skipped || o.host.as_deref().is_some_and(|h| unreachable.contains(h)) {
             continue;
         }
-        failures.entry(o.component.as_str()).or_default().push(o.host.as_deref());
+        failures
+            .entry(o.component.as_str())
+            .or_default()
+            .push(o.host.as_deref());
     }
     let failing = |c: &str| failures.contains_key(c);
     let hosts_of = |c: &str| -> Vec<String> {
-        let set: BTreeSet<&str> = failures.get(c).into_iter().flatten().filter_map(|h| *h).collect();
+        let set: BTreeSet<&str> = failures
+            .get(c)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| *h)
+            .collect();
         set.into_iter().map(str::to_owned).collect()
     };
 
@@ -155,7 +174,12 @@ pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
         if !failing(c) {
             continue;
         }
-        let failing_deps: Vec<String> = graph.dependencies(c).iter().filter(|d| failing(d)).cloned().collect();
+        let failing_deps: Vec<String> = graph
+            .dependencies(c)
+            .iter()
+            .filter(|d| failing(d))
+            .cloned()
+            .collect();
         if failing_deps.is_empty() {
             // Explains its own failures plus those of failing components upstream of it.
             let mut explains = failures[c.as_str()].len();
@@ -169,13 +193,25 @@ pub fn localise(graph: &Graph, observations: &[Observation]) -> Localisation {
                     }
                 }
             }
-            suspects.push(Suspect { component: c.clone(), explains, hosts: hosts_of(c) });
+            suspects.push(Suspect {
+                component: c.clone(),
+                explains,
+                hosts: hosts_of(c),
+            });
         } else {
-            impacted.push(Impacted { component: c.clone(), because_of: failing_deps, hosts: hosts_of(c) });
+            impacted.push(Impacted {
+                component: c.clone(),
+                because_of: failing_deps,
+                hosts: hosts_of(c),
+            });
         }
     }
     suspects.sort_by_key(|s| std::cmp::Reverse(s.explains));
-    Localisation { suspects, impacted, unreachable: unreachable.into_iter().map(str::to_owned).collect() }
+    Localisation {
+        suspects,
+        impacted,
+        unreachable: unreachable.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -183,13 +219,22 @@ mod tests {
     use super::*;
 
     fn graph(edges: &[(&str, &[&str])]) -> Graph {
-        let owned: Vec<(String, Vec<String>)> =
-            edges.iter().map(|(c, d)| ((*c).to_owned(), d.iter().map(|s| (*s).to_owned()).collect())).collect();
+        let owned: Vec<(String, Vec<String>)> = edges
+            .iter()
+            .map(|(c, d)| ((*c).to_owned(), d.iter().map(|s| (*s).to_owned()).collect()))
+            .collect();
         Graph::new(owned.iter().map(|(c, d)| (c.as_str(), d.as_slice())))
     }
 
     fn obs(component: &str, host: Option<&str>, ok: bool) -> Observation {
-        Observation { component: component.into(), host: host.map(Into::into), ok, skipped: false, transport: false, via_transport: host.is_some() }
+        Observation {
+            component: component.into(),
+            host: host.map(Into::into),
+            ok,
+            skipped: false,
+            transport: false,
+            via_transport: host.is_some(),
+        }
     }
 
     fn names<T>(v: &[T], f: impl Fn(&T) -> &str) -> Vec<&str> {
@@ -200,7 +245,14 @@ mod tests {
     fn chain_names_the_deepest_failure() {
         // web → api → db; db and everything above it fail.
         let g = graph(&[("web", &["api"]), ("api", &["db"]), ("db", &[])]);
-        let l = localise(&g, &[obs("web", Some("h1"), false), obs("api", Some("h1"), false), obs("db", None, false)]);
+        let l = localise(
+            &g,
+            &[
+                obs("web", Some("h1"), false),
+                obs("api", Some("h1"), false),
+                obs("db", None, false),
+            ],
+        );
         assert_eq!(names(&l.suspects, |s| &s.component), ["db"]);
         assert_eq!(l.suspects[0].explains, 3);
         assert_eq!(names(&l.impacted, |s| &s.component), ["web", "api"]);
@@ -210,8 +262,21 @@ mod tests {
     #[test]
     fn diamond_with_one_failing_leaf() {
         // top → left, right; left, right → base. Only right fails, so top is impacted by right.
-        let g = graph(&[("top", &["left", "right"]), ("left", &["base"]), ("right", &["base"]), ("base", &[])]);
-        let l = localise(&g, &[obs("top", None, false), obs("left", None, true), obs("right", None, false), obs("base", None, true)]);
+        let g = graph(&[
+            ("top", &["left", "right"]),
+            ("left", &["base"]),
+            ("right", &["base"]),
+            ("base", &[]),
+        ]);
+        let l = localise(
+            &g,
+            &[
+                obs("top", None, false),
+                obs("left", None, true),
+                obs("right", None, false),
+                obs("base", None, true),
+            ],
+        );
         assert_eq!(names(&l.suspects, |s| &s.component), ["right"]);
         assert_eq!(l.suspects[0].explains, 2);
         assert_eq!(l.impacted[0].because_of, ["right"]);
@@ -220,7 +285,14 @@ mod tests {
     #[test]
     fn independent_failures_are_separate_suspects_ranked() {
         let g = graph(&[("a", &["b"]), ("b", &[]), ("c", &[])]);
-        let l = localise(&g, &[obs("a", None, false), obs("b", None, false), obs("c", None, false)]);
+        let l = localise(
+            &g,
+            &[
+                obs("a", None, false),
+                obs("b", None, false),
+                obs("c", None, false),
+            ],
+        );
         assert_eq!(names(&l.suspects, |s| &s.component), ["b", "c"]);
         assert_eq!((l.suspects[0].explains, l.suspects[1].explains), (2, 1));
     }
@@ -228,8 +300,22 @@ mod tests {
     #[test]
     fn a_failing_component_over_healthy_dependencies_is_a_suspect() {
         let g = graph(&[("web", &["db"]), ("db", &[])]);
-        let l = localise(&g, &[obs("web", Some("h1"), false), obs("web", Some("h2"), true), obs("db", None, true)]);
-        assert_eq!(l.suspects, [Suspect { component: "web".into(), explains: 1, hosts: vec!["h1".into()] }]);
+        let l = localise(
+            &g,
+            &[
+                obs("web", Some("h1"), false),
+                obs("web", Some("h2"), true),
+                obs("db", None, true),
+            ],
+        );
+        assert_eq!(
+            l.suspects,
+            [Suspect {
+                component: "web".into(),
+                explains: 1,
+                hosts: vec!["h1".into()]
+            }]
+        );
         assert!(l.impacted.is_empty());
     }
 
@@ -254,7 +340,10 @@ mod tests {
         http_to_dead.via_transport = false;
         let mut http_ok = obs("web", Some("h1"), true);
         http_ok.via_transport = false;
-        let l = localise(&g, &[obs("api", Some("h1"), true), down, http_to_dead, http_ok]);
+        let l = localise(
+            &g,
+            &[obs("api", Some("h1"), true), down, http_to_dead, http_ok],
+        );
         assert_eq!(l.unreachable, ["h2"]);
         assert!(l.suspects.is_empty() && l.impacted.is_empty(), "{l:?}");
     }
@@ -271,7 +360,15 @@ mod tests {
 
     #[test]
     fn blast_radius_is_transitive() {
-        let g = graph(&[("web", &["api"]), ("api", &["db"]), ("db", &[]), ("batch", &["db"])]);
-        assert_eq!(g.blast_radius("db").into_iter().collect::<Vec<_>>(), ["api", "batch", "web"]);
+        let g = graph(&[
+            ("web", &["api"]),
+            ("api", &["db"]),
+            ("db", &[]),
+            ("batch", &["db"]),
+        ]);
+        assert_eq!(
+            g.blast_radius("db").into_iter().collect::<Vec<_>>(),
+            ["api", "batch", "web"]
+        );
     }
 }

@@ -29,12 +29,21 @@ pub(crate) fn run(dir: &Path, host: &str, argv: &[&str], action: &str) -> Result
     // Bounded on the host (coreutils `timeout`) so a stuck apt or dpkg cannot hang `up`
     // forever; ServerAlive* ends the client if the host itself stops answering.
     let deadline = REMOTE_DEADLINE.as_secs().to_string();
-    let wrapped: Vec<&str> = ["timeout", "-k", "10", deadline.as_str()].into_iter().chain(argv.iter().copied()).collect();
+    let wrapped: Vec<&str> = ["timeout", "-k", "10", deadline.as_str()]
+        .into_iter()
+        .chain(argv.iter().copied())
+        .collect();
     let command = fearless_exec::quote::shell_join(&wrapped)
         .map_err(|e| LabError::io(format!("{action} on {host}"), std::io::Error::other(e)))?;
     let mut cmd = Command::new("ssh");
     cmd.args(&ssh_base(dir, host)[1..])
-        .args(["-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "--"])
+        .args([
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=4",
+            "--",
+        ])
         .arg(&command);
     let output = cmd
         .stdin(Stdio::null())
@@ -107,6 +116,9 @@ mod tests {
     #[test]
     fn ssh_base_uses_the_lab_config() {
         let argv = ssh_base(Path::new("/x/lab"), "web-1");
-        assert_eq!(argv, ["ssh", "-F", "/x/lab/ssh_config", "web-1"].map(OsString::from));
+        assert_eq!(
+            argv,
+            ["ssh", "-F", "/x/lab/ssh_config", "web-1"].map(OsString::from)
+        );
     }
 }

@@ -94,14 +94,26 @@ impl Baseline {
     pub fn from_results(results: &[CheckResult]) -> Self {
         let results = results
             .iter()
-            .map(|r| Entry { component: r.component.clone(), check: r.check.clone(), host: r.host.clone(), status: r.status })
+            .map(|r| Entry {
+                component: r.component.clone(),
+                check: r.check.clone(),
+                host: r.host.clone(),
+                status: r.status,
+            })
             .collect();
-        Self { format: FORMAT, results }
+        Self {
+            format: FORMAT,
+            results,
+        }
     }
 
     /// Write as JSON (atomically: temp file then rename).
     pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
-        let io = |source| BaselineError::Io { action: "write", path: path.to_owned(), source };
+        let io = |source| BaselineError::Io {
+            action: "write",
+            path: path.to_owned(),
+            source,
+        };
         let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text).map_err(io)?;
@@ -110,25 +122,49 @@ impl Baseline {
 
     /// Read a saved baseline.
     pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io { action: "read", path: path.to_owned(), source })?;
-        let b: Baseline = serde_json::from_str(&text).map_err(|source| BaselineError::Format { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        })?;
+        let b: Baseline = serde_json::from_str(&text).map_err(|source| BaselineError::Format {
+            path: path.to_owned(),
+            source,
+        })?;
         if b.format != FORMAT {
-            return Err(BaselineError::Version { path: path.to_owned(), found: b.format });
+            return Err(BaselineError::Version {
+                path: path.to_owned(),
+                found: b.format,
+            });
         }
         Ok(b)
     }
 
     /// Compare `results` with this baseline.
     pub fn diff(&self, results: &[CheckResult]) -> Diff {
-        let before: BTreeMap<(&str, &str, Option<&str>), Status> =
-            self.results.iter().map(|e| ((e.component.as_str(), e.check.as_str(), e.host.as_deref()), e.status)).collect();
+        let before: BTreeMap<(&str, &str, Option<&str>), Status> = self
+            .results
+            .iter()
+            .map(|e| {
+                (
+                    (e.component.as_str(), e.check.as_str(), e.host.as_deref()),
+                    e.status,
+                )
+            })
+            .collect();
         let mut seen = std::collections::BTreeSet::new();
         let mut d = Diff::default();
         for r in results {
             let key = (r.component.as_str(), r.check.as_str(), r.host.as_deref());
             seen.insert(key);
             let was = before.get(&key).copied();
-            let change = || Change { component: r.component.clone(), check: r.check.clone(), host: r.host.clone(), before: was, after: r.status };
+            let change = || Change {
+                component: r.component.clone(),
+                check: r.check.clone(),
+                host: r.host.clone(),
+                before: was,
+                after: r.status,
+            };
             let was_ok = was.is_none_or(Status::is_ok);
             match (was_ok, r.status.is_ok() || r.status == Status::Skipped) {
                 (true, false) => d.regressions.push(change()),
@@ -139,7 +175,9 @@ impl Baseline {
         d.missing = self
             .results
             .iter()
-            .filter(|e| !seen.contains(&(e.component.as_str(), e.check.as_str(), e.host.as_deref())))
+            .filter(|e| {
+                !seen.contains(&(e.component.as_str(), e.check.as_str(), e.host.as_deref()))
+            })
             .cloned()
             .collect();
         d

@@ -6,12 +6,22 @@
 //! Scripts use only POSIX sh, coreutils and /proc, which even a minimal Debian has.
 
 use crate::result::{Outcome, Reason};
-use fearless_config::{CommandCheck, FileCheck, PackageCheck, VersionOp, PortCheck, ProcessCheck, ServiceCheck};
+use fearless_config::{
+    CommandCheck, FileCheck, PackageCheck, PortCheck, ProcessCheck, ServiceCheck, VersionOp,
+};
 use fearless_exec::{ExecError, Output, Transport};
 use std::time::Duration;
 
 fn sh(script: &str, args: impl IntoIterator<Item = String>) -> Vec<String> {
-    ["sh".to_owned(), "-c".to_owned(), script.to_owned(), "sh".to_owned()].into_iter().chain(args).collect()
+    [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        script.to_owned(),
+        "sh".to_owned(),
+    ]
+    .into_iter()
+    .chain(args)
+    .collect()
 }
 
 /// Turn a transport failure into a check outcome.
@@ -19,9 +29,13 @@ pub(crate) fn exec_error(e: &ExecError) -> Outcome {
     match e {
         ExecError::Auth { .. } => Outcome::error(Reason::Auth, e.to_string()),
         ExecError::Timeout { .. } => Outcome::fail_because(Reason::Timeout, e.to_string()),
-        ExecError::Spawn { .. } | ExecError::Quote { .. } => Outcome::error(Reason::Config, e.to_string()),
+        ExecError::Spawn { .. } | ExecError::Quote { .. } => {
+            Outcome::error(Reason::Config, e.to_string())
+        }
         ExecError::Unsupported { .. } => Outcome::error(Reason::Config, e.to_string()),
-        ExecError::Unreachable { .. } | ExecError::HostKey { .. } => Outcome::error(Reason::Transport, e.to_string()),
+        ExecError::Unreachable { .. } | ExecError::HostKey { .. } => {
+            Outcome::error(Reason::Transport, e.to_string())
+        }
     }
 }
 
@@ -39,27 +53,52 @@ async fn run_script(t: &Transport, argv: &[String], timeout: Duration) -> Result
     }
     let stderr = out.stderr_str();
     let said = first_line(&stderr);
-    let code = out.code.map_or_else(|| "a signal".to_owned(), |c| format!("exit {c}"));
+    let code = out
+        .code
+        .map_or_else(|| "a signal".to_owned(), |c| format!("exit {c}"));
     if stderr.contains("sudo:") || stderr.contains("password is required") {
-        return Err(Outcome::error(Reason::Auth, format!("privilege escalation failed ({code}): {said}")));
+        return Err(Outcome::error(
+            Reason::Auth,
+            format!("privilege escalation failed ({code}): {said}"),
+        ));
     }
-    Err(Outcome::error(Reason::Config, format!("the check could not run on the host ({code}): {said}")))
+    Err(Outcome::error(
+        Reason::Config,
+        format!("the check could not run on the host ({code}): {said}"),
+    ))
 }
 
 fn first_line(s: &str) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if line.chars().count() > 160 { format!("{}…", line.chars().take(160).collect::<String>()) } else { line.to_owned() }
+    let line = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() > 160 {
+        format!("{}…", line.chars().take(160).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }
 
 /// `command`: exit code, stdout/stderr regexes; Nagios plugin codes when `nagios: true`.
-pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String>, timeout: Duration) -> Outcome {
+pub(crate) async fn command(
+    t: &Transport,
+    spec: &CommandCheck,
+    argv: Vec<String>,
+    timeout: Duration,
+) -> Outcome {
     let out = match t.run(&argv, timeout).await {
         Ok(o) => o,
         Err(e) => return exec_error(&e),
     };
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();
-    let said = first_line(if stdout.trim().is_empty() { &stderr } else { &stdout });
+    let said = first_line(if stdout.trim().is_empty() {
+        &stderr
+    } else {
+        &stdout
+    });
     let Some(code) = out.code else {
         return Outcome::fail("killed by a signal");
     };
@@ -67,12 +106,19 @@ pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String
     // (the local transport reports the same as a spawn error).
     if code == 127 && spec.exit != 127 && !spec.nagios {
         let program = argv.first().map_or("", String::as_str);
-        return Outcome::error(Reason::Config, format!("cannot run `{program}`: command not found (exit 127): {said}"));
+        return Outcome::error(
+            Reason::Config,
+            format!("cannot run `{program}`: command not found (exit 127): {said}"),
+        );
     }
     if spec.nagios {
         return match code {
             0 => Outcome::pass(format!("OK: {said}")),
-            1 => Outcome { status: crate::result::Status::Degraded, reason: Some(Reason::Assertion), message: format!("WARNING: {said}") },
+            1 => Outcome {
+                status: crate::result::Status::Degraded,
+                reason: Some(Reason::Assertion),
+                message: format!("WARNING: {said}"),
+            },
             2 => Outcome::fail(format!("CRITICAL: {said}")),
             _ => Outcome::error(Reason::Assertion, format!("UNKNOWN (exit {code}): {said}")),
         };
@@ -80,14 +126,22 @@ pub(crate) async fn command(t: &Transport, spec: &CommandCheck, argv: Vec<String
     if code != spec.exit {
         return Outcome::fail(format!("exit {code} (expected {}): {said}", spec.exit));
     }
-    for (name, pattern, text) in [("stdout", &spec.stdout, &stdout), ("stderr", &spec.stderr, &stderr)] {
+    for (name, pattern, text) in [
+        ("stdout", &spec.stdout, &stdout),
+        ("stderr", &spec.stderr, &stderr),
+    ] {
         // As `$(…)` does in a shell: `echo ok` must satisfy `^ok$` (`$` of the regex crate
         // matches only at the very end, never before a final newline).
         let text = text.trim_end_matches(['\n', '\r']);
         if let Some(p) = pattern {
             match regex::Regex::new(p) {
                 Ok(re) if re.is_match(text) => {}
-                Ok(_) => return Outcome::fail(format!("{name} does not match /{p}/: {}", first_line(text))),
+                Ok(_) => {
+                    return Outcome::fail(format!(
+                        "{name} does not match /{p}/: {}",
+                        first_line(text)
+                    ));
+                }
                 Err(e) => return Outcome::error(Reason::Config, format!("bad {name} regex: {e}")),
             }
         }
@@ -123,8 +177,18 @@ pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
             let pid = f.next()?.parse().ok()?;
             let user = f.next()?.to_owned();
             let comm = f.next()?.to_owned();
-            let argv: Vec<String> = f.next()?.split('\u{1f}').filter(|a| !a.is_empty()).map(str::to_owned).collect();
-            Some(Proc { pid, user, comm, argv })
+            let argv: Vec<String> = f
+                .next()?
+                .split('\u{1f}')
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Some(Proc {
+                pid,
+                user,
+                comm,
+                argv,
+            })
         })
         .filter(|p| !p.argv.iter().any(|a| a.contains(": fearless-ps")))
         .collect()
@@ -135,7 +199,10 @@ pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
 pub(crate) fn proc_matches(p: &Proc, name: &str) -> bool {
     let argv0 = p.argv.first().map_or("", String::as_str);
     let base = argv0.rsplit('/').next().unwrap_or(argv0);
-    p.comm == name || argv0 == name || base == name || ((name.contains(' ') || name.contains('/')) && p.argv.join(" ").contains(name))
+    p.comm == name
+        || argv0 == name
+        || base == name
+        || ((name.contains(' ') || name.contains('/')) && p.argv.join(" ").contains(name))
 }
 
 async fn processes(t: &Transport, timeout: Duration) -> Result<Vec<Proc>, Outcome> {
@@ -149,16 +216,25 @@ pub(crate) async fn process(t: &Transport, spec: &ProcessCheck, timeout: Duratio
         Ok(p) => p,
         Err(o) => return o,
     };
-    let found: Vec<&Proc> =
-        procs.iter().filter(|p| proc_matches(p, &spec.name) && spec.user.as_ref().is_none_or(|u| &p.user == u)).collect();
-    let pids = found.iter().map(|p| p.pid.to_string()).collect::<Vec<_>>().join(",");
+    let found: Vec<&Proc> = procs
+        .iter()
+        .filter(|p| proc_matches(p, &spec.name) && spec.user.as_ref().is_none_or(|u| &p.user == u))
+        .collect();
+    let pids = found
+        .iter()
+        .map(|p| p.pid.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let n = u32::try_from(found.len()).unwrap_or(u32::MAX);
     if n >= spec.min {
         Outcome::pass(format!("{n} running (pid {pids})"))
     } else if n == 0 {
         Outcome::fail(format!("no `{}` process running", spec.name))
     } else {
-        Outcome::fail(format!("{n} `{}` running (pid {pids}), expected at least {}", spec.name, spec.min))
+        Outcome::fail(format!(
+            "{n} `{}` running (pid {pids}), expected at least {}",
+            spec.name, spec.min
+        ))
     }
 }
 
@@ -186,18 +262,35 @@ pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duratio
     let text = out.stdout_str();
     let line = text.trim();
     if let Some(state) = line.strip_prefix("systemd ") {
-        return if state == "active" { Outcome::pass("systemd: active") } else { Outcome::fail(format!("systemd: {state}")) };
+        return if state == "active" {
+            Outcome::pass("systemd: active")
+        } else {
+            Outcome::fail(format!("systemd: {state}"))
+        };
     }
     match line {
         "pidfile running" => Outcome::pass("running (pid file)"),
-        "pidfile stopped" => Outcome::fail(format!("not running (pid file {})", spec.pidfile.as_deref().unwrap_or(""))),
+        "pidfile stopped" => Outcome::fail(format!(
+            "not running (pid file {})",
+            spec.pidfile.as_deref().unwrap_or("")
+        )),
         "fallback" => {
             let name = spec.process.clone().unwrap_or_else(|| spec.name.clone());
-            let check = ProcessCheck { name, min: 1, user: None };
+            let check = ProcessCheck {
+                name,
+                min: 1,
+                user: None,
+            };
             let o = process(t, &check, timeout).await;
-            Outcome { message: format!("no systemd; {}", o.message), ..o }
+            Outcome {
+                message: format!("no systemd; {}", o.message),
+                ..o
+            }
         }
-        other => Outcome::error(Reason::Config, format!("unexpected service query output: {}", first_line(other))),
+        other => Outcome::error(
+            Reason::Config,
+            format!("unexpected service query output: {}", first_line(other)),
+        ),
     }
 }
 
@@ -239,13 +332,23 @@ pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duratio
     let (kind, installed) = match line.split_once(' ') {
         Some(("deb", v)) => (Kind::Deb, v.to_owned()),
         Some(("rpm", v)) => (Kind::Rpm, v.strip_prefix("0:").unwrap_or(v).to_owned()),
-        _ if line == "absent" => return Outcome::fail(format!("package `{}` is not installed", spec.name)),
-        _ if line == "none" => return Outcome::error(Reason::Config, "neither dpkg nor rpm found on the host"),
-        _ => return Outcome::error(Reason::Config, format!("unexpected package query output: {}", first_line(&text))),
+        _ if line == "absent" => {
+            return Outcome::fail(format!("package `{}` is not installed", spec.name));
+        }
+        _ if line == "none" => {
+            return Outcome::error(Reason::Config, "neither dpkg nor rpm found on the host");
+        }
+        _ => {
+            return Outcome::error(
+                Reason::Config,
+                format!("unexpected package query output: {}", first_line(&text)),
+            );
+        }
     };
     let mut broken = Vec::new();
     for clause in &spec.version {
-        let holds = Constraint::new(kind, pkg_op(clause.op), &clause.version).and_then(|c| c.matches(&installed));
+        let holds = Constraint::new(kind, pkg_op(clause.op), &clause.version)
+            .and_then(|c| c.matches(&installed));
         match holds {
             Ok(true) => {}
             Ok(false) => broken.push(format!("{} {}", clause.op.symbol(), clause.version)),
@@ -255,7 +358,11 @@ pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duratio
     if broken.is_empty() {
         Outcome::pass(format!("{} {installed}", spec.name))
     } else {
-        Outcome::fail(format!("{} {installed} does not satisfy {}", spec.name, broken.join(", ")))
+        Outcome::fail(format!(
+            "{} {installed} does not satisfy {}",
+            spec.name,
+            broken.join(", ")
+        ))
     }
 }
 
@@ -265,7 +372,12 @@ printf 'present %s %s\n' "$(stat -L -c %a -- "$1")" "$(stat -L -c %U -- "$1")"
 if [ $# -ge 2 ]; then if grep -F -q -e "$2" -- "$1"; then echo contains; else echo lacks; fi; fi"#;
 
 /// `file`: exists (or not), mode, owner, content substring.
-pub(crate) async fn file(t: &Transport, spec: &FileCheck, path: String, timeout: Duration) -> Outcome {
+pub(crate) async fn file(
+    t: &Transport,
+    spec: &FileCheck,
+    path: String,
+    timeout: Duration,
+) -> Outcome {
     let mut args = vec![path.clone()];
     args.extend(spec.contains.clone());
     let out = match run_script(t, &sh(FILE_SCRIPT, args), timeout).await {
@@ -276,10 +388,17 @@ pub(crate) async fn file(t: &Transport, spec: &FileCheck, path: String, timeout:
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
     if first != "absent" && !first.starts_with("present ") {
-        return Outcome::error(Reason::Config, format!("unexpected file query output: {}", first_line(&text)));
+        return Outcome::error(
+            Reason::Config,
+            format!("unexpected file query output: {}", first_line(&text)),
+        );
     }
     if first == "absent" {
-        return if spec.exists { Outcome::fail(format!("{path} does not exist")) } else { Outcome::pass(format!("{path} is absent")) };
+        return if spec.exists {
+            Outcome::fail(format!("{path} does not exist"))
+        } else {
+            Outcome::pass(format!("{path} is absent"))
+        };
     }
     if !spec.exists {
         return Outcome::fail(format!("{path} exists but must not"));
@@ -313,14 +432,22 @@ pub(crate) fn parse_listeners(text: &str) -> Vec<(String, u16)> {
         if f.len() < 4 || f[3] != "0A" {
             continue;
         }
-        let Some((addr_hex, port_hex)) = f[1].split_once(':') else { continue };
-        let Ok(port) = u16::from_str_radix(port_hex, 16) else { continue };
+        let Some((addr_hex, port_hex)) = f[1].split_once(':') else {
+            continue;
+        };
+        let Ok(port) = u16::from_str_radix(port_hex, 16) else {
+            continue;
+        };
         let addr = if addr_hex.len() == 8 {
-            u32::from_str_radix(addr_hex, 16).map(|a| std::net::Ipv4Addr::from(a.swap_bytes()).to_string()).unwrap_or_default()
+            u32::from_str_radix(addr_hex, 16)
+                .map(|a| std::net::Ipv4Addr::from(a.swap_bytes()).to_string())
+                .unwrap_or_default()
         } else if addr_hex.len() == 32 {
             let mut bytes = [0u8; 16];
             for (i, chunk) in bytes.chunks_mut(4).enumerate() {
-                let word = u32::from_str_radix(&addr_hex[i * 8..i * 8 + 8], 16).unwrap_or(0).swap_bytes();
+                let word = u32::from_str_radix(&addr_hex[i * 8..i * 8 + 8], 16)
+                    .unwrap_or(0)
+                    .swap_bytes();
                 chunk.copy_from_slice(&word.to_be_bytes());
             }
             std::net::Ipv6Addr::from(bytes).to_string()
@@ -334,18 +461,32 @@ pub(crate) fn parse_listeners(text: &str) -> Vec<(String, u16)> {
 
 /// `port`: something listens on the TCP port (on `address` when given; a wildcard
 /// listener counts for every address).
-pub(crate) async fn port(t: &Transport, spec: &PortCheck, address: Option<String>, timeout: Duration) -> Outcome {
-    let argv = sh(": fearless-port\ncat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }", []);
+pub(crate) async fn port(
+    t: &Transport,
+    spec: &PortCheck,
+    address: Option<String>,
+    timeout: Duration,
+) -> Outcome {
+    let argv = sh(
+        ": fearless-port\ncat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }",
+        [],
+    );
     let out = match run_script(t, &argv, timeout).await {
         Ok(o) => o,
         Err(o) => return o,
     };
     if !out.stdout_str().contains("local_address") {
-        return Outcome::error(Reason::Config, "unexpected /proc/net/tcp contents on the host");
+        return Outcome::error(
+            Reason::Config,
+            "unexpected /proc/net/tcp contents on the host",
+        );
     }
     let listeners = parse_listeners(&out.stdout_str());
     let hit = listeners.iter().find(|(a, p)| {
-        *p == spec.port && address.as_ref().is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")
+        *p == spec.port
+            && address
+                .as_ref()
+                .is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")
     });
     match (hit, &address) {
         (Some((a, p)), _) => Outcome::pass(format!("listening on {a}:{p}")),
@@ -373,6 +514,9 @@ mod tests {
     #[test]
     fn proc_net_tcp_listeners() {
         let text = "  sl  local_address rem_address   st\n   0: 0B00007F:1F90 00000000:0000 0A 0\n   1: 0B00007F:1F91 0100007F:9999 01 0\n   2: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A\n";
-        assert_eq!(parse_listeners(text), [("127.0.0.11".to_owned(), 8080), ("::".to_owned(), 22)]);
+        assert_eq!(
+            parse_listeners(text),
+            [("127.0.0.11".to_owned(), 8080), ("::".to_owned(), 22)]
+        );
     }
 }

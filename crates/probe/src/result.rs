@@ -5,7 +5,9 @@ use serde::Serialize;
 use std::time::Duration;
 
 /// The outcome class of one check run (DESIGN.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Passed on the first attempt.
@@ -90,23 +92,39 @@ pub struct Outcome {
 impl Outcome {
     /// A pass with what was observed.
     pub fn pass(message: impl Into<String>) -> Self {
-        Self { status: Status::Pass, reason: None, message: message.into() }
+        Self {
+            status: Status::Pass,
+            reason: None,
+            message: message.into(),
+        }
     }
 
     /// An assertion that did not hold.
     pub fn fail(message: impl Into<String>) -> Self {
-        Self { status: Status::Fail, reason: Some(Reason::Assertion), message: message.into() }
+        Self {
+            status: Status::Fail,
+            reason: Some(Reason::Assertion),
+            message: message.into(),
+        }
     }
 
     /// A failure of a given kind (refused, timeout, dns, tls…): the check ran and the
     /// component did not answer as it must.
     pub fn fail_because(reason: Reason, message: impl Into<String>) -> Self {
-        Self { status: Status::Fail, reason: Some(reason), message: message.into() }
+        Self {
+            status: Status::Fail,
+            reason: Some(reason),
+            message: message.into(),
+        }
     }
 
     /// The check could not run.
     pub fn error(reason: Reason, message: impl Into<String>) -> Self {
-        Self { status: Status::Error, reason: Some(reason), message: message.into() }
+        Self {
+            status: Status::Error,
+            reason: Some(reason),
+            message: message.into(),
+        }
     }
 }
 

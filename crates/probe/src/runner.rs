@@ -62,7 +62,10 @@ pub fn plan(config: &Config, sel: &Selection) -> Result<Vec<PlanItem>, PlanError
                 .filter(|(s, _)| *s > 0.8)
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map(|(_, k)| k.clone());
-            return Err(PlanError { name: c.clone(), suggestion });
+            return Err(PlanError {
+                name: c.clone(),
+                suggestion,
+            });
         }
     }
     let inv = &config.inventory;
@@ -83,10 +86,18 @@ pub fn plan(config: &Config, sel: &Selection) -> Result<Vec<PlanItem>, PlanError
             let per_host = check.on == RunOn::Hosts || check.kind.uses_host();
             if per_host {
                 for h in &hosts {
-                    items.push(PlanItem { component: comp.name.clone(), check: check.clone(), host: Some((*h).clone()) });
+                    items.push(PlanItem {
+                        component: comp.name.clone(),
+                        check: check.clone(),
+                        host: Some((*h).clone()),
+                    });
                 }
             } else if sel.hosts.is_none() || comp.external || !hosts.is_empty() {
-                items.push(PlanItem { component: comp.name.clone(), check: check.clone(), host: None });
+                items.push(PlanItem {
+                    component: comp.name.clone(),
+                    check: check.clone(),
+                    host: None,
+                });
             }
         }
     }
@@ -115,7 +126,11 @@ impl Runner {
 
     /// Run every item concurrently; `progress` is called as each finishes. Results come
     /// back in plan order.
-    pub async fn run(&self, items: &[PlanItem], progress: &(dyn Fn(&CheckResult) + Sync)) -> Vec<CheckResult> {
+    pub async fn run(
+        &self,
+        items: &[PlanItem],
+        progress: &(dyn Fn(&CheckResult) + Sync),
+    ) -> Vec<CheckResult> {
         let futs = items.iter().map(|item| async move {
             let r = self.run_item(item).await;
             progress(&r);
@@ -151,16 +166,29 @@ impl Runner {
             let before = failed.unwrap_or_else(|| Outcome::fail("an earlier attempt failed"));
             outcome.status = Status::Degraded;
             outcome.reason = before.reason;
-            outcome.message = format!("{} (passed on attempt {attempts}; attempt {} said: {})", outcome.message, attempts - 1, before.message);
+            outcome.message = format!(
+                "{} (passed on attempt {attempts}; attempt {} said: {})",
+                outcome.message,
+                attempts - 1,
+                before.message
+            );
         }
         CheckResult {
             component: item.component.clone(),
             check: item.check.name.clone(),
             kind: item.check.kind.name(),
             host: item.host.as_ref().map(|h| h.name.clone()),
-            runs_on: if item.runs_on_host() { RunOn::Hosts } else { RunOn::Controller },
+            runs_on: if item.runs_on_host() {
+                RunOn::Hosts
+            } else {
+                RunOn::Controller
+            },
             status: outcome.status,
-            reason: if outcome.status == Status::Pass { None } else { outcome.reason },
+            reason: if outcome.status == Status::Pass {
+                None
+            } else {
+                outcome.reason
+            },
             message: outcome.message,
             attempts,
             duration: start.elapsed(),
@@ -174,16 +202,24 @@ impl Runner {
         let transport = || -> Result<&Transport, Outcome> {
             if item.runs_on_host() {
                 let name = host.map(|h| h.name.as_str()).unwrap_or_default();
-                self.fleet.transport(name).ok_or_else(|| Outcome::error(Reason::Config, format!("host `{name}` has no transport")))
+                self.fleet.transport(name).ok_or_else(|| {
+                    Outcome::error(Reason::Config, format!("host `{name}` has no transport"))
+                })
             } else {
                 Ok(&self.controller)
             }
         };
         let host_local = || async {
             let tr = transport()?;
-            let _slot = if item.runs_on_host() { Some(self.fleet.slot().await) } else { None };
+            let _slot = if item.runs_on_host() {
+                Some(self.fleet.slot().await)
+            } else {
+                None
+            };
             Ok::<Outcome, Outcome>(match &item.check.kind {
-                CheckKind::Command(c) => hostlocal::command(tr, c, c.run.iter().map(x).collect(), t).await,
+                CheckKind::Command(c) => {
+                    hostlocal::command(tr, c, c.run.iter().map(x).collect(), t).await
+                }
                 CheckKind::Process(c) => hostlocal::process(tr, c, t).await,
                 CheckKind::Service(c) => hostlocal::service(tr, c, t).await,
                 CheckKind::Package(c) => hostlocal::package(tr, c, t).await,
@@ -198,12 +234,21 @@ impl Runner {
         let _slot = self.net_slots.acquire().await;
         match &item.check.kind {
             CheckKind::Http(c) => {
-                let headers: Vec<(String, String)> = c.headers.iter().map(|(k, v)| (k.clone(), x(v))).collect();
+                let headers: Vec<(String, String)> =
+                    c.headers.iter().map(|(k, v)| (k.clone(), x(v))).collect();
                 net::http(&self.net, c, &x(&c.url), &headers, t).await
             }
             CheckKind::Tcp(c) => net::tcp(&x(&c.address), t).await,
             CheckKind::Dns(c) => net::dns(&self.net, c, &x(&c.name), t).await,
-            CheckKind::Tls(c) => net::tls(&x(&c.address), c.server_name.as_ref().map(x).as_deref(), c.min_days, t).await,
+            CheckKind::Tls(c) => {
+                net::tls(
+                    &x(&c.address),
+                    c.server_name.as_ref().map(x).as_deref(),
+                    c.min_days,
+                    t,
+                )
+                .await
+            }
             CheckKind::Amqp(c) => net::amqp(&x(&c.url), t).await,
             CheckKind::Sql(c) => net::sql(c, &x(&c.url), t).await,
             _ => Outcome::error(Reason::Config, "not a network kind"),

@@ -192,9 +192,18 @@ impl Store {
     {
         let (now, now_text) = now();
         let (number, state, record) = on_backend!(self, |pool, sql| {
-            let mut tx = pool.begin_with(sql.begin_write).await.map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head).fetch_one(&mut *tx).await.map_err(StoreError::query)?;
-            let (number,): (i64,) = sqlx::query_as(sql.next_number).fetch_one(&mut *tx).await.map_err(StoreError::query)?;
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let (number,): (i64,) = sqlx::query_as(sql.next_number)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
             let (state, record, mut event) = build(to_u64(number));
             let record_text = canonical::to_canonical(&record);
             sqlx::query(sql.insert_change)
@@ -211,7 +220,14 @@ impl Store {
             tx.commit().await.map_err(StoreError::query)?;
             (number, state, record)
         });
-        Ok(Stored { number: to_u64(number), version: 1, state, record, created_at: now, updated_at: now })
+        Ok(Stored {
+            number: to_u64(number),
+            version: 1,
+            state,
+            record,
+            created_at: now,
+            updated_at: now,
+        })
     }
 
     /// The change with this number, if there is one.

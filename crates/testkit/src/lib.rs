@@ -22,24 +22,41 @@ pub struct Sshd {
 
 /// A free TCP port on `ip` (bound then released).
 pub fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind an ephemeral port")
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Sshd {
     /// Start sshd on `ip` (a 127.x address) with fresh keys; root may log in with the client key.
     pub fn start(ip: &str) -> Self {
         let sshd = Path::new("/usr/sbin/sshd");
-        assert!(sshd.exists(), "sshd is required: apt-get install -y openssh-server (scripts/test.sh does)");
+        assert!(
+            sshd.exists(),
+            "sshd is required: apt-get install -y openssh-server (scripts/test.sh does)"
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join("host_ed25519")));
-        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join("id_ed25519")));
-        std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(d.join("host_ed25519")));
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(d.join("id_ed25519")));
+        std::fs::copy(d.join("id_ed25519.pub"), d.join("authorized_keys"))
+            .expect("authorized_keys");
         std::fs::create_dir_all("/run/sshd").expect("privilege separation dir");
         let port = free_port(ip);
         let addr: SocketAddr = format!("{ip}:{port}").parse().expect("addr");
@@ -77,7 +94,11 @@ impl Sshd {
             .expect("start sshd");
         let start = Instant::now();
         while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "sshd did not listen on {addr}: {}", std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default());
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "sshd did not listen on {addr}: {}",
+                std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Self { dir, addr, child }
@@ -95,7 +116,11 @@ impl Sshd {
 
     /// An inventory host line for this server, for YAML configs.
     pub fn host_yaml(&self, name: &str) -> String {
-        format!("{name}: {{ address: {}, port: {}, user: root }}", self.addr.ip(), self.addr.port())
+        format!(
+            "{name}: {{ address: {}, port: {}, user: root }}",
+            self.addr.ip(),
+            self.addr.port()
+        )
     }
 }
 

@@ -1,6 +1,8 @@
 //! A small config (the acme shop) and helpers to create and drive change records.
 
-use fearless_change::{Applied, ChangeError, ChangeRecord, ChangeType, Command, NewChange, Policy, apply};
+use fearless_change::{
+    Applied, ChangeError, ChangeRecord, ChangeType, Command, NewChange, Policy, apply,
+};
 use fearless_config::Config;
 use jiff::Timestamp;
 use std::path::Path;
@@ -38,7 +40,14 @@ components:
     );
     match fearless_config::load_str(Path::new("/tmp/fearless.yaml"), yaml) {
         Ok(l) => l.config,
-        Err(e) => panic!("{}", e.problems.iter().map(fearless_config::Problem::plain).collect::<Vec<_>>().join("\n")),
+        Err(e) => panic!(
+            "{}",
+            e.problems
+                .iter()
+                .map(fearless_config::Problem::plain)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -70,13 +79,28 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub(crate) fn new(cfg: &Config, record: ChangeRecord) -> Self {
-        Self { record, policy: Policy::from_config(cfg), others: Vec::new(), now: t("2026-05-01T10:00:00Z") }
+        Self {
+            record,
+            policy: Policy::from_config(cfg),
+            others: Vec::new(),
+            now: t("2026-05-01T10:00:00Z"),
+        }
     }
 
     pub(crate) fn run(&mut self, actor: &str, command: Command) -> Result<Applied, ChangeError> {
-        let result = apply(&self.record, command, actor, self.now, &self.policy, &self.others);
+        let result = apply(
+            &self.record,
+            command,
+            actor,
+            self.now,
+            &self.policy,
+            &self.others,
+        );
         if let Ok(applied) = &result {
-            assert_eq!(applied.record.timeline.len(), self.record.timeline.len() + 1);
+            assert_eq!(
+                applied.record.timeline.len(),
+                self.record.timeline.len() + 1
+            );
             self.record = applied.record.clone();
         }
         result

@@ -1,9 +1,17 @@
 //! Conflicts through the dependency graph, shared hosts and components, and time.
 
 use crate::common::{Driver, REQUESTER, config, create, new_change};
-use fearless_change::{ChangeRecord, ChangeType, Command, ConflictReason, NewChange, Policy, conflicts, parse_window};
+use fearless_change::{
+    ChangeRecord, ChangeType, Command, ConflictReason, NewChange, Policy, conflicts, parse_window,
+};
 
-fn submitted(cfg: &fearless_config::Config, number: u64, hosts: &str, component: &str, window: &str) -> ChangeRecord {
+fn submitted(
+    cfg: &fearless_config::Config,
+    number: u64,
+    hosts: &str,
+    component: &str,
+    window: &str,
+) -> ChangeRecord {
     let new = NewChange {
         window: Some(parse_window(window).expect("window")),
         ..new_change(hosts, &[component], ChangeType::Normal)
@@ -17,28 +25,64 @@ fn submitted(cfg: &fearless_config::Config, number: u64, hosts: &str, component:
 fn orders_api_conflicts_with_checkout_in_an_overlapping_window_because_checkout_depends_on_it() {
     let cfg = config("");
     let policy = Policy::from_config(&cfg);
-    let checkout = submitted(&cfg, 1, "role=web", "checkout", "2026-05-01T22:00:00Z..2026-05-02T02:00:00Z");
-    let orders = submitted(&cfg, 2, "api-1", "orders-api", "2026-05-02T01:00:00Z..2026-05-02T03:00:00Z");
+    let checkout = submitted(
+        &cfg,
+        1,
+        "role=web",
+        "checkout",
+        "2026-05-01T22:00:00Z..2026-05-02T02:00:00Z",
+    );
+    let orders = submitted(
+        &cfg,
+        2,
+        "api-1",
+        "orders-api",
+        "2026-05-02T01:00:00Z..2026-05-02T03:00:00Z",
+    );
 
     let found = conflicts(&orders, std::slice::from_ref(&checkout), &policy.graph);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].with, 1);
     assert_eq!(
         found[0].reasons,
-        [ConflictReason::Dependency { component: "orders-api".into(), dependent: "checkout".into() }]
+        [ConflictReason::Dependency {
+            component: "orders-api".into(),
+            dependent: "checkout".into()
+        }]
     );
-    assert!(found[0].to_string().contains("checkout depends on orders-api"), "{}", found[0]);
+    assert!(
+        found[0]
+            .to_string()
+            .contains("checkout depends on orders-api"),
+        "{}",
+        found[0]
+    );
     // Symmetric.
-    assert_eq!(conflicts(&checkout, std::slice::from_ref(&orders), &policy.graph).len(), 1);
+    assert_eq!(
+        conflicts(&checkout, std::slice::from_ref(&orders), &policy.graph).len(),
+        1
+    );
 }
 
 #[test]
 fn no_conflict_when_windows_do_not_overlap() {
     let cfg = config("");
     let policy = Policy::from_config(&cfg);
-    let checkout = submitted(&cfg, 1, "role=web", "checkout", "2026-05-01T22:00:00Z..2026-05-02T01:00:00Z");
+    let checkout = submitted(
+        &cfg,
+        1,
+        "role=web",
+        "checkout",
+        "2026-05-01T22:00:00Z..2026-05-02T01:00:00Z",
+    );
     // Back to back: [22:00, 01:00) and [01:00, 03:00) share no instant.
-    let orders = submitted(&cfg, 2, "api-1", "orders-api", "2026-05-02T01:00:00Z..2026-05-02T03:00:00Z");
+    let orders = submitted(
+        &cfg,
+        2,
+        "api-1",
+        "orders-api",
+        "2026-05-02T01:00:00Z..2026-05-02T03:00:00Z",
+    );
     assert!(conflicts(&orders, &[checkout], &policy.graph).is_empty());
 }
 
@@ -55,7 +99,14 @@ fn unrelated_components_on_other_hosts_do_not_conflict_and_finished_changes_are_
     let found = conflicts(&orders, std::slice::from_ref(&other), &policy.graph);
     assert_eq!(
         found[0].reasons,
-        [ConflictReason::Host { host: "api-1".into() }, ConflictReason::Component { component: "orders-api".into() }]
+        [
+            ConflictReason::Host {
+                host: "api-1".into()
+            },
+            ConflictReason::Component {
+                component: "orders-api".into()
+            }
+        ]
     );
     other.state = fearless_change::State::Cancelled;
     assert!(conflicts(&orders, &[other], &policy.graph).is_empty());
@@ -64,7 +115,13 @@ fn unrelated_components_on_other_hosts_do_not_conflict_and_finished_changes_are_
 #[test]
 fn conflicts_warn_at_submit_and_schedule_without_blocking() {
     let cfg = config("");
-    let checkout = submitted(&cfg, 1, "role=web", "checkout", "2026-05-01T22:00:00Z..2026-05-02T02:00:00Z");
+    let checkout = submitted(
+        &cfg,
+        1,
+        "role=web",
+        "checkout",
+        "2026-05-01T22:00:00Z..2026-05-02T02:00:00Z",
+    );
     let new = NewChange {
         window: Some(parse_window("2026-05-01T23:00:00Z..2026-05-02T00:00:00Z").expect("window")),
         ..new_change("api-1", &["orders-api"], ChangeType::Normal)
@@ -74,12 +131,22 @@ fn conflicts_warn_at_submit_and_schedule_without_blocking() {
     let applied = d.ok(REQUESTER, Command::Submit);
     assert_eq!(applied.warnings.len(), 1, "{:?}", applied.warnings);
     assert_eq!(applied.payload["conflicts"][0]["with"], 1);
-    assert_eq!(applied.payload["conflicts"][0]["reasons"][0]["kind"], "dependency");
-    assert_eq!(d.record.assessment.as_ref().map(|a| a.conflicts.len()), Some(1));
+    assert_eq!(
+        applied.payload["conflicts"][0]["reasons"][0]["kind"],
+        "dependency"
+    );
+    assert_eq!(
+        d.record.assessment.as_ref().map(|a| a.conflicts.len()),
+        Some(1)
+    );
 
     let applied = d.ok(
         REQUESTER,
-        Command::Schedule { window: Some(parse_window("2026-05-02T05:00:00Z..2026-05-02T06:00:00Z").expect("window")) },
+        Command::Schedule {
+            window: Some(
+                parse_window("2026-05-02T05:00:00Z..2026-05-02T06:00:00Z").expect("window"),
+            ),
+        },
     );
     assert!(applied.warnings.is_empty(), "moved out of the way");
     assert_eq!(applied.payload["conflicts"], serde_json::json!([]));

@@ -2,8 +2,8 @@
 
 use crate::common::{Driver, REQUESTER, config, create, new_change, t};
 use fearless_change::{
-    ChangeError, ChangeRecord, ChangeType, CloseCode, Command, Decision, Edit, NewChange, RiskLevel, State, Window,
-    parse_window,
+    ChangeError, ChangeRecord, ChangeType, CloseCode, Command, Decision, Edit, NewChange,
+    RiskLevel, State, Window, parse_window,
 };
 
 const YEAR_END: &str = r#"
@@ -23,7 +23,14 @@ fn approve() -> Command {
 #[test]
 fn normal_change_goes_through_assess_authorize_schedule_implement_review_close() {
     let cfg = config(YEAR_END);
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("api-1", &["orders-api"], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(
+            &cfg,
+            1,
+            new_change("api-1", &["orders-api"], ChangeType::Normal),
+        ),
+    );
     assert_eq!(d.record.state, State::New);
 
     let submitted = d.ok(REQUESTER, Command::Submit);
@@ -38,13 +45,30 @@ fn normal_change_goes_through_assess_authorize_schedule_implement_review_close()
     assert_eq!(d.record.state, State::Scheduled);
 
     d.ok(REQUESTER, Command::Schedule { window: None });
-    assert_eq!(d.record.window, Some(Window::new(d.now, t("2026-05-01T14:00:00Z")).expect("window")));
+    assert_eq!(
+        d.record.window,
+        Some(Window::new(d.now, t("2026-05-01T14:00:00Z")).expect("window"))
+    );
 
     d.ok("carol", Command::Start);
-    assert_eq!((d.record.state, d.record.actual_start), (State::Implement, Some(d.now)));
-    d.ok("carol", Command::Complete { code: CloseCode::Successful, notes: Some("fine".into()) });
+    assert_eq!(
+        (d.record.state, d.record.actual_start),
+        (State::Implement, Some(d.now))
+    );
+    d.ok(
+        "carol",
+        Command::Complete {
+            code: CloseCode::Successful,
+            notes: Some("fine".into()),
+        },
+    );
     assert_eq!(d.record.state, State::Review);
-    d.ok("dave", Command::Review { notes: "no findings".into() });
+    d.ok(
+        "dave",
+        Command::Review {
+            notes: "no findings".into(),
+        },
+    );
     assert_eq!(d.record.state, State::Review);
     assert_eq!(d.ok("dave", Command::Close).kind, "change.closed");
     assert_eq!(d.record.state, State::Closed);
@@ -66,18 +90,32 @@ fn normal_change_goes_through_assess_authorize_schedule_implement_review_close()
     // The record survives its JSON round trip (that is how it is stored).
     let json = serde_json::to_string(&d.record).expect("json");
     assert!(json.contains(r#""start":"2026-05-01T10:00:00Z""#), "{json}");
-    assert_eq!(serde_json::from_str::<ChangeRecord>(&json).expect("parse"), d.record);
+    assert_eq!(
+        serde_json::from_str::<ChangeRecord>(&json).expect("parse"),
+        d.record
+    );
 }
 
 #[test]
 fn standard_change_is_scheduled_on_submit_without_approval() {
     let cfg = config(YEAR_END);
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("batch-1", &[], ChangeType::Standard)));
-    assert_eq!(d.record.scope.components, ["batch"], "components inferred from the hosts");
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 1, new_change("batch-1", &[], ChangeType::Standard)),
+    );
+    assert_eq!(
+        d.record.scope.components,
+        ["batch"],
+        "components inferred from the hosts"
+    );
     let applied = d.ok(REQUESTER, Command::Submit);
     assert_eq!(applied.payload["from"], "new");
     assert_eq!(applied.payload["to"], "scheduled");
-    assert_eq!(d.record.window.map(|w| w.start), Some(d.now), "no window: now for 4 hours");
+    assert_eq!(
+        d.record.window.map(|w| w.start),
+        Some(d.now),
+        "no window: now for 4 hours"
+    );
     d.ok(REQUESTER, Command::Start);
     assert_eq!(d.record.state, State::Implement);
 }
@@ -85,11 +123,17 @@ fn standard_change_is_scheduled_on_submit_without_approval() {
 #[test]
 fn emergency_change_skips_assess_but_needs_one_approval_even_when_policy_wants_two() {
     let cfg = config("change: { approvals_required: 2 }");
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("web-*", &[], ChangeType::Emergency)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 1, new_change("web-*", &[], ChangeType::Emergency)),
+    );
     let applied = d.ok(REQUESTER, Command::Submit);
     assert_eq!(applied.payload["via"], serde_json::json!([]));
     assert_eq!(d.record.state, State::Authorize);
-    assert!(matches!(d.run(REQUESTER, approve()), Err(ChangeError::SelfApproval { .. })));
+    assert!(matches!(
+        d.run(REQUESTER, approve()),
+        Err(ChangeError::SelfApproval { .. })
+    ));
     d.ok("bob", approve());
     assert_eq!(d.record.state, State::Scheduled);
     // No window and it is an emergency: it may start right away.
@@ -100,11 +144,20 @@ fn emergency_change_skips_assess_but_needs_one_approval_even_when_policy_wants_t
 #[test]
 fn requester_cannot_approve_own_change() {
     let cfg = config("");
-    let mut d = Driver::new(&cfg, create(&cfg, 7, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 7, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
     let before = d.record.clone();
     let err = d.run(REQUESTER, approve()).expect_err("self approval");
-    assert_eq!(err, ChangeError::SelfApproval { number: 7, actor: REQUESTER.into() });
+    assert_eq!(
+        err,
+        ChangeError::SelfApproval {
+            number: 7,
+            actor: REQUESTER.into()
+        }
+    );
     assert!(err.to_string().contains("separation of duties"), "{err}");
     assert_eq!(d.record, before, "nothing recorded");
 }
@@ -112,26 +165,50 @@ fn requester_cannot_approve_own_change() {
 #[test]
 fn two_approvals_required_means_two_distinct_approvers() {
     let cfg = config("change: { approvals_required: 2 }");
-    let mut d = Driver::new(&cfg, create(&cfg, 3, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 3, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
     assert_eq!(d.record.state, State::Authorize, "one of two");
     let err = d.run("bob", approve()).expect_err("twice");
-    assert_eq!(err.to_string(), "CHG-3 is already approved by bob; another approver is needed");
-    assert_eq!(d.record.state, State::Authorize, "the same approver twice counts once");
+    assert_eq!(
+        err.to_string(),
+        "CHG-3 is already approved by bob; another approver is needed"
+    );
+    assert_eq!(
+        d.record.state,
+        State::Authorize,
+        "the same approver twice counts once"
+    );
     d.ok("carol", approve());
     assert_eq!(d.record.state, State::Scheduled);
-    assert_eq!(d.record.current_approvers().collect::<Vec<_>>(), ["bob", "carol"]);
+    assert_eq!(
+        d.record.current_approvers().collect::<Vec<_>>(),
+        ["bob", "carol"]
+    );
 }
 
 #[test]
 fn reject_returns_to_new_with_the_reason_and_resubmission_starts_a_new_round() {
     let cfg = config("change: { approvals_required: 2 }");
-    let mut d = Driver::new(&cfg, create(&cfg, 4, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 4, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
-    assert!(matches!(d.run("carol", Command::Reject { reason: " ".into() }), Err(ChangeError::Empty { .. })));
-    let applied = d.ok("carol", Command::Reject { reason: "no rollback plan".into() });
+    assert!(matches!(
+        d.run("carol", Command::Reject { reason: " ".into() }),
+        Err(ChangeError::Empty { .. })
+    ));
+    let applied = d.ok(
+        "carol",
+        Command::Reject {
+            reason: "no rollback plan".into(),
+        },
+    );
     assert_eq!(applied.payload["reason"], "no rollback plan");
     assert_eq!(d.record.state, State::New);
     let last = d.record.approvals.last().expect("decision");
@@ -140,10 +217,20 @@ fn reject_returns_to_new_with_the_reason_and_resubmission_starts_a_new_round() {
         ("carol", Decision::Rejected, Some("no rollback plan"))
     );
 
-    d.ok(REQUESTER, Command::Edit(Box::new(Edit { rollback_plan: Some("apt rollback".into()), ..Edit::default() })));
+    d.ok(
+        REQUESTER,
+        Command::Edit(Box::new(Edit {
+            rollback_plan: Some("apt rollback".into()),
+            ..Edit::default()
+        })),
+    );
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
-    assert_eq!(d.record.state, State::Authorize, "bob's approval of the first round no longer counts twice");
+    assert_eq!(
+        d.record.state,
+        State::Authorize,
+        "bob's approval of the first round no longer counts twice"
+    );
     d.ok("dave", approve());
     assert_eq!(d.record.state, State::Scheduled);
 }
@@ -151,32 +238,66 @@ fn reject_returns_to_new_with_the_reason_and_resubmission_starts_a_new_round() {
 #[test]
 fn illegal_command_names_the_allowed_ones() {
     let cfg = config("");
-    let mut d = Driver::new(&cfg, create(&cfg, 9, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 9, new_change("api-1", &[], ChangeType::Normal)),
+    );
     let err = d.run("bob", approve()).expect_err("not submitted");
-    assert_eq!(err.to_string(), "cannot approve CHG-9: it is new; allowed now: submit, edit, cancel");
-    d.ok(REQUESTER, Command::Cancel { reason: Some("superseded".into()) });
+    assert_eq!(
+        err.to_string(),
+        "cannot approve CHG-9: it is new; allowed now: submit, edit, cancel"
+    );
+    d.ok(
+        REQUESTER,
+        Command::Cancel {
+            reason: Some("superseded".into()),
+        },
+    );
     let err = d.run(REQUESTER, Command::Submit).expect_err("cancelled");
     assert!(
         matches!(err, ChangeError::IllegalTransition { state: "cancelled", ref allowed, .. } if allowed.is_empty())
     );
     // Edit only in new.
-    let mut d = Driver::new(&cfg, create(&cfg, 10, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 10, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
-    let edit = Command::Edit(Box::new(Edit { title: Some("x".into()), ..Edit::default() }));
-    assert!(matches!(d.run(REQUESTER, edit), Err(ChangeError::IllegalTransition { command: "edit", .. })));
+    let edit = Command::Edit(Box::new(Edit {
+        title: Some("x".into()),
+        ..Edit::default()
+    }));
+    assert!(matches!(
+        d.run(REQUESTER, edit),
+        Err(ChangeError::IllegalTransition {
+            command: "edit",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn schedule_inside_a_blackout_is_refused_for_normal_and_allowed_for_emergency() {
     let cfg = config(YEAR_END);
     let xmas = window("2026-12-24T22:00:00Z..2026-12-25T02:00:00Z");
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
-    let err = d.run(REQUESTER, Command::Schedule { window: xmas }).expect_err("blackout");
-    assert!(matches!(&err, ChangeError::InBlackout { name, .. } if name == "year-end"), "{err}");
+    let err = d
+        .run(REQUESTER, Command::Schedule { window: xmas })
+        .expect_err("blackout");
+    assert!(
+        matches!(&err, ChangeError::InBlackout { name, .. } if name == "year-end"),
+        "{err}"
+    );
     assert_eq!(d.record.window, None);
 
-    let mut d = Driver::new(&cfg, create(&cfg, 2, new_change("api-1", &[], ChangeType::Emergency)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 2, new_change("api-1", &[], ChangeType::Emergency)),
+    );
     d.ok(REQUESTER, Command::Submit);
     d.ok(REQUESTER, Command::Schedule { window: xmas });
     assert_eq!(d.record.window, xmas);
@@ -190,7 +311,10 @@ fn a_window_set_at_creation_is_checked_at_submit() {
         ..new_change("api-1", &[], ChangeType::Normal)
     };
     let mut d = Driver::new(&cfg, create(&cfg, 1, new));
-    assert!(matches!(d.run(REQUESTER, Command::Submit), Err(ChangeError::InBlackout { .. })));
+    assert!(matches!(
+        d.run(REQUESTER, Command::Submit),
+        Err(ChangeError::InBlackout { .. })
+    ));
     assert_eq!(d.record.state, State::New);
 }
 
@@ -198,9 +322,18 @@ fn a_window_set_at_creation_is_checked_at_submit() {
 fn window_that_ends_before_it_starts_is_an_error() {
     let err = parse_window("2026-05-02T00:00:00Z..2026-05-01T00:00:00Z").expect_err("backwards");
     assert!(matches!(err, ChangeError::WindowEndsBeforeStart { .. }));
-    assert_eq!(err.to_string(), "window ends before it starts: 2026-05-02T00:00:00Z..2026-05-01T00:00:00Z");
-    assert!(matches!(parse_window("2026-05-01T00:00:00Z"), Err(ChangeError::BadWindow { .. })));
-    assert!(matches!(parse_window("tomorrow..later"), Err(ChangeError::BadWindow { .. })));
+    assert_eq!(
+        err.to_string(),
+        "window ends before it starts: 2026-05-02T00:00:00Z..2026-05-01T00:00:00Z"
+    );
+    assert!(matches!(
+        parse_window("2026-05-01T00:00:00Z"),
+        Err(ChangeError::BadWindow { .. })
+    ));
+    assert!(matches!(
+        parse_window("tomorrow..later"),
+        Err(ChangeError::BadWindow { .. })
+    ));
     // Offsets are accepted and stored in UTC.
     let w = parse_window("2026-05-01T22:00:00+02:00..2026-05-01T23:00:00+02:00").expect("offsets");
     assert_eq!(w.to_string(), "2026-05-01T20:00:00Z..2026-05-01T21:00:00Z");
@@ -212,30 +345,70 @@ fn allowed_windows_refuse_schedules_outside_them_unless_emergency() {
     let cfg = config(
         r#"change: { windows: [{ name: nightly, days: [mon, tue, wed, thu, fri], from: "22:00", to: "04:00" }] }"#,
     );
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
     // Friday night into Saturday morning: inside the occurrence that starts Friday.
-    d.ok(REQUESTER, Command::Schedule { window: window("2026-05-01T23:00:00Z..2026-05-02T03:00:00Z") });
+    d.ok(
+        REQUESTER,
+        Command::Schedule {
+            window: window("2026-05-01T23:00:00Z..2026-05-02T03:00:00Z"),
+        },
+    );
     // Saturday night: no occurrence starts on Saturday.
-    let err = d.run(REQUESTER, Command::Schedule { window: window("2026-05-02T23:00:00Z..2026-05-03T01:00:00Z") });
-    assert!(matches!(&err, Err(ChangeError::OutsideWindows { allowed, .. }) if allowed.contains("nightly")), "{err:?}");
+    let err = d.run(
+        REQUESTER,
+        Command::Schedule {
+            window: window("2026-05-02T23:00:00Z..2026-05-03T01:00:00Z"),
+        },
+    );
+    assert!(
+        matches!(&err, Err(ChangeError::OutsideWindows { allowed, .. }) if allowed.contains("nightly")),
+        "{err:?}"
+    );
     // Running past the end of the occurrence.
-    let err = d.run(REQUESTER, Command::Schedule { window: window("2026-05-01T23:00:00Z..2026-05-02T05:00:00Z") });
+    let err = d.run(
+        REQUESTER,
+        Command::Schedule {
+            window: window("2026-05-01T23:00:00Z..2026-05-02T05:00:00Z"),
+        },
+    );
     assert!(matches!(err, Err(ChangeError::OutsideWindows { .. })));
 
-    let mut d = Driver::new(&cfg, create(&cfg, 2, new_change("api-1", &[], ChangeType::Emergency)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 2, new_change("api-1", &[], ChangeType::Emergency)),
+    );
     d.ok(REQUESTER, Command::Submit);
-    d.ok(REQUESTER, Command::Schedule { window: window("2026-05-02T12:00:00Z..2026-05-02T13:00:00Z") });
+    d.ok(
+        REQUESTER,
+        Command::Schedule {
+            window: window("2026-05-02T12:00:00Z..2026-05-02T13:00:00Z"),
+        },
+    );
 }
 
 #[test]
 fn start_outside_the_window_is_refused_unless_emergency() {
     let cfg = config("");
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)),
+    );
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
-    assert!(matches!(d.run(REQUESTER, Command::Start), Err(ChangeError::NoWindow { number: 1 })));
-    d.ok(REQUESTER, Command::Schedule { window: window("2026-05-02T00:00:00Z..2026-05-02T02:00:00Z") });
+    assert!(matches!(
+        d.run(REQUESTER, Command::Start),
+        Err(ChangeError::NoWindow { number: 1 })
+    ));
+    d.ok(
+        REQUESTER,
+        Command::Schedule {
+            window: window("2026-05-02T00:00:00Z..2026-05-02T02:00:00Z"),
+        },
+    );
     let err = d.run(REQUESTER, Command::Start).expect_err("too early");
     assert!(matches!(err, ChangeError::OutsideScheduledWindow { .. }));
     d.now = t("2026-05-02T01:00:00Z");
@@ -245,19 +418,43 @@ fn start_outside_the_window_is_refused_unless_emergency() {
 #[test]
 fn close_of_a_failed_change_needs_review_notes() {
     let cfg = config("");
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new_change("batch-1", &[], ChangeType::Standard)));
+    let mut d = Driver::new(
+        &cfg,
+        create(&cfg, 1, new_change("batch-1", &[], ChangeType::Standard)),
+    );
     d.ok(REQUESTER, Command::Submit);
     d.ok(REQUESTER, Command::Start);
-    d.ok(REQUESTER, Command::Complete { code: CloseCode::BackedOut, notes: None });
-    assert!(matches!(d.run(REQUESTER, Command::Close), Err(ChangeError::ReviewRequired { code: "backed-out", .. })));
-    d.ok("bob", Command::Review { notes: "libacme 2.0 broke orders".into() });
+    d.ok(
+        REQUESTER,
+        Command::Complete {
+            code: CloseCode::BackedOut,
+            notes: None,
+        },
+    );
+    assert!(matches!(
+        d.run(REQUESTER, Command::Close),
+        Err(ChangeError::ReviewRequired {
+            code: "backed-out",
+            ..
+        })
+    ));
+    d.ok(
+        "bob",
+        Command::Review {
+            notes: "libacme 2.0 broke orders".into(),
+        },
+    );
     d.ok(REQUESTER, Command::Close);
 }
 
 #[test]
 fn new_change_resolves_and_freezes_its_scope_and_checks_its_test_plan() {
     let cfg = config("");
-    let rec = create(&cfg, 1, new_change("role=web", &["checkout"], ChangeType::Normal));
+    let rec = create(
+        &cfg,
+        1,
+        new_change("role=web", &["checkout"], ChangeType::Normal),
+    );
     assert_eq!(rec.scope.hosts, ["web-1", "web-2"]);
     assert_eq!(rec.id().to_string(), "CHG-1");
 
@@ -269,7 +466,10 @@ fn new_change_resolves_and_freezes_its_scope_and_checks_its_test_plan() {
         &cfg,
     )
     .expect_err("unknown component");
-    assert_eq!(err.to_string(), "unknown component `orders-ap` (did you mean `orders-api`?)");
+    assert_eq!(
+        err.to_string(),
+        "unknown component `orders-ap` (did you mean `orders-api`?)"
+    );
 
     let err = ChangeRecord::new(
         new_change("role=db", &[], ChangeType::Normal),
@@ -286,19 +486,36 @@ fn new_change_resolves_and_freezes_its_scope_and_checks_its_test_plan() {
         ..new_change("api-1", &[], ChangeType::Normal)
     };
     assert!(
-        ChangeRecord::new(plan(&["checkout", "orders-api/orders"]), 3, REQUESTER, t("2026-05-01T00:00:00Z"), &cfg)
-            .is_ok()
+        ChangeRecord::new(
+            plan(&["checkout", "orders-api/orders"]),
+            3,
+            REQUESTER,
+            t("2026-05-01T00:00:00Z"),
+            &cfg
+        )
+        .is_ok()
     );
-    let err = ChangeRecord::new(plan(&["orders-api/health"]), 3, REQUESTER, t("2026-05-01T00:00:00Z"), &cfg)
-        .expect_err("bad plan");
-    assert!(matches!(err, ChangeError::UnknownTestPlanEntry { entry } if entry == "orders-api/health"));
+    let err = ChangeRecord::new(
+        plan(&["orders-api/health"]),
+        3,
+        REQUESTER,
+        t("2026-05-01T00:00:00Z"),
+        &cfg,
+    )
+    .expect_err("bad plan");
+    assert!(
+        matches!(err, ChangeError::UnknownTestPlanEntry { entry } if entry == "orders-api/health")
+    );
 }
 
 #[test]
 fn risk_is_impact_times_urgency_with_an_override_that_needs_a_reason() {
     let cfg = config("");
     let rec = create(&cfg, 1, new_change("all", &[], ChangeType::Emergency));
-    assert_eq!((rec.risk.computed, rec.risk.level), (RiskLevel::Critical, RiskLevel::Critical));
+    assert_eq!(
+        (rec.risk.computed, rec.risk.level),
+        (RiskLevel::Critical, RiskLevel::Critical)
+    );
     let lowered = NewChange {
         risk_override: Some(fearless_change::RiskOverride {
             level: RiskLevel::High,
@@ -307,6 +524,12 @@ fn risk_is_impact_times_urgency_with_an_override_that_needs_a_reason() {
         ..new_change("all", &[], ChangeType::Emergency)
     };
     let rec = create(&cfg, 2, lowered);
-    assert_eq!((rec.risk.computed, rec.risk.level), (RiskLevel::Critical, RiskLevel::High));
-    assert_eq!(rec.risk.override_reason.as_deref(), Some("tested in staging"));
+    assert_eq!(
+        (rec.risk.computed, rec.risk.level),
+        (RiskLevel::Critical, RiskLevel::High)
+    );
+    assert_eq!(
+        rec.risk.override_reason.as_deref(),
+        Some("tested in staging")
+    );
 }

@@ -2,14 +2,19 @@
 
 use crate::common::{REQUESTER, config, create, new_change, t};
 use fearless_change::{
-    ChangeError, ChangeRecord, ChangeType, CloseCode, Command, Edit, Policy, State, allowed, apply, parse_window,
+    ChangeError, ChangeRecord, ChangeType, CloseCode, Command, Edit, Policy, State, allowed, apply,
+    parse_window,
 };
 use proptest::prelude::*;
 
 const ACTORS: [&str; 4] = [REQUESTER, "bob", "carol", "dave"];
 
 fn change_type() -> impl Strategy<Value = ChangeType> {
-    prop_oneof![Just(ChangeType::Standard), Just(ChangeType::Normal), Just(ChangeType::Emergency)]
+    prop_oneof![
+        Just(ChangeType::Standard),
+        Just(ChangeType::Normal),
+        Just(ChangeType::Emergency)
+    ]
 }
 
 fn command() -> impl Strategy<Value = Command> {
@@ -41,7 +46,12 @@ fn legal_edge(from: State, to: State, command: &str, change_type: ChangeType) ->
     match command {
         "submit" => {
             matches!(from, New | Assess)
-                && to == if change_type == ChangeType::Standard { Scheduled } else { Authorize }
+                && to
+                    == if change_type == ChangeType::Standard {
+                        Scheduled
+                    } else {
+                        Authorize
+                    }
         }
         "approve" => from == Authorize && matches!(to, Authorize | Scheduled),
         "reject" => from == Authorize && to == New,

@@ -25,42 +25,69 @@ pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
             transition(g, &config, &store, &e.id, Command::Edit(Box::new(edit))).await
         }
         ChangeAction::Submit { id } => transition(g, &config, &store, &id, Command::Submit).await,
-        ChangeAction::Approve { id, reason } => transition(g, &config, &store, &id, Command::Approve { reason }).await,
-        ChangeAction::Reject { id, reason } => transition(g, &config, &store, &id, Command::Reject { reason }).await,
+        ChangeAction::Approve { id, reason } => {
+            transition(g, &config, &store, &id, Command::Approve { reason }).await
+        }
+        ChangeAction::Reject { id, reason } => {
+            transition(g, &config, &store, &id, Command::Reject { reason }).await
+        }
         ChangeAction::Schedule { id, window } => {
             let window = window.as_deref().map(parse_window).transpose()?;
             transition(g, &config, &store, &id, Command::Schedule { window }).await
         }
         ChangeAction::Start { id } => transition(g, &config, &store, &id, Command::Start).await,
         ChangeAction::Complete { id, code, notes } => {
-            let code = code.parse().map_err(|e: String| Failure::bad_input(format!("--code: {e}"), Some("successful, successful-with-issues, unsuccessful or backed-out")))?;
+            let code = code.parse().map_err(|e: String| {
+                Failure::bad_input(
+                    format!("--code: {e}"),
+                    Some("successful, successful-with-issues, unsuccessful or backed-out"),
+                )
+            })?;
             transition(g, &config, &store, &id, Command::Complete { code, notes }).await
         }
-        ChangeAction::Review { id, notes } => transition(g, &config, &store, &id, Command::Review { notes }).await,
+        ChangeAction::Review { id, notes } => {
+            transition(g, &config, &store, &id, Command::Review { notes }).await
+        }
         ChangeAction::Close { id } => transition(g, &config, &store, &id, Command::Close).await,
-        ChangeAction::Cancel { id, reason } => transition(g, &config, &store, &id, Command::Cancel { reason }).await,
+        ChangeAction::Cancel { id, reason } => {
+            transition(g, &config, &store, &id, Command::Cancel { reason }).await
+        }
     };
     store.close().await;
     result
 }
 
 /// Open the store named by `--store`, the config, or the default SQLite file.
-pub(crate) async fn open_store(g: &Global, config: &fearless_config::Config) -> Result<Store, Failure> {
-    Store::open(&store_url(g, config)).await.map_err(store_failure)
+pub(crate) async fn open_store(
+    g: &Global,
+    config: &fearless_config::Config,
+) -> Result<Store, Failure> {
+    Store::open(&store_url(g, config))
+        .await
+        .map_err(store_failure)
 }
 
 /// Store errors to exit codes: bad input 2, a lost race 1 (nothing written), else 3.
 pub(crate) fn store_failure(e: StoreError) -> Failure {
     match e.class() {
         ErrorClass::BadInput => Failure::bad_input(e.to_string(), None),
-        ErrorClass::Conflict => Failure::Gate { message: e.to_string(), hint: Some("someone changed it at the same time; nothing was written — run the command again".into()) },
+        ErrorClass::Conflict => Failure::Gate {
+            message: e.to_string(),
+            hint: Some(
+                "someone changed it at the same time; nothing was written — run the command again"
+                    .into(),
+            ),
+        },
         ErrorClass::Environment => Failure::Environment(anyhow::Error::new(e)),
     }
 }
 
 /// Domain refusals: wrong input is 2; a rule that stopped the action (separation of duties,
 /// blackouts, windows) is a gate, 1.
-#[expect(clippy::needless_pass_by_value, reason = "used as `map_err(change_failure)`")]
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as `map_err(change_failure)`"
+)]
 fn change_failure(e: ChangeError) -> Failure {
     let gate = matches!(
         e,
@@ -72,47 +99,101 @@ fn change_failure(e: ChangeError) -> Failure {
             | ChangeError::StandardTooRisky { .. }
             | ChangeError::ReviewRequired { .. }
     );
-    if gate { Failure::Gate { message: e.to_string(), hint: None } } else { Failure::bad_input(e.to_string(), None) }
+    if gate {
+        Failure::Gate {
+            message: e.to_string(),
+            hint: None,
+        }
+    } else {
+        Failure::bad_input(e.to_string(), None)
+    }
 }
 
 fn parse_number(id: &str) -> Result<u64, Failure> {
-    id.parse::<ChangeNumber>().map(|n| n.0).map_err(|e| Failure::bad_input(format!("`{id}` is not a change number: {e}"), Some("write CHG-12 or 12")))
+    id.parse::<ChangeNumber>().map(|n| n.0).map_err(|e| {
+        Failure::bad_input(
+            format!("`{id}` is not a change number: {e}"),
+            Some("write CHG-12 or 12"),
+        )
+    })
 }
 
 fn parse_window(text: &str) -> Result<fearless_change::Window, Failure> {
-    fearless_change::parse_window(text).map_err(|e| Failure::bad_input(format!("--window: {e}"), Some("START..END in RFC 3339, e.g. 2026-12-01T22:00:00Z..2026-12-02T02:00:00Z")))
+    fearless_change::parse_window(text).map_err(|e| {
+        Failure::bad_input(
+            format!("--window: {e}"),
+            Some("START..END in RFC 3339, e.g. 2026-12-01T22:00:00Z..2026-12-02T02:00:00Z"),
+        )
+    })
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| Failure::bad_input(format!("cannot read {what} {}: {e}", path.display()), None))
+    std::fs::read_to_string(path).map_err(|e| {
+        Failure::bad_input(format!("cannot read {what} {}: {e}", path.display()), None)
+    })
 }
 
 fn read_list(path: &Path) -> Result<Vec<String>, Failure> {
-    Ok(read_text(path, "test plan")?.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect())
+    Ok(read_text(path, "test plan")?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
 }
 
-fn parse_enum<T: std::str::FromStr<Err = String>>(flag: &str, v: Option<&str>) -> Result<Option<T>, Failure> {
-    v.map(|s| s.parse::<T>().map_err(|e| Failure::bad_input(format!("--{flag}: {e}"), None))).transpose()
+fn parse_enum<T: std::str::FromStr<Err = String>>(
+    flag: &str,
+    v: Option<&str>,
+) -> Result<Option<T>, Failure> {
+    v.map(|s| {
+        s.parse::<T>()
+            .map_err(|e| Failure::bad_input(format!("--{flag}: {e}"), None))
+    })
+    .transpose()
 }
 
 fn new_from_args(n: &NewChangeArgs) -> Result<NewChange, Failure> {
     if let Some(file) = &n.file {
         let text = read_text(file, "change file")?;
-        return serde_saphyr::from_str::<NewChange>(&text).map_err(|e| Failure::bad_input(format!("{}: {e}", file.display()), Some("the keys are those of `fearless change new --help`")));
+        return serde_saphyr::from_str::<NewChange>(&text).map_err(|e| {
+            Failure::bad_input(
+                format!("{}: {e}", file.display()),
+                Some("the keys are those of `fearless change new --help`"),
+            )
+        });
     }
     Ok(NewChange {
         title: n.title.clone().unwrap_or_default(),
         description: n.description.clone().unwrap_or_default(),
         justification: n.justification.clone().unwrap_or_default(),
-        change_type: n.change_type.parse().map_err(|e: String| Failure::bad_input(format!("--type: {e}"), None))?,
+        change_type: n
+            .change_type
+            .parse()
+            .map_err(|e: String| Failure::bad_input(format!("--type: {e}"), None))?,
         hosts: n.hosts.clone().unwrap_or_default(),
         components: n.components.clone(),
         impact: parse_enum("impact", n.impact.as_deref())?,
         urgency: parse_enum("urgency", n.urgency.as_deref())?,
         risk_override: None,
-        implementation_plan: n.plan.as_deref().map(|p| read_text(p, "plan")).transpose()?.unwrap_or_default(),
-        test_plan: n.test_plan.as_deref().map(read_list).transpose()?.unwrap_or_default(),
-        rollback_plan: n.rollback_plan.as_deref().map(|p| read_text(p, "rollback plan")).transpose()?.unwrap_or_default(),
+        implementation_plan: n
+            .plan
+            .as_deref()
+            .map(|p| read_text(p, "plan"))
+            .transpose()?
+            .unwrap_or_default(),
+        test_plan: n
+            .test_plan
+            .as_deref()
+            .map(read_list)
+            .transpose()?
+            .unwrap_or_default(),
+        rollback_plan: n
+            .rollback_plan
+            .as_deref()
+            .map(|p| read_text(p, "rollback plan"))
+            .transpose()?
+            .unwrap_or_default(),
         window: n.window.as_deref().map(parse_window).transpose()?,
         links: n.links.clone(),
     })
@@ -127,15 +208,28 @@ fn edit_from_args(e: &EditChangeArgs) -> Result<Edit, Failure> {
         impact: parse_enum("impact", e.impact.as_deref())?,
         urgency: parse_enum("urgency", e.urgency.as_deref())?,
         risk_override: None,
-        implementation_plan: e.plan.as_deref().map(|p| read_text(p, "plan")).transpose()?,
+        implementation_plan: e
+            .plan
+            .as_deref()
+            .map(|p| read_text(p, "plan"))
+            .transpose()?,
         test_plan: e.test_plan.as_deref().map(read_list).transpose()?,
-        rollback_plan: e.rollback_plan.as_deref().map(|p| read_text(p, "rollback plan")).transpose()?,
+        rollback_plan: e
+            .rollback_plan
+            .as_deref()
+            .map(|p| read_text(p, "rollback plan"))
+            .transpose()?,
         window: e.window.as_deref().map(parse_window).transpose()?,
         links: None,
     })
 }
 
-async fn new(g: &Global, config: &fearless_config::Config, store: &Store, n: NewChangeArgs) -> Result<Outcome, Failure> {
+async fn new(
+    g: &Global,
+    config: &fearless_config::Config,
+    store: &Store,
+    n: NewChangeArgs,
+) -> Result<Outcome, Failure> {
     let actor = identity(g)?;
     let spec = new_from_args(&n)?;
     let now = jiff::Timestamp::now();
@@ -148,25 +242,54 @@ async fn new(g: &Global, config: &fearless_config::Config, store: &Store, n: New
             let state = record.state.as_str().to_owned();
             let applied = record.created();
             let value = serde_json::to_value(&applied.record).unwrap_or(serde_json::Value::Null);
-            (state, value, NewEvent { actor: actor.clone(), kind: applied.kind.into(), subject: String::new(), payload: applied.payload })
+            (
+                state,
+                value,
+                NewEvent {
+                    actor: actor.clone(),
+                    kind: applied.kind.into(),
+                    subject: String::new(),
+                    payload: applied.payload,
+                },
+            )
         })
         .await
         .map_err(store_failure)?;
     let record = decode(&stored.record)?;
-    announce(config, "change.created", &record, serde_json::json!({ "number": record.id().to_string(), "title": record.title })).await;
+    announce(
+        config,
+        "change.created",
+        &record,
+        serde_json::json!({ "number": record.id().to_string(), "title": record.title }),
+    )
+    .await;
     render_record(g, &record, &[])?;
     Ok(Outcome::Success)
 }
 
 /// Tell the configured sinks, after the record and its journal entry are committed.
-async fn announce(config: &fearless_config::Config, kind: &str, record: &ChangeRecord, payload: serde_json::Value) {
+async fn announce(
+    config: &fearless_config::Config,
+    kind: &str,
+    record: &ChangeRecord,
+    payload: serde_json::Value,
+) {
     let events = super::events::events_for(config);
-    let event = fearless_events::Event::for_change(format!("fearless.{kind}.v1"), fearless_events::local_source(), &record.id().to_string(), payload);
+    let event = fearless_events::Event::for_change(
+        format!("fearless.{kind}.v1"),
+        fearless_events::local_source(),
+        &record.id().to_string(),
+        payload,
+    );
     super::events::emit(&events, &event).await;
 }
 
 fn decode(v: &serde_json::Value) -> Result<ChangeRecord, Failure> {
-    serde_json::from_value(v.clone()).map_err(|e| Failure::Environment(anyhow::anyhow!("a stored change record does not decode: {e}")))
+    serde_json::from_value(v.clone()).map_err(|e| {
+        Failure::Environment(anyhow::anyhow!(
+            "a stored change record does not decode: {e}"
+        ))
+    })
 }
 
 async fn load(store: &Store, id: &str) -> Result<(fearless_store::Stored, ChangeRecord), Failure> {
@@ -175,12 +298,23 @@ async fn load(store: &Store, id: &str) -> Result<(fearless_store::Stored, Change
         .get_change(number)
         .await
         .map_err(store_failure)?
-        .ok_or_else(|| Failure::bad_input(format!("unknown change CHG-{number}"), Some("list changes with `fearless change list`")))?;
+        .ok_or_else(|| {
+            Failure::bad_input(
+                format!("unknown change CHG-{number}"),
+                Some("list changes with `fearless change list`"),
+            )
+        })?;
     let record = decode(&stored.record)?;
     Ok((stored, record))
 }
 
-async fn transition(g: &Global, config: &fearless_config::Config, store: &Store, id: &str, command: Command) -> Result<Outcome, Failure> {
+async fn transition(
+    g: &Global,
+    config: &fearless_config::Config,
+    store: &Store,
+    id: &str,
+    command: Command,
+) -> Result<Outcome, Failure> {
     let actor = identity(g)?;
     let (stored, record) = load(store, id).await?;
     let others: Vec<ChangeRecord> = store
@@ -192,10 +326,33 @@ async fn transition(g: &Global, config: &fearless_config::Config, store: &Store,
         .map(|s| decode(&s.record))
         .collect::<Result<_, _>>()?;
     let policy = Policy::from_config(config);
-    let applied = fearless_change::apply(&record, command, &actor, jiff::Timestamp::now(), &policy, &others).map_err(change_failure)?;
-    let value = serde_json::to_value(&applied.record).map_err(|e| Failure::Environment(e.into()))?;
-    let event = NewEvent { actor, kind: applied.kind.into(), subject: format!("CHG-{}", stored.number), payload: applied.payload.clone() };
-    store.update_change(stored.number, stored.version, applied.record.state.as_str(), &value, event).await.map_err(store_failure)?;
+    let applied = fearless_change::apply(
+        &record,
+        command,
+        &actor,
+        jiff::Timestamp::now(),
+        &policy,
+        &others,
+    )
+    .map_err(change_failure)?;
+    let value =
+        serde_json::to_value(&applied.record).map_err(|e| Failure::Environment(e.into()))?;
+    let event = NewEvent {
+        actor,
+        kind: applied.kind.into(),
+        subject: format!("CHG-{}", stored.number),
+        payload: applied.payload.clone(),
+    };
+    store
+        .update_change(
+            stored.number,
+            stored.version,
+            applied.record.state.as_str(),
+            &value,
+            event,
+        )
+        .await
+        .map_err(store_failure)?;
     announce(config, applied.kind, &applied.record, applied.payload).await;
     render_record(g, &applied.record, &applied.warnings)?;
     Ok(Outcome::Success)
@@ -211,9 +368,20 @@ async fn list(g: &Global, store: &Store, state: Option<&str>) -> Result<Outcome,
         .map(|s| decode(&s.record))
         .collect::<Result<_, _>>()?;
     if g.format == Format::Json {
-        return print_json(&serde_json::json!({ "schema": "fearless.changes/v1", "changes": records })).map(|()| Outcome::Success);
+        return print_json(
+            &serde_json::json!({ "schema": "fearless.changes/v1", "changes": records }),
+        )
+        .map(|()| Outcome::Success);
     }
-    let mut t = render::table(&["CHANGE", "STATE", "TYPE", "RISK", "REQUESTER", "WINDOW", "TITLE"]);
+    let mut t = render::table(&[
+        "CHANGE",
+        "STATE",
+        "TYPE",
+        "RISK",
+        "REQUESTER",
+        "WINDOW",
+        "TITLE",
+    ]);
     for r in &records {
         t.add_row(vec![
             r.id().to_string(),
@@ -241,7 +409,10 @@ fn ts(t: jiff::Timestamp) -> String {
 }
 
 fn window(w: Option<&fearless_change::Window>) -> String {
-    w.map_or_else(|| "-".to_owned(), |w| format!("{}..{}", ts(w.start), ts(w.end)))
+    w.map_or_else(
+        || "-".to_owned(),
+        |w| format!("{}..{}", ts(w.start), ts(w.end)),
+    )
 }
 
 fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<(), Failure> {
@@ -256,12 +427,29 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
     }
     let mut out = String::new();
     let _ = writeln!(out, "{}  {}", r.id(), r.title);
-    let _ = writeln!(out, "  state       {}   type {}   requester {}", r.state.as_str(), r.change_type.as_str(), r.requester);
-    let _ = writeln!(out, "  scope       {} → {} host(s): {}", r.scope.selector, r.scope.hosts.len(), r.scope.hosts.join(", "));
+    let _ = writeln!(
+        out,
+        "  state       {}   type {}   requester {}",
+        r.state.as_str(),
+        r.change_type.as_str(),
+        r.requester
+    );
+    let _ = writeln!(
+        out,
+        "  scope       {} → {} host(s): {}",
+        r.scope.selector,
+        r.scope.hosts.len(),
+        r.scope.hosts.join(", ")
+    );
     if !r.scope.components.is_empty() {
         let _ = writeln!(out, "  components  {}", r.scope.components.join(", "));
     }
-    let over = r.risk.override_reason.as_ref().map(|why| format!(" (overridden: {why})")).unwrap_or_default();
+    let over = r
+        .risk
+        .override_reason
+        .as_ref()
+        .map(|why| format!(" (overridden: {why})"))
+        .unwrap_or_default();
     let _ = writeln!(out, "  risk        {}{over}", r.risk.level.as_str());
     let _ = writeln!(out, "  window      {}", window(r.window.as_ref()));
     if !r.test_plan.is_empty() {
@@ -273,14 +461,30 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
     if !r.approvals.is_empty() {
         let _ = writeln!(out, "approvals");
         for a in &r.approvals {
-            let why = a.reason.as_ref().map(|x| format!(": {x}")).unwrap_or_default();
+            let why = a
+                .reason
+                .as_ref()
+                .map(|x| format!(": {x}"))
+                .unwrap_or_default();
             let _ = writeln!(out, "  {}  {:?} by {}{why}", ts(a.at), a.decision, a.by);
         }
     }
     let _ = writeln!(out, "timeline");
     for e in &r.timeline {
-        let note = if e.note.is_empty() { String::new() } else { format!(" — {}", e.note) };
-        let _ = writeln!(out, "  {}  {:<18} {} → {}  by {}{note}", ts(e.at), e.kind, e.from.as_str(), e.to.as_str(), e.actor);
+        let note = if e.note.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", e.note)
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {:<18} {} → {}  by {}{note}",
+            ts(e.at),
+            e.kind,
+            e.from.as_str(),
+            e.to.as_str(),
+            e.actor
+        );
     }
     print(&out)
 }

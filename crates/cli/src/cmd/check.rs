@@ -19,21 +19,38 @@ const SCHEMA: &str = "fearless.check/v1";
 
 pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
-    let sel = Selection { hosts: selector(a.hosts.as_deref())?, components: a.components.clone() };
-    let items = runner::plan(&config, &sel).map_err(|e| Failure::bad_input(e.to_string(), Some("list components with `fearless check --dry-run`")))?;
+    let sel = Selection {
+        hosts: selector(a.hosts.as_deref())?,
+        components: a.components.clone(),
+    };
+    let items = runner::plan(&config, &sel).map_err(|e| {
+        Failure::bad_input(
+            e.to_string(),
+            Some("list components with `fearless check --dry-run`"),
+        )
+    })?;
     // Read the baseline before running, so a bad path fails fast.
     let baseline = match &a.baseline {
-        Some(p) => Some(Baseline::load(p).map_err(|e| Failure::bad_input(e.to_string(), Some("create one with `fearless check --save-baseline FILE`")))?),
+        Some(p) => Some(Baseline::load(p).map_err(|e| {
+            Failure::bad_input(
+                e.to_string(),
+                Some("create one with `fearless check --save-baseline FILE`"),
+            )
+        })?),
         None => None,
     };
     if a.dry_run {
         return dry_run(g, &items);
     }
     if items.is_empty() {
-        return Err(Failure::bad_input("nothing to check: no check matches the selection", Some("check --hosts/--component, and that components have checks")));
+        return Err(Failure::bad_input(
+            "nothing to check: no check matches the selection",
+            Some("check --hosts/--component, and that components have checks"),
+        ));
     }
 
-    let runner = Runner::new(&config).map_err(|e| Failure::Environment(anyhow::anyhow!("cannot set up network checks: {e}")))?;
+    let runner = Runner::new(&config)
+        .map_err(|e| Failure::Environment(anyhow::anyhow!("cannot set up network checks: {e}")))?;
     let started = Instant::now();
     let bar = progress_bar(g, items.len());
     let results = runner
@@ -49,7 +66,12 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     runner.close().await;
     let elapsed = started.elapsed();
 
-    let graph = Graph::new(config.components.values().map(|c| (c.name.as_str(), c.depends_on.as_slice())));
+    let graph = Graph::new(
+        config
+            .components
+            .values()
+            .map(|c| (c.name.as_str(), c.depends_on.as_slice())),
+    );
     let observations: Vec<Observation> = results
         .iter()
         .map(|r| Observation {
@@ -66,11 +88,24 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
 
     let failed = match &diff {
         Some(d) => !d.regressions.is_empty(),
-        None => results.iter().any(|r| !r.status.is_ok() && r.status != Status::Skipped),
+        None => results
+            .iter()
+            .any(|r| !r.status.is_ok() && r.status != Status::Skipped),
     };
-    let outcome = if failed { Outcome::Failed } else { Outcome::Success };
+    let outcome = if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    };
 
-    let report = Report { config: config.path.clone(), results: &results, elapsed, localisation: &loc, baseline: a.baseline.clone(), diff: diff.as_ref() };
+    let report = Report {
+        config: config.path.clone(),
+        results: &results,
+        elapsed,
+        localisation: &loc,
+        baseline: a.baseline.clone(),
+        diff: diff.as_ref(),
+    };
     let printed = match g.format {
         Format::Human => print(&human(&report)),
         Format::Json => print_json(&report.json()),
@@ -85,7 +120,9 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     }
     // Saved after the report is out, so a bad path never hides the results.
     if let Some(path) = &a.save_baseline {
-        Baseline::from_results(&results).save(path).map_err(|e| Failure::Environment(e.into()))?;
+        Baseline::from_results(&results)
+            .save(path)
+            .map_err(|e| Failure::Environment(e.into()))?;
         tracing::info!(path = %path.display(), "baseline saved");
     }
     Ok(outcome)
@@ -94,7 +131,9 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
 fn progress_bar(g: &Global, len: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::hidden();
     bar.set_length(u64::try_from(len).unwrap_or(u64::MAX));
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} {wide_bar} {elapsed}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} checking {pos}/{len} {wide_bar} {elapsed}",
+    ) {
         bar.set_style(style);
     }
     if g.quiet {
@@ -122,24 +161,44 @@ fn dry_run(g: &Global, items: &[PlanItem]) -> Result<Outcome, Failure> {
             check: &i.check.name,
             kind: i.check.kind.name(),
             host: i.host.as_ref().map(|h| h.name.as_str()),
-            runs_on: if i.runs_on_host() { "host" } else { "controller" },
+            runs_on: if i.runs_on_host() {
+                "host"
+            } else {
+                "controller"
+            },
             timeout_ms: i.check.timeout.as_millis(),
             retries: i.check.retries,
         })
         .collect();
     match g.format {
-        Format::Json => print_json(&serde_json::json!({ "schema": "fearless.plan/v1", "items": rows }))?,
+        Format::Json => {
+            print_json(&serde_json::json!({ "schema": "fearless.plan/v1", "items": rows }))?
+        }
         Format::Human => {
             let mut t = render::table(&["COMPONENT", "CHECK", "KIND", "HOST", "RUNS ON"]);
             let mut last = "";
             for r in &rows {
                 let comp = if r.component == last { "" } else { r.component };
                 last = r.component;
-                t.add_row(vec![comp, r.check, r.kind, r.host.unwrap_or("-"), r.runs_on]);
+                t.add_row(vec![
+                    comp,
+                    r.check,
+                    r.kind,
+                    r.host.unwrap_or("-"),
+                    r.runs_on,
+                ]);
             }
-            print(&format!("{t}\n{} checks would run (dry run: nothing was contacted)\n", rows.len()))?;
+            print(&format!(
+                "{t}\n{} checks would run (dry run: nothing was contacted)\n",
+                rows.len()
+            ))?;
         }
-        other => return Err(Failure::bad_input(format!("--dry-run prints human or json, not {other:?}").to_lowercase(), None)),
+        other => {
+            return Err(Failure::bad_input(
+                format!("--dry-run prints human or json, not {other:?}").to_lowercase(),
+                None,
+            ));
+        }
     }
     Ok(Outcome::Success)
 }
@@ -167,7 +226,11 @@ struct Summary {
 
 impl Report<'_> {
     fn summary(&self) -> Summary {
-        let mut s = Summary { checks: self.results.len(), duration_ms: self.elapsed.as_millis(), ..Summary::default() };
+        let mut s = Summary {
+            checks: self.results.len(),
+            duration_ms: self.elapsed.as_millis(),
+            ..Summary::default()
+        };
         for r in self.results {
             match r.status {
                 Status::Pass => s.pass += 1,
@@ -199,11 +262,14 @@ impl Report<'_> {
 }
 
 fn status_cell(s: Status) -> comfy_table::Cell {
-    render::colored(s.as_str(), match s {
-        Status::Pass => Some(true),
-        Status::Degraded | Status::Skipped => None,
-        Status::Fail | Status::Error => Some(false),
-    })
+    render::colored(
+        s.as_str(),
+        match s {
+            Status::Pass => Some(true),
+            Status::Degraded | Status::Skipped => None,
+            Status::Fail | Status::Error => Some(false),
+        },
+    )
 }
 
 fn human(r: &Report<'_>) -> String {
@@ -211,26 +277,59 @@ fn human(r: &Report<'_>) -> String {
     if let Some(d) = r.diff {
         let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "BEFORE", "NOW"]);
         for c in d.regressions.iter().chain(&d.recoveries) {
-            let before = c.before.map_or_else(|| comfy_table::Cell::new("(new)"), status_cell);
-            t.add_row(vec![c.component.as_str().into(), c.check.as_str().into(), c.host.as_deref().unwrap_or("-").into(), before, status_cell(c.after)]);
+            let before = c
+                .before
+                .map_or_else(|| comfy_table::Cell::new("(new)"), status_cell);
+            t.add_row(vec![
+                c.component.as_str().into(),
+                c.check.as_str().into(),
+                c.host.as_deref().unwrap_or("-").into(),
+                before,
+                status_cell(c.after),
+            ]);
         }
         for e in &d.missing {
-            t.add_row(vec![e.component.as_str().into(), e.check.as_str().into(), e.host.as_deref().unwrap_or("-").into(), status_cell(e.status), "(not run)".into()]);
+            t.add_row(vec![
+                e.component.as_str().into(),
+                e.check.as_str().into(),
+                e.host.as_deref().unwrap_or("-").into(),
+                status_cell(e.status),
+                "(not run)".into(),
+            ]);
         }
         if d.regressions.is_empty() && d.recoveries.is_empty() && d.missing.is_empty() {
-            let _ = writeln!(out, "no change against the baseline {}", r.baseline.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "no change against the baseline {}",
+                r.baseline
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
         } else {
             let _ = writeln!(out, "{t}");
-            let _ = writeln!(out, "{} regression(s), {} recovery(ies), {} not run, against the baseline", d.regressions.len(), d.recoveries.len(), d.missing.len());
+            let _ = writeln!(
+                out,
+                "{} regression(s), {} recovery(ies), {} not run, against the baseline",
+                d.regressions.len(),
+                d.recoveries.len(),
+                d.missing.len()
+            );
         }
     } else {
         let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "STATUS", "TIME", "DETAIL"]);
         let mut last = "";
         for res in r.results {
-            let comp = if res.component == last { "" } else { res.component.as_str() };
+            let comp = if res.component == last {
+                ""
+            } else {
+                res.component.as_str()
+            };
             last = &res.component;
             let detail = match res.reason {
-                Some(reason) if !res.status.is_ok() || res.status == Status::Degraded => format!("[{}] {}", reason.as_str(), res.message),
+                Some(reason) if !res.status.is_ok() || res.status == Status::Degraded => {
+                    format!("[{}] {}", reason.as_str(), res.message)
+                }
                 _ => res.message.clone(),
             };
             t.add_row(vec![
@@ -245,7 +344,8 @@ fn human(r: &Report<'_>) -> String {
         let _ = writeln!(out, "{t}");
     }
     let s = r.summary();
-    let hosts: std::collections::BTreeSet<&str> = r.results.iter().filter_map(|x| x.host.as_deref()).collect();
+    let hosts: std::collections::BTreeSet<&str> =
+        r.results.iter().filter_map(|x| x.host.as_deref()).collect();
     let _ = writeln!(
         out,
         "{} checks on {} host(s) in {}: {} pass, {} degraded, {} fail, {} error, {} skipped",
@@ -260,23 +360,51 @@ fn human(r: &Report<'_>) -> String {
     );
     let loc = r.localisation;
     for sus in &loc.suspects {
-        let on = if sus.hosts.is_empty() { String::new() } else { format!(" on {}", sus.hosts.join(", ")) };
-        let _ = writeln!(out, "root suspect: {}{on} (explains {} failed check(s))", sus.component, sus.explains);
+        let on = if sus.hosts.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", sus.hosts.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "root suspect: {}{on} (explains {} failed check(s))",
+            sus.component, sus.explains
+        );
     }
     for imp in &loc.impacted {
-        let on = if imp.hosts.is_empty() { String::new() } else { format!(" on {}", imp.hosts.join(", ")) };
-        let _ = writeln!(out, "impacted: {}{on} (depends on failing {})", imp.component, imp.because_of.join(", "));
+        let on = if imp.hosts.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", imp.hosts.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "impacted: {}{on} (depends on failing {})",
+            imp.component,
+            imp.because_of.join(", ")
+        );
     }
     for h in &loc.unreachable {
         let _ = writeln!(out, "unreachable: {h} (every check failed to reach it)");
     }
     if let Some(top) = loc.suspects.first() {
         // A selector's comma means AND, so name one host (the first) rather than a list.
-        let hosts = top.hosts.first().map(|h| format!(" --hosts {h}")).unwrap_or_default();
-        let _ = writeln!(out, "hint: start with {}: fearless check --component {}{hosts} -v", top.component, top.component);
+        let hosts = top
+            .hosts
+            .first()
+            .map(|h| format!(" --hosts {h}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "hint: start with {}: fearless check --component {}{hosts} -v",
+            top.component, top.component
+        );
     }
     for h in &loc.unreachable {
-        let _ = writeln!(out, "hint: fearless hosts ping --hosts {h} shows why {h} cannot be reached");
+        let _ = writeln!(
+            out,
+            "hint: fearless hosts ping --hosts {h} shows why {h} cannot be reached"
+        );
     }
     out
 }
@@ -287,7 +415,10 @@ fn junit(r: &Report<'_>) -> String {
     report.set_time(r.elapsed);
     let mut suites: Vec<TestSuite> = Vec::new();
     for res in r.results {
-        let idx = match suites.iter().position(|s| s.name.as_str() == res.component.as_str()) {
+        let idx = match suites
+            .iter()
+            .position(|s| s.name.as_str() == res.component.as_str())
+        {
             Some(i) => i,
             None => {
                 suites.push(TestSuite::new(res.component.clone()));
@@ -306,7 +437,11 @@ fn junit(r: &Report<'_>) -> String {
                 s
             }
             Status::Fail | Status::Error => {
-                let kind = if res.status == Status::Fail { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+                let kind = if res.status == Status::Fail {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
                 let mut s = TestCaseStatus::non_success(kind);
                 s.set_message(res.message.clone());
                 s.set_type(res.reason.map_or("unknown", |x| x.as_str()));
@@ -319,14 +454,24 @@ fn junit(r: &Report<'_>) -> String {
         suites[idx].add_test_case(tc);
     }
     report.add_test_suites(suites);
-    report.to_string().unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot render JUnit: {e} -->\n"))
 }
 
 fn tap(r: &Report<'_>) -> String {
     let mut out = format!("TAP version 14\n1..{}\n", r.results.len());
     for (i, res) in r.results.iter().enumerate() {
         let n = i + 1;
-        let name = format!("{}/{}{}", res.component, res.check, res.host.as_ref().map(|h| format!(" @ {h}")).unwrap_or_default());
+        let name = format!(
+            "{}/{}{}",
+            res.component,
+            res.check,
+            res.host
+                .as_ref()
+                .map(|h| format!(" @ {h}"))
+                .unwrap_or_default()
+        );
         let one_line = res.message.replace('\n', " ");
         match res.status {
             Status::Pass | Status::Degraded => {
@@ -337,7 +482,13 @@ fn tap(r: &Report<'_>) -> String {
             }
             Status::Fail | Status::Error => {
                 let _ = writeln!(out, "not ok {n} - {name}");
-                let _ = writeln!(out, "  ---\n  status: {}\n  reason: {}\n  message: {}\n  ...", res.status.as_str(), res.reason.map_or("unknown", |x| x.as_str()), serde_json::to_string(&one_line).unwrap_or_default());
+                let _ = writeln!(
+                    out,
+                    "  ---\n  status: {}\n  reason: {}\n  message: {}\n  ...",
+                    res.status.as_str(),
+                    res.reason.map_or("unknown", |x| x.as_str()),
+                    serde_json::to_string(&one_line).unwrap_or_default()
+                );
             }
         }
     }
@@ -345,7 +496,9 @@ fn tap(r: &Report<'_>) -> String {
 }
 
 fn prom_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn prometheus(r: &Report<'_>) -> String {
@@ -361,15 +514,30 @@ fn prometheus(r: &Report<'_>) -> String {
     };
     out.push_str("# HELP fearless_check_up 1 when the check passed (or degraded), else 0.\n# TYPE fearless_check_up gauge\n");
     for res in r.results {
-        let _ = writeln!(out, "fearless_check_up{{{},status=\"{}\"}} {}", labels(res), res.status.as_str(), u8::from(res.status.is_ok()));
+        let _ = writeln!(
+            out,
+            "fearless_check_up{{{},status=\"{}\"}} {}",
+            labels(res),
+            res.status.as_str(),
+            u8::from(res.status.is_ok())
+        );
     }
     out.push_str("# HELP fearless_check_duration_seconds Wall time of the check, all attempts.\n# TYPE fearless_check_duration_seconds gauge\n");
     for res in r.results {
-        let _ = writeln!(out, "fearless_check_duration_seconds{{{}}} {}", labels(res), res.duration.as_secs_f64());
+        let _ = writeln!(
+            out,
+            "fearless_check_duration_seconds{{{}}} {}",
+            labels(res),
+            res.duration.as_secs_f64()
+        );
     }
     out.push_str("# HELP fearless_component_root_suspect 1 for components localised as root suspects.\n# TYPE fearless_component_root_suspect gauge\n");
     for s in &r.localisation.suspects {
-        let _ = writeln!(out, "fearless_component_root_suspect{{component=\"{}\"}} 1", prom_escape(&s.component));
+        let _ = writeln!(
+            out,
+            "fearless_component_root_suspect{{component=\"{}\"}} 1",
+            prom_escape(&s.component)
+        );
     }
     out
 }

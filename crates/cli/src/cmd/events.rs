@@ -9,7 +9,11 @@ use std::io::Write as _;
 
 /// The outbox: `events.outbox` from the config, else `.fearless/outbox` beside the config.
 pub(crate) fn events_for(config: &fearless_config::Config) -> Events {
-    let dir = config.events.outbox.clone().unwrap_or_else(|| config.base_dir().join(".fearless/outbox"));
+    let dir = config
+        .events
+        .outbox
+        .clone()
+        .unwrap_or_else(|| config.base_dir().join(".fearless/outbox"));
     Events::new(&config.events, &dir)
 }
 
@@ -19,12 +23,24 @@ pub(crate) async fn emit(events: &Events, event: &Event) {
     let mut err = std::io::stderr().lock();
     for p in delivery.problems() {
         let what = match &p.outcome {
-            fearless_events::Outcome::Queued { reason, attempts } => format!("queued in the outbox after {attempts} attempt(s): {reason}"),
-            fearless_events::Outcome::Lost { reason } => format!("LOST (the outbox could not be written): {reason}"),
+            fearless_events::Outcome::Queued { reason, attempts } => {
+                format!("queued in the outbox after {attempts} attempt(s): {reason}")
+            }
+            fearless_events::Outcome::Lost { reason } => {
+                format!("LOST (the outbox could not be written): {reason}")
+            }
             fearless_events::Outcome::Delivered => continue,
         };
-        let _ = writeln!(err, "warning: event {} to sink `{}` {what}", event.summary(), p.sink);
-        let _ = writeln!(err, "hint: `fearless events status` shows the outbox; `fearless events replay` retries");
+        let _ = writeln!(
+            err,
+            "warning: event {} to sink `{}` {what}",
+            event.summary(),
+            p.sink
+        );
+        let _ = writeln!(
+            err,
+            "hint: `fearless events status` shows the outbox; `fearless events replay` retries"
+        );
     }
 }
 
@@ -34,7 +50,10 @@ pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
     let events = events_for(&config);
     match a.action {
         EventsAction::Status => {
-            let st = events.status().await.map_err(|e| Failure::Environment(e.into()))?;
+            let st = events
+                .status()
+                .await
+                .map_err(|e| Failure::Environment(e.into()))?;
             if g.format == Format::Json {
                 let sinks: serde_json::Map<String, serde_json::Value> = st
                     .sinks
@@ -46,11 +65,17 @@ pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
                         }))
                     })
                     .collect();
-                print_json(&serde_json::json!({ "schema": "fearless.outbox/v1", "dir": st.dir, "sinks": sinks, "unreadable": st.unreadable }))?;
+                print_json(
+                    &serde_json::json!({ "schema": "fearless.outbox/v1", "dir": st.dir, "sinks": sinks, "unreadable": st.unreadable }),
+                )?;
             } else {
                 let mut t = render::table(&["SINK", "PENDING", "FAILED", "OLDEST", "LAST ERROR"]);
                 for (name, b) in &st.sinks {
-                    let name = if b.configured { name.clone() } else { format!("{name} (no longer configured)") };
+                    let name = if b.configured {
+                        name.clone()
+                    } else {
+                        format!("{name} (no longer configured)")
+                    };
                     t.add_row(vec![
                         name,
                         b.pending.to_string(),
@@ -59,24 +84,55 @@ pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
                         b.last_error.clone().unwrap_or_default(),
                     ]);
                 }
-                print(&format!("{t}\n{} undelivered event(s) in {}\n", st.total(), st.dir.display()))?;
+                print(&format!(
+                    "{t}\n{} undelivered event(s) in {}\n",
+                    st.total(),
+                    st.dir.display()
+                ))?;
             }
-            Ok(if st.total() == 0 { Outcome::Success } else { Outcome::Failed })
+            Ok(if st.total() == 0 {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            })
         }
         EventsAction::Replay => {
-            let r = events.replay().await.map_err(|e| Failure::Environment(e.into()))?;
+            let r = events
+                .replay()
+                .await
+                .map_err(|e| Failure::Environment(e.into()))?;
             if g.format == Format::Json {
                 let still: Vec<_> = r.still_queued.iter().map(|s| serde_json::json!({ "sink": s.sink, "outcome": format!("{:?}", s.outcome) })).collect();
-                print_json(&serde_json::json!({ "schema": "fearless.replay/v1", "delivered": r.delivered, "still_queued": still }))?;
+                print_json(
+                    &serde_json::json!({ "schema": "fearless.replay/v1", "delivered": r.delivered, "still_queued": still }),
+                )?;
             } else {
-                print(&format!("replay: {} delivered, {} still queued\n", r.delivered, r.still_queued.len()))?;
+                print(&format!(
+                    "replay: {} delivered, {} still queued\n",
+                    r.delivered,
+                    r.still_queued.len()
+                ))?;
             }
-            Ok(if r.still_queued.is_empty() { Outcome::Success } else { Outcome::Failed })
+            Ok(if r.still_queued.is_empty() {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            })
         }
         EventsAction::Test { sink } => {
             if events.sink(&sink).is_none() {
                 let names: Vec<&str> = config.events.sinks.keys().map(String::as_str).collect();
-                return Err(Failure::bad_input(format!("unknown sink `{sink}`"), Some(&format!("sinks in the config: {}", if names.is_empty() { "none".to_owned() } else { names.join(", ") }))));
+                return Err(Failure::bad_input(
+                    format!("unknown sink `{sink}`"),
+                    Some(&format!(
+                        "sinks in the config: {}",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    )),
+                ));
             }
             match events.test(&sink).await {
                 Ok(()) => {

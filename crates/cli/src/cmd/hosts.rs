@@ -13,18 +13,35 @@ pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
     let sel = selector(a.hosts.as_deref())?;
     let inv = &config.inventory;
-    let hosts: Vec<&fearless_config::Host> =
-        inv.hosts.values().filter(|h| sel.as_ref().is_none_or(|s| s.matches(h, &inv.groups))).collect();
+    let hosts: Vec<&fearless_config::Host> = inv
+        .hosts
+        .values()
+        .filter(|h| sel.as_ref().is_none_or(|s| s.matches(h, &inv.groups)))
+        .collect();
     match a.action {
         None => {
             if g.format == Format::Json {
                 print_json(&serde_json::json!({ "schema": "fearless.hosts/v1", "hosts": hosts }))?;
             } else {
-                let mut t = render::table(&["HOST", "ADDRESS", "PORT", "USER", "TRANSPORT", "LABELS"]);
+                let mut t =
+                    render::table(&["HOST", "ADDRESS", "PORT", "USER", "TRANSPORT", "LABELS"]);
                 for h in &hosts {
-                    let labels = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-                    let transport = format!("{:?}", h.transport).to_lowercase() + if h.become_.is_some() { " (sudo)" } else { "" };
-                    t.add_row(vec![h.name.clone(), h.address.clone(), h.port.to_string(), h.user.clone(), transport, labels]);
+                    let labels = h
+                        .labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let transport = format!("{:?}", h.transport).to_lowercase()
+                        + if h.become_.is_some() { " (sudo)" } else { "" };
+                    t.add_row(vec![
+                        h.name.clone(),
+                        h.address.clone(),
+                        h.port.to_string(),
+                        h.user.clone(),
+                        transport,
+                        labels,
+                    ]);
                 }
                 print(&format!("{t}\n{} host(s)\n", hosts.len()))?;
             }
@@ -42,7 +59,11 @@ struct Ping {
     error: Option<String>,
 }
 
-async fn ping(g: &Global, config: &fearless_config::Config, hosts: &[&fearless_config::Host]) -> Result<Outcome, Failure> {
+async fn ping(
+    g: &Global,
+    config: &fearless_config::Config,
+    hosts: &[&fearless_config::Host],
+) -> Result<Outcome, Failure> {
     let fleet = Fleet::new(&config.inventory);
     let argv = vec!["true".to_owned()];
     let timeout = config.inventory.ssh.connect_timeout + Duration::from_secs(10);
@@ -54,13 +75,26 @@ async fn ping(g: &Global, config: &fearless_config::Config, hosts: &[&fearless_c
             let result = match fleet.run(&h.name, argv, timeout).await {
                 Ok(_) => {
                     let rt = Instant::now();
-                    fleet.run(&h.name, argv, timeout).await.map(|_| rt.elapsed())
+                    fleet
+                        .run(&h.name, argv, timeout)
+                        .await
+                        .map(|_| rt.elapsed())
                 }
                 Err(e) => Err(e),
             };
             match result {
-                Ok(rtt) => Ping { host: h.name.clone(), reachable: true, latency_ms: Some((rtt.as_secs_f64() * 1e5).round() / 100.0), error: None },
-                Err(e) => Ping { host: h.name.clone(), reachable: false, latency_ms: None, error: Some(e.to_string()) },
+                Ok(rtt) => Ping {
+                    host: h.name.clone(),
+                    reachable: true,
+                    latency_ms: Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
+                    error: None,
+                },
+                Err(e) => Ping {
+                    host: h.name.clone(),
+                    reachable: false,
+                    latency_ms: None,
+                    error: Some(e.to_string()),
+                },
             }
         }
     });
@@ -73,14 +107,31 @@ async fn ping(g: &Global, config: &fearless_config::Config, hosts: &[&fearless_c
         for p in &pings {
             t.add_row(vec![
                 p.host.as_str().into(),
-                render::colored(if p.reachable { "reachable" } else { "unreachable" }, Some(p.reachable)),
-                p.latency_ms.map(|l| format!("{l:.2}ms")).unwrap_or_else(|| "-".into()).into(),
+                render::colored(
+                    if p.reachable {
+                        "reachable"
+                    } else {
+                        "unreachable"
+                    },
+                    Some(p.reachable),
+                ),
+                p.latency_ms
+                    .map(|l| format!("{l:.2}ms"))
+                    .unwrap_or_else(|| "-".into())
+                    .into(),
                 p.error.clone().unwrap_or_default().into(),
             ]);
         }
         let down = pings.iter().filter(|p| !p.reachable).count();
-        print(&format!("{t}\n{} of {} host(s) reachable\n", pings.len() - down, pings.len()))?;
+        print(&format!(
+            "{t}\n{} of {} host(s) reachable\n",
+            pings.len() - down,
+            pings.len()
+        ))?;
     }
-    Ok(if pings.iter().all(|p| p.reachable) { Outcome::Success } else { Outcome::Failed })
+    Ok(if pings.iter().all(|p| p.reachable) {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
 }
-

@@ -20,25 +20,48 @@ pub(crate) async fn run(g: &Global, a: JournalArgs) -> Result<Outcome, Failure> 
     result
 }
 
-async fn list(g: &Global, store: &fearless_store::Store, a: &JournalArgs) -> Result<Outcome, Failure> {
+async fn list(
+    g: &Global,
+    store: &fearless_store::Store,
+    a: &JournalArgs,
+) -> Result<Outcome, Failure> {
     only_human_or_json(g, "journal")?;
     let since = match &a.since {
         Some(s) => {
-            let d = humantime::parse_duration(s).map_err(|e| Failure::bad_input(format!("--since {s}: {e}"), Some("write e.g. 30m, 24h, 7d")))?;
-            let d = time::Duration::try_from(d).map_err(|e| Failure::bad_input(format!("--since {s}: {e}"), None))?;
+            let d = humantime::parse_duration(s).map_err(|e| {
+                Failure::bad_input(format!("--since {s}: {e}"), Some("write e.g. 30m, 24h, 7d"))
+            })?;
+            let d = time::Duration::try_from(d)
+                .map_err(|e| Failure::bad_input(format!("--since {s}: {e}"), None))?;
             Some(time::OffsetDateTime::now_utc() - d)
         }
         None => None,
     };
-    let entries = store.journal(&JournalFilter { since, subject: a.subject.clone() }).await.map_err(store_failure)?;
+    let entries = store
+        .journal(&JournalFilter {
+            since,
+            subject: a.subject.clone(),
+        })
+        .await
+        .map_err(store_failure)?;
     if g.format == Format::Json {
         print_json(&serde_json::json!({ "schema": "fearless.journal/v1", "entries": entries }))?;
     } else {
         let mut t = render::table(&["SEQ", "TIME", "ACTOR", "KIND", "SUBJECT"]);
         for e in &entries {
-            t.add_row(vec![e.seq.to_string(), e.time.clone(), e.actor.clone(), e.kind.clone(), e.subject.clone()]);
+            t.add_row(vec![
+                e.seq.to_string(),
+                e.time.clone(),
+                e.actor.clone(),
+                e.kind.clone(),
+                e.subject.clone(),
+            ]);
         }
-        print(&format!("{t}\n{} entr{}\n", entries.len(), if entries.len() == 1 { "y" } else { "ies" }))?;
+        print(&format!(
+            "{t}\n{} entr{}\n",
+            entries.len(),
+            if entries.len() == 1 { "y" } else { "ies" }
+        ))?;
     }
     Ok(Outcome::Success)
 }
@@ -50,11 +73,21 @@ async fn verify(g: &Global, store: &fearless_store::Store) -> Result<Outcome, Fa
         print_json(&report)?;
     } else {
         match &report.broken {
-            None => print(&format!("journal intact: {} entries, every link verified\n", report.entries))?,
-            Some(b) => print(&format!("journal BROKEN at seq {}: {}\n{} entries before it verified\n", b.seq, b.why, report.entries))?,
+            None => print(&format!(
+                "journal intact: {} entries, every link verified\n",
+                report.entries
+            ))?,
+            Some(b) => print(&format!(
+                "journal BROKEN at seq {}: {}\n{} entries before it verified\n",
+                b.seq, b.why, report.entries
+            ))?,
         }
     }
-    Ok(if report.is_ok() { Outcome::Success } else { Outcome::Failed })
+    Ok(if report.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
 }
 
 async fn export(store: &fearless_store::Store) -> Result<Outcome, Failure> {

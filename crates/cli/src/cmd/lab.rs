@@ -11,12 +11,14 @@ use std::path::Path;
 pub(crate) async fn run(g: &Global, a: LabArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "lab")?;
     // Absolute from here on: the lab hands paths to tools that run in other directories.
-    let dir = std::path::absolute(&a.dir).map_err(|e| Failure::bad_input(format!("--dir {}: {e}", a.dir.display()), None))?;
+    let dir = std::path::absolute(&a.dir)
+        .map_err(|e| Failure::bad_input(format!("--dir {}: {e}", a.dir.display()), None))?;
     let quiet = g.quiet;
     let format = g.format;
     // The lab library is blocking (processes, mounts): keep it off the async workers.
     let job = tokio::task::spawn_blocking(move || run_blocking(&dir, a.action, quiet, format));
-    job.await.map_err(|e| Failure::Environment(anyhow::anyhow!("lab task failed: {e}")))?
+    job.await
+        .map_err(|e| Failure::Environment(anyhow::anyhow!("lab task failed: {e}")))?
 }
 
 fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
@@ -25,8 +27,17 @@ fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
             return;
         }
         let host = p.host.map(|h| format!(" {h}")).unwrap_or_default();
-        let count = if p.total > 0 { format!(" [{}/{}]", p.done, p.total) } else { String::new() };
-        let _ = writeln!(std::io::stderr().lock(), "lab: {}{host}{count} {}", p.step, p.message);
+        let count = if p.total > 0 {
+            format!(" [{}/{}]", p.done, p.total)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "lab: {}{host}{count} {}",
+            p.step,
+            p.message
+        );
     }
 }
 
@@ -37,9 +48,10 @@ fn lab_failure(e: LabError) -> Failure {
         | LabError::InvalidOptions(_)
         | LabError::HostCountMismatch { .. }
         | LabError::RpmHostMismatch { .. }
-        | LabError::UnknownHost { .. } => {
-            Failure::BadInput { message: e.to_string(), hint }
-        }
+        | LabError::UnknownHost { .. } => Failure::BadInput {
+            message: e.to_string(),
+            hint,
+        },
         other => {
             let msg = match hint {
                 Some(h) => anyhow::anyhow!("{other}\nhint: {h}"),
@@ -50,19 +62,44 @@ fn lab_failure(e: LabError) -> Failure {
     }
 }
 
-fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> Result<Outcome, Failure> {
+fn run_blocking(
+    dir: &Path,
+    action: LabAction,
+    quiet: bool,
+    format: Format,
+) -> Result<Outcome, Failure> {
     match action {
-        LabAction::Up { hosts, cache, port, rpm_host } => {
-            let opts = UpOptions { dir: dir.to_owned(), hosts, rpm_host, cache_dir: cache, port, ..UpOptions::default() };
+        LabAction::Up {
+            hosts,
+            cache,
+            port,
+            rpm_host,
+        } => {
+            let opts = UpOptions {
+                dir: dir.to_owned(),
+                hosts,
+                rpm_host,
+                cache_dir: cache,
+                port,
+                ..UpOptions::default()
+            };
             let lab = fearless_lab::up(&opts, &mut progress(quiet)).map_err(lab_failure)?;
             if format == Format::Json {
                 print_json(&lab)?;
             } else {
                 let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES"]);
                 for h in &lab.hosts {
-                    t.add_row(vec![h.name.clone(), format!("{}:{}", h.address, lab.port), h.packaging.name().to_owned()]);
+                    t.add_row(vec![
+                        h.name.clone(),
+                        format!("{}:{}", h.address, lab.port),
+                        h.packaging.name().to_owned(),
+                    ]);
                 }
-                let state = if lab.already_running { "already running" } else { "up" };
+                let state = if lab.already_running {
+                    "already running"
+                } else {
+                    "up"
+                };
                 print(&format!(
                     "{t}\nlab {state}: {} host(s) in {}\nhint: fearless check -c {}\n",
                     lab.hosts.len(),
@@ -93,36 +130,69 @@ fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> R
             if format == Format::Json {
                 print_json(&st)?;
             } else if !st.present {
-                print(&format!("no lab in {}\nhint: fearless lab up\n", dir.display()))?;
+                print(&format!(
+                    "no lab in {}\nhint: fearless lab up\n",
+                    dir.display()
+                ))?;
             } else {
                 let mut t = render::table(&["HOST", "ADDRESS", "SSHD", "SSH", "SERVICES"]);
                 for h in &st.hosts {
-                    let services = h.services.iter().map(|s| format!("{}:{}", s.name, if s.running { "up" } else { "down" })).collect::<Vec<_>>().join(" ");
+                    let services = h
+                        .services
+                        .iter()
+                        .map(|s| format!("{}:{}", s.name, if s.running { "up" } else { "down" }))
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     t.add_row(vec![
                         h.name.as_str().into(),
                         h.address.to_string().into(),
-                        render::colored(if h.sshd_alive { "running" } else { "dead" }, Some(h.sshd_alive)),
-                        render::colored(if h.ssh_reachable { "ok" } else { "unreachable" }, Some(h.ssh_reachable)),
+                        render::colored(
+                            if h.sshd_alive { "running" } else { "dead" },
+                            Some(h.sshd_alive),
+                        ),
+                        render::colored(
+                            if h.ssh_reachable { "ok" } else { "unreachable" },
+                            Some(h.ssh_reachable),
+                        ),
                         services.into(),
                     ]);
                 }
                 print(&format!("{t}\n"))?;
             }
-            Ok(if !st.present || st.healthy() { Outcome::Success } else { Outcome::Failed })
+            Ok(if !st.present || st.healthy() {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            })
         }
         LabAction::Publish { scenario } => {
-            let scenario: Scenario = scenario.parse().map_err(|e: fearless_lab::UnknownScenario| lab_failure(e.into()))?;
+            let scenario: Scenario = scenario
+                .parse()
+                .map_err(|e: fearless_lab::UnknownScenario| lab_failure(e.into()))?;
             let report = fearless_lab::publish(dir, scenario).map_err(lab_failure)?;
             if format == Format::Json {
                 print_json(&report)?;
             } else {
-                let added = report.added.iter().map(|p| format!("{}={}", p.name, p.version)).collect::<Vec<_>>().join(", ");
+                let added = report
+                    .added
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 print(&format!(
                     "published {}: {} new package version(s){}\nhint: hosts see them after `apt-get update`{}\n",
                     report.scenario,
                     report.added.len(),
-                    if added.is_empty() { String::new() } else { format!(" ({added})") },
-                    if report.rpm_repo.is_some() { "; rpm-1 at its next `dnf upgrade`" } else { "" }
+                    if added.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({added})")
+                    },
+                    if report.rpm_repo.is_some() {
+                        "; rpm-1 at its next `dnf upgrade`"
+                    } else {
+                        ""
+                    }
                 ))?;
             }
             Ok(Outcome::Success)
@@ -132,7 +202,8 @@ fn run_blocking(dir: &Path, action: LabAction, quiet: bool, format: Format) -> R
             if !command.is_empty() {
                 // ssh joins its arguments with spaces for the remote shell: quote them so
                 // the command arrives exactly as typed here.
-                let line = fearless_exec::quote::shell_join(&command).map_err(|e| Failure::bad_input(e.to_string(), None))?;
+                let line = fearless_exec::quote::shell_join(&command)
+                    .map_err(|e| Failure::bad_input(e.to_string(), None))?;
                 argv.push("--".into());
                 argv.push(line.into());
             }

@@ -44,7 +44,12 @@ pub(crate) fn identity(g: &Global) -> Result<String, Failure> {
         .or_else(|| from_env("FEARLESS_USER"))
         .or_else(|| from_env("USER"))
         .or_else(|| from_env("LOGNAME"))
-        .ok_or_else(|| Failure::bad_input("cannot tell who is acting", Some("pass --as NAME or set FEARLESS_USER")))
+        .ok_or_else(|| {
+            Failure::bad_input(
+                "cannot tell who is acting",
+                Some("pass --as NAME or set FEARLESS_USER"),
+            )
+        })
 }
 
 /// The store URL: `--store`, else `store:` in the config, else SQLite beside the config.
@@ -55,18 +60,27 @@ pub(crate) fn store_url(g: &Global, config: &fearless_config::Config) -> String 
     match &config.store {
         // A relative sqlite path is relative to the config file, like every other path in it.
         Some(s) => match s.strip_prefix("sqlite:") {
-            Some(p) if !std::path::Path::new(p).is_absolute() => format!("sqlite:{}", config.base_dir().join(p).display()),
+            Some(p) if !std::path::Path::new(p).is_absolute() => {
+                format!("sqlite:{}", config.base_dir().join(p).display())
+            }
             _ => s.clone(),
         },
-        None => format!("sqlite:{}", config.base_dir().join(".fearless/state.db").display()),
+        None => format!(
+            "sqlite:{}",
+            config.base_dir().join(".fearless/state.db").display()
+        ),
     }
 }
 
 /// Parse a `--hosts` selector.
 pub(crate) fn selector(text: Option<&str>) -> Result<Option<fearless_config::Selector>, Failure> {
     text.map(|t| {
-        fearless_config::Selector::parse(t)
-            .map_err(|e| Failure::bad_input(format!("--hosts: {e}"), Some("selectors: all, NAME, web-*, role=web, group:NAME; comma = AND")))
+        fearless_config::Selector::parse(t).map_err(|e| {
+            Failure::bad_input(
+                format!("--hosts: {e}"),
+                Some("selectors: all, NAME, web-*, role=web, group:NAME; comma = AND"),
+            )
+        })
     })
     .transpose()
 }
@@ -91,6 +105,9 @@ pub(crate) fn only_human_or_json(g: &Global, verb: &str) -> Result<(), Failure> 
     use crate::args::Format;
     match g.format {
         Format::Human | Format::Json => Ok(()),
-        other => Err(Failure::bad_input(format!("`{verb}` prints human or json, not {other:?}").to_lowercase(), Some("use --format human or --format json"))),
+        other => Err(Failure::bad_input(
+            format!("`{verb}` prints human or json, not {other:?}").to_lowercase(),
+            Some("use --format human or --format json"),
+        )),
     }
 }

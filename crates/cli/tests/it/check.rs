@@ -24,8 +24,18 @@ fn a_healthy_environment_exits_0() {
     let api = HttpServer::start(200, "[]");
     let cfg = shop(dir.path(), web.port, api.port);
     let out = fearless(&["check", "-c", &cfg]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("4 checks on 0 host(s)"), "{}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("4 checks on 0 host(s)"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -43,7 +53,12 @@ fn json_names_the_root_suspect_and_the_impacted() {
     assert_eq!(v["localisation"]["suspects"][0]["component"], "api");
     assert_eq!(v["localisation"]["suspects"][0]["explains"], 2);
     assert_eq!(v["localisation"]["impacted"][0]["component"], "web");
-    let orders = v["results"].as_array().expect("results").iter().find(|r| r["check"] == "orders").expect("orders");
+    let orders = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["check"] == "orders")
+        .expect("orders");
     assert_eq!(orders["status"], "fail");
     assert_eq!(orders["reason"], "refused");
     assert!(orders["duration_ms"].as_f64().is_some());
@@ -56,8 +71,14 @@ fn human_output_has_a_summary_and_hints() {
     let cfg = shop(dir.path(), web.port, closed_port());
     let out = fearless(&["check", "-c", &cfg]);
     let text = stdout(&out);
-    assert!(text.contains("root suspect: api (explains 2 failed check(s))"), "{text}");
-    assert!(text.contains("impacted: web (depends on failing api)"), "{text}");
+    assert!(
+        text.contains("root suspect: api (explains 2 failed check(s))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("impacted: web (depends on failing api)"),
+        "{text}"
+    );
     assert!(text.contains("hint: start with api"), "{text}");
     assert!(text.contains("[refused]"), "{text}");
 }
@@ -71,9 +92,16 @@ fn junit_has_one_testsuite_per_component_and_parses() {
     assert_eq!(out.status.code(), Some(1));
     let xml = stdout(&out);
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
-    let suites: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).filter_map(|n| n.attribute("name")).collect();
+    let suites: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
     assert_eq!(suites, ["web", "api", "db"]);
-    let failures = doc.descendants().filter(|n| n.has_tag_name("failure")).count();
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
     assert_eq!(failures, 2);
 }
 
@@ -89,7 +117,10 @@ fn tap_and_prometheus() {
     let prom = stdout(&fearless(&["check", "-c", &cfg, "--format", "prometheus"]));
     assert!(prom.contains("# TYPE fearless_check_up gauge"), "{prom}");
     assert!(prom.contains("fearless_check_up{component=\"api\",check=\"orders\",host=\"\",kind=\"http\",status=\"fail\"} 0"), "{prom}");
-    assert!(prom.contains("fearless_component_root_suspect{component=\"api\"} 1"), "{prom}");
+    assert!(
+        prom.contains("fearless_component_root_suspect{component=\"api\"} 1"),
+        "{prom}"
+    );
 }
 
 #[test]
@@ -100,19 +131,44 @@ fn a_baseline_reports_only_regressions_and_recoveries() {
     let web = HttpServer::start(200, "ok");
     let api = HttpServer::start(200, "[]");
     let cfg = shop(dir.path(), web.port, api.port);
-    assert_eq!(fearless(&["check", "-c", &cfg, "--save-baseline", &base_s]).status.code(), Some(0));
+    assert_eq!(
+        fearless(&["check", "-c", &cfg, "--save-baseline", &base_s])
+            .status
+            .code(),
+        Some(0)
+    );
     // Unchanged: exit 0, nothing to report.
     let same = fearless(&["check", "-c", &cfg, "--baseline", &base_s]);
     assert_eq!(same.status.code(), Some(0));
-    assert!(stdout(&same).contains("no change against the baseline"), "{}", stdout(&same));
+    assert!(
+        stdout(&same).contains("no change against the baseline"),
+        "{}",
+        stdout(&same)
+    );
     // api goes away: regressions, exit 1.
     let cfg = shop(dir.path(), web.port, closed_port());
-    let out = fearless(&["check", "-c", &cfg, "--baseline", &base_s, "--format", "json"]);
+    let out = fearless(&[
+        "check",
+        "-c",
+        &cfg,
+        "--baseline",
+        &base_s,
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let regressions: Vec<&str> = v["baseline"]["regressions"].as_array().expect("array").iter().filter_map(|r| r["check"].as_str()).collect();
+    let regressions: Vec<&str> = v["baseline"]["regressions"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["check"].as_str())
+        .collect();
     assert_eq!(regressions, ["checkout", "orders"]);
-    assert_eq!(v["baseline"]["recoveries"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        v["baseline"]["recoveries"].as_array().map(Vec::len),
+        Some(0)
+    );
 }
 
 #[test]
@@ -138,18 +194,41 @@ fn a_new_failing_check_is_a_regression_and_a_vanished_one_is_reported() {
     let api = HttpServer::start(200, "[]");
     let only_web = write_config(
         dir.path(),
-        &format!("components:\n  web:\n    external: true\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n      - {{ name: old, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n", web.port, api.port),
+        &format!(
+            "components:\n  web:\n    external: true\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n      - {{ name: old, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n",
+            web.port, api.port
+        ),
     );
-    assert_eq!(fearless(&["check", "-c", &only_web, "--save-baseline", &base]).status.code(), Some(0));
+    assert_eq!(
+        fearless(&["check", "-c", &only_web, "--save-baseline", &base])
+            .status
+            .code(),
+        Some(0)
+    );
     let grown = write_config(
         dir.path(),
-        &format!("components:\n  web:\n    external: true\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n      - {{ name: new, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n", web.port, closed_port()),
+        &format!(
+            "components:\n  web:\n    external: true\n    checks:\n      - {{ name: health, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n      - {{ name: new, http: {{ url: \"http://127.0.0.1:{}/\" }} }}\n",
+            web.port,
+            closed_port()
+        ),
     );
-    let out = fearless(&["check", "-c", &grown, "--baseline", &base, "--format", "json"]);
+    let out = fearless(&[
+        "check",
+        "-c",
+        &grown,
+        "--baseline",
+        &base,
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["baseline"]["regressions"][0]["check"], "new");
-    assert_eq!(v["baseline"]["regressions"][0]["before"], serde_json::Value::Null);
+    assert_eq!(
+        v["baseline"]["regressions"][0]["before"],
+        serde_json::Value::Null
+    );
     assert_eq!(v["baseline"]["missing"][0]["check"], "old");
 }
 
@@ -163,7 +242,8 @@ fn host_checks_over_ssh_and_an_unreachable_host() {
         &format!(
             "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s }}\n  hosts:\n    {}\n    gone: {{ address: 127.0.0.67, port: {dead}, labels: {{ role: app }} }}\n  groups:\n    app: \"role=app\"\ncomponents:\n  app:\n    runs_on: \"group:app\"\n    checks:\n      - {{ name: shell, command: {{ run: [\"sh\", \"-c\", \"echo $0\"], stdout: sh }} }}\n      - {{ name: sshd, process: {{ name: sshd }} }}\n",
             sshd.ssh_config().display(),
-            sshd.host_yaml("alive").replace(" }", ", labels: { role: app } }"),
+            sshd.host_yaml("alive")
+                .replace(" }", ", labels: { role: app } }"),
         ),
     );
     let out = fearless(&["check", "-c", &cfg, "--format", "json"]);
@@ -179,7 +259,10 @@ fn host_checks_over_ssh_and_an_unreachable_host() {
             other => panic!("unexpected host {other:?}"),
         }
     }
-    assert_eq!(v["localisation"]["unreachable"], serde_json::json!(["gone"]));
+    assert_eq!(
+        v["localisation"]["unreachable"],
+        serde_json::json!(["gone"])
+    );
     assert_eq!(v["localisation"]["suspects"], serde_json::json!([]));
 
     let ping = fearless(&["hosts", "ping", "-c", &cfg, "--format", "json"]);

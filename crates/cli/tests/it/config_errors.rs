@@ -28,7 +28,11 @@ fn malformed_yaml_and_missing_file_exit_2() {
     assert!(stderr(&out).contains("fearless.yaml:"), "{}", stderr(&out));
     let out = fearless(&["check", "-c", "/nonexistent/fearless.yaml"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot read /nonexistent/fearless.yaml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read /nonexistent/fearless.yaml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -36,10 +40,17 @@ fn bad_arguments_exit_2() {
     let out = fearless(&["check", "--format", "yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = write_config(dir.path(), "components:\n  db:\n    external: true\n    checks:\n      - { name: p, tcp: { address: \"127.0.0.1:9\" } }\n");
+    let cfg = write_config(
+        dir.path(),
+        "components:\n  db:\n    external: true\n    checks:\n      - { name: p, tcp: { address: \"127.0.0.1:9\" } }\n",
+    );
     let out = fearless(&["check", "-c", &cfg, "--component", "dv"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown component `dv`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown component `dv`"),
+        "{}",
+        stderr(&out)
+    );
     let out = fearless(&["check", "-c", &cfg, "--hosts", "a,,b"]);
     assert_eq!(out.status.code(), Some(2));
     let out = fearless(&["check", "-c", &cfg, "--baseline", "/nonexistent.json"]);

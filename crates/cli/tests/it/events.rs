@@ -19,11 +19,24 @@ fn an_unreachable_sink_queues_and_replay_delivers() {
     let closed = fearless_testkit::free_port("127.0.0.1");
     let cfg = config(dir.path(), closed);
     let store = format!("sqlite:{}", dir.path().join("state.db").display());
-    let out = fearless(&["change", "new", "--title", "t", "--hosts", "web-1", "-c", &cfg, "--store", &store, "--as", "alice"]);
-    assert_eq!(out.status.code(), Some(0), "a failed delivery never fails the command: {}", stderr(&out));
-    assert!(stderr(&out).contains("queued in the outbox"), "and it is never silent: {}", stderr(&out));
+    let out = fearless(&[
+        "change", "new", "--title", "t", "--hosts", "web-1", "-c", &cfg, "--store", &store, "--as",
+        "alice",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a failed delivery never fails the command: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("queued in the outbox"),
+        "and it is never silent: {}",
+        stderr(&out)
+    );
     let lines = std::fs::read_to_string(dir.path().join("events.jsonl")).expect("file sink");
-    let first: serde_json::Value = serde_json::from_str(lines.lines().next().expect("one event")).expect("json");
+    let first: serde_json::Value =
+        serde_json::from_str(lines.lines().next().expect("one event")).expect("json");
     assert_eq!(first["type"], "fearless.change.created.v1");
     assert_eq!(first["subject"], "CHG-1");
 
@@ -35,16 +48,38 @@ fn an_unreachable_sink_queues_and_replay_delivers() {
     // The broker is "back": the same sink name now points at the real RabbitMQ.
     let cfg = config(dir.path(), 5672);
     let replay = fearless(&["events", "replay", "-c", &cfg]);
-    assert_eq!(replay.status.code(), Some(0), "{}{}", stdout(&replay), stderr(&replay));
-    assert!(stdout(&replay).contains("1 delivered"), "{}", stdout(&replay));
-    assert_eq!(fearless(&["events", "status", "-c", &cfg]).status.code(), Some(0));
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&replay),
+        stderr(&replay)
+    );
+    assert!(
+        stdout(&replay).contains("1 delivered"),
+        "{}",
+        stdout(&replay)
+    );
+    assert_eq!(
+        fearless(&["events", "status", "-c", &cfg]).status.code(),
+        Some(0)
+    );
     // Replaying again delivers nothing twice.
     assert!(stdout(&fearless(&["events", "replay", "-c", &cfg])).contains("0 delivered"));
 
-    assert_eq!(fearless(&["events", "test", "log", "-c", &cfg]).status.code(), Some(0));
+    assert_eq!(
+        fearless(&["events", "test", "log", "-c", &cfg])
+            .status
+            .code(),
+        Some(0)
+    );
     let unknown = fearless(&["events", "test", "nope", "-c", &cfg]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(stderr(&unknown).contains("unknown sink `nope`"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("unknown sink `nope`"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 /// moto's AWS server on loopback, stopped by PID when dropped.
@@ -64,10 +99,16 @@ impl Moto {
             .expect("moto_server is required: pip install 'moto[server]' (scripts/test.sh does)");
         let start = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < std::time::Duration::from_secs(30), "moto_server did not listen");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "moto_server did not listen"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Self { child, endpoint: format!("http://127.0.0.1:{port}") }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// Run a boto3 snippet against moto; `E` is the endpoint, argv follows.
@@ -80,7 +121,11 @@ impl Moto {
             .args(args)
             .output()
             .expect("python3 with boto3 (installed with moto)");
-        assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
@@ -100,7 +145,11 @@ fn sqs_and_sns_sinks_deliver_to_moto() {
         &[],
     );
     let mut it = setup.lines();
-    let (queue, tap, topic) = (it.next().expect("queue"), it.next().expect("tap"), it.next().expect("topic"));
+    let (queue, tap, topic) = (
+        it.next().expect("queue"),
+        it.next().expect("tap"),
+        it.next().expect("topic"),
+    );
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = write_config(
         dir.path(),
@@ -123,11 +172,24 @@ fn sqs_and_sns_sinks_deliver_to_moto() {
         assert_eq!(out.status.code(), Some(0), "{sink}: {}", stderr(&out));
     }
     let store = format!("sqlite:{}", dir.path().join("state.db").display());
-    let out = run(&["change", "new", "--title", "via aws", "--hosts", "web-1", "-c", &cfg, "--store", &store, "--as", "alice"]);
+    let out = run(&[
+        "change", "new", "--title", "via aws", "--hosts", "web-1", "-c", &cfg, "--store", &store,
+        "--as", "alice",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("queued"), "delivered, not queued: {}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("queued"),
+        "delivered, not queued: {}",
+        stderr(&out)
+    );
 
     let receive = "msgs=[]\nfor _ in range(5):\n    r=sqs.receive_message(QueueUrl=sys.argv[2],MaxNumberOfMessages=10,WaitTimeSeconds=1)\n    msgs+= [json.loads(m['Body'])['type'] for m in r.get('Messages',[])]\nprint(' '.join(sorted(msgs)))\n";
-    assert_eq!(moto.py(receive, &[queue]), "fearless.change.created.v1 fearless.test.v1");
-    assert_eq!(moto.py(receive, &[tap]), "fearless.change.created.v1 fearless.test.v1");
+    assert_eq!(
+        moto.py(receive, &[queue]),
+        "fearless.change.created.v1 fearless.test.v1"
+    );
+    assert_eq!(
+        moto.py(receive, &[tap]),
+        "fearless.change.created.v1 fearless.test.v1"
+    );
 }

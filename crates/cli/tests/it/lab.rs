@@ -7,13 +7,20 @@ use std::path::Path;
 
 fn run_ok(args: &[&str]) -> String {
     let out = fearless(args);
-    assert_eq!(out.status.code(), Some(0), "fearless {args:?} failed:\n{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fearless {args:?} failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     stdout(&out)
 }
 
 fn check_json(config: &str) -> (Option<i32>, serde_json::Value) {
     let out = fearless(&["check", "-c", config, "--format", "json"]);
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("json ({e}): {}\n{}", stdout(&out), stderr(&out)));
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("json ({e}): {}\n{}", stdout(&out), stderr(&out)));
     (out.status.code(), v)
 }
 
@@ -29,7 +36,9 @@ fn leftovers(dir: &Path) -> (Vec<String>, Vec<u32>) {
         .collect();
     let mut procs = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if let Ok(root) = std::fs::read_link(entry.path().join("root"))
             && root.starts_with(dir)
         {
@@ -51,22 +60,43 @@ impl Drop for LabGuard {
 
 #[test]
 fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
-    assert!(rustix_is_root(), "the lab test needs root (CI runs as root)");
+    assert!(
+        rustix_is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("lab");
     let d = dir.display().to_string();
     let config = dir.join("fearless.yaml").display().to_string();
 
     let _guard = LabGuard(d.clone());
-    let up: serde_json::Value = serde_json::from_str(&run_ok(&["lab", "up", "--hosts", "2", "--dir", &d, "--format", "json"])).expect("lab up json");
+    let up: serde_json::Value = serde_json::from_str(&run_ok(&[
+        "lab", "up", "--hosts", "2", "--dir", &d, "--format", "json",
+    ]))
+    .expect("lab up json");
     let port = up["port"].as_u64().expect("port");
     // Idempotent: a second `up` reports the running lab.
     assert!(run_ok(&["lab", "up", "--hosts", "2", "--dir", &d]).contains("already running"));
     for host in ["web-1", "web-2"] {
-        assert_eq!(run_ok(&["lab", "ssh", host, "--dir", &d, "--", "hostname"]).trim(), host);
+        assert_eq!(
+            run_ok(&["lab", "ssh", host, "--dir", &d, "--", "hostname"]).trim(),
+            host
+        );
     }
     // `lab ssh` passes the remote exit code through, and arguments arrive verbatim.
-    let out = fearless(&["lab", "ssh", "web-1", "--dir", &d, "--", "sh", "-c", "printf %s \"$1\"; exit 7", "sh", "$(id) 'q'"]);
+    let out = fearless(&[
+        "lab",
+        "ssh",
+        "web-1",
+        "--dir",
+        &d,
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$1\"; exit 7",
+        "sh",
+        "$(id) 'q'",
+    ]);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(stdout(&out), "$(id) 'q'");
 
@@ -75,15 +105,33 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     assert_eq!(v["summary"]["ok"], true);
 
     run_ok(&["lab", "publish", "bad-libacme", "--dir", &d]);
-    run_ok(&["lab", "ssh", "web-1", "--dir", &d, "--", "sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade"]);
+    run_ok(&[
+        "lab",
+        "ssh",
+        "web-1",
+        "--dir",
+        &d,
+        "--",
+        "sh",
+        "-c",
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade",
+    ]);
 
     let (code, v) = check_json(&config);
     assert_eq!(code, Some(1), "{v:#}");
     let loc = &v["localisation"];
     assert_eq!(loc["suspects"][0]["component"], "orders-api", "{loc:#}");
-    assert_eq!(loc["suspects"][0]["hosts"], serde_json::json!(["web-1"]), "{loc:#}");
+    assert_eq!(
+        loc["suspects"][0]["hosts"],
+        serde_json::json!(["web-1"]),
+        "{loc:#}"
+    );
     assert_eq!(loc["impacted"][0]["component"], "checkout", "{loc:#}");
-    assert_eq!(loc["impacted"][0]["hosts"], serde_json::json!(["web-1"]), "{loc:#}");
+    assert_eq!(
+        loc["impacted"][0]["hosts"],
+        serde_json::json!(["web-1"]),
+        "{loc:#}"
+    );
     for r in v["results"].as_array().expect("results") {
         if r["host"] == "web-2" {
             assert_eq!(r["status"], "pass", "web-2 must stay green: {r}");
@@ -91,7 +139,10 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     }
 
     let status = run_ok(&["lab", "status", "--dir", &d]);
-    assert!(status.contains("web-1") && status.contains("web-2"), "{status}");
+    assert!(
+        status.contains("web-1") && status.contains("web-2"),
+        "{status}"
+    );
 
     run_ok(&["lab", "down", "--dir", &d]);
     let (mounts, procs) = leftovers(&dir);
@@ -99,7 +150,10 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
     assert!(procs.is_empty(), "processes left: {procs:?}");
     for ip in ["127.0.0.11", "127.0.0.12"] {
         let addr = format!("{ip}:{port}");
-        assert!(std::net::TcpStream::connect(&addr).is_err(), "something still listens on {addr}");
+        assert!(
+            std::net::TcpStream::connect(&addr).is_err(),
+            "something still listens on {addr}"
+        );
     }
     // Twice is fine.
     run_ok(&["lab", "down", "--dir", &d]);
@@ -107,22 +161,43 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
 
 #[test]
 fn lab_bad_input() {
-    let out = fearless(&["lab", "publish", "no-such-scenario", "--dir", "/nonexistent-lab"]);
+    let out = fearless(&[
+        "lab",
+        "publish",
+        "no-such-scenario",
+        "--dir",
+        "/nonexistent-lab",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("unknown scenario `no-such-scenario`"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("routine, bad-libacme, fixed-libacme"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown scenario `no-such-scenario`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("routine, bad-libacme, fixed-libacme"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn rustix_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
 #[test]
 fn lab_package_constraints_use_each_hosts_own_ordering() {
-    assert!(rustix_is_root(), "the lab test needs root (CI runs as root)");
+    assert!(
+        rustix_is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("lab");
     let d = dir.display().to_string();
@@ -130,17 +205,26 @@ fn lab_package_constraints_use_each_hosts_own_ordering() {
     run_ok(&["lab", "up", "--hosts", "1", "--rpm-host", "--dir", &d]);
     // The lab's own inventory (web-1 on dpkg, rpm-1 on rpm) with one constrained package check.
     let lab_yaml = std::fs::read_to_string(dir.join("fearless.yaml")).expect("lab config");
-    let inventory = &lab_yaml[lab_yaml.find("inventory:").expect("inventory")..lab_yaml.find("components:").expect("components")];
+    let inventory = &lab_yaml[lab_yaml.find("inventory:").expect("inventory")
+        ..lab_yaml.find("components:").expect("components")];
     let cfg = dir.join("pkg.yaml");
     std::fs::write(&cfg, format!("{inventory}components:\n  api:\n    runs_on: all\n    checks:\n      - {{ name: libacme 1.x, package: {{ name: libacme, version: \">= 1.0, < 2\" }} }}\n")).expect("write");
     let cfg = cfg.display().to_string();
     let (code, v) = check_json(&cfg);
     assert_eq!(code, Some(0), "{v:#}");
-    let rpm = v["results"].as_array().expect("results").iter().find(|r| r["host"] == "rpm-1").expect("rpm-1").clone();
+    let rpm = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["host"] == "rpm-1")
+        .expect("rpm-1")
+        .clone();
     assert_eq!(rpm["message"], "libacme 1.0-1");
 
     run_ok(&["lab", "publish", "bad-libacme", "--dir", &d]);
-    run_ok(&["lab", "ssh", "rpm-1", "--dir", &d, "--", "dnf", "-q", "-y", "upgrade"]);
+    run_ok(&[
+        "lab", "ssh", "rpm-1", "--dir", &d, "--", "dnf", "-q", "-y", "upgrade",
+    ]);
     let (code, v) = check_json(&cfg);
     assert_eq!(code, Some(1), "{v:#}");
     for r in v["results"].as_array().expect("results") {

@@ -58,7 +58,10 @@ impl HttpServer {
                         let _ = s.set_nonblocking(false);
                         let mut buf = [0u8; 4096];
                         let _ = s.read(&mut buf);
-                        let resp = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                        let resp = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
                         let _ = s.write_all(resp.as_bytes());
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),

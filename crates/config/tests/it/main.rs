@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("fixture dir")
         .map(|e| e.expect("entry").path())
@@ -16,22 +18,46 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
 
 /// Render problems with the path made relative so snapshots are machine-independent.
 fn render(problems: &[fearless_config::Problem]) -> String {
-    let root = format!("{}/", Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").display());
-    problems.iter().map(|p| p.plain().replace(&root, "")).collect::<Vec<_>>().join("\n")
+    let root = format!(
+        "{}/",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .display()
+    );
+    problems
+        .iter()
+        .map(|p| p.plain().replace(&root, ""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
 fn invalid_configs_report_located_problems() {
     let files = fixtures("invalid");
-    assert!(files.len() >= 20, "the corpus must keep at least 20 invalid configs");
+    assert!(
+        files.len() >= 20,
+        "the corpus must keep at least 20 invalid configs"
+    );
     for file in files {
-        let name = file.file_stem().expect("stem").to_string_lossy().into_owned();
+        let name = file
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
         let Err(err) = fearless_config::load(&file) else {
             panic!("{} should not load", file.display());
         };
-        assert!(err.problems.iter().any(|p| p.severity == fearless_config::Severity::Error));
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.severity == fearless_config::Severity::Error)
+        );
         for p in &err.problems {
-            assert!(p.line_col().is_some() || p.code == "config::import", "{name}: problem without a location: {}", p.plain());
+            assert!(
+                p.line_col().is_some() || p.code == "config::import",
+                "{name}: problem without a location: {}",
+                p.plain()
+            );
         }
         insta::assert_snapshot!(name, render(&err.problems));
     }
@@ -40,7 +66,11 @@ fn invalid_configs_report_located_problems() {
 #[test]
 fn warnings_do_not_stop_the_load() {
     for file in fixtures("warnings") {
-        let name = file.file_stem().expect("stem").to_string_lossy().into_owned();
+        let name = file
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
         let loaded = fearless_config::load(&file).expect("loads with warnings");
         assert!(!loaded.warnings.is_empty());
         insta::assert_snapshot!(format!("warning-{name}"), render(&loaded.warnings));
@@ -51,27 +81,55 @@ fn warnings_do_not_stop_the_load() {
 fn the_design_example_loads_with_its_ansible_import() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fearless.yaml");
     let loaded = fearless_config::load(&path).unwrap_or_else(|e| {
-        panic!("{}", e.problems.iter().map(fearless_config::Problem::plain).collect::<Vec<_>>().join("\n"))
+        panic!(
+            "{}",
+            e.problems
+                .iter()
+                .map(fearless_config::Problem::plain)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
     });
     let cfg = loaded.config;
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let names: Vec<&str> = cfg.inventory.hosts.keys().map(String::as_str).collect();
     assert_eq!(names, ["web-1", "web-2", "api-1", "batch-1", "batch-2"]);
     let batch2 = &cfg.inventory.hosts["batch-2"];
-    assert_eq!((batch2.address.as_str(), batch2.port, batch2.user.as_str()), ("10.0.3.12", 2222, "deploy"));
+    assert_eq!(
+        (batch2.address.as_str(), batch2.port, batch2.user.as_str()),
+        ("10.0.3.12", 2222, "deploy")
+    );
     assert_eq!(batch2.become_, Some(fearless_config::Become::Sudo));
     assert_eq!(batch2.labels["env"], "prod");
     let batch = cfg.components["batch"].runs_on.as_ref().expect("selector");
     assert_eq!(cfg.inventory.select(batch).len(), 2);
-    let web = cfg.components["checkout"].runs_on.as_ref().expect("selector");
-    assert_eq!(cfg.inventory.select(web).iter().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["web-1", "web-2"]);
-    assert_eq!(cfg.components["checkout"].depends_on, ["orders-api", "queue", "payments"]);
+    let web = cfg.components["checkout"]
+        .runs_on
+        .as_ref()
+        .expect("selector");
+    assert_eq!(
+        cfg.inventory
+            .select(web)
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect::<Vec<_>>(),
+        ["web-1", "web-2"]
+    );
+    assert_eq!(
+        cfg.components["checkout"].depends_on,
+        ["orders-api", "queue", "payments"]
+    );
 }
 
 #[test]
 fn all_problems_of_a_file_come_together() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/many-unknown-keys.yaml");
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/many-unknown-keys.yaml");
     let err = fearless_config::load(&file).expect_err("invalid");
-    let unknown: Vec<_> = err.problems.iter().filter(|p| p.code == "config::unknown-key").collect();
+    let unknown: Vec<_> = err
+        .problems
+        .iter()
+        .filter(|p| p.code == "config::unknown-key")
+        .collect();
     assert_eq!(unknown.len(), 4, "{}", render(&err.problems));
 }

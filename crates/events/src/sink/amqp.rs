@@ -36,30 +36,60 @@ impl AmqpSink {
     /// A sink for `url` (`amqp://user:pass@host:port/vhost`) and `exchange`; nothing is
     /// opened until the first send.
     pub fn new(url: &str, exchange: &str, timeout: Duration) -> Self {
-        let endpoint = url.parse::<AMQPUri>().map(|u| format!("{}:{}", u.authority.host, u.authority.port)).unwrap_or_else(|_| "?".into());
-        Self { url: url.to_owned(), exchange: exchange.to_owned(), endpoint, timeout, link: Mutex::new(None) }
+        let endpoint = url
+            .parse::<AMQPUri>()
+            .map(|u| format!("{}:{}", u.authority.host, u.authority.port))
+            .unwrap_or_else(|_| "?".into());
+        Self {
+            url: url.to_owned(),
+            exchange: exchange.to_owned(),
+            endpoint,
+            timeout,
+            link: Mutex::new(None),
+        }
     }
 
     fn fail(&self, e: &lapin::Error) -> SinkError {
-        SinkError::Connect { endpoint: self.endpoint.clone(), message: e.to_string() }
+        SinkError::Connect {
+            endpoint: self.endpoint.clone(),
+            message: e.to_string(),
+        }
     }
 
     async fn connect(&self) -> Result<Link, SinkError> {
-        let uri: AMQPUri = self.url.parse().map_err(|e: String| SinkError::Connect { endpoint: self.endpoint.clone(), message: e })?;
-        let properties = ConnectionProperties::default().with_connection_name("fearless events".into());
-        let connection = Connection::connect_uri(uri, properties).await.map_err(|e| self.fail(&e))?;
-        let channel = connection.create_channel().await.map_err(|e| self.fail(&e))?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| self.fail(&e))?;
+        let uri: AMQPUri = self.url.parse().map_err(|e: String| SinkError::Connect {
+            endpoint: self.endpoint.clone(),
+            message: e,
+        })?;
+        let properties =
+            ConnectionProperties::default().with_connection_name("fearless events".into());
+        let connection = Connection::connect_uri(uri, properties)
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| self.fail(&e))?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| self.fail(&e))?;
         channel
             .exchange_declare(
                 self.exchange.as_str().into(),
                 ExchangeKind::Topic,
-                ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
                 FieldTable::default(),
             )
             .await
             .map_err(|e| self.fail(&e))?;
-        Ok(Link { _connection: connection, channel })
+        Ok(Link {
+            _connection: connection,
+            channel,
+        })
     }
 
     async fn publish(&self, link: &Link, event: &Event) -> Result<(), SinkError> {
@@ -70,13 +100,22 @@ impl AmqpSink {
             .with_type(event.ty.as_str().into());
         let confirm = link
             .channel
-            .basic_publish(self.exchange.as_str().into(), event.ty.as_str().into(), BasicPublishOptions::default(), &event.to_json(), properties)
+            .basic_publish(
+                self.exchange.as_str().into(),
+                event.ty.as_str().into(),
+                BasicPublishOptions::default(),
+                &event.to_json(),
+                properties,
+            )
             .await
             .map_err(|e| self.fail(&e))?
             .await
             .map_err(|e| self.fail(&e))?;
         if confirm.is_nack() {
-            return Err(SinkError::Rejected { endpoint: self.endpoint.clone(), message: "the broker nacked the message".into() });
+            return Err(SinkError::Rejected {
+                endpoint: self.endpoint.clone(),
+                message: "the broker nacked the message".into(),
+            });
         }
         Ok(())
     }
@@ -102,7 +141,10 @@ impl Sink for AmqpSink {
             Err(_) => {
                 // The link may be half-open; start afresh next time.
                 *self.link.lock().await = None;
-                Err(SinkError::Timeout { endpoint: self.endpoint.clone(), after: self.timeout })
+                Err(SinkError::Timeout {
+                    endpoint: self.endpoint.clone(),
+                    after: self.timeout,
+                })
             }
         }
     }
@@ -110,16 +152,30 @@ impl Sink for AmqpSink {
     async fn probe(&self) -> Result<(), SinkError> {
         let probe = async {
             let mut guard = self.link.lock().await;
-            if guard.as_ref().is_none_or(|l| !l.channel.status().connected()) {
+            if guard
+                .as_ref()
+                .is_none_or(|l| !l.channel.status().connected())
+            {
                 *guard = Some(self.connect().await?);
             }
             Ok(())
         };
-        tokio::time::timeout(self.timeout, probe).await.unwrap_or_else(|_| Err(SinkError::Timeout { endpoint: self.endpoint.clone(), after: self.timeout }))
+        tokio::time::timeout(self.timeout, probe)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SinkError::Timeout {
+                    endpoint: self.endpoint.clone(),
+                    after: self.timeout,
+                })
+            })
     }
 
     fn capabilities(&self) -> Capabilities {
         // RabbitMQ's default max message size is 128 MiB.
-        Capabilities { acknowledged: true, durable: true, max_bytes: Some(128 * 1024 * 1024) }
+        Capabilities {
+            acknowledged: true,
+            durable: true,
+            max_bytes: Some(128 * 1024 * 1024),
+        }
     }
 }

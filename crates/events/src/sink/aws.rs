@@ -13,14 +13,27 @@ const MAX_BYTES: usize = 256 * 1024;
 fn credentials() -> Option<aws_sdk_sqs::config::Credentials> {
     let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
-    Some(aws_sdk_sqs::config::Credentials::new(id, secret, std::env::var("AWS_SESSION_TOKEN").ok(), None, "fearless-env"))
+    Some(aws_sdk_sqs::config::Credentials::new(
+        id,
+        secret,
+        std::env::var("AWS_SESSION_TOKEN").ok(),
+        None,
+        "fearless-env",
+    ))
 }
 
 fn region(configured: Option<&str>) -> String {
-    configured.map(str::to_owned).or_else(|| std::env::var("AWS_REGION").ok()).unwrap_or_else(|| "us-east-1".into())
+    configured
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".into())
 }
 
-fn service_error(endpoint: &str, e: &(dyn std::error::Error + 'static), timeout: Duration) -> SinkError {
+fn service_error(
+    endpoint: &str,
+    e: &(dyn std::error::Error + 'static),
+    timeout: Duration,
+) -> SinkError {
     let mut text = e.to_string();
     let mut cur = e;
     while let Some(next) = cur.source() {
@@ -28,9 +41,15 @@ fn service_error(endpoint: &str, e: &(dyn std::error::Error + 'static), timeout:
         cur = next;
     }
     if text.contains("timed out") || text.contains("timeout") {
-        return SinkError::Timeout { endpoint: endpoint.to_owned(), after: timeout };
+        return SinkError::Timeout {
+            endpoint: endpoint.to_owned(),
+            after: timeout,
+        };
     }
-    SinkError::Connect { endpoint: endpoint.to_owned(), message: text }
+    SinkError::Connect {
+        endpoint: endpoint.to_owned(),
+        message: text,
+    }
 }
 
 /// Sends each event as one SQS message.
@@ -42,27 +61,49 @@ pub struct SqsSink {
 }
 
 impl SqsSink {
-    pub(super) fn new(queue_url: &str, region_name: Option<&str>, endpoint: Option<&str>, timeout: Duration) -> Self {
-        let client = credentials().ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned()).map(|creds| {
-            let mut b = aws_sdk_sqs::Config::builder()
-                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                .region(aws_sdk_sqs::config::Region::new(region(region_name)))
-                .credentials_provider(creds)
-                .timeout_config(aws_sdk_sqs::config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build());
-            if let Some(e) = endpoint {
-                b = b.endpoint_url(e);
-            }
-            aws_sdk_sqs::Client::from_conf(b.build())
-        });
-        Self { client, queue_url: queue_url.to_owned(), timeout }
+    pub(super) fn new(
+        queue_url: &str,
+        region_name: Option<&str>,
+        endpoint: Option<&str>,
+        timeout: Duration,
+    ) -> Self {
+        let client = credentials()
+            .ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned())
+            .map(|creds| {
+                let mut b = aws_sdk_sqs::Config::builder()
+                    .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                    .region(aws_sdk_sqs::config::Region::new(region(region_name)))
+                    .credentials_provider(creds)
+                    .timeout_config(
+                        aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(timeout)
+                            .build(),
+                    );
+                if let Some(e) = endpoint {
+                    b = b.endpoint_url(e);
+                }
+                aws_sdk_sqs::Client::from_conf(b.build())
+            });
+        Self {
+            client,
+            queue_url: queue_url.to_owned(),
+            timeout,
+        }
     }
 }
 
 impl Sink for SqsSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sqs", reason: e.clone() })?;
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
+            kind: "sqs",
+            reason: e.clone(),
+        })?;
         let body = String::from_utf8_lossy(&event.to_json()).into_owned();
-        let attr = aws_sdk_sqs::types::MessageAttributeValue::builder().data_type("String").string_value(&event.ty).build().map_err(|e| service_error("sqs", &e, self.timeout))?;
+        let attr = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&event.ty)
+            .build()
+            .map_err(|e| service_error("sqs", &e, self.timeout))?;
         client
             .send_message()
             .queue_url(&self.queue_url)
@@ -75,13 +116,25 @@ impl Sink for SqsSink {
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sqs", reason: e.clone() })?;
-        client.get_queue_attributes().queue_url(&self.queue_url).send().await.map_err(|e| service_error("sqs", &e, self.timeout))?;
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
+            kind: "sqs",
+            reason: e.clone(),
+        })?;
+        client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .send()
+            .await
+            .map_err(|e| service_error("sqs", &e, self.timeout))?;
         Ok(())
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { acknowledged: true, durable: true, max_bytes: Some(MAX_BYTES) }
+        Capabilities {
+            acknowledged: true,
+            durable: true,
+            max_bytes: Some(MAX_BYTES),
+        }
     }
 }
 
@@ -94,28 +147,56 @@ pub struct SnsSink {
 }
 
 impl SnsSink {
-    pub(super) fn new(topic_arn: &str, region_name: Option<&str>, endpoint: Option<&str>, timeout: Duration) -> Self {
-        let client = credentials().ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned()).map(|c| {
-            let creds = aws_sdk_sns::config::Credentials::new(c.access_key_id(), c.secret_access_key(), c.session_token().map(str::to_owned), None, "fearless-env");
-            let mut b = aws_sdk_sns::Config::builder()
-                .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-                .region(aws_sdk_sns::config::Region::new(region(region_name)))
-                .credentials_provider(creds)
-                .timeout_config(aws_sdk_sns::config::timeout::TimeoutConfig::builder().operation_timeout(timeout).build());
-            if let Some(e) = endpoint {
-                b = b.endpoint_url(e);
-            }
-            aws_sdk_sns::Client::from_conf(b.build())
-        });
-        Self { client, topic_arn: topic_arn.to_owned(), timeout }
+    pub(super) fn new(
+        topic_arn: &str,
+        region_name: Option<&str>,
+        endpoint: Option<&str>,
+        timeout: Duration,
+    ) -> Self {
+        let client = credentials()
+            .ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned())
+            .map(|c| {
+                let creds = aws_sdk_sns::config::Credentials::new(
+                    c.access_key_id(),
+                    c.secret_access_key(),
+                    c.session_token().map(str::to_owned),
+                    None,
+                    "fearless-env",
+                );
+                let mut b = aws_sdk_sns::Config::builder()
+                    .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                    .region(aws_sdk_sns::config::Region::new(region(region_name)))
+                    .credentials_provider(creds)
+                    .timeout_config(
+                        aws_sdk_sns::config::timeout::TimeoutConfig::builder()
+                            .operation_timeout(timeout)
+                            .build(),
+                    );
+                if let Some(e) = endpoint {
+                    b = b.endpoint_url(e);
+                }
+                aws_sdk_sns::Client::from_conf(b.build())
+            });
+        Self {
+            client,
+            topic_arn: topic_arn.to_owned(),
+            timeout,
+        }
     }
 }
 
 impl Sink for SnsSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sns", reason: e.clone() })?;
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
+            kind: "sns",
+            reason: e.clone(),
+        })?;
         let body = String::from_utf8_lossy(&event.to_json()).into_owned();
-        let attr = aws_sdk_sns::types::MessageAttributeValue::builder().data_type("String").string_value(&event.ty).build().map_err(|e| service_error("sns", &e, self.timeout))?;
+        let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&event.ty)
+            .build()
+            .map_err(|e| service_error("sns", &e, self.timeout))?;
         client
             .publish()
             .topic_arn(&self.topic_arn)
@@ -128,12 +209,24 @@ impl Sink for SnsSink {
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable { kind: "sns", reason: e.clone() })?;
-        client.get_topic_attributes().topic_arn(&self.topic_arn).send().await.map_err(|e| service_error("sns", &e, self.timeout))?;
+        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
+            kind: "sns",
+            reason: e.clone(),
+        })?;
+        client
+            .get_topic_attributes()
+            .topic_arn(&self.topic_arn)
+            .send()
+            .await
+            .map_err(|e| service_error("sns", &e, self.timeout))?;
         Ok(())
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { acknowledged: true, durable: true, max_bytes: Some(MAX_BYTES) }
+        Capabilities {
+            acknowledged: true,
+            durable: true,
+            max_bytes: Some(MAX_BYTES),
+        }
     }
 }

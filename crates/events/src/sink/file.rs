@@ -16,18 +16,31 @@ pub struct FileSink {
 impl FileSink {
     /// A sink writing to `path` (created with its parent directories on first use).
     pub fn new(path: PathBuf) -> Self {
-        Self { path, file: Mutex::new(None) }
+        Self {
+            path,
+            file: Mutex::new(None),
+        }
     }
 
     fn io(&self, e: &std::io::Error) -> SinkError {
-        SinkError::Io { path: self.path.display().to_string(), message: e.to_string() }
+        SinkError::Io {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        }
     }
 
     async fn open(&self) -> Result<tokio::fs::File, SinkError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| self.io(&e))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| self.io(&e))?;
         }
-        tokio::fs::OpenOptions::new().create(true).append(true).open(&self.path).await.map_err(|e| self.io(&e))
+        tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .await
+            .map_err(|e| self.io(&e))
     }
 }
 
@@ -59,6 +72,10 @@ impl Sink for FileSink {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { acknowledged: true, durable: true, max_bytes: None }
+        Capabilities {
+            acknowledged: true,
+            durable: true,
+            max_bytes: None,
+        }
     }
 }

@@ -17,7 +17,8 @@ pub(super) type Client = Result<reqwest::Client, String>;
 
 pub(super) fn client(timeout: Duration) -> Client {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(|e| format!("no trust store: {e}"))?;
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| format!("no trust store: {e}"))?;
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -39,24 +40,50 @@ pub(super) fn client(timeout: Duration) -> Client {
 /// secret).
 fn endpoint(url: &str) -> String {
     match reqwest::Url::parse(url) {
-        Ok(u) => format!("{}:{}", u.host_str().unwrap_or("?"), u.port_or_known_default().unwrap_or(0)),
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or("?"),
+            u.port_or_known_default().unwrap_or(0)
+        ),
         Err(_) => "?".into(),
     }
 }
 
 /// POST `body` and require a 2xx.
-async fn post(client: &Client, url: &str, timeout: Duration, headers: &[(&str, String)], content_type: &str, body: Vec<u8>) -> Result<(), SinkError> {
+async fn post(
+    client: &Client,
+    url: &str,
+    timeout: Duration,
+    headers: &[(&str, String)],
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), SinkError> {
     let endpoint = endpoint(url);
-    let client = client.as_ref().map_err(|e| SinkError::Connect { endpoint: endpoint.clone(), message: e.clone() })?;
-    let mut req = client.post(url).header("content-type", content_type).body(body);
+    let client = client.as_ref().map_err(|e| SinkError::Connect {
+        endpoint: endpoint.clone(),
+        message: e.clone(),
+    })?;
+    let mut req = client
+        .post(url)
+        .header("content-type", content_type)
+        .body(body);
     for (k, v) in headers {
         req = req.header(*k, v.as_str());
     }
     match req.send().await {
         Ok(resp) if resp.status().is_success() => Ok(()),
-        Ok(resp) => Err(SinkError::Status { endpoint, status: resp.status().as_u16() }),
-        Err(e) if e.is_timeout() => Err(SinkError::Timeout { endpoint, after: timeout }),
-        Err(e) => Err(SinkError::Connect { endpoint, message: root_cause(&e.without_url()) }),
+        Ok(resp) => Err(SinkError::Status {
+            endpoint,
+            status: resp.status().as_u16(),
+        }),
+        Err(e) if e.is_timeout() => Err(SinkError::Timeout {
+            endpoint,
+            after: timeout,
+        }),
+        Err(e) => Err(SinkError::Connect {
+            endpoint,
+            message: root_cause(&e.without_url()),
+        }),
     }
 }
 
@@ -73,8 +100,14 @@ async fn probe_url(url: &str, timeout: Duration) -> Result<(), SinkError> {
     let endpoint = endpoint(url);
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&endpoint)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(SinkError::Connect { endpoint, message: e.to_string() }),
-        Err(_) => Err(SinkError::Timeout { endpoint, after: timeout }),
+        Ok(Err(e)) => Err(SinkError::Connect {
+            endpoint,
+            message: e.to_string(),
+        }),
+        Err(_) => Err(SinkError::Timeout {
+            endpoint,
+            after: timeout,
+        }),
     }
 }
 
@@ -86,7 +119,9 @@ pub fn webhook_signature(secret: &str, id: &str, timestamp: u64, body: &[u8]) ->
         _ => secret.as_bytes().to_vec(),
     };
     // HMAC accepts keys of any length.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else { return String::new() };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key) else {
+        return String::new();
+    };
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -106,21 +141,48 @@ pub struct WebhookSink {
 }
 
 impl WebhookSink {
-    pub(super) fn new(client: Client, url: &str, secret_env: Option<String>, timeout: Duration) -> Self {
-        Self { client, url: url.to_owned(), secret_env, timeout }
+    pub(super) fn new(
+        client: Client,
+        url: &str,
+        secret_env: Option<String>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            url: url.to_owned(),
+            secret_env,
+            timeout,
+        }
     }
 }
 
 impl Sink for WebhookSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
         let body = event.to_json();
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        let mut headers = vec![("webhook-id", event.id.clone()), ("webhook-timestamp", timestamp.to_string())];
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut headers = vec![
+            ("webhook-id", event.id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+        ];
         if let Some(var) = &self.secret_env {
             let secret = std::env::var(var).map_err(|_| SinkError::MissingEnv(var.clone()))?;
-            headers.push(("webhook-signature", webhook_signature(&secret, &event.id, timestamp, &body)));
+            headers.push((
+                "webhook-signature",
+                webhook_signature(&secret, &event.id, timestamp, &body),
+            ));
         }
-        post(&self.client, &self.url, self.timeout, &headers, "application/cloudevents+json", body).await
+        post(
+            &self.client,
+            &self.url,
+            self.timeout,
+            &headers,
+            "application/cloudevents+json",
+            body,
+        )
+        .await
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
@@ -128,7 +190,11 @@ impl Sink for WebhookSink {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { acknowledged: true, durable: false, max_bytes: None }
+        Capabilities {
+            acknowledged: true,
+            durable: false,
+            max_bytes: None,
+        }
     }
 }
 
@@ -142,7 +208,11 @@ pub struct SlackSink {
 
 impl SlackSink {
     pub(super) fn new(client: Client, url: &str, timeout: Duration) -> Self {
-        Self { client, url: url.to_owned(), timeout }
+        Self {
+            client,
+            url: url.to_owned(),
+            timeout,
+        }
     }
 
     /// The JSON body posted for `event`.
@@ -151,7 +221,10 @@ impl SlackSink {
         if let Some(host) = event.extensions.get("host") {
             text.push_str(&format!(" (host {host})"));
         }
-        text.push_str(&format!("\n`{}` · {} · {}", event.ty, event.source, event.time));
+        text.push_str(&format!(
+            "\n`{}` · {} · {}",
+            event.ty, event.source, event.time
+        ));
         json!({ "text": text })
     }
 }
@@ -159,7 +232,15 @@ impl SlackSink {
 impl Sink for SlackSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
         let body = serde_json::to_vec(&Self::payload(event)).unwrap_or_default();
-        post(&self.client, &self.url, self.timeout, &[], "application/json", body).await
+        post(
+            &self.client,
+            &self.url,
+            self.timeout,
+            &[],
+            "application/json",
+            body,
+        )
+        .await
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
@@ -168,7 +249,11 @@ impl Sink for SlackSink {
 
     fn capabilities(&self) -> Capabilities {
         // Slack truncates messages past 40,000 characters.
-        Capabilities { acknowledged: true, durable: true, max_bytes: None }
+        Capabilities {
+            acknowledged: true,
+            durable: true,
+            max_bytes: None,
+        }
     }
 }
 
@@ -183,13 +268,27 @@ pub struct PagerDutySink {
 }
 
 impl PagerDutySink {
-    pub(super) fn new(client: Client, base: &str, routing_key_env: String, timeout: Duration) -> Self {
-        Self { client, base: base.trim_end_matches('/').to_owned(), routing_key_env, timeout }
+    pub(super) fn new(
+        client: Client,
+        base: &str,
+        routing_key_env: String,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            routing_key_env,
+            timeout,
+        }
     }
 
     /// The path (`/v2/enqueue` or `/v2/change/enqueue`) and JSON body posted for `event`.
     pub fn payload(event: &Event, routing_key: &str) -> (&'static str, serde_json::Value) {
-        let source = event.extensions.get("host").cloned().unwrap_or_else(|| event.source.clone());
+        let source = event
+            .extensions
+            .get("host")
+            .cloned()
+            .unwrap_or_else(|| event.source.clone());
         let details = json!({ "type": event.ty, "id": event.id, "subject": event.subject, "data": event.data });
         if event.ty.starts_with("fearless.incident.") {
             let mut body = json!({
@@ -230,10 +329,19 @@ fn truncate(s: &str, max: usize) -> String {
 
 impl Sink for PagerDutySink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
-        let key = std::env::var(&self.routing_key_env).map_err(|_| SinkError::MissingEnv(self.routing_key_env.clone()))?;
+        let key = std::env::var(&self.routing_key_env)
+            .map_err(|_| SinkError::MissingEnv(self.routing_key_env.clone()))?;
         let (path, body) = Self::payload(event, &key);
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        post(&self.client, &format!("{}{path}", self.base), self.timeout, &[], "application/json", body).await
+        post(
+            &self.client,
+            &format!("{}{path}", self.base),
+            self.timeout,
+            &[],
+            "application/json",
+            body,
+        )
+        .await
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
@@ -242,6 +350,10 @@ impl Sink for PagerDutySink {
 
     fn capabilities(&self) -> Capabilities {
         // PagerDuty rejects events over 512 KB.
-        Capabilities { acknowledged: true, durable: true, max_bytes: Some(512 * 1024) }
+        Capabilities {
+            acknowledged: true,
+            durable: true,
+            max_bytes: Some(512 * 1024),
+        }
     }
 }

@@ -110,7 +110,10 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 
 /// A sink of any configured kind.
 #[derive(Debug)]
-#[expect(clippy::large_enum_variant, reason = "one per configured sink, built once")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per configured sink, built once"
+)]
 pub enum AnySink {
     /// `file`.
     File(FileSink),
@@ -143,16 +146,54 @@ impl AnySink {
         let client = http::client(options.http_timeout);
         match spec {
             SinkSpec::File { path } => AnySink::File(FileSink::new(path.clone())),
-            SinkSpec::Webhook { url, secret_env } => AnySink::Webhook(WebhookSink::new(client, url, secret_env.clone(), options.http_timeout)),
-            SinkSpec::Slack { url } => AnySink::Slack(SlackSink::new(client, url, options.http_timeout)),
-            SinkSpec::PagerDuty { url, routing_key_env } => AnySink::PagerDuty(PagerDutySink::new(client, url, routing_key_env.clone(), options.http_timeout)),
-            SinkSpec::Amqp { url, exchange } => AnySink::Amqp(AmqpSink::new(url, exchange, options.amqp_timeout)),
+            SinkSpec::Webhook { url, secret_env } => AnySink::Webhook(WebhookSink::new(
+                client,
+                url,
+                secret_env.clone(),
+                options.http_timeout,
+            )),
+            SinkSpec::Slack { url } => {
+                AnySink::Slack(SlackSink::new(client, url, options.http_timeout))
+            }
+            SinkSpec::PagerDuty {
+                url,
+                routing_key_env,
+            } => AnySink::PagerDuty(PagerDutySink::new(
+                client,
+                url,
+                routing_key_env.clone(),
+                options.http_timeout,
+            )),
+            SinkSpec::Amqp { url, exchange } => {
+                AnySink::Amqp(AmqpSink::new(url, exchange, options.amqp_timeout))
+            }
             #[cfg(feature = "aws")]
-            SinkSpec::Sqs { queue_url, region, endpoint } => AnySink::Sqs(SqsSink::new(queue_url, region.as_deref(), endpoint.as_deref(), options.http_timeout)),
+            SinkSpec::Sqs {
+                queue_url,
+                region,
+                endpoint,
+            } => AnySink::Sqs(SqsSink::new(
+                queue_url,
+                region.as_deref(),
+                endpoint.as_deref(),
+                options.http_timeout,
+            )),
             #[cfg(feature = "aws")]
-            SinkSpec::Sns { topic_arn, region, endpoint } => AnySink::Sns(SnsSink::new(topic_arn, region.as_deref(), endpoint.as_deref(), options.http_timeout)),
+            SinkSpec::Sns {
+                topic_arn,
+                region,
+                endpoint,
+            } => AnySink::Sns(SnsSink::new(
+                topic_arn,
+                region.as_deref(),
+                endpoint.as_deref(),
+                options.http_timeout,
+            )),
             #[cfg(not(feature = "aws"))]
-            SinkSpec::Sqs { .. } | SinkSpec::Sns { .. } => AnySink::Unavailable { kind: spec.kind(), reason: "built without the aws feature".into() },
+            SinkSpec::Sqs { .. } | SinkSpec::Sns { .. } => AnySink::Unavailable {
+                kind: spec.kind(),
+                reason: "built without the aws feature".into(),
+            },
         }
     }
 }

@@ -13,53 +13,107 @@ const BROKER: &str = "127.0.0.1:5672";
 /// A fresh exchange name and a queue bound to it for `pattern`. Declaring the exchange
 /// here too means the binding exists before the first event.
 async fn bound_queue(pattern: &str) -> (Connection, Channel, String, String) {
-    let conn = Connection::connect(&format!("amqp://guest:guest@{BROKER}/%2f"), ConnectionProperties::default())
-        .await
-        .expect("RabbitMQ must listen on 127.0.0.1:5672 with guest/guest (scripts/test.sh starts it)");
+    let conn = Connection::connect(
+        &format!("amqp://guest:guest@{BROKER}/%2f"),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("RabbitMQ must listen on 127.0.0.1:5672 with guest/guest (scripts/test.sh starts it)");
     let ch = conn.create_channel().await.expect("channel");
     let exchange = format!("fearless.test.{}", uuid::Uuid::now_v7());
     ch.exchange_declare(
         exchange.as_str().into(),
         lapin::ExchangeKind::Topic,
-        lapin::options::ExchangeDeclareOptions { durable: true, auto_delete: true, ..Default::default() },
+        lapin::options::ExchangeDeclareOptions {
+            durable: true,
+            auto_delete: true,
+            ..Default::default()
+        },
         FieldTable::default(),
     )
     .await
     .expect("exchange");
     let q = ch
-        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .expect("queue");
     let queue = q.name().to_string();
-    ch.queue_bind(queue.as_str().into(), exchange.as_str().into(), pattern.into(), QueueBindOptions::default(), FieldTable::default()).await.expect("bind");
+    ch.queue_bind(
+        queue.as_str().into(),
+        exchange.as_str().into(),
+        pattern.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
     (conn, ch, exchange, queue)
 }
 
 /// Every message waiting on `queue`: (routing key, delivery mode, body).
 async fn drain(ch: &Channel, queue: &str) -> Vec<(String, Option<u8>, serde_json::Value)> {
     let mut out = Vec::new();
-    while let Some(m) = ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.expect("get") {
+    while let Some(m) = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("get")
+    {
         let body = serde_json::from_slice(&m.delivery.data).expect("json body");
-        out.push((m.delivery.routing_key.to_string(), *m.delivery.properties.delivery_mode(), body));
+        out.push((
+            m.delivery.routing_key.to_string(),
+            *m.delivery.properties.delivery_mode(),
+            body,
+        ));
     }
     out
 }
 
 fn yaml(url: &str, exchange: &str) -> String {
-    format!("events:\n  sinks:\n    bus: {{ amqp: {{ url: \"{url}\", exchange: {exchange} }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [bus] }}\n")
+    format!(
+        "events:\n  sinks:\n    bus: {{ amqp: {{ url: \"{url}\", exchange: {exchange} }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [bus] }}\n"
+    )
 }
 
 // The exchange is declared auto-delete by the test and durable by both, so the sink's
 // declaration (durable, not auto-delete) must match: use a separate exchange per test and
 // let the sink declare it first.
-async fn bound_queue_after_sink(events: &Events, ch: &Channel, exchange: &str, pattern: &str) -> String {
+async fn bound_queue_after_sink(
+    events: &Events,
+    ch: &Channel,
+    exchange: &str,
+    pattern: &str,
+) -> String {
     events.sink("bus").expect("sink").probe_now().await;
     let q = ch
-        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
         .await
         .expect("queue");
     let queue = q.name().to_string();
-    ch.queue_bind(queue.as_str().into(), exchange.into(), pattern.into(), QueueBindOptions::default(), FieldTable::default()).await.expect("bind");
+    ch.queue_bind(
+        queue.as_str().into(),
+        exchange.into(),
+        pattern.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
     queue
 }
 
@@ -79,13 +133,28 @@ async fn events_arrive_on_a_bound_queue_with_the_type_as_routing_key() {
     let dir = tempfile::tempdir().expect("tmp");
     let (_conn, ch, _, _) = bound_queue("unused").await;
     let exchange = format!("fearless.it.{}", uuid::Uuid::now_v7());
-    let events = Events::with_options(&events_config(dir.path(), &yaml(&format!("amqp://guest:guest@{BROKER}/%2f"), &exchange)), &dir.path().join("outbox"), fast_options());
+    let events = Events::with_options(
+        &events_config(
+            dir.path(),
+            &yaml(&format!("amqp://guest:guest@{BROKER}/%2f"), &exchange),
+        ),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
     let queue = bound_queue_after_sink(&events, &ch, &exchange, "fearless.change.#").await;
 
-    let approved = Event::for_change(types::CHANGE_APPROVED, "fearless://ctl", "CHG-3", json!({ "by": "alice" }));
+    let approved = Event::for_change(
+        types::CHANGE_APPROVED,
+        "fearless://ctl",
+        "CHG-3",
+        json!({ "by": "alice" }),
+    );
     let incident = Event::new(types::INCIDENT_OPENED, "fearless://ctl", json!({}));
     assert!(events.send_message(&approved).await.is_complete());
-    assert!(events.send_message(&incident).await.is_complete(), "published and confirmed, though no queue takes it");
+    assert!(
+        events.send_message(&incident).await.is_complete(),
+        "published and confirmed, though no queue takes it"
+    );
 
     let got = drain(&ch, &queue).await;
     assert_eq!(got.len(), 1, "only the change event matches the binding");
@@ -95,7 +164,9 @@ async fn events_arrive_on_a_bound_queue_with_the_type_as_routing_key() {
     assert_eq!(body["id"], approved.id.as_str());
     assert_eq!(body["subject"], "CHG-3");
     assert_eq!(body["data"]["by"], "alice");
-    let _ = ch.exchange_delete(exchange.as_str().into(), Default::default()).await;
+    let _ = ch
+        .exchange_delete(exchange.as_str().into(), Default::default())
+        .await;
 }
 
 #[tokio::test]
@@ -105,21 +176,38 @@ async fn broker_gone_mid_run_queues_events_and_replay_delivers_them_once() {
     let mut proxy = Proxy::start(BROKER.parse().expect("addr")).await;
     let exchange = format!("fearless.it.{}", uuid::Uuid::now_v7());
     let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
-    let events = Events::with_options(&events_config(dir.path(), &yaml(&url, &exchange)), &dir.path().join("outbox"), fast_options());
+    let events = Events::with_options(
+        &events_config(dir.path(), &yaml(&url, &exchange)),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
     let queue = bound_queue_after_sink(&events, &ch, &exchange, "#").await;
 
     let mut sent = Vec::new();
     for i in 0..3 {
-        let e = Event::for_change(types::CHANGE_STARTED, "fearless://ctl", &format!("CHG-{i}"), json!({}));
+        let e = Event::for_change(
+            types::CHANGE_STARTED,
+            "fearless://ctl",
+            &format!("CHG-{i}"),
+            json!({}),
+        );
         assert!(events.send_message(&e).await.is_complete());
         sent.push(e.id);
     }
 
     proxy.stop().await;
     for i in 3..6 {
-        let e = Event::for_change(types::CHANGE_STARTED, "fearless://ctl", &format!("CHG-{i}"), json!({}));
+        let e = Event::for_change(
+            types::CHANGE_STARTED,
+            "fearless://ctl",
+            &format!("CHG-{i}"),
+            json!({}),
+        );
         let d = events.send_message(&e).await;
-        assert!(matches!(d.sinks[0].outcome, Outcome::Queued { attempts: 1, .. }), "{d:?}");
+        assert!(
+            matches!(d.sinks[0].outcome, Outcome::Queued { attempts: 1, .. }),
+            "{d:?}"
+        );
         sent.push(e.id);
     }
     let status = events.status().await.expect("status");
@@ -131,12 +219,29 @@ async fn broker_gone_mid_run_queues_events_and_replay_delivers_them_once() {
 
     proxy.restart().await;
     let report = events.replay().await.expect("replay");
-    assert_eq!((report.delivered, report.still_queued.len()), (3, 0), "{report:?}");
+    assert_eq!(
+        (report.delivered, report.still_queued.len()),
+        (3, 0),
+        "{report:?}"
+    );
     assert_eq!(events.status().await.expect("status").total(), 0);
-    assert_eq!(events.replay().await.expect("replay").delivered, 0, "nothing left to send twice");
+    assert_eq!(
+        events.replay().await.expect("replay").delivered,
+        0,
+        "nothing left to send twice"
+    );
 
-    let got: Vec<String> = drain(&ch, &queue).await.into_iter().map(|(_, _, b)| b["id"].as_str().expect("id").to_owned()).collect();
+    let got: Vec<String> = drain(&ch, &queue)
+        .await
+        .into_iter()
+        .map(|(_, _, b)| b["id"].as_str().expect("id").to_owned())
+        .collect();
     assert_eq!(got.len(), 6, "{got:?}");
-    assert_eq!(got.iter().collect::<BTreeSet<_>>(), sent.iter().collect::<BTreeSet<_>>());
-    let _ = ch.exchange_delete(exchange.as_str().into(), Default::default()).await;
+    assert_eq!(
+        got.iter().collect::<BTreeSet<_>>(),
+        sent.iter().collect::<BTreeSet<_>>()
+    );
+    let _ = ch
+        .exchange_delete(exchange.as_str().into(), Default::default())
+        .await;
 }

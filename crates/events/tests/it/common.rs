@@ -13,7 +13,16 @@ use tokio::task::JoinSet;
 /// The `events:` section of `yaml`, loaded as if from `dir/fearless.yaml`.
 pub(crate) fn events_config(dir: &Path, yaml: &str) -> EventsConfig {
     let loaded = fearless_config::load_str(&dir.join("fearless.yaml"), yaml.to_owned())
-        .unwrap_or_else(|e| panic!("{}", e.problems.iter().map(fearless_config::Problem::plain).collect::<Vec<_>>().join("\n")));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}",
+                e.problems
+                    .iter()
+                    .map(fearless_config::Problem::plain)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
     loaded.config.events
 }
 
@@ -63,7 +72,11 @@ impl HttpServer {
                 conns.spawn(serve(stream, answer, reqs.clone()));
             }
         });
-        Self { addr, requests, _tasks: tasks }
+        Self {
+            addr,
+            requests,
+            _tasks: tasks,
+        }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -79,7 +92,9 @@ async fn serve(mut stream: TcpStream, answer: Answer, requests: Arc<Mutex<Vec<Re
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let header_end = loop {
-        let Ok(n) = stream.read(&mut chunk).await else { return };
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
         if n == 0 {
             return;
         }
@@ -90,23 +105,39 @@ async fn serve(mut stream: TcpStream, answer: Answer, requests: Arc<Mutex<Vec<Re
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
     let mut lines = head.lines();
-    let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("").to_owned();
-    let headers: BTreeMap<String, String> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let path = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("")
+        .to_owned();
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     while buf.len() < header_end + len {
-        let Ok(n) = stream.read(&mut chunk).await else { return };
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
         if n == 0 {
             return;
         }
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = buf[header_end..header_end + len].to_vec();
-    requests.lock().expect("lock").push(Request { path, headers, body });
+    requests.lock().expect("lock").push(Request {
+        path,
+        headers,
+        body,
+    });
     match answer {
         Answer::Hang => tokio::time::sleep(Duration::from_secs(30)).await,
         Answer::Status(code) => {
-            let resp = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let resp =
+                format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             let _ = stream.write_all(resp.as_bytes()).await;
         }
     }
@@ -122,13 +153,19 @@ pub(crate) struct Proxy {
 
 impl Proxy {
     pub(crate) async fn start(target: SocketAddr) -> Self {
-        let mut p = Self { port: 0, target, tasks: None };
+        let mut p = Self {
+            port: 0,
+            target,
+            tasks: None,
+        };
         p.listen().await;
         p
     }
 
     async fn listen(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind proxy");
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("bind proxy");
         self.port = listener.local_addr().expect("addr").port();
         let target = self.target;
         let mut tasks = JoinSet::new();

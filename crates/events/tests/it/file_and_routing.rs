@@ -5,23 +5,40 @@ use fearless_events::{Event, Events, Outcome, Severity, types};
 use serde_json::json;
 
 fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
 }
 
 #[tokio::test]
 async fn file_sink_writes_one_json_line_per_event() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = events_config(dir.path(), "events:\n  sinks:\n    log: { file: { path: out/events.jsonl } }\n  routes:\n    - { types: \"fearless.*\", sinks: [log] }\n");
+    let cfg = events_config(
+        dir.path(),
+        "events:\n  sinks:\n    log: { file: { path: out/events.jsonl } }\n  routes:\n    - { types: \"fearless.*\", sinks: [log] }\n",
+    );
     let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
     let mut ids = Vec::new();
     for i in 0..5 {
-        let e = Event::for_change(types::CHANGE_APPROVED, "fearless://ctl", &format!("CHG-{i}"), json!({ "n": i }));
+        let e = Event::for_change(
+            types::CHANGE_APPROVED,
+            "fearless://ctl",
+            &format!("CHG-{i}"),
+            json!({ "n": i }),
+        );
         let d = events.send_message(&e).await;
         assert!(d.is_complete(), "{d:?}");
         ids.push(e.id);
     }
     let got = lines(&dir.path().join("out/events.jsonl"));
-    assert_eq!(got.iter().map(|v| v["id"].as_str().expect("id").to_owned()).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        got.iter()
+            .map(|v| v["id"].as_str().expect("id").to_owned())
+            .collect::<Vec<_>>(),
+        ids
+    );
     assert_eq!(got[3]["subject"], "CHG-3");
     assert_eq!(got[3]["specversion"], "1.0");
 }
@@ -42,20 +59,27 @@ events:
 "#;
     let cfg = events_config(dir.path(), yaml);
     let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
-    let sent = |d: fearless_events::Delivery| d.sinks.into_iter().map(|s| s.sink).collect::<Vec<_>>();
+    let sent =
+        |d: fearless_events::Delivery| d.sinks.into_iter().map(|s| s.sink).collect::<Vec<_>>();
 
     let change = Event::new(types::CHANGE_CLOSED, "fearless://ctl", json!({}));
     assert_eq!(sent(events.send_message(&change).await), ["all", "changes"]);
-    let minor = Event::new(types::INCIDENT_OPENED, "fearless://ctl", json!({})).severity(Severity::Warning);
+    let minor =
+        Event::new(types::INCIDENT_OPENED, "fearless://ctl", json!({})).severity(Severity::Warning);
     assert_eq!(sent(events.send_message(&minor).await), ["all"]);
-    let major = Event::new(types::INCIDENT_OPENED, "fearless://ctl", json!({})).severity(Severity::Critical);
+    let major = Event::new(types::INCIDENT_OPENED, "fearless://ctl", json!({}))
+        .severity(Severity::Critical);
     assert_eq!(sent(events.send_message(&major).await), ["all", "pager"]);
-    let foreign = Event::new("acme.deploy.v1", "fearless://ctl", json!({})).severity(Severity::Critical);
+    let foreign =
+        Event::new("acme.deploy.v1", "fearless://ctl", json!({})).severity(Severity::Critical);
     assert!(events.send_message(&foreign).await.sinks.is_empty());
 
     assert_eq!(lines(&dir.path().join("all.jsonl")).len(), 3);
     assert_eq!(lines(&dir.path().join("changes.jsonl")).len(), 1);
-    assert_eq!(lines(&dir.path().join("pager.jsonl"))[0]["id"], major.id.as_str());
+    assert_eq!(
+        lines(&dir.path().join("pager.jsonl"))[0]["id"],
+        major.id.as_str()
+    );
 }
 
 #[tokio::test]
@@ -63,13 +87,27 @@ async fn an_unwritable_file_sink_queues_and_says_why() {
     let dir = tempfile::tempdir().expect("tmp");
     // A directory where the file should be: the write fails.
     std::fs::create_dir_all(dir.path().join("events.jsonl")).expect("mkdir");
-    let cfg = events_config(dir.path(), "events:\n  sinks:\n    log: { file: { path: events.jsonl } }\n  routes:\n    - { types: \"fearless.*\", sinks: [log] }\n");
+    let cfg = events_config(
+        dir.path(),
+        "events:\n  sinks:\n    log: { file: { path: events.jsonl } }\n  routes:\n    - { types: \"fearless.*\", sinks: [log] }\n",
+    );
     let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
-    let d = events.send_message(&Event::new(types::CHANGE_STARTED, "fearless://ctl", json!({}))).await;
-    let Outcome::Queued { reason, attempts } = &d.sinks[0].outcome else { panic!("{d:?}") };
+    let d = events
+        .send_message(&Event::new(
+            types::CHANGE_STARTED,
+            "fearless://ctl",
+            json!({}),
+        ))
+        .await;
+    let Outcome::Queued { reason, attempts } = &d.sinks[0].outcome else {
+        panic!("{d:?}")
+    };
     assert!(reason.contains("events.jsonl"), "{reason}");
     assert_eq!(*attempts, 1);
-    assert_eq!(events.status().await.expect("status").sinks["log"].pending, 1);
+    assert_eq!(
+        events.status().await.expect("status").sinks["log"].pending,
+        1
+    );
 }
 
 #[tokio::test]
@@ -78,10 +116,18 @@ async fn sqs_without_the_aws_feature_is_accepted_and_queues_with_the_reason() {
     let yaml = "events:\n  sinks:\n    q: { sqs: { queue_url: \"http://127.0.0.1:1/000000000000/fearless\", region: us-east-1 } }\n  routes:\n    - { types: \"fearless.*\", sinks: [q] }\n";
     let cfg = events_config(dir.path(), yaml);
     let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
-    let d = events.send_message(&Event::new(types::CHANGE_STARTED, "fearless://ctl", json!({}))).await;
+    let d = events
+        .send_message(&Event::new(
+            types::CHANGE_STARTED,
+            "fearless://ctl",
+            json!({}),
+        ))
+        .await;
     assert!(!d.is_complete());
     if cfg!(not(feature = "aws")) {
-        let Outcome::Queued { reason, .. } = &d.sinks[0].outcome else { panic!("{d:?}") };
+        let Outcome::Queued { reason, .. } = &d.sinks[0].outcome else {
+            panic!("{d:?}")
+        };
         assert!(reason.contains("built without the aws feature"), "{reason}");
     }
 }

@@ -14,7 +14,9 @@ fn fixed(mut e: Event) -> Event {
 }
 
 fn hook_yaml(url: &str) -> String {
-    format!("events:\n  sinks:\n    hook: {{ webhook: {{ url: \"{url}\", secret_env: HOME }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [hook] }}\n")
+    format!(
+        "events:\n  sinks:\n    hook: {{ webhook: {{ url: \"{url}\", secret_env: HOME }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [hook] }}\n"
+    )
 }
 
 /// The signing secret: the tests name `HOME` as `secret_env` (setting a variable needs
@@ -27,8 +29,17 @@ fn secret() -> String {
 async fn webhook_is_signed_the_standard_webhooks_way() {
     let server = HttpServer::start(Answer::Status(204)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let events = Events::with_options(&events_config(dir.path(), &hook_yaml(&server.url("/hooks/fearless"))), &dir.path().join("outbox"), fast_options());
-    let e = Event::for_change(types::CHANGE_APPROVED, "fearless://ctl", "CHG-3", json!({ "by": "alice" }));
+    let events = Events::with_options(
+        &events_config(dir.path(), &hook_yaml(&server.url("/hooks/fearless"))),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
+    let e = Event::for_change(
+        types::CHANGE_APPROVED,
+        "fearless://ctl",
+        "CHG-3",
+        json!({ "by": "alice" }),
+    );
     let d = events.send_message(&e).await;
     assert!(d.is_complete(), "{d:?}");
 
@@ -40,9 +51,18 @@ async fn webhook_is_signed_the_standard_webhooks_way() {
     assert_eq!(r.headers["content-type"], "application/cloudevents+json");
     // Verify independently of the crate's own signing code.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret().as_bytes()).expect("key");
-    mac.update(format!("{}.{}.", r.headers["webhook-id"], r.headers["webhook-timestamp"]).as_bytes());
+    mac.update(
+        format!(
+            "{}.{}.",
+            r.headers["webhook-id"], r.headers["webhook-timestamp"]
+        )
+        .as_bytes(),
+    );
     mac.update(&r.body);
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
     assert_eq!(r.headers["webhook-signature"], expected);
     let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(body["type"], "fearless.change.approved.v1");
@@ -59,14 +79,21 @@ async fn a_500_and_a_timeout_go_to_the_outbox_with_attempt_counts() {
         failing.url("/h"),
         hanging.url("/h")
     );
-    let events = Events::with_options(&events_config(dir.path(), &yaml), &dir.path().join("outbox"), fast_options());
+    let events = Events::with_options(
+        &events_config(dir.path(), &yaml),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
     let e = Event::new(types::CHANGE_STARTED, "fearless://ctl", json!({}));
     let d = events.send_message(&e).await;
     let reasons: Vec<String> = d
         .sinks
         .iter()
         .map(|s| match &s.outcome {
-            Outcome::Queued { reason, attempts: 1 } => reason.clone(),
+            Outcome::Queued {
+                reason,
+                attempts: 1,
+            } => reason.clone(),
             other => panic!("{}: {other:?}", s.sink),
         })
         .collect();
@@ -76,12 +103,28 @@ async fn a_500_and_a_timeout_go_to_the_outbox_with_attempt_counts() {
     let report = events.replay().await.expect("replay");
     assert_eq!(report.delivered, 0);
     assert_eq!(report.still_queued.len(), 2);
-    assert!(report.still_queued.iter().all(|s| matches!(s.outcome, Outcome::Queued { attempts: 2, .. })), "{report:?}");
+    assert!(
+        report
+            .still_queued
+            .iter()
+            .all(|s| matches!(s.outcome, Outcome::Queued { attempts: 2, .. })),
+        "{report:?}"
+    );
     let status = events.status().await.expect("status");
-    assert_eq!((status.sinks["broken"].pending, status.sinks["slow"].pending), (1, 1));
+    assert_eq!(
+        (status.sinks["broken"].pending, status.sinks["slow"].pending),
+        (1, 1)
+    );
     events.replay().await.expect("replay");
     let status = events.status().await.expect("status");
-    assert_eq!((status.sinks["broken"].failed, status.sinks["broken"].pending), (1, 0), "max_attempts 3 reached");
+    assert_eq!(
+        (
+            status.sinks["broken"].failed,
+            status.sinks["broken"].pending
+        ),
+        (1, 0),
+        "max_attempts 3 reached"
+    );
     assert_eq!(failing.requests().len(), 3);
 }
 
@@ -89,9 +132,24 @@ async fn a_500_and_a_timeout_go_to_the_outbox_with_attempt_counts() {
 async fn slack_payload_is_posted() {
     let server = HttpServer::start(Answer::Status(200)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let yaml = format!("events:\n  sinks:\n    chat: {{ slack: {{ url: \"{}\" }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [chat] }}\n", server.url("/services/T0/B0/XXXX"));
-    let events = Events::with_options(&events_config(dir.path(), &yaml), &dir.path().join("outbox"), fast_options());
-    let e = fixed(Event::for_change(types::CHANGE_APPROVED, "fearless://ctl", "CHG-3", json!({ "summary": "CHG-3 approved by alice" })).host("web-1"));
+    let yaml = format!(
+        "events:\n  sinks:\n    chat: {{ slack: {{ url: \"{}\" }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [chat] }}\n",
+        server.url("/services/T0/B0/XXXX")
+    );
+    let events = Events::with_options(
+        &events_config(dir.path(), &yaml),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
+    let e = fixed(
+        Event::for_change(
+            types::CHANGE_APPROVED,
+            "fearless://ctl",
+            "CHG-3",
+            json!({ "summary": "CHG-3 approved by alice" }),
+        )
+        .host("web-1"),
+    );
     assert!(events.send_message(&e).await.is_complete());
     let body: serde_json::Value = serde_json::from_slice(&server.requests()[0].body).expect("json");
     insta::assert_json_snapshot!("slack", body);
@@ -105,13 +163,34 @@ async fn pagerduty_incidents_trigger_and_changes_are_change_events() {
         "events:\n  sinks:\n    pd: {{ pagerduty: {{ url: \"{}\", routing_key_env: PATH }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [pd] }}\n",
         server.url("")
     );
-    let events = Events::with_options(&events_config(dir.path(), &yaml), &dir.path().join("outbox"), fast_options());
-    let incident = fixed(Event::new(types::INCIDENT_OPENED, "fearless://ctl", json!({ "summary": "orders-api down on web-1" })).severity(Severity::Critical).host("web-1").subject("INC-7"));
-    let change = fixed(Event::for_change(types::CHANGE_CLOSED, "fearless://ctl", "CHG-3", json!({})));
+    let events = Events::with_options(
+        &events_config(dir.path(), &yaml),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
+    let incident = fixed(
+        Event::new(
+            types::INCIDENT_OPENED,
+            "fearless://ctl",
+            json!({ "summary": "orders-api down on web-1" }),
+        )
+        .severity(Severity::Critical)
+        .host("web-1")
+        .subject("INC-7"),
+    );
+    let change = fixed(Event::for_change(
+        types::CHANGE_CLOSED,
+        "fearless://ctl",
+        "CHG-3",
+        json!({}),
+    ));
     assert!(events.send_message(&incident).await.is_complete());
     assert!(events.send_message(&change).await.is_complete());
     let reqs = server.requests();
-    assert_eq!(reqs.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), ["/v2/enqueue", "/v2/change/enqueue"]);
+    assert_eq!(
+        reqs.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        ["/v2/enqueue", "/v2/change/enqueue"]
+    );
     let settings = {
         let mut s = insta::Settings::clone_current();
         // The routing key comes from $PATH here, which differs between machines.
@@ -119,8 +198,14 @@ async fn pagerduty_incidents_trigger_and_changes_are_change_events() {
         s
     };
     settings.bind(|| {
-        insta::assert_json_snapshot!("pagerduty-incident", serde_json::from_slice::<serde_json::Value>(&reqs[0].body).expect("json"));
-        insta::assert_json_snapshot!("pagerduty-change", serde_json::from_slice::<serde_json::Value>(&reqs[1].body).expect("json"));
+        insta::assert_json_snapshot!(
+            "pagerduty-incident",
+            serde_json::from_slice::<serde_json::Value>(&reqs[0].body).expect("json")
+        );
+        insta::assert_json_snapshot!(
+            "pagerduty-change",
+            serde_json::from_slice::<serde_json::Value>(&reqs[1].body).expect("json")
+        );
     });
 }
 
@@ -128,8 +213,15 @@ async fn pagerduty_incidents_trigger_and_changes_are_change_events() {
 async fn test_sends_a_test_event_to_one_sink() {
     let server = HttpServer::start(Answer::Status(200)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let yaml = format!("events:\n  sinks:\n    chat: {{ slack: {{ url: \"{}\" }} }}\n", server.url("/x"));
-    let events = Events::with_options(&events_config(dir.path(), &yaml), &dir.path().join("outbox"), fast_options());
+    let yaml = format!(
+        "events:\n  sinks:\n    chat: {{ slack: {{ url: \"{}\" }} }}\n",
+        server.url("/x")
+    );
+    let events = Events::with_options(
+        &events_config(dir.path(), &yaml),
+        &dir.path().join("outbox"),
+        fast_options(),
+    );
     events.test("chat").await.expect("delivered");
     assert!(String::from_utf8_lossy(&server.requests()[0].body).contains("fearless.test.v1"));
     assert!(events.test("nope").await.is_err());

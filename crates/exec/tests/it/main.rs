@@ -9,7 +9,11 @@ fn inventory(yaml_hosts: &[String], ssh_config: &Path) -> fearless_config::Inven
     let yaml = format!(
         "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s }}\n  hosts:\n{}\n",
         ssh_config.display(),
-        yaml_hosts.iter().map(|h| format!("    {h}")).collect::<Vec<_>>().join("\n")
+        yaml_hosts
+            .iter()
+            .map(|h| format!("    {h}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let loaded = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
         .unwrap_or_else(|e| panic!("{:?}", e.problems));
@@ -25,8 +29,23 @@ async fn hostile_arguments_arrive_verbatim_over_ssh() {
     let sshd = Sshd::start("127.0.0.61");
     let inv = inventory(&[sshd.host_yaml("h1")], &sshd.ssh_config());
     let fleet = Fleet::new(&inv);
-    for s in ["'; rm -rf / #", "$(id)", "`id`", "a\"b'c", "line1\nline2", "ünïcødé ✓", "", "*", "$HOME", "\\", "-n"] {
-        let out = fleet.run("h1", &argv(&["printf", "%s", s]), Duration::from_secs(10)).await.expect("runs");
+    for s in [
+        "'; rm -rf / #",
+        "$(id)",
+        "`id`",
+        "a\"b'c",
+        "line1\nline2",
+        "ünïcødé ✓",
+        "",
+        "*",
+        "$HOME",
+        "\\",
+        "-n",
+    ] {
+        let out = fleet
+            .run("h1", &argv(&["printf", "%s", s]), Duration::from_secs(10))
+            .await
+            .expect("runs");
         assert!(out.success());
         assert_eq!(out.stdout_str(), s);
     }
@@ -38,13 +57,23 @@ async fn exit_codes_are_data_and_the_master_is_reused() {
     let sshd = Sshd::start("127.0.0.62");
     let inv = inventory(&[sshd.host_yaml("h1")], &sshd.ssh_config());
     let fleet = Fleet::new(&inv);
-    let out = fleet.run("h1", &argv(&["sh", "-c", "echo oops >&2; exit 3"]), Duration::from_secs(10)).await.expect("runs");
+    let out = fleet
+        .run(
+            "h1",
+            &argv(&["sh", "-c", "echo oops >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("runs");
     assert_eq!(out.code, Some(3));
     assert_eq!(out.stderr_str(), "oops\n");
     // Every command rides the same master: the client's source port never changes.
     let conns = ssh_connections(&fleet).await;
     assert!(!conns[0].is_empty());
-    assert!(conns.windows(2).all(|w| w[0] == w[1]), "one master connection serves every command: {conns:?}");
+    assert!(
+        conns.windows(2).all(|w| w[0] == w[1]),
+        "one master connection serves every command: {conns:?}"
+    );
     fleet.close().await;
 }
 
@@ -53,7 +82,14 @@ async fn exit_codes_are_data_and_the_master_is_reused() {
 async fn ssh_connections(fleet: &Fleet) -> Vec<String> {
     let mut v = Vec::new();
     for _ in 0..5 {
-        let out = fleet.run("h1", &argv(&["sh", "-c", "printf %s \"$SSH_CONNECTION\""]), Duration::from_secs(10)).await.expect("runs");
+        let out = fleet
+            .run(
+                "h1",
+                &argv(&["sh", "-c", "printf %s \"$SSH_CONNECTION\""]),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("runs");
         v.push(out.stdout_str());
     }
     v
@@ -64,7 +100,10 @@ async fn unknown_host_key_is_refused_by_default() {
     let sshd = Sshd::start("127.0.0.63");
     let inv = inventory(&[sshd.host_yaml("h1")], &sshd.untrusting_ssh_config());
     let fleet = Fleet::new(&inv);
-    let err = fleet.run("h1", &argv(&["true"]), Duration::from_secs(10)).await.expect_err("refused");
+    let err = fleet
+        .run("h1", &argv(&["true"]), Duration::from_secs(10))
+        .await
+        .expect_err("refused");
     assert!(matches!(err, ExecError::HostKey { .. }), "{err:?}");
 }
 
@@ -72,12 +111,30 @@ async fn unknown_host_key_is_refused_by_default() {
 async fn a_dead_host_is_unreachable_while_the_others_complete() {
     let sshd = Sshd::start("127.0.0.64");
     let dead_port = fearless_testkit::free_port("127.0.0.65");
-    let hosts = [sshd.host_yaml("alive"), format!("dead: {{ address: 127.0.0.65, port: {dead_port} }}")];
+    let hosts = [
+        sshd.host_yaml("alive"),
+        format!("dead: {{ address: 127.0.0.65, port: {dead_port} }}"),
+    ];
     let inv = inventory(&hosts, &sshd.ssh_config());
     let fleet = Fleet::new(&inv);
-    let results = fleet.run_all(&["alive".into(), "dead".into()], &argv(&["hostname"]), Duration::from_secs(10)).await;
-    assert!(results[0].1.as_ref().is_ok_and(fearless_exec::Output::success));
-    assert!(matches!(&results[1].1, Err(ExecError::Unreachable { host, .. }) if host == "dead"), "{:?}", results[1].1);
+    let results = fleet
+        .run_all(
+            &["alive".into(), "dead".into()],
+            &argv(&["hostname"]),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        results[0]
+            .1
+            .as_ref()
+            .is_ok_and(fearless_exec::Output::success)
+    );
+    assert!(
+        matches!(&results[1].1, Err(ExecError::Unreachable { host, .. }) if host == "dead"),
+        "{:?}",
+        results[1].1
+    );
 }
 
 #[tokio::test]
@@ -87,8 +144,18 @@ async fn local_transport_runs_argv_without_a_shell() {
     std::fs::write(&cfg, "").expect("write");
     let inv = inventory(&["me: { transport: local }".into()], &cfg);
     let fleet = Fleet::new(&inv);
-    let out = fleet.run("me", &argv(&["printf", "%s", "$(id)"]), Duration::from_secs(5)).await.expect("runs");
+    let out = fleet
+        .run(
+            "me",
+            &argv(&["printf", "%s", "$(id)"]),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("runs");
     assert_eq!(out.stdout_str(), "$(id)");
-    let err = fleet.run("me", &argv(&["sleep", "5"]), Duration::from_millis(200)).await.expect_err("times out");
+    let err = fleet
+        .run("me", &argv(&["sleep", "5"]), Duration::from_millis(200))
+        .await
+        .expect_err("times out");
     assert!(matches!(err, ExecError::Timeout { .. }));
 }

@@ -3,7 +3,9 @@
 use super::common::{classify, excerpt, one_line, redact_url, root_message, timed_out};
 use crate::result::{Outcome, Reason};
 use futures::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ErrorKind};
@@ -38,20 +40,33 @@ const PERSISTENT: u8 = 2;
 pub async fn amqp(url: &str, timeout: Duration) -> Outcome {
     let uri: AMQPUri = match url.parse() {
         Ok(u) => u,
-        Err(e) => return Outcome::error(Reason::Config, format!("invalid AMQP URL {}: {}", redact_url(url), one_line(&e, 120))),
+        Err(e) => {
+            return Outcome::error(
+                Reason::Config,
+                format!(
+                    "invalid AMQP URL {}: {}",
+                    redact_url(url),
+                    one_line(&e, 120)
+                ),
+            );
+        }
     };
     let endpoint = format!("{}:{}", uri.authority.host, uri.authority.port);
     let host = uri.authority.host.clone();
     match tokio::time::timeout(timeout, round_trip(uri, &host)).await {
         Err(_) => timed_out(&format!("no round trip through {endpoint}"), timeout),
         Ok(Err(outcome)) => outcome,
-        Ok(Ok(())) => Outcome::pass(format!("round trip through {endpoint} (published, confirmed, consumed)")),
+        Ok(Ok(())) => Outcome::pass(format!(
+            "round trip through {endpoint} (published, confirmed, consumed)"
+        )),
     }
 }
 
 async fn round_trip(uri: AMQPUri, host: &str) -> Result<(), Outcome> {
     let properties = ConnectionProperties::default().with_connection_name("fearless check".into());
-    let connection = Connection::connect_uri(uri, properties).await.map_err(|e| failure(&e, host))?;
+    let connection = Connection::connect_uri(uri, properties)
+        .await
+        .map_err(|e| failure(&e, host))?;
     let result = exchange(&connection, host).await;
     // Close cleanly either way; a failure to close does not change what was observed.
     let _ = connection.close(200, "OK".into()).await;
@@ -61,11 +76,18 @@ async fn round_trip(uri: AMQPUri, host: &str) -> Result<(), Outcome> {
 async fn exchange(connection: &Connection, host: &str) -> Result<(), Outcome> {
     let fail = |e: lapin::Error| failure(&e, host);
     let channel = connection.create_channel().await.map_err(fail)?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(fail)?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(fail)?;
     let queue = channel
         .queue_declare(
             "".into(),
-            QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() },
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -75,7 +97,11 @@ async fn exchange(connection: &Connection, host: &str) -> Result<(), Outcome> {
         .basic_consume(
             queue_name.clone(),
             "".into(),
-            BasicConsumeOptions { no_ack: true, exclusive: true, ..BasicConsumeOptions::default() },
+            BasicConsumeOptions {
+                no_ack: true,
+                exclusive: true,
+                ..BasicConsumeOptions::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -85,9 +111,14 @@ async fn exchange(connection: &Connection, host: &str) -> Result<(), Outcome> {
         .basic_publish(
             "".into(),
             queue_name,
-            BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
             b"fearless round trip",
-            BasicProperties::default().with_correlation_id(id.as_str().into()).with_delivery_mode(PERSISTENT),
+            BasicProperties::default()
+                .with_correlation_id(id.as_str().into())
+                .with_delivery_mode(PERSISTENT),
         )
         .await
         .map_err(fail)?
@@ -105,18 +136,33 @@ async fn exchange(connection: &Connection, host: &str) -> Result<(), Outcome> {
     }
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery.map_err(fail)?;
-        if delivery.properties.correlation_id().as_ref().is_some_and(|c| c.as_str() == id) {
+        if delivery
+            .properties
+            .correlation_id()
+            .as_ref()
+            .is_some_and(|c| c.as_str() == id)
+        {
             return Ok(());
         }
     }
-    Err(Outcome::fail_because(Reason::Refused, "the broker closed the consumer before the message arrived"))
+    Err(Outcome::fail_because(
+        Reason::Refused,
+        "the broker closed the consumer before the message arrived",
+    ))
 }
 
 /// A correlation id unique to this attempt.
 fn correlation_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-    format!("fearless-{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "fearless-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn failure(e: &lapin::Error, host: &str) -> Outcome {
@@ -124,19 +170,36 @@ fn failure(e: &lapin::Error, host: &str) -> Outcome {
         ErrorKind::ProtocolError(amqp) => {
             let text = one_line(amqp.get_message().as_str(), 160);
             match amqp.get_id() {
-                ACCESS_REFUSED | NOT_ALLOWED => Outcome::fail_because(Reason::Auth, format!("the broker refused access: {text}")),
+                ACCESS_REFUSED | NOT_ALLOWED => Outcome::fail_because(
+                    Reason::Auth,
+                    format!("the broker refused access: {text}"),
+                ),
                 code => Outcome::fail(format!("the broker answered {code}: {text}")),
             }
         }
-        ErrorKind::AuthProviderError(text) => Outcome::fail_because(Reason::Auth, format!("authentication failed: {}", one_line(text, 160))),
-        ErrorKind::IOError(io) | ErrorKind::RuntimeShutdownError(io) => match classify(io.as_ref(), host) {
-            Some(outcome) => outcome,
-            None => Outcome::fail_because(Reason::Refused, format!("connection failed: {}", root_message(io.as_ref()))),
-        },
-        ErrorKind::MissingHeartbeatError => Outcome::fail_because(Reason::Timeout, "the broker stopped sending heartbeats"),
-        ErrorKind::InvalidConnectionState(state) => {
-            Outcome::fail_because(Reason::Refused, format!("the connection was closed ({})", one_line(&format!("{state:?}"), 60)))
+        ErrorKind::AuthProviderError(text) => Outcome::fail_because(
+            Reason::Auth,
+            format!("authentication failed: {}", one_line(text, 160)),
+        ),
+        ErrorKind::IOError(io) | ErrorKind::RuntimeShutdownError(io) => {
+            match classify(io.as_ref(), host) {
+                Some(outcome) => outcome,
+                None => Outcome::fail_because(
+                    Reason::Refused,
+                    format!("connection failed: {}", root_message(io.as_ref())),
+                ),
+            }
         }
+        ErrorKind::MissingHeartbeatError => {
+            Outcome::fail_because(Reason::Timeout, "the broker stopped sending heartbeats")
+        }
+        ErrorKind::InvalidConnectionState(state) => Outcome::fail_because(
+            Reason::Refused,
+            format!(
+                "the connection was closed ({})",
+                one_line(&format!("{state:?}"), 60)
+            ),
+        ),
         _ => Outcome::fail(format!("AMQP error: {}", one_line(&e.to_string(), 160))),
     }
 }

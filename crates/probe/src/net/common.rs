@@ -82,7 +82,11 @@ pub(super) fn human(d: Duration) -> String {
 
 /// `1 day`, `3 days`.
 pub(super) fn days(n: i64) -> String {
-    if n == 1 { "1 day".to_owned() } else { format!("{n} days") }
+    if n == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{n} days")
+    }
 }
 
 /// The component did not answer within the timeout.
@@ -94,21 +98,40 @@ pub(super) fn timed_out(what: &str, timeout: Duration) -> Outcome {
 pub(super) fn split_host_port(address: &str) -> Result<(&str, u16), String> {
     let address = address.trim();
     let (host, port) = if let Some(rest) = address.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or_else(|| format!("invalid address {}: unclosed '['", excerpt(address)))?;
-        let port = after.strip_prefix(':').ok_or_else(|| format!("address {} has no port (expected host:port)", excerpt(address)))?;
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("invalid address {}: unclosed '['", excerpt(address)))?;
+        let port = after.strip_prefix(':').ok_or_else(|| {
+            format!(
+                "address {} has no port (expected host:port)",
+                excerpt(address)
+            )
+        })?;
         (host, port)
     } else {
-        let (host, port) =
-            address.rsplit_once(':').ok_or_else(|| format!("address {} has no port (expected host:port)", excerpt(address)))?;
+        let (host, port) = address.rsplit_once(':').ok_or_else(|| {
+            format!(
+                "address {} has no port (expected host:port)",
+                excerpt(address)
+            )
+        })?;
         if host.contains(':') {
-            return Err(format!("address {} is ambiguous: write IPv6 addresses as [addr]:port", excerpt(address)));
+            return Err(format!(
+                "address {} is ambiguous: write IPv6 addresses as [addr]:port",
+                excerpt(address)
+            ));
         }
         (host, port)
     };
     if host.is_empty() {
-        return Err(format!("address {} has no host (expected host:port)", excerpt(address)));
+        return Err(format!(
+            "address {} has no host (expected host:port)",
+            excerpt(address)
+        ));
     }
-    let port = port.parse::<u16>().map_err(|_| format!("invalid port in address {}", excerpt(address)))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("invalid port in address {}", excerpt(address)))?;
     Ok((host, port))
 }
 
@@ -121,7 +144,10 @@ pub(super) async fn connect(host: &str, port: u16) -> Result<TcpStream, Outcome>
         Err(e) => return Err(not_resolved(host, &e)),
     };
     if addrs.is_empty() {
-        return Err(Outcome::fail_because(Reason::Dns, format!("{} resolves to no address", excerpt(host))));
+        return Err(Outcome::fail_because(
+            Reason::Dns,
+            format!("{} resolves to no address", excerpt(host)),
+        ));
     }
     let mut last = None;
     for addr in &addrs {
@@ -137,18 +163,34 @@ pub(super) async fn connect(host: &str, port: u16) -> Result<TcpStream, Outcome>
     Err(match last {
         Some((addr, e)) => {
             let (reason, what) = io_failure(&e).unwrap_or((Reason::Refused, "connection failed"));
-            let detail = if what == "connection failed" { format!("{what}: {e}") } else { what.to_owned() };
+            let detail = if what == "connection failed" {
+                format!("{what}: {e}")
+            } else {
+                what.to_owned()
+            };
             Outcome::fail_because(reason, format!("{detail} ({addr})"))
         }
-        None => Outcome::fail_because(Reason::Dns, format!("{} resolves to no address", excerpt(host))),
+        None => Outcome::fail_because(
+            Reason::Dns,
+            format!("{} resolves to no address", excerpt(host)),
+        ),
     })
 }
 
 /// A name-resolution failure from the system resolver.
 pub(super) fn not_resolved(host: &str, e: &io::Error) -> Outcome {
     let detail = e.to_string();
-    let detail = detail.strip_prefix("failed to lookup address information: ").unwrap_or(&detail);
-    Outcome::fail_because(Reason::Dns, format!("{} does not resolve: {}", excerpt(host), one_line(detail, EXCERPT_CHARS)))
+    let detail = detail
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&detail);
+    Outcome::fail_because(
+        Reason::Dns,
+        format!(
+            "{} does not resolve: {}",
+            excerpt(host),
+            one_line(detail, EXCERPT_CHARS)
+        ),
+    )
 }
 
 /// The reason and a short phrase for socket-level failures that have one.
@@ -156,7 +198,9 @@ pub(super) fn io_failure(e: &io::Error) -> Option<(Reason, &'static str)> {
     use io::ErrorKind as K;
     Some(match e.kind() {
         K::ConnectionRefused => (Reason::Refused, "connection refused"),
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => (Reason::Refused, "connection reset"),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+            (Reason::Refused, "connection reset")
+        }
         K::UnexpectedEof => (Reason::Refused, "connection closed by the peer"),
         K::TimedOut => (Reason::Timeout, "connection timed out"),
         K::HostUnreachable => (Reason::Refused, "host unreachable"),
@@ -190,20 +234,28 @@ pub(super) fn classify(e: &(dyn Error + 'static), host: &str) -> Option<Outcome>
     let links = chain(e);
     for link in &links {
         if let Some(tls) = link.downcast_ref::<rustls::Error>() {
-            return Some(Outcome::fail_because(Reason::Tls, format!("TLS handshake failed: {}", one_line(&tls.to_string(), 160))));
+            return Some(Outcome::fail_because(
+                Reason::Tls,
+                format!("TLS handshake failed: {}", one_line(&tls.to_string(), 160)),
+            ));
         }
     }
     for link in &links {
         // std's getaddrinfo errors start with this phrase (their kind is uncategorised).
         if let Some(io) = link.downcast_ref::<io::Error>()
-            && io.to_string().starts_with("failed to lookup address information")
+            && io
+                .to_string()
+                .starts_with("failed to lookup address information")
         {
             return Some(not_resolved(host, io));
         }
     }
     // hyper-util wraps resolver failures, whatever they are, in a "dns error".
     if links.iter().any(|l| l.to_string() == "dns error") {
-        return Some(Outcome::fail_because(Reason::Dns, format!("{} does not resolve", excerpt(host))));
+        return Some(Outcome::fail_because(
+            Reason::Dns,
+            format!("{} does not resolve", excerpt(host)),
+        ));
     }
     for link in &links {
         if let Some(io) = link.downcast_ref::<io::Error>()
@@ -228,7 +280,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(redact_url("amqp://guest:secret@127.0.0.1:5672/%2f"), "amqp://guest:***@127.0.0.1:5672/%2f");
+        assert_eq!(
+            redact_url("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
         assert_eq!(redact_url("postgres://app@db/app"), "postgres://app@db/app");
         assert_eq!(redact_url("http://a:b:c@h/x?y=1"), "http://a:***@h/x?y=1");
         assert_eq!(redact_url("not a url"), "not a url");

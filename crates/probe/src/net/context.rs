@@ -63,20 +63,37 @@ impl NetContext {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let client = match rustls_platform_verifier::Verifier::new(provider.clone()) {
             Ok(verifier) => Ok(http_client(tls_config(&provider, Arc::new(verifier))?)?),
-            Err(e) => Err(format!("cannot verify certificates: {}", one_line(&e.to_string(), 160))),
+            Err(e) => Err(format!(
+                "cannot verify certificates: {}",
+                one_line(&e.to_string(), 160)
+            )),
         };
-        let insecure = http_client(tls_config(&provider, Arc::new(InspectOnly::new(&provider)))?)?;
-        Ok(Self { client, insecure, resolvers: Mutex::new(HashMap::new()) })
+        let insecure = http_client(tls_config(
+            &provider,
+            Arc::new(InspectOnly::new(&provider)),
+        )?)?;
+        Ok(Self {
+            client,
+            insecure,
+            resolvers: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The HTTP client for a check.
     pub(super) fn http_client(&self, insecure: bool) -> Result<&reqwest::Client, &str> {
-        if insecure { Ok(&self.insecure) } else { self.client.as_ref().map_err(String::as_str) }
+        if insecure {
+            Ok(&self.insecure)
+        } else {
+            self.client.as_ref().map_err(String::as_str)
+        }
     }
 
     /// The resolver for `server` (the system's when `None`), built on first use.
     pub(super) fn resolver(&self, server: Option<SocketAddr>) -> Result<TokioResolver, String> {
-        let mut resolvers = self.resolvers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut resolvers = self
+            .resolvers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(r) = resolvers.get(&server) {
             return Ok(r.clone());
         }
@@ -87,24 +104,36 @@ impl NetContext {
                 let mut tcp = ConnectionConfig::tcp();
                 tcp.port = addr.port();
                 let ns = NameServerConfig::new(addr.ip(), true, vec![udp, tcp]);
-                TokioResolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), TokioRuntimeProvider::default())
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_name_servers(vec![ns]),
+                    TokioRuntimeProvider::default(),
+                )
             }
-            None => TokioResolver::builder_tokio()
-                .map_err(|e| format!("cannot read the system resolver configuration: {}", one_line(&e.to_string(), 160)))?,
+            None => TokioResolver::builder_tokio().map_err(|e| {
+                format!(
+                    "cannot read the system resolver configuration: {}",
+                    one_line(&e.to_string(), 160)
+                )
+            })?,
         };
         let opts = builder.options_mut();
         // A check asks DNS, not /etc/hosts, and must see the answer of now, not a cached one.
         opts.use_hosts_file = ResolveHosts::Never;
         opts.cache_size = 0;
         opts.attempts = 1;
-        let resolver = builder.build().map_err(|e| format!("cannot build a resolver: {}", one_line(&e.to_string(), 160)))?;
+        let resolver = builder
+            .build()
+            .map_err(|e| format!("cannot build a resolver: {}", one_line(&e.to_string(), 160)))?;
         resolvers.insert(server, resolver.clone());
         Ok(resolver)
     }
 }
 
 /// A rustls client configuration with the ring provider and `verifier`.
-fn tls_config(provider: &Arc<CryptoProvider>, verifier: Arc<dyn ServerCertVerifier>) -> Result<ClientConfig, rustls::Error> {
+fn tls_config(
+    provider: &Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<ClientConfig, rustls::Error> {
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -144,7 +173,9 @@ struct InspectOnly {
 
 impl InspectOnly {
     fn new(provider: &CryptoProvider) -> Self {
-        Self { algorithms: provider.signature_verification_algorithms }
+        Self {
+            algorithms: provider.signature_verification_algorithms,
+        }
     }
 }
 
@@ -159,7 +190,9 @@ impl ServerCertVerifier for InspectOnly {
     ) -> Result<ServerCertVerified, rustls::Error> {
         for der in std::iter::once(end_entity).chain(intermediates) {
             if x509_parser::parse_x509_certificate(der.as_ref()).is_err() {
-                return Err(rustls::Error::InvalidCertificate(CertificateError::BadEncoding));
+                return Err(rustls::Error::InvalidCertificate(
+                    CertificateError::BadEncoding,
+                ));
             }
         }
         Ok(ServerCertVerified::assertion())

@@ -35,7 +35,10 @@ pub async fn dns(ctx: &NetContext, spec: &DnsCheck, name: &str, timeout: Duratio
     let Some(record_type) = record_type(&spec.record_type) else {
         return Outcome::error(
             Reason::Config,
-            format!("unsupported record type {} (use A, AAAA, CNAME, MX, TXT, NS, SRV, PTR or SOA)", excerpt(&spec.record_type)),
+            format!(
+                "unsupported record type {} (use A, AAAA, CNAME, MX, TXT, NS, SRV, PTR or SOA)",
+                excerpt(&spec.record_type)
+            ),
         );
     };
     let query = match query_name(name, record_type) {
@@ -61,13 +64,20 @@ pub async fn dns(ctx: &NetContext, spec: &DnsCheck, name: &str, timeout: Duratio
     if values.is_empty() {
         return Outcome::fail_because(Reason::Dns, format!("no {record_type} records for {shown}"));
     }
-    let missing: Vec<&String> = spec.expect.iter().filter(|e| !values.iter().any(|v| matches(record_type, e, v))).collect();
+    let missing: Vec<&String> = spec
+        .expect
+        .iter()
+        .filter(|e| !values.iter().any(|v| matches(record_type, e, v)))
+        .collect();
     let listed = list(&values);
     if missing.is_empty() {
         Outcome::pass(format!("{record_type} {shown} → {listed}"))
     } else {
         let missing: Vec<String> = missing.iter().map(|m| one_line(m, 120)).collect();
-        Outcome::fail(format!("{record_type} {shown} → {listed} (expected {})", missing.join(", ")))
+        Outcome::fail(format!(
+            "{record_type} {shown} → {listed} (expected {})",
+            missing.join(", ")
+        ))
     }
 }
 
@@ -75,7 +85,11 @@ pub async fn dns(ctx: &NetContext, spec: &DnsCheck, name: &str, timeout: Duratio
 fn record_type(text: &str) -> Option<RecordType> {
     let rt = RecordType::from_str(&text.trim().to_ascii_uppercase()).ok()?;
     use RecordType as T;
-    matches!(rt, T::A | T::AAAA | T::CNAME | T::MX | T::TXT | T::NS | T::SRV | T::PTR | T::SOA).then_some(rt)
+    matches!(
+        rt,
+        T::A | T::AAAA | T::CNAME | T::MX | T::TXT | T::NS | T::SRV | T::PTR | T::SOA
+    )
+    .then_some(rt)
 }
 
 /// The name to ask for: an IP address becomes its reverse name for PTR.
@@ -89,7 +103,13 @@ fn query_name(name: &str, record_type: RecordType) -> Result<Name, String> {
     if name.is_empty() {
         return Err("empty DNS name".to_owned());
     }
-    Name::from_str(name).map_err(|e| format!("invalid DNS name {}: {}", excerpt(name), one_line(&e.to_string(), 120)))
+    Name::from_str(name).map_err(|e| {
+        format!(
+            "invalid DNS name {}: {}",
+            excerpt(name),
+            one_line(&e.to_string(), 120)
+        )
+    })
 }
 
 /// A record's value as text, the way the check's `expect` values are written.
@@ -102,8 +122,19 @@ fn value_of(data: &RData) -> String {
         RData::NS(n) => name(&n.0),
         RData::PTR(n) => name(&n.0),
         RData::MX(mx) => format!("{} {}", mx.preference, name(&mx.exchange)),
-        RData::SRV(srv) => format!("{} {} {} {}", srv.priority, srv.weight, srv.port, name(&srv.target)),
-        RData::TXT(txt) => txt.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect::<Vec<_>>().concat(),
+        RData::SRV(srv) => format!(
+            "{} {} {} {}",
+            srv.priority,
+            srv.weight,
+            srv.port,
+            name(&srv.target)
+        ),
+        RData::TXT(txt) => txt
+            .txt_data
+            .iter()
+            .map(|s| String::from_utf8_lossy(s))
+            .collect::<Vec<_>>()
+            .concat(),
         RData::SOA(soa) => format!(
             "{} {} {} {} {} {} {}",
             name(&soa.mname),
@@ -133,24 +164,44 @@ fn matches(record_type: RecordType, want: &str, got: &str) -> bool {
         return true;
     }
     // An MX or SRV value may be given as its target alone.
-    matches!(record_type, RecordType::MX | RecordType::SRV) && got.rsplit(' ').next() == Some(want.as_str())
+    matches!(record_type, RecordType::MX | RecordType::SRV)
+        && got.rsplit(' ').next() == Some(want.as_str())
 }
 
 fn list(values: &[String]) -> String {
-    let mut shown: Vec<String> = values.iter().take(LISTED).map(|v| one_line(v, 80)).collect();
+    let mut shown: Vec<String> = values
+        .iter()
+        .take(LISTED)
+        .map(|v| one_line(v, 80))
+        .collect();
     if values.len() > LISTED {
         shown.push(format!("… ({} in all)", values.len()));
     }
     shown.join(", ")
 }
 
-fn failure(e: &NetError, record_type: RecordType, shown: &str, spec: &DnsCheck, timeout: Duration) -> Outcome {
-    let server = spec.server.map(|s| format!(" (server {s})")).unwrap_or_default();
+fn failure(
+    e: &NetError,
+    record_type: RecordType,
+    shown: &str,
+    spec: &DnsCheck,
+    timeout: Duration,
+) -> Outcome {
+    let server = spec
+        .server
+        .map(|s| format!(" (server {s})"))
+        .unwrap_or_default();
     if e.is_nx_domain() {
-        return Outcome::fail_because(Reason::Dns, format!("{shown} does not exist (NXDOMAIN){server}"));
+        return Outcome::fail_because(
+            Reason::Dns,
+            format!("{shown} does not exist (NXDOMAIN){server}"),
+        );
     }
     if e.is_no_records_found() {
-        return Outcome::fail_because(Reason::Dns, format!("no {record_type} records for {shown}{server}"));
+        return Outcome::fail_because(
+            Reason::Dns,
+            format!("no {record_type} records for {shown}{server}"),
+        );
     }
     match e {
         NetError::Timeout => timed_out(&format!("no DNS answer for {shown}{server}"), timeout),
@@ -160,12 +211,24 @@ fn failure(e: &NetError, record_type: RecordType, shown: &str, spec: &DnsCheck, 
                 ResponseCode::Refused => "REFUSED".to_owned(),
                 other => other.to_string(),
             };
-            Outcome::fail_because(Reason::Dns, format!("the server answered {code} for {shown}{server}"))
+            Outcome::fail_because(
+                Reason::Dns,
+                format!("the server answered {code} for {shown}{server}"),
+            )
         }
         NetError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Outcome::fail_because(Reason::Refused, format!("DNS server refused the connection{server}"))
+            Outcome::fail_because(
+                Reason::Refused,
+                format!("DNS server refused the connection{server}"),
+            )
         }
-        other => Outcome::fail_because(Reason::Dns, format!("lookup of {shown} failed: {}{server}", one_line(&other.to_string(), 160))),
+        other => Outcome::fail_because(
+            Reason::Dns,
+            format!(
+                "lookup of {shown} failed: {}{server}",
+                one_line(&other.to_string(), 160)
+            ),
+        ),
     }
 }
 
@@ -179,7 +242,11 @@ mod tests {
         assert!(matches(RecordType::AAAA, "::1", "0:0:0:0:0:0:0:1"));
         assert!(matches(RecordType::CNAME, "Shop.Example.", "shop.example"));
         assert!(matches(RecordType::MX, "mail.example", "10 mail.example"));
-        assert!(matches(RecordType::MX, "10 mail.example", "10 mail.example"));
+        assert!(matches(
+            RecordType::MX,
+            "10 mail.example",
+            "10 mail.example"
+        ));
         assert!(!matches(RecordType::TXT, "V=spf1", "v=spf1"));
         assert!(!matches(RecordType::A, "10.0.0.2", "10.0.0.1"));
     }

@@ -28,17 +28,31 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// never answers); `dns` when the host name does not resolve; `tls` when the handshake or
 /// certificate verification fails. An `error` with `config` when the URL, method or a header
 /// is invalid, or `https` cannot be verified on this machine.
-pub async fn http(ctx: &NetContext, spec: &HttpCheck, url: &str, headers: &[(String, String)], timeout: Duration) -> Outcome {
+pub async fn http(
+    ctx: &NetContext,
+    spec: &HttpCheck,
+    url: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Outcome {
     let request = match Request::build(spec, url, headers) {
         Ok(r) => r,
         Err(message) => return Outcome::error(Reason::Config, message),
     };
     let client = match ctx.http_client(spec.insecure) {
         Ok(c) => c,
-        Err(why) => return Outcome::error(Reason::Config, format!("{why}; set `insecure: true` to skip verification")),
+        Err(why) => {
+            return Outcome::error(
+                Reason::Config,
+                format!("{why}; set `insecure: true` to skip verification"),
+            );
+        }
     };
     let host = request.url.host_str().unwrap_or_default().to_owned();
-    let builder = client.request(request.method, request.url).headers(request.headers).timeout(timeout);
+    let builder = client
+        .request(request.method, request.url)
+        .headers(request.headers)
+        .timeout(timeout);
     let exchange = async {
         let mut response = builder.send().await?;
         let status = response.status().as_u16();
@@ -61,7 +75,8 @@ struct Request {
 
 impl Request {
     fn build(spec: &HttpCheck, url: &str, headers: &[(String, String)]) -> Result<Self, String> {
-        let parsed = Url::parse(url).map_err(|e| format!("invalid URL {}: {e}", redact_url(url)))?;
+        let parsed =
+            Url::parse(url).map_err(|e| format!("invalid URL {}: {e}", redact_url(url)))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("URL {} is not http or https", redact_url(url)));
         }
@@ -69,12 +84,18 @@ impl Request {
             .map_err(|_| format!("invalid HTTP method {}", excerpt(&spec.method)))?;
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {}", excerpt(name)))?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {}", excerpt(name)))?;
             // The value may be a credential: name the header, never echo the value.
-            let value = HeaderValue::from_str(value).map_err(|_| format!("invalid value for header {name}"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header {name}"))?;
             map.append(name, value);
         }
-        Ok(Self { method, url: parsed, headers: map })
+        Ok(Self {
+            method,
+            url: parsed,
+            headers: map,
+        })
     }
 }
 
@@ -102,7 +123,10 @@ fn assess(spec: &HttpCheck, status: u16, body: &[u8]) -> Outcome {
     if text.contains(needle.as_str()) {
         Outcome::pass(format!("HTTP {status}, body contains {}", excerpt(needle)))
     } else if text.trim().is_empty() {
-        Outcome::fail(format!("HTTP {status} with an empty body (expected it to contain {})", excerpt(needle)))
+        Outcome::fail(format!(
+            "HTTP {status} with an empty body (expected it to contain {})",
+            excerpt(needle)
+        ))
     } else {
         Outcome::fail(format!(
             "HTTP {status} but the body does not contain {} (it starts {})",
@@ -127,7 +151,10 @@ fn failure(e: reqwest::Error, host: &str, timeout: Duration) -> Outcome {
         return Outcome::fail_because(Reason::Refused, format!("the response broke off: {cause}"));
     }
     if e.is_builder() {
-        return Outcome::error(Reason::Config, format!("cannot build the request: {}", one_line(&cause, 160)));
+        return Outcome::error(
+            Reason::Config,
+            format!("cannot build the request: {}", one_line(&cause, 160)),
+        );
     }
     // hyper's "connection closed before message completed" and the like: the server hung up.
     Outcome::fail_because(Reason::Refused, format!("request failed: {cause}"))

@@ -3,9 +3,9 @@
 use super::common::{classify, excerpt, one_line, redact_url, root_message, timed_out};
 use crate::result::{Outcome, Reason};
 use fearless_config::SqlCheck;
+use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
-use std::time::Duration;
 
 /// `sql`: a query against PostgreSQL and its first value.
 ///
@@ -25,7 +25,14 @@ pub async fn sql(spec: &SqlCheck, url: &str, timeout: Duration) -> Outcome {
     let mut config: Config = match url.parse() {
         Ok(c) => c,
         Err(e) => {
-            return Outcome::error(Reason::Config, format!("invalid PostgreSQL URL {}: {}", redact_url(url), one_line(&e.to_string(), 120)));
+            return Outcome::error(
+                Reason::Config,
+                format!(
+                    "invalid PostgreSQL URL {}: {}",
+                    redact_url(url),
+                    one_line(&e.to_string(), 120)
+                ),
+            );
         }
     };
     config.connect_timeout(timeout);
@@ -49,7 +56,11 @@ fn first_host(config: &Config) -> String {
 
 /// The first column of the first row as text: `None` when there is no row, `Some(None)` for
 /// NULL.
-async fn first_value(config: &Config, query: &str, host: &str) -> Result<Option<Option<String>>, Outcome> {
+async fn first_value(
+    config: &Config,
+    query: &str,
+    host: &str,
+) -> Result<Option<Option<String>>, Outcome> {
     let (client, connection) = config.connect(NoTls).await.map_err(|e| failure(&e, host))?;
     // The connection task ends by itself once the client is dropped (after a clean Terminate).
     tokio::spawn(async move {
@@ -59,10 +70,15 @@ async fn first_value(config: &Config, query: &str, host: &str) -> Result<Option<
 }
 
 async fn run(client: &Client, query: &str, host: &str) -> Result<Option<Option<String>>, Outcome> {
-    let messages = client.simple_query(query).await.map_err(|e| failure(&e, host))?;
+    let messages = client
+        .simple_query(query)
+        .await
+        .map_err(|e| failure(&e, host))?;
     for message in &messages {
         if let SimpleQueryMessage::Row(row) = message {
-            let value = row.try_get(0).map_err(|_| Outcome::fail("the query returned a row without columns"))?;
+            let value = row
+                .try_get(0)
+                .map_err(|_| Outcome::fail("the query returned a row without columns"))?;
             return Ok(Some(value.map(str::to_owned)));
         }
     }
@@ -78,13 +94,19 @@ fn assess(expect: Option<&str>, value: Option<Option<String>>) -> Outcome {
     match (expect, value, shown) {
         (None, _, None) => Outcome::pass("query ran, no rows"),
         (None, _, Some(shown)) => Outcome::pass(format!("query returned {shown}")),
-        (Some(want), None, _) => Outcome::fail(format!("query returned no rows (expected {})", excerpt(want))),
+        (Some(want), None, _) => Outcome::fail(format!(
+            "query returned no rows (expected {})",
+            excerpt(want)
+        )),
         (Some(want), Some(got), shown) => {
             let shown = shown.unwrap_or_default();
             if got.as_deref() == Some(want) {
                 Outcome::pass(format!("query returned {shown}"))
             } else {
-                Outcome::fail(format!("query returned {shown} (expected {})", excerpt(want)))
+                Outcome::fail(format!(
+                    "query returned {shown} (expected {})",
+                    excerpt(want)
+                ))
             }
         }
     }
@@ -92,23 +114,38 @@ fn assess(expect: Option<&str>, value: Option<Option<String>>) -> Outcome {
 
 fn failure(e: &tokio_postgres::Error, host: &str) -> Outcome {
     if let Some(db) = e.as_db_error() {
-        let text = format!("{} {}: {}", db.severity(), db.code().code(), one_line(db.message(), 160));
+        let text = format!(
+            "{} {}: {}",
+            db.severity(),
+            db.code().code(),
+            one_line(db.message(), 160)
+        );
         let code = db.code();
         let auth = code == &SqlState::INVALID_PASSWORD
             || code == &SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             || code == &SqlState::INSUFFICIENT_PRIVILEGE
             || code.code().starts_with("28");
-        return if auth { Outcome::fail_because(Reason::Auth, text) } else { Outcome::fail(text) };
+        return if auth {
+            Outcome::fail_because(Reason::Auth, text)
+        } else {
+            Outcome::fail(text)
+        };
     }
     if let Some(outcome) = classify(e, host) {
         return outcome;
     }
     let cause = root_message(e);
     if e.is_closed() {
-        return Outcome::fail_because(Reason::Refused, format!("the connection was closed: {cause}"));
+        return Outcome::fail_because(
+            Reason::Refused,
+            format!("the connection was closed: {cause}"),
+        );
     }
     if cause.contains("password missing") {
-        return Outcome::fail_because(Reason::Auth, "the server asks for a password and the URL has none");
+        return Outcome::fail_because(
+            Reason::Auth,
+            "the server asks for a password and the URL has none",
+        );
     }
     if cause.contains("timed out") || cause.contains("timeout") {
         return Outcome::fail_because(Reason::Timeout, format!("no answer: {cause}"));

@@ -1,6 +1,8 @@
 //! The `tls` check kind: handshake and certificate expiry, leaf and chain.
 
-use super::common::{classify, connect, days, excerpt, one_line, root_message, split_host_port, timed_out};
+use super::common::{
+    classify, connect, days, excerpt, one_line, root_message, split_host_port, timed_out,
+};
 use super::context::inspect_only_config;
 use crate::result::{Outcome, Reason};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -25,14 +27,22 @@ const DAY: i64 = 86_400;
 /// (2026-11-30), fewer than 14`) or is not valid yet; `tls` when the handshake fails or a
 /// certificate is not X.509 at all; `refused`, `timeout`, `dns` as for `tcp`. An `error` with
 /// `config` when `address` is not `host:port` or the server name is invalid.
-pub async fn tls(address: &str, server_name: Option<&str>, min_days: u32, timeout: Duration) -> Outcome {
+pub async fn tls(
+    address: &str,
+    server_name: Option<&str>,
+    min_days: u32,
+    timeout: Duration,
+) -> Outcome {
     let (host, port) = match split_host_port(address) {
         Ok(parts) => parts,
         Err(message) => return Outcome::error(Reason::Config, message),
     };
     let sni = server_name.unwrap_or(host);
     let Ok(name) = ServerName::try_from(sni.to_owned()) else {
-        return Outcome::error(Reason::Config, format!("invalid TLS server name {}", excerpt(sni)));
+        return Outcome::error(
+            Reason::Config,
+            format!("invalid TLS server name {}", excerpt(sni)),
+        );
     };
     let config = match inspect_only_config() {
         Ok(c) => c,
@@ -40,9 +50,16 @@ pub async fn tls(address: &str, server_name: Option<&str>, min_days: u32, timeou
     };
     let handshake = async {
         let stream = connect(host, port).await?;
-        let tls = TlsConnector::from(config).connect(name, stream).await.map_err(|e| handshake_failure(&e, host))?;
-        let chain: Vec<CertificateDer<'static>> =
-            tls.get_ref().1.peer_certificates().map(|c| c.iter().map(|d| d.clone().into_owned()).collect()).unwrap_or_default();
+        let tls = TlsConnector::from(config)
+            .connect(name, stream)
+            .await
+            .map_err(|e| handshake_failure(&e, host))?;
+        let chain: Vec<CertificateDer<'static>> = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
+            .unwrap_or_default();
         Ok::<_, Outcome>(chain)
     };
     match tokio::time::timeout(timeout, handshake).await {
@@ -54,16 +71,25 @@ pub async fn tls(address: &str, server_name: Option<&str>, min_days: u32, timeou
 
 fn handshake_failure(e: &std::io::Error, host: &str) -> Outcome {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        return Outcome::fail_because(Reason::Tls, "TLS handshake failed: the server closed the connection");
+        return Outcome::fail_because(
+            Reason::Tls,
+            "TLS handshake failed: the server closed the connection",
+        );
     }
     match classify(e, host) {
         Some(outcome) => outcome,
-        None => Outcome::fail_because(Reason::Tls, format!("TLS handshake failed: {}", root_message(e))),
+        None => Outcome::fail_because(
+            Reason::Tls,
+            format!("TLS handshake failed: {}", root_message(e)),
+        ),
     }
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// What the check needs to know of one certificate.
@@ -77,7 +103,12 @@ struct Cert {
 fn parse(der: &CertificateDer<'_>) -> Option<Cert> {
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
     let validity = cert.validity();
-    let subject = match cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()) {
+    let subject = match cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+    {
         Some(cn) => format!("CN={cn}"),
         None => match cert.subject().to_string() {
             s if s.is_empty() => "(no subject)".to_owned(),
@@ -98,15 +129,31 @@ fn assess(chain: &[CertificateDer<'_>], min_days: u32, now: i64) -> Outcome {
     for (i, der) in chain.iter().enumerate() {
         match parse(der) {
             Some(c) => certs.push(c),
-            None => return Outcome::fail_because(Reason::Tls, format!("certificate #{} of the chain is not valid X.509", i + 1)),
+            None => {
+                return Outcome::fail_because(
+                    Reason::Tls,
+                    format!("certificate #{} of the chain is not valid X.509", i + 1),
+                );
+            }
         }
     }
     let Some(leaf) = certs.first() else {
         return Outcome::fail_because(Reason::Tls, "the server sent no certificate");
     };
-    let label = |i: usize| if i == 0 { "certificate".to_owned() } else { format!("chain certificate #{}", i + 1) };
+    let label = |i: usize| {
+        if i == 0 {
+            "certificate".to_owned()
+        } else {
+            format!("chain certificate #{}", i + 1)
+        }
+    };
     if let Some((i, c)) = certs.iter().enumerate().find(|(_, c)| c.not_before > now) {
-        return Outcome::fail(format!("{} {} is not valid until {}", label(i), c.subject, date_of(c.not_before)));
+        return Outcome::fail(format!(
+            "{} {} is not valid until {}",
+            label(i),
+            c.subject,
+            date_of(c.not_before)
+        ));
     }
     let Some((i, earliest)) = certs.iter().enumerate().min_by_key(|(_, c)| c.not_after) else {
         return Outcome::fail_because(Reason::Tls, "the server sent no certificate");
@@ -114,8 +161,17 @@ fn assess(chain: &[CertificateDer<'_>], min_days: u32, now: i64) -> Outcome {
     let left = earliest.not_after.saturating_sub(now);
     if left < 0 {
         let ago = now.saturating_sub(earliest.not_after).div_euclid(DAY);
-        let when = if ago == 0 { "less than a day ago".to_owned() } else { format!("{} ago", days(ago)) };
-        return Outcome::fail(format!("{} {} expired {when} ({})", label(i), earliest.subject, earliest.expiry_date));
+        let when = if ago == 0 {
+            "less than a day ago".to_owned()
+        } else {
+            format!("{} ago", days(ago))
+        };
+        return Outcome::fail(format!(
+            "{} {} expired {when} ({})",
+            label(i),
+            earliest.subject,
+            earliest.expiry_date
+        ));
     }
     let left_days = left.div_euclid(DAY);
     if left_days < i64::from(min_days) {
@@ -128,7 +184,12 @@ fn assess(chain: &[CertificateDer<'_>], min_days: u32, now: i64) -> Outcome {
         ));
     }
     let leaf_days = leaf.not_after.saturating_sub(now).div_euclid(DAY);
-    let mut message = format!("certificate {} expires in {} ({})", leaf.subject, days(leaf_days), leaf.expiry_date);
+    let mut message = format!(
+        "certificate {} expires in {} ({})",
+        leaf.subject,
+        days(leaf_days),
+        leaf.expiry_date
+    );
     if certs.len() > 1 {
         message.push_str(&format!(
             "; earliest in the chain of {}: {} in {} ({})",

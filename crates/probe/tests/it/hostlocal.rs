@@ -17,7 +17,6 @@ use std::process::{Child, Command};
 
 use fearless_testkit::Sshd;
 
-
 /// A process this test started; killed by its PID when dropped.
 #[derive(Debug)]
 struct Started(Child);
@@ -25,7 +24,13 @@ struct Started(Child);
 impl Started {
     /// `sleep 300` running under the argv[0] `argv0` (its kernel name stays `sleep`).
     fn with_argv0(argv0: &str) -> Self {
-        Self(Command::new("sleep").arg("300").arg0(argv0).spawn().expect("start sleep"))
+        Self(
+            Command::new("sleep")
+                .arg("300")
+                .arg0(argv0)
+                .spawn()
+                .expect("start sleep"),
+        )
     }
 
     /// A copy of `sleep` named `name`, so its kernel name (comm) is `name`; its argv[0] is
@@ -36,9 +41,15 @@ impl Started {
         // A fork elsewhere in this multi-threaded test binary may briefly hold the copy's
         // write descriptor, which makes exec fail with ETXTBSY; try again shortly.
         for _ in 0..50 {
-            match Command::new(&exe).arg("300").arg0("fearless-it-not-the-comm").spawn() {
+            match Command::new(&exe)
+                .arg("300")
+                .arg0("fearless-it-not-the-comm")
+                .spawn()
+            {
                 Ok(child) => return Self(child),
-                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
                 Err(e) => panic!("cannot start {}: {e}", exe.display()),
             }
         }
@@ -68,11 +79,24 @@ fn config(hosts: &[String], ssh_config: &Path, checks: &Value) -> Config {
     let yaml = format!(
         "inventory:\n  ssh: {{ config: \"{}\", connect_timeout: 3s }}\n  hosts:\n{}\ncomponents:\n  app:\n    runs_on: all\n    checks: {checks}\n",
         ssh_config.display(),
-        hosts.iter().map(|h| format!("    {h}")).collect::<Vec<_>>().join("\n"),
+        hosts
+            .iter()
+            .map(|h| format!("    {h}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
-    match fearless_config::load_str(Path::new("/tmp/fearless-probe-it/fearless.yaml"), yaml.clone()) {
+    match fearless_config::load_str(
+        Path::new("/tmp/fearless-probe-it/fearless.yaml"),
+        yaml.clone(),
+    ) {
         Ok(loaded) => loaded.config,
-        Err(e) => panic!("invalid test config: {:?}\n{yaml}", e.problems.iter().map(fearless_config::Problem::plain).collect::<Vec<_>>()),
+        Err(e) => panic!(
+            "invalid test config: {:?}\n{yaml}",
+            e.problems
+                .iter()
+                .map(fearless_config::Problem::plain)
+                .collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -88,15 +112,30 @@ async fn run(config: &Config) -> Vec<CheckResult> {
 /// Run `checks` on one host (`h1`, the given sshd) and key the results by check name.
 async fn run_on(sshd: &Sshd, checks: &Value) -> HashMap<String, CheckResult> {
     let cfg = config(&[sshd.host_yaml("h1")], &sshd.ssh_config(), checks);
-    run(&cfg).await.into_iter().map(|r| (r.check.clone(), r)).collect()
+    run(&cfg)
+        .await
+        .into_iter()
+        .map(|r| (r.check.clone(), r))
+        .collect()
 }
 
 /// Assert the status, the reason and a piece of the message of check `name`.
 #[track_caller]
-fn expect(results: &HashMap<String, CheckResult>, name: &str, status: Status, reason: Option<Reason>, says: &str) {
-    let r = results.get(name).unwrap_or_else(|| panic!("no result for `{name}`: {results:#?}"));
+fn expect(
+    results: &HashMap<String, CheckResult>,
+    name: &str,
+    status: Status,
+    reason: Option<Reason>,
+    says: &str,
+) {
+    let r = results
+        .get(name)
+        .unwrap_or_else(|| panic!("no result for `{name}`: {results:#?}"));
     assert_eq!((r.status, r.reason), (status, reason), "`{name}`: {r:#?}");
-    assert!(r.message.contains(says), "`{name}` should say {says:?}: {r:#?}");
+    assert!(
+        r.message.contains(says),
+        "`{name}` should say {says:?}: {r:#?}"
+    );
 }
 
 #[tokio::test]
@@ -120,15 +159,72 @@ async fn process_checks_match_argv0_or_comm_and_count_instances() {
         { "name": "self script text", "process": { "name": "/proc/[0-9]*" } },
     ]);
     let r = run_on(&sshd, &checks).await;
-    expect(&r, "argv0", Status::Pass, None, &format!("1 running (pid {})", by_argv0.pid()));
-    expect(&r, "argv0 as root", Status::Pass, None, &by_argv0.pid().to_string());
-    expect(&r, "argv0 as nobody", Status::Fail, Some(Reason::Assertion), &format!("no `{argv0}` process running"));
-    expect(&r, "comm", Status::Pass, None, &format!("1 running (pid {})", by_comm.pid()));
-    expect(&r, "absent", Status::Fail, Some(Reason::Assertion), "process running");
-    expect(&r, "two wanted", Status::Fail, Some(Reason::Assertion), &format!("1 `{argv0}` running (pid {}), expected at least 2", by_argv0.pid()));
-    expect(&r, "self marker", Status::Fail, Some(Reason::Assertion), "no `fearless-ps` process running");
-    expect(&r, "self marker spaced", Status::Fail, Some(Reason::Assertion), "process running");
-    expect(&r, "self script text", Status::Fail, Some(Reason::Assertion), "process running");
+    expect(
+        &r,
+        "argv0",
+        Status::Pass,
+        None,
+        &format!("1 running (pid {})", by_argv0.pid()),
+    );
+    expect(
+        &r,
+        "argv0 as root",
+        Status::Pass,
+        None,
+        &by_argv0.pid().to_string(),
+    );
+    expect(
+        &r,
+        "argv0 as nobody",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("no `{argv0}` process running"),
+    );
+    expect(
+        &r,
+        "comm",
+        Status::Pass,
+        None,
+        &format!("1 running (pid {})", by_comm.pid()),
+    );
+    expect(
+        &r,
+        "absent",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "process running",
+    );
+    expect(
+        &r,
+        "two wanted",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!(
+            "1 `{argv0}` running (pid {}), expected at least 2",
+            by_argv0.pid()
+        ),
+    );
+    expect(
+        &r,
+        "self marker",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "no `fearless-ps` process running",
+    );
+    expect(
+        &r,
+        "self marker spaced",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "process running",
+    );
+    expect(
+        &r,
+        "self script text",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "process running",
+    );
 }
 
 #[tokio::test]
@@ -137,7 +233,8 @@ async fn port_checks_see_our_listener_on_the_templated_host_address() {
     let ip = sshd.addr.ip().to_string();
     let ours = std::net::TcpListener::bind((ip.as_str(), 0)).expect("bind our listener");
     let port = ours.local_addr().expect("listener address").port();
-    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a listener on another address");
+    let elsewhere =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind a listener on another address");
     let other_port = elsewhere.local_addr().expect("listener address").port();
     let unused = fearless_testkit::free_port(&ip);
     let checks = json!([
@@ -148,18 +245,55 @@ async fn port_checks_see_our_listener_on_the_templated_host_address() {
         { "name": "other address", "port": { "port": other_port, "address": "{host.address}" } },
     ]);
     let r = run_on(&sshd, &checks).await;
-    expect(&r, "ours", Status::Pass, None, &format!("listening on {ip}:{port}"));
-    expect(&r, "ours on any address", Status::Pass, None, &format!(":{port}"));
-    expect(&r, "unused", Status::Fail, Some(Reason::Assertion), &format!("nothing listening on {ip}:{unused}"));
-    expect(&r, "unused on any address", Status::Fail, Some(Reason::Assertion), &format!("nothing listening on port {unused}"));
-    expect(&r, "other address", Status::Fail, Some(Reason::Assertion), &format!("nothing listening on {ip}:{other_port}"));
+    expect(
+        &r,
+        "ours",
+        Status::Pass,
+        None,
+        &format!("listening on {ip}:{port}"),
+    );
+    expect(
+        &r,
+        "ours on any address",
+        Status::Pass,
+        None,
+        &format!(":{port}"),
+    );
+    expect(
+        &r,
+        "unused",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("nothing listening on {ip}:{unused}"),
+    );
+    expect(
+        &r,
+        "unused on any address",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("nothing listening on port {unused}"),
+    );
+    expect(
+        &r,
+        "other address",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("nothing listening on {ip}:{other_port}"),
+    );
     drop((ours, elsewhere));
 }
 
 /// The version of `dpkg` installed on this machine, as dpkg itself reports it.
 fn installed_dpkg_version() -> String {
-    let out = Command::new("dpkg-query").args(["-W", "-f=${Version}", "dpkg"]).output().expect("run dpkg-query");
-    assert!(out.status.success(), "dpkg is installed on Debian: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Version}", "dpkg"])
+        .output()
+        .expect("run dpkg-query");
+    assert!(
+        out.status.success(),
+        "dpkg is installed on Debian: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 version")
 }
 
@@ -184,13 +318,43 @@ async fn package_checks_use_the_installed_version_and_debian_ordering() {
     let r = run_on(&sshd, &checks).await;
     expect(&r, "installed", Status::Pass, None, &format!("dpkg {v}"));
     expect(&r, "new enough", Status::Pass, None, &format!("dpkg {v}"));
-    expect(&r, "too new", Status::Fail, Some(Reason::Assertion), &format!("dpkg {v} does not satisfy < 1.0"));
-    expect(&r, "range", Status::Fail, Some(Reason::Assertion), &format!("dpkg {v} does not satisfy < 1.0.1"));
-    expect(&r, "absent", Status::Fail, Some(Reason::Assertion), "package `fearless-no-such-package` is not installed");
+    expect(
+        &r,
+        "too new",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("dpkg {v} does not satisfy < 1.0"),
+    );
+    expect(
+        &r,
+        "range",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("dpkg {v} does not satisfy < 1.0.1"),
+    );
+    expect(
+        &r,
+        "absent",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "package `fearless-no-such-package` is not installed",
+    );
     expect(&r, "numeric parts", Status::Pass, None, &v);
     expect(&r, "tilde before release", Status::Pass, None, &v);
-    expect(&r, "tilde not after release", Status::Fail, Some(Reason::Assertion), &format!("does not satisfy < {v}~rc1"));
-    expect(&r, "plus after release", Status::Fail, Some(Reason::Assertion), &format!("does not satisfy >= {v}+b1"));
+    expect(
+        &r,
+        "tilde not after release",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("does not satisfy < {v}~rc1"),
+    );
+    expect(
+        &r,
+        "plus after release",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("does not satisfy >= {v}+b1"),
+    );
     expect(&r, "exactly", Status::Pass, None, &v);
 }
 
@@ -205,7 +369,11 @@ async fn file_checks_existence_mode_owner_and_content() {
     let link = dir.path().join("current.conf");
     std::os::unix::fs::symlink(&conf, &link).expect("symlink");
     let missing = dir.path().join("missing.conf");
-    let (conf, link, missing) = (conf.to_str().expect("utf-8"), link.to_str().expect("utf-8"), missing.to_str().expect("utf-8"));
+    let (conf, link, missing) = (
+        conf.to_str().expect("utf-8"),
+        link.to_str().expect("utf-8"),
+        missing.to_str().expect("utf-8"),
+    );
     let checks = json!([
         { "name": "all good", "file": { "path": conf, "mode": "0640", "owner": "root", "contains": "listen 8080" } },
         { "name": "wrong mode", "file": { "path": conf, "mode": "0644" } },
@@ -219,19 +387,64 @@ async fn file_checks_existence_mode_owner_and_content() {
     ]);
     let r = run_on(&sshd, &checks).await;
     expect(&r, "all good", Status::Pass, None, "ok (0640 root)");
-    expect(&r, "wrong mode", Status::Fail, Some(Reason::Assertion), "has mode 0640 (expected 0644)");
-    expect(&r, "wrong owner", Status::Fail, Some(Reason::Assertion), "is owned by root (expected nobody)");
-    expect(&r, "lacks", Status::Fail, Some(Reason::Assertion), "does not contain \"listen 9090\"");
+    expect(
+        &r,
+        "wrong mode",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "has mode 0640 (expected 0644)",
+    );
+    expect(
+        &r,
+        "wrong owner",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "is owned by root (expected nobody)",
+    );
+    expect(
+        &r,
+        "lacks",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "does not contain \"listen 9090\"",
+    );
     expect(&r, "absent as wanted", Status::Pass, None, "is absent");
-    expect(&r, "absent", Status::Fail, Some(Reason::Assertion), "does not exist");
-    expect(&r, "present but must not", Status::Fail, Some(Reason::Assertion), "exists but must not");
-    expect(&r, "through a symlink", Status::Pass, None, "ok (0640 root)");
+    expect(
+        &r,
+        "absent",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "does not exist",
+    );
+    expect(
+        &r,
+        "present but must not",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "exists but must not",
+    );
+    expect(
+        &r,
+        "through a symlink",
+        Status::Pass,
+        None,
+        "ok (0640 root)",
+    );
 }
 
 #[tokio::test]
 async fn command_checks_exit_codes_output_nagios_and_hostile_argv() {
     let sshd = Sshd::start("127.0.0.75");
-    let hostile = ["'; rm -rf / #", "$(id)", "`id`", "a\"b'c", "line1\nline2", "$HOME *", "-n", "ünïcødé ✓"];
+    let hostile = [
+        "'; rm -rf / #",
+        "$(id)",
+        "`id`",
+        "a\"b'c",
+        "line1\nline2",
+        "$HOME *",
+        "-n",
+        "ünïcødé ✓",
+    ];
     let mut checks = vec![
         json!({ "name": "exit 3 wanted", "command": { "run": ["sh", "-c", "exit 3"], "exit": 3 } }),
         json!({ "name": "exit 3 unwanted", "command": { "run": ["sh", "-c", "echo boom >&2; exit 3"] } }),
@@ -243,9 +456,16 @@ async fn command_checks_exit_codes_output_nagios_and_hostile_argv() {
         json!({ "name": "templated", "command": { "run": ["printf", "%s", "{host.name}@{host.address}"], "stdout": "^h1@127\\.0\\.0\\.75$" } }),
         json!({ "name": "the brief's $(id)", "command": { "run": ["printf", "%s", "$(id)"], "stdout": "^\\$\\(id\\)$" } }),
     ];
-    for (code, name) in [(0, "nagios ok"), (1, "nagios warning"), (2, "nagios critical"), (3, "nagios unknown")] {
+    for (code, name) in [
+        (0, "nagios ok"),
+        (1, "nagios warning"),
+        (2, "nagios critical"),
+        (3, "nagios unknown"),
+    ] {
         let script = format!("echo 'DISK {name} - 42% free'; exit {code}");
-        checks.push(json!({ "name": name, "command": { "run": ["sh", "-c", script], "nagios": true } }));
+        checks.push(
+            json!({ "name": name, "command": { "run": ["sh", "-c", script], "nagios": true } }),
+        );
     }
     for (i, s) in hostile.iter().enumerate() {
         let stdout = format!("^{}$", regex::escape(s));
@@ -253,19 +473,61 @@ async fn command_checks_exit_codes_output_nagios_and_hostile_argv() {
     }
     let r = run_on(&sshd, &Value::Array(checks)).await;
     expect(&r, "exit 3 wanted", Status::Pass, None, "exit 3");
-    expect(&r, "exit 3 unwanted", Status::Fail, Some(Reason::Assertion), "exit 3 (expected 0): boom");
+    expect(
+        &r,
+        "exit 3 unwanted",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "exit 3 (expected 0): boom",
+    );
     expect(&r, "stdout", Status::Pass, None, "exit 0");
     expect(&r, "stdout whole line", Status::Pass, None, "exit 0");
-    expect(&r, "stdout mismatch", Status::Fail, Some(Reason::Assertion), "stdout does not match /^bye/: hello world");
+    expect(
+        &r,
+        "stdout mismatch",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "stdout does not match /^bye/: hello world",
+    );
     expect(&r, "stderr", Status::Pass, None, "exit 0");
     // The host answered: a missing program is not a transport failure.
-    expect(&r, "not found", Status::Error, Some(Reason::Config), "cannot run `/nonexistent/fearless-tool`: command not found (exit 127)");
+    expect(
+        &r,
+        "not found",
+        Status::Error,
+        Some(Reason::Config),
+        "cannot run `/nonexistent/fearless-tool`: command not found (exit 127)",
+    );
     expect(&r, "templated", Status::Pass, None, "exit 0");
     expect(&r, "the brief's $(id)", Status::Pass, None, "exit 0");
-    expect(&r, "nagios ok", Status::Pass, None, "OK: DISK nagios ok - 42% free");
-    expect(&r, "nagios warning", Status::Degraded, Some(Reason::Assertion), "WARNING: DISK nagios warning");
-    expect(&r, "nagios critical", Status::Fail, Some(Reason::Assertion), "CRITICAL: DISK nagios critical");
-    expect(&r, "nagios unknown", Status::Error, Some(Reason::Assertion), "UNKNOWN (exit 3): DISK nagios unknown");
+    expect(
+        &r,
+        "nagios ok",
+        Status::Pass,
+        None,
+        "OK: DISK nagios ok - 42% free",
+    );
+    expect(
+        &r,
+        "nagios warning",
+        Status::Degraded,
+        Some(Reason::Assertion),
+        "WARNING: DISK nagios warning",
+    );
+    expect(
+        &r,
+        "nagios critical",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "CRITICAL: DISK nagios critical",
+    );
+    expect(
+        &r,
+        "nagios unknown",
+        Status::Error,
+        Some(Reason::Assertion),
+        "UNKNOWN (exit 3): DISK nagios unknown",
+    );
     for i in 0..hostile.len() {
         expect(&r, &format!("hostile {i}"), Status::Pass, None, "exit 0");
     }
@@ -273,7 +535,10 @@ async fn command_checks_exit_codes_output_nagios_and_hostile_argv() {
 
 #[tokio::test]
 async fn service_checks_fall_back_to_the_pid_file_without_systemd() {
-    assert!(!Path::new("/run/systemd/system").exists(), "this test expects a machine without systemd (the CI container)");
+    assert!(
+        !Path::new("/run/systemd/system").exists(),
+        "this test expects a machine without systemd (the CI container)"
+    );
     let sshd = Sshd::start("127.0.0.76");
     let dir = tempfile::tempdir().expect("temp dir");
     let argv0 = unique("svc");
@@ -304,19 +569,58 @@ async fn service_checks_fall_back_to_the_pid_file_without_systemd() {
     ]);
     let r = run_on(&sshd, &checks).await;
     expect(&r, "pid file", Status::Pass, None, "running (pid file)");
-    expect(&r, "stale pid file", Status::Fail, Some(Reason::Assertion), &format!("not running (pid file {})", stale.display()));
-    expect(&r, "pid file of 0", Status::Fail, Some(Reason::Assertion), "not running (pid file");
-    expect(&r, "pid file of -1", Status::Fail, Some(Reason::Assertion), "not running (pid file");
-    expect(&r, "no pid file", Status::Fail, Some(Reason::Assertion), "not running (pid file");
-    expect(&r, "process fallback", Status::Pass, None, &format!("no systemd; 1 running (pid {})", daemon.pid()));
-    expect(&r, "process fallback, none", Status::Fail, Some(Reason::Assertion), "no systemd; no `fl-nosvc-");
+    expect(
+        &r,
+        "stale pid file",
+        Status::Fail,
+        Some(Reason::Assertion),
+        &format!("not running (pid file {})", stale.display()),
+    );
+    expect(
+        &r,
+        "pid file of 0",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "not running (pid file",
+    );
+    expect(
+        &r,
+        "pid file of -1",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "not running (pid file",
+    );
+    expect(
+        &r,
+        "no pid file",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "not running (pid file",
+    );
+    expect(
+        &r,
+        "process fallback",
+        Status::Pass,
+        None,
+        &format!("no systemd; 1 running (pid {})", daemon.pid()),
+    );
+    expect(
+        &r,
+        "process fallback, none",
+        Status::Fail,
+        Some(Reason::Assertion),
+        "no systemd; no `fl-nosvc-",
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_host_errors_with_transport_while_the_other_completes() {
     let sshd = Sshd::start("127.0.0.77");
     let dead_port = fearless_testkit::free_port("127.0.0.78");
-    let hosts = [sshd.host_yaml("alive"), format!("dead: {{ address: 127.0.0.78, port: {dead_port}, user: root }}")];
+    let hosts = [
+        sshd.host_yaml("alive"),
+        format!("dead: {{ address: 127.0.0.78, port: {dead_port}, user: root }}"),
+    ];
     let checks = json!([
         // Transport failures are not retried: the host is down, not the check flaky.
         { "name": "command", "retries": 2, "command": { "run": ["true"] } },
@@ -332,7 +636,11 @@ async fn an_unreachable_host_errors_with_transport_while_the_other_completes() {
         match r.host.as_deref() {
             Some("alive") => assert_eq!((r.status, r.reason), (Status::Pass, None), "{r:#?}"),
             Some("dead") => {
-                assert_eq!((r.status, r.reason), (Status::Error, Some(Reason::Transport)), "{r:#?}");
+                assert_eq!(
+                    (r.status, r.reason),
+                    (Status::Error, Some(Reason::Transport)),
+                    "{r:#?}"
+                );
                 assert!(r.message.contains("dead is unreachable"), "{r:#?}");
                 assert_eq!(r.attempts, 1, "{r:#?}");
                 assert!(runner::is_transport_failure(r));
@@ -340,5 +648,9 @@ async fn an_unreachable_host_errors_with_transport_while_the_other_completes() {
             other => panic!("unexpected host {other:?}: {r:#?}"),
         }
     }
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "a refused connection is reported at once: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "a refused connection is reported at once: {:?}",
+        started.elapsed()
+    );
 }

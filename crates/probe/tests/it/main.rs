@@ -33,13 +33,18 @@ pub async fn http_server(status: u16, body: &'static str) -> SocketAddr {
 }
 
 /// [`http_server`], with the number of connections it accepted so far.
-pub async fn counting_http_server(status: u16, body: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+pub async fn counting_http_server(
+    status: u16,
+    body: &'static str,
+) -> (SocketAddr, Arc<AtomicUsize>) {
     let (listener, addr) = listener().await;
     let connections = Arc::new(AtomicUsize::new(0));
     let counter = connections.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(serve_http(stream, status, body));
         }
@@ -58,9 +63,15 @@ async fn serve_http(mut stream: TcpStream, status: u16, body: &'static str) {
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
-        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+        let end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |p| p + 4);
         buf.drain(..end);
-        let response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n\r\n{body}", body.len());
+        let response = format!(
+            "HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n\r\n{body}",
+            body.len()
+        );
         if stream.write_all(response.as_bytes()).await.is_err() {
             return;
         }

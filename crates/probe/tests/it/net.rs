@@ -2,7 +2,9 @@
 //! the RabbitMQ (127.0.0.1:5672) and PostgreSQL (127.0.0.1:5432) of the test environment,
 //! which must be running: those tests fail, never skip, without them.
 
-use crate::{closed_port, counting_http_server, garbage_server, http_server, listener, silent_server};
+use crate::{
+    closed_port, counting_http_server, garbage_server, http_server, listener, silent_server,
+};
 use fearless_config::{DnsCheck, HttpCheck, SqlCheck, Template};
 use fearless_probe::net::{self, NetContext};
 use fearless_probe::result::{Outcome, Reason, Status};
@@ -24,12 +26,20 @@ const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[track_caller]
 fn assert_pass(outcome: &Outcome) {
-    assert_eq!((outcome.status, outcome.reason), (Status::Pass, None), "{outcome:?}");
+    assert_eq!(
+        (outcome.status, outcome.reason),
+        (Status::Pass, None),
+        "{outcome:?}"
+    );
 }
 
 #[track_caller]
 fn assert_fail(outcome: &Outcome, reason: Reason) {
-    assert_eq!((outcome.status, outcome.reason), (Status::Fail, Some(reason)), "{outcome:?}");
+    assert_eq!(
+        (outcome.status, outcome.reason),
+        (Status::Fail, Some(reason)),
+        "{outcome:?}"
+    );
     assert!(!outcome.message.contains('\n'), "one line: {outcome:?}");
 }
 
@@ -76,14 +86,26 @@ async fn http_body_mismatch_is_an_assertion() {
     let addr = http_server(200, "maintenance").await;
     let outcome = check_http(&format!("http://{addr}/"), 200, Some("ok"), TIMEOUT).await;
     assert_fail(&outcome, Reason::Assertion);
-    assert!(outcome.message.contains("\"ok\"") && outcome.message.contains("maintenance"), "{outcome:?}");
+    assert!(
+        outcome.message.contains("\"ok\"") && outcome.message.contains("maintenance"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
 async fn http_nothing_listening_is_refused() {
-    let outcome = check_http(&format!("http://127.0.0.1:{}/", closed_port()), 200, None, TIMEOUT).await;
+    let outcome = check_http(
+        &format!("http://127.0.0.1:{}/", closed_port()),
+        200,
+        None,
+        TIMEOUT,
+    )
+    .await;
     assert_fail(&outcome, Reason::Refused);
-    assert!(outcome.message.contains("connection refused"), "{outcome:?}");
+    assert!(
+        outcome.message.contains("connection refused"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -92,7 +114,10 @@ async fn http_server_that_never_answers_is_a_timeout() {
     let started = Instant::now();
     let outcome = check_http(&format!("http://{addr}/"), 200, None, SHORT).await;
     assert_fail(&outcome, Reason::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(3), "bounded by the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "bounded by the timeout"
+    );
 }
 
 #[tokio::test]
@@ -105,7 +130,11 @@ async fn http_unresolvable_name_is_dns() {
 async fn http_invalid_url_is_a_config_error_without_the_password() {
     let url = "http://user:hunter2@[bad/";
     let outcome = check_http(url, 200, None, TIMEOUT).await;
-    assert_eq!((outcome.status, outcome.reason), (Status::Error, Some(Reason::Config)), "{outcome:?}");
+    assert_eq!(
+        (outcome.status, outcome.reason),
+        (Status::Error, Some(Reason::Config)),
+        "{outcome:?}"
+    );
     assert!(!outcome.message.contains("hunter2"), "{outcome:?}");
 }
 
@@ -120,8 +149,14 @@ async fn http_sends_method_and_headers() {
             let n = stream.read(&mut buf).await.unwrap_or(0);
             let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
             let ok = request.starts_with("delete /x ") && request.contains("x-token: abc");
-            let status = if ok { "204 No Content" } else { "400 Bad Request" };
-            let _ = stream.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes()).await;
+            let status = if ok {
+                "204 No Content"
+            } else {
+                "400 Bad Request"
+            };
+            let _ = stream
+                .write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes())
+                .await;
         }
     });
     let url = format!("http://{addr}/x");
@@ -144,9 +179,15 @@ async fn http_thousand_checks_share_pooled_connections() {
         assert_pass(&net::http(&ctx, &spec, &url, &[], TIMEOUT).await);
     }
     let elapsed = started.elapsed();
-    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) <= 2, "one pooled connection, not one per check");
+    assert!(
+        connections.load(std::sync::atomic::Ordering::SeqCst) <= 2,
+        "one pooled connection, not one per check"
+    );
     // The release benchmark needs < 0.5 s; an unoptimised test build gets headroom.
-    assert!(elapsed < Duration::from_secs(2), "1,000 checks took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "1,000 checks took {elapsed:?}"
+    );
 }
 
 // ---- tcp ----
@@ -166,7 +207,11 @@ async fn tcp_closed_port_is_refused() {
 #[tokio::test]
 async fn tcp_address_without_port_is_a_config_error() {
     let outcome = net::tcp("127.0.0.1", TIMEOUT).await;
-    assert_eq!((outcome.status, outcome.reason), (Status::Error, Some(Reason::Config)), "{outcome:?}");
+    assert_eq!(
+        (outcome.status, outcome.reason),
+        (Status::Error, Some(Reason::Config)),
+        "{outcome:?}"
+    );
 }
 
 // ---- tls ----
@@ -174,23 +219,30 @@ async fn tcp_address_without_port_is_a_config_error() {
 /// A self-signed certificate for `localhost`, valid from `from` to `until` (days from now).
 fn certificate(from: i64, until: i64) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
     let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
     let now = OffsetDateTime::now_utc();
     params.not_before = now + time::Duration::days(from);
     params.not_after = now + time::Duration::days(until);
     let key = rcgen::KeyPair::generate().expect("key");
     let cert = params.self_signed(&key).expect("certificate");
-    (cert.der().clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+    (
+        cert.der().clone(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
 }
 
 /// A TLS server on loopback presenting `cert`.
 async fn tls_server(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> SocketAddr {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .expect("server config");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let (listener, addr) = listener().await;
     tokio::spawn(async move {
@@ -220,7 +272,11 @@ async fn tls_valid_certificate_passes() {
     assert_pass(&outcome);
     // Whole days left: 89 or 90 depending on the second the certificate was made in.
     let m = &outcome.message;
-    assert!(m.starts_with("certificate CN=localhost expires in ") && (m.contains(" 89 days") || m.contains(" 90 days")), "{outcome:?}");
+    assert!(
+        m.starts_with("certificate CN=localhost expires in ")
+            && (m.contains(" 89 days") || m.contains(" 90 days")),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -229,7 +285,10 @@ async fn tls_expired_certificate_fails_naming_expired() {
     let addr = tls_server(cert, key).await;
     let outcome = net::tls(&addr.to_string(), Some("localhost"), 14, TIMEOUT).await;
     assert_fail(&outcome, Reason::Assertion);
-    assert!(outcome.message.contains("expired 3 days ago"), "{outcome:?}");
+    assert!(
+        outcome.message.contains("expired 3 days ago"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -239,8 +298,14 @@ async fn tls_certificate_expiring_within_min_days_fails() {
     let outcome = net::tls(&addr.to_string(), Some("localhost"), 14, TIMEOUT).await;
     assert_fail(&outcome, Reason::Assertion);
     let m = &outcome.message;
-    assert!(m.starts_with("certificate CN=localhost expires in "), "{outcome:?}");
-    assert!((m.contains(" 4 days (") || m.contains(" 5 days (")) && m.ends_with(", fewer than 14"), "{outcome:?}");
+    assert!(
+        m.starts_with("certificate CN=localhost expires in "),
+        "{outcome:?}"
+    );
+    assert!(
+        (m.contains(" 4 days (") || m.contains(" 5 days (")) && m.ends_with(", fewer than 14"),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
@@ -263,7 +328,10 @@ async fn https_self_signed_is_tls_unless_insecure() {
     let url = format!("https://localhost:{}/", addr.port());
     let ctx = NetContext::new().expect("context");
     let mut spec = http_spec(&url, 200, Some("ok"));
-    assert_fail(&net::http(&ctx, &spec, &url, &[], TIMEOUT).await, Reason::Tls);
+    assert_fail(
+        &net::http(&ctx, &spec, &url, &[], TIMEOUT).await,
+        Reason::Tls,
+    );
     spec.insecure = true;
     assert_pass(&net::http(&ctx, &spec, &url, &[], TIMEOUT).await);
 }
@@ -278,16 +346,26 @@ async fn dns_server() -> SocketAddr {
     tokio::spawn(async move {
         let mut buf = [0u8; 1500];
         loop {
-            let Ok((n, peer)) = socket.recv_from(&mut buf).await else { return };
-            let Ok(request) = Message::from_vec(&buf[..n]) else { continue };
-            let Some(query) = request.queries.first().cloned() else { continue };
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(request) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let Some(query) = request.queries.first().cloned() else {
+                continue;
+            };
             let mut response = Message::response(request.metadata.id, request.metadata.op_code);
             response.metadata.recursion_desired = request.metadata.recursion_desired;
             response.metadata.recursion_available = true;
             response.add_query(query.clone());
             let known = Name::from_ascii("shop.test.").expect("name");
             if query.name().to_lowercase() == known && query.query_type() == RecordType::A {
-                response.add_answer(Record::from_rdata(known, 60, RData::A(A(Ipv4Addr::new(10, 1, 2, 3)))));
+                response.add_answer(Record::from_rdata(
+                    known,
+                    60,
+                    RData::A(A(Ipv4Addr::new(10, 1, 2, 3))),
+                ));
             } else if query.name().to_lowercase() != known {
                 response.metadata.response_code = ResponseCode::NXDomain;
             }
@@ -312,7 +390,13 @@ fn dns_spec(server: SocketAddr, expect: &[&str]) -> DnsCheck {
 async fn dns_expected_address_passes() {
     let server = dns_server().await;
     let ctx = NetContext::new().expect("context");
-    let outcome = net::dns(&ctx, &dns_spec(server, &["10.1.2.3"]), "shop.test.", TIMEOUT).await;
+    let outcome = net::dns(
+        &ctx,
+        &dns_spec(server, &["10.1.2.3"]),
+        "shop.test.",
+        TIMEOUT,
+    )
+    .await;
     assert_pass(&outcome);
     assert!(outcome.message.contains("10.1.2.3"), "{outcome:?}");
 }
@@ -321,7 +405,13 @@ async fn dns_expected_address_passes() {
 async fn dns_missing_expected_value_is_an_assertion() {
     let server = dns_server().await;
     let ctx = NetContext::new().expect("context");
-    let outcome = net::dns(&ctx, &dns_spec(server, &["10.1.2.3", "10.9.9.9"]), "shop.test.", TIMEOUT).await;
+    let outcome = net::dns(
+        &ctx,
+        &dns_spec(server, &["10.1.2.3", "10.9.9.9"]),
+        "shop.test.",
+        TIMEOUT,
+    )
+    .await;
     assert_fail(&outcome, Reason::Assertion);
     assert!(outcome.message.contains("10.9.9.9"), "{outcome:?}");
 }
@@ -363,14 +453,22 @@ async fn amqp_wrong_password_is_auth_and_not_echoed() {
 
 #[tokio::test]
 async fn amqp_closed_port_is_refused() {
-    let outcome = net::amqp(&format!("amqp://guest:guest@127.0.0.1:{}/%2f", closed_port()), TIMEOUT).await;
+    let outcome = net::amqp(
+        &format!("amqp://guest:guest@127.0.0.1:{}/%2f", closed_port()),
+        TIMEOUT,
+    )
+    .await;
     assert_fail(&outcome, Reason::Refused);
 }
 
 // ---- sql (the real PostgreSQL) ----
 
 fn sql_spec(query: &str, expect: Option<&str>) -> SqlCheck {
-    SqlCheck { url: template(POSTGRES), query: query.to_owned(), expect: expect.map(str::to_owned) }
+    SqlCheck {
+        url: template(POSTGRES),
+        query: query.to_owned(),
+        expect: expect.map(str::to_owned),
+    }
 }
 
 #[tokio::test]
@@ -389,14 +487,22 @@ async fn sql_other_value_is_an_assertion() {
 
 #[tokio::test]
 async fn sql_failing_query_is_an_assertion() {
-    let outcome = net::sql(&sql_spec("select * from no_such_table", None), POSTGRES, TIMEOUT).await;
+    let outcome = net::sql(
+        &sql_spec("select * from no_such_table", None),
+        POSTGRES,
+        TIMEOUT,
+    )
+    .await;
     assert_fail(&outcome, Reason::Assertion);
     assert!(outcome.message.contains("42P01"), "{outcome:?}");
 }
 
 #[tokio::test]
 async fn sql_closed_port_is_refused() {
-    let url = format!("postgres://postgres:pw@127.0.0.1:{}/postgres", closed_port());
+    let url = format!(
+        "postgres://postgres:pw@127.0.0.1:{}/postgres",
+        closed_port()
+    );
     let outcome = net::sql(&sql_spec("select 1", Some("1")), &url, TIMEOUT).await;
     assert_fail(&outcome, Reason::Refused);
 }

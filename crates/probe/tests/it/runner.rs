@@ -12,9 +12,18 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn load(yaml: &str) -> Config {
-    match fearless_config::load_str(Path::new("/tmp/fearless-probe-it/fearless.yaml"), yaml.to_owned()) {
+    match fearless_config::load_str(
+        Path::new("/tmp/fearless-probe-it/fearless.yaml"),
+        yaml.to_owned(),
+    ) {
         Ok(loaded) => loaded.config,
-        Err(e) => panic!("invalid test config: {:?}", e.problems.iter().map(fearless_config::Problem::plain).collect::<Vec<_>>()),
+        Err(e) => panic!(
+            "invalid test config: {:?}",
+            e.problems
+                .iter()
+                .map(fearless_config::Problem::plain)
+                .collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -58,7 +67,10 @@ fn shape(items: &[PlanItem]) -> Vec<String> {
 }
 
 fn hosts(selector: &str) -> Selection {
-    Selection { hosts: Some(Selector::parse(selector).expect("selector")), components: Vec::new() }
+    Selection {
+        hosts: Some(Selector::parse(selector).expect("selector")),
+        components: Vec::new(),
+    }
 }
 
 #[test]
@@ -82,21 +94,50 @@ fn plan_runs_host_local_and_templated_checks_per_host_and_the_rest_once() {
     // Host-local kinds go through the host's transport; network kinds (even per host) and
     // `on: controller` run here.
     let on_host: Vec<bool> = items.iter().map(PlanItem::runs_on_host).collect();
-    assert_eq!(on_host, [true, true, false, false, false, false, true, false, false]);
+    assert_eq!(
+        on_host,
+        [true, true, false, false, false, false, true, false, false]
+    );
     // `{host.address}` is each item's own host.
-    let urls: Vec<String> = items[2..4].iter().map(|i| i.check.kind.templates()[0].expand(i.host.as_ref())).collect();
-    assert_eq!(urls, ["http://10.0.1.11:8080/health", "http://10.0.1.12:8080/health"]);
+    let urls: Vec<String> = items[2..4]
+        .iter()
+        .map(|i| i.check.kind.templates()[0].expand(i.host.as_ref()))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://10.0.1.11:8080/health",
+            "http://10.0.1.12:8080/health"
+        ]
+    );
 }
 
 #[test]
 fn plan_host_selection_cuts_components_down_but_keeps_external_ones() {
     let cfg = load(FLEET);
     let items = runner::plan(&cfg, &hosts("web-1")).expect("plan");
-    assert_eq!(shape(&items), ["web/proc@web-1", "web/health@web-1", "web/vip", "web/disk", "db/query"]);
+    assert_eq!(
+        shape(&items),
+        [
+            "web/proc@web-1",
+            "web/health@web-1",
+            "web/vip",
+            "web/disk",
+            "db/query"
+        ]
+    );
     let items = runner::plan(&cfg, &hosts("role=web")).expect("plan");
     assert_eq!(
         shape(&items),
-        ["web/proc@web-1", "web/proc@web-2", "web/health@web-1", "web/health@web-2", "web/vip", "web/disk", "db/query"]
+        [
+            "web/proc@web-1",
+            "web/proc@web-2",
+            "web/health@web-1",
+            "web/health@web-2",
+            "web/vip",
+            "web/disk",
+            "db/query"
+        ]
     );
     let items = runner::plan(&cfg, &hosts("no-such-host")).expect("plan");
     assert_eq!(shape(&items), ["db/query"]);
@@ -105,16 +146,40 @@ fn plan_host_selection_cuts_components_down_but_keeps_external_ones() {
 #[test]
 fn plan_component_selection_and_unknown_components() {
     let cfg = load(FLEET);
-    let sel = Selection { hosts: None, components: vec!["api".into(), "db".into()] };
-    assert_eq!(shape(&runner::plan(&cfg, &sel).expect("plan")), ["api/pinned@api-1", "api/lb", "db/query"]);
-    let sel = Selection { hosts: Some(Selector::parse("web-2").expect("selector")), components: vec!["web".into()] };
-    assert_eq!(shape(&runner::plan(&cfg, &sel).expect("plan")), ["web/proc@web-2", "web/health@web-2", "web/vip", "web/disk"]);
+    let sel = Selection {
+        hosts: None,
+        components: vec!["api".into(), "db".into()],
+    };
+    assert_eq!(
+        shape(&runner::plan(&cfg, &sel).expect("plan")),
+        ["api/pinned@api-1", "api/lb", "db/query"]
+    );
+    let sel = Selection {
+        hosts: Some(Selector::parse("web-2").expect("selector")),
+        components: vec!["web".into()],
+    };
+    assert_eq!(
+        shape(&runner::plan(&cfg, &sel).expect("plan")),
+        ["web/proc@web-2", "web/health@web-2", "web/vip", "web/disk"]
+    );
 
-    let typo = Selection { hosts: None, components: vec!["api".into(), "wev".into()] };
+    let typo = Selection {
+        hosts: None,
+        components: vec!["api".into(), "wev".into()],
+    };
     let err = runner::plan(&cfg, &typo).expect_err("unknown component");
-    assert_eq!((err.name.as_str(), err.suggestion.as_deref()), ("wev", Some("web")));
-    assert_eq!(err.to_string(), "unknown component `wev` (did you mean `web`?)");
-    let far = Selection { hosts: None, components: vec!["zzzzzz".into()] };
+    assert_eq!(
+        (err.name.as_str(), err.suggestion.as_deref()),
+        ("wev", Some("web"))
+    );
+    assert_eq!(
+        err.to_string(),
+        "unknown component `wev` (did you mean `web`?)"
+    );
+    let far = Selection {
+        hosts: None,
+        components: vec!["zzzzzz".into()],
+    };
     let err = runner::plan(&cfg, &far).expect_err("unknown component");
     assert_eq!(err.suggestion, None, "{err}");
     assert_eq!(err.to_string(), "unknown component `zzzzzz`");
@@ -123,7 +188,9 @@ fn plan_component_selection_and_unknown_components() {
 /// An HTTP server answering 500 to its first `failures` requests and 200 afterwards; the
 /// counter is the number of requests seen.
 async fn flaky_server(failures: usize) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let requests = Arc::new(AtomicUsize::new(0));
     let seen = requests.clone();
@@ -140,8 +207,15 @@ async fn flaky_server(failures: usize) -> (SocketAddr, Arc<AtomicUsize>) {
                     }
                 }
                 let n = seen.fetch_add(1, Ordering::SeqCst);
-                let (status, body) = if n < failures { (500, "down") } else { (200, "ok") };
-                let response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let (status, body) = if n < failures {
+                    (500, "down")
+                } else {
+                    (200, "ok")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = stream.write_all(response.as_bytes()).await;
                 let _ = stream.shutdown().await;
             });
@@ -170,20 +244,38 @@ components:
     let runner = Runner::new(&cfg).expect("runner");
     let results = runner.run(&items, &|_| {}).await;
     runner.close().await;
-    let [late_r, once_r, never_r] = &results[..] else { panic!("three results: {results:#?}") };
+    let [late_r, once_r, never_r] = &results[..] else {
+        panic!("three results: {results:#?}")
+    };
 
-    assert_eq!((late_r.status, late_r.attempts), (Status::Degraded, 2), "{late_r:#?}");
+    assert_eq!(
+        (late_r.status, late_r.attempts),
+        (Status::Degraded, 2),
+        "{late_r:#?}"
+    );
     // The reason is the failure that needed the retry; it stays healthy.
     assert_eq!(late_r.reason, Some(Reason::Assertion), "{late_r:#?}");
     assert!(late_r.status.is_ok());
-    assert!(late_r.message.contains("passed on attempt 2") && late_r.message.contains("HTTP 500 (expected 200)"), "{late_r:#?}");
+    assert!(
+        late_r.message.contains("passed on attempt 2")
+            && late_r.message.contains("HTTP 500 (expected 200)"),
+        "{late_r:#?}"
+    );
     assert_eq!(late_requests.load(Ordering::SeqCst), 2);
 
-    assert_eq!((once_r.status, once_r.reason, once_r.attempts), (Status::Fail, Some(Reason::Assertion), 1), "{once_r:#?}");
+    assert_eq!(
+        (once_r.status, once_r.reason, once_r.attempts),
+        (Status::Fail, Some(Reason::Assertion), 1),
+        "{once_r:#?}"
+    );
     assert_eq!(once_r.message, "HTTP 500 (expected 200)");
     assert_eq!(once_requests.load(Ordering::SeqCst), 1);
 
-    assert_eq!((never_r.status, never_r.reason, never_r.attempts), (Status::Fail, Some(Reason::Assertion), 3), "{never_r:#?}");
+    assert_eq!(
+        (never_r.status, never_r.reason, never_r.attempts),
+        (Status::Fail, Some(Reason::Assertion), 3),
+        "{never_r:#?}"
+    );
     assert_eq!(never_requests.load(Ordering::SeqCst), 3);
 }
 
@@ -207,9 +299,18 @@ components:
     let results = runner.run(&items, &|_| {}).await;
     let took = started.elapsed();
     runner.close().await;
-    let [r] = &results[..] else { panic!("one result: {results:#?}") };
-    assert_eq!((r.status, r.reason, r.attempts), (Status::Fail, Some(Reason::Timeout), 1), "{r:#?}");
+    let [r] = &results[..] else {
+        panic!("one result: {results:#?}")
+    };
+    assert_eq!(
+        (r.status, r.reason, r.attempts),
+        (Status::Fail, Some(Reason::Timeout), 1),
+        "{r:#?}"
+    );
     assert_eq!(r.host.as_deref(), Some("box"));
     assert!(r.message.contains("no answer within 300ms"), "{r:#?}");
-    assert!(took < Duration::from_secs(2), "the timeout stops the wait: took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "the timeout stops the wait: took {took:?}"
+    );
 }
