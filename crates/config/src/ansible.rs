@@ -327,7 +327,7 @@ fn resolve(inv: &Inv) -> Imported {
                 "ansible_port" | "ansible_ssh_port" => h.port = v.parse().ok(),
                 "ansible_user" | "ansible_ssh_user" => h.user = Some(v),
                 "ansible_become" => {
-                    h.become_ = matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1")
+                    h.become_ = matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "1");
                 }
                 k if k.starts_with("ansible_") => {}
                 // Labels are printed (`fearless hosts`) and logged; secrets are not labels.

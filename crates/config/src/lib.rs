@@ -20,7 +20,7 @@ pub use model::*;
 pub use selector::{Selector, SelectorError};
 pub use source::Span;
 pub use template::{Template, TemplateError};
-pub use validate::{DEFAULT_TIMEOUT, parse_constraint};
+pub use validate::{DEFAULT_TIMEOUT, parse_constraint, redact_userinfo};
 
 use std::path::{Path, PathBuf};
 

@@ -21,13 +21,14 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Most retries accepted for one check.
 const MAX_RETRIES: u32 = 10;
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`: config messages end up in CI logs.
-pub(crate) fn redact_userinfo(text: &str) -> String {
+/// `scheme://user:secret@host` → `scheme://user:***@host`, for anything that prints a URL
+/// from the config (messages end up in CI logs).
+pub fn redact_userinfo(text: &str) -> String {
     let Some(scheme_end) = text.find("://") else {
         return text.to_owned();
     };
     let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
         Some(at) => match rest[..at].find(':') {
             Some(colon) => format!(

@@ -142,45 +142,10 @@ impl Store {
         &self,
         state: &str,
         record: &Value,
-        mut event: NewEvent,
+        event: NewEvent,
     ) -> Result<Stored, StoreError> {
-        let record_text = canonical::to_canonical(record);
-        let (now, now_text) = now();
-        let number = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let (number,): (i64,) = sqlx::query_as(sql.next_number)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            sqlx::query(sql.insert_change)
-                .bind(number)
-                .bind(state)
-                .bind(&record_text)
-                .bind(&now_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            event.subject = change_subject(number);
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            number
-        });
-        Ok(Stored {
-            number: to_u64(number),
-            version: 1,
-            state: state.to_owned(),
-            record: record.clone(),
-            created_at: now,
-            updated_at: now,
-        })
+        self.insert_change_with(|_| (state.to_owned(), record.clone(), event))
+            .await
     }
 
     /// Like [`Store::insert_change`], for records that carry their own number: `build` gets

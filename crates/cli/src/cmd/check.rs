@@ -172,7 +172,7 @@ fn dry_run(g: &Global, items: &[PlanItem]) -> Result<Outcome, Failure> {
         .collect();
     match g.format {
         Format::Json => {
-            print_json(&serde_json::json!({ "schema": "fearless.plan/v1", "items": rows }))?
+            print_json(&serde_json::json!({ "schema": "fearless.plan/v1", "items": rows }))?;
         }
         Format::Human => {
             let mut t = render::table(&["COMPONENT", "CHECK", "KIND", "HOST", "RUNS ON"]);

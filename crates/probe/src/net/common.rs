@@ -16,30 +16,7 @@ const EXCERPT_CHARS: usize = 80;
 /// Works on text that does not parse as a URL too, so an invalid URL can still be named in
 /// the error that says it is invalid.
 pub(super) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return one_line(url, 200);
-    };
-    let rest_start = scheme_end + 3;
-    let rest = &url[rest_start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let redacted = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}{}",
-                    &url[..rest_start],
-                    &userinfo[..colon],
-                    &authority[at..],
-                    &rest[authority_end..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    };
-    one_line(&redacted, 200)
+    one_line(&fearless_config::redact_userinfo(url), 200)
 }
 
 /// `text` on one line: control characters escaped, at most `max` characters (then `…`).

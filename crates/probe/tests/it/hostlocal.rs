@@ -48,7 +48,7 @@ impl Started {
             {
                 Ok(child) => return Self(child),
                 Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 Err(e) => panic!("cannot start {}: {e}", exe.display()),
             }
