@@ -64,6 +64,12 @@ pub(crate) enum Command {
     Journal(JournalArgs),
     /// Event delivery: the outbox, replays, test events.
     Events(EventsArgs),
+    /// Installed and pending packages per host; apply a manifest; roll back to a snapshot.
+    Packages(PackagesArgs),
+    /// Record each host's exact package set in the store; list, show and diff snapshots.
+    Snapshot(SnapshotArgs),
+    /// Every package change on each host in a window, from the hosts' own history.
+    Whatchanged(WhatchangedArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -276,6 +282,98 @@ pub(crate) struct HostsArgs {
 pub(crate) enum HostsAction {
     /// Reach every host through its transport and report latency
     Ping,
+}
+
+/// Options shared by the package verbs.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct PkgOptions {
+    /// Only hosts matching this selector
+    #[arg(long, value_name = "SEL", global = true)]
+    pub(crate) hosts: Option<String>,
+    /// How long to wait for another process to release the package lock
+    #[arg(long, value_name = "DURATION", default_value = "2m", global = true)]
+    pub(crate) lock_wait: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PackagesArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<PackagesAction>,
+    #[command(flatten)]
+    pub(crate) options: PkgOptions,
+    /// Pending updates instead of installed packages (refreshes repository metadata)
+    #[arg(long)]
+    pub(crate) pending: bool,
+    /// Only security updates (implies --pending)
+    #[arg(long)]
+    pub(crate) security: bool,
+    /// With --pending: use the metadata the hosts have, do not refresh it
+    #[arg(long)]
+    pub(crate) no_refresh: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PackagesAction {
+    /// Bring packages to exactly the versions of a manifest (name=version lines)
+    Apply {
+        /// A manifest file: one `name[:arch]=version` per line, `#` comments
+        #[arg(long, short = 'm', value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// A pin given inline (repeatable): NAME=VERSION
+        #[arg(long = "package", short = 'p', value_name = "NAME=VERSION")]
+        packages: Vec<String>,
+        /// Go ahead even when a rollback would not be possible
+        #[arg(long)]
+        force: bool,
+    },
+    /// Bring hosts back to a snapshot exactly (downgrade, remove added, reinstall removed)
+    Rollback {
+        /// The snapshot: SNAP-N or N
+        #[arg(long, value_name = "ID")]
+        snapshot: String,
+        /// Go ahead even when a needed version cannot be found or is not downgradable
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SnapshotArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<SnapshotAction>,
+    #[command(flatten)]
+    pub(crate) options: PkgOptions,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SnapshotAction {
+    /// List snapshots
+    List,
+    /// Show the package sets of a snapshot
+    Show {
+        /// SNAP-N or N
+        id: String,
+    },
+    /// What changed from snapshot A to snapshot B, or to the live hosts
+    Diff {
+        /// SNAP-N or N
+        a: String,
+        /// SNAP-N or N
+        #[arg(required_unless_present = "live", conflicts_with = "live")]
+        b: Option<String>,
+        /// Compare with the hosts as they are now
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WhatchangedArgs {
+    #[command(flatten)]
+    pub(crate) options: PkgOptions,
+    /// How far back: 30m, 24h, 7d
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub(crate) since: String,
 }
 
 #[derive(Debug, Args)]

@@ -73,6 +73,8 @@ pub struct Host {
     pub become_: Option<Become>,
     /// How commands reach the host.
     pub transport: TransportKind,
+    /// The package manager, when configured; detected from the host otherwise.
+    pub package_manager: Option<PackageManager>,
     /// Free-form labels used by selectors and templates.
     pub labels: BTreeMap<String, String>,
 }
@@ -87,6 +89,18 @@ pub enum TransportKind {
     Local,
     /// AWS Systems Manager (not yet available in this version).
     Ssm,
+}
+
+/// A package manager named in config (`package_manager: apt|dnf|yum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    /// apt/dpkg.
+    Apt,
+    /// dnf/rpm.
+    Dnf,
+    /// yum, where yum is dnf 4.
+    Yum,
 }
 
 /// Privilege escalation method.

@@ -44,6 +44,7 @@ pub(crate) struct RawHostFields {
     #[serde(rename = "become")]
     pub(crate) become_: Option<String>,
     pub(crate) transport: Option<String>,
+    pub(crate) package_manager: Option<String>,
     #[serde(default)]
     pub(crate) labels: IndexMap<String, String>,
 }

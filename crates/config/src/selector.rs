@@ -158,6 +158,7 @@ mod tests {
             user: "root".into(),
             become_: None,
             transport: TransportKind::Ssh,
+            package_manager: None,
             labels: labels
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))

@@ -175,6 +175,7 @@ mod tests {
             user: "root".into(),
             become_: None,
             transport: crate::model::TransportKind::Ssh,
+            package_manager: None,
             labels: [("az".to_owned(), "a".to_owned())].into(),
         };
         let t =

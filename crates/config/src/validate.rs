@@ -224,6 +224,7 @@ impl Validator<'_> {
                             user: ah.user,
                             become_: ah.become_.then(|| "sudo".to_owned()),
                             transport: None,
+                            package_manager: None,
                             labels: ah.labels,
                         };
                         if let Some(h) = resolve_host(&name, &fields, &defaults) {
@@ -352,6 +353,19 @@ impl Validator<'_> {
                     );
                 }
             }
+        }
+        if let Some(m) = &f.package_manager
+            && !["apt", "dnf", "yum"].contains(&m.as_str())
+        {
+            let hint = closest(m, ["apt", "dnf", "yum"]).map(|s| format!("did you mean `{s}`?"));
+            self.error(
+                &[path, &p!["package_manager"]].concat(),
+                "config::package_manager",
+                format!("unknown package manager `{m}`"),
+                hint.or(Some(
+                    "expected apt, dnf or yum (or leave it out to detect it)".into(),
+                )),
+            );
         }
         if let Some(b) = &f.become_
             && b != "sudo"
@@ -1556,6 +1570,7 @@ fn sample_host() -> Host {
         user: "root".into(),
         become_: None,
         transport: TransportKind::Ssh,
+        package_manager: None,
         labels: BTreeMap::new(),
     }
 }
@@ -1593,6 +1608,16 @@ fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host
             .or(d.become_.as_deref())
             .map(|_| Become::Sudo),
         transport,
+        package_manager: match f
+            .package_manager
+            .as_deref()
+            .or(d.package_manager.as_deref())
+        {
+            Some("apt") => Some(PackageManager::Apt),
+            Some("dnf") => Some(PackageManager::Dnf),
+            Some("yum") => Some(PackageManager::Yum),
+            _ => None,
+        },
         labels,
     })
 }

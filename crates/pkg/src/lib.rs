@@ -1,7 +1,28 @@
-//! Package state across the fleet.
+//! Package state across the fleet: what is installed and pending on each host, exact
+//! manifests applied and rolled back, and each host's own history of package changes.
 //!
-//! This crate will hold the package-manager backends (apt/dpkg and dnf/rpm behind one
-//! `PackageManager` trait), snapshots, manifests and rollback. Today it holds the piece
-//! everything else builds on: [`version`], the exact version orderings of dpkg and rpm.
+//! - [`version`]: the exact version orderings of dpkg and rpm;
+//! - [`model`]: managers, installed packages, package sets and their differences;
+//! - [`manifest`]: the validated `name=version` lists a change applies;
+//! - [`backend`]: the [`PackageManager`] trait and detection; [`apt`] and [`dnf`] implement it;
+//! - [`ops`]: apply, rollback and the rollback-feasibility check, on any backend;
+//! - [`history`]: a host's own record of package transactions.
+//!
+//! Invariants: every command is argv or a constant script with data as positional
+//! parameters; every call is non-interactive and bounded (lock wait, then command time);
+//! nothing is changed on a host before the manifest is validated and the way back is known.
 
+pub mod apt;
+pub mod backend;
+pub mod dnf;
+pub mod error;
+pub mod history;
+pub mod manifest;
+pub mod model;
+pub mod ops;
 pub mod version;
+
+pub use backend::{Backend, Limits, PackageManager, Target, detect};
+pub use error::PkgError;
+pub use manifest::Manifest;
+pub use model::{Diff, Installed, Manager, PackageSet, Pending};

@@ -29,5 +29,8 @@ mod store;
 pub use canonical::{GENESIS, to_canonical};
 pub use error::{ErrorClass, StoreError};
 pub use location::redact;
-pub use model::{Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, Stored, VerifyReport};
+pub use model::{
+    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, Stored, StoredSnapshot,
+    VerifyReport,
+};
 pub use store::Store;

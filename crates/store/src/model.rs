@@ -33,6 +33,19 @@ pub struct Stored {
     pub updated_at: OffsetDateTime,
 }
 
+/// A package snapshot as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSnapshot {
+    /// `SNAP-<number>`; assigned by the store (1, 2, …).
+    pub number: u64,
+    /// When it was taken (UTC, microseconds).
+    pub taken_at: OffsetDateTime,
+    /// Who took it.
+    pub actor: String,
+    /// The snapshot document.
+    pub record: serde_json::Value,
+}
+
 /// An event to append to the journal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {

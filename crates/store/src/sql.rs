@@ -31,6 +31,11 @@ pub(crate) struct Sql {
     /// Does the migrations table exist? One row, one boolean-ish integer.
     pub(crate) has_migrations_table: &'static str,
     pub(crate) schema_version: &'static str,
+    pub(crate) next_snapshot: &'static str,
+    /// `$1` number, `$2` time, `$3` actor, `$4` record.
+    pub(crate) insert_snapshot: &'static str,
+    pub(crate) get_snapshot: &'static str,
+    pub(crate) list_snapshots: &'static str,
 }
 
 pub(crate) static SQLITE: Sql = Sql {
@@ -56,6 +61,10 @@ pub(crate) static SQLITE: Sql = Sql {
                        WHERE ($1 IS NULL OR time >= $1) AND ($2 IS NULL OR subject = $2) ORDER BY seq",
     has_migrations_table: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     schema_version: "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+    next_snapshot: "SELECT COALESCE(MAX(number), 0) + 1 FROM snapshots",
+    insert_snapshot: "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)",
+    get_snapshot: "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1",
+    list_snapshots: "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number",
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
@@ -83,4 +92,8 @@ pub(crate) static POSTGRES: Sql = Sql {
     has_migrations_table: "SELECT COUNT(*) FROM pg_catalog.pg_tables \
                            WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
     schema_version: "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+    next_snapshot: "SELECT COALESCE(MAX(number), 0) + 1 FROM snapshots",
+    insert_snapshot: "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)",
+    get_snapshot: "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1",
+    list_snapshots: "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number",
 };

@@ -26,7 +26,8 @@ use crate::StoreError;
 use crate::canonical::{self, GENESIS, Hashed};
 use crate::location::{Location, redact};
 use crate::model::{
-    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, Stored, VerifyReport,
+    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, Stored, StoredSnapshot,
+    VerifyReport,
 };
 use crate::sql::{POSTGRES, SQLITE, Sql};
 
@@ -105,6 +106,8 @@ macro_rules! write_entry {
 type EntryRow = (i64, String, String, String, String, String, String, String);
 /// A change row as read: number, version, state, record, created_at, updated_at.
 type ChangeRow = (i64, i64, String, String, String, String);
+/// A snapshot row as read: number, taken_at, actor, record.
+type SnapshotRow = (i64, String, String, String);
 
 impl Store {
     /// Open the store at `url`: `sqlite:PATH` (the file and its directories are created on
@@ -289,6 +292,76 @@ impl Store {
             created_at: parse_time(&created_at, number_what(number))?,
             updated_at: now,
         })
+    }
+
+    /// Insert a package snapshot: assigns the next number (`SNAP-1`, `SNAP-2`, …) and appends
+    /// `event` (subject set to `SNAP-<number>`) in the same transaction. `record` is stored
+    /// as canonical JSON text, so it reads back byte for byte.
+    pub async fn insert_snapshot(
+        &self,
+        record: &Value,
+        mut event: NewEvent,
+    ) -> Result<StoredSnapshot, StoreError> {
+        let (now, now_text) = now();
+        let record_text = canonical::to_canonical(record);
+        let actor = event.actor.clone();
+        let number = on_backend!(self, |pool, sql| {
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let (number,): (i64,) = sqlx::query_as(sql.next_snapshot)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            sqlx::query(sql.insert_snapshot)
+                .bind(number)
+                .bind(&now_text)
+                .bind(&actor)
+                .bind(&record_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            event.subject = snapshot_subject(number);
+            let entry = Pending::new(head, &now_text, event);
+            write_entry!(tx, sql, &entry);
+            tx.commit().await.map_err(StoreError::query)?;
+            number
+        });
+        Ok(StoredSnapshot {
+            number: to_u64(number),
+            taken_at: now,
+            actor,
+            record: record.clone(),
+        })
+    }
+
+    /// The snapshot with this number, if there is one.
+    pub async fn get_snapshot(&self, number: u64) -> Result<Option<StoredSnapshot>, StoreError> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row: Option<SnapshotRow> =
+            on_backend!(self, |pool, sql| sqlx::query_as(sql.get_snapshot)
+                .bind(number)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query)?);
+        row.map(snapshot_from_row).transpose()
+    }
+
+    /// Every snapshot, by number.
+    pub async fn list_snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        let rows: Vec<SnapshotRow> =
+            on_backend!(self, |pool, sql| sqlx::query_as(sql.list_snapshots)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query)?);
+        rows.into_iter().map(snapshot_from_row).collect()
     }
 
     /// Append an event that is not a change-record transition (host actions and the like).
@@ -632,6 +705,27 @@ fn sqlite_error(path: &Path, error: sqlx::Error) -> StoreError {
 
 fn change_subject(number: i64) -> String {
     format!("CHG-{number}")
+}
+
+fn snapshot_subject(number: i64) -> String {
+    format!("SNAP-{number}")
+}
+
+fn snapshot_from_row(
+    (number, taken_at, actor, record): SnapshotRow,
+) -> Result<StoredSnapshot, StoreError> {
+    let number = to_u64(number);
+    let what = || format!("snapshot SNAP-{number}");
+    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
+        what: what(),
+        reason: format!("its record is not JSON: {e}"),
+    })?;
+    Ok(StoredSnapshot {
+        number,
+        taken_at: parse_time(&taken_at, what())?,
+        actor,
+        record,
+    })
 }
 
 fn number_what(number: u64) -> String {

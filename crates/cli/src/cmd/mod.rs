@@ -6,6 +6,7 @@ mod events;
 mod hosts;
 mod journal;
 mod lab;
+mod packages;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -19,6 +20,9 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Journal(a) => journal::run(&cli.global, a).await,
         Command::Events(a) => events::run(&cli.global, a).await,
         Command::Lab(a) => lab::run(&cli.global, a).await,
+        Command::Packages(a) => packages::run(&cli.global, a).await,
+        Command::Snapshot(a) => packages::snapshot(&cli.global, a).await,
+        Command::Whatchanged(a) => packages::whatchanged(&cli.global, a).await,
     }
 }
 

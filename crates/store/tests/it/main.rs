@@ -12,4 +12,5 @@ mod changes;
 mod concurrency;
 mod export;
 mod journal;
+mod snapshots;
 mod tamper;

@@ -1,0 +1,987 @@
+//! `fearless packages [apply|rollback]`, `fearless snapshot [list|show|diff]` and
+//! `fearless whatchanged`: package state across the fleet (crates/pkg does the work).
+
+use std::future::Future;
+use std::io::Write as _;
+use std::time::Duration;
+
+use fearless_config::{Config, Host};
+use fearless_exec::Fleet;
+use fearless_pkg::ops::{self, Options, Report};
+use fearless_pkg::{
+    Backend, Diff, Limits, Manager, Manifest, PackageManager, PackageSet, PkgError, Target,
+};
+use fearless_store::{NewEvent, Store, StoredSnapshot};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::change::{open_store, store_failure};
+use super::{identity, load_config, only_human_or_json, print, print_json, selector};
+use crate::args::{
+    Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
+    WhatchangedArgs,
+};
+use crate::exit::{Failure, Outcome};
+use crate::render;
+
+/// One host's result.
+type HostResult<T> = (String, Result<T, PkgError>);
+
+/// The selected hosts, their connections and the time limits.
+struct Fleetwide {
+    config: Config,
+    hosts: Vec<Host>,
+    fleet: Fleet,
+    limits: Limits,
+}
+
+impl Fleetwide {
+    fn new(g: &Global, options: &PkgOptions) -> Result<Self, Failure> {
+        let config = load_config(g)?;
+        let lock_wait = humantime::parse_duration(&options.lock_wait).map_err(|e| {
+            Failure::bad_input(
+                format!("--lock-wait {:?}: {e}", options.lock_wait),
+                Some("a duration such as 30s or 2m"),
+            )
+        })?;
+        let sel = selector(options.hosts.as_deref())?;
+        let inv = &config.inventory;
+        let hosts: Vec<Host> = inv
+            .hosts
+            .values()
+            .filter(|h| sel.as_ref().is_none_or(|s| s.matches(h, &inv.groups)))
+            .cloned()
+            .collect();
+        if hosts.is_empty() {
+            return Err(Failure::bad_input(
+                "no host matches",
+                Some("check --hosts against `fearless hosts`"),
+            ));
+        }
+        let fleet = Fleet::new(inv);
+        Ok(Self {
+            config,
+            hosts,
+            fleet,
+            limits: Limits {
+                lock_wait,
+                ..Limits::default()
+            },
+        })
+    }
+
+    /// Run `op` on every selected host at once (within the fleet's concurrency limit),
+    /// with the host's backend: from config, else detected. Results in inventory order.
+    async fn each<'s, T, F, Fut>(&'s self, op: F) -> Vec<(String, Result<T, PkgError>)>
+    where
+        F: Fn(Backend, Target<'s>) -> Fut,
+        Fut: Future<Output = Result<T, PkgError>>,
+    {
+        let op = &op;
+        let futs = self.hosts.iter().map(|h| async move {
+            let result = async {
+                let Some(transport) = self.fleet.transport(&h.name) else {
+                    return Err(PkgError::Unsupported {
+                        host: h.name.clone(),
+                        detail: "not in the inventory".into(),
+                    });
+                };
+                let _slot = self.fleet.slot().await;
+                let t = Target {
+                    name: &h.name,
+                    transport,
+                    limits: self.limits,
+                };
+                let manager = match h.package_manager {
+                    Some(fearless_config::PackageManager::Apt) => Manager::Apt,
+                    Some(fearless_config::PackageManager::Dnf) => Manager::Dnf,
+                    Some(fearless_config::PackageManager::Yum) => Manager::Yum,
+                    None => fearless_pkg::detect(&t).await?,
+                };
+                op(Backend::for_manager(manager), t).await
+            }
+            .await;
+            (h.name.clone(), result)
+        });
+        futures::future::join_all(futs).await
+    }
+
+    async fn close(self) {
+        self.fleet.close().await;
+    }
+}
+
+fn progress(g: &Global, line: &str) {
+    if !g.quiet {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+/// JSON for a host's error.
+fn error_json(e: &PkgError) -> Value {
+    json!({ "kind": e.kind(), "message": e.to_string() })
+}
+
+/// The exit after per-host results were printed: environment failures first, then bad
+/// input, then refusals (a feasibility gate).
+fn exit_for<'a>(errors: impl IntoIterator<Item = &'a PkgError>) -> Outcome {
+    let mut code = 0;
+    for e in errors {
+        let c = match e {
+            PkgError::Infeasible { .. } => 1,
+            PkgError::BadInput { .. } => 2,
+            _ => 3,
+        };
+        code = code.max(c);
+    }
+    match code {
+        0 => Outcome::Success,
+        1 => Outcome::Failed,
+        c => Outcome::PassThrough(c),
+    }
+}
+
+fn print_errors<'a>(results: impl IntoIterator<Item = &'a PkgError>) -> Result<(), Failure> {
+    let mut text = String::new();
+    for e in results {
+        text.push_str(&format!("error: {e}\n"));
+    }
+    if !text.is_empty() {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(g: &Global, a: PackagesArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "packages")?;
+    match a.action {
+        None if a.pending || a.security => pending(g, &a).await,
+        None => installed(g, &a.options).await,
+        Some(PackagesAction::Apply {
+            manifest,
+            packages,
+            force,
+        }) => apply(g, &a.options, manifest.as_deref(), &packages, force).await,
+        Some(PackagesAction::Rollback { snapshot, force }) => {
+            rollback(g, &a.options, &snapshot, force).await
+        }
+    }
+}
+
+async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
+    let fw = Fleetwide::new(g, options)?;
+    let results = fw
+        .each(|b, t| async move {
+            let packages = b.installed(&t).await?;
+            Ok(PackageSet::new(b.manager(), packages))
+        })
+        .await;
+    fw.close().await;
+    if g.format == Format::Json {
+        let hosts: Vec<Value> = results
+            .iter()
+            .map(|(host, r)| match r {
+                Ok(set) => json!({"host": host, "manager": set.manager, "packages": set.packages, "error": null}),
+                Err(e) => json!({"host": host, "manager": null, "packages": [], "error": error_json(e)}),
+            })
+            .collect();
+        print_json(&json!({"schema": "fearless.packages/v1", "hosts": hosts}))?;
+    } else {
+        let mut t = render::table(&["HOST", "PACKAGE", "ARCH", "VERSION", "MARK"]);
+        let mut count = 0;
+        for (host, r) in &results {
+            if let Ok(set) = r {
+                for p in &set.packages {
+                    count += 1;
+                    t.add_row(vec![
+                        host.clone(),
+                        p.name.clone(),
+                        p.arch.clone(),
+                        p.version.clone(),
+                        if p.manual { "manual" } else { "auto" }.into(),
+                    ]);
+                }
+            }
+        }
+        print(&format!(
+            "{t}\n{count} package(s) on {} host(s)\n",
+            results.iter().filter(|(_, r)| r.is_ok()).count()
+        ))?;
+        print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
+    }
+    Ok(exit_for(
+        results.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}
+
+async fn pending(g: &Global, a: &PackagesArgs) -> Result<Outcome, Failure> {
+    let fw = Fleetwide::new(g, &a.options)?;
+    let refresh = !a.no_refresh;
+    let security = a.security;
+    let results = fw
+        .each(|b, t| async move {
+            if refresh {
+                b.refresh(&t).await?;
+            }
+            let mut pending = b.pending(&t).await?;
+            if security {
+                pending.retain(|p| p.security);
+            }
+            Ok((b.manager(), pending))
+        })
+        .await;
+    fw.close().await;
+    if g.format == Format::Json {
+        let hosts: Vec<Value> = results
+            .iter()
+            .map(|(host, r)| match r {
+                Ok((m, p)) => json!({"host": host, "manager": m, "pending": p, "error": null}),
+                Err(e) => {
+                    json!({"host": host, "manager": null, "pending": [], "error": error_json(e)})
+                }
+            })
+            .collect();
+        print_json(
+            &json!({"schema": "fearless.pending/v1", "security_only": security, "hosts": hosts}),
+        )?;
+    } else {
+        let mut t = render::table(&[
+            "HOST", "PACKAGE", "ARCH", "FROM", "TO", "ORIGIN", "SECURITY",
+        ]);
+        let mut count = 0;
+        for (host, r) in &results {
+            if let Ok((_, pending)) = r {
+                for p in pending {
+                    count += 1;
+                    t.add_row(vec![
+                        host.clone(),
+                        p.name.clone(),
+                        p.arch.clone(),
+                        p.from.clone().unwrap_or_else(|| "(new)".into()),
+                        p.to.clone().unwrap_or_else(|| "(removed)".into()),
+                        p.origin.clone(),
+                        if p.security { "yes" } else { "" }.into(),
+                    ]);
+                }
+            }
+        }
+        let what = if security {
+            "security update(s)"
+        } else {
+            "update(s)"
+        };
+        print(&format!("{t}\n{count} pending {what}\n"))?;
+        print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
+    }
+    Ok(exit_for(
+        results.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}
+
+/// Read the manifest from a file and `--package` pins; every problem is bad input, found
+/// before any host is contacted.
+fn read_manifest(file: Option<&std::path::Path>, inline: &[String]) -> Result<Manifest, Failure> {
+    let mut text = String::new();
+    let origin = match file {
+        Some(path) => {
+            text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::bad_input(
+                    format!("cannot read manifest {}: {e}", path.display()),
+                    None,
+                )
+            })?;
+            path.display().to_string()
+        }
+        None if inline.is_empty() => {
+            return Err(Failure::bad_input(
+                "nothing to apply",
+                Some("give --manifest FILE (name=version lines) or --package NAME=VERSION"),
+            ));
+        }
+        None => "--package".to_owned(),
+    };
+    for p in inline {
+        text.push('\n');
+        text.push_str(p);
+    }
+    Manifest::parse(&origin, &text).map_err(|e| Failure::bad_input(e.to_string(), None))
+}
+
+#[derive(Serialize)]
+struct HostReport<'a> {
+    host: &'a str,
+    #[serde(flatten)]
+    report: Option<&'a Report>,
+    error: Option<Value>,
+}
+
+fn print_reports(
+    g: &Global,
+    schema: &str,
+    extra: Value,
+    results: &[(String, Result<Report, PkgError>)],
+) -> Result<(), Failure> {
+    if g.format == Format::Json {
+        let hosts: Vec<HostReport<'_>> = results
+            .iter()
+            .map(|(host, r)| HostReport {
+                host,
+                report: r.as_ref().ok(),
+                error: r.as_ref().err().map(error_json),
+            })
+            .collect();
+        let mut doc = json!({"schema": schema, "hosts": hosts});
+        if let (Some(doc), Value::Object(extra)) = (doc.as_object_mut(), extra) {
+            doc.extend(extra);
+        }
+        return print_json(&doc);
+    }
+    let mut t = render::table(&["HOST", "RESULT", "CHANGES", "REBOOT", "RESTART"]);
+    for (host, r) in results {
+        match r {
+            Ok(rep) => {
+                let c = &rep.changes;
+                let changes = if c.is_empty() {
+                    "none".to_owned()
+                } else {
+                    format!(
+                        "{} upgraded, {} downgraded, {} added, {} removed",
+                        c.upgraded.len(),
+                        c.downgraded.len(),
+                        c.added.len(),
+                        c.removed.len()
+                    )
+                };
+                let reboot = match rep.restarts.reboot_required {
+                    Some(true) => "required",
+                    Some(false) => "no",
+                    None => "unknown",
+                };
+                let restart: Vec<String> = rep
+                    .restarts
+                    .services
+                    .iter()
+                    .chain(&rep.restarts.processes)
+                    .cloned()
+                    .collect();
+                t.add_row(vec![
+                    render::colored("ok", Some(true)),
+                    changes.into(),
+                    reboot.into(),
+                    if restart.is_empty() {
+                        "none".into()
+                    } else {
+                        restart.join(", ").into()
+                    },
+                ]);
+                // The row above lacks the host; insert it first.
+                let last = t.row_count() - 1;
+                if let Some(row) = t.row_mut(last) {
+                    let mut cells: Vec<comfy_table::Cell> = vec![host.as_str().into()];
+                    cells.extend(row.cell_iter().cloned());
+                    *row = comfy_table::Row::from(cells);
+                }
+            }
+            Err(e) => {
+                t.add_row(vec![
+                    host.as_str().into(),
+                    render::colored(e.kind(), Some(false)),
+                    "none".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
+            }
+        }
+    }
+    print(&format!("{t}\n"))?;
+    for (host, r) in results {
+        if let Ok(rep) = r {
+            for line in ops::describe(&rep.changes) {
+                progress(g, &format!("{host}: {line}"));
+            }
+            for w in &rep.warnings {
+                progress(g, &format!("{host}: warning: {w}"));
+            }
+        }
+    }
+    print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))
+}
+
+async fn journal_results(
+    store: &Store,
+    actor: &str,
+    kind: &str,
+    extra: &Value,
+    results: &[(String, Result<Report, PkgError>)],
+) -> Result<(), Failure> {
+    for (host, r) in results {
+        let payload = match r {
+            Ok(rep) => {
+                json!({"result": "ok", "changes": rep.changes, "restarts": rep.restarts, "detail": extra})
+            }
+            Err(e) => json!({"result": e.kind(), "error": e.to_string(), "detail": extra}),
+        };
+        store
+            .append(NewEvent {
+                actor: actor.to_owned(),
+                kind: kind.to_owned(),
+                subject: format!("host:{host}"),
+                payload,
+            })
+            .await
+            .map_err(store_failure)?;
+    }
+    Ok(())
+}
+
+async fn apply(
+    g: &Global,
+    options: &PkgOptions,
+    file: Option<&std::path::Path>,
+    inline: &[String],
+    force: bool,
+) -> Result<Outcome, Failure> {
+    let manifest = read_manifest(file, inline)?;
+    let actor = identity(g)?;
+    let fw = Fleetwide::new(g, options)?;
+    let store = open_store(g, &fw.config).await?;
+    progress(
+        g,
+        &format!(
+            "applying {} pin(s) to {} host(s)",
+            manifest.pins.len(),
+            fw.hosts.len()
+        ),
+    );
+    let manifest_ref = &manifest;
+    let results = fw
+        .each(|b, t| async move {
+            let r = ops::apply(&b, &t, manifest_ref, Options { force }).await;
+            match &r {
+                Ok(rep) => progress(
+                    g,
+                    &format!(
+                        "{}: applied ({} package(s) changed)",
+                        t.name,
+                        rep.changes.changed()
+                    ),
+                ),
+                Err(e) => progress(g, &format!("{}: {}", t.name, e.kind())),
+            }
+            r
+        })
+        .await;
+    fw.close().await;
+    let pins: Vec<String> = manifest.pins.iter().map(ToString::to_string).collect();
+    journal_results(
+        &store,
+        &actor,
+        "host.packages.applied",
+        &json!({"manifest": pins, "forced": force}),
+        &results,
+    )
+    .await?;
+    store.close().await;
+    print_reports(g, "fearless.apply/v1", json!({"manifest": pins}), &results)?;
+    Ok(exit_for(
+        results.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}
+
+/// `SNAP-3` or `3`.
+fn snapshot_number(id: &str) -> Result<u64, Failure> {
+    let digits = id
+        .strip_prefix("SNAP-")
+        .or_else(|| id.strip_prefix("snap-"))
+        .unwrap_or(id);
+    digits.parse().map_err(|_| {
+        Failure::bad_input(
+            format!("`{id}` is not a snapshot id"),
+            Some("snapshot ids look like SNAP-3 (see `fearless snapshot list`)"),
+        )
+    })
+}
+
+/// The package sets of a stored snapshot, by host.
+fn snapshot_sets(s: &StoredSnapshot) -> Result<Vec<(String, PackageSet)>, Failure> {
+    let Some(hosts) = s.record.get("hosts").and_then(Value::as_object) else {
+        return Err(Failure::Environment(anyhow::anyhow!(
+            "snapshot SNAP-{} has no hosts in its record",
+            s.number
+        )));
+    };
+    hosts
+        .iter()
+        .map(|(host, v)| {
+            serde_json::from_value::<PackageSet>(v.clone())
+                .map(|set| (host.clone(), set))
+                .map_err(|e| {
+                    Failure::Environment(anyhow::anyhow!(
+                        "snapshot SNAP-{}: the package set of {host} cannot be read: {e}",
+                        s.number
+                    ))
+                })
+        })
+        .collect()
+}
+
+async fn load_snapshot(store: &Store, id: &str) -> Result<StoredSnapshot, Failure> {
+    let n = snapshot_number(id)?;
+    store
+        .get_snapshot(n)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            Failure::bad_input(
+                format!("there is no snapshot SNAP-{n}"),
+                Some("see `fearless snapshot list`"),
+            )
+        })
+}
+
+async fn rollback(
+    g: &Global,
+    options: &PkgOptions,
+    id: &str,
+    force: bool,
+) -> Result<Outcome, Failure> {
+    let actor = identity(g)?;
+    let mut fw = Fleetwide::new(g, options)?;
+    let store = open_store(g, &fw.config).await?;
+    let snap = load_snapshot(&store, id).await?;
+    let sets = snapshot_sets(&snap)?;
+    let in_snapshot: Vec<&str> = sets.iter().map(|(h, _)| h.as_str()).collect();
+    let outside: Vec<String> = fw
+        .hosts
+        .iter()
+        .filter(|h| !in_snapshot.contains(&h.name.as_str()))
+        .map(|h| h.name.clone())
+        .collect();
+    if !outside.is_empty() {
+        if options.hosts.is_some() {
+            return Err(Failure::bad_input(
+                format!(
+                    "SNAP-{} has no package set for {}",
+                    snap.number,
+                    outside.join(", ")
+                ),
+                Some("select hosts the snapshot covers (see `fearless snapshot show`)"),
+            ));
+        }
+        fw.hosts.retain(|h| in_snapshot.contains(&h.name.as_str()));
+    }
+    progress(
+        g,
+        &format!(
+            "rolling back {} host(s) to SNAP-{}",
+            fw.hosts.len(),
+            snap.number
+        ),
+    );
+    let sets = &sets;
+    let results = fw
+        .each(|b, t| async move {
+            let Some((_, target)) = sets.iter().find(|(h, _)| h == t.name) else {
+                return Err(PkgError::BadInput {
+                    host: t.name.to_owned(),
+                    detail: "not in the snapshot".into(),
+                });
+            };
+            let r = ops::rollback(&b, &t, target, Options { force }).await;
+            match &r {
+                Ok(rep) => progress(
+                    g,
+                    &format!(
+                        "{}: rolled back ({} package(s) changed)",
+                        t.name,
+                        rep.changes.changed()
+                    ),
+                ),
+                Err(e) => progress(g, &format!("{}: {}", t.name, e.kind())),
+            }
+            r
+        })
+        .await;
+    fw.close().await;
+    let snapshot = format!("SNAP-{}", snap.number);
+    journal_results(
+        &store,
+        &actor,
+        "host.packages.rolled-back",
+        &json!({"snapshot": snapshot, "forced": force}),
+        &results,
+    )
+    .await?;
+    store.close().await;
+    print_reports(
+        g,
+        "fearless.rollback/v1",
+        json!({"snapshot": snapshot}),
+        &results,
+    )?;
+    Ok(exit_for(
+        results.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}
+
+pub(crate) async fn snapshot(g: &Global, a: SnapshotArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "snapshot")?;
+    match a.action {
+        None => take(g, &a.options).await,
+        Some(SnapshotAction::List) => list(g).await,
+        Some(SnapshotAction::Show { id }) => show(g, &id).await,
+        Some(SnapshotAction::Diff { a: from, b, live }) => {
+            diff(g, &a.options, &from, b.as_deref().filter(|_| !live)).await
+        }
+    }
+}
+
+async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
+    let actor = identity(g)?;
+    let fw = Fleetwide::new(g, options)?;
+    let store = open_store(g, &fw.config).await?;
+    let results = fw
+        .each(|b, t| async move {
+            let packages = b.installed(&t).await?;
+            Ok(PackageSet::new(b.manager(), packages))
+        })
+        .await;
+    fw.close().await;
+    let mut hosts = serde_json::Map::new();
+    let mut errors = serde_json::Map::new();
+    for (host, r) in &results {
+        match r {
+            Ok(set) => {
+                hosts.insert(
+                    host.clone(),
+                    serde_json::to_value(set).map_err(|e| Failure::Environment(e.into()))?,
+                );
+            }
+            Err(e) => {
+                errors.insert(host.clone(), Value::String(e.to_string()));
+            }
+        }
+    }
+    if hosts.is_empty() {
+        print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
+        return Err(Failure::Environment(anyhow::anyhow!(
+            "no host answered: nothing recorded"
+        )));
+    }
+    let count: usize = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|s| s.packages.len())
+        .sum();
+    let names: Vec<&String> = hosts.keys().collect();
+    let event = NewEvent {
+        actor,
+        kind: "snapshot.taken".into(),
+        subject: String::new(),
+        payload: json!({"hosts": names, "packages": count, "errors": errors}),
+    };
+    let stored = store
+        .insert_snapshot(&json!({"hosts": hosts, "errors": errors}), event)
+        .await
+        .map_err(store_failure)?;
+    store.close().await;
+    let id = format!("SNAP-{}", stored.number);
+    if g.format == Format::Json {
+        print_json(&json!({
+            "schema": "fearless.snapshot/v1",
+            "id": id,
+            "taken_at": jiff_time(&stored),
+            "hosts": hosts.keys().collect::<Vec<_>>(),
+            "packages": count,
+            "errors": errors,
+        }))?;
+    } else {
+        print(&format!(
+            "{id}: {count} package(s) on {} host(s)\n",
+            hosts.len()
+        ))?;
+        print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
+    }
+    Ok(exit_for(
+        results.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}
+
+fn jiff_time(s: &StoredSnapshot) -> String {
+    s.taken_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn list(g: &Global) -> Result<Outcome, Failure> {
+    let config = load_config(g)?;
+    let store = open_store(g, &config).await?;
+    let all = store.list_snapshots().await.map_err(store_failure)?;
+    store.close().await;
+    let rows: Vec<Value> = all
+        .iter()
+        .map(|s| {
+            let hosts = s
+                .record
+                .get("hosts")
+                .and_then(Value::as_object)
+                .map(|h| h.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            json!({"id": format!("SNAP-{}", s.number), "taken_at": jiff_time(s), "by": s.actor, "hosts": hosts})
+        })
+        .collect();
+    if g.format == Format::Json {
+        print_json(&json!({"schema": "fearless.snapshots/v1", "snapshots": rows}))?;
+    } else {
+        let mut t = render::table(&["ID", "TAKEN", "BY", "HOSTS"]);
+        for r in &rows {
+            let hosts: Vec<&str> = r["hosts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            t.add_row(vec![
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                r["taken_at"].as_str().unwrap_or_default().to_owned(),
+                r["by"].as_str().unwrap_or_default().to_owned(),
+                hosts.join(", "),
+            ]);
+        }
+        print(&format!("{t}\n{} snapshot(s)\n", rows.len()))?;
+    }
+    Ok(Outcome::Success)
+}
+
+async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
+    let config = load_config(g)?;
+    let store = open_store(g, &config).await?;
+    let snap = load_snapshot(&store, id).await?;
+    store.close().await;
+    if g.format == Format::Json {
+        print_json(&json!({
+            "schema": "fearless.snapshot/v1",
+            "id": format!("SNAP-{}", snap.number),
+            "taken_at": jiff_time(&snap),
+            "by": snap.actor,
+            "record": snap.record,
+        }))?;
+        return Ok(Outcome::Success);
+    }
+    let sets = snapshot_sets(&snap)?;
+    let mut t = render::table(&["HOST", "PACKAGE", "ARCH", "VERSION", "MARK"]);
+    for (host, set) in &sets {
+        for p in &set.packages {
+            t.add_row(vec![
+                host.clone(),
+                p.name.clone(),
+                p.arch.clone(),
+                p.version.clone(),
+                if p.manual { "manual" } else { "auto" }.into(),
+            ]);
+        }
+    }
+    print(&format!(
+        "{t}\nSNAP-{} taken {} by {}\n",
+        snap.number,
+        jiff_time(&snap),
+        snap.actor
+    ))?;
+    Ok(Outcome::Success)
+}
+
+async fn diff(
+    g: &Global,
+    options: &PkgOptions,
+    from: &str,
+    to: Option<&str>,
+) -> Result<Outcome, Failure> {
+    let config = load_config(g)?;
+    let store = open_store(g, &config).await?;
+    let a = load_snapshot(&store, from).await?;
+    let a_sets = snapshot_sets(&a)?;
+    let (to_label, b_results): (String, Vec<HostResult<PackageSet>>) = match to {
+        Some(to) => {
+            let b = load_snapshot(&store, to).await?;
+            let b_sets = snapshot_sets(&b)?;
+            let results = a_sets
+                .iter()
+                .map(|(host, _)| {
+                    let r = b_sets
+                        .iter()
+                        .find(|(h, _)| h == host)
+                        .map(|(_, s)| s.clone())
+                        .ok_or_else(|| PkgError::BadInput {
+                            host: host.clone(),
+                            detail: format!("not in SNAP-{}", b.number),
+                        });
+                    (host.clone(), r)
+                })
+                .collect();
+            (format!("SNAP-{}", b.number), results)
+        }
+        None => {
+            let mut fw = Fleetwide::new(g, options)?;
+            fw.hosts
+                .retain(|h| a_sets.iter().any(|(n, _)| *n == h.name));
+            let results = fw
+                .each(|b, t| async move {
+                    let packages = b.installed(&t).await?;
+                    Ok(PackageSet::new(b.manager(), packages))
+                })
+                .await;
+            fw.close().await;
+            ("live".to_owned(), results)
+        }
+    };
+    store.close().await;
+    let sel = selector(options.hosts.as_deref())?;
+    let wanted = |host: &str| {
+        sel.as_ref().is_none_or(|s| {
+            config
+                .inventory
+                .hosts
+                .get(host)
+                .is_some_and(|h| s.matches(h, &config.inventory.groups))
+        })
+    };
+    let mut per_host: Vec<(String, Result<Diff, PkgError>)> = Vec::new();
+    for (host, before) in &a_sets {
+        if !wanted(host) {
+            continue;
+        }
+        let Some((_, after)) = b_results.iter().find(|(h, _)| h == host) else {
+            continue;
+        };
+        let r = after
+            .as_ref()
+            .map(|after| Diff::between(before.manager.kind(), &before.packages, &after.packages))
+            .map_err(Clone::clone);
+        per_host.push((host.clone(), r));
+    }
+    let from_label = format!("SNAP-{}", a.number);
+    if g.format == Format::Json {
+        let hosts: Vec<Value> = per_host
+            .iter()
+            .map(|(host, r)| match r {
+                Ok(d) => json!({"host": host, "diff": d, "error": null}),
+                Err(e) => json!({"host": host, "diff": null, "error": error_json(e)}),
+            })
+            .collect();
+        print_json(
+            &json!({"schema": "fearless.snapshot-diff/v1", "from": from_label, "to": to_label, "hosts": hosts}),
+        )?;
+    } else {
+        let mut t = render::table(&["HOST", "CHANGE", "PACKAGE", "FROM", "TO"]);
+        let mut count = 0;
+        for (host, r) in &per_host {
+            let Ok(d) = r else { continue };
+            for (what, list) in [
+                ("upgraded", &d.upgraded),
+                ("downgraded", &d.downgraded),
+                ("added", &d.added),
+                ("removed", &d.removed),
+            ] {
+                for x in list {
+                    count += 1;
+                    t.add_row(vec![
+                        host.clone(),
+                        what.to_owned(),
+                        format!("{}:{}", x.name, x.arch),
+                        x.from.clone().unwrap_or_else(|| "-".into()),
+                        x.to.clone().unwrap_or_else(|| "-".into()),
+                    ]);
+                }
+            }
+            for m in &d.marks {
+                count += 1;
+                t.add_row(vec![
+                    host.clone(),
+                    if m.manual {
+                        "marked manual"
+                    } else {
+                        "marked auto"
+                    }
+                    .to_owned(),
+                    format!("{}:{}", m.name, m.arch),
+                    "-".into(),
+                    "-".into(),
+                ]);
+            }
+        }
+        print(&format!(
+            "{t}\n{count} difference(s) from {from_label} to {to_label}\n"
+        ))?;
+        print_errors(per_host.iter().filter_map(|(_, r)| r.as_ref().err()))?;
+    }
+    Ok(exit_for(
+        per_host.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}
+
+pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "whatchanged")?;
+    let window: Duration = humantime::parse_duration(&a.since).map_err(|e| {
+        Failure::bad_input(
+            format!("--since {:?}: {e}", a.since),
+            Some("a duration such as 30m, 24h or 7d"),
+        )
+    })?;
+    let since = jiff::Timestamp::now()
+        .checked_sub(
+            jiff::SignedDuration::try_from(window)
+                .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?,
+        )
+        .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?;
+    let fw = Fleetwide::new(g, &a.options)?;
+    let results = fw
+        .each(|b, t| async move { Ok((b.manager(), b.history(&t, since).await?)) })
+        .await;
+    fw.close().await;
+    if g.format == Format::Json {
+        let hosts: Vec<Value> = results
+            .iter()
+            .map(|(host, r)| match r {
+                Ok((m, txs)) => json!({"host": host, "manager": m, "transactions": txs, "error": null}),
+                Err(e) => json!({"host": host, "manager": null, "transactions": [], "error": error_json(e)}),
+            })
+            .collect();
+        print_json(
+            &json!({"schema": "fearless.whatchanged/v1", "since": since.to_string(), "hosts": hosts}),
+        )?;
+    } else {
+        let mut t = render::table(&["TIME", "HOST", "BY", "ACTION", "PACKAGE", "FROM", "TO"]);
+        let mut rows = Vec::new();
+        for (host, r) in &results {
+            let Ok((_, txs)) = r else { continue };
+            for tx in txs {
+                let by = match (&tx.user, &tx.command) {
+                    (Some(u), _) => format!("{} ({u})", tx.tool),
+                    _ => tx.tool.clone(),
+                };
+                for c in &tx.changes {
+                    rows.push((
+                        tx.start,
+                        vec![
+                            tx.start.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                            host.clone(),
+                            by.clone(),
+                            format!("{:?}", c.action).to_lowercase(),
+                            format!("{}:{}", c.name, c.arch),
+                            c.from.clone().unwrap_or_else(|| "-".into()),
+                            c.to.clone().unwrap_or_else(|| "-".into()),
+                        ],
+                    ));
+                }
+            }
+        }
+        rows.sort_by_key(|(at, _)| *at);
+        let count = rows.len();
+        for (_, row) in rows {
+            t.add_row(row);
+        }
+        print(&format!("{t}\n{count} package change(s) since {since}\n"))?;
+        print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
+    }
+    Ok(exit_for(
+        results.iter().filter_map(|(_, r)| r.as_ref().err()),
+    ))
+}

@@ -1,0 +1,501 @@
+//! The apt/dpkg backend: `dpkg-query -W -f`, `apt-mark showmanual`, `apt-get -s`,
+//! `apt-cache madison`, `apt-get download`, `apt-get install` with exact versions, and the
+//! host's `/var/log/dpkg.log*` and `/var/log/apt/history.log*`.
+
+use std::time::Duration;
+
+use crate::backend::{
+    self, CACHE_DIR, CachedFile, Offered, PackageManager, Request, Target, with_env,
+};
+use crate::error::PkgError;
+use crate::history::{self, Transaction};
+use crate::model::{Delta, Installed, Manager, Pending};
+
+/// apt over dpkg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Apt;
+
+const INSTALLED: &str = r#"dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Version}\n' || exit
+echo @@manual
+apt-mark showmanual
+"#;
+
+const CACHED: &str = r#"d=$1
+[ -d "$d" ] || exit 0
+for f in "$d"/*.deb; do
+	[ -e "$f" ] || continue
+	dpkg-deb -W --showformat='${Package}\t${Architecture}\t${Version}\t' "$f" && printf '%s\n' "$f"
+done
+"#;
+
+const CACHE: &str = r#"d=$1
+shift
+mkdir -p "$d" && cd "$d" || exit
+for p in "$@"; do
+	apt-get -q download "$p" >/dev/null 2>&1 || echo "missing $p"
+done
+"#;
+
+const HISTORY: &str = r#"date +%z
+echo @@dpkg
+for f in /var/log/dpkg.log*; do
+	[ -e "$f" ] || continue
+	case $f in *.gz) gzip -dc "$f" ;; *) cat "$f" ;; esac
+done
+echo @@apt
+for f in /var/log/apt/history.log*; do
+	[ -e "$f" ] || continue
+	case $f in *.gz) gzip -dc "$f" ;; *) cat "$f" ;; esac
+done
+"#;
+
+fn lock_option(t: &Target<'_>) -> String {
+    format!(
+        "DPkg::Lock::Timeout={}",
+        t.limits.lock_wait.as_secs().max(1)
+    )
+}
+
+/// apt's name for a package: `name`, or `name:arch` for a real architecture.
+fn apt_name(name: &str, arch: Option<&str>) -> String {
+    match arch {
+        None | Some("all") => name.to_owned(),
+        Some(arch) => format!("{name}:{arch}"),
+    }
+}
+
+fn request_args(request: &Request) -> Vec<String> {
+    let installs = request.install.iter().map(|i| match &i.file {
+        Some(file) => file.clone(),
+        None => format!("{}={}", apt_name(&i.name, i.arch.as_deref()), i.version),
+    });
+    let removals = request.remove.iter().map(|key| {
+        let (name, arch) = key
+            .split_once(':')
+            .map_or((key.as_str(), None), |(n, a)| (n, Some(a)));
+        format!("{}-", apt_name(name, arch))
+    });
+    installs.chain(removals).collect()
+}
+
+/// The command timeout: the lock wait plus the work.
+fn budget(t: &Target<'_>) -> Duration {
+    t.limits.lock_wait + t.limits.command
+}
+
+/// `Locked` when apt gave up on the lock, else the usual failure.
+fn apt_failure(t: &Target<'_>, action: &str, out: &fearless_exec::Output) -> PkgError {
+    let stderr = out.stderr_str();
+    if let Some(line) = stderr
+        .lines()
+        .find(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"))
+    {
+        let holder = line
+            .split_once("held by ")
+            .map_or_else(|| line.trim().to_owned(), |(_, h)| h.trim().to_owned());
+        return PkgError::Locked {
+            host: t.name.to_owned(),
+            holder,
+            waited: t.limits.lock_wait,
+        };
+    }
+    backend::failed(t, action, out)
+}
+
+impl Apt {
+    async fn apt_get(&self, t: &Target<'_>, action: &str, args: &[String]) -> Result<(), PkgError> {
+        let lock = lock_option(t);
+        let mut argv = with_env(&[
+            "apt-get",
+            "-y",
+            "-q",
+            "-o",
+            &lock,
+            "-o",
+            "Dpkg::Options::=--force-confdef",
+            "-o",
+            "Dpkg::Options::=--force-confold",
+        ]);
+        argv.extend(args.iter().cloned());
+        let out = backend::run(t, &argv, budget(t)).await?;
+        if out.success() {
+            Ok(())
+        } else {
+            Err(apt_failure(t, action, &out))
+        }
+    }
+
+    async fn simulate_args(&self, t: &Target<'_>, args: &[&str]) -> Result<String, PkgError> {
+        let mut argv = with_env(&["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1"]);
+        argv.extend(args.iter().map(|s| (*s).to_owned()));
+        let out = backend::run(t, &argv, t.limits.command).await?;
+        let out = backend::ok(t, "simulate with apt-get -s", out)?;
+        Ok(out.stdout_str())
+    }
+}
+
+impl PackageManager for Apt {
+    fn manager(&self) -> Manager {
+        Manager::Apt
+    }
+
+    async fn installed(&self, t: &Target<'_>) -> Result<Vec<Installed>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list packages with dpkg-query",
+            INSTALLED,
+            &[],
+            t.limits.command,
+        )
+        .await?;
+        parse_installed(&out.stdout_str()).map_err(|e| backend::parse_error(t, "dpkg-query", e))
+    }
+
+    async fn refresh(&self, t: &Target<'_>) -> Result<(), PkgError> {
+        self.apt_get(t, "apt-get update", &["update".to_owned()])
+            .await
+    }
+
+    async fn pending(&self, t: &Target<'_>) -> Result<Vec<Pending>, PkgError> {
+        let text = self.simulate_args(t, &["dist-upgrade"]).await?;
+        Ok(parse_simulation(&text)
+            .into_iter()
+            .map(|s| Pending {
+                security: s.origin.to_ascii_lowercase().contains("security"),
+                name: s.delta.name,
+                arch: s.delta.arch,
+                from: s.delta.from,
+                to: s.delta.to,
+                origin: s.origin,
+            })
+            .collect())
+    }
+
+    async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut argv = with_env(&["apt-cache", "madison", "--"]);
+        argv.extend(names.iter().cloned());
+        let out = backend::run(t, &argv, t.limits.command).await?;
+        // madison exits 0 with nothing for unknown names; anything else is a failure.
+        let out = backend::ok(t, "apt-cache madison", out)?;
+        Ok(parse_madison(&out.stdout_str()))
+    }
+
+    async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list the fearless package cache",
+            CACHED,
+            &[CACHE_DIR.to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        Ok(parse_cached(&out.stdout_str()))
+    }
+
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError> {
+        let mut args = vec![CACHE_DIR.to_owned()];
+        args.extend(
+            pkgs.iter()
+                .map(|p| format!("{}={}", apt_name(&p.name, Some(&p.arch)), p.version)),
+        );
+        let out =
+            backend::run_script(t, "keep packages in the cache", CACHE, &args, budget(t)).await?;
+        Ok(out
+            .stdout_str()
+            .lines()
+            .filter_map(|l| l.strip_prefix("missing "))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError> {
+        if request.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args = request_args(request);
+        let mut all = vec![
+            "--allow-downgrades",
+            "--no-install-recommends",
+            "--purge",
+            "install",
+        ];
+        all.extend(args.iter().map(String::as_str));
+        let text = self.simulate_args(t, &all).await?;
+        Ok(parse_simulation(&text)
+            .into_iter()
+            .map(|s| s.delta)
+            .collect())
+    }
+
+    async fn execute(&self, t: &Target<'_>, request: &Request) -> Result<(), PkgError> {
+        if request.is_empty() {
+            return Ok(());
+        }
+        let mut args: Vec<String> = [
+            "--allow-downgrades",
+            "--no-install-recommends",
+            "--purge",
+            "install",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.extend(request_args(request));
+        self.apt_get(t, "apt-get install", &args).await
+    }
+
+    async fn mark(
+        &self,
+        t: &Target<'_>,
+        manual: &[String],
+        auto: &[String],
+    ) -> Result<(), PkgError> {
+        for (how, keys) in [("manual", manual), ("auto", auto)] {
+            if keys.is_empty() {
+                continue;
+            }
+            let lock = lock_option(t);
+            let mut argv = with_env(&["apt-mark", "-o", &lock, how]);
+            argv.extend(keys.iter().map(|k| {
+                let (name, arch) = k
+                    .split_once(':')
+                    .map_or((k.as_str(), None), |(n, a)| (n, Some(a)));
+                apt_name(name, arch)
+            }));
+            let out = backend::run(t, &argv, budget(t)).await?;
+            if !out.success() {
+                return Err(apt_failure(t, &format!("apt-mark {how}"), &out));
+            }
+        }
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        t: &Target<'_>,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<Transaction>, PkgError> {
+        let out = backend::run_script(t, "read dpkg and apt logs", HISTORY, &[], t.limits.command)
+            .await?;
+        let text = out.stdout_str();
+        let (offset, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let offset = parse_offset(offset.trim())
+            .ok_or_else(|| backend::parse_error(t, "date +%z", format!("{offset:?}")))?;
+        let (dpkg, apt) = rest
+            .strip_prefix("@@dpkg\n")
+            .and_then(|r| r.split_once("@@apt\n"))
+            .ok_or_else(|| backend::parse_error(t, "the log dump", "missing section markers"))?;
+        Ok(history::parse_dpkg(dpkg, apt, offset, since))
+    }
+}
+
+/// `+0100` → an offset.
+pub(crate) fn parse_offset(s: &str) -> Option<jiff::tz::Offset> {
+    let (sign, digits) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
+    let (packages, manual) = text
+        .split_once("@@manual\n")
+        .ok_or("missing the apt-mark section")?;
+    let manual: std::collections::BTreeSet<&str> = manual.lines().map(str::trim).collect();
+    let mut out = Vec::new();
+    for line in packages.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [status, name, arch, version] = fields[..] else {
+            return Err(format!("unexpected line {line:?}"));
+        };
+        // Status-Abbrev: desired, current, error. `n`ot-installed and `c`onfig-files only
+        // are not on the system; everything else (even half-configured) is.
+        let current = status.as_bytes().get(1).copied().unwrap_or(b'n');
+        if matches!(current, b'n' | b'c') {
+            continue;
+        }
+        let is_manual = manual.contains(name) || manual.contains(format!("{name}:{arch}").as_str());
+        out.push(Installed {
+            name: name.to_owned(),
+            arch: arch.to_owned(),
+            version: version.to_owned(),
+            manual: is_manual,
+        });
+    }
+    Ok(out)
+}
+
+struct Simulated {
+    delta: Delta,
+    origin: String,
+}
+
+/// `Inst NAME [OLD] (NEW ORIGIN… [ARCH])` and `Remv NAME [OLD]` lines of `apt-get -s`.
+fn parse_simulation(text: &str) -> Vec<Simulated> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Inst ") {
+            let (name, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (from, rest) = match rest.strip_prefix('[') {
+                Some(r) => match r.split_once("] ") {
+                    Some((old, rest)) => (Some(old.to_owned()), rest),
+                    None => continue,
+                },
+                None => (None, rest),
+            };
+            let Some(inner) = rest.strip_prefix('(').and_then(|r| r.split(')').next()) else {
+                continue;
+            };
+            let (to, rest) = inner.split_once(' ').unwrap_or((inner, ""));
+            let (origin, arch) = match rest.rsplit_once('[') {
+                Some((origin, arch)) => (origin.trim(), arch.trim_end_matches(']')),
+                None => (rest.trim(), ""),
+            };
+            out.push(Simulated {
+                delta: Delta {
+                    name: name.to_owned(),
+                    arch: arch.to_owned(),
+                    from,
+                    to: Some(to.to_owned()),
+                },
+                origin: origin.to_owned(),
+            });
+        } else if let Some(rest) = line.strip_prefix("Remv ") {
+            let (name, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+            let from = rest
+                .strip_prefix('[')
+                .and_then(|r| r.split(']').next())
+                .map(str::to_owned);
+            out.push(Simulated {
+                delta: Delta {
+                    name: name.to_owned(),
+                    arch: String::new(),
+                    from,
+                    to: None,
+                },
+                origin: String::new(),
+            });
+        }
+    }
+    out
+}
+
+/// `name | version | source` lines; only binary package sources count.
+fn parse_madison(text: &str) -> Vec<Offered> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.split('|').map(str::trim);
+            let (name, version, source) = (parts.next()?, parts.next()?, parts.next()?);
+            (source.ends_with("Packages") && !name.is_empty() && !version.is_empty()).then(|| {
+                Offered {
+                    name: name.to_owned(),
+                    arch: None,
+                    version: version.to_owned(),
+                }
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn parse_cached(text: &str) -> Vec<CachedFile> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(4, '\t');
+            Some(CachedFile {
+                name: parts.next()?.to_owned(),
+                arch: parts.next()?.to_owned(),
+                version: parts.next()?.to_owned(),
+                path: parts.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installed_keeps_installed_states_and_reads_marks() {
+        let text = "ii \tlibacme\tall\t1.0\nrc \told\tamd64\t0.9\niF \thalf\tamd64\t2\nii \tlibc6\tamd64\t2.36-9\n@@manual\nlibacme\nhalf:amd64\n";
+        let got = parse_installed(text).expect("parses");
+        let names: Vec<_> = got.iter().map(|p| (p.name.as_str(), p.manual)).collect();
+        assert_eq!(names, [("libacme", true), ("half", true), ("libc6", false)]);
+        assert!(parse_installed("ii \tx\n@@manual\n").is_err());
+    }
+
+    #[test]
+    fn simulation_lines_give_exact_changes_and_origins() {
+        let text = "Reading package lists...\n\
+Inst acme-api [1.0] (1.1 fearless-lab:lab [all])\n\
+Inst libc6 [2.36-9+deb12u3] (2.36-9+deb12u4 Debian:12.5/stable, Debian-Security:12/stable-security [amd64]) []\n\
+Inst newdep (3.0 Debian:12/stable [amd64])\n\
+Remv oldthing [0.1]\n\
+Conf acme-api (1.1 fearless-lab:lab [all])\n";
+        let got = parse_simulation(text);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].delta.from.as_deref(), Some("1.0"));
+        assert_eq!(got[0].delta.to.as_deref(), Some("1.1"));
+        assert_eq!(got[0].delta.arch, "all");
+        assert_eq!(got[0].origin, "fearless-lab:lab");
+        assert!(got[1].origin.contains("stable-security"));
+        assert_eq!(got[1].delta.arch, "amd64");
+        assert_eq!(got[2].delta.from, None);
+        assert_eq!(got[3].delta.to, None);
+        assert_eq!(got[3].delta.from.as_deref(), Some("0.1"));
+    }
+
+    #[test]
+    fn madison_keeps_binary_sources() {
+        let text = "  acme-api |        1.1 | file:/srv/lab-repo ./ Packages\n  acme-api |        1.0 | file:/srv/lab-repo ./ Packages\n     acme |        1.0 | http://x bookworm/main Sources\n";
+        let got = parse_madison(text);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].version, "1.0");
+    }
+
+    #[test]
+    fn request_arguments_use_files_pins_and_removals() {
+        let r = Request {
+            install: vec![
+                crate::backend::InstallItem {
+                    name: "libacme".into(),
+                    arch: Some("all".into()),
+                    version: "1.0".into(),
+                    file: None,
+                },
+                crate::backend::InstallItem {
+                    name: "libc6".into(),
+                    arch: Some("amd64".into()),
+                    version: "2.36-9".into(),
+                    file: Some("/var/cache/fearless/packages/libc6.deb".into()),
+                },
+            ],
+            remove: vec!["newdep:all".into(), "x:i386".into()],
+        };
+        assert_eq!(
+            request_args(&r),
+            [
+                "libacme=1.0",
+                "/var/cache/fearless/packages/libc6.deb",
+                "newdep-",
+                "x:i386-"
+            ]
+        );
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("+0000").map(|o| o.seconds()), Some(0));
+        assert_eq!(parse_offset("-0530").map(|o| o.seconds()), Some(-19800));
+        assert_eq!(parse_offset("UTC"), None);
+    }
+}

@@ -1,0 +1,485 @@
+//! The [`PackageManager`] trait, the host it works on ([`Target`]), detection, and the
+//! plumbing every backend shares: running argv or a constant script with positional
+//! parameters, and turning failures into [`PkgError`]s.
+
+use std::time::Duration;
+
+use fearless_exec::{Output, Transport};
+use serde::Serialize;
+
+use crate::error::PkgError;
+use crate::history::Transaction;
+use crate::model::{Delta, Installed, Manager, Pending};
+use crate::{apt, dnf};
+
+/// Where packages a change replaces are kept on the host, so it can go back even when the
+/// repository no longer has them.
+pub const CACHE_DIR: &str = "/var/cache/fearless/packages";
+
+/// Every backend command runs with this environment: nothing asks a question, nothing
+/// pages, needrestart restarts in automatic mode, output is in English and UTC.
+pub(crate) const ENV: &[&str] = &[
+    "DEBIAN_FRONTEND=noninteractive",
+    "DEBCONF_NONINTERACTIVE_SEEN=true",
+    "NEEDRESTART_MODE=a",
+    "APT_LISTCHANGES_FRONTEND=none",
+    "PAGER=cat",
+    "SYSTEMD_PAGER=",
+    "LC_ALL=C",
+    "TZ=UTC",
+];
+
+/// A host to work on.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Inventory name.
+    pub name: &'a str,
+    /// How commands reach it.
+    pub transport: &'a Transport,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// Time limits of package operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long to wait for another process to release the package lock.
+    pub lock_wait: Duration,
+    /// How long one package-manager command may take (after the lock is ours).
+    pub command: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            lock_wait: Duration::from_secs(120),
+            command: Duration::from_secs(900),
+        }
+    }
+}
+
+/// One package a transaction installs, upgrades, downgrades or reinstalls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallItem {
+    /// Package name.
+    pub name: String,
+    /// Architecture, when known.
+    pub arch: Option<String>,
+    /// Exact version.
+    pub version: String,
+    /// A package file on the host to install it from (the fearless cache), if any.
+    pub file: Option<String>,
+}
+
+/// What one package-manager transaction does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// Packages to bring to an exact version.
+    pub install: Vec<InstallItem>,
+    /// Packages to remove (`name:arch`), purging configuration on apt: a package the
+    /// change added had none before.
+    pub remove: Vec<String>,
+}
+
+impl Request {
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.install.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// A package file kept in [`CACHE_DIR`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CachedFile {
+    /// Package name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// Version.
+    pub version: String,
+    /// Path on the host.
+    pub path: String,
+}
+
+/// A version a repository offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Offered {
+    /// Package name.
+    pub name: String,
+    /// Architecture, when the tool says it.
+    pub arch: Option<String>,
+    /// Version.
+    pub version: String,
+}
+
+/// What a host needs after packages changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Restarts {
+    /// Whether a reboot is required; `None` when the host has no way to say.
+    pub reboot_required: Option<bool>,
+    /// What said so (`/var/run/reboot-required`, `needs-restarting -r`).
+    pub reboot_source: String,
+    /// Packages that asked for the reboot, when known.
+    pub reboot_packages: Vec<String>,
+    /// Services that run old code and need a restart.
+    pub services: Vec<String>,
+    /// Processes that run deleted (replaced) executables or libraries.
+    pub processes: Vec<String>,
+    /// What found them (`needrestart -b`, `needs-restarting -s`, `/proc scan`).
+    pub restart_source: String,
+}
+
+/// A package manager, driven through a host's transport.
+///
+/// Every call is non-interactive, waits for the package lock up to [`Limits::lock_wait`]
+/// and then fails with [`PkgError::Locked`] naming the holder, and reads machine-readable
+/// output only.
+#[expect(
+    async_fn_in_trait,
+    reason = "implemented and awaited inside this workspace only; callers do not spawn these futures"
+)]
+pub trait PackageManager {
+    /// Which manager this is.
+    fn manager(&self) -> Manager;
+
+    /// Every installed package with its manual/auto mark.
+    async fn installed(&self, t: &Target<'_>) -> Result<Vec<Installed>, PkgError>;
+
+    /// Refresh repository metadata (`apt-get update`, `dnf makecache`).
+    async fn refresh(&self, t: &Target<'_>) -> Result<(), PkgError>;
+
+    /// The updates a full upgrade would take now, from the metadata as it is.
+    async fn pending(&self, t: &Target<'_>) -> Result<Vec<Pending>, PkgError>;
+
+    /// The versions the repositories offer for `names`.
+    async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError>;
+
+    /// The package files in [`CACHE_DIR`].
+    async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError>;
+
+    /// Download exactly these versions into [`CACHE_DIR`]; returns the ones it could not get.
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError>;
+
+    /// What `request` would change, without changing anything.
+    async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError>;
+
+    /// Carry out `request` in as few transactions as the tool allows.
+    async fn execute(&self, t: &Target<'_>, request: &Request) -> Result<(), PkgError>;
+
+    /// Mark packages (`name:arch`) as installed on purpose or as dependencies.
+    async fn mark(
+        &self,
+        t: &Target<'_>,
+        manual: &[String],
+        auto: &[String],
+    ) -> Result<(), PkgError>;
+
+    /// Package transactions from the host's own history that started at or after `since`.
+    async fn history(
+        &self,
+        t: &Target<'_>,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<Transaction>, PkgError>;
+
+    /// Whether a reboot is required and what needs a restart.
+    async fn restarts(&self, t: &Target<'_>) -> Result<Restarts, PkgError> {
+        restarts(t).await
+    }
+}
+
+/// The backend of one host, chosen by [`detect`] or by configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// apt/dpkg.
+    Apt(apt::Apt),
+    /// dnf/rpm (also `yum` where it is dnf).
+    Dnf(dnf::Dnf),
+}
+
+impl Backend {
+    /// The backend for `manager`.
+    pub fn for_manager(manager: Manager) -> Self {
+        match manager {
+            Manager::Apt => Backend::Apt(apt::Apt),
+            Manager::Dnf | Manager::Yum => Backend::Dnf(dnf::Dnf { manager }),
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $b:ident => $call:expr) => {
+        match $self {
+            Backend::Apt($b) => $call,
+            Backend::Dnf($b) => $call,
+        }
+    };
+}
+
+impl PackageManager for Backend {
+    fn manager(&self) -> Manager {
+        delegate!(self, b => b.manager())
+    }
+    async fn installed(&self, t: &Target<'_>) -> Result<Vec<Installed>, PkgError> {
+        delegate!(self, b => b.installed(t).await)
+    }
+    async fn refresh(&self, t: &Target<'_>) -> Result<(), PkgError> {
+        delegate!(self, b => b.refresh(t).await)
+    }
+    async fn pending(&self, t: &Target<'_>) -> Result<Vec<Pending>, PkgError> {
+        delegate!(self, b => b.pending(t).await)
+    }
+    async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError> {
+        delegate!(self, b => b.offered(t, names).await)
+    }
+    async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
+        delegate!(self, b => b.cached(t).await)
+    }
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError> {
+        delegate!(self, b => b.cache(t, pkgs).await)
+    }
+    async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError> {
+        delegate!(self, b => b.simulate(t, request).await)
+    }
+    async fn execute(&self, t: &Target<'_>, request: &Request) -> Result<(), PkgError> {
+        delegate!(self, b => b.execute(t, request).await)
+    }
+    async fn mark(
+        &self,
+        t: &Target<'_>,
+        manual: &[String],
+        auto: &[String],
+    ) -> Result<(), PkgError> {
+        delegate!(self, b => b.mark(t, manual, auto).await)
+    }
+    async fn history(
+        &self,
+        t: &Target<'_>,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<Transaction>, PkgError> {
+        delegate!(self, b => b.history(t, since).await)
+    }
+}
+
+const DETECT: &str = r#"if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+	echo apt
+elif command -v dnf >/dev/null 2>&1; then
+	echo dnf
+elif command -v yum >/dev/null 2>&1; then
+	v=$(yum --version 2>/dev/null | head -n 1)
+	case $v in
+	[4-9].*) echo yum ;;
+	*) echo "classic-yum $v" ;;
+	esac
+else
+	echo none
+fi
+"#;
+
+/// Find the host's package manager: apt when `apt-get` and `dpkg-query` exist, else dnf,
+/// else `yum` when it is dnf (yum 3 is not supported).
+pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
+    let out = run_script(
+        t,
+        "detect the package manager",
+        DETECT,
+        &[],
+        t.limits.command,
+    )
+    .await?;
+    let said = out.stdout_str();
+    let said = said.trim();
+    match said {
+        "apt" => Ok(Manager::Apt),
+        "dnf" => Ok(Manager::Dnf),
+        "yum" => Ok(Manager::Yum),
+        "none" => Err(PkgError::Unsupported {
+            host: t.name.to_owned(),
+            detail:
+                "no supported package manager found (looked for apt-get with dpkg-query, dnf, yum)"
+                    .into(),
+        }),
+        other => Err(PkgError::Unsupported {
+            host: t.name.to_owned(),
+            detail: format!(
+                "found `{other}`: only yum 4 (dnf) is supported; set `package_manager` for the host to override"
+            ),
+        }),
+    }
+}
+
+/// `env ENV… argv…`.
+pub(crate) fn with_env(argv: &[&str]) -> Vec<String> {
+    std::iter::once("env")
+        .chain(ENV.iter().copied())
+        .chain(argv.iter().copied())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `env ENV… sh -c SCRIPT sh ARG…`: the script is a constant, data travels as arguments.
+pub(crate) fn script_argv(script: &str, args: &[String]) -> Vec<String> {
+    let mut argv = with_env(&["sh", "-c", script, "sh"]);
+    argv.extend(args.iter().cloned());
+    argv
+}
+
+/// Run argv; a non-zero exit is returned as output, not an error.
+pub(crate) async fn run(
+    t: &Target<'_>,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Output, PkgError> {
+    Ok(t.transport.run(argv, timeout).await?)
+}
+
+/// Run a constant script; it must exit 0.
+pub(crate) async fn run_script(
+    t: &Target<'_>,
+    action: &str,
+    script: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<Output, PkgError> {
+    let out = run(t, &script_argv(script, args), timeout).await?;
+    ok(t, action, out)
+}
+
+/// The output if it exited 0, else [`PkgError::Failed`] with the end of stderr.
+pub(crate) fn ok(t: &Target<'_>, action: &str, out: Output) -> Result<Output, PkgError> {
+    if out.success() {
+        return Ok(out);
+    }
+    Err(failed(t, action, &out))
+}
+
+pub(crate) fn failed(t: &Target<'_>, action: &str, out: &Output) -> PkgError {
+    let status = out
+        .code
+        .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit {c}"));
+    let mut said = tail(&out.stderr_str(), 6);
+    if said.is_empty() {
+        said = tail(&out.stdout_str(), 6);
+    }
+    PkgError::Failed {
+        host: t.name.to_owned(),
+        action: action.to_owned(),
+        status,
+        stderr: said,
+    }
+}
+
+/// The last `n` non-empty lines, joined with ` | `.
+pub(crate) fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+pub(crate) fn parse_error(t: &Target<'_>, what: &str, detail: impl Into<String>) -> PkgError {
+    PkgError::Parse {
+        host: t.name.to_owned(),
+        what: what.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// Reboot and restart needs, for both families: the distribution's own tools when the host
+/// has them, else what the host can tell (`/var/run/reboot-required` on Debian; processes
+/// mapping deleted files from `/proc`).
+const RESTARTS: &str = r#"if [ -e /var/run/reboot-required ]; then
+	echo "reboot yes /var/run/reboot-required"
+	if [ -r /var/run/reboot-required.pkgs ]; then
+		sed 's/^/reboot-pkg /' /var/run/reboot-required.pkgs
+	fi
+elif command -v needs-restarting >/dev/null 2>&1; then
+	needs-restarting -r >/dev/null 2>&1
+	case $? in
+	0) echo "reboot no needs-restarting -r" ;;
+	1) echo "reboot yes needs-restarting -r" ;;
+	*) echo "reboot unknown needs-restarting -r failed" ;;
+	esac
+elif [ -d /var/lib/dpkg ] && command -v apt-get >/dev/null 2>&1; then
+	echo "reboot no /var/run/reboot-required"
+else
+	echo "reboot unknown no needs-restarting"
+fi
+if command -v needrestart >/dev/null 2>&1; then
+	echo "source needrestart -b"
+	needrestart -b -r l 2>/dev/null | sed -n 's/^NEEDRESTART-SVC: */service /p'
+elif command -v needs-restarting >/dev/null 2>&1; then
+	echo "source needs-restarting -s"
+	needs-restarting -s 2>/dev/null | sed 's/^/service /'
+else
+	echo "source /proc scan"
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		case $exe in
+		*" (deleted)") echo "process ${p#/proc/} ${exe% (deleted)}"; continue ;;
+		esac
+		if grep -Eqs ' /(usr|lib|lib64|bin|sbin|opt)/.* \(deleted\)$' "$p/maps"; then
+			echo "process ${p#/proc/} $exe"
+		fi
+	done
+fi
+"#;
+
+pub(crate) async fn restarts(t: &Target<'_>) -> Result<Restarts, PkgError> {
+    let out = run_script(
+        t,
+        "find reboot and restart needs",
+        RESTARTS,
+        &[],
+        t.limits.command,
+    )
+    .await?;
+    Ok(parse_restarts(&out.stdout_str()))
+}
+
+fn parse_restarts(text: &str) -> Restarts {
+    let mut r = Restarts::default();
+    for line in text.lines() {
+        let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match tag {
+            "reboot" => {
+                let (answer, source) = rest.split_once(' ').unwrap_or((rest, ""));
+                r.reboot_required = match answer {
+                    "yes" => Some(true),
+                    "no" => Some(false),
+                    _ => None,
+                };
+                source.clone_into(&mut r.reboot_source);
+            }
+            "reboot-pkg" => r.reboot_packages.push(rest.trim().to_owned()),
+            "source" => rest.clone_into(&mut r.restart_source),
+            "service" if !rest.trim().is_empty() => r.services.push(rest.trim().to_owned()),
+            "process" => r.processes.push(rest.trim().to_owned()),
+            _ => {}
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_report_is_read_line_by_line() {
+        let r = parse_restarts(
+            "reboot yes /var/run/reboot-required\nreboot-pkg linux-image-amd64\nsource needrestart -b\nservice nginx.service\n",
+        );
+        assert_eq!(r.reboot_required, Some(true));
+        assert_eq!(r.reboot_packages, ["linux-image-amd64"]);
+        assert_eq!(r.services, ["nginx.service"]);
+        assert_eq!(r.restart_source, "needrestart -b");
+        let r = parse_restarts(
+            "reboot unknown no needs-restarting\nsource /proc scan\nprocess 42 /usr/bin/acme-api\n",
+        );
+        assert_eq!(r.reboot_required, None);
+        assert_eq!(r.processes, ["42 /usr/bin/acme-api"]);
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\n\nb\nc\n", 2), "b | c");
+    }
+}

@@ -1,0 +1,560 @@
+//! The dnf/rpm backend (also `yum` where yum is dnf 4): `rpm -qa --qf`, `dnf repoquery`,
+//! `dnf --assumeno` to simulate, `dnf install` with exact versions (dnf downgrades when
+//! asked for an older version), `dnf mark`, and `dnf history`.
+//!
+//! dnf waits for its own lock without a limit, so every changing command runs behind a
+//! small wait script that gives up after [`Limits::lock_wait`](crate::Limits) and names
+//! the process holding it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::backend::{
+    self, CACHE_DIR, CachedFile, Offered, PackageManager, Request, Target, script_argv, with_env,
+};
+use crate::error::PkgError;
+use crate::history::{self, Transaction};
+use crate::model::{Delta, Installed, Manager, Pending};
+
+/// dnf over rpm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dnf {
+    /// `dnf`, or `yum` where yum is dnf.
+    pub manager: Manager,
+}
+
+/// `%{EVR}` with the epoch only when there is one, as dnf prints versions.
+const EVR: &str = "%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}";
+
+const INSTALLED: &str = r#"rpm -qa --qf "%{NAME}\t%{ARCH}\t$1\n" || exit
+echo @@manual
+"$2" -q --disablerepo='*' repoquery --userinstalled --qf '%{name}\t%{arch}'
+"#;
+
+const PENDING: &str = r#""$1" -q repoquery --upgrades --latest-limit 1 --qf '%{name}\t%{arch}\t%{evr}\t%{reponame}' || exit
+echo @@security
+"$1" -q updateinfo list --updates --security 2>/dev/null || true
+"#;
+
+const CACHED: &str = r#"d=$1
+[ -d "$d" ] || exit 0
+for f in "$d"/*.rpm; do
+	[ -e "$f" ] || continue
+	rpm -qp --qf "%{NAME}\t%{ARCH}\t$2\t" "$f" && printf '%s\n' "$f"
+done
+"#;
+
+/// `$1` seconds to wait, then the command. dnf 4 keeps its locks as pid files.
+const LOCKED: &str = r#"wait=$1
+shift
+i=0
+while :; do
+	holder=
+	for f in /var/lib/dnf/rpmdb_lock.pid /var/cache/dnf/metadata_lock.pid /var/cache/dnf/download_lock.pid /var/run/dnf.pid; do
+		[ -r "$f" ] || continue
+		pid=$(cat "$f" 2>/dev/null)
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		if [ -d "/proc/$pid" ]; then
+			holder="process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
+		fi
+	done
+	[ -z "$holder" ] && break
+	if [ "$i" -ge "$wait" ]; then
+		echo "fearless: could not get the package lock: held by $holder" >&2
+		exit 75
+	fi
+	sleep 1
+	i=$((i + 1))
+done
+exec "$@"
+"#;
+
+const CACHE: &str = r#"d=$1
+dnf=$2
+shift 2
+mkdir -p "$d" || exit
+for p in "$@"; do
+	"$dnf" -q -y reinstall --downloadonly --destdir "$d" "$p" >/dev/null 2>&1 || echo "missing $p"
+done
+"#;
+
+const HISTORY_INFO: &str = r#"dnf=$1
+shift
+for id in "$@"; do
+	echo "@@fearless-tx $id"
+	"$dnf" history info "$id" || exit
+done
+"#;
+
+/// dnf's name for an exact version: `name-version[.arch]`.
+fn spec(name: &str, version: &str, arch: Option<&str>) -> String {
+    match arch {
+        Some(arch) if !arch.is_empty() => format!("{name}-{version}.{arch}"),
+        _ => format!("{name}-{version}"),
+    }
+}
+
+fn name_arch(key: &str) -> String {
+    match key.split_once(':') {
+        Some((name, arch)) if !arch.is_empty() => format!("{name}.{arch}"),
+        _ => key.to_owned(),
+    }
+}
+
+fn budget(t: &Target<'_>) -> Duration {
+    t.limits.lock_wait + t.limits.command
+}
+
+impl Dnf {
+    fn program(&self) -> &'static str {
+        self.manager.program()
+    }
+
+    /// Run a changing dnf command behind the lock wait.
+    async fn locked(&self, t: &Target<'_>, action: &str, args: &[String]) -> Result<(), PkgError> {
+        let mut inner = vec![
+            t.limits.lock_wait.as_secs().max(1).to_string(),
+            self.program().to_owned(),
+        ];
+        inner.extend(args.iter().cloned());
+        let out = backend::run(t, &script_argv(LOCKED, &inner), budget(t)).await?;
+        if out.success() {
+            return Ok(());
+        }
+        let stderr = out.stderr_str();
+        if out.code == Some(75)
+            && let Some(line) = stderr.lines().find(|l| l.contains("held by"))
+        {
+            let holder = line
+                .split_once("held by ")
+                .map_or("another process", |(_, h)| h)
+                .trim()
+                .to_owned();
+            return Err(PkgError::Locked {
+                host: t.name.to_owned(),
+                holder,
+                waited: t.limits.lock_wait,
+            });
+        }
+        Err(backend::failed(t, action, &out))
+    }
+}
+
+impl PackageManager for Dnf {
+    fn manager(&self) -> Manager {
+        self.manager
+    }
+
+    async fn installed(&self, t: &Target<'_>) -> Result<Vec<Installed>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list packages with rpm -qa",
+            INSTALLED,
+            &[EVR.to_owned(), self.program().to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        parse_installed(&out.stdout_str()).map_err(|e| backend::parse_error(t, "rpm -qa", e))
+    }
+
+    async fn refresh(&self, t: &Target<'_>) -> Result<(), PkgError> {
+        self.locked(t, "dnf makecache", &["-q".into(), "makecache".into()])
+            .await
+    }
+
+    async fn pending(&self, t: &Target<'_>) -> Result<Vec<Pending>, PkgError> {
+        let installed = self.installed(t).await?;
+        let out = backend::run_script(
+            t,
+            "list updates with dnf repoquery",
+            PENDING,
+            &[self.program().to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        Ok(parse_pending(&out.stdout_str(), &installed))
+    }
+
+    async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut argv = with_env(&[
+            self.program(),
+            "-q",
+            "repoquery",
+            "--available",
+            "--showduplicates",
+            "--qf",
+            "%{name}\t%{arch}\t%{evr}",
+            "--",
+        ]);
+        argv.extend(names.iter().cloned());
+        let out = backend::run(t, &argv, t.limits.command).await?;
+        let out = backend::ok(t, "dnf repoquery --available", out)?;
+        Ok(out
+            .stdout_str()
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.split('\t');
+                Some(Offered {
+                    name: p.next()?.to_owned(),
+                    arch: Some(p.next()?.to_owned()),
+                    version: p.next()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list the fearless package cache",
+            CACHED,
+            &[CACHE_DIR.to_owned(), EVR.to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        Ok(crate::apt::parse_cached(&out.stdout_str()))
+    }
+
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError> {
+        let mut args = vec![
+            t.limits.lock_wait.as_secs().max(1).to_string(),
+            "sh".to_owned(),
+            "-c".to_owned(),
+            CACHE.to_owned(),
+            "sh".to_owned(),
+            CACHE_DIR.to_owned(),
+            self.program().to_owned(),
+        ];
+        args.extend(
+            pkgs.iter()
+                .map(|p| spec(&p.name, &p.version, Some(&p.arch))),
+        );
+        let out = backend::run(t, &script_argv(LOCKED, &args), budget(t)).await?;
+        let out = backend::ok(t, "keep packages in the cache", out)?;
+        Ok(out
+            .stdout_str()
+            .lines()
+            .filter_map(|l| l.strip_prefix("missing "))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError> {
+        let installed = self.installed(t).await?;
+        let mut deltas = Vec::new();
+        for (verb, args) in transactions(request) {
+            let mut argv = with_env(&[self.program(), "--assumeno", verb]);
+            argv.extend(setopts(verb));
+            argv.extend(args);
+            let out = backend::run(t, &argv, t.limits.command).await?;
+            // --assumeno ends in "Operation aborted." and exit 1; a resolver error says
+            // "Error:" and no transaction table.
+            let text = out.stdout_str();
+            if !out.success() && !text.contains("Transaction Summary") {
+                if text.contains("Nothing to do") || out.stderr_str().contains("Nothing to do") {
+                    continue;
+                }
+                return Err(backend::failed(t, &format!("simulate dnf {verb}"), &out));
+            }
+            deltas.extend(parse_table(&text, &installed));
+        }
+        Ok(deltas)
+    }
+
+    async fn execute(&self, t: &Target<'_>, request: &Request) -> Result<(), PkgError> {
+        for (verb, args) in transactions(request) {
+            let mut all = vec!["-y".to_owned(), "-q".to_owned(), verb.to_owned()];
+            all.extend(setopts(verb));
+            all.extend(args);
+            self.locked(t, &format!("dnf {verb}"), &all).await?;
+        }
+        Ok(())
+    }
+
+    async fn mark(
+        &self,
+        t: &Target<'_>,
+        manual: &[String],
+        auto: &[String],
+    ) -> Result<(), PkgError> {
+        for (how, keys) in [("install", manual), ("remove", auto)] {
+            if keys.is_empty() {
+                continue;
+            }
+            let mut args = vec!["-q".to_owned(), "mark".to_owned(), how.to_owned()];
+            args.extend(keys.iter().map(|k| name_arch(k)));
+            self.locked(t, &format!("dnf mark {how}"), &args).await?;
+        }
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        t: &Target<'_>,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<Transaction>, PkgError> {
+        let argv = with_env(&[self.program(), "-q", "history", "list"]);
+        let out = backend::run(t, &argv, t.limits.command).await?;
+        let out = backend::ok(t, "dnf history list", out)?;
+        // The list has minute resolution: take a minute more, filter on the exact times.
+        let from = since
+            .checked_sub(jiff::SignedDuration::from_secs(60))
+            .unwrap_or(since);
+        let mut ids: Vec<String> = history::parse_dnf_history_list(&out.stdout_str())
+            .into_iter()
+            .filter(|(_, at)| *at >= from)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        ids.reverse();
+        let mut args = vec![self.program().to_owned()];
+        args.extend(ids);
+        let out = backend::run_script(t, "dnf history info", HISTORY_INFO, &args, t.limits.command)
+            .await?;
+        let mut txs: Vec<Transaction> = history::parse_dnf_history_info(&out.stdout_str())
+            .into_iter()
+            .filter(|tx| tx.start >= since)
+            .collect();
+        txs.sort_by_key(|tx| tx.start);
+        Ok(txs)
+    }
+}
+
+fn setopts(verb: &str) -> Vec<String> {
+    match verb {
+        "remove" => vec!["--setopt=clean_requirements_on_remove=False".into()],
+        _ => vec!["--setopt=install_weak_deps=False".into()],
+    }
+}
+
+/// dnf cannot install and remove in one command: installs (which also downgrade) first,
+/// then removals — a package the change added is no longer needed once the others are back.
+fn transactions(request: &Request) -> Vec<(&'static str, Vec<String>)> {
+    let mut out = Vec::new();
+    if !request.install.is_empty() {
+        let specs = request
+            .install
+            .iter()
+            .map(|i| match &i.file {
+                Some(f) => f.clone(),
+                None => spec(&i.name, &i.version, i.arch.as_deref()),
+            })
+            .collect();
+        out.push(("install", specs));
+    }
+    if !request.remove.is_empty() {
+        out.push((
+            "remove",
+            request.remove.iter().map(|k| name_arch(k)).collect(),
+        ));
+    }
+    out
+}
+
+fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
+    let (packages, manual) = text
+        .split_once("@@manual\n")
+        .ok_or("missing the userinstalled section")?;
+    let manual: std::collections::BTreeSet<(&str, &str)> = manual
+        .lines()
+        .filter_map(|l| l.trim().split_once('\t'))
+        .collect();
+    let mut out = Vec::new();
+    for line in packages.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, arch, version] = fields[..] else {
+            return Err(format!("unexpected line {line:?}"));
+        };
+        // Imported signing keys live in the rpm database but are not packages.
+        if name == "gpg-pubkey" {
+            continue;
+        }
+        out.push(Installed {
+            name: name.to_owned(),
+            arch: arch.to_owned(),
+            version: version.to_owned(),
+            manual: manual.contains(&(name, arch)),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_pending(text: &str, installed: &[Installed]) -> Vec<Pending> {
+    let (updates, security) = text.split_once("@@security\n").unwrap_or((text, ""));
+    // `ADVISORY  SEVERITY/Sec.  NEVRA` lines.
+    let secure: Vec<String> = security
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_owned)
+        .collect();
+    let current: BTreeMap<(&str, &str), &str> = installed
+        .iter()
+        .map(|p| ((p.name.as_str(), p.arch.as_str()), p.version.as_str()))
+        .collect();
+    updates
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.split('\t');
+            let (name, arch, evr, repo) = (p.next()?, p.next()?, p.next()?, p.next()?);
+            let nevra = format!("{name}-{evr}.{arch}");
+            let nevra_no_epoch = match evr.split_once(':') {
+                Some((_, vr)) => format!("{name}-{vr}.{arch}"),
+                None => nevra.clone(),
+            };
+            Some(Pending {
+                name: name.to_owned(),
+                arch: arch.to_owned(),
+                from: current.get(&(name, arch)).map(|v| (*v).to_owned()),
+                to: Some(evr.to_owned()),
+                origin: repo.to_owned(),
+                security: secure.iter().any(|s| *s == nevra || *s == nevra_no_epoch),
+            })
+        })
+        .collect()
+}
+
+/// The transaction table of `dnf --assumeno`.
+fn parse_table(text: &str, installed: &[Installed]) -> Vec<Delta> {
+    let current: BTreeMap<&str, &Installed> =
+        installed.iter().map(|p| (p.name.as_str(), p)).collect();
+    let mut out = Vec::new();
+    let mut removing = None;
+    let mut pending_name: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("Transaction Summary") {
+            break;
+        }
+        if !line.starts_with(' ') {
+            let header = line.trim_end_matches(':').to_ascii_lowercase();
+            removing = if header.starts_with("removing") {
+                Some(true)
+            } else if header.starts_with("installing")
+                || header.starts_with("upgrading")
+                || header.starts_with("downgrading")
+                || header.starts_with("reinstalling")
+            {
+                Some(false)
+            } else {
+                None
+            };
+            pending_name = None;
+            continue;
+        }
+        let Some(removing) = removing else { continue };
+        if line.trim_start().starts_with("replacing") {
+            continue;
+        }
+        let mut fields: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        // A long name gets a line of its own; the rest follows on the next line.
+        if fields.len() == 1 {
+            pending_name = fields.pop();
+            continue;
+        }
+        if let Some(name) = pending_name.take() {
+            fields.insert(0, name);
+        }
+        if fields.len() < 4 {
+            continue;
+        }
+        let (name, arch, version) = (&fields[0], &fields[1], &fields[2]);
+        let from = current.get(name.as_str()).map(|p| p.version.clone());
+        out.push(Delta {
+            name: name.clone(),
+            arch: arch.clone(),
+            from,
+            to: (!removing).then(|| version.clone()),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(name: &str, version: &str) -> Installed {
+        Installed {
+            name: name.into(),
+            arch: "noarch".into(),
+            version: version.into(),
+            manual: true,
+        }
+    }
+
+    #[test]
+    fn installed_skips_keys_and_reads_userinstalled() {
+        let text = "libacme\tnoarch\t1.0-1\ngpg-pubkey\t(none)\tabc-def\ndep\tx86_64\t1:2-3\n@@manual\nlibacme\tnoarch\n";
+        let got = parse_installed(text).expect("parses");
+        assert_eq!(got.len(), 2);
+        assert!(got[0].manual);
+        assert!(!got[1].manual);
+        assert_eq!(got[1].version, "1:2-3");
+    }
+
+    #[test]
+    fn pending_joins_installed_versions_and_security_advisories() {
+        let text = "acme-api\tnoarch\t1.1-1\tlab\nopenssl\tx86_64\t1:3.0.7-17.el9\tbaseos\n@@security\nRHSA-2023:1234 Important/Sec. openssl-1:3.0.7-17.el9.x86_64\n";
+        let installed = [
+            inst("acme-api", "1.0-1"),
+            Installed {
+                arch: "x86_64".into(),
+                ..inst("openssl", "1:3.0.7-16.el9")
+            },
+        ];
+        let got = parse_pending(text, &installed);
+        assert_eq!(got[0].from.as_deref(), Some("1.0-1"));
+        assert!(!got[0].security);
+        assert!(got[1].security);
+        assert_eq!(got[1].origin, "baseos");
+    }
+
+    #[test]
+    fn transaction_table_gives_changes_including_wrapped_names() {
+        let text = "Dependencies resolved.
+================================================================================
+ Package                 Architecture   Version           Repository       Size
+================================================================================
+Upgrading:
+ acme-api                noarch         1.1-1             lab             1.6 k
+Downgrading:
+ libacme                 noarch         1.0-1             lab             1.2 k
+Installing dependencies:
+ a-very-long-package-name-that-wraps
+                         noarch         3-1               lab             1.0 k
+Removing:
+ acme-docs               noarch         1.0-1             @System         0  
+     replacing  old-thing.noarch 0.1-1
+
+Transaction Summary
+================================================================================
+Upgrade  1 Package
+";
+        let installed = [
+            inst("acme-api", "1.0-1"),
+            inst("libacme", "2.0-1"),
+            inst("acme-docs", "1.0-1"),
+        ];
+        let got = parse_table(text, &installed);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0].to.as_deref(), Some("1.1-1"));
+        assert_eq!(got[1].from.as_deref(), Some("2.0-1"));
+        assert_eq!(got[2].name, "a-very-long-package-name-that-wraps");
+        assert_eq!(got[2].from, None);
+        assert_eq!(got[3].to, None);
+    }
+
+    #[test]
+    fn specs_name_exact_versions() {
+        assert_eq!(
+            spec("acme-api", "1.0-1", Some("noarch")),
+            "acme-api-1.0-1.noarch"
+        );
+        assert_eq!(spec("x", "1:2-3", None), "x-1:2-3");
+        assert_eq!(name_arch("acme:noarch"), "acme.noarch");
+    }
+}

@@ -1,0 +1,124 @@
+//! Why a package operation on a host did not happen, or did not end as asked.
+
+use std::time::Duration;
+
+use fearless_exec::ExecError;
+
+/// A failed package operation. Every variant names the host.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PkgError {
+    /// The host could not be reached or the command not run.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// No supported package manager on the host.
+    #[error("{host}: {detail}")]
+    Unsupported {
+        /// Inventory name.
+        host: String,
+        /// What was found.
+        detail: String,
+    },
+    /// Another process held the package lock for the whole wait.
+    #[error("{host}: the package lock is held by {holder}; gave up after waiting {}s", waited.as_secs())]
+    Locked {
+        /// Inventory name.
+        host: String,
+        /// Who holds it: `process 1234 (dpkg)`, or what the tool said.
+        holder: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The package manager ran and failed.
+    #[error("{host}: {action} failed ({status}): {stderr}")]
+    Failed {
+        /// Inventory name.
+        host: String,
+        /// What we asked for.
+        action: String,
+        /// Exit status, described.
+        status: String,
+        /// The end of what it said.
+        stderr: String,
+    },
+    /// Output we could not read.
+    #[error("{host}: cannot read the output of {what}: {detail}")]
+    Parse {
+        /// Inventory name.
+        host: String,
+        /// Which command.
+        what: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The request itself is wrong for this host (e.g. a version its manager rejects).
+    #[error("{host}: {detail}")]
+    BadInput {
+        /// Inventory name.
+        host: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Going back would not be possible, so nothing was changed.
+    #[error("{host}: rollback would not be possible, nothing was changed: {}", reasons.join("; "))]
+    Infeasible {
+        /// Inventory name.
+        host: String,
+        /// One line per missing version or unsafe downgrade.
+        reasons: Vec<String>,
+    },
+    /// The operation ran but the host did not end in the state asked for.
+    #[error("{host}: the host did not end as asked: {}", mismatches.join("; "))]
+    NotExact {
+        /// Inventory name.
+        host: String,
+        /// One line per package that differs.
+        mismatches: Vec<String>,
+    },
+}
+
+impl PkgError {
+    /// The host it is about.
+    pub fn host(&self) -> &str {
+        match self {
+            PkgError::Exec(e) => match e {
+                ExecError::Unreachable { host, .. }
+                | ExecError::Auth { host, .. }
+                | ExecError::HostKey { host, .. }
+                | ExecError::Timeout { host, .. }
+                | ExecError::Spawn { host, .. }
+                | ExecError::Quote { host, .. }
+                | ExecError::Unsupported { host, .. } => host,
+            },
+            PkgError::Unsupported { host, .. }
+            | PkgError::Locked { host, .. }
+            | PkgError::Failed { host, .. }
+            | PkgError::Parse { host, .. }
+            | PkgError::BadInput { host, .. }
+            | PkgError::Infeasible { host, .. }
+            | PkgError::NotExact { host, .. } => host,
+        }
+    }
+
+    /// Whether the request was at fault (vs. the host or the environment).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            PkgError::BadInput { .. } | PkgError::Infeasible { .. }
+        )
+    }
+
+    /// A short machine-readable name for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PkgError::Exec(e) if e.is_transport() => "unreachable",
+            PkgError::Exec(_) => "exec",
+            PkgError::Unsupported { .. } => "unsupported",
+            PkgError::Locked { .. } => "locked",
+            PkgError::Failed { .. } => "failed",
+            PkgError::Parse { .. } => "parse",
+            PkgError::BadInput { .. } => "bad-input",
+            PkgError::Infeasible { .. } => "infeasible",
+            PkgError::NotExact { .. } => "not-exact",
+        }
+    }
+}
