@@ -421,6 +421,11 @@ pub(crate) enum LabAction {
         /// Scenario name
         scenario: String,
     },
+    /// Remove one version of an acme package from the lab repositories (NAME=VERSION)
+    Withdraw {
+        /// e.g. acme-api=1.0
+        package: String,
+    },
     /// Open a shell on a lab host
     Ssh {
         /// Host name (web-1, …)

@@ -170,8 +170,7 @@ impl FromStr for Scenario {
     }
 }
 
-/// Every package version the catalogue knows, for checks that sources exist.
-#[cfg(test)]
+/// Every package version the catalogue knows.
 pub(crate) fn all_versions() -> Vec<PackageVersion> {
     let mut all = INITIAL.to_vec();
     for scenario in Scenario::ALL {

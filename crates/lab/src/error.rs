@@ -93,6 +93,12 @@ pub enum LabError {
         /// The lab's hosts, comma-separated.
         known: String,
     },
+    /// A package version that is not in the acme catalogue.
+    #[error("`{name}` is not a version of the acme catalogue")]
+    UnknownPackage {
+        /// NAME=VERSION as asked.
+        name: String,
+    },
     /// A file-system operation failed.
     #[error("failed to {action}: {source}")]
     Io {

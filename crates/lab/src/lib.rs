@@ -294,6 +294,45 @@ pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
     })
 }
 
+/// Removes one version of a catalogue package from the lab repositories (apt and, when the
+/// lab has an RPM host, RPM) and regenerates their indexes: a mirror that dropped an old
+/// version, for rehearsing a rollback that cannot be done. Returns the files removed.
+pub fn withdraw(dir: &Path, name: &str, version: &str) -> Result<Vec<PathBuf>> {
+    let repo = dir.join("repo");
+    if !repo.join("Packages").exists() {
+        return Err(LabError::NotUp {
+            dir: dir.to_owned(),
+        });
+    }
+    // Only catalogue versions: the name and version become file names.
+    let Some(pv) = catalog::all_versions()
+        .into_iter()
+        .find(|pv| pv.name == name && pv.version == version)
+    else {
+        return Err(LabError::UnknownPackage {
+            name: format!("{name}={version}"),
+        });
+    };
+    let _lock = sys::DirLock::acquire(dir)?;
+    let mut removed = Vec::new();
+    let deb = repo.join(pv.file_name());
+    if deb.exists() {
+        sys::remove_file_if_exists(&deb)?;
+        removed.push(deb);
+    }
+    repo::index(&repo)?;
+    let rpm_repo = dir.join("rpmrepo");
+    if rpm_repo.join("repodata").exists() {
+        let rpm = rpm_repo.join(pv.rpm_file_name());
+        if rpm.exists() {
+            sys::remove_file_if_exists(&rpm)?;
+            removed.push(rpm);
+        }
+        rpmrepo::index(&rpm_repo)?;
+    }
+    Ok(removed)
+}
+
 /// The argv that opens a shell on `host` (a name or an address):
 /// `ssh -F DIR/ssh_config HOST`.
 pub fn ssh_argv(dir: &Path, host: &str) -> Result<Vec<OsString>> {

@@ -83,16 +83,16 @@ fn budget(t: &Target<'_>) -> Duration {
     t.limits.lock_wait + t.limits.command
 }
 
-/// `Locked` when apt gave up on the lock, else the usual failure.
+/// `Locked` when apt gave up on the lock, else the usual failure. apt names the holder in
+/// its "Waiting for cache lock" progress lines (stdout) and says that it gave up on stderr.
 fn apt_failure(t: &Target<'_>, action: &str, out: &fearless_exec::Output) -> PkgError {
     let stderr = out.stderr_str();
-    if let Some(line) = stderr
+    let gave_up = stderr
         .lines()
-        .find(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"))
-    {
-        let holder = line
-            .split_once("held by ")
-            .map_or_else(|| line.trim().to_owned(), |(_, h)| h.trim().to_owned());
+        .any(|l| l.contains("Could not get lock") || l.contains("Unable to acquire the dpkg"));
+    if gave_up {
+        let all = format!("{}\n{stderr}", out.stdout_str());
+        let holder = lock_holder(&all).unwrap_or_else(|| "another process".to_owned());
         return PkgError::Locked {
             host: t.name.to_owned(),
             holder,
@@ -100,6 +100,14 @@ fn apt_failure(t: &Target<'_>, action: &str, out: &fearless_exec::Output) -> Pkg
         };
     }
     backend::failed(t, action, out)
+}
+
+/// `process 1161 (dpkg)` from apt's last "It is held by process 1161 (dpkg)".
+fn lock_holder(text: &str) -> Option<String> {
+    let at = text.rfind("held by ")?;
+    let rest = &text[at + "held by ".len()..];
+    let end = rest.find(')').map_or(rest.len(), |i| i + 1);
+    Some(rest[..end].trim().to_owned())
 }
 
 impl Apt {
@@ -490,6 +498,13 @@ Conf acme-api (1.1 fearless-lab:lab [all])\n";
                 "x:i386-"
             ]
         );
+    }
+
+    #[test]
+    fn the_lock_holder_is_read_from_apt_progress() {
+        let text = "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1161 (dpkg)...\r\nE: Unable to acquire the dpkg frontend lock";
+        assert_eq!(lock_holder(text).as_deref(), Some("process 1161 (dpkg)"));
+        assert_eq!(lock_holder("E: nothing"), None);
     }
 
     #[test]

@@ -48,7 +48,8 @@ fn lab_failure(e: LabError) -> Failure {
         | LabError::InvalidOptions(_)
         | LabError::HostCountMismatch { .. }
         | LabError::RpmHostMismatch { .. }
-        | LabError::UnknownHost { .. } => Failure::BadInput {
+        | LabError::UnknownHost { .. }
+        | LabError::UnknownPackage { .. } => Failure::BadInput {
             message: e.to_string(),
             hint,
         },
@@ -164,6 +165,24 @@ fn run_blocking(
             } else {
                 Outcome::Failed
             })
+        }
+        LabAction::Withdraw { package } => {
+            let Some((name, version)) = package.split_once('=') else {
+                return Err(Failure::bad_input(
+                    format!("`{package}`: expected NAME=VERSION"),
+                    Some("e.g. fearless lab withdraw acme-api=1.0"),
+                ));
+            };
+            let removed = fearless_lab::withdraw(dir, name, version).map_err(lab_failure)?;
+            if format == Format::Json {
+                print_json(&serde_json::json!({ "withdrawn": package, "removed": removed }))?;
+            } else {
+                print(&format!(
+                    "withdrew {package}: {} file(s) removed from the lab repositories\n",
+                    removed.len()
+                ))?;
+            }
+            Ok(Outcome::Success)
         }
         LabAction::Publish { scenario } => {
             let scenario: Scenario = scenario

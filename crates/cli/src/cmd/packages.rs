@@ -978,6 +978,7 @@ pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcom
         for (_, row) in rows {
             t.add_row(row);
         }
+        let since = since.round(jiff::Unit::Second).unwrap_or(since);
         print(&format!("{t}\n{count} package change(s) since {since}\n"))?;
         print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
     }

@@ -6,6 +6,8 @@ mod check;
 mod config_errors;
 mod events;
 mod lab;
+mod lab_packages;
+mod packages;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,336 @@
+//! Package state on the lab, through the binary, on an apt host (web-1) and the dnf host
+//! (rpm-1): list, pending, snapshot, apply a manifest, diff, roll back to a byte-identical
+//! package set, the hosts' own history, rollback feasibility, and the package lock.
+//! Needs root (CI runs as root); fails, never skips, without it.
+
+use super::{fearless, stderr, stdout};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const ROUTINE: &[&str] = &[
+    "acme-agent",
+    "acme-api",
+    "acme-certs",
+    "acme-cli",
+    "acme-docs",
+    "acme-locale",
+    "acme-motd",
+    "acme-tools",
+    "acme-web",
+];
+
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = fearless(&["lab", "down", "--dir", &self.0]);
+    }
+}
+
+/// Run with the config and store of the lab, as `ops`; returns (exit code, stdout, stderr).
+fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["-c", config, "--as", "ops"];
+    all.extend_from_slice(args);
+    let out = fearless(&all);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+fn json_ok(config: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--format", "json"]);
+    let (code, out, err) = run(config, &all);
+    assert_eq!(code, Some(0), "fearless {args:?} failed:\n{out}\n{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("json ({e}): {out}\n{err}"))
+}
+
+fn host<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["hosts"]
+        .as_array()
+        .and_then(|hs| hs.iter().find(|h| h["host"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {doc}"))
+}
+
+fn version_of(doc: &Value, h: &str, package: &str) -> String {
+    host(doc, h)["packages"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == package))
+        .and_then(|p| p["version"].as_str())
+        .unwrap_or_else(|| panic!("{package} not on {h}"))
+        .to_owned()
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut v: Vec<String> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x["name"].as_str().expect("name").to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
+    let out = fearless(&["lab", "ssh", host, "--dir", dir, "--", "sh", "-c", script]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{host}: {script}\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
+    assert!(
+        rustix_is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let config = dir.join("fearless.yaml").display().to_string();
+    let _guard = LabGuard(d.clone());
+    let up = fearless(&["lab", "up", "--hosts", "1", "--rpm-host", "--dir", &d]);
+    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    let c = config.as_str();
+    let both = ["web-1", "rpm-1"];
+
+    // Installed: every package with its version and mark, from each host's own manager.
+    let installed = json_ok(c, &["packages"]);
+    assert_eq!(host(&installed, "web-1")["manager"], "apt");
+    assert_eq!(host(&installed, "rpm-1")["manager"], "dnf");
+    assert_eq!(version_of(&installed, "web-1", "libacme"), "1.0");
+    assert_eq!(version_of(&installed, "rpm-1", "libacme"), "1.0-1");
+    assert!(
+        host(&installed, "web-1")["packages"]
+            .as_array()
+            .expect("list")
+            .len()
+            > 100
+    );
+
+    // Publish `routine`: exactly its nine updates are pending, 1.0 → 1.1, on both hosts.
+    assert_eq!(
+        fearless(&["lab", "publish", "routine", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let pending = json_ok(c, &["packages", "--pending"]);
+    for h in both {
+        let list = &host(&pending, h)["pending"];
+        assert_eq!(names(list), ROUTINE, "{h}: {list}");
+        for p in list.as_array().expect("list") {
+            let (from, to) = if h == "web-1" {
+                ("1.0", "1.1")
+            } else {
+                ("1.0-1", "1.1-1")
+            };
+            assert_eq!(
+                (p["from"].as_str(), p["to"].as_str()),
+                (Some(from), Some(to)),
+                "{p}"
+            );
+            assert_eq!(p["security"], false);
+        }
+    }
+    let security = json_ok(c, &["packages", "--security", "--no-refresh"]);
+    assert_eq!(
+        host(&security, "web-1")["pending"].as_array().map(Vec::len),
+        Some(0)
+    );
+
+    // Snapshot, then apply the manifest of the batch.
+    let first = json_ok(c, &["snapshot"]);
+    let first_id = first["id"].as_str().expect("id").to_owned();
+    let manifest = tmp.path().join("routine.txt");
+    let manifest_rpm = tmp.path().join("routine-rpm.txt");
+    std::fs::write(
+        &manifest,
+        ROUTINE
+            .iter()
+            .map(|p| format!("{p}=1.1\n"))
+            .collect::<String>(),
+    )
+    .expect("write");
+    std::fs::write(
+        &manifest_rpm,
+        ROUTINE
+            .iter()
+            .map(|p| format!("{p}=1.1-1\n"))
+            .collect::<String>(),
+    )
+    .expect("write");
+    for (h, m) in [("web-1", &manifest), ("rpm-1", &manifest_rpm)] {
+        let applied = json_ok(
+            c,
+            &[
+                "packages",
+                "apply",
+                "--hosts",
+                h,
+                "-m",
+                &m.display().to_string(),
+            ],
+        );
+        let changes = &host(&applied, h)["changes"];
+        assert_eq!(names(&changes["upgraded"]), ROUTINE, "{h}: {changes}");
+        assert!(host(&applied, h)["restarts"]["reboot_source"].is_string());
+    }
+    // The shop still works on the new versions.
+    let now = json_ok(c, &["packages"]);
+    assert_eq!(version_of(&now, "web-1", "acme-api"), "1.1");
+    assert_eq!(version_of(&now, "rpm-1", "acme-api"), "1.1-1");
+
+    // The diff from the snapshot to the live hosts is exactly the batch.
+    let diff = json_ok(c, &["snapshot", "diff", &first_id, "--live"]);
+    for h in both {
+        let d = &host(&diff, h)["diff"];
+        assert_eq!(names(&d["upgraded"]), ROUTINE, "{h}: {d}");
+        for empty in ["added", "removed", "downgraded", "marks"] {
+            assert_eq!(
+                d[empty].as_array().map(Vec::len),
+                Some(0),
+                "{h} {empty}: {d}"
+            );
+        }
+    }
+
+    // Roll back; a fresh snapshot equals the first one byte for byte.
+    let back = json_ok(c, &["packages", "rollback", "--snapshot", &first_id]);
+    for h in both {
+        assert_eq!(names(&host(&back, h)["changes"]["downgraded"]), ROUTINE);
+    }
+    let second = json_ok(c, &["snapshot"]);
+    let second_id = second["id"].as_str().expect("id");
+    let a = json_ok(c, &["snapshot", "show", &first_id]);
+    let b = json_ok(c, &["snapshot", "show", second_id]);
+    for h in both {
+        let a = serde_json::to_string(&a["record"]["hosts"][h]).expect("json");
+        let b = serde_json::to_string(&b["record"]["hosts"][h]).expect("json");
+        assert!(a.len() > 100);
+        assert_eq!(
+            a, b,
+            "{h}: the package set after rollback differs from before"
+        );
+    }
+    let same = json_ok(c, &["snapshot", "diff", &first_id, second_id]);
+    for h in both {
+        assert_eq!(
+            super::lab_packages::diff_size(&host(&same, h)["diff"]),
+            0,
+            "{h}: {same}"
+        );
+    }
+
+    // The hosts' own history has both transactions, with times.
+    let history = json_ok(c, &["whatchanged", "--since", "1h"]);
+    for h in both {
+        let txs = host(&history, h)["transactions"]
+            .as_array()
+            .expect("list")
+            .clone();
+        let with = |action: &str| {
+            txs.iter().find(|tx| {
+                tx["changes"].as_array().is_some_and(|cs| {
+                    cs.len() == ROUTINE.len() && cs.iter().all(|c| c["action"] == action)
+                })
+            })
+        };
+        let up = with("upgrade").unwrap_or_else(|| panic!("{h}: no upgrade transaction: {txs:?}"));
+        let down = with("downgrade").unwrap_or_else(|| panic!("{h}: no downgrade transaction"));
+        let (t1, t2) = (
+            up["start"].as_str().expect("time"),
+            down["start"].as_str().expect("time"),
+        );
+        assert!(t1.starts_with("20") && t1 <= t2, "{t1} {t2}");
+    }
+
+    // Feasibility: apply acme-api 1.1 again (1.0 is kept in the host cache), withdraw 1.0
+    // from the repositories, and delete web-1's cached copy. rpm-1 goes back from its
+    // cache; web-1 is refused before anything changes, naming the version.
+    for (h, v) in [("web-1", "1.1"), ("rpm-1", "1.1-1")] {
+        let pin = format!("acme-api={v}");
+        json_ok(c, &["packages", "apply", "--hosts", h, "-p", &pin]);
+    }
+    assert_eq!(
+        fearless(&["lab", "withdraw", "acme-api=1.0", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    json_ok(c, &["packages", "--pending", "--hosts", "web-1"]); // refreshes apt's lists
+    lab_ssh(
+        &d,
+        "web-1",
+        "rm -f /var/cache/fearless/packages/acme-api_1.0_all.deb",
+    );
+    let (code, out, err) = run(c, &["packages", "rollback", "--snapshot", &first_id]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("acme-api=1.0 is in no repository"), "{err}");
+    assert!(
+        err.contains("web-1: rollback would not be possible, nothing was changed"),
+        "{err}"
+    );
+    let now = json_ok(c, &["packages"]);
+    assert_eq!(
+        version_of(&now, "web-1", "acme-api"),
+        "1.1",
+        "web-1 was left alone"
+    );
+    assert_eq!(
+        version_of(&now, "rpm-1", "acme-api"),
+        "1.0-1",
+        "rpm-1 went back from its cache"
+    );
+
+    // The package lock: a dpkg run holds it; apply waits, then says who holds it.
+    lab_ssh(
+        &d,
+        "web-1",
+        "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \
+         && printf '#!/bin/sh\\nsleep 20\\n' > /tmp/slow/DEBIAN/postinst && chmod 755 /tmp/slow/DEBIAN/postinst \
+         && dpkg-deb --build /tmp/slow /tmp/slow.deb >/dev/null \
+         && (setsid dpkg -i /tmp/slow.deb >/dev/null 2>&1 </dev/null &) ; sleep 1",
+    );
+    let started = Instant::now();
+    let (code, out, err) = run(
+        c,
+        &[
+            "packages",
+            "apply",
+            "--hosts",
+            "web-1",
+            "-p",
+            "acme-docs=1.1",
+            "--lock-wait",
+            "3s",
+        ],
+    );
+    assert_eq!(code, Some(3), "{out}\n{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "it did not wait"
+    );
+    assert!(err.contains("the package lock is held by process"), "{err}");
+    assert!(
+        err.contains("(dpkg)") && err.contains("after waiting 3s"),
+        "{err}"
+    );
+}
+
+pub(super) fn diff_size(d: &Value) -> usize {
+    ["added", "removed", "upgraded", "downgraded", "marks"]
+        .iter()
+        .map(|k| d[k].as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
