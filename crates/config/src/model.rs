@@ -120,6 +120,9 @@ pub struct SshOptions {
     pub host_key_checking: HostKeyChecking,
     /// `ConnectTimeout`.
     pub connect_timeout: Duration,
+    /// Keep master connections open this long after fearless exits, for the next command
+    /// to reuse (like Ansible's ControlPersist); `None`: close them at exit.
+    pub persist: Option<Duration>,
 }
 
 impl Default for SshOptions {
@@ -128,6 +131,7 @@ impl Default for SshOptions {
             config_file: None,
             host_key_checking: HostKeyChecking::Strict,
             connect_timeout: Duration::from_secs(10),
+            persist: None,
         }
     }
 }

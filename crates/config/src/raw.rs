@@ -59,6 +59,7 @@ pub(crate) struct RawSsh {
     pub(crate) config: Option<String>,
     pub(crate) host_key_checking: Option<String>,
     pub(crate) connect_timeout: Option<String>,
+    pub(crate) persist: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

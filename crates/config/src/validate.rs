@@ -310,6 +310,20 @@ impl Validator<'_> {
                     ssh.connect_timeout = d;
                 }
             }
+            if let Some(t) = &rs.persist
+                && let Some(d) = self.duration(&p!["inventory", "ssh", "persist"], t)
+            {
+                if d < Duration::from_secs(1) || d > Duration::from_secs(3600) {
+                    self.error(
+                        &p!["inventory", "ssh", "persist"],
+                        "config::range",
+                        "persist must be between 1s and 1h",
+                        Some("leave it out to close connections when fearless exits".into()),
+                    );
+                } else {
+                    ssh.persist = Some(d);
+                }
+            }
         }
         let concurrency = match raw.concurrency {
             Some(0) => {

@@ -1,12 +1,16 @@
 //! The ssh transport: the system `ssh` (so `~/.ssh/config`, `ProxyJump`, agents and
 //! certificates work), one multiplexed master per host opened on first use and reused by
-//! every command.
+//! every command. With `inventory.ssh.persist`, masters live in a private directory under a
+//! name derived from the destination and outlive the process by that idle time, so the next
+//! fearless command (or a second one running at the same time) reuses them, as Ansible's
+//! ControlPersist does.
 
 use crate::{ExecError, Output, quote, with_become};
 use fearless_config::{Host, HostKeyChecking, SshOptions};
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use std::error::Error as _;
 use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -26,6 +30,21 @@ pub struct SshTransport {
     sudo: bool,
     session: OnceCell<Result<Session, ExecError>>,
     sessions: Semaphore,
+    persist: Option<Persist>,
+}
+
+/// A master that outlives the process.
+#[derive(Debug)]
+struct Persist {
+    idle: Duration,
+    /// The socket's name in the control directory: a hash of everything that makes two
+    /// connections interchangeable.
+    name: String,
+    user: String,
+    port: u16,
+    config_file: Option<PathBuf>,
+    strict: bool,
+    connect_timeout: Duration,
 }
 
 impl SshTransport {
@@ -47,6 +66,25 @@ impl SshTransport {
         if let Some(cfg) = &opts.config_file {
             builder.config_file(cfg);
         }
+        let strict = opts.host_key_checking == HostKeyChecking::Strict;
+        let persist = opts.persist.map(|idle| Persist {
+            idle,
+            name: format!(
+                "{:016x}",
+                fnv64(
+                    format!(
+                        "{}\0{}\0{}\0{:?}\0{strict}",
+                        host.user, host.address, host.port, opts.config_file
+                    )
+                    .as_bytes()
+                )
+            ),
+            user: host.user.clone(),
+            port: host.port,
+            config_file: opts.config_file.clone(),
+            strict,
+            connect_timeout: opts.connect_timeout,
+        });
         Self {
             host: host.name.clone(),
             destination: host.address.clone(),
@@ -54,13 +92,102 @@ impl SshTransport {
             sudo: crate::needs_sudo(host),
             session: OnceCell::new(),
             sessions: Semaphore::new(SESSIONS_PER_HOST),
+            persist,
         }
+    }
+
+    /// Reuse the persistent master if it is alive, else start it (under a lock, so two
+    /// processes never start two masters on one socket).
+    async fn persistent(&self, p: &Persist) -> Result<Session, ExecError> {
+        let io = |what: &str, e: std::io::Error| ExecError::Spawn {
+            host: self.host.clone(),
+            program: "ssh".into(),
+            detail: format!("{what}: {e}"),
+        };
+        let dir = control_dir().map_err(|e| io("prepare the ssh control directory", e))?;
+        let socket = dir.join(&p.name);
+        let log = dir.join(format!("{}.log", p.name));
+        let lock = std::fs::File::create(dir.join(format!("{}.lock", p.name)))
+            .map_err(|e| io("create the ssh control lock", e))?;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io("lock the ssh control socket", e));
+                }
+            }
+        }
+        if socket.exists() {
+            let session = Session::resume(socket.clone().into_boxed_path(), None);
+            if session.check().await.is_ok() {
+                return Ok(session);
+            }
+            let _ = std::fs::remove_file(&socket);
+        }
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-M")
+            .arg("-f")
+            .arg("-N")
+            .arg("-S")
+            .arg(&socket)
+            .arg("-E")
+            .arg(&log)
+            .args(["-o", "BatchMode=yes", "-o", "ServerAliveInterval=15"])
+            .arg("-o")
+            .arg(format!("ControlPersist={}s", p.idle.as_secs().max(1)))
+            .arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                p.connect_timeout.as_secs().max(1)
+            ))
+            .arg("-o")
+            .arg(if p.strict {
+                "StrictHostKeyChecking=yes"
+            } else {
+                "StrictHostKeyChecking=accept-new"
+            });
+        if let Some(cfg) = &p.config_file {
+            cmd.arg("-F").arg(cfg);
+        }
+        cmd.arg("-p")
+            .arg(p.port.to_string())
+            .arg("-l")
+            .arg(&p.user)
+            .arg("--")
+            .arg(&self.destination)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        // `-f` returns once the master is authenticated and in the background.
+        let status = tokio::time::timeout(p.connect_timeout + Duration::from_secs(5), cmd.status())
+            .await
+            .map_err(|_| ExecError::Unreachable {
+                host: self.host.clone(),
+                detail: format!("no connection within {}s", p.connect_timeout.as_secs()),
+            })?
+            .map_err(|e| io("run ssh", e))?;
+        if !status.success() || !socket.exists() {
+            let mut said = std::fs::read_to_string(&log).unwrap_or_default();
+            if said.trim().is_empty() {
+                said = format!("ssh exited with {status}");
+            }
+            return Err(classify_text(&self.host, &said));
+        }
+        Ok(Session::resume(socket.into_boxed_path(), None))
     }
 
     async fn session(&self) -> Result<&Session, ExecError> {
         let res = self
             .session
             .get_or_init(|| async {
+                if let Some(p) = &self.persist {
+                    return self.persistent(p).await;
+                }
                 // ssh's ConnectTimeout bounds both the TCP connect and the handshake; an
                 // outer timeout here would orphan the `ssh -M` it interrupts.
                 self.builder
@@ -135,6 +262,10 @@ impl SshTransport {
     }
 
     pub(crate) async fn close(self) {
+        if self.persist.is_some() {
+            // The master stays for the next command; its idle timer ends it.
+            return;
+        }
         if let Some(Ok(session)) = self.session.into_inner()
             && let Err(e) = session.close().await
         {
@@ -158,6 +289,41 @@ fn remote_deadline(argv: &[String], timeout: Duration) -> Vec<String> {
     .collect()
 }
 
+/// The private directory of persistent masters: `$XDG_RUNTIME_DIR/fearless-ssh`, else
+/// `~/.cache/fearless/ssh`; created 0700 and refused if anyone else can enter it.
+fn control_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => Path::new(&d).join("fearless-ssh"),
+        None => {
+            let home = std::env::var_os("HOME").ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "HOME is not set")
+            })?;
+            Path::new(&home).join(".cache/fearless/ssh")
+        }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let meta = std::fs::metadata(&dir)?;
+    let me = std::fs::metadata("/proc/self").map(|m| m.uid())?;
+    if meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} must be ours and private (0700)", dir.display()),
+        ));
+    }
+    Ok(dir)
+}
+
+/// FNV-1a: a stable name for a destination (the same across builds, unlike std's hasher).
+fn fnv64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Map ssh's words to a typed error.
 fn classify(host: &str, e: &openssh::Error) -> ExecError {
     let mut detail = e.to_string();
@@ -166,6 +332,10 @@ fn classify(host: &str, e: &openssh::Error) -> ExecError {
         detail = format!("{detail}: {s}");
         src = s.source();
     }
+    classify_text(host, &detail)
+}
+
+fn classify_text(host: &str, detail: &str) -> ExecError {
     let text = detail.to_ascii_lowercase();
     let host = host.to_owned();
     let detail = detail

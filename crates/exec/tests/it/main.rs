@@ -159,3 +159,34 @@ async fn local_transport_runs_argv_without_a_shell() {
         .expect_err("times out");
     assert!(matches!(err, ExecError::Timeout { .. }));
 }
+
+#[tokio::test]
+async fn a_persistent_master_outlives_the_fleet_and_is_reused_by_the_next() {
+    let sshd = Sshd::start("127.0.0.65");
+    let yaml = format!(
+        "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s, persist: 3s }}\n  hosts:\n    {}\n",
+        sshd.ssh_config().display(),
+        sshd.host_yaml("h1")
+    );
+    let inv = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
+        .unwrap_or_else(|e| panic!("{:?}", e.problems))
+        .config
+        .inventory;
+    // A first "process": its master stays after close.
+    let first = Fleet::new(&inv);
+    let a = ssh_connections(&first).await;
+    first.close().await;
+    // The next one rides the same TCP connection: no new handshake.
+    let second = Fleet::new(&inv);
+    let b = ssh_connections(&second).await;
+    second.close().await;
+    assert!(!a[0].is_empty());
+    assert_eq!(a[0], b[0], "the second fleet reused the first one's master");
+    // Once idle past `persist`, the master is gone and the next fleet connects afresh.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let third = Fleet::new(&inv);
+    let c = ssh_connections(&third).await;
+    third.close().await;
+    assert!(!c[0].is_empty());
+    assert_ne!(a[0], c[0], "an idle master ends after `persist`");
+}
