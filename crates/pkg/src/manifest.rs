@@ -200,7 +200,7 @@ mod tests {
         .expect("valid");
         assert_eq!(m.pins.len(), 3);
         assert_eq!(m.pins[0].name, "acme-api");
-        assert_eq!(m.pins[1].arch.as_deref(), Some("amd64"));
+        assert_eq!(m.pins[2].arch.as_deref(), Some("amd64"));
         assert_eq!(
             m.to_text(),
             "acme-api=1.1\nlibacme=2.0\nlibc6:amd64=2.36-9+deb12u4\n"
