@@ -203,7 +203,7 @@ impl PackageManager for Apt {
         Ok(parse_cached(&out.stdout_str()))
     }
 
-    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError> {
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
         let mut args = vec![CACHE_DIR.to_owned()];
         args.extend(
             pkgs.iter()
@@ -211,12 +211,9 @@ impl PackageManager for Apt {
         );
         let out =
             backend::run_script(t, "keep packages in the cache", CACHE, &args, budget(t)).await?;
-        Ok(out
-            .stdout_str()
-            .lines()
-            .filter_map(|l| l.strip_prefix("missing "))
-            .map(str::to_owned)
-            .collect())
+        Ok(backend::missing(pkgs, &out.stdout_str(), |p| {
+            format!("{}={}", apt_name(&p.name, Some(&p.arch)), p.version)
+        }))
     }
 
     async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError> {

@@ -16,6 +16,22 @@ use crate::{apt, dnf};
 /// repository no longer has them.
 pub const CACHE_DIR: &str = "/var/cache/fearless/packages";
 
+/// The packages of `pkgs` whose command-line spec the cache script reported `missing SPEC`.
+pub(crate) fn missing(
+    pkgs: &[Installed],
+    output: &str,
+    spec: impl Fn(&Installed) -> String,
+) -> Vec<Installed> {
+    let said: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.strip_prefix("missing "))
+        .collect();
+    pkgs.iter()
+        .filter(|p| said.contains(&spec(p).as_str()))
+        .cloned()
+        .collect()
+}
+
 /// Every backend command runs with this environment: nothing asks a question, nothing
 /// pages, needrestart restarts in automatic mode, output is in English and UTC.
 pub(crate) const ENV: &[&str] = &[
@@ -158,7 +174,7 @@ pub trait PackageManager {
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError>;
 
     /// Download exactly these versions into [`CACHE_DIR`]; returns the ones it could not get.
-    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError>;
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError>;
 
     /// What `request` would change, without changing anything.
     async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError>;
@@ -234,7 +250,7 @@ impl PackageManager for Backend {
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
         delegate!(self, b => b.cached(t).await)
     }
-    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError> {
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
         delegate!(self, b => b.cache(t, pkgs).await)
     }
     async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError> {

@@ -218,7 +218,7 @@ impl PackageManager for Dnf {
         Ok(crate::apt::parse_cached(&out.stdout_str()))
     }
 
-    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<String>, PkgError> {
+    async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
         let mut args = vec![
             t.limits.lock_wait.as_secs().max(1).to_string(),
             "sh".to_owned(),
@@ -234,12 +234,9 @@ impl PackageManager for Dnf {
         );
         let out = backend::run(t, &script_argv(LOCKED, &args), budget(t)).await?;
         let out = backend::ok(t, "keep packages in the cache", out)?;
-        Ok(out
-            .stdout_str()
-            .lines()
-            .filter_map(|l| l.strip_prefix("missing "))
-            .map(str::to_owned)
-            .collect())
+        Ok(backend::missing(pkgs, &out.stdout_str(), |p| {
+            spec(&p.name, &p.version, Some(&p.arch))
+        }))
     }
 
     async fn simulate(&self, t: &Target<'_>, request: &Request) -> Result<Vec<Delta>, PkgError> {

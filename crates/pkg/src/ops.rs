@@ -150,12 +150,13 @@ pub async fn apply<M: PackageManager>(
         let not_obtainable = pm.cache(t, &missing_from_cache).await?;
         cached = missing_from_cache
             .iter()
+            .filter(|p| !not_obtainable.contains(p))
             .map(|p| format!("{}={}", p.name, p.version))
             .collect();
-        for missing in &not_obtainable {
-            cached.retain(|c| !missing.contains(c.as_str()));
+        for p in &not_obtainable {
             reasons.push(format!(
-                "{missing}: the version installed now is in no repository, so it cannot be kept in {CACHE_DIR} for a rollback"
+                "{}={}: the version installed now is in no repository, so it cannot be kept in {CACHE_DIR} for a rollback",
+                p.name, p.version
             ));
         }
         if !reasons.is_empty() {
@@ -236,25 +237,16 @@ pub async fn feasibility<M: PackageManager>(
     let kind = pm.manager().kind();
     let diff = Diff::between(kind, &live.packages, &target.packages);
     let wanted: BTreeMap<String, &Installed> = target.by_key();
-    let mut needed: Vec<&Installed> = Vec::new();
-    for d in diff
-        .removed
+    // From live to target: versions that differ, and packages the change removed, must be
+    // installed at the target's version; packages the change added (`removed` from live to
+    // target) are removed below.
+    let needed: Vec<&Installed> = diff
+        .upgraded
         .iter()
-        .chain(&diff.upgraded)
         .chain(&diff.downgraded)
-    {
-        // `removed` from live to target means: added by the change, to be removed.
-        if d.to.is_some()
-            && let Some(p) = wanted.get(&format!("{}:{}", d.name, d.arch))
-        {
-            needed.push(p);
-        }
-    }
-    for d in &diff.added {
-        if let Some(p) = wanted.get(&format!("{}:{}", d.name, d.arch)) {
-            needed.push(p);
-        }
-    }
+        .chain(&diff.added)
+        .filter_map(|d| wanted.get(&format!("{}:{}", d.name, d.arch)).copied())
+        .collect();
     let cached = if needed.is_empty() {
         Vec::new()
     } else {

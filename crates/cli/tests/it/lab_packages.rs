@@ -320,6 +320,59 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
         err.contains("(dpkg)") && err.contains("after waiting 3s"),
         "{err}"
     );
+
+    // Apply refuses a change whose way back cannot be kept: the installed acme-docs 1.0 is
+    // withdrawn from the repository and gone from the cache. `--force` goes ahead (once
+    // the dpkg run above lets go of the lock) and says what it overrode.
+    assert_eq!(
+        fearless(&["lab", "withdraw", "acme-docs=1.0", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    json_ok(
+        c,
+        &[
+            "packages",
+            "--pending",
+            "--hosts",
+            "web-1",
+            "--lock-wait",
+            "60s",
+        ],
+    );
+    lab_ssh(
+        &d,
+        "web-1",
+        "rm -f /var/cache/fearless/packages/acme-docs_1.0_all.deb",
+    );
+    let apply = [
+        "packages",
+        "apply",
+        "--hosts",
+        "web-1",
+        "-p",
+        "acme-docs=1.1",
+    ];
+    let (code, out, err) = run(c, &apply);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("acme-docs=1.0: the version installed now is in no repository"),
+        "{err}"
+    );
+    assert_eq!(
+        version_of(&json_ok(c, &["packages"]), "web-1", "acme-docs"),
+        "1.0"
+    );
+    let mut forced = apply.to_vec();
+    forced.push("--force");
+    let (code, out, err) = run(c, &forced);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(err.contains("warning: forced: acme-docs=1.0"), "{err}");
+    assert_eq!(
+        version_of(&json_ok(c, &["packages"]), "web-1", "acme-docs"),
+        "1.1"
+    );
 }
 
 pub(super) fn diff_size(d: &Value) -> usize {
