@@ -77,6 +77,38 @@ pub enum StoreError {
         /// The number asked for.
         number: u64,
     },
+    /// No rollout has this number.
+    #[error("there is no rollout R-{number}")]
+    UnknownRollout {
+        /// The number asked for.
+        number: u64,
+    },
+    /// Optimistic locking lost on a rollout record.
+    #[error(
+        "rollout R-{number} was changed by someone else (expected version {expected}, found \
+         {found}): reload it and try again"
+    )]
+    RolloutConflict {
+        /// The rollout.
+        number: u64,
+        /// The version the caller read.
+        expected: u64,
+        /// The version in the store.
+        found: u64,
+    },
+    /// A host step lost its compare-and-set: the host is not in the state the caller saw
+    /// (another controller moved it), or is not part of the rollout.
+    #[error("rollout R-{rollout}: {host} is {}, not {expected}", found.as_deref().unwrap_or("not part of it"))]
+    HostMoved {
+        /// The rollout.
+        rollout: u64,
+        /// The host.
+        host: String,
+        /// The state the caller expected.
+        expected: String,
+        /// The state in the store, if the host is in the rollout.
+        found: Option<String>,
+    },
     /// Optimistic locking lost: the change was updated by someone else since it was read.
     #[error(
         "change CHG-{number} was changed by someone else (expected version {expected}, found \
@@ -133,8 +165,11 @@ impl StoreError {
             StoreError::BadUrl { .. }
             | StoreError::NotADatabase { .. }
             | StoreError::NotAStore { .. }
-            | StoreError::UnknownChange { .. } => ErrorClass::BadInput,
-            StoreError::Conflict { .. } => ErrorClass::Conflict,
+            | StoreError::UnknownChange { .. }
+            | StoreError::UnknownRollout { .. } => ErrorClass::BadInput,
+            StoreError::Conflict { .. }
+            | StoreError::RolloutConflict { .. }
+            | StoreError::HostMoved { .. } => ErrorClass::Conflict,
             StoreError::CreateDir { .. }
             | StoreError::OpenSqlite { .. }
             | StoreError::Connect { .. }

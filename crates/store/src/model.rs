@@ -33,6 +33,38 @@ pub struct Stored {
     pub updated_at: OffsetDateTime,
 }
 
+/// A rollout record as stored: an opaque JSON document with a state and a version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRollout {
+    /// `R-<number>`; assigned by the store (1, 2, …).
+    pub number: u64,
+    /// Bumped by every update; the token for optimistic locking. 1 after insert.
+    pub version: u64,
+    /// The rollout's state.
+    pub state: String,
+    /// The record (change, frozen manifest, waves, options).
+    pub record: serde_json::Value,
+    /// When it was inserted.
+    pub created_at: OffsetDateTime,
+    /// When it was last written.
+    pub updated_at: OffsetDateTime,
+}
+
+/// One host of a rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutHost {
+    /// Inventory name.
+    pub host: String,
+    /// Its wave, from 1.
+    pub wave: u32,
+    /// Its state in the per-host state machine.
+    pub state: String,
+    /// The snapshot taken of it before it changed (`SNAP-<n>`).
+    pub snapshot: Option<u64>,
+    /// When it last moved.
+    pub updated_at: OffsetDateTime,
+}
+
 /// A package snapshot as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSnapshot {

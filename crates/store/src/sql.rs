@@ -36,6 +36,20 @@ pub(crate) struct Sql {
     pub(crate) insert_snapshot: &'static str,
     pub(crate) get_snapshot: &'static str,
     pub(crate) list_snapshots: &'static str,
+    pub(crate) next_rollout: &'static str,
+    /// `$1` number, `$2` state, `$3` record, `$4` time.
+    pub(crate) insert_rollout: &'static str,
+    /// `$1` rollout, `$2` host, `$3` wave, `$4` state, `$5` time.
+    pub(crate) insert_rollout_host: &'static str,
+    /// `$1` number, `$2` expected version, `$3` state, `$4` record, `$5` time.
+    pub(crate) update_rollout: &'static str,
+    pub(crate) rollout_version: &'static str,
+    pub(crate) get_rollout: &'static str,
+    pub(crate) list_rollouts: &'static str,
+    pub(crate) rollout_hosts: &'static str,
+    /// `$1` rollout, `$2` host, `$3` expected state, `$4` new state, `$5` snapshot or NULL, `$6` time.
+    pub(crate) move_host: &'static str,
+    pub(crate) host_state: &'static str,
 }
 
 pub(crate) static SQLITE: Sql = Sql {
@@ -65,6 +79,21 @@ pub(crate) static SQLITE: Sql = Sql {
     insert_snapshot: "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)",
     get_snapshot: "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1",
     list_snapshots: "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number",
+    next_rollout: "SELECT COALESCE(MAX(number), 0) + 1 FROM rollouts",
+    insert_rollout: "INSERT INTO rollouts (number, version, state, record, created_at, updated_at) \
+                     VALUES ($1, 1, $2, $3, $4, $4)",
+    insert_rollout_host: "INSERT INTO rollout_hosts (rollout, host, wave, state, snapshot, updated_at) \
+                          VALUES ($1, $2, $3, $4, NULL, $5)",
+    update_rollout: "UPDATE rollouts SET version = version + 1, state = $3, record = $4, updated_at = $5 \
+                     WHERE number = $1 AND version = $2",
+    rollout_version: "SELECT version FROM rollouts WHERE number = $1",
+    get_rollout: "SELECT number, version, state, record, created_at, updated_at FROM rollouts WHERE number = $1",
+    list_rollouts: "SELECT number, version, state, record, created_at, updated_at FROM rollouts ORDER BY number",
+    rollout_hosts: "SELECT host, wave, state, snapshot, updated_at FROM rollout_hosts \
+                    WHERE rollout = $1 ORDER BY wave, host",
+    move_host: "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
+                WHERE rollout = $1 AND host = $2 AND state = $3",
+    host_state: "SELECT state FROM rollout_hosts WHERE rollout = $1 AND host = $2",
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
@@ -96,4 +125,19 @@ pub(crate) static POSTGRES: Sql = Sql {
     insert_snapshot: "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)",
     get_snapshot: "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1",
     list_snapshots: "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number",
+    next_rollout: "SELECT COALESCE(MAX(number), 0) + 1 FROM rollouts",
+    insert_rollout: "INSERT INTO rollouts (number, version, state, record, created_at, updated_at) \
+                     VALUES ($1, 1, $2, $3, $4, $4)",
+    insert_rollout_host: "INSERT INTO rollout_hosts (rollout, host, wave, state, snapshot, updated_at) \
+                          VALUES ($1, $2, $3, $4, NULL, $5)",
+    update_rollout: "UPDATE rollouts SET version = version + 1, state = $3, record = $4, updated_at = $5 \
+                     WHERE number = $1 AND version = $2",
+    rollout_version: "SELECT version FROM rollouts WHERE number = $1",
+    get_rollout: "SELECT number, version, state, record, created_at, updated_at FROM rollouts WHERE number = $1",
+    list_rollouts: "SELECT number, version, state, record, created_at, updated_at FROM rollouts ORDER BY number",
+    rollout_hosts: "SELECT host, wave, state, snapshot, updated_at FROM rollout_hosts \
+                    WHERE rollout = $1 ORDER BY wave, host",
+    move_host: "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
+                WHERE rollout = $1 AND host = $2 AND state = $3",
+    host_state: "SELECT state FROM rollout_hosts WHERE rollout = $1 AND host = $2",
 };

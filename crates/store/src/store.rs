@@ -26,8 +26,8 @@ use crate::StoreError;
 use crate::canonical::{self, GENESIS, Hashed};
 use crate::location::{Location, redact};
 use crate::model::{
-    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, Stored, StoredSnapshot,
-    VerifyReport,
+    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored, StoredRollout,
+    StoredSnapshot, VerifyReport,
 };
 use crate::sql::{POSTGRES, SQLITE, Sql};
 
@@ -362,6 +362,242 @@ impl Store {
                 .await
                 .map_err(StoreError::query)?);
         rows.into_iter().map(snapshot_from_row).collect()
+    }
+
+    /// Insert a rollout with its hosts (all `initial_state`) and `event` (subject set to
+    /// `R-<number>`) in one transaction; numbers are 1, 2, … like changes.
+    pub async fn insert_rollout(
+        &self,
+        state: &str,
+        record: &Value,
+        hosts: &[(String, u32)],
+        initial_state: &str,
+        mut event: NewEvent,
+    ) -> Result<StoredRollout, StoreError> {
+        let (now, now_text) = now();
+        let record_text = canonical::to_canonical(record);
+        let number = on_backend!(self, |pool, sql| {
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let (number,): (i64,) = sqlx::query_as(sql.next_rollout)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            sqlx::query(sql.insert_rollout)
+                .bind(number)
+                .bind(state)
+                .bind(&record_text)
+                .bind(&now_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            for (host, wave) in hosts {
+                sqlx::query(sql.insert_rollout_host)
+                    .bind(number)
+                    .bind(host)
+                    .bind(i64::from(*wave))
+                    .bind(initial_state)
+                    .bind(&now_text)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
+            }
+            event.subject = rollout_subject(number);
+            let entry = Pending::new(head, &now_text, event);
+            write_entry!(tx, sql, &entry);
+            tx.commit().await.map_err(StoreError::query)?;
+            number
+        });
+        Ok(StoredRollout {
+            number: to_u64(number),
+            version: 1,
+            state: state.to_owned(),
+            record: record.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The rollout with this number, if there is one.
+    pub async fn get_rollout(&self, number: u64) -> Result<Option<StoredRollout>, StoreError> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row: Option<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.get_rollout)
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::query)?);
+        row.map(rollout_from_row).transpose()
+    }
+
+    /// Every rollout, by number.
+    pub async fn list_rollouts(&self) -> Result<Vec<StoredRollout>, StoreError> {
+        let rows: Vec<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.list_rollouts)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query)?);
+        rows.into_iter().map(rollout_from_row).collect()
+    }
+
+    /// Replace a rollout record if its version is still `expected_version`, with `event`, in
+    /// one transaction; else [`StoreError::RolloutConflict`] (or `UnknownRollout`).
+    pub async fn update_rollout(
+        &self,
+        number: u64,
+        expected_version: u64,
+        state: &str,
+        record: &Value,
+        mut event: NewEvent,
+    ) -> Result<StoredRollout, StoreError> {
+        let unknown = StoreError::UnknownRollout { number };
+        let Ok(key) = i64::try_from(number) else {
+            return Err(unknown);
+        };
+        let expected = i64::try_from(expected_version).unwrap_or(-1);
+        let record_text = canonical::to_canonical(record);
+        let (now, now_text) = now();
+        let created_at = on_backend!(self, |pool, sql| {
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let updated = sqlx::query(sql.update_rollout)
+                .bind(key)
+                .bind(expected)
+                .bind(state)
+                .bind(&record_text)
+                .bind(&now_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            if updated.rows_affected() != 1 {
+                let found: Option<(i64,)> = sqlx::query_as(sql.rollout_version)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
+                return Err(match found {
+                    Some((found,)) => StoreError::RolloutConflict {
+                        number,
+                        expected: expected_version,
+                        found: to_u64(found),
+                    },
+                    None => unknown,
+                });
+            }
+            let row: ChangeRow = sqlx::query_as(sql.get_rollout)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            event.subject = rollout_subject(key);
+            let entry = Pending::new(head, &now_text, event);
+            write_entry!(tx, sql, &entry);
+            tx.commit().await.map_err(StoreError::query)?;
+            row.4
+        });
+        Ok(StoredRollout {
+            number,
+            version: expected_version + 1,
+            state: state.to_owned(),
+            record: record.clone(),
+            created_at: parse_time(&created_at, format!("rollout R-{number}"))?,
+            updated_at: now,
+        })
+    }
+
+    /// The hosts of a rollout, by wave then name.
+    pub async fn rollout_hosts(&self, number: u64) -> Result<Vec<RolloutHost>, StoreError> {
+        let Ok(key) = i64::try_from(number) else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(String, i64, String, Option<i64>, String)> =
+            on_backend!(self, |pool, sql| sqlx::query_as(sql.rollout_hosts)
+                .bind(key)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query)?);
+        rows.into_iter()
+            .map(|(host, wave, state, snapshot, updated_at)| {
+                Ok(RolloutHost {
+                    updated_at: parse_time(&updated_at, format!("rollout R-{number} host {host}"))?,
+                    host,
+                    wave: u32::try_from(wave).unwrap_or(0),
+                    state,
+                    snapshot: snapshot.map(to_u64),
+                })
+            })
+            .collect()
+    }
+
+    /// Move one host of a rollout from `from` to `to` (recording its snapshot when given),
+    /// with `event` (subject `R-<number>`), in one transaction — only if the host is still
+    /// in `from`: a host another controller moved is [`StoreError::HostMoved`] and nothing
+    /// is written.
+    pub async fn move_host(
+        &self,
+        number: u64,
+        host: &str,
+        from: &str,
+        to: &str,
+        snapshot: Option<u64>,
+        mut event: NewEvent,
+    ) -> Result<(), StoreError> {
+        let Ok(key) = i64::try_from(number) else {
+            return Err(StoreError::UnknownRollout { number });
+        };
+        let snapshot = snapshot.and_then(|s| i64::try_from(s).ok());
+        let (_, now_text) = now();
+        on_backend!(self, |pool, sql| {
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let moved = sqlx::query(sql.move_host)
+                .bind(key)
+                .bind(host)
+                .bind(from)
+                .bind(to)
+                .bind(snapshot)
+                .bind(&now_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            if moved.rows_affected() != 1 {
+                let found: Option<(String,)> = sqlx::query_as(sql.host_state)
+                    .bind(key)
+                    .bind(host)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
+                return Err(StoreError::HostMoved {
+                    rollout: number,
+                    host: host.to_owned(),
+                    expected: from.to_owned(),
+                    found: found.map(|(s,)| s),
+                });
+            }
+            event.subject = rollout_subject(key);
+            let entry = Pending::new(head, &now_text, event);
+            write_entry!(tx, sql, &entry);
+            tx.commit().await.map_err(StoreError::query)?;
+        });
+        Ok(())
     }
 
     /// Append an event that is not a change-record transition (host actions and the like).
@@ -705,6 +941,29 @@ fn sqlite_error(path: &Path, error: sqlx::Error) -> StoreError {
 
 fn change_subject(number: i64) -> String {
     format!("CHG-{number}")
+}
+
+fn rollout_subject(number: i64) -> String {
+    format!("R-{number}")
+}
+
+fn rollout_from_row(
+    (number, version, state, record, created_at, updated_at): ChangeRow,
+) -> Result<StoredRollout, StoreError> {
+    let number = to_u64(number);
+    let what = || format!("rollout R-{number}");
+    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
+        what: what(),
+        reason: format!("its record is not JSON: {e}"),
+    })?;
+    Ok(StoredRollout {
+        number,
+        version: to_u64(version),
+        state,
+        record,
+        created_at: parse_time(&created_at, what())?,
+        updated_at: parse_time(&updated_at, what())?,
+    })
 }
 
 fn snapshot_subject(number: i64) -> String {

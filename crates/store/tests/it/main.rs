@@ -12,5 +12,6 @@ mod changes;
 mod concurrency;
 mod export;
 mod journal;
+mod rollouts;
 mod snapshots;
 mod tamper;

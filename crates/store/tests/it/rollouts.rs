@@ -1,0 +1,225 @@
+//! Rollouts: records with optimistic locking, and per-host compare-and-set steps, each with
+//! its journal entry, on both backends.
+
+crate::common::backend_tests!(
+    rollout_hosts_move_only_from_the_state_seen,
+    racing_controllers_move_a_host_once
+);
+
+mod cases {
+    use std::sync::Arc;
+
+    use fearless_store::{ErrorClass, JournalFilter, StoreError};
+    use serde_json::json;
+
+    use crate::common::{TestDb, event};
+
+    pub(super) async fn rollout_hosts_move_only_from_the_state_seen(db: &TestDb) {
+        let store = db.open().await;
+        let hosts = [
+            ("web-1".to_owned(), 1),
+            ("web-2".to_owned(), 2),
+            ("web-3".to_owned(), 2),
+        ];
+        let r = store
+            .insert_rollout(
+                "running",
+                &json!({"change": "CHG-1", "manifest": ["libacme=2.0"]}),
+                &hosts,
+                "pending",
+                event("ops", "rollout.started", json!({})),
+            )
+            .await
+            .expect("insert");
+        assert_eq!((r.number, r.version), (1, 1));
+
+        store
+            .move_host(
+                1,
+                "web-1",
+                "pending",
+                "snapshotted",
+                Some(7),
+                event("ops", "rollout.host.snapshotted", json!({"host": "web-1"})),
+            )
+            .await
+            .expect("first move");
+        // A second controller that still thinks web-1 is pending loses, and writes nothing.
+        let before = store
+            .journal(&JournalFilter::default())
+            .await
+            .expect("journal")
+            .len();
+        let err = store
+            .move_host(
+                1,
+                "web-1",
+                "pending",
+                "snapshotted",
+                None,
+                event("ops", "x", json!({})),
+            )
+            .await
+            .expect_err("stale");
+        assert!(
+            matches!(&err, StoreError::HostMoved { found: Some(f), .. } if f == "snapshotted"),
+            "{err}"
+        );
+        assert_eq!(err.class(), ErrorClass::Conflict);
+        let err = store
+            .move_host(
+                1,
+                "db-1",
+                "pending",
+                "snapshotted",
+                None,
+                event("ops", "x", json!({})),
+            )
+            .await
+            .expect_err("not in the rollout");
+        assert!(err.to_string().contains("db-1 is not part of it"), "{err}");
+        assert_eq!(
+            store
+                .journal(&JournalFilter::default())
+                .await
+                .expect("journal")
+                .len(),
+            before
+        );
+
+        // A later step keeps the snapshot recorded by the first.
+        store
+            .move_host(
+                1,
+                "web-1",
+                "snapshotted",
+                "applying",
+                None,
+                event("ops", "rollout.host.applying", json!({})),
+            )
+            .await
+            .expect("move");
+        let got = store.rollout_hosts(1).await.expect("hosts");
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            (
+                got[0].host.as_str(),
+                got[0].wave,
+                got[0].state.as_str(),
+                got[0].snapshot
+            ),
+            ("web-1", 1, "applying", Some(7))
+        );
+        assert_eq!(
+            (got[1].wave, got[1].state.as_str(), got[1].snapshot),
+            (2, "pending", None)
+        );
+
+        let updated = store
+            .update_rollout(
+                1,
+                1,
+                "paused",
+                &json!({"change": "CHG-1", "paused_by": "ops"}),
+                event("ops", "rollout.paused", json!({})),
+            )
+            .await
+            .expect("update");
+        assert_eq!(updated.version, 2);
+        let err = store
+            .update_rollout(1, 1, "running", &json!({}), event("ops", "x", json!({})))
+            .await
+            .expect_err("stale version");
+        assert!(matches!(
+            err,
+            StoreError::RolloutConflict {
+                expected: 1,
+                found: 2,
+                ..
+            }
+        ));
+        assert!(matches!(
+            store
+                .update_rollout(9, 1, "x", &json!({}), event("ops", "x", json!({})))
+                .await,
+            Err(StoreError::UnknownRollout { number: 9 })
+        ));
+
+        drop(store);
+        let store = db.open().await;
+        let r = store.get_rollout(1).await.expect("get").expect("exists");
+        assert_eq!((r.state.as_str(), r.version), ("paused", 2));
+        assert_eq!(r.record["paused_by"], "ops");
+        assert_eq!(store.list_rollouts().await.expect("list").len(), 1);
+        assert!(store.get_rollout(2).await.expect("get").is_none());
+        let journal = store
+            .journal(&JournalFilter {
+                subject: Some("R-1".into()),
+                ..JournalFilter::default()
+            })
+            .await
+            .expect("journal");
+        let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "rollout.started",
+                "rollout.host.snapshotted",
+                "rollout.host.applying",
+                "rollout.paused"
+            ]
+        );
+        assert!(store.verify().await.expect("verify").is_ok());
+    }
+
+    pub(super) async fn racing_controllers_move_a_host_once(db: &TestDb) {
+        let setup = db.open().await;
+        let hosts = [("web-1".to_owned(), 1)];
+        setup
+            .insert_rollout(
+                "running",
+                &json!({}),
+                &hosts,
+                "pending",
+                event("ops", "rollout.started", json!({})),
+            )
+            .await
+            .expect("insert");
+        drop(setup);
+        let a = Arc::new(db.open().await);
+        let b = Arc::new(db.open().await);
+        let mut tasks = Vec::new();
+        for (i, store) in [a, b].into_iter().cycle().take(8).enumerate() {
+            tasks.push(tokio::spawn(async move {
+                store
+                    .move_host(
+                        1,
+                        "web-1",
+                        "pending",
+                        "snapshotted",
+                        None,
+                        event("ops", "rollout.host.snapshotted", json!({"by": i})),
+                    )
+                    .await
+            }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(()) => won += 1,
+                Err(StoreError::HostMoved { .. }) => {}
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        assert_eq!(won, 1, "exactly one controller moves the host");
+        let store = db.open().await;
+        let journal = store
+            .journal(&JournalFilter {
+                subject: Some("R-1".into()),
+                ..JournalFilter::default()
+            })
+            .await
+            .expect("journal");
+        assert_eq!(journal.len(), 2, "one start, one move");
+    }
+}
