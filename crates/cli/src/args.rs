@@ -70,6 +70,10 @@ pub(crate) enum Command {
     Snapshot(SnapshotArgs),
     /// Every package change on each host in a window, from the hosts' own history.
     Whatchanged(WhatchangedArgs),
+    /// Apply updates to a change's hosts in canary waves gated by the test plan.
+    Patch(PatchArgs),
+    /// Rollouts: list and show.
+    Rollout(RolloutArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -364,6 +368,47 @@ pub(crate) enum SnapshotAction {
         /// Compare with the hosts as they are now
         #[arg(long)]
         live: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PatchArgs {
+    /// The change: CHG-N (approved and scheduled; its frozen scope gives the hosts)
+    #[arg(long, value_name = "ID")]
+    pub(crate) change: String,
+    #[command(flatten)]
+    pub(crate) options: PkgOptions,
+    /// Wave sizes, host counts or percentages [default: patch.waves, else 1,25%,100%]
+    #[arg(long, value_name = "SIZES")]
+    pub(crate) waves: Option<String>,
+    /// How long each wave bakes before the next [default: patch.bake, else 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) bake: Option<String>,
+    /// Only security updates
+    #[arg(long)]
+    pub(crate) security: bool,
+    /// Go ahead although the baseline has failures (then only regressions count)
+    #[arg(long)]
+    pub(crate) accept_baseline_failures: bool,
+    /// Print the manifest, the waves and the preflight; change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RolloutArgs {
+    #[command(subcommand)]
+    pub(crate) action: RolloutAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RolloutAction {
+    /// List rollouts
+    List,
+    /// Show a rollout: its manifest, waves and every host's state
+    Show {
+        /// R-N or N
+        id: String,
     },
 }
 

@@ -25,6 +25,38 @@ pub struct Config {
     pub change: ChangePolicy,
     /// `events:`: the sinks events go to and the routes that pick them (empty when absent).
     pub events: EventsConfig,
+    /// `patch:`: defaults of `fearless patch`.
+    pub patch: PatchPolicy,
+}
+
+/// Defaults of `fearless patch` (`patch:` in the config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchPolicy {
+    /// Wave sizes as written: host counts (`1`) or percentages (`25%`).
+    pub waves: Vec<String>,
+    /// How long a wave bakes before the next starts.
+    pub bake: Duration,
+    /// Failed hosts a wave may have before the rollout stops.
+    pub max_failed_hosts: u32,
+    /// Roll failing hosts back on their own (`auto`) or leave them for a human (`manual`).
+    pub rollback_auto: bool,
+    /// Package name globs never put in a manifest (`linux-image-*`).
+    pub exclude: Vec<String>,
+    /// The host label waves spread across (`az`).
+    pub failure_domain: String,
+}
+
+impl Default for PatchPolicy {
+    fn default() -> Self {
+        Self {
+            waves: vec!["1".into(), "25%".into(), "100%".into()],
+            bake: Duration::from_secs(30),
+            max_failed_hosts: 0,
+            rollback_auto: true,
+            exclude: Vec::new(),
+            failure_domain: "az".into(),
+        }
+    }
 }
 
 impl Config {

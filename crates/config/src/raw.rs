@@ -193,10 +193,6 @@ pub(crate) struct RawSql {
 pub(crate) struct RawUnsupported {}
 
 #[derive(Debug, Default, Deserialize)]
-#[expect(
-    dead_code,
-    reason = "validated now; read by the patch, change and events work"
-)]
 pub(crate) struct RawPatch {
     #[serde(default)]
     pub(crate) waves: Vec<RawWave>,
@@ -205,6 +201,7 @@ pub(crate) struct RawPatch {
     pub(crate) rollback: Option<String>,
     #[serde(default)]
     pub(crate) exclude: Vec<String>,
+    pub(crate) failure_domain: Option<String>,
 }
 
 /// A wave size: a host count (`1`) or a percentage (`"25%"`).

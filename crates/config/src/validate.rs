@@ -131,9 +131,11 @@ impl Validator<'_> {
     pub(crate) fn config(&mut self, raw: RawConfig, path: &Path) -> Option<Config> {
         let inventory = self.inventory(raw.inventory, path);
         let components = self.components(raw.components, &inventory);
-        if let Some(patch) = &raw.patch {
-            self.patch(patch);
-        }
+        let patch = raw
+            .patch
+            .as_ref()
+            .map(|p| self.patch(p))
+            .unwrap_or_default();
         let change = raw
             .change
             .as_ref()
@@ -163,6 +165,7 @@ impl Validator<'_> {
             store: raw.store,
             change,
             events,
+            patch,
         })
     }
 
@@ -1027,7 +1030,26 @@ impl Validator<'_> {
         Some(t)
     }
 
-    fn patch(&mut self, raw: &RawPatch) {
+    fn patch(&mut self, raw: &RawPatch) -> PatchPolicy {
+        let mut policy = PatchPolicy::default();
+        if !raw.waves.is_empty() {
+            policy.waves = raw
+                .waves
+                .iter()
+                .map(|w| match w {
+                    RawWave::Count(n) => n.to_string(),
+                    RawWave::Text(t) => t.trim().to_owned(),
+                })
+                .collect();
+        }
+        if let Some(n) = raw.max_failed_hosts {
+            policy.max_failed_hosts = n;
+        }
+        policy.exclude.clone_from(&raw.exclude);
+        if let Some(d) = &raw.failure_domain {
+            d.trim().clone_into(&mut policy.failure_domain);
+        }
+        policy.rollback_auto = raw.rollback.as_deref() != Some("manual");
         for (i, w) in raw.waves.iter().enumerate() {
             let ok = match w {
                 RawWave::Count(n) => *n >= 1,
@@ -1049,8 +1071,10 @@ impl Validator<'_> {
                 );
             }
         }
-        if let Some(b) = &raw.bake {
-            self.duration(&p!["patch", "bake"], b);
+        if let Some(b) = &raw.bake
+            && let Some(d) = self.duration(&p!["patch", "bake"], b)
+        {
+            policy.bake = d;
         }
         if let Some(r) = &raw.rollback
             && !matches!(r.as_str(), "auto" | "manual")
@@ -1062,6 +1086,7 @@ impl Validator<'_> {
                 Some("expected `auto` or `manual`".into()),
             );
         }
+        policy
     }
 
     fn change(&mut self, raw: &RawChange) -> ChangePolicy {

@@ -323,6 +323,19 @@ pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
     }
 }
 
+/// Free space, in KiB, of the file system holding `path` on the host (`df -Pk`).
+pub async fn free_kib(t: &Target<'_>, path: &str) -> Result<u64, PkgError> {
+    let argv = with_env(&["df", "-Pk", "--", path]);
+    let out = run(t, &argv, t.limits.command).await?;
+    let out = ok(t, "df -Pk", out)?;
+    let text = out.stdout_str();
+    text.lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
+}
+
 /// `env ENV… argv…`.
 pub(crate) fn with_env(argv: &[&str]) -> Vec<String> {
     std::iter::once("env")

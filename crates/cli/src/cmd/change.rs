@@ -88,7 +88,7 @@ pub(crate) fn store_failure(e: StoreError) -> Failure {
     clippy::needless_pass_by_value,
     reason = "used as `map_err(change_failure)`"
 )]
-fn change_failure(e: ChangeError) -> Failure {
+pub(crate) fn change_failure(e: ChangeError) -> Failure {
     let gate = matches!(
         e,
         ChangeError::SelfApproval { .. }
@@ -292,7 +292,10 @@ fn decode(v: &serde_json::Value) -> Result<ChangeRecord, Failure> {
     })
 }
 
-async fn load(store: &Store, id: &str) -> Result<(fearless_store::Stored, ChangeRecord), Failure> {
+pub(crate) async fn load(
+    store: &Store,
+    id: &str,
+) -> Result<(fearless_store::Stored, ChangeRecord), Failure> {
     let number = parse_number(id)?;
     let stored = store
         .get_change(number)
@@ -317,6 +320,22 @@ async fn transition(
 ) -> Result<Outcome, Failure> {
     let actor = identity(g)?;
     let (stored, record) = load(store, id).await?;
+    let applied = advance(config, store, &actor, &stored, &record, command).await?;
+    render_record(g, &applied.record, &applied.warnings)?;
+    Ok(Outcome::Success)
+}
+
+/// Apply `command` to a loaded change and store the new record with its journal entry
+/// (optimistic locking on the version read), then tell the configured sinks.
+pub(crate) async fn advance(
+    config: &fearless_config::Config,
+    store: &Store,
+    actor: &str,
+    stored: &fearless_store::Stored,
+    record: &ChangeRecord,
+    command: Command,
+) -> Result<fearless_change::Applied, Failure> {
+    let actor = actor.to_owned();
     let others: Vec<ChangeRecord> = store
         .list_changes()
         .await
@@ -327,7 +346,7 @@ async fn transition(
         .collect::<Result<_, _>>()?;
     let policy = Policy::from_config(config);
     let applied = fearless_change::apply(
-        &record,
+        record,
         command,
         &actor,
         jiff::Timestamp::now(),
@@ -353,9 +372,14 @@ async fn transition(
         )
         .await
         .map_err(store_failure)?;
-    announce(config, applied.kind, &applied.record, applied.payload).await;
-    render_record(g, &applied.record, &applied.warnings)?;
-    Ok(Outcome::Success)
+    announce(
+        config,
+        applied.kind,
+        &applied.record,
+        applied.payload.clone(),
+    )
+    .await;
+    Ok(applied)
 }
 
 async fn list(g: &Global, store: &Store, state: Option<&str>) -> Result<Outcome, Failure> {

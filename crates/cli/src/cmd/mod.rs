@@ -7,6 +7,7 @@ mod hosts;
 mod journal;
 mod lab;
 mod packages;
+mod patch;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -23,6 +24,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Packages(a) => packages::run(&cli.global, a).await,
         Command::Snapshot(a) => packages::snapshot(&cli.global, a).await,
         Command::Whatchanged(a) => packages::whatchanged(&cli.global, a).await,
+        Command::Patch(a) => patch::run(&cli.global, a).await,
+        Command::Rollout(a) => patch::rollout(&cli.global, a).await,
     }
 }
 

@@ -25,12 +25,12 @@ use crate::exit::{Failure, Outcome};
 use crate::render;
 
 /// One host's result.
-type HostResult<T> = (String, Result<T, PkgError>);
+pub(crate) type HostResult<T> = (String, Result<T, PkgError>);
 
 /// The selected hosts, their connections and the time limits.
-struct Fleetwide {
-    config: Config,
-    hosts: Vec<Host>,
+pub(crate) struct Fleetwide {
+    pub(crate) config: Config,
+    pub(crate) hosts: Vec<Host>,
     fleet: Fleet,
     limits: Limits,
 }
@@ -70,15 +70,47 @@ impl Fleetwide {
         })
     }
 
+    /// For `hosts` of `config`, with this lock wait.
+    pub(crate) fn with_hosts(config: Config, hosts: Vec<Host>, lock_wait: Duration) -> Self {
+        let fleet = Fleet::new(&config.inventory);
+        Self {
+            config,
+            hosts,
+            fleet,
+            limits: Limits {
+                lock_wait,
+                ..Limits::default()
+            },
+        }
+    }
+
     /// Run `op` on every selected host at once (within the fleet's concurrency limit),
     /// with the host's backend: from config, else detected. Results in inventory order.
-    async fn each<'s, T, F, Fut>(&'s self, op: F) -> Vec<(String, Result<T, PkgError>)>
+    pub(crate) async fn each<'s, T, F, Fut>(&'s self, op: F) -> Vec<HostResult<T>>
+    where
+        F: Fn(Backend, Target<'s>) -> Fut,
+        Fut: Future<Output = Result<T, PkgError>>,
+    {
+        let all: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
+        self.each_of(&all, op).await
+    }
+
+    /// Like [`Fleetwide::each`], for the hosts named in `names` only.
+    pub(crate) async fn each_of<'s, T, F, Fut>(
+        &'s self,
+        names: &[&str],
+        op: F,
+    ) -> Vec<HostResult<T>>
     where
         F: Fn(Backend, Target<'s>) -> Fut,
         Fut: Future<Output = Result<T, PkgError>>,
     {
         let op = &op;
-        let futs = self.hosts.iter().map(|h| async move {
+        let chosen = self
+            .hosts
+            .iter()
+            .filter(|h| names.contains(&h.name.as_str()));
+        let futs = chosen.map(|h| async move {
             let result = async {
                 let Some(transport) = self.fleet.transport(&h.name) else {
                     return Err(PkgError::Unsupported {
@@ -106,19 +138,19 @@ impl Fleetwide {
         futures::future::join_all(futs).await
     }
 
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         self.fleet.close().await;
     }
 }
 
-fn progress(g: &Global, line: &str) {
+pub(crate) fn progress(g: &Global, line: &str) {
     if !g.quiet {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }
 
 /// JSON for a host's error.
-fn error_json(e: &PkgError) -> Value {
+pub(crate) fn error_json(e: &PkgError) -> Value {
     json!({ "kind": e.kind(), "message": e.to_string() })
 }
 

@@ -84,10 +84,7 @@ fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
 
 #[test]
 fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
-    assert!(
-        rustix_is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
+    assert!(is_root(), "the lab test needs root (CI runs as root)");
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("lab");
     let d = dir.display().to_string();
@@ -382,7 +379,7 @@ pub(super) fn diff_size(d: &Value) -> usize {
         .sum()
 }
 
-fn rustix_is_root() -> bool {
+pub(super) fn is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)

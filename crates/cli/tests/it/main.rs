@@ -7,6 +7,7 @@ mod config_errors;
 mod events;
 mod lab;
 mod lab_packages;
+mod lab_patch;
 mod packages;
 
 use std::path::Path;

@@ -1,0 +1,1051 @@
+//! `fearless patch --change CHG-N` and `fearless rollout list|show`: apply updates to a
+//! change's hosts in canary waves gated by the test plan, rolling failing hosts back to
+//! their snapshots. Every host step is a compare-and-set in the store with its journal
+//! entry, written before the work it announces.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use fearless_change::{ChangeError, ChangeRecord, CloseCode, Command};
+use fearless_config::{Config, Host};
+use fearless_pkg::ops::{self, Options};
+use fearless_pkg::version::compare;
+use fearless_pkg::{Manager, Manifest, PackageManager, PackageSet, Pending};
+use fearless_probe::baseline::Baseline;
+use fearless_probe::result::CheckResult;
+use fearless_probe::runner::{self, PlanItem, Runner, Selection};
+use fearless_rollout::{HostState, Member, Step, default_max_unavailable, parse_waves, plan};
+use fearless_store::{NewEvent, Store};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::change::{advance, change_failure, load, open_store, store_failure};
+use super::packages::{Fleetwide, error_json, progress};
+use super::{identity, load_config, only_human_or_json, print, print_json, selector};
+use crate::args::{Format, Global, PatchArgs, RolloutAction, RolloutArgs};
+use crate::exit::{Failure, Outcome};
+use crate::render;
+
+/// Free space a host needs on `/var` before it is patched.
+const MIN_FREE_KIB: u64 = 200 * 1024;
+
+/// What the preflight learned of one host.
+struct Preflight {
+    manager: Manager,
+    pending: Vec<Pending>,
+    free_kib: u64,
+}
+
+/// How one host ended.
+#[derive(Debug, Clone, Serialize)]
+struct HostEnd {
+    host: String,
+    wave: usize,
+    state: HostState,
+    detail: String,
+}
+
+pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "patch")?;
+    let config = load_config(g)?;
+    let actor = identity(g)?;
+    let lock_wait = humantime::parse_duration(&a.options.lock_wait).map_err(|e| {
+        Failure::bad_input(format!("--lock-wait {:?}: {e}", a.options.lock_wait), None)
+    })?;
+    let waves_text = a
+        .waves
+        .clone()
+        .unwrap_or_else(|| config.patch.waves.join(","));
+    let sizes = parse_waves(&waves_text).map_err(|e| {
+        Failure::bad_input(format!("--waves: {e}"), Some("e.g. --waves 1,25%,100%"))
+    })?;
+    let bake = match &a.bake {
+        Some(b) => humantime::parse_duration(b)
+            .map_err(|e| Failure::bad_input(format!("--bake {b:?}: {e}"), Some("e.g. 30s")))?,
+        None => config.patch.bake,
+    };
+    let sel = selector(a.options.hosts.as_deref())?;
+    let store = open_store(g, &config).await?;
+    let (stored, record) = load(&store, &a.change).await?;
+
+    // The gate, before anything runs: approved, scheduled and in its window.
+    let others: Vec<ChangeRecord> = Vec::new();
+    fearless_change::apply(
+        &record,
+        Command::Start,
+        &actor,
+        jiff::Timestamp::now(),
+        &fearless_change::Policy::from_config(&config),
+        &others,
+    )
+    .map_err(gate)?;
+
+    let inv = &config.inventory;
+    let hosts: Vec<Host> = record
+        .scope
+        .hosts
+        .iter()
+        .filter_map(|h| inv.hosts.get(h))
+        .filter(|h| sel.as_ref().is_none_or(|s| s.matches(h, &inv.groups)))
+        .cloned()
+        .collect();
+    if hosts.is_empty() {
+        return Err(Failure::bad_input(
+            format!("{} has no host in scope that matches", record.id()),
+            Some("the change's frozen scope gives the hosts; --hosts only narrows it"),
+        ));
+    }
+    let components = in_scope(&config, &record, &hosts);
+    let fw = Fleetwide::with_hosts(config.clone(), hosts.clone(), lock_wait);
+
+    // Preflight: every host reachable, its metadata fresh, room on /var.
+    progress(g, &format!("preflight: {} host(s)", hosts.len()));
+    let pre = fw
+        .each(|b, t| async move {
+            b.refresh(&t).await?;
+            let pending = b.pending(&t).await?;
+            let free_kib = fearless_pkg::backend::free_kib(&t, "/var").await?;
+            Ok(Preflight {
+                manager: b.manager(),
+                pending,
+                free_kib,
+            })
+        })
+        .await;
+    let mut problems = Vec::new();
+    for (host, r) in &pre {
+        match r {
+            Err(e) => problems.push(e.to_string()),
+            Ok(p) if p.free_kib < MIN_FREE_KIB => problems.push(format!(
+                "{host}: only {} MiB free on /var (needs {})",
+                p.free_kib / 1024,
+                MIN_FREE_KIB / 1024
+            )),
+            Ok(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        fw.close().await;
+        return Err(Failure::Gate {
+            message: format!(
+                "preflight failed, nothing was changed: {}",
+                problems.join("; ")
+            ),
+            hint: None,
+        });
+    }
+    let pre: Vec<(String, Preflight)> = pre
+        .into_iter()
+        .filter_map(|(h, r)| r.ok().map(|p| (h, p)))
+        .collect();
+    let Some(manifest) = freeze(&pre, &config.patch.exclude, a.security)? else {
+        fw.close().await;
+        print(&format!(
+            "nothing to patch: no pending update on {} host(s)\n",
+            hosts.len()
+        ))?;
+        return Ok(Outcome::Success);
+    };
+
+    // Waves: spread across failure domains, never a whole component at once.
+    let members: Vec<Member> = hosts
+        .iter()
+        .map(|h| Member {
+            host: h.name.clone(),
+            domain: h.labels.get(&config.patch.failure_domain).cloned(),
+            components: components
+                .iter()
+                .filter(|c| runs_on(&config, c, h))
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    let per_component: BTreeMap<&str, usize> = components
+        .iter()
+        .map(|c| {
+            (
+                c.as_str(),
+                members.iter().filter(|m| m.components.contains(c)).count(),
+            )
+        })
+        .collect();
+    let waves = plan(&members, &sizes, |c| {
+        default_max_unavailable(per_component.get(c).copied().unwrap_or(1))
+    });
+
+    // Baseline of the test plan for the components in scope.
+    let checks = Checks::new(&config, &components, &hosts)?;
+    progress(g, &format!("baseline: {} check(s)", checks.items.len()));
+    let baseline_results = checks.run_all().await;
+    let baseline = Baseline::from_results(&baseline_results);
+    let baseline_failures: Vec<String> = baseline_results
+        .iter()
+        .filter(|r| !r.status.is_ok())
+        .map(describe_check)
+        .collect();
+
+    if a.dry_run || (!baseline_failures.is_empty() && !a.accept_baseline_failures) {
+        checks.close().await;
+        fw.close().await;
+        let doc = json!({
+            "schema": "fearless.patch-plan/v1",
+            "change": record.id().to_string(),
+            "manifest": manifest.pins.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "waves": waves,
+            "bake": humantime::format_duration(bake).to_string(),
+            "baseline_failures": baseline_failures,
+        });
+        if g.format == Format::Json {
+            print_json(&doc)?;
+        } else {
+            print(&plan_text(
+                &record,
+                &manifest,
+                &waves,
+                bake,
+                &baseline_failures,
+            ))?;
+        }
+        if a.dry_run {
+            return Ok(Outcome::Success);
+        }
+        return Err(Failure::Gate {
+            message: format!(
+                "the baseline has {} failing check(s); nothing was changed",
+                baseline_failures.len()
+            ),
+            hint: Some(
+                "fix them, or pass --accept-baseline-failures (then only regressions count)".into(),
+            ),
+        });
+    }
+
+    // Start implementing the change, then record the rollout.
+    let started = advance(&config, &store, &actor, &stored, &record, Command::Start).await?;
+    let pins: Vec<String> = manifest.pins.iter().map(ToString::to_string).collect();
+    let wave_of: Vec<(String, u32)> = waves
+        .iter()
+        .enumerate()
+        .flat_map(|(i, w)| {
+            let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            w.iter().map(move |h| (h.clone(), n))
+        })
+        .collect();
+    let rollout = store
+        .insert_rollout(
+            "running",
+            &json!({
+                "change": record.id().to_string(),
+                "manifest": pins,
+                "waves": waves,
+                "bake_ms": u64::try_from(bake.as_millis()).unwrap_or(u64::MAX),
+                "accept_baseline_failures": a.accept_baseline_failures,
+            }),
+            &wave_of,
+            &HostState::Pending.to_string(),
+            event(
+                &actor,
+                "rollout.started",
+                json!({"change": record.id().to_string(), "manifest": pins, "waves": waves}),
+            ),
+        )
+        .await
+        .map_err(store_failure)?;
+    let r = rollout.number;
+    progress(
+        g,
+        &format!("R-{r}: {} pin(s), {} wave(s)", pins.len(), waves.len()),
+    );
+
+    let mut ends: Vec<HostEnd> = Vec::new();
+    let mut stopped: Option<String> = None;
+    let ctx = Ctx {
+        store: &store,
+        actor: &actor,
+        rollout: r,
+        manifest: &manifest,
+        checks: &checks,
+        baseline: &baseline,
+    };
+    for (i, wave) in waves.iter().enumerate() {
+        let names: Vec<&str> = wave.iter().map(String::as_str).collect();
+        progress(
+            g,
+            &format!("wave {}/{}: {}", i + 1, waves.len(), names.join(", ")),
+        );
+        let results = fw
+            .each_of(&names, |b, t| {
+                let ctx = &ctx;
+                async move { Ok(ctx.patch_host(g, &b, &t).await) }
+            })
+            .await;
+        let mut wave_ends: Vec<HostEnd> = results
+            .into_iter()
+            .map(|(host, r)| match r {
+                Ok((state, detail)) => HostEnd {
+                    host,
+                    wave: i + 1,
+                    state,
+                    detail,
+                },
+                Err(e) => HostEnd {
+                    host,
+                    wave: i + 1,
+                    state: HostState::Failed,
+                    detail: e.to_string(),
+                },
+            })
+            .collect();
+        let mut failed = wave_ends
+            .iter()
+            .filter(|e| e.state != HostState::Verified)
+            .count();
+        if failed == 0 && !bake.is_zero() {
+            progress(
+                g,
+                &format!(
+                    "wave {}: baking {}",
+                    i + 1,
+                    humantime::format_duration(bake)
+                ),
+            );
+            tokio::time::sleep(bake).await;
+            for e in &mut wave_ends {
+                let regressions = ctx.verify_again(&e.host).await?;
+                if !regressions.is_empty() {
+                    e.state = HostState::Failed;
+                    e.detail = format!("after the bake: {}", regressions.join("; "));
+                }
+            }
+            failed = wave_ends
+                .iter()
+                .filter(|e| e.state != HostState::Verified)
+                .count();
+        }
+        if failed > usize::try_from(config.patch.max_failed_hosts).unwrap_or(usize::MAX)
+            || failed > 0 && i == 0
+        {
+            stopped = Some(format!("wave {} failed on {failed} host(s)", i + 1));
+        }
+        if stopped.is_some() {
+            if config.patch.rollback_auto {
+                let failing: Vec<&str> = wave_ends
+                    .iter()
+                    .filter(|e| e.state == HostState::Failed)
+                    .map(|e| e.host.as_str())
+                    .collect();
+                let back = fw
+                    .each_of(&failing, |b, t| {
+                        let ctx = &ctx;
+                        async move { Ok(ctx.roll_back(g, &b, &t).await) }
+                    })
+                    .await;
+                for (host, r) in back {
+                    if let Some(e) = wave_ends.iter_mut().find(|e| e.host == host) {
+                        match r {
+                            Ok((state, detail)) => {
+                                e.state = state;
+                                e.detail = format!("{}; {detail}", e.detail);
+                            }
+                            Err(err) => {
+                                e.state = HostState::RollbackFailed;
+                                e.detail = format!("{}; {err}", e.detail);
+                            }
+                        }
+                    }
+                }
+            }
+            ends.extend(wave_ends);
+            break;
+        }
+        ends.extend(wave_ends);
+    }
+    checks.close().await;
+    fw.close().await;
+
+    // Close the implementation with the outcome, and the rollout with its state.
+    let (code, rollout_state) = match &stopped {
+        None => (CloseCode::Successful, "completed"),
+        Some(_) if ends.iter().any(|e| e.state == HostState::RollbackFailed) => {
+            (CloseCode::Unsuccessful, "failed")
+        }
+        Some(_) => (CloseCode::BackedOut, "backed-out"),
+    };
+    let (stored_now, _) = load(&store, &a.change).await?;
+    advance(
+        &config,
+        &store,
+        &actor,
+        &stored_now,
+        &started.record,
+        Command::Complete {
+            code,
+            notes: Some(match &stopped {
+                None => format!("R-{r}: every wave passed"),
+                Some(why) => format!("R-{r}: {why}; failing hosts rolled back"),
+            }),
+        },
+    )
+    .await?;
+    let summary = json!({
+        "change": record.id().to_string(),
+        "manifest": pins,
+        "waves": waves,
+        "hosts": ends,
+        "stopped": stopped,
+    });
+    let now = store
+        .get_rollout(r)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| Failure::Environment(anyhow::anyhow!("rollout R-{r} vanished")))?;
+    let mut record_now = now.record.clone();
+    if let Some(o) = record_now.as_object_mut() {
+        o.insert("result".into(), summary.clone());
+    }
+    store
+        .update_rollout(
+            r,
+            now.version,
+            rollout_state,
+            &record_now,
+            event(
+                &actor,
+                &format!("rollout.{rollout_state}"),
+                json!({"stopped": stopped, "code": code.as_str()}),
+            ),
+        )
+        .await
+        .map_err(store_failure)?;
+
+    if g.format == Format::Json {
+        print_json(
+            &json!({"schema": "fearless.rollout/v1", "rollout": format!("R-{r}"), "state": rollout_state, "result": summary}),
+        )?;
+    } else {
+        let mut t = render::table(&["HOST", "WAVE", "STATE", "DETAIL"]);
+        for e in &ends {
+            t.add_row(vec![
+                e.host.clone().into(),
+                e.wave.to_string().into(),
+                render::colored(&e.state.to_string(), Some(e.state == HostState::Verified)),
+                e.detail.clone().into(),
+            ]);
+        }
+        let untouched: Vec<&str> = waves
+            .iter()
+            .flatten()
+            .filter(|h| !ends.iter().any(|e| &e.host == *h))
+            .map(String::as_str)
+            .collect();
+        let mut text = format!(
+            "{t}\nR-{r} {rollout_state}: {} closed {}\n",
+            record.id(),
+            code.as_str()
+        );
+        if !untouched.is_empty() {
+            text.push_str(&format!("not touched: {}\n", untouched.join(", ")));
+        }
+        print(&text)?;
+    }
+    Ok(if stopped.is_some() {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+/// A change that may not start yet is a gate (exit 1), whatever the reason.
+fn gate(e: ChangeError) -> Failure {
+    match e {
+        ChangeError::IllegalTransition { .. } => Failure::Gate {
+            message: format!("{e}: only an approved, scheduled change can be patched"),
+            hint: Some("submit, approve (by someone else) and schedule it first".into()),
+        },
+        other => match change_failure(other) {
+            Failure::BadInput { message, hint } => Failure::Gate { message, hint },
+            f => f,
+        },
+    }
+}
+
+fn event(actor: &str, kind: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        actor: actor.to_owned(),
+        kind: kind.to_owned(),
+        subject: String::new(),
+        payload,
+    }
+}
+
+/// The components in scope and those that depend on them (their checks prove the change).
+fn in_scope(config: &Config, record: &ChangeRecord, hosts: &[Host]) -> Vec<String> {
+    let mut set: BTreeSet<String> = record.scope.components.iter().cloned().collect();
+    if set.is_empty() {
+        for c in config.components.values() {
+            if hosts.iter().any(|h| runs_on(config, &c.name, h)) {
+                set.insert(c.name.clone());
+            }
+        }
+    }
+    loop {
+        let more: Vec<String> = config
+            .components
+            .values()
+            .filter(|c| !set.contains(&c.name) && c.depends_on.iter().any(|d| set.contains(d)))
+            .map(|c| c.name.clone())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        set.extend(more);
+    }
+    config
+        .components
+        .keys()
+        .filter(|k| set.contains(*k))
+        .cloned()
+        .collect()
+}
+
+fn runs_on(config: &Config, component: &str, host: &Host) -> bool {
+    config
+        .components
+        .get(component)
+        .and_then(|c| c.runs_on.as_ref())
+        .is_some_and(|sel| sel.matches(host, &config.inventory.groups))
+}
+
+/// The frozen manifest: every pending update (or only security ones), at the highest
+/// version any host is offered, minus excluded names. One package family per rollout.
+fn freeze(
+    pre: &[(String, Preflight)],
+    exclude: &[String],
+    security: bool,
+) -> Result<Option<Manifest>, Failure> {
+    let kinds: BTreeSet<String> = pre
+        .iter()
+        .map(|(_, p)| p.manager.kind().to_string())
+        .collect();
+    if kinds.len() > 1 {
+        return Err(Failure::bad_input(
+            "the change's hosts use both deb and rpm packages: one manifest cannot pin both",
+            Some("split the change by package family (e.g. --hosts pkg=rpm)"),
+        ));
+    }
+    let mut best: BTreeMap<String, String> = BTreeMap::new();
+    for (_, p) in pre {
+        let kind = p.manager.kind();
+        for u in &p.pending {
+            let Some(to) = &u.to else { continue };
+            if (security && !u.security) || exclude.iter().any(|g| glob(g, &u.name)) {
+                continue;
+            }
+            let newer = best
+                .get(&u.name)
+                .is_none_or(|v| compare(kind, to, v) == Ok(std::cmp::Ordering::Greater));
+            if newer {
+                best.insert(u.name.clone(), to.clone());
+            }
+        }
+    }
+    if best.is_empty() {
+        return Ok(None);
+    }
+    let text: String = best.iter().map(|(n, v)| format!("{n}={v}\n")).collect();
+    Manifest::parse("pending updates", &text)
+        .map(Some)
+        .map_err(|e| {
+            Failure::Environment(anyhow::anyhow!(
+                "a host offered an update fearless cannot pin: {e}"
+            ))
+        })
+}
+
+/// `*` matches any run of characters; everything else literally.
+fn glob(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || !name[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn plan_text(
+    record: &ChangeRecord,
+    manifest: &Manifest,
+    waves: &[Vec<String>],
+    bake: Duration,
+    baseline_failures: &[String],
+) -> String {
+    let mut s = format!(
+        "{}: {}\nmanifest ({} pin(s)):\n",
+        record.id(),
+        record.title,
+        manifest.pins.len()
+    );
+    for p in &manifest.pins {
+        s.push_str(&format!("  {p}\n"));
+    }
+    s.push_str(&format!(
+        "waves (bake {} each):\n",
+        humantime::format_duration(bake)
+    ));
+    for (i, w) in waves.iter().enumerate() {
+        s.push_str(&format!("  {}: {}\n", i + 1, w.join(", ")));
+    }
+    if baseline_failures.is_empty() {
+        s.push_str("baseline: every check passes\n");
+    } else {
+        s.push_str(&format!(
+            "baseline: {} failing check(s):\n",
+            baseline_failures.len()
+        ));
+        for f in baseline_failures {
+            s.push_str(&format!("  {f}\n"));
+        }
+    }
+    s
+}
+
+fn describe_check(r: &CheckResult) -> String {
+    let host = r
+        .host
+        .as_deref()
+        .map(|h| format!(" on {h}"))
+        .unwrap_or_default();
+    if r.message.is_empty() {
+        format!("{}/{}{host}: {}", r.component, r.check, r.status.as_str())
+    } else {
+        format!(
+            "{}/{}{host}: {} ({})",
+            r.component,
+            r.check,
+            r.status.as_str(),
+            r.message
+        )
+    }
+}
+
+/// The checks of the components in scope, on the rollout's hosts.
+struct Checks {
+    runner: Runner,
+    items: Vec<PlanItem>,
+}
+
+impl Checks {
+    fn new(config: &Config, components: &[String], hosts: &[Host]) -> Result<Self, Failure> {
+        let items = runner::plan(
+            config,
+            &Selection {
+                hosts: None,
+                components: components.to_vec(),
+            },
+        )
+        .map_err(|e| Failure::bad_input(e.to_string(), None))?
+        .into_iter()
+        .filter(|i| {
+            i.host
+                .as_ref()
+                .is_none_or(|h| hosts.iter().any(|x| x.name == h.name))
+        })
+        .collect();
+        let runner = Runner::new(config).map_err(|e| {
+            Failure::Environment(anyhow::anyhow!("cannot set up network checks: {e}"))
+        })?;
+        Ok(Self { runner, items })
+    }
+
+    async fn run_all(&self) -> Vec<CheckResult> {
+        self.runner.run(&self.items, &|_| {}).await
+    }
+
+    /// The checks about `host`.
+    async fn run_host(&self, host: &str) -> Vec<CheckResult> {
+        let items: Vec<PlanItem> = self
+            .items
+            .iter()
+            .filter(|i| i.host.as_ref().is_some_and(|h| h.name == host))
+            .cloned()
+            .collect();
+        self.runner.run(&items, &|_| {}).await
+    }
+
+    async fn close(self) {
+        self.runner.close().await;
+    }
+}
+
+/// What every host step needs.
+struct Ctx<'a> {
+    store: &'a Store,
+    actor: &'a str,
+    rollout: u64,
+    manifest: &'a Manifest,
+    checks: &'a Checks,
+    baseline: &'a Baseline,
+}
+
+impl Ctx<'_> {
+    /// Record a step (compare-and-set in the store, journaled) and return the new state.
+    async fn step(
+        &self,
+        host: &str,
+        from: HostState,
+        step: Step,
+        snapshot: Option<u64>,
+        detail: Value,
+    ) -> Result<HostState, String> {
+        let to = from.on(step).map_err(|e| e.to_string())?;
+        self.store
+            .move_host(
+                self.rollout,
+                host,
+                &from.to_string(),
+                &to.to_string(),
+                snapshot,
+                event(
+                    self.actor,
+                    &format!("rollout.host.{to}"),
+                    json!({"host": host, "from": from.to_string(), "to": to.to_string(), "detail": detail}),
+                ),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(to)
+    }
+
+    /// Regressions of `host` against the baseline, one line each.
+    async fn regressions(&self, host: &str) -> Vec<String> {
+        let results = self.checks.run_host(host).await;
+        let diff = self.baseline.diff(&results);
+        diff.regressions
+            .iter()
+            .map(|c| {
+                let now = results
+                    .iter()
+                    .find(|r| r.component == c.component && r.check == c.check && r.host == c.host);
+                now.map_or_else(
+                    || format!("{}/{}: {}", c.component, c.check, c.after.as_str()),
+                    describe_check,
+                )
+            })
+            .collect()
+    }
+
+    /// Snapshot, apply, verify one host. Never fails as a whole: the end state says.
+    async fn patch_host(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+    ) -> (HostState, String) {
+        let host = t.name;
+        let mut state = HostState::Pending;
+        let fail = |state: HostState, why: String| async move {
+            let to = match state {
+                HostState::Applying | HostState::Applied | HostState::Verifying => self
+                    .step(host, state, Step::Fail, None, json!({"error": why}))
+                    .await
+                    .unwrap_or(state),
+                other => other,
+            };
+            (
+                if to == HostState::Pending {
+                    HostState::Failed
+                } else {
+                    to
+                },
+                why,
+            )
+        };
+        // Snapshot.
+        let set = match b.installed(t).await {
+            Ok(p) => PackageSet::new(b.manager(), p),
+            Err(e) => return fail(state, e.to_string()).await,
+        };
+        let snap = match self
+            .store
+            .insert_snapshot(
+                &json!({"hosts": {host: set}, "errors": {}, "rollout": format!("R-{}", self.rollout)}),
+                event(self.actor, "snapshot.taken", json!({"hosts": [host], "rollout": format!("R-{}", self.rollout)})),
+            )
+            .await
+        {
+            Ok(s) => s.number,
+            Err(e) => return fail(state, e.to_string()).await,
+        };
+        for (step, detail) in [
+            (Step::Snapshot, json!({"snapshot": format!("SNAP-{snap}")})),
+            (Step::Apply, json!({"manifest": self.manifest.pins.len()})),
+        ] {
+            state = match self
+                .step(
+                    host,
+                    state,
+                    step,
+                    (step == Step::Snapshot).then_some(snap),
+                    detail,
+                )
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => return fail(state, e).await,
+            };
+        }
+        progress(g, &format!("{host}: applying (snapshot SNAP-{snap})"));
+        let report = match ops::apply(b, t, self.manifest, Options::default()).await {
+            Ok(r) => r,
+            Err(e) => return fail(state, e.to_string()).await,
+        };
+        let changed = report.changes.changed();
+        for step in [Step::Applied, Step::Verify] {
+            state = match self
+                .step(
+                    host,
+                    state,
+                    step,
+                    None,
+                    json!({"changed": changed, "restarts": report.restarts}),
+                )
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => return fail(state, e).await,
+            };
+        }
+        if report.restarts.reboot_required == Some(true) {
+            return fail(
+                state,
+                "a reboot is required and rebooting is not supported yet".into(),
+            )
+            .await;
+        }
+        let regressions = self.regressions(host).await;
+        if !regressions.is_empty() {
+            progress(g, &format!("{host}: FAILED {}", regressions.join("; ")));
+            return fail(state, regressions.join("; ")).await;
+        }
+        match self.step(host, state, Step::Pass, None, json!({})).await {
+            Ok(s) => {
+                progress(
+                    g,
+                    &format!("{host}: verified ({changed} package(s) changed)"),
+                );
+                (s, format!("{changed} package(s) changed"))
+            }
+            Err(e) => fail(state, e).await,
+        }
+    }
+
+    /// Re-run a verified host's checks (end of the bake); its regressions, if any, after
+    /// recording the host as failed.
+    async fn verify_again(&self, host: &str) -> Result<Vec<String>, Failure> {
+        let gate = |e: String| Failure::Environment(anyhow::anyhow!("{host}: {e}"));
+        let state = self
+            .step(
+                host,
+                HostState::Verified,
+                Step::Verify,
+                None,
+                json!({"bake": "end"}),
+            )
+            .await
+            .map_err(gate)?;
+        let regressions = self.regressions(host).await;
+        let step = if regressions.is_empty() {
+            Step::Pass
+        } else {
+            Step::Fail
+        };
+        self.step(host, state, step, None, json!({"regressions": regressions}))
+            .await
+            .map_err(gate)?;
+        Ok(regressions)
+    }
+
+    /// Roll a failed host back to the snapshot recorded for it, and verify.
+    async fn roll_back(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+    ) -> (HostState, String) {
+        let host = t.name;
+        let state = match self
+            .step(host, HostState::Failed, Step::RollBack, None, json!({}))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return (HostState::Failed, e),
+        };
+        let finish = |ok: bool, why: String| async move {
+            let step = if ok {
+                Step::RolledBack
+            } else {
+                Step::RollbackFailed
+            };
+            let to = self
+                .step(host, state, step, None, json!({"detail": why}))
+                .await
+                .unwrap_or(if ok {
+                    HostState::RolledBack
+                } else {
+                    HostState::RollbackFailed
+                });
+            (to, why)
+        };
+        let target = match self.snapshot_of(host).await {
+            Ok(s) => s,
+            Err(e) => return finish(false, e).await,
+        };
+        progress(g, &format!("{host}: rolling back"));
+        if let Err(e) = ops::rollback(b, t, &target, Options::default()).await {
+            return finish(false, format!("rollback failed: {e}")).await;
+        }
+        let regressions = self.regressions(host).await;
+        if regressions.is_empty() {
+            progress(g, &format!("{host}: rolled back and verified"));
+            finish(true, "rolled back to its snapshot, checks pass".into()).await
+        } else {
+            finish(
+                false,
+                format!("rolled back, but still failing: {}", regressions.join("; ")),
+            )
+            .await
+        }
+    }
+
+    async fn snapshot_of(&self, host: &str) -> Result<PackageSet, String> {
+        let hosts = self
+            .store
+            .rollout_hosts(self.rollout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = hosts
+            .iter()
+            .find(|h| h.host == host)
+            .and_then(|h| h.snapshot)
+            .ok_or_else(|| format!("no snapshot recorded for {host}"))?;
+        let snap = self
+            .store
+            .get_snapshot(n)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("snapshot SNAP-{n} is missing"))?;
+        serde_json::from_value(snap.record["hosts"][host].clone())
+            .map_err(|e| format!("snapshot SNAP-{n} of {host} cannot be read: {e}"))
+    }
+}
+
+pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failure> {
+    only_human_or_json(g, "rollout")?;
+    let config = load_config(g)?;
+    let store = open_store(g, &config).await?;
+    match a.action {
+        RolloutAction::List => {
+            let all = store.list_rollouts().await.map_err(store_failure)?;
+            if g.format == Format::Json {
+                let list: Vec<Value> = all
+                    .iter()
+                    .map(|r| json!({"rollout": format!("R-{}", r.number), "state": r.state, "change": r.record["change"], "manifest": r.record["manifest"]}))
+                    .collect();
+                print_json(&json!({"schema": "fearless.rollouts/v1", "rollouts": list}))?;
+            } else {
+                let mut t = render::table(&["ROLLOUT", "STATE", "CHANGE", "PINS", "WAVES"]);
+                for r in &all {
+                    t.add_row(vec![
+                        format!("R-{}", r.number),
+                        r.state.clone(),
+                        r.record["change"].as_str().unwrap_or("-").to_owned(),
+                        r.record["manifest"]
+                            .as_array()
+                            .map_or(0, Vec::len)
+                            .to_string(),
+                        r.record["waves"].as_array().map_or(0, Vec::len).to_string(),
+                    ]);
+                }
+                print(&format!("{t}\n{} rollout(s)\n", all.len()))?;
+            }
+        }
+        RolloutAction::Show { id } => {
+            let digits = id.strip_prefix("R-").unwrap_or(&id);
+            let n: u64 = digits.parse().map_err(|_| {
+                Failure::bad_input(
+                    format!("`{id}` is not a rollout id"),
+                    Some("rollout ids look like R-3"),
+                )
+            })?;
+            let r = store
+                .get_rollout(n)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(|| {
+                    Failure::bad_input(
+                        format!("there is no rollout R-{n}"),
+                        Some("see `fearless rollout list`"),
+                    )
+                })?;
+            let hosts = store.rollout_hosts(n).await.map_err(store_failure)?;
+            if g.format == Format::Json {
+                let hs: Vec<Value> = hosts
+                    .iter()
+                    .map(|h| json!({"host": h.host, "wave": h.wave, "state": h.state, "snapshot": h.snapshot.map(|s| format!("SNAP-{s}"))}))
+                    .collect();
+                print_json(
+                    &json!({"schema": "fearless.rollout/v1", "rollout": format!("R-{n}"), "state": r.state, "record": r.record, "hosts": hs}),
+                )?;
+            } else {
+                let mut t = render::table(&["HOST", "WAVE", "STATE", "SNAPSHOT"]);
+                for h in &hosts {
+                    t.add_row(vec![
+                        h.host.clone(),
+                        h.wave.to_string(),
+                        h.state.clone(),
+                        h.snapshot
+                            .map_or_else(|| "-".into(), |s| format!("SNAP-{s}")),
+                    ]);
+                }
+                let pins: Vec<&str> = r.record["manifest"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                print(&format!(
+                    "R-{n} {} ({}): {}\n{t}\n",
+                    r.state,
+                    r.record["change"].as_str().unwrap_or("-"),
+                    pins.join(" ")
+                ))?;
+            }
+        }
+    }
+    let _ = error_json;
+    Ok(Outcome::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn exclude_globs() {
+        assert!(glob("linux-image-*", "linux-image-6.1.0-18-amd64"));
+        assert!(!glob("linux-image-*", "linux-headers-6.1"));
+        assert!(glob("*acme*", "libacme"));
+        assert!(glob("libacme", "libacme"));
+        assert!(!glob("libacme", "libacme2"));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxc"));
+    }
+}

@@ -1,0 +1,222 @@
+//! `fearless patch` on the lab: a change that is not approved is refused before anything
+//! runs; `routine` goes through every wave and closes the change successful; `bad-libacme`
+//! fails the canary, which is rolled back to its exact pre-change package set, and no other
+//! host is touched. Needs root (CI runs as root); fails, never skips, without it.
+
+use super::{fearless, stderr, stdout};
+use serde_json::Value;
+
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        let _ = fearless(&["lab", "down", "--dir", &self.0]);
+    }
+}
+
+fn run(config: &str, who: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["-c", config, "--as", who];
+    all.extend_from_slice(args);
+    let out = fearless(&all);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+fn ok(config: &str, who: &str, args: &[&str]) -> String {
+    let (code, out, err) = run(config, who, args);
+    assert_eq!(code, Some(0), "fearless {args:?} as {who}:\n{out}\n{err}");
+    out
+}
+
+fn json(config: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--format", "json"]);
+    serde_json::from_str(&ok(config, "reader", &all)).expect("json")
+}
+
+fn new_change(config: &str, title: &str) -> String {
+    let created: Value = serde_json::from_str(&ok(
+        config,
+        "alice",
+        &[
+            "change",
+            "new",
+            "--title",
+            title,
+            "--hosts",
+            "web-*",
+            "--component",
+            "orders-api",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    format!("CHG-{}", created["number"])
+}
+
+fn version_on(config: &str, host: &str, package: &str) -> String {
+    let doc = json(config, &["packages", "--hosts", host]);
+    doc["hosts"][0]["packages"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == package))
+        .and_then(|p| p["version"].as_str())
+        .unwrap_or_else(|| panic!("{package} not on {host}"))
+        .to_owned()
+}
+
+#[test]
+fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
+    assert!(
+        super::lab_packages::is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let config = dir.join("fearless.yaml").display().to_string();
+    let c = config.as_str();
+    let _guard = LabGuard(d.clone());
+    let up = fearless(&["lab", "up", "--hosts", "3", "--dir", &d]);
+    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    assert_eq!(
+        fearless(&["lab", "publish", "routine", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // Not approved: refused before anything runs.
+    let first = new_change(c, "routine batch");
+    ok(c, "alice", &["change", "submit", &first]);
+    let (code, out, err) = run(c, "alice", &["patch", "--change", &first]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("only an approved, scheduled change can be patched"),
+        "{err}"
+    );
+    assert_eq!(
+        json(c, &["rollout", "list"])["rollouts"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(version_on(c, "web-1", "acme-api"), "1.0");
+
+    // Approved and scheduled: every wave passes, every host ends on the manifest.
+    ok(c, "bob", &["change", "approve", &first]);
+    ok(c, "alice", &["change", "schedule", &first]);
+    let plan: Value = serde_json::from_str(&ok(
+        c,
+        "alice",
+        &[
+            "patch",
+            "--change",
+            &first,
+            "--dry-run",
+            "--waves",
+            "1,100%",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(plan["manifest"].as_array().map(Vec::len), Some(9), "{plan}");
+    assert_eq!(
+        plan["waves"],
+        serde_json::json!([["web-1"], ["web-2", "web-3"]])
+    );
+    assert_eq!(
+        version_on(c, "web-1", "acme-api"),
+        "1.0",
+        "a dry run changes nothing"
+    );
+    let done: Value = serde_json::from_str(&ok(
+        c,
+        "alice",
+        &[
+            "patch", "--change", &first, "--waves", "1,100%", "--bake", "1s", "--format", "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(done["state"], "completed", "{done}");
+    for h in done["result"]["hosts"].as_array().expect("hosts") {
+        assert_eq!(h["state"], "verified", "{h}");
+    }
+    for host in ["web-1", "web-2", "web-3"] {
+        assert_eq!(version_on(c, host, "acme-api"), "1.1");
+    }
+    let chg = json(c, &["change", "show", &first]);
+    assert_eq!(
+        (chg["state"].as_str(), chg["close_code"].as_str()),
+        (Some("review"), Some("successful")),
+        "{chg}"
+    );
+
+    // bad-libacme: the canary fails orders-api and checkout, goes back to its snapshot
+    // byte for byte, and the rollout stops after wave 1 with the other hosts untouched.
+    assert_eq!(
+        fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let second = new_change(c, "libacme 2");
+    ok(c, "alice", &["change", "submit", &second]);
+    ok(c, "bob", &["change", "approve", &second]);
+    ok(c, "alice", &["change", "schedule", &second]);
+    let (code, out, err) = run(
+        c,
+        "alice",
+        &[
+            "patch", "--change", &second, "--waves", "1,100%", "--bake", "1s", "--format", "json",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let failed: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(failed["state"], "backed-out", "{failed}");
+    let hosts = failed["result"]["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 1, "only the canary was touched: {hosts:?}");
+    assert_eq!(hosts[0]["host"], "web-1");
+    assert_eq!(hosts[0]["state"], "rolled-back");
+    let detail = hosts[0]["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("orders-api/orders on web-1: fail")
+            && detail.contains("checkout/checkout on web-1: fail"),
+        "{detail}"
+    );
+    let rollout = failed["rollout"].as_str().expect("id").to_owned();
+    let shown = json(c, &["rollout", "show", &rollout]);
+    let snapshot = shown["hosts"]
+        .as_array()
+        .and_then(|hs| hs.iter().find(|h| h["host"] == "web-1"))
+        .and_then(|h| h["snapshot"].as_str())
+        .expect("web-1 snapshot")
+        .to_owned();
+    for h in shown["hosts"].as_array().expect("hosts") {
+        if h["host"] != "web-1" {
+            assert_eq!(h["state"], "pending", "{h}");
+        }
+    }
+    let before = json(c, &["snapshot", "show", &snapshot]);
+    let now = json(c, &["snapshot", "--hosts", "web-1"]);
+    let after = json(c, &["snapshot", "show", now["id"].as_str().expect("id")]);
+    assert_eq!(
+        serde_json::to_string(&before["record"]["hosts"]["web-1"]).expect("json"),
+        serde_json::to_string(&after["record"]["hosts"]["web-1"]).expect("json"),
+        "web-1 is back on its pre-change package set, byte for byte"
+    );
+    assert_eq!(version_on(c, "web-2", "libacme"), "1.0", "web-2 untouched");
+    let chg = json(c, &["change", "show", &second]);
+    assert_eq!(chg["close_code"], "backed-out", "{chg}");
+    let journal = ok(c, "reader", &["journal", "--format", "json"]);
+    for kind in [
+        "rollout.started",
+        "rollout.host.applying",
+        "rollout.host.failed",
+        "rollout.host.rolling-back",
+        "rollout.host.rolled-back",
+        "rollout.backed-out",
+    ] {
+        assert!(journal.contains(kind), "journal lacks {kind}");
+    }
+}
