@@ -410,6 +410,12 @@ pub(crate) enum RolloutAction {
         /// R-N or N
         id: String,
     },
+    /// Finish a rollout whose controller died: settle every host left mid-way (never
+    /// applying twice), then carry on with the remaining waves
+    Resume {
+        /// R-N or N
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use fearless_change::{ChangeError, ChangeRecord, CloseCode, Command};
 use fearless_config::{Config, Host};
 use fearless_pkg::ops::{self, Options};
 use fearless_pkg::version::compare;
-use fearless_pkg::{Manager, Manifest, PackageManager, PackageSet, Pending};
+use fearless_pkg::{Limits, Manager, Manifest, PackageManager, PackageSet, Pending};
 use fearless_probe::baseline::Baseline;
 use fearless_probe::result::CheckResult;
 use fearless_probe::runner::{self, PlanItem, Runner, Selection};
@@ -221,7 +221,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     }
 
     // Start implementing the change, then record the rollout.
-    let started = advance(&config, &store, &actor, &stored, &record, Command::Start).await?;
+    advance(&config, &store, &actor, &stored, &record, Command::Start).await?;
     let pins: Vec<String> = manifest.pins.iter().map(ToString::to_string).collect();
     let wave_of: Vec<(String, u32)> = waves
         .iter()
@@ -240,6 +240,8 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
                 "waves": waves,
                 "bake_ms": u64::try_from(bake.as_millis()).unwrap_or(u64::MAX),
                 "accept_baseline_failures": a.accept_baseline_failures,
+                "components": components,
+                "baseline": baseline,
             }),
             &wave_of,
             &HostState::Pending.to_string(),
@@ -257,8 +259,6 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         &format!("R-{r}: {} pin(s), {} wave(s)", pins.len(), waves.len()),
     );
 
-    let mut ends: Vec<HostEnd> = Vec::new();
-    let mut stopped: Option<String> = None;
     let ctx = Ctx {
         store: &store,
         actor: &actor,
@@ -267,8 +267,51 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         checks: &checks,
         baseline: &baseline,
     };
-    for (i, wave) in waves.iter().enumerate() {
-        let names: Vec<&str> = wave.iter().map(String::as_str).collect();
+    let (ends, stopped) = drive(g, &config, &fw, &ctx, &waves, Vec::new(), 0, bake).await?;
+    checks.close().await;
+    fw.close().await;
+    finish(
+        g,
+        &config,
+        &store,
+        &actor,
+        &record.id().to_string(),
+        r,
+        &pins,
+        &waves,
+        &ends,
+        stopped.as_deref(),
+    )
+    .await
+}
+
+/// Run waves `first..` of `waves` (hosts already settled are in `ends`): per host
+/// snapshot/apply/verify, bake, and on failure roll the failing hosts back and stop.
+/// Returns every host's end and why the rollout stopped, if it did.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per command; a struct would only rename them"
+)]
+async fn drive(
+    g: &Global,
+    config: &Config,
+    fw: &Fleetwide,
+    ctx: &Ctx<'_>,
+    waves: &[Vec<String>],
+    mut ends: Vec<HostEnd>,
+    first: usize,
+    bake: Duration,
+) -> Result<(Vec<HostEnd>, Option<String>), Failure> {
+    let mut stopped: Option<String> = None;
+    for (i, wave) in waves.iter().enumerate().skip(first) {
+        // Hosts of this wave already settled (resume) are not patched again.
+        let names: Vec<&str> = wave
+            .iter()
+            .map(String::as_str)
+            .filter(|h| !ends.iter().any(|e| e.host == *h))
+            .collect();
+        let settled: Vec<HostEnd> = ends.iter().filter(|e| e.wave == i + 1).cloned().collect();
+        ends.retain(|e| e.wave != i + 1);
         progress(
             g,
             &format!("wave {}/{}: {}", i + 1, waves.len(), names.join(", ")),
@@ -296,6 +339,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
                 },
             })
             .collect();
+        wave_ends.extend(settled);
         let mut failed = wave_ends
             .iter()
             .filter(|e| e.state != HostState::Verified)
@@ -337,7 +381,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
                 let back = fw
                     .each_of(&failing, |b, t| {
                         let ctx = &ctx;
-                        async move { Ok(ctx.roll_back(g, &b, &t).await) }
+                        async move { Ok(ctx.roll_back(g, &b, &t, HostState::Failed).await) }
                     })
                     .await;
                 for (host, r) in back {
@@ -360,10 +404,26 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         }
         ends.extend(wave_ends);
     }
-    checks.close().await;
-    fw.close().await;
+    Ok((ends, stopped))
+}
 
-    // Close the implementation with the outcome, and the rollout with its state.
+/// Complete the change with the rollout's outcome, record the rollout's end, print.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per command; a struct would only rename them"
+)]
+async fn finish(
+    g: &Global,
+    config: &Config,
+    store: &Store,
+    actor: &str,
+    change: &str,
+    r: u64,
+    pins: &[String],
+    waves: &[Vec<String>],
+    ends: &[HostEnd],
+    stopped: Option<&str>,
+) -> Result<Outcome, Failure> {
     let (code, rollout_state) = match &stopped {
         None => (CloseCode::Successful, "completed"),
         Some(_) if ends.iter().any(|e| e.state == HostState::RollbackFailed) => {
@@ -371,13 +431,13 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         }
         Some(_) => (CloseCode::BackedOut, "backed-out"),
     };
-    let (stored_now, _) = load(&store, &a.change).await?;
+    let (stored_now, record_now) = load(store, change).await?;
     advance(
-        &config,
-        &store,
-        &actor,
+        config,
+        store,
+        actor,
         &stored_now,
-        &started.record,
+        &record_now,
         Command::Complete {
             code,
             notes: Some(match &stopped {
@@ -388,7 +448,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     )
     .await?;
     let summary = json!({
-        "change": record.id().to_string(),
+        "change": change,
         "manifest": pins,
         "waves": waves,
         "hosts": ends,
@@ -410,7 +470,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
             rollout_state,
             &record_now,
             event(
-                &actor,
+                actor,
                 &format!("rollout.{rollout_state}"),
                 json!({"stopped": stopped, "code": code.as_str()}),
             ),
@@ -424,7 +484,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         )?;
     } else {
         let mut t = render::table(&["HOST", "WAVE", "STATE", "DETAIL"]);
-        for e in &ends {
+        for e in ends {
             t.add_row(vec![
                 e.host.clone().into(),
                 e.wave.to_string().into(),
@@ -439,8 +499,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
             .map(String::as_str)
             .collect();
         let mut text = format!(
-            "{t}\nR-{r} {rollout_state}: {} closed {}\n",
-            record.id(),
+            "{t}\nR-{r} {rollout_state}: {change} closed {}\n",
             code.as_str()
         );
         if !untouched.is_empty() {
@@ -744,6 +803,32 @@ impl Ctx<'_> {
             .collect()
     }
 
+    /// Take `steps` from `state`, one compare-and-set each.
+    async fn walk(
+        &self,
+        host: &str,
+        mut state: HostState,
+        steps: &[Step],
+    ) -> Result<HostState, String> {
+        for step in steps {
+            state = self.step(host, state, *step, None, json!({})).await?;
+        }
+        Ok(state)
+    }
+
+    /// Record `why` as the failure of a host that was applying or verifying.
+    async fn failed(&self, host: &str, state: HostState, why: String) -> (HostState, String) {
+        let to = match state {
+            HostState::Applying | HostState::Applied | HostState::Verifying => self
+                .step(host, state, Step::Fail, None, json!({"error": why}))
+                .await
+                .unwrap_or(state),
+            HostState::Pending | HostState::Snapshotted => HostState::Failed,
+            other => other,
+        };
+        (to, why)
+    }
+
     /// Snapshot, apply, verify one host. Never fails as a whole: the end state says.
     async fn patch_host(
         &self,
@@ -752,28 +837,10 @@ impl Ctx<'_> {
         t: &fearless_pkg::Target<'_>,
     ) -> (HostState, String) {
         let host = t.name;
-        let mut state = HostState::Pending;
-        let fail = |state: HostState, why: String| async move {
-            let to = match state {
-                HostState::Applying | HostState::Applied | HostState::Verifying => self
-                    .step(host, state, Step::Fail, None, json!({"error": why}))
-                    .await
-                    .unwrap_or(state),
-                other => other,
-            };
-            (
-                if to == HostState::Pending {
-                    HostState::Failed
-                } else {
-                    to
-                },
-                why,
-            )
-        };
-        // Snapshot.
+        let state = HostState::Pending;
         let set = match b.installed(t).await {
             Ok(p) => PackageSet::new(b.manager(), p),
-            Err(e) => return fail(state, e.to_string()).await,
+            Err(e) => return self.failed(host, state, e.to_string()).await,
         };
         let snap = match self
             .store
@@ -784,68 +851,172 @@ impl Ctx<'_> {
             .await
         {
             Ok(s) => s.number,
-            Err(e) => return fail(state, e.to_string()).await,
+            Err(e) => return self.failed(host, state, e.to_string()).await,
         };
-        for (step, detail) in [
-            (Step::Snapshot, json!({"snapshot": format!("SNAP-{snap}")})),
-            (Step::Apply, json!({"manifest": self.manifest.pins.len()})),
-        ] {
-            state = match self
-                .step(
-                    host,
-                    state,
-                    step,
-                    (step == Step::Snapshot).then_some(snap),
-                    detail,
-                )
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => return fail(state, e).await,
-            };
-        }
+        let state = match self
+            .step(
+                host,
+                state,
+                Step::Snapshot,
+                Some(snap),
+                json!({"snapshot": format!("SNAP-{snap}")}),
+            )
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return self.failed(host, state, e).await,
+        };
+        let state = match self
+            .step(
+                host,
+                state,
+                Step::Apply,
+                None,
+                json!({"manifest": self.manifest.pins.len()}),
+            )
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return self.failed(host, state, e).await,
+        };
         progress(g, &format!("{host}: applying (snapshot SNAP-{snap})"));
+        self.apply_from(g, b, t, state).await
+    }
+
+    /// From `applying`: apply the manifest, then verify.
+    async fn apply_from(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+        state: HostState,
+    ) -> (HostState, String) {
+        let host = t.name;
         let report = match ops::apply(b, t, self.manifest, Options::default()).await {
             Ok(r) => r,
-            Err(e) => return fail(state, e.to_string()).await,
+            Err(e) => return self.failed(host, state, e.to_string()).await,
         };
         let changed = report.changes.changed();
-        for step in [Step::Applied, Step::Verify] {
-            state = match self
-                .step(
+        let state = match self
+            .step(
+                host,
+                state,
+                Step::Applied,
+                None,
+                json!({"changed": changed, "restarts": report.restarts}),
+            )
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return self.failed(host, state, e).await,
+        };
+        if report.restarts.reboot_required == Some(true) {
+            return self
+                .failed(
                     host,
                     state,
-                    step,
-                    None,
-                    json!({"changed": changed, "restarts": report.restarts}),
+                    "a reboot is required and rebooting is not supported yet".into(),
                 )
-                .await
-            {
-                Ok(s) => s,
-                Err(e) => return fail(state, e).await,
-            };
+                .await;
         }
-        if report.restarts.reboot_required == Some(true) {
-            return fail(
-                state,
-                "a reboot is required and rebooting is not supported yet".into(),
-            )
-            .await;
+        let state = match self.step(host, state, Step::Verify, None, json!({})).await {
+            Ok(s) => s,
+            Err(e) => return self.failed(host, state, e).await,
+        };
+        let (state, detail) = self.verify(g, host, state).await;
+        if state == HostState::Verified {
+            (state, format!("{changed} package(s) changed"))
+        } else {
+            (state, detail)
         }
+    }
+
+    /// From `verifying`: the host's checks against the baseline decide.
+    async fn verify(&self, g: &Global, host: &str, state: HostState) -> (HostState, String) {
         let regressions = self.regressions(host).await;
         if !regressions.is_empty() {
             progress(g, &format!("{host}: FAILED {}", regressions.join("; ")));
-            return fail(state, regressions.join("; ")).await;
+            return self.failed(host, state, regressions.join("; ")).await;
         }
         match self.step(host, state, Step::Pass, None, json!({})).await {
             Ok(s) => {
-                progress(
-                    g,
-                    &format!("{host}: verified ({changed} package(s) changed)"),
-                );
-                (s, format!("{changed} package(s) changed"))
+                progress(g, &format!("{host}: verified"));
+                (s, "verified".into())
             }
-            Err(e) => fail(state, e).await,
+            Err(e) => self.failed(host, state, e).await,
+        }
+    }
+
+    /// Bring a host found in `state` after a crash to a consistent end, by the rule of
+    /// [`fearless_rollout::recover`]: never applying when the manifest is already there.
+    async fn recover_host(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+        state: HostState,
+    ) -> (HostState, String) {
+        let host = t.name;
+        let live = match b.installed(t).await {
+            Ok(p) => PackageSet::new(b.manager(), p),
+            Err(e) => return (state, format!("cannot read its packages: {e}")),
+        };
+        let kind = b.manager().kind();
+        let at_manifest = self.manifest.pins.iter().all(|pin| {
+            live.packages
+                .iter()
+                .any(|p| p.name == pin.name && ops::matches_pin(kind, &p.version, &pin.version))
+        });
+        let at_snapshot = match self.snapshot_of(host).await {
+            Ok(snap) => snap.canonical() == live.canonical(),
+            Err(_) => false,
+        };
+        let action = fearless_rollout::recover(
+            state,
+            fearless_rollout::Live {
+                at_snapshot,
+                at_manifest,
+            },
+        );
+        progress(g, &format!("{host}: found {state}; {action:?}"));
+        use HostState as S;
+        use fearless_rollout::Recovery as R;
+        match action {
+            R::Untouched | R::Done => (state, format!("{state}, unchanged")),
+            R::Investigate(why) => (state, why),
+            R::Apply => {
+                let steps: &[Step] = if state == S::Snapshotted {
+                    &[Step::Apply]
+                } else {
+                    &[]
+                };
+                match self.walk(host, state, steps).await {
+                    Ok(s) => self.apply_from(g, b, t, s).await,
+                    Err(e) => (state, e),
+                }
+            }
+            R::Verify => {
+                let steps: &[Step] = match state {
+                    S::Snapshotted => &[Step::Apply, Step::Applied, Step::Verify],
+                    S::Applying => &[Step::Applied, Step::Verify],
+                    S::Applied => &[Step::Verify],
+                    _ => &[],
+                };
+                match self.walk(host, state, steps).await {
+                    Ok(s) => self.verify(g, host, s).await,
+                    Err(e) => (state, e),
+                }
+            }
+            R::RollBack | R::RecordRolledBack => {
+                let steps: &[Step] = match state {
+                    S::Applying | S::Applied | S::Verifying => &[Step::Fail],
+                    _ => &[],
+                };
+                match self.walk(host, state, steps).await {
+                    Ok(s) => self.roll_back(g, b, t, s).await,
+                    Err(e) => (state, e),
+                }
+            }
         }
     }
 
@@ -875,20 +1046,26 @@ impl Ctx<'_> {
         Ok(regressions)
     }
 
-    /// Roll a failed host back to the snapshot recorded for it, and verify.
+    /// Roll a host back to the snapshot recorded for it, and verify. `state` is `failed`
+    /// or `rolling-back` (an interrupted rollback is simply done again: it is exact).
     async fn roll_back(
         &self,
         g: &Global,
         b: &fearless_pkg::Backend,
         t: &fearless_pkg::Target<'_>,
+        state: HostState,
     ) -> (HostState, String) {
         let host = t.name;
-        let state = match self
-            .step(host, HostState::Failed, Step::RollBack, None, json!({}))
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => return (HostState::Failed, e),
+        let state = if state == HostState::RollingBack {
+            state
+        } else {
+            match self
+                .step(host, state, Step::RollBack, None, json!({}))
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => return (state, e),
+            }
         };
         let finish = |ok: bool, why: String| async move {
             let step = if ok {
@@ -949,11 +1126,183 @@ impl Ctx<'_> {
     }
 }
 
+fn rollout_number(id: &str) -> Result<u64, Failure> {
+    id.strip_prefix("R-").unwrap_or(id).parse().map_err(|_| {
+        Failure::bad_input(
+            format!("`{id}` is not a rollout id"),
+            Some("rollout ids look like R-3"),
+        )
+    })
+}
+
+/// `rollout resume R`: settle the hosts a dead controller left mid-way, then go on.
+async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<Outcome, Failure> {
+    let actor = identity(g)?;
+    let n = rollout_number(id)?;
+    let r = store
+        .get_rollout(n)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            Failure::bad_input(
+                format!("there is no rollout R-{n}"),
+                Some("see `fearless rollout list`"),
+            )
+        })?;
+    if r.state != "running" {
+        print(&format!("R-{n} is {}: nothing to resume\n", r.state))?;
+        return Ok(Outcome::Success);
+    }
+    let corrupt = |what: &str| {
+        Failure::Environment(anyhow::anyhow!(
+            "rollout R-{n}: its record has no readable {what}"
+        ))
+    };
+    let strings = |v: &Value| -> Option<Vec<String>> {
+        v.as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+    };
+    let pins = strings(&r.record["manifest"]).ok_or_else(|| corrupt("manifest"))?;
+    let manifest =
+        Manifest::parse(&format!("R-{n}"), &pins.join("\n")).map_err(|_| corrupt("manifest"))?;
+    let waves: Vec<Vec<String>> = r.record["waves"]
+        .as_array()
+        .and_then(|ws| ws.iter().map(strings).collect())
+        .ok_or_else(|| corrupt("waves"))?;
+    let components = strings(&r.record["components"]).ok_or_else(|| corrupt("components"))?;
+    let baseline: Baseline =
+        serde_json::from_value(r.record["baseline"].clone()).map_err(|_| corrupt("baseline"))?;
+    let bake = Duration::from_millis(
+        r.record["bake_ms"]
+            .as_u64()
+            .ok_or_else(|| corrupt("bake"))?,
+    );
+    let change = r.record["change"]
+        .as_str()
+        .ok_or_else(|| corrupt("change"))?
+        .to_owned();
+    let rows = store.rollout_hosts(n).await.map_err(store_failure)?;
+    let mut hosts = Vec::new();
+    for row in &rows {
+        let h = config.inventory.hosts.get(&row.host).ok_or_else(|| {
+            Failure::bad_input(
+                format!("R-{n}: host {} is no longer in the inventory", row.host),
+                None,
+            )
+        })?;
+        hosts.push(h.clone());
+    }
+    let checks = Checks::new(&config, &components, &hosts)?;
+    let fw = Fleetwide::with_hosts(config.clone(), hosts, Limits::default().lock_wait);
+    let ctx = Ctx {
+        store,
+        actor: &actor,
+        rollout: n,
+        manifest: &manifest,
+        checks: &checks,
+        baseline: &baseline,
+    };
+    let state_of = |host: &str| -> HostState {
+        rows.iter()
+            .find(|r| r.host == host)
+            .and_then(|r| {
+                HostState::ALL
+                    .into_iter()
+                    .find(|s| s.to_string() == r.state)
+            })
+            .unwrap_or(HostState::Pending)
+    };
+    let touched: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.state != HostState::Pending.to_string())
+        .map(|r| r.host.as_str())
+        .collect();
+    progress(
+        g,
+        &format!("R-{n}: resuming; {} host(s) to settle", touched.len()),
+    );
+    let settled = fw
+        .each_of(&touched, |b, t| {
+            let ctx = &ctx;
+            let state = state_of(t.name);
+            async move { Ok(ctx.recover_host(g, &b, &t, state).await) }
+        })
+        .await;
+    let wave_of = |host: &str| {
+        rows.iter()
+            .find(|r| r.host == host)
+            .map_or(0, |r| r.wave as usize)
+    };
+    let mut ends: Vec<HostEnd> = settled
+        .into_iter()
+        .map(|(host, r)| {
+            let (state, detail) = r.unwrap_or_else(|e| (HostState::Failed, e.to_string()));
+            HostEnd {
+                wave: wave_of(&host),
+                host,
+                state,
+                detail,
+            }
+        })
+        .collect();
+    // Failed hosts the recovery could not settle are rolled back, as the run would have.
+    let failing: Vec<&str> = ends
+        .iter()
+        .filter(|e| e.state == HostState::Failed)
+        .map(|e| e.host.as_str())
+        .collect();
+    let back = fw
+        .each_of(&failing, |b, t| {
+            let ctx = &ctx;
+            async move { Ok(ctx.roll_back(g, &b, &t, HostState::Failed).await) }
+        })
+        .await;
+    for (host, r) in back {
+        if let (Some(e), Ok((state, detail))) = (ends.iter_mut().find(|e| e.host == host), r) {
+            e.state = state;
+            e.detail = format!("{}; {detail}", e.detail);
+        }
+    }
+    let (ends, stopped) = if ends.iter().all(|e| e.state == HostState::Verified) {
+        let first = waves
+            .iter()
+            .position(|w| w.iter().any(|h| !ends.iter().any(|e| &e.host == h)))
+            .unwrap_or(waves.len());
+        drive(g, &config, &fw, &ctx, &waves, ends, first, bake).await?
+    } else {
+        let bad: Vec<String> = ends
+            .iter()
+            .filter(|e| e.state != HostState::Verified)
+            .map(|e| format!("{} {}", e.host, e.state))
+            .collect();
+        (ends, Some(format!("resumed with {}", bad.join(", "))))
+    };
+    checks.close().await;
+    fw.close().await;
+    finish(
+        g,
+        &config,
+        store,
+        &actor,
+        &change,
+        n,
+        &pins,
+        &waves,
+        &ends,
+        stopped.as_deref(),
+    )
+    .await
+}
+
 pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "rollout")?;
     let config = load_config(g)?;
     let store = open_store(g, &config).await?;
     match a.action {
+        RolloutAction::Resume { id } => return resume(g, config, &store, &id).await,
         RolloutAction::List => {
             let all = store.list_rollouts().await.map_err(store_failure)?;
             if g.format == Format::Json {
@@ -980,13 +1329,7 @@ pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failu
             }
         }
         RolloutAction::Show { id } => {
-            let digits = id.strip_prefix("R-").unwrap_or(&id);
-            let n: u64 = digits.parse().map_err(|_| {
-                Failure::bad_input(
-                    format!("`{id}` is not a rollout id"),
-                    Some("rollout ids look like R-3"),
-                )
-            })?;
+            let n = rollout_number(&id)?;
             let r = store
                 .get_rollout(n)
                 .await

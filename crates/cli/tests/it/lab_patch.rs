@@ -220,3 +220,195 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
         assert!(journal.contains(kind), "journal lacks {kind}");
     }
 }
+
+/// Start `patch`, wait until the journal of rollout `R-<n>` shows `kind`, then SIGKILL the
+/// controller. Returns whether the kind was seen before the process ended on its own.
+fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) -> bool {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args([
+            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
+            "--bake", "1s",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn patch");
+    let subject = format!("R-{rollout}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = false;
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        let out = fearless(&[
+            "-c",
+            config,
+            "journal",
+            "--subject",
+            &subject,
+            "--format",
+            "json",
+        ]);
+        if stdout(&out).contains(&format!("\"{kind}\"")) {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    seen
+}
+
+/// How many times dpkg took `package` from `from` to `to` on `host`, from the host's own
+/// log (dpkg logs a downgrade as `upgrade` too, hence the versions).
+fn upgrades(dir: &str, host: &str, package: &str, from: &str, to: &str) -> usize {
+    let out = fearless(&[
+        "lab",
+        "ssh",
+        host,
+        "--dir",
+        dir,
+        "--",
+        "cat",
+        "/var/log/dpkg.log",
+    ]);
+    let needle = format!(" upgrade {package}:all {from} {to}");
+    stdout(&out).lines().filter(|l| l.contains(&needle)).count()
+}
+
+fn approved(config: &str, title: &str) -> String {
+    let id = new_change(config, title);
+    ok(config, "alice", &["change", "submit", &id]);
+    ok(config, "bob", &["change", "approve", &id]);
+    ok(config, "alice", &["change", "schedule", &id]);
+    id
+}
+
+#[test]
+fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consistent_end() {
+    assert!(
+        super::lab_packages::is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let config = dir.join("fearless.yaml").display().to_string();
+    let c = config.as_str();
+    let _guard = LabGuard(d.clone());
+    let up = fearless(&["lab", "up", "--hosts", "2", "--dir", &d]);
+    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    assert_eq!(
+        fearless(&["lab", "publish", "routine", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // 1. Killed while the canary applies: resume ends with every host verified on the
+    //    manifest, each upgraded exactly once.
+    let first = approved(c, "routine");
+    assert!(
+        kill_when(c, &first, 1, "rollout.host.applying"),
+        "the kill came too late"
+    );
+    let shown = json(c, &["rollout", "show", "R-1"]);
+    assert_eq!(shown["state"], "running", "{shown}");
+    let resumed: Value = serde_json::from_str(&ok(
+        c,
+        "alice",
+        &["rollout", "resume", "R-1", "--format", "json"],
+    ))
+    .expect("json");
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    for h in json(c, &["rollout", "show", "R-1"])["hosts"]
+        .as_array()
+        .expect("hosts")
+    {
+        assert_eq!(h["state"], "verified", "{h}");
+    }
+    for host in ["web-1", "web-2"] {
+        assert_eq!(version_on(c, host, "acme-api"), "1.1");
+        assert_eq!(
+            upgrades(&d, host, "acme-api", "1.0", "1.1"),
+            1,
+            "{host}: applied exactly once"
+        );
+    }
+    let again = ok(c, "alice", &["rollout", "resume", "R-1"]);
+    assert!(again.contains("nothing to resume"), "{again}");
+
+    // 2. Killed while the canary verifies on bad-libacme: resume verifies (does not apply
+    //    again), sees the failure, rolls the canary back; web-2 is never touched.
+    assert_eq!(
+        fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let second = approved(c, "libacme 2");
+    assert!(
+        kill_when(c, &second, 2, "rollout.host.verifying"),
+        "the kill came too late"
+    );
+    let (code, out, err) = run(
+        c,
+        "alice",
+        &["rollout", "resume", "R-2", "--format", "json"],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let r2: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(r2["state"], "backed-out", "{r2}");
+    assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
+    assert_eq!(
+        upgrades(&d, "web-1", "libacme", "1.0", "2.0"),
+        1,
+        "libacme 2.0 applied once, not again on resume"
+    );
+    assert_eq!(
+        upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
+        0,
+        "web-2 untouched"
+    );
+
+    // 3. Killed while the canary rolls back: resume finishes the rollback.
+    let third = approved(c, "libacme 2 again");
+    assert!(
+        kill_when(c, &third, 3, "rollout.host.rolling-back"),
+        "the kill came too late"
+    );
+    let (code, out, err) = run(
+        c,
+        "alice",
+        &["rollout", "resume", "R-3", "--format", "json"],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let shown = json(c, &["rollout", "show", "R-3"]);
+    let states: Vec<(&str, &str)> = shown["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap_or(""),
+                h["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("web-1", "rolled-back"), ("web-2", "pending")],
+        "{shown}"
+    );
+    assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
+    assert_eq!(
+        upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
+        0,
+        "web-2 untouched"
+    );
+    let verify = fearless(&["-c", c, "journal", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+}
