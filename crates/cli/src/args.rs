@@ -72,8 +72,10 @@ pub(crate) enum Command {
     Whatchanged(WhatchangedArgs),
     /// Apply updates to a change's hosts in canary waves gated by the test plan.
     Patch(PatchArgs),
-    /// Rollouts: list and show.
+    /// Rollouts: list, show, resume.
     Rollout(RolloutArgs),
+    /// Incidents opened by failed rollouts: list and show.
+    Incident(IncidentArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -393,6 +395,23 @@ pub(crate) struct PatchArgs {
     /// Print the manifest, the waves and the preflight; change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IncidentArgs {
+    #[command(subcommand)]
+    pub(crate) action: IncidentAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IncidentAction {
+    /// List incidents
+    List,
+    /// Show an incident: what opened it, hosts, manifest, failing checks
+    Show {
+        /// INC-N or N
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

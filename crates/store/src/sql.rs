@@ -50,6 +50,11 @@ pub(crate) struct Sql {
     /// `$1` rollout, `$2` host, `$3` expected state, `$4` new state, `$5` snapshot or NULL, `$6` time.
     pub(crate) move_host: &'static str,
     pub(crate) host_state: &'static str,
+    pub(crate) next_incident: &'static str,
+    /// `$1` number, `$2` state, `$3` record, `$4` time.
+    pub(crate) insert_incident: &'static str,
+    pub(crate) get_incident: &'static str,
+    pub(crate) list_incidents: &'static str,
 }
 
 pub(crate) static SQLITE: Sql = Sql {
@@ -94,6 +99,11 @@ pub(crate) static SQLITE: Sql = Sql {
     move_host: "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
                 WHERE rollout = $1 AND host = $2 AND state = $3",
     host_state: "SELECT state FROM rollout_hosts WHERE rollout = $1 AND host = $2",
+    next_incident: "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents",
+    insert_incident: "INSERT INTO incidents (number, version, state, record, created_at, updated_at) \
+                      VALUES ($1, 1, $2, $3, $4, $4)",
+    get_incident: "SELECT number, version, state, record, created_at, updated_at FROM incidents WHERE number = $1",
+    list_incidents: "SELECT number, version, state, record, created_at, updated_at FROM incidents ORDER BY number",
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
@@ -140,4 +150,9 @@ pub(crate) static POSTGRES: Sql = Sql {
     move_host: "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
                 WHERE rollout = $1 AND host = $2 AND state = $3",
     host_state: "SELECT state FROM rollout_hosts WHERE rollout = $1 AND host = $2",
+    next_incident: "SELECT COALESCE(MAX(number), 0) + 1 FROM incidents",
+    insert_incident: "INSERT INTO incidents (number, version, state, record, created_at, updated_at) \
+                      VALUES ($1, 1, $2, $3, $4, $4)",
+    get_incident: "SELECT number, version, state, record, created_at, updated_at FROM incidents WHERE number = $1",
+    list_incidents: "SELECT number, version, state, record, created_at, updated_at FROM incidents ORDER BY number",
 };

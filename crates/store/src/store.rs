@@ -600,6 +600,78 @@ impl Store {
         Ok(())
     }
 
+    /// Open an incident: assigns the next number (`INC-1`, …) and appends `event` (subject
+    /// set to `INC-<number>`) in the same transaction. The record is a JSON document with a
+    /// state and a version, like a change.
+    pub async fn insert_incident(
+        &self,
+        state: &str,
+        record: &Value,
+        mut event: NewEvent,
+    ) -> Result<Stored, StoreError> {
+        let (now, now_text) = now();
+        let record_text = canonical::to_canonical(record);
+        let number = on_backend!(self, |pool, sql| {
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let (number,): (i64,) = sqlx::query_as(sql.next_incident)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            sqlx::query(sql.insert_incident)
+                .bind(number)
+                .bind(state)
+                .bind(&record_text)
+                .bind(&now_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            event.subject = format!("INC-{number}");
+            let entry = Pending::new(head, &now_text, event);
+            write_entry!(tx, sql, &entry);
+            tx.commit().await.map_err(StoreError::query)?;
+            number
+        });
+        Ok(Stored {
+            number: to_u64(number),
+            version: 1,
+            state: state.to_owned(),
+            record: record.clone(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// The incident with this number, if there is one.
+    pub async fn get_incident(&self, number: u64) -> Result<Option<Stored>, StoreError> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row: Option<ChangeRow> =
+            on_backend!(self, |pool, sql| sqlx::query_as(sql.get_incident)
+                .bind(number)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query)?);
+        row.map(incident_from_row).transpose()
+    }
+
+    /// Every incident, by number.
+    pub async fn list_incidents(&self) -> Result<Vec<Stored>, StoreError> {
+        let rows: Vec<ChangeRow> =
+            on_backend!(self, |pool, sql| sqlx::query_as(sql.list_incidents)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query)?);
+        rows.into_iter().map(incident_from_row).collect()
+    }
+
     /// Append an event that is not a change-record transition (host actions and the like).
     pub async fn append(&self, event: NewEvent) -> Result<JournalEntry, StoreError> {
         let (_, now_text) = now();
@@ -941,6 +1013,25 @@ fn sqlite_error(path: &Path, error: sqlx::Error) -> StoreError {
 
 fn change_subject(number: i64) -> String {
     format!("CHG-{number}")
+}
+
+fn incident_from_row(
+    (number, version, state, record, created_at, updated_at): ChangeRow,
+) -> Result<Stored, StoreError> {
+    let number = to_u64(number);
+    let what = || format!("incident INC-{number}");
+    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
+        what: what(),
+        reason: format!("its record is not JSON: {e}"),
+    })?;
+    Ok(Stored {
+        number,
+        version: to_u64(version),
+        state,
+        record,
+        created_at: parse_time(&created_at, what())?,
+        updated_at: parse_time(&updated_at, what())?,
+    })
 }
 
 fn rollout_subject(number: i64) -> String {

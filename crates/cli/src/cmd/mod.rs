@@ -4,6 +4,7 @@ mod change;
 mod check;
 mod events;
 mod hosts;
+mod incident;
 mod journal;
 mod lab;
 mod packages;
@@ -26,6 +27,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Whatchanged(a) => packages::whatchanged(&cli.global, a).await,
         Command::Patch(a) => patch::run(&cli.global, a).await,
         Command::Rollout(a) => patch::rollout(&cli.global, a).await,
+        Command::Incident(a) => incident::run(&cli.global, a).await,
     }
 }
 

@@ -447,7 +447,64 @@ async fn finish(
         },
     )
     .await?;
+    // A stopped rollout opens an incident with what it knows (the RCA builds on it).
+    let incident = match stopped {
+        None => None,
+        Some(why) => {
+            let failing: Vec<&HostEnd> = ends
+                .iter()
+                .filter(|e| e.state != HostState::Verified)
+                .collect();
+            let record = json!({
+                "title": format!("{change}: rollout R-{r} stopped: {why}"),
+                "opened_by": format!("R-{r}"),
+                "change": change,
+                "rollout": format!("R-{r}"),
+                "wave": failing.first().map(|e| e.wave),
+                "manifest": pins,
+                "hosts": failing,
+                "milestones": {"detected": jiff::Timestamp::now().to_string()},
+            });
+            let stored = store
+                .insert_incident(
+                    "open",
+                    &record,
+                    event(
+                        actor,
+                        "incident.opened",
+                        json!({"rollout": format!("R-{r}"), "change": change}),
+                    ),
+                )
+                .await
+                .map_err(store_failure)?;
+            Some(format!("INC-{}", stored.number))
+        }
+    };
+    let events = super::events::events_for(config);
+    let sent = fearless_events::Event::for_change(
+        format!("fearless.rollout.{rollout_state}.v1"),
+        fearless_events::local_source(),
+        change,
+        json!({"rollout": format!("R-{r}"), "manifest": pins, "hosts": ends, "incident": incident}),
+    )
+    .severity(if stopped.is_some() {
+        fearless_events::Severity::Error
+    } else {
+        fearless_events::Severity::Info
+    });
+    super::events::emit(&events, &sent).await;
+    if let Some(inc) = &incident {
+        let opened = fearless_events::Event::for_change(
+            "fearless.incident.opened.v1",
+            fearless_events::local_source(),
+            change,
+            json!({"incident": inc, "rollout": format!("R-{r}"), "reason": stopped}),
+        )
+        .severity(fearless_events::Severity::Warning);
+        super::events::emit(&events, &opened).await;
+    }
     let summary = json!({
+        "incident": incident,
         "change": change,
         "manifest": pins,
         "waves": waves,
@@ -504,6 +561,9 @@ async fn finish(
         );
         if !untouched.is_empty() {
             text.push_str(&format!("not touched: {}\n", untouched.join(", ")));
+        }
+        if let Some(inc) = &incident {
+            text.push_str(&format!("{inc} opened (fearless incident show {inc})\n"));
         }
         print(&text)?;
     }

@@ -185,6 +185,22 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
         "{detail}"
     );
     let rollout = failed["rollout"].as_str().expect("id").to_owned();
+    // An incident names the rollout, the wave, the manifest and the failing checks.
+    let inc = failed["result"]["incident"]
+        .as_str()
+        .expect("an incident was opened");
+    let incident = json(c, &["incident", "show", inc]);
+    assert_eq!(incident["state"], "open");
+    assert_eq!(incident["record"]["rollout"], rollout.as_str());
+    assert_eq!(incident["record"]["wave"], 1);
+    assert_eq!(
+        incident["record"]["manifest"],
+        serde_json::json!(["libacme=2.0"])
+    );
+    let why = incident["record"]["hosts"][0]["detail"]
+        .as_str()
+        .expect("detail");
+    assert!(why.contains("orders-api/orders on web-1: fail"), "{why}");
     let shown = json(c, &["rollout", "show", &rollout]);
     let snapshot = shown["hosts"]
         .as_array()

@@ -223,3 +223,55 @@ mod cases {
         assert_eq!(journal.len(), 2, "one start, one move");
     }
 }
+
+mod incidents {
+    use crate::common::{Kind, TestDb, event};
+    use fearless_store::JournalFilter;
+    use serde_json::json;
+
+    async fn round_trip(db: &TestDb) {
+        let store = db.open().await;
+        let first = store
+            .insert_incident(
+                "open",
+                &json!({"rollout": "R-2", "failing": ["orders-api/orders on web-1"]}),
+                event("ops", "incident.opened", json!({})),
+            )
+            .await
+            .expect("insert");
+        let second = store
+            .insert_incident(
+                "open",
+                &json!({}),
+                event("ops", "incident.opened", json!({})),
+            )
+            .await
+            .expect("insert");
+        assert_eq!((first.number, second.number), (1, 2));
+        drop(store);
+        let store = db.open().await;
+        let got = store.get_incident(1).await.expect("get").expect("exists");
+        assert_eq!(got.record["failing"][0], "orders-api/orders on web-1");
+        assert_eq!(got.state, "open");
+        assert!(store.get_incident(3).await.expect("get").is_none());
+        assert_eq!(store.list_incidents().await.expect("list").len(), 2);
+        let journal = store
+            .journal(&JournalFilter {
+                subject: Some("INC-1".into()),
+                ..JournalFilter::default()
+            })
+            .await
+            .expect("journal");
+        assert_eq!(journal.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn incidents_round_trip_on_sqlite() {
+        round_trip(&TestDb::new(Kind::Sqlite).await).await;
+    }
+
+    #[tokio::test]
+    async fn incidents_round_trip_on_postgres() {
+        round_trip(&TestDb::new(Kind::Postgres).await).await;
+    }
+}
