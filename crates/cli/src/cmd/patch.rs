@@ -1116,6 +1116,19 @@ impl Ctx<'_> {
         state: HostState,
     ) -> (HostState, String) {
         let host = t.name;
+        // A host that failed before it was applied to (unreachable, say) has nothing to undo.
+        if let Ok(rows) = self.store.rollout_hosts(self.rollout).await
+            && rows.iter().any(|r| {
+                r.host == host
+                    && (r.state == HostState::Pending.to_string()
+                        || r.state == HostState::Snapshotted.to_string())
+            })
+        {
+            return (
+                HostState::Failed,
+                "nothing to roll back: it failed before any change".into(),
+            );
+        }
         let state = if state == HostState::RollingBack {
             state
         } else {

@@ -428,3 +428,98 @@ fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consisten
     let verify = fearless(&["-c", c, "journal", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
 }
+
+#[test]
+fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
+    assert!(
+        super::lab_packages::is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let config = dir.join("fearless.yaml").display().to_string();
+    let c = config.as_str();
+    let _guard = LabGuard(d.clone());
+    let up = fearless(&["lab", "up", "--hosts", "3", "--dir", &d]);
+    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    assert_eq!(
+        fearless(&["lab", "publish", "routine", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let change = approved(c, "routine");
+    // The lab records each host's sshd (PID 1 of its namespace): killing it kills the host.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).expect("state"))
+            .expect("json");
+    let victim_pid = state["hosts"]
+        .as_array()
+        .and_then(|hs| hs.iter().find(|h| h["name"] == "web-3"))
+        .and_then(|h| h["sshd"]["pid"].as_u64())
+        .expect("web-3 sshd pid")
+        .to_string();
+
+    let started = std::time::Instant::now();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args([
+            "-c", c, "--as", "alice", "patch", "--change", &change, "--waves", "1,100%", "--bake",
+            "1s", "--format", "json",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn patch");
+    // Wait for wave 2 to reach web-3, then kill the host.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "wave 2 never reached web-3"
+        );
+        let out = fearless(&["-c", c, "journal", "--subject", "R-1", "--format", "json"]);
+        let entries: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let applying = entries["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["kind"] == "rollout.host.applying" && e["payload"]["host"] == "web-3");
+        if applying {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &victim_pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("patch ends");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(90),
+        "it took {took:?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["state"], "failed", "{doc}");
+    let hosts = doc["result"]["hosts"].as_array().expect("hosts");
+    let web3 = hosts.iter().find(|h| h["host"] == "web-3").expect("web-3");
+    assert_eq!(web3["state"], "rollback-failed", "{web3}");
+    let web1 = hosts.iter().find(|h| h["host"] == "web-1").expect("web-1");
+    assert_eq!(
+        web1["state"], "verified",
+        "the canary stays on the manifest: {web1}"
+    );
+    assert!(doc["result"]["incident"].is_string(), "{doc}");
+    let chg = json(c, &["change", "show", &change]);
+    assert_eq!(chg["close_code"], "unsuccessful", "{chg}");
+}
