@@ -387,8 +387,11 @@ pub(crate) struct PatchArgs {
     #[arg(long, value_name = "DURATION")]
     pub(crate) bake: Option<String>,
     /// Only security updates
-    #[arg(long)]
+    #[arg(long, conflicts_with = "manifest")]
     pub(crate) security: bool,
+    /// Apply exactly this list (name=version lines) instead of the pending updates
+    #[arg(long, short = 'm', value_name = "FILE")]
+    pub(crate) manifest: Option<std::path::PathBuf>,
     /// Go ahead although the baseline has failures (then only regressions count)
     #[arg(long)]
     pub(crate) accept_baseline_failures: bool,
@@ -432,6 +435,16 @@ pub(crate) enum RolloutAction {
     /// Finish a rollout whose controller died: settle every host left mid-way (never
     /// applying twice), then carry on with the remaining waves
     Resume {
+        /// R-N or N
+        id: String,
+    },
+    /// Stop a running rollout before its next wave (resume continues it)
+    Pause {
+        /// R-N or N
+        id: String,
+    },
+    /// Stop a rollout and roll every host it changed back to its snapshot
+    Abort {
         /// R-N or N
         id: String,
     },

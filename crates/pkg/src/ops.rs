@@ -212,6 +212,76 @@ pub async fn apply<M: PackageManager>(
     })
 }
 
+/// Whether `manifest` could be applied to this host now with a way back: every version it
+/// would replace is in the host cache or a repository, and none is a package the
+/// distributions do not support downgrading. Changes nothing (a preflight for rollouts);
+/// the returned lines say what is wrong (empty: it can).
+pub async fn check_apply<M: PackageManager>(
+    pm: &M,
+    t: &Target<'_>,
+    manifest: &Manifest,
+) -> Result<Vec<String>, PkgError> {
+    let kind = pm.manager().kind();
+    let mut problems = manifest.invalid_for(kind);
+    if !problems.is_empty() {
+        return Ok(problems);
+    }
+    let installed = pm.installed(t).await?;
+    let by_name: BTreeMap<&str, &Installed> =
+        installed.iter().map(|p| (p.name.as_str(), p)).collect();
+    let request = Request {
+        install: manifest
+            .pins
+            .iter()
+            .filter(|pin| {
+                by_name
+                    .get(pin.name.as_str())
+                    .is_none_or(|p| !matches_pin(kind, &p.version, &pin.version))
+            })
+            .map(|pin| InstallItem {
+                name: pin.name.clone(),
+                arch: pin.arch.clone(),
+                version: pin.version.clone(),
+                file: None,
+            })
+            .collect(),
+        remove: Vec::new(),
+    };
+    if request.is_empty() {
+        return Ok(problems);
+    }
+    let deltas = pm.simulate(t, &request).await?;
+    let replaced: Vec<&Installed> = deltas
+        .iter()
+        .filter(|d| d.from.is_some())
+        .filter_map(|d| by_name.get(d.name.as_str()).copied())
+        .collect();
+    let cached = pm.cached(t).await?;
+    let names: Vec<String> = replaced.iter().map(|p| p.name.clone()).collect();
+    let offered = pm.offered(t, &names).await?;
+    for p in replaced {
+        if not_downgradable(&p.name) {
+            problems.push(format!(
+                "{} {}: the distribution does not support downgrading it",
+                p.name, p.version
+            ));
+        }
+        let kept = cached
+            .iter()
+            .any(|c| c.name == p.name && c.arch == p.arch && c.version == p.version);
+        let in_repo = offered.iter().any(|o| {
+            o.name == p.name && compare(kind, &o.version, &p.version) == Ok(Ordering::Equal)
+        });
+        if !kept && !in_repo {
+            problems.push(format!(
+                "{}={}: the version installed now is in no repository and not in {CACHE_DIR}",
+                p.name, p.version
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 /// What a rollback to `target` would do and whether it can.
 #[derive(Debug, Clone, Serialize)]
 pub struct Feasibility {

@@ -138,7 +138,34 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         .into_iter()
         .filter_map(|(h, r)| r.ok().map(|p| (h, p)))
         .collect();
-    let Some(manifest) = freeze(&pre, &config.patch.exclude, a.security)? else {
+    let frozen = match &a.manifest {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::bad_input(
+                    format!("cannot read manifest {}: {e}", path.display()),
+                    None,
+                )
+            })?;
+            let m = Manifest::parse(&path.display().to_string(), &text)
+                .map_err(|e| Failure::bad_input(e.to_string(), None))?;
+            let kept: Vec<String> = m
+                .pins
+                .iter()
+                .filter(|p| !config.patch.exclude.iter().any(|g| glob(g, &p.name)))
+                .map(ToString::to_string)
+                .collect();
+            if kept.is_empty() {
+                None
+            } else {
+                Some(
+                    Manifest::parse(&path.display().to_string(), &kept.join("\n"))
+                        .map_err(|e| Failure::bad_input(e.to_string(), None))?,
+                )
+            }
+        }
+        None => freeze(&pre, &config.patch.exclude, a.security)?,
+    };
+    let Some(manifest) = frozen else {
         fw.close().await;
         print(&format!(
             "nothing to patch: no pending update on {} host(s)\n",
@@ -146,6 +173,34 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         ))?;
         return Ok(Outcome::Success);
     };
+
+    // Every host must be able to take the manifest with a way back, before any changes.
+    let manifest_ref = &manifest;
+    let feasible = fw
+        .each(|b, t| async move { ops::check_apply(&b, &t, manifest_ref).await })
+        .await;
+    let problems: Vec<String> = feasible
+        .iter()
+        .flat_map(|(host, r)| match r {
+            Ok(lines) => lines
+                .iter()
+                .map(|l| format!("{host}: {l}"))
+                .collect::<Vec<_>>(),
+            Err(e) => vec![e.to_string()],
+        })
+        .collect();
+    if !problems.is_empty() {
+        fw.close().await;
+        return Err(Failure::Gate {
+            message: format!(
+                "preflight: the manifest could not be rolled back everywhere, nothing was changed: {}",
+                problems.join("; ")
+            ),
+            hint: Some(
+                "restore the missing versions to a repository, or exclude those packages".into(),
+            ),
+        });
+    }
 
     // Waves: spread across failure domains, never a whole component at once.
     let members: Vec<Member> = hosts
@@ -267,10 +322,10 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         checks: &checks,
         baseline: &baseline,
     };
-    let (ends, stopped) = drive(g, &config, &fw, &ctx, &waves, Vec::new(), 0, bake).await?;
+    let (ends, halt) = drive(g, &config, &fw, &ctx, &waves, Vec::new(), 0, bake).await?;
     checks.close().await;
     fw.close().await;
-    finish(
+    conclude(
         g,
         &config,
         &store,
@@ -280,7 +335,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         &pins,
         &waves,
         &ends,
-        stopped.as_deref(),
+        halt,
     )
     .await
 }
@@ -301,9 +356,23 @@ async fn drive(
     mut ends: Vec<HostEnd>,
     first: usize,
     bake: Duration,
-) -> Result<(Vec<HostEnd>, Option<String>), Failure> {
+) -> Result<(Vec<HostEnd>, Option<Halt>), Failure> {
     let mut stopped: Option<String> = None;
     for (i, wave) in waves.iter().enumerate().skip(first) {
+        // `rollout pause` / `rollout abort` take effect between waves.
+        if i > 0 {
+            let now = ctx
+                .store
+                .get_rollout(ctx.rollout)
+                .await
+                .map_err(store_failure)?;
+            match now.map(|r| r.state).as_deref() {
+                Some("running") => {}
+                Some("paused") => return Ok((ends, Some(Halt::Paused(i + 1)))),
+                // Aborting, or already ended by `rollout abort`: hands off.
+                _ => return Ok((ends, Some(Halt::Aborted))),
+            }
+        }
         // Hosts of this wave already settled (resume) are not patched again.
         let names: Vec<&str> = wave
             .iter()
@@ -354,6 +423,16 @@ async fn drive(
                 ),
             );
             tokio::time::sleep(bake).await;
+            // An abort during the bake has taken the hosts over.
+            let now = ctx
+                .store
+                .get_rollout(ctx.rollout)
+                .await
+                .map_err(store_failure)?;
+            if now.is_none_or(|r| r.state != "running" && r.state != "paused") {
+                ends.extend(wave_ends);
+                return Ok((ends, Some(Halt::Aborted)));
+            }
             for e in &mut wave_ends {
                 let regressions = ctx.verify_again(&e.host).await?;
                 if !regressions.is_empty() {
@@ -404,7 +483,74 @@ async fn drive(
         }
         ends.extend(wave_ends);
     }
-    Ok((ends, stopped))
+    Ok((ends, stopped.map(Halt::Stopped)))
+}
+
+/// Why the wave driver returned before the last wave.
+#[derive(Debug)]
+enum Halt {
+    /// A wave failed.
+    Stopped(String),
+    /// `rollout pause` asked to stop before this wave (1-based).
+    Paused(usize),
+    /// `rollout abort` asked to stop; the abort rolls the hosts back.
+    Aborted,
+}
+
+/// Turn the driver's halt into the command's end: a pause or an abort leaves the rest to
+/// `rollout resume` / `rollout abort`; anything else completes the change.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per command; a struct would only rename them"
+)]
+async fn conclude(
+    g: &Global,
+    config: &Config,
+    store: &Store,
+    actor: &str,
+    change: &str,
+    r: u64,
+    pins: &[String],
+    waves: &[Vec<String>],
+    ends: &[HostEnd],
+    halt: Option<Halt>,
+) -> Result<Outcome, Failure> {
+    match halt {
+        Some(Halt::Paused(wave)) => {
+            print(&format!(
+                "R-{r} paused before wave {wave}; `fearless rollout resume R-{r}` continues, `fearless rollout abort R-{r}` backs out\n"
+            ))?;
+            Ok(Outcome::Failed)
+        }
+        Some(Halt::Aborted) => {
+            print(&format!(
+                "R-{r} is being aborted: `fearless rollout abort R-{r}` rolls its hosts back\n"
+            ))?;
+            Ok(Outcome::Failed)
+        }
+        Some(Halt::Stopped(why)) => {
+            finish(
+                g,
+                config,
+                store,
+                actor,
+                change,
+                r,
+                pins,
+                waves,
+                ends,
+                Some(&why),
+                true,
+            )
+            .await
+        }
+        None => {
+            finish(
+                g, config, store, actor, change, r, pins, waves, ends, None, true,
+            )
+            .await
+        }
+    }
 }
 
 /// Complete the change with the rollout's outcome, record the rollout's end, print.
@@ -423,6 +569,7 @@ async fn finish(
     waves: &[Vec<String>],
     ends: &[HostEnd],
     stopped: Option<&str>,
+    open_incident: bool,
 ) -> Result<Outcome, Failure> {
     let (code, rollout_state) = match &stopped {
         None => (CloseCode::Successful, "completed"),
@@ -449,8 +596,7 @@ async fn finish(
     .await?;
     // A stopped rollout opens an incident with what it knows (the RCA builds on it).
     let incident = match stopped {
-        None => None,
-        Some(why) => {
+        Some(why) if open_incident => {
             let failing: Vec<&HostEnd> = ends
                 .iter()
                 .filter(|e| e.state != HostState::Verified)
@@ -479,6 +625,7 @@ async fn finish(
                 .map_err(store_failure)?;
             Some(format!("INC-{}", stored.number))
         }
+        _ => None,
     };
     let events = super::events::events_for(config);
     let sent = fearless_events::Event::for_change(
@@ -1208,78 +1355,88 @@ fn rollout_number(id: &str) -> Result<u64, Failure> {
     })
 }
 
-/// `rollout resume R`: settle the hosts a dead controller left mid-way, then go on.
-async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<Outcome, Failure> {
-    let actor = identity(g)?;
-    let n = rollout_number(id)?;
-    let r = store
-        .get_rollout(n)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            Failure::bad_input(
-                format!("there is no rollout R-{n}"),
-                Some("see `fearless rollout list`"),
-            )
-        })?;
-    if r.state != "running" {
-        print(&format!("R-{n} is {}: nothing to resume\n", r.state))?;
-        return Ok(Outcome::Success);
-    }
-    let corrupt = |what: &str| {
-        Failure::Environment(anyhow::anyhow!(
-            "rollout R-{n}: its record has no readable {what}"
-        ))
-    };
-    let strings = |v: &Value| -> Option<Vec<String>> {
-        v.as_array().map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
+/// A stored rollout, read back for `resume` and `abort`.
+struct Loaded {
+    record: fearless_store::StoredRollout,
+    manifest: Manifest,
+    pins: Vec<String>,
+    waves: Vec<Vec<String>>,
+    components: Vec<String>,
+    baseline: Baseline,
+    bake: Duration,
+    change: String,
+    rows: Vec<fearless_store::RolloutHost>,
+    hosts: Vec<Host>,
+}
+
+impl Loaded {
+    async fn read(config: &Config, store: &Store, n: u64) -> Result<Self, Failure> {
+        let record = store
+            .get_rollout(n)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(|| {
+                Failure::bad_input(
+                    format!("there is no rollout R-{n}"),
+                    Some("see `fearless rollout list`"),
+                )
+            })?;
+        let corrupt = |what: &str| {
+            Failure::Environment(anyhow::anyhow!(
+                "rollout R-{n}: its record has no readable {what}"
+            ))
+        };
+        let strings = |v: &Value| -> Option<Vec<String>> {
+            v.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+        };
+        let rec = &record.record;
+        let pins = strings(&rec["manifest"]).ok_or_else(|| corrupt("manifest"))?;
+        let manifest = Manifest::parse(&format!("R-{n}"), &pins.join("\n"))
+            .map_err(|_| corrupt("manifest"))?;
+        let waves: Vec<Vec<String>> = rec["waves"]
+            .as_array()
+            .and_then(|ws| ws.iter().map(strings).collect())
+            .ok_or_else(|| corrupt("waves"))?;
+        let components = strings(&rec["components"]).ok_or_else(|| corrupt("components"))?;
+        let baseline: Baseline =
+            serde_json::from_value(rec["baseline"].clone()).map_err(|_| corrupt("baseline"))?;
+        let bake = Duration::from_millis(rec["bake_ms"].as_u64().ok_or_else(|| corrupt("bake"))?);
+        let change = rec["change"]
+            .as_str()
+            .ok_or_else(|| corrupt("change"))?
+            .to_owned();
+        let rows = store.rollout_hosts(n).await.map_err(store_failure)?;
+        let mut hosts = Vec::new();
+        for row in &rows {
+            let h = config.inventory.hosts.get(&row.host).ok_or_else(|| {
+                Failure::bad_input(
+                    format!("R-{n}: host {} is no longer in the inventory", row.host),
+                    None,
+                )
+            })?;
+            hosts.push(h.clone());
+        }
+        Ok(Self {
+            record,
+            manifest,
+            pins,
+            waves,
+            components,
+            baseline,
+            bake,
+            change,
+            rows,
+            hosts,
         })
-    };
-    let pins = strings(&r.record["manifest"]).ok_or_else(|| corrupt("manifest"))?;
-    let manifest =
-        Manifest::parse(&format!("R-{n}"), &pins.join("\n")).map_err(|_| corrupt("manifest"))?;
-    let waves: Vec<Vec<String>> = r.record["waves"]
-        .as_array()
-        .and_then(|ws| ws.iter().map(strings).collect())
-        .ok_or_else(|| corrupt("waves"))?;
-    let components = strings(&r.record["components"]).ok_or_else(|| corrupt("components"))?;
-    let baseline: Baseline =
-        serde_json::from_value(r.record["baseline"].clone()).map_err(|_| corrupt("baseline"))?;
-    let bake = Duration::from_millis(
-        r.record["bake_ms"]
-            .as_u64()
-            .ok_or_else(|| corrupt("bake"))?,
-    );
-    let change = r.record["change"]
-        .as_str()
-        .ok_or_else(|| corrupt("change"))?
-        .to_owned();
-    let rows = store.rollout_hosts(n).await.map_err(store_failure)?;
-    let mut hosts = Vec::new();
-    for row in &rows {
-        let h = config.inventory.hosts.get(&row.host).ok_or_else(|| {
-            Failure::bad_input(
-                format!("R-{n}: host {} is no longer in the inventory", row.host),
-                None,
-            )
-        })?;
-        hosts.push(h.clone());
     }
-    let checks = Checks::new(&config, &components, &hosts)?;
-    let fw = Fleetwide::with_hosts(config.clone(), hosts, Limits::default().lock_wait);
-    let ctx = Ctx {
-        store,
-        actor: &actor,
-        rollout: n,
-        manifest: &manifest,
-        checks: &checks,
-        baseline: &baseline,
-    };
-    let state_of = |host: &str| -> HostState {
-        rows.iter()
+
+    fn state_of(&self, host: &str) -> HostState {
+        self.rows
+            .iter()
             .find(|r| r.host == host)
             .and_then(|r| {
                 HostState::ALL
@@ -1287,8 +1444,58 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
                     .find(|s| s.to_string() == r.state)
             })
             .unwrap_or(HostState::Pending)
+    }
+
+    fn wave_of(&self, host: &str) -> usize {
+        self.rows
+            .iter()
+            .find(|r| r.host == host)
+            .map_or(0, |r| r.wave as usize)
+    }
+
+    /// Move the rollout record to `state`, journaled.
+    async fn set_state(&mut self, store: &Store, actor: &str, state: &str) -> Result<(), Failure> {
+        let n = self.record.number;
+        self.record = store
+            .update_rollout(
+                n,
+                self.record.version,
+                state,
+                &self.record.record,
+                event(actor, &format!("rollout.{state}"), json!({})),
+            )
+            .await
+            .map_err(store_failure)?;
+        Ok(())
+    }
+}
+
+/// `rollout resume R`: settle the hosts a dead controller left mid-way, then go on (also
+/// continues a paused rollout).
+async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<Outcome, Failure> {
+    let actor = identity(g)?;
+    let n = rollout_number(id)?;
+    let mut l = Loaded::read(&config, store, n).await?;
+    match l.record.state.as_str() {
+        "running" => {}
+        "paused" => l.set_state(store, &actor, "running").await?,
+        other => {
+            print(&format!("R-{n} is {other}: nothing to resume\n"))?;
+            return Ok(Outcome::Success);
+        }
+    }
+    let checks = Checks::new(&config, &l.components, &l.hosts)?;
+    let fw = Fleetwide::with_hosts(config.clone(), l.hosts.clone(), Limits::default().lock_wait);
+    let ctx = Ctx {
+        store,
+        actor: &actor,
+        rollout: n,
+        manifest: &l.manifest,
+        checks: &checks,
+        baseline: &l.baseline,
     };
-    let touched: Vec<&str> = rows
+    let touched: Vec<&str> = l
+        .rows
         .iter()
         .filter(|r| r.state != HostState::Pending.to_string())
         .map(|r| r.host.as_str())
@@ -1300,21 +1507,16 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
     let settled = fw
         .each_of(&touched, |b, t| {
             let ctx = &ctx;
-            let state = state_of(t.name);
+            let state = l.state_of(t.name);
             async move { Ok(ctx.recover_host(g, &b, &t, state).await) }
         })
         .await;
-    let wave_of = |host: &str| {
-        rows.iter()
-            .find(|r| r.host == host)
-            .map_or(0, |r| r.wave as usize)
-    };
     let mut ends: Vec<HostEnd> = settled
         .into_iter()
         .map(|(host, r)| {
             let (state, detail) = r.unwrap_or_else(|e| (HostState::Failed, e.to_string()));
             HostEnd {
-                wave: wave_of(&host),
+                wave: l.wave_of(&host),
                 host,
                 state,
                 detail,
@@ -1339,35 +1541,148 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
             e.detail = format!("{}; {detail}", e.detail);
         }
     }
-    let (ends, stopped) = if ends.iter().all(|e| e.state == HostState::Verified) {
-        let first = waves
+    let (ends, halt) = if ends.iter().all(|e| e.state == HostState::Verified) {
+        let first = l
+            .waves
             .iter()
             .position(|w| w.iter().any(|h| !ends.iter().any(|e| &e.host == h)))
-            .unwrap_or(waves.len());
-        drive(g, &config, &fw, &ctx, &waves, ends, first, bake).await?
+            .unwrap_or(l.waves.len());
+        drive(g, &config, &fw, &ctx, &l.waves, ends, first, l.bake).await?
     } else {
         let bad: Vec<String> = ends
             .iter()
             .filter(|e| e.state != HostState::Verified)
             .map(|e| format!("{} {}", e.host, e.state))
             .collect();
-        (ends, Some(format!("resumed with {}", bad.join(", "))))
+        (
+            ends,
+            Some(Halt::Stopped(format!("resumed with {}", bad.join(", ")))),
+        )
     };
     checks.close().await;
     fw.close().await;
-    finish(
+    conclude(
+        g, &config, store, &actor, &l.change, n, &l.pins, &l.waves, &ends, halt,
+    )
+    .await
+}
+
+/// `rollout pause R`: the controller stops before its next wave.
+async fn pause(g: &Global, config: &Config, store: &Store, id: &str) -> Result<Outcome, Failure> {
+    let actor = identity(g)?;
+    let n = rollout_number(id)?;
+    let mut l = Loaded::read(config, store, n).await?;
+    if l.record.state != "running" {
+        return Err(Failure::Gate {
+            message: format!(
+                "R-{n} is {}: only a running rollout can be paused",
+                l.record.state
+            ),
+            hint: None,
+        });
+    }
+    l.set_state(store, &actor, "paused").await?;
+    print(&format!(
+        "R-{n} paused: no new wave starts; `fearless rollout resume R-{n}` continues\n"
+    ))?;
+    Ok(Outcome::Success)
+}
+
+/// `rollout abort R`: no new host is touched, and every host the rollout changed goes back
+/// to its snapshot; the change is completed `backed-out`.
+async fn abort(g: &Global, config: Config, store: &Store, id: &str) -> Result<Outcome, Failure> {
+    let actor = identity(g)?;
+    let n = rollout_number(id)?;
+    let mut l = Loaded::read(&config, store, n).await?;
+    match l.record.state.as_str() {
+        "running" | "paused" => l.set_state(store, &actor, "aborting").await?,
+        "aborting" => {}
+        other => {
+            print(&format!("R-{n} is {other}: nothing to abort\n"))?;
+            return Ok(Outcome::Success);
+        }
+    }
+    let checks = Checks::new(&config, &l.components, &l.hosts)?;
+    let fw = Fleetwide::with_hosts(config.clone(), l.hosts.clone(), Limits::default().lock_wait);
+    let ctx = Ctx {
+        store,
+        actor: &actor,
+        rollout: n,
+        manifest: &l.manifest,
+        checks: &checks,
+        baseline: &l.baseline,
+    };
+    let changed: Vec<&str> = l
+        .rows
+        .iter()
+        .filter(|r| {
+            ![
+                HostState::Pending,
+                HostState::Snapshotted,
+                HostState::RolledBack,
+                HostState::RollbackFailed,
+            ]
+            .iter()
+            .any(|s| s.to_string() == r.state)
+        })
+        .map(|r| r.host.as_str())
+        .collect();
+    progress(
+        g,
+        &format!("R-{n}: aborting; rolling back {} host(s)", changed.len()),
+    );
+    let back = fw
+        .each_of(&changed, |b, t| {
+            let ctx = &ctx;
+            let state = l.state_of(t.name);
+            async move {
+                let steps: &[Step] = match state {
+                    HostState::Applying | HostState::Applied | HostState::Verifying => {
+                        &[Step::Fail]
+                    }
+                    _ => &[],
+                };
+                Ok(match ctx.walk(t.name, state, steps).await {
+                    Ok(s) => ctx.roll_back(g, &b, &t, s).await,
+                    Err(e) => (state, e),
+                })
+            }
+        })
+        .await;
+    let ends: Vec<HostEnd> = back
+        .into_iter()
+        .map(|(host, r)| {
+            let (state, detail) = r.unwrap_or_else(|e| (HostState::RollbackFailed, e.to_string()));
+            HostEnd {
+                wave: l.wave_of(&host),
+                host,
+                state,
+                detail,
+            }
+        })
+        .collect();
+    checks.close().await;
+    fw.close().await;
+    let outcome = finish(
         g,
         &config,
         store,
         &actor,
-        &change,
+        &l.change,
         n,
-        &pins,
-        &waves,
+        &l.pins,
+        &l.waves,
         &ends,
-        stopped.as_deref(),
+        Some(&format!("aborted by {actor}")),
+        false,
     )
-    .await
+    .await?;
+    // The abort did what was asked when every changed host is back on its snapshot.
+    if ends.iter().all(|e| e.state == HostState::RolledBack) {
+        Ok(Outcome::Success)
+    } else {
+        Ok(outcome)
+    }
 }
 
 pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failure> {
@@ -1376,6 +1691,8 @@ pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failu
     let store = open_store(g, &config).await?;
     match a.action {
         RolloutAction::Resume { id } => return resume(g, config, &store, &id).await,
+        RolloutAction::Pause { id } => return pause(g, &config, &store, &id).await,
+        RolloutAction::Abort { id } => return abort(g, config, &store, &id).await,
         RolloutAction::List => {
             let all = store.list_rollouts().await.map_err(store_failure)?;
             if g.format == Format::Json {

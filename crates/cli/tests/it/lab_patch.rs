@@ -104,6 +104,27 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 
     // Approved and scheduled: every wave passes, every host ends on the manifest.
     ok(c, "bob", &["change", "approve", &first]);
+    // Approved, but its window is in the future: refused too.
+    ok(
+        c,
+        "alice",
+        &[
+            "change",
+            "schedule",
+            &first,
+            "--window",
+            "2099-01-01T00:00:00Z..2099-01-01T04:00:00Z",
+        ],
+    );
+    let (code, out, err) = run(c, "alice", &["patch", "--change", &first]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("it cannot start at"), "{err}");
+    assert_eq!(
+        json(c, &["rollout", "list"])["rollouts"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
     ok(c, "alice", &["change", "schedule", &first]);
     let plan: Value = serde_json::from_str(&ok(
         c,
@@ -151,6 +172,45 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
         (Some("review"), Some("successful")),
         "{chg}"
     );
+
+    // Preflight refuses a manifest whose way back is gone (acme-docs 1.1 withdrawn from the
+    // repository, never cached): nothing starts, nothing changes.
+    assert_eq!(
+        fearless(&["lab", "withdraw", "acme-docs=1.1", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let down = tmp.path().join("downgrade.txt");
+    std::fs::write(&down, "acme-docs=1.0\n").expect("write");
+    let third = new_change(c, "acme-docs back to 1.0");
+    ok(c, "alice", &["change", "submit", &third]);
+    ok(c, "bob", &["change", "approve", &third]);
+    ok(c, "alice", &["change", "schedule", &third]);
+    let (code, out, err) = run(
+        c,
+        "alice",
+        &[
+            "patch",
+            "--change",
+            &third,
+            "-m",
+            &down.display().to_string(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("acme-docs=1.1: the version installed now is in no repository"),
+        "{err}"
+    );
+    assert_eq!(
+        json(c, &["rollout", "list"])["rollouts"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(version_on(c, "web-1", "acme-docs"), "1.1");
+    assert_eq!(json(c, &["change", "show", &third])["state"], "scheduled");
 
     // bad-libacme: the canary fails orders-api and checkout, goes back to its snapshot
     // byte for byte, and the rollout stops after wave 1 with the other hosts untouched.
@@ -522,4 +582,136 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
     assert!(doc["result"]["incident"].is_string(), "{doc}");
     let chg = json(c, &["change", "show", &change]);
     assert_eq!(chg["close_code"], "unsuccessful", "{chg}");
+}
+
+/// Start `patch` with a long bake, and once the canary is verified (wave 1 baking) run
+/// `rollout <verb> R-<n>`; returns the controller's exit code and stdout.
+fn during_bake(config: &str, change: &str, rollout: u64, verb: &str) -> (Option<i32>, String) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args([
+            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
+            "--bake", "4s",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn patch");
+    let subject = format!("R-{rollout}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary was never verified"
+        );
+        let out = fearless(&[
+            "-c",
+            config,
+            "journal",
+            "--subject",
+            &subject,
+            "--format",
+            "json",
+        ]);
+        if stdout(&out).contains("\"rollout.host.verified\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ok(config, "carol", &["rollout", verb, &subject]);
+    let out = child.wait_with_output().expect("patch ends");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
+    assert!(
+        super::lab_packages::is_root(),
+        "the lab test needs root (CI runs as root)"
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("lab");
+    let d = dir.display().to_string();
+    let config = dir.join("fearless.yaml").display().to_string();
+    let c = config.as_str();
+    let _guard = LabGuard(d.clone());
+    let up = fearless(&["lab", "up", "--hosts", "2", "--dir", &d]);
+    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    assert_eq!(
+        fearless(&["lab", "publish", "routine", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // Pause during the canary's bake: wave 2 never starts; resume runs it.
+    let first = approved(c, "routine");
+    let (code, out) = during_bake(c, &first, 1, "pause");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("R-1 paused before wave 2"), "{out}");
+    let shown = json(c, &["rollout", "show", "R-1"]);
+    assert_eq!(shown["state"], "paused");
+    assert_eq!(
+        version_on(c, "web-2", "acme-api"),
+        "1.0",
+        "wave 2 did not start"
+    );
+    let resumed: Value = serde_json::from_str(&ok(
+        c,
+        "alice",
+        &["rollout", "resume", "R-1", "--format", "json"],
+    ))
+    .expect("json");
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    assert_eq!(version_on(c, "web-2", "acme-api"), "1.1");
+
+    // Abort during the canary's bake: the canary goes back to its snapshot, web-2 is never
+    // touched, the change is backed out, and no incident is opened.
+    assert_eq!(
+        fearless(&["lab", "publish", "fixed-libacme", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let second = approved(c, "libacme 2.0.1");
+    let (code, out) = during_bake(c, &second, 2, "abort");
+    assert_eq!(code, Some(1), "{out}");
+    let shown = json(c, &["rollout", "show", "R-2"]);
+    assert_eq!(shown["state"], "backed-out", "{shown}");
+    let states: Vec<(&str, &str)> = shown["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap_or(""),
+                h["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("web-1", "rolled-back"), ("web-2", "pending")],
+        "{shown}"
+    );
+    assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
+    assert_eq!(version_on(c, "web-2", "libacme"), "1.0");
+    let chg = json(c, &["change", "show", &second]);
+    assert_eq!(chg["close_code"], "backed-out", "{chg}");
+    assert_eq!(
+        json(c, &["incident", "list"])["incidents"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    let again = fearless(&["-c", c, "--as", "carol", "rollout", "pause", "R-2"]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a finished rollout cannot be paused"
+    );
 }
