@@ -28,9 +28,13 @@ for f in "$d"/*.deb; do
 done
 "#;
 
+/// One `apt-get download` for all (one metadata load); only when that fails, one by one
+/// to find which version is missing.
 const CACHE: &str = r#"d=$1
 shift
 mkdir -p "$d" && cd "$d" || exit
+[ "$#" -eq 0 ] && exit 0
+apt-get -q download "$@" >/dev/null 2>&1 && exit 0
 for p in "$@"; do
 	apt-get -q download "$p" >/dev/null 2>&1 || echo "missing $p"
 done

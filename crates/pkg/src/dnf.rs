@@ -73,6 +73,8 @@ const CACHE: &str = r#"d=$1
 dnf=$2
 shift 2
 mkdir -p "$d" || exit
+[ "$#" -eq 0 ] && exit 0
+"$dnf" -q -y reinstall --downloadonly --destdir "$d" "$@" >/dev/null 2>&1 && exit 0
 for p in "$@"; do
 	"$dnf" -q -y reinstall --downloadonly --destdir "$d" "$p" >/dev/null 2>&1 || echo "missing $p"
 done

@@ -34,6 +34,8 @@ struct Preflight {
     manager: Manager,
     pending: Vec<Pending>,
     free_kib: u64,
+    /// Time spent in the package manager (metadata refresh, pending list).
+    package_manager: Duration,
 }
 
 /// How one host ended.
@@ -102,13 +104,16 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     progress(g, &format!("preflight: {} host(s)", hosts.len()));
     let pre = fw
         .each(|b, t| async move {
+            let started = std::time::Instant::now();
             b.refresh(&t).await?;
             let pending = b.pending(&t).await?;
+            let package_manager = started.elapsed();
             let free_kib = fearless_pkg::backend::free_kib(&t, "/var").await?;
             Ok(Preflight {
                 manager: b.manager(),
                 pending,
                 free_kib,
+                package_manager,
             })
         })
         .await;
@@ -177,18 +182,35 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     // Every host must be able to take the manifest with a way back, before any changes.
     let manifest_ref = &manifest;
     let feasible = fw
-        .each(|b, t| async move { ops::check_apply(&b, &t, manifest_ref).await })
+        .each(|b, t| async move {
+            let started = std::time::Instant::now();
+            let problems = ops::check_apply(&b, &t, manifest_ref).await?;
+            Ok((problems, started.elapsed()))
+        })
         .await;
     let problems: Vec<String> = feasible
         .iter()
         .flat_map(|(host, r)| match r {
-            Ok(lines) => lines
+            Ok((lines, _)) => lines
                 .iter()
                 .map(|l| format!("{host}: {l}"))
                 .collect::<Vec<_>>(),
             Err(e) => vec![e.to_string()],
         })
         .collect();
+    // Package-manager time of the preflight: hosts run in parallel, so the slowest counts.
+    let preflight_pm = pre
+        .iter()
+        .map(|(host, p)| {
+            let check = feasible
+                .iter()
+                .find(|(h, _)| h == host)
+                .and_then(|(_, r)| r.as_ref().ok())
+                .map_or(Duration::ZERO, |(_, d)| *d);
+            p.package_manager + check
+        })
+        .max()
+        .unwrap_or_default();
     if !problems.is_empty() {
         fw.close().await;
         return Err(Failure::Gate {
@@ -231,7 +253,9 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     // Baseline of the test plan for the components in scope.
     let checks = Checks::new(&config, &components, &hosts)?;
     progress(g, &format!("baseline: {} check(s)", checks.items.len()));
+    let baseline_started = std::time::Instant::now();
     let baseline_results = checks.run_all().await;
+    let baseline_time = baseline_started.elapsed();
     let baseline = Baseline::from_results(&baseline_results);
     let baseline_failures: Vec<String> = baseline_results
         .iter()
@@ -297,6 +321,10 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
                 "accept_baseline_failures": a.accept_baseline_failures,
                 "components": components,
                 "baseline": baseline,
+                "timings": {
+                    "preflight_package_manager_ms": u64::try_from(preflight_pm.as_millis()).unwrap_or(u64::MAX),
+                    "baseline_checks_ms": u64::try_from(baseline_time.as_millis()).unwrap_or(u64::MAX),
+                },
             }),
             &wave_of,
             &HostState::Pending.to_string(),
