@@ -100,23 +100,36 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     let components = in_scope(&config, &record, &hosts);
     let fw = Fleetwide::with_hosts(config.clone(), hosts.clone(), lock_wait);
 
-    // Preflight: every host reachable, its metadata fresh, room on /var.
-    progress(g, &format!("preflight: {} host(s)", hosts.len()));
-    let pre = fw
-        .each(|b, t| async move {
-            let started = std::time::Instant::now();
-            b.refresh(&t).await?;
-            let pending = b.pending(&t).await?;
-            let package_manager = started.elapsed();
-            let free_kib = fearless_pkg::backend::free_kib(&t, "/var").await?;
-            Ok(Preflight {
-                manager: b.manager(),
-                pending,
-                free_kib,
-                package_manager,
-            })
+    // Preflight (every host reachable, its metadata fresh, room on /var) and the baseline
+    // of the test plan for the components in scope run side by side: neither changes a host.
+    let checks = Checks::new(&config, &components, &hosts)?;
+    progress(
+        g,
+        &format!(
+            "preflight: {} host(s); baseline: {} check(s)",
+            hosts.len(),
+            checks.items.len()
+        ),
+    );
+    let baseline_run = async {
+        let started = std::time::Instant::now();
+        let results = checks.run_all().await;
+        (results, started.elapsed())
+    };
+    let preflight = fw.each(|b, t| async move {
+        let started = std::time::Instant::now();
+        b.refresh(&t).await?;
+        let pending = b.pending(&t).await?;
+        let package_manager = started.elapsed();
+        let free_kib = fearless_pkg::backend::free_kib(&t, "/var").await?;
+        Ok(Preflight {
+            manager: b.manager(),
+            pending,
+            free_kib,
+            package_manager,
         })
-        .await;
+    });
+    let (pre, (baseline_results, baseline_time)) = tokio::join!(preflight, baseline_run);
     let mut problems = Vec::new();
     for (host, r) in &pre {
         match r {
@@ -250,12 +263,6 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         default_max_unavailable(per_component.get(c).copied().unwrap_or(1))
     });
 
-    // Baseline of the test plan for the components in scope.
-    let checks = Checks::new(&config, &components, &hosts)?;
-    progress(g, &format!("baseline: {} check(s)", checks.items.len()));
-    let baseline_started = std::time::Instant::now();
-    let baseline_results = checks.run_all().await;
-    let baseline_time = baseline_started.elapsed();
     let baseline = Baseline::from_results(&baseline_results);
     let baseline_failures: Vec<String> = baseline_results
         .iter()

@@ -1,0 +1,473 @@
+//! Package bisect: find the smallest set of packages of a manifest that, applied on top of
+//! the snapshot, makes the failing checks fail.
+//!
+//! [`Bisect`] never runs anything: [`Bisect::next`] says which packages to apply next (always
+//! with their dependency closure within the manifest — a package goes with what it needs),
+//! and the caller reports the outcome with [`Bisect::record`]. A failing result is re-run once
+//! before it is trusted (flaky checks); a failure that does not reproduce is said so.
+//!
+//! One culprit among n is found by halving: the whole set (it must fail), then one half per
+//! round, then the last candidate alone — at most ⌈log₂ n⌉ + 2 rounds. When the last
+//! candidate alone passes, the failure needs several packages together, and Zeller's ddmin
+//! narrows the whole manifest to a minimal failing set.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Restore the snapshot, apply exactly these packages, run the checks, then `record`.
+    Test(Vec<String>),
+    /// Finished.
+    Done(Verdict),
+}
+
+/// How a bisect ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// These packages (with their dependencies) make the checks fail; none can be left out.
+    Culprits {
+        /// The minimal failing set.
+        packages: Vec<String>,
+        /// The same, with the packages they need from the manifest.
+        with_dependencies: Vec<String>,
+    },
+    /// The whole manifest passes: the failure does not reproduce here.
+    NotReproducible,
+}
+
+/// One test the bisect asked for and what it gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Round {
+    /// The packages applied.
+    pub packages: Vec<String>,
+    /// Whether the checks failed (after the confirming re-run, for failures).
+    pub failed: bool,
+    /// A failure that did not happen again on the re-run.
+    pub flaky: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Phase {
+    /// The whole manifest must fail.
+    Confirm,
+    /// One culprit assumed: halve the candidates.
+    Halve {
+        candidates: Vec<usize>,
+    },
+    /// The last candidate alone.
+    Isolate {
+        candidate: usize,
+    },
+    /// ddmin over `current` with granularity `n`; `i` walks chunks, then complements.
+    Ddmin {
+        current: Vec<usize>,
+        n: usize,
+        i: usize,
+        complements: bool,
+    },
+    Done(Verdict),
+}
+
+/// A package bisect in progress.
+#[derive(Debug, Clone)]
+pub struct Bisect {
+    items: Vec<String>,
+    requires: Vec<BTreeSet<usize>>,
+    phase: Phase,
+    /// A failure seen once, awaiting its re-run.
+    unconfirmed: bool,
+    rounds: Vec<Round>,
+}
+
+impl Bisect {
+    /// A bisect over `items` (the manifest's packages); `requires(p)` names the packages `p`
+    /// depends on (names outside `items` are ignored).
+    pub fn new(items: Vec<String>, requires: impl Fn(&str) -> Vec<String>) -> Self {
+        let index: BTreeMap<&str, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        let direct: Vec<BTreeSet<usize>> = items
+            .iter()
+            .map(|p| {
+                requires(p)
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        // Transitive closure, so a subset always carries everything it needs.
+        let mut requires = direct.clone();
+        loop {
+            let mut grew = false;
+            for deps in &mut requires {
+                let more: BTreeSet<usize> = deps
+                    .iter()
+                    .flat_map(|d| direct[*d].iter().copied())
+                    .collect();
+                let before = deps.len();
+                deps.extend(more);
+                grew |= deps.len() != before;
+            }
+            if !grew {
+                break;
+            }
+        }
+        let phase = if items.is_empty() {
+            Phase::Done(Verdict::NotReproducible)
+        } else {
+            Phase::Confirm
+        };
+        Self {
+            items,
+            requires,
+            phase,
+            unconfirmed: false,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// The rounds so far (a confirming re-run is part of its round).
+    pub fn rounds(&self) -> &[Round] {
+        &self.rounds
+    }
+
+    /// The packages to test next, or the verdict.
+    pub fn next(&self) -> Next {
+        match &self.phase {
+            Phase::Done(v) => Next::Done(v.clone()),
+            _ => Next::Test(self.names(&self.closure(&self.subset()))),
+        }
+    }
+
+    /// Report the outcome of the last [`Next::Test`]: did the checks fail?
+    pub fn record(&mut self, failed: bool) {
+        if matches!(self.phase, Phase::Done(_)) {
+            return;
+        }
+        let packages = self.names(&self.closure(&self.subset()));
+        if failed && !self.unconfirmed {
+            // Trust a failure only once it happens twice.
+            self.unconfirmed = true;
+            return;
+        }
+        let flaky = self.unconfirmed && !failed;
+        self.unconfirmed = false;
+        self.rounds.push(Round {
+            packages,
+            failed,
+            flaky,
+        });
+        self.advance(failed);
+    }
+
+    /// The candidate set the current phase tests (before closure).
+    fn subset(&self) -> Vec<usize> {
+        match &self.phase {
+            Phase::Confirm | Phase::Done(_) => (0..self.items.len()).collect(),
+            Phase::Halve { candidates } => candidates[..candidates.len() / 2].to_vec(),
+            Phase::Isolate { candidate } => vec![*candidate],
+            Phase::Ddmin {
+                current,
+                n,
+                i,
+                complements,
+            } => {
+                let chunks = chunks(current, *n);
+                if *complements {
+                    current
+                        .iter()
+                        .copied()
+                        .filter(|x| !chunks[*i].contains(x))
+                        .collect()
+                } else {
+                    chunks[*i].clone()
+                }
+            }
+        }
+    }
+
+    fn advance(&mut self, failed: bool) {
+        let all: Vec<usize> = (0..self.items.len()).collect();
+        self.phase = match std::mem::replace(&mut self.phase, Phase::Confirm) {
+            Phase::Confirm if !failed => Phase::Done(Verdict::NotReproducible),
+            Phase::Confirm => halve(all),
+            Phase::Halve { candidates } => {
+                let (a, b) = candidates.split_at(candidates.len() / 2);
+                halve(if failed { a.to_vec() } else { b.to_vec() })
+            }
+            Phase::Isolate { candidate } if failed => self.verdict(&[candidate]),
+            // The last candidate alone passes: it takes several packages together.
+            Phase::Isolate { .. } => Phase::Ddmin {
+                current: all,
+                n: 2,
+                i: 0,
+                complements: false,
+            },
+            Phase::Ddmin {
+                current,
+                n,
+                i,
+                complements,
+            } => {
+                let parts = chunks(&current, n);
+                if failed {
+                    let next: Vec<usize> = if complements {
+                        current
+                            .iter()
+                            .copied()
+                            .filter(|x| !parts[i].contains(x))
+                            .collect()
+                    } else {
+                        parts[i].clone()
+                    };
+                    let n = if complements { (n - 1).max(2) } else { 2 };
+                    self.ddmin_or_done(next, n)
+                } else if i + 1 < parts.len() {
+                    Phase::Ddmin {
+                        current,
+                        n,
+                        i: i + 1,
+                        complements,
+                    }
+                } else if !complements && parts.len() > 2 {
+                    Phase::Ddmin {
+                        current,
+                        n,
+                        i: 0,
+                        complements: true,
+                    }
+                } else if n < current.len() {
+                    let n = (n * 2).min(current.len());
+                    Phase::Ddmin {
+                        current,
+                        n,
+                        i: 0,
+                        complements: false,
+                    }
+                } else {
+                    self.verdict(&current)
+                }
+            }
+            done @ Phase::Done(_) => done,
+        };
+    }
+
+    fn ddmin_or_done(&self, current: Vec<usize>, n: usize) -> Phase {
+        if current.len() < 2 {
+            self.verdict(&current)
+        } else {
+            Phase::Ddmin {
+                n: n.min(current.len()),
+                current,
+                i: 0,
+                complements: false,
+            }
+        }
+    }
+
+    fn verdict(&self, culprits: &[usize]) -> Phase {
+        Phase::Done(Verdict::Culprits {
+            packages: self.names(&culprits.iter().copied().collect()),
+            with_dependencies: self.names(&self.closure(culprits)),
+        })
+    }
+
+    fn closure(&self, set: &[usize]) -> BTreeSet<usize> {
+        set.iter()
+            .flat_map(|i| std::iter::once(*i).chain(self.requires[*i].iter().copied()))
+            .collect()
+    }
+
+    fn names(&self, set: &BTreeSet<usize>) -> Vec<String> {
+        set.iter().map(|i| self.items[*i].clone()).collect()
+    }
+}
+
+fn halve(candidates: Vec<usize>) -> Phase {
+    if candidates.len() == 1 {
+        Phase::Isolate {
+            candidate: candidates[0],
+        }
+    } else {
+        Phase::Halve { candidates }
+    }
+}
+
+/// `set` cut into `n` chunks of near-equal size, in order.
+fn chunks(set: &[usize], n: usize) -> Vec<Vec<usize>> {
+    let n = n.clamp(1, set.len().max(1));
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    for k in 0..n {
+        let end = start + (set.len() - start) / (n - k);
+        out.push(set[start..end].to_vec());
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn packages(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("p{i:02}")).collect()
+    }
+
+    /// Run to the end with `fails(subset, call number)` as the checks.
+    fn run(
+        mut b: Bisect,
+        mut fails: impl FnMut(&[String], usize) -> bool,
+    ) -> (Verdict, usize, usize) {
+        let mut calls = 0;
+        loop {
+            match b.next() {
+                Next::Done(v) => return (v, b.rounds().len(), calls),
+                Next::Test(set) => {
+                    calls += 1;
+                    assert!(calls < 1000, "the bisect does not end");
+                    let failed = fails(&set, calls);
+                    b.record(failed);
+                }
+            }
+        }
+    }
+
+    fn culprits(v: &Verdict) -> Vec<String> {
+        match v {
+            Verdict::Culprits { packages, .. } => packages.clone(),
+            Verdict::NotReproducible => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn one_culprit_among_n_within_log2_n_plus_2_rounds() {
+        for n in [1, 2, 3, 4, 8, 12, 16, 32] {
+            for culprit in 0..n {
+                let items = packages(n);
+                let bad = items[culprit].clone();
+                let (v, rounds, _) = run(Bisect::new(items, |_| Vec::new()), |set, _| {
+                    set.contains(&bad)
+                });
+                assert_eq!(culprits(&v), std::slice::from_ref(&bad), "n={n}");
+                let bound = (n as f64).log2().ceil() as usize + 2;
+                assert!(
+                    rounds <= bound,
+                    "n={n} culprit={culprit}: {rounds} rounds > {bound}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn two_packages_that_fail_only_together() {
+        let items = packages(12);
+        let (a, b) = (items[2].clone(), items[9].clone());
+        let (v, _, _) = run(Bisect::new(items, |_| Vec::new()), |set, _| {
+            set.contains(&a) && set.contains(&b)
+        });
+        assert_eq!(culprits(&v), [a, b]);
+    }
+
+    #[test]
+    fn a_failure_that_does_not_reproduce_is_said_so() {
+        let (v, rounds, calls) = run(Bisect::new(packages(8), |_| Vec::new()), |_, _| false);
+        assert_eq!(v, Verdict::NotReproducible);
+        assert_eq!((rounds, calls), (1, 1));
+    }
+
+    #[test]
+    fn a_flaky_failure_is_re_run_and_not_trusted() {
+        let items = packages(8);
+        let bad = items[5].clone();
+        // The first subset without the culprit fails once, spuriously; its re-run passes.
+        let mut spurious = 1;
+        let mut b = Bisect::new(items, |_| Vec::new());
+        let verdict = loop {
+            match b.next() {
+                Next::Done(v) => break v,
+                Next::Test(set) => {
+                    let failed = if set.contains(&bad) {
+                        true
+                    } else if spurious > 0 {
+                        spurious -= 1;
+                        true
+                    } else {
+                        false
+                    };
+                    b.record(failed);
+                }
+            }
+        };
+        assert_eq!(culprits(&verdict), [bad]);
+        assert_eq!(spurious, 0, "the spurious failure happened");
+        let flaky: Vec<&Round> = b.rounds().iter().filter(|r| r.flaky).collect();
+        assert_eq!(flaky.len(), 1, "{:?}", b.rounds());
+        assert!(
+            !flaky[0].failed,
+            "a failure that did not happen again counts as a pass"
+        );
+    }
+
+    #[test]
+    fn a_package_is_tested_with_what_it_needs() {
+        // libacme-tools needs libacme; the culprit is libacme-tools.
+        let items: Vec<String> = ["acme-web", "libacme", "libacme-tools", "acme-docs"]
+            .map(str::to_owned)
+            .to_vec();
+        let b = Bisect::new(items, |p| {
+            if p == "libacme-tools" {
+                vec!["libacme".into(), "not-in-manifest".into()]
+            } else {
+                Vec::new()
+            }
+        });
+        let mut seen = Vec::new();
+        let (v, _, _) = run(b, |set, _| {
+            seen.push(set.to_vec());
+            if set.contains(&"libacme-tools".to_owned()) {
+                assert!(
+                    set.contains(&"libacme".to_owned()),
+                    "closure missing in {set:?}"
+                );
+            }
+            set.contains(&"libacme-tools".to_owned())
+        });
+        assert_eq!(
+            v,
+            Verdict::Culprits {
+                packages: vec!["libacme-tools".into()],
+                with_dependencies: vec!["libacme".into(), "libacme-tools".into()],
+            }
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_failing_set_is_narrowed_to_a_failing_minimal_set(
+            n in 1usize..20,
+            bad in proptest::collection::btree_set(0usize..20, 1..4),
+        ) {
+            let items = packages(n);
+            let bad: BTreeSet<String> = bad.into_iter().filter(|i| *i < n).map(|i| items[i].clone()).collect();
+            prop_assume!(!bad.is_empty());
+            let fails = |set: &[String]| bad.iter().all(|b| set.contains(b));
+            let (v, _, _) = run(Bisect::new(items, |_| Vec::new()), |set, _| fails(set));
+            let found = culprits(&v);
+            prop_assert!(fails(&found), "{found:?} does not fail");
+            // Minimal: dropping any one package makes it pass.
+            for i in 0..found.len() {
+                let mut less = found.clone();
+                less.remove(i);
+                prop_assert!(!fails(&less), "{found:?} is not minimal");
+            }
+        }
+    }
+}
