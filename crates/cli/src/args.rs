@@ -76,6 +76,8 @@ pub(crate) enum Command {
     Rollout(RolloutArgs),
     /// Incidents opened by failed rollouts: list and show.
     Incident(IncidentArgs),
+    /// Find which packages of a manifest break which checks, on one isolated host.
+    Bisect(BisectArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -398,6 +400,25 @@ pub(crate) struct PatchArgs {
     /// Print the manifest, the waves and the preflight; change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BisectArgs {
+    /// The host to bisect on (isolate it first: it is changed many times)
+    #[arg(long, value_name = "HOST")]
+    pub(crate) host: String,
+    /// The snapshot to start every round from: SNAP-N
+    #[arg(long, value_name = "ID")]
+    pub(crate) snapshot: String,
+    /// The manifest to bisect (name=version lines)
+    #[arg(long, short = 'm', value_name = "FILE")]
+    pub(crate) manifest: std::path::PathBuf,
+    /// A failing check, COMPONENT/CHECK (repeatable)
+    #[arg(long = "check", value_name = "COMPONENT/CHECK", required = true)]
+    pub(crate) checks: Vec<String>,
+    /// How long to wait for another process to release the package lock
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    pub(crate) lock_wait: String,
 }
 
 #[derive(Debug, Args)]

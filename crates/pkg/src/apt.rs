@@ -281,6 +281,33 @@ impl PackageManager for Apt {
         Ok(())
     }
 
+    async fn depends(
+        &self,
+        t: &Target<'_>,
+        manifest: &crate::Manifest,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, PkgError> {
+        let mut argv = with_env(&[
+            "apt-cache",
+            "depends",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            "--",
+        ]);
+        argv.extend(
+            manifest
+                .pins
+                .iter()
+                .map(|p| format!("{}={}", apt_name(&p.name, p.arch.as_deref()), p.version)),
+        );
+        let out = backend::run(t, &argv, t.limits.command).await?;
+        let out = backend::ok(t, "apt-cache depends", out)?;
+        Ok(parse_depends(&out.stdout_str()))
+    }
+
     async fn history(
         &self,
         t: &Target<'_>,
@@ -298,6 +325,40 @@ impl PackageManager for Apt {
             .ok_or_else(|| backend::parse_error(t, "the log dump", "missing section markers"))?;
         Ok(history::parse_dpkg(dpkg, apt, offset, since))
     }
+}
+
+/// `apt-cache depends` output: a package name at the start of a line, then its
+/// `  Depends: NAME` (or `  |Depends:`, alternatives) lines; virtual names are `<name>`.
+fn parse_depends(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() {
+            let name = line.trim().split(':').next().unwrap_or("").to_owned();
+            out.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if let (Some(cur), Some(dep)) = (
+            &current,
+            line.trim()
+                .trim_start_matches('|')
+                .strip_prefix("Depends:")
+                .or_else(|| {
+                    line.trim()
+                        .trim_start_matches('|')
+                        .strip_prefix("PreDepends:")
+                }),
+        ) {
+            let dep = dep.trim().trim_start_matches('<').trim_end_matches('>');
+            let dep = dep.split(':').next().unwrap_or(dep).to_owned();
+            if let Some(list) = out.get_mut(cur)
+                && !list.contains(&dep)
+            {
+                list.push(dep);
+            }
+        }
+    }
+    out
 }
 
 /// `+0100` → an offset.
@@ -506,6 +567,15 @@ Conf acme-api (1.1 fearless-lab:lab [all])\n";
         let text = "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1161 (dpkg)...\r\nE: Unable to acquire the dpkg frontend lock";
         assert_eq!(lock_holder(text).as_deref(), Some("process 1161 (dpkg)"));
         assert_eq!(lock_holder("E: nothing"), None);
+    }
+
+    #[test]
+    fn depends_are_read_per_package() {
+        let got = parse_depends(
+            "acme-api\n  Depends: python3\n  Depends: libacme\nacme-web\n |Depends: <mail-transport-agent>\n  PreDepends: dpkg\n",
+        );
+        assert_eq!(got["acme-api"], ["python3", "libacme"]);
+        assert_eq!(got["acme-web"], ["mail-transport-agent", "dpkg"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! plumbing every backend shares: running argv or a constant script with positional
 //! parameters, and turning failures into [`PkgError`]s.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fearless_exec::{Output, Transport};
@@ -197,6 +198,13 @@ pub trait PackageManager {
         since: jiff::Timestamp,
     ) -> Result<Vec<Transaction>, PkgError>;
 
+    /// What each pinned version depends on (package names), from the repositories.
+    async fn depends(
+        &self,
+        t: &Target<'_>,
+        manifest: &crate::Manifest,
+    ) -> Result<BTreeMap<String, Vec<String>>, PkgError>;
+
     /// Whether a reboot is required and what needs a restart.
     async fn restarts(&self, t: &Target<'_>) -> Result<Restarts, PkgError> {
         restarts(t).await
@@ -273,6 +281,13 @@ impl PackageManager for Backend {
         since: jiff::Timestamp,
     ) -> Result<Vec<Transaction>, PkgError> {
         delegate!(self, b => b.history(t, since).await)
+    }
+    async fn depends(
+        &self,
+        t: &Target<'_>,
+        manifest: &crate::Manifest,
+    ) -> Result<BTreeMap<String, Vec<String>>, PkgError> {
+        delegate!(self, b => b.depends(t, manifest).await)
     }
 }
 

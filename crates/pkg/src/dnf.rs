@@ -80,6 +80,14 @@ for p in "$@"; do
 done
 "#;
 
+const DEPENDS: &str = r#"dnf=$1
+shift
+for p in "$@"; do
+	echo "@@ $p"
+	"$dnf" -q repoquery --requires --resolve --qf '%{name}' "$p" || exit
+done
+"#;
+
 const HISTORY_INFO: &str = r#"dnf=$1
 shift
 for id in "$@"; do
@@ -288,6 +296,48 @@ impl PackageManager for Dnf {
             self.locked(t, &format!("dnf mark {how}"), &args).await?;
         }
         Ok(())
+    }
+
+    async fn depends(
+        &self,
+        t: &Target<'_>,
+        manifest: &crate::Manifest,
+    ) -> Result<BTreeMap<String, Vec<String>>, PkgError> {
+        let mut args = vec![self.program().to_owned()];
+        args.extend(
+            manifest
+                .pins
+                .iter()
+                .map(|p| spec(&p.name, &p.version, p.arch.as_deref())),
+        );
+        let out = backend::run_script(
+            t,
+            "dnf repoquery --requires",
+            DEPENDS,
+            &args,
+            t.limits.command,
+        )
+        .await?;
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut current: Option<String> = None;
+        for line in out.stdout_str().lines() {
+            if let Some(spec) = line.strip_prefix("@@ ") {
+                let name = manifest
+                    .pins
+                    .iter()
+                    .find(|p| self::spec(&p.name, &p.version, p.arch.as_deref()) == spec)
+                    .map_or_else(|| spec.to_owned(), |p| p.name.clone());
+                map.entry(name.clone()).or_default();
+                current = Some(name);
+            } else if let Some(cur) = &current
+                && !line.trim().is_empty()
+                && let Some(list) = map.get_mut(cur)
+                && !list.contains(&line.trim().to_owned())
+            {
+                list.push(line.trim().to_owned());
+            }
+        }
+        Ok(map)
     }
 
     async fn history(

@@ -77,6 +77,10 @@ enum Phase {
 pub struct Bisect {
     items: Vec<String>,
     requires: Vec<BTreeSet<usize>>,
+    /// The items, dependencies before what needs them: halving then never puts a
+    /// dependency in a later half than its dependent, so a half that fails because of a
+    /// dependency is the half that holds it, and a package is never blamed for what it needs.
+    order: Vec<usize>,
     phase: Phase,
     /// A failure seen once, awaiting its re-run.
     unconfirmed: bool,
@@ -118,6 +122,18 @@ impl Bisect {
                 break;
             }
         }
+        let mut order: Vec<usize> = Vec::with_capacity(items.len());
+        while order.len() < items.len() {
+            let ready = (0..items.len()).find(|i| {
+                !order.contains(i) && direct[*i].iter().all(|d| order.contains(d) || d == i)
+            });
+            // A cycle: take the next one in manifest order.
+            let next = ready.or_else(|| (0..items.len()).find(|i| !order.contains(i)));
+            match next {
+                Some(i) => order.push(i),
+                None => break,
+            }
+        }
         let phase = if items.is_empty() {
             Phase::Done(Verdict::NotReproducible)
         } else {
@@ -126,6 +142,7 @@ impl Bisect {
         Self {
             items,
             requires,
+            order,
             phase,
             unconfirmed: false,
             rounds: Vec::new(),
@@ -169,7 +186,7 @@ impl Bisect {
     /// The candidate set the current phase tests (before closure).
     fn subset(&self) -> Vec<usize> {
         match &self.phase {
-            Phase::Confirm | Phase::Done(_) => (0..self.items.len()).collect(),
+            Phase::Confirm | Phase::Done(_) => self.order.clone(),
             Phase::Halve { candidates } => candidates[..candidates.len() / 2].to_vec(),
             Phase::Isolate { candidate } => vec![*candidate],
             Phase::Ddmin {
@@ -193,13 +210,18 @@ impl Bisect {
     }
 
     fn advance(&mut self, failed: bool) {
-        let all: Vec<usize> = (0..self.items.len()).collect();
+        let all: Vec<usize> = self.order.clone();
         self.phase = match std::mem::replace(&mut self.phase, Phase::Confirm) {
             Phase::Confirm if !failed => Phase::Done(Verdict::NotReproducible),
             Phase::Confirm => halve(all),
             Phase::Halve { candidates } => {
                 let (a, b) = candidates.split_at(candidates.len() / 2);
-                halve(if failed { a.to_vec() } else { b.to_vec() })
+                if failed && a.len() == 1 {
+                    // That one package (with what it needs) was just seen failing alone.
+                    self.verdict(a)
+                } else {
+                    halve(if failed { a.to_vec() } else { b.to_vec() })
+                }
             }
             Phase::Isolate { candidate } if failed => self.verdict(&[candidate]),
             // The last candidate alone passes: it takes several packages together.
@@ -447,6 +469,31 @@ mod tests {
                 with_dependencies: vec!["libacme".into(), "libacme-tools".into()],
             }
         );
+    }
+
+    #[test]
+    fn a_dependency_is_blamed_not_what_needs_it() {
+        // acme-api needs libacme; libacme 2.0 is the culprit. Testing acme-api always brings
+        // libacme along, so acme-api must not be the answer.
+        let items: Vec<String> = [
+            "acme-agent",
+            "acme-api",
+            "acme-certs",
+            "libacme",
+            "acme-web",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let b = Bisect::new(items, |p| {
+            if p == "acme-api" {
+                vec!["libacme".into()]
+            } else {
+                Vec::new()
+            }
+        });
+        let (v, rounds, _) = run(b, |set, _| set.contains(&"libacme".to_owned()));
+        assert_eq!(culprits(&v), ["libacme"]);
+        assert!(rounds <= 5, "{rounds}");
     }
 
     proptest! {

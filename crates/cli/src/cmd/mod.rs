@@ -1,5 +1,6 @@
 //! One module per verb; `dispatch` routes the parsed command line.
 
+mod bisect;
 mod change;
 mod check;
 mod events;
@@ -28,6 +29,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Patch(a) => patch::run(&cli.global, a).await,
         Command::Rollout(a) => patch::rollout(&cli.global, a).await,
         Command::Incident(a) => incident::run(&cli.global, a).await,
+        Command::Bisect(a) => bisect::run(&cli.global, a).await,
     }
 }
 

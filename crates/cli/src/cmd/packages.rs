@@ -535,7 +535,7 @@ fn snapshot_number(id: &str) -> Result<u64, Failure> {
 }
 
 /// The package sets of a stored snapshot, by host.
-fn snapshot_sets(s: &StoredSnapshot) -> Result<Vec<(String, PackageSet)>, Failure> {
+pub(crate) fn snapshot_sets(s: &StoredSnapshot) -> Result<Vec<(String, PackageSet)>, Failure> {
     let Some(hosts) = s.record.get("hosts").and_then(Value::as_object) else {
         return Err(Failure::Environment(anyhow::anyhow!(
             "snapshot SNAP-{} has no hosts in its record",
@@ -557,7 +557,7 @@ fn snapshot_sets(s: &StoredSnapshot) -> Result<Vec<(String, PackageSet)>, Failur
         .collect()
 }
 
-async fn load_snapshot(store: &Store, id: &str) -> Result<StoredSnapshot, Failure> {
+pub(crate) async fn load_snapshot(store: &Store, id: &str) -> Result<StoredSnapshot, Failure> {
     let n = snapshot_number(id)?;
     store
         .get_snapshot(n)

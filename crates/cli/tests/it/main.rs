@@ -6,6 +6,7 @@ mod check;
 mod config_errors;
 mod events;
 mod lab;
+mod lab_bisect;
 mod lab_packages;
 mod lab_patch;
 mod packages;
