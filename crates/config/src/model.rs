@@ -44,6 +44,8 @@ pub struct PatchPolicy {
     pub exclude: Vec<String>,
     /// The host label waves spread across (`az`).
     pub failure_domain: String,
+    /// On failure, roll back the whole wave (`wave`), not only its failing hosts (`hosts`).
+    pub rollback_wave: bool,
 }
 
 impl Default for PatchPolicy {
@@ -55,6 +57,7 @@ impl Default for PatchPolicy {
             rollback_auto: true,
             exclude: Vec::new(),
             failure_domain: "az".into(),
+            rollback_wave: false,
         }
     }
 }

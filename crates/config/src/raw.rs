@@ -202,6 +202,7 @@ pub(crate) struct RawPatch {
     #[serde(default)]
     pub(crate) exclude: Vec<String>,
     pub(crate) failure_domain: Option<String>,
+    pub(crate) rollback_scope: Option<String>,
 }
 
 /// A wave size: a host count (`1`) or a percentage (`"25%"`).

@@ -1050,6 +1050,16 @@ impl Validator<'_> {
             d.trim().clone_into(&mut policy.failure_domain);
         }
         policy.rollback_auto = raw.rollback.as_deref() != Some("manual");
+        match raw.rollback_scope.as_deref() {
+            None | Some("hosts") => {}
+            Some("wave") => policy.rollback_wave = true,
+            Some(other) => self.error(
+                &p!["patch", "rollback_scope"],
+                "config::rollback",
+                format!("unknown rollback scope `{other}`"),
+                Some("expected `hosts` (the failing hosts) or `wave` (every host of the failed wave)".into()),
+            ),
+        }
         for (i, w) in raw.waves.iter().enumerate() {
             let ok = match w {
                 RawWave::Count(n) => *n >= 1,

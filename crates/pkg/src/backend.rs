@@ -351,6 +351,44 @@ pub async fn free_kib(t: &Target<'_>, path: &str) -> Result<u64, PkgError> {
         .ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
 }
 
+/// Who holds the package lock right now, if anyone: the dpkg locks (`fcntl` locks, found
+/// in `/proc/locks` by inode) and dnf 4's pid-file locks.
+const LOCK_HOLDER: &str = r#"for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock; do
+	[ -e "$f" ] || continue
+	ino=$(stat -c %i "$f") || continue
+	while read -r _ _ _ _ pid dev _; do
+		case $dev in *:"$ino") ;; *) continue ;; esac
+		[ "$pid" = "$$" ] && continue
+		echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
+		exit 0
+	done < /proc/locks
+done
+for f in /var/lib/dnf/rpmdb_lock.pid /var/cache/dnf/metadata_lock.pid /var/cache/dnf/download_lock.pid; do
+	[ -r "$f" ] || continue
+	pid=$(cat "$f" 2>/dev/null)
+	case $pid in '' | *[!0-9]*) continue ;; esac
+	if [ -d "/proc/$pid" ]; then
+		echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
+		exit 0
+	fi
+done
+"#;
+
+/// Who holds the host's package lock now (`process 1161 (dpkg)`), if anyone.
+pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
+    let out = run_script(
+        t,
+        "look for the package lock",
+        LOCK_HOLDER,
+        &[],
+        t.limits.command,
+    )
+    .await?;
+    let said = out.stdout_str();
+    let said = said.trim();
+    Ok((!said.is_empty()).then(|| said.to_owned()))
+}
+
 /// `env ENV… argv…`.
 pub(crate) fn with_env(argv: &[&str]) -> Vec<String> {
     std::iter::once("env")

@@ -36,6 +36,8 @@ struct Preflight {
     free_kib: u64,
     /// Time spent in the package manager (metadata refresh, pending list).
     package_manager: Duration,
+    /// Who holds the package lock, if anyone.
+    lock: Option<String>,
 }
 
 /// How one host ended.
@@ -122,11 +124,13 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         let pending = b.pending(&t).await?;
         let package_manager = started.elapsed();
         let free_kib = fearless_pkg::backend::free_kib(&t, "/var").await?;
+        let lock = fearless_pkg::backend::lock_holder(&t).await?;
         Ok(Preflight {
             manager: b.manager(),
             pending,
             free_kib,
             package_manager,
+            lock,
         })
     });
     let (pre, (baseline_results, baseline_time)) = tokio::join!(preflight, baseline_run);
@@ -134,6 +138,9 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     for (host, r) in &pre {
         match r {
             Err(e) => problems.push(e.to_string()),
+            Ok(Preflight {
+                lock: Some(holder), ..
+            }) => problems.push(format!("{host}: the package lock is held by {holder}")),
             Ok(p) if p.free_kib < MIN_FREE_KIB => problems.push(format!(
                 "{host}: only {} MiB free on /var (needs {})",
                 p.free_kib / 1024,
@@ -487,15 +494,27 @@ async fn drive(
         }
         if stopped.is_some() {
             if config.patch.rollback_auto {
+                // The failing hosts, or every changed host of the wave (`rollback_scope: wave`).
                 let failing: Vec<&str> = wave_ends
                     .iter()
-                    .filter(|e| e.state == HostState::Failed)
+                    .filter(|e| {
+                        e.state == HostState::Failed
+                            || (config.patch.rollback_wave && e.state == HostState::Verified)
+                    })
                     .map(|e| e.host.as_str())
+                    .collect();
+                let from: Vec<(String, HostState)> = wave_ends
+                    .iter()
+                    .map(|e| (e.host.clone(), e.state))
                     .collect();
                 let back = fw
                     .each_of(&failing, |b, t| {
                         let ctx = &ctx;
-                        async move { Ok(ctx.roll_back(g, &b, &t, HostState::Failed).await) }
+                        let state = from
+                            .iter()
+                            .find(|(h, _)| h == t.name)
+                            .map_or(HostState::Failed, |(_, s)| *s);
+                        async move { Ok(ctx.roll_back(g, &b, &t, state).await) }
                     })
                     .await;
                 for (host, r) in back {

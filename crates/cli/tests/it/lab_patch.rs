@@ -126,6 +126,30 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
         Some(0)
     );
     ok(c, "alice", &["change", "schedule", &first]);
+    // A dpkg run holding the package lock on web-2 stops the preflight, naming it.
+    let slow = fearless(&[
+        "lab",
+        "ssh",
+        "web-2",
+        "--dir",
+        &d,
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \
+         && printf '#!/bin/sh\\nsleep 4\\n' > /tmp/slow/DEBIAN/postinst && chmod 755 /tmp/slow/DEBIAN/postinst \
+         && dpkg-deb --build /tmp/slow /tmp/slow.deb >/dev/null \
+         && (setsid dpkg -i /tmp/slow.deb >/dev/null 2>&1 </dev/null &) ; sleep 1",
+    ]);
+    assert_eq!(slow.status.code(), Some(0), "{}", stderr(&slow));
+    let (code, out, err) = run(c, "alice", &["patch", "--change", &first, "--dry-run"]);
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("web-2: the package lock is held by process"),
+        "{err}"
+    );
+    assert!(err.contains("(dpkg)"), "{err}");
+    std::thread::sleep(std::time::Duration::from_secs(5));
     let plan: Value = serde_json::from_str(&ok(
         c,
         "alice",
