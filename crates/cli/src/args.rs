@@ -431,10 +431,49 @@ pub(crate) struct IncidentArgs {
 pub(crate) enum IncidentAction {
     /// List incidents
     List,
-    /// Show an incident: what opened it, hosts, manifest, failing checks
+    /// Show an incident: what opened it, hosts, manifest, failing checks, milestones
     Show {
         /// INC-N or N
         id: String,
+    },
+    /// Open an incident by hand
+    Open {
+        /// The component with the impact (repeatable)
+        #[arg(long = "component", value_name = "C", required = true)]
+        components: Vec<String>,
+        /// Only these hosts
+        #[arg(long, value_name = "SEL")]
+        hosts: Option<String>,
+        /// When the impact began, as a time ago (e.g. 2h): the `started` milestone
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// One line
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// The impact stopped
+    Mitigate {
+        /// INC-N or N
+        id: String,
+        /// What was done
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The cause is fixed
+    Resolve {
+        /// INC-N or N
+        id: String,
+        /// What was done
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reviewed and done (after resolve)
+    Close {
+        /// INC-N or N
+        id: String,
+        /// Review notes
+        #[arg(long)]
+        note: Option<String>,
     },
 }
 

@@ -6,6 +6,8 @@
 
 pub mod attribution;
 pub mod bisect;
+pub mod incident;
 
 pub use attribution::{Candidate, attribute};
 pub use bisect::{Bisect, Next, Verdict};
+pub use incident::{Action, IncidentState};

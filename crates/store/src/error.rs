@@ -77,6 +77,25 @@ pub enum StoreError {
         /// The number asked for.
         number: u64,
     },
+    /// No incident has this number.
+    #[error("there is no incident INC-{number}")]
+    UnknownIncident {
+        /// The number asked for.
+        number: u64,
+    },
+    /// Optimistic locking lost on an incident record.
+    #[error(
+        "incident INC-{number} was changed by someone else (expected version {expected}, found \
+         {found}): reload it and try again"
+    )]
+    IncidentConflict {
+        /// The incident.
+        number: u64,
+        /// The version the caller read.
+        expected: u64,
+        /// The version in the store.
+        found: u64,
+    },
     /// No rollout has this number.
     #[error("there is no rollout R-{number}")]
     UnknownRollout {
@@ -166,9 +185,11 @@ impl StoreError {
             | StoreError::NotADatabase { .. }
             | StoreError::NotAStore { .. }
             | StoreError::UnknownChange { .. }
-            | StoreError::UnknownRollout { .. } => ErrorClass::BadInput,
+            | StoreError::UnknownRollout { .. }
+            | StoreError::UnknownIncident { .. } => ErrorClass::BadInput,
             StoreError::Conflict { .. }
             | StoreError::RolloutConflict { .. }
+            | StoreError::IncidentConflict { .. }
             | StoreError::HostMoved { .. } => ErrorClass::Conflict,
             StoreError::CreateDir { .. }
             | StoreError::OpenSqlite { .. }

@@ -55,6 +55,9 @@ pub(crate) struct Sql {
     pub(crate) insert_incident: &'static str,
     pub(crate) get_incident: &'static str,
     pub(crate) list_incidents: &'static str,
+    /// `$1` number, `$2` expected version, `$3` state, `$4` record, `$5` time.
+    pub(crate) update_incident: &'static str,
+    pub(crate) incident_version: &'static str,
 }
 
 pub(crate) static SQLITE: Sql = Sql {
@@ -104,6 +107,9 @@ pub(crate) static SQLITE: Sql = Sql {
                       VALUES ($1, 1, $2, $3, $4, $4)",
     get_incident: "SELECT number, version, state, record, created_at, updated_at FROM incidents WHERE number = $1",
     list_incidents: "SELECT number, version, state, record, created_at, updated_at FROM incidents ORDER BY number",
+    update_incident: "UPDATE incidents SET version = version + 1, state = $3, record = $4, updated_at = $5 \
+                      WHERE number = $1 AND version = $2",
+    incident_version: "SELECT version FROM incidents WHERE number = $1",
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
@@ -155,4 +161,7 @@ pub(crate) static POSTGRES: Sql = Sql {
                       VALUES ($1, 1, $2, $3, $4, $4)",
     get_incident: "SELECT number, version, state, record, created_at, updated_at FROM incidents WHERE number = $1",
     list_incidents: "SELECT number, version, state, record, created_at, updated_at FROM incidents ORDER BY number",
+    update_incident: "UPDATE incidents SET version = version + 1, state = $3, record = $4, updated_at = $5 \
+                      WHERE number = $1 AND version = $2",
+    incident_version: "SELECT version FROM incidents WHERE number = $1",
 };

@@ -662,6 +662,78 @@ impl Store {
         row.map(incident_from_row).transpose()
     }
 
+    /// Replace an incident record if its version is still `expected_version`, with `event`
+    /// (subject `INC-<number>`), in one transaction; else [`StoreError::IncidentConflict`]
+    /// (or `UnknownIncident`) and nothing is written.
+    pub async fn update_incident(
+        &self,
+        number: u64,
+        expected_version: u64,
+        state: &str,
+        record: &Value,
+        mut event: NewEvent,
+    ) -> Result<Stored, StoreError> {
+        let unknown = StoreError::UnknownIncident { number };
+        let Ok(key) = i64::try_from(number) else {
+            return Err(unknown);
+        };
+        let expected = i64::try_from(expected_version).unwrap_or(-1);
+        let record_text = canonical::to_canonical(record);
+        let (now, now_text) = now();
+        let created_at = on_backend!(self, |pool, sql| {
+            let mut tx = pool
+                .begin_with(sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let updated = sqlx::query(sql.update_incident)
+                .bind(key)
+                .bind(expected)
+                .bind(state)
+                .bind(&record_text)
+                .bind(&now_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            if updated.rows_affected() != 1 {
+                let found: Option<(i64,)> = sqlx::query_as(sql.incident_version)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
+                return Err(match found {
+                    Some((found,)) => StoreError::IncidentConflict {
+                        number,
+                        expected: expected_version,
+                        found: to_u64(found),
+                    },
+                    None => unknown,
+                });
+            }
+            let row: ChangeRow = sqlx::query_as(sql.get_incident)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            event.subject = format!("INC-{key}");
+            let entry = Pending::new(head, &now_text, event);
+            write_entry!(tx, sql, &entry);
+            tx.commit().await.map_err(StoreError::query)?;
+            row.4
+        });
+        Ok(Stored {
+            number,
+            version: expected_version + 1,
+            state: state.to_owned(),
+            record: record.clone(),
+            created_at: parse_time(&created_at, format!("incident INC-{number}"))?,
+            updated_at: now,
+        })
+    }
+
     /// Every incident, by number.
     pub async fn list_incidents(&self) -> Result<Vec<Stored>, StoreError> {
         let rows: Vec<ChangeRow> =

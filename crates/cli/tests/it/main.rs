@@ -5,6 +5,7 @@ mod change;
 mod check;
 mod config_errors;
 mod events;
+mod incident;
 mod lab;
 mod lab_bisect;
 mod lab_packages;

@@ -255,6 +255,33 @@ mod incidents {
         assert_eq!(got.state, "open");
         assert!(store.get_incident(3).await.expect("get").is_none());
         assert_eq!(store.list_incidents().await.expect("list").len(), 2);
+        let moved = store
+            .update_incident(
+                1,
+                1,
+                "mitigated",
+                &json!({"milestones": {"mitigated": "now"}}),
+                event("ops", "incident.mitigated", json!({})),
+            )
+            .await
+            .expect("update");
+        assert_eq!((moved.version, moved.state.as_str()), (2, "mitigated"));
+        assert!(matches!(
+            store
+                .update_incident(1, 1, "resolved", &json!({}), event("ops", "x", json!({})))
+                .await,
+            Err(fearless_store::StoreError::IncidentConflict {
+                expected: 1,
+                found: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            store
+                .update_incident(7, 1, "resolved", &json!({}), event("ops", "x", json!({})))
+                .await,
+            Err(fearless_store::StoreError::UnknownIncident { number: 7 })
+        ));
         let journal = store
             .journal(&JournalFilter {
                 subject: Some("INC-1".into()),
@@ -262,7 +289,7 @@ mod incidents {
             })
             .await
             .expect("journal");
-        assert_eq!(journal.len(), 1);
+        assert_eq!(journal.len(), 2, "opened, mitigated");
     }
 
     #[tokio::test]
