@@ -30,7 +30,7 @@ pub use canonical::{GENESIS, to_canonical};
 pub use error::{ErrorClass, StoreError};
 pub use location::redact;
 pub use model::{
-    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored, StoredRollout,
+    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored,
     StoredSnapshot, VerifyReport,
 };
 pub use store::Store;

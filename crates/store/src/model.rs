@@ -14,12 +14,13 @@ pub enum Backend {
     Postgres,
 }
 
-/// A change record as stored: an opaque JSON document with a state and a version.
+/// A versioned record as stored — a change, a rollout or an incident: an opaque JSON
+/// document with a state and a version.
 ///
-/// The store knows nothing of change rules; `record` is whatever the change domain wrote.
+/// The store knows nothing of their rules; `record` is whatever the domain wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
-    /// The change number, `CHG-<number>`; assigned by the store (1, 2, …).
+    /// The number of `CHG-<n>`, `R-<n>` or `INC-<n>`; assigned by the store (1, 2, …).
     pub number: u64,
     /// Bumped by every update; the token for optimistic locking. 1 after insert.
     pub version: u64,
@@ -30,23 +31,6 @@ pub struct Stored {
     /// When the change was inserted (UTC, microseconds).
     pub created_at: OffsetDateTime,
     /// When the change was last written (UTC, microseconds).
-    pub updated_at: OffsetDateTime,
-}
-
-/// A rollout record as stored: an opaque JSON document with a state and a version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredRollout {
-    /// `R-<number>`; assigned by the store (1, 2, …).
-    pub number: u64,
-    /// Bumped by every update; the token for optimistic locking. 1 after insert.
-    pub version: u64,
-    /// The rollout's state.
-    pub state: String,
-    /// The record (change, frozen manifest, waves, options).
-    pub record: serde_json::Value,
-    /// When it was inserted.
-    pub created_at: OffsetDateTime,
-    /// When it was last written.
     pub updated_at: OffsetDateTime,
 }
 

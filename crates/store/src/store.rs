@@ -26,7 +26,7 @@ use crate::StoreError;
 use crate::canonical::{self, GENESIS, Hashed};
 use crate::location::{Location, redact};
 use crate::model::{
-    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored, StoredRollout,
+    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored,
     StoredSnapshot, VerifyReport,
 };
 use crate::sql::{POSTGRES, SQLITE, Sql};
@@ -182,7 +182,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            event.subject = change_subject(number);
+            event.subject = Doc::Change.id(to_u64(number));
             let entry = Pending::new(head, &now_text, event);
             write_entry!(tx, sql, &entry);
             tx.commit().await.map_err(StoreError::query)?;
@@ -200,24 +200,12 @@ impl Store {
 
     /// The change with this number, if there is one.
     pub async fn get_change(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        let Ok(number) = i64::try_from(number) else {
-            return Ok(None);
-        };
-        let row: Option<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.get_change)
-            .bind(number)
-            .fetch_optional(pool)
-            .await
-            .map_err(StoreError::query)?);
-        row.map(stored_from_row).transpose()
+        self.get_document(Doc::Change, number).await
     }
 
     /// Every change, by number.
     pub async fn list_changes(&self) -> Result<Vec<Stored>, StoreError> {
-        let rows: Vec<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.list_changes)
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::query)?);
-        rows.into_iter().map(stored_from_row).collect()
+        self.list_documents(Doc::Change).await
     }
 
     /// Replace the record if its version is still `expected_version` (optimistic locking),
@@ -230,68 +218,10 @@ impl Store {
         expected_version: u64,
         state: &str,
         record: &Value,
-        mut event: NewEvent,
+        event: NewEvent,
     ) -> Result<Stored, StoreError> {
-        let unknown = StoreError::UnknownChange { number };
-        let Ok(key) = i64::try_from(number) else {
-            return Err(unknown);
-        };
-        // A version beyond i64 cannot be in the store: let the UPDATE miss and report the conflict.
-        let expected = i64::try_from(expected_version).unwrap_or(-1);
-        let record_text = canonical::to_canonical(record);
-        let (now, now_text) = now();
-        let created_at = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let updated = sqlx::query(sql.update_change)
-                .bind(key)
-                .bind(expected)
-                .bind(state)
-                .bind(&record_text)
-                .bind(&now_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            if updated.rows_affected() != 1 {
-                let found: Option<(i64,)> = sqlx::query_as(sql.change_version)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::query)?;
-                return Err(match found {
-                    Some((found,)) => StoreError::Conflict {
-                        number,
-                        expected: expected_version,
-                        found: to_u64(found),
-                    },
-                    None => unknown,
-                });
-            }
-            let (created_at,): (String,) = sqlx::query_as(CREATED_AT)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            event.subject = change_subject(key);
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            created_at
-        });
-        Ok(Stored {
-            number,
-            version: expected_version + 1,
-            state: state.to_owned(),
-            record: record.clone(),
-            created_at: parse_time(&created_at, number_what(number))?,
-            updated_at: now,
-        })
+        self.update_document(Doc::Change, number, expected_version, state, record, event)
+            .await
     }
 
     /// Insert a package snapshot: assigns the next number (`SNAP-1`, `SNAP-2`, …) and appends
@@ -373,7 +303,7 @@ impl Store {
         hosts: &[(String, u32)],
         initial_state: &str,
         mut event: NewEvent,
-    ) -> Result<StoredRollout, StoreError> {
+    ) -> Result<Stored, StoreError> {
         let (now, now_text) = now();
         let record_text = canonical::to_canonical(record);
         let number = on_backend!(self, |pool, sql| {
@@ -408,13 +338,13 @@ impl Store {
                     .await
                     .map_err(StoreError::query)?;
             }
-            event.subject = rollout_subject(number);
+            event.subject = Doc::Rollout.id(to_u64(number));
             let entry = Pending::new(head, &now_text, event);
             write_entry!(tx, sql, &entry);
             tx.commit().await.map_err(StoreError::query)?;
             number
         });
-        Ok(StoredRollout {
+        Ok(Stored {
             number: to_u64(number),
             version: 1,
             state: state.to_owned(),
@@ -425,96 +355,28 @@ impl Store {
     }
 
     /// The rollout with this number, if there is one.
-    pub async fn get_rollout(&self, number: u64) -> Result<Option<StoredRollout>, StoreError> {
-        let Ok(number) = i64::try_from(number) else {
-            return Ok(None);
-        };
-        let row: Option<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.get_rollout)
-            .bind(number)
-            .fetch_optional(pool)
-            .await
-            .map_err(StoreError::query)?);
-        row.map(rollout_from_row).transpose()
+    pub async fn get_rollout(&self, number: u64) -> Result<Option<Stored>, StoreError> {
+        self.get_document(Doc::Rollout, number).await
     }
 
     /// Every rollout, by number.
-    pub async fn list_rollouts(&self) -> Result<Vec<StoredRollout>, StoreError> {
-        let rows: Vec<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.list_rollouts)
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::query)?);
-        rows.into_iter().map(rollout_from_row).collect()
+    pub async fn list_rollouts(&self) -> Result<Vec<Stored>, StoreError> {
+        self.list_documents(Doc::Rollout).await
     }
 
-    /// Replace a rollout record if its version is still `expected_version`, with `event`, in
-    /// one transaction; else [`StoreError::RolloutConflict`] (or `UnknownRollout`).
+    /// Replace a rollout record if its version is still `expected_version`, with `event`
+    /// (subject `R-<number>`), in one transaction; else [`StoreError::RolloutConflict`] (or
+    /// `UnknownRollout`) and nothing is written.
     pub async fn update_rollout(
         &self,
         number: u64,
         expected_version: u64,
         state: &str,
         record: &Value,
-        mut event: NewEvent,
-    ) -> Result<StoredRollout, StoreError> {
-        let unknown = StoreError::UnknownRollout { number };
-        let Ok(key) = i64::try_from(number) else {
-            return Err(unknown);
-        };
-        let expected = i64::try_from(expected_version).unwrap_or(-1);
-        let record_text = canonical::to_canonical(record);
-        let (now, now_text) = now();
-        let created_at = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let updated = sqlx::query(sql.update_rollout)
-                .bind(key)
-                .bind(expected)
-                .bind(state)
-                .bind(&record_text)
-                .bind(&now_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            if updated.rows_affected() != 1 {
-                let found: Option<(i64,)> = sqlx::query_as(sql.rollout_version)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::query)?;
-                return Err(match found {
-                    Some((found,)) => StoreError::RolloutConflict {
-                        number,
-                        expected: expected_version,
-                        found: to_u64(found),
-                    },
-                    None => unknown,
-                });
-            }
-            let row: ChangeRow = sqlx::query_as(sql.get_rollout)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            event.subject = rollout_subject(key);
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            row.4
-        });
-        Ok(StoredRollout {
-            number,
-            version: expected_version + 1,
-            state: state.to_owned(),
-            record: record.clone(),
-            created_at: parse_time(&created_at, format!("rollout R-{number}"))?,
-            updated_at: now,
-        })
+        event: NewEvent,
+    ) -> Result<Stored, StoreError> {
+        self.update_document(Doc::Rollout, number, expected_version, state, record, event)
+            .await
     }
 
     /// The hosts of a rollout, by wave then name.
@@ -592,7 +454,7 @@ impl Store {
                     found: found.map(|(s,)| s),
                 });
             }
-            event.subject = rollout_subject(key);
+            event.subject = Doc::Rollout.id(to_u64(key));
             let entry = Pending::new(head, &now_text, event);
             write_entry!(tx, sql, &entry);
             tx.commit().await.map_err(StoreError::query)?;
@@ -632,7 +494,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            event.subject = format!("INC-{number}");
+            event.subject = Doc::Incident.id(to_u64(number));
             let entry = Pending::new(head, &now_text, event);
             write_entry!(tx, sql, &entry);
             tx.commit().await.map_err(StoreError::query)?;
@@ -650,16 +512,7 @@ impl Store {
 
     /// The incident with this number, if there is one.
     pub async fn get_incident(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        let Ok(number) = i64::try_from(number) else {
-            return Ok(None);
-        };
-        let row: Option<ChangeRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.get_incident)
-                .bind(number)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query)?);
-        row.map(incident_from_row).transpose()
+        self.get_document(Doc::Incident, number).await
     }
 
     /// Replace an incident record if its version is still `expected_version`, with `event`
@@ -671,12 +524,59 @@ impl Store {
         expected_version: u64,
         state: &str,
         record: &Value,
+        event: NewEvent,
+    ) -> Result<Stored, StoreError> {
+        self.update_document(
+            Doc::Incident,
+            number,
+            expected_version,
+            state,
+            record,
+            event,
+        )
+        .await
+    }
+
+    /// One versioned document by number, from `doc`'s table.
+    async fn get_document(&self, doc: Doc, number: u64) -> Result<Option<Stored>, StoreError> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row: Option<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(doc.get(sql))
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::query)?);
+        row.map(|r| document_from_row(doc, r)).transpose()
+    }
+
+    /// Every document of `doc`'s table, by number.
+    async fn list_documents(&self, doc: Doc) -> Result<Vec<Stored>, StoreError> {
+        let rows: Vec<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(doc.list(sql))
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query)?);
+        rows.into_iter()
+            .map(|r| document_from_row(doc, r))
+            .collect()
+    }
+
+    /// The optimistic-locking update every versioned document shares: replace the record if
+    /// its version is still `expected_version`, bump it and append `event` (subject set to the
+    /// document's id) in one transaction; a lost race or an unknown number writes nothing.
+    async fn update_document(
+        &self,
+        doc: Doc,
+        number: u64,
+        expected_version: u64,
+        state: &str,
+        record: &Value,
         mut event: NewEvent,
     ) -> Result<Stored, StoreError> {
-        let unknown = StoreError::UnknownIncident { number };
         let Ok(key) = i64::try_from(number) else {
-            return Err(unknown);
+            return Err(doc.unknown(number));
         };
+        // A version beyond i64 cannot be in the store: let the UPDATE miss and report the conflict.
         let expected = i64::try_from(expected_version).unwrap_or(-1);
         let record_text = canonical::to_canonical(record);
         let (now, now_text) = now();
@@ -689,7 +589,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            let updated = sqlx::query(sql.update_incident)
+            let updated = sqlx::query(doc.update(sql))
                 .bind(key)
                 .bind(expected)
                 .bind(state)
@@ -699,26 +599,22 @@ impl Store {
                 .await
                 .map_err(StoreError::query)?;
             if updated.rows_affected() != 1 {
-                let found: Option<(i64,)> = sqlx::query_as(sql.incident_version)
+                let found: Option<(i64,)> = sqlx::query_as(doc.version(sql))
                     .bind(key)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(StoreError::query)?;
                 return Err(match found {
-                    Some((found,)) => StoreError::IncidentConflict {
-                        number,
-                        expected: expected_version,
-                        found: to_u64(found),
-                    },
-                    None => unknown,
+                    Some((found,)) => doc.conflict(number, expected_version, to_u64(found)),
+                    None => doc.unknown(number),
                 });
             }
-            let row: ChangeRow = sqlx::query_as(sql.get_incident)
+            let row: ChangeRow = sqlx::query_as(doc.get(sql))
                 .bind(key)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            event.subject = format!("INC-{key}");
+            event.subject = doc.id(number);
             let entry = Pending::new(head, &now_text, event);
             write_entry!(tx, sql, &entry);
             tx.commit().await.map_err(StoreError::query)?;
@@ -729,19 +625,14 @@ impl Store {
             version: expected_version + 1,
             state: state.to_owned(),
             record: record.clone(),
-            created_at: parse_time(&created_at, format!("incident INC-{number}"))?,
+            created_at: parse_time(&created_at, doc.what(number))?,
             updated_at: now,
         })
     }
 
     /// Every incident, by number.
     pub async fn list_incidents(&self) -> Result<Vec<Stored>, StoreError> {
-        let rows: Vec<ChangeRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.list_incidents)
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query)?);
-        rows.into_iter().map(incident_from_row).collect()
+        self.list_documents(Doc::Incident).await
     }
 
     /// Append an event that is not a change-record transition (host actions and the like).
@@ -895,8 +786,6 @@ impl Store {
         .map_err(StoreError::query)?))
     }
 }
-
-const CREATED_AT: &str = "SELECT created_at FROM changes WHERE number = $1";
 
 /// A journal entry computed inside a write transaction, before it is inserted.
 #[derive(Debug)]
@@ -1083,52 +972,6 @@ fn sqlite_error(path: &Path, error: sqlx::Error) -> StoreError {
     }
 }
 
-fn change_subject(number: i64) -> String {
-    format!("CHG-{number}")
-}
-
-fn incident_from_row(
-    (number, version, state, record, created_at, updated_at): ChangeRow,
-) -> Result<Stored, StoreError> {
-    let number = to_u64(number);
-    let what = || format!("incident INC-{number}");
-    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
-        what: what(),
-        reason: format!("its record is not JSON: {e}"),
-    })?;
-    Ok(Stored {
-        number,
-        version: to_u64(version),
-        state,
-        record,
-        created_at: parse_time(&created_at, what())?,
-        updated_at: parse_time(&updated_at, what())?,
-    })
-}
-
-fn rollout_subject(number: i64) -> String {
-    format!("R-{number}")
-}
-
-fn rollout_from_row(
-    (number, version, state, record, created_at, updated_at): ChangeRow,
-) -> Result<StoredRollout, StoreError> {
-    let number = to_u64(number);
-    let what = || format!("rollout R-{number}");
-    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
-        what: what(),
-        reason: format!("its record is not JSON: {e}"),
-    })?;
-    Ok(StoredRollout {
-        number,
-        version: to_u64(version),
-        state,
-        record,
-        created_at: parse_time(&created_at, what())?,
-        updated_at: parse_time(&updated_at, what())?,
-    })
-}
-
 fn snapshot_subject(number: i64) -> String {
     format!("SNAP-{number}")
 }
@@ -1150,8 +993,113 @@ fn snapshot_from_row(
     })
 }
 
-fn number_what(number: u64) -> String {
-    format!("change CHG-{number}")
+/// The tables of versioned JSON documents (a state, a version for optimistic locking).
+#[derive(Debug, Clone, Copy)]
+enum Doc {
+    Change,
+    Rollout,
+    Incident,
+}
+
+impl Doc {
+    /// `CHG-3`, `R-3`, `INC-3`: the id users see and the journal subject.
+    fn id(self, number: u64) -> String {
+        let prefix = match self {
+            Doc::Change => "CHG",
+            Doc::Rollout => "R",
+            Doc::Incident => "INC",
+        };
+        format!("{prefix}-{number}")
+    }
+
+    /// `change CHG-3`, for error messages.
+    fn what(self, number: u64) -> String {
+        let kind = match self {
+            Doc::Change => "change",
+            Doc::Rollout => "rollout",
+            Doc::Incident => "incident",
+        };
+        format!("{kind} {}", self.id(number))
+    }
+
+    fn get(self, sql: &Sql) -> &'static str {
+        match self {
+            Doc::Change => sql.get_change,
+            Doc::Rollout => sql.get_rollout,
+            Doc::Incident => sql.get_incident,
+        }
+    }
+
+    fn list(self, sql: &Sql) -> &'static str {
+        match self {
+            Doc::Change => sql.list_changes,
+            Doc::Rollout => sql.list_rollouts,
+            Doc::Incident => sql.list_incidents,
+        }
+    }
+
+    fn update(self, sql: &Sql) -> &'static str {
+        match self {
+            Doc::Change => sql.update_change,
+            Doc::Rollout => sql.update_rollout,
+            Doc::Incident => sql.update_incident,
+        }
+    }
+
+    fn version(self, sql: &Sql) -> &'static str {
+        match self {
+            Doc::Change => sql.change_version,
+            Doc::Rollout => sql.rollout_version,
+            Doc::Incident => sql.incident_version,
+        }
+    }
+
+    fn unknown(self, number: u64) -> StoreError {
+        match self {
+            Doc::Change => StoreError::UnknownChange { number },
+            Doc::Rollout => StoreError::UnknownRollout { number },
+            Doc::Incident => StoreError::UnknownIncident { number },
+        }
+    }
+
+    fn conflict(self, number: u64, expected: u64, found: u64) -> StoreError {
+        match self {
+            Doc::Change => StoreError::Conflict {
+                number,
+                expected,
+                found,
+            },
+            Doc::Rollout => StoreError::RolloutConflict {
+                number,
+                expected,
+                found,
+            },
+            Doc::Incident => StoreError::IncidentConflict {
+                number,
+                expected,
+                found,
+            },
+        }
+    }
+}
+
+fn document_from_row(
+    doc: Doc,
+    (number, version, state, record, created_at, updated_at): ChangeRow,
+) -> Result<Stored, StoreError> {
+    let number = to_u64(number);
+    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
+        what: doc.what(number),
+        reason: format!("its record is not JSON: {e}"),
+    })?;
+    Ok(Stored {
+        number,
+        version: to_u64(version),
+        state,
+        record,
+        created_at: parse_time(&created_at, doc.what(number))?,
+        updated_at: parse_time(&updated_at, doc.what(number))?,
+    })
 }
 
 /// Numbers, versions and seqs are written by the store from 1 up, so they are never negative.
@@ -1177,24 +1125,6 @@ fn parse_time(text: &str, what: String) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt {
         what,
         reason: format!("bad time `{text}`: {e}"),
-    })
-}
-
-fn stored_from_row(
-    (number, version, state, record, created_at, updated_at): ChangeRow,
-) -> Result<Stored, StoreError> {
-    let number = to_u64(number);
-    let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
-        what: number_what(number),
-        reason: format!("its record is not JSON: {e}"),
-    })?;
-    Ok(Stored {
-        number,
-        version: to_u64(version),
-        state,
-        record,
-        created_at: parse_time(&created_at, number_what(number))?,
-        updated_at: parse_time(&updated_at, number_what(number))?,
     })
 }
 

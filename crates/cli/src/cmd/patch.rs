@@ -1411,7 +1411,7 @@ fn rollout_number(id: &str) -> Result<u64, Failure> {
 
 /// A stored rollout, read back for `resume` and `abort`.
 struct Loaded {
-    record: fearless_store::StoredRollout,
+    record: fearless_store::Stored,
     manifest: Manifest,
     pins: Vec<String>,
     waves: Vec<Vec<String>>,
