@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::backend::{CACHE_DIR, InstallItem, PackageManager, Request, Restarts, Target};
+use crate::backend::{CACHE_DIR, InstallItem, Offered, PackageManager, Request, Restarts, Target};
 use crate::error::PkgError;
 use crate::manifest::Manifest;
 use crate::model::{Diff, Installed, PackageSet};
@@ -69,6 +69,49 @@ pub fn matches_pin(kind: Kind, installed: &str, pin: &str) -> bool {
     }
 }
 
+/// The host's package set now.
+pub async fn package_set<M: PackageManager>(
+    pm: &M,
+    t: &Target<'_>,
+) -> Result<PackageSet, PkgError> {
+    Ok(PackageSet::new(pm.manager(), pm.installed(t).await?))
+}
+
+fn by_name(installed: &[Installed]) -> BTreeMap<&str, &Installed> {
+    installed.iter().map(|p| (p.name.as_str(), p)).collect()
+}
+
+/// Whether a repository offers exactly `p`'s version.
+fn offered_in(kind: Kind, offered: &[Offered], p: &Installed) -> bool {
+    offered.iter().any(|o| {
+        o.name == p.name
+            && o.arch.as_deref().is_none_or(|a| a == p.arch)
+            && compare(kind, &o.version, &p.version) == Ok(Ordering::Equal)
+    })
+}
+
+/// The transaction that brings the pins not yet at their version there.
+fn pin_request(kind: Kind, installed: &BTreeMap<&str, &Installed>, manifest: &Manifest) -> Request {
+    Request {
+        install: manifest
+            .pins
+            .iter()
+            .filter(|pin| {
+                installed
+                    .get(pin.name.as_str())
+                    .is_none_or(|p| !matches_pin(kind, &p.version, &pin.version))
+            })
+            .map(|pin| InstallItem {
+                name: pin.name.clone(),
+                arch: pin.arch.clone(),
+                version: pin.version.clone(),
+                file: None,
+            })
+            .collect(),
+        remove: Vec::new(),
+    }
+}
+
 /// Bring the packages of `manifest` to exactly its versions on one host.
 ///
 /// Before anything changes: the manifest is checked against the host's version rules, the
@@ -94,30 +137,9 @@ pub async fn apply<M: PackageManager>(
             ),
         });
     }
-    let before = PackageSet::new(pm.manager(), pm.installed(t).await?);
-    let by_name: BTreeMap<&str, &Installed> = before
-        .packages
-        .iter()
-        .map(|p| (p.name.as_str(), p))
-        .collect();
-    let request = Request {
-        install: manifest
-            .pins
-            .iter()
-            .filter(|pin| {
-                by_name
-                    .get(pin.name.as_str())
-                    .is_none_or(|p| !matches_pin(kind, &p.version, &pin.version))
-            })
-            .map(|pin| InstallItem {
-                name: pin.name.clone(),
-                arch: pin.arch.clone(),
-                version: pin.version.clone(),
-                file: None,
-            })
-            .collect(),
-        remove: Vec::new(),
-    };
+    let before = package_set(pm, t).await?;
+    let by_name = by_name(&before.packages);
+    let request = pin_request(kind, &by_name, manifest);
     let mut warnings = Vec::new();
     let mut cached = Vec::new();
     if !request.is_empty() {
@@ -170,7 +192,7 @@ pub async fn apply<M: PackageManager>(
         }
         pm.execute(t, &request).await?;
     }
-    let mut after = PackageSet::new(pm.manager(), pm.installed(t).await?);
+    let mut after = package_set(pm, t).await?;
     // Installing an exact version marks a package manual; keep what it was.
     let was_auto: Vec<String> = after
         .packages
@@ -180,7 +202,7 @@ pub async fn apply<M: PackageManager>(
         .collect();
     if !was_auto.is_empty() {
         pm.mark(t, &[], &was_auto).await?;
-        after = PackageSet::new(pm.manager(), pm.installed(t).await?);
+        after = package_set(pm, t).await?;
     }
     let mismatches: Vec<String> = manifest
         .pins
@@ -227,26 +249,8 @@ pub async fn check_apply<M: PackageManager>(
         return Ok(problems);
     }
     let installed = pm.installed(t).await?;
-    let by_name: BTreeMap<&str, &Installed> =
-        installed.iter().map(|p| (p.name.as_str(), p)).collect();
-    let request = Request {
-        install: manifest
-            .pins
-            .iter()
-            .filter(|pin| {
-                by_name
-                    .get(pin.name.as_str())
-                    .is_none_or(|p| !matches_pin(kind, &p.version, &pin.version))
-            })
-            .map(|pin| InstallItem {
-                name: pin.name.clone(),
-                arch: pin.arch.clone(),
-                version: pin.version.clone(),
-                file: None,
-            })
-            .collect(),
-        remove: Vec::new(),
-    };
+    let by_name = by_name(&installed);
+    let request = pin_request(kind, &by_name, manifest);
     if request.is_empty() {
         return Ok(problems);
     }
@@ -269,9 +273,7 @@ pub async fn check_apply<M: PackageManager>(
         let kept = cached
             .iter()
             .any(|c| c.name == p.name && c.arch == p.arch && c.version == p.version);
-        let in_repo = offered.iter().any(|o| {
-            o.name == p.name && compare(kind, &o.version, &p.version) == Ok(Ordering::Equal)
-        });
+        let in_repo = offered_in(kind, &offered, p);
         if !kept && !in_repo {
             problems.push(format!(
                 "{}={}: the version installed now is in no repository and not in {CACHE_DIR}",
@@ -336,11 +338,7 @@ pub async fn feasibility<M: PackageManager>(
             .iter()
             .find(|c| c.name == p.name && c.arch == p.arch && c.version == p.version)
             .map(|c| c.path.clone());
-        let in_repo = offered.iter().any(|o| {
-            o.name == p.name
-                && o.arch.as_deref().is_none_or(|a| a == p.arch)
-                && compare(kind, &o.version, &p.version) == Ok(Ordering::Equal)
-        });
+        let in_repo = offered_in(kind, &offered, p);
         if file.is_none() && !in_repo {
             problems.push(format!(
                 "{}={} is in no repository and not in {CACHE_DIR}",
@@ -412,7 +410,7 @@ pub async fn rollback<M: PackageManager>(
             ),
         });
     }
-    let before = PackageSet::new(pm.manager(), pm.installed(t).await?);
+    let before = package_set(pm, t).await?;
     let plan = feasibility(pm, t, target, &before).await?;
     let mut warnings = Vec::new();
     if !plan.problems.is_empty() {
@@ -425,7 +423,7 @@ pub async fn rollback<M: PackageManager>(
         warnings.extend(plan.problems.iter().map(|r| format!("forced: {r}")));
     }
     pm.execute(t, &plan.request).await?;
-    let mut after = PackageSet::new(pm.manager(), pm.installed(t).await?);
+    let mut after = package_set(pm, t).await?;
     let after_by_key = after.by_key();
     let target_by_key = target.by_key();
     let mut manual = Vec::new();
@@ -443,7 +441,7 @@ pub async fn rollback<M: PackageManager>(
     }
     if !manual.is_empty() || !auto.is_empty() {
         pm.mark(t, &manual, &auto).await?;
-        after = PackageSet::new(pm.manager(), pm.installed(t).await?);
+        after = package_set(pm, t).await?;
     }
     let kind = pm.manager().kind();
     let left = Diff::between(kind, &after.packages, &target.packages);

@@ -203,10 +203,7 @@ pub(crate) async fn run(g: &Global, a: PackagesArgs) -> Result<Outcome, Failure>
 async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     let fw = Fleetwide::new(g, options)?;
     let results = fw
-        .each(|b, t| async move {
-            let packages = b.installed(&t).await?;
-            Ok(PackageSet::new(b.manager(), packages))
-        })
+        .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;
     fw.close().await;
     if g.format == Format::Json {
@@ -673,10 +670,7 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     let fw = Fleetwide::new(g, options)?;
     let store = open_store(g, &fw.config).await?;
     let results = fw
-        .each(|b, t| async move {
-            let packages = b.installed(&t).await?;
-            Ok(PackageSet::new(b.manager(), packages))
-        })
+        .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;
     fw.close().await;
     let mut hosts = serde_json::Map::new();
@@ -855,10 +849,7 @@ async fn diff(
             fw.hosts
                 .retain(|h| a_sets.iter().any(|(n, _)| *n == h.name));
             let results = fw
-                .each(|b, t| async move {
-                    let packages = b.installed(&t).await?;
-                    Ok(PackageSet::new(b.manager(), packages))
-                })
+                .each(|b, t| async move { ops::package_set(&b, &t).await })
                 .await;
             fw.close().await;
             ("live".to_owned(), results)

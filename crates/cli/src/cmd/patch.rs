@@ -1099,8 +1099,8 @@ impl Ctx<'_> {
     ) -> (HostState, String) {
         let host = t.name;
         let state = HostState::Pending;
-        let set = match b.installed(t).await {
-            Ok(p) => PackageSet::new(b.manager(), p),
+        let set = match ops::package_set(b, t).await {
+            Ok(set) => set,
             Err(e) => return self.failed(host, state, e.to_string()).await,
         };
         let snap = match self
@@ -1218,8 +1218,8 @@ impl Ctx<'_> {
         state: HostState,
     ) -> (HostState, String) {
         let host = t.name;
-        let live = match b.installed(t).await {
-            Ok(p) => PackageSet::new(b.manager(), p),
+        let live = match ops::package_set(b, t).await {
+            Ok(set) => set,
             Err(e) => return (state, format!("cannot read its packages: {e}")),
         };
         let kind = b.manager().kind();
