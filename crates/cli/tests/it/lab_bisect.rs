@@ -3,16 +3,8 @@
 //! without it is "not reproducible", and the host ends on its snapshot, byte for byte.
 //! Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{fearless, stderr, stdout};
+use super::{TestLab, fearless, stderr, stdout};
 use serde_json::Value;
-
-struct LabGuard(String);
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        let _ = fearless(&["lab", "down", "--dir", &self.0]);
-    }
-}
 
 fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let mut all = vec!["-c", config, "--as", "ops"];
@@ -31,18 +23,8 @@ fn json(config: &str, args: &[&str]) -> Value {
 
 #[test]
 fn bisect_names_libacme_and_restores_the_host() {
-    assert!(
-        super::lab_packages::is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
-    let c = config.as_str();
-    let _guard = LabGuard(d.clone());
-    let up = fearless(&["lab", "up", "--hosts", "1", "--dir", &d]);
-    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    let lab = TestLab::up(&["--hosts", "1"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
     assert_eq!(
         fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
             .status
@@ -65,9 +47,9 @@ fn bisect_names_libacme_and_restores_the_host() {
         })
         .collect();
     assert_eq!(pins.len(), 10, "{pins:?}");
-    let batch = tmp.path().join("batch.txt");
+    let batch = lab.file("batch.txt");
     std::fs::write(&batch, pins.join("\n")).expect("write");
-    let without = tmp.path().join("routine.txt");
+    let without = lab.file("routine.txt");
     std::fs::write(
         &without,
         pins.iter()

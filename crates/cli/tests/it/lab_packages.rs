@@ -3,7 +3,7 @@
 //! package set, the hosts' own history, rollback feasibility, and the package lock.
 //! Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{fearless, stderr, stdout};
+use super::{TestLab, fearless, hold_dpkg_lock, stderr, stdout};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -18,14 +18,6 @@ const ROUTINE: &[&str] = &[
     "acme-tools",
     "acme-web",
 ];
-
-struct LabGuard(String);
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        let _ = fearless(&["lab", "down", "--dir", &self.0]);
-    }
-}
 
 /// Run with the config and store of the lab, as `ops`; returns (exit code, stdout, stderr).
 fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -84,15 +76,8 @@ fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
 
 #[test]
 fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
-    assert!(is_root(), "the lab test needs root (CI runs as root)");
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
-    let _guard = LabGuard(d.clone());
-    let up = fearless(&["lab", "up", "--hosts", "1", "--rpm-host", "--dir", &d]);
-    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
-    let c = config.as_str();
+    let lab = TestLab::up(&["--hosts", "1", "--rpm-host"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
     let both = ["web-1", "rpm-1"];
 
     // Installed: every package with its version and mark, from each host's own manager.
@@ -143,8 +128,8 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
     // Snapshot, then apply the manifest of the batch.
     let first = json_ok(c, &["snapshot"]);
     let first_id = first["id"].as_str().expect("id").to_owned();
-    let manifest = tmp.path().join("routine.txt");
-    let manifest_rpm = tmp.path().join("routine-rpm.txt");
+    let manifest = lab.file("routine.txt");
+    let manifest_rpm = lab.file("routine-rpm.txt");
     std::fs::write(
         &manifest,
         ROUTINE
@@ -285,14 +270,7 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
     );
 
     // The package lock: a dpkg run holds it; apply waits, then says who holds it.
-    lab_ssh(
-        &d,
-        "web-1",
-        "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \
-         && printf '#!/bin/sh\\nsleep 20\\n' > /tmp/slow/DEBIAN/postinst && chmod 755 /tmp/slow/DEBIAN/postinst \
-         && dpkg-deb --build /tmp/slow /tmp/slow.deb >/dev/null \
-         && (setsid dpkg -i /tmp/slow.deb >/dev/null 2>&1 </dev/null &) ; sleep 1",
-    );
+    hold_dpkg_lock(&d, "web-1", 20);
     let started = Instant::now();
     let (code, out, err) = run(
         c,
@@ -377,10 +355,4 @@ pub(super) fn diff_size(d: &Value) -> usize {
         .iter()
         .map(|k| d[k].as_array().map_or(0, Vec::len))
         .sum()
-}
-
-pub(super) fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
 }

@@ -3,16 +3,8 @@
 //! fails the canary, which is rolled back to its exact pre-change package set, and no other
 //! host is touched. Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{fearless, stderr, stdout};
+use super::{TestLab, fearless, hold_dpkg_lock, stderr, stdout};
 use serde_json::Value;
-
-struct LabGuard(String);
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        let _ = fearless(&["lab", "down", "--dir", &self.0]);
-    }
-}
 
 fn run(config: &str, who: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let mut all = vec!["-c", config, "--as", who];
@@ -66,18 +58,8 @@ fn version_on(config: &str, host: &str, package: &str) -> String {
 
 #[test]
 fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
-    assert!(
-        super::lab_packages::is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
-    let c = config.as_str();
-    let _guard = LabGuard(d.clone());
-    let up = fearless(&["lab", "up", "--hosts", "3", "--dir", &d]);
-    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    let lab = TestLab::up(&["--hosts", "3"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
     assert_eq!(
         fearless(&["lab", "publish", "routine", "--dir", &d])
             .status
@@ -127,21 +109,7 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
     );
     ok(c, "alice", &["change", "schedule", &first]);
     // A dpkg run holding the package lock on web-2 stops the preflight, naming it.
-    let slow = fearless(&[
-        "lab",
-        "ssh",
-        "web-2",
-        "--dir",
-        &d,
-        "--",
-        "sh",
-        "-c",
-        "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \
-         && printf '#!/bin/sh\\nsleep 4\\n' > /tmp/slow/DEBIAN/postinst && chmod 755 /tmp/slow/DEBIAN/postinst \
-         && dpkg-deb --build /tmp/slow /tmp/slow.deb >/dev/null \
-         && (setsid dpkg -i /tmp/slow.deb >/dev/null 2>&1 </dev/null &) ; sleep 1",
-    ]);
-    assert_eq!(slow.status.code(), Some(0), "{}", stderr(&slow));
+    hold_dpkg_lock(&d, "web-2", 4);
     let (code, out, err) = run(c, "alice", &["patch", "--change", &first, "--dry-run"]);
     assert_eq!(code, Some(1), "{out}\n{err}");
     assert!(
@@ -205,7 +173,7 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
             .code(),
         Some(0)
     );
-    let down = tmp.path().join("downgrade.txt");
+    let down = lab.file("downgrade.txt");
     std::fs::write(&down, "acme-docs=1.0\n").expect("write");
     let third = new_change(c, "acme-docs back to 1.0");
     ok(c, "alice", &["change", "submit", &third]);
@@ -389,18 +357,8 @@ fn approved(config: &str, title: &str) -> String {
 
 #[test]
 fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consistent_end() {
-    assert!(
-        super::lab_packages::is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
-    let c = config.as_str();
-    let _guard = LabGuard(d.clone());
-    let up = fearless(&["lab", "up", "--hosts", "2", "--dir", &d]);
-    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    let lab = TestLab::up(&["--hosts", "2"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
     assert_eq!(
         fearless(&["lab", "publish", "routine", "--dir", &d])
             .status
@@ -515,18 +473,8 @@ fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consisten
 
 #[test]
 fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
-    assert!(
-        super::lab_packages::is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
-    let c = config.as_str();
-    let _guard = LabGuard(d.clone());
-    let up = fearless(&["lab", "up", "--hosts", "3", "--dir", &d]);
-    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    let lab = TestLab::up(&["--hosts", "3"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
     assert_eq!(
         fearless(&["lab", "publish", "routine", "--dir", &d])
             .status
@@ -535,9 +483,10 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
     );
     let change = approved(c, "routine");
     // The lab records each host's sshd (PID 1 of its namespace): killing it kills the host.
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).expect("state"))
-            .expect("json");
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&d).join("state.json")).expect("state"),
+    )
+    .expect("json");
     let victim_pid = state["hosts"]
         .as_array()
         .and_then(|hs| hs.iter().find(|h| h["name"] == "web-3"))
@@ -653,18 +602,8 @@ fn during_bake(config: &str, change: &str, rollout: u64, verb: &str) -> (Option<
 
 #[test]
 fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
-    assert!(
-        super::lab_packages::is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
-    let c = config.as_str();
-    let _guard = LabGuard(d.clone());
-    let up = fearless(&["lab", "up", "--hosts", "2", "--dir", &d]);
-    assert_eq!(up.status.code(), Some(0), "lab up: {}", stderr(&up));
+    let lab = TestLab::up(&["--hosts", "2"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
     assert_eq!(
         fearless(&["lab", "publish", "routine", "--dir", &d])
             .status

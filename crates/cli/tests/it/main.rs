@@ -15,6 +15,67 @@ mod packages;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// A lab of its own for one test, in a temporary directory, taken down however the test
+/// ends (a failed assertion never leaves sshd processes, mounts or the fixed lab addresses
+/// behind). Needs root; CI runs as root, and without it the test fails, never skips.
+pub(crate) struct TestLab {
+    /// The lab directory (`--dir`).
+    pub(crate) dir: String,
+    /// Its `fearless.yaml`.
+    pub(crate) config: String,
+    tmp: tempfile::TempDir,
+}
+
+impl TestLab {
+    /// `fearless lab up --dir DIR ARGS…`, which must succeed.
+    pub(crate) fn up(args: &[&str]) -> Self {
+        assert!(is_root(), "the lab test needs root (CI runs as root)");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("lab");
+        let lab = Self {
+            dir: dir.display().to_string(),
+            config: dir.join("fearless.yaml").display().to_string(),
+            tmp,
+        };
+        let mut all = vec!["lab", "up", "--dir", lab.dir.as_str()];
+        all.extend_from_slice(args);
+        let out = fearless(&all);
+        assert_eq!(out.status.code(), Some(0), "lab up: {}", stderr(&out));
+        lab
+    }
+
+    /// A path for a test file beside the lab.
+    pub(crate) fn file(&self, name: &str) -> std::path::PathBuf {
+        self.tmp.path().join(name)
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        let _ = fearless(&["lab", "down", "--dir", &self.dir]);
+    }
+}
+
+/// Whether this process runs as root.
+pub(crate) fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// On lab host `host`, start a real `dpkg -i` whose postinst sleeps `seconds`, so it holds
+/// the dpkg lock that long; returns once it runs.
+pub(crate) fn hold_dpkg_lock(dir: &str, host: &str, seconds: u32) {
+    let script = format!(
+        "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \\
+         && printf '#!/bin/sh\\nsleep {seconds}\\n' > /tmp/slow/DEBIAN/postinst && chmod 755 /tmp/slow/DEBIAN/postinst \\
+         && dpkg-deb --build /tmp/slow /tmp/slow.deb >/dev/null \\
+         && (setsid dpkg -i /tmp/slow.deb >/dev/null 2>&1 </dev/null &) ; sleep 1"
+    );
+    let out = fearless(&["lab", "ssh", host, "--dir", dir, "--", "sh", "-c", &script]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 /// Run the binary with `args`, no stdin, colour off.
 pub(crate) fn fearless(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fearless"))
