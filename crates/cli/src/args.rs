@@ -50,6 +50,10 @@ pub(crate) enum Format {
     Tap,
     /// Prometheus text exposition.
     Prometheus,
+    /// Markdown (`fearless rca`).
+    Md,
+    /// A standalone HTML page (`fearless rca`).
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,10 +78,13 @@ pub(crate) enum Command {
     Patch(PatchArgs),
     /// Rollouts: list, show, resume.
     Rollout(RolloutArgs),
-    /// Incidents opened by failed rollouts: list and show.
+    /// Incidents: opened by failed rollouts or by hand; list, show, mitigate, resolve, close.
     Incident(IncidentArgs),
     /// Find which packages of a manifest break which checks, on one isolated host.
     Bisect(BisectArgs),
+    /// The post-incident report of an incident: attribution, impact, timeline, evidence,
+    /// action items (--format md|html|json)
+    Rca(RcaArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -419,6 +426,19 @@ pub(crate) struct BisectArgs {
     /// How long to wait for another process to release the package lock
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     pub(crate) lock_wait: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RcaArgs {
+    /// INC-N or N
+    #[arg(value_name = "INCIDENT")]
+    pub(crate) id: String,
+    /// Write the report to FILE (stdout gets the one-line attribution)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<std::path::PathBuf>,
+    /// Use only what the store holds; do not read the hosts' package history
+    #[arg(long)]
+    pub(crate) no_live: bool,
 }
 
 #[derive(Debug, Args)]

@@ -45,6 +45,19 @@ impl Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Config(e) => write!(f, "{e}"),
+            Failure::BadInput { message, .. } | Failure::Gate { message, .. } => {
+                f.write_str(message)
+            }
+            Failure::Environment(e) => write!(f, "{e:#}"),
+            Failure::BrokenPipe => f.write_str("stdout was closed"),
+        }
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Environment(e)

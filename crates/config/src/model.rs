@@ -46,6 +46,8 @@ pub struct PatchPolicy {
     pub failure_domain: String,
     /// On failure, roll back the whole wave (`wave`), not only its failing hosts (`hosts`).
     pub rollback_wave: bool,
+    /// On a failed canary, bisect its manifest on the rolled-back canary (`bisect: auto`).
+    pub bisect_auto: bool,
 }
 
 impl Default for PatchPolicy {
@@ -58,6 +60,7 @@ impl Default for PatchPolicy {
             exclude: Vec::new(),
             failure_domain: "az".into(),
             rollback_wave: false,
+            bisect_auto: false,
         }
     }
 }

@@ -203,6 +203,7 @@ pub(crate) struct RawPatch {
     pub(crate) exclude: Vec<String>,
     pub(crate) failure_domain: Option<String>,
     pub(crate) rollback_scope: Option<String>,
+    pub(crate) bisect: Option<String>,
 }
 
 /// A wave size: a host count (`1`) or a percentage (`"25%"`).

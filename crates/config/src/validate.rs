@@ -1060,6 +1060,16 @@ impl Validator<'_> {
                 Some("expected `hosts` (the failing hosts) or `wave` (every host of the failed wave)".into()),
             ),
         }
+        match raw.bisect.as_deref() {
+            None | Some("off") => {}
+            Some("auto") => policy.bisect_auto = true,
+            Some(other) => self.error(
+                &p!["patch", "bisect"],
+                "config::bisect",
+                format!("unknown bisect policy `{other}`"),
+                Some("expected `auto` (bisect a failed canary's manifest on it) or `off`".into()),
+            ),
+        }
         for (i, w) in raw.waves.iter().enumerate() {
             let ok = match w {
                 RawWave::Count(n) => *n >= 1,

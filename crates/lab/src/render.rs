@@ -108,6 +108,9 @@ const ACME_COMPONENTS: &str = r#"components:
       - { name: api process, process: { name: acme-api } }
       - { name: api port, port: { port: 9090, address: "{host.address}" } }
       - { name: libacme installed, package: { name: libacme } }
+patch:
+  # a failed canary names its culprit: the manifest is bisected on it before the report
+  bisect: auto
 "#;
 
 #[cfg(test)]

@@ -21,13 +21,15 @@ use crate::args::{BisectArgs, Format, Global};
 use crate::exit::{Failure, Outcome};
 use crate::render;
 
+/// What a bisect found (`fearless.bisect/v1`'s `report`; also journaled and kept with the
+/// incident of a rollout that bisected its canary).
 #[derive(Debug, Serialize)]
-struct Report {
-    verdict: Verdict,
-    rounds: Vec<fearless_rca::bisect::Round>,
-    tests: usize,
-    restored: bool,
-    seconds: f64,
+pub(crate) struct Report {
+    pub(crate) verdict: Verdict,
+    pub(crate) rounds: Vec<fearless_rca::bisect::Round>,
+    pub(crate) tests: usize,
+    pub(crate) restored: bool,
+    pub(crate) seconds: f64,
 }
 
 pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
@@ -67,39 +69,7 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
         };
         wanted.push((component.to_owned(), check.to_owned()));
     }
-    let components: Vec<String> = wanted
-        .iter()
-        .map(|(c, _)| c.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let items: Vec<PlanItem> = runner::plan(
-        &config,
-        &Selection {
-            hosts: None,
-            components,
-        },
-    )
-    .map_err(|e| Failure::bad_input(e.to_string(), None))?
-    .into_iter()
-    .filter(|i| {
-        i.host.as_ref().is_none_or(|h| h.name == host.name)
-            && wanted
-                .iter()
-                .any(|(c, k)| *c == i.component && *k == i.check.name)
-    })
-    .collect();
-    for (c, k) in &wanted {
-        if !items
-            .iter()
-            .any(|i| i.component == *c && i.check.name == *k)
-        {
-            return Err(Failure::bad_input(
-                format!("no check `{c}/{k}` runs on {}", host.name),
-                Some("list checks with `fearless check --dry-run`"),
-            ));
-        }
-    }
+    let items = check_items(&config, &host.name, &wanted)?;
 
     let store = open_store(g, &config).await?;
     let snap = load_snapshot(&store, &a.snapshot).await?;
@@ -116,11 +86,11 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
     let checks = Runner::new(&config)
         .map_err(|e| Failure::Environment(anyhow::anyhow!("cannot set up network checks: {e}")))?;
     let fw = Fleetwide::with_hosts(config.clone(), vec![host.clone()], lock_wait);
-    let started = Instant::now();
-    let (items_ref, target_ref, manifest_ref, runner) = (&items, &target, &manifest, &checks);
+    let (target_ref, manifest_ref, runner) = (&target, &manifest, &checks);
+    let items_ref = &items;
     let mut results = fw
         .each(|b, t| async move {
-            bisect_host(g, &b, &t, target_ref, manifest_ref, runner, items_ref).await
+            on_host(g, &b, &t, target_ref, manifest_ref, runner, items_ref).await
         })
         .await;
     fw.close().await;
@@ -128,32 +98,14 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
     let (_, result) = results
         .pop()
         .ok_or_else(|| Failure::Environment(anyhow::anyhow!("the bisect did not run")))?;
-    let (bisect, restored) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(Failure::Environment(anyhow::anyhow!(
-                "bisect on {} stopped: {e} (restore it with `fearless packages rollback --snapshot SNAP-{} --hosts {}`)",
-                host.name,
-                snap.number,
-                host.name
-            )));
-        }
-    };
-    let report = Report {
-        verdict: match bisect.next() {
-            Next::Done(v) => v,
-            Next::Test(_) => Verdict::NotReproducible,
-        },
-        tests: bisect.rounds().len()
-            + bisect
-                .rounds()
-                .iter()
-                .filter(|r| r.failed || r.flaky)
-                .count(),
-        rounds: bisect.rounds().to_vec(),
-        restored,
-        seconds: started.elapsed().as_secs_f64(),
-    };
+    let report = result.map_err(|e| {
+        Failure::Environment(anyhow::anyhow!(
+            "bisect on {} stopped: {e} (restore it with `fearless packages rollback --snapshot SNAP-{} --hosts {}`)",
+            host.name,
+            snap.number,
+            host.name
+        ))
+    })?;
     store
         .append(NewEvent {
             actor,
@@ -216,9 +168,83 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
     })
 }
 
+/// The plan items of the named `(component, check)` pairs that run for `host`; a pair
+/// that runs nowhere there is bad input.
+pub(crate) fn check_items(
+    config: &fearless_config::Config,
+    host: &str,
+    wanted: &[(String, String)],
+) -> Result<Vec<PlanItem>, Failure> {
+    let components: Vec<String> = wanted
+        .iter()
+        .map(|(c, _)| c.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let items: Vec<PlanItem> = runner::plan(
+        config,
+        &Selection {
+            hosts: None,
+            components,
+        },
+    )
+    .map_err(|e| Failure::bad_input(e.to_string(), None))?
+    .into_iter()
+    .filter(|i| {
+        i.host.as_ref().is_none_or(|h| h.name == host)
+            && wanted
+                .iter()
+                .any(|(c, k)| *c == i.component && *k == i.check.name)
+    })
+    .collect();
+    for (c, k) in wanted {
+        if !items
+            .iter()
+            .any(|i| i.component == *c && i.check.name == *k)
+        {
+            return Err(Failure::bad_input(
+                format!("no check `{c}/{k}` runs on {host}"),
+                Some("list checks with `fearless check --dry-run`"),
+            ));
+        }
+    }
+    Ok(items)
+}
+
+/// Bisect `manifest` on one host: every round restores `target` (the host's snapshot),
+/// applies a subset with its dependencies and runs `items`; at the end the host is restored
+/// to `target` and checked again.
+pub(crate) async fn on_host(
+    g: &Global,
+    b: &fearless_pkg::Backend,
+    t: &fearless_pkg::Target<'_>,
+    target: &PackageSet,
+    manifest: &Manifest,
+    runner: &Runner,
+    items: &[PlanItem],
+) -> Result<Report, PkgError> {
+    let started = Instant::now();
+    let (bisect, restored) = rounds(g, b, t, target, manifest, runner, items).await?;
+    Ok(Report {
+        verdict: match bisect.next() {
+            Next::Done(v) => v,
+            Next::Test(_) => Verdict::NotReproducible,
+        },
+        tests: bisect.rounds().len()
+            + bisect
+                .rounds()
+                .iter()
+                .filter(|r| r.failed || r.flaky)
+                .count(),
+        rounds: bisect.rounds().to_vec(),
+        restored,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// The rounds on one host; returns the finished bisect and whether the host, restored to
 /// the snapshot, passes the checks again.
-async fn bisect_host(
+async fn rounds(
     g: &Global,
     b: &fearless_pkg::Backend,
     t: &fearless_pkg::Target<'_>,

@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 const SCHEMA: &str = "fearless.check/v1";
 
 pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
+    if matches!(g.format, Format::Md | Format::Html) {
+        return Err(Failure::bad_input(
+            "`check` prints human, json, junit, tap or prometheus",
+            Some("md and html are the formats of `fearless rca`"),
+        ));
+    }
     let config = load_config(g)?;
     let sel = Selection {
         hosts: selector(a.hosts.as_deref())?,
@@ -112,6 +118,7 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         Format::Junit => print(&junit(&report)),
         Format::Tap => print(&tap(&report)),
         Format::Prometheus => print(&prometheus(&report)),
+        Format::Md | Format::Html => Ok(()),
     };
     match printed {
         // `fearless check | head` must still fail when checks failed.

@@ -1,5 +1,6 @@
-//! `fearless incident list|show`: the incidents failed rollouts open (the RCA work builds
-//! on these records).
+//! `fearless incident list|show|open|mitigate|resolve|close`: incidents opened by failed
+//! rollouts or by hand (with the checks failing at that moment); `fearless rca` reports on
+//! them.
 
 use fearless_rca::{Action, IncidentState};
 use fearless_store::{NewEvent, Store};
@@ -123,7 +124,7 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
     Ok(Outcome::Success)
 }
 
-fn number(id: &str) -> Result<u64, Failure> {
+pub(crate) fn number(id: &str) -> Result<u64, Failure> {
     id.strip_prefix("INC-").unwrap_or(id).parse().map_err(|_| {
         Failure::bad_input(
             format!("`{id}` is not an incident id"),
@@ -181,10 +182,13 @@ async fn open(
         None => now,
     };
     let title = title.unwrap_or_else(|| format!("impact on {}", components.join(", ")));
+    // What fails now, on those hosts: the evidence the report starts from.
+    let checks = super::rca::failing_checks(config, components, &matched).await?;
     let record = json!({
         "title": title,
         "opened_by": actor,
         "components": components,
+        "checks": checks,
         "hosts": matched.iter().map(|h| json!({"host": h})).collect::<Vec<_>>(),
         "milestones": {"started": started.to_string(), "detected": now.to_string()},
         "notes": [],
@@ -207,7 +211,11 @@ async fn open(
             &json!({"schema": "fearless.incident/v1", "incident": format!("INC-{}", stored.number), "state": stored.state, "record": stored.record}),
         )?;
     } else {
-        print(&format!("INC-{} open: {title}\n", stored.number))?;
+        print(&format!(
+            "INC-{} open: {title} ({} failing check(s) now)\n",
+            stored.number,
+            checks.len()
+        ))?;
     }
     Ok(Outcome::Success)
 }

@@ -10,6 +10,7 @@ mod journal;
 mod lab;
 mod packages;
 mod patch;
+mod rca;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -30,6 +31,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Rollout(a) => patch::rollout(&cli.global, a).await,
         Command::Incident(a) => incident::run(&cli.global, a).await,
         Command::Bisect(a) => bisect::run(&cli.global, a).await,
+        Command::Rca(a) => rca::run(&cli.global, a).await,
     }
 }
 

@@ -532,19 +532,28 @@ async fn drive(
                     }
                 }
             }
+            // `bisect: auto`: the canary, back on its snapshot, names the culprit.
+            let bisect = if i == 0 && config.patch.bisect_auto {
+                ctx.bisect_canary(g, config, fw, &wave_ends).await
+            } else {
+                None
+            };
             ends.extend(wave_ends);
-            break;
+            return Ok((
+                ends,
+                stopped.map(|why| Halt::Stopped { why, bisect }),
+            ));
         }
         ends.extend(wave_ends);
     }
-    Ok((ends, stopped.map(Halt::Stopped)))
+    Ok((ends, None))
 }
 
 /// Why the wave driver returned before the last wave.
 #[derive(Debug)]
 enum Halt {
-    /// A wave failed.
-    Stopped(String),
+    /// A wave failed; the canary's bisect, if one ran.
+    Stopped { why: String, bisect: Option<Value> },
     /// `rollout pause` asked to stop before this wave (1-based).
     Paused(usize),
     /// `rollout abort` asked to stop; the abort rolls the hosts back.
@@ -582,7 +591,7 @@ async fn conclude(
             ))?;
             Ok(Outcome::Failed)
         }
-        Some(Halt::Stopped(why)) => {
+        Some(Halt::Stopped { why, bisect }) => {
             finish(
                 g,
                 config,
@@ -595,12 +604,13 @@ async fn conclude(
                 ends,
                 Some(&why),
                 true,
+                bisect,
             )
             .await
         }
         None => {
             finish(
-                g, config, store, actor, change, r, pins, waves, ends, None, true,
+                g, config, store, actor, change, r, pins, waves, ends, None, true, None,
             )
             .await
         }
@@ -624,6 +634,7 @@ async fn finish(
     ends: &[HostEnd],
     stopped: Option<&str>,
     open_incident: bool,
+    bisect: Option<Value>,
 ) -> Result<Outcome, Failure> {
     let (code, rollout_state) = match &stopped {
         None => (CloseCode::Successful, "completed"),
@@ -655,6 +666,7 @@ async fn finish(
                 .iter()
                 .filter(|e| e.state != HostState::Verified)
                 .collect();
+            let (milestones, mitigated) = milestones(store, r, &failing).await?;
             let record = json!({
                 "title": format!("{change}: rollout R-{r} stopped: {why}"),
                 "opened_by": format!("R-{r}"),
@@ -663,11 +675,12 @@ async fn finish(
                 "wave": failing.first().map(|e| e.wave),
                 "manifest": pins,
                 "hosts": failing,
-                "milestones": {"detected": jiff::Timestamp::now().to_string()},
+                "bisect": bisect,
+                "milestones": milestones,
             });
             let stored = store
                 .insert_incident(
-                    "open",
+                    if mitigated { "mitigated" } else { "open" },
                     &record,
                     event(
                         actor,
@@ -773,6 +786,61 @@ async fn finish(
     } else {
         Outcome::Success
     })
+}
+
+/// The milestones of a stopped rollout's incident, from its journal: impact started when
+/// the manifest landed on the first failing host, was detected at the first failed check,
+/// and was mitigated when the last failing host was back on its snapshot, passing — if
+/// every one of them is.
+async fn milestones(
+    store: &Store,
+    r: u64,
+    failing: &[&HostEnd],
+) -> Result<(Value, bool), Failure> {
+    let entries = store
+        .journal(&fearless_store::JournalFilter {
+            since: None,
+            subject: Some(format!("R-{r}")),
+        })
+        .await
+        .map_err(store_failure)?;
+    let of_failing = |kind: &'static str| {
+        entries
+            .iter()
+            .filter(|e| {
+                e.kind == kind
+                    && failing
+                        .iter()
+                        .any(|f| e.payload["host"].as_str() == Some(f.host.as_str()))
+            })
+            .collect::<Vec<_>>()
+    };
+    let now = jiff::Timestamp::now().to_string();
+    let started = of_failing("rollout.host.applied")
+        .first()
+        .map(|e| e.time.clone())
+        .or_else(|| {
+            of_failing("rollout.host.applying")
+                .first()
+                .map(|e| e.time.clone())
+        });
+    let detected = of_failing("rollout.host.failed")
+        .first()
+        .map_or_else(|| now.clone(), |e| e.time.clone());
+    let mitigated = !failing.is_empty()
+        && failing
+            .iter()
+            .all(|f| f.state == HostState::RolledBack || f.state == HostState::Pending);
+    let mut m = json!({"detected": detected});
+    if let Some(s) = started {
+        m["started"] = Value::String(s);
+    }
+    if mitigated {
+        m["mitigated"] = of_failing("rollout.host.rolled-back")
+            .last()
+            .map_or_else(|| Value::String(now.clone()), |e| Value::String(e.time.clone()));
+    }
+    Ok((m, mitigated))
 }
 
 /// A change that may not start yet is a gate (exit 1), whatever the reason.
@@ -1007,6 +1075,25 @@ impl Checks {
     }
 }
 
+/// A host's regressions against the baseline.
+#[derive(Debug, Default)]
+struct Regressions {
+    /// One line each, for people.
+    lines: Vec<String>,
+    /// The same, as data: component, check, host, before, after, reason, message.
+    checks: Vec<Value>,
+}
+
+impl Regressions {
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn joined(&self) -> String {
+        self.lines.join("; ")
+    }
+}
+
 /// What every host step needs.
 struct Ctx<'a> {
     store: &'a Store,
@@ -1046,22 +1133,31 @@ impl Ctx<'_> {
         Ok(to)
     }
 
-    /// Regressions of `host` against the baseline, one line each.
-    async fn regressions(&self, host: &str) -> Vec<String> {
+    /// Regressions of `host` against the baseline: one line each, and the same as data
+    /// (journaled with the failure, for the RCA report).
+    async fn regressions(&self, host: &str) -> Regressions {
         let results = self.checks.run_host(host).await;
         let diff = self.baseline.diff(&results);
-        diff.regressions
-            .iter()
-            .map(|c| {
-                let now = results
-                    .iter()
-                    .find(|r| r.component == c.component && r.check == c.check && r.host == c.host);
-                now.map_or_else(
-                    || format!("{}/{}: {}", c.component, c.check, c.after.as_str()),
-                    describe_check,
-                )
-            })
-            .collect()
+        let mut out = Regressions::default();
+        for c in &diff.regressions {
+            let now = results
+                .iter()
+                .find(|r| r.component == c.component && r.check == c.check && r.host == c.host);
+            out.lines.push(now.map_or_else(
+                || format!("{}/{}: {}", c.component, c.check, c.after.as_str()),
+                describe_check,
+            ));
+            out.checks.push(json!({
+                "component": c.component,
+                "check": c.check,
+                "host": c.host,
+                "before": c.before.map(|b| b.as_str()),
+                "after": c.after.as_str(),
+                "reason": now.and_then(|r| r.reason.as_ref()),
+                "message": now.map(|r| r.message.as_str()),
+            }));
+        }
+        out
     }
 
     /// Take `steps` from `state`, one compare-and-set each.
@@ -1196,8 +1292,19 @@ impl Ctx<'_> {
     async fn verify(&self, g: &Global, host: &str, state: HostState) -> (HostState, String) {
         let regressions = self.regressions(host).await;
         if !regressions.is_empty() {
-            progress(g, &format!("{host}: FAILED {}", regressions.join("; ")));
-            return self.failed(host, state, regressions.join("; ")).await;
+            let why = regressions.joined();
+            progress(g, &format!("{host}: FAILED {why}"));
+            let to = self
+                .step(
+                    host,
+                    state,
+                    Step::Fail,
+                    None,
+                    json!({"error": why, "checks": regressions.checks}),
+                )
+                .await
+                .unwrap_or(state);
+            return (to, why);
         }
         match self.step(host, state, Step::Pass, None, json!({})).await {
             Ok(s) => {
@@ -1301,10 +1408,16 @@ impl Ctx<'_> {
         } else {
             Step::Fail
         };
-        self.step(host, state, step, None, json!({"regressions": regressions}))
-            .await
-            .map_err(gate)?;
-        Ok(regressions)
+        self.step(
+            host,
+            state,
+            step,
+            None,
+            json!({"regressions": regressions.lines, "checks": regressions.checks}),
+        )
+        .await
+        .map_err(gate)?;
+        Ok(regressions.lines)
     }
 
     /// Roll a host back to the snapshot recorded for it, and verify. `state` is `failed`
@@ -1372,10 +1485,100 @@ impl Ctx<'_> {
         } else {
             finish(
                 false,
-                format!("rolled back, but still failing: {}", regressions.join("; ")),
+                format!("rolled back, but still failing: {}", regressions.joined()),
             )
             .await
         }
+    }
+
+    /// `bisect: auto` after a failed canary: on the first canary host that is back on its
+    /// snapshot and passing, bisect the manifest against the checks that failed there (read
+    /// from its `failed` step in the journal). The host ends on its snapshot again. Returns
+    /// what the incident keeps; a bisect that cannot run is said on stderr and skipped.
+    async fn bisect_canary(
+        &self,
+        g: &Global,
+        config: &Config,
+        fw: &Fleetwide,
+        wave: &[HostEnd],
+    ) -> Option<Value> {
+        let host = wave.iter().find(|e| e.state == HostState::RolledBack)?;
+        let host = host.host.as_str();
+        let entries = self
+            .store
+            .journal(&fearless_store::JournalFilter {
+                since: None,
+                subject: Some(format!("R-{}", self.rollout)),
+            })
+            .await
+            .ok()?;
+        let failed = entries.iter().rev().find(|e| {
+            e.kind == "rollout.host.failed" && e.payload["host"].as_str() == Some(host)
+        })?;
+        let wanted: Vec<(String, String)> = failed.payload["detail"]["checks"]
+            .as_array()?
+            .iter()
+            .filter_map(|c| Some((c["component"].as_str()?.to_owned(), c["check"].as_str()?.to_owned())))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        let skip = |why: String| {
+            progress(g, &format!("{host}: no bisect: {why}"));
+            None
+        };
+        let items = match super::bisect::check_items(config, host, &wanted) {
+            Ok(items) => items,
+            Err(e) => return skip(e.to_string()),
+        };
+        let target = match self.snapshot_of(host).await {
+            Ok(t) => t,
+            Err(e) => return skip(e),
+        };
+        progress(
+            g,
+            &format!("{host}: bisecting {} package(s) against {} check(s)", self.manifest.pins.len(), wanted.len()),
+        );
+        let (target_ref, items_ref) = (&target, &items);
+        let mut results = fw
+            .each_of(&[host], |b, t| async move {
+                super::bisect::on_host(g, &b, &t, target_ref, self.manifest, &self.checks.runner, items_ref).await
+            })
+            .await;
+        let report = match results.pop() {
+            Some((_, Ok(report))) => report,
+            Some((_, Err(e))) => return skip(e.to_string()),
+            None => return None,
+        };
+        let checks: Vec<String> = wanted.iter().map(|(c, k)| format!("{c}/{k}")).collect();
+        let kept = json!({
+            "host": host,
+            "checks": checks,
+            "report": report,
+            "at": jiff::Timestamp::now().to_string(),
+        });
+        let snapshot = self
+            .store
+            .rollout_hosts(self.rollout)
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().find(|r| r.host == host))
+            .and_then(|r| r.snapshot)
+            .map(|n| format!("SNAP-{n}"));
+        let finished = NewEvent {
+            subject: format!("host:{host}"),
+            ..event(
+                self.actor,
+                "bisect.finished",
+                json!({"rollout": format!("R-{}", self.rollout), "snapshot": snapshot, "manifest": self.manifest.pins.iter().map(ToString::to_string).collect::<Vec<_>>(), "checks": checks, "report": report}),
+            )
+        };
+        if let Err(e) = self.store.append(finished).await {
+            progress(g, &format!("{host}: the bisect could not be journaled: {e}"));
+        }
+        Some(kept)
     }
 
     async fn snapshot_of(&self, host: &str) -> Result<PackageSet, String> {
@@ -1610,7 +1813,10 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
             .collect();
         (
             ends,
-            Some(Halt::Stopped(format!("resumed with {}", bad.join(", ")))),
+            Some(Halt::Stopped {
+                why: format!("resumed with {}", bad.join(", ")),
+                bisect: None,
+            }),
         )
     };
     checks.close().await;
@@ -1729,6 +1935,7 @@ async fn abort(g: &Global, config: Config, store: &Store, id: &str) -> Result<Ou
         &ends,
         Some(&format!("aborted by {actor}")),
         false,
+        None,
     )
     .await?;
     // The abort did what was asked when every changed host is back on its snapshot.
