@@ -85,6 +85,9 @@ pub(crate) enum Command {
     /// The post-incident report of an incident: attribution, impact, timeline, evidence,
     /// action items (--format md|html|json)
     Rca(RcaArgs),
+    /// The whole story on a lab, narrated: a bad batch caught on the canary, rolled back,
+    /// bisected and reported; the fix patched through every wave (needs root)
+    Demo(DemoArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
 }
@@ -426,6 +429,19 @@ pub(crate) struct BisectArgs {
     /// How long to wait for another process to release the package lock
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     pub(crate) lock_wait: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Lab directory (must not hold a running lab)
+    #[arg(long, value_name = "DIR", default_value = ".fearless/lab")]
+    pub(crate) dir: PathBuf,
+    /// Number of lab hosts
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(usize))]
+    pub(crate) hosts: usize,
+    /// How long each wave bakes
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub(crate) bake: String,
 }
 
 #[derive(Debug, Args)]

@@ -841,7 +841,7 @@ fn action_items(
             .and_then(|(_, p)| p.to.clone())
             .map(|to| {
                 format!(
-                    "Hold {c} < {} (add `{c}` to `patch.exclude`) until {who} works with {c} {to}; then ship {c} as a change of its own.",
+                    "Hold {c} below {} (add `{c}` to `patch.exclude`) until {who} works with {c} {to}; then ship {c} as a change of its own.",
                     major(&to)
                 )
             })
@@ -965,7 +965,7 @@ fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' => {
+            '\\' | '*' | '_' | '[' | ']' | '|' | '#' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -1367,7 +1367,7 @@ mod tests {
         assert!(r.confirmed);
         assert_eq!(r.impact.seconds, Some(150));
         assert!(r.action_items.iter().any(|a| a.kind == ItemKind::Prevent
-            && a.text.starts_with("Hold libacme < 2 (add `libacme` to `patch.exclude`) until orders-api works with libacme 2.0")));
+            && a.text.starts_with("Hold libacme below 2 (add `libacme` to `patch.exclude`) until orders-api works with libacme 2.0")));
         assert!(
             r.contributing_factors
                 .iter()

@@ -3,6 +3,7 @@
 mod bisect;
 mod change;
 mod check;
+mod demo;
 mod events;
 mod hosts;
 mod incident;
@@ -32,6 +33,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Incident(a) => incident::run(&cli.global, a).await,
         Command::Bisect(a) => bisect::run(&cli.global, a).await,
         Command::Rca(a) => rca::run(&cli.global, a).await,
+        Command::Demo(a) => demo::run(&cli.global, a).await,
     }
 }
 

@@ -195,8 +195,11 @@ async fn gather(
         .collect();
     let mut failing_components: BTreeSet<String> = BTreeSet::new();
 
+    // The window opens when the rollout began (what changed before it is in the baseline
+    // the rollout compared against), or when the impact started.
+    let mut from = None;
     if let Some(rollout) = e.incident.rollout.clone() {
-        from_rollout(store, &rollout, &mut e, &mut hosts).await?;
+        from = from_rollout(store, &rollout, &mut e, &mut hosts).await?;
     } else {
         // By hand: the failing checks recorded when it was opened.
         for c in rec["checks"].as_array().into_iter().flatten() {
@@ -224,10 +227,8 @@ async fn gather(
         e.incident.components = failing_components.iter().cloned().collect();
     }
 
-    // The window: from the start of impact (or of the rollout) to its end (or now).
-    let from = e
-        .incident
-        .started
+    let from = from
+        .or(e.incident.started)
         .or(e.incident.detected)
         .unwrap_or_else(|| odt(incident.created_at));
     let to = e.incident.resolved.unwrap_or_else(Timestamp::now);
@@ -303,20 +304,20 @@ fn transition(c: &Value, at: Option<Timestamp>) -> CheckTransition {
 }
 
 /// A rollout's incident: per host, the snapshot against the manifest, the steps and their
-/// times, the failing checks, the rollback; the rollout's bisect.
+/// times, the failing checks, the rollback. Returns when the rollout began.
 async fn from_rollout(
     store: &Store,
     rollout: &str,
     e: &mut Evidence,
     hosts: &mut Vec<String>,
-) -> Result<(), Failure> {
+) -> Result<Option<Timestamp>, Failure> {
     let r: u64 = rollout
         .strip_prefix("R-")
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| Failure::Environment(anyhow::anyhow!("bad rollout id `{rollout}`")))?;
     let Some(stored) = store.get_rollout(r).await.map_err(store_failure)? else {
         e.gaps.push(format!("rollout {rollout} is not in the store"));
-        return Ok(());
+        return Ok(None);
     };
     if e.incident.manifest.is_empty() {
         e.incident.manifest = strings(&stored.record["manifest"]);
@@ -442,7 +443,7 @@ async fn from_rollout(
         }
         e.hosts.push(facts);
     }
-    Ok(())
+    Ok(Some(odt(stored.created_at)))
 }
 
 /// The bisect of the incident: the one `bisect: auto` kept with it, else the latest
@@ -495,8 +496,10 @@ async fn history(
         .filter_map(|h| config.inventory.hosts.get(h).cloned())
         .collect();
     progress(g, &format!("reading the package history of {} host(s)", chosen.len()));
-    // Some slack: dpkg stamps whole seconds, the window starts mid-second.
-    let since = from.checked_sub(jiff::SignedDuration::from_secs(60)).unwrap_or(from);
+    // dpkg stamps whole seconds; the window starts mid-second.
+    let since = from
+        .checked_sub(jiff::SignedDuration::from_secs(1))
+        .unwrap_or(from);
     let fw = Fleetwide::with_hosts(config.clone(), chosen, Duration::from_secs(30));
     let results = fw.each(|b, t| async move { b.history(&t, since).await }).await;
     fw.close().await;
