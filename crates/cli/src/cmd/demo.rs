@@ -23,8 +23,9 @@ struct Broken(String);
 type Step<T> = Result<T, Broken>;
 
 pub(crate) async fn run(g: &Global, a: DemoArgs) -> Result<Outcome, Failure> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::Environment(anyhow::anyhow!("cannot find the fearless binary: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::Environment(anyhow::anyhow!("cannot find the fearless binary: {e}"))
+    })?;
     let dir = std::path::absolute(&a.dir)
         .map_err(|e| Failure::bad_input(format!("--dir {}: {e}", a.dir.display()), None))?;
     if dir.join("state.json").exists() {
@@ -51,7 +52,10 @@ pub(crate) async fn run(g: &Global, a: DemoArgs) -> Result<Outcome, Failure> {
                 store.display()
             ))
         })?;
-        say(g, &format!("an earlier store was moved to {}", aside.display()));
+        say(
+            g,
+            &format!("an earlier store was moved to {}", aside.display()),
+        );
     }
     let demo = Demo {
         exe,
@@ -123,7 +127,11 @@ impl Demo {
                 &format!(
                     "$ fearless {}",
                     args.iter()
-                        .map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() })
+                        .map(|a| if a.contains(' ') {
+                            format!("'{a}'")
+                        } else {
+                            (*a).to_owned()
+                        })
                         .collect::<Vec<_>>()
                         .join(" ")
                 ),
@@ -136,7 +144,11 @@ impl Demo {
         }
         if capture {
             let out = cmd
-                .stderr(if self.quiet { Stdio::null() } else { Stdio::inherit() })
+                .stderr(if self.quiet {
+                    Stdio::null()
+                } else {
+                    Stdio::inherit()
+                })
                 .output()
                 .map_err(|e| Broken(format!("cannot run fearless: {e}")))?;
             Ok(Ran {
@@ -183,8 +195,12 @@ impl Demo {
                 ran.code
             )));
         }
-        serde_json::from_str(&ran.stdout)
-            .map_err(|e| Broken(format!("`fearless {}` printed no JSON: {e}", args.join(" "))))
+        serde_json::from_str(&ran.stdout).map_err(|e| {
+            Broken(format!(
+                "`fearless {}` printed no JSON: {e}",
+                args.join(" ")
+            ))
+        })
     }
 
     fn new_change(&self, title: &str) -> Step<String> {
@@ -207,7 +223,9 @@ impl Demo {
         let id = format!("CHG-{}", created["number"]);
         narrate(self.quiet, &format!("{id} created by alice"));
         self.expect(Some("alice"), &["change", "submit", &id], 0)?;
-        self.chapter(&format!("bob approves {id} (alice may not approve her own change)"));
+        self.chapter(&format!(
+            "bob approves {id} (alice may not approve her own change)"
+        ));
         self.expect(Some("bob"), &["change", "approve", &id], 0)?;
         self.expect(Some("alice"), &["change", "schedule", &id], 0)?;
         Ok(id)
@@ -216,19 +234,33 @@ impl Demo {
     fn story(&self, a: &DemoArgs) -> Step<()> {
         let dir = self.dir.display().to_string();
         let hosts = a.hosts.to_string();
-        self.chapter(&format!("a lab fleet of {hosts} Debian hosts on this machine, with sshd, apt and the acme shop"));
+        self.chapter(&format!(
+            "a lab fleet of {hosts} Debian hosts on this machine, with sshd, apt and the acme shop"
+        ));
         self.expect(None, &["lab", "up", "--dir", &dir, "--hosts", &hosts], 0)?;
         self.expect(None, &["check"], 0)?;
 
-        self.chapter("the vendor publishes this month's updates: nine routine ones and libacme 2.0");
+        self.chapter(
+            "the vendor publishes this month's updates: nine routine ones and libacme 2.0",
+        );
         self.expect(None, &["lab", "publish", "bad-libacme", "--dir", &dir], 0)?;
         self.expect(None, &["packages", "--pending", "--hosts", "web-1"], 0)?;
 
         let first = self.new_change("Monthly patch: acme shop")?;
-        self.chapter(&format!("alice patches {first} in canary waves gated by the test plan"));
+        self.chapter(&format!(
+            "alice patches {first} in canary waves gated by the test plan"
+        ));
         self.expect(
             Some("alice"),
-            &["patch", "--change", &first, "--waves", "1,50%,100%", "--bake", &a.bake],
+            &[
+                "patch",
+                "--change",
+                &first,
+                "--waves",
+                "1,50%,100%",
+                "--bake",
+                &a.bake,
+            ],
             1,
         )?;
         let incidents = self.json(None, &["incident", "list"])?;
@@ -243,7 +275,10 @@ impl Demo {
                 "the canary's bisect should name libacme alone, it said {culprits}"
             )));
         }
-        let rollout = incident["record"]["rollout"].as_str().unwrap_or("R-?").to_owned();
+        let rollout = incident["record"]["rollout"]
+            .as_str()
+            .unwrap_or("R-?")
+            .to_owned();
         let shown = self.json(None, &["rollout", "show", &rollout])?;
         let touched: Vec<&str> = shown["hosts"]
             .as_array()
@@ -258,20 +293,45 @@ impl Demo {
             )));
         }
 
-        self.chapter(&format!("the post-incident report of {inc}, written by fearless"));
+        self.chapter(&format!(
+            "the post-incident report of {inc}, written by fearless"
+        ));
         let md = self.dir.join(format!("{inc}.md"));
         let html = self.dir.join(format!("{inc}.html"));
         let line = self.fearless(
             Some("alice"),
-            &["rca", &inc, "--format", "html", "-o", &html.display().to_string()],
+            &[
+                "rca",
+                &inc,
+                "--format",
+                "html",
+                "-o",
+                &html.display().to_string(),
+            ],
             true,
         )?;
-        self.expect(Some("alice"), &["rca", &inc, "--format", "md", "-o", &md.display().to_string()], 0)?;
+        self.expect(
+            Some("alice"),
+            &[
+                "rca",
+                &inc,
+                "--format",
+                "md",
+                "-o",
+                &md.display().to_string(),
+            ],
+            0,
+        )?;
         let report = std::fs::read_to_string(&md)
             .map_err(|e| Broken(format!("cannot read the report {}: {e}", md.display())))?;
         print_report(self.quiet, &report);
         let attribution = line.stdout.trim().to_owned();
-        for must in ["libacme 1.0 → 2.0", "orders-api", "confirmed by bisect", "service restored"] {
+        for must in [
+            "libacme 1.0 → 2.0",
+            "orders-api",
+            "confirmed by bisect",
+            "service restored",
+        ] {
             if !attribution.contains(must) {
                 return Err(Broken(format!(
                     "the attribution should say `{must}`: {attribution}"
@@ -280,7 +340,13 @@ impl Demo {
         }
         self.expect(
             Some("alice"),
-            &["change", "review", &first, "--notes", &format!("{attribution} Report: {}", md.display())],
+            &[
+                "change",
+                "review",
+                &first,
+                "--notes",
+                &format!("{attribution} Report: {}", md.display()),
+            ],
             0,
         )?;
         self.expect(Some("alice"), &["change", "close", &first], 0)?;
@@ -291,15 +357,33 @@ impl Demo {
         self.chapter(&format!("alice patches {second}: every wave passes"));
         self.expect(
             Some("alice"),
-            &["patch", "--change", &second, "--waves", "1,50%,100%", "--bake", &a.bake],
+            &[
+                "patch",
+                "--change",
+                &second,
+                "--waves",
+                "1,50%,100%",
+                "--bake",
+                &a.bake,
+            ],
             0,
         )?;
         self.expect(
             Some("alice"),
-            &["incident", "resolve", &inc, "--note", &format!("libacme 2.0.1 shipped by {second}")],
+            &[
+                "incident",
+                "resolve",
+                &inc,
+                "--note",
+                &format!("libacme 2.0.1 shipped by {second}"),
+            ],
             0,
         )?;
-        self.expect(Some("alice"), &["change", "review", &second, "--notes", "every wave passed"], 0)?;
+        self.expect(
+            Some("alice"),
+            &["change", "review", &second, "--notes", "every wave passed"],
+            0,
+        )?;
         self.expect(Some("alice"), &["change", "close", &second], 0)?;
         let closed = self.json(None, &["change", "show", &second])?;
         if closed["state"] != "closed" || closed["close_code"] != "successful" {

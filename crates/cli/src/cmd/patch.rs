@@ -539,10 +539,7 @@ async fn drive(
                 None
             };
             ends.extend(wave_ends);
-            return Ok((
-                ends,
-                stopped.map(|why| Halt::Stopped { why, bisect }),
-            ));
+            return Ok((ends, stopped.map(|why| Halt::Stopped { why, bisect })));
         }
         ends.extend(wave_ends);
     }
@@ -792,11 +789,7 @@ async fn finish(
 /// the manifest landed on the first failing host, was detected at the first failed check,
 /// and was mitigated when the last failing host was back on its snapshot, passing — if
 /// every one of them is.
-async fn milestones(
-    store: &Store,
-    r: u64,
-    failing: &[&HostEnd],
-) -> Result<(Value, bool), Failure> {
+async fn milestones(store: &Store, r: u64, failing: &[&HostEnd]) -> Result<(Value, bool), Failure> {
     let entries = store
         .journal(&fearless_store::JournalFilter {
             since: None,
@@ -836,9 +829,10 @@ async fn milestones(
         m["started"] = Value::String(s);
     }
     if mitigated {
-        m["mitigated"] = of_failing("rollout.host.rolled-back")
-            .last()
-            .map_or_else(|| Value::String(now.clone()), |e| Value::String(e.time.clone()));
+        m["mitigated"] = of_failing("rollout.host.rolled-back").last().map_or_else(
+            || Value::String(now.clone()),
+            |e| Value::String(e.time.clone()),
+        );
     }
     Ok((m, mitigated))
 }
@@ -1351,6 +1345,10 @@ impl Ctx<'_> {
         use fearless_rollout::Recovery as R;
         match action {
             R::Untouched | R::Done => (state, format!("{state}, unchanged")),
+            // The controller died bisecting the rolled-back canary: finish the restore.
+            R::Investigate(_) if state == S::RolledBack && self.bisect_unfinished(host).await => {
+                self.restore_snapshot(g, b, t).await
+            }
             R::Investigate(why) => (state, why),
             R::Apply => {
                 let steps: &[Step] = if state == S::Snapshotted {
@@ -1518,7 +1516,12 @@ impl Ctx<'_> {
         let wanted: Vec<(String, String)> = failed.payload["detail"]["checks"]
             .as_array()?
             .iter()
-            .filter_map(|c| Some((c["component"].as_str()?.to_owned(), c["check"].as_str()?.to_owned())))
+            .filter_map(|c| {
+                Some((
+                    c["component"].as_str()?.to_owned(),
+                    c["check"].as_str()?.to_owned(),
+                ))
+            })
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -1539,19 +1542,48 @@ impl Ctx<'_> {
         };
         progress(
             g,
-            &format!("{host}: bisecting {} package(s) against {} check(s)", self.manifest.pins.len(), wanted.len()),
+            &format!(
+                "{host}: bisecting {} package(s) against {} check(s)",
+                self.manifest.pins.len(),
+                wanted.len()
+            ),
         );
+        // Marked on the rollout, so that `rollout resume` after a crash mid-bisect knows
+        // the host's packages are a bisect round's, and restores its snapshot.
+        let mark = |kind: &str| NewEvent {
+            subject: format!("R-{}", self.rollout),
+            ..event(self.actor, kind, json!({"host": host}))
+        };
+        if let Err(e) = self.store.append(mark("rollout.bisect.started")).await {
+            return skip(e.to_string());
+        }
         let (target_ref, items_ref) = (&target, &items);
         let mut results = fw
             .each_of(&[host], |b, t| async move {
-                super::bisect::on_host(g, &b, &t, target_ref, self.manifest, &self.checks.runner, items_ref).await
+                super::bisect::on_host(
+                    g,
+                    &b,
+                    &t,
+                    target_ref,
+                    self.manifest,
+                    &self.checks.runner,
+                    items_ref,
+                )
+                .await
             })
             .await;
         let report = match results.pop() {
             Some((_, Ok(report))) => report,
-            Some((_, Err(e))) => return skip(e.to_string()),
+            Some((_, Err(e))) => {
+                // Never leave the canary on a bisect round's packages.
+                let (state, detail) = self.restore_after_bisect(g, fw, host).await;
+                return skip(format!("{e}; {host} is {state}: {detail}"));
+            }
             None => return None,
         };
+        if let Err(e) = self.store.append(mark("rollout.bisect.finished")).await {
+            progress(g, &format!("{host}: {e}"));
+        }
         let checks: Vec<String> = wanted.iter().map(|(c, k)| format!("{c}/{k}")).collect();
         let kept = json!({
             "host": host,
@@ -1576,9 +1608,99 @@ impl Ctx<'_> {
             )
         };
         if let Err(e) = self.store.append(finished).await {
-            progress(g, &format!("{host}: the bisect could not be journaled: {e}"));
+            progress(
+                g,
+                &format!("{host}: the bisect could not be journaled: {e}"),
+            );
         }
         Some(kept)
+    }
+
+    /// Put a rolled-back host whose bisect did not finish back on its snapshot, and verify.
+    async fn restore_after_bisect(
+        &self,
+        g: &Global,
+        fw: &Fleetwide,
+        host: &str,
+    ) -> (HostState, String) {
+        let mut results = fw
+            .each_of(&[host], |b, t| async move {
+                Ok(self.restore_snapshot(g, &b, &t).await)
+            })
+            .await;
+        match results.pop() {
+            Some((_, Ok(end))) => end,
+            Some((_, Err(e))) => (HostState::RolledBack, format!("cannot restore it: {e}")),
+            None => (HostState::RolledBack, "cannot restore it".into()),
+        }
+    }
+
+    /// Roll a `rolled-back` host to its snapshot again (exact, so harmless when it is
+    /// there already) and verify; the state stays `rolled-back`, the journal says why.
+    async fn restore_snapshot(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+    ) -> (HostState, String) {
+        let host = t.name;
+        let target = match self.snapshot_of(host).await {
+            Ok(s) => s,
+            Err(e) => return (HostState::RolledBack, e),
+        };
+        progress(
+            g,
+            &format!("{host}: restoring its snapshot after an unfinished bisect"),
+        );
+        let detail = match ops::rollback(b, t, &target, Options::default()).await {
+            Err(e) => {
+                format!("an unfinished bisect left it off its snapshot, and restoring failed: {e}")
+            }
+            Ok(_) => {
+                let regressions = self.regressions(host).await;
+                if regressions.is_empty() {
+                    "an unfinished bisect was undone: back on its snapshot, checks pass".into()
+                } else {
+                    format!(
+                        "back on its snapshot after an unfinished bisect, but still failing: {}",
+                        regressions.joined()
+                    )
+                }
+            }
+        };
+        let note = NewEvent {
+            subject: format!("R-{}", self.rollout),
+            ..event(
+                self.actor,
+                "rollout.bisect.undone",
+                json!({"host": host, "detail": detail}),
+            )
+        };
+        if let Err(e) = self.store.append(note).await {
+            progress(g, &format!("{host}: {e}"));
+        }
+        (HostState::RolledBack, detail)
+    }
+
+    /// Whether a bisect of `host` started in this rollout and never finished.
+    async fn bisect_unfinished(&self, host: &str) -> bool {
+        let Ok(entries) = self
+            .store
+            .journal(&fearless_store::JournalFilter {
+                since: None,
+                subject: Some(format!("R-{}", self.rollout)),
+            })
+            .await
+        else {
+            return false;
+        };
+        entries
+            .iter()
+            .rev()
+            .find(|e| {
+                e.kind.starts_with("rollout.bisect.") && e.payload["host"].as_str() == Some(host)
+            })
+            .is_some_and(|e| e.kind == "rollout.bisect.started")
     }
 
     async fn snapshot_of(&self, host: &str) -> Result<PackageSet, String> {

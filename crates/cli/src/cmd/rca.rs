@@ -13,8 +13,8 @@ use fearless_graph::Graph;
 use fearless_pkg::PackageManager;
 use fearless_probe::runner::{self, Runner, Selection};
 use fearless_rca::report::{
-    self, BisectFacts, ChangeFacts, CheckTransition, Evidence, HostFacts, IncidentFacts,
-    NodeState, PackageChange, Restore, Subgraph, TimedEvent,
+    self, BisectFacts, ChangeFacts, CheckTransition, Evidence, HostFacts, IncidentFacts, NodeState,
+    PackageChange, Restore, Subgraph, TimedEvent,
 };
 use fearless_store::{JournalEntry, JournalFilter, NewEvent, Store, Stored};
 use jiff::Timestamp;
@@ -244,8 +244,7 @@ async fn gather(
         .collect();
     for c in &changes {
         let touches = c.scope.hosts.iter().any(|h| hosts.contains(h))
-            || c
-                .scope
+            || c.scope
                 .components
                 .iter()
                 .any(|x| e.incident.components.contains(x));
@@ -265,10 +264,18 @@ async fn gather(
     }
     if let Some(chg) = &e.incident.change {
         for entry in journal(store, chg.clone()).await? {
+            // The report's own attachment is not part of the story it tells.
+            if entry.kind == "change.rca-attached" {
+                continue;
+            }
             if let Some(at) = ts(Some(&entry.time)) {
                 e.events.push(TimedEvent {
                     at,
-                    what: format!("{chg}: {} by {}", entry.kind.replace("change.", ""), entry.actor),
+                    what: format!(
+                        "{chg}: {} by {}",
+                        entry.kind.replace("change.", ""),
+                        entry.actor
+                    ),
                 });
             }
         }
@@ -278,7 +285,8 @@ async fn gather(
     if live && !hosts.is_empty() {
         history(g, config, &changes, &hosts, from, &mut e).await;
     } else if !live {
-        e.gaps.push("the hosts' own package history was not read (--no-live)".into());
+        e.gaps
+            .push("the hosts' own package history was not read (--no-live)".into());
     }
 
     e.graph = subgraph(config, &failing_components, &e.incident.components);
@@ -316,7 +324,8 @@ async fn from_rollout(
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| Failure::Environment(anyhow::anyhow!("bad rollout id `{rollout}`")))?;
     let Some(stored) = store.get_rollout(r).await.map_err(store_failure)? else {
-        e.gaps.push(format!("rollout {rollout} is not in the store"));
+        e.gaps
+            .push(format!("rollout {rollout} is not in the store"));
         return Ok(None);
     };
     if e.incident.manifest.is_empty() {
@@ -331,7 +340,11 @@ async fn from_rollout(
         .iter()
         .filter_map(|p| p.split_once('=').map(|(n, v)| (n.to_owned(), v.to_owned())))
         .collect();
-    let recorded_by = e.incident.change.clone().unwrap_or_else(|| rollout.to_owned());
+    let recorded_by = e
+        .incident
+        .change
+        .clone()
+        .unwrap_or_else(|| rollout.to_owned());
     let entries = journal(store, rollout.to_owned()).await?;
     let rows = store.rollout_hosts(r).await.map_err(store_failure)?;
     *hosts = rows.iter().map(|h| h.host.clone()).collect();
@@ -346,7 +359,12 @@ async fn from_rollout(
                     entry.payload["waves"].as_array().map_or(0, Vec::len)
                 ),
             }),
-            (k, Some(at)) if k.starts_with("rollout.") && !k.starts_with("rollout.host.") => {
+            // Host steps are told per host below; bisect markers by the bisect itself.
+            (k, Some(at))
+                if k.starts_with("rollout.")
+                    && !k.starts_with("rollout.host.")
+                    && !k.starts_with("rollout.bisect.") =>
+            {
                 e.events.push(TimedEvent {
                     at,
                     what: format!("{rollout} {}", k.trim_start_matches("rollout.")),
@@ -374,7 +392,10 @@ async fn from_rollout(
         if let (Some(snap), Some(at)) = (row.snapshot, applied_at) {
             e.events.push(TimedEvent {
                 at,
-                what: format!("{}: manifest applied (wave {}, snapshot SNAP-{snap})", row.host, row.wave),
+                what: format!(
+                    "{}: manifest applied (wave {}, snapshot SNAP-{snap})",
+                    row.host, row.wave
+                ),
             });
             let before: BTreeMap<String, String> = store
                 .get_snapshot(snap)
@@ -383,7 +404,12 @@ async fn from_rollout(
                 .and_then(|s| s.record["hosts"][&row.host]["packages"].as_array().cloned())
                 .into_iter()
                 .flatten()
-                .filter_map(|p| Some((p["name"].as_str()?.to_owned(), p["version"].as_str()?.to_owned())))
+                .filter_map(|p| {
+                    Some((
+                        p["name"].as_str()?.to_owned(),
+                        p["version"].as_str()?.to_owned(),
+                    ))
+                })
                 .collect();
             for (name, version) in &pins {
                 let from = before.get(name).cloned();
@@ -404,15 +430,25 @@ async fn from_rollout(
                 what: format!("{}: verified", row.host),
             });
         }
-        let failures: Vec<&&JournalEntry> = mine.iter().filter(|x| x.kind == "rollout.host.failed").collect();
+        let failures: Vec<&&JournalEntry> = mine
+            .iter()
+            .filter(|x| x.kind == "rollout.host.failed")
+            .collect();
         if let Some(first) = failures.first() {
             facts.failed = true;
             facts.failed_at = ts(Some(&first.time));
-            for c in first.payload["detail"]["checks"].as_array().into_iter().flatten() {
+            for c in first.payload["detail"]["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 e.checks.push(transition(c, facts.failed_at));
             }
-            if first.payload["detail"]["checks"].as_array().is_none_or(Vec::is_empty)
-                && let (Some(why), Some(at)) = (first.payload["detail"]["error"].as_str(), facts.failed_at)
+            if first.payload["detail"]["checks"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+                && let (Some(why), Some(at)) =
+                    (first.payload["detail"]["error"].as_str(), facts.failed_at)
             {
                 e.events.push(TimedEvent {
                     at,
@@ -420,7 +456,10 @@ async fn from_rollout(
                 });
             }
         }
-        for (kind, restored) in [("rollout.host.rolled-back", true), ("rollout.host.rollback-failed", false)] {
+        for (kind, restored) in [
+            ("rollout.host.rolled-back", true),
+            ("rollout.host.rollback-failed", false),
+        ] {
             if let Some(at) = when(kind) {
                 facts.rolled_back = Some(Restore { at, restored });
                 if restored {
@@ -448,14 +487,22 @@ async fn from_rollout(
 
 /// The bisect of the incident: the one `bisect: auto` kept with it, else the latest
 /// `fearless bisect` journaled on one of its failed hosts since the window opened.
-async fn bisect_of(store: &Store, incident: &Value, e: &Evidence, from: Timestamp) -> Result<Option<BisectFacts>, Failure> {
+async fn bisect_of(
+    store: &Store,
+    incident: &Value,
+    e: &Evidence,
+    from: Timestamp,
+) -> Result<Option<BisectFacts>, Failure> {
     let facts = |host: &str, report: &Value, at: Option<Timestamp>| {
         let rounds = report["rounds"].as_array().map_or(0, Vec::len);
         BisectFacts {
             host: host.to_owned(),
             culprits: strings(&report["verdict"]["packages"]),
             rounds,
-            tests: report["tests"].as_u64().and_then(|t| usize::try_from(t).ok()).unwrap_or(rounds),
+            tests: report["tests"]
+                .as_u64()
+                .and_then(|t| usize::try_from(t).ok())
+                .unwrap_or(rounds),
             flaky: report["rounds"]
                 .as_array()
                 .into_iter()
@@ -495,28 +542,42 @@ async fn history(
         .iter()
         .filter_map(|h| config.inventory.hosts.get(h).cloned())
         .collect();
-    progress(g, &format!("reading the package history of {} host(s)", chosen.len()));
+    progress(
+        g,
+        &format!("reading the package history of {} host(s)", chosen.len()),
+    );
     // dpkg stamps whole seconds; the window starts mid-second.
     let since = from
         .checked_sub(jiff::SignedDuration::from_secs(1))
         .unwrap_or(from);
     let fw = Fleetwide::with_hosts(config.clone(), chosen, Duration::from_secs(30));
-    let results = fw.each(|b, t| async move { b.history(&t, since).await }).await;
+    let results = fw
+        .each(|b, t| async move { b.history(&t, since).await })
+        .await;
     fw.close().await;
     let rollout_made = !e.incident.manifest.is_empty();
     for (host, r) in results {
         let txs = match r {
             Ok(txs) => txs,
             Err(err) => {
-                e.gaps.push(format!("{host}: package history unavailable: {err}"));
+                e.gaps
+                    .push(format!("{host}: package history unavailable: {err}"));
                 continue;
             }
         };
         let covering = |at: Timestamp| {
             changes.iter().find(|c| {
                 c.scope.hosts.contains(&host)
-                    && c.actual_start.is_some_and(|s| s.checked_sub(jiff::SignedDuration::from_secs(5)).unwrap_or(s) <= at)
-                    && c.actual_end.is_none_or(|end| at <= end.checked_add(jiff::SignedDuration::from_secs(5)).unwrap_or(end))
+                    && c.actual_start.is_some_and(|s| {
+                        s.checked_sub(jiff::SignedDuration::from_secs(5))
+                            .unwrap_or(s)
+                            <= at
+                    })
+                    && c.actual_end.is_none_or(|end| {
+                        at <= end
+                            .checked_add(jiff::SignedDuration::from_secs(5))
+                            .unwrap_or(end)
+                    })
             })
         };
         // Net change per package over the window, with the record that made it.

@@ -242,7 +242,15 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
         .as_str()
         .expect("an incident was opened");
     let incident = json(c, &["incident", "show", inc]);
-    assert_eq!(incident["state"], "open");
+    // The canary is back on its snapshot and passing: the impact is mitigated already, and
+    // `patch.bisect: auto` (the lab's policy) confirmed the culprit on it.
+    assert_eq!(incident["state"], "mitigated");
+    assert_eq!(
+        incident["record"]["bisect"]["report"]["verdict"]["packages"],
+        serde_json::json!(["libacme"]),
+        "{incident}"
+    );
+    assert!(incident["record"]["milestones"]["mitigated"].is_string());
     assert_eq!(incident["record"]["rollout"], rollout.as_str());
     assert_eq!(incident["record"]["wave"], 1);
     assert_eq!(
@@ -292,6 +300,17 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 /// Start `patch`, wait until the journal of rollout `R-<n>` shows `kind`, then SIGKILL the
 /// controller. Returns whether the kind was seen before the process ended on its own.
 fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) -> bool {
+    kill_after(config, change, rollout, kind, std::time::Duration::ZERO)
+}
+
+/// [`kill_when`], `delay` after the entry appeared (to land inside the work it announces).
+fn kill_after(
+    config: &str,
+    change: &str,
+    rollout: u64,
+    kind: &str,
+    delay: std::time::Duration,
+) -> bool {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
         .args([
             "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
@@ -324,6 +343,9 @@ fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) -> bool {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if seen {
+        std::thread::sleep(delay);
     }
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
@@ -467,6 +489,39 @@ fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consisten
         0,
         "web-2 untouched"
     );
+
+    // 4. Killed while bisecting the rolled-back canary (`bisect: auto`, the lab's policy):
+    //    resume puts it back on its snapshot, passing, and completes the rollout.
+    let fourth = approved(c, "libacme 2, bisected");
+    assert!(
+        kill_after(
+            c,
+            &fourth,
+            4,
+            "rollout.bisect.started",
+            std::time::Duration::from_millis(1500)
+        ),
+        "the kill came too late"
+    );
+    let (code, out, err) = run(
+        c,
+        "alice",
+        &["rollout", "resume", "R-4", "--format", "json"],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let r4: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(r4["state"], "backed-out", "{r4}");
+    let web1 = &json(c, &["rollout", "show", "R-4"])["hosts"][0];
+    assert_eq!(web1["state"], "rolled-back", "{web1}");
+    assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
+    assert_eq!(
+        upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
+        0,
+        "web-2 untouched"
+    );
+    let check = fearless(&["-c", c, "check", "--hosts", "web-1"]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+
     let verify = fearless(&["-c", c, "journal", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
 }

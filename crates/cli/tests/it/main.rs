@@ -8,8 +8,10 @@ mod events;
 mod incident;
 mod lab;
 mod lab_bisect;
+mod lab_demo;
 mod lab_packages;
 mod lab_patch;
+mod lab_rca;
 mod packages;
 
 use std::path::Path;
@@ -42,6 +44,19 @@ impl TestLab {
         let out = fearless(&all);
         assert_eq!(out.status.code(), Some(0), "lab up: {}", stderr(&out));
         lab
+    }
+
+    /// A lab directory nothing is up in yet (`fearless demo` brings its own up); it is
+    /// taken down on drop all the same.
+    pub(crate) fn empty() -> Self {
+        assert!(is_root(), "the lab test needs root (CI runs as root)");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("lab");
+        Self {
+            dir: dir.display().to_string(),
+            config: dir.join("fearless.yaml").display().to_string(),
+            tmp,
+        }
     }
 
     /// A path for a test file beside the lab.

@@ -1,0 +1,34 @@
+//! `fearless demo` end to end on a fresh lab: its exit code says the story held (canary
+//! caught, rolled back, bisected, reported; the fix through every wave; changes closed),
+//! and the report of its incident is snapshot-tested with times and durations redacted.
+//! Needs root (CI runs as root); fails, never skips, without it.
+
+use super::{TestLab, fearless, stderr};
+
+#[test]
+fn the_demo_story_holds_and_its_incident_report_is_stable() {
+    let lab = TestLab::empty();
+    let out = fearless(&["demo", "--dir", &lab.dir, "--hosts", "3", "--bake", "1s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the story held"), "{}", stderr(&out));
+
+    let dir = std::path::Path::new(&lab.dir);
+    let report = std::fs::read_to_string(dir.join("INC-1.md")).expect("the demo writes INC-1.md");
+    let html = std::fs::read_to_string(dir.join("INC-1.html")).expect("and INC-1.html");
+    assert!(
+        html.contains("<pre class=\"mermaid\">") && !html.contains("<script"),
+        "{html}"
+    );
+    insta::with_settings!({filters => vec![
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "[TIME]"),
+        (r"\d{2}:\d{2} UTC", "[HH:MM] UTC"),
+        (r"\| duration \| [^|]+ \|", "| duration | [DURATION] |"),
+        (r"\d+(h|m|s)( \d+(m|s))? after the impact started", "[DURATION] after the impact started"),
+    ]}, {
+        insta::assert_snapshot!("demo_incident_report", report);
+    });
+
+    // The story is in the journal, whose chain is intact.
+    let verify = fearless(&["-c", &lab.config, "journal", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+}

@@ -1,0 +1,166 @@
+//! `fearless rca` from host evidence alone, on a hand-opened incident: web-1 took the
+//! bad-libacme batch by hand and fails, web-2 took the same batch without libacme and
+//! passes; the report picks libacme over the nine other packages, without a bisect, and
+//! flags the hand-made changes as unrecorded. Needs root (CI runs as root).
+
+use super::{TestLab, fearless, stderr, stdout};
+use serde_json::Value;
+
+fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["-c", config, "--as", "ops"];
+    all.extend_from_slice(args);
+    let out = fearless(&all);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+fn json(config: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--format", "json"]);
+    let (code, out, err) = run(config, &all);
+    assert_eq!(code, Some(0), "fearless {args:?}:\n{out}\n{err}");
+    serde_json::from_str(&out).expect("json")
+}
+
+#[test]
+fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
+    let lab = TestLab::up(&["--hosts", "2"]);
+    let (d, c) = (lab.dir.clone(), lab.config.as_str());
+    assert_eq!(
+        fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let pending = json(c, &["packages", "--pending"]); // refreshes every host's lists
+    let pins: Vec<String> = pending["hosts"][0]["pending"]
+        .as_array()
+        .expect("pending")
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p["name"].as_str().expect("name"),
+                p["to"].as_str().expect("to")
+            )
+        })
+        .collect();
+    assert_eq!(pins.len(), 10, "{pins:?}");
+    let batch = lab.file("batch.txt");
+    std::fs::write(&batch, pins.join("\n")).expect("write");
+    let without = lab.file("without.txt");
+    std::fs::write(
+        &without,
+        pins.iter()
+            .filter(|p| !p.starts_with("libacme="))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("write");
+    // By hand, outside any change record; the incident window starts just before (not
+    // at `lab up`, whose own installs would be noise).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let t0 = std::time::Instant::now();
+    json(
+        c,
+        &[
+            "packages",
+            "apply",
+            "--hosts",
+            "web-1",
+            "-m",
+            &batch.display().to_string(),
+        ],
+    );
+    json(
+        c,
+        &[
+            "packages",
+            "apply",
+            "--hosts",
+            "web-2",
+            "-m",
+            &without.display().to_string(),
+        ],
+    );
+
+    let since = format!("{}s", t0.elapsed().as_secs() + 1);
+    let opened = json(
+        c,
+        &[
+            "incident",
+            "open",
+            "--component",
+            "orders-api",
+            "--since",
+            &since,
+            "--title",
+            "orders 500 on web-1",
+        ],
+    );
+    let inc = opened["incident"].as_str().expect("id").to_owned();
+    let failing = opened["record"]["checks"].as_array().expect("checks");
+    assert!(
+        failing
+            .iter()
+            .any(|f| f["check"] == "orders" && f["host"] == "web-1"),
+        "{failing:?}"
+    );
+    assert!(failing.iter().all(|f| f["host"] != "web-2"), "{failing:?}");
+
+    let report = json(c, &["rca", &inc]);
+    assert_eq!(report["schema"], "fearless.rca/v1");
+    assert_eq!(
+        report["culprits"],
+        serde_json::json!(["libacme"]),
+        "{}",
+        report["candidates"]
+    );
+    assert_eq!(report["confirmed"], false);
+    let top = &report["candidates"][0];
+    assert_eq!(top["package"], "libacme");
+    assert_eq!(top["changed_and_failing"], serde_json::json!(["web-1"]));
+    for other in report["candidates"]
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .skip(1)
+    {
+        assert!(
+            other["confidence"].as_f64().expect("confidence") < 0.6,
+            "{other}"
+        );
+        assert_eq!(
+            other["changed_and_passing"],
+            serde_json::json!(["web-2"]),
+            "{other}"
+        );
+    }
+    let line = report["attribution"].as_str().expect("attribution");
+    assert!(
+        line.starts_with("Upgrading libacme 1.0 → 2.0 on web-1 broke check 'orders' of orders-api"),
+        "{line}"
+    );
+    assert!(line.contains("inferred from host evidence"), "{line}");
+    assert!(
+        report["contributing_factors"]
+            .to_string()
+            .contains("unrecorded change"),
+        "{}",
+        report["contributing_factors"]
+    );
+
+    // Markdown is the default; a bad id is bad input.
+    let (code, md, err) = run(c, &["rca", &inc]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        md.starts_with(&format!("# {inc}: orders 500 on web-1")),
+        "{md}"
+    );
+    assert!(md.contains("### Unrecorded changes"), "{md}");
+    let (code, _, err) = run(c, &["rca", "INC-99"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("there is no incident INC-99"), "{err}");
+    let (code, _, err) = run(c, &["rca", &inc, "--format", "junit"]);
+    assert_eq!(code, Some(2), "{err}");
+}
