@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The quick start: build fearless, bring up a real 4-host lab fleet on this machine (root;
-# Debian/Ubuntu host), and run the environment test plan against it.
+# The quick start: install what the lab needs, build fearless, and run `fearless demo` — the
+# whole story on a real 3-host lab fleet on this machine (root; Debian/Ubuntu host): a bad
+# library caught on the canary, rolled back, bisected and reported; the fix patched through
+# every wave. Exits 0 when the story held.
 #
-#   scripts/demo.sh          # lab up + fearless check
+#   scripts/demo.sh          # fearless demo (lab in .fearless/lab, left up to explore)
 #   scripts/demo.sh --down   # take the lab down again
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,4 @@ bin="${CARGO_TARGET_DIR:-target}/release/fearless"
 if [[ "${1:-}" == "--down" ]]; then
   exec "$bin" lab down
 fi
-"$bin" lab up
-echo
-exec "$bin" check -c .fearless/lab/fearless.yaml
+exec "$bin" demo --dir .fearless/lab

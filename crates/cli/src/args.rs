@@ -429,6 +429,10 @@ pub(crate) struct BisectArgs {
     /// How long to wait for another process to release the package lock
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     pub(crate) lock_wait: String,
+    /// Test each package alone instead of halving (n rounds; every culprit that fails
+    /// alone, none that fails only with another)
+    #[arg(long)]
+    pub(crate) one_at_a_time: bool,
 }
 
 #[derive(Debug, Args)]
@@ -599,6 +603,13 @@ pub(crate) enum LabAction {
     Publish {
         /// Scenario name
         scenario: String,
+    },
+    /// Publish N filler packages acme-extra-01… at 1.0 (apt only; for bisect tests and
+    /// benchmarks); prints their pins
+    Extras {
+        /// How many (1 to 99)
+        #[arg(value_parser = clap::value_parser!(u8).range(1..=99))]
+        count: u8,
     },
     /// Remove one version of an acme package from the lab repositories (NAME=VERSION)
     Withdraw {

@@ -294,6 +294,29 @@ pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
     })
 }
 
+/// Publishes `count` filler packages, `acme-extra-01`, `acme-extra-02`, … at version 1.0
+/// (new installs: no dependencies, nothing uses them) to the apt repository, for bisect
+/// tests and benchmarks that need many packages. Returns their `name=version` pins.
+pub fn publish_extras(dir: &Path, count: usize) -> Result<Vec<String>> {
+    let repo = dir.join("repo");
+    if !repo.join("Packages").exists() {
+        return Err(LabError::NotUp {
+            dir: dir.to_owned(),
+        });
+    }
+    let _lock = sys::DirLock::acquire(dir)?;
+    let build = dir.join("build");
+    sys::create_dir_all(&build)?;
+    let mut pins = Vec::with_capacity(count);
+    for i in 1..=count {
+        let name = format!("acme-extra-{i:02}");
+        repo::ensure_extra_deb(&name, "1.0", &build, &repo)?;
+        pins.push(format!("{name}=1.0"));
+    }
+    repo::index(&repo)?;
+    Ok(pins)
+}
+
 /// Removes one version of a catalogue package from the lab repositories (apt and, when the
 /// lab has an RPM host, RPM) and regenerates their indexes: a mirror that dropped an old
 /// version, for rehearsing a rollback that cannot be done. Returns the files removed.

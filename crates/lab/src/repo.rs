@@ -42,6 +42,52 @@ pub(crate) fn ensure_deb(pv: PackageVersion, build_dir: &Path, repo: &Path) -> R
     Ok(true)
 }
 
+/// Builds the filler package `name` (version `version`: a README, no dependencies, nothing
+/// uses it) into `repo` unless it is there; returns whether it built.
+pub(crate) fn ensure_extra_deb(
+    name: &str,
+    version: &str,
+    build_dir: &Path,
+    repo: &Path,
+) -> Result<bool> {
+    let deb = repo.join(format!("{name}_{version}_all.deb"));
+    if deb.exists() {
+        return Ok(false);
+    }
+    let staging = build_dir.join(format!("{name}_{version}"));
+    sys::remove_tree(&staging)?;
+    let write = |rel: &str, text: String| {
+        let path = staging.join(rel);
+        if let Some(parent) = path.parent() {
+            sys::create_dir_all(parent)?;
+        }
+        fs::write(&path, text).map_err(|e| LabError::io(format!("write {}", path.display()), e))
+    };
+    write(
+        "DEBIAN/control",
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Acme Shop Ops <ops@acme.example>\nSection: misc\nPriority: optional\nDescription: acme shop filler package\n A harmless package for bisect tests and benchmarks.\n"
+        ),
+    )?;
+    write(
+        &format!("usr/share/doc/{name}/README"),
+        format!("{name} {version}: nothing uses this package.\n"),
+    )?;
+    set_dir_modes(&staging)?;
+    let tmp = repo.join(format!(".{name}_{version}.tmp"));
+    sys::run(
+        Command::new("dpkg-deb")
+            .args(["--build", "--root-owner-group"])
+            .arg(&staging)
+            .arg(&tmp),
+        &format!("build package {name}={version}"),
+    )?;
+    fs::rename(&tmp, &deb)
+        .map_err(|e| LabError::io(format!("move {} into the repository", deb.display()), e))?;
+    sys::remove_tree(&staging)?;
+    Ok(true)
+}
+
 /// Lays out the package tree of `pv` in `staging`: DEBIAN/, the base files, then the files
 /// that differ in this version.
 pub(crate) fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {

@@ -88,9 +88,20 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
     let fw = Fleetwide::with_hosts(config.clone(), vec![host.clone()], lock_wait);
     let (target_ref, manifest_ref, runner) = (&target, &manifest, &checks);
     let items_ref = &items;
+    let one_at_a_time = a.one_at_a_time;
     let mut results = fw
         .each(|b, t| async move {
-            on_host(g, &b, &t, target_ref, manifest_ref, runner, items_ref).await
+            on_host(
+                g,
+                &b,
+                &t,
+                target_ref,
+                manifest_ref,
+                runner,
+                items_ref,
+                one_at_a_time,
+            )
+            .await
         })
         .await;
     fw.close().await;
@@ -213,7 +224,12 @@ pub(crate) fn check_items(
 
 /// Bisect `manifest` on one host: every round restores `target` (the host's snapshot),
 /// applies a subset with its dependencies and runs `items`; at the end the host is restored
-/// to `target` and checked again.
+/// to `target` and checked again. `one_at_a_time` tests each package alone instead
+/// (debbisect's final step: n rounds, every culprit that fails alone).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the host, what to test it with, and how"
+)]
 pub(crate) async fn on_host(
     g: &Global,
     b: &fearless_pkg::Backend,
@@ -222,49 +238,111 @@ pub(crate) async fn on_host(
     manifest: &Manifest,
     runner: &Runner,
     items: &[PlanItem],
+    one_at_a_time: bool,
 ) -> Result<Report, PkgError> {
     let started = Instant::now();
-    let (bisect, restored) = rounds(g, b, t, target, manifest, runner, items).await?;
-    Ok(Report {
-        verdict: match bisect.next() {
+    let deps = b.depends(t, manifest).await?;
+    let names: Vec<String> = manifest.pins.iter().map(|p| p.name.clone()).collect();
+    let round = Round {
+        g,
+        b,
+        t,
+        target,
+        manifest,
+        runner,
+        items,
+    };
+    let (verdict, rounds, tests) = if one_at_a_time {
+        let mut rounds = Vec::new();
+        for name in &names {
+            // The package with what it needs from the manifest, transitively.
+            let mut subset = vec![name.clone()];
+            let mut i = 0;
+            while i < subset.len() {
+                for d in deps.get(&subset[i]).into_iter().flatten() {
+                    if names.contains(d) && !subset.contains(d) {
+                        subset.push(d.clone());
+                    }
+                }
+                i += 1;
+            }
+            let failed = round.test(rounds.len() + 1, &subset).await?;
+            rounds.push(fearless_rca::bisect::Round {
+                packages: subset,
+                failed,
+                flaky: false,
+            });
+        }
+        let culprits: Vec<String> = rounds
+            .iter()
+            .filter(|r| r.failed)
+            .filter_map(|r| r.packages.first().cloned())
+            .collect();
+        let verdict = if culprits.is_empty() {
+            Verdict::NotReproducible
+        } else {
+            Verdict::Culprits {
+                with_dependencies: rounds
+                    .iter()
+                    .filter(|r| r.failed)
+                    .flat_map(|r| r.packages.iter().cloned())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+                packages: culprits,
+            }
+        };
+        let tests = rounds.len();
+        (verdict, rounds, tests)
+    } else {
+        let mut bisect = Bisect::new(names, |p| deps.get(p).cloned().unwrap_or_default());
+        let mut n = 0;
+        while let Next::Test(subset) = bisect.next() {
+            n += 1;
+            let failed = round.test(n, &subset).await?;
+            bisect.record(failed);
+        }
+        let verdict = match bisect.next() {
             Next::Done(v) => v,
             Next::Test(_) => Verdict::NotReproducible,
-        },
-        tests: bisect.rounds().len()
-            + bisect
-                .rounds()
-                .iter()
-                .filter(|r| r.failed || r.flaky)
-                .count(),
-        rounds: bisect.rounds().to_vec(),
+        };
+        (verdict, bisect.rounds().to_vec(), n)
+    };
+    ops::rollback(b, t, target, Options::default()).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let restored = runner
+        .run(items, &|_| {})
+        .await
+        .iter()
+        .all(|r| r.status.is_ok());
+    Ok(Report {
+        verdict,
+        rounds,
+        tests,
         restored,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// The rounds on one host; returns the finished bisect and whether the host, restored to
-/// the snapshot, passes the checks again.
-async fn rounds(
-    g: &Global,
-    b: &fearless_pkg::Backend,
-    t: &fearless_pkg::Target<'_>,
-    target: &PackageSet,
-    manifest: &Manifest,
-    runner: &Runner,
-    items: &[PlanItem],
-) -> Result<(Bisect, bool), PkgError> {
-    let deps = b.depends(t, manifest).await?;
-    let names: Vec<String> = manifest.pins.iter().map(|p| p.name.clone()).collect();
-    let mut bisect = Bisect::new(names, |p| deps.get(p).cloned().unwrap_or_default());
-    let mut round = 0;
-    loop {
-        let subset = match bisect.next() {
-            Next::Done(_) => break,
-            Next::Test(subset) => subset,
-        };
-        round += 1;
-        ops::rollback(b, t, target, Options::default()).await?;
-        let pins: String = manifest
+/// What one test of a subset needs.
+struct Round<'a> {
+    g: &'a Global,
+    b: &'a fearless_pkg::Backend,
+    t: &'a fearless_pkg::Target<'a>,
+    target: &'a PackageSet,
+    manifest: &'a Manifest,
+    runner: &'a Runner,
+    items: &'a [PlanItem],
+}
+
+impl Round<'_> {
+    /// Restore the snapshot, apply `subset` of the manifest, run the checks: whether any
+    /// failed.
+    async fn test(&self, n: usize, subset: &[String]) -> Result<bool, PkgError> {
+        let (b, t) = (self.b, self.t);
+        ops::rollback(b, t, self.target, Options::default()).await?;
+        let pins: String = self
+            .manifest
             .pins
             .iter()
             .filter(|p| subset.contains(&p.name))
@@ -277,25 +355,17 @@ async fn rounds(
         ops::apply(b, t, &sub, Options::default()).await?;
         // Give restarted services a moment, as a rollout's checks would.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let results = runner.run(items, &|_| {}).await;
+        let results = self.runner.run(self.items, &|_| {}).await;
         let failed = results.iter().any(|r| !r.status.is_ok());
         progress(
-            g,
+            self.g,
             &format!(
-                "{}: round {round}: {} → {}",
+                "{}: test {n}: {} → {}",
                 t.name,
                 subset.join(" "),
                 if failed { "fail" } else { "pass" }
             ),
         );
-        bisect.record(failed);
+        Ok(failed)
     }
-    ops::rollback(b, t, target, Options::default()).await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let restored = runner
-        .run(items, &|_| {})
-        .await
-        .iter()
-        .all(|r| r.status.is_ok());
-    Ok((bisect, restored))
 }

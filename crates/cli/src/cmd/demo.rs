@@ -114,7 +114,7 @@ impl Demo {
     /// returned when `capture` (JSON for the demo's own checks).
     fn fearless(&self, who: Option<&str>, args: &[&str], capture: bool) -> Step<Ran> {
         let mut argv: Vec<String> = Vec::new();
-        if !args.first().is_some_and(|a| *a == "lab") {
+        if args.first().is_none_or(|a| *a != "lab") {
             argv.extend(["-c".into(), self.config.display().to_string()]);
         }
         if let Some(w) = who {

@@ -166,6 +166,16 @@ fn run_blocking(
                 Outcome::Failed
             })
         }
+        LabAction::Extras { count } => {
+            let pins =
+                fearless_lab::publish_extras(dir, usize::from(count)).map_err(lab_failure)?;
+            if format == Format::Json {
+                print_json(&serde_json::json!({ "published": pins }))?;
+            } else {
+                print(&format!("{}\n", pins.join("\n")))?;
+            }
+            Ok(Outcome::Success)
+        }
         LabAction::Withdraw { package } => {
             let Some((name, version)) = package.split_once('=') else {
                 return Err(Failure::bad_input(

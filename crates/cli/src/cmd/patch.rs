@@ -1568,6 +1568,7 @@ impl Ctx<'_> {
                     self.manifest,
                     &self.checks.runner,
                     items_ref,
+                    false,
                 )
                 .await
             })
