@@ -275,7 +275,29 @@ pub struct Report {
 
 /// Build the report.
 pub fn build(evidence: Evidence) -> Report {
-    let candidates = attribute(&host_evidence(&evidence.hosts));
+    let mut candidates = attribute(&host_evidence(&evidence.hosts));
+    // The effect of the rollback: undoing the change on a failing host restored it (or not).
+    for c in &mut candidates {
+        for h in evidence
+            .hosts
+            .iter()
+            .filter(|h| c.changed_and_failing.contains(&h.host))
+        {
+            if let Some(r) = h.rolled_back {
+                c.evidence.push(if r.restored {
+                    format!(
+                        "rolling {} back on {} restored its checks",
+                        c.package, h.host
+                    )
+                } else {
+                    format!(
+                        "rolling {} back on {} did not restore its checks",
+                        c.package, h.host
+                    )
+                });
+            }
+        }
+    }
     let bisected = evidence
         .bisect
         .as_ref()
@@ -1111,6 +1133,23 @@ pub fn markdown(r: &Report) -> String {
                 md(&list_or_dash(&c.changed_and_passing)),
                 md(&list_or_dash(&c.failing_without_it))
             );
+        }
+    }
+    // The evidence behind the culprit (or, without one, the first candidate).
+    let named: Vec<&Candidate> = r
+        .candidates
+        .iter()
+        .filter(|c| r.culprits.contains(&c.package))
+        .collect();
+    let shown = if named.is_empty() {
+        r.candidates.iter().take(1).collect()
+    } else {
+        named
+    };
+    for c in shown {
+        let _ = writeln!(s, "\nEvidence on {}:\n", md(&c.package));
+        for line in &c.evidence {
+            let _ = writeln!(s, "- {}", md(line));
         }
     }
     let _ = writeln!(s, "\n### Change records in the window\n");
