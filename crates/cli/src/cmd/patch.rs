@@ -486,6 +486,14 @@ async fn drive(
                 .iter()
                 .filter(|e| e.state != HostState::Verified)
                 .count();
+            if failed == 0 {
+                // `rollout resume` bakes again a wave whose bake has no end on record.
+                let baked = NewEvent {
+                    subject: format!("R-{}", ctx.rollout),
+                    ..event(ctx.actor, "rollout.wave.baked", json!({"wave": i + 1}))
+                };
+                ctx.store.append(baked).await.map_err(store_failure)?;
+            }
         }
         if failed > usize::try_from(config.patch.max_failed_hosts).unwrap_or(usize::MAX)
             || failed > 0 && i == 0
@@ -1922,11 +1930,17 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
         }
     }
     let (ends, halt) = if ends.iter().all(|e| e.state == HostState::Verified) {
-        let first = l
+        let mut first = l
             .waves
             .iter()
             .position(|w| w.iter().any(|h| !ends.iter().any(|e| &e.host == h)))
             .unwrap_or(l.waves.len());
+        // The controller died baking the last settled wave: bake it again (and re-check)
+        // before the next one; a bake is never skipped.
+        if first > 0 && !l.bake.is_zero() && !baked(store, n, first).await? {
+            progress(g, &format!("R-{n}: wave {first} was not done baking"));
+            first -= 1;
+        }
         drive(g, &config, &fw, &ctx, &l.waves, ends, first, l.bake).await?
     } else {
         let bad: Vec<String> = ends
@@ -1948,6 +1962,20 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
         g, &config, store, &actor, &l.change, n, &l.pins, &l.waves, &ends, halt,
     )
     .await
+}
+
+/// Whether wave `wave` (1-based) of rollout `r` finished its bake.
+async fn baked(store: &Store, r: u64, wave: usize) -> Result<bool, Failure> {
+    let entries = store
+        .journal(&fearless_store::JournalFilter {
+            since: None,
+            subject: Some(format!("R-{r}")),
+        })
+        .await
+        .map_err(store_failure)?;
+    Ok(entries.iter().any(|e| {
+        e.kind == "rollout.wave.baked" && e.payload["wave"].as_u64() == u64::try_from(wave).ok()
+    }))
 }
 
 /// `rollout pause R`: the controller stops before its next wave.

@@ -359,6 +359,13 @@ async fn from_rollout(
                     entry.payload["waves"].as_array().map_or(0, Vec::len)
                 ),
             }),
+            ("rollout.wave.baked", Some(at)) => e.events.push(TimedEvent {
+                at,
+                what: format!(
+                    "{rollout}: wave {} baked, checks pass",
+                    entry.payload["wave"]
+                ),
+            }),
             // Host steps are told per host below; bisect markers by the bisect itself.
             (k, Some(at))
                 if k.starts_with("rollout.")

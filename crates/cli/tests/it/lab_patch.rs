@@ -378,7 +378,8 @@ fn approved(config: &str, title: &str) -> String {
 }
 
 #[test]
-fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consistent_end() {
+fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to_a_consistent_end()
+{
     let lab = TestLab::up(&["--hosts", "2"]);
     let (d, c) = (lab.dir.clone(), lab.config.as_str());
     assert_eq!(
@@ -521,6 +522,55 @@ fn a_controller_killed_during_apply_verify_or_rollback_is_resumed_to_a_consisten
     );
     let check = fearless(&["-c", c, "check", "--hosts", "web-1"]);
     assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+
+    // 5. Killed during the canary's bake (libacme 2.0.1, which works): resume bakes that
+    //    wave again — checks at its end — before the next wave; nothing is applied twice.
+    assert_eq!(
+        fearless(&["lab", "publish", "fixed-libacme", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let fifth = approved(c, "libacme 2.0.1");
+    assert!(
+        kill_after(
+            c,
+            &fifth,
+            5,
+            "rollout.host.verified",
+            std::time::Duration::from_millis(300)
+        ),
+        "the kill came too late"
+    );
+    let baked = |wave: u64| {
+        json(c, &["journal", "--subject", "R-5"])["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter(|e| e["kind"] == "rollout.wave.baked" && e["payload"]["wave"] == wave)
+            .count()
+    };
+    assert_eq!(baked(1), 0, "the kill should land inside wave 1's bake");
+    let r5: Value = serde_json::from_str(&ok(
+        c,
+        "alice",
+        &["rollout", "resume", "R-5", "--format", "json"],
+    ))
+    .expect("json");
+    assert_eq!(r5["state"], "completed", "{r5}");
+    assert_eq!(
+        (baked(1), baked(2)),
+        (1, 1),
+        "each wave baked once, to its end"
+    );
+    for host in ["web-1", "web-2"] {
+        assert_eq!(version_on(c, host, "libacme"), "2.0.1");
+        assert_eq!(
+            upgrades(&d, host, "libacme", "1.0", "2.0.1"),
+            1,
+            "{host}: applied exactly once"
+        );
+    }
 
     let verify = fearless(&["-c", c, "journal", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
@@ -732,4 +782,87 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
         Some(1),
         "a finished rollout cannot be paused"
     );
+}
+
+#[test]
+fn rollback_scope_wave_rolls_back_every_changed_host_of_the_failed_wave() {
+    let lab = TestLab::up(&["--hosts", "3"]);
+    let d = lab.dir.clone();
+    assert_eq!(
+        fearless(&["lab", "publish", "routine", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    // A check that fails on web-2 alone once acme-docs 1.1 is there; the whole wave goes
+    // back (`rollback_scope: wave`), web-1 too although it verified.
+    let text = std::fs::read_to_string(&lab.config).expect("lab config");
+    let text = text
+        .replacen(
+            "components:\n",
+            "components:\n  docs:\n    runs_on: \"role=web\"\n    checks:\n      - { name: version, command: { run: [\"sh\", \"-c\", \"[ \\\"$(hostname)\\\" != web-2 ] || ! dpkg -s acme-docs | grep -q '^Version: 1.1'\"] } }\n",
+            1,
+        )
+        .replacen("patch:\n", "patch:\n  rollback_scope: wave\n", 1);
+    let c = std::path::Path::new(&d).join("wave.yaml");
+    std::fs::write(&c, text).expect("write config");
+    let c = c.display().to_string();
+    let created: Value = serde_json::from_str(&ok(
+        &c,
+        "alice",
+        &[
+            "change",
+            "new",
+            "--title",
+            "routine",
+            "--hosts",
+            "web-*",
+            "--component",
+            "docs",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    let id = format!("CHG-{}", created["number"]);
+    ok(&c, "alice", &["change", "submit", &id]);
+    ok(&c, "bob", &["change", "approve", &id]);
+    ok(&c, "alice", &["change", "schedule", &id]);
+    let (code, out, err) = run(
+        &c,
+        "alice",
+        &[
+            "patch", "--change", &id, "--waves", "2,100%", "--bake", "0s", "--format", "json",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let result: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(result["state"], "backed-out", "{result}");
+    let shown = json(
+        &c,
+        &["rollout", "show", result["rollout"].as_str().expect("id")],
+    );
+    let states: Vec<(&str, &str)> = shown["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap_or(""),
+                h["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("web-1", "rolled-back"),
+            ("web-2", "rolled-back"),
+            ("web-3", "pending")
+        ],
+        "{shown}"
+    );
+    for host in ["web-1", "web-2", "web-3"] {
+        assert_eq!(version_on(&c, host, "acme-docs"), "1.0", "{host}");
+    }
 }
