@@ -253,15 +253,7 @@ pub struct PublishReport {
 /// versions stay. Hosts see them after their next `apt-get update`. When the lab has an
 /// RPM host, the same versions go into the RPM repository too (`dnf` sees them at once).
 pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
-    let repo = dir.join("repo");
-    if !repo.join("Packages").exists() {
-        return Err(LabError::NotUp {
-            dir: dir.to_owned(),
-        });
-    }
-    let _lock = sys::DirLock::acquire(dir)?;
-    let build = dir.join("build");
-    sys::create_dir_all(&build)?;
+    let (repo, build, _lock) = open_repo(dir)?;
     let mut added = Vec::new();
     let mut already_present = Vec::new();
     for pv in scenario.packages() {
@@ -294,19 +286,25 @@ pub fn publish(dir: &Path, scenario: Scenario) -> Result<PublishReport> {
     })
 }
 
-/// Publishes `count` filler packages, `acme-extra-01`, `acme-extra-02`, … at version 1.0
-/// (new installs: no dependencies, nothing uses them) to the apt repository, for bisect
-/// tests and benchmarks that need many packages. Returns their `name=version` pins.
-pub fn publish_extras(dir: &Path, count: usize) -> Result<Vec<String>> {
+/// The lab's apt repository and build folder, locked for writing; an error when no lab is up.
+fn open_repo(dir: &Path) -> Result<(PathBuf, PathBuf, sys::DirLock)> {
     let repo = dir.join("repo");
     if !repo.join("Packages").exists() {
         return Err(LabError::NotUp {
             dir: dir.to_owned(),
         });
     }
-    let _lock = sys::DirLock::acquire(dir)?;
+    let lock = sys::DirLock::acquire(dir)?;
     let build = dir.join("build");
     sys::create_dir_all(&build)?;
+    Ok((repo, build, lock))
+}
+
+/// Publishes `count` filler packages, `acme-extra-01`, `acme-extra-02`, … at version 1.0
+/// (new installs: no dependencies, nothing uses them) to the apt repository, for bisect
+/// tests and benchmarks that need many packages. Returns their `name=version` pins.
+pub fn publish_extras(dir: &Path, count: usize) -> Result<Vec<String>> {
+    let (repo, build, _lock) = open_repo(dir)?;
     let mut pins = Vec::with_capacity(count);
     for i in 1..=count {
         let name = format!("acme-extra-{i:02}");

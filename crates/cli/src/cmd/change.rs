@@ -512,3 +512,17 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
     }
     print(&out)
 }
+
+/// Every journal entry about `subject` (`CHG-3`, `R-2`, `host:web-1`), oldest first.
+pub(crate) async fn journal_of(
+    store: &Store,
+    subject: String,
+) -> Result<Vec<fearless_store::JournalEntry>, Failure> {
+    store
+        .journal(&fearless_store::JournalFilter {
+            since: None,
+            subject: Some(subject),
+        })
+        .await
+        .map_err(store_failure)
+}

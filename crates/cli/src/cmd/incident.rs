@@ -65,17 +65,7 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
             return act(g, &store, &id, Action::Close, note).await;
         }
         IncidentAction::Show { id } => {
-            let n = number(&id)?;
-            let i = store
-                .get_incident(n)
-                .await
-                .map_err(store_failure)?
-                .ok_or_else(|| {
-                    Failure::bad_input(
-                        format!("there is no incident INC-{n}"),
-                        Some("see `fearless incident list`"),
-                    )
-                })?;
+            let (n, i) = get(&store, &id).await?;
             if g.format == Format::Json {
                 print_json(
                     &json!({"schema": "fearless.incident/v1", "incident": format!("INC-{n}"), "state": i.state, "record": i.record}),
@@ -124,7 +114,23 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
     Ok(Outcome::Success)
 }
 
-pub(crate) fn number(id: &str) -> Result<u64, Failure> {
+/// The incident `id` (`INC-3` or `3`); one that does not exist is bad input.
+pub(crate) async fn get(store: &Store, id: &str) -> Result<(u64, fearless_store::Stored), Failure> {
+    let n = number(id)?;
+    let i = store
+        .get_incident(n)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| {
+            Failure::bad_input(
+                format!("there is no incident INC-{n}"),
+                Some("see `fearless incident list`"),
+            )
+        })?;
+    Ok((n, i))
+}
+
+fn number(id: &str) -> Result<u64, Failure> {
     id.strip_prefix("INC-").unwrap_or(id).parse().map_err(|_| {
         Failure::bad_input(
             format!("`{id}` is not an incident id"),
@@ -229,17 +235,7 @@ async fn act(
     note: Option<String>,
 ) -> Result<Outcome, Failure> {
     let actor = identity(g)?;
-    let n = number(id)?;
-    let i = store
-        .get_incident(n)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            Failure::bad_input(
-                format!("there is no incident INC-{n}"),
-                Some("see `fearless incident list`"),
-            )
-        })?;
+    let (n, i) = get(store, id).await?;
     let from = IncidentState::parse(&i.state).ok_or_else(|| {
         Failure::Environment(anyhow::anyhow!(
             "INC-{n} has an unknown state `{}`",

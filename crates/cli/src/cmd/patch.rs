@@ -19,7 +19,7 @@ use fearless_store::{NewEvent, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::change::{advance, change_failure, load, open_store, store_failure};
+use super::change::{advance, change_failure, journal_of, load, open_store, store_failure};
 use super::packages::{Fleetwide, error_json, progress};
 use super::{identity, load_config, only_human_or_json, print, print_json, selector};
 use crate::args::{Format, Global, PatchArgs, RolloutAction, RolloutArgs};
@@ -798,13 +798,7 @@ async fn finish(
 /// and was mitigated when the last failing host was back on its snapshot, passing — if
 /// every one of them is.
 async fn milestones(store: &Store, r: u64, failing: &[&HostEnd]) -> Result<(Value, bool), Failure> {
-    let entries = store
-        .journal(&fearless_store::JournalFilter {
-            since: None,
-            subject: Some(format!("R-{r}")),
-        })
-        .await
-        .map_err(store_failure)?;
+    let entries = journal_of(store, format!("R-{r}")).await?;
     let of_failing = |kind: &'static str| {
         entries
             .iter()
@@ -1510,12 +1504,7 @@ impl Ctx<'_> {
     ) -> Option<Value> {
         let host = wave.iter().find(|e| e.state == HostState::RolledBack)?;
         let host = host.host.as_str();
-        let entries = self
-            .store
-            .journal(&fearless_store::JournalFilter {
-                since: None,
-                subject: Some(format!("R-{}", self.rollout)),
-            })
+        let entries = journal_of(self.store, format!("R-{}", self.rollout))
             .await
             .ok()?;
         let failed = entries.iter().rev().find(|e| {
@@ -1693,14 +1682,7 @@ impl Ctx<'_> {
 
     /// Whether a bisect of `host` started in this rollout and never finished.
     async fn bisect_unfinished(&self, host: &str) -> bool {
-        let Ok(entries) = self
-            .store
-            .journal(&fearless_store::JournalFilter {
-                since: None,
-                subject: Some(format!("R-{}", self.rollout)),
-            })
-            .await
-        else {
+        let Ok(entries) = journal_of(self.store, format!("R-{}", self.rollout)).await else {
             return false;
         };
         entries
@@ -1966,13 +1948,7 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
 
 /// Whether wave `wave` (1-based) of rollout `r` finished its bake.
 async fn baked(store: &Store, r: u64, wave: usize) -> Result<bool, Failure> {
-    let entries = store
-        .journal(&fearless_store::JournalFilter {
-            since: None,
-            subject: Some(format!("R-{r}")),
-        })
-        .await
-        .map_err(store_failure)?;
+    let entries = journal_of(store, format!("R-{r}")).await?;
     Ok(entries.iter().any(|e| {
         e.kind == "rollout.wave.baked" && e.payload["wave"].as_u64() == u64::try_from(wave).ok()
     }))

@@ -16,12 +16,12 @@ use fearless_rca::report::{
     self, BisectFacts, ChangeFacts, CheckTransition, Evidence, HostFacts, IncidentFacts, NodeState,
     PackageChange, Restore, Subgraph, TimedEvent,
 };
-use fearless_store::{JournalEntry, JournalFilter, NewEvent, Store, Stored};
+use fearless_store::{JournalEntry, NewEvent, Store, Stored};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::change::{open_store, store_failure};
+use super::change::{journal_of, open_store, store_failure};
 use super::packages::{Fleetwide, progress};
 use super::{identity, load_config, print};
 use crate::args::{Format, Global, RcaArgs};
@@ -46,17 +46,7 @@ pub(crate) async fn run(g: &Global, a: RcaArgs) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
     let actor = identity(g)?;
     let store = open_store(g, &config).await?;
-    let n = super::incident::number(&a.id)?;
-    let incident = store
-        .get_incident(n)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            Failure::bad_input(
-                format!("there is no incident INC-{n}"),
-                Some("see `fearless incident list`"),
-            )
-        })?;
+    let (n, incident) = super::incident::get(&store, &a.id).await?;
     let evidence = gather(g, &config, &store, &incident, !a.no_live).await?;
     let built = report::build(evidence);
     let text = render(&built)?;
@@ -147,16 +137,6 @@ fn strings(v: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|x| x.as_str().map(str::to_owned))
         .collect()
-}
-
-async fn journal(store: &Store, subject: String) -> Result<Vec<JournalEntry>, Failure> {
-    store
-        .journal(&JournalFilter {
-            since: None,
-            subject: Some(subject),
-        })
-        .await
-        .map_err(store_failure)
 }
 
 /// Everything the store, the hosts and the configuration say about the incident.
@@ -263,7 +243,7 @@ async fn gather(
         }
     }
     if let Some(chg) = &e.incident.change {
-        for entry in journal(store, chg.clone()).await? {
+        for entry in journal_of(store, chg.clone()).await? {
             // The report's own attachment is not part of the story it tells.
             if entry.kind == "change.rca-attached" {
                 continue;
@@ -345,7 +325,7 @@ async fn from_rollout(
         .change
         .clone()
         .unwrap_or_else(|| rollout.to_owned());
-    let entries = journal(store, rollout.to_owned()).await?;
+    let entries = journal_of(store, rollout.to_owned()).await?;
     let rows = store.rollout_hosts(r).await.map_err(store_failure)?;
     *hosts = rows.iter().map(|h| h.host.clone()).collect();
     for entry in &entries {
@@ -526,7 +506,7 @@ async fn bisect_of(
     }
     let mut found: Option<BisectFacts> = None;
     for h in e.hosts.iter().filter(|h| h.failed) {
-        for entry in journal(store, format!("host:{}", h.host)).await? {
+        for entry in journal_of(store, format!("host:{}", h.host)).await? {
             let at = ts(Some(&entry.time));
             if entry.kind == "bisect.finished" && at.is_some_and(|t| t >= from) {
                 found = Some(facts(&h.host, &entry.payload["report"], at));

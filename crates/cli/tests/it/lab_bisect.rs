@@ -5,7 +5,7 @@
 //! together, a flaky round re-run and not trusted. Needs root (CI runs as root); fails,
 //! never skips, without it.
 
-use super::{TestLab, fearless, stderr, stdout};
+use super::{TestLab, fearless, pending_pins, stderr, stdout};
 use serde_json::Value;
 
 fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -35,19 +35,7 @@ fn bisect_names_libacme_and_restores_the_host() {
     );
 
     // The batch the hosts are offered: routine plus libacme 2.0.
-    let pending = json(c, &["packages", "--pending"]);
-    let pins: Vec<String> = pending["hosts"][0]["pending"]
-        .as_array()
-        .expect("pending")
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p["name"].as_str().expect("name"),
-                p["to"].as_str().expect("to")
-            )
-        })
-        .collect();
+    let pins = pending_pins(c);
     assert_eq!(pins.len(), 10, "{pins:?}");
     let batch = lab.file("batch.txt");
     std::fs::write(&batch, pins.join("\n")).expect("write");
@@ -97,21 +85,11 @@ fn bisect_names_libacme_and_restores_the_host() {
     );
     assert_eq!(code, Some(2), "{err}");
 
-    let found = json(
+    let found = bisect_on(
         c,
-        &[
-            "bisect",
-            "--host",
-            "web-1",
-            "--snapshot",
-            &id,
-            "-m",
-            &batch.display().to_string(),
-            "--check",
-            "orders-api/orders",
-            "--check",
-            "checkout/checkout",
-        ],
+        &id,
+        &batch.display().to_string(),
+        &["orders-api/orders", "checkout/checkout"],
     );
     let report = &found["report"];
     assert_eq!(report["verdict"]["verdict"], "culprits", "{report}");
@@ -127,19 +105,11 @@ fn bisect_names_libacme_and_restores_the_host() {
     );
     assert_eq!(report["restored"], true);
 
-    let none = json(
+    let none = bisect_on(
         c,
-        &[
-            "bisect",
-            "--host",
-            "web-1",
-            "--snapshot",
-            &id,
-            "-m",
-            &without.display().to_string(),
-            "--check",
-            "orders-api/orders",
-        ],
+        &id,
+        &without.display().to_string(),
+        &["orders-api/orders"],
     );
     assert_eq!(
         none["report"]["verdict"]["verdict"], "not-reproducible",
@@ -154,6 +124,23 @@ fn bisect_names_libacme_and_restores_the_host() {
     }
     let journal = json(c, &["journal", "--subject", "host:web-1"]);
     assert!(journal.to_string().contains("bisect.finished"));
+}
+
+/// `fearless bisect` on web-1 from `snapshot` over `manifest` against `checks`, as JSON.
+fn bisect_on(config: &str, snapshot: &str, manifest: &str, checks: &[&str]) -> Value {
+    let mut args = vec![
+        "bisect",
+        "--host",
+        "web-1",
+        "--snapshot",
+        snapshot,
+        "-m",
+        manifest,
+    ];
+    for c in checks {
+        args.extend(["--check", c]);
+    }
+    json(config, &args)
 }
 
 /// The lab's config with one more component, written beside it (its paths are relative).
@@ -181,19 +168,7 @@ fn bisect_bounds_rounds_narrows_an_interacting_pair_and_re_runs_a_flaky_round() 
     ] {
         assert_eq!(fearless(&args).status.code(), Some(0), "{args:?}");
     }
-    let pending = json(c, &["packages", "--pending"]);
-    let batch: Vec<String> = pending["hosts"][0]["pending"]
-        .as_array()
-        .expect("pending")
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p["name"].as_str().expect("name"),
-                p["to"].as_str().expect("to")
-            )
-        })
-        .collect();
+    let batch = pending_pins(c);
     assert_eq!(batch.len(), 10, "{batch:?}");
     let extras: Vec<String> = (1..=8).map(|i| format!("acme-extra-{i:02}=1.0")).collect();
     let id = json(c, &["snapshot"])["id"]
@@ -204,20 +179,7 @@ fn bisect_bounds_rounds_narrows_an_interacting_pair_and_re_runs_a_flaky_round() 
     // One culprit among 12: libacme, within ⌈log₂ 12⌉ + 2 = 6 rounds.
     let twelve: Vec<String> = batch.iter().chain(&extras[..2]).cloned().collect();
     let m = pins_file(&lab, "twelve.txt", &twelve);
-    let found = json(
-        c,
-        &[
-            "bisect",
-            "--host",
-            "web-1",
-            "--snapshot",
-            &id,
-            "-m",
-            &m,
-            "--check",
-            "orders-api/orders",
-        ],
-    );
+    let found = bisect_on(c, &id, &m, &["orders-api/orders"]);
     let report = &found["report"];
     assert_eq!(
         report["verdict"]["packages"],
@@ -235,20 +197,7 @@ fn bisect_bounds_rounds_narrows_an_interacting_pair_and_re_runs_a_flaky_round() 
         "  extras:\n    runs_on: \"role=web\"\n    checks:\n      - { name: pair, command: { run: [\"sh\", \"-c\", \"[ ! -e /usr/share/doc/acme-extra-03/README ] || [ ! -e /usr/share/doc/acme-extra-07/README ]\"] } }\n",
     );
     let m = pins_file(&lab, "extras.txt", &extras);
-    let together = json(
-        &pair,
-        &[
-            "bisect",
-            "--host",
-            "web-1",
-            "--snapshot",
-            &id,
-            "-m",
-            &m,
-            "--check",
-            "extras/pair",
-        ],
-    );
+    let together = bisect_on(&pair, &id, &m, &["extras/pair"]);
     assert_eq!(
         together["report"]["verdict"]["packages"],
         serde_json::json!(["acme-extra-03", "acme-extra-07"]),
@@ -264,22 +213,7 @@ fn bisect_bounds_rounds_narrows_an_interacting_pair_and_re_runs_a_flaky_round() 
         "  flaky:\n    runs_on: \"role=web\"\n    checks:\n      - { name: once, command: { run: [\"sh\", \"-c\", \"n=$(cat /var/tmp/flaky-n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /var/tmp/flaky-n; [ $n -ne 3 ]\"] } }\n",
     );
     let m = pins_file(&lab, "batch.txt", &batch);
-    let shaky = json(
-        &flaky,
-        &[
-            "bisect",
-            "--host",
-            "web-1",
-            "--snapshot",
-            &id,
-            "-m",
-            &m,
-            "--check",
-            "orders-api/orders",
-            "--check",
-            "flaky/once",
-        ],
-    );
+    let shaky = bisect_on(&flaky, &id, &m, &["orders-api/orders", "flaky/once"]);
     let report = &shaky["report"];
     assert_eq!(
         report["verdict"]["packages"],

@@ -3,7 +3,7 @@
 //! passes; the report picks libacme over the nine other packages, without a bisect, and
 //! flags the hand-made changes as unrecorded. Needs root (CI runs as root).
 
-use super::{TestLab, fearless, stderr, stdout};
+use super::{TestLab, fearless, pending_pins, stderr, stdout};
 use serde_json::Value;
 
 fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -31,19 +31,7 @@ fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
             .code(),
         Some(0)
     );
-    let pending = json(c, &["packages", "--pending"]); // refreshes every host's lists
-    let pins: Vec<String> = pending["hosts"][0]["pending"]
-        .as_array()
-        .expect("pending")
-        .iter()
-        .map(|p| {
-            format!(
-                "{}={}",
-                p["name"].as_str().expect("name"),
-                p["to"].as_str().expect("to")
-            )
-        })
-        .collect();
+    let pins = pending_pins(c);
     assert_eq!(pins.len(), 10, "{pins:?}");
     let batch = lab.file("batch.txt");
     std::fs::write(&batch, pins.join("\n")).expect("write");

@@ -71,6 +71,31 @@ impl Drop for TestLab {
     }
 }
 
+/// `name=version` of every update the lab offers its first host, at the highest version
+/// (`packages --pending`, which refreshes every host's lists first).
+pub(crate) fn pending_pins(config: &str) -> Vec<String> {
+    let out = fearless(&["-c", config, "packages", "--pending", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "packages --pending: {}",
+        stderr(&out)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    doc["hosts"][0]["pending"]
+        .as_array()
+        .expect("pending")
+        .iter()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p["name"].as_str().expect("name"),
+                p["to"].as_str().expect("to")
+            )
+        })
+        .collect()
+}
+
 /// Whether this process runs as root.
 pub(crate) fn is_root() -> bool {
     std::fs::metadata("/proc/self")
