@@ -492,16 +492,12 @@ elif command -v needs-restarting >/dev/null 2>&1; then
 	needs-restarting -s 2>/dev/null | sed 's/^/service /'
 else
 	echo "source /proc scan"
-	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		case $exe in
-		*" (deleted)") echo "process ${p#/proc/} ${exe% (deleted)}"; continue ;;
-		esac
-		if grep -Eqs ' /(usr|lib|lib64|bin|sbin|opt)/.* \(deleted\)$' "$p/maps"; then
-			echo "process ${p#/proc/} $exe"
-		fi
-	done
+	# Two programs for all processes (not two per process): every executable, and every
+	# process that maps a deleted library; the parser joins them.
+	cd /proc && find [0-9]*/exe -maxdepth 0 -printf 'exe %h %l\n' 2>/dev/null
+	grep -Els ' /(usr|lib|lib64|bin|sbin|opt)/.* \(deleted\)$' /proc/[0-9]*/maps 2>/dev/null | sed 's/^/maps /'
 fi
+exit 0
 "#;
 
 pub(crate) async fn restarts(t: &Target<'_>) -> Result<Restarts, PkgError> {
@@ -518,6 +514,28 @@ pub(crate) async fn restarts(t: &Target<'_>) -> Result<Restarts, PkgError> {
 
 fn parse_restarts(text: &str) -> Restarts {
     let mut r = Restarts::default();
+    // The /proc scan: `exe PID PATH` for every process, `maps /proc/PID/maps` for those
+    // mapping a deleted library. A process needs a restart when its executable or one of
+    // its libraries was replaced.
+    let mut exes: Vec<(&str, &str)> = Vec::new();
+    let mut stale: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("exe ") {
+            let (pid, exe) = rest.split_once(' ').unwrap_or((rest, ""));
+            if !exe.is_empty() {
+                exes.push((pid, exe));
+            }
+        } else if let Some(path) = line.strip_prefix("maps /proc/") {
+            stale.extend(path.strip_suffix("/maps"));
+        }
+    }
+    for (pid, exe) in exes {
+        if let Some(path) = exe.strip_suffix(" (deleted)") {
+            r.processes.push(format!("{pid} {path}"));
+        } else if stale.contains(&pid) {
+            r.processes.push(format!("{pid} {exe}"));
+        }
+    }
     for line in text.lines() {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
@@ -558,6 +576,15 @@ mod tests {
         );
         assert_eq!(r.reboot_required, None);
         assert_eq!(r.processes, ["42 /usr/bin/acme-api"]);
+        // The /proc scan's two listings, joined: a replaced executable, a process mapping
+        // a deleted library, and one with neither.
+        let r = parse_restarts(
+            "source /proc scan\nexe 7 /usr/bin/acme-web (deleted)\nexe 8 /usr/bin/python3.11\nexe 9 /usr/sbin/sshd\nexe 10 \nmaps /proc/8/maps\n",
+        );
+        assert_eq!(
+            r.processes,
+            ["7 /usr/bin/acme-web", "8 /usr/bin/python3.11"]
+        );
     }
 
     #[test]

@@ -125,6 +125,19 @@ pub async fn apply<M: PackageManager>(
     manifest: &Manifest,
     options: Options,
 ) -> Result<Report, PkgError> {
+    let before = package_set(pm, t).await?;
+    apply_on(pm, t, manifest, options, before).await
+}
+
+/// [`apply`], from `before`, the host's package set read just now by the caller (a
+/// rollout's snapshot), instead of reading it again.
+pub async fn apply_on<M: PackageManager>(
+    pm: &M,
+    t: &Target<'_>,
+    manifest: &Manifest,
+    options: Options,
+    before: PackageSet,
+) -> Result<Report, PkgError> {
     let kind = pm.manager().kind();
     let invalid = manifest.invalid_for(kind);
     if !invalid.is_empty() {
@@ -137,7 +150,6 @@ pub async fn apply<M: PackageManager>(
             ),
         });
     }
-    let before = package_set(pm, t).await?;
     let by_name = by_name(&before.packages);
     let request = pin_request(kind, &by_name, manifest);
     let mut warnings = Vec::new();
@@ -169,7 +181,11 @@ pub async fn apply<M: PackageManager>(
             })
             .cloned()
             .collect();
-        let not_obtainable = pm.cache(t, &missing_from_cache).await?;
+        let not_obtainable = if missing_from_cache.is_empty() {
+            Vec::new()
+        } else {
+            pm.cache(t, &missing_from_cache).await?
+        };
         cached = missing_from_cache
             .iter()
             .filter(|p| !not_obtainable.contains(p))

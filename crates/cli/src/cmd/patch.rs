@@ -1233,19 +1233,25 @@ impl Ctx<'_> {
             Err(e) => return self.failed(host, state, e).await,
         };
         progress(g, &format!("{host}: applying (snapshot SNAP-{snap})"));
-        self.apply_from(g, b, t, state).await
+        self.apply_from(g, b, t, state, Some(set)).await
     }
 
     /// From `applying`: apply the manifest, then verify.
+    /// `before`: the package set the snapshot just recorded (read again when `None`).
     async fn apply_from(
         &self,
         g: &Global,
         b: &fearless_pkg::Backend,
         t: &fearless_pkg::Target<'_>,
         state: HostState,
+        before: Option<PackageSet>,
     ) -> (HostState, String) {
         let host = t.name;
-        let report = match ops::apply(b, t, self.manifest, Options::default()).await {
+        let applied = match before {
+            Some(set) => ops::apply_on(b, t, self.manifest, Options::default(), set).await,
+            None => ops::apply(b, t, self.manifest, Options::default()).await,
+        };
+        let report = match applied {
             Ok(r) => r,
             Err(e) => return self.failed(host, state, e.to_string()).await,
         };
@@ -1359,7 +1365,7 @@ impl Ctx<'_> {
                     &[]
                 };
                 match self.walk(host, state, steps).await {
-                    Ok(s) => self.apply_from(g, b, t, s).await,
+                    Ok(s) => self.apply_from(g, b, t, s, None).await,
                     Err(e) => (state, e),
                 }
             }

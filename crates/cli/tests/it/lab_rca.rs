@@ -45,11 +45,25 @@ fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
             .join("\n"),
     )
     .expect("write");
+    // A process whose executable was replaced under it: the apply report lists it as
+    // needing a restart (the /proc scan, this lab host having no needrestart).
+    let stale = fearless(&[
+        "lab",
+        "ssh",
+        "web-1",
+        "--dir",
+        &d,
+        "--",
+        "sh",
+        "-c",
+        "cp /bin/sleep /var/tmp/stale-sleep && (/var/tmp/stale-sleep 600 >/dev/null 2>&1 </dev/null &) && sleep 0.3 && rm /var/tmp/stale-sleep",
+    ]);
+    assert_eq!(stale.status.code(), Some(0), "{}", stderr(&stale));
     // By hand, outside any change record; the incident window starts just before (not
     // at `lab up`, whose own installs would be noise).
     std::thread::sleep(std::time::Duration::from_secs(2));
     let t0 = std::time::Instant::now();
-    json(
+    let applied = json(
         c,
         &[
             "packages",
@@ -59,6 +73,16 @@ fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
             "-m",
             &batch.display().to_string(),
         ],
+    );
+    let restarts = &applied["hosts"][0]["restarts"];
+    assert_eq!(restarts["restart_source"], "/proc scan", "{restarts}");
+    assert!(
+        restarts["processes"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p
+                .as_str()
+                .is_some_and(|p| p.ends_with(" /var/tmp/stale-sleep")))),
+        "{restarts}"
     );
     json(
         c,
