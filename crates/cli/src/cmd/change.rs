@@ -424,6 +424,24 @@ async fn list(g: &Global, store: &Store, state: Option<&str>) -> Result<Outcome,
 async fn show(g: &Global, store: &Store, id: &str) -> Result<Outcome, Failure> {
     let (_, record) = load(store, id).await?;
     render_record(g, &record, &[])?;
+    if g.format == Format::Human {
+        // Post-incident reports attached to this change (by `fearless rca`), for its review.
+        let mut latest = std::collections::BTreeMap::new();
+        for e in journal_of(store, record.id().to_string()).await? {
+            if e.kind == "change.rca-attached" {
+                let inc = e.payload["incident"].as_str().unwrap_or("-").to_owned();
+                let line = e.payload["attribution"].as_str().unwrap_or("-").to_owned();
+                latest.insert(inc, line);
+            }
+        }
+        let mut text = String::new();
+        for (inc, line) in &latest {
+            let _ = writeln!(text, "  {inc}: {line} (fearless rca {inc})");
+        }
+        if !text.is_empty() {
+            print(&format!("post-incident reports\n{text}"))?;
+        }
+    }
     Ok(Outcome::Success)
 }
 

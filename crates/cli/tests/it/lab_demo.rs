@@ -28,6 +28,15 @@ fn the_demo_story_holds_and_its_incident_report_is_stable() {
         insta::assert_snapshot!("demo_incident_report", report);
     });
 
+    // The report is attached to the backed-out change, for its review.
+    let shown = fearless(&["-c", &lab.config, "change", "show", "CHG-1"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("post-incident reports")
+            && text.contains("INC-1: Upgrading libacme 1.0 → 2.0 on web-1"),
+        "{text}"
+    );
+
     // The story is in the journal, whose chain is intact.
     let verify = fearless(&["-c", &lab.config, "journal", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
