@@ -352,6 +352,21 @@ fn kill_after(
     seen
 }
 
+/// `(host, state)` of every host of a `rollout show` document.
+fn host_states(shown: &Value) -> Vec<(&str, &str)> {
+    shown["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap_or(""),
+                h["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
 /// How many times dpkg took `package` from `from` to `to` on `host`, from the host's own
 /// log (dpkg logs a downgrade as `upgrade` too, hence the versions).
 fn upgrades(dir: &str, host: &str, package: &str, from: &str, to: &str) -> usize {
@@ -468,17 +483,7 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
     );
     assert_eq!(code, Some(1), "{out}\n{err}");
     let shown = json(c, &["rollout", "show", "R-3"]);
-    let states: Vec<(&str, &str)> = shown["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .map(|h| {
-            (
-                h["host"].as_str().unwrap_or(""),
-                h["state"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let states = host_states(&shown);
     assert_eq!(
         states,
         [("web-1", "rolled-back"), ("web-2", "pending")],
@@ -750,17 +755,7 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
     assert_eq!(code, Some(1), "{out}");
     let shown = json(c, &["rollout", "show", "R-2"]);
     assert_eq!(shown["state"], "backed-out", "{shown}");
-    let states: Vec<(&str, &str)> = shown["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .map(|h| {
-            (
-                h["host"].as_str().unwrap_or(""),
-                h["state"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let states = host_states(&shown);
     assert_eq!(
         states,
         [("web-1", "rolled-back"), ("web-2", "pending")],
@@ -842,17 +837,7 @@ fn rollback_scope_wave_rolls_back_every_changed_host_of_the_failed_wave() {
         &c,
         &["rollout", "show", result["rollout"].as_str().expect("id")],
     );
-    let states: Vec<(&str, &str)> = shown["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .map(|h| {
-            (
-                h["host"].as_str().unwrap_or(""),
-                h["state"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let states = host_states(&shown);
     assert_eq!(
         states,
         [

@@ -3,22 +3,15 @@
 //! passes; the report picks libacme over the nine other packages, without a bisect, and
 //! flags the hand-made changes as unrecorded. Needs root (CI runs as root).
 
-use super::{TestLab, fearless, pending_pins, stderr, stdout};
+use super::{TestLab, fearless, json_as, pending_pins, run_as, stderr};
 use serde_json::Value;
 
 fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut all = vec!["-c", config, "--as", "ops"];
-    all.extend_from_slice(args);
-    let out = fearless(&all);
-    (out.status.code(), stdout(&out), stderr(&out))
+    run_as(config, "ops", args)
 }
 
 fn json(config: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--format", "json"]);
-    let (code, out, err) = run(config, &all);
-    assert_eq!(code, Some(0), "fearless {args:?}:\n{out}\n{err}");
-    serde_json::from_str(&out).expect("json")
+    json_as(config, "ops", args)
 }
 
 #[test]

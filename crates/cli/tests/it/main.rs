@@ -71,6 +71,23 @@ impl Drop for TestLab {
     }
 }
 
+/// `fearless -c CONFIG --as WHO ARGS…`: exit code, stdout, stderr.
+pub(crate) fn run_as(config: &str, who: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["-c", config, "--as", who];
+    all.extend_from_slice(args);
+    let out = fearless(&all);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+/// [`run_as`] with `--format json`, which must exit 0; the parsed output.
+pub(crate) fn json_as(config: &str, who: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--format", "json"]);
+    let (code, out, err) = run_as(config, who, &all);
+    assert_eq!(code, Some(0), "fearless {args:?} as {who}:\n{out}\n{err}");
+    serde_json::from_str(&out).expect("json")
+}
+
 /// `name=version` of every update the lab offers its first host, at the highest version
 /// (`packages --pending`, which refreshes every host's lists first).
 pub(crate) fn pending_pins(config: &str) -> Vec<String> {
