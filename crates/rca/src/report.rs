@@ -276,8 +276,33 @@ pub struct Report {
 /// Build the report.
 pub fn build(evidence: Evidence) -> Report {
     let mut candidates = attribute(&host_evidence(&evidence.hosts));
+    // The dependency path the break took: each impacted component and what it depends on.
+    let path: Vec<String> = evidence
+        .graph
+        .edges
+        .iter()
+        .filter(|(a, b)| {
+            evidence
+                .graph
+                .nodes
+                .iter()
+                .any(|(n, s)| n == a && *s == NodeState::Impacted)
+                && evidence
+                    .graph
+                    .nodes
+                    .iter()
+                    .any(|(n, s)| n == b && *s != NodeState::Healthy)
+        })
+        .map(|(a, b)| format!("{a} → {b}"))
+        .collect();
     // The effect of the rollback: undoing the change on a failing host restored it (or not).
     for c in &mut candidates {
+        if !path.is_empty() && !c.changed_and_failing.is_empty() {
+            c.evidence.push(format!(
+                "dependency path of the failure: {} (depends on)",
+                path.join(", ")
+            ));
+        }
         for h in evidence
             .hosts
             .iter()
@@ -1422,6 +1447,21 @@ mod tests {
             "{}",
             r.mermaid
         );
+        let libacme = r
+            .candidates
+            .iter()
+            .find(|c| c.package == "libacme")
+            .expect("candidate");
+        for line in [
+            "dependency path of the failure: checkout → orders-api (depends on)",
+            "rolling libacme back on web-1 restored its checks",
+        ] {
+            assert!(
+                libacme.evidence.iter().any(|e| e == line),
+                "{:?}",
+                libacme.evidence
+            );
+        }
     }
 
     #[test]
