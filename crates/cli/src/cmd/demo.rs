@@ -63,6 +63,12 @@ pub(crate) async fn run(g: &Global, a: DemoArgs) -> Result<Outcome, Failure> {
         config: dir.join("fearless.yaml"),
         quiet: g.quiet,
     };
+    // A lab that cannot come up is the environment's doing (root, tools), not the story's.
+    if let Err(Broken(why)) = demo.up(&a) {
+        return Err(Failure::Environment(anyhow::anyhow!(
+            "{why}: the demo needs a lab (root, a Debian or Ubuntu machine; see `fearless lab up`)"
+        )));
+    }
     match demo.story(&a) {
         Ok(()) => Ok(Outcome::Success),
         Err(Broken(why)) => {
@@ -203,6 +209,16 @@ impl Demo {
         })
     }
 
+    /// Bring the lab up (the story starts once it is).
+    fn up(&self, a: &DemoArgs) -> Step<()> {
+        let dir = self.dir.display().to_string();
+        let hosts = a.hosts.to_string();
+        self.chapter(&format!(
+            "a lab fleet of {hosts} Debian hosts on this machine, with sshd, apt and the acme shop"
+        ));
+        self.expect(None, &["lab", "up", "--dir", &dir, "--hosts", &hosts], 0)
+    }
+
     fn new_change(&self, title: &str) -> Step<String> {
         self.chapter(&format!("alice requests a change: {title}"));
         let created = self.json(
@@ -233,11 +249,6 @@ impl Demo {
 
     fn story(&self, a: &DemoArgs) -> Step<()> {
         let dir = self.dir.display().to_string();
-        let hosts = a.hosts.to_string();
-        self.chapter(&format!(
-            "a lab fleet of {hosts} Debian hosts on this machine, with sshd, apt and the acme shop"
-        ));
-        self.expect(None, &["lab", "up", "--dir", &dir, "--hosts", &hosts], 0)?;
         self.expect(None, &["check"], 0)?;
 
         self.chapter(

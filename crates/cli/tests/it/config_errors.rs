@@ -56,3 +56,23 @@ fn bad_arguments_exit_2() {
     let out = fearless(&["check", "-c", &cfg, "--baseline", "/nonexistent.json"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn demo_refuses_bad_input_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lab = dir.path().join("lab");
+    let lab = lab.display().to_string();
+    let out = fearless(&["demo", "--dir", &lab, "--bake", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--bake \"soon\""), "{}", stderr(&out));
+    // A lab already up there (its state file) is not taken over, nor taken down.
+    std::fs::create_dir_all(&lab).expect("mkdir");
+    std::fs::write(dir.path().join("lab/state.json"), "{}").expect("write");
+    let out = fearless(&["demo", "--dir", &lab]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a lab is already up in"), "{}", stderr(&out));
+    assert!(dir.path().join("lab/state.json").exists());
+    // `rca` formats: md, html, json only.
+    let out = fearless(&["rca", "INC-1", "--format", "tap"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
