@@ -70,7 +70,11 @@ fn demo_refuses_bad_input_before_anything_runs() {
     std::fs::write(dir.path().join("lab/state.json"), "{}").expect("write");
     let out = fearless(&["demo", "--dir", &lab]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("a lab is already up in"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a lab is already up in"),
+        "{}",
+        stderr(&out)
+    );
     assert!(dir.path().join("lab/state.json").exists());
     // `rca` formats: md, html, json only.
     let out = fearless(&["rca", "INC-1", "--format", "tap"]);
