@@ -28,18 +28,29 @@ pub(crate) fn ensure_deb(pv: PackageVersion, build_dir: &Path, repo: &Path) -> R
     let staging = build_dir.join(format!("{}_{}", pv.name, pv.version));
     sys::remove_tree(&staging)?;
     stage(pv, &staging)?;
-    let tmp = repo.join(format!(".{}.tmp", pv.file_name()));
+    build_into(&staging, &deb, &pv.to_string())?;
+    Ok(true)
+}
+
+/// `dpkg-deb --build` the tree in `staging` to `deb` (through a temporary file beside it, so
+/// the repository never holds half a package), then remove the tree.
+fn build_into(staging: &Path, deb: &Path, label: &str) -> Result<()> {
+    let name = deb
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = deb.with_file_name(format!(".{name}.tmp"));
     sys::run(
         Command::new("dpkg-deb")
             .args(["--build", "--root-owner-group"])
-            .arg(&staging)
+            .arg(staging)
             .arg(&tmp),
-        &format!("build package {pv}"),
+        &format!("build package {label}"),
     )?;
-    fs::rename(&tmp, &deb)
+    fs::rename(&tmp, deb)
         .map_err(|e| LabError::io(format!("move {} into the repository", deb.display()), e))?;
-    sys::remove_tree(&staging)?;
-    Ok(true)
+    sys::remove_tree(staging)?;
+    Ok(())
 }
 
 /// Builds the filler package `name` (version `version`: a README, no dependencies, nothing
@@ -74,17 +85,7 @@ pub(crate) fn ensure_extra_deb(
         format!("{name} {version}: nothing uses this package.\n"),
     )?;
     set_dir_modes(&staging)?;
-    let tmp = repo.join(format!(".{name}_{version}.tmp"));
-    sys::run(
-        Command::new("dpkg-deb")
-            .args(["--build", "--root-owner-group"])
-            .arg(&staging)
-            .arg(&tmp),
-        &format!("build package {name}={version}"),
-    )?;
-    fs::rename(&tmp, &deb)
-        .map_err(|e| LabError::io(format!("move {} into the repository", deb.display()), e))?;
-    sys::remove_tree(&staging)?;
+    build_into(&staging, &deb, &format!("{name}={version}"))?;
     Ok(true)
 }
 

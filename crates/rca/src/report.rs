@@ -346,12 +346,11 @@ pub fn build(evidence: Evidence) -> Report {
         .incident
         .started
         .or_else(|| {
-            earliest(
-                evidence
-                    .hosts
-                    .iter()
-                    .flat_map(|h| h.packages.iter().filter_map(|p| p.at)),
-            )
+            evidence
+                .hosts
+                .iter()
+                .flat_map(|h| h.packages.iter().filter_map(|p| p.at))
+                .min()
         })
         .or(evidence.incident.detected);
     let restores: Vec<Restore> = failed_hosts.iter().filter_map(|h| h.rolled_back).collect();
@@ -489,10 +488,6 @@ fn nodes(graph: &Subgraph, state: NodeState) -> Vec<String> {
         .filter(|(_, s)| *s == state)
         .map(|(n, _)| n.clone())
         .collect()
-}
-
-fn earliest(times: impl Iterator<Item = Timestamp>) -> Option<Timestamp> {
-    times.min()
 }
 
 fn first_broken<'a>(

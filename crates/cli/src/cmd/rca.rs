@@ -28,29 +28,30 @@ use crate::args::{Format, Global, RcaArgs};
 use crate::exit::{Failure, Outcome};
 
 pub(crate) async fn run(g: &Global, a: RcaArgs) -> Result<Outcome, Failure> {
-    let render: fn(&report::Report) -> Result<String, Failure> = match g.format {
-        Format::Human | Format::Md => |r| Ok(report::markdown(r)),
-        Format::Html => |r| Ok(report::html(r)),
-        Format::Json => |r| {
-            serde_json::to_string_pretty(r)
-                .map(|s| s + "\n")
-                .map_err(|e| Failure::Environment(e.into()))
-        },
-        other => {
-            return Err(Failure::bad_input(
-                format!("`rca` prints md, html or json, not {other:?}").to_lowercase(),
-                Some("use --format md, --format html or --format json"),
-            ));
-        }
-    };
+    if !matches!(
+        g.format,
+        Format::Human | Format::Md | Format::Html | Format::Json
+    ) {
+        return Err(Failure::bad_input(
+            format!("`rca` prints md, html or json, not {:?}", g.format).to_lowercase(),
+            Some("use --format md, --format html or --format json"),
+        ));
+    }
     let config = load_config(g)?;
     let actor = identity(g)?;
     let store = open_store(g, &config).await?;
     let (n, incident) = super::incident::get(&store, &a.id).await?;
     let evidence = gather(g, &config, &store, &incident, !a.no_live).await?;
     let built = report::build(evidence);
-    let text = render(&built)?;
-    attach(&store, &actor, n, &incident, &built).await?;
+    let markdown = report::markdown(&built);
+    let text = match g.format {
+        Format::Html => report::html(&built),
+        Format::Json => serde_json::to_string_pretty(&built)
+            .map(|s| s + "\n")
+            .map_err(|e| Failure::Environment(e.into()))?,
+        _ => markdown.clone(),
+    };
+    attach(&store, &actor, n, &incident, &built, markdown).await?;
     store.close().await;
     match &a.output {
         Some(path) => {
@@ -73,8 +74,8 @@ async fn attach(
     n: u64,
     incident: &Stored,
     built: &report::Report,
+    markdown: String,
 ) -> Result<(), Failure> {
-    let markdown = report::markdown(built);
     let digest = hex::encode(Sha256::digest(markdown.as_bytes()));
     if incident.record["report"]["sha256"].as_str() == Some(digest.as_str()) {
         return Ok(());
