@@ -163,16 +163,55 @@ impl Transport {
         })
     }
 
+    /// The inventory name of the host this reaches.
+    pub fn host(&self) -> &str {
+        match self {
+            Transport::Local(t) => &t.host,
+            Transport::Ssh(t) => &t.host,
+            Transport::Unsupported(host, _) => host,
+        }
+    }
+
     /// Run `argv` with a timeout.
     pub async fn run(&self, argv: &[String], timeout: Duration) -> Result<Output, ExecError> {
-        match self {
+        let start = std::time::Instant::now();
+        let res = match self {
             Transport::Local(t) => t.run(argv, timeout).await,
             Transport::Ssh(t) => t.run(argv, timeout).await,
             Transport::Unsupported(host, transport) => Err(ExecError::Unsupported {
                 host: host.clone(),
                 transport,
             }),
+        };
+        // The program (for `sh -c`, the script's first 60 characters: code, not data) and
+        // how long it took, never its arguments (they may carry secrets).
+        let mut rest = argv;
+        if rest.first().is_some_and(|p| p == "env") {
+            rest = &rest[1..];
+            while rest.first().is_some_and(|a| a.contains('=')) {
+                rest = &rest[1..];
+            }
         }
+        let what = match rest {
+            [sh, c, script, ..] if sh == "sh" && c == "-c" => script
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .chars()
+                .take(60)
+                .collect::<String>(),
+            [program, ..] => program.clone(),
+            [] => String::new(),
+        };
+        tracing::debug!(
+            host = self.host(),
+            run = %what,
+            ms = start.elapsed().as_millis() as u64,
+            code = res.as_ref().ok().and_then(|o| o.code),
+            ok = res.is_ok(),
+            "ran"
+        );
+        res
     }
 
     /// Close connections (the ssh master).

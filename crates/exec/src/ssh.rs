@@ -24,7 +24,7 @@ const MASTER_IDLE_SECS: usize = 300;
 /// Runs commands on one host over ssh.
 #[derive(Debug)]
 pub struct SshTransport {
-    host: String,
+    pub(crate) host: String,
     destination: String,
     builder: SessionBuilder,
     sudo: bool,

@@ -129,7 +129,7 @@ impl Apt {
             "Dpkg::Options::=--force-confold",
         ]);
         argv.extend(args.iter().cloned());
-        let out = backend::run(t, &argv, budget(t)).await?;
+        let out = backend::run(t, &backend::detached(argv), budget(t)).await?;
         if out.success() {
             Ok(())
         } else {
@@ -181,6 +181,11 @@ impl PackageManager for Apt {
                 origin: s.origin,
             })
             .collect())
+    }
+
+    /// `apt-get -s dist-upgrade`: apt's own resolution of the full upgrade.
+    fn pending_is_resolved(&self) -> bool {
+        true
     }
 
     async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError> {
@@ -273,7 +278,7 @@ impl PackageManager for Apt {
                     .map_or((k.as_str(), None), |(n, a)| (n, Some(a)));
                 apt_name(name, arch)
             }));
-            let out = backend::run(t, &argv, budget(t)).await?;
+            let out = backend::run(t, &backend::detached(argv), budget(t)).await?;
             if !out.success() {
                 return Err(apt_failure(t, &format!("apt-mark {how}"), &out));
             }

@@ -168,6 +168,13 @@ pub trait PackageManager {
     /// The updates a full upgrade would take now, from the metadata as it is.
     async fn pending(&self, t: &Target<'_>) -> Result<Vec<Pending>, PkgError>;
 
+    /// Whether [`PackageManager::pending`] is a resolved transaction (the tool's own
+    /// simulation of the full upgrade, dependencies included) rather than a list of newer
+    /// versions.
+    fn pending_is_resolved(&self) -> bool {
+        false
+    }
+
     /// The versions the repositories offer for `names`.
     async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError>;
 
@@ -251,6 +258,9 @@ impl PackageManager for Backend {
     }
     async fn pending(&self, t: &Target<'_>) -> Result<Vec<Pending>, PkgError> {
         delegate!(self, b => b.pending(t).await)
+    }
+    fn pending_is_resolved(&self) -> bool {
+        delegate!(self, b => b.pending_is_resolved())
     }
     async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError> {
         delegate!(self, b => b.offered(t, names).await)
@@ -351,16 +361,20 @@ pub async fn free_kib(t: &Target<'_>, path: &str) -> Result<u64, PkgError> {
         .ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
 }
 
-/// Who holds the package lock right now, if anyone: the dpkg locks (`fcntl` locks, found
-/// in `/proc/locks` by inode) and dnf 4's pid-file locks.
-const LOCK_HOLDER: &str = r#"for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock; do
+/// A shell function, `holder`, that prints who holds the package lock right now, if
+/// anyone (and fails if no one does): the dpkg locks (`fcntl` locks, found in `/proc/locks`
+/// by inode) and dnf 4's pid-file locks.
+macro_rules! holder_fn {
+    () => {
+        r#"holder() {
+for f in /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock; do
 	[ -e "$f" ] || continue
 	ino=$(stat -c %i "$f") || continue
 	while read -r _ _ _ _ pid dev _; do
 		case $dev in *:"$ino") ;; *) continue ;; esac
 		[ "$pid" = "$$" ] && continue
 		echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
-		exit 0
+		return 0
 	done < /proc/locks
 done
 for f in /var/lib/dnf/rpmdb_lock.pid /var/cache/dnf/metadata_lock.pid /var/cache/dnf/download_lock.pid; do
@@ -369,10 +383,24 @@ for f in /var/lib/dnf/rpmdb_lock.pid /var/cache/dnf/metadata_lock.pid /var/cache
 	case $pid in '' | *[!0-9]*) continue ;; esac
 	if [ -d "/proc/$pid" ]; then
 		echo "process $pid ($(cat "/proc/$pid/comm" 2>/dev/null))"
-		exit 0
+		return 0
 	fi
 done
-"#;
+return 1
+}
+"#
+    };
+}
+
+const LOCK_HOLDER: &str = concat!(holder_fn!(), "holder || :\n");
+
+/// `$1`: seconds to wait for the lock to be free; prints the holder if it is not by then.
+const WAIT_FOR_LOCK: &str = concat!(
+    holder_fn!(),
+    "i=0\nwhile h=$(holder); do\n",
+    "\t[ \"$i\" -ge $(($1 * 4)) ] && { printf '%s\\n' \"$h\"; exit 0; }\n",
+    "\tsleep 0.25\n\ti=$((i + 1))\ndone\n"
+);
 
 /// Who holds the host's package lock now (`process 1161 (dpkg)`), if anyone.
 pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
@@ -382,6 +410,24 @@ pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
         LOCK_HOLDER,
         &[],
         t.limits.command,
+    )
+    .await?;
+    let said = out.stdout_str();
+    let said = said.trim();
+    Ok((!said.is_empty()).then(|| said.to_owned()))
+}
+
+/// Wait, up to the lock wait, for whoever holds the package lock to let it go (a
+/// transaction that outlived the fearless that started it runs to its end, see
+/// [`DETACHED`]). Returns the holder if it still holds the lock after that.
+pub async fn wait_for_lock(t: &Target<'_>) -> Result<Option<String>, PkgError> {
+    let secs = t.limits.lock_wait.as_secs().max(1);
+    let out = run_script(
+        t,
+        "wait for the package lock",
+        WAIT_FOR_LOCK,
+        &[secs.to_string()],
+        t.limits.command + t.limits.lock_wait,
     )
     .await?;
     let said = out.stdout_str();
@@ -403,6 +449,35 @@ pub(crate) fn script_argv(script: &str, args: &[String]) -> Vec<String> {
     let mut argv = with_env(&["sh", "-c", script, "sh"]);
     argv.extend(args.iter().cloned());
     argv
+}
+
+/// Runs `"$@"` so that nothing that happens to the session can stop it halfway: in a
+/// session of its own, with no terminal, its output in files on the host. A package
+/// manager killed in the middle of a transaction (the controller died, the connection
+/// dropped, the command's deadline passed) leaves half-configured packages behind; this
+/// way it runs to its end, the lock it holds tells the next fearless to wait, and here the
+/// shell waits for it and passes on its output and exit status.
+const DETACHED: &str = r#": fearless-transaction
+d=/var/cache/fearless
+mkdir -p "$d" 2>/dev/null || d=${TMPDIR:-/tmp}
+out=$(mktemp "$d/transaction.XXXXXX") || exit 70
+err=$(mktemp "$d/transaction.XXXXXX") || { rm -f "$out"; exit 70; }
+setsid "$@" </dev/null >"$out" 2>"$err" &
+wait "$!"
+rc=$?
+cat "$out"
+cat "$err" >&2
+rm -f "$out" "$err"
+exit "$rc"
+"#;
+
+/// `argv`, run as [`DETACHED`] says: for every command that changes packages.
+pub(crate) fn detached(argv: Vec<String>) -> Vec<String> {
+    ["sh", "-c", DETACHED, "sh"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(argv)
+        .collect()
 }
 
 /// Run argv; a non-zero exit is returned as output, not an error.

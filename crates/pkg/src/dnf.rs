@@ -127,7 +127,12 @@ impl Dnf {
             self.program().to_owned(),
         ];
         inner.extend(args.iter().cloned());
-        let out = backend::run(t, &script_argv(LOCKED, &inner), budget(t)).await?;
+        let out = backend::run(
+            t,
+            &backend::detached(script_argv(LOCKED, &inner)),
+            budget(t),
+        )
+        .await?;
         if out.success() {
             return Ok(());
         }

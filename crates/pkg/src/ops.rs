@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::backend::{CACHE_DIR, InstallItem, Offered, PackageManager, Request, Restarts, Target};
 use crate::error::PkgError;
 use crate::manifest::Manifest;
-use crate::model::{Diff, Installed, PackageSet};
+use crate::model::{Delta, Diff, Installed, PackageSet, Pending};
 use crate::version::{Kind, RpmVersion, compare};
 
 /// Packages the distributions do not support downgrading (kernel, C library, SELinux
@@ -48,6 +48,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Reboot and restart needs afterwards.
     pub restarts: Restarts,
+    /// Wall time in the package manager: planning, the transaction, the reads after it
+    /// (not what ran beside them).
+    #[serde(skip)]
+    pub took: std::time::Duration,
 }
 
 /// Options of [`apply`] and [`rollback`].
@@ -138,6 +142,39 @@ pub async fn apply_on<M: PackageManager>(
     options: Options,
     before: PackageSet,
 ) -> Result<Report, PkgError> {
+    apply_with(pm, t, manifest, options, before, None, async {})
+        .await
+        .map(|(report, ())| report)
+}
+
+/// [`apply_on`] for a rollout: with what [`prepare`] found on this host, if anything —
+/// when `before` is still the package set the preparation planned on, its simulation and
+/// kept versions stand and the apply goes straight to the transaction; when the host
+/// changed since, it plans again — and with `then`, started once the transaction is done
+/// and run beside the reads that follow it (a rollout's verification: it reads the host,
+/// as they do, and changes nothing).
+pub async fn apply_then<M: PackageManager, T>(
+    pm: &M,
+    t: &Target<'_>,
+    manifest: &Manifest,
+    before: PackageSet,
+    prepared: Option<&Prepared>,
+    then: impl Future<Output = T>,
+) -> Result<(Report, T), PkgError> {
+    let still = prepared.filter(|p| p.on == before && p.manifest == manifest.pins);
+    apply_with(pm, t, manifest, Options::default(), before, still, then).await
+}
+
+async fn apply_with<M: PackageManager, T>(
+    pm: &M,
+    t: &Target<'_>,
+    manifest: &Manifest,
+    options: Options,
+    before: PackageSet,
+    prepared: Option<&Prepared>,
+    then: impl Future<Output = T>,
+) -> Result<(Report, T), PkgError> {
+    let started = std::time::Instant::now();
     let kind = pm.manager().kind();
     let invalid = manifest.invalid_for(kind);
     if !invalid.is_empty() {
@@ -154,7 +191,10 @@ pub async fn apply_on<M: PackageManager>(
     let request = pin_request(kind, &by_name, manifest);
     let mut warnings = Vec::new();
     let mut cached = Vec::new();
-    if !request.is_empty() {
+    if let (false, Some(p)) = (request.is_empty(), prepared) {
+        cached.clone_from(&p.kept);
+        pm.execute(t, &request).await?;
+    } else if !request.is_empty() {
         let deltas = pm.simulate(t, &request).await?;
         let replaced: Vec<Installed> = deltas
             .iter()
@@ -208,7 +248,13 @@ pub async fn apply_on<M: PackageManager>(
         }
         pm.execute(t, &request).await?;
     }
-    let mut after = package_set(pm, t).await?;
+    // What is installed now and what needs a restart, read side by side (and `then`).
+    let reads = async {
+        let r = futures::join!(package_set(pm, t), pm.restarts(t));
+        (r, started.elapsed())
+    };
+    let (((after, restarts), mut took), done) = futures::join!(reads, then);
+    let (mut after, restarts) = (after?, restarts?);
     // Installing an exact version marks a package manual; keep what it was.
     let was_auto: Vec<String> = after
         .packages
@@ -217,8 +263,10 @@ pub async fn apply_on<M: PackageManager>(
         .map(Installed::key)
         .collect();
     if !was_auto.is_empty() {
+        let marking = std::time::Instant::now();
         pm.mark(t, &[], &was_auto).await?;
         after = package_set(pm, t).await?;
+        took += marking.elapsed();
     }
     let mismatches: Vec<String> = manifest
         .pins
@@ -239,65 +287,171 @@ pub async fn apply_on<M: PackageManager>(
         });
     }
     let changes = Diff::between(kind, &before.packages, &after.packages);
-    let restarts = pm.restarts(t).await?;
-    Ok(Report {
+    if let Some(p) = prepared {
+        // The preparation kept what its simulation said would be replaced; say so if the
+        // transaction replaced more (the repositories changed in between).
+        for d in changes.upgraded.iter().chain(&changes.downgraded) {
+            let kept = p
+                .replaced
+                .iter()
+                .any(|r| r.name == d.name && Some(&r.version) == d.from.as_ref());
+            if !kept {
+                warnings.push(format!(
+                    "{} {} was replaced but not kept in {CACHE_DIR} (the repositories changed since the preflight); a rollback needs it from a repository",
+                    d.name,
+                    d.from.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    let report = Report {
         before,
         after,
         changes,
         cached,
         warnings,
         restarts,
-    })
+        took,
+    };
+    Ok((report, done))
 }
 
-/// Whether `manifest` could be applied to this host now with a way back: every version it
-/// would replace is in the host cache or a repository, and none is a package the
-/// distributions do not support downgrading. Changes nothing (a preflight for rollouts);
-/// the returned lines say what is wrong (empty: it can).
-pub async fn check_apply<M: PackageManager>(
+/// A manifest made ready on one host before anything changes (a rollout's preflight):
+/// the package set it was planned on and the versions it will replace, each kept in
+/// [`CACHE_DIR`] or offered by a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The pins, as planned.
+    pub manifest: Vec<crate::manifest::Pin>,
+    /// The host's package set the plan was made on.
+    pub on: PackageSet,
+    /// The installed versions the transaction replaces.
+    pub replaced: Vec<Installed>,
+    /// `name=version` of those downloaded into [`CACHE_DIR`] by this preparation.
+    pub kept: Vec<String>,
+}
+
+/// Whether `manifest` can be applied to this host now with a way back: every version it
+/// would replace is in [`CACHE_DIR`] or a repository, and none is a package the
+/// distributions do not support downgrading. With `keep`, the versions not yet in the
+/// cache are downloaded there (the only change: no package is touched), so the apply that
+/// follows on the same package set has nothing left to fetch; without it, repositories
+/// are only asked (a dry run changes nothing). `on`: the host's package set, read by the
+/// caller (a preflight reads it alongside the metadata refresh); `pending`: the host's
+/// pending updates read since the last refresh, if the caller has them — when the tool
+/// resolved them as a transaction and it is exactly the manifest's, that simulation
+/// stands and is not run again. Returns what is wrong (empty: it can) and, when nothing
+/// is, the preparation.
+pub async fn prepare<M: PackageManager>(
     pm: &M,
     t: &Target<'_>,
     manifest: &Manifest,
-) -> Result<Vec<String>, PkgError> {
+    keep: bool,
+    on: PackageSet,
+    pending: &[Pending],
+) -> Result<(Vec<String>, Option<Prepared>), PkgError> {
     let kind = pm.manager().kind();
     let mut problems = manifest.invalid_for(kind);
     if !problems.is_empty() {
-        return Ok(problems);
+        return Ok((problems, None));
     }
-    let installed = pm.installed(t).await?;
-    let by_name = by_name(&installed);
+    let by_name = by_name(&on.packages);
     let request = pin_request(kind, &by_name, manifest);
+    let mut prepared = Prepared {
+        manifest: manifest.pins.clone(),
+        on: on.clone(),
+        replaced: Vec::new(),
+        kept: Vec::new(),
+    };
     if request.is_empty() {
-        return Ok(problems);
+        return Ok((problems, Some(prepared)));
     }
-    let deltas = pm.simulate(t, &request).await?;
-    let replaced: Vec<&Installed> = deltas
+    let resolved = pm
+        .pending_is_resolved()
+        .then(|| same_transaction(kind, pending, &request))
+        .flatten();
+    let (deltas, cached) = match resolved {
+        Some(deltas) => (deltas, pm.cached(t).await?),
+        None => {
+            // The transaction and what the cache holds, read side by side.
+            let (deltas, cached) = futures::join!(pm.simulate(t, &request), pm.cached(t));
+            (deltas?, cached?)
+        }
+    };
+    let replaced: Vec<Installed> = deltas
         .iter()
         .filter(|d| d.from.is_some())
-        .filter_map(|d| by_name.get(d.name.as_str()).copied())
+        .filter_map(|d| by_name.get(d.name.as_str()).map(|p| (*p).clone()))
         .collect();
-    let cached = pm.cached(t).await?;
-    let names: Vec<String> = replaced.iter().map(|p| p.name.clone()).collect();
-    let offered = pm.offered(t, &names).await?;
-    for p in replaced {
+    for p in &replaced {
         if not_downgradable(&p.name) {
             problems.push(format!(
                 "{} {}: the distribution does not support downgrading it",
                 p.name, p.version
             ));
         }
-        let kept = cached
-            .iter()
-            .any(|c| c.name == p.name && c.arch == p.arch && c.version == p.version);
-        let in_repo = offered_in(kind, &offered, p);
-        if !kept && !in_repo {
-            problems.push(format!(
-                "{}={}: the version installed now is in no repository and not in {CACHE_DIR}",
-                p.name, p.version
-            ));
-        }
     }
-    Ok(problems)
+    let missing: Vec<Installed> = replaced
+        .iter()
+        .filter(|p| {
+            !cached
+                .iter()
+                .any(|c| c.name == p.name && c.arch == p.arch && c.version == p.version)
+        })
+        .cloned()
+        .collect();
+    let absent: Vec<Installed> = if missing.is_empty() {
+        Vec::new()
+    } else if keep {
+        let not_obtainable = pm.cache(t, &missing).await?;
+        prepared.kept = missing
+            .iter()
+            .filter(|p| !not_obtainable.contains(p))
+            .map(|p| format!("{}={}", p.name, p.version))
+            .collect();
+        not_obtainable
+    } else {
+        let names: Vec<String> = missing.iter().map(|p| p.name.clone()).collect();
+        let offered = pm.offered(t, &names).await?;
+        missing
+            .into_iter()
+            .filter(|p| !offered_in(kind, &offered, p))
+            .collect()
+    };
+    for p in &absent {
+        problems.push(format!(
+            "{}={}: the version installed now is in no repository and not in {CACHE_DIR}",
+            p.name, p.version
+        ));
+    }
+    prepared.replaced = replaced;
+    let prepared = problems.is_empty().then_some(prepared);
+    Ok((problems, prepared))
+}
+
+/// `pending` as the transaction of `request`, when it is exactly that: every package of
+/// the request upgraded or downgraded from an installed version to its pinned one, and
+/// nothing else installed, removed or changed.
+fn same_transaction(kind: Kind, pending: &[Pending], request: &Request) -> Option<Vec<Delta>> {
+    if !request.remove.is_empty() || pending.len() != request.install.len() {
+        return None;
+    }
+    request
+        .install
+        .iter()
+        .map(|item| {
+            let p = pending
+                .iter()
+                .find(|p| p.name == item.name && item.arch.as_ref().is_none_or(|a| *a == p.arch))?;
+            let to = p.to.as_deref()?;
+            (p.from.is_some() && matches_pin(kind, to, &item.version)).then(|| Delta {
+                name: p.name.clone(),
+                arch: p.arch.clone(),
+                from: p.from.clone(),
+                to: p.to.clone(),
+            })
+        })
+        .collect()
 }
 
 /// What a rollback to `target` would do and whether it can.
@@ -426,6 +580,7 @@ pub async fn rollback<M: PackageManager>(
             ),
         });
     }
+    let started = std::time::Instant::now();
     let before = package_set(pm, t).await?;
     let plan = feasibility(pm, t, target, &before).await?;
     let mut warnings = Vec::new();
@@ -476,6 +631,7 @@ pub async fn rollback<M: PackageManager>(
         cached: Vec::new(),
         warnings,
         restarts,
+        took: started.elapsed(),
     })
 }
 
@@ -528,5 +684,72 @@ mod tests {
         assert!(matches_pin(Kind::Rpm, "1.1-1", "1.1"));
         assert!(matches_pin(Kind::Rpm, "1.1-1", "1.1-1"));
         assert!(!matches_pin(Kind::Rpm, "1.1-2", "1.1-1"));
+    }
+
+    fn pending(name: &str, from: Option<&str>, to: Option<&str>) -> Pending {
+        Pending {
+            name: name.into(),
+            arch: "all".into(),
+            from: from.map(Into::into),
+            to: to.map(Into::into),
+            origin: "lab:stable".into(),
+            security: false,
+        }
+    }
+
+    fn install(pins: &[(&str, &str)]) -> Request {
+        Request {
+            install: pins
+                .iter()
+                .map(|(n, v)| InstallItem {
+                    name: (*n).into(),
+                    arch: None,
+                    version: (*v).into(),
+                    file: None,
+                })
+                .collect(),
+            remove: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_resolved_upgrade_stands_for_the_request_only_when_it_is_exactly_that() {
+        let up = [
+            pending("acme-api", Some("1.0"), Some("1.1")),
+            pending("acme-web", Some("1.0"), Some("1.1")),
+        ];
+        let req = install(&[("acme-web", "1.1"), ("acme-api", "1.1")]);
+        let deltas = same_transaction(Kind::Deb, &up, &req).expect("the same transaction");
+        assert_eq!(deltas.len(), 2);
+        assert_eq!(deltas[0].name, "acme-web");
+        assert_eq!(deltas[0].from.as_deref(), Some("1.0"));
+        // A package the upgrade would take that the manifest leaves out (an exclude).
+        assert!(same_transaction(Kind::Deb, &up, &install(&[("acme-web", "1.1")])).is_none());
+        // Another version than the pin.
+        assert!(
+            same_transaction(
+                Kind::Deb,
+                &up,
+                &install(&[("acme-web", "1.1"), ("acme-api", "1.2")])
+            )
+            .is_none()
+        );
+        // The upgrade would newly install a dependency, or remove a package.
+        let new_dep = [
+            pending("acme-web", Some("1.0"), Some("1.1")),
+            pending("libnew", None, Some("1")),
+        ];
+        assert!(
+            same_transaction(
+                Kind::Deb,
+                &new_dep,
+                &install(&[("acme-web", "1.1"), ("libnew", "1")])
+            )
+            .is_none()
+        );
+        let removal = [pending("acme-web", Some("1.0"), None)];
+        assert!(same_transaction(Kind::Deb, &removal, &install(&[("acme-web", "1.1")])).is_none());
+        // Nothing pending known: simulate.
+        assert!(same_transaction(Kind::Deb, &[], &req).is_none());
     }
 }

@@ -155,12 +155,16 @@ pub(crate) async fn command(
 /// `/proc/*/cmdline`, one line each (`<pid>/cmdline:<arg>`; a newline inside an argument
 /// becomes 0x1e first, so no process can forge a line). A process that exits midway is
 /// simply missing. The marker lets the parser drop this very script.
-const PS_SCRIPT: &str = r#": fearless-ps
-cd /proc || exit 1
+macro_rules! ps_body {
+    () => {
+        r#"cd /proc || exit 1
 stat -c 'U%n	%U' [0-9]* 2>/dev/null
 grep -s -H '' [0-9]*/comm
-grep -s -a -z -H '' [0-9]*/cmdline | tr '\n\000' '\036\n'
-exit 0"#;
+grep -s -a -z -H '' [0-9]*/cmdline | tr '\n\000' '\036\n'"#
+    };
+}
+/// [`ps_body!`] as a script of its own.
+const PS_SCRIPT: &str = concat!(": fearless-ps\n", ps_body!(), "\nexit 0");
 
 /// A running process as the host reports it.
 #[derive(Debug, PartialEq, Eq)]
@@ -211,7 +215,8 @@ pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
     argvs
         .into_iter()
         .filter(|(_, argv)| argv.iter().any(|a| !a.is_empty()))
-        .filter(|(_, argv)| !argv.iter().any(|a| a.contains(": fearless-ps")))
+        // Our own scripts (this one, and any other check's running beside it).
+        .filter(|(_, argv)| !argv.iter().any(|a| a.starts_with(": fearless-")))
         .map(|(pid, argv)| Proc {
             pid,
             user: users.get(&pid).copied().unwrap_or("?").to_owned(),
@@ -239,10 +244,14 @@ async fn processes(t: &Transport, timeout: Duration) -> Result<Vec<Proc>, Outcom
 
 /// `process`: at least `min` processes named `name` (optionally owned by `user`).
 pub(crate) async fn process(t: &Transport, spec: &ProcessCheck, timeout: Duration) -> Outcome {
-    let procs = match processes(t, timeout).await {
-        Ok(p) => p,
-        Err(o) => return o,
-    };
+    match processes(t, timeout).await {
+        Ok(procs) => judge_process(&procs, spec),
+        Err(o) => o,
+    }
+}
+
+/// [`process`] over a process list already read.
+pub(crate) fn judge_process(procs: &[Proc], spec: &ProcessCheck) -> Outcome {
     let found: Vec<&Proc> = procs
         .iter()
         .filter(|p| proc_matches(p, &spec.name) && spec.user.as_ref().is_none_or(|u| &p.user == u))
@@ -324,15 +333,20 @@ pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duratio
 /// Prints `deb VERSION`, `rpm EPOCH:VERSION-RELEASE`, `absent`, or `none` (no package
 /// manager). Only reads the package database; the comparison happens here, in Rust, with
 /// the distributions' own orderings (`fearless_pkg::version`).
-const PACKAGE_SCRIPT: &str = r#": fearless-package
-if command -v dpkg-query >/dev/null 2>&1; then
+macro_rules! package_body {
+    () => {
+        r#"if command -v dpkg-query >/dev/null 2>&1; then
   v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' -- "$1" 2>/dev/null | sed -n 's/^.i.|//p' | head -n 1)
   if [ -n "$v" ]; then echo "deb $v"; else echo absent; fi
 elif command -v rpm >/dev/null 2>&1; then
   if v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n' -- "$1" 2>/dev/null); then echo "rpm $(echo "$v" | head -n 1)"; else echo absent; fi
 else
   echo none
-fi"#;
+fi"#
+    };
+}
+/// [`package_body!`] as a script of its own (the package is `$1`).
+const PACKAGE_SCRIPT: &str = concat!(": fearless-package\n", package_body!());
 
 fn pkg_op(op: VersionOp) -> fearless_pkg::version::Op {
     use fearless_pkg::version::Op;
@@ -349,12 +363,15 @@ fn pkg_op(op: VersionOp) -> fearless_pkg::version::Op {
 /// `package`: installed, and its version satisfies every clause, compared with the
 /// distribution's own ordering (dpkg's on deb hosts, rpm's on rpm hosts).
 pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duration) -> Outcome {
+    match run_script(t, &sh(PACKAGE_SCRIPT, [spec.name.clone()]), timeout).await {
+        Ok(out) => judge_package(&out.stdout_str(), spec),
+        Err(o) => o,
+    }
+}
+
+/// [`package`] over [`PACKAGE_SCRIPT`]'s answer for the package.
+pub(crate) fn judge_package(text: &str, spec: &PackageCheck) -> Outcome {
     use fearless_pkg::version::{Constraint, Kind};
-    let out = match run_script(t, &sh(PACKAGE_SCRIPT, [spec.name.clone()]), timeout).await {
-        Ok(o) => o,
-        Err(o) => return o,
-    };
-    let text = out.stdout_str();
     let line = text.lines().next().unwrap_or("").trim();
     let (kind, installed) = match line.split_once(' ') {
         Some(("deb", v)) => (Kind::Deb, v.to_owned()),
@@ -368,7 +385,7 @@ pub(crate) async fn package(t: &Transport, spec: &PackageCheck, timeout: Duratio
         _ => {
             return Outcome::error(
                 Reason::Config,
-                format!("unexpected package query output: {}", first_line(&text)),
+                format!("unexpected package query output: {}", first_line(text)),
             );
         }
     };
@@ -494,26 +511,27 @@ pub(crate) async fn port(
     address: Option<String>,
     timeout: Duration,
 ) -> Outcome {
-    let argv = sh(
-        ": fearless-port\ncat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }",
-        [],
-    );
-    let out = match run_script(t, &argv, timeout).await {
-        Ok(o) => o,
-        Err(o) => return o,
-    };
-    if !out.stdout_str().contains("local_address") {
+    let argv = sh(&format!(": fearless-port\n{SOCKETS}"), []);
+    match run_script(t, &argv, timeout).await {
+        Ok(out) => judge_port(&out.stdout_str(), spec, address.as_deref()),
+        Err(o) => o,
+    }
+}
+
+/// The TCP socket tables, v4 then v6 (a host without IPv6 has none).
+const SOCKETS: &str = "cat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }";
+
+/// [`port`] over the socket tables' text.
+pub(crate) fn judge_port(text: &str, spec: &PortCheck, address: Option<&str>) -> Outcome {
+    if !text.contains("local_address") {
         return Outcome::error(
             Reason::Config,
             "unexpected /proc/net/tcp contents on the host",
         );
     }
-    let listeners = parse_listeners(&out.stdout_str());
+    let listeners = parse_listeners(text);
     let hit = listeners.iter().find(|(a, p)| {
-        *p == spec.port
-            && address
-                .as_ref()
-                .is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")
+        *p == spec.port && address.is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")
     });
     match (hit, &address) {
         (Some((a, p)), _) => Outcome::pass(format!("listening on {a}:{p}")),
@@ -522,9 +540,123 @@ pub(crate) async fn port(
     }
 }
 
+/// What one pass of checks needs to read on one host: the process table, the socket
+/// tables, the installed version of some packages. [`gather`] reads them in one round trip
+/// instead of one per check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub(crate) processes: bool,
+    pub(crate) sockets: bool,
+    pub(crate) packages: Vec<String>,
+}
+
+/// A host's state as [`gather`] read it.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    pub(crate) processes: Vec<Proc>,
+    /// The socket tables' text (see [`judge_port`]).
+    pub(crate) sockets: String,
+    /// [`PACKAGE_SCRIPT`]'s answer per package.
+    pub(crate) packages: std::collections::BTreeMap<String, String>,
+}
+
+/// `$1`: read the process table (1/0), `$2`: the socket tables, then package names. The
+/// sections come in this order, each after a `@@` line: sockets (kernel text), one line per
+/// package (dpkg/rpm output, one line), and the process table last, because a process name
+/// may hold a newline: everything after `@@processes` is the table, so no process can
+/// forge a section.
+const FACTS_SCRIPT: &str = concat!(
+    ": fearless-facts\n",
+    "package() {\n",
+    package_body!(),
+    "\n}\n",
+    "want_ps=$1 want_sockets=$2\nshift 2\n",
+    "if [ \"$want_sockets\" = 1 ]; then echo @@sockets; cat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }; fi\n",
+    "for p in \"$@\"; do echo @@package; package \"$p\"; done\n",
+    "if [ \"$want_ps\" = 1 ]; then echo @@processes; (\n",
+    ps_body!(),
+    "\n); fi\nexit 0"
+);
+
+/// Read what `needs` asks for on the host in one script.
+pub(crate) async fn gather(
+    t: &Transport,
+    needs: &Needs,
+    timeout: Duration,
+) -> Result<Facts, Outcome> {
+    let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
+    let args = [flag(needs.processes), flag(needs.sockets)]
+        .into_iter()
+        .chain(needs.packages.iter().cloned());
+    let out = run_script(t, &sh(FACTS_SCRIPT, args), timeout).await?;
+    parse_facts(&out.stdout_str(), &needs.packages)
+}
+
+fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
+    let mut facts = Facts::default();
+    let mut answers: Vec<String> = Vec::new();
+    let mut section = "";
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, tail) = rest.split_once('\n').unwrap_or((rest, ""));
+        rest = tail;
+        match line {
+            "@@sockets" => section = "sockets",
+            "@@package" => {
+                section = "package";
+                answers.push(String::new());
+            }
+            "@@processes" => {
+                facts.processes = parse_ps(rest);
+                break;
+            }
+            _ if section == "sockets" => {
+                facts.sockets.push_str(line);
+                facts.sockets.push('\n');
+            }
+            _ if section == "package" => {
+                if let Some(a) = answers.last_mut() {
+                    a.push_str(line);
+                    a.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    if answers.len() != packages.len() {
+        return Err(Outcome::error(
+            Reason::Config,
+            format!(
+                "the host answered for {} package(s) of {}",
+                answers.len(),
+                packages.len()
+            ),
+        ));
+    }
+    facts.packages = packages.iter().cloned().zip(answers).collect();
+    Ok(facts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_sections_and_a_process_that_tries_to_forge_one() {
+        let text = "@@sockets\n  sl  local_address rem_address   st\n   0: 00000000:1F90 00000000:0000 0A\n\
+                    @@package\ndeb 1.1\n@@package\nabsent\n\
+                    @@processes\nU5\troot\n5/comm:x\n@@package\ndeb 9.9\n5/cmdline:acme-web\n";
+        let names = ["acme-web".to_owned(), "libacme".to_owned()];
+        let f = parse_facts(text, &names).expect("parses");
+        assert_eq!(f.packages["acme-web"], "deb 1.1\n");
+        assert_eq!(f.packages["libacme"], "absent\n");
+        assert!(f.sockets.contains("1F90"));
+        assert_eq!(f.processes.len(), 1);
+        assert_eq!(f.processes[0].argv, ["acme-web"]);
+        // A host that answered for fewer packages than asked is an error, not an absence.
+        let short = "@@package\ndeb 1.1\n@@processes\n";
+        assert!(parse_facts(short, &names).is_err());
+    }
 
     #[test]
     fn ps_output_drops_our_own_script_and_matches_names() {

@@ -10,9 +10,10 @@ use crate::net::{self, NetContext};
 use crate::result::{CheckResult, Outcome, Reason, Status};
 use fearless_config::{CheckKind, CheckSpec, Config, Host, RunOn, Selector};
 use fearless_exec::{Fleet, Transport};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -131,8 +132,10 @@ impl Runner {
         items: &[PlanItem],
         progress: &(dyn Fn(&CheckResult) + Sync),
     ) -> Vec<CheckResult> {
+        let shared = SharedReads::for_items(items);
+        let shared = &shared;
         let futs = items.iter().map(|item| async move {
-            let r = self.run_item(item).await;
+            let r = self.run_item(item, shared).await;
             progress(&r);
             r
         });
@@ -144,7 +147,7 @@ impl Runner {
         self.fleet.close().await;
     }
 
-    async fn run_item(&self, item: &PlanItem) -> CheckResult {
+    async fn run_item(&self, item: &PlanItem, shared: &SharedReads) -> CheckResult {
         let start = Instant::now();
         let max = item.check.retries + 1;
         let mut attempts = 0;
@@ -154,7 +157,11 @@ impl Runner {
         let mut failed: Option<Outcome> = None;
         loop {
             attempts += 1;
-            outcome = self.attempt(item).await;
+            // The first attempt judges what the pass read once per host; a retry reads again.
+            outcome = match shared.judge(self, item, attempts == 1).await {
+                Some(o) => o,
+                None => self.attempt(item).await,
+            };
             let retriable = outcome.status != Status::Pass && !is_transport(&outcome);
             if !retriable || attempts >= max {
                 break;
@@ -253,6 +260,92 @@ impl Runner {
             CheckKind::Sql(c) => net::sql(c, &x(&c.url), t).await,
             _ => Outcome::error(Reason::Config, "not a network kind"),
         }
+    }
+}
+
+/// The host state a pass of checks reads once per host and shares: process checks, port
+/// checks and package checks of one host are judged against one [`hostlocal::gather`]
+/// (one round trip) instead of one read each.
+struct SharedReads {
+    hosts: HashMap<String, HostReads>,
+}
+
+struct HostReads {
+    needs: hostlocal::Needs,
+    timeout: Duration,
+    facts: OnceCell<Result<hostlocal::Facts, Outcome>>,
+}
+
+impl SharedReads {
+    fn for_items(items: &[PlanItem]) -> Self {
+        let mut hosts: HashMap<String, HostReads> = HashMap::new();
+        for item in items.iter().filter(|i| i.runs_on_host()) {
+            let Some(host) = &item.host else { continue };
+            let entry = || HostReads {
+                needs: hostlocal::Needs::default(),
+                timeout: Duration::ZERO,
+                facts: OnceCell::new(),
+            };
+            let needs = |r: &mut HostReads| {
+                r.timeout = r.timeout.max(item.check.timeout);
+            };
+            match &item.check.kind {
+                CheckKind::Process(_) => {
+                    let r = hosts.entry(host.name.clone()).or_insert_with(entry);
+                    r.needs.processes = true;
+                    needs(r);
+                }
+                CheckKind::Port(_) => {
+                    let r = hosts.entry(host.name.clone()).or_insert_with(entry);
+                    r.needs.sockets = true;
+                    needs(r);
+                }
+                CheckKind::Package(c) => {
+                    let r = hosts.entry(host.name.clone()).or_insert_with(entry);
+                    if !r.needs.packages.contains(&c.name) {
+                        r.needs.packages.push(c.name.clone());
+                    }
+                    needs(r);
+                }
+                _ => {}
+            }
+        }
+        Self { hosts }
+    }
+
+    /// The outcome of `item` from the shared read (`None`: the check reads for itself).
+    async fn judge(&self, runner: &Runner, item: &PlanItem, first: bool) -> Option<Outcome> {
+        if !first || !item.runs_on_host() {
+            return None;
+        }
+        let host = item.host.as_ref()?;
+        let reads = self.hosts.get(&host.name)?;
+        let facts = reads
+            .facts
+            .get_or_init(|| async {
+                let Some(t) = runner.fleet.transport(&host.name) else {
+                    return Err(Outcome::error(
+                        Reason::Config,
+                        format!("host `{}` has no transport", host.name),
+                    ));
+                };
+                let _slot = runner.fleet.slot().await;
+                hostlocal::gather(t, &reads.needs, reads.timeout).await
+            })
+            .await;
+        let facts = match facts {
+            Ok(f) => f,
+            Err(o) => return Some(o.clone()),
+        };
+        let x = |tpl: &fearless_config::Template| tpl.expand(Some(host));
+        Some(match &item.check.kind {
+            CheckKind::Process(c) => hostlocal::judge_process(&facts.processes, c),
+            CheckKind::Port(c) => {
+                hostlocal::judge_port(&facts.sockets, c, c.address.as_ref().map(x).as_deref())
+            }
+            CheckKind::Package(c) => hostlocal::judge_package(facts.packages.get(&c.name)?, c),
+            _ => return None,
+        })
     }
 }
 

@@ -33,6 +33,9 @@ pub(crate) struct Fleetwide {
     pub(crate) hosts: Vec<Host>,
     fleet: Fleet,
     limits: Limits,
+    /// Each host's package manager once detected (or why it could not be): one round trip
+    /// per host per process.
+    detected: std::sync::Mutex<std::collections::HashMap<String, Result<Manager, PkgError>>>,
 }
 
 impl Fleetwide {
@@ -67,6 +70,7 @@ impl Fleetwide {
                 lock_wait,
                 ..Limits::default()
             },
+            detected: std::sync::Mutex::default(),
         })
     }
 
@@ -81,6 +85,7 @@ impl Fleetwide {
                 lock_wait,
                 ..Limits::default()
             },
+            detected: std::sync::Mutex::default(),
         }
     }
 
@@ -128,7 +133,17 @@ impl Fleetwide {
                     Some(fearless_config::PackageManager::Apt) => Manager::Apt,
                     Some(fearless_config::PackageManager::Dnf) => Manager::Dnf,
                     Some(fearless_config::PackageManager::Yum) => Manager::Yum,
-                    None => fearless_pkg::detect(&t).await?,
+                    None => {
+                        let known = self.detected().get(&h.name).cloned();
+                        match known {
+                            Some(m) => m?,
+                            None => {
+                                let m = fearless_pkg::detect(&t).await;
+                                self.detected().insert(h.name.clone(), m.clone());
+                                m?
+                            }
+                        }
+                    }
                 };
                 op(Backend::for_manager(manager), t).await
             }
@@ -136,6 +151,16 @@ impl Fleetwide {
             (h.name.clone(), result)
         });
         futures::future::join_all(futs).await
+    }
+
+    fn detected(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Result<Manager, PkgError>>>
+    {
+        // A panic while holding it cannot leave the map half-written: take it anyway.
+        self.detected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) async fn close(self) {

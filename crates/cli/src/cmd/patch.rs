@@ -32,6 +32,8 @@ const MIN_FREE_KIB: u64 = 200 * 1024;
 /// What the preflight learned of one host.
 struct Preflight {
     manager: Manager,
+    /// The package set, read alongside the refresh (installed packages do not change with it).
+    installed: PackageSet,
     pending: Vec<Pending>,
     free_kib: u64,
     /// Time spent in the package manager (metadata refresh, pending list).
@@ -113,20 +115,34 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
             checks.items.len()
         ),
     );
+    // Every host's package manager first, on a quiet machine (one short round trip each;
+    // kept, failures included, for the preflight below to report).
+    fw.each(|_, _| async { Ok(()) }).await;
     let baseline_run = async {
         let started = std::time::Instant::now();
         let results = checks.run_all().await;
         (results, started.elapsed())
     };
     let preflight = fw.each(|b, t| async move {
-        let started = std::time::Instant::now();
-        b.refresh(&t).await?;
-        let pending = b.pending(&t).await?;
-        let package_manager = started.elapsed();
-        let free_kib = fearless_pkg::backend::free_kib(&t, "/var").await?;
-        let lock = fearless_pkg::backend::lock_holder(&t).await?;
+        // The metadata refresh and the pending list, with the free space and the lock's
+        // holder read alongside (neither takes the package lock).
+        let manager = async {
+            let started = std::time::Instant::now();
+            b.refresh(&t).await?;
+            let pending = b.pending(&t).await?;
+            Ok::<_, fearless_pkg::PkgError>((pending, started.elapsed()))
+        };
+        let (pm, installed, free_kib, lock) = tokio::join!(
+            manager,
+            ops::package_set(&b, &t),
+            fearless_pkg::backend::free_kib(&t, "/var"),
+            fearless_pkg::backend::lock_holder(&t)
+        );
+        let (pending, package_manager) = pm?;
+        let (installed, free_kib, lock) = (installed?, free_kib?, lock?);
         Ok(Preflight {
             manager: b.manager(),
+            installed,
             pending,
             free_kib,
             package_manager,
@@ -199,38 +215,48 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         return Ok(Outcome::Success);
     };
 
-    // Every host must be able to take the manifest with a way back, before any changes.
+    let baseline_failures: Vec<String> = baseline_results
+        .iter()
+        .filter(|r| !r.status.is_ok())
+        .map(describe_check)
+        .collect();
+    // Every host must be able to take the manifest with a way back, before any package
+    // changes. A rollout that will go on keeps the versions it replaces in the hosts'
+    // caches now, all hosts at once (a dry run, or one the baseline stops, only asks).
+    let keep = !a.dry_run && (baseline_failures.is_empty() || a.accept_baseline_failures);
     let manifest_ref = &manifest;
+    let pre_ref = &pre;
     let feasible = fw
         .each(|b, t| async move {
             let started = std::time::Instant::now();
-            let problems = ops::check_apply(&b, &t, manifest_ref).await?;
-            Ok((problems, started.elapsed()))
+            let (on, pending) = match pre_ref.iter().find(|(h, _)| h == t.name) {
+                Some((_, p)) => (p.installed.clone(), p.pending.as_slice()),
+                None => (ops::package_set(&b, &t).await?, &[][..]),
+            };
+            let (problems, prepared) =
+                ops::prepare(&b, &t, manifest_ref, keep, on, pending).await?;
+            Ok((problems, prepared, started.elapsed()))
         })
         .await;
     let problems: Vec<String> = feasible
         .iter()
         .flat_map(|(host, r)| match r {
-            Ok((lines, _)) => lines
+            Ok((lines, _, _)) => lines
                 .iter()
                 .map(|l| format!("{host}: {l}"))
                 .collect::<Vec<_>>(),
             Err(e) => vec![e.to_string()],
         })
         .collect();
-    // Package-manager time of the preflight: hosts run in parallel, so the slowest counts.
-    let preflight_pm = pre
+    // Package-manager time of the preflight: hosts run in parallel, so the slowest counts,
+    // in each of its two phases (the manifest is frozen between them, from every host's
+    // pending list, so the second starts when the slowest host ends the first).
+    let refresh_pm = pre.iter().map(|(_, p)| p.package_manager).max();
+    let prepare_pm = feasible
         .iter()
-        .map(|(host, p)| {
-            let check = feasible
-                .iter()
-                .find(|(h, _)| h == host)
-                .and_then(|(_, r)| r.as_ref().ok())
-                .map_or(Duration::ZERO, |(_, d)| *d);
-            p.package_manager + check
-        })
-        .max()
-        .unwrap_or_default();
+        .filter_map(|(_, r)| r.as_ref().ok().map(|(_, _, d)| *d))
+        .max();
+    let preflight_pm = refresh_pm.unwrap_or_default() + prepare_pm.unwrap_or_default();
     if !problems.is_empty() {
         fw.close().await;
         return Err(Failure::Gate {
@@ -271,10 +297,10 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     });
 
     let baseline = Baseline::from_results(&baseline_results);
-    let baseline_failures: Vec<String> = baseline_results
-        .iter()
-        .filter(|r| !r.status.is_ok())
-        .map(describe_check)
+    let prepared: BTreeMap<String, ops::Prepared> = feasible
+        .into_iter()
+        .filter_map(|(host, r)| r.ok().and_then(|(_, p, _)| p).map(|p| (host, p)))
+        .filter(|_| keep)
         .collect();
 
     if a.dry_run || (!baseline_failures.is_empty() && !a.accept_baseline_failures) {
@@ -363,6 +389,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         manifest: &manifest,
         checks: &checks,
         baseline: &baseline,
+        prepared,
     };
     let (ends, halt) = drive(g, &config, &fw, &ctx, &waves, Vec::new(), 0, bake).await?;
     checks.close().await;
@@ -1098,6 +1125,8 @@ struct Ctx<'a> {
     manifest: &'a Manifest,
     checks: &'a Checks,
     baseline: &'a Baseline,
+    /// What the preflight prepared per host (a resumed rollout has none: it plans again).
+    prepared: BTreeMap<String, ops::Prepared>,
 }
 
 impl Ctx<'_> {
@@ -1247,12 +1276,27 @@ impl Ctx<'_> {
         before: Option<PackageSet>,
     ) -> (HostState, String) {
         let host = t.name;
-        let applied = match before {
-            Some(set) => ops::apply_on(b, t, self.manifest, Options::default(), set).await,
-            None => ops::apply(b, t, self.manifest, Options::default()).await,
+        let before = match before {
+            Some(set) => set,
+            None => match ops::package_set(b, t).await {
+                Ok(set) => set,
+                Err(e) => return self.failed(host, state, e.to_string()).await,
+            },
         };
-        let report = match applied {
-            Ok(r) => r,
+        // The host's checks start as soon as the transaction is done, beside the package
+        // reads that follow it; they are journaled (verifying, then verified or failed)
+        // after `applied`, as the state machine says.
+        let applied = ops::apply_then(
+            b,
+            t,
+            self.manifest,
+            before,
+            self.prepared.get(host),
+            self.regressions(host),
+        )
+        .await;
+        let (report, regressions) = match applied {
+            Ok(done) => done,
             Err(e) => return self.failed(host, state, e.to_string()).await,
         };
         let changed = report.changes.changed();
@@ -1262,7 +1306,11 @@ impl Ctx<'_> {
                 state,
                 Step::Applied,
                 None,
-                json!({"changed": changed, "restarts": report.restarts}),
+                json!({
+                    "changed": changed,
+                    "restarts": report.restarts,
+                    "package_manager_ms": u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX),
+                }),
             )
             .await
         {
@@ -1282,7 +1330,7 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => return self.failed(host, state, e).await,
         };
-        let (state, detail) = self.verify(g, host, state).await;
+        let (state, detail) = self.judge(g, host, state, regressions).await;
         if state == HostState::Verified {
             (state, format!("{changed} package(s) changed"))
         } else {
@@ -1293,6 +1341,17 @@ impl Ctx<'_> {
     /// From `verifying`: the host's checks against the baseline decide.
     async fn verify(&self, g: &Global, host: &str, state: HostState) -> (HostState, String) {
         let regressions = self.regressions(host).await;
+        self.judge(g, host, state, regressions).await
+    }
+
+    /// From `verifying`, with the host's regressions against the baseline.
+    async fn judge(
+        &self,
+        g: &Global,
+        host: &str,
+        state: HostState,
+        regressions: Regressions,
+    ) -> (HostState, String) {
         if !regressions.is_empty() {
             let why = regressions.joined();
             progress(g, &format!("{host}: FAILED {why}"));
@@ -1327,6 +1386,20 @@ impl Ctx<'_> {
         state: HostState,
     ) -> (HostState, String) {
         let host = t.name;
+        // A transaction the dead controller started may still be running: its end is the
+        // host's state, so wait for it before reading.
+        match fearless_pkg::backend::wait_for_lock(t).await {
+            Ok(None) => {}
+            Ok(Some(holder)) => {
+                return (
+                    state,
+                    format!(
+                        "the package lock is still held by {holder}; resume again once it is free"
+                    ),
+                );
+            }
+            Err(e) => return (state, format!("cannot look for the package lock: {e}")),
+        }
         let live = match ops::package_set(b, t).await {
             Ok(set) => set,
             Err(e) => return (state, format!("cannot read its packages: {e}")),
@@ -1869,6 +1942,7 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
         manifest: &l.manifest,
         checks: &checks,
         baseline: &l.baseline,
+        prepared: BTreeMap::new(),
     };
     let touched: Vec<&str> = l
         .rows
@@ -2004,6 +2078,7 @@ async fn abort(g: &Global, config: Config, store: &Store, id: &str) -> Result<Ou
         manifest: &l.manifest,
         checks: &checks,
         baseline: &l.baseline,
+        prepared: BTreeMap::new(),
     };
     let changed: Vec<&str> = l
         .rows

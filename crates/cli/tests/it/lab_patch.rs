@@ -404,8 +404,10 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
         Some(0)
     );
 
-    // 1. Killed while the canary applies: resume ends with every host verified on the
-    //    manifest, each upgraded exactly once.
+    // 1. Killed while the canary applies (inside apt-get's transaction: the preflight has
+    //    planned and kept everything, so it starts right after `applying`): the
+    //    transaction runs on to its end on the host, resume waits for its lock and ends
+    //    with every host verified on the manifest, each upgraded exactly once.
     let first = approved(c, "routine");
     assert!(
         kill_when(c, &first, 1, "rollout.host.applying"),
