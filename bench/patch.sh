@@ -323,7 +323,7 @@ print(f"fearless overhead (wall time - package-manager time: each wave's slowest
 print("  overhead runs: " + " ".join(f"{r['overhead']:.3f} s ({p:.1f}%)" for r, p in zip(fl, pct)))
 print(f"  where (medians): before rollout.started (preflight: reach, apt-get update, free space; "
       f"baseline checks; manifest; its package-manager part included) {med('preflight'):.3f} s; snapshots and post-wave checks "
-      f"{med('between'):.3f} s; host verification {med('verify'):.3f} s; last wave's checks, "
+      f"{med('between'):.3f} s; host verification (what did not overlap the package reads) {med('verify'):.3f} s; last wave's checks, "
       f"completion and exit {med('finish'):.3f} s")
 print(f"target: < 10%  {'PASS' if opct < 10 else 'FAIL'}")
 PY
