@@ -214,6 +214,14 @@ impl Transport {
         res
     }
 
+    /// Drop the connection (the ssh master), so the next command connects again: for a
+    /// host that went away on purpose and came back, such as after a reboot.
+    pub async fn reconnect(&self) {
+        if let Transport::Ssh(t) = self {
+            t.reconnect().await;
+        }
+    }
+
     /// Close connections (the ssh master).
     pub async fn close(self) {
         if let Transport::Ssh(t) = self {

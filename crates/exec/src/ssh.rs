@@ -11,8 +11,9 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use std::error::Error as _;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{Mutex, Semaphore};
 
 /// Sessions at once on one master. sshd refuses more than `MaxSessions` (default 10) per
 /// connection, so stay below it rather than fail with "Session open refused by peer".
@@ -28,7 +29,9 @@ pub struct SshTransport {
     destination: String,
     builder: SessionBuilder,
     sudo: bool,
-    session: OnceCell<Result<Session, ExecError>>,
+    /// The master: opened on first use (once, whoever asks first), kept until
+    /// [`SshTransport::reconnect`] drops it.
+    session: Mutex<Option<Result<Arc<Session>, ExecError>>>,
     sessions: Semaphore,
     persist: Option<Persist>,
 }
@@ -90,7 +93,7 @@ impl SshTransport {
             destination: host.address.clone(),
             builder,
             sudo: crate::needs_sudo(host),
-            session: OnceCell::new(),
+            session: Mutex::new(None),
             sessions: Semaphore::new(SESSIONS_PER_HOST),
             persist,
         }
@@ -181,22 +184,42 @@ impl SshTransport {
         Ok(Session::resume(socket.into_boxed_path(), None))
     }
 
-    async fn session(&self) -> Result<&Session, ExecError> {
-        let res = self
-            .session
-            .get_or_init(|| async {
-                if let Some(p) = &self.persist {
-                    return self.persistent(p).await;
-                }
-                // ssh's ConnectTimeout bounds both the TCP connect and the handshake; an
-                // outer timeout here would orphan the `ssh -M` it interrupts.
-                self.builder
-                    .connect(&self.destination)
-                    .await
-                    .map_err(|e| classify(&self.host, &e))
-            })
-            .await;
-        res.as_ref().map_err(Clone::clone)
+    async fn session(&self) -> Result<Arc<Session>, ExecError> {
+        let mut slot = self.session.lock().await;
+        if let Some(known) = &*slot {
+            return known.clone();
+        }
+        let opened = if let Some(p) = &self.persist {
+            self.persistent(p).await
+        } else {
+            // ssh's ConnectTimeout bounds both the TCP connect and the handshake; an
+            // outer timeout here would orphan the `ssh -M` it interrupts.
+            self.builder
+                .connect(&self.destination)
+                .await
+                .map_err(|e| classify(&self.host, &e))
+        }
+        .map(Arc::new);
+        *slot = Some(opened.clone());
+        opened
+    }
+
+    /// Forget the master (or why it could not be opened): the next command connects
+    /// again. For a host that went away on purpose and came back (a reboot).
+    pub(crate) async fn reconnect(&self) {
+        let old = self.session.lock().await.take();
+        if self.persist.is_some() {
+            // A dead persistent master is found dead and replaced by the next `persistent`.
+            return;
+        }
+        if let Some(Ok(session)) = old
+            && let Ok(session) = Arc::try_unwrap(session)
+        {
+            // The host is gone or back: closing the old master can only fail; say so, quietly.
+            if let Err(e) = session.close().await {
+                tracing::debug!(host = %self.host, error = %e, "closing the old ssh master failed");
+            }
+        }
     }
 
     pub(crate) async fn run(
@@ -221,12 +244,23 @@ impl SshTransport {
         let start = Instant::now();
         // Run on the master ourselves (as openssh's process-mux does) rather than through
         // `Session::command`, which turns remote exits 127 and 255 into errors and drops the
-        // output: a check needs both. `-p 9` (discard) keeps ssh from ever opening a second
-        // connection if the master is gone.
+        // output: a check needs both. If the master is gone, ssh falls back to a connection
+        // of its own: `ProxyCommand=false` makes that fail at once, with no name lookup and
+        // no traffic (and `-p 9`, discard, were it ever tried).
         let child = tokio::process::Command::new("ssh")
             .arg("-S")
             .arg(session.control_socket())
-            .args(["-o", "BatchMode=yes", "-T", "-p", "9", "none", "--"])
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ProxyCommand=false",
+                "-T",
+                "-p",
+                "9",
+                "none",
+                "--",
+            ])
             .arg(&line)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -267,6 +301,7 @@ impl SshTransport {
             return;
         }
         if let Some(Ok(session)) = self.session.into_inner()
+            && let Ok(session) = Arc::try_unwrap(session)
             && let Err(e) = session.close().await
         {
             tracing::debug!(host = %self.host, error = %e, "closing the ssh master failed");

@@ -81,27 +81,25 @@ impl Sshd {
             d = d.display()
         );
         std::fs::write(d.join("ssh_config_untrusting"), untrusting).expect("ssh_config");
-        let log = std::fs::File::create(d.join("sshd.log")).expect("log");
-        let child = Command::new(sshd)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start sshd");
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "sshd did not listen on {addr}: {}",
-                std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = spawn(d, addr);
         Self { dir, addr, child }
+    }
+
+    /// What a reboot does to it: every connection cut (the listener and the session
+    /// processes it forked are killed, by PID), then the same server (same address, host
+    /// key and users) listening again.
+    pub fn restart(&mut self) {
+        let sessions = children_of(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for pid in sessions
+            .into_iter()
+            .filter_map(rustix::process::Pid::from_raw)
+        {
+            // A PID read as a child of our own sshd a moment ago; gone already is fine.
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        self.child = spawn(self.dir.path(), self.addr);
     }
 
     /// The client ssh_config that trusts this server's host key.
@@ -122,6 +120,51 @@ impl Sshd {
             self.addr.port()
         )
     }
+}
+
+/// Start `/usr/sbin/sshd` on the config in `d` and wait until it listens on `addr`.
+fn spawn(d: &Path, addr: SocketAddr) -> Child {
+    let log = std::fs::File::create(d.join("sshd.log")).expect("log");
+    let child = Command::new("/usr/sbin/sshd")
+        .arg("-D")
+        .arg("-e")
+        .arg("-f")
+        .arg(d.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start sshd");
+    let start = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "sshd did not listen on {addr}: {}",
+            std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// The PIDs whose parent is `parent` (from `/proc/*/stat`).
+fn children_of(parent: u32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // `pid (comm) state ppid …`: comm may hold spaces and parentheses.
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
 }
 
 impl Drop for Sshd {

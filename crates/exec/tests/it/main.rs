@@ -190,3 +190,33 @@ async fn a_persistent_master_outlives_the_fleet_and_is_reused_by_the_next() {
     assert!(!c[0].is_empty());
     assert_ne!(a[0], c[0], "an idle master ends after `persist`");
 }
+
+#[tokio::test]
+async fn after_a_reboot_the_old_master_is_lost_and_reconnect_opens_a_new_one() {
+    let mut sshd = Sshd::start("127.0.0.69");
+    let inv = inventory(&[sshd.host_yaml("h1")], &sshd.ssh_config());
+    let fleet = Fleet::new(&inv);
+    let t = fleet.transport("h1").expect("h1");
+    let before = ssh_connections(&fleet).await;
+    // Every connection cut, the server back on the same address with the same host key.
+    sshd.restart();
+    let err = t
+        .run(&argv(&["true"]), Duration::from_secs(10))
+        .await
+        .expect_err("the master died with its connection");
+    assert!(
+        matches!(err, fearless_exec::ExecError::Unreachable { .. }),
+        "{err:?}"
+    );
+    t.reconnect().await;
+    let after = ssh_connections(&fleet).await;
+    assert!(
+        after.iter().all(|c| !c.is_empty() && *c == after[0]),
+        "{after:?}"
+    );
+    assert_ne!(
+        before[0], after[0],
+        "a new connection (another client port)"
+    );
+    fleet.close().await;
+}
