@@ -130,24 +130,12 @@ pub async fn apply<M: PackageManager>(
     options: Options,
 ) -> Result<Report, PkgError> {
     let before = package_set(pm, t).await?;
-    apply_on(pm, t, manifest, options, before).await
-}
-
-/// [`apply`], from `before`, the host's package set read just now by the caller (a
-/// rollout's snapshot), instead of reading it again.
-pub async fn apply_on<M: PackageManager>(
-    pm: &M,
-    t: &Target<'_>,
-    manifest: &Manifest,
-    options: Options,
-    before: PackageSet,
-) -> Result<Report, PkgError> {
     apply_with(pm, t, manifest, options, before, None, async {})
         .await
         .map(|(report, ())| report)
 }
 
-/// [`apply_on`] for a rollout: with what [`prepare`] found on this host, if anything —
+/// [`apply`] for a rollout, from `before` (its snapshot, just read): with what [`prepare`] found on this host, if anything —
 /// when `before` is still the package set the preparation planned on, its simulation and
 /// kept versions stand and the apply goes straight to the transaction; when the host
 /// changed since, it plans again — and with `then`, started once the transaction is done
@@ -191,61 +179,27 @@ async fn apply_with<M: PackageManager, T>(
     let request = pin_request(kind, &by_name, manifest);
     let mut warnings = Vec::new();
     let mut cached = Vec::new();
-    if let (false, Some(p)) = (request.is_empty(), prepared) {
-        cached.clone_from(&p.kept);
-        pm.execute(t, &request).await?;
-    } else if !request.is_empty() {
-        let deltas = pm.simulate(t, &request).await?;
-        let replaced: Vec<Installed> = deltas
-            .iter()
-            .filter(|d| d.from.is_some())
-            .filter_map(|d| by_name.get(d.name.as_str()).map(|p| (*p).clone()))
-            .collect();
-        let mut reasons: Vec<String> = replaced
-            .iter()
-            .filter(|p| not_downgradable(&p.name))
-            .map(|p| {
-                format!(
-                    "{} {}: the distribution does not support downgrading it, a rollback could not restore it",
-                    p.name, p.version
-                )
-            })
-            .collect();
-        let have = pm.cached(t).await?;
-        let missing_from_cache: Vec<Installed> = replaced
-            .iter()
-            .filter(|p| {
-                !have
-                    .iter()
-                    .any(|c| c.name == p.name && c.arch == p.arch && c.version == p.version)
-            })
-            .cloned()
-            .collect();
-        let not_obtainable = if missing_from_cache.is_empty() {
-            Vec::new()
-        } else {
-            pm.cache(t, &missing_from_cache).await?
-        };
-        cached = missing_from_cache
-            .iter()
-            .filter(|p| !not_obtainable.contains(p))
-            .map(|p| format!("{}={}", p.name, p.version))
-            .collect();
-        for p in &not_obtainable {
-            reasons.push(format!(
-                "{}={}: the version installed now is in no repository, so it cannot be kept in {CACHE_DIR} for a rollback",
-                p.name, p.version
-            ));
-        }
-        if !reasons.is_empty() {
-            if !options.force {
-                return Err(PkgError::Infeasible {
-                    host: t.name.to_owned(),
-                    reasons,
-                });
+    let planned;
+    let plan_used = match prepared {
+        _ if request.is_empty() => None,
+        Some(p) => Some(p),
+        None => {
+            let (reasons, fresh) = plan(pm, t, manifest, true, &before, &[]).await?;
+            if !reasons.is_empty() {
+                if !options.force {
+                    return Err(PkgError::Infeasible {
+                        host: t.name.to_owned(),
+                        reasons,
+                    });
+                }
+                warnings.extend(reasons.into_iter().map(|r| format!("forced: {r}")));
             }
-            warnings.extend(reasons.into_iter().map(|r| format!("forced: {r}")));
+            planned = fresh;
+            Some(&planned)
         }
+    };
+    if let Some(p) = plan_used {
+        cached.clone_from(&p.kept);
         pm.execute(t, &request).await?;
     }
     // What is installed now and what needs a restart, read side by side (and `then`).
@@ -331,6 +285,18 @@ pub struct Prepared {
     pub kept: Vec<String>,
 }
 
+impl Prepared {
+    /// A plan on `on` that replaces nothing (yet).
+    fn nothing(manifest: &Manifest, on: &PackageSet) -> Self {
+        Self {
+            manifest: manifest.pins.clone(),
+            on: on.clone(),
+            replaced: Vec::new(),
+            kept: Vec::new(),
+        }
+    }
+}
+
 /// Whether `manifest` can be applied to this host now with a way back: every version it
 /// would replace is in [`CACHE_DIR`] or a repository, and none is a package the
 /// distributions do not support downgrading. With `keep`, the versions not yet in the
@@ -340,31 +306,39 @@ pub struct Prepared {
 /// caller (a preflight reads it alongside the metadata refresh); `pending`: the host's
 /// pending updates read since the last refresh, if the caller has them — when the tool
 /// resolved them as a transaction and it is exactly the manifest's, that simulation
-/// stands and is not run again. Returns what is wrong (empty: it can) and, when nothing
-/// is, the preparation.
+/// stands and is not run again. Returns what is wrong (empty: it can) and the preparation.
 pub async fn prepare<M: PackageManager>(
     pm: &M,
     t: &Target<'_>,
     manifest: &Manifest,
     keep: bool,
-    on: PackageSet,
+    on: &PackageSet,
     pending: &[Pending],
-) -> Result<(Vec<String>, Option<Prepared>), PkgError> {
-    let kind = pm.manager().kind();
-    let mut problems = manifest.invalid_for(kind);
-    if !problems.is_empty() {
-        return Ok((problems, None));
+) -> Result<(Vec<String>, Prepared), PkgError> {
+    let invalid = manifest.invalid_for(pm.manager().kind());
+    if !invalid.is_empty() {
+        return Ok((invalid, Prepared::nothing(manifest, on)));
     }
+    plan(pm, t, manifest, keep, on, pending).await
+}
+
+/// The way back of a valid manifest on `on`, as [`prepare`] says; [`apply`] plans with it
+/// too, keeping the versions just before its transaction.
+async fn plan<M: PackageManager>(
+    pm: &M,
+    t: &Target<'_>,
+    manifest: &Manifest,
+    keep: bool,
+    on: &PackageSet,
+    pending: &[Pending],
+) -> Result<(Vec<String>, Prepared), PkgError> {
+    let kind = pm.manager().kind();
+    let mut problems = Vec::new();
     let by_name = by_name(&on.packages);
     let request = pin_request(kind, &by_name, manifest);
-    let mut prepared = Prepared {
-        manifest: manifest.pins.clone(),
-        on: on.clone(),
-        replaced: Vec::new(),
-        kept: Vec::new(),
-    };
+    let mut prepared = Prepared::nothing(manifest, on);
     if request.is_empty() {
-        return Ok((problems, Some(prepared)));
+        return Ok((problems, prepared));
     }
     let resolved = pm
         .pending_is_resolved()
@@ -386,7 +360,7 @@ pub async fn prepare<M: PackageManager>(
     for p in &replaced {
         if not_downgradable(&p.name) {
             problems.push(format!(
-                "{} {}: the distribution does not support downgrading it",
+                "{} {}: the distribution does not support downgrading it, a rollback could not restore it",
                 p.name, p.version
             ));
         }
@@ -425,7 +399,6 @@ pub async fn prepare<M: PackageManager>(
         ));
     }
     prepared.replaced = replaced;
-    let prepared = problems.is_empty().then_some(prepared);
     Ok((problems, prepared))
 }
 

@@ -281,31 +281,23 @@ impl SharedReads {
         let mut hosts: HashMap<String, HostReads> = HashMap::new();
         for item in items.iter().filter(|i| i.runs_on_host()) {
             let Some(host) = &item.host else { continue };
-            let entry = || HostReads {
+            if !matches!(
+                item.check.kind,
+                CheckKind::Process(_) | CheckKind::Port(_) | CheckKind::Package(_)
+            ) {
+                continue;
+            }
+            let r = hosts.entry(host.name.clone()).or_insert_with(|| HostReads {
                 needs: hostlocal::Needs::default(),
                 timeout: Duration::ZERO,
                 facts: OnceCell::new(),
-            };
-            let needs = |r: &mut HostReads| {
-                r.timeout = r.timeout.max(item.check.timeout);
-            };
+            });
+            r.timeout = r.timeout.max(item.check.timeout);
             match &item.check.kind {
-                CheckKind::Process(_) => {
-                    let r = hosts.entry(host.name.clone()).or_insert_with(entry);
-                    r.needs.processes = true;
-                    needs(r);
-                }
-                CheckKind::Port(_) => {
-                    let r = hosts.entry(host.name.clone()).or_insert_with(entry);
-                    r.needs.sockets = true;
-                    needs(r);
-                }
-                CheckKind::Package(c) => {
-                    let r = hosts.entry(host.name.clone()).or_insert_with(entry);
-                    if !r.needs.packages.contains(&c.name) {
-                        r.needs.packages.push(c.name.clone());
-                    }
-                    needs(r);
+                CheckKind::Process(_) => r.needs.processes = true,
+                CheckKind::Port(_) => r.needs.sockets = true,
+                CheckKind::Package(c) if !r.needs.packages.contains(&c.name) => {
+                    r.needs.packages.push(c.name.clone());
                 }
                 _ => {}
             }

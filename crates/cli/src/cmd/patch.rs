@@ -229,12 +229,15 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     let feasible = fw
         .each(|b, t| async move {
             let started = std::time::Instant::now();
-            let (on, pending) = match pre_ref.iter().find(|(h, _)| h == t.name) {
-                Some((_, p)) => (p.installed.clone(), p.pending.as_slice()),
-                None => (ops::package_set(&b, &t).await?, &[][..]),
+            let (problems, prepared) = match pre_ref.iter().find(|(h, _)| h == t.name) {
+                Some((_, p)) => {
+                    ops::prepare(&b, &t, manifest_ref, keep, &p.installed, &p.pending).await?
+                }
+                None => {
+                    let on = ops::package_set(&b, &t).await?;
+                    ops::prepare(&b, &t, manifest_ref, keep, &on, &[]).await?
+                }
             };
-            let (problems, prepared) =
-                ops::prepare(&b, &t, manifest_ref, keep, on, pending).await?;
             Ok((problems, prepared, started.elapsed()))
         })
         .await;
@@ -297,10 +300,10 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     });
 
     let baseline = Baseline::from_results(&baseline_results);
+    // Used only by a rollout that goes on: every host prepared, with nothing wrong.
     let prepared: BTreeMap<String, ops::Prepared> = feasible
         .into_iter()
-        .filter_map(|(host, r)| r.ok().and_then(|(_, p, _)| p).map(|p| (host, p)))
-        .filter(|_| keep)
+        .filter_map(|(host, r)| r.ok().map(|(_, p, _)| (host, p)))
         .collect();
 
     if a.dry_run || (!baseline_failures.is_empty() && !a.accept_baseline_failures) {
