@@ -303,7 +303,7 @@ impl Prepared {
 /// cache are downloaded there (the only change: no package is touched), so the apply that
 /// follows on the same package set has nothing left to fetch; without it, repositories
 /// are only asked (a dry run changes nothing). `on`: the host's package set, read by the
-/// caller (a preflight reads it alongside the metadata refresh); `pending`: the host's
+/// caller (a preflight reads it after the pending list); `pending`: the host's
 /// pending updates read since the last refresh, if the caller has them — when the tool
 /// resolved them as a transaction and it is exactly the manifest's, that simulation
 /// stands and is not run again. Returns what is wrong (empty: it can) and the preparation.

@@ -32,11 +32,11 @@ const MIN_FREE_KIB: u64 = 200 * 1024;
 /// What the preflight learned of one host.
 struct Preflight {
     manager: Manager,
-    /// The package set, read alongside the refresh (installed packages do not change with it).
+    /// The package set, read after the pending list.
     installed: PackageSet,
     pending: Vec<Pending>,
     free_kib: u64,
-    /// Time spent in the package manager (metadata refresh, pending list).
+    /// Time spent in the package manager (metadata refresh, pending list, package set).
     package_manager: Duration,
     /// Who holds the package lock, if anyone.
     lock: Option<String>,
@@ -124,22 +124,23 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         (results, started.elapsed())
     };
     let preflight = fw.each(|b, t| async move {
-        // The metadata refresh and the pending list, with the free space and the lock's
-        // holder read alongside (neither takes the package lock).
+        // The metadata refresh, the pending list and the package set, one after the other
+        // (apt rebuilds its package cache for each: side by side they race on it), with
+        // the free space and the lock's holder read alongside (neither touches apt).
         let manager = async {
             let started = std::time::Instant::now();
             b.refresh(&t).await?;
             let pending = b.pending(&t).await?;
-            Ok::<_, fearless_pkg::PkgError>((pending, started.elapsed()))
+            let installed = ops::package_set(&b, &t).await?;
+            Ok::<_, fearless_pkg::PkgError>((pending, installed, started.elapsed()))
         };
-        let (pm, installed, free_kib, lock) = tokio::join!(
+        let (pm, free_kib, lock) = tokio::join!(
             manager,
-            ops::package_set(&b, &t),
             fearless_pkg::backend::free_kib(&t, "/var"),
             fearless_pkg::backend::lock_holder(&t)
         );
-        let (pending, package_manager) = pm?;
-        let (installed, free_kib, lock) = (installed?, free_kib?, lock?);
+        let (pending, installed, package_manager) = pm?;
+        let (free_kib, lock) = (free_kib?, lock?);
         Ok(Preflight {
             manager: b.manager(),
             installed,
