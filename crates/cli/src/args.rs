@@ -599,7 +599,7 @@ pub(crate) enum LabAction {
     Down,
     /// Hosts, addresses, reachability and services
     Status,
-    /// Add package versions to the lab repository: routine, bad-libacme, fixed-libacme
+    /// Add package versions to the lab repository: routine, bad-libacme, fixed-libacme, needs-reboot
     Publish {
         /// Scenario name
         scenario: String,

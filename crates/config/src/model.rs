@@ -48,6 +48,20 @@ pub struct PatchPolicy {
     pub rollback_wave: bool,
     /// On a failed canary, bisect its manifest on the rolled-back canary (`bisect: auto`).
     pub bisect_auto: bool,
+    /// Whether a host that needs a reboot after the manifest may be rebooted.
+    pub reboot: RebootPolicy,
+    /// How long a rebooted host may take to answer over SSH again.
+    pub reboot_timeout: Duration,
+}
+
+/// `patch.reboot`: what a rollout does with a host whose update asks for a reboot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RebootPolicy {
+    /// Never reboot: such a host fails (and is rolled back) — the safe default.
+    #[default]
+    Never,
+    /// Reboot a host when it says a reboot is required, wait for it (bounded), then verify.
+    IfRequired,
 }
 
 impl Default for PatchPolicy {
@@ -61,6 +75,8 @@ impl Default for PatchPolicy {
             failure_domain: "az".into(),
             rollback_wave: false,
             bisect_auto: false,
+            reboot: RebootPolicy::Never,
+            reboot_timeout: Duration::from_secs(600),
         }
     }
 }

@@ -204,6 +204,8 @@ pub(crate) struct RawPatch {
     pub(crate) failure_domain: Option<String>,
     pub(crate) rollback_scope: Option<String>,
     pub(crate) bisect: Option<String>,
+    pub(crate) reboot: Option<String>,
+    pub(crate) reboot_timeout: Option<String>,
 }
 
 /// A wave size: a host count (`1`) or a percentage (`"25%"`).

@@ -1070,6 +1070,33 @@ impl Validator<'_> {
                 Some("expected `auto` (bisect a failed canary's manifest on it) or `off`".into()),
             ),
         }
+        match raw.reboot.as_deref() {
+            None | Some("never") => {}
+            Some("if-required") => policy.reboot = RebootPolicy::IfRequired,
+            Some(other) => self.error(
+                &p!["patch", "reboot"],
+                "config::reboot",
+                format!("unknown reboot policy `{other}`"),
+                Some(
+                    "expected `never` (a host that needs a reboot fails and is rolled back) or \
+                     `if-required` (reboot it, wait for SSH, then verify)"
+                        .into(),
+                ),
+            ),
+        }
+        if let Some(t) = &raw.reboot_timeout
+            && let Some(d) = self.duration(&p!["patch", "reboot_timeout"], t)
+        {
+            if d.is_zero() {
+                self.error(
+                    &p!["patch", "reboot_timeout"],
+                    "config::duration",
+                    "reboot_timeout must be longer than 0s",
+                    Some("how long a rebooted host may take to answer SSH again, e.g. 10m".into()),
+                );
+            }
+            policy.reboot_timeout = d;
+        }
         for (i, w) in raw.waves.iter().enumerate() {
             let ok = match w {
                 RawWave::Count(n) => *n >= 1,

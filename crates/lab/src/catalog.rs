@@ -88,6 +88,7 @@ const ROUTINE: &[PackageVersion] = &[
 
 const LIBACME_BAD: PackageVersion = PackageVersion::new("libacme", "2.0");
 const LIBACME_FIXED: PackageVersion = PackageVersion::new("libacme", "2.0.1");
+const AGENT_REBOOT: PackageVersion = PackageVersion::new("acme-agent", "1.2");
 
 /// What `publish` adds to the lab repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,11 +101,18 @@ pub enum Scenario {
     BadLibacme,
     /// `libacme 2.0.1`, compatible again.
     FixedLibacme,
+    /// `acme-agent 1.2`, which asks for a reboot (as a kernel update does).
+    NeedsReboot,
 }
 
 impl Scenario {
     /// All scenarios, in the order they are usually played.
-    pub const ALL: [Self; 3] = [Self::Routine, Self::BadLibacme, Self::FixedLibacme];
+    pub const ALL: [Self; 4] = [
+        Self::Routine,
+        Self::BadLibacme,
+        Self::FixedLibacme,
+        Self::NeedsReboot,
+    ];
 
     /// The scenario's name on the command line.
     pub fn name(self) -> &'static str {
@@ -112,6 +120,7 @@ impl Scenario {
             Self::Routine => "routine",
             Self::BadLibacme => "bad-libacme",
             Self::FixedLibacme => "fixed-libacme",
+            Self::NeedsReboot => "needs-reboot",
         }
     }
 
@@ -123,6 +132,9 @@ impl Scenario {
                 "the routine batch plus libacme 2.0, which breaks acme-api /orders and checkout"
             }
             Self::FixedLibacme => "libacme 2.0.1, which works with acme-api again",
+            Self::NeedsReboot => {
+                "acme-agent 1.2, which asks for a reboot (/var/run/reboot-required), as a kernel update does"
+            }
         }
     }
 
@@ -132,6 +144,7 @@ impl Scenario {
             Self::Routine => ROUTINE.to_vec(),
             Self::BadLibacme => ROUTINE.iter().copied().chain([LIBACME_BAD]).collect(),
             Self::FixedLibacme => vec![LIBACME_FIXED],
+            Self::NeedsReboot => vec![AGENT_REBOOT],
         }
     }
 
@@ -202,7 +215,7 @@ mod tests {
         assert_eq!(
             err.as_deref(),
             Some(
-                "unknown scenario `bad-libc`; valid scenarios are: routine, bad-libacme, fixed-libacme"
+                "unknown scenario `bad-libc`; valid scenarios are: routine, bad-libacme, fixed-libacme, needs-reboot"
             )
         );
     }

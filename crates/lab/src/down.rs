@@ -57,7 +57,7 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         let total = state.hosts.len();
         for (i, h) in state.hosts.iter().enumerate().rev() {
             progress(
-                Progress::new(Step::StopHost, total - 1 - i, total, "SIGKILL sshd").host(&h.name),
+                Progress::new(Step::StopHost, total - 1 - i, total, "SIGKILL init").host(&h.name),
             );
             let stopped = match host::stop(h) {
                 Ok(stopped) => stopped,

@@ -1,5 +1,7 @@
-//! One lab host: an overlay over the cached root, configured for the lab, running its own
-//! sshd as PID 1 of fresh UTS/PID/mount/IPC namespaces, chrooted into the overlay.
+//! One lab host: an overlay over the cached root, configured for the lab, booted by a small
+//! init (PID 1 of fresh UTS/PID/mount/IPC namespaces, chrooted into the overlay) that starts
+//! the host's services and its sshd, and reboots the host on SIGHUP (the host's `reboot` and
+//! `shutdown -r` send it).
 
 use std::fs::{self, File};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -24,8 +26,60 @@ mount -t proc proc "$2/proc"
 mount --rbind /dev "$2/dev"
 mount --bind "$5" "$2/$6"
 mount -o remount,bind,ro "$2/$6"
-exec chroot "$2" /usr/sbin/sshd -D -e -o ListenAddress="$3" -p "$4"
+exec chroot "$2" /bin/sh -c "$7" lab-init "$3" "$4"
 "#;
+
+/// The host's init, PID 1 of its namespace, inside its root: `$1` address, `$2` sshd port.
+///
+/// A boot mounts a fresh tmpfs on `/run` (so `/run/reboot-required` and every pid file of
+/// the last boot are gone, as on a real machine), starts the acme services, then sshd. On
+/// SIGHUP it reboots: every other process of the namespace is killed (connections drop),
+/// `/run` is unmounted, and the host boots again. It reaps whatever is reparented to it.
+const LAB_INIT: &str = r#"reboot=
+trap 'reboot=yes' HUP
+boot() {
+	mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+	mkdir -p /run/sshd /run/lock
+	chmod 1777 /run/lock
+	echo "lab init: boot $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	for service in /etc/init.d/acme-*; do
+		if [ -x "$service" ]; then "$service" start || echo "lab init: $service did not start"; fi
+	done
+	/usr/sbin/sshd -D -e -o ListenAddress="$1" -p "$2" &
+}
+boot "$@"
+while :; do
+	# waiting reaps every child, orphans included; SIGHUP ends the wait at once
+	sleep 60 &
+	wait $! || true
+	if [ -n "$reboot" ]; then
+		reboot=
+		echo "lab init: reboot"
+		kill -KILL -1 2>/dev/null || true
+		# until nothing else is left (the builtin kill forks nothing; wait reaps)
+		while kill -0 -1 2>/dev/null; do
+			sleep 0.1 &
+			wait $! || true
+		done
+		umount -l /run
+		boot "$@"
+	fi
+done
+"#;
+
+/// `reboot` on a lab host: SIGHUP to the host's init.
+const REBOOT_SHIM: &str = "#!/bin/sh\n\
+# fearless lab: a reboot is SIGHUP to this host's init (PID 1 of its namespace)\n\
+exec kill -HUP 1\n";
+
+/// `shutdown` on a lab host: only `-r` (reboot) is possible.
+const SHUTDOWN_SHIM: &str = "#!/bin/sh\n\
+# fearless lab: a lab host can only reboot (shutdown -r); that is SIGHUP to its init\n\
+for arg in \"$@\"; do\n\
+\tcase \"$arg\" in -r|--reboot) exec kill -HUP 1 ;; esac\n\
+done\n\
+echo \"shutdown: a fearless lab host can only reboot: shutdown -r now\" >&2\n\
+exit 1\n";
 
 const SSHD_CONFIG: &str = "# fearless lab: root logs in with the lab key only\n\
 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n";
@@ -71,7 +125,7 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
             packaging: spec.packaging,
             overlay: false,
             unshare: None,
-            sshd: None,
+            init: None,
         });
     }
     for d in [&paths.upper, &paths.work, &paths.merged] {
@@ -82,9 +136,9 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
     configure(spec, &paths.merged)?;
     let unshare = spawn(spec, &paths)?;
     record(state, spec, |h| h.unshare = Some(unshare))?;
-    let sshd = find_sshd(spec, &paths, unshare)?;
-    record(state, spec, |h| h.sshd = Some(sshd))?;
-    wait_ready(spec, &paths, sshd)
+    let init = find_init(spec, &paths, unshare)?;
+    record(state, spec, |h| h.init = Some(init))?;
+    wait_ready(spec, &paths, init)
 }
 
 fn record(
@@ -166,6 +220,19 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
         0o644,
     )?;
     sys::remove_file_if_exists(&m.join("usr/sbin/policy-rc.d"))?;
+    // `reboot` and `shutdown -r` reboot the host through its init (before any other
+    // `reboot` on PATH)
+    sys::create_dir_all(&m.join("usr/local/sbin"))?;
+    sys::write_file(
+        &m.join("usr/local/sbin/reboot"),
+        REBOOT_SHIM.as_bytes(),
+        0o755,
+    )?;
+    sys::write_file(
+        &m.join("usr/local/sbin/shutdown"),
+        SHUTDOWN_SHIM.as_bytes(),
+        0o755,
+    )?;
     // the acme services read their listen address from here
     sys::write_file(
         &m.join("etc/acme/acme.conf"),
@@ -212,7 +279,8 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 }
 
 /// Starts `unshare … sh -c HOST_INIT` in its own process group (a Ctrl-C at the terminal
-/// that ran `up` must not reach it), logging to `hosts/NAME/sshd.log`.
+/// that ran `up` must not reach it), logging (the init, the services' start, sshd) to
+/// `hosts/NAME/sshd.log`.
 fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
     let log = File::create(&paths.sshd_log)
         .map_err(|e| LabError::io(format!("create {}", paths.sshd_log.display()), e))?;
@@ -239,6 +307,7 @@ fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
         .arg(spec.port.to_string())
         .arg(spec.repo)
         .arg(repo_mount(spec.packaging))
+        .arg(LAB_INIT)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -251,34 +320,35 @@ fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
     ProcRef::of(pid).ok_or_else(|| sshd_not_ready(spec, paths, Duration::ZERO))
 }
 
-/// Finds the namespaced sshd: the child of `unshare` once it has exec'd sshd.
-fn find_sshd(spec: &HostSpec<'_>, paths: &HostPaths, unshare: ProcRef) -> Result<ProcRef> {
+/// Finds the host's init: the child of `unshare` (it keeps its pid through the `exec`s
+/// from the mounts to the init), once it runs.
+fn find_init(spec: &HostSpec<'_>, paths: &HostPaths, unshare: ProcRef) -> Result<ProcRef> {
     let started = Instant::now();
     while started.elapsed() < SSHD_READY {
-        if let Some((pid, _)) = sys::children_of(unshare.pid)
+        if let Some(init) = sys::children_of(unshare.pid)
             .into_iter()
-            .find(|(_, s)| s.comm == "sshd")
-            && let Some(sshd) = ProcRef::of(pid)
+            .find_map(|(pid, _)| ProcRef::of(pid))
         {
-            return Ok(sshd);
+            return Ok(init);
         }
         if !unshare.alive() {
             sys::reap(unshare.pid);
             break;
         }
-        thread::sleep(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(20));
     }
     Err(sshd_not_ready(spec, paths, started.elapsed()))
 }
 
-fn wait_ready(spec: &HostSpec<'_>, paths: &HostPaths, sshd: ProcRef) -> Result<()> {
+/// Waits until the host's sshd accepts connections (while its init lives).
+fn wait_ready(spec: &HostSpec<'_>, paths: &HostPaths, init: ProcRef) -> Result<()> {
     let addr = SocketAddr::from((spec.address, spec.port));
     let started = Instant::now();
     while started.elapsed() < SSHD_READY {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
             return Ok(());
         }
-        if !sshd.alive() {
+        if !init.alive() {
             break;
         }
         thread::sleep(Duration::from_millis(100));
@@ -325,16 +395,16 @@ pub(crate) struct Stopped {
     pub(crate) killed: Vec<u32>,
 }
 
-/// Stops a host: SIGKILL to its sshd (PID 1 of the namespace ignores SIGTERM; when it dies
+/// Stops a host: SIGKILL to its init (PID 1 of the namespace ignores SIGTERM; when it dies
 /// the kernel kills everything else in the namespace), then to `unshare` if still there.
 pub(crate) fn stop(host: &HostState) -> Result<Stopped> {
     let mut stopped = Stopped::default();
     let mut targets: Vec<(&'static str, ProcRef)> = Vec::new();
-    if let Some(sshd) = host.sshd {
-        targets.push(("sshd", sshd));
+    if let Some(init) = host.init {
+        targets.push(("init", init));
     }
     if let Some(unshare) = host.unshare {
-        // a crash may have happened before the sshd was recorded: take unshare's children too
+        // a crash may have happened before the init was recorded: take unshare's children too
         for (pid, _) in sys::children_of(unshare.pid) {
             if let Some(child) = ProcRef::of(pid)
                 && !targets.iter().any(|(_, t)| *t == child)

@@ -190,14 +190,14 @@ pub struct LabStatus {
 }
 
 impl LabStatus {
-    /// Every host's sshd runs and answers, and every service runs.
+    /// Every host's init runs, its sshd answers, and every service runs.
     pub fn healthy(&self) -> bool {
         self.present
             && !self.hosts.is_empty()
             && self
                 .hosts
                 .iter()
-                .all(|h| h.sshd_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
+                .all(|h| h.init_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
     }
 }
 
@@ -210,10 +210,13 @@ pub struct HostStatus {
     pub address: Ipv4Addr,
     /// Which package manager owns the acme shop there.
     pub packaging: Packaging,
-    /// The host's sshd, as a controller pid.
+    /// The host's init (PID 1 of its namespace: it boots and reboots the host), as a
+    /// controller pid.
+    pub init_pid: Option<u32>,
+    /// That init still runs (the host is up).
+    pub init_alive: bool,
+    /// The sshd the init started, as a controller pid.
     pub sshd_pid: Option<u32>,
-    /// That sshd process still runs.
-    pub sshd_alive: bool,
     /// An SSH server answers on the host's address and port.
     pub ssh_reachable: bool,
     /// The acme services.

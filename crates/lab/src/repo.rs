@@ -89,8 +89,8 @@ pub(crate) fn ensure_extra_deb(
     Ok(true)
 }
 
-/// Lays out the package tree of `pv` in `staging`: DEBIAN/, the base files, then the files
-/// that differ in this version.
+/// Lays out the package tree of `pv` in `staging`: DEBIAN/, the base files, then the
+/// control files and files that differ in this version.
 pub(crate) fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
     let source = SOURCES.get_dir(pv.name).ok_or_else(|| {
         LabError::io(
@@ -106,8 +106,14 @@ pub(crate) fn stage(pv: PackageVersion, staging: &Path) -> Result<()> {
         pv.version,
     )?;
     copy_tree(source, &base.join("root"), staging, pv.version)?;
-    let version_root = base.join("versions").join(pv.version).join("root");
-    copy_tree(source, &version_root, staging, pv.version)?;
+    let version = base.join("versions").join(pv.version);
+    copy_tree(
+        source,
+        &version.join("DEBIAN"),
+        &staging.join("DEBIAN"),
+        pv.version,
+    )?;
+    copy_tree(source, &version.join("root"), staging, pv.version)?;
     set_dir_modes(staging)
 }
 

@@ -13,7 +13,9 @@
 //!   restarts it in `%postun` after an upgrade or downgrade, once the old version's files
 //!   are gone (so `dnf history undo` leaves the service running the files on disk);
 //! - a dpkg file trigger (`interest-noawait PATH`) becomes `%transfiletriggerin -- PATH`
-//!   that restarts the package's services (acme-api restarts when libacme changes).
+//!   that restarts the package's services (acme-api restarts when libacme changes);
+//! - a `postinst` that asks for a reboot (writes `/var/run/reboot-required`, as a kernel
+//!   update does on Debian) does the same in `%post`.
 //!
 //! Automatic dependency generation and the build-root policy scripts are off: the RPMs hold
 //! exactly the files of the `.deb`.
@@ -66,17 +68,19 @@ pub(crate) fn ensure_rpm(pv: PackageVersion, build_dir: &Path, repo: &Path) -> R
     repo::stage(pv, &staging)?;
     let debian = staging.join("DEBIAN");
     let control = read(&debian.join("control"))?;
-    let triggers = match fs::read_to_string(debian.join("triggers")) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(LabError::io(format!("read the triggers of {pv}"), e)),
+    let optional = |name: &str| match fs::read_to_string(debian.join(name)) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(LabError::io(format!("read the {name} of {pv}"), e)),
     };
+    let triggers = optional("triggers")?;
+    let asks_reboot = optional("postinst")?.contains(REBOOT_REQUIRED);
     sys::remove_tree(&debian)?;
     let files = files_under(&staging)?;
     let spec_path = work.join(format!("{}.spec", pv.name));
     sys::write_file(
         &spec_path,
-        spec(pv, &control, &triggers, &files).as_bytes(),
+        spec(pv, &control, &triggers, asks_reboot, &files).as_bytes(),
         0o644,
     )?;
     let built = rpmbuild(&work, &spec_path, &format!("build package {pv} as an RPM"))?;
@@ -246,8 +250,18 @@ fn trigger_paths(triggers: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The spec file of `pv`, from its Debian control file, triggers and file list.
-fn spec(pv: PackageVersion, control: &str, triggers: &str, files: &[String]) -> String {
+/// The flag file a Debian package writes to ask for a reboot.
+const REBOOT_REQUIRED: &str = "/var/run/reboot-required";
+
+/// The spec file of `pv`, from its Debian control file, triggers, whether its `postinst`
+/// asks for a reboot, and its file list.
+fn spec(
+    pv: PackageVersion,
+    control: &str,
+    triggers: &str,
+    asks_reboot: bool,
+    files: &[String],
+) -> String {
     let description = control_field(control, "Description").unwrap_or_default();
     let (summary, long) = description
         .split_once('\n')
@@ -278,6 +292,17 @@ fn spec(pv: PackageVersion, control: &str, triggers: &str, files: &[String]) -> 
     // $RPM_BUILD_ROOT is %{buildroot}; the shell variable keeps the path out of the script text
     out.push_str("\n%install\nmkdir -p \"$RPM_BUILD_ROOT\"\ncp -a root/. \"$RPM_BUILD_ROOT/\"\n");
     let services = services(files);
+    let reboot = if asks_reboot {
+        format!(
+            "\ntouch {REBOOT_REQUIRED}\necho {name} >> {REBOOT_REQUIRED}.pkgs",
+            name = pv.name
+        )
+    } else {
+        String::new()
+    };
+    if services.is_empty() && asks_reboot {
+        let _ = writeln!(out, "\n%post{reboot}");
+    }
     if !services.is_empty() {
         let each = |command: &str| {
             services
@@ -287,7 +312,7 @@ fn spec(pv: PackageVersion, control: &str, triggers: &str, files: &[String]) -> 
         };
         let _ = write!(
             out,
-            "\n%post\n{}\n\n%preun\nif [ \"$1\" -eq 0 ]; then\n{}\nfi\n\n\
+            "\n%post\n{}{reboot}\n\n%preun\nif [ \"$1\" -eq 0 ]; then\n{}\nfi\n\n\
              %postun\nif [ \"$1\" -ge 1 ]; then\n{}\nfi\n",
             each("restart").join("\n"),
             each("stop || true")
@@ -370,7 +395,7 @@ mod tests {
             name: "acme-api",
             version: "1.0",
         };
-        let text = spec(pv, CONTROL, triggers, &files);
+        let text = spec(pv, CONTROL, triggers, false, &files);
         assert!(
             text.starts_with(
                 "Name: acme-api\nVersion: 1.0\nRelease: 1\nSummary: acme shop orders API\n"
@@ -409,10 +434,36 @@ mod tests {
             pv,
             "Package: acme-docs\nDescription: docs\n",
             "",
+            false,
             &["/usr/share/doc/acme/x".into()],
         );
         assert!(!text.contains("%post") && !text.contains("%preun") && !text.contains("trigger"));
         assert!(!text.contains("Requires:"));
+    }
+
+    #[test]
+    fn a_postinst_asking_for_a_reboot_asks_in_post_too() {
+        let pv = PackageVersion {
+            name: "acme-agent",
+            version: "1.2",
+        };
+        let files = ["/etc/init.d/acme-agent".to_owned()];
+        let text = spec(pv, "Package: acme-agent\n", "", true, &files);
+        assert!(
+            text.contains(
+                "\n%post\n/etc/init.d/acme-agent restart\ntouch /var/run/reboot-required\n\
+                 echo acme-agent >> /var/run/reboot-required.pkgs\n\n%preun"
+            ),
+            "{text}"
+        );
+        let text = spec(pv, "Package: acme-agent\n", "", true, &["/x".to_owned()]);
+        assert!(
+            text.contains("\n%post\ntouch /var/run/reboot-required\n"),
+            "{text}"
+        );
+        let postinst =
+            repo::source_text("acme-agent", "versions/1.2/DEBIAN/postinst").expect("postinst");
+        assert!(postinst.contains(REBOOT_REQUIRED));
     }
 
     #[test]

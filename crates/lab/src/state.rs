@@ -38,8 +38,10 @@ pub(crate) struct HostState {
     pub(crate) overlay: bool,
     /// The `unshare` process (parent of the host's PID namespace).
     pub(crate) unshare: Option<ProcRef>,
-    /// The host's sshd (PID 1 inside the namespace), as seen from the controller.
-    pub(crate) sshd: Option<ProcRef>,
+    /// The host's init (PID 1 inside the namespace), as seen from the controller. Labs made
+    /// before hosts could reboot ran sshd there and recorded it as `sshd`.
+    #[serde(alias = "sshd")]
+    pub(crate) init: Option<ProcRef>,
 }
 
 impl State {

@@ -40,20 +40,28 @@ pub fn status(dir: &Path) -> Result<LabStatus> {
 }
 
 fn host_status(h: &HostState, port: u16) -> HostStatus {
-    let sshd_alive = h.sshd.is_some_and(|p| p.alive());
+    let init_alive = h.init.is_some_and(|p| p.alive());
     let namespace = h
-        .sshd
-        .filter(|_| sshd_alive)
+        .init
+        .filter(|_| init_alive)
         .and_then(|p| sys::pid_namespace(p.pid));
+    // the oldest process of that name in the host's namespace (sshd: the listener, not a
+    // session)
+    let find = |name: &str| {
+        let ns = namespace.as_ref()?;
+        sys::all_pids()
+            .into_iter()
+            .filter_map(|pid| sys::proc_stat(pid).map(|s| (pid, s)))
+            .filter(|(pid, s)| {
+                s.comm == name && s.state != 'Z' && sys::pid_namespace(*pid).as_ref() == Some(ns)
+            })
+            .min_by_key(|(_, s)| s.start_time)
+            .map(|(pid, _)| pid)
+    };
     let services = SERVICES
         .iter()
         .map(|(name, http_port)| {
-            let pid = namespace.as_ref().and_then(|ns| {
-                sys::all_pids().into_iter().find(|pid| {
-                    sys::proc_stat(*pid).is_some_and(|s| s.comm == *name && s.state != 'Z')
-                        && sys::pid_namespace(*pid).as_ref() == Some(ns)
-                })
-            });
+            let pid = find(name);
             let healthy = http_port.map(|p| {
                 matches!(
                     remote::http_get(
@@ -76,8 +84,9 @@ fn host_status(h: &HostState, port: u16) -> HostStatus {
         name: h.name.clone(),
         address: h.address,
         packaging: h.packaging,
-        sshd_pid: h.sshd.map(|p| p.pid),
-        sshd_alive,
+        init_pid: h.init.map(|p| p.pid),
+        init_alive,
+        sshd_pid: find("sshd"),
         ssh_reachable: remote::ssh_banner(
             SocketAddr::from((h.address, port)),
             Duration::from_secs(2),

@@ -213,11 +213,11 @@ fn canonical(path: &Path) -> Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| LabError::io(format!("resolve {}", path.display()), e))
 }
 
-/// Every recorded host has a live sshd that answers.
+/// Every recorded host has a live init and an sshd that answers.
 fn running(state: &State) -> bool {
     !state.hosts.is_empty()
         && state.hosts.iter().all(|h| {
-            h.sshd.is_some_and(|p| p.alive())
+            h.init.is_some_and(|p| p.alive())
                 && remote::ssh_banner(
                     SocketAddr::from((h.address, state.port)),
                     Duration::from_secs(2),

@@ -66,6 +66,16 @@ pub enum PkgError {
         /// One line per missing version or unsafe downgrade.
         reasons: Vec<String>,
     },
+    /// A host rebooted for an update did not come back (on a new boot) in time.
+    #[error("{host}: not back from the reboot after {}s: {last}", waited.as_secs())]
+    RebootTimeout {
+        /// Inventory name.
+        host: String,
+        /// How long we waited.
+        waited: Duration,
+        /// What the last attempt to reach it saw.
+        last: String,
+    },
     /// The operation ran but the host did not end in the state asked for.
     #[error("{host}: the host did not end as asked: {}", mismatches.join("; "))]
     NotExact {
@@ -95,6 +105,7 @@ impl PkgError {
             | PkgError::Parse { host, .. }
             | PkgError::BadInput { host, .. }
             | PkgError::Infeasible { host, .. }
+            | PkgError::RebootTimeout { host, .. }
             | PkgError::NotExact { host, .. } => host,
         }
     }
@@ -118,6 +129,7 @@ impl PkgError {
             PkgError::Parse { .. } => "parse",
             PkgError::BadInput { .. } => "bad-input",
             PkgError::Infeasible { .. } => "infeasible",
+            PkgError::RebootTimeout { .. } => "reboot-timeout",
             PkgError::NotExact { .. } => "not-exact",
         }
     }

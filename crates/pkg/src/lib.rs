@@ -6,7 +6,8 @@
 //! - [`manifest`]: the validated `name=version` lists a change applies;
 //! - [`backend`]: the [`PackageManager`] trait and detection; [`apt`] and [`dnf`] implement it;
 //! - [`ops`]: apply, rollback and the rollback-feasibility check, on any backend;
-//! - [`history`]: a host's own record of package transactions.
+//! - [`history`]: a host's own record of package transactions;
+//! - [`reboot`]: rebooting a host an update asked to reboot, proven by a marker and bounded.
 //!
 //! Invariants: every command is argv or a constant script with data as positional
 //! parameters; every call is non-interactive and bounded (lock wait, then command time);
@@ -20,6 +21,7 @@ pub mod history;
 pub mod manifest;
 pub mod model;
 pub mod ops;
+pub mod reboot;
 pub mod version;
 
 pub use backend::{Backend, Limits, PackageManager, Target, detect};

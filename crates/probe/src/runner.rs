@@ -142,6 +142,13 @@ impl Runner {
         futures::future::join_all(futs).await
     }
 
+    /// Drop the connection to `host` (it rebooted): its next check connects again.
+    pub async fn reconnect(&self, host: &str) {
+        if let Some(t) = self.fleet.transport(host) {
+            t.reconnect().await;
+        }
+    }
+
     /// Close connections.
     pub async fn close(self) {
         self.fleet.close().await;

@@ -136,7 +136,7 @@ fn run_blocking(
                     dir.display()
                 ))?;
             } else {
-                let mut t = render::table(&["HOST", "ADDRESS", "SSHD", "SSH", "SERVICES"]);
+                let mut t = render::table(&["HOST", "ADDRESS", "INIT", "SSH", "SERVICES"]);
                 for h in &st.hosts {
                     let services = h
                         .services
@@ -148,8 +148,8 @@ fn run_blocking(
                         h.name.as_str().into(),
                         h.address.to_string().into(),
                         render::colored(
-                            if h.sshd_alive { "running" } else { "dead" },
-                            Some(h.sshd_alive),
+                            if h.init_alive { "running" } else { "dead" },
+                            Some(h.init_alive),
                         ),
                         render::colored(
                             if h.ssh_reachable { "ok" } else { "unreachable" },

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use fearless_change::{ChangeError, ChangeRecord, CloseCode, Command};
-use fearless_config::{Config, Host};
+use fearless_config::{Config, Host, PatchPolicy, RebootPolicy};
 use fearless_pkg::ops::{self, Options};
 use fearless_pkg::version::compare;
 use fearless_pkg::{Limits, Manager, Manifest, PackageManager, PackageSet, Pending};
@@ -316,6 +316,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
             "manifest": manifest.pins.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "waves": waves,
             "bake": humantime::format_duration(bake).to_string(),
+            "reboot": reboot_policy_json(&config.patch),
             "baseline_failures": baseline_failures,
         });
         if g.format == Format::Json {
@@ -326,6 +327,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
                 &manifest,
                 &waves,
                 bake,
+                &config.patch,
                 &baseline_failures,
             ))?;
         }
@@ -394,6 +396,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         checks: &checks,
         baseline: &baseline,
         prepared,
+        policy: &config.patch,
     };
     let (ends, halt) = drive(g, &config, &fw, &ctx, &waves, Vec::new(), 0, bake).await?;
     checks.close().await;
@@ -1002,6 +1005,7 @@ fn plan_text(
     manifest: &Manifest,
     waves: &[Vec<String>],
     bake: Duration,
+    policy: &PatchPolicy,
     baseline_failures: &[String],
 ) -> String {
     let mut s = format!(
@@ -1020,6 +1024,15 @@ fn plan_text(
     for (i, w) in waves.iter().enumerate() {
         s.push_str(&format!("  {}: {}\n", i + 1, w.join(", ")));
     }
+    s.push_str(&match policy.reboot {
+        RebootPolicy::Never => {
+            "reboots: never (a host that needs one fails and is rolled back)\n".to_owned()
+        }
+        RebootPolicy::IfRequired => format!(
+            "reboots: if required (a host must be back within {})\n",
+            humantime::format_duration(policy.reboot_timeout)
+        ),
+    });
     if baseline_failures.is_empty() {
         s.push_str("baseline: every check passes\n");
     } else {
@@ -1032,6 +1045,17 @@ fn plan_text(
         }
     }
     s
+}
+
+/// `patch.reboot` in the plan's JSON.
+fn reboot_policy_json(policy: &PatchPolicy) -> Value {
+    match policy.reboot {
+        RebootPolicy::Never => json!({"policy": "never"}),
+        RebootPolicy::IfRequired => json!({
+            "policy": "if-required",
+            "timeout": humantime::format_duration(policy.reboot_timeout).to_string(),
+        }),
+    }
 }
 
 fn describe_check(r: &CheckResult) -> String {
@@ -1131,6 +1155,8 @@ struct Ctx<'a> {
     baseline: &'a Baseline,
     /// What the preflight prepared per host (a resumed rollout has none: it plans again).
     prepared: BTreeMap<String, ops::Prepared>,
+    /// `patch:` of the config (reboots).
+    policy: &'a PatchPolicy,
 }
 
 impl Ctx<'_> {
@@ -1321,15 +1347,15 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => return self.failed(host, state, e).await,
         };
-        if report.restarts.reboot_required == Some(true) {
-            return self
-                .failed(
-                    host,
-                    state,
-                    "a reboot is required and rebooting is not supported yet".into(),
-                )
-                .await;
-        }
+        // Checks that ran before a reboot say nothing about the host after it.
+        let regressions = if report.restarts.reboot_required == Some(true) {
+            match self.reboot(g, t, &report.restarts).await {
+                Ok(()) => self.regressions(host).await,
+                Err(why) => return self.failed(host, state, why).await,
+            }
+        } else {
+            regressions
+        };
         let state = match self.step(host, state, Step::Verify, None, json!({})).await {
             Ok(s) => s,
             Err(e) => return self.failed(host, state, e).await,
@@ -1342,10 +1368,98 @@ impl Ctx<'_> {
         }
     }
 
-    /// From `verifying`: the host's checks against the baseline decide.
-    async fn verify(&self, g: &Global, host: &str, state: HostState) -> (HostState, String) {
+    /// From `verifying` after a crash: reboot first if the host still needs it (the dead
+    /// controller may not have got that far), then the host's checks against the baseline
+    /// decide.
+    async fn verify(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+        state: HostState,
+    ) -> (HostState, String) {
+        let host = t.name;
+        match b.restarts(t).await {
+            Ok(r) if r.reboot_required == Some(true) => {
+                if let Err(why) = self.reboot(g, t, &r).await {
+                    return self.failed(host, state, why).await;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return self.failed(host, state, e.to_string()).await,
+        }
         let regressions = self.regressions(host).await;
         self.judge(g, host, state, regressions).await
+    }
+
+    /// A host that says it needs a reboot: rebooted and back on a new boot when
+    /// `patch.reboot` allows it, else the reason it fails. Journaled on the rollout
+    /// (`rollout.reboot.started`, `.finished`).
+    async fn reboot(
+        &self,
+        g: &Global,
+        t: &fearless_pkg::Target<'_>,
+        restarts: &fearless_pkg::backend::Restarts,
+    ) -> Result<(), String> {
+        let host = t.name;
+        let asked = if restarts.reboot_packages.is_empty() {
+            restarts.reboot_source.clone()
+        } else {
+            format!(
+                "{}: {}",
+                restarts.reboot_source,
+                restarts.reboot_packages.join(", ")
+            )
+        };
+        if self.policy.reboot == RebootPolicy::Never {
+            return Err(format!(
+                "a reboot is required ({asked}) and patch.reboot is `never`; \
+                 `patch.reboot: if-required` lets the rollout reboot it"
+            ));
+        }
+        progress(g, &format!("{host}: rebooting ({asked})"));
+        let mark = |kind: &str, detail: Value| NewEvent {
+            subject: format!("R-{}", self.rollout),
+            ..event(self.actor, kind, detail)
+        };
+        let timeout = self.policy.reboot_timeout;
+        // The token is journaled first: `rollout resume` after a crash from here on tells
+        // by it whether the reboot ran.
+        let token = fearless_pkg::reboot::new_token();
+        self.store
+            .append(mark(
+                "rollout.reboot.started",
+                json!({"host": host, "asked": asked, "timeout_s": timeout.as_secs(), "token": token}),
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        let rebooted = fearless_pkg::reboot::reboot(t, &token, timeout).await;
+        let detail = match &rebooted {
+            Ok(r) => json!({
+                "host": host,
+                "ok": true,
+                "command": r.command,
+                "ms": u64::try_from(r.took.as_millis()).unwrap_or(u64::MAX),
+                "new_boot_id": r.new_boot_id,
+            }),
+            Err(e) => json!({"host": host, "ok": false, "error": e.to_string()}),
+        };
+        self.store
+            .append(mark("rollout.reboot.finished", detail))
+            .await
+            .map_err(|e| e.to_string())?;
+        // The checks reach the host over connections of their own, which died with it too.
+        self.checks.runner.reconnect(host).await;
+        let r = rebooted.map_err(|e| e.to_string())?;
+        progress(
+            g,
+            &format!(
+                "{host}: back after {:.1}s ({})",
+                r.took.as_secs_f64(),
+                r.command
+            ),
+        );
+        Ok(())
     }
 
     /// From `verifying`, with the host's regressions against the baseline.
@@ -1390,6 +1504,12 @@ impl Ctx<'_> {
         state: HostState,
     ) -> (HostState, String) {
         let host = t.name;
+        // The dead controller was rebooting it: it may still be on its way back.
+        if let Some(started) = self.unfinished(host, "reboot").await
+            && let Err(why) = self.settle_reboot(g, t, &started).await
+        {
+            return (state, why);
+        }
         // A transaction the dead controller started may still be running: its end is the
         // host's state, so wait for it before reading.
         match fearless_pkg::backend::wait_for_lock(t).await {
@@ -1431,7 +1551,9 @@ impl Ctx<'_> {
         match action {
             R::Untouched | R::Done => (state, format!("{state}, unchanged")),
             // The controller died bisecting the rolled-back canary: finish the restore.
-            R::Investigate(_) if state == S::RolledBack && self.bisect_unfinished(host).await => {
+            R::Investigate(_)
+                if state == S::RolledBack && self.unfinished(host, "bisect").await.is_some() =>
+            {
                 self.restore_snapshot(g, b, t).await
             }
             R::Investigate(why) => (state, why),
@@ -1454,7 +1576,7 @@ impl Ctx<'_> {
                     _ => &[],
                 };
                 match self.walk(host, state, steps).await {
-                    Ok(s) => self.verify(g, host, s).await,
+                    Ok(s) => self.verify(g, b, t, s).await,
                     Err(e) => (state, e),
                 }
             }
@@ -1763,18 +1885,69 @@ impl Ctx<'_> {
         (HostState::RolledBack, detail)
     }
 
-    /// Whether a bisect of `host` started in this rollout and never finished.
-    async fn bisect_unfinished(&self, host: &str) -> bool {
-        let Ok(entries) = journal_of(self.store, format!("R-{}", self.rollout)).await else {
-            return false;
-        };
+    /// The `started` entry's payload when `work` (`bisect`, `reboot`) of `host` started in
+    /// this rollout and never finished (its last `rollout.WORK.*` entry is `started`).
+    async fn unfinished(&self, host: &str, work: &str) -> Option<Value> {
+        let entries = journal_of(self.store, format!("R-{}", self.rollout))
+            .await
+            .ok()?;
+        let prefix = format!("rollout.{work}.");
         entries
-            .iter()
+            .into_iter()
             .rev()
-            .find(|e| {
-                e.kind.starts_with("rollout.bisect.") && e.payload["host"].as_str() == Some(host)
-            })
-            .is_some_and(|e| e.kind == "rollout.bisect.started")
+            .find(|e| e.kind.starts_with(&prefix) && e.payload["host"].as_str() == Some(host))
+            .filter(|e| e.kind.ends_with(".started"))
+            .map(|e| e.payload)
+    }
+
+    /// A reboot the dead controller started (`started`: its journal payload): wait for the
+    /// host to come back if the reboot ran, and journal how it ended.
+    async fn settle_reboot(
+        &self,
+        g: &Global,
+        t: &fearless_pkg::Target<'_>,
+        started: &Value,
+    ) -> Result<(), String> {
+        use fearless_pkg::reboot::{Settled, settle};
+        let host = t.name;
+        let token = started["token"].as_str().unwrap_or_default();
+        progress(
+            g,
+            &format!("{host}: was being rebooted; looking for its new boot"),
+        );
+        let settled = settle(t, token, self.policy.reboot_timeout).await;
+        let detail = match &settled {
+            Ok(Settled::Rebooted(waited)) => json!({
+                "host": host,
+                "ok": true,
+                "resumed": true,
+                "waited_ms": u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Ok(Settled::NeverStarted) => json!({
+                "host": host,
+                "ok": false,
+                "resumed": true,
+                "error": "the controller died before the reboot command ran",
+            }),
+            Err(e) => json!({"host": host, "ok": false, "resumed": true, "error": e.to_string()}),
+        };
+        let note = NewEvent {
+            subject: format!("R-{}", self.rollout),
+            ..event(self.actor, "rollout.reboot.finished", detail)
+        };
+        self.store.append(note).await.map_err(|e| e.to_string())?;
+        self.checks.runner.reconnect(host).await;
+        match settled {
+            Ok(Settled::Rebooted(_)) => {
+                progress(g, &format!("{host}: back from its reboot"));
+                Ok(())
+            }
+            Ok(Settled::NeverStarted) => {
+                progress(g, &format!("{host}: its reboot never ran"));
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     async fn snapshot_of(&self, host: &str) -> Result<PackageSet, String> {
@@ -1947,6 +2120,7 @@ async fn resume(g: &Global, config: Config, store: &Store, id: &str) -> Result<O
         checks: &checks,
         baseline: &l.baseline,
         prepared: BTreeMap::new(),
+        policy: &config.patch,
     };
     let touched: Vec<&str> = l
         .rows
@@ -2083,6 +2257,7 @@ async fn abort(g: &Global, config: Config, store: &Store, id: &str) -> Result<Ou
         checks: &checks,
         baseline: &l.baseline,
         prepared: BTreeMap::new(),
+        policy: &config.patch,
     };
     let changed: Vec<&str> = l
         .rows

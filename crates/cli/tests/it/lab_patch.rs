@@ -594,7 +594,7 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
         Some(0)
     );
     let change = approved(c, "routine");
-    // The lab records each host's sshd (PID 1 of its namespace): killing it kills the host.
+    // The lab records each host's init (PID 1 of its namespace): killing it kills the host.
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(std::path::Path::new(&d).join("state.json")).expect("state"),
     )
@@ -602,8 +602,8 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
     let victim_pid = state["hosts"]
         .as_array()
         .and_then(|hs| hs.iter().find(|h| h["name"] == "web-3"))
-        .and_then(|h| h["sshd"]["pid"].as_u64())
-        .expect("web-3 sshd pid")
+        .and_then(|h| h["init"]["pid"].as_u64())
+        .expect("web-3 init pid")
         .to_string();
 
     let started = std::time::Instant::now();
@@ -852,4 +852,189 @@ fn rollback_scope_wave_rolls_back_every_changed_host_of_the_failed_wave() {
     for host in ["web-1", "web-2", "web-3"] {
         assert_eq!(version_on(&c, host, "acme-docs"), "1.0", "{host}");
     }
+}
+
+/// Every `rollout.reboot.finished` entry of rollout `R-<n>`: (host, ok).
+fn reboots(config: &str, rollout: &str) -> Vec<(String, bool)> {
+    let entries = json(config, &["journal", "--subject", rollout]);
+    entries["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "rollout.reboot.finished")
+        .map(|e| {
+            (
+                e["payload"]["host"].as_str().unwrap_or("").to_owned(),
+                e["payload"]["ok"] == true,
+            )
+        })
+        .collect()
+}
+
+fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
+    let out = fearless(&["lab", "ssh", host, "--dir", dir, "--", "sh", "-c", script]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{host}: {script}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_survives_a_crash() {
+    let lab = TestLab::up(&["--hosts", "2"]);
+    let d = lab.dir.clone();
+    assert_eq!(
+        fearless(&["lab", "publish", "needs-reboot", "--dir", &d])
+            .status
+            .code(),
+        Some(0)
+    );
+    let c = lab.config.clone();
+    let c = c.as_str();
+    let args = |id: &str| -> Vec<String> {
+        [
+            "patch", "--change", id, "--waves", "1,100%", "--bake", "0s", "--format", "json",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+
+    // patch.reboot: never (the default): the canary needs a reboot, so it fails and is
+    // rolled back; nothing else is touched.
+    let id = approved(c, "agent 1.2");
+    let plan = ok(c, "alice", &["patch", "--change", &id, "--dry-run"]);
+    assert!(plan.contains("reboots: never"), "{plan}");
+    let argv = args(&id);
+    let (code, out, err) = run(
+        c,
+        "alice",
+        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    let result: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(result["state"], "backed-out", "{result}");
+    let detail = result["result"]["hosts"][0]["detail"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        detail.contains(
+            "a reboot is required (/var/run/reboot-required: acme-agent) and patch.reboot is `never`"
+        ),
+        "{result}"
+    );
+    let shown = json(c, &["rollout", "show", "R-1"]);
+    assert_eq!(
+        host_states(&shown),
+        [("web-1", "rolled-back"), ("web-2", "pending")],
+        "{shown}"
+    );
+    assert_eq!(version_on(c, "web-1", "acme-agent"), "1.0");
+    assert!(reboots(c, "R-1").is_empty());
+
+    // patch.reboot: if-required, but web-1's reboot does nothing: the marker proves it is
+    // still the same boot, and the bound fails it (then it is rolled back).
+    let text = std::fs::read_to_string(c).expect("lab config");
+    let allowed = text.replacen(
+        "patch:\n",
+        "patch:\n  reboot: if-required\n  reboot_timeout: 4s\n",
+        1,
+    );
+    assert_ne!(allowed, text, "the lab config has a patch: section");
+    let c2 = std::path::Path::new(&d).join("reboot.yaml");
+    std::fs::write(&c2, &allowed).expect("write config");
+    let c2 = c2.display().to_string();
+    let c2 = c2.as_str();
+    lab_ssh(
+        &d,
+        "web-1",
+        "mv /usr/local/sbin/shutdown /root/shutdown && printf '#!/bin/sh\\nexit 0\\n' > /usr/local/sbin/shutdown && chmod 755 /usr/local/sbin/shutdown",
+    );
+    let id = approved(c2, "agent 1.2, again");
+    let plan = ok(c2, "alice", &["patch", "--change", &id, "--dry-run"]);
+    assert!(
+        plan.contains("reboots: if required (a host must be back within 4s)"),
+        "{plan}"
+    );
+    let argv = args(&id);
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(
+        c2,
+        "alice",
+        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    let result: Value = serde_json::from_str(&out).expect("json");
+    let detail = result["result"]["hosts"][0]["detail"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        detail.contains("web-1: not back from the reboot after ")
+            && detail.contains("it still answered on the boot before the reboot"),
+        "{result}"
+    );
+    assert_eq!(reboots(c2, "R-2"), [("web-1".to_owned(), false)]);
+    let shown = json(c2, &["rollout", "show", "R-2"]);
+    assert_eq!(
+        host_states(&shown),
+        [("web-1", "rolled-back"), ("web-2", "pending")],
+        "{shown}"
+    );
+    lab_ssh(&d, "web-1", "mv /root/shutdown /usr/local/sbin/shutdown");
+
+    // The controller dies while web-1 reboots; `rollout resume` waits for the host, finds
+    // the reboot done, verifies it, and the second wave reboots web-2: every host on the
+    // manifest, each upgraded exactly once in this rollout, no reboot request left.
+    let id = approved(c2, "agent 1.2, third time");
+    let text = allowed.replacen("reboot_timeout: 4s", "reboot_timeout: 60s", 1);
+    std::fs::write(c2, text).expect("write config");
+    assert!(
+        kill_when(c2, &id, 3, "rollout.reboot.started"),
+        "no reboot started"
+    );
+    let (code, out, err) = run(
+        c2,
+        "alice",
+        &["rollout", "resume", "R-3", "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let shown = json(c2, &["rollout", "show", "R-3"]);
+    assert_eq!(
+        host_states(&shown),
+        [("web-1", "verified"), ("web-2", "verified")],
+        "{shown}"
+    );
+    let done = reboots(c2, "R-3");
+    assert!(done.contains(&("web-2".to_owned(), true)), "{done:?}");
+    for host in ["web-1", "web-2"] {
+        assert_eq!(version_on(c2, host, "acme-agent"), "1.2", "{host}");
+        assert_eq!(
+            lab_ssh(
+                &d,
+                host,
+                "test -e /var/run/reboot-required && echo still || echo gone"
+            )
+            .trim(),
+            "gone",
+            "{host}"
+        );
+        let log = lab_ssh(&d, host, "tail -n 1 /var/log/acme/acme-agent.log");
+        assert!(log.contains("acme-agent 1.2 started"), "{host}: {log}");
+    }
+    // web-1 took 1.2 in each of the three rollouts (two rolled back), web-2 once.
+    assert_eq!(upgrades(&d, "web-1", "acme-agent", "1.0", "1.2"), 3);
+    assert_eq!(upgrades(&d, "web-2", "acme-agent", "1.0", "1.2"), 1);
+    let change = json(c2, &["change", "show", &id]);
+    assert_eq!(
+        (change["state"].as_str(), change["close_code"].as_str()),
+        (Some("review"), Some("successful")),
+        "{change}"
+    );
 }

@@ -61,6 +61,32 @@ pub(crate) fn ssh(dir: &Path, host: &str, command: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Runs a remote command like [`ssh`], whatever its end: (exit code, stdout and stderr).
+pub(crate) fn ssh_status(dir: &Path, host: &str, command: &str) -> (Option<i32>, String) {
+    let argv = fearless_lab::ssh_argv(dir, host).expect("ssh argv");
+    let output = Command::new(&argv[0])
+        .args(&argv[1..])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=3",
+            "--",
+            command,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ssh");
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
 /// Whether a process with this pid and start time still runs (zombies do not count).
 pub(crate) fn alive(pid: u64, start_time: u64) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -123,7 +149,7 @@ pub(crate) fn recorded_processes(dir: &Path) -> Vec<(u64, u64)> {
     let state: serde_json::Value = serde_json::from_str(&text).expect("state json");
     let mut out = Vec::new();
     for host in state["hosts"].as_array().expect("hosts") {
-        for key in ["unshare", "sshd"] {
+        for key in ["unshare", "init"] {
             let p = &host[key];
             out.push((
                 p["pid"].as_u64().expect("pid"),

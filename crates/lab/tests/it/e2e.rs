@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use fearless_lab::{Scenario, UpOptions};
 
 use crate::common::{
-    alive, http_get, mounts_under, recorded_processes, require_lab_prerequisites, ssh, wait_status,
+    alive, http_get, mounts_under, recorded_processes, require_lab_prerequisites, ssh, ssh_status,
+    wait_status,
 };
 
 /// Tears the lab down even when an assertion fails midway.
@@ -16,6 +17,16 @@ impl Drop for Teardown {
     fn drop(&mut self) {
         let _ = fearless_lab::down(&self.0, &mut |_| {});
     }
+}
+
+/// One host of `lab status`.
+fn host_status(dir: &std::path::Path, name: &str) -> fearless_lab::HostStatus {
+    fearless_lab::status(dir)
+        .expect("status")
+        .hosts
+        .into_iter()
+        .find(|h| h.name == name)
+        .expect("host in status")
 }
 
 const UPGRADE: &str =
@@ -130,12 +141,56 @@ fn lab_up_patch_break_fix_down() {
     assert_eq!(wait_status("127.0.0.11", 8080, "/checkout", 200), 200);
     assert_eq!(http_get("127.0.0.11", 9090, "/orders").0, 200);
 
+    // an update that asks for a reboot, and the reboot: connections drop, /run starts
+    // empty (the request is gone), the services and sshd start again; the init stays
+    fearless_lab::publish(&dir, Scenario::NeedsReboot).expect("publish needs-reboot");
+    let upgrade = ssh(&dir, "web-2", UPGRADE);
+    assert!(upgrade.contains("acme-agent (1.2)"), "{upgrade}");
+    assert_eq!(
+        ssh(&dir, "web-2", "cat /var/run/reboot-required.pkgs").trim(),
+        "acme-agent"
+    );
+    let before = host_status(&dir, "web-2");
+    let web_1 = host_status(&dir, "web-1");
+    let refused = ssh_status(&dir, "web-2", "shutdown -h now");
+    assert_eq!(refused.0, Some(1), "shutdown without -r: {refused:?}");
+    assert!(refused.1.contains("can only reboot"), "{refused:?}");
+    let _dropped = ssh_status(&dir, "web-2", "reboot; sleep 5");
+    let started = std::time::Instant::now();
+    loop {
+        let (code, out) = ssh_status(&dir, "web-2", "ls /run/reboot-required 2>&1; true");
+        if code == Some(0) && out.contains("No such file") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "web-2 never came back from its reboot: {code:?} {out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let after = host_status(&dir, "web-2");
+    assert_eq!(after.init_pid, before.init_pid, "the init stays");
+    assert!(after.init_alive);
+    assert_ne!(after.sshd_pid, before.sshd_pid, "sshd started again");
+    for (old, new) in before.services.iter().zip(&after.services) {
+        assert!(new.running, "{} runs after the reboot", new.name);
+        assert_ne!(old.pid, new.pid, "{} started again", new.name);
+    }
+    assert_eq!(wait_status("127.0.0.12", 8080, "/checkout", 200), 200);
+    assert_eq!(
+        host_status(&dir, "web-1").services[0].pid,
+        web_1.services[0].pid,
+        "the other host did not reboot"
+    );
+    let log = ssh(&dir, "web-2", "cat /var/log/acme/acme-agent.log");
+    assert!(log.contains("acme-agent 1.2 started"), "{log}");
+
     // down leaves nothing behind, and is safe twice
     let recorded = recorded_processes(&dir);
     assert_eq!(
         recorded.len(),
         4,
-        "unshare and sshd of two hosts: {recorded:?}"
+        "unshare and init of two hosts: {recorded:?}"
     );
     let report = fearless_lab::down(&dir, &mut |_| {}).expect("down");
     assert!(!report.is_empty());

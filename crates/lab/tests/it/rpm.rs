@@ -141,7 +141,7 @@ fn rpm_host_installs_breaks_and_undoes_with_dnf() {
     assert_eq!(
         recorded.len(),
         4,
-        "unshare and sshd of two hosts: {recorded:?}"
+        "unshare and init of two hosts: {recorded:?}"
     );
     fearless_lab::down(&dir, &mut |_| {}).expect("down");
     for (pid, start) in &recorded {
