@@ -995,10 +995,46 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
     let id = approved(c2, "agent 1.2, third time");
     let text = allowed.replacen("reboot_timeout: 4s", "reboot_timeout: 60s", 1);
     std::fs::write(c2, text).expect("write config");
-    assert!(
-        kill_when(c2, &id, 3, "rollout.reboot.started"),
-        "no reboot started"
-    );
+    // SIGKILL once web-1's reboot command has been started (it runs a second later): the
+    // host notes the token of its pending reboot (R-2's fake one is still there).
+    let pending = || {
+        let out = fearless(&[
+            "lab",
+            "ssh",
+            "web-1",
+            "--dir",
+            &d,
+            "--",
+            "cat",
+            "/run/fearless/reboot-pending",
+        ]);
+        stdout(&out).trim().to_owned()
+    };
+    let before = pending();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args([
+            "-c", c2, "--as", "alice", "patch", "--change", &id, "--waves", "1,100%", "--bake",
+            "1s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn patch");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web-1's reboot never started"
+        );
+        let now = pending();
+        if !now.is_empty() && now != before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
     let (code, out, err) = run(
         c2,
         "alice",
@@ -1013,6 +1049,21 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
     );
     let done = reboots(c2, "R-3");
     assert!(done.contains(&("web-2".to_owned(), true)), "{done:?}");
+    // resume settled web-1's unfinished reboot first (by its token: it ran, so resume
+    // waited for the new boot), and journaled it
+    let entries = json(c2, &["journal", "--subject", "R-3"]);
+    let settled: Vec<&Value> = entries["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            e["kind"] == "rollout.reboot.finished"
+                && e["payload"]["host"] == "web-1"
+                && e["payload"]["resumed"] == true
+        })
+        .collect();
+    assert_eq!(settled.len(), 1, "{entries}");
+    assert_eq!(settled[0]["payload"]["ok"], true, "{entries}");
     for host in ["web-1", "web-2"] {
         assert_eq!(version_on(c2, host, "acme-agent"), "1.2", "{host}");
         assert_eq!(
