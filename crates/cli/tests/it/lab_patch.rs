@@ -311,6 +311,30 @@ fn kill_after(
     kind: &str,
     delay: std::time::Duration,
 ) -> bool {
+    let subject = format!("R-{rollout}");
+    kill_once(config, change, delay, || {
+        let out = fearless(&[
+            "-c",
+            config,
+            "journal",
+            "--subject",
+            &subject,
+            "--format",
+            "json",
+        ]);
+        stdout(&out).contains(&format!("\"{kind}\""))
+    })
+}
+
+/// Start `patch` (waves 1,100%, bake 1 s), poll `seen` until it holds (at most 60 s), then
+/// SIGKILL the controller `delay` later. Returns whether `seen` held before the process
+/// ended on its own.
+fn kill_once(
+    config: &str,
+    change: &str,
+    delay: std::time::Duration,
+    mut seen: impl FnMut() -> bool,
+) -> bool {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
         .args([
             "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
@@ -322,34 +346,24 @@ fn kill_after(
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn patch");
-    let subject = format!("R-{rollout}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut seen = false;
+    let mut held = false;
     while std::time::Instant::now() < deadline {
         if child.try_wait().expect("wait").is_some() {
             break;
         }
-        let out = fearless(&[
-            "-c",
-            config,
-            "journal",
-            "--subject",
-            &subject,
-            "--format",
-            "json",
-        ]);
-        if stdout(&out).contains(&format!("\"{kind}\"")) {
-            seen = true;
+        if seen() {
+            held = true;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    if seen {
+    if held {
         std::thread::sleep(delay);
     }
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
-    seen
+    held
 }
 
 /// `(host, state)` of every host of a `rollout show` document.
@@ -1011,30 +1025,13 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
         stdout(&out).trim().to_owned()
     };
     let before = pending();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
-        .args([
-            "-c", c2, "--as", "alice", "patch", "--change", &id, "--waves", "1,100%", "--bake",
-            "1s",
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn patch");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "web-1's reboot never started"
-        );
-        let now = pending();
-        if !now.is_empty() && now != before {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    assert!(
+        kill_once(c2, &id, std::time::Duration::ZERO, || {
+            let now = pending();
+            !now.is_empty() && now != before
+        }),
+        "web-1's reboot never started"
+    );
     let (code, out, err) = run(
         c2,
         "alice",
