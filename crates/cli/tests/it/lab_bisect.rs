@@ -19,13 +19,8 @@ fn json(config: &str, args: &[&str]) -> Value {
 #[test]
 fn bisect_names_libacme_and_restores_the_host() {
     let lab = TestLab::up(&["--hosts", "1"]);
-    let (d, c) = (lab.dir.clone(), lab.config.as_str());
-    assert_eq!(
-        fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    let c = lab.config.as_str();
+    lab.publish("bad-libacme");
 
     // The batch the hosts are offered: routine plus libacme 2.0.
     let pins = pending_pins(c);

@@ -95,12 +95,7 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
     );
 
     // Publish `routine`: exactly its nine updates are pending, 1.0 → 1.1, on both hosts.
-    assert_eq!(
-        fearless(&["lab", "publish", "routine", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("routine");
     let pending = json_ok(c, &["packages", "--pending"]);
     for h in both {
         let list = &host(&pending, h)["pending"];

@@ -60,12 +60,7 @@ fn version_on(config: &str, host: &str, package: &str) -> String {
 fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
     let lab = TestLab::up(&["--hosts", "3"]);
     let (d, c) = (lab.dir.clone(), lab.config.as_str());
-    assert_eq!(
-        fearless(&["lab", "publish", "routine", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("routine");
 
     // Not approved: refused before anything runs.
     let first = new_change(c, "routine batch");
@@ -206,12 +201,7 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 
     // bad-libacme: the canary fails orders-api and checkout, goes back to its snapshot
     // byte for byte, and the rollout stops after wave 1 with the other hosts untouched.
-    assert_eq!(
-        fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("bad-libacme");
     let second = new_change(c, "libacme 2");
     ok(c, "alice", &["change", "submit", &second]);
     ok(c, "bob", &["change", "approve", &second]);
@@ -411,12 +401,7 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
 {
     let lab = TestLab::up(&["--hosts", "2"]);
     let (d, c) = (lab.dir.clone(), lab.config.as_str());
-    assert_eq!(
-        fearless(&["lab", "publish", "routine", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("routine");
 
     // 1. Killed while the canary applies (inside apt-get's transaction: the preflight has
     //    planned and kept everything, so it starts right after `applying`): the
@@ -455,12 +440,7 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
 
     // 2. Killed while the canary verifies on bad-libacme: resume verifies (does not apply
     //    again), sees the failure, rolls the canary back; web-2 is never touched.
-    assert_eq!(
-        fearless(&["lab", "publish", "bad-libacme", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("bad-libacme");
     let second = approved(c, "libacme 2");
     assert!(
         kill_when(c, &second, 2, "rollout.host.verifying"),
@@ -546,12 +526,7 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
 
     // 5. Killed during the canary's bake (libacme 2.0.1, which works): resume bakes that
     //    wave again — checks at its end — before the next wave; nothing is applied twice.
-    assert_eq!(
-        fearless(&["lab", "publish", "fixed-libacme", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("fixed-libacme");
     let fifth = approved(c, "libacme 2.0.1");
     assert!(
         kill_after(
@@ -601,12 +576,7 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
 fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
     let lab = TestLab::up(&["--hosts", "3"]);
     let (d, c) = (lab.dir.clone(), lab.config.as_str());
-    assert_eq!(
-        fearless(&["lab", "publish", "routine", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("routine");
     let change = approved(c, "routine");
     // The lab records each host's init (PID 1 of its namespace): killing it kills the host.
     let state: Value = serde_json::from_str(
@@ -729,13 +699,8 @@ fn during_bake(config: &str, change: &str, rollout: u64, verb: &str) -> (Option<
 #[test]
 fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
     let lab = TestLab::up(&["--hosts", "2"]);
-    let (d, c) = (lab.dir.clone(), lab.config.as_str());
-    assert_eq!(
-        fearless(&["lab", "publish", "routine", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    let c = lab.config.as_str();
+    lab.publish("routine");
 
     // Pause during the canary's bake: wave 2 never starts; resume runs it.
     let first = approved(c, "routine");
@@ -760,12 +725,7 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
 
     // Abort during the canary's bake: the canary goes back to its snapshot, web-2 is never
     // touched, the change is backed out, and no incident is opened.
-    assert_eq!(
-        fearless(&["lab", "publish", "fixed-libacme", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("fixed-libacme");
     let second = approved(c, "libacme 2.0.1");
     let (code, out) = during_bake(c, &second, 2, "abort");
     assert_eq!(code, Some(1), "{out}");
@@ -799,12 +759,7 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
 fn rollback_scope_wave_rolls_back_every_changed_host_of_the_failed_wave() {
     let lab = TestLab::up(&["--hosts", "3"]);
     let d = lab.dir.clone();
-    assert_eq!(
-        fearless(&["lab", "publish", "routine", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("routine");
     // A check that fails on web-2 alone once acme-docs 1.1 is there; the whole wave goes
     // back (`rollback_scope: wave`), web-1 too although it verified.
     let text = std::fs::read_to_string(&lab.config).expect("lab config");
@@ -900,12 +855,7 @@ fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
 fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_survives_a_crash() {
     let lab = TestLab::up(&["--hosts", "2"]);
     let d = lab.dir.clone();
-    assert_eq!(
-        fearless(&["lab", "publish", "needs-reboot", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.publish("needs-reboot");
     let c = lab.config.clone();
     let c = c.as_str();
     let args = |id: &str| -> Vec<String> {

@@ -59,6 +59,17 @@ impl TestLab {
         }
     }
 
+    /// `fearless lab publish SCENARIO`, which must succeed.
+    pub(crate) fn publish(&self, scenario: &str) {
+        let out = fearless(&["lab", "publish", scenario, "--dir", &self.dir]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "lab publish {scenario}: {}",
+            stderr(&out)
+        );
+    }
+
     /// A path for a test file beside the lab.
     pub(crate) fn file(&self, name: &str) -> std::path::PathBuf {
         self.tmp.path().join(name)
