@@ -599,7 +599,8 @@ pub(crate) enum LabAction {
     Down,
     /// Hosts, addresses, reachability and services
     Status,
-    /// Add package versions to the lab repository: routine, bad-libacme, fixed-libacme, needs-reboot
+    /// Add package versions to the lab repository: routine, bad-libacme, fixed-libacme, needs-reboot,
+    /// stale-service
     Publish {
         /// Scenario name
         scenario: String,

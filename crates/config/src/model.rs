@@ -52,6 +52,9 @@ pub struct PatchPolicy {
     pub reboot: RebootPolicy,
     /// How long a rebooted host may take to answer over SSH again.
     pub reboot_timeout: Duration,
+    /// Restart the services that still run replaced code after the transaction
+    /// (`restart: auto`, the default), or only report them (`never`).
+    pub restart_auto: bool,
 }
 
 /// `patch.reboot`: what a rollout does with a host whose update asks for a reboot.
@@ -77,6 +80,7 @@ impl Default for PatchPolicy {
             bisect_auto: false,
             reboot: RebootPolicy::Never,
             reboot_timeout: Duration::from_secs(600),
+            restart_auto: true,
         }
     }
 }

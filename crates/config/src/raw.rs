@@ -206,6 +206,7 @@ pub(crate) struct RawPatch {
     pub(crate) bisect: Option<String>,
     pub(crate) reboot: Option<String>,
     pub(crate) reboot_timeout: Option<String>,
+    pub(crate) restart: Option<String>,
 }
 
 /// A wave size: a host count (`1`) or a percentage (`"25%"`).

@@ -1084,6 +1084,20 @@ impl Validator<'_> {
                 ),
             ),
         }
+        match raw.restart.as_deref() {
+            None | Some("auto") => {}
+            Some("never") => policy.restart_auto = false,
+            Some(other) => self.error(
+                &p!["patch", "restart"],
+                "config::restart",
+                format!("unknown restart policy `{other}`"),
+                Some(
+                    "expected `auto` (restart the services still running replaced code) or \
+                     `never` (only report them)"
+                        .into(),
+                ),
+            ),
+        }
         if let Some(t) = &raw.reboot_timeout
             && let Some(d) = self.duration(&p!["patch", "reboot_timeout"], t)
         {

@@ -89,6 +89,7 @@ const ROUTINE: &[PackageVersion] = &[
 const LIBACME_BAD: PackageVersion = PackageVersion::new("libacme", "2.0");
 const LIBACME_FIXED: PackageVersion = PackageVersion::new("libacme", "2.0.1");
 const AGENT_REBOOT: PackageVersion = PackageVersion::new("acme-agent", "1.2");
+const WEB_NO_RESTART: PackageVersion = PackageVersion::new("acme-web", "1.2");
 
 /// What `publish` adds to the lab repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,15 +104,18 @@ pub enum Scenario {
     FixedLibacme,
     /// `acme-agent 1.2`, which asks for a reboot (as a kernel update does).
     NeedsReboot,
+    /// `acme-web 1.2`, whose `postinst` forgets to restart it on upgrade.
+    StaleService,
 }
 
 impl Scenario {
     /// All scenarios, in the order they are usually played.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Routine,
         Self::BadLibacme,
         Self::FixedLibacme,
         Self::NeedsReboot,
+        Self::StaleService,
     ];
 
     /// The scenario's name on the command line.
@@ -121,6 +125,7 @@ impl Scenario {
             Self::BadLibacme => "bad-libacme",
             Self::FixedLibacme => "fixed-libacme",
             Self::NeedsReboot => "needs-reboot",
+            Self::StaleService => "stale-service",
         }
     }
 
@@ -135,6 +140,9 @@ impl Scenario {
             Self::NeedsReboot => {
                 "acme-agent 1.2, which asks for a reboot (/var/run/reboot-required), as a kernel update does"
             }
+            Self::StaleService => {
+                "acme-web 1.2, whose postinst forgets the restart: the old process runs on, mapping replaced files"
+            }
         }
     }
 
@@ -145,6 +153,7 @@ impl Scenario {
             Self::BadLibacme => ROUTINE.iter().copied().chain([LIBACME_BAD]).collect(),
             Self::FixedLibacme => vec![LIBACME_FIXED],
             Self::NeedsReboot => vec![AGENT_REBOOT],
+            Self::StaleService => vec![WEB_NO_RESTART],
         }
     }
 
@@ -215,7 +224,7 @@ mod tests {
         assert_eq!(
             err.as_deref(),
             Some(
-                "unknown scenario `bad-libc`; valid scenarios are: routine, bad-libacme, fixed-libacme, needs-reboot"
+                "unknown scenario `bad-libc`; valid scenarios are: routine, bad-libacme, fixed-libacme, needs-reboot, stale-service"
             )
         );
     }

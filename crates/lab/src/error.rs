@@ -214,7 +214,7 @@ impl LabError {
             Self::NotRoot { .. } => Some("run as root (the lab mounts overlays and creates namespaces)".into()),
             Self::ToolMissing { package, .. } => Some(format!("install it with: apt-get install -y {package}")),
             Self::UnknownScenario(_) => Some(
-                "routine = harmless updates, bad-libacme = a batch that breaks orders, fixed-libacme = the fix, needs-reboot = an update that asks for a reboot".into(),
+                "routine = harmless updates, bad-libacme = a batch that breaks orders, fixed-libacme = the fix, needs-reboot = an update that asks for a reboot, stale-service = an update that forgets to restart its service".into(),
             ),
             Self::ServicePortTaken { .. } => Some(
                 "another lab may be running on this machine: run `fearless lab down --dir DIR` for it first".into(),

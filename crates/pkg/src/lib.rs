@@ -7,7 +7,8 @@
 //! - [`backend`]: the [`PackageManager`] trait and detection; [`apt`] and [`dnf`] implement it;
 //! - [`ops`]: apply, rollback and the rollback-feasibility check, on any backend;
 //! - [`history`]: a host's own record of package transactions;
-//! - [`reboot`]: rebooting a host an update asked to reboot, proven by a marker and bounded.
+//! - [`reboot`]: rebooting a host an update asked to reboot, proven by a marker and bounded;
+//! - [`restart`]: restarting the services that still run replaced code after an update.
 //!
 //! Invariants: every command is argv or a constant script with data as positional
 //! parameters; every call is non-interactive and bounded (lock wait, then command time);
@@ -22,6 +23,7 @@ pub mod manifest;
 pub mod model;
 pub mod ops;
 pub mod reboot;
+pub mod restart;
 pub mod version;
 
 pub use backend::{Backend, Limits, PackageManager, Target, detect};

@@ -1347,12 +1347,13 @@ impl Ctx<'_> {
             Ok(s) => s,
             Err(e) => return self.failed(host, state, e).await,
         };
-        // Checks that ran before a reboot say nothing about the host after it.
-        let regressions = if report.restarts.reboot_required == Some(true) {
-            match self.reboot(g, t, &report.restarts).await {
-                Ok(()) => self.regressions(host).await,
-                Err(why) => return self.failed(host, state, why).await,
-            }
+        // Checks that ran before a reboot or a restart say nothing about the host after it.
+        let (acted, stale) = match self.settle_host(g, b, t, &report.restarts).await {
+            Ok(done) => done,
+            Err(why) => return self.failed(host, state, why).await,
+        };
+        let regressions = if acted {
+            self.regressions(host).await
         } else {
             regressions
         };
@@ -1361,16 +1362,18 @@ impl Ctx<'_> {
             Err(e) => return self.failed(host, state, e).await,
         };
         let (state, detail) = self.judge(g, host, state, regressions).await;
-        if state == HostState::Verified {
-            (state, format!("{changed} package(s) changed"))
-        } else {
-            (state, detail)
+        if state != HostState::Verified {
+            return (state, detail);
+        }
+        match stale {
+            None => (state, format!("{changed} package(s) changed")),
+            Some(stale) => (state, format!("{changed} package(s) changed; {stale}")),
         }
     }
 
-    /// From `verifying` after a crash: reboot first if the host still needs it (the dead
-    /// controller may not have got that far), then the host's checks against the baseline
-    /// decide.
+    /// From `verifying` after a crash: reboot or restart first if the host still needs it
+    /// (the dead controller may not have got that far), then the host's checks against the
+    /// baseline decide.
     async fn verify(
         &self,
         g: &Global,
@@ -1379,17 +1382,97 @@ impl Ctx<'_> {
         state: HostState,
     ) -> (HostState, String) {
         let host = t.name;
-        match b.restarts(t).await {
-            Ok(r) if r.reboot_required == Some(true) => {
-                if let Err(why) = self.reboot(g, t, &r).await {
-                    return self.failed(host, state, why).await;
-                }
-            }
-            Ok(_) => {}
+        let needs = match b.restarts(t).await {
+            Ok(r) => r,
             Err(e) => return self.failed(host, state, e.to_string()).await,
+        };
+        if let Err(why) = self.settle_host(g, b, t, &needs).await {
+            return self.failed(host, state, why).await;
         }
         let regressions = self.regressions(host).await;
         self.judge(g, host, state, regressions).await
+    }
+
+    /// After the transaction, by policy: reboot a host that asks for it (`patch.reboot`),
+    /// else restart what still runs replaced code (`patch.restart`). Returns whether it
+    /// did either (the checks must run again), and what still runs replaced code, said for
+    /// the operator (also shown as a warning). `Err`: why the host fails.
+    async fn settle_host(
+        &self,
+        g: &Global,
+        b: &fearless_pkg::Backend,
+        t: &fearless_pkg::Target<'_>,
+        needs: &fearless_pkg::backend::Restarts,
+    ) -> Result<(bool, Option<String>), String> {
+        let host = t.name;
+        if needs.reboot_required == Some(true) {
+            self.reboot(g, t, needs).await?;
+            return Ok((true, None));
+        }
+        let stale = |r: &fearless_pkg::backend::Restarts| -> Vec<String> {
+            r.services.iter().chain(&r.processes).cloned().collect()
+        };
+        if stale(needs).is_empty() {
+            return Ok((false, None));
+        }
+        let mut acted = false;
+        let mut left = needs.clone();
+        if self.policy.restart_auto {
+            self.restart(g, t, needs).await?;
+            acted = true;
+            left = b.restarts(t).await.map_err(|e| e.to_string())?;
+        }
+        let left_over = stale(&left);
+        if left_over.is_empty() {
+            return Ok((acted, None));
+        }
+        let said = format!(
+            "still running replaced code ({}): {}; restart it or reboot",
+            left.restart_source,
+            left_over.join(", ")
+        );
+        progress(g, &format!("{host}: warning: {said}"));
+        Ok((acted, Some(said)))
+    }
+
+    /// Restart the services that still run replaced code (journaled on the rollout as
+    /// `rollout.restart.finished`); a restart that failed fails the host.
+    async fn restart(
+        &self,
+        g: &Global,
+        t: &fearless_pkg::Target<'_>,
+        needs: &fearless_pkg::backend::Restarts,
+    ) -> Result<(), String> {
+        let host = t.name;
+        let done = fearless_pkg::restart::restart(t, needs)
+            .await
+            .map_err(|e| e.to_string())?;
+        let note = NewEvent {
+            subject: format!("R-{}", self.rollout),
+            ..event(
+                self.actor,
+                "rollout.restart.finished",
+                json!({"host": host, "found_by": needs.restart_source, "done": done}),
+            )
+        };
+        self.store.append(note).await.map_err(|e| e.to_string())?;
+        if !done.restarted.is_empty() {
+            progress(
+                g,
+                &format!(
+                    "{host}: restarted {} (still on replaced code after the transaction)",
+                    done.restarted.join(", ")
+                ),
+            );
+        }
+        if done.failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "restarting what runs replaced code failed: {}",
+                done.failed.join(", ")
+            ))
+        }
     }
 
     /// A host that says it needs a reboot: rebooted and back on a new boot when

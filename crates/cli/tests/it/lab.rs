@@ -175,7 +175,7 @@ fn lab_bad_input() {
         stderr(&out)
     );
     assert!(
-        stderr(&out).contains("routine, bad-libacme, fixed-libacme, needs-reboot"),
+        stderr(&out).contains("routine, bad-libacme, fixed-libacme, needs-reboot, stale-service"),
         "{}",
         stderr(&out)
     );

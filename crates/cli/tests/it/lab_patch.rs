@@ -1036,3 +1036,114 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
         "{change}"
     );
 }
+
+/// The acme-web version the running process serves on `address` (`GET /version`).
+fn web_version(address: &str) -> String {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "--max-time",
+            "5",
+            &format!("http://{address}:8080/version"),
+        ])
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "curl {address}: {}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    doc["acme-web"].as_str().unwrap_or_default().to_owned()
+}
+
+/// An approved, scheduled change of the web front end on `hosts`.
+fn approved_web_change(config: &str, hosts: &str) -> String {
+    let created: Value = serde_json::from_str(&ok(
+        config,
+        "alice",
+        &[
+            "change",
+            "new",
+            "--title",
+            "acme-web 1.2",
+            "--hosts",
+            hosts,
+            "--component",
+            "checkout",
+            "--format",
+            "json",
+        ],
+    ))
+    .expect("json");
+    let id = format!("CHG-{}", created["number"]);
+    ok(config, "alice", &["change", "submit", &id]);
+    ok(config, "bob", &["change", "approve", &id]);
+    ok(config, "alice", &["change", "schedule", &id]);
+    id
+}
+
+#[test]
+fn a_service_its_update_forgot_to_restart_is_restarted_or_with_restart_never_reported() {
+    let lab = TestLab::up(&["--hosts", "2"]);
+    lab.publish("stale-service");
+    let c = lab.config.as_str();
+    let patch = |config: &str, id: &str| -> Value {
+        let (code, out, err) = run(
+            config,
+            "alice",
+            &[
+                "patch", "--change", id, "--waves", "100%", "--bake", "0s", "--format", "json",
+            ],
+        );
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        serde_json::from_str(&out).expect("json")
+    };
+
+    // patch.restart: never — web-1 takes 1.2, but its acme-web (whose postinst forgot the
+    // restart) still runs 1.0 and maps the replaced file: verified, with the warning.
+    let text = std::fs::read_to_string(c).expect("lab config");
+    let never = text.replacen("patch:\n", "patch:\n  restart: never\n", 1);
+    let c_never = std::path::Path::new(&lab.dir).join("never.yaml");
+    std::fs::write(&c_never, never).expect("write config");
+    let c_never = c_never.display().to_string();
+    let id = approved_web_change(&c_never, "web-1");
+    let result = patch(&c_never, &id);
+    let detail = result["result"]["hosts"][0]["detail"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        detail.starts_with("1 package(s) changed; still running replaced code (/proc scan): ")
+            && detail.ends_with("; restart it or reboot"),
+        "{result}"
+    );
+    assert_eq!(version_on(c, "web-1", "acme-web"), "1.2");
+    assert_eq!(web_version("127.0.0.11"), "1.0", "the old process runs on");
+
+    // patch.restart: auto (the default) — web-2's stale acme-web is found by the /proc scan,
+    // owned by its init script through its pid file, restarted; the checks run again.
+    let id = approved_web_change(c, "web-2");
+    let result = patch(c, &id);
+    assert_eq!(
+        result["result"]["hosts"][0]["detail"], "1 package(s) changed",
+        "{result}"
+    );
+    assert_eq!(
+        web_version("127.0.0.12"),
+        "1.2",
+        "restarted on the new code"
+    );
+    let rollout = result["rollout"].as_str().expect("rollout id");
+    let entries = json(c, &["journal", "--subject", rollout]);
+    let restarted: Vec<&Value> = entries["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "rollout.restart.finished")
+        .collect();
+    assert_eq!(restarted.len(), 1, "{entries}");
+    assert_eq!(
+        restarted[0]["payload"]["done"]["restarted"],
+        serde_json::json!(["acme-web"]),
+        "{entries}"
+    );
+    assert_eq!(restarted[0]["payload"]["host"], "web-2");
+    // web-1 was left as it was: still the old process
+    assert_eq!(web_version("127.0.0.11"), "1.0");
+}

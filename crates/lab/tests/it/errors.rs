@@ -40,7 +40,7 @@ fn unknown_scenario_error_has_a_hint() {
     let err: LabError = "bad-libc".parse::<Scenario>().expect_err("unknown").into();
     assert_eq!(
         err.to_string(),
-        "unknown scenario `bad-libc`; valid scenarios are: routine, bad-libacme, fixed-libacme, needs-reboot"
+        "unknown scenario `bad-libc`; valid scenarios are: routine, bad-libacme, fixed-libacme, needs-reboot, stale-service"
     );
     assert!(err.hint().is_some_and(|h| h.contains("bad-libacme")));
 }
