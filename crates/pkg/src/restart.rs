@@ -7,6 +7,11 @@
 //! `/proc/PID/cgroup`) where systemd runs, else the init script whose pid file
 //! (`/run/NAME.pid`, `/run/*/NAME.pid`) holds its pid. A process no service owns is left
 //! alone and reported: killing an unknown process is never safe.
+//!
+//! Some services are never restarted, as needrestart's own defaults keep them: D-Bus,
+//! systemd's own units, gettys, user managers and display managers (a restart logs people
+//! out or breaks the bus). And where needrestart is installed it already restarted what it
+//! would (fearless runs it in automatic mode): what it left is reported, not restarted.
 
 use std::time::Duration;
 
@@ -14,8 +19,8 @@ use crate::backend::{Restarts, Target, run_script};
 use crate::error::PkgError;
 
 /// `$@`: `service:NAME` and `pid:PID` items. Prints `restarted NAME`, `failed NAME`,
-/// `unknown NAME` (no such service) or `unowned PID` (no service owns the process), one per
-/// line, each service once.
+/// `unknown NAME` (no such service), `kept NAME` (never restarted) or `unowned PID` (no
+/// service owns the process), one per line, each service once.
 const RESTART: &str = r#"systemd=
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then systemd=yes; fi
 restart() {
@@ -50,6 +55,12 @@ for item in "$@"; do
 	esac
 	case "$done_names" in *" $name "*) continue ;; esac
 	done_names="$done_names$name "
+	case "$name" in
+	dbus*|systemd-*|*getty@*|user@*|gdm*|lightdm*|sddm*|xdm*|display-manager*)
+		echo "kept $name"
+		continue
+		;;
+	esac
 	restart "$name"
 done
 exit 0
@@ -65,6 +76,9 @@ pub struct Restarted {
     pub restarted: Vec<String>,
     /// Services whose restart failed, or that do not exist.
     pub failed: Vec<String>,
+    /// Services never restarted by fearless (D-Bus, systemd's own, gettys, user and
+    /// display managers): left for a human or a reboot.
+    pub kept: Vec<String>,
     /// Processes (`PID EXE`) no service owns: left running.
     pub unowned: Vec<String>,
 }
@@ -72,15 +86,22 @@ pub struct Restarted {
 impl Restarted {
     /// Nothing was there to restart.
     pub fn is_empty(&self) -> bool {
-        self.restarted.is_empty() && self.failed.is_empty() && self.unowned.is_empty()
+        self.restarted.is_empty()
+            && self.failed.is_empty()
+            && self.kept.is_empty()
+            && self.unowned.is_empty()
     }
 }
 
-/// Restarts the services in `needs` and the services owning its processes.
+/// Restarts the services in `needs` and the services owning its processes (nothing when
+/// needrestart found them: it already restarted what it would).
 ///
 /// # Errors
 /// The host could not be reached or the script did not run.
 pub async fn restart(t: &Target<'_>, needs: &Restarts) -> Result<Restarted, PkgError> {
+    if needs.restart_source.starts_with("needrestart") {
+        return Ok(Restarted::default());
+    }
     let mut args: Vec<String> = needs
         .services
         .iter()
@@ -110,6 +131,7 @@ fn parse(text: &str, needs: &Restarts) -> Restarted {
             "restarted" => r.restarted.push(rest),
             "failed" => r.failed.push(rest),
             "unknown" => r.failed.push(format!("{rest} (no such service)")),
+            "kept" => r.kept.push(rest),
             "unowned" => r.unowned.push(
                 needs
                     .processes
@@ -135,11 +157,12 @@ mod tests {
             ..Restarts::default()
         };
         let r = parse(
-            "restarted acme-web\nfailed db.service\nunknown ghost\nunowned 200\nnoise\n",
+            "restarted acme-web\nfailed db.service\nunknown ghost\nkept dbus.service\nunowned 200\nnoise\n",
             &needs,
         );
         assert_eq!(r.restarted, ["acme-web"]);
         assert_eq!(r.failed, ["db.service", "ghost (no such service)"]);
+        assert_eq!(r.kept, ["dbus.service"]);
         assert_eq!(r.unowned, ["200 /usr/bin/perl"]);
         assert!(!r.is_empty());
         assert!(parse("", &needs).is_empty());

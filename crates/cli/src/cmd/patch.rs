@@ -1417,8 +1417,7 @@ impl Ctx<'_> {
         }
         let mut acted = false;
         let mut left = needs.clone();
-        if self.policy.restart_auto {
-            self.restart(g, t, needs).await?;
+        if self.policy.restart_auto && self.restart(g, t, needs).await? {
             acted = true;
             left = b.restarts(t).await.map_err(|e| e.to_string())?;
         }
@@ -1436,17 +1435,21 @@ impl Ctx<'_> {
     }
 
     /// Restart the services that still run replaced code (journaled on the rollout as
-    /// `rollout.restart.finished`); a restart that failed fails the host.
+    /// `rollout.restart.finished`): whether any was restarted. A restart that failed fails
+    /// the host.
     async fn restart(
         &self,
         g: &Global,
         t: &fearless_pkg::Target<'_>,
         needs: &fearless_pkg::backend::Restarts,
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let host = t.name;
         let done = fearless_pkg::restart::restart(t, needs)
             .await
             .map_err(|e| e.to_string())?;
+        if done.is_empty() {
+            return Ok(false);
+        }
         let note = NewEvent {
             subject: format!("R-{}", self.rollout),
             ..event(
@@ -1466,7 +1469,7 @@ impl Ctx<'_> {
             );
         }
         if done.failed.is_empty() {
-            Ok(())
+            Ok(!done.restarted.is_empty())
         } else {
             Err(format!(
                 "restarting what runs replaced code failed: {}",
