@@ -1415,13 +1415,15 @@ impl Ctx<'_> {
         if stale(needs).is_empty() {
             return Ok((false, None));
         }
-        let mut acted = false;
-        let mut left = needs.clone();
-        if self.policy.restart_auto && self.restart(g, t, needs).await? {
-            acted = true;
-            left = b.restarts(t).await.map_err(|e| e.to_string())?;
-        }
-        let left_over = stale(&left);
+        let acted = self.policy.restart_auto && self.restart(g, t, needs).await?;
+        let reread;
+        let left = if acted {
+            reread = b.restarts(t).await.map_err(|e| e.to_string())?;
+            &reread
+        } else {
+            needs
+        };
+        let left_over = stale(left);
         if left_over.is_empty() {
             return Ok((acted, None));
         }

@@ -303,17 +303,35 @@ fn kill_after(
 ) -> bool {
     let subject = format!("R-{rollout}");
     kill_once(config, change, delay, || {
-        let out = fearless(&[
-            "-c",
-            config,
-            "journal",
-            "--subject",
-            &subject,
-            "--format",
-            "json",
-        ]);
-        stdout(&out).contains(&format!("\"{kind}\""))
+        journal_text(config, &subject).contains(&format!("\"{kind}\""))
     })
+}
+
+/// The journal of `subject` as JSON text (whatever `journal` printed: polled while a
+/// rollout writes it).
+fn journal_text(config: &str, subject: &str) -> String {
+    stdout(&fearless(&[
+        "-c",
+        config,
+        "journal",
+        "--subject",
+        subject,
+        "--format",
+        "json",
+    ]))
+}
+
+/// The payloads of `subject`'s journal entries of `kind`, in order.
+fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
+    let entries: Value =
+        serde_json::from_str(&journal_text(config, subject)).unwrap_or(Value::Null);
+    entries["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["payload"].clone())
+        .collect()
 }
 
 /// Start `patch` (waves 1,100%, bake 1 s), poll `seen` until it holds (at most 60 s), then
@@ -609,13 +627,9 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
             std::time::Instant::now() < deadline,
             "wave 2 never reached web-3"
         );
-        let out = fearless(&["-c", c, "journal", "--subject", "R-1", "--format", "json"]);
-        let entries: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        let applying = entries["entries"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|e| e["kind"] == "rollout.host.applying" && e["payload"]["host"] == "web-3");
+        let applying = payloads(c, "R-1", "rollout.host.applying")
+            .iter()
+            .any(|p| p["host"] == "web-3");
         if applying {
             break;
         }
@@ -674,16 +688,7 @@ fn during_bake(config: &str, change: &str, rollout: u64, verb: &str) -> (Option<
             std::time::Instant::now() < deadline,
             "the canary was never verified"
         );
-        let out = fearless(&[
-            "-c",
-            config,
-            "journal",
-            "--subject",
-            &subject,
-            "--format",
-            "json",
-        ]);
-        if stdout(&out).contains("\"rollout.host.verified\"") {
+        if journal_text(config, &subject).contains("\"rollout.host.verified\"") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -823,20 +828,11 @@ fn rollback_scope_wave_rolls_back_every_changed_host_of_the_failed_wave() {
     }
 }
 
-/// Every `rollout.reboot.finished` entry of rollout `R-<n>`: (host, ok).
+/// Every `rollout.reboot.finished` entry of `rollout`: (host, ok).
 fn reboots(config: &str, rollout: &str) -> Vec<(String, bool)> {
-    let entries = json(config, &["journal", "--subject", rollout]);
-    entries["entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["kind"] == "rollout.reboot.finished")
-        .map(|e| {
-            (
-                e["payload"]["host"].as_str().unwrap_or("").to_owned(),
-                e["payload"]["ok"] == true,
-            )
-        })
+    payloads(config, rollout, "rollout.reboot.finished")
+        .iter()
+        .map(|p| (p["host"].as_str().unwrap_or("").to_owned(), p["ok"] == true))
         .collect()
 }
 
@@ -998,19 +994,12 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
     assert!(done.contains(&("web-2".to_owned(), true)), "{done:?}");
     // resume settled web-1's unfinished reboot first (by its token: it ran, so resume
     // waited for the new boot), and journaled it
-    let entries = json(c2, &["journal", "--subject", "R-3"]);
-    let settled: Vec<&Value> = entries["entries"]
-        .as_array()
+    let settled: Vec<Value> = payloads(c2, "R-3", "rollout.reboot.finished")
         .into_iter()
-        .flatten()
-        .filter(|e| {
-            e["kind"] == "rollout.reboot.finished"
-                && e["payload"]["host"] == "web-1"
-                && e["payload"]["resumed"] == true
-        })
+        .filter(|p| p["host"] == "web-1" && p["resumed"] == true)
         .collect();
-    assert_eq!(settled.len(), 1, "{entries}");
-    assert_eq!(settled[0]["payload"]["ok"], true, "{entries}");
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert_eq!(settled[0]["ok"], true, "{settled:?}");
     for host in ["web-1", "web-2"] {
         assert_eq!(version_on(c2, host, "acme-agent"), "1.2", "{host}");
         assert_eq!(
@@ -1130,20 +1119,14 @@ fn a_service_its_update_forgot_to_restart_is_restarted_or_with_restart_never_rep
         "restarted on the new code"
     );
     let rollout = result["rollout"].as_str().expect("rollout id");
-    let entries = json(c, &["journal", "--subject", rollout]);
-    let restarted: Vec<&Value> = entries["entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["kind"] == "rollout.restart.finished")
-        .collect();
-    assert_eq!(restarted.len(), 1, "{entries}");
+    let restarted = payloads(c, rollout, "rollout.restart.finished");
+    assert_eq!(restarted.len(), 1, "{restarted:?}");
     assert_eq!(
-        restarted[0]["payload"]["done"]["restarted"],
+        restarted[0]["done"]["restarted"],
         serde_json::json!(["acme-web"]),
-        "{entries}"
+        "{restarted:?}"
     );
-    assert_eq!(restarted[0]["payload"]["host"], "web-2");
+    assert_eq!(restarted[0]["host"], "web-2");
     // web-1 was left as it was: still the old process
     assert_eq!(web_version("127.0.0.11"), "1.0");
 }
