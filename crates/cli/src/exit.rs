@@ -84,3 +84,27 @@ pub(crate) fn code(result: &Result<Outcome, Failure>) -> u8 {
         Err(Failure::Environment(_)) => 3,
     }
 }
+
+impl From<fearless_engine::EngineError> for Failure {
+    fn from(e: fearless_engine::EngineError) -> Self {
+        use fearless_engine::{Class, EngineError};
+        let hint = e.hint();
+        match (e.class(), e) {
+            (_, EngineError::Store(s)) if s.class() != fearless_store::ErrorClass::Conflict => {
+                crate::cmd::store_failure(s)
+            }
+            (Class::BadInput, e) => Failure::BadInput {
+                message: e.to_string(),
+                hint,
+            },
+            (Class::Gate, e) => Failure::Gate {
+                message: e.to_string(),
+                hint,
+            },
+            (Class::Environment, e) => Failure::Environment(match hint {
+                Some(h) => anyhow::anyhow!("{e}\nhint: {h}"),
+                None => anyhow::Error::new(e),
+            }),
+        }
+    }
+}

@@ -130,7 +130,7 @@ pub struct Offered {
 }
 
 /// What a host needs after packages changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Restarts {
     /// Whether a reboot is required; `None` when the host has no way to say.
     pub reboot_required: Option<bool>,

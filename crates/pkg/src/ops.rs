@@ -608,6 +608,138 @@ pub async fn rollback<M: PackageManager>(
     })
 }
 
+/// Bring one host to `base` with `pins` on top, in one transaction: every package `pins`
+/// names at its pinned version, every other package as in `base` (downgraded, reinstalled
+/// or removed as needed; a package absent from `base` and not pinned is removed). A package
+/// bisect moves from one round's subset to the next this way, without a round trip through
+/// `base` (half the transactions of "restore, then apply"). Versions `base` needs come
+/// from [`CACHE_DIR`] when kept there, else from a repository; marks are left alone (the
+/// bisect ends with an exact [`rollback`], which restores them). Verified afterwards: every
+/// pin at its version, every other package at `base`'s, nothing else installed.
+pub async fn transition<M: PackageManager>(
+    pm: &M,
+    t: &Target<'_>,
+    base: &PackageSet,
+    pins: &Manifest,
+) -> Result<Report, PkgError> {
+    let kind = pm.manager().kind();
+    if base.manager.kind() != kind {
+        return Err(PkgError::BadInput {
+            host: t.name.to_owned(),
+            detail: format!(
+                "the snapshot was taken with {}, the host uses {}",
+                base.manager,
+                pm.manager()
+            ),
+        });
+    }
+    let invalid = pins.invalid_for(kind);
+    if !invalid.is_empty() {
+        return Err(PkgError::BadInput {
+            host: t.name.to_owned(),
+            detail: format!(
+                "the manifest is not valid for {}: {}",
+                pm.manager(),
+                invalid.join("; ")
+            ),
+        });
+    }
+    let started = std::time::Instant::now();
+    let (live, cached) = futures::join!(package_set(pm, t), pm.cached(t));
+    let (live, cached) = (live?, cached?);
+    let pinned = |name: &str| pins.pins.iter().find(|p| p.name == name);
+    let same = |a: &str, b: &str| compare(kind, a, b) == Ok(Ordering::Equal);
+    let mut request = Request::default();
+    for pin in &pins.pins {
+        let there = live
+            .packages
+            .iter()
+            .any(|p| p.name == pin.name && matches_pin(kind, &p.version, &pin.version));
+        if !there {
+            request.install.push(InstallItem {
+                name: pin.name.clone(),
+                arch: pin.arch.clone(),
+                version: pin.version.clone(),
+                file: None,
+            });
+        }
+    }
+    let live_by_key = live.by_key();
+    for p in base.packages.iter().filter(|p| pinned(&p.name).is_none()) {
+        let there = live_by_key
+            .get(&p.key())
+            .is_some_and(|l| same(&l.version, &p.version));
+        if !there {
+            request.install.push(InstallItem {
+                name: p.name.clone(),
+                arch: Some(p.arch.clone()),
+                version: p.version.clone(),
+                file: cached
+                    .iter()
+                    .find(|c| c.name == p.name && c.arch == p.arch && c.version == p.version)
+                    .map(|c| c.path.clone()),
+            });
+        }
+    }
+    let base_by_key = base.by_key();
+    request.remove = live
+        .packages
+        .iter()
+        .filter(|p| pinned(&p.name).is_none() && !base_by_key.contains_key(&p.key()))
+        .map(Installed::key)
+        .collect();
+    pm.execute(t, &request).await?;
+    let after = package_set(pm, t).await?;
+    let mut mismatches = Vec::new();
+    for pin in &pins.pins {
+        match after.packages.iter().find(|p| p.name == pin.name) {
+            Some(p) if matches_pin(kind, &p.version, &pin.version) => {}
+            Some(p) => mismatches.push(format!("{pin}: {} is installed", p.version)),
+            None => mismatches.push(format!("{pin}: not installed")),
+        }
+    }
+    let after_by_key = after.by_key();
+    for p in base.packages.iter().filter(|p| pinned(&p.name).is_none()) {
+        match after_by_key.get(&p.key()) {
+            Some(a) if same(&a.version, &p.version) => {}
+            Some(a) => mismatches.push(format!(
+                "{} should be {}: {} is installed",
+                p.key(),
+                p.version,
+                a.version
+            )),
+            None => mismatches.push(format!(
+                "{} should be {}: not installed",
+                p.key(),
+                p.version
+            )),
+        }
+    }
+    for p in after
+        .packages
+        .iter()
+        .filter(|p| pinned(&p.name).is_none() && !base_by_key.contains_key(&p.key()))
+    {
+        mismatches.push(format!("{} {} should not be installed", p.key(), p.version));
+    }
+    if !mismatches.is_empty() {
+        return Err(PkgError::NotExact {
+            host: t.name.to_owned(),
+            mismatches,
+        });
+    }
+    let changes = Diff::between(kind, &live.packages, &after.packages);
+    Ok(Report {
+        before: live,
+        after,
+        changes,
+        cached: Vec::new(),
+        warnings: Vec::new(),
+        restarts: Restarts::default(),
+        took: started.elapsed(),
+    })
+}
+
 /// One line per difference, for error messages.
 pub fn describe(diff: &Diff) -> Vec<String> {
     let v = |s: &Option<String>| s.clone().unwrap_or_else(|| "absent".into());

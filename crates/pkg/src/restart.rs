@@ -70,7 +70,7 @@ exit 0
 const LIMIT: Duration = Duration::from_secs(300);
 
 /// What [`restart`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Restarted {
     /// Services restarted.
     pub restarted: Vec<String>,

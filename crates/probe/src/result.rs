@@ -41,7 +41,7 @@ impl Status {
 }
 
 /// Why a check did not pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reason {
     /// A name did not resolve.

@@ -64,6 +64,8 @@ pub struct IncidentFacts {
     pub mitigated: Option<Timestamp>,
     /// When the cause was fixed.
     pub resolved: Option<Timestamp>,
+    /// Who moved it through its life (mitigated, resolved, closed), when, with their note.
+    pub transitions: Vec<TimedEvent>,
 }
 
 /// One host in scope.
@@ -79,6 +81,10 @@ pub struct HostFacts {
     pub packages: Vec<PackageChange>,
     /// How the rollout left it (`verified`, `rolled-back`, …), if it was in one.
     pub outcome: Option<String>,
+    /// Its wave in the rollout.
+    pub wave: Option<usize>,
+    /// When the rollout first touched it (its snapshot); `None`: never touched.
+    pub touched_at: Option<Timestamp>,
     /// When it was rolled back, and whether its checks passed again then.
     pub rolled_back: Option<Restore>,
 }
@@ -88,8 +94,12 @@ pub struct HostFacts {
 pub struct Restore {
     /// When it ended.
     pub at: Timestamp,
-    /// Its checks passed again.
+    /// It ended back on its snapshot with no regression against the baseline.
     pub restored: bool,
+    /// The checks' results after it were recorded (each failed check's status after the
+    /// rollback is then a transition of its own); without them only the step's verdict is
+    /// known.
+    pub checks_recorded: bool,
 }
 
 /// One package change on one host.
@@ -116,8 +126,8 @@ pub struct CheckTransition {
     pub check: String,
     /// Host, for per-host checks.
     pub host: Option<String>,
-    /// State before (`pass`).
-    pub from: String,
+    /// State before (`pass`); `None`: not observed (not in the baseline, or nobody saw it).
+    pub from: Option<String>,
     /// State after (`fail`).
     pub to: String,
     /// What it said (`HTTP 500`).
@@ -273,6 +283,11 @@ pub struct Report {
     pub evidence: Evidence,
 }
 
+/// The confidence host evidence alone needs to name a culprit: the change is on every failing
+/// host, and on no more passing hosts than failing ones. Below it, candidates are listed as
+/// evidence, and the report says that no package change explains the failure.
+const INFERRED: f64 = 0.5;
+
 /// Build the report.
 pub fn build(evidence: Evidence) -> Report {
     let mut candidates = attribute(&host_evidence(&evidence.hosts));
@@ -309,16 +324,19 @@ pub fn build(evidence: Evidence) -> Report {
             .filter(|h| c.changed_and_failing.contains(&h.host))
         {
             if let Some(r) = h.rolled_back {
-                c.evidence.push(if r.restored {
-                    format!(
+                c.evidence.push(match (r.restored, r.checks_recorded) {
+                    (true, true) => format!(
                         "rolling {} back on {} restored its checks",
                         c.package, h.host
-                    )
-                } else {
-                    format!(
+                    ),
+                    (true, false) => format!(
+                        "rolling {} back on {} left no regression against the baseline (its rolled-back step)",
+                        c.package, h.host
+                    ),
+                    (false, _) => format!(
                         "rolling {} back on {} did not restore its checks",
                         c.package, h.host
-                    )
+                    ),
                 });
             }
         }
@@ -329,10 +347,19 @@ pub fn build(evidence: Evidence) -> Report {
         .filter(|b| !b.culprits.is_empty())
         .map(|b| b.culprits.clone());
     let confirmed = bisected.is_some();
+    // A rollback that did not bring a failing host back speaks against its changes being
+    // the cause: host evidence alone then names none.
+    let rollback_failed = evidence
+        .hosts
+        .iter()
+        .any(|h| h.failed && h.rolled_back.is_some_and(|r| !r.restored));
     let culprits: Vec<String> = bisected.unwrap_or_else(|| {
+        if rollback_failed {
+            return Vec::new();
+        }
         candidates
             .iter()
-            .filter(|c| c.confidence > 0.0)
+            .filter(|c| c.confidence >= INFERRED)
             .take_while(|c| (c.confidence - candidates[0].confidence).abs() < 1e-9)
             .map(|c| c.package.clone())
             .collect()
@@ -372,7 +399,7 @@ pub fn build(evidence: Evidence) -> Report {
         restored_at,
         &candidates,
     );
-    let trigger = trigger(&evidence, &culprits, broken);
+    let trigger = trigger(&evidence, &culprits, confirmed, broken);
     let contributing_factors = contributing(&evidence, &culprits, &impacted);
     let detection = detection(&evidence, started);
     let mut actions: Vec<TimedEvent> = evidence
@@ -384,10 +411,11 @@ pub fn build(evidence: Evidence) -> Report {
                 what: format!(
                     "{} rolled back to its snapshot{}",
                     h.host,
-                    if r.restored {
-                        "; its checks pass again"
-                    } else {
-                        "; its checks STILL FAIL"
+                    match (r.restored, r.checks_recorded) {
+                        (true, true) => "; its checks pass again",
+                        (true, false) =>
+                            "; its rolled-back step recorded no regression against the baseline",
+                        (false, _) => "; its checks STILL FAIL",
                     }
                 ),
             })
@@ -411,23 +439,13 @@ pub fn build(evidence: Evidence) -> Report {
             ),
         });
     }
-    for (at, what) in [
-        (evidence.incident.mitigated, "incident marked mitigated"),
-        (evidence.incident.resolved, "incident marked resolved"),
-    ] {
-        if let Some(at) = at {
-            actions.push(TimedEvent {
-                at,
-                what: what.into(),
-            });
-        }
-    }
+    actions.extend(evidence.incident.transitions.iter().cloned());
     actions.sort();
 
     let timeline = timeline(&evidence, &actions);
-    let summary = summary(&evidence, &culprits, &failing, &impacted, ended);
+    let summary = summary(&evidence, &culprits, confirmed, &failing, &impacted, ended);
     let action_items = action_items(&evidence, &culprits, broken, &failing);
-    let mermaid = mermaid(&evidence, &culprits);
+    let mermaid = mermaid(&evidence, &culprits, confirmed);
     Report {
         schema: "fearless.rca/v1",
         incident: evidence.incident.id.clone(),
@@ -531,7 +549,9 @@ fn verb(p: &PackageChange) -> String {
     }
 }
 
-fn what_changed(evidence: &Evidence, culprits: &[String]) -> Option<String> {
+/// The culprits' changes on the failing hosts, in words: joined "together with" when a bisect
+/// confirmed they fail together, "or" when the host evidence cannot tell them apart.
+fn what_changed(evidence: &Evidence, culprits: &[String], confirmed: bool) -> Option<String> {
     let mut parts = Vec::new();
     let mut hosts = BTreeSet::new();
     for c in culprits {
@@ -551,7 +571,8 @@ fn what_changed(evidence: &Evidence, culprits: &[String]) -> Option<String> {
     } else {
         format!(" on {}", hosts.into_iter().collect::<Vec<_>>().join(", "))
     };
-    Some(format!("{}{on}", parts.join(" together with ")))
+    let joiner = if confirmed { " together with " } else { " or " };
+    Some(format!("{}{on}", parts.join(joiner)))
 }
 
 fn check_phrase(c: &CheckTransition) -> String {
@@ -580,7 +601,7 @@ fn attribution_line(
     restored_at: Option<Timestamp>,
     candidates: &[Candidate],
 ) -> String {
-    let mut line = match what_changed(evidence, culprits) {
+    let mut line = match what_changed(evidence, culprits, confirmed) {
         Some(what) => capitalise(&what),
         None => "No package change explains the failure".to_owned(),
     };
@@ -635,7 +656,12 @@ fn capitalise(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn trigger(evidence: &Evidence, culprits: &[String], broken: Option<&CheckTransition>) -> String {
+fn trigger(
+    evidence: &Evidence,
+    culprits: &[String],
+    confirmed: bool,
+    broken: Option<&CheckTransition>,
+) -> String {
     let i = &evidence.incident;
     let by = match (&i.change, &i.rollout) {
         (Some(c), Some(r)) => format!("Change {c} (rollout {r})"),
@@ -658,10 +684,12 @@ fn trigger(evidence: &Evidence, culprits: &[String], broken: Option<&CheckTransi
             "{by} applied a batch of {} package update(s) to {}{}.",
             i.manifest.len(),
             list_or_none(changed.iter().map(|h| h.host.as_str())),
-            i.wave.map(|w| format!(" (wave {w})")).unwrap_or_default()
+            i.wave
+                .map(|w| format!("; the failure was seen in wave {w}"))
+                .unwrap_or_default()
         )
     };
-    match (what_changed(evidence, culprits), broken) {
+    match (what_changed(evidence, culprits, confirmed), broken) {
         (Some(what), Some(b)) => text.push_str(&format!(
             " After {what}, {} {}.",
             check_phrase(b),
@@ -699,9 +727,15 @@ fn contributing(evidence: &Evidence, culprits: &[String], impacted: &[String]) -
     let mut out = Vec::new();
     let batch = evidence.incident.manifest.len();
     if batch > 1 && !culprits.is_empty() {
-        out.push(format!(
-            "The culprit shipped in a batch of {batch} packages, so the batch had to be taken apart to find it."
-        ));
+        out.push(match evidence.bisect.as_ref().filter(|b| !b.culprits.is_empty()) {
+            Some(b) => format!(
+                "The culprit shipped in a batch of {batch} packages, so the batch had to be taken apart to find it ({} bisect round(s) on {}).",
+                b.rounds, b.host
+            ),
+            None => format!(
+                "The culprit shipped in a batch of {batch} packages, and no bisect took the batch apart: it is inferred from which hosts changed and failed."
+            ),
+        });
     }
     for c in culprits {
         if let Some((_, p)) = culprit_changes(evidence, c).first()
@@ -760,11 +794,29 @@ fn detection(evidence: &Evidence, started: Option<Timestamp>) -> String {
         _ => String::new(),
     };
     match (&i.rollout, i.detected) {
-        (Some(r), Some(d)) => format!(
-            "Detected by the test-plan gate of rollout {r}{} at {} UTC{ttd}; no other host was touched after that.",
-            i.wave.map(|w| format!(" in wave {w}")).unwrap_or_default(),
-            stamp(d)
-        ),
+        (Some(r), Some(d)) => {
+            let later: Vec<&str> = evidence
+                .hosts
+                .iter()
+                .filter(|h| h.touched_at.is_some_and(|t| t > d))
+                .map(|h| h.host.as_str())
+                .collect();
+            let after = if !evidence.hosts.iter().any(|h| h.touched_at.is_some()) {
+                String::new()
+            } else if later.is_empty() {
+                "; the rollout touched no other host after that".to_owned()
+            } else {
+                format!(
+                    "; after that, the rollout still touched {}",
+                    later.join(", ")
+                )
+            };
+            format!(
+                "Detected by the test-plan gate of rollout {r}{} at {} UTC{ttd}{after}.",
+                i.wave.map(|w| format!(" in wave {w}")).unwrap_or_default(),
+                stamp(d)
+            )
+        }
         (None, Some(d)) => format!("Reported by {} at {} UTC{ttd}.", i.opened_by, stamp(d)),
         _ => format!("Opened by {}.", i.opened_by),
     }
@@ -802,7 +854,7 @@ fn timeline(evidence: &Evidence, actions: &[TimedEvent]) -> Vec<TimedEvent> {
                         .as_ref()
                         .map(|h| format!(" on {h}"))
                         .unwrap_or_default(),
-                    c.from,
+                    c.from.as_deref().unwrap_or("not observed"),
                     c.to,
                     if c.detail.is_empty() {
                         String::new()
@@ -832,6 +884,7 @@ fn timeline(evidence: &Evidence, actions: &[TimedEvent]) -> Vec<TimedEvent> {
 fn summary(
     evidence: &Evidence,
     culprits: &[String],
+    confirmed: bool,
     failing: &[String],
     impacted: &[String],
     ended: Option<Timestamp>,
@@ -856,8 +909,16 @@ fn summary(
         },
         hosts.len(),
     );
-    if !culprits.is_empty() {
-        text.push_str(&format!(" The cause is {}.", culprits.join(" + ")));
+    if !culprits.is_empty() && confirmed {
+        text.push_str(&format!(
+            " The cause is {}, confirmed by a bisect.",
+            culprits.join(" + ")
+        ));
+    } else if !culprits.is_empty() {
+        text.push_str(&format!(
+            " Host evidence points at {}; no bisect confirmed it.",
+            culprits.join(" or ")
+        ));
     }
     match ended {
         Some(e) => text.push_str(&format!(" Service was restored at {} UTC.", stamp(e))),
@@ -880,11 +941,16 @@ fn action_items(
     for c in culprits {
         let hold = culprit_changes(evidence, c)
             .first()
-            .and_then(|(_, p)| p.to.clone())
-            .map(|to| {
+            .and_then(|(_, p)| Some((p.from.clone(), p.to.clone()?)))
+            .map(|(from, to)| {
+                // Below the new major version when the change crossed one, else below the
+                // new version itself.
+                let below = match from {
+                    Some(f) if major(&f) != major(&to) => major(&to).to_owned(),
+                    _ => to.clone(),
+                };
                 format!(
-                    "Hold {c} below {} (add `{c}` to `patch.exclude`) until {who} works with {c} {to}; then ship {c} as a change of its own.",
-                    major(&to)
+                    "Hold {c} below {below} (add `{c}` to `patch.exclude`) until {who} works with {c} {to}; then ship {c} as a change of its own."
                 )
             })
             .unwrap_or_else(|| format!("Hold {c} (add `{c}` to `patch.exclude`) until {who} works with the new version."));
@@ -904,10 +970,10 @@ fn action_items(
         });
     }
     match (&evidence.incident.rollout, broken) {
-        (Some(_), Some(b)) => items.push(ActionItem {
+        (Some(r), Some(b)) => items.push(ActionItem {
             kind: ItemKind::Detect,
             text: format!(
-                "Run check '{}' of {} on a schedule (`fearless check`), not only in rollouts: it caught this one only because a rollout ran it.",
+                "Run check '{}' of {} on a schedule (`fearless check`) as well as in rollouts: this failure was caught by the gate of rollout {r}.",
                 b.check, b.component
             ),
         }),
@@ -931,6 +997,21 @@ fn action_items(
                     .into(),
         });
     }
+    let unrestored: Vec<&str> = evidence
+        .hosts
+        .iter()
+        .filter(|h| h.rolled_back.is_some_and(|r| !r.restored))
+        .map(|h| h.host.as_str())
+        .collect();
+    if !unrestored.is_empty() {
+        items.push(ActionItem {
+            kind: ItemKind::Mitigate,
+            text: format!(
+                "Restore {} by hand: rolling back to the snapshot did not bring the checks back (`fearless snapshot diff SNAP-N --live` shows what differs from the snapshot).",
+                unrestored.join(", ")
+            ),
+        });
+    }
     if evidence
         .hosts
         .iter()
@@ -940,13 +1021,43 @@ fn action_items(
             kind: ItemKind::Mitigate,
             text: "Roll the failing hosts back to their last snapshot (`fearless packages rollback --snapshot SNAP-N`).".into(),
         });
-    } else {
+    } else if let Some(text) = waves_item(evidence) {
         items.push(ActionItem {
             kind: ItemKind::Mitigate,
-            text: "Keep canary waves of one host with `patch.rollback: auto`: here they limited the impact to the canary.".into(),
+            text,
         });
     }
     items
+}
+
+/// What the rollout's waves did for the impact, when the incident came from a rollout.
+fn waves_item(evidence: &Evidence) -> Option<String> {
+    let wave = evidence.incident.wave?;
+    evidence.incident.rollout.as_ref()?;
+    let changed: Vec<&str> = evidence
+        .hosts
+        .iter()
+        .filter(|h| !h.packages.is_empty())
+        .map(|h| h.host.as_str())
+        .collect();
+    let failed: Vec<&str> = evidence
+        .hosts
+        .iter()
+        .filter(|h| h.failed)
+        .map(|h| h.host.as_str())
+        .collect();
+    Some(if wave == 1 && changed.iter().all(|h| failed.contains(h)) {
+        format!(
+            "Keep canary waves with `patch.rollback: auto`: here the failure stayed on the canary ({}).",
+            list_or_none(failed.iter().copied())
+        )
+    } else {
+        format!(
+            "Make the waves before wave {wave} catch more (a larger canary, a longer bake, a check that fails earlier): the failure was caught in wave {wave}, after {} host(s) had taken the batch ({}).",
+            changed.len(),
+            list_or_none(changed.iter().copied())
+        )
+    })
 }
 
 fn node_id(name: &str) -> String {
@@ -959,7 +1070,7 @@ fn mermaid_label(s: &str) -> String {
     s.replace('"', "#quot;")
 }
 
-fn mermaid(evidence: &Evidence, culprits: &[String]) -> String {
+fn mermaid(evidence: &Evidence, culprits: &[String], confirmed: bool) -> String {
     let mut m = String::from("graph LR\n");
     for (name, _) in &evidence.graph.nodes {
         let _ = writeln!(m, "  {}[\"{}\"]", node_id(name), mermaid_label(name));
@@ -979,7 +1090,8 @@ fn mermaid(evidence: &Evidence, culprits: &[String]) -> String {
         let id = format!("pkg_{}", node_id(c));
         let _ = writeln!(m, "  {id}{{{{\"{}\"}}}}", mermaid_label(&label));
         for f in &failing {
-            let _ = writeln!(m, "  {id} -.->|broke| {}", node_id(f));
+            let verb = if confirmed { "broke" } else { "suspected" };
+            let _ = writeln!(m, "  {id} -.->|{verb}| {}", node_id(f));
         }
     }
     m.push_str("  classDef failing fill:#f8d0d0,stroke:#b00000\n");
@@ -1098,8 +1210,18 @@ pub fn markdown(r: &Report) -> String {
             "| {} | {} | {} | {} | {} |",
             md(&h.host),
             if h.packages.is_empty() { "no" } else { "yes" },
-            if h.failed { "**fail**" } else { "pass" },
-            md(h.outcome.as_deref().unwrap_or("—")),
+            if h.failed {
+                "**fail**"
+            } else if matches!(h.outcome.as_deref(), Some("pending" | "snapshotted")) {
+                "not run"
+            } else {
+                "pass"
+            },
+            md(match h.outcome.as_deref() {
+                None => "—",
+                Some("pending") => "not touched",
+                Some(o) => o,
+            }),
             md(&h
                 .packages
                 .iter()
@@ -1129,7 +1251,7 @@ pub fn markdown(r: &Report) -> String {
                 md(&c.component),
                 md(&c.check),
                 md(c.host.as_deref().unwrap_or("—")),
-                md(&c.from),
+                md(c.from.as_deref().unwrap_or("not observed")),
                 md(&c.to),
                 md(&c.detail)
             );
@@ -1358,6 +1480,7 @@ mod tests {
                 detected: Some(t("2026-12-02T10:40:12Z")),
                 mitigated: None,
                 resolved: None,
+                transitions: Vec::new(),
             },
             hosts: vec![
                 HostFacts {
@@ -1369,7 +1492,10 @@ mod tests {
                     rolled_back: Some(Restore {
                         at: t("2026-12-02T10:42:30Z"),
                         restored: true,
+                        checks_recorded: true,
                     }),
+                    wave: Some(1),
+                    touched_at: Some(t("2026-12-02T10:40:01Z")),
                 },
                 HostFacts {
                     host: "web-2".into(),
@@ -1381,7 +1507,7 @@ mod tests {
                     component: "checkout".into(),
                     check: "checkout".into(),
                     host: Some("web-1".into()),
-                    from: "pass".into(),
+                    from: Some("pass".into()),
                     to: "fail".into(),
                     detail: "HTTP 502".into(),
                     at: Some(t("2026-12-02T10:40:12Z")),
@@ -1390,7 +1516,7 @@ mod tests {
                     component: "orders-api".into(),
                     check: "orders".into(),
                     host: Some("web-1".into()),
-                    from: "pass".into(),
+                    from: Some("pass".into()),
                     to: "fail".into(),
                     detail: "HTTP 500".into(),
                     at: Some(t("2026-12-02T10:40:12Z")),

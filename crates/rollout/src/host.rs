@@ -92,6 +92,25 @@ impl HostState {
         Ok(next)
     }
 
+    /// The state `to` when one step leads there from this state (a journal's `from → to`
+    /// is one such step), else `None`.
+    pub fn on_step_to(self, to: HostState) -> Option<HostState> {
+        [
+            Step::Snapshot,
+            Step::Apply,
+            Step::Applied,
+            Step::Verify,
+            Step::Pass,
+            Step::Fail,
+            Step::RollBack,
+            Step::RolledBack,
+            Step::RollbackFailed,
+        ]
+        .into_iter()
+        .filter_map(|s| self.on(s).ok())
+        .find(|s| *s == to)
+    }
+
     /// No further step is taken by fearless on its own.
     pub fn is_final(self) -> bool {
         matches!(
@@ -130,6 +149,17 @@ impl fmt::Display for HostState {
             HostState::RollbackFailed => "rollback-failed",
         };
         f.write_str(s)
+    }
+}
+
+impl std::str::FromStr for HostState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        HostState::ALL
+            .into_iter()
+            .find(|x| x.to_string() == s)
+            .ok_or_else(|| format!("`{s}` is not a host state"))
     }
 }
 

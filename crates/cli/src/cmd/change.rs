@@ -1,41 +1,47 @@
 //! `fearless change …`: change records through their life. The domain (`fearless-change`)
-//! decides every transition; the store writes the record and its journal entry in one
-//! transaction; this module only wires them and renders.
+//! decides every transition and `fearless-engine` records it with its journal entry; this
+//! module parses and renders.
 
-use super::{identity, load_config, only_human_or_json, print, print_json, store_url};
+use super::{Session, only_human_or_json, print, print_json};
 use crate::args::{ChangeAction, ChangeArgs, EditChangeArgs, Format, Global, NewChangeArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
-use fearless_change::{ChangeError, ChangeNumber, ChangeRecord, Command, Edit, NewChange, Policy};
-use fearless_store::{ErrorClass, NewEvent, Store, StoreError};
+use fearless_change::{ChangeRecord, Command, Edit, NewChange};
+use fearless_engine::record::{self, RcaAttached};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
 pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "change")?;
-    let config = load_config(g)?;
-    let store = open_store(g, &config).await?;
-    let result = match a.action {
-        ChangeAction::New(n) => new(g, &config, &store, n).await,
-        ChangeAction::List { state } => list(g, &store, state.as_deref()).await,
-        ChangeAction::Show { id } => show(g, &store, &id).await,
+    let session = Session::open(g).await?;
+    let result = act(g, &session, a).await;
+    session.close().await;
+    result
+}
+
+async fn act(g: &Global, session: &Session, a: ChangeArgs) -> Result<Outcome, Failure> {
+    let (id, command) = match a.action {
+        ChangeAction::New(n) => {
+            let spec = new_from_args(&n)?;
+            let record = session.acting()?.create_change(spec).await?;
+            render_record(g, &record, &[])?;
+            return Ok(Outcome::Success);
+        }
+        ChangeAction::List { state } => return list(g, session, state.as_deref()).await,
+        ChangeAction::Show { id } => return show(g, session, &id).await,
         ChangeAction::Edit(e) => {
             let edit = edit_from_args(&e)?;
-            transition(g, &config, &store, &e.id, Command::Edit(Box::new(edit))).await
+            (e.id, Command::Edit(Box::new(edit)))
         }
-        ChangeAction::Submit { id } => transition(g, &config, &store, &id, Command::Submit).await,
-        ChangeAction::Approve { id, reason } => {
-            transition(g, &config, &store, &id, Command::Approve { reason }).await
-        }
-        ChangeAction::Reject { id, reason } => {
-            transition(g, &config, &store, &id, Command::Reject { reason }).await
-        }
+        ChangeAction::Submit { id } => (id, Command::Submit),
+        ChangeAction::Approve { id, reason } => (id, Command::Approve { reason }),
+        ChangeAction::Reject { id, reason } => (id, Command::Reject { reason }),
         ChangeAction::Schedule { id, window } => {
             let window = window.as_deref().map(parse_window).transpose()?;
-            transition(g, &config, &store, &id, Command::Schedule { window }).await
+            (id, Command::Schedule { window })
         }
-        ChangeAction::Start { id } => transition(g, &config, &store, &id, Command::Start).await,
+        ChangeAction::Start { id } => (id, Command::Start),
         ChangeAction::Complete { id, code, notes } => {
             let code = code.parse().map_err(|e: String| {
                 Failure::bad_input(
@@ -43,79 +49,15 @@ pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
                     Some("successful, successful-with-issues, unsuccessful or backed-out"),
                 )
             })?;
-            transition(g, &config, &store, &id, Command::Complete { code, notes }).await
+            (id, Command::Complete { code, notes })
         }
-        ChangeAction::Review { id, notes } => {
-            transition(g, &config, &store, &id, Command::Review { notes }).await
-        }
-        ChangeAction::Close { id } => transition(g, &config, &store, &id, Command::Close).await,
-        ChangeAction::Cancel { id, reason } => {
-            transition(g, &config, &store, &id, Command::Cancel { reason }).await
-        }
+        ChangeAction::Review { id, notes } => (id, Command::Review { notes }),
+        ChangeAction::Close { id } => (id, Command::Close),
+        ChangeAction::Cancel { id, reason } => (id, Command::Cancel { reason }),
     };
-    store.close().await;
-    result
-}
-
-/// Open the store named by `--store`, the config, or the default SQLite file.
-pub(crate) async fn open_store(
-    g: &Global,
-    config: &fearless_config::Config,
-) -> Result<Store, Failure> {
-    Store::open(&store_url(g, config))
-        .await
-        .map_err(store_failure)
-}
-
-/// Store errors to exit codes: bad input 2, a lost race 1 (nothing written), else 3.
-pub(crate) fn store_failure(e: StoreError) -> Failure {
-    match e.class() {
-        ErrorClass::BadInput => Failure::bad_input(e.to_string(), None),
-        ErrorClass::Conflict => Failure::Gate {
-            message: e.to_string(),
-            hint: Some(
-                "someone changed it at the same time; nothing was written — run the command again"
-                    .into(),
-            ),
-        },
-        ErrorClass::Environment => Failure::Environment(anyhow::Error::new(e)),
-    }
-}
-
-/// Domain refusals: wrong input is 2; a rule that stopped the action (separation of duties,
-/// blackouts, windows) is a gate, 1.
-#[expect(
-    clippy::needless_pass_by_value,
-    reason = "used as `map_err(change_failure)`"
-)]
-pub(crate) fn change_failure(e: ChangeError) -> Failure {
-    let gate = matches!(
-        e,
-        ChangeError::SelfApproval { .. }
-            | ChangeError::AlreadyApproved { .. }
-            | ChangeError::InBlackout { .. }
-            | ChangeError::OutsideWindows { .. }
-            | ChangeError::OutsideScheduledWindow { .. }
-            | ChangeError::StandardTooRisky { .. }
-            | ChangeError::ReviewRequired { .. }
-    );
-    if gate {
-        Failure::Gate {
-            message: e.to_string(),
-            hint: None,
-        }
-    } else {
-        Failure::bad_input(e.to_string(), None)
-    }
-}
-
-fn parse_number(id: &str) -> Result<u64, Failure> {
-    id.parse::<ChangeNumber>().map(|n| n.0).map_err(|e| {
-        Failure::bad_input(
-            format!("`{id}` is not a change number: {e}"),
-            Some("write CHG-12 or 12"),
-        )
-    })
+    let applied = session.acting()?.advance_id(&id, command).await?;
+    render_record(g, &applied.record, &applied.warnings)?;
+    Ok(Outcome::Success)
 }
 
 fn parse_window(text: &str) -> Result<fearless_change::Window, Failure> {
@@ -224,173 +166,14 @@ fn edit_from_args(e: &EditChangeArgs) -> Result<Edit, Failure> {
     })
 }
 
-async fn new(
-    g: &Global,
-    config: &fearless_config::Config,
-    store: &Store,
-    n: NewChangeArgs,
-) -> Result<Outcome, Failure> {
-    let actor = identity(g)?;
-    let spec = new_from_args(&n)?;
-    let now = jiff::Timestamp::now();
-    // Validate fully before the store assigns a number: nothing is written on bad input.
-    let draft = ChangeRecord::new(spec, 0, &actor, now, config).map_err(change_failure)?;
-    let stored = store
-        .insert_change_with(|number| {
-            let mut record = draft;
-            record.number = number;
-            let state = record.state.as_str().to_owned();
-            let applied = record.created();
-            let value = serde_json::to_value(&applied.record).unwrap_or(serde_json::Value::Null);
-            (
-                state,
-                value,
-                NewEvent {
-                    actor: actor.clone(),
-                    kind: applied.kind.into(),
-                    subject: String::new(),
-                    payload: applied.payload,
-                },
-            )
-        })
-        .await
-        .map_err(store_failure)?;
-    let record = decode(&stored.record)?;
-    announce(
-        config,
-        "change.created",
-        &record,
-        serde_json::json!({ "number": record.id().to_string(), "title": record.title }),
-    )
-    .await;
-    render_record(g, &record, &[])?;
-    Ok(Outcome::Success)
-}
-
-/// Tell the configured sinks, after the record and its journal entry are committed.
-async fn announce(
-    config: &fearless_config::Config,
-    kind: &str,
-    record: &ChangeRecord,
-    payload: serde_json::Value,
-) {
-    let events = super::events::events_for(config);
-    let event = fearless_events::Event::for_change(
-        format!("fearless.{kind}.v1"),
-        fearless_events::local_source(),
-        &record.id().to_string(),
-        payload,
-    );
-    super::events::emit(&events, &event).await;
-}
-
-fn decode(v: &serde_json::Value) -> Result<ChangeRecord, Failure> {
-    serde_json::from_value(v.clone()).map_err(|e| {
-        Failure::Environment(anyhow::anyhow!(
-            "a stored change record does not decode: {e}"
-        ))
-    })
-}
-
-pub(crate) async fn load(
-    store: &Store,
-    id: &str,
-) -> Result<(fearless_store::Stored, ChangeRecord), Failure> {
-    let number = parse_number(id)?;
-    let stored = store
-        .get_change(number)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            Failure::bad_input(
-                format!("unknown change CHG-{number}"),
-                Some("list changes with `fearless change list`"),
-            )
-        })?;
-    let record = decode(&stored.record)?;
-    Ok((stored, record))
-}
-
-async fn transition(
-    g: &Global,
-    config: &fearless_config::Config,
-    store: &Store,
-    id: &str,
-    command: Command,
-) -> Result<Outcome, Failure> {
-    let actor = identity(g)?;
-    let (stored, record) = load(store, id).await?;
-    let applied = advance(config, store, &actor, &stored, &record, command).await?;
-    render_record(g, &applied.record, &applied.warnings)?;
-    Ok(Outcome::Success)
-}
-
-/// Apply `command` to a loaded change and store the new record with its journal entry
-/// (optimistic locking on the version read), then tell the configured sinks.
-pub(crate) async fn advance(
-    config: &fearless_config::Config,
-    store: &Store,
-    actor: &str,
-    stored: &fearless_store::Stored,
-    record: &ChangeRecord,
-    command: Command,
-) -> Result<fearless_change::Applied, Failure> {
-    let actor = actor.to_owned();
-    let others: Vec<ChangeRecord> = store
-        .list_changes()
-        .await
-        .map_err(store_failure)?
-        .iter()
-        .filter(|s| s.number != stored.number)
-        .map(|s| decode(&s.record))
-        .collect::<Result<_, _>>()?;
-    let policy = Policy::from_config(config);
-    let applied = fearless_change::apply(
-        record,
-        command,
-        &actor,
-        jiff::Timestamp::now(),
-        &policy,
-        &others,
-    )
-    .map_err(change_failure)?;
-    let value =
-        serde_json::to_value(&applied.record).map_err(|e| Failure::Environment(e.into()))?;
-    let event = NewEvent {
-        actor,
-        kind: applied.kind.into(),
-        subject: format!("CHG-{}", stored.number),
-        payload: applied.payload.clone(),
-    };
-    store
-        .update_change(
-            stored.number,
-            stored.version,
-            applied.record.state.as_str(),
-            &value,
-            event,
-        )
-        .await
-        .map_err(store_failure)?;
-    announce(
-        config,
-        applied.kind,
-        &applied.record,
-        applied.payload.clone(),
-    )
-    .await;
-    Ok(applied)
-}
-
-async fn list(g: &Global, store: &Store, state: Option<&str>) -> Result<Outcome, Failure> {
-    let records: Vec<ChangeRecord> = store
-        .list_changes()
-        .await
-        .map_err(store_failure)?
-        .iter()
-        .filter(|s| state.is_none_or(|st| s.state == st))
-        .map(|s| decode(&s.record))
-        .collect::<Result<_, _>>()?;
+async fn list(g: &Global, session: &Session, state: Option<&str>) -> Result<Outcome, Failure> {
+    let records: Vec<ChangeRecord> = session
+        .reading()
+        .changes()
+        .await?
+        .into_iter()
+        .filter(|r| state.is_none_or(|st| r.state.as_str() == st))
+        .collect();
     if g.format == Format::Json {
         return print_json(
             &serde_json::json!({ "schema": "fearless.changes/v1", "changes": records }),
@@ -421,17 +204,17 @@ async fn list(g: &Global, store: &Store, state: Option<&str>) -> Result<Outcome,
     Ok(Outcome::Success)
 }
 
-async fn show(g: &Global, store: &Store, id: &str) -> Result<Outcome, Failure> {
-    let (_, record) = load(store, id).await?;
+async fn show(g: &Global, session: &Session, id: &str) -> Result<Outcome, Failure> {
+    let engine = session.reading();
+    let (_, record) = engine.change(id).await?;
     render_record(g, &record, &[])?;
     if g.format == Format::Human {
         // Post-incident reports attached to this change (by `fearless rca`), for its review.
         let mut latest = std::collections::BTreeMap::new();
-        for e in journal_of(store, record.id().to_string()).await? {
-            if e.kind == "change.rca-attached" {
-                let inc = e.payload["incident"].as_str().unwrap_or("-").to_owned();
-                let line = e.payload["attribution"].as_str().unwrap_or("-").to_owned();
-                latest.insert(inc, line);
+        for e in engine.journal_of(&record.id().to_string()).await? {
+            if let Some(attached) = record::decode::<RcaAttached>(&e) {
+                let attached = attached?;
+                latest.insert(attached.incident, attached.attribution);
             }
         }
         let mut text = String::new();
@@ -529,18 +312,4 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         );
     }
     print(&out)
-}
-
-/// Every journal entry about `subject` (`CHG-3`, `R-2`, `host:web-1`), oldest first.
-pub(crate) async fn journal_of(
-    store: &Store,
-    subject: String,
-) -> Result<Vec<fearless_store::JournalEntry>, Failure> {
-    store
-        .journal(&fearless_store::JournalFilter {
-            since: None,
-            subject: Some(subject),
-        })
-        .await
-        .map_err(store_failure)
 }

@@ -236,15 +236,42 @@ impl Demo {
                 "checkout",
             ],
         )?;
-        let id = format!("CHG-{}", created["number"]);
+        let id = match created["number"].as_u64() {
+            Some(n) => format!("CHG-{n}"),
+            None => return Err(Broken(format!("`change new` printed no number: {created}"))),
+        };
         narrate(self.quiet, &format!("{id} created by alice"));
         self.expect(Some("alice"), &["change", "submit", &id], 0)?;
         self.chapter(&format!(
-            "bob approves {id} (alice may not approve her own change)"
+            "alice may not approve her own change; bob approves {id}"
         ));
+        self.expect(Some("alice"), &["change", "approve", &id], 1)?;
         self.expect(Some("bob"), &["change", "approve", &id], 0)?;
         self.expect(Some("alice"), &["change", "schedule", &id], 0)?;
         Ok(id)
+    }
+
+    /// `name=version` of every update web-1 is offered (its lists refreshed).
+    fn pending(&self) -> Step<Vec<String>> {
+        let doc = self.json(None, &["packages", "--pending", "--hosts", "web-1"])?;
+        Ok(doc["hosts"][0]["pending"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some(format!("{}={}", p["name"].as_str()?, p["to"].as_str()?)))
+            .collect())
+    }
+
+    /// Require change `id` closed with close code `code`.
+    fn closed(&self, id: &str, code: &str) -> Step<()> {
+        let shown = self.json(None, &["change", "show", id])?;
+        if shown["state"] != "closed" || shown["close_code"] != code {
+            return Err(Broken(format!(
+                "{id} should be closed {code}: {} {}",
+                shown["state"], shown["close_code"]
+            )));
+        }
+        Ok(())
     }
 
     fn story(&self, a: &DemoArgs) -> Step<()> {
@@ -256,6 +283,12 @@ impl Demo {
         );
         self.expect(None, &["lab", "publish", "bad-libacme", "--dir", &dir], 0)?;
         self.expect(None, &["packages", "--pending", "--hosts", "web-1"], 0)?;
+        let pending = self.pending()?;
+        if pending.len() != 10 || !pending.iter().any(|p| p == "libacme=2.0") {
+            return Err(Broken(format!(
+                "web-1 should be offered ten updates with libacme 2.0 among them, not {pending:?}"
+            )));
+        }
 
         let first = self.new_change("Monthly patch: acme shop")?;
         self.chapter(&format!(
@@ -279,7 +312,10 @@ impl Demo {
             .as_array()
             .and_then(|all| all.iter().find(|i| i["record"]["change"] == first.as_str()))
             .ok_or_else(|| Broken(format!("the failed rollout of {first} opened no incident")))?;
-        let inc = incident["incident"].as_str().unwrap_or("INC-?").to_owned();
+        let inc = incident["incident"]
+            .as_str()
+            .ok_or_else(|| Broken(format!("the incident has no id: {incident}")))?
+            .to_owned();
         let culprits = &incident["record"]["bisect"]["report"]["verdict"]["packages"];
         if culprits != &serde_json::json!(["libacme"]) {
             return Err(Broken(format!(
@@ -288,19 +324,45 @@ impl Demo {
         }
         let rollout = incident["record"]["rollout"]
             .as_str()
-            .unwrap_or("R-?")
+            .ok_or_else(|| Broken(format!("{inc} names no rollout")))?
             .to_owned();
         let shown = self.json(None, &["rollout", "show", &rollout])?;
-        let touched: Vec<&str> = shown["hosts"]
+        let touched: Vec<(&str, &str)> = shown["hosts"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|h| h["state"] != "pending")
-            .filter_map(|h| h["host"].as_str())
+            .filter_map(|h| Some((h["host"].as_str()?, h["state"].as_str()?)))
             .collect();
-        if touched != ["web-1"] {
+        if touched != [("web-1", "rolled-back")] {
             return Err(Broken(format!(
-                "only the canary web-1 may have been touched, not {touched:?}"
+                "only the canary web-1 may have been touched, and rolled back: {touched:?}"
+            )));
+        }
+        // Rolled back to its snapshot: not one package differs from it.
+        let snapshot = shown["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| h["host"] == "web-1")
+            .and_then(|h| h["snapshot"].as_str())
+            .ok_or_else(|| Broken(format!("{rollout} recorded no snapshot of web-1")))?
+            .to_owned();
+        let diff = self.json(
+            None,
+            &["snapshot", "diff", &snapshot, "--live", "--hosts", "web-1"],
+        )?;
+        let differences: usize = ["added", "removed", "upgraded", "downgraded"]
+            .iter()
+            .map(|k| {
+                diff["hosts"][0]["diff"][k]
+                    .as_array()
+                    .map_or(usize::MAX, Vec::len)
+            })
+            .sum();
+        if differences != 0 {
+            return Err(Broken(format!(
+                "web-1 should be back on {snapshot} exactly: {diff}"
             )));
         }
 
@@ -321,6 +383,12 @@ impl Demo {
             ],
             true,
         )?;
+        if line.code != Some(0) {
+            return Err(Broken(format!(
+                "`fearless rca {inc} --format html` exited {:?}",
+                line.code
+            )));
+        }
         self.expect(
             Some("alice"),
             &[
@@ -361,9 +429,13 @@ impl Demo {
             0,
         )?;
         self.expect(Some("alice"), &["change", "close", &first], 0)?;
+        self.closed(&first, "backed-out")?;
 
         self.chapter("the vendor ships libacme 2.0.1, compatible again");
         self.expect(None, &["lab", "publish", "fixed-libacme", "--dir", &dir], 0)?;
+        if !self.pending()?.iter().any(|p| p == "libacme=2.0.1") {
+            return Err(Broken("web-1 should be offered libacme 2.0.1".into()));
+        }
         let second = self.new_change("Monthly patch, take two: libacme 2.0.1")?;
         self.chapter(&format!("alice patches {second}: every wave passes"));
         self.expect(
@@ -396,11 +468,12 @@ impl Demo {
             0,
         )?;
         self.expect(Some("alice"), &["change", "close", &second], 0)?;
-        let closed = self.json(None, &["change", "show", &second])?;
-        if closed["state"] != "closed" || closed["close_code"] != "successful" {
+        self.closed(&second, "successful")?;
+        let resolved = self.json(None, &["incident", "show", &inc])?;
+        if resolved["state"] != "resolved" {
             return Err(Broken(format!(
-                "{second} should be closed successful: {} {}",
-                closed["state"], closed["close_code"]
+                "{inc} should be resolved: {}",
+                resolved["state"]
             )));
         }
         self.expect(None, &["check"], 0)?;

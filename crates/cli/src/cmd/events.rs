@@ -1,11 +1,10 @@
-//! `fearless events status | replay | test SINK`, and the one place commands emit events.
+//! `fearless events status | replay | test SINK`; the outbox every command's events go through.
 
 use super::{load_config, only_human_or_json, print, print_json};
 use crate::args::{EventsAction, EventsArgs, Format, Global};
 use crate::exit::{Failure, Outcome};
 use crate::render;
-use fearless_events::{Event, Events};
-use std::io::Write as _;
+use fearless_events::Events;
 
 /// The outbox: `events.outbox` from the config, else `.fearless/outbox` beside the config.
 pub(crate) fn events_for(config: &fearless_config::Config) -> Events {
@@ -15,33 +14,6 @@ pub(crate) fn events_for(config: &fearless_config::Config) -> Events {
         .clone()
         .unwrap_or_else(|| config.base_dir().join(".fearless/outbox"));
     Events::new(&config.events, &dir)
-}
-
-/// Send an event; a failure to deliver never fails the command, and is never silent.
-pub(crate) async fn emit(events: &Events, event: &Event) {
-    let delivery = events.send_message(event).await;
-    let mut err = std::io::stderr().lock();
-    for p in delivery.problems() {
-        let what = match &p.outcome {
-            fearless_events::Outcome::Queued { reason, attempts } => {
-                format!("queued in the outbox after {attempts} attempt(s): {reason}")
-            }
-            fearless_events::Outcome::Lost { reason } => {
-                format!("LOST (the outbox could not be written): {reason}")
-            }
-            fearless_events::Outcome::Delivered => continue,
-        };
-        let _ = writeln!(
-            err,
-            "warning: event {} to sink `{}` {what}",
-            event.summary(),
-            p.sink
-        );
-        let _ = writeln!(
-            err,
-            "hint: `fearless events status` shows the outbox; `fearless events replay` retries"
-        );
-    }
 }
 
 pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {

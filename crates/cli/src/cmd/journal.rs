@@ -1,8 +1,8 @@
 //! `fearless journal [verify | export]`: read and check the hash-chained journal.
 
 use super::{load_config, only_human_or_json, print, print_json};
+use super::{open_store, store_failure};
 use crate::args::{Format, Global, JournalAction, JournalArgs};
-use crate::cmd::change::{open_store, store_failure};
 use crate::exit::{Failure, Outcome};
 use crate::render;
 use fearless_store::JournalFilter;

@@ -11,10 +11,13 @@ mod journal;
 mod lab;
 mod packages;
 mod patch;
+mod progress;
 mod rca;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
+use fearless_engine::{Engine, SystemClock};
+use fearless_store::{ErrorClass, Store, StoreError};
 use std::io::Write;
 
 pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
@@ -85,6 +88,124 @@ pub(crate) fn store_url(g: &Global, config: &fearless_config::Config) -> String 
             config.base_dir().join(".fearless/state.db").display()
         ),
     }
+}
+
+/// Open the store named by `--store`, the config, or the default SQLite file.
+pub(crate) async fn open_store(
+    g: &Global,
+    config: &fearless_config::Config,
+) -> Result<Store, Failure> {
+    Store::open(&store_url(g, config))
+        .await
+        .map_err(store_failure)
+}
+
+/// Store errors to exit codes: bad input 2, a lost race 1 (nothing written), else 3.
+pub(crate) fn store_failure(e: StoreError) -> Failure {
+    match e.class() {
+        ErrorClass::BadInput => Failure::bad_input(e.to_string(), None),
+        ErrorClass::Conflict => Failure::Gate {
+            message: e.to_string(),
+            hint: Some(
+                "someone changed it at the same time; nothing was written — run the command again"
+                    .into(),
+            ),
+        },
+        ErrorClass::Environment => Failure::Environment(anyhow::Error::new(e)),
+    }
+}
+
+/// What a command needs to drive the engine: the config, the store, the sinks, who acts,
+/// where progress goes. Opened once per command, closed at its end.
+pub(crate) struct Session {
+    pub(crate) config: fearless_config::Config,
+    pub(crate) store: Store,
+    events: fearless_events::Events,
+    actor: Result<String, Failure>,
+    progress: progress::Stderr,
+}
+
+impl Session {
+    /// Load the config and open the store; who acts is asked only of commands that act.
+    pub(crate) async fn open(g: &Global) -> Result<Self, Failure> {
+        let config = load_config(g)?;
+        let store = open_store(g, &config).await?;
+        let events = events::events_for(&config);
+        Ok(Self {
+            actor: identity(g),
+            config,
+            store,
+            events,
+            progress: progress::Stderr::new(g.quiet),
+        })
+    }
+
+    /// The engine for a command that changes something: who acts must be known.
+    pub(crate) fn acting(&self) -> Result<Engine<'_>, Failure> {
+        match &self.actor {
+            Ok(actor) => Ok(self.engine_as(actor)),
+            Err(Failure::BadInput { message, hint }) => Err(Failure::BadInput {
+                message: message.clone(),
+                hint: hint.clone(),
+            }),
+            Err(_) => Err(Failure::bad_input("cannot tell who is acting", None)),
+        }
+    }
+
+    /// The engine for a command that only reads.
+    pub(crate) fn reading(&self) -> Engine<'_> {
+        self.engine_as(self.actor.as_deref().unwrap_or(""))
+    }
+
+    fn engine_as<'s>(&'s self, actor: &'s str) -> Engine<'s> {
+        Engine {
+            config: &self.config,
+            store: &self.store,
+            events: &self.events,
+            actor,
+            progress: &self.progress,
+            clock: &SystemClock,
+        }
+    }
+
+    /// Close the store, waiting for work in progress.
+    pub(crate) async fn close(self) {
+        self.store.close().await;
+    }
+}
+
+/// The longest duration any option takes: beyond it, times stop making sense (and
+/// leave the range the clocks can represent).
+const LONGEST: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
+
+/// Parse a duration option (`30s`, `2m`, `7d`), range-checked.
+pub(crate) fn duration(
+    flag: &str,
+    text: &str,
+    example: &str,
+) -> Result<std::time::Duration, Failure> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| Failure::bad_input(format!("{flag} {text:?}: {e}"), Some(example)))?;
+    if d > LONGEST {
+        return Err(Failure::bad_input(
+            format!("{flag} {text:?}: longer than 100 years"),
+            Some(example),
+        ));
+    }
+    Ok(d)
+}
+
+/// Read and validate a manifest file (`name=version` lines): every problem is bad input,
+/// found before any host is contacted.
+pub(crate) fn read_manifest(path: &std::path::Path) -> Result<fearless_pkg::Manifest, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::bad_input(
+            format!("cannot read manifest {}: {e}", path.display()),
+            None,
+        )
+    })?;
+    fearless_pkg::Manifest::parse(&path.display().to_string(), &text)
+        .map_err(|e| Failure::bad_input(e.to_string(), None))
 }
 
 /// Parse a `--hosts` selector.

@@ -1,22 +1,20 @@
 //! `fearless packages [apply|rollback]`, `fearless snapshot [list|show|diff]` and
 //! `fearless whatchanged`: package state across the fleet (crates/pkg does the work).
 
-use std::future::Future;
 use std::io::Write as _;
 use std::time::Duration;
 
-use fearless_config::{Config, Host};
-use fearless_exec::Fleet;
+use fearless_engine::Fleetwide;
+use fearless_engine::fleet::HostResult;
+use fearless_engine::record::{self, SnapshotDoc};
 use fearless_pkg::ops::{self, Options, Report};
-use fearless_pkg::{
-    Backend, Diff, Limits, Manager, Manifest, PackageManager, PackageSet, PkgError, Target,
-};
+use fearless_pkg::{Diff, Manifest, PackageManager, PackageSet, PkgError};
 use fearless_store::{NewEvent, Store, StoredSnapshot};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::change::{open_store, store_failure};
 use super::{identity, load_config, only_human_or_json, print, print_json, selector};
+use super::{open_store, store_failure};
 use crate::args::{
     Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
     WhatchangedArgs,
@@ -24,148 +22,16 @@ use crate::args::{
 use crate::exit::{Failure, Outcome};
 use crate::render;
 
-/// One host's result.
-pub(crate) type HostResult<T> = (String, Result<T, PkgError>);
-
-/// The selected hosts, their connections and the time limits.
-pub(crate) struct Fleetwide {
-    pub(crate) config: Config,
-    pub(crate) hosts: Vec<Host>,
-    fleet: Fleet,
-    limits: Limits,
-    /// Each host's package manager once detected (or why it could not be): one round trip
-    /// per host per process.
-    detected: std::sync::Mutex<std::collections::HashMap<String, Result<Manager, PkgError>>>,
-}
-
-impl Fleetwide {
-    fn new(g: &Global, options: &PkgOptions) -> Result<Self, Failure> {
-        let config = load_config(g)?;
-        let lock_wait = humantime::parse_duration(&options.lock_wait).map_err(|e| {
-            Failure::bad_input(
-                format!("--lock-wait {:?}: {e}", options.lock_wait),
-                Some("a duration such as 30s or 2m"),
-            )
-        })?;
-        let sel = selector(options.hosts.as_deref())?;
-        let inv = &config.inventory;
-        let hosts: Vec<Host> = inv
-            .hosts
-            .values()
-            .filter(|h| sel.as_ref().is_none_or(|s| s.matches(h, &inv.groups)))
-            .cloned()
-            .collect();
-        if hosts.is_empty() {
-            return Err(Failure::bad_input(
-                "no host matches",
-                Some("check --hosts against `fearless hosts`"),
-            ));
-        }
-        let fleet = Fleet::new(inv);
-        Ok(Self {
-            config,
-            hosts,
-            fleet,
-            limits: Limits {
-                lock_wait,
-                ..Limits::default()
-            },
-            detected: std::sync::Mutex::default(),
-        })
-    }
-
-    /// For `hosts` of `config`, with this lock wait.
-    pub(crate) fn with_hosts(config: Config, hosts: Vec<Host>, lock_wait: Duration) -> Self {
-        let fleet = Fleet::new(&config.inventory);
-        Self {
-            config,
-            hosts,
-            fleet,
-            limits: Limits {
-                lock_wait,
-                ..Limits::default()
-            },
-            detected: std::sync::Mutex::default(),
-        }
-    }
-
-    /// Run `op` on every selected host at once (within the fleet's concurrency limit),
-    /// with the host's backend: from config, else detected. Results in inventory order.
-    pub(crate) async fn each<'s, T, F, Fut>(&'s self, op: F) -> Vec<HostResult<T>>
-    where
-        F: Fn(Backend, Target<'s>) -> Fut,
-        Fut: Future<Output = Result<T, PkgError>>,
-    {
-        let all: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
-        self.each_of(&all, op).await
-    }
-
-    /// Like [`Fleetwide::each`], for the hosts named in `names` only.
-    pub(crate) async fn each_of<'s, T, F, Fut>(
-        &'s self,
-        names: &[&str],
-        op: F,
-    ) -> Vec<HostResult<T>>
-    where
-        F: Fn(Backend, Target<'s>) -> Fut,
-        Fut: Future<Output = Result<T, PkgError>>,
-    {
-        let op = &op;
-        let chosen = self
-            .hosts
-            .iter()
-            .filter(|h| names.contains(&h.name.as_str()));
-        let futs = chosen.map(|h| async move {
-            let result = async {
-                let Some(transport) = self.fleet.transport(&h.name) else {
-                    return Err(PkgError::Unsupported {
-                        host: h.name.clone(),
-                        detail: "not in the inventory".into(),
-                    });
-                };
-                let _slot = self.fleet.slot().await;
-                let t = Target {
-                    name: &h.name,
-                    transport,
-                    limits: self.limits,
-                };
-                let manager = match h.package_manager {
-                    Some(fearless_config::PackageManager::Apt) => Manager::Apt,
-                    Some(fearless_config::PackageManager::Dnf) => Manager::Dnf,
-                    Some(fearless_config::PackageManager::Yum) => Manager::Yum,
-                    None => {
-                        let known = self.detected().get(&h.name).cloned();
-                        match known {
-                            Some(m) => m?,
-                            None => {
-                                let m = fearless_pkg::detect(&t).await;
-                                self.detected().insert(h.name.clone(), m.clone());
-                                m?
-                            }
-                        }
-                    }
-                };
-                op(Backend::for_manager(manager), t).await
-            }
-            .await;
-            (h.name.clone(), result)
-        });
-        futures::future::join_all(futs).await
-    }
-
-    fn detected(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Result<Manager, PkgError>>>
-    {
-        // A panic while holding it cannot leave the map half-written: take it anyway.
-        self.detected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) async fn close(self) {
-        self.fleet.close().await;
-    }
+/// The hosts `options` select, with their connections and the lock wait.
+fn fleet(g: &Global, options: &PkgOptions) -> Result<Fleetwide, Failure> {
+    let config = load_config(g)?;
+    let lock_wait = super::duration(
+        "--lock-wait",
+        &options.lock_wait,
+        "a duration such as 30s or 2m",
+    )?;
+    let sel = selector(options.hosts.as_deref())?;
+    Ok(Fleetwide::select(config, sel.as_ref(), lock_wait)?)
 }
 
 pub(crate) fn progress(g: &Global, line: &str) {
@@ -226,7 +92,7 @@ pub(crate) async fn run(g: &Global, a: PackagesArgs) -> Result<Outcome, Failure>
 }
 
 async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
-    let fw = Fleetwide::new(g, options)?;
+    let fw = fleet(g, options)?;
     let results = fw
         .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;
@@ -269,7 +135,7 @@ async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure>
 }
 
 async fn pending(g: &Global, a: &PackagesArgs) -> Result<Outcome, Failure> {
-    let fw = Fleetwide::new(g, &a.options)?;
+    let fw = fleet(g, &a.options)?;
     let refresh = !a.no_refresh;
     let security = a.security;
     let results = fw
@@ -334,7 +200,7 @@ async fn pending(g: &Global, a: &PackagesArgs) -> Result<Outcome, Failure> {
 
 /// Read the manifest from a file and `--package` pins; every problem is bad input, found
 /// before any host is contacted.
-fn read_manifest(file: Option<&std::path::Path>, inline: &[String]) -> Result<Manifest, Failure> {
+fn manifest_from(file: Option<&std::path::Path>, inline: &[String]) -> Result<Manifest, Failure> {
     let mut text = String::new();
     let origin = match file {
         Some(path) => {
@@ -495,16 +361,16 @@ async fn apply(
     inline: &[String],
     force: bool,
 ) -> Result<Outcome, Failure> {
-    let manifest = read_manifest(file, inline)?;
+    let manifest = manifest_from(file, inline)?;
     let actor = identity(g)?;
-    let fw = Fleetwide::new(g, options)?;
-    let store = open_store(g, &fw.config).await?;
+    let fw = fleet(g, options)?;
+    let store = open_store(g, fw.config()).await?;
     progress(
         g,
         &format!(
             "applying {} pin(s) to {} host(s)",
             manifest.pins.len(),
-            fw.hosts.len()
+            fw.hosts().len()
         ),
     );
     let manifest_ref = &manifest;
@@ -542,55 +408,13 @@ async fn apply(
     ))
 }
 
-/// `SNAP-3` or `3`.
-fn snapshot_number(id: &str) -> Result<u64, Failure> {
-    let digits = id
-        .strip_prefix("SNAP-")
-        .or_else(|| id.strip_prefix("snap-"))
-        .unwrap_or(id);
-    digits.parse().map_err(|_| {
-        Failure::bad_input(
-            format!("`{id}` is not a snapshot id"),
-            Some("snapshot ids look like SNAP-3 (see `fearless snapshot list`)"),
-        )
-    })
-}
-
-/// The package sets of a stored snapshot, by host.
-pub(crate) fn snapshot_sets(s: &StoredSnapshot) -> Result<Vec<(String, PackageSet)>, Failure> {
-    let Some(hosts) = s.record.get("hosts").and_then(Value::as_object) else {
-        return Err(Failure::Environment(anyhow::anyhow!(
-            "snapshot SNAP-{} has no hosts in its record",
-            s.number
-        )));
-    };
-    hosts
-        .iter()
-        .map(|(host, v)| {
-            serde_json::from_value::<PackageSet>(v.clone())
-                .map(|set| (host.clone(), set))
-                .map_err(|e| {
-                    Failure::Environment(anyhow::anyhow!(
-                        "snapshot SNAP-{}: the package set of {host} cannot be read: {e}",
-                        s.number
-                    ))
-                })
-        })
-        .collect()
-}
-
-pub(crate) async fn load_snapshot(store: &Store, id: &str) -> Result<StoredSnapshot, Failure> {
-    let n = snapshot_number(id)?;
-    store
-        .get_snapshot(n)
-        .await
-        .map_err(store_failure)?
-        .ok_or_else(|| {
-            Failure::bad_input(
-                format!("there is no snapshot SNAP-{n}"),
-                Some("see `fearless snapshot list`"),
-            )
-        })
+/// The package sets of `SNAP-<id>`, by host.
+async fn snapshot_sets(
+    store: &Store,
+    id: &str,
+) -> Result<(StoredSnapshot, Vec<(String, PackageSet)>), Failure> {
+    let (stored, doc) = record::load_snapshot(store, id).await?;
+    Ok((stored, doc.hosts.into_iter().collect()))
 }
 
 async fn rollback(
@@ -600,13 +424,12 @@ async fn rollback(
     force: bool,
 ) -> Result<Outcome, Failure> {
     let actor = identity(g)?;
-    let mut fw = Fleetwide::new(g, options)?;
-    let store = open_store(g, &fw.config).await?;
-    let snap = load_snapshot(&store, id).await?;
-    let sets = snapshot_sets(&snap)?;
+    let mut fw = fleet(g, options)?;
+    let store = open_store(g, fw.config()).await?;
+    let (snap, sets) = snapshot_sets(&store, id).await?;
     let in_snapshot: Vec<&str> = sets.iter().map(|(h, _)| h.as_str()).collect();
     let outside: Vec<String> = fw
-        .hosts
+        .hosts()
         .iter()
         .filter(|h| !in_snapshot.contains(&h.name.as_str()))
         .map(|h| h.name.clone())
@@ -622,13 +445,13 @@ async fn rollback(
                 Some("select hosts the snapshot covers (see `fearless snapshot show`)"),
             ));
         }
-        fw.hosts.retain(|h| in_snapshot.contains(&h.name.as_str()));
+        fw.retain(|h| in_snapshot.contains(&h.name.as_str()));
     }
     progress(
         g,
         &format!(
             "rolling back {} host(s) to SNAP-{}",
-            fw.hosts.len(),
+            fw.hosts().len(),
             snap.number
         ),
     );
@@ -692,28 +515,24 @@ pub(crate) async fn snapshot(g: &Global, a: SnapshotArgs) -> Result<Outcome, Fai
 
 async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     let actor = identity(g)?;
-    let fw = Fleetwide::new(g, options)?;
-    let store = open_store(g, &fw.config).await?;
+    let fw = fleet(g, options)?;
+    let store = open_store(g, fw.config()).await?;
     let results = fw
         .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;
     fw.close().await;
-    let mut hosts = serde_json::Map::new();
-    let mut errors = serde_json::Map::new();
+    let mut doc = SnapshotDoc::default();
     for (host, r) in &results {
         match r {
             Ok(set) => {
-                hosts.insert(
-                    host.clone(),
-                    serde_json::to_value(set).map_err(|e| Failure::Environment(e.into()))?,
-                );
+                doc.hosts.insert(host.clone(), set.clone());
             }
             Err(e) => {
-                errors.insert(host.clone(), Value::String(e.to_string()));
+                doc.errors.insert(host.clone(), e.to_string());
             }
         }
     }
-    if hosts.is_empty() {
+    if doc.hosts.is_empty() {
         print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
         return Err(Failure::Environment(anyhow::anyhow!(
             "no host answered: nothing recorded"
@@ -724,15 +543,19 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
         .filter_map(|(_, r)| r.as_ref().ok())
         .map(|s| s.packages.len())
         .sum();
-    let names: Vec<&String> = hosts.keys().collect();
-    let event = NewEvent {
-        actor,
-        kind: "snapshot.taken".into(),
-        subject: String::new(),
-        payload: json!({"hosts": names, "packages": count, "errors": errors}),
-    };
+    let event = record::event(
+        &actor,
+        "",
+        &record::SnapshotTaken {
+            hosts: doc.hosts.keys().cloned().collect(),
+            rollout: None,
+            packages: Some(count),
+            errors: doc.errors.clone(),
+        },
+    );
+    let value = serde_json::to_value(&doc).map_err(|e| Failure::Environment(e.into()))?;
     let stored = store
-        .insert_snapshot(&json!({"hosts": hosts, "errors": errors}), event)
+        .insert_snapshot(&value, event)
         .await
         .map_err(store_failure)?;
     store.close().await;
@@ -742,14 +565,14 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
             "schema": "fearless.snapshot/v1",
             "id": id,
             "taken_at": jiff_time(&stored),
-            "hosts": hosts.keys().collect::<Vec<_>>(),
+            "hosts": doc.hosts.keys().collect::<Vec<_>>(),
             "packages": count,
-            "errors": errors,
+            "errors": doc.errors,
         }))?;
     } else {
         print(&format!(
             "{id}: {count} package(s) on {} host(s)\n",
-            hosts.len()
+            doc.hosts.len()
         ))?;
         print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
     }
@@ -772,11 +595,8 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
     let rows: Vec<Value> = all
         .iter()
         .map(|s| {
-            let hosts = s
-                .record
-                .get("hosts")
-                .and_then(Value::as_object)
-                .map(|h| h.keys().cloned().collect::<Vec<_>>())
+            let hosts: Vec<String> = serde_json::from_value::<SnapshotDoc>(s.record.clone())
+                .map(|d| d.hosts.into_keys().collect())
                 .unwrap_or_default();
             json!({"id": format!("SNAP-{}", s.number), "taken_at": jiff_time(s), "by": s.actor, "hosts": hosts})
         })
@@ -805,7 +625,7 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
 async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
     let store = open_store(g, &config).await?;
-    let snap = load_snapshot(&store, id).await?;
+    let (snap, sets) = snapshot_sets(&store, id).await?;
     store.close().await;
     if g.format == Format::Json {
         print_json(&json!({
@@ -817,7 +637,6 @@ async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
         }))?;
         return Ok(Outcome::Success);
     }
-    let sets = snapshot_sets(&snap)?;
     let mut t = render::table(&["HOST", "PACKAGE", "ARCH", "VERSION", "MARK"]);
     for (host, set) in &sets {
         for p in &set.packages {
@@ -847,12 +666,10 @@ async fn diff(
 ) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
     let store = open_store(g, &config).await?;
-    let a = load_snapshot(&store, from).await?;
-    let a_sets = snapshot_sets(&a)?;
+    let (a, a_sets) = snapshot_sets(&store, from).await?;
     let (to_label, b_results): (String, Vec<HostResult<PackageSet>>) = match to {
         Some(to) => {
-            let b = load_snapshot(&store, to).await?;
-            let b_sets = snapshot_sets(&b)?;
+            let (b, b_sets) = snapshot_sets(&store, to).await?;
             let results = a_sets
                 .iter()
                 .map(|(host, _)| {
@@ -870,9 +687,8 @@ async fn diff(
             (format!("SNAP-{}", b.number), results)
         }
         None => {
-            let mut fw = Fleetwide::new(g, options)?;
-            fw.hosts
-                .retain(|h| a_sets.iter().any(|(n, _)| *n == h.name));
+            let mut fw = fleet(g, options)?;
+            fw.retain(|h| a_sets.iter().any(|(n, _)| *n == h.name));
             let results = fw
                 .each(|b, t| async move { ops::package_set(&b, &t).await })
                 .await;
@@ -979,7 +795,7 @@ pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcom
                 .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?,
         )
         .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?;
-    let fw = Fleetwide::new(g, &a.options)?;
+    let fw = fleet(g, &a.options)?;
     let results = fw
         .each(|b, t| async move { Ok((b.manager(), b.history(&t, since).await?)) })
         .await;

@@ -1130,3 +1130,233 @@ fn a_service_its_update_forgot_to_restart_is_restarted_or_with_restart_never_rep
     // web-1 was left as it was: still the old process
     assert_eq!(web_version("127.0.0.11"), "1.0");
 }
+
+/// Start `patch --change CHANGE` (waves 1,100%, bake 1 s) on `config`, and return once the
+/// journal of `R-<rollout>` shows `kind` (the child still running).
+fn patch_until(config: &str, change: &str, rollout: u64, kind: &str) -> std::process::Child {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args([
+            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
+            "--bake", "1s",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn patch");
+    let subject = format!("R-{rollout}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !journal_text(config, &subject).contains(&format!("\"{kind}\"")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "R-{rollout} never reached {kind}"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "patch ended before {kind}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child
+}
+
+#[test]
+fn an_abort_racing_a_host_step_wins_and_the_controller_reports_nothing_the_store_does_not_hold() {
+    let lab = TestLab::up(&["--hosts", "2"]);
+    let c = lab.config.as_str();
+    lab.publish("routine");
+    let id = approved(c, "routine, aborted mid-transaction");
+    // The canary is in its package transaction (about two seconds) when the abort comes.
+    let child = patch_until(c, &id, 1, "rollout.host.applying");
+    let (code, out, err) = run(c, "carol", &["rollout", "abort", "R-1"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "the abort backs every changed host out:\n{out}\n{err}"
+    );
+    let patched = child.wait_with_output().expect("patch ends");
+    let (pout, perr) = (
+        String::from_utf8_lossy(&patched.stdout),
+        String::from_utf8_lossy(&patched.stderr),
+    );
+    // The first controller's next step was refused: it stops, and prints no result.
+    assert_eq!(patched.status.code(), Some(3), "{pout}\n{perr}");
+    assert!(pout.is_empty(), "nothing reported: {pout}");
+    assert!(
+        perr.contains("R-1 stopped: web-1's step from applying to")
+            && perr.contains("another controller moved it"),
+        "{perr}"
+    );
+    let shown = json(c, &["rollout", "show", "R-1"]);
+    assert_eq!(shown["state"], "backed-out", "{shown}");
+    assert_eq!(
+        host_states(&shown),
+        [("web-1", "rolled-back"), ("web-2", "pending")],
+        "{shown}"
+    );
+    assert_eq!(version_on(c, "web-1", "acme-api"), "1.0");
+    assert_eq!(version_on(c, "web-2", "acme-api"), "1.0");
+    assert_eq!(
+        json(c, &["change", "show", &id])["close_code"],
+        "backed-out"
+    );
+    let (code, out, _) = run(c, "alice", &["rollout", "resume", "R-1"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("R-1 is backed-out: nothing to do"), "{out}");
+}
+
+/// A PostgreSQL server of the test's own (initdb in a temporary directory, on a free
+/// loopback port), to be stopped and started again; stopped for good on drop.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+    bin: std::path::PathBuf,
+}
+
+impl OwnPostgres {
+    fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries in /usr/lib/postgresql")
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .find(|p| p.join("initdb").exists())
+            .expect("initdb");
+        let dir = tempfile::tempdir().expect("tmp");
+        let owned = std::process::Command::new("chown")
+            .args(["postgres:postgres", &dir.path().display().to_string()])
+            .status()
+            .expect("chown");
+        assert!(owned.success());
+        let port = fearless_testkit::free_port("127.0.0.1");
+        let pg = Self { dir, port, bin };
+        pg.as_postgres(
+            "initdb",
+            &[
+                "-D",
+                &pg.data(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        pg.start_again();
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn as_postgres(&self, tool: &str, args: &[&str]) {
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(tool))
+            .args(args)
+            .output()
+            .expect("run as postgres");
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        self.as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stop at once, as a crash or an outage would.
+    fn stop(&self) {
+        self.as_postgres(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+#[test]
+fn a_store_lost_mid_rollout_stops_it_reporting_nothing_and_resume_finishes_it() {
+    let lab = TestLab::up(&["--hosts", "2"]);
+    let d = lab.dir.clone();
+    lab.publish("routine");
+    let pg = OwnPostgres::start();
+    let text = std::fs::read_to_string(&lab.config).expect("lab config");
+    let c = std::path::Path::new(&d).join("team.yaml");
+    std::fs::write(&c, format!("{text}store: \"{}\"\n", pg.url())).expect("write config");
+    let c = c.display().to_string();
+    let c = c.as_str();
+    let id = approved(c, "routine, store lost");
+    let child = patch_until(c, &id, 1, "rollout.host.applying");
+    pg.stop();
+    let patched = child.wait_with_output().expect("patch ends");
+    let (pout, perr) = (
+        String::from_utf8_lossy(&patched.stdout),
+        String::from_utf8_lossy(&patched.stderr),
+    );
+    assert_eq!(patched.status.code(), Some(3), "{pout}\n{perr}");
+    assert!(pout.is_empty(), "nothing reported: {pout}");
+    assert!(
+        perr.contains("R-1 stopped: web-1's step from applying to applied was not recorded")
+            && perr.contains("the store holds web-1 as applying")
+            && perr.contains("fearless rollout resume R-1"),
+        "{perr}"
+    );
+    // The store back, it holds what the controller recorded: web-1 applying.
+    pg.start_again();
+    let shown = json(c, &["rollout", "show", "R-1"]);
+    assert_eq!(shown["state"], "running", "{shown}");
+    assert_eq!(
+        host_states(&shown),
+        [("web-1", "applying"), ("web-2", "pending")],
+        "{shown}"
+    );
+    // Resume finds the manifest on web-1, verifies it without applying again, and goes on.
+    let resumed: Value = serde_json::from_str(&ok(
+        c,
+        "alice",
+        &["rollout", "resume", "R-1", "--format", "json"],
+    ))
+    .expect("json");
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    for host in ["web-1", "web-2"] {
+        assert_eq!(version_on(c, host, "acme-api"), "1.1");
+        assert_eq!(upgrades(&d, host, "acme-api", "1.0", "1.1"), 1, "{host}");
+    }
+    let verify = fearless(&["-c", c, "journal", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+}

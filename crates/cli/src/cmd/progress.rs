@@ -1,0 +1,130 @@
+//! The engine's progress events as lines on stderr (nothing with `-q`).
+
+use std::io::Write as _;
+
+use fearless_engine::progress::{Event, HostEvent, Undelivered};
+use fearless_rollout::Recovery;
+
+/// Progress to stderr, one line per event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stderr {
+    quiet: bool,
+}
+
+impl Stderr {
+    pub(crate) fn new(quiet: bool) -> Self {
+        Self { quiet }
+    }
+}
+
+impl fearless_engine::Progress for Stderr {
+    fn event(&self, event: Event) {
+        // A warning about an event the sinks did not take is shown even with `-q`.
+        if self.quiet && !matches!(event, Event::Undelivered { .. }) {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", line(&event));
+    }
+}
+
+/// One event in words.
+pub(crate) fn line(event: &Event) -> String {
+    match event {
+        Event::Preflight { hosts, checks } => {
+            format!("preflight: {hosts} host(s); baseline: {checks} check(s)")
+        }
+        Event::RolloutStarted {
+            rollout,
+            pins,
+            waves,
+        } => format!("R-{rollout}: {pins} pin(s), {waves} wave(s)"),
+        Event::Resuming { rollout, hosts } => {
+            format!("R-{rollout}: resuming; {hosts} host(s) to settle")
+        }
+        Event::Aborting { rollout, hosts } => {
+            format!("R-{rollout}: aborting; rolling back {hosts} host(s)")
+        }
+        Event::WaveStarted { wave, waves, hosts } => {
+            format!("wave {wave}/{waves}: {}", hosts.join(", "))
+        }
+        Event::Baking { wave, bake } => {
+            format!("wave {wave}: baking {}", humantime::format_duration(*bake))
+        }
+        Event::NotBaked { rollout, wave } => {
+            format!("R-{rollout}: wave {wave} was not done baking")
+        }
+        Event::Host { host, what } => format!("{host}: {}", host_line(what)),
+        Event::Undelivered {
+            event,
+            sink,
+            outcome,
+        } => {
+            let what = match outcome {
+                Undelivered::Queued { reason, attempts } => {
+                    format!("queued in the outbox after {attempts} attempt(s): {reason}")
+                }
+                Undelivered::Lost { reason } => {
+                    format!("LOST (the outbox could not be written): {reason}")
+                }
+            };
+            format!(
+                "warning: event {event} to sink `{sink}` {what}\nhint: `fearless events status` shows the outbox; `fearless events replay` retries"
+            )
+        }
+    }
+}
+
+fn host_line(what: &HostEvent) -> String {
+    match what {
+        HostEvent::Applying { snapshot } => format!("applying (snapshot SNAP-{snapshot})"),
+        HostEvent::Failed { why } => format!("FAILED {why}"),
+        HostEvent::Verified => "verified".into(),
+        HostEvent::Stale { said } => format!("warning: {said}"),
+        HostEvent::Restarted { services } => format!(
+            "restarted {} (still on replaced code after the transaction)",
+            services.join(", ")
+        ),
+        HostEvent::Rebooting { asked } => format!("rebooting ({asked})"),
+        HostEvent::Rebooted { took, command } => {
+            format!("back after {:.1}s ({command})", took.as_secs_f64())
+        }
+        HostEvent::SettlingReboot => "was being rebooted; looking for its new boot".into(),
+        HostEvent::RebootSettled => "back from its reboot".into(),
+        HostEvent::RebootNeverRan => "its reboot never ran".into(),
+        HostEvent::RollingBack => "rolling back".into(),
+        HostEvent::RolledBack => "rolled back and verified".into(),
+        HostEvent::Found { state, action } => format!("found {state}; {}", recovery(action)),
+        HostEvent::UndoingBisect => "restoring its snapshot after an unfinished bisect".into(),
+        HostEvent::Bisecting { packages, checks } => {
+            format!("bisecting {packages} package(s) against {checks} check(s)")
+        }
+        HostEvent::BisectTest {
+            n,
+            packages,
+            failed,
+        } => format!(
+            "test {n}: {} → {}",
+            packages.join(" "),
+            if *failed { "fail" } else { "pass" }
+        ),
+        HostEvent::NoBisect { why } => format!("no bisect: {why}"),
+    }
+}
+
+fn recovery(action: &Recovery) -> String {
+    match action {
+        Recovery::Untouched => "never touched: left as it is".into(),
+        Recovery::Apply => "nothing was applied yet: applying".into(),
+        Recovery::Verify => "the manifest is on it: verifying, not applying again".into(),
+        Recovery::RollBack => "rolling back to its snapshot".into(),
+        Recovery::RecordRolledBack => "already on its snapshot: verifying it there".into(),
+        Recovery::Done => "its end state holds".into(),
+        Recovery::Investigate(why) => format!("left for a person: {why}"),
+    }
+}
+
+/// A line of progress from a command itself.
+pub(crate) fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}

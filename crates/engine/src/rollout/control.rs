@@ -1,0 +1,326 @@
+//! A rollout after its first controller: `rollout resume` (settle the hosts a dead
+//! controller left mid-way, then go on — also continues a paused rollout), `rollout pause`
+//! (no new wave starts) and `rollout abort` (no new host is touched, every changed host goes
+//! back to its snapshot, the change is completed `backed-out`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fearless_config::Host;
+use fearless_pkg::{Limits, Manifest};
+use fearless_rollout::{HostState, RolloutState, Step};
+use fearless_store::Stored;
+
+use super::drive::{self, Ending, Halt};
+use super::host::Run;
+use super::{RolloutOutcome, parse_state};
+use crate::checks::CheckSet;
+use crate::fleet::Fleetwide;
+use crate::progress::Event;
+use crate::record::{self, HostEnd, RolloutMoved, RolloutRecord, WaveBaked};
+use crate::{Engine, EngineError};
+
+/// A stored rollout, read back for `resume` and `abort`, with what driving it needs.
+struct Loaded {
+    stored: Stored,
+    state: RolloutState,
+    record: RolloutRecord,
+    manifest: Manifest,
+    /// Each host's recorded state and wave.
+    hosts: Vec<(String, HostState, usize)>,
+    inventory: Vec<Host>,
+}
+
+impl Loaded {
+    fn state_of(&self, host: &str) -> HostState {
+        self.hosts
+            .iter()
+            .find(|(h, _, _)| h == host)
+            .map_or(HostState::Pending, |(_, s, _)| *s)
+    }
+
+    fn wave_of(&self, host: &str) -> usize {
+        self.hosts
+            .iter()
+            .find(|(h, _, _)| h == host)
+            .map_or(0, |(_, _, w)| *w)
+    }
+
+    fn bake(&self) -> Duration {
+        Duration::from_millis(self.record.bake_ms)
+    }
+}
+
+impl Engine<'_> {
+    async fn load(&self, n: u64) -> Result<Loaded, EngineError> {
+        let (stored, record) = self.rollout(n).await?;
+        let state = parse_state(&stored)?;
+        let manifest = Manifest::parse(&format!("R-{n}"), &record.manifest.join("\n"))
+            .map_err(|e| EngineError::corrupt(format!("rollout R-{n}'s manifest"), e))?;
+        let mut hosts = Vec::new();
+        let mut inventory = Vec::new();
+        for (row, state) in self.rollout_hosts(n).await? {
+            let h = self.config.inventory.hosts.get(&row.host).ok_or_else(|| {
+                EngineError::bad_input(
+                    format!("R-{n}: host {} is no longer in the inventory", row.host),
+                    None,
+                )
+            })?;
+            inventory.push(h.clone());
+            hosts.push((row.host, state, row.wave as usize));
+        }
+        Ok(Loaded {
+            stored,
+            state,
+            record,
+            manifest,
+            hosts,
+            inventory,
+        })
+    }
+
+    /// Move rollout `l` to `state`, journaled.
+    async fn move_rollout(&self, l: &mut Loaded, state: RolloutState) -> Result<(), EngineError> {
+        l.stored = self
+            .store_rollout(&l.stored, state, &l.record, RolloutMoved::default())
+            .await?;
+        l.state = state;
+        Ok(())
+    }
+
+    /// `rollout resume R`: settle the hosts a dead controller left mid-way, then go on.
+    pub async fn resume(&self, n: u64) -> Result<RolloutOutcome, EngineError> {
+        let mut l = self.load(n).await?;
+        match l.state {
+            RolloutState::Running => {}
+            RolloutState::Paused => self.move_rollout(&mut l, RolloutState::Running).await?,
+            state => return Ok(RolloutOutcome::Nothing { rollout: n, state }),
+        }
+        let names: Vec<String> = l.hosts.iter().map(|(h, _, _)| h.clone()).collect();
+        let checks = CheckSet::for_components(self.config, &l.record.components, &names)?;
+        let fw = Fleetwide::with_hosts(
+            self.config.clone(),
+            l.inventory.clone(),
+            Limits::default().lock_wait,
+        );
+        let outcome = self.resume_with(&l, &fw, &checks).await;
+        checks.close().await;
+        fw.close().await;
+        outcome
+    }
+
+    async fn resume_with(
+        &self,
+        l: &Loaded,
+        fw: &Fleetwide,
+        checks: &CheckSet,
+    ) -> Result<RolloutOutcome, EngineError> {
+        let n = l.stored.number;
+        let run = Run {
+            engine: self,
+            rollout: n,
+            manifest: &l.manifest,
+            checks,
+            baseline: &l.record.baseline,
+            prepared: BTreeMap::new(),
+        };
+        let touched: Vec<&str> = l
+            .hosts
+            .iter()
+            .filter(|(_, s, _)| *s != HostState::Pending)
+            .map(|(h, _, _)| h.as_str())
+            .collect();
+        self.progress.event(Event::Resuming {
+            rollout: n,
+            hosts: touched.len(),
+        });
+        let settled = fw
+            .each_of(&touched, |b, t| {
+                let run = &run;
+                let state = l.state_of(t.name);
+                async move { Ok(run.recover_host(&b, &t, state).await) }
+            })
+            .await;
+        let mut ends = Vec::new();
+        for (host, r) in settled {
+            let (state, detail) = match r {
+                Ok(end) => end?,
+                Err(e) => (l.state_of(&host), e.to_string()),
+            };
+            ends.push(HostEnd {
+                wave: l.wave_of(&host),
+                host,
+                state,
+                detail,
+            });
+        }
+        // Failed hosts the recovery could not settle are rolled back, as the run would have.
+        let failing: Vec<String> = ends
+            .iter()
+            .filter(|e| e.state == HostState::Failed)
+            .map(|e| e.host.clone())
+            .collect();
+        let failing: Vec<&str> = failing.iter().map(String::as_str).collect();
+        drive::roll_back_all(&run, fw, &failing, &mut ends).await?;
+        let (ends, halt) = if ends.iter().all(|e| e.state == HostState::Verified) {
+            let mut first = l
+                .record
+                .waves
+                .iter()
+                .position(|w| w.iter().any(|h| !ends.iter().any(|e| &e.host == h)))
+                .unwrap_or(l.record.waves.len());
+            // The controller died baking the last settled wave: bake it again (and
+            // re-check) before the next one; a bake is never skipped.
+            if first > 0 && !l.bake().is_zero() && !self.baked(n, first).await? {
+                self.progress.event(Event::NotBaked {
+                    rollout: n,
+                    wave: first,
+                });
+                first -= 1;
+            }
+            drive::drive(&run, fw, &l.record.waves, ends, first, l.bake()).await?
+        } else {
+            let bad: Vec<String> = ends
+                .iter()
+                .filter(|e| e.state != HostState::Verified)
+                .map(|e| format!("{} {}", e.host, e.state))
+                .collect();
+            (
+                ends,
+                Some(Halt::Stopped {
+                    why: format!("resumed with {}", bad.join(", ")),
+                    bisect: None,
+                }),
+            )
+        };
+        drive::conclude(self, n, &l.record, &ends, halt).await
+    }
+
+    /// Whether wave `wave` (1-based) of rollout `r` finished its bake.
+    async fn baked(&self, r: u64, wave: usize) -> Result<bool, EngineError> {
+        for e in self.journal_of(&format!("R-{r}")).await? {
+            if let Some(b) = record::decode::<WaveBaked>(&e)
+                && b?.wave == wave
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// `rollout pause R`: the controller stops before its next wave.
+    pub async fn pause(&self, n: u64) -> Result<(), EngineError> {
+        let mut l = self.load(n).await?;
+        if l.state != RolloutState::Running {
+            return Err(EngineError::gate(
+                format!("R-{n} is {}: only a running rollout can be paused", l.state),
+                None,
+            ));
+        }
+        self.move_rollout(&mut l, RolloutState::Paused).await
+    }
+
+    /// `rollout abort R`: no new host is touched, and every host the rollout changed goes
+    /// back to its snapshot; the change is completed `backed-out`.
+    pub async fn abort(&self, n: u64) -> Result<RolloutOutcome, EngineError> {
+        let mut l = self.load(n).await?;
+        match l.state {
+            RolloutState::Running | RolloutState::Paused => {
+                self.move_rollout(&mut l, RolloutState::Aborting).await?;
+            }
+            RolloutState::Aborting => {}
+            state => return Ok(RolloutOutcome::Nothing { rollout: n, state }),
+        }
+        let names: Vec<String> = l.hosts.iter().map(|(h, _, _)| h.clone()).collect();
+        let checks = CheckSet::for_components(self.config, &l.record.components, &names)?;
+        let fw = Fleetwide::with_hosts(
+            self.config.clone(),
+            l.inventory.clone(),
+            Limits::default().lock_wait,
+        );
+        let outcome = self.abort_with(&l, &fw, &checks).await;
+        checks.close().await;
+        fw.close().await;
+        outcome
+    }
+
+    async fn abort_with(
+        &self,
+        l: &Loaded,
+        fw: &Fleetwide,
+        checks: &CheckSet,
+    ) -> Result<RolloutOutcome, EngineError> {
+        let n = l.stored.number;
+        let run = Run {
+            engine: self,
+            rollout: n,
+            manifest: &l.manifest,
+            checks,
+            baseline: &l.record.baseline,
+            prepared: BTreeMap::new(),
+        };
+        let changed: Vec<&str> = l
+            .hosts
+            .iter()
+            .filter(|(_, s, _)| {
+                !matches!(
+                    s,
+                    HostState::Pending
+                        | HostState::Snapshotted
+                        | HostState::RolledBack
+                        | HostState::RollbackFailed
+                )
+            })
+            .map(|(h, _, _)| h.as_str())
+            .collect();
+        self.progress.event(Event::Aborting {
+            rollout: n,
+            hosts: changed.len(),
+        });
+        let back = fw
+            .each_of(&changed, |b, t| {
+                let run = &run;
+                let state = l.state_of(t.name);
+                async move {
+                    let steps: &[Step] = match state {
+                        HostState::Applying | HostState::Applied | HostState::Verifying => {
+                            &[Step::Fail]
+                        }
+                        _ => &[],
+                    };
+                    let end = match run.walk(t.name, state, steps).await {
+                        Ok(s) => run.roll_back(&b, &t, s).await,
+                        Err(e) => Err(e),
+                    };
+                    Ok(end)
+                }
+            })
+            .await;
+        let mut ends = Vec::new();
+        for (host, r) in back {
+            let (state, detail) = match r {
+                Ok(end) => end?,
+                Err(e) => (l.state_of(&host), e.to_string()),
+            };
+            ends.push(HostEnd {
+                wave: l.wave_of(&host),
+                host,
+                state,
+                detail,
+            });
+        }
+        let end = drive::finish(
+            self,
+            Ending {
+                rollout: n,
+                record: &l.record,
+                ends: &ends,
+                stopped: Some(format!("aborted by {}", self.actor)),
+                open_incident: false,
+                bisect: None,
+            },
+        )
+        .await?;
+        Ok(RolloutOutcome::Ended(end))
+    }
+}
