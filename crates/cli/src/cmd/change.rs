@@ -7,7 +7,7 @@ use crate::args::{ChangeAction, ChangeArgs, EditChangeArgs, Format, Global, NewC
 use crate::exit::{Failure, Outcome};
 use crate::render;
 use fearless_change::{ChangeError, ChangeNumber, ChangeRecord, Command, Edit, NewChange, Policy};
-use fearless_store::{ErrorClass, NewEvent, Store, StoreError};
+use fearless_store::{Access, ErrorClass, NewEvent, Store, StoreError};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -15,7 +15,12 @@ use std::path::Path;
 pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "change")?;
     let config = load_config(g)?;
-    let store = open_store(g, &config).await?;
+    let store = match a.action {
+        ChangeAction::List { .. } | ChangeAction::Show { .. } => {
+            open_store_to_read(g, &config).await?
+        }
+        _ => open_store(g, &config).await?,
+    };
     let result = match a.action {
         ChangeAction::New(n) => new(g, &config, &store, n).await,
         ChangeAction::List { state } => list(g, &store, state.as_deref()).await,
@@ -65,6 +70,35 @@ pub(crate) async fn open_store(
     Store::open(&store_url(g, config))
         .await
         .map_err(store_failure)
+}
+
+/// Open the store for a command that only reads: it must exist (nothing is created, a
+/// mistyped path is exit 3) and is opened read-only, so it works on a store the user cannot
+/// write. A store older than this fearless cannot be read read-only: it is migrated first,
+/// where it can be written.
+pub(crate) async fn open_store_to_read(
+    g: &Global,
+    config: &fearless_config::Config,
+) -> Result<Store, Failure> {
+    let url = store_url(g, config);
+    match Store::open_existing(&url, Access::ReadOnly).await {
+        Err(StoreError::Outdated {
+            location,
+            found,
+            supported,
+            ..
+        }) => Store::open_existing(&url, Access::ReadWrite)
+            .await
+            .map_err(|e| {
+                store_failure(StoreError::Outdated {
+                    location,
+                    found,
+                    supported,
+                    reason: Some(e.to_string()),
+                })
+            }),
+        opened => opened.map_err(store_failure),
+    }
 }
 
 /// Store errors to exit codes: bad input 2, a lost race 1 (nothing written), else 3.

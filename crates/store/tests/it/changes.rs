@@ -7,10 +7,10 @@ crate::common::backend_tests!(
 );
 
 mod cases {
-    use fearless_store::{ErrorClass, JournalFilter, StoreError};
+    use fearless_store::{Document, ErrorClass, StoreError};
     use serde_json::json;
 
-    use crate::common::{TestDb, event};
+    use crate::common::{TestDb, entries, event};
 
     pub(super) async fn round_trip(db: &TestDb) {
         let store = db.open().await;
@@ -74,16 +74,21 @@ mod cases {
             .update_change(9, 1, "x", &json!({}), event("ann", "change.x", json!({})))
             .await;
         assert!(
-            matches!(unknown, Err(StoreError::UnknownChange { number: 9 })),
+            matches!(
+                unknown,
+                Err(StoreError::Unknown {
+                    document: Document::Change,
+                    number: 9
+                })
+            ),
             "{unknown:?}"
         );
-        assert_eq!(unknown.expect_err("unknown").class(), ErrorClass::BadInput);
+        let unknown = unknown.expect_err("unknown");
+        assert_eq!(unknown.class(), ErrorClass::BadInput);
+        assert_eq!(unknown.to_string(), "there is no change CHG-9");
 
         // Every write has its entry, and change entries carry the change's subject.
-        let journal = store
-            .journal(&JournalFilter::default())
-            .await
-            .expect("journal");
+        let journal = entries(&store).await;
         let subjects: Vec<_> = journal
             .iter()
             .map(|e| (e.subject.as_str(), e.kind.as_str()))
@@ -131,6 +136,7 @@ mod cases {
         match stale {
             Err(
                 ref e @ StoreError::Conflict {
+                    document: Document::Change,
                     number: 1,
                     expected: 1,
                     found: 2,
@@ -147,11 +153,7 @@ mod cases {
             (2, "assess", &json!({"n": 1}))
         );
         assert_eq!(
-            store
-                .journal(&JournalFilter::default())
-                .await
-                .expect("journal")
-                .len(),
+            entries(&store).await.len(),
             2,
             "a lost update writes no entry"
         );
