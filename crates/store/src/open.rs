@@ -248,7 +248,7 @@ impl Store {
     async fn schema(&self, create: bool, migrator: &Migrator) -> Result<Schema, StoreError> {
         let applied: BTreeSet<i64> = if self.has_migrations_table().await? {
             let rows: Vec<(i64,)> =
-                on_backend!(self, |pool, sql| sqlx::query_as(sql.applied_migrations)
+                on_backend!(self, |pool| sqlx::query_as(crate::sql::APPLIED_MIGRATIONS)
                     .fetch_all(pool)
                     .await
                     .map_err(StoreError::query)?);
@@ -301,7 +301,7 @@ impl Store {
 
     /// Apply what `migrator` has that the store has not (checking the applied ones are unchanged).
     async fn migrate(&self, migrator: &Migrator) -> Result<(), StoreError> {
-        let result = on_backend!(self, |pool, _sql| migrator.run(pool).await);
+        let result = on_backend!(self, |pool| migrator.run(pool).await);
         result.map_err(|error| match error {
             sqlx::migrate::MigrateError::Execute(error) => StoreError::query(error),
             error => StoreError::Migrate { error },

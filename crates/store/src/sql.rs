@@ -1,8 +1,9 @@
-//! Every SQL statement the store runs, one set per backend. All of them are constants with
-//! bind parameters: sqlx only accepts `&'static str` here, so no statement can be built from
-//! data. The statements of the three versioned-document tables are put together at compile
-//! time by [`doc_sql!`] (`concat!` of literals: still constants), so the tables cannot drift
-//! apart. The two sets differ only where the dialects do (locking, JSONB casts, catalogs).
+//! Every SQL statement the store runs. All of them are constants with bind parameters: sqlx
+//! only accepts `&'static str` here, so no statement can be built from data. The statements
+//! of the three versioned-document tables are put together at compile time by [`doc_sql!`]
+//! (`concat!` of literals: still constants), so the tables cannot drift apart. [`Sql`] holds
+//! the few that differ between the dialects (locking, JSONB casts, typed NULLs, catalogs), one
+//! table per backend; the rest are plain constants, the same text on both.
 
 /// The statements of one versioned-document table (`changes`, `rollouts`, `incidents`): a
 /// JSON record with a state and a version for optimistic locking.
@@ -58,7 +59,8 @@ macro_rules! doc_sql {
     };
 }
 
-/// The statements of one backend.
+/// The statements whose text differs between the backends; every other statement is a
+/// constant below, the same on both.
 #[derive(Debug)]
 pub(crate) struct Sql {
     /// Starts a write transaction. SQLite takes its write lock at once (`BEGIN IMMEDIATE`), so
@@ -67,41 +69,14 @@ pub(crate) struct Sql {
     /// Reads the journal head `(seq, hash)` and, on PostgreSQL, locks it until commit: every
     /// write transaction starts here, which serialises appends and numbering.
     pub(crate) lock_head: &'static str,
-    /// `(seq, hash)` of every row of `journal_head`, whatever it holds: `verify` checks there
-    /// is exactly one.
-    pub(crate) head_rows: &'static str,
-    /// How many rows of `journal_head` have id 1.
-    pub(crate) head_with_id_one: &'static str,
-    /// `(rows, rows with a seq)` of the journal.
-    pub(crate) journal_count: &'static str,
+    /// PostgreSQL keeps the change records as JSONB (schema 1); later tables keep text.
     pub(crate) changes: DocSql,
-    pub(crate) rollouts: DocSql,
-    pub(crate) incidents: DocSql,
-    /// `$1` seq … `$8` hash.
-    pub(crate) insert_entry: &'static str,
-    /// `$1` seq, `$2` hash.
-    pub(crate) move_head: &'static str,
-    /// `$1` after this seq, `$2` at most this many.
-    pub(crate) journal_page: &'static str,
-    /// `$1` since (text, or NULL), `$2` subject (or NULL).
+    /// `$1` since (text, or NULL), `$2` subject (or NULL): PostgreSQL wants the NULLs typed.
     pub(crate) journal_filtered: &'static str,
     /// Does the migrations table exist? One row, one boolean-ish integer.
     pub(crate) has_migrations_table: &'static str,
     /// How many tables there are besides the database's own.
     pub(crate) user_tables: &'static str,
-    /// The versions of the migrations applied successfully.
-    pub(crate) applied_migrations: &'static str,
-    pub(crate) next_snapshot: &'static str,
-    /// `$1` number, `$2` time, `$3` actor, `$4` record.
-    pub(crate) insert_snapshot: &'static str,
-    pub(crate) get_snapshot: &'static str,
-    pub(crate) list_snapshots: &'static str,
-    /// `$1` rollout, `$2` host, `$3` wave, `$4` state, `$5` time.
-    pub(crate) insert_rollout_host: &'static str,
-    pub(crate) rollout_hosts: &'static str,
-    /// `$1` rollout, `$2` host, `$3` expected state, `$4` new state, `$5` snapshot or NULL, `$6` time.
-    pub(crate) move_host: &'static str,
-    pub(crate) host_state: &'static str,
 }
 
 impl Sql {
@@ -109,100 +84,75 @@ impl Sql {
     pub(crate) fn doc(&self, doc: crate::Document) -> &DocSql {
         match doc {
             crate::Document::Change => &self.changes,
-            crate::Document::Rollout => &self.rollouts,
-            crate::Document::Incident => &self.incidents,
+            crate::Document::Rollout => &ROLLOUTS,
+            crate::Document::Incident => &INCIDENTS,
         }
     }
-}
-
-/// The first read of a read-only SQLite open: it opens the write-ahead log, if there is one.
-pub(crate) const SQLITE_PROBE: &str = "SELECT COUNT(*) FROM sqlite_master";
-
-/// Statements that are the same text on both backends.
-mod common {
-    pub(super) const HEAD_ROWS: &str = "SELECT seq, hash FROM journal_head ORDER BY id";
-    pub(super) const HEAD_WITH_ID_ONE: &str = "SELECT COUNT(*) FROM journal_head WHERE id = 1";
-    pub(super) const JOURNAL_COUNT: &str = "SELECT COUNT(*), COUNT(seq) FROM journal";
-    pub(super) const INSERT_ENTRY: &str = "INSERT INTO journal (seq, time, actor, kind, subject, payload, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    pub(super) const MOVE_HEAD: &str = "UPDATE journal_head SET seq = $1, hash = $2 WHERE id = 1";
-    pub(super) const JOURNAL_PAGE: &str = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash \
-         FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2";
-    pub(super) const APPLIED_MIGRATIONS: &str =
-        "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
-    pub(super) const NEXT_SNAPSHOT: &str = "SELECT COALESCE(MAX(number), 0) + 1 FROM snapshots";
-    pub(super) const INSERT_SNAPSHOT: &str =
-        "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)";
-    pub(super) const GET_SNAPSHOT: &str =
-        "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1";
-    pub(super) const LIST_SNAPSHOTS: &str =
-        "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number";
-    pub(super) const INSERT_ROLLOUT_HOST: &str = "INSERT INTO rollout_hosts (rollout, host, wave, state, snapshot, updated_at) \
-         VALUES ($1, $2, $3, $4, NULL, $5)";
-    pub(super) const ROLLOUT_HOSTS: &str = "SELECT host, wave, state, snapshot, updated_at FROM rollout_hosts \
-         WHERE rollout = $1 ORDER BY wave, host";
-    pub(super) const MOVE_HOST: &str = "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
-         WHERE rollout = $1 AND host = $2 AND state = $3";
-    pub(super) const HOST_STATE: &str =
-        "SELECT state FROM rollout_hosts WHERE rollout = $1 AND host = $2";
 }
 
 pub(crate) static SQLITE: Sql = Sql {
     begin_write: "BEGIN IMMEDIATE",
     lock_head: "SELECT seq, hash FROM journal_head WHERE id = 1",
-    head_rows: common::HEAD_ROWS,
-    head_with_id_one: common::HEAD_WITH_ID_ONE,
-    journal_count: common::JOURNAL_COUNT,
     changes: doc_sql!("changes", cast = "", read = "record"),
-    rollouts: doc_sql!("rollouts", cast = "", read = "record"),
-    incidents: doc_sql!("incidents", cast = "", read = "record"),
-    insert_entry: common::INSERT_ENTRY,
-    move_head: common::MOVE_HEAD,
-    journal_page: common::JOURNAL_PAGE,
     journal_filtered: "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash FROM journal \
                        WHERE ($1 IS NULL OR time >= $1) AND ($2 IS NULL OR subject = $2) ORDER BY seq",
     has_migrations_table: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     user_tables: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-    applied_migrations: common::APPLIED_MIGRATIONS,
-    next_snapshot: common::NEXT_SNAPSHOT,
-    insert_snapshot: common::INSERT_SNAPSHOT,
-    get_snapshot: common::GET_SNAPSHOT,
-    list_snapshots: common::LIST_SNAPSHOTS,
-    insert_rollout_host: common::INSERT_ROLLOUT_HOST,
-    rollout_hosts: common::ROLLOUT_HOSTS,
-    move_host: common::MOVE_HOST,
-    host_state: common::HOST_STATE,
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
     begin_write: "BEGIN",
     lock_head: "SELECT seq, hash FROM journal_head WHERE id = 1 FOR UPDATE",
-    head_rows: common::HEAD_ROWS,
-    head_with_id_one: common::HEAD_WITH_ID_ONE,
-    journal_count: common::JOURNAL_COUNT,
-    // Only `changes` keeps its record as JSONB (schema 1); later tables keep text.
     changes: doc_sql!("changes", cast = "::jsonb", read = "record::text"),
-    rollouts: doc_sql!("rollouts", cast = "", read = "record"),
-    incidents: doc_sql!("incidents", cast = "", read = "record"),
-    insert_entry: common::INSERT_ENTRY,
-    move_head: common::MOVE_HEAD,
-    journal_page: common::JOURNAL_PAGE,
     journal_filtered: "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash FROM journal \
                        WHERE ($1::text IS NULL OR time >= $1::text) AND ($2::text IS NULL OR subject = $2::text) \
                        ORDER BY seq",
     has_migrations_table: "SELECT COUNT(*) FROM pg_catalog.pg_tables \
                            WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
     user_tables: "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
-    applied_migrations: common::APPLIED_MIGRATIONS,
-    next_snapshot: common::NEXT_SNAPSHOT,
-    insert_snapshot: common::INSERT_SNAPSHOT,
-    get_snapshot: common::GET_SNAPSHOT,
-    list_snapshots: common::LIST_SNAPSHOTS,
-    insert_rollout_host: common::INSERT_ROLLOUT_HOST,
-    rollout_hosts: common::ROLLOUT_HOSTS,
-    move_host: common::MOVE_HOST,
-    host_state: common::HOST_STATE,
 };
+
+pub(crate) static ROLLOUTS: DocSql = doc_sql!("rollouts", cast = "", read = "record");
+pub(crate) static INCIDENTS: DocSql = doc_sql!("incidents", cast = "", read = "record");
+
+/// The first read of a read-only SQLite open: it opens the write-ahead log, if there is one.
+pub(crate) const SQLITE_PROBE: &str = "SELECT COUNT(*) FROM sqlite_master";
+/// `(seq, hash)` of every row of `journal_head`, whatever it holds: `verify` checks there is
+/// exactly one.
+pub(crate) const HEAD_ROWS: &str = "SELECT seq, hash FROM journal_head ORDER BY id";
+/// How many rows of `journal_head` have id 1.
+pub(crate) const HEAD_WITH_ID_ONE: &str = "SELECT COUNT(*) FROM journal_head WHERE id = 1";
+/// `(rows, rows with a seq)` of the journal.
+pub(crate) const JOURNAL_COUNT: &str = "SELECT COUNT(*), COUNT(seq) FROM journal";
+/// `$1` seq … `$8` hash.
+pub(crate) const INSERT_ENTRY: &str = "INSERT INTO journal (seq, time, actor, kind, subject, payload, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// `$1` seq, `$2` hash.
+pub(crate) const MOVE_HEAD: &str = "UPDATE journal_head SET seq = $1, hash = $2 WHERE id = 1";
+/// `$1` after this seq, `$2` at most this many.
+pub(crate) const JOURNAL_PAGE: &str = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash \
+     FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2";
+/// The versions of the migrations applied successfully.
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+pub(crate) const NEXT_SNAPSHOT: &str = "SELECT COALESCE(MAX(number), 0) + 1 FROM snapshots";
+/// `$1` number, `$2` time, `$3` actor, `$4` record.
+pub(crate) const INSERT_SNAPSHOT: &str =
+    "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)";
+pub(crate) const GET_SNAPSHOT: &str =
+    "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1";
+pub(crate) const LIST_SNAPSHOTS: &str =
+    "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number";
+/// `$1` rollout, `$2` host, `$3` wave, `$4` state, `$5` time.
+pub(crate) const INSERT_ROLLOUT_HOST: &str = "INSERT INTO rollout_hosts (rollout, host, wave, state, snapshot, updated_at) \
+     VALUES ($1, $2, $3, $4, NULL, $5)";
+pub(crate) const ROLLOUT_HOSTS: &str = "SELECT host, wave, state, snapshot, updated_at FROM rollout_hosts \
+     WHERE rollout = $1 ORDER BY wave, host";
+/// `$1` rollout, `$2` host, `$3` expected state, `$4` new state, `$5` snapshot or NULL, `$6` time.
+pub(crate) const MOVE_HOST: &str = "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
+     WHERE rollout = $1 AND host = $2 AND state = $3";
+pub(crate) const HOST_STATE: &str =
+    "SELECT state FROM rollout_hosts WHERE rollout = $1 AND host = $2";
 
 #[cfg(test)]
 mod tests {
@@ -211,7 +161,7 @@ mod tests {
     #[test]
     fn document_statements_name_their_table_and_cast_only_postgres_changes() {
         assert_eq!(
-            SQLITE.rollouts.insert,
+            ROLLOUTS.insert,
             "INSERT INTO rollouts (number, version, state, record, created_at, updated_at) \
              VALUES ($1, 1, $2, $3, $4, $4)"
         );
@@ -226,7 +176,7 @@ mod tests {
              WHERE number = $1"
         );
         assert_eq!(
-            SQLITE.incidents.list,
+            INCIDENTS.list,
             "SELECT number, version, state, record, created_at, updated_at FROM incidents \
              ORDER BY number"
         );

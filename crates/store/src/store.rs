@@ -52,9 +52,16 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the backend's pool and `$sql` to its statements. The
-/// body is compiled once per backend, so the same code serves both.
+/// Runs `$body` with `$pool` bound to the backend's pool (and `$sql` to the statements that
+/// differ between the backends). The body is compiled once per backend, so the same code
+/// serves both.
 macro_rules! on_backend {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
     ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
         match &$store.pool {
             $crate::store::Pool::Sqlite($pool) => {
@@ -90,7 +97,7 @@ macro_rules! write_tx {
             let head = head.ok_or_else(missing_head)?;
             let (value, event): (_, NewEvent) = $body;
             let entry = Pending::new(head, $time, event);
-            sqlx::query($sql.insert_entry)
+            sqlx::query($crate::sql::INSERT_ENTRY)
                 .bind(entry.seq)
                 .bind(&entry.time)
                 .bind(&entry.event.actor)
@@ -102,7 +109,7 @@ macro_rules! write_tx {
                 .execute(&mut *$tx)
                 .await
                 .map_err(StoreError::query)?;
-            sqlx::query($sql.move_head)
+            sqlx::query($crate::sql::MOVE_HEAD)
                 .bind(entry.seq)
                 .bind(&entry.hash)
                 .execute(&mut *$tx)
@@ -150,7 +157,7 @@ impl Store {
     /// Close every connection, waiting for work in progress. Dropping the store also closes
     /// them, without waiting.
     pub async fn close(&self) {
-        on_backend!(self, |pool, _sql| pool.close().await);
+        on_backend!(self, |pool| pool.close().await);
     }
 
     /// Insert a new change: assigns the next number (1, 2, …) and version 1, and appends
@@ -175,39 +182,6 @@ impl Store {
         self.insert_document(Document::Change, None, build).await
     }
 
-    /// The change with this number, if there is one.
-    pub async fn get_change(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        self.get_document(Document::Change, number).await
-    }
-
-    /// Every change, by number.
-    pub async fn list_changes(&self) -> Result<Vec<Stored>, StoreError> {
-        self.list_documents(Document::Change).await
-    }
-
-    /// Replace the record if its version is still `expected_version` (optimistic locking),
-    /// bump the version and append `event` (subject set to `CHG-<number>`) in the same
-    /// transaction. Someone else got there first → [`StoreError::Conflict`] and nothing is
-    /// written; no such change → [`StoreError::Unknown`].
-    pub async fn update_change(
-        &self,
-        number: u64,
-        expected_version: u64,
-        state: &str,
-        record: &Value,
-        event: NewEvent,
-    ) -> Result<Stored, StoreError> {
-        self.update_document(
-            Document::Change,
-            number,
-            expected_version,
-            state,
-            record,
-            event,
-        )
-        .await
-    }
-
     /// Insert a rollout with its hosts (all `initial_state`) and `event` (subject set to
     /// `R-<number>`) in one transaction; numbers are 1, 2, … like changes.
     pub async fn insert_rollout(
@@ -228,48 +202,17 @@ impl Store {
         .await
     }
 
-    /// The rollout with this number, if there is one.
-    pub async fn get_rollout(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        self.get_document(Document::Rollout, number).await
-    }
-
-    /// Every rollout, by number.
-    pub async fn list_rollouts(&self) -> Result<Vec<Stored>, StoreError> {
-        self.list_documents(Document::Rollout).await
-    }
-
-    /// Replace a rollout record if its version is still `expected_version`, with `event`
-    /// (subject `R-<number>`), in one transaction; else [`StoreError::Conflict`] (or
-    /// [`StoreError::Unknown`]) and nothing is written.
-    pub async fn update_rollout(
-        &self,
-        number: u64,
-        expected_version: u64,
-        state: &str,
-        record: &Value,
-        event: NewEvent,
-    ) -> Result<Stored, StoreError> {
-        self.update_document(
-            Document::Rollout,
-            number,
-            expected_version,
-            state,
-            record,
-            event,
-        )
-        .await
-    }
-
     /// The hosts of a rollout, by wave then name.
     pub async fn rollout_hosts(&self, number: u64) -> Result<Vec<RolloutHost>, StoreError> {
         let Ok(key) = i64::try_from(number) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<HostRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.rollout_hosts)
-            .bind(key)
-            .fetch_all(pool)
-            .await
-            .map_err(StoreError::query)?);
+        let rows: Vec<HostRow> =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::ROLLOUT_HOSTS)
+                .bind(key)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query)?);
         rows.into_iter()
             .map(|(host, wave, state, snapshot, updated_at)| {
                 Ok(RolloutHost {
@@ -302,7 +245,7 @@ impl Store {
         let snapshot = snapshot.and_then(|s| i64::try_from(s).ok());
         let (_, now_text) = now();
         write_tx!(self, &now_text, |tx, sql| {
-            let moved = sqlx::query(sql.move_host)
+            let moved = sqlx::query(crate::sql::MOVE_HOST)
                 .bind(key)
                 .bind(host)
                 .bind(from)
@@ -313,7 +256,7 @@ impl Store {
                 .await
                 .map_err(StoreError::query)?;
             if moved.rows_affected() != 1 {
-                let found: Option<(String,)> = sqlx::query_as(sql.host_state)
+                let found: Option<(String,)> = sqlx::query_as(crate::sql::HOST_STATE)
                     .bind(key)
                     .bind(host)
                     .fetch_optional(&mut *tx)
@@ -347,38 +290,6 @@ impl Store {
         .await
     }
 
-    /// The incident with this number, if there is one.
-    pub async fn get_incident(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        self.get_document(Document::Incident, number).await
-    }
-
-    /// Every incident, by number.
-    pub async fn list_incidents(&self) -> Result<Vec<Stored>, StoreError> {
-        self.list_documents(Document::Incident).await
-    }
-
-    /// Replace an incident record if its version is still `expected_version`, with `event`
-    /// (subject `INC-<number>`), in one transaction; else [`StoreError::Conflict`] (or
-    /// [`StoreError::Unknown`]) and nothing is written.
-    pub async fn update_incident(
-        &self,
-        number: u64,
-        expected_version: u64,
-        state: &str,
-        record: &Value,
-        event: NewEvent,
-    ) -> Result<Stored, StoreError> {
-        self.update_document(
-            Document::Incident,
-            number,
-            expected_version,
-            state,
-            record,
-            event,
-        )
-        .await
-    }
-
     /// Insert a package snapshot: assigns the next number (`SNAP-1`, `SNAP-2`, …) and appends
     /// `event` (subject set to `SNAP-<number>`) in the same transaction. `record` is stored
     /// as canonical JSON text, so it reads back byte for byte.
@@ -391,11 +302,11 @@ impl Store {
         let record_text = canonical::to_canonical(record);
         let actor = event.actor.clone();
         let (number, _) = write_tx!(self, &now_text, |tx, sql| {
-            let (number,): (i64,) = sqlx::query_as(sql.next_snapshot)
+            let (number,): (i64,) = sqlx::query_as(crate::sql::NEXT_SNAPSHOT)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            sqlx::query(sql.insert_snapshot)
+            sqlx::query(crate::sql::INSERT_SNAPSHOT)
                 .bind(number)
                 .bind(&now_text)
                 .bind(&actor)
@@ -420,7 +331,7 @@ impl Store {
             return Ok(None);
         };
         let row: Option<SnapshotRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.get_snapshot)
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::GET_SNAPSHOT)
                 .bind(number)
                 .fetch_optional(pool)
                 .await
@@ -431,7 +342,7 @@ impl Store {
     /// Every snapshot, by number.
     pub async fn list_snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
         let rows: Vec<SnapshotRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.list_snapshots)
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::LIST_SNAPSHOTS)
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query)?);
@@ -506,15 +417,17 @@ impl Store {
     /// since would fail it ("cached plan must not change result type") instead of being reported.
     pub(crate) async fn page(&self, after: u64, limit: i64) -> Result<Vec<RawEntry>, sqlx::Error> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
-        Ok(on_backend!(self, |pool, sql| sqlx::query(sql.journal_page)
-            .persistent(false)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(RawEntry::read)
-            .collect()))
+        Ok(on_backend!(self, |pool| sqlx::query(
+            crate::sql::JOURNAL_PAGE
+        )
+        .persistent(false)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(RawEntry::read)
+        .collect()))
     }
 
     /// Refuse to write to a store opened read-only.
@@ -557,7 +470,7 @@ impl Store {
                 .await
                 .map_err(StoreError::query)?;
             for (host, wave) in hosts.map_or(&[][..], |h| h.hosts) {
-                sqlx::query(sql.insert_rollout_host)
+                sqlx::query(crate::sql::INSERT_ROLLOUT_HOST)
                     .bind(to_i64(number))
                     .bind(host)
                     .bind(i64::from(*wave))
@@ -662,6 +575,68 @@ impl Store {
         })
     }
 }
+
+/// The public methods of one kind of versioned record, each one call of the generic path:
+/// `get_*`, `list_*` and `update_*` (inserts differ per kind, so they are written out).
+macro_rules! record_methods {
+    ($doc:expr, $kind:literal, $prefix:literal, $get:ident, $list:ident, $update:ident) => {
+        impl Store {
+            #[doc = concat!("The ", $kind, " with this number, if there is one.")]
+            pub async fn $get(&self, number: u64) -> Result<Option<Stored>, StoreError> {
+                self.get_document($doc, number).await
+            }
+
+            #[doc = concat!("Every ", $kind, ", by number.")]
+            pub async fn $list(&self) -> Result<Vec<Stored>, StoreError> {
+                self.list_documents($doc).await
+            }
+
+            #[doc = concat!(
+                "Replace a ", $kind, " record if its version is still `expected_version` ",
+                "(optimistic locking), bump the version and append `event` (subject set to `",
+                $prefix, "-<number>`) in the same transaction. Someone else got there first → ",
+                "[`StoreError::Conflict`] and nothing is written; no such ", $kind, " → ",
+                "[`StoreError::Unknown`]."
+            )]
+            pub async fn $update(
+                &self,
+                number: u64,
+                expected_version: u64,
+                state: &str,
+                record: &Value,
+                event: NewEvent,
+            ) -> Result<Stored, StoreError> {
+                self.update_document($doc, number, expected_version, state, record, event)
+                    .await
+            }
+        }
+    };
+}
+
+record_methods!(
+    Document::Change,
+    "change",
+    "CHG",
+    get_change,
+    list_changes,
+    update_change
+);
+record_methods!(
+    Document::Rollout,
+    "rollout",
+    "R",
+    get_rollout,
+    list_rollouts,
+    update_rollout
+);
+record_methods!(
+    Document::Incident,
+    "incident",
+    "INC",
+    get_incident,
+    list_incidents,
+    update_incident
+);
 
 /// A journal entry computed inside a write transaction, before it is inserted.
 #[derive(Debug)]

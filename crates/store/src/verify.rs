@@ -91,22 +91,22 @@ impl Store {
             }
         }
         let (rows, with_seq): (i64, i64) =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.journal_count)
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::JOURNAL_COUNT)
                 .persistent(false)
                 .fetch_one(pool)
                 .await?);
         if let Some(broken) = walk.count(to_u64(rows), to_u64(with_seq)) {
             return Ok(Some(broken));
         }
-        let (heads, with_id_one) = on_backend!(self, |pool, sql| {
-            let heads: Vec<(Cell<i64>, Cell<String>)> = sqlx::query(sql.head_rows)
+        let (heads, with_id_one) = on_backend!(self, |pool| {
+            let heads: Vec<(Cell<i64>, Cell<String>)> = sqlx::query(crate::sql::HEAD_ROWS)
                 .persistent(false)
                 .fetch_all(pool)
                 .await?
                 .iter()
                 .map(|row| (cell(row, 0), cell(row, 1)))
                 .collect();
-            let (with_id_one,): (i64,) = sqlx::query_as(sql.head_with_id_one)
+            let (with_id_one,): (i64,) = sqlx::query_as(crate::sql::HEAD_WITH_ID_ONE)
                 .persistent(false)
                 .fetch_one(pool)
                 .await?;

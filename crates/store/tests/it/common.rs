@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use fearless_store::{JournalEntry, JournalFilter, NewEvent, Store};
+use fearless_store::{JournalEntry, JournalFilter, NewEvent, Store, StoreError, Stored};
 use serde_json::json;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 
@@ -271,6 +271,27 @@ pub(crate) async fn kinds_about(store: &Store, subject: &str) -> Vec<String> {
         .into_iter()
         .map(|e| e.kind)
         .collect()
+}
+
+/// A new change holding `record`, in state `new` (event `change.created`).
+pub(crate) async fn new_change(store: &Store, record: serde_json::Value) -> Stored {
+    store
+        .insert_change("new", &record, ev("change.created"))
+        .await
+        .expect("insert change")
+}
+
+/// Move change `number` from `version` to `state` with `record` (event `change.<state>`).
+pub(crate) async fn move_change(
+    store: &Store,
+    (number, version): (u64, u64),
+    state: &str,
+    record: serde_json::Value,
+) -> Result<Stored, StoreError> {
+    let kind = format!("change.{state}");
+    store
+        .update_change(number, version, state, &record, ev(&kind))
+        .await
 }
 
 /// An event by `ops` of `kind` with an empty payload.

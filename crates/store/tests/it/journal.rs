@@ -12,7 +12,7 @@ mod cases {
     use serde_json::json;
     use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-    use crate::common::{TestDb, entries, event};
+    use crate::common::{TestDb, entries, event, move_change, new_change};
 
     pub(super) async fn entries_chain_and_verify(db: &TestDb) {
         let store = db.open().await;
@@ -114,20 +114,10 @@ mod cases {
             .append(event("ann", "host.rebooted", json!({})))
             .await
             .expect("append");
-        store
-            .insert_change("new", &json!({}), event("ann", "change.created", json!({})))
-            .await
-            .expect("insert");
+        new_change(&store, json!({})).await;
         let cut = OffsetDateTime::now_utc();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        store
-            .update_change(
-                1,
-                1,
-                "assess",
-                &json!({}),
-                event("ann", "change.submitted", json!({})),
-            )
+        move_change(&store, (1, 1), "assess", json!({}))
             .await
             .expect("update");
 

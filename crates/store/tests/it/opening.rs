@@ -28,7 +28,7 @@ mod cases {
     use serde_json::json;
 
     use super::fingerprint;
-    use crate::common::{Kind, TestDb, entries, ev};
+    use crate::common::{Kind, TestDb, entries, ev, move_change, new_change};
 
     pub(super) async fn a_missing_store_is_not_created(db: &TestDb) {
         for access in [Access::ReadOnly, Access::ReadWrite] {
@@ -69,10 +69,7 @@ mod cases {
 
     pub(super) async fn read_only_reads_everything_and_writes_nothing(db: &TestDb) {
         let store = db.with_entries(3).await;
-        store
-            .insert_change("new", &json!({"title": "t"}), ev("change.created"))
-            .await
-            .expect("insert");
+        new_change(&store, json!({"title": "t"})).await;
         store.close().await;
         drop(store);
         let before = fingerprint(db);
@@ -93,8 +90,7 @@ mod cases {
                 .insert_change("new", &json!({}), ev("change.created"))
                 .await
                 .map(drop),
-            store
-                .update_change(1, 1, "assess", &json!({}), ev("change.submitted"))
+            move_change(&store, (1, 1), "assess", json!({}))
                 .await
                 .map(drop),
             store

@@ -33,6 +33,60 @@ mod cases {
         (store, raw)
     }
 
+    /// Five entries, then this backend's statement run on them.
+    async fn tampered(db: &TestDb, sqlite: &'static str, postgres: &'static str) -> (Store, Raw) {
+        let (store, mut raw) = five_entries(db).await;
+        raw.tamper(sqlite, postgres).await;
+        (store, raw)
+    }
+
+    /// Which table to loosen so it takes what the store never writes (NULLs, repeated rows).
+    #[derive(Debug, Clone, Copy)]
+    enum Loose {
+        Journal,
+        Head,
+    }
+
+    /// Five entries, `loose` loosened (which alone changes nothing), then `sql` run on them.
+    async fn loosened(db: &TestDb, loose: Loose, sql: &'static str) -> Store {
+        let (store, mut raw) = five_entries(db).await;
+        match loose {
+            Loose::Journal => raw.loosen_journal().await,
+            Loose::Head => raw.loosen_head().await,
+        }
+        let report = store.verify().await.expect("verify");
+        assert!(
+            report.is_ok(),
+            "loosening alone changes nothing: {report:?}"
+        );
+        raw.tamper(sql, sql).await;
+        store
+    }
+
+    /// Five entries, then a TEXT value made another type; `verify` says `{what} is BLOB, not
+    /// TEXT` at `at.0` on SQLite, which keeps a BLOB in a TEXT column, and `… BYTEA …` at `at.1`
+    /// on PostgreSQL, where the whole column changes type.
+    async fn retyped(
+        db: &TestDb,
+        sqlite: &'static str,
+        postgres: &'static str,
+        at: (u64, u64),
+        what: &str,
+    ) -> Store {
+        let (store, _) = tampered(db, sqlite, postgres).await;
+        let (seq, found) = match db.kind {
+            Kind::Sqlite => (at.0, "BLOB"),
+            Kind::Postgres => (at.1, "BYTEA"),
+        };
+        assert_broken(&store, seq, &[&format!("{what} is {found}, not TEXT")]).await;
+        store
+    }
+
+    /// Five entries, then `sql` (the same on both backends) run on them.
+    async fn tampered_with(db: &TestDb, sql: &'static str) -> Store {
+        tampered(db, sql, sql).await.0
+    }
+
     /// Where `verify` finds the chain broken, and why; the entries before it are intact.
     pub(crate) async fn broken_at(store: &Store) -> (u64, String) {
         let report = store.verify().await.expect("verify reports, never fails");
@@ -60,7 +114,10 @@ mod cases {
 
     /// Listing and exporting a journal with an unreadable row fail, naming the row.
     async fn unreadable(store: &Store, words: &[&str]) {
-        let listed = entries_or_error(store).await;
+        let listed = store
+            .journal(&fearless_store::JournalFilter::default())
+            .await
+            .expect_err("journal");
         let exported = store.export(&mut Vec::new()).await.expect_err("export");
         for err in [listed, exported] {
             assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
@@ -73,116 +130,82 @@ mod cases {
         }
     }
 
-    async fn entries_or_error(store: &Store) -> StoreError {
-        store
-            .journal(&fearless_store::JournalFilter::default())
-            .await
-            .expect_err("journal")
-    }
-
     pub(super) async fn edited_payload(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.exec(r#"UPDATE journal SET payload = '{"approved":false,"n":3}' WHERE seq = 3"#)
-            .await
-            .expect("tamper");
+        let store = tampered_with(
+            db,
+            r#"UPDATE journal SET payload = '{"approved":false,"n":3}' WHERE seq = 3"#,
+        )
+        .await;
         assert_broken(&store, 3, &["edited"]).await;
     }
 
     pub(super) async fn deleted_row(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.exec("DELETE FROM journal WHERE seq = 3")
-            .await
-            .expect("tamper");
+        let store = tampered_with(db, "DELETE FROM journal WHERE seq = 3").await;
         assert_broken(&store, 3, &["missing"]).await;
     }
 
     pub(super) async fn swapped_rows(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.exec(
+        let store = tampered_with(
+            db,
             "UPDATE journal SET seq = -2 WHERE seq = 2; \
              UPDATE journal SET seq = 2 WHERE seq = 4; \
              UPDATE journal SET seq = 4 WHERE seq = -2;",
         )
-        .await
-        .expect("tamper");
+        .await;
         assert_broken(&store, 2, &[]).await;
     }
 
     pub(super) async fn deleted_tail(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.exec("DELETE FROM journal WHERE seq = 5")
-            .await
-            .expect("tamper");
+        let store = tampered_with(db, "DELETE FROM journal WHERE seq = 5").await;
         assert_broken(&store, 5, &["head"]).await;
     }
 
-    /// SQLite keeps a BLOB in a TEXT column; on PostgreSQL the whole column changes type, so the
-    /// first entry is where it breaks.
     pub(super) async fn payload_of_another_type(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.tamper(
+        let store = retyped(
+            db,
             "UPDATE journal SET payload = CAST(payload AS BLOB) WHERE seq = 3",
             "ALTER TABLE journal ALTER COLUMN payload TYPE bytea USING convert_to(payload, 'UTF8')",
+            (3, 1),
+            "its payload",
         )
         .await;
-        match db.kind {
-            Kind::Sqlite => assert_broken(&store, 3, &["its payload is BLOB, not TEXT"]).await,
-            Kind::Postgres => assert_broken(&store, 1, &["its payload is BYTEA, not TEXT"]).await,
-        }
         unreadable(&store, &["journal entry", "payload"]).await;
     }
 
     pub(super) async fn hash_of_another_type(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.tamper(
+        retyped(
+            db,
             "UPDATE journal SET hash = CAST(hash AS BLOB) WHERE seq = 4",
             "ALTER TABLE journal ALTER COLUMN hash TYPE bytea USING convert_to(hash, 'UTF8')",
+            (4, 1),
+            "its hash",
         )
         .await;
-        match db.kind {
-            Kind::Sqlite => assert_broken(&store, 4, &["its hash is BLOB, not TEXT"]).await,
-            Kind::Postgres => assert_broken(&store, 1, &["its hash is BYTEA, not TEXT"]).await,
-        }
     }
 
     pub(super) async fn null_in_a_column(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.loosen_journal().await;
-        assert!(
-            store.verify().await.expect("verify").is_ok(),
-            "loosening alone changes nothing"
-        );
-        raw.exec("UPDATE journal SET actor = NULL WHERE seq = 3")
-            .await
-            .expect("tamper");
+        let sql = "UPDATE journal SET actor = NULL WHERE seq = 3";
+        let store = loosened(db, Loose::Journal, sql).await;
         assert_broken(&store, 3, &["its actor is NULL"]).await;
         unreadable(&store, &["journal entry 3", "its actor is NULL"]).await;
     }
 
     pub(super) async fn repeated_entry(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.loosen_journal().await;
-        raw.exec("INSERT INTO journal SELECT * FROM journal WHERE seq = 3")
-            .await
-            .expect("tamper");
+        let sql = "INSERT INTO journal SELECT * FROM journal WHERE seq = 3";
+        let store = loosened(db, Loose::Journal, sql).await;
         assert_broken(&store, 4, &["entry 3 appears again"]).await;
     }
 
     pub(super) async fn row_with_a_null_seq(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.loosen_journal().await;
-        raw.exec(
-            "INSERT INTO journal (seq, time, actor, kind, subject, payload, prev_hash, hash) \
-             SELECT NULL, time, actor, kind, subject, payload, prev_hash, hash FROM journal WHERE seq = 5",
-        )
-        .await
-        .expect("tamper");
+        let sql = "INSERT INTO journal (seq, time, actor, kind, subject, payload, prev_hash, hash) \
+                   SELECT NULL, time, actor, kind, subject, payload, prev_hash, hash FROM journal \
+                   WHERE seq = 5";
+        let store = loosened(db, Loose::Journal, sql).await;
         assert_broken(&store, 6, &["1 journal row has a NULL seq"]).await;
     }
 
     pub(super) async fn deleted_head(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.exec("DELETE FROM journal_head").await.expect("tamper");
+        let store = tampered_with(db, "DELETE FROM journal_head").await;
         assert_broken(&store, 6, &["the journal head is missing"]).await;
         // Nothing can be appended to a chain whose head is gone, and nothing is written.
         let err = store
@@ -195,44 +218,29 @@ mod cases {
     }
 
     pub(super) async fn repeated_head(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.loosen_head().await;
-        assert!(
-            store.verify().await.expect("verify").is_ok(),
-            "loosening alone changes nothing"
-        );
-        raw.exec("INSERT INTO journal_head SELECT * FROM journal_head")
-            .await
-            .expect("tamper");
+        let sql = "INSERT INTO journal_head SELECT * FROM journal_head";
+        let store = loosened(db, Loose::Head, sql).await;
         assert_broken(&store, 6, &["the journal head is repeated", "2 rows"]).await;
     }
 
     pub(super) async fn head_of_another_type(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.tamper(
+        retyped(
+            db,
             "UPDATE journal_head SET hash = CAST(hash AS BLOB)",
             "ALTER TABLE journal_head ALTER COLUMN hash TYPE bytea USING convert_to(hash, 'UTF8')",
+            (6, 6),
+            "the journal head: its hash",
         )
         .await;
-        let found = match db.kind {
-            Kind::Sqlite => "its hash is BLOB, not TEXT",
-            Kind::Postgres => "its hash is BYTEA, not TEXT",
-        };
-        assert_broken(&store, 6, &["the journal head", found]).await;
     }
 
     pub(super) async fn head_with_another_id(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.loosen_head().await;
-        raw.exec("UPDATE journal_head SET id = 2")
-            .await
-            .expect("tamper");
+        let store = loosened(db, Loose::Head, "UPDATE journal_head SET id = 2").await;
         assert_broken(&store, 6, &["id other than 1"]).await;
     }
 
     pub(super) async fn dropped_journal_table(db: &TestDb) {
-        let (store, mut raw) = five_entries(db).await;
-        raw.exec("DROP TABLE journal").await.expect("tamper");
+        let store = tampered_with(db, "DROP TABLE journal").await;
         assert_broken(&store, 1, &["not as fearless made them", "journal"]).await;
     }
 
