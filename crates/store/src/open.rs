@@ -158,9 +158,10 @@ async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlitePool, sql
 }
 
 /// A read-only pool. A database in WAL mode is read through its `-shm` index, which a reader
-/// creates when there is none; where it cannot (a directory the user cannot write, and no
-/// writer has the database open), the file is opened as immutable instead: read as it is on
-/// disk, without locks — nobody can be writing it then, as a writer needs that same index.
+/// creates when there is none; where it cannot (a directory the user cannot write), the file
+/// is opened as immutable instead: read as it is on disk, without locks. No writer has the
+/// database open at that moment (a writer keeps that index); one that starts while it is read
+/// can make the read fail, and running the command again is the remedy.
 async fn connect_sqlite_read_only(
     options: SqliteConnectOptions,
 ) -> Result<SqlitePool, sqlx::Error> {
