@@ -262,8 +262,13 @@ pub(crate) struct JournalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JournalAction {
-    /// Walk the hash chain; exit 1 at the first broken link
-    Verify,
+    /// Walk the hash chain and print its head (SEQ:HASH); exit 1 at the first broken link
+    Verify {
+        /// A head printed by an earlier verify and kept elsewhere: exit 1 unless the journal
+        /// still holds that entry with that hash (catches a journal cut short)
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
+    },
     /// Write every entry as JSON lines (see crates/store/VERIFY.md to check it independently)
     Export,
 }

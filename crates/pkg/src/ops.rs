@@ -533,9 +533,9 @@ pub async fn feasibility<M: PackageManager>(
     })
 }
 
-/// Bring one host back to `target` exactly: downgrade, remove what was added, reinstall
-/// what was removed, restore marks; then verify that the host's package set equals
-/// `target`. Refuses with [`PkgError::Infeasible`] (unless forced) before changing
+/// Bring one host back to `target` exactly: wait for a transaction still holding the
+/// package lock, then downgrade, remove what was added, reinstall what was removed, restore
+/// marks; then verify that the host's package set equals `target`. Refuses with [`PkgError::Infeasible`] (unless forced) before changing
 /// anything when a needed version cannot be had or is not downgradable.
 pub async fn rollback<M: PackageManager>(
     pm: &M,
@@ -554,6 +554,15 @@ pub async fn rollback<M: PackageManager>(
         });
     }
     let started = std::time::Instant::now();
+    // A transaction still running (one a dead or another controller started) decides what
+    // is installed: read the host only once it has ended.
+    if let Some(holder) = crate::backend::wait_for_lock(t).await? {
+        return Err(PkgError::Locked {
+            host: t.name.to_owned(),
+            holder,
+            waited: t.limits.lock_wait,
+        });
+    }
     let before = package_set(pm, t).await?;
     let plan = feasibility(pm, t, target, &before).await?;
     let mut warnings = Vec::new();

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::Document;
+
 /// An error from a [`Store`](crate::Store) operation.
 ///
 /// Messages are lower-case and name what failed. A PostgreSQL URL in a message always has its
@@ -65,55 +67,89 @@ pub enum StoreError {
         /// The newest schema version this binary knows.
         supported: i64,
     },
+    /// There is no store where one must already be: the SQLite file is missing (or empty), or
+    /// the PostgreSQL database has no fearless schema. Nothing was created.
+    #[error(
+        "no store at {location}: check the path (a store is created by the first command that \
+         records something)"
+    )]
+    NoStore {
+        /// The SQLite path or the PostgreSQL URL, password redacted.
+        location: String,
+    },
+    /// The store was opened read-only and its schema is older than this binary: it cannot be
+    /// migrated, so it cannot be read safely.
+    #[error(
+        "the store {location} has schema version {found}, older than version {supported} of \
+         this fearless, and it was opened read-only, so it cannot be migrated{}",
+        reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+    )]
+    Outdated {
+        /// The SQLite path or the PostgreSQL URL, password redacted.
+        location: String,
+        /// The newest schema version in the store (0: none).
+        found: i64,
+        /// The newest schema version this binary knows.
+        supported: i64,
+        /// Why a migration could not be done instead, when one was tried.
+        reason: Option<String>,
+    },
+    /// A write on a store opened read-only.
+    #[error("the store {location} was opened read-only: nothing can be written to it")]
+    ReadOnly {
+        /// The SQLite path or the PostgreSQL URL, password redacted.
+        location: String,
+    },
+    /// A journal head given by the user (`SEQ:HASH`) cannot be parsed.
+    #[error(
+        "`{value}` is not a journal head (expected SEQ:HASH, e.g. `12:` and 64 hex digits): {reason}"
+    )]
+    BadHead {
+        /// What was given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Migrating the schema to the version of this binary failed.
     #[error("failed to migrate the store's schema: {error}")]
     Migrate {
         /// The migrator's error.
         error: sqlx::migrate::MigrateError,
     },
-    /// No change record has this number.
-    #[error("change CHG-{number} does not exist")]
-    UnknownChange {
+    /// No change, rollout or incident has this number.
+    #[error("there is no {document} {}", document.id(*number))]
+    Unknown {
+        /// Which kind of record.
+        document: Document,
         /// The number asked for.
         number: u64,
     },
-    /// No incident has this number.
-    #[error("there is no incident INC-{number}")]
-    UnknownIncident {
-        /// The number asked for.
-        number: u64,
-    },
-    /// Optimistic locking lost on an incident record.
+    /// Optimistic locking lost: the record was updated by someone else since it was read.
     #[error(
-        "incident INC-{number} was changed by someone else (expected version {expected}, found \
-         {found}): reload it and try again"
+        "{document} {} was changed by someone else (expected version {expected}, found \
+         {found}): reload it and try again",
+        document.id(*number)
     )]
-    IncidentConflict {
-        /// The incident.
+    Conflict {
+        /// Which kind of record.
+        document: Document,
+        /// Its number.
         number: u64,
         /// The version the caller read.
         expected: u64,
         /// The version in the store.
         found: u64,
     },
-    /// No rollout has this number.
-    #[error("there is no rollout R-{number}")]
-    UnknownRollout {
-        /// The number asked for.
-        number: u64,
-    },
-    /// Optimistic locking lost on a rollout record.
-    #[error(
-        "rollout R-{number} was changed by someone else (expected version {expected}, found \
-         {found}): reload it and try again"
-    )]
-    RolloutConflict {
+    /// A host step that starts new work was refused: the rollout is no longer in the state
+    /// the step needs (a `rollout abort` or `pause` was recorded first).
+    #[error("rollout R-{rollout} is {found}, not {expected}")]
+    RolloutMoved {
         /// The rollout.
-        number: u64,
-        /// The version the caller read.
-        expected: u64,
-        /// The version in the store.
-        found: u64,
+        rollout: u64,
+        /// The state the step needs.
+        expected: String,
+        /// The state in the store.
+        found: String,
     },
     /// A host step lost its compare-and-set: the host is not in the state the caller saw
     /// (another controller moved it), or is not part of the rollout.
@@ -127,19 +163,6 @@ pub enum StoreError {
         expected: String,
         /// The state in the store, if the host is in the rollout.
         found: Option<String>,
-    },
-    /// Optimistic locking lost: the change was updated by someone else since it was read.
-    #[error(
-        "change CHG-{number} was changed by someone else (expected version {expected}, found \
-         {found}): reload it and try again"
-    )]
-    Conflict {
-        /// The change.
-        number: u64,
-        /// The version the caller read.
-        expected: u64,
-        /// The version in the store.
-        found: u64,
     },
     /// A row in the store cannot be read back (hand-edited or damaged).
     #[error("the store holds an unreadable {what}: {reason}")]
@@ -166,14 +189,14 @@ pub enum StoreError {
 /// Whose fault an error is, for the CLI's exit code (DESIGN.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
-    /// The user gave something wrong: a bad URL, a file that is not a store, an unknown change
-    /// number. Exit code 2.
+    /// The user gave something wrong: a bad URL, a file that is not a store, an unknown record
+    /// number, a malformed journal head. Exit code 2.
     BadInput,
     /// Someone else changed the record first: nothing was written; reloading and retrying is
     /// the remedy. The CLI decides its exit code (a gate that stopped the operation: 1).
     Conflict,
-    /// The environment failed: server unreachable, disk, a store newer than the binary,
-    /// corruption. Exit code 3.
+    /// The environment failed: server unreachable, disk, no store where one must be, a store
+    /// newer than the binary (or older and read-only), corruption. Exit code 3.
     Environment,
 }
 
@@ -184,18 +207,19 @@ impl StoreError {
             StoreError::BadUrl { .. }
             | StoreError::NotADatabase { .. }
             | StoreError::NotAStore { .. }
-            | StoreError::UnknownChange { .. }
-            | StoreError::UnknownRollout { .. }
-            | StoreError::UnknownIncident { .. } => ErrorClass::BadInput,
+            | StoreError::Unknown { .. }
+            | StoreError::BadHead { .. } => ErrorClass::BadInput,
             StoreError::Conflict { .. }
-            | StoreError::RolloutConflict { .. }
-            | StoreError::IncidentConflict { .. }
-            | StoreError::HostMoved { .. } => ErrorClass::Conflict,
+            | StoreError::HostMoved { .. }
+            | StoreError::RolloutMoved { .. } => ErrorClass::Conflict,
             StoreError::CreateDir { .. }
             | StoreError::OpenSqlite { .. }
             | StoreError::Connect { .. }
             | StoreError::TooNew { .. }
             | StoreError::Migrate { .. }
+            | StoreError::NoStore { .. }
+            | StoreError::Outdated { .. }
+            | StoreError::ReadOnly { .. }
             | StoreError::Corrupt { .. }
             | StoreError::Query { .. }
             | StoreError::Export { .. } => ErrorClass::Environment,

@@ -1,10 +1,15 @@
 //! Persistence for fearless: change records and the hash-chained journal, on SQLite (a local
 //! file, the default) or PostgreSQL (for a team), behind one [`Store`].
 //!
-//! The store knows nothing of change rules: a change is a JSON document with a state and a
-//! version (for optimistic locking). Every write of a change appends its journal entry in the
-//! same transaction. The journal is append-only and hash-chained; [`Store::verify`] finds the
-//! first broken link and `VERIFY.md` shows how to check an [`Store::export`] without fearless.
+//! The store knows nothing of change rules: a change, a rollout or an incident is a JSON
+//! document with a state and a version (for optimistic locking). Every write appends its
+//! journal entry in the same transaction. The journal is append-only and hash-chained;
+//! [`Store::verify`] finds the first broken link (whatever was done to the rows), reports the
+//! head to keep elsewhere, and [`Store::verify_expecting`] checks the journal still holds a
+//! head kept before; `VERIFY.md` shows how to check an [`Store::export`] without fearless.
+//!
+//! [`Store::open`] creates a store; [`Store::open_existing`] insists that there is one and,
+//! with [`Access::ReadOnly`], never writes to it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), fearless_store::StoreError> {
@@ -23,14 +28,18 @@ mod canonical;
 mod error;
 mod location;
 mod model;
+mod open;
+mod rows;
 mod sql;
 mod store;
+mod verify;
 
 pub use canonical::{GENESIS, to_canonical};
 pub use error::{ErrorClass, StoreError};
 pub use location::redact;
 pub use model::{
-    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored,
-    StoredSnapshot, VerifyReport,
+    Backend, BrokenLink, Document, JournalEntry, JournalFilter, JournalHead, NewEvent, RolloutHost,
+    Stored, StoredSnapshot, VerifyReport,
 };
+pub use open::Access;
 pub use store::Store;

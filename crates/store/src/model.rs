@@ -1,8 +1,49 @@
 //! The values the store hands out and takes in: change records as stored, journal events and
-//! entries, filters and the verification report.
+//! entries, filters, journal heads and the verification report.
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
 use time::OffsetDateTime;
+
+use crate::StoreError;
+use crate::canonical::GENESIS;
+
+/// The kinds of versioned record the store keeps: a JSON document with a state and a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Document {
+    /// A change record, `CHG-<n>`.
+    Change,
+    /// A patch rollout, `R-<n>`.
+    Rollout,
+    /// An incident, `INC-<n>`.
+    Incident,
+}
+
+impl Document {
+    /// `CHG-3`, `R-3`, `INC-3`: the id users see, and the subject of the record's journal entries.
+    pub fn id(self, number: u64) -> String {
+        let prefix = match self {
+            Document::Change => "CHG",
+            Document::Rollout => "R",
+            Document::Incident => "INC",
+        };
+        format!("{prefix}-{number}")
+    }
+}
+
+impl fmt::Display for Document {
+    /// `change`, `rollout`, `incident`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Document::Change => "change",
+            Document::Rollout => "rollout",
+            Document::Incident => "incident",
+        })
+    }
+}
 
 /// Which database a [`Store`](crate::Store) runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,11 +146,73 @@ pub struct JournalFilter {
     pub subject: Option<String>,
 }
 
+/// One entry of the journal named by its position and hash, written `SEQ:HASH`: what an
+/// auditor keeps outside the store to detect a journal cut short (`journal verify
+/// --expect-head`). `0:` and 64 zeros is the head of an empty journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalHead {
+    /// The entry's seq (0 for the empty journal).
+    pub seq: u64,
+    /// The entry's hash, lower-case hex ([`GENESIS`] for the empty journal).
+    pub hash: String,
+}
+
+impl JournalHead {
+    /// The head of an empty journal: `0:000…000`.
+    pub fn genesis() -> JournalHead {
+        JournalHead {
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for JournalHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl FromStr for JournalHead {
+    type Err = StoreError;
+
+    /// `SEQ:HASH`: a whole number and 64 hex digits (either case; kept lower-case).
+    fn from_str(value: &str) -> Result<JournalHead, StoreError> {
+        let bad = |reason: &str| StoreError::BadHead {
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (seq, hash) = value
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| bad("there is no `:` between the seq and the hash"))?;
+        let seq: u64 = seq
+            .parse()
+            .map_err(|_| bad("the seq is not a whole number"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("the hash is not 64 hex digits"));
+        }
+        let hash = hash.to_ascii_lowercase();
+        if seq == 0 && hash != GENESIS {
+            return Err(bad(
+                "entry 0 is the start of the chain: its hash is 64 zeros",
+            ));
+        }
+        Ok(JournalHead { seq, hash })
+    }
+}
+
 /// The result of walking the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     /// How many entries were found intact (all of them when nothing is broken).
     pub entries: u64,
+    /// The last entry found intact (`0:000…` when none): with an intact chain, the journal's
+    /// head, to keep somewhere fearless cannot write and compare later (`--expect-head`).
+    pub head: JournalHead,
+    /// The head the journal was checked against, if one was given: the chain must still hold
+    /// that entry with that hash.
+    pub expected: Option<JournalHead>,
     /// The first broken link, if any.
     pub broken: Option<BrokenLink>,
 }
@@ -121,11 +224,13 @@ impl VerifyReport {
     }
 }
 
-/// Where and why the chain breaks.
+/// Where and why the chain breaks: an edited, missing, repeated or reordered entry, a value of
+/// the wrong type, a NULL, text that is not UTF-8, a head that is missing, repeated or
+/// disagrees with the last entry, or an expected head the journal no longer holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenLink {
     /// The first sequence number that does not check out.
     pub seq: u64,
-    /// Why, in words: edited, missing, out of order.
+    /// Why, in words.
     pub why: String,
 }

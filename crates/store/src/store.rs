@@ -1,125 +1,141 @@
-//! [`Store`]: opening either backend (with migrations and the schema-version check) and every
-//! read and write of change records and the journal.
+//! [`Store`]: every read and write of versioned records (changes, rollouts, incidents),
+//! snapshots, rollout hosts and the journal. Opening is in `open.rs`, verification in
+//! `verify.rs`.
 //!
-//! Every write is one transaction that starts by reading the journal head under the write
-//! lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL `SELECT … FOR UPDATE` on `journal_head`), then
-//! does its work, appends its journal entry and moves the head. So writers are serialised,
-//! change numbers come out 1, 2, … without races, and no state change exists without its entry.
+//! Every write is one transaction, [`write_tx!`]: it starts by reading the journal head under
+//! the write lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL `SELECT … FOR UPDATE` on
+//! `journal_head`), does its work, appends its journal entry and moves the head. So writers
+//! are serialised, numbers come out 1, 2, … without races, and no state change exists
+//! without its entry.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::Connection;
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 use crate::StoreError;
-use crate::canonical::{self, GENESIS, Hashed};
-use crate::location::{Location, redact};
+use crate::canonical::{self, Hashed};
 use crate::model::{
-    Backend, BrokenLink, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored,
-    StoredSnapshot, VerifyReport,
+    Backend, Document, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored, StoredSnapshot,
 };
-use crate::sql::{POSTGRES, SQLITE, Sql};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+use crate::rows::RawEntry;
 
 /// How long a SQLite writer waits for another (process) to finish before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long to wait for a PostgreSQL server to answer the first connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many journal rows `verify` and `export` hold in memory at once.
-const PAGE: i64 = 1000;
+pub(crate) const PAGE: i64 = 1000;
 
 /// The fixed-width form of every time the store writes; fixed width makes text order time order.
 const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'_>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
-/// Change records and the journal, on SQLite or PostgreSQL behind one type.
+/// Change records, rollouts, incidents, snapshots and the journal, on SQLite or PostgreSQL
+/// behind one type.
 ///
 /// Cheap to share by reference across tasks; it holds a connection pool.
 #[derive(Debug)]
 pub struct Store {
-    pool: Pool,
-    location: String,
+    pub(crate) pool: Pool,
+    pub(crate) location: String,
+    /// Opened with [`Access::ReadOnly`](crate::Access::ReadOnly): every write is refused.
+    pub(crate) read_only: bool,
 }
 
 #[derive(Debug)]
-enum Pool {
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the backend's pool and `$sql` to its statements. The
-/// body is compiled once per backend, so the same code serves both.
+/// Runs `$body` with `$pool` bound to the backend's pool (and `$sql` to the statements that
+/// differ between the backends). The body is compiled once per backend, so the same code
+/// serves both.
 macro_rules! on_backend {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
     ($store:expr, |$pool:ident, $sql:ident| $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite($pool) => {
-                let $sql: &'static Sql = &SQLITE;
+            $crate::store::Pool::Sqlite($pool) => {
+                let $sql: &'static $crate::sql::Sql = &$crate::sql::SQLITE;
                 $body
             }
-            Pool::Postgres($pool) => {
-                let $sql: &'static Sql = &POSTGRES;
+            $crate::store::Pool::Postgres($pool) => {
+                let $sql: &'static $crate::sql::Sql = &$crate::sql::POSTGRES;
                 $body
             }
         }
     };
 }
+pub(crate) use on_backend;
 
-/// Inserts `$entry` (a [`Pending`]) into the journal and moves the head, inside `$tx`.
-macro_rules! write_entry {
-    ($tx:ident, $sql:ident, $entry:expr) => {{
-        let entry: &Pending = $entry;
-        sqlx::query($sql.insert_entry)
-            .bind(entry.seq)
-            .bind(&entry.time)
-            .bind(&entry.event.actor)
-            .bind(&entry.event.kind)
-            .bind(&entry.event.subject)
-            .bind(&entry.payload)
-            .bind(&entry.prev_hash)
-            .bind(&entry.hash)
-            .execute(&mut *$tx)
-            .await
-            .map_err(StoreError::query)?;
-        sqlx::query($sql.move_head)
-            .bind(entry.seq)
-            .bind(&entry.hash)
-            .execute(&mut *$tx)
-            .await
-            .map_err(StoreError::query)?;
+/// One write: a transaction under the journal head lock. `$body` runs with `$tx` (the open
+/// transaction) and `$sql` (the backend's statements) and evaluates to `(value, event)`; the
+/// event becomes the next journal entry (at time `$time`), the head moves to it, and the
+/// transaction commits. Evaluates to `(value, Pending)`. An error leaving `$body` (by `?` or
+/// `return`) drops the transaction: nothing is written.
+macro_rules! write_tx {
+    ($store:expr, $time:expr, |$tx:ident, $sql:ident| $body:block) => {{
+        $store.writable()?;
+        on_backend!($store, |pool, $sql| {
+            let mut $tx = pool
+                .begin_with($sql.begin_write)
+                .await
+                .map_err(StoreError::query)?;
+            let head: Option<(i64, String)> = sqlx::query_as($sql.lock_head)
+                .fetch_optional(&mut *$tx)
+                .await
+                .map_err(StoreError::query)?;
+            let head = head.ok_or_else(missing_head)?;
+            let (value, event): (_, NewEvent) = $body;
+            let entry = Pending::new(head, $time, event);
+            sqlx::query($crate::sql::INSERT_ENTRY)
+                .bind(entry.seq)
+                .bind(&entry.time)
+                .bind(&entry.event.actor)
+                .bind(&entry.event.kind)
+                .bind(&entry.event.subject)
+                .bind(&entry.payload)
+                .bind(&entry.prev_hash)
+                .bind(&entry.hash)
+                .execute(&mut *$tx)
+                .await
+                .map_err(StoreError::query)?;
+            sqlx::query($crate::sql::MOVE_HEAD)
+                .bind(entry.seq)
+                .bind(&entry.hash)
+                .execute(&mut *$tx)
+                .await
+                .map_err(StoreError::query)?;
+            $tx.commit().await.map_err(StoreError::query)?;
+            (value, entry)
+        })
     }};
 }
 
-/// A journal row as read: seq, time, actor, kind, subject, payload, prev_hash, hash.
-type EntryRow = (i64, String, String, String, String, String, String, String);
-/// A change row as read: number, version, state, record, created_at, updated_at.
-type ChangeRow = (i64, i64, String, String, String, String);
+/// A versioned record row as read: number, version, state, record, created_at, updated_at.
+type DocRow = (i64, i64, String, String, String, String);
 /// A snapshot row as read: number, taken_at, actor, record.
 type SnapshotRow = (i64, String, String, String);
+/// A rollout host row as read: host, wave, state, snapshot, updated_at.
+type HostRow = (String, i64, String, Option<i64>, String);
+
+/// The hosts a new rollout starts with: each with its wave, all in `state`.
+#[derive(Debug, Clone, Copy)]
+struct NewHosts<'a> {
+    hosts: &'a [(String, u32)],
+    state: &'a str,
+}
 
 impl Store {
-    /// Open the store at `url`: `sqlite:PATH` (the file and its directories are created on
-    /// first use; WAL mode) or `postgres://…`. Migrates an older schema; a schema newer than
-    /// this binary is [`StoreError::TooNew`].
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
-        match Location::parse(url)? {
-            Location::Sqlite(path) => open_sqlite(&path).await,
-            Location::Postgres(url) => open_postgres(&url).await,
-        }
-    }
-
     /// Which database this store runs on.
     pub fn backend(&self) -> Backend {
         match self.pool {
@@ -133,10 +149,15 @@ impl Store {
         &self.location
     }
 
+    /// Whether the store was opened read-only ([`Access::ReadOnly`](crate::Access::ReadOnly)).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// Close every connection, waiting for work in progress. Dropping the store also closes
     /// them, without waiting.
     pub async fn close(&self) {
-        on_backend!(self, |pool, _sql| pool.close().await);
+        on_backend!(self, |pool| pool.close().await);
     }
 
     /// Insert a new change: assigns the next number (1, 2, …) and version 1, and appends
@@ -158,140 +179,7 @@ impl Store {
     where
         F: FnOnce(u64) -> (String, Value, NewEvent),
     {
-        let (now, now_text) = now();
-        let (number, state, record) = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let (number,): (i64,) = sqlx::query_as(sql.next_number)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let (state, record, mut event) = build(to_u64(number));
-            let record_text = canonical::to_canonical(&record);
-            sqlx::query(sql.insert_change)
-                .bind(number)
-                .bind(&state)
-                .bind(&record_text)
-                .bind(&now_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            event.subject = Doc::Change.id(to_u64(number));
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            (number, state, record)
-        });
-        Ok(Stored {
-            number: to_u64(number),
-            version: 1,
-            state,
-            record,
-            created_at: now,
-            updated_at: now,
-        })
-    }
-
-    /// The change with this number, if there is one.
-    pub async fn get_change(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        self.get_document(Doc::Change, number).await
-    }
-
-    /// Every change, by number.
-    pub async fn list_changes(&self) -> Result<Vec<Stored>, StoreError> {
-        self.list_documents(Doc::Change).await
-    }
-
-    /// Replace the record if its version is still `expected_version` (optimistic locking),
-    /// bump the version and append `event` (subject set to `CHG-<number>`) in the same
-    /// transaction. Someone else got there first → [`StoreError::Conflict`] and nothing is
-    /// written; no such change → [`StoreError::UnknownChange`].
-    pub async fn update_change(
-        &self,
-        number: u64,
-        expected_version: u64,
-        state: &str,
-        record: &Value,
-        event: NewEvent,
-    ) -> Result<Stored, StoreError> {
-        self.update_document(Doc::Change, number, expected_version, state, record, event)
-            .await
-    }
-
-    /// Insert a package snapshot: assigns the next number (`SNAP-1`, `SNAP-2`, …) and appends
-    /// `event` (subject set to `SNAP-<number>`) in the same transaction. `record` is stored
-    /// as canonical JSON text, so it reads back byte for byte.
-    pub async fn insert_snapshot(
-        &self,
-        record: &Value,
-        mut event: NewEvent,
-    ) -> Result<StoredSnapshot, StoreError> {
-        let (now, now_text) = now();
-        let record_text = canonical::to_canonical(record);
-        let actor = event.actor.clone();
-        let number = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let (number,): (i64,) = sqlx::query_as(sql.next_snapshot)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            sqlx::query(sql.insert_snapshot)
-                .bind(number)
-                .bind(&now_text)
-                .bind(&actor)
-                .bind(&record_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            event.subject = snapshot_subject(number);
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            number
-        });
-        Ok(StoredSnapshot {
-            number: to_u64(number),
-            taken_at: now,
-            actor,
-            record: record.clone(),
-        })
-    }
-
-    /// The snapshot with this number, if there is one.
-    pub async fn get_snapshot(&self, number: u64) -> Result<Option<StoredSnapshot>, StoreError> {
-        let Ok(number) = i64::try_from(number) else {
-            return Ok(None);
-        };
-        let row: Option<SnapshotRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.get_snapshot)
-                .bind(number)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query)?);
-        row.map(snapshot_from_row).transpose()
-    }
-
-    /// Every snapshot, by number.
-    pub async fn list_snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
-        let rows: Vec<SnapshotRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.list_snapshots)
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query)?);
-        rows.into_iter().map(snapshot_from_row).collect()
+        self.insert_document(Document::Change, None, build).await
     }
 
     /// Insert a rollout with its hosts (all `initial_state`) and `event` (subject set to
@@ -302,81 +190,16 @@ impl Store {
         record: &Value,
         hosts: &[(String, u32)],
         initial_state: &str,
-        mut event: NewEvent,
-    ) -> Result<Stored, StoreError> {
-        let (now, now_text) = now();
-        let record_text = canonical::to_canonical(record);
-        let number = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let (number,): (i64,) = sqlx::query_as(sql.next_rollout)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            sqlx::query(sql.insert_rollout)
-                .bind(number)
-                .bind(state)
-                .bind(&record_text)
-                .bind(&now_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            for (host, wave) in hosts {
-                sqlx::query(sql.insert_rollout_host)
-                    .bind(number)
-                    .bind(host)
-                    .bind(i64::from(*wave))
-                    .bind(initial_state)
-                    .bind(&now_text)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query)?;
-            }
-            event.subject = Doc::Rollout.id(to_u64(number));
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            number
-        });
-        Ok(Stored {
-            number: to_u64(number),
-            version: 1,
-            state: state.to_owned(),
-            record: record.clone(),
-            created_at: now,
-            updated_at: now,
-        })
-    }
-
-    /// The rollout with this number, if there is one.
-    pub async fn get_rollout(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        self.get_document(Doc::Rollout, number).await
-    }
-
-    /// Every rollout, by number.
-    pub async fn list_rollouts(&self) -> Result<Vec<Stored>, StoreError> {
-        self.list_documents(Doc::Rollout).await
-    }
-
-    /// Replace a rollout record if its version is still `expected_version`, with `event`
-    /// (subject `R-<number>`), in one transaction; else [`StoreError::RolloutConflict`] (or
-    /// `UnknownRollout`) and nothing is written.
-    pub async fn update_rollout(
-        &self,
-        number: u64,
-        expected_version: u64,
-        state: &str,
-        record: &Value,
         event: NewEvent,
     ) -> Result<Stored, StoreError> {
-        self.update_document(Doc::Rollout, number, expected_version, state, record, event)
-            .await
+        let hosts = NewHosts {
+            hosts,
+            state: initial_state,
+        };
+        self.insert_document(Document::Rollout, Some(hosts), |_| {
+            (state.to_owned(), record.clone(), event)
+        })
+        .await
     }
 
     /// The hosts of a rollout, by wave then name.
@@ -384,8 +207,8 @@ impl Store {
         let Ok(key) = i64::try_from(number) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(String, i64, String, Option<i64>, String)> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.rollout_hosts)
+        let rows: Vec<HostRow> =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::ROLLOUT_HOSTS)
                 .bind(key)
                 .fetch_all(pool)
                 .await
@@ -414,39 +237,86 @@ impl Store {
         from: &str,
         to: &str,
         snapshot: Option<u64>,
+        event: NewEvent,
+    ) -> Result<(), StoreError> {
+        self.move_host_if(number, host, from, to, snapshot, None, event)
+            .await
+    }
+
+    /// [`Store::move_host`], only while the rollout itself is in one of the two states
+    /// `rollout_in` (checked in the same transaction): a step that starts new work on a host
+    /// cannot slip past a `rollout abort` recorded in between. Otherwise
+    /// [`StoreError::RolloutMoved`] and nothing is written.
+    pub async fn move_host_while(
+        &self,
+        number: u64,
+        host: &str,
+        (from, to): (&str, &str),
+        snapshot: Option<u64>,
+        rollout_in: [&str; 2],
+        event: NewEvent,
+    ) -> Result<(), StoreError> {
+        self.move_host_if(number, host, from, to, snapshot, Some(rollout_in), event)
+            .await
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the two public moves, which say what each argument is"
+    )]
+    async fn move_host_if(
+        &self,
+        number: u64,
+        host: &str,
+        from: &str,
+        to: &str,
+        snapshot: Option<u64>,
+        rollout_in: Option<[&str; 2]>,
         mut event: NewEvent,
     ) -> Result<(), StoreError> {
         let Ok(key) = i64::try_from(number) else {
-            return Err(StoreError::UnknownRollout { number });
+            return Err(Document::Rollout.unknown(number));
         };
         let snapshot = snapshot.and_then(|s| i64::try_from(s).ok());
         let (_, now_text) = now();
-        on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let moved = sqlx::query(sql.move_host)
+        write_tx!(self, &now_text, |tx, sql| {
+            let query = match rollout_in {
+                None => sqlx::query(crate::sql::MOVE_HOST),
+                Some(_) => sqlx::query(crate::sql::MOVE_HOST_WHILE),
+            };
+            let query = query
                 .bind(key)
                 .bind(host)
                 .bind(from)
                 .bind(to)
                 .bind(snapshot)
-                .bind(&now_text)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
+                .bind(&now_text);
+            let query = match rollout_in {
+                None => query,
+                Some([a, b]) => query.bind(a).bind(b),
+            };
+            let moved = query.execute(&mut *tx).await.map_err(StoreError::query)?;
             if moved.rows_affected() != 1 {
-                let found: Option<(String,)> = sqlx::query_as(sql.host_state)
+                let found: Option<(String,)> = sqlx::query_as(crate::sql::HOST_STATE)
                     .bind(key)
                     .bind(host)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(StoreError::query)?;
+                if let (Some(wanted), Some((state,))) = (rollout_in, &found)
+                    && state == from
+                {
+                    let (now,): (String,) = sqlx::query_as(crate::sql::ROLLOUT_STATE)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::query)?;
+                    return Err(StoreError::RolloutMoved {
+                        rollout: number,
+                        expected: wanted.join(" or "),
+                        found: now,
+                    });
+                }
                 return Err(StoreError::HostMoved {
                     rollout: number,
                     host: host.to_owned(),
@@ -454,10 +324,8 @@ impl Store {
                     found: found.map(|(s,)| s),
                 });
             }
-            event.subject = Doc::Rollout.id(to_u64(key));
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
+            event.subject = Document::Rollout.id(number);
+            ((), event)
         });
         Ok(())
     }
@@ -469,80 +337,223 @@ impl Store {
         &self,
         state: &str,
         record: &Value,
-        mut event: NewEvent,
+        event: NewEvent,
     ) -> Result<Stored, StoreError> {
+        self.insert_document(Document::Incident, None, |_| {
+            (state.to_owned(), record.clone(), event)
+        })
+        .await
+    }
+
+    /// Insert a package snapshot: assigns the next number (`SNAP-1`, `SNAP-2`, …) and appends
+    /// `event` (subject set to `SNAP-<number>`) in the same transaction. `record` is stored
+    /// as canonical JSON text, so it reads back byte for byte.
+    pub async fn insert_snapshot(
+        &self,
+        record: &Value,
+        mut event: NewEvent,
+    ) -> Result<StoredSnapshot, StoreError> {
         let (now, now_text) = now();
         let record_text = canonical::to_canonical(record);
-        let number = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
+        let actor = event.actor.clone();
+        let (number, _) = write_tx!(self, &now_text, |tx, sql| {
+            let (number,): (i64,) = sqlx::query_as(crate::sql::NEXT_SNAPSHOT)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            let (number,): (i64,) = sqlx::query_as(sql.next_incident)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            sqlx::query(sql.insert_incident)
+            sqlx::query(crate::sql::INSERT_SNAPSHOT)
                 .bind(number)
-                .bind(state)
+                .bind(&now_text)
+                .bind(&actor)
                 .bind(&record_text)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            event.subject = format!("SNAP-{number}");
+            (number, event)
+        });
+        Ok(StoredSnapshot {
+            number: to_u64(number),
+            taken_at: now,
+            actor,
+            record: record.clone(),
+        })
+    }
+
+    /// The snapshot with this number, if there is one.
+    pub async fn get_snapshot(&self, number: u64) -> Result<Option<StoredSnapshot>, StoreError> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row: Option<SnapshotRow> =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::GET_SNAPSHOT)
+                .bind(number)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query)?);
+        row.map(snapshot_from_row).transpose()
+    }
+
+    /// Every snapshot, by number.
+    pub async fn list_snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        let rows: Vec<SnapshotRow> =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::LIST_SNAPSHOTS)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query)?);
+        rows.into_iter().map(snapshot_from_row).collect()
+    }
+
+    /// Append an event that is not a record transition (host actions and the like).
+    pub async fn append(&self, event: NewEvent) -> Result<JournalEntry, StoreError> {
+        let (_, now_text) = now();
+        let ((), entry) = write_tx!(self, &now_text, |tx, sql| { ((), event) });
+        Ok(entry.into_entry())
+    }
+
+    /// The journal entries that match `filter`, in order. A row that cannot be read back
+    /// (see [`Store::verify`]) is [`StoreError::Corrupt`].
+    pub async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>, StoreError> {
+        let since = match filter.since.map(|t| t.to_offset(time::UtcOffset::UTC)) {
+            // Beyond the last time the store can write: nothing is that recent.
+            Some(t) if t.year() > 9999 => return Ok(Vec::new()),
+            // Before the first: everything is.
+            Some(t) if t.year() < 0 => None,
+            since => since.map(format_time),
+        };
+        let rows = on_backend!(self, |pool, sql| sqlx::query(sql.journal_filtered)
+            .persistent(false)
+            .bind(since.as_deref())
+            .bind(filter.subject.as_deref())
+            .fetch_all(pool)
+            .await
+            .map_err(unreadable)?
+            .iter()
+            .map(RawEntry::read)
+            .collect::<Vec<_>>());
+        let mut after = 0;
+        rows.into_iter()
+            .map(|raw| {
+                let entry = raw.into_entry(after)?;
+                after = entry.seq;
+                Ok(entry)
+            })
+            .collect()
+    }
+
+    /// Write the whole journal to `out` as JSON lines, one [`JournalEntry`] per line, in order;
+    /// how many entries were written. `VERIFY.md` shows how to check an export without fearless.
+    /// A row that cannot be read back is [`StoreError::Corrupt`] ([`Store::verify`] says more).
+    pub async fn export<W: Write>(&self, out: &mut W) -> Result<u64, StoreError> {
+        let mut written = 0;
+        let mut after = 0u64;
+        loop {
+            let rows = self.page(after, PAGE).await.map_err(unreadable)?;
+            if rows.is_empty() {
+                break;
+            }
+            for raw in rows {
+                let entry = raw.into_entry(after)?;
+                after = entry.seq;
+                let mut line = serde_json::to_vec(&entry)
+                    .map_err(|e| StoreError::Export { error: e.into() })?;
+                line.push(b'\n');
+                out.write_all(&line)
+                    .map_err(|error| StoreError::Export { error })?;
+                written += 1;
+            }
+        }
+        out.flush().map_err(|error| StoreError::Export { error })?;
+        Ok(written)
+    }
+
+    /// Up to `limit` journal rows after seq `after`, in order, read without trusting their
+    /// types. Not a prepared statement the server keeps: a column whose type was altered
+    /// since would fail it ("cached plan must not change result type") instead of being reported.
+    pub(crate) async fn page(&self, after: u64, limit: i64) -> Result<Vec<RawEntry>, sqlx::Error> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        Ok(on_backend!(self, |pool| sqlx::query(
+            crate::sql::JOURNAL_PAGE
+        )
+        .persistent(false)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(RawEntry::read)
+        .collect()))
+    }
+
+    /// Refuse to write to a store opened read-only.
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            Err(StoreError::ReadOnly {
+                location: self.location.clone(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Insert a versioned record of kind `doc` (and, for a rollout, its hosts): the next
+    /// number, version 1, and the journal event `build` returns (subject set to the record's
+    /// id), in one transaction.
+    async fn insert_document<F>(
+        &self,
+        doc: Document,
+        hosts: Option<NewHosts<'_>>,
+        build: F,
+    ) -> Result<Stored, StoreError>
+    where
+        F: FnOnce(u64) -> (String, Value, NewEvent),
+    {
+        let (now, now_text) = now();
+        let ((number, state, record), _) = write_tx!(self, &now_text, |tx, sql| {
+            let (number,): (i64,) = sqlx::query_as(sql.doc(doc).next_number)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            let number = to_u64(number);
+            let (state, record, mut event) = build(number);
+            sqlx::query(sql.doc(doc).insert)
+                .bind(to_i64(number))
+                .bind(&state)
+                .bind(canonical::to_canonical(&record))
                 .bind(&now_text)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            event.subject = Doc::Incident.id(to_u64(number));
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            number
+            for (host, wave) in hosts.map_or(&[][..], |h| h.hosts) {
+                sqlx::query(crate::sql::INSERT_ROLLOUT_HOST)
+                    .bind(to_i64(number))
+                    .bind(host)
+                    .bind(i64::from(*wave))
+                    .bind(hosts.map_or("", |h| h.state))
+                    .bind(&now_text)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
+            }
+            event.subject = doc.id(number);
+            ((number, state, record), event)
         });
         Ok(Stored {
-            number: to_u64(number),
+            number,
             version: 1,
-            state: state.to_owned(),
-            record: record.clone(),
+            state,
+            record,
             created_at: now,
             updated_at: now,
         })
     }
 
-    /// The incident with this number, if there is one.
-    pub async fn get_incident(&self, number: u64) -> Result<Option<Stored>, StoreError> {
-        self.get_document(Doc::Incident, number).await
-    }
-
-    /// Replace an incident record if its version is still `expected_version`, with `event`
-    /// (subject `INC-<number>`), in one transaction; else [`StoreError::IncidentConflict`]
-    /// (or `UnknownIncident`) and nothing is written.
-    pub async fn update_incident(
-        &self,
-        number: u64,
-        expected_version: u64,
-        state: &str,
-        record: &Value,
-        event: NewEvent,
-    ) -> Result<Stored, StoreError> {
-        self.update_document(
-            Doc::Incident,
-            number,
-            expected_version,
-            state,
-            record,
-            event,
-        )
-        .await
-    }
-
-    /// One versioned document by number, from `doc`'s table.
-    async fn get_document(&self, doc: Doc, number: u64) -> Result<Option<Stored>, StoreError> {
+    /// One versioned record by number, from `doc`'s table.
+    async fn get_document(&self, doc: Document, number: u64) -> Result<Option<Stored>, StoreError> {
         let Ok(number) = i64::try_from(number) else {
             return Ok(None);
         };
-        let row: Option<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(doc.get(sql))
+        let row: Option<DocRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.doc(doc).get)
             .bind(number)
             .fetch_optional(pool)
             .await
@@ -550,9 +561,9 @@ impl Store {
         row.map(|r| document_from_row(doc, r)).transpose()
     }
 
-    /// Every document of `doc`'s table, by number.
-    async fn list_documents(&self, doc: Doc) -> Result<Vec<Stored>, StoreError> {
-        let rows: Vec<ChangeRow> = on_backend!(self, |pool, sql| sqlx::query_as(doc.list(sql))
+    /// Every record of `doc`'s table, by number.
+    async fn list_documents(&self, doc: Document) -> Result<Vec<Stored>, StoreError> {
+        let rows: Vec<DocRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.doc(doc).list)
             .fetch_all(pool)
             .await
             .map_err(StoreError::query)?);
@@ -561,12 +572,12 @@ impl Store {
             .collect()
     }
 
-    /// The optimistic-locking update every versioned document shares: replace the record if
+    /// The optimistic-locking update every versioned record shares: replace the record if
     /// its version is still `expected_version`, bump it and append `event` (subject set to the
-    /// document's id) in one transaction; a lost race or an unknown number writes nothing.
+    /// record's id) in one transaction; a lost race or an unknown number writes nothing.
     async fn update_document(
         &self,
-        doc: Doc,
+        doc: Document,
         number: u64,
         expected_version: u64,
         state: &str,
@@ -580,16 +591,8 @@ impl Store {
         let expected = i64::try_from(expected_version).unwrap_or(-1);
         let record_text = canonical::to_canonical(record);
         let (now, now_text) = now();
-        let created_at = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let updated = sqlx::query(doc.update(sql))
+        let (created_at, _) = write_tx!(self, &now_text, |tx, sql| {
+            let updated = sqlx::query(sql.doc(doc).update)
                 .bind(key)
                 .bind(expected)
                 .bind(state)
@@ -599,7 +602,7 @@ impl Store {
                 .await
                 .map_err(StoreError::query)?;
             if updated.rows_affected() != 1 {
-                let found: Option<(i64,)> = sqlx::query_as(doc.version(sql))
+                let found: Option<(i64,)> = sqlx::query_as(sql.doc(doc).version)
                     .bind(key)
                     .fetch_optional(&mut *tx)
                     .await
@@ -609,16 +612,13 @@ impl Store {
                     None => doc.unknown(number),
                 });
             }
-            let row: ChangeRow = sqlx::query_as(doc.get(sql))
+            let row: DocRow = sqlx::query_as(sql.doc(doc).get)
                 .bind(key)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
             event.subject = doc.id(number);
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            row.4
+            (row.4, event)
         });
         Ok(Stored {
             number,
@@ -629,163 +629,69 @@ impl Store {
             updated_at: now,
         })
     }
-
-    /// Every incident, by number.
-    pub async fn list_incidents(&self) -> Result<Vec<Stored>, StoreError> {
-        self.list_documents(Doc::Incident).await
-    }
-
-    /// Append an event that is not a change-record transition (host actions and the like).
-    pub async fn append(&self, event: NewEvent) -> Result<JournalEntry, StoreError> {
-        let (_, now_text) = now();
-        let entry = on_backend!(self, |pool, sql| {
-            let mut tx = pool
-                .begin_with(sql.begin_write)
-                .await
-                .map_err(StoreError::query)?;
-            let head: (i64, String) = sqlx::query_as(sql.lock_head)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let entry = Pending::new(head, &now_text, event);
-            write_entry!(tx, sql, &entry);
-            tx.commit().await.map_err(StoreError::query)?;
-            entry
-        });
-        Ok(entry.into_entry())
-    }
-
-    /// The journal entries that match `filter`, in order.
-    pub async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>, StoreError> {
-        let since = filter
-            .since
-            .map(|t| format_time(t.to_offset(time::UtcOffset::UTC)));
-        let rows: Vec<EntryRow> =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.journal_filtered)
-                .bind(since.as_deref())
-                .bind(filter.subject.as_deref())
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query)?);
-        rows.into_iter().map(entry_from_row).collect()
-    }
-
-    /// Walk the whole chain, recomputing every hash and link; the first broken link, if any.
-    ///
-    /// Detects an edited entry (its hash no longer matches), a deleted one (a gap in `seq`, or
-    /// a tail shorter than the head recorded), and reordered or inserted ones (a `prev_hash`
-    /// that is not the previous entry's hash).
-    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
-        let mut intact = 0u64;
-        let mut prev_hash = GENESIS.to_owned();
-        let mut after = 0i64;
-        loop {
-            let rows = self.page(after).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.0;
-            for (seq, time, actor, kind, subject, payload, stored_prev, hash) in rows {
-                let expected = intact + 1;
-                let broken = |seq: u64, why: String| {
-                    Ok(VerifyReport {
-                        entries: intact,
-                        broken: Some(BrokenLink { seq, why }),
-                    })
-                };
-                if seq != i64::try_from(expected).unwrap_or(i64::MAX) {
-                    return broken(
-                        expected,
-                        format!(
-                            "entry {expected} is missing: the journal goes from entry {intact} to entry {seq}"
-                        ),
-                    );
-                }
-                if stored_prev != prev_hash {
-                    return broken(
-                        expected,
-                        format!(
-                            "its prev_hash is not the hash of entry {intact}: an entry was deleted, inserted or moved here"
-                        ),
-                    );
-                }
-                let hashed = Hashed {
-                    seq: expected,
-                    time: &time,
-                    actor: &actor,
-                    kind: &kind,
-                    subject: &subject,
-                    payload: &payload,
-                };
-                if hashed.hash(&prev_hash) != hash {
-                    return broken(
-                        expected,
-                        "its content does not match its hash: the entry was edited".to_owned(),
-                    );
-                }
-                prev_hash = hash;
-                intact = expected;
-            }
-        }
-        let (head_seq, head_hash): (i64, String) =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.head)
-                .fetch_one(pool)
-                .await
-                .map_err(StoreError::query)?);
-        let broken = if head_seq != i64::try_from(intact).unwrap_or(i64::MAX) {
-            Some(BrokenLink {
-                seq: intact + 1,
-                why: format!(
-                    "the journal ends at entry {intact} but its head records entry {head_seq}: entries were deleted from, or added to, its end"
-                ),
-            })
-        } else if head_hash != prev_hash {
-            Some(BrokenLink {
-                seq: intact,
-                why: "the last entry's hash differs from the one its head records: the entry was replaced".to_owned(),
-            })
-        } else {
-            None
-        };
-        Ok(VerifyReport {
-            entries: intact,
-            broken,
-        })
-    }
-
-    /// Write the whole journal to `out` as JSON lines, one [`JournalEntry`] per line, in order;
-    /// how many entries were written. `VERIFY.md` shows how to check an export without fearless.
-    pub async fn export<W: Write>(&self, out: &mut W) -> Result<u64, StoreError> {
-        let mut written = 0;
-        let mut after = 0i64;
-        loop {
-            let rows = self.page(after).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.0;
-            for row in rows {
-                let entry = entry_from_row(row)?;
-                let mut line = serde_json::to_vec(&entry)
-                    .map_err(|e| StoreError::Export { error: e.into() })?;
-                line.push(b'\n');
-                out.write_all(&line)
-                    .map_err(|error| StoreError::Export { error })?;
-                written += 1;
-            }
-        }
-        out.flush().map_err(|error| StoreError::Export { error })?;
-        Ok(written)
-    }
-
-    /// Up to [`PAGE`] journal rows after `after`, in order.
-    async fn page(&self, after: i64) -> Result<Vec<EntryRow>, StoreError> {
-        Ok(on_backend!(self, |pool, sql| sqlx::query_as(
-            sql.journal_page
-        )
-        .bind(after)
-        .bind(PAGE)
-        .fetch_all(pool)
-        .await
-        .map_err(StoreError::query)?))
-    }
 }
+
+/// The public methods of one kind of versioned record, each one call of the generic path:
+/// `get_*`, `list_*` and `update_*` (inserts differ per kind, so they are written out).
+macro_rules! record_methods {
+    ($doc:expr, $kind:literal, $prefix:literal, $get:ident, $list:ident, $update:ident) => {
+        impl Store {
+            #[doc = concat!("The ", $kind, " with this number, if there is one.")]
+            pub async fn $get(&self, number: u64) -> Result<Option<Stored>, StoreError> {
+                self.get_document($doc, number).await
+            }
+
+            #[doc = concat!("Every ", $kind, ", by number.")]
+            pub async fn $list(&self) -> Result<Vec<Stored>, StoreError> {
+                self.list_documents($doc).await
+            }
+
+            #[doc = concat!(
+                "Replace a ", $kind, " record if its version is still `expected_version` ",
+                "(optimistic locking), bump the version and append `event` (subject set to `",
+                $prefix, "-<number>`) in the same transaction. Someone else got there first → ",
+                "[`StoreError::Conflict`] and nothing is written; no such ", $kind, " → ",
+                "[`StoreError::Unknown`]."
+            )]
+            pub async fn $update(
+                &self,
+                number: u64,
+                expected_version: u64,
+                state: &str,
+                record: &Value,
+                event: NewEvent,
+            ) -> Result<Stored, StoreError> {
+                self.update_document($doc, number, expected_version, state, record, event)
+                    .await
+            }
+        }
+    };
+}
+
+record_methods!(
+    Document::Change,
+    "change",
+    "CHG",
+    get_change,
+    list_changes,
+    update_change
+);
+record_methods!(
+    Document::Rollout,
+    "rollout",
+    "R",
+    get_rollout,
+    list_rollouts,
+    update_rollout
+);
+record_methods!(
+    Document::Incident,
+    "incident",
+    "INC",
+    get_incident,
+    list_incidents,
+    update_incident
+);
 
 /// A journal entry computed inside a write transaction, before it is inserted.
 #[derive(Debug)]
@@ -836,144 +742,57 @@ impl Pending {
     }
 }
 
-async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|error| StoreError::CreateDir {
-            path: dir.to_owned(),
-            error,
-        })?;
-    }
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(BUSY_TIMEOUT)
-        .foreign_keys(true);
-    let fail = |error: sqlx::Error| sqlite_error(path, error);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .map_err(fail)?;
-    let store = Store {
-        pool: Pool::Sqlite(pool.clone()),
-        location: path.display().to_string(),
-    };
-    // A database with tables but no migrations belongs to another program: leave it alone.
-    if !store.has_migrations_table().await.map_err(fail)? {
-        let (tables,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        )
-        .fetch_one(&pool)
-        .await
-        .map_err(fail)?;
-        if tables > 0 {
-            return Err(StoreError::NotAStore {
-                path: path.to_owned(),
-            });
-        }
-    }
-    store
-        .migrate(&SQLITE_MIGRATIONS)
-        .await
-        .map_err(|e| match e {
-            StoreError::Query { error } | StoreError::OpenSqlite { error, .. } => fail(error),
-            other => other,
-        })?;
-    Ok(store)
-}
-
-async fn open_postgres(url: &str) -> Result<Store, StoreError> {
-    let location = redact(url);
-    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl {
-        url: location.clone(),
-        reason: e.to_string(),
-    })?;
-    let connect_error = |error: sqlx::Error| StoreError::Connect {
-        url: location.clone(),
-        error,
-    };
-    // One direct connection first: the pool would retry a refused connection until its
-    // timeout and then only say that it timed out.
-    let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-        .await
-        .map_err(|_| {
-            connect_error(sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-            )))
-        })?
-        .map_err(connect_error)?;
-    // Closing politely is a courtesy; the server copes with a dropped connection.
-    let _ = first.close().await;
-    let pool = PgPoolOptions::new()
-        .max_connections(5)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_lazy_with(options);
-    let store = Store {
-        pool: Pool::Postgres(pool),
-        location,
-    };
-    store.migrate(&POSTGRES_MIGRATIONS).await?;
-    Ok(store)
-}
-
-impl Store {
-    async fn has_migrations_table(&self) -> Result<bool, sqlx::Error> {
-        let (count,): (i64,) =
-            on_backend!(self, |pool, sql| sqlx::query_as(sql.has_migrations_table)
-                .fetch_one(pool)
-                .await?);
-        Ok(count > 0)
-    }
-
-    /// Refuse a schema newer than `migrator`, then apply what is missing.
-    async fn migrate(&self, migrator: &Migrator) -> Result<(), StoreError> {
-        let supported = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-        if self
-            .has_migrations_table()
-            .await
-            .map_err(StoreError::query)?
-        {
-            let (found,): (Option<i64>,) =
-                on_backend!(self, |pool, sql| sqlx::query_as(sql.schema_version)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(StoreError::query)?);
-            if let Some(found) = found.filter(|found| *found > supported) {
-                return Err(StoreError::TooNew { found, supported });
-            }
-        }
-        let result = on_backend!(self, |pool, _sql| migrator.run(pool).await);
-        result.map_err(|error| match error {
-            sqlx::migrate::MigrateError::Execute(error) => StoreError::query(error),
-            error => StoreError::Migrate { error },
-        })
+/// A query of the journal that failed; text the server cannot send as UTF-8 is the data's
+/// fault ([`StoreError::Corrupt`]), which `verify` pins to its entry.
+fn unreadable(error: sqlx::Error) -> StoreError {
+    match not_utf8(&error) {
+        Some(message) => StoreError::Corrupt {
+            what: "journal".to_owned(),
+            reason: format!(
+                "it holds text that is not valid UTF-8 ({message}): `fearless journal verify` names the entry"
+            ),
+        },
+        None => StoreError::query(error),
     }
 }
 
-/// A SQLite error while opening, with "not a database" told apart.
-fn sqlite_error(path: &Path, error: sqlx::Error) -> StoreError {
-    // SQLITE_NOTADB
-    let not_a_database = error
-        .as_database_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "26");
-    if not_a_database {
-        StoreError::NotADatabase {
-            path: path.to_owned(),
-        }
-    } else {
-        StoreError::OpenSqlite {
-            path: PathBuf::from(path),
-            error,
-        }
+/// PostgreSQL refusing to send text that is not valid in the client's encoding (UTF-8): a
+/// database in `SQL_ASCII` stores any bytes.
+pub(crate) fn not_utf8(error: &sqlx::Error) -> Option<String> {
+    let db = error.as_database_error()?;
+    (db.code().as_deref() == Some("22021")).then(|| db.message().to_owned())
+}
+
+/// A write found no journal head to lock: the store was tampered with; nothing is written.
+fn missing_head() -> StoreError {
+    StoreError::Corrupt {
+        what: "journal head".to_owned(),
+        reason: "the table journal_head has no row with id 1: run `fearless journal verify`"
+            .to_owned(),
     }
 }
 
-fn snapshot_subject(number: i64) -> String {
-    format!("SNAP-{number}")
+impl Document {
+    /// `change CHG-3`, for error messages.
+    fn what(self, number: u64) -> String {
+        format!("{self} {}", self.id(number))
+    }
+
+    fn unknown(self, number: u64) -> StoreError {
+        StoreError::Unknown {
+            document: self,
+            number,
+        }
+    }
+
+    fn conflict(self, number: u64, expected: u64, found: u64) -> StoreError {
+        StoreError::Conflict {
+            document: self,
+            number,
+            expected,
+            found,
+        }
+    }
 }
 
 fn snapshot_from_row(
@@ -993,99 +812,9 @@ fn snapshot_from_row(
     })
 }
 
-/// The tables of versioned JSON documents (a state, a version for optimistic locking).
-#[derive(Debug, Clone, Copy)]
-enum Doc {
-    Change,
-    Rollout,
-    Incident,
-}
-
-impl Doc {
-    /// `CHG-3`, `R-3`, `INC-3`: the id users see and the journal subject.
-    fn id(self, number: u64) -> String {
-        let prefix = match self {
-            Doc::Change => "CHG",
-            Doc::Rollout => "R",
-            Doc::Incident => "INC",
-        };
-        format!("{prefix}-{number}")
-    }
-
-    /// `change CHG-3`, for error messages.
-    fn what(self, number: u64) -> String {
-        let kind = match self {
-            Doc::Change => "change",
-            Doc::Rollout => "rollout",
-            Doc::Incident => "incident",
-        };
-        format!("{kind} {}", self.id(number))
-    }
-
-    fn get(self, sql: &Sql) -> &'static str {
-        match self {
-            Doc::Change => sql.get_change,
-            Doc::Rollout => sql.get_rollout,
-            Doc::Incident => sql.get_incident,
-        }
-    }
-
-    fn list(self, sql: &Sql) -> &'static str {
-        match self {
-            Doc::Change => sql.list_changes,
-            Doc::Rollout => sql.list_rollouts,
-            Doc::Incident => sql.list_incidents,
-        }
-    }
-
-    fn update(self, sql: &Sql) -> &'static str {
-        match self {
-            Doc::Change => sql.update_change,
-            Doc::Rollout => sql.update_rollout,
-            Doc::Incident => sql.update_incident,
-        }
-    }
-
-    fn version(self, sql: &Sql) -> &'static str {
-        match self {
-            Doc::Change => sql.change_version,
-            Doc::Rollout => sql.rollout_version,
-            Doc::Incident => sql.incident_version,
-        }
-    }
-
-    fn unknown(self, number: u64) -> StoreError {
-        match self {
-            Doc::Change => StoreError::UnknownChange { number },
-            Doc::Rollout => StoreError::UnknownRollout { number },
-            Doc::Incident => StoreError::UnknownIncident { number },
-        }
-    }
-
-    fn conflict(self, number: u64, expected: u64, found: u64) -> StoreError {
-        match self {
-            Doc::Change => StoreError::Conflict {
-                number,
-                expected,
-                found,
-            },
-            Doc::Rollout => StoreError::RolloutConflict {
-                number,
-                expected,
-                found,
-            },
-            Doc::Incident => StoreError::IncidentConflict {
-                number,
-                expected,
-                found,
-            },
-        }
-    }
-}
-
 fn document_from_row(
-    doc: Doc,
-    (number, version, state, record, created_at, updated_at): ChangeRow,
+    doc: Document,
+    (number, version, state, record, created_at, updated_at): DocRow,
 ) -> Result<Stored, StoreError> {
     let number = to_u64(number);
     let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
@@ -1103,8 +832,13 @@ fn document_from_row(
 }
 
 /// Numbers, versions and seqs are written by the store from 1 up, so they are never negative.
-fn to_u64(n: i64) -> u64 {
+pub(crate) fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+/// The numbers the store hands out come from `i64` columns, so they fit back.
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn now() -> (OffsetDateTime, String) {
@@ -1125,24 +859,5 @@ fn parse_time(text: &str, what: String) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt {
         what,
         reason: format!("bad time `{text}`: {e}"),
-    })
-}
-
-fn entry_from_row(
-    (seq, time, actor, kind, subject, payload, prev_hash, hash): EntryRow,
-) -> Result<JournalEntry, StoreError> {
-    let payload = serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-        what: format!("journal entry {seq}"),
-        reason: format!("its payload is not JSON: {e}"),
-    })?;
-    Ok(JournalEntry {
-        seq: to_u64(seq),
-        time,
-        actor,
-        kind,
-        subject,
-        payload,
-        prev_hash,
-        hash,
     })
 }

@@ -14,7 +14,10 @@ use std::path::Path;
 
 pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "change")?;
-    let session = Session::open(g).await?;
+    let session = match a.action {
+        ChangeAction::List { .. } | ChangeAction::Show { .. } => Session::open_to_read(g).await?,
+        _ => Session::open(g).await?,
+    };
     let result = act(g, &session, a).await;
     session.close().await;
     result

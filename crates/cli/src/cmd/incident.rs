@@ -13,7 +13,10 @@ use crate::render;
 
 pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "incident")?;
-    let session = Session::open(g).await?;
+    let session = match a.action {
+        IncidentAction::List | IncidentAction::Show { .. } => Session::open_to_read(g).await?,
+        _ => Session::open(g).await?,
+    };
     let result = act(g, &session, a.action).await;
     session.close().await;
     result

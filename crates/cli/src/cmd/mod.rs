@@ -17,7 +17,7 @@ mod rca;
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
 use fearless_engine::{Engine, SystemClock};
-use fearless_store::{ErrorClass, Store, StoreError};
+use fearless_store::{Access, ErrorClass, Store, StoreError};
 use std::io::Write;
 
 pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
@@ -100,6 +100,35 @@ pub(crate) async fn open_store(
         .map_err(store_failure)
 }
 
+/// Open the store for a command that only reads: it must exist (nothing is created, a
+/// mistyped path is exit 3) and is opened read-only, so it works on a store the user cannot
+/// write. A store older than this fearless cannot be read read-only: it is migrated first,
+/// where it can be written.
+pub(crate) async fn open_store_to_read(
+    g: &Global,
+    config: &fearless_config::Config,
+) -> Result<Store, Failure> {
+    let url = store_url(g, config);
+    match Store::open_existing(&url, Access::ReadOnly).await {
+        Err(StoreError::Outdated {
+            location,
+            found,
+            supported,
+            ..
+        }) => Store::open_existing(&url, Access::ReadWrite)
+            .await
+            .map_err(|e| {
+                store_failure(StoreError::Outdated {
+                    location,
+                    found,
+                    supported,
+                    reason: Some(e.to_string()),
+                })
+            }),
+        opened => opened.map_err(store_failure),
+    }
+}
+
 /// Store errors to exit codes: bad input 2, a lost race 1 (nothing written), else 3.
 pub(crate) fn store_failure(e: StoreError) -> Failure {
     match e.class() {
@@ -128,8 +157,22 @@ pub(crate) struct Session {
 impl Session {
     /// Load the config and open the store; who acts is asked only of commands that act.
     pub(crate) async fn open(g: &Global) -> Result<Self, Failure> {
+        Self::opening(g, false).await
+    }
+
+    /// [`Session::open`] for a command that only reads: the store must exist, and is
+    /// opened read-only.
+    pub(crate) async fn open_to_read(g: &Global) -> Result<Self, Failure> {
+        Self::opening(g, true).await
+    }
+
+    async fn opening(g: &Global, read_only: bool) -> Result<Self, Failure> {
         let config = load_config(g)?;
-        let store = open_store(g, &config).await?;
+        let store = if read_only {
+            open_store_to_read(g, &config).await?
+        } else {
+            open_store(g, &config).await?
+        };
         let events = events::events_for(&config);
         Ok(Self {
             actor: identity(g),

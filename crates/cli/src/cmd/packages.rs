@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{identity, load_config, only_human_or_json, print, print_json, selector};
-use super::{open_store, store_failure};
+use super::{open_store, open_store_to_read, store_failure};
 use crate::args::{
     Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
     WhatchangedArgs,
@@ -589,7 +589,7 @@ fn jiff_time(s: &StoredSnapshot) -> String {
 
 async fn list(g: &Global) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
-    let store = open_store(g, &config).await?;
+    let store = open_store_to_read(g, &config).await?;
     let all = store.list_snapshots().await.map_err(store_failure)?;
     store.close().await;
     let rows: Vec<Value> = all
@@ -624,7 +624,7 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
 
 async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
-    let store = open_store(g, &config).await?;
+    let store = open_store_to_read(g, &config).await?;
     let (snap, sets) = snapshot_sets(&store, id).await?;
     store.close().await;
     if g.format == Format::Json {
@@ -665,7 +665,7 @@ async fn diff(
     to: Option<&str>,
 ) -> Result<Outcome, Failure> {
     let config = load_config(g)?;
-    let store = open_store(g, &config).await?;
+    let store = open_store_to_read(g, &config).await?;
     let (a, a_sets) = snapshot_sets(&store, from).await?;
     let (to_label, b_results): (String, Vec<HostResult<PackageSet>>) = match to {
         Some(to) => {

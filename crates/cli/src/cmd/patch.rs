@@ -67,7 +67,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
                 ),
             })
         }
-        PatchOutcome::Rollout(outcome) => show_outcome(g, &outcome),
+        PatchOutcome::Rollout(outcome) => show_outcome(g, "patch", &outcome),
     }
 }
 
@@ -128,8 +128,9 @@ fn show_plan(g: &Global, plan: &PatchPlan) -> Result<(), Failure> {
     print(&s)
 }
 
-/// Print how a controller ended; a rollout that did not complete is exit 1.
-fn show_outcome(g: &Global, outcome: &RolloutOutcome) -> Result<Outcome, Failure> {
+/// Print how a controller ended (`verb`: what it was asked to do); a rollout that did not
+/// complete is exit 1.
+fn show_outcome(g: &Global, verb: &str, outcome: &RolloutOutcome) -> Result<Outcome, Failure> {
     match outcome {
         RolloutOutcome::Ended(end) => {
             show_end(g, end)?;
@@ -172,7 +173,7 @@ fn show_outcome(g: &Global, outcome: &RolloutOutcome) -> Result<Outcome, Failure
             Ok(Outcome::Failed)
         }
         RolloutOutcome::Nothing { rollout: r, state } => {
-            print(&format!("R-{r} is {state}: nothing to do\n"))?;
+            print(&format!("R-{r} is {state}: nothing to {verb}\n"))?;
             Ok(Outcome::Success)
         }
     }
@@ -219,7 +220,10 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
 
 pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "rollout")?;
-    let session = Session::open(g).await?;
+    let session = match a.action {
+        RolloutAction::List | RolloutAction::Show { .. } => Session::open_to_read(g).await?,
+        _ => Session::open(g).await?,
+    };
     let result = act(g, &session, a.action).await;
     session.close().await;
     result
@@ -229,7 +233,7 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
     match action {
         RolloutAction::Resume { id } => {
             let outcome = session.acting()?.resume(rollout::number(&id)?).await?;
-            show_outcome(g, &outcome)
+            show_outcome(g, "resume", &outcome)
         }
         RolloutAction::Pause { id } => {
             let n = rollout::number(&id)?;
@@ -241,7 +245,7 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
         }
         RolloutAction::Abort { id } => {
             let outcome = session.acting()?.abort(rollout::number(&id)?).await?;
-            let shown = show_outcome(g, &outcome)?;
+            let shown = show_outcome(g, "abort", &outcome)?;
             // The abort did what was asked when every changed host is back on its snapshot.
             Ok(match &outcome {
                 RolloutOutcome::Ended(end)

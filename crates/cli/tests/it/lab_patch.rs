@@ -1203,7 +1203,10 @@ fn an_abort_racing_a_host_step_wins_and_the_controller_reports_nothing_the_store
     );
     let (code, out, _) = run(c, "alice", &["rollout", "resume", "R-1"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("R-1 is backed-out: nothing to do"), "{out}");
+    assert!(
+        out.contains("R-1 is backed-out: nothing to resume"),
+        "{out}"
+    );
 }
 
 /// A PostgreSQL server of the test's own (initdb in a temporary directory, on a free

@@ -6,6 +6,7 @@ mod check;
 mod config_errors;
 mod events;
 mod incident;
+mod journal;
 mod lab;
 mod lab_bisect;
 mod lab_demo;

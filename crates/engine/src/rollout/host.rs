@@ -116,6 +116,40 @@ impl Run<'_, '_> {
         snapshot: Option<u64>,
         detail: StepDetail,
     ) -> Result<HostState, EngineError> {
+        self.step_if(host, from, step, snapshot, detail, false)
+            .await
+    }
+
+    /// Record `step` only while the rollout is running or paused (a pause takes effect
+    /// between waves), in the same transaction — the step that starts a host's
+    /// transaction: an abort recorded first wins. `Ok(None)`: the rollout is being aborted
+    /// or has ended, and the host stays as it is.
+    async fn step_while_running(
+        &self,
+        host: &str,
+        from: HostState,
+        step: Step,
+        detail: StepDetail,
+    ) -> Result<Option<HostState>, EngineError> {
+        match self.step_if(host, from, step, None, detail, true).await {
+            Ok(to) => Ok(Some(to)),
+            Err(EngineError::StepLost {
+                error: fearless_store::StoreError::RolloutMoved { .. },
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn step_if(
+        &self,
+        host: &str,
+        from: HostState,
+        step: Step,
+        snapshot: Option<u64>,
+        detail: StepDetail,
+        while_running: bool,
+    ) -> Result<HostState, EngineError> {
         let to = from
             .on(step)
             .map_err(|e| EngineError::Environment(format!("R-{}: {host}: {e}", self.rollout)))?;
@@ -126,24 +160,35 @@ impl Run<'_, '_> {
             to,
             detail,
         };
-        self.engine
-            .store
-            .move_host(
-                self.rollout,
-                host,
-                &from.to_string(),
-                &to.to_string(),
-                snapshot,
-                record::event_of(self.engine.actor, &HostStep::kind(to), "", &payload),
-            )
-            .await
-            .map_err(|error| EngineError::StepLost {
-                rollout: self.rollout,
-                host: host.to_owned(),
-                from,
-                to,
-                error,
-            })?;
+        let event = record::event_of(self.engine.actor, &HostStep::kind(to), "", &payload);
+        let (from_text, to_text) = (from.to_string(), to.to_string());
+        let store = self.engine.store;
+        let moved = if while_running {
+            store
+                .move_host_while(
+                    self.rollout,
+                    host,
+                    (&from_text, &to_text),
+                    snapshot,
+                    [
+                        RolloutState::Running.as_str(),
+                        RolloutState::Paused.as_str(),
+                    ],
+                    event,
+                )
+                .await
+        } else {
+            store
+                .move_host(self.rollout, host, &from_text, &to_text, snapshot, event)
+                .await
+        };
+        moved.map_err(|error| EngineError::StepLost {
+            rollout: self.rollout,
+            host: host.to_owned(),
+            from,
+            to,
+            error,
+        })?;
         Ok(to)
     }
 
@@ -252,16 +297,19 @@ impl Run<'_, '_> {
         let state = self
             .step(host, state, Step::Snapshot, Some(snap), detail)
             .await?;
-        // `rollout abort` (or `pause`) since the wave started: no new host is changed.
-        let now = self.engine.rollout_state(self.rollout).await?;
-        if now != RolloutState::Running {
-            return Ok((state, format!("not changed: the rollout is {now}")));
-        }
+        // A `rollout abort` recorded since the wave started: no new host is changed (the
+        // store checks the rollout's state in the step's own transaction).
         let detail = StepDetail {
             manifest: Some(self.manifest.pins.len()),
             ..StepDetail::default()
         };
-        let state = self.step(host, state, Step::Apply, None, detail).await?;
+        let Some(state) = self
+            .step_while_running(host, state, Step::Apply, detail)
+            .await?
+        else {
+            let now = self.engine.rollout_state(self.rollout).await?;
+            return Ok((state, format!("not changed: the rollout is {now}")));
+        };
         self.say(host, HostEvent::Applying { snapshot: snap });
         self.apply_from(b, t, state, Some(set)).await
     }

@@ -7,29 +7,19 @@ crate::common::backend_tests!(
 );
 
 mod cases {
-    use fearless_store::{ErrorClass, JournalFilter, StoreError};
+    use fearless_store::{Document, ErrorClass, StoreError};
     use serde_json::json;
 
-    use crate::common::{TestDb, event};
+    use crate::common::{TestDb, entries, move_change, new_change};
 
     pub(super) async fn round_trip(db: &TestDb) {
         let store = db.open().await;
-        let first = store
-            .insert_change(
-                "new",
-                &json!({"title": "patch openssl", "hosts": ["web-1"]}),
-                event("ann", "change.created", json!({})),
-            )
-            .await
-            .expect("insert");
-        let second = store
-            .insert_change(
-                "new",
-                &json!({"title": "two"}),
-                event("bob", "change.created", json!({})),
-            )
-            .await
-            .expect("insert");
+        let first = new_change(
+            &store,
+            json!({"title": "patch openssl", "hosts": ["web-1"]}),
+        )
+        .await;
+        let second = new_change(&store, json!({"title": "two"})).await;
         assert_eq!((first.number, first.version, second.number), (1, 1, 2));
 
         let got = store
@@ -45,14 +35,8 @@ mod cases {
         assert!(store.get_change(3).await.expect("get").is_none());
         assert!(store.get_change(u64::MAX).await.expect("get").is_none());
 
-        let updated = store
-            .update_change(
-                1,
-                1,
-                "assess",
-                &json!({"title": "patch openssl", "risk": "low"}),
-                event("ann", "change.submitted", json!({"to": "assess"})),
-            )
+        let record = json!({"title": "patch openssl", "risk": "low"});
+        let updated = move_change(&store, (1, 1), "assess", record)
             .await
             .expect("update");
         assert_eq!((updated.version, updated.state.as_str()), (2, "assess"));
@@ -70,20 +54,23 @@ mod cases {
             vec![(1, 2), (2, 1)]
         );
 
-        let unknown = store
-            .update_change(9, 1, "x", &json!({}), event("ann", "change.x", json!({})))
-            .await;
+        let unknown = move_change(&store, (9, 1), "x", json!({})).await;
         assert!(
-            matches!(unknown, Err(StoreError::UnknownChange { number: 9 })),
+            matches!(
+                unknown,
+                Err(StoreError::Unknown {
+                    document: Document::Change,
+                    number: 9
+                })
+            ),
             "{unknown:?}"
         );
-        assert_eq!(unknown.expect_err("unknown").class(), ErrorClass::BadInput);
+        let unknown = unknown.expect_err("unknown");
+        assert_eq!(unknown.class(), ErrorClass::BadInput);
+        assert_eq!(unknown.to_string(), "there is no change CHG-9");
 
         // Every write has its entry, and change entries carry the change's subject.
-        let journal = store
-            .journal(&JournalFilter::default())
-            .await
-            .expect("journal");
+        let journal = entries(&store).await;
         let subjects: Vec<_> = journal
             .iter()
             .map(|e| (e.subject.as_str(), e.kind.as_str()))
@@ -93,44 +80,23 @@ mod cases {
             vec![
                 ("CHG-1", "change.created"),
                 ("CHG-2", "change.created"),
-                ("CHG-1", "change.submitted")
+                ("CHG-1", "change.assess")
             ]
         );
     }
 
     pub(super) async fn stale_version_is_a_conflict_and_writes_nothing(db: &TestDb) {
         let store = db.open().await;
-        store
-            .insert_change(
-                "new",
-                &json!({"n": 0}),
-                event("ann", "change.created", json!({})),
-            )
-            .await
-            .expect("insert");
-        store
-            .update_change(
-                1,
-                1,
-                "assess",
-                &json!({"n": 1}),
-                event("ann", "change.submitted", json!({})),
-            )
+        new_change(&store, json!({"n": 0})).await;
+        move_change(&store, (1, 1), "assess", json!({"n": 1}))
             .await
             .expect("first update");
 
-        let stale = store
-            .update_change(
-                1,
-                1,
-                "cancelled",
-                &json!({"n": 2}),
-                event("bob", "change.cancelled", json!({})),
-            )
-            .await;
+        let stale = move_change(&store, (1, 1), "cancelled", json!({"n": 2})).await;
         match stale {
             Err(
                 ref e @ StoreError::Conflict {
+                    document: Document::Change,
                     number: 1,
                     expected: 1,
                     found: 2,
@@ -147,11 +113,7 @@ mod cases {
             (2, "assess", &json!({"n": 1}))
         );
         assert_eq!(
-            store
-                .journal(&JournalFilter::default())
-                .await
-                .expect("journal")
-                .len(),
+            entries(&store).await.len(),
             2,
             "a lost update writes no entry"
         );
@@ -160,14 +122,7 @@ mod cases {
 
     pub(super) async fn reopen_keeps_everything(db: &TestDb) {
         let store = db.open().await;
-        store
-            .insert_change(
-                "new",
-                &json!({"a": 1}),
-                event("ann", "change.created", json!({})),
-            )
-            .await
-            .expect("insert");
+        new_change(&store, json!({"a": 1})).await;
         store.close().await;
         drop(store);
 
@@ -176,10 +131,7 @@ mod cases {
             again.get_change(1).await.expect("get").map(|c| c.record),
             Some(json!({"a": 1}))
         );
-        let next = again
-            .insert_change("new", &json!({}), event("ann", "change.created", json!({})))
-            .await
-            .expect("insert");
+        let next = new_change(&again, json!({})).await;
         assert_eq!(next.number, 2);
         assert_eq!(again.verify().await.expect("verify").entries, 2);
     }

@@ -10,11 +10,11 @@ crate::common::backend_tests!(
 mod cases {
     use std::sync::Arc;
 
-    use fearless_store::{JournalFilter, Store, StoreError};
+    use fearless_store::{Document, Store, StoreError};
     use serde_json::json;
     use tokio::sync::Barrier;
 
-    use crate::common::{TestDb, event};
+    use crate::common::{TestDb, entries, event};
 
     /// `rounds` times, two tasks update the same change from the same version at once.
     async fn race(first: Arc<Store>, second: Arc<Store>, rounds: u64) {
@@ -52,6 +52,7 @@ mod cases {
                         assert_eq!(stored.version, version + 1);
                     }
                     Err(StoreError::Conflict {
+                        document: Document::Change,
                         number: 1,
                         expected,
                         found,
@@ -117,12 +118,12 @@ mod cases {
         for task in tasks {
             task.await.expect("task");
         }
-        let entries = stores[0]
-            .journal(&JournalFilter::default())
-            .await
-            .expect("journal");
         assert_eq!(
-            entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            entries(&stores[0])
+                .await
+                .iter()
+                .map(|e| e.seq)
+                .collect::<Vec<_>>(),
             (1..=200).collect::<Vec<u64>>()
         );
         let report = stores[1].verify().await.expect("verify");

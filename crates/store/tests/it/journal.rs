@@ -3,20 +3,22 @@
 crate::common::backend_tests!(
     entries_chain_and_verify,
     filters_by_subject_and_time,
+    since_out_of_range_is_all_or_nothing,
     journal_refuses_plain_updates
 );
 
 mod cases {
-    use fearless_store::{GENESIS, JournalFilter};
+    use fearless_store::{GENESIS, JournalFilter, JournalHead};
     use serde_json::json;
-    use time::OffsetDateTime;
+    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-    use crate::common::{TestDb, event};
+    use crate::common::{TestDb, entries, event, move_change, new_change};
 
     pub(super) async fn entries_chain_and_verify(db: &TestDb) {
         let store = db.open().await;
         let empty = store.verify().await.expect("verify");
         assert_eq!((empty.entries, empty.broken), (0, None));
+        assert_eq!(empty.head, JournalHead::genesis());
 
         store
             .insert_change(
@@ -45,10 +47,7 @@ mod cases {
             .await
             .expect("update");
 
-        let entries = store
-            .journal(&JournalFilter::default())
-            .await
-            .expect("journal");
+        let entries = entries(&store).await;
         assert_eq!(
             entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
             vec![1, 2, 3]
@@ -72,6 +71,41 @@ mod cases {
         let report = store.verify().await.expect("verify");
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(report.entries, 3);
+        // The head to keep elsewhere is the last entry, written as `--expect-head` takes it.
+        let head = JournalHead {
+            seq: 3,
+            hash: entries[2].hash.clone(),
+        };
+        assert_eq!(report.head, head);
+        assert_eq!(
+            head.to_string().parse::<JournalHead>().expect("parse"),
+            head
+        );
+        let held = store.verify_expecting(Some(&head)).await.expect("verify");
+        assert!(held.is_ok() && held.expected == Some(head), "{held:?}");
+    }
+
+    /// Times the store cannot write in its fixed-width form still filter correctly.
+    pub(super) async fn since_out_of_range_is_all_or_nothing(db: &TestDb) {
+        let store = db.open().await;
+        store
+            .append(event("ann", "host.rebooted", json!({})))
+            .await
+            .expect("append");
+        let at = |year| {
+            let date = Date::from_calendar_date(year, Month::January, 1).expect("date");
+            Some(PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc())
+        };
+        for (since, expected) in [(at(-9999), 1), (at(-1), 1), (at(1), 1), (at(9999), 0)] {
+            let found = store
+                .journal(&JournalFilter {
+                    since,
+                    subject: None,
+                })
+                .await
+                .expect("journal");
+            assert_eq!(found.len(), expected, "since {since:?}");
+        }
     }
 
     pub(super) async fn filters_by_subject_and_time(db: &TestDb) {
@@ -80,20 +114,10 @@ mod cases {
             .append(event("ann", "host.rebooted", json!({})))
             .await
             .expect("append");
-        store
-            .insert_change("new", &json!({}), event("ann", "change.created", json!({})))
-            .await
-            .expect("insert");
+        new_change(&store, json!({})).await;
         let cut = OffsetDateTime::now_utc();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        store
-            .update_change(
-                1,
-                1,
-                "assess",
-                &json!({}),
-                event("ann", "change.submitted", json!({})),
-            )
+        move_change(&store, (1, 1), "assess", json!({}))
             .await
             .expect("update");
 

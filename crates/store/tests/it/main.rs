@@ -12,6 +12,7 @@ mod changes;
 mod concurrency;
 mod export;
 mod journal;
+mod opening;
 mod rollouts;
 mod snapshots;
 mod tamper;

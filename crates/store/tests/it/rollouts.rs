@@ -1,18 +1,91 @@
-//! Rollouts: records with optimistic locking, and per-host compare-and-set steps, each with
-//! its journal entry, on both backends.
+//! Rollouts and incidents: records with optimistic locking, and per-host compare-and-set
+//! steps, each with its journal entry, on both backends.
 
 crate::common::backend_tests!(
     rollout_hosts_move_only_from_the_state_seen,
-    racing_controllers_move_a_host_once
+    a_step_that_starts_work_is_refused_once_the_rollout_is_aborting,
+    racing_controllers_move_a_host_once,
+    incidents_round_trip
 );
 
 mod cases {
     use std::sync::Arc;
 
-    use fearless_store::{ErrorClass, JournalFilter, StoreError};
+    use fearless_store::{Document, ErrorClass, StoreError};
     use serde_json::json;
 
-    use crate::common::{TestDb, event};
+    use crate::common::{TestDb, entries, entries_about, ev, event, kinds_about};
+
+    pub(super) async fn a_step_that_starts_work_is_refused_once_the_rollout_is_aborting(
+        db: &TestDb,
+    ) {
+        let store = db.open().await;
+        let hosts = [("web-1".to_owned(), 1), ("web-2".to_owned(), 1)];
+        store
+            .insert_rollout(
+                "running",
+                &json!({}),
+                &hosts,
+                "snapshotted",
+                ev("rollout.started"),
+            )
+            .await
+            .expect("insert");
+        let allowed = ["running", "paused"];
+        store
+            .move_host_while(
+                1,
+                "web-1",
+                ("snapshotted", "applying"),
+                None,
+                allowed,
+                ev("a"),
+            )
+            .await
+            .expect("a running rollout takes the step");
+        let r = store.get_rollout(1).await.expect("get").expect("R-1");
+        store
+            .update_rollout(1, r.version, "aborting", &json!({}), ev("rollout.aborting"))
+            .await
+            .expect("abort");
+        let before = entries(&store).await.len();
+        let err = store
+            .move_host_while(
+                1,
+                "web-2",
+                ("snapshotted", "applying"),
+                None,
+                allowed,
+                ev("b"),
+            )
+            .await
+            .expect_err("an aborting rollout refuses it");
+        assert!(
+            matches!(&err, StoreError::RolloutMoved { found, .. } if found == "aborting"),
+            "{err}"
+        );
+        assert_eq!(err.class(), ErrorClass::Conflict);
+        assert_eq!(entries(&store).await.len(), before, "nothing written");
+        let hosts = store.rollout_hosts(1).await.expect("hosts");
+        let states: Vec<(&str, &str)> = hosts
+            .iter()
+            .map(|h| (h.host.as_str(), h.state.as_str()))
+            .collect();
+        assert_eq!(states, [("web-1", "applying"), ("web-2", "snapshotted")]);
+        // A host moved by someone else is still told apart from a rollout that moved.
+        let err = store
+            .move_host_while(
+                1,
+                "web-1",
+                ("snapshotted", "applying"),
+                None,
+                allowed,
+                ev("c"),
+            )
+            .await
+            .expect_err("stale");
+        assert!(matches!(err, StoreError::HostMoved { .. }), "{err}");
+    }
 
     pub(super) async fn rollout_hosts_move_only_from_the_state_seen(db: &TestDb) {
         let store = db.open().await;
@@ -27,7 +100,7 @@ mod cases {
                 &json!({"change": "CHG-1", "manifest": ["libacme=2.0"]}),
                 &hosts,
                 "pending",
-                event("ops", "rollout.started", json!({})),
+                ev("rollout.started"),
             )
             .await
             .expect("insert");
@@ -45,20 +118,9 @@ mod cases {
             .await
             .expect("first move");
         // A second controller that still thinks web-1 is pending loses, and writes nothing.
-        let before = store
-            .journal(&JournalFilter::default())
-            .await
-            .expect("journal")
-            .len();
+        let before = entries(&store).await.len();
         let err = store
-            .move_host(
-                1,
-                "web-1",
-                "pending",
-                "snapshotted",
-                None,
-                event("ops", "x", json!({})),
-            )
+            .move_host(1, "web-1", "pending", "snapshotted", None, ev("x"))
             .await
             .expect_err("stale");
         assert!(
@@ -67,25 +129,11 @@ mod cases {
         );
         assert_eq!(err.class(), ErrorClass::Conflict);
         let err = store
-            .move_host(
-                1,
-                "db-1",
-                "pending",
-                "snapshotted",
-                None,
-                event("ops", "x", json!({})),
-            )
+            .move_host(1, "db-1", "pending", "snapshotted", None, ev("x"))
             .await
             .expect_err("not in the rollout");
         assert!(err.to_string().contains("db-1 is not part of it"), "{err}");
-        assert_eq!(
-            store
-                .journal(&JournalFilter::default())
-                .await
-                .expect("journal")
-                .len(),
-            before
-        );
+        assert_eq!(entries(&store).await.len(), before);
 
         // A later step keeps the snapshot recorded by the first.
         store
@@ -95,7 +143,7 @@ mod cases {
                 "snapshotted",
                 "applying",
                 None,
-                event("ops", "rollout.host.applying", json!({})),
+                ev("rollout.host.applying"),
             )
             .await
             .expect("move");
@@ -121,29 +169,36 @@ mod cases {
                 1,
                 "paused",
                 &json!({"change": "CHG-1", "paused_by": "ops"}),
-                event("ops", "rollout.paused", json!({})),
+                ev("rollout.paused"),
             )
             .await
             .expect("update");
         assert_eq!(updated.version, 2);
         let err = store
-            .update_rollout(1, 1, "running", &json!({}), event("ops", "x", json!({})))
+            .update_rollout(1, 1, "running", &json!({}), ev("x"))
             .await
             .expect_err("stale version");
         assert!(matches!(
             err,
-            StoreError::RolloutConflict {
+            StoreError::Conflict {
+                document: Document::Rollout,
                 expected: 1,
                 found: 2,
                 ..
             }
         ));
+        let unknown = store.update_rollout(9, 1, "x", &json!({}), ev("x")).await;
         assert!(matches!(
-            store
-                .update_rollout(9, 1, "x", &json!({}), event("ops", "x", json!({})))
-                .await,
-            Err(StoreError::UnknownRollout { number: 9 })
+            unknown,
+            Err(StoreError::Unknown {
+                document: Document::Rollout,
+                number: 9
+            })
         ));
+        assert_eq!(
+            unknown.expect_err("unknown").to_string(),
+            "there is no rollout R-9"
+        );
 
         drop(store);
         let store = db.open().await;
@@ -152,16 +207,8 @@ mod cases {
         assert_eq!(r.record["paused_by"], "ops");
         assert_eq!(store.list_rollouts().await.expect("list").len(), 1);
         assert!(store.get_rollout(2).await.expect("get").is_none());
-        let journal = store
-            .journal(&JournalFilter {
-                subject: Some("R-1".into()),
-                ..JournalFilter::default()
-            })
-            .await
-            .expect("journal");
-        let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(
-            kinds,
+            kinds_about(&store, "R-1").await,
             [
                 "rollout.started",
                 "rollout.host.snapshotted",
@@ -181,7 +228,7 @@ mod cases {
                 &json!({}),
                 &hosts,
                 "pending",
-                event("ops", "rollout.started", json!({})),
+                ev("rollout.started"),
             )
             .await
             .expect("insert");
@@ -213,38 +260,25 @@ mod cases {
         }
         assert_eq!(won, 1, "exactly one controller moves the host");
         let store = db.open().await;
-        let journal = store
-            .journal(&JournalFilter {
-                subject: Some("R-1".into()),
-                ..JournalFilter::default()
-            })
-            .await
-            .expect("journal");
-        assert_eq!(journal.len(), 2, "one start, one move");
+        assert_eq!(
+            entries_about(&store, "R-1").await.len(),
+            2,
+            "one start, one move"
+        );
     }
-}
 
-mod incidents {
-    use crate::common::{Kind, TestDb, event};
-    use fearless_store::JournalFilter;
-    use serde_json::json;
-
-    async fn round_trip(db: &TestDb) {
+    pub(super) async fn incidents_round_trip(db: &TestDb) {
         let store = db.open().await;
         let first = store
             .insert_incident(
                 "open",
                 &json!({"rollout": "R-2", "failing": ["orders-api/orders on web-1"]}),
-                event("ops", "incident.opened", json!({})),
+                ev("incident.opened"),
             )
             .await
             .expect("insert");
         let second = store
-            .insert_incident(
-                "open",
-                &json!({}),
-                event("ops", "incident.opened", json!({})),
-            )
+            .insert_incident("open", &json!({}), ev("incident.opened"))
             .await
             .expect("insert");
         assert_eq!((first.number, second.number), (1, 2));
@@ -261,44 +295,42 @@ mod incidents {
                 1,
                 "mitigated",
                 &json!({"milestones": {"mitigated": "now"}}),
-                event("ops", "incident.mitigated", json!({})),
+                ev("incident.mitigated"),
             )
             .await
             .expect("update");
         assert_eq!((moved.version, moved.state.as_str()), (2, "mitigated"));
+        let stale = store
+            .update_incident(1, 1, "resolved", &json!({}), ev("x"))
+            .await
+            .expect_err("stale version");
         assert!(matches!(
-            store
-                .update_incident(1, 1, "resolved", &json!({}), event("ops", "x", json!({})))
-                .await,
-            Err(fearless_store::StoreError::IncidentConflict {
+            stale,
+            StoreError::Conflict {
+                document: Document::Incident,
                 expected: 1,
                 found: 2,
                 ..
-            })
+            }
         ));
+        assert!(
+            stale
+                .to_string()
+                .starts_with("incident INC-1 was changed by someone else"),
+            "{stale}"
+        );
         assert!(matches!(
             store
-                .update_incident(7, 1, "resolved", &json!({}), event("ops", "x", json!({})))
+                .update_incident(7, 1, "resolved", &json!({}), ev("x"))
                 .await,
-            Err(fearless_store::StoreError::UnknownIncident { number: 7 })
-        ));
-        let journal = store
-            .journal(&JournalFilter {
-                subject: Some("INC-1".into()),
-                ..JournalFilter::default()
+            Err(StoreError::Unknown {
+                document: Document::Incident,
+                number: 7
             })
-            .await
-            .expect("journal");
-        assert_eq!(journal.len(), 2, "opened, mitigated");
-    }
-
-    #[tokio::test]
-    async fn incidents_round_trip_on_sqlite() {
-        round_trip(&TestDb::new(Kind::Sqlite).await).await;
-    }
-
-    #[tokio::test]
-    async fn incidents_round_trip_on_postgres() {
-        round_trip(&TestDb::new(Kind::Postgres).await).await;
+        ));
+        assert_eq!(
+            kinds_about(&store, "INC-1").await,
+            ["incident.opened", "incident.mitigated"]
+        );
     }
 }
