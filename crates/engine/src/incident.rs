@@ -19,12 +19,7 @@ use crate::{Engine, EngineError};
 
 /// The number of `INC-3` (or `3`).
 pub fn number(id: &str) -> Result<u64, EngineError> {
-    id.strip_prefix("INC-").unwrap_or(id).parse().map_err(|_| {
-        EngineError::bad_input(
-            format!("`{id}` is not an incident id"),
-            Some("incident ids look like INC-3"),
-        )
-    })
+    crate::number_of(id, "INC", "an incident id", "incident ids look like INC-3")
 }
 
 /// An incident as stored: its number and version, its state, its record.

@@ -21,6 +21,7 @@ mod error;
 pub mod evidence;
 pub mod fleet;
 pub mod incident;
+pub mod packages;
 pub mod progress;
 pub mod record;
 pub mod rollout;
@@ -72,25 +73,25 @@ impl Engine<'_> {
     pub async fn emit(&self, event: &fearless_events::Event) {
         let delivery = self.events.send_message(event).await;
         for p in delivery.problems() {
-            let outcome = match &p.outcome {
-                fearless_events::Outcome::Queued { reason, attempts } => {
-                    progress::Undelivered::Queued {
-                        reason: reason.clone(),
-                        attempts: *attempts,
-                    }
-                }
-                fearless_events::Outcome::Lost { reason } => progress::Undelivered::Lost {
-                    reason: reason.clone(),
-                },
-                fearless_events::Outcome::Delivered => continue,
-            };
             self.progress.event(Event::Undelivered {
                 event: event.summary(),
                 sink: p.sink.clone(),
-                outcome,
+                outcome: p.outcome.clone(),
             });
         }
     }
+}
+
+/// The number of an id written `PREFIX-N` (`R-3`, `INC-3`, `SNAP-3`; the prefix in any case)
+/// or `N`; anything else is bad input, with `hint`.
+pub fn number_of(id: &str, prefix: &str, what: &str, hint: &str) -> Result<u64, EngineError> {
+    let digits = id
+        .get(..prefix.len() + 1)
+        .filter(|p| p.eq_ignore_ascii_case(&format!("{prefix}-")))
+        .map_or(id, |_| &id[prefix.len() + 1..]);
+    digits
+        .parse()
+        .map_err(|_| EngineError::bad_input(format!("`{id}` is not {what}"), Some(hint)))
 }
 
 /// Every journal entry about `subject`, oldest first.

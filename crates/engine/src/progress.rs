@@ -91,25 +91,8 @@ pub enum Event {
         event: String,
         /// The sink's name.
         sink: String,
-        /// What happened to it.
-        outcome: Undelivered,
-    },
-}
-
-/// What happened to an event a sink did not take.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Undelivered {
-    /// Kept in the outbox for `events replay`.
-    Queued {
-        /// Why the sink refused it.
-        reason: String,
-        /// Attempts made.
-        attempts: u32,
-    },
-    /// Not even the outbox took it.
-    Lost {
-        /// Why.
-        reason: String,
+        /// What happened to it: queued in the outbox, or lost.
+        outcome: fearless_events::Outcome,
     },
 }
 
@@ -189,5 +172,17 @@ pub enum HostEvent {
     NoBisect {
         /// Why.
         why: String,
+    },
+    /// `packages apply` or `rollback` ended on it.
+    PackagesChanged {
+        /// A rollback (else an apply).
+        rollback: bool,
+        /// Packages changed.
+        changed: usize,
+    },
+    /// `packages apply` or `rollback` failed on it.
+    PackagesFailed {
+        /// The kind of error (`infeasible`, `locked`, …).
+        kind: String,
     },
 }

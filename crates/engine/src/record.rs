@@ -704,16 +704,12 @@ pub struct SnapshotDoc {
 
 /// The number of `SNAP-3` (or `3`).
 pub fn snapshot_number(id: &str) -> Result<u64, EngineError> {
-    let digits = id
-        .strip_prefix("SNAP-")
-        .or_else(|| id.strip_prefix("snap-"))
-        .unwrap_or(id);
-    digits.parse().map_err(|_| {
-        EngineError::bad_input(
-            format!("`{id}` is not a snapshot id"),
-            Some("snapshot ids look like SNAP-3 (see `fearless snapshot list`)"),
-        )
-    })
+    crate::number_of(
+        id,
+        "SNAP",
+        "a snapshot id",
+        "snapshot ids look like SNAP-3 (see `fearless snapshot list`)",
+    )
 }
 
 /// `SNAP-<n>` as stored, with its document decoded; one that does not exist is bad input.
@@ -731,4 +727,37 @@ pub async fn load_snapshot(
     let doc = serde_json::from_value(stored.record.clone())
         .map_err(|e| EngineError::corrupt(format!("snapshot SNAP-{n}"), e))?;
     Ok((stored, doc))
+}
+
+/// `host.packages.applied` / `host.packages.rolled-back` (subject `host:<name>`): one host's
+/// outcome of `fearless packages apply` or `rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagesChanged {
+    /// `ok`, or the kind of error (`infeasible`, `locked`, …).
+    pub result: String,
+    /// What changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<fearless_pkg::Diff>,
+    /// Reboot and restart needs afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<Restarts>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What was asked.
+    pub detail: PackagesDetail,
+}
+
+/// What `fearless packages apply` or `rollback` was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagesDetail {
+    /// The manifest applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Vec<String>>,
+    /// The snapshot rolled back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// The way back was not possible, and it went ahead anyway.
+    #[serde(default)]
+    pub forced: bool,
 }

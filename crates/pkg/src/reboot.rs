@@ -57,6 +57,8 @@ fi
 const SHORT: Duration = Duration::from_secs(30);
 /// Pause between two polls.
 const POLL: Duration = Duration::from_millis(500);
+/// The least time a poll is started with: a connection and a check take about that.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// A reboot that happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +174,9 @@ async fn new_boot(
     loop {
         tokio::time::sleep(POLL).await;
         let remaining = timeout.saturating_sub(started.elapsed());
-        if remaining.is_zero() {
+        // An attempt with too little time left could only time out, and would hide what
+        // the last real answer said ("still on the old boot").
+        if remaining < MIN_ATTEMPT {
             return Err(PkgError::RebootTimeout {
                 host: t.name.to_owned(),
                 waited: started.elapsed(),

@@ -6,15 +6,16 @@ use std::time::Duration;
 
 use fearless_engine::Fleetwide;
 use fearless_engine::fleet::HostResult;
+use fearless_engine::packages::PackageWork;
 use fearless_engine::record::{self, SnapshotDoc};
-use fearless_pkg::ops::{self, Options, Report};
+use fearless_pkg::ops::{self, Report};
 use fearless_pkg::{Diff, Manifest, PackageManager, PackageSet, PkgError};
-use fearless_store::{NewEvent, Store, StoredSnapshot};
+use fearless_store::{Store, StoredSnapshot};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::{Session, open_store, open_store_to_read, store_failure};
 use super::{identity, load_config, only_human_or_json, print, print_json, selector};
-use super::{open_store, open_store_to_read, store_failure};
 use crate::args::{
     Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
     WhatchangedArgs,
@@ -24,7 +25,11 @@ use crate::render;
 
 /// The hosts `options` select, with their connections and the lock wait.
 fn fleet(g: &Global, options: &PkgOptions) -> Result<Fleetwide, Failure> {
-    let config = load_config(g)?;
+    fleet_of(load_config(g)?, options)
+}
+
+/// [`fleet`] over an already loaded `config`.
+fn fleet_of(config: fearless_config::Config, options: &PkgOptions) -> Result<Fleetwide, Failure> {
     let lock_wait = super::duration(
         "--lock-wait",
         &options.lock_wait,
@@ -327,33 +332,6 @@ fn print_reports(
     print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))
 }
 
-async fn journal_results(
-    store: &Store,
-    actor: &str,
-    kind: &str,
-    extra: &Value,
-    results: &[(String, Result<Report, PkgError>)],
-) -> Result<(), Failure> {
-    for (host, r) in results {
-        let payload = match r {
-            Ok(rep) => {
-                json!({"result": "ok", "changes": rep.changes, "restarts": rep.restarts, "detail": extra})
-            }
-            Err(e) => json!({"result": e.kind(), "error": e.to_string(), "detail": extra}),
-        };
-        store
-            .append(NewEvent {
-                actor: actor.to_owned(),
-                kind: kind.to_owned(),
-                subject: format!("host:{host}"),
-                payload,
-            })
-            .await
-            .map_err(store_failure)?;
-    }
-    Ok(())
-}
-
 async fn apply(
     g: &Global,
     options: &PkgOptions,
@@ -362,9 +340,8 @@ async fn apply(
     force: bool,
 ) -> Result<Outcome, Failure> {
     let manifest = manifest_from(file, inline)?;
-    let actor = identity(g)?;
-    let fw = fleet(g, options)?;
-    let store = open_store(g, fw.config()).await?;
+    let session = Session::open(g).await?;
+    let fw = fleet_of(session.config.clone(), options)?;
     progress(
         g,
         &format!(
@@ -373,35 +350,17 @@ async fn apply(
             fw.hosts().len()
         ),
     );
-    let manifest_ref = &manifest;
-    let results = fw
-        .each(|b, t| async move {
-            let r = ops::apply(&b, &t, manifest_ref, Options { force }).await;
-            match &r {
-                Ok(rep) => progress(
-                    g,
-                    &format!(
-                        "{}: applied ({} package(s) changed)",
-                        t.name,
-                        rep.changes.changed()
-                    ),
-                ),
-                Err(e) => progress(g, &format!("{}: {}", t.name, e.kind())),
-            }
-            r
-        })
-        .await;
+    let results = match session.acting() {
+        Ok(engine) => engine
+            .change_packages(&fw, PackageWork::Apply(&manifest), force)
+            .await
+            .map_err(Failure::from),
+        Err(e) => Err(e),
+    };
     fw.close().await;
+    session.close().await;
+    let results = results?;
     let pins: Vec<String> = manifest.pins.iter().map(ToString::to_string).collect();
-    journal_results(
-        &store,
-        &actor,
-        "host.packages.applied",
-        &json!({"manifest": pins, "forced": force}),
-        &results,
-    )
-    .await?;
-    store.close().await;
     print_reports(g, "fearless.apply/v1", json!({"manifest": pins}), &results)?;
     Ok(exit_for(
         results.iter().filter_map(|(_, r)| r.as_ref().err()),
@@ -423,15 +382,13 @@ async fn rollback(
     id: &str,
     force: bool,
 ) -> Result<Outcome, Failure> {
-    let actor = identity(g)?;
-    let mut fw = fleet(g, options)?;
-    let store = open_store(g, fw.config()).await?;
-    let (snap, sets) = snapshot_sets(&store, id).await?;
-    let in_snapshot: Vec<&str> = sets.iter().map(|(h, _)| h.as_str()).collect();
+    let session = Session::open(g).await?;
+    let (snap, doc) = record::load_snapshot(&session.store, id).await?;
+    let mut fw = fleet_of(session.config.clone(), options)?;
     let outside: Vec<String> = fw
         .hosts()
         .iter()
-        .filter(|h| !in_snapshot.contains(&h.name.as_str()))
+        .filter(|h| !doc.hosts.contains_key(&h.name))
         .map(|h| h.name.clone())
         .collect();
     if !outside.is_empty() {
@@ -445,7 +402,7 @@ async fn rollback(
                 Some("select hosts the snapshot covers (see `fearless snapshot show`)"),
             ));
         }
-        fw.retain(|h| in_snapshot.contains(&h.name.as_str()));
+        fw.retain(|h| doc.hosts.contains_key(&h.name));
     }
     progress(
         g,
@@ -455,45 +412,24 @@ async fn rollback(
             snap.number
         ),
     );
-    let sets = &sets;
-    let results = fw
-        .each(|b, t| async move {
-            let Some((_, target)) = sets.iter().find(|(h, _)| h == t.name) else {
-                return Err(PkgError::BadInput {
-                    host: t.name.to_owned(),
-                    detail: "not in the snapshot".into(),
-                });
-            };
-            let r = ops::rollback(&b, &t, target, Options { force }).await;
-            match &r {
-                Ok(rep) => progress(
-                    g,
-                    &format!(
-                        "{}: rolled back ({} package(s) changed)",
-                        t.name,
-                        rep.changes.changed()
-                    ),
-                ),
-                Err(e) => progress(g, &format!("{}: {}", t.name, e.kind())),
-            }
-            r
-        })
-        .await;
+    let work = PackageWork::Rollback {
+        snapshot: snap.number,
+        sets: &doc.hosts,
+    };
+    let results = match session.acting() {
+        Ok(engine) => engine
+            .change_packages(&fw, work, force)
+            .await
+            .map_err(Failure::from),
+        Err(e) => Err(e),
+    };
     fw.close().await;
-    let snapshot = format!("SNAP-{}", snap.number);
-    journal_results(
-        &store,
-        &actor,
-        "host.packages.rolled-back",
-        &json!({"snapshot": snapshot, "forced": force}),
-        &results,
-    )
-    .await?;
-    store.close().await;
+    session.close().await;
+    let results = results?;
     print_reports(
         g,
         "fearless.rollback/v1",
-        json!({"snapshot": snapshot}),
+        json!({"snapshot": format!("SNAP-{}", snap.number)}),
         &results,
     )?;
     Ok(exit_for(

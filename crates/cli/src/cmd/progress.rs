@@ -2,7 +2,8 @@
 
 use std::io::Write as _;
 
-use fearless_engine::progress::{Event, HostEvent, Undelivered};
+use fearless_engine::progress::{Event, HostEvent};
+use fearless_events::Outcome;
 use fearless_rollout::Recovery;
 
 /// Progress to stderr, one line per event.
@@ -61,12 +62,13 @@ pub(crate) fn line(event: &Event) -> String {
             outcome,
         } => {
             let what = match outcome {
-                Undelivered::Queued { reason, attempts } => {
+                Outcome::Queued { reason, attempts } => {
                     format!("queued in the outbox after {attempts} attempt(s): {reason}")
                 }
-                Undelivered::Lost { reason } => {
+                Outcome::Lost { reason } => {
                     format!("LOST (the outbox could not be written): {reason}")
                 }
+                Outcome::Delivered => "delivered".to_owned(),
             };
             format!(
                 "warning: event {event} to sink `{sink}` {what}\nhint: `fearless events status` shows the outbox; `fearless events replay` retries"
@@ -109,6 +111,11 @@ fn host_line(what: &HostEvent) -> String {
             if *failed { "fail" } else { "pass" }
         ),
         HostEvent::NoBisect { why } => format!("no bisect: {why}"),
+        HostEvent::PackagesChanged { rollback, changed } => format!(
+            "{} ({changed} package(s) changed)",
+            if *rollback { "rolled back" } else { "applied" }
+        ),
+        HostEvent::PackagesFailed { kind } => kind.clone(),
     }
 }
 

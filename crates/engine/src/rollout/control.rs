@@ -12,10 +12,10 @@ use fearless_rollout::{HostState, RolloutState, Step};
 use fearless_store::Stored;
 
 use super::drive::{self, Ending, Halt};
-use super::host::Run;
+use super::host::{End, Run};
 use super::{RolloutOutcome, parse_state};
 use crate::checks::CheckSet;
-use crate::fleet::Fleetwide;
+use crate::fleet::{Fleetwide, HostResult};
 use crate::progress::Event;
 use crate::record::{self, HostEnd, RolloutMoved, RolloutRecord, WaveBaked};
 use crate::{Engine, EngineError};
@@ -48,6 +48,63 @@ impl Loaded {
 
     fn bake(&self) -> Duration {
         Duration::from_millis(self.record.bake_ms)
+    }
+
+    /// Its hosts whose recorded state `keep` accepts.
+    fn hosts_where(&self, keep: impl Fn(HostState) -> bool) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|(_, s, _)| keep(*s))
+            .map(|(h, _, _)| h.as_str())
+            .collect()
+    }
+
+    /// What driving it needs: its checks and its hosts' connections.
+    fn open(&self, config: &fearless_config::Config) -> Result<Opened, EngineError> {
+        let names: Vec<String> = self.hosts.iter().map(|(h, _, _)| h.clone()).collect();
+        Ok(Opened {
+            checks: CheckSet::for_components(config, &self.record.components, &names)?,
+            fw: Fleetwide::with_hosts(
+                config.clone(),
+                self.inventory.clone(),
+                Limits::default().lock_wait,
+            ),
+        })
+    }
+
+    /// The host steps of this rollout, by `engine`, with `opened`'s checks.
+    fn run<'e, 'a>(&'e self, engine: &'e Engine<'a>, opened: &'e Opened) -> Run<'e, 'a> {
+        Run {
+            engine,
+            rollout: self.stored.number,
+            manifest: &self.manifest,
+            checks: &opened.checks,
+            baseline: &self.record.baseline,
+            // A resumed rollout has no preflight: a host applied to plans again.
+            prepared: BTreeMap::new(),
+        }
+    }
+
+    /// The ends of host work on its hosts: a host the fleet could not reach for it keeps
+    /// its recorded state.
+    fn ends(
+        &self,
+        results: Vec<HostResult<Result<End, EngineError>>>,
+    ) -> Result<Vec<HostEnd>, EngineError> {
+        drive::ends_of(results, |h| self.wave_of(h), |h| self.state_of(h))
+    }
+}
+
+/// A loaded rollout's checks and connections, closed after use.
+struct Opened {
+    checks: CheckSet,
+    fw: Fleetwide,
+}
+
+impl Opened {
+    async fn close(self) {
+        self.checks.close().await;
+        self.fw.close().await;
     }
 }
 
@@ -96,40 +153,20 @@ impl Engine<'_> {
             RolloutState::Paused => self.move_rollout(&mut l, RolloutState::Running).await?,
             state => return Ok(RolloutOutcome::Nothing { rollout: n, state }),
         }
-        let names: Vec<String> = l.hosts.iter().map(|(h, _, _)| h.clone()).collect();
-        let checks = CheckSet::for_components(self.config, &l.record.components, &names)?;
-        let fw = Fleetwide::with_hosts(
-            self.config.clone(),
-            l.inventory.clone(),
-            Limits::default().lock_wait,
-        );
-        let outcome = self.resume_with(&l, &fw, &checks).await;
-        checks.close().await;
-        fw.close().await;
+        let opened = l.open(self.config)?;
+        let outcome = self.resume_with(&l, &opened).await;
+        opened.close().await;
         outcome
     }
 
     async fn resume_with(
         &self,
         l: &Loaded,
-        fw: &Fleetwide,
-        checks: &CheckSet,
+        opened: &Opened,
     ) -> Result<RolloutOutcome, EngineError> {
-        let n = l.stored.number;
-        let run = Run {
-            engine: self,
-            rollout: n,
-            manifest: &l.manifest,
-            checks,
-            baseline: &l.record.baseline,
-            prepared: BTreeMap::new(),
-        };
-        let touched: Vec<&str> = l
-            .hosts
-            .iter()
-            .filter(|(_, s, _)| *s != HostState::Pending)
-            .map(|(h, _, _)| h.as_str())
-            .collect();
+        let (n, fw) = (l.stored.number, &opened.fw);
+        let run = l.run(self, opened);
+        let touched = l.hosts_where(|s| s != HostState::Pending);
         self.progress.event(Event::Resuming {
             rollout: n,
             hosts: touched.len(),
@@ -141,19 +178,7 @@ impl Engine<'_> {
                 async move { Ok(run.recover_host(&b, &t, state).await) }
             })
             .await;
-        let mut ends = Vec::new();
-        for (host, r) in settled {
-            let (state, detail) = match r {
-                Ok(end) => end?,
-                Err(e) => (l.state_of(&host), e.to_string()),
-            };
-            ends.push(HostEnd {
-                wave: l.wave_of(&host),
-                host,
-                state,
-                detail,
-            });
-        }
+        let mut ends = l.ends(settled)?;
         // Failed hosts the recovery could not settle are rolled back, as the run would have.
         let failing: Vec<String> = ends
             .iter()
@@ -231,48 +256,24 @@ impl Engine<'_> {
             RolloutState::Aborting => {}
             state => return Ok(RolloutOutcome::Nothing { rollout: n, state }),
         }
-        let names: Vec<String> = l.hosts.iter().map(|(h, _, _)| h.clone()).collect();
-        let checks = CheckSet::for_components(self.config, &l.record.components, &names)?;
-        let fw = Fleetwide::with_hosts(
-            self.config.clone(),
-            l.inventory.clone(),
-            Limits::default().lock_wait,
-        );
-        let outcome = self.abort_with(&l, &fw, &checks).await;
-        checks.close().await;
-        fw.close().await;
+        let opened = l.open(self.config)?;
+        let outcome = self.abort_with(&l, &opened).await;
+        opened.close().await;
         outcome
     }
 
-    async fn abort_with(
-        &self,
-        l: &Loaded,
-        fw: &Fleetwide,
-        checks: &CheckSet,
-    ) -> Result<RolloutOutcome, EngineError> {
-        let n = l.stored.number;
-        let run = Run {
-            engine: self,
-            rollout: n,
-            manifest: &l.manifest,
-            checks,
-            baseline: &l.record.baseline,
-            prepared: BTreeMap::new(),
-        };
-        let changed: Vec<&str> = l
-            .hosts
-            .iter()
-            .filter(|(_, s, _)| {
-                !matches!(
-                    s,
-                    HostState::Pending
-                        | HostState::Snapshotted
-                        | HostState::RolledBack
-                        | HostState::RollbackFailed
-                )
-            })
-            .map(|(h, _, _)| h.as_str())
-            .collect();
+    async fn abort_with(&self, l: &Loaded, opened: &Opened) -> Result<RolloutOutcome, EngineError> {
+        let (n, fw) = (l.stored.number, &opened.fw);
+        let run = l.run(self, opened);
+        let changed = l.hosts_where(|s| {
+            !matches!(
+                s,
+                HostState::Pending
+                    | HostState::Snapshotted
+                    | HostState::RolledBack
+                    | HostState::RollbackFailed
+            )
+        });
         self.progress.event(Event::Aborting {
             rollout: n,
             hosts: changed.len(),
@@ -296,19 +297,7 @@ impl Engine<'_> {
                 }
             })
             .await;
-        let mut ends = Vec::new();
-        for (host, r) in back {
-            let (state, detail) = match r {
-                Ok(end) => end?,
-                Err(e) => (l.state_of(&host), e.to_string()),
-            };
-            ends.push(HostEnd {
-                wave: l.wave_of(&host),
-                host,
-                state,
-                detail,
-            });
-        }
+        let ends = l.ends(back)?;
         let end = drive::finish(
             self,
             Ending {

@@ -32,11 +32,12 @@ pub(crate) enum Halt {
 }
 
 /// The ends of a fan-out of host work: a host the fleet could not even reach for the
-/// work keeps its recorded state; the first step the store did not take stops it all.
-fn ends_of(
+/// work keeps its recorded state (`unreached`); the first step the store did not take stops
+/// it all.
+pub(crate) fn ends_of(
     results: Vec<HostResult<Result<End, EngineError>>>,
     wave_of: impl Fn(&str) -> usize,
-    unreached: HostState,
+    unreached: impl Fn(&str) -> HostState,
 ) -> Result<Vec<HostEnd>, EngineError> {
     let mut ends = Vec::new();
     let mut lost = None;
@@ -47,7 +48,7 @@ fn ends_of(
                 lost.get_or_insert(e);
                 continue;
             }
-            Err(e) => (unreached, e.to_string()),
+            Err(e) => (unreached(&host), e.to_string()),
         };
         ends.push(HostEnd {
             wave: wave_of(&host),
@@ -79,7 +80,12 @@ pub(crate) async fn roll_back_all(
             async move { Ok(run.roll_back(&b, &t, state).await) }
         })
         .await;
-    for end in ends_of(back, |_| 0, HostState::RollbackFailed)? {
+    let state_of = |h: &str| {
+        from.iter()
+            .find(|(x, _)| x == h)
+            .map_or(HostState::Failed, |(_, s)| *s)
+    };
+    for end in ends_of(back, |_| 0, state_of)? {
         if let Some(e) = ends.iter_mut().find(|e| e.host == end.host) {
             e.state = end.state;
             e.detail = format!("{}; {}", e.detail, end.detail);
@@ -130,7 +136,7 @@ pub(crate) async fn drive(
                 |b, t| async move { Ok(run.patch_host(&b, &t).await) },
             )
             .await;
-        let mut wave_ends = ends_of(results, |_| number, HostState::Pending)?;
+        let mut wave_ends = ends_of(results, |_| number, |_| HostState::Pending)?;
         wave_ends.extend(settled);
         // An abort during the wave has taken the hosts over.
         if engine.rollout_state(run.rollout).await? == RolloutState::Aborting {

@@ -427,10 +427,5 @@ fn parse_state(stored: &Stored) -> Result<RolloutState, EngineError> {
 
 /// The number of `R-3` (or `3`).
 pub fn number(id: &str) -> Result<u64, EngineError> {
-    id.strip_prefix("R-").unwrap_or(id).parse().map_err(|_| {
-        EngineError::bad_input(
-            format!("`{id}` is not a rollout id"),
-            Some("rollout ids look like R-3"),
-        )
-    })
+    crate::number_of(id, "R", "a rollout id", "rollout ids look like R-3")
 }
