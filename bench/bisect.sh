@@ -3,8 +3,9 @@
 # breaks orders-api) among n = 4, 8, 16 and 32 packages (the rest are harmless filler
 # packages from `fearless lab extras`), on one lab host, against the peer run in the same
 # invocation on the same host and snapshot: testing the packages one at a time
-# (`fearless bisect --one-at-a-time`, debbisect's final step: n rounds). Both restore the
-# snapshot, apply, and run the same check each round, through the same code.
+# (`fearless bisect --one-at-a-time`, debbisect's final step: n rounds). Both move the host
+# to "snapshot + the round's subset" in one package transaction, run the same check, and
+# re-run a failing round's check before trusting it, through the same code.
 # Reported per n: rounds (subsets tested), tests (re-runs included) and wall time of each,
 # and the ratio one-at-a-time / bisect. Bound: rounds <= ceil(log2 n) + 2.
 # The results are checked: both must name libacme alone and leave the host restored and

@@ -14,6 +14,10 @@ use std::path::Path;
 
 pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "change")?;
+    // An id is checked before the store is opened: bad input is said as such.
+    if let Some(id) = change_id(&a.action) {
+        fearless_engine::changes::number(id)?;
+    }
     let session = match a.action {
         ChangeAction::List { .. } | ChangeAction::Show { .. } => Session::open_to_read(g).await?,
         _ => Session::open(g).await?,
@@ -21,6 +25,24 @@ pub(crate) async fn run(g: &Global, a: ChangeArgs) -> Result<Outcome, Failure> {
     let result = act(g, &session, a).await;
     session.close().await;
     result
+}
+
+/// The change id an action names, if it names one.
+fn change_id(action: &ChangeAction) -> Option<&str> {
+    match action {
+        ChangeAction::New(_) | ChangeAction::List { .. } => None,
+        ChangeAction::Edit(e) => Some(&e.id),
+        ChangeAction::Show { id }
+        | ChangeAction::Submit { id }
+        | ChangeAction::Approve { id, .. }
+        | ChangeAction::Reject { id, .. }
+        | ChangeAction::Schedule { id, .. }
+        | ChangeAction::Start { id }
+        | ChangeAction::Complete { id, .. }
+        | ChangeAction::Review { id, .. }
+        | ChangeAction::Close { id }
+        | ChangeAction::Cancel { id, .. } => Some(id),
+    }
 }
 
 async fn act(g: &Global, session: &Session, a: ChangeArgs) -> Result<Outcome, Failure> {

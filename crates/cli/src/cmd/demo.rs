@@ -37,8 +37,7 @@ pub(crate) async fn run(g: &Global, a: DemoArgs) -> Result<Outcome, Failure> {
             )),
         ));
     }
-    humantime::parse_duration(&a.bake)
-        .map_err(|e| Failure::bad_input(format!("--bake {:?}: {e}", a.bake), Some("e.g. 2s")))?;
+    super::duration("--bake", &a.bake, "e.g. 2s")?;
     // A fresh store, so the story's ids start at 1; an earlier one is kept aside.
     let store = dir.join(".fearless/state.db");
     if store.exists() {

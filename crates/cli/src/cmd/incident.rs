@@ -13,6 +13,16 @@ use crate::render;
 
 pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "incident")?;
+    // An id is checked before the store is opened: bad input is said as such.
+    match &a.action {
+        IncidentAction::Show { id }
+        | IncidentAction::Mitigate { id, .. }
+        | IncidentAction::Resolve { id, .. }
+        | IncidentAction::Close { id, .. } => {
+            fearless_engine::incident::number(id)?;
+        }
+        IncidentAction::List | IncidentAction::Open { .. } => {}
+    }
     let session = match a.action {
         IncidentAction::List | IncidentAction::Show { .. } => Session::open_to_read(g).await?,
         _ => Session::open(g).await?,

@@ -53,21 +53,41 @@ pub(crate) fn load_config(g: &Global) -> Result<fearless_config::Config, Failure
     Ok(loaded.config)
 }
 
-/// Who is acting (DESIGN.md §5): `--as NAME`, else `$FEARLESS_USER`, else the OS user.
+/// Who is acting: `--as NAME`, else `$FEARLESS_USER`, else the OS user (`$USER`,
+/// `$LOGNAME`). A name with a control character (a newline, a terminal escape) is refused:
+/// it would be journaled and shown as something else than it is.
 pub(crate) fn identity(g: &Global) -> Result<String, Failure> {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    g.as_user
-        .clone()
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| from_env("FEARLESS_USER"))
-        .or_else(|| from_env("USER"))
-        .or_else(|| from_env("LOGNAME"))
-        .ok_or_else(|| {
-            Failure::bad_input(
-                "cannot tell who is acting",
-                Some("pass --as NAME or set FEARLESS_USER"),
-            )
-        })
+    let (name, from) = [
+        (g.as_user.clone().filter(|v| !v.trim().is_empty()), "--as"),
+        (from_env("FEARLESS_USER"), "$FEARLESS_USER"),
+        (from_env("USER"), "$USER"),
+        (from_env("LOGNAME"), "$LOGNAME"),
+    ]
+    .into_iter()
+    .find_map(|(v, from)| v.map(|v| (v, from)))
+    .ok_or_else(|| {
+        Failure::bad_input(
+            "cannot tell who is acting",
+            Some("pass --as NAME or set FEARLESS_USER"),
+        )
+    })?;
+    if let Some((at, c)) = name.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(Failure::bad_input(
+            format!(
+                "{from}: a name cannot hold a control character (U+{:04X} at byte {at})",
+                u32::from(c)
+            ),
+            Some("names are journaled and shown as they are: letters, digits, `.`, `-`, `_`, `@`"),
+        ));
+    }
+    if name.chars().count() > 128 {
+        return Err(Failure::bad_input(
+            format!("{from}: a name of more than 128 characters"),
+            None,
+        ));
+    }
+    Ok(name)
 }
 
 /// The store URL: `--store`, else `store:` in the config, else SQLite beside the config.
@@ -227,6 +247,12 @@ pub(crate) fn duration(
     text: &str,
     example: &str,
 ) -> Result<std::time::Duration, Failure> {
+    if text.trim_start().starts_with('-') {
+        return Err(Failure::bad_input(
+            format!("{flag} {text:?}: a duration cannot be negative"),
+            Some(example),
+        ));
+    }
     let d = humantime::parse_duration(text)
         .map_err(|e| Failure::bad_input(format!("{flag} {text:?}: {e}"), Some(example)))?;
     if d > LONGEST {

@@ -439,6 +439,18 @@ async fn rollback(
 
 pub(crate) async fn snapshot(g: &Global, a: SnapshotArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "snapshot")?;
+    // Ids are checked before the store is opened: bad input is said as such.
+    match &a.action {
+        Some(SnapshotAction::Show { id }) => {
+            record::snapshot_number(id)?;
+        }
+        Some(SnapshotAction::Diff { a: from, b, .. }) => {
+            for id in std::iter::once(from).chain(b) {
+                record::snapshot_number(id)?;
+            }
+        }
+        _ => {}
+    }
     match a.action {
         None => take(g, &a.options).await,
         Some(SnapshotAction::List) => list(g).await,
@@ -719,12 +731,7 @@ async fn diff(
 
 pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "whatchanged")?;
-    let window: Duration = humantime::parse_duration(&a.since).map_err(|e| {
-        Failure::bad_input(
-            format!("--since {:?}: {e}", a.since),
-            Some("a duration such as 30m, 24h or 7d"),
-        )
-    })?;
+    let window = super::duration("--since", &a.since, "a duration such as 30m, 24h or 7d")?;
     let since = jiff::Timestamp::now()
         .checked_sub(
             jiff::SignedDuration::try_from(window)

@@ -17,6 +17,7 @@ use crate::render;
 
 pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "patch")?;
+    fearless_engine::changes::number(&a.change)?;
     let req = PatchRequest {
         change: a.change.clone(),
         hosts: selector(a.options.hosts.as_deref())?,
@@ -220,6 +221,16 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
 
 pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "rollout")?;
+    // An id is checked before the store is opened: bad input is said as such.
+    match &a.action {
+        RolloutAction::List => {}
+        RolloutAction::Show { id }
+        | RolloutAction::Resume { id }
+        | RolloutAction::Pause { id }
+        | RolloutAction::Abort { id } => {
+            rollout::number(id)?;
+        }
+    }
     let session = match a.action {
         RolloutAction::List | RolloutAction::Show { .. } => Session::open_to_read(g).await?,
         _ => Session::open(g).await?,

@@ -4,6 +4,7 @@
 mod change;
 mod check;
 mod config_errors;
+mod corpus;
 mod events;
 mod incident;
 mod journal;
