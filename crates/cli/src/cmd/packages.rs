@@ -2,7 +2,6 @@
 //! `fearless whatchanged`: package state across the fleet (crates/pkg does the work).
 
 use std::io::Write as _;
-use std::time::Duration;
 
 use fearless_engine::Fleetwide;
 use fearless_engine::fleet::HostResult;
