@@ -480,13 +480,30 @@ pub(crate) fn detached(argv: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Run argv; a non-zero exit is returned as output, not an error.
+/// Run argv; a non-zero exit is returned as output, not an error. Standard output cut at
+/// the transport's cap is an error: a partial answer is never parsed as a whole one.
 pub(crate) async fn run(
     t: &Target<'_>,
     argv: &[String],
     timeout: Duration,
 ) -> Result<Output, PkgError> {
-    Ok(t.transport.run(argv, timeout).await?)
+    let out = t.transport.run(argv, timeout).await?;
+    if out.stdout_truncated {
+        let program = argv
+            .iter()
+            .find(|a| *a != "env" && !a.contains('='))
+            .map_or("the command", String::as_str);
+        return Err(parse_error(
+            t,
+            program,
+            format!(
+                "the output was cut at {} bytes ({} raises the cap)",
+                out.stdout.len(),
+                fearless_exec::MAX_OUTPUT_ENV
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Run a constant script; it must exit 0.
@@ -636,6 +653,29 @@ fn parse_restarts(text: &str) -> Restarts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A package list cut at the cap would look like packages removed: never parsed.
+    #[tokio::test]
+    async fn output_cut_at_the_cap_is_a_parse_error() {
+        let transport = Transport::controller();
+        let t = Target {
+            name: "me",
+            transport: &transport,
+            limits: Limits::default(),
+        };
+        let past_the_cap = fearless_exec::DEFAULT_MAX_OUTPUT + 1;
+        let argv = with_env(&["head", "-c", &past_the_cap.to_string(), "/dev/zero"]);
+        let err = run(&t, &argv, Duration::from_secs(20))
+            .await
+            .expect_err("cut");
+        assert!(
+            matches!(&err, PkgError::Parse { what, detail, .. } if what == "head" && detail.contains("cut at 4194304 bytes")),
+            "{err:?}"
+        );
+        let fits = with_env(&["head", "-c", "1000", "/dev/zero"]);
+        let out = run(&t, &fits, Duration::from_secs(20)).await.expect("fits");
+        assert_eq!(out.stdout.len(), 1000);
+    }
 
     #[test]
     fn restart_report_is_read_line_by_line() {

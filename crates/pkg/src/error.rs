@@ -90,15 +90,7 @@ impl PkgError {
     /// The host it is about.
     pub fn host(&self) -> &str {
         match self {
-            PkgError::Exec(e) => match e {
-                ExecError::Unreachable { host, .. }
-                | ExecError::Auth { host, .. }
-                | ExecError::HostKey { host, .. }
-                | ExecError::Timeout { host, .. }
-                | ExecError::Spawn { host, .. }
-                | ExecError::Quote { host, .. }
-                | ExecError::Unsupported { host, .. } => host,
-            },
+            PkgError::Exec(e) => e.host(),
             PkgError::Unsupported { host, .. }
             | PkgError::Locked { host, .. }
             | PkgError::Failed { host, .. }

@@ -534,6 +534,41 @@ async fn command_checks_exit_codes_output_nagios_and_hostile_argv() {
 }
 
 #[tokio::test]
+async fn command_output_past_the_cap_is_judged_as_kept_and_a_command_printing_forever_ends_at_its_timeout()
+ {
+    let sshd = Sshd::start("127.0.0.79");
+    let big = "head -c 5000000 /dev/zero | tr '\\0' y; echo done >&2";
+    let checks = json!([
+        { "name": "forever", "timeout": "2s", "command": { "run": ["yes"] } },
+        { "name": "forever here", "on": "controller", "timeout": "2s", "command": { "run": ["yes"] } },
+        { "name": "large", "command": { "run": ["sh", "-c", big], "stdout": "^y+$", "stderr": "^done$" } },
+    ]);
+    let start = std::time::Instant::now();
+    let r = run_on(&sshd, &checks).await;
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+    for name in ["forever", "forever here"] {
+        expect(
+            &r,
+            name,
+            Status::Fail,
+            Some(Reason::Timeout),
+            "no answer within 2s (its output went on past the cap and was cut at 4194304 bytes)",
+        );
+    }
+    expect(
+        &r,
+        "large",
+        Status::Pass,
+        None,
+        "exit 0 (output past the cap: stdout cut at 4194304 bytes; FEARLESS_MAX_OUTPUT raises it)",
+    );
+}
+
+#[tokio::test]
 async fn service_checks_fall_back_to_the_pid_file_without_systemd() {
     assert!(
         !Path::new("/run/systemd/system").exists(),
