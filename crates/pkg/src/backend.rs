@@ -354,11 +354,15 @@ pub async fn free_kib(t: &Target<'_>, path: &str) -> Result<u64, PkgError> {
     let out = run(t, &argv, t.limits.command).await?;
     let out = ok(t, "df -Pk", out)?;
     let text = out.stdout_str();
+    parse_df(&text).ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
+}
+
+/// The `Available` column (KiB) of `df -Pk`'s one file system line.
+pub(crate) fn parse_df(text: &str) -> Option<u64> {
     text.lines()
         .nth(1)
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
 }
 
 /// A shell function, `holder`, that prints who holds the package lock right now, if
@@ -548,6 +552,24 @@ pub(crate) fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
+/// [`PkgError::Locked`]: `holder` kept the package lock for the whole wait.
+pub(crate) fn locked(t: &Target<'_>, holder: String) -> PkgError {
+    PkgError::Locked {
+        host: t.name.to_owned(),
+        holder,
+        waited: t.limits.lock_wait,
+    }
+}
+
+/// Add `dep` to the dependencies of `of` in `map`, once.
+pub(crate) fn add_dependency(map: &mut BTreeMap<String, Vec<String>>, of: &str, dep: &str) {
+    if let Some(list) = map.get_mut(of)
+        && !list.iter().any(|d| d == dep)
+    {
+        list.push(dep.to_owned());
+    }
+}
+
 pub(crate) fn parse_error(t: &Target<'_>, what: &str, detail: impl Into<String>) -> PkgError {
     PkgError::Parse {
         host: t.name.to_owned(),
@@ -604,7 +626,7 @@ pub(crate) async fn restarts(t: &Target<'_>) -> Result<Restarts, PkgError> {
     Ok(parse_restarts(&out.stdout_str()))
 }
 
-fn parse_restarts(text: &str) -> Restarts {
+pub(crate) fn parse_restarts(text: &str) -> Restarts {
     let mut r = Restarts::default();
     // The /proc scan: `exe PID PATH` for every process, `maps /proc/PID/maps` for those
     // mapping a deleted library. A process needs a restart when its executable or one of
