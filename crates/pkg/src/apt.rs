@@ -142,8 +142,7 @@ impl Apt {
     async fn simulate_args(&self, t: &Target<'_>, args: &[&str]) -> Result<String, PkgError> {
         let mut argv = with_env(&["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1"]);
         argv.extend(args.iter().map(|s| (*s).to_owned()));
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "simulate with apt-get -s", out)?;
+        let out = backend::run_ok(t, "simulate with apt-get -s", &argv, t.limits.command).await?;
         Ok(out.stdout_str())
     }
 }
@@ -197,22 +196,13 @@ impl PackageManager for Apt {
         }
         let mut argv = with_env(&["apt-cache", "madison", "--"]);
         argv.extend(names.iter().cloned());
-        let out = backend::run(t, &argv, t.limits.command).await?;
         // madison exits 0 with nothing for unknown names; anything else is a failure.
-        let out = backend::ok(t, "apt-cache madison", out)?;
+        let out = backend::run_ok(t, "apt-cache madison", &argv, t.limits.command).await?;
         Ok(parse_madison(&out.stdout_str()))
     }
 
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
-        let out = backend::run_script(
-            t,
-            "list the fearless package cache",
-            CACHED,
-            &[CACHE_DIR.to_owned()],
-            t.limits.command,
-        )
-        .await?;
-        Ok(parse_cached(&out.stdout_str()))
+        backend::cached(t, CACHED, &[CACHE_DIR.to_owned()]).await
     }
 
     async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
@@ -306,8 +296,7 @@ impl PackageManager for Apt {
                 .iter()
                 .map(|p| format!("{}={}", apt_name(&p.name, p.arch.as_deref()), p.version)),
         );
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "apt-cache depends", out)?;
+        let out = backend::run_ok(t, "apt-cache depends", &argv, t.limits.command).await?;
         Ok(parse_depends(&out.stdout_str()))
     }
 
@@ -484,20 +473,6 @@ pub(crate) fn parse_madison(text: &str) -> Vec<Offered> {
                     arch: None,
                     version: version.to_owned(),
                 }
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn parse_cached(text: &str) -> Vec<CachedFile> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(4, '\t');
-            Some(CachedFile {
-                name: parts.next()?.to_owned(),
-                arch: parts.next()?.to_owned(),
-                version: parts.next()?.to_owned(),
-                path: parts.next()?.to_owned(),
             })
         })
         .collect()

@@ -319,7 +319,7 @@ fi
 /// Find the host's package manager: apt when `apt-get` and `dpkg-query` exist, else dnf,
 /// else `yum` when it is dnf (yum 3 is not supported).
 pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
-    let out = run_script(
+    let said = script_answer(
         t,
         "detect the package manager",
         DETECT,
@@ -327,9 +327,7 @@ pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
         t.limits.command,
     )
     .await?;
-    let said = out.stdout_str();
-    let said = said.trim();
-    match said {
+    match said.as_str() {
         "apt" => Ok(Manager::Apt),
         "dnf" => Ok(Manager::Dnf),
         "yum" => Ok(Manager::Yum),
@@ -351,8 +349,7 @@ pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
 /// Free space, in KiB, of the file system holding `path` on the host (`df -Pk`).
 pub async fn free_kib(t: &Target<'_>, path: &str) -> Result<u64, PkgError> {
     let argv = with_env(&["df", "-Pk", "--", path]);
-    let out = run(t, &argv, t.limits.command).await?;
-    let out = ok(t, "df -Pk", out)?;
+    let out = run_ok(t, "df -Pk", &argv, t.limits.command).await?;
     let text = out.stdout_str();
     parse_df(&text).ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
 }
@@ -408,7 +405,7 @@ const WAIT_FOR_LOCK: &str = concat!(
 
 /// Who holds the host's package lock now (`process 1161 (dpkg)`), if anyone.
 pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
-    let out = run_script(
+    let said = script_answer(
         t,
         "look for the package lock",
         LOCK_HOLDER,
@@ -416,9 +413,7 @@ pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
         t.limits.command,
     )
     .await?;
-    let said = out.stdout_str();
-    let said = said.trim();
-    Ok((!said.is_empty()).then(|| said.to_owned()))
+    Ok((!said.is_empty()).then_some(said))
 }
 
 /// Wait, up to the lock wait, for whoever holds the package lock to let it go (a
@@ -426,7 +421,7 @@ pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
 /// [`DETACHED`]). Returns the holder if it still holds the lock after that.
 pub async fn wait_for_lock(t: &Target<'_>) -> Result<Option<String>, PkgError> {
     let secs = t.limits.lock_wait.as_secs().max(1);
-    let out = run_script(
+    let said = script_answer(
         t,
         "wait for the package lock",
         WAIT_FOR_LOCK,
@@ -434,9 +429,7 @@ pub async fn wait_for_lock(t: &Target<'_>) -> Result<Option<String>, PkgError> {
         t.limits.command + t.limits.lock_wait,
     )
     .await?;
-    let said = out.stdout_str();
-    let said = said.trim();
-    Ok((!said.is_empty()).then(|| said.to_owned()))
+    Ok((!said.is_empty()).then_some(said))
 }
 
 /// `env ENV… argv…`.
@@ -510,6 +503,17 @@ pub(crate) async fn run(
     Ok(out)
 }
 
+/// Run argv; it must exit 0 (else [`PkgError::Failed`] naming `action`).
+pub(crate) async fn run_ok(
+    t: &Target<'_>,
+    action: &str,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Output, PkgError> {
+    let out = run(t, argv, timeout).await?;
+    ok(t, action, out)
+}
+
 /// Run a constant script; it must exit 0.
 pub(crate) async fn run_script(
     t: &Target<'_>,
@@ -518,8 +522,52 @@ pub(crate) async fn run_script(
     args: &[String],
     timeout: Duration,
 ) -> Result<Output, PkgError> {
-    let out = run(t, &script_argv(script, args), timeout).await?;
-    ok(t, action, out)
+    run_ok(t, action, &script_argv(script, args), timeout).await
+}
+
+/// The packages in the host's cache, as a backend's listing `script` prints them
+/// (`NAME\tARCH\tVERSION\tPATH` lines).
+pub(crate) async fn cached(
+    t: &Target<'_>,
+    script: &str,
+    args: &[String],
+) -> Result<Vec<CachedFile>, PkgError> {
+    let out = run_script(
+        t,
+        "list the fearless package cache",
+        script,
+        args,
+        t.limits.command,
+    )
+    .await?;
+    Ok(parse_cached(&out.stdout_str()))
+}
+
+/// `NAME\tARCH\tVERSION\tPATH` lines (the path may hold tabs).
+pub(crate) fn parse_cached(text: &str) -> Vec<CachedFile> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(4, '\t');
+            Some(CachedFile {
+                name: parts.next()?.to_owned(),
+                arch: parts.next()?.to_owned(),
+                version: parts.next()?.to_owned(),
+                path: parts.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// [`run_script`]'s standard output, trimmed.
+async fn script_answer(
+    t: &Target<'_>,
+    action: &str,
+    script: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<String, PkgError> {
+    let out = run_script(t, action, script, args, timeout).await?;
+    Ok(out.stdout_str().trim().to_owned())
 }
 
 /// The output if it exited 0, else [`PkgError::Failed`] with the end of stderr.

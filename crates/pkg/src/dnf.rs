@@ -196,21 +196,12 @@ impl PackageManager for Dnf {
             "--",
         ]);
         argv.extend(names.iter().cloned());
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "dnf repoquery --available", out)?;
+        let out = backend::run_ok(t, "dnf repoquery --available", &argv, t.limits.command).await?;
         Ok(parse_offered(&out.stdout_str()))
     }
 
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
-        let out = backend::run_script(
-            t,
-            "list the fearless package cache",
-            CACHED,
-            &[CACHE_DIR.to_owned(), EVR.to_owned()],
-            t.limits.command,
-        )
-        .await?;
-        Ok(crate::apt::parse_cached(&out.stdout_str()))
+        backend::cached(t, CACHED, &[CACHE_DIR.to_owned(), EVR.to_owned()]).await
     }
 
     async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
@@ -227,8 +218,13 @@ impl PackageManager for Dnf {
             pkgs.iter()
                 .map(|p| spec(&p.name, &p.version, Some(&p.arch))),
         );
-        let out = backend::run(t, &script_argv(LOCKED, &args), budget(t)).await?;
-        let out = backend::ok(t, "keep packages in the cache", out)?;
+        let out = backend::run_ok(
+            t,
+            "keep packages in the cache",
+            &script_argv(LOCKED, &args),
+            budget(t),
+        )
+        .await?;
         Ok(backend::missing(pkgs, &out.stdout_str(), |p| {
             spec(&p.name, &p.version, Some(&p.arch))
         }))
@@ -312,8 +308,7 @@ impl PackageManager for Dnf {
         since: jiff::Timestamp,
     ) -> Result<Vec<Transaction>, PkgError> {
         let argv = with_env(&[self.program(), "-q", "history", "list"]);
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "dnf history list", out)?;
+        let out = backend::run_ok(t, "dnf history list", &argv, t.limits.command).await?;
         // The list has minute resolution: take a minute more, filter on the exact times.
         let from = since
             .checked_sub(jiff::SignedDuration::from_secs(60))

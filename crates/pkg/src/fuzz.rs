@@ -145,7 +145,7 @@ pub fn run(parser: Parser, text: &str) -> Result<usize, String> {
         Parser::AptMadison => apt::parse_madison(text).len(),
         Parser::AptDepends => apt::parse_depends(text).len(),
         Parser::AptLockHolder => apt::lock_holder(text).map_or(0, |h| h.len()),
-        Parser::CachedFiles => apt::parse_cached(text).len(),
+        Parser::CachedFiles => backend::parse_cached(text).len(),
         Parser::AptHistoryDump => {
             let (offset, dpkg, apt) = apt::split_history_dump(text).map_err(text_error)?;
             history::parse_dpkg(dpkg, apt, offset, all).len()
