@@ -7,8 +7,12 @@ use super::{Capabilities, Sink, SinkError};
 use crate::Event;
 use std::time::Duration;
 
-/// SQS and SNS both take at most 256 KiB.
-const MAX_BYTES: usize = 256 * 1024;
+/// What both sinks offer: acknowledged, durable, and at most 256 KiB (the limit of both).
+const CAPABILITIES: Capabilities = Capabilities {
+    acknowledged: true,
+    durable: true,
+    max_bytes: Some(256 * 1024),
+};
 
 fn credentials() -> Option<aws_sdk_sqs::config::Credentials> {
     let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
@@ -141,11 +145,7 @@ impl Sink for SqsSink {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            acknowledged: true,
-            durable: true,
-            max_bytes: Some(MAX_BYTES),
-        }
+        CAPABILITIES
     }
 }
 
@@ -206,10 +206,6 @@ impl Sink for SnsSink {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            acknowledged: true,
-            durable: true,
-            max_bytes: Some(MAX_BYTES),
-        }
+        CAPABILITIES
     }
 }

@@ -6,8 +6,17 @@ use std::path::Path;
 use std::time::Duration;
 
 fn inventory(yaml_hosts: &[String], ssh_config: &Path) -> fearless_config::Inventory {
+    inventory_connecting_within("3s", yaml_hosts, ssh_config)
+}
+
+/// [`inventory`] with another `connect_timeout`.
+fn inventory_connecting_within(
+    connect_timeout: &str,
+    yaml_hosts: &[String],
+    ssh_config: &Path,
+) -> fearless_config::Inventory {
     let yaml = format!(
-        "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s }}\n  hosts:\n{}\n",
+        "inventory:\n  ssh: {{ config: {}, connect_timeout: {connect_timeout} }}\n  hosts:\n{}\n",
         ssh_config.display(),
         yaml_hosts
             .iter()
@@ -357,14 +366,8 @@ async fn never_answers(greeting: &'static [u8], bound: Duration) {
         ),
     )
     .expect("write");
-    let yaml = format!(
-        "inventory:\n  ssh: {{ config: {}, connect_timeout: 1s }}\n  hosts:\n    mute: {{ address: 127.0.0.1, port: {port} }}\n",
-        cfg.display()
-    );
-    let inv = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
-        .unwrap_or_else(|e| panic!("{:?}", e.problems))
-        .config
-        .inventory;
+    let mute = format!("mute: {{ address: 127.0.0.1, port: {port} }}");
+    let inv = inventory_connecting_within("1s", &[mute], &cfg);
     let fleet = Fleet::new(&inv);
     let start = std::time::Instant::now();
     let err = fleet
@@ -398,14 +401,8 @@ async fn an_address_that_looks_like_an_option_is_refused_and_never_reaches_ssh()
     let marker = dir.path().join("pwned");
     let cfg = dir.path().join("ssh_config");
     std::fs::write(&cfg, "Host *\n  BatchMode yes\n").expect("write");
-    let yaml = format!(
-        "inventory:\n  ssh: {{ config: {}, connect_timeout: 1s }}\n  hosts:\n    evil: {{ address: 127.0.0.1, port: {port} }}\n",
-        cfg.display()
-    );
-    let inv = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
-        .unwrap_or_else(|e| panic!("{:?}", e.problems))
-        .config
-        .inventory;
+    let evil = format!("evil: {{ address: 127.0.0.1, port: {port} }}");
+    let inv = inventory_connecting_within("1s", &[evil], &cfg);
     // What a config that does not validate addresses would hand over.
     let mut host = inv.hosts["evil"].clone();
     host.address = format!("-oProxyCommand=touch {}", marker.display());
