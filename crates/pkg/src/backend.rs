@@ -477,14 +477,25 @@ pub(crate) fn detached(argv: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Run argv; a non-zero exit is returned as output, not an error. Standard output cut at
-/// the transport's cap is an error: a partial answer is never parsed as a whole one.
+/// Run argv; a non-zero exit is returned as output, not an error. For commands whose
+/// standard output is not parsed (a transaction's progress: cut at the transport's cap, it
+/// still says nothing about how the transaction went); the others use [`run_read`].
 pub(crate) async fn run(
     t: &Target<'_>,
     argv: &[String],
     timeout: Duration,
 ) -> Result<Output, PkgError> {
-    let out = t.transport.run(argv, timeout).await?;
+    Ok(t.transport.run(argv, timeout).await?)
+}
+
+/// [`run`] for a command whose standard output will be parsed: output cut at the
+/// transport's cap is an error, a partial answer is never parsed as a whole one.
+pub(crate) async fn run_read(
+    t: &Target<'_>,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Output, PkgError> {
+    let out = run(t, argv, timeout).await?;
     if out.stdout_truncated {
         let program = argv
             .iter()
@@ -503,14 +514,14 @@ pub(crate) async fn run(
     Ok(out)
 }
 
-/// Run argv; it must exit 0 (else [`PkgError::Failed`] naming `action`).
+/// [`run_read`]; it must exit 0 (else [`PkgError::Failed`] naming `action`).
 pub(crate) async fn run_ok(
     t: &Target<'_>,
     action: &str,
     argv: &[String],
     timeout: Duration,
 ) -> Result<Output, PkgError> {
-    let out = run(t, argv, timeout).await?;
+    let out = run_read(t, argv, timeout).await?;
     ok(t, action, out)
 }
 
@@ -735,7 +746,7 @@ mod tests {
         };
         let past_the_cap = fearless_exec::DEFAULT_MAX_OUTPUT + 1;
         let argv = with_env(&["head", "-c", &past_the_cap.to_string(), "/dev/zero"]);
-        let err = run(&t, &argv, Duration::from_secs(20))
+        let err = run_read(&t, &argv, Duration::from_secs(20))
             .await
             .expect_err("cut");
         assert!(
@@ -743,8 +754,13 @@ mod tests {
             "{err:?}"
         );
         let fits = with_env(&["head", "-c", "1000", "/dev/zero"]);
-        let out = run(&t, &fits, Duration::from_secs(20)).await.expect("fits");
+        let out = run_read(&t, &fits, Duration::from_secs(20))
+            .await
+            .expect("fits");
         assert_eq!(out.stdout.len(), 1000);
+        // A transaction's progress is not parsed: cut, it is still the command's output.
+        let out = run(&t, &argv, Duration::from_secs(20)).await.expect("runs");
+        assert!(out.success() && out.stdout_truncated);
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl PackageManager for Dnf {
             let mut argv = with_env(&[self.program(), "--assumeno", verb]);
             argv.extend(setopts(verb));
             argv.extend(args);
-            let out = backend::run(t, &argv, t.limits.command).await?;
+            let out = backend::run_read(t, &argv, t.limits.command).await?;
             // --assumeno ends in "Operation aborted." and exit 1; a resolver error says
             // "Error:" and no transaction table.
             let text = out.stdout_str();
