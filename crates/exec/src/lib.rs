@@ -3,8 +3,11 @@
 //!
 //! Invariants: only this crate touches hosts; commands are argv, quoted for the remote shell
 //! only in [`quote`]; SSH host keys are verified (`strict` by default, `accept-new` when
-//! configured, never off); a command's non-zero exit is data ([`Output`]), not an error.
+//! configured, never off); a command's non-zero exit is data ([`Output`]), not an error;
+//! every command has a deadline and its output a cap ([`Limits`]); an inventory address is
+//! never read by ssh as an option.
 
+mod bounded;
 pub mod quote;
 mod ssh;
 
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
+pub use bounded::{DEFAULT_MAX_OUTPUT, Limits, LimitsError, MAX_OUTPUT_ENV};
 pub use ssh::{SESSIONS_PER_HOST, SshTransport};
 
 /// What a command produced. A non-zero exit is a result, not an error.
@@ -21,10 +25,14 @@ pub use ssh::{SESSIONS_PER_HOST, SshTransport};
 pub struct Output {
     /// Exit code; `None` when killed by a signal.
     pub code: Option<i32>,
-    /// Captured standard output.
+    /// Captured standard output: at most [`Limits::max_output`] bytes.
     pub stdout: Vec<u8>,
-    /// Captured standard error.
+    /// Captured standard error: at most [`Limits::max_output`] bytes.
     pub stderr: Vec<u8>,
+    /// Whether standard output went on past the cap (what came after was discarded).
+    pub stdout_truncated: bool,
+    /// Whether standard error went on past the cap (what came after was discarded).
+    pub stderr_truncated: bool,
     /// Wall time of the command (excluding waiting for a concurrency slot).
     pub elapsed: Duration,
 }
@@ -33,6 +41,24 @@ impl Output {
     /// Whether it exited 0.
     pub fn success(&self) -> bool {
         self.code == Some(0)
+    }
+
+    /// Whether either stream was cut at the cap.
+    pub fn truncated(&self) -> bool {
+        self.stdout_truncated || self.stderr_truncated
+    }
+
+    /// What was cut, for a message: `stdout cut at 4194304 bytes`; `None` when nothing was.
+    pub fn truncation(&self) -> Option<String> {
+        let cut: Vec<String> = [
+            ("stdout", self.stdout_truncated, self.stdout.len()),
+            ("stderr", self.stderr_truncated, self.stderr.len()),
+        ]
+        .into_iter()
+        .filter(|(_, cut, _)| *cut)
+        .map(|(name, _, kept)| format!("{name} cut at {kept} bytes"))
+        .collect();
+        (!cut.is_empty()).then(|| cut.join(", "))
     }
 
     /// Standard output as (lossy) UTF-8.
@@ -74,13 +100,16 @@ pub enum ExecError {
         /// What ssh said.
         detail: String,
     },
-    /// The command took too long (connection problems are `Unreachable`).
-    #[error("{host}: no answer within {}", humantime_ms(*.after))]
+    /// The command took too long (connection problems are `Unreachable`); it was killed.
+    #[error("{host}: no answer within {}{}", humantime_ms(*.after), .cut_at.map(|n| format!(" (its output went on past the cap and was cut at {n} bytes)")).unwrap_or_default())]
     Timeout {
         /// Inventory name.
         host: String,
         /// The limit that was hit.
         after: Duration,
+        /// The cap, when the command's output had passed it before the deadline (a
+        /// command that prints forever ends here).
+        cut_at: Option<usize>,
     },
     /// The program could not be started (e.g. not found on the controller).
     #[error("{host}: cannot run `{program}`: {detail}")]
@@ -99,6 +128,16 @@ pub enum ExecError {
         host: String,
         /// Which argument.
         source: quote::QuoteError,
+    },
+    /// The inventory address cannot be given to ssh: it would be read as an option.
+    #[error(
+        "{host}: address `{address}` starts with `-`, which ssh would read as an option; refused"
+    )]
+    BadAddress {
+        /// Inventory name.
+        host: String,
+        /// The address as configured.
+        address: String,
     },
     /// The host's transport is not available in this version.
     #[error("{host}: transport `{transport}` is not supported yet")]
@@ -120,6 +159,20 @@ impl ExecError {
                 | ExecError::HostKey { .. }
                 | ExecError::Unsupported { .. }
         )
+    }
+
+    /// The inventory name of the host it is about.
+    pub fn host(&self) -> &str {
+        match self {
+            ExecError::Unreachable { host, .. }
+            | ExecError::Auth { host, .. }
+            | ExecError::HostKey { host, .. }
+            | ExecError::Timeout { host, .. }
+            | ExecError::Spawn { host, .. }
+            | ExecError::Quote { host, .. }
+            | ExecError::BadAddress { host, .. }
+            | ExecError::Unsupported { host, .. } => host,
+        }
     }
 }
 
@@ -143,14 +196,21 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// Build the transport for `host` (nothing is connected yet).
+    /// Build the transport for `host` (nothing is connected yet), with the output cap
+    /// [`MAX_OUTPUT_ENV`] sets (else [`DEFAULT_MAX_OUTPUT`]).
     pub fn for_host(host: &Host, ssh: &SshOptions) -> Self {
+        Self::for_host_with(host, ssh, Limits::configured())
+    }
+
+    /// [`Transport::for_host`] with explicit limits.
+    pub fn for_host_with(host: &Host, ssh: &SshOptions, limits: Limits) -> Self {
         match host.transport {
             TransportKind::Local => Transport::Local(LocalTransport {
                 host: host.name.clone(),
                 sudo: needs_sudo(host),
+                limits,
             }),
-            TransportKind::Ssh => Transport::Ssh(Box::new(SshTransport::new(host, ssh))),
+            TransportKind::Ssh => Transport::Ssh(Box::new(SshTransport::new(host, ssh, limits))),
             TransportKind::Ssm => Transport::Unsupported(host.name.clone(), "ssm"),
         }
     }
@@ -160,7 +220,17 @@ impl Transport {
         Transport::Local(LocalTransport {
             host: "controller".into(),
             sudo: false,
+            limits: Limits::configured(),
         })
+    }
+
+    /// The limits its commands run under.
+    pub fn limits(&self) -> Limits {
+        match self {
+            Transport::Local(t) => t.limits,
+            Transport::Ssh(t) => t.limits,
+            Transport::Unsupported(..) => Limits::configured(),
+        }
     }
 
     /// The inventory name of the host this reaches.
@@ -252,6 +322,7 @@ pub(crate) fn with_become(argv: &[String], sudo: bool) -> Vec<String> {
 pub struct LocalTransport {
     host: String,
     sudo: bool,
+    limits: Limits,
 }
 
 impl LocalTransport {
@@ -264,29 +335,41 @@ impl LocalTransport {
                 detail: "empty command".into(),
             });
         };
-        let start = Instant::now();
-        let child = tokio::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        match tokio::time::timeout(timeout, child).await {
-            Err(_) => Err(ExecError::Timeout {
-                host: self.host.clone(),
-                after: timeout,
-            }),
-            Ok(Err(e)) => Err(ExecError::Spawn {
-                host: self.host.clone(),
-                program: program.clone(),
-                detail: e.to_string(),
-            }),
-            Ok(Ok(out)) => Ok(Output {
-                code: out.status.code(),
-                stdout: out.stdout,
-                stderr: out.stderr,
-                elapsed: start.elapsed(),
-            }),
-        }
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args);
+        finish(&self.host, program, cmd, timeout, self.limits).await
+    }
+}
+
+/// Run `cmd` (whose argv[0] is `program`) for `host` within `timeout` and `limits`: the
+/// one way both transports run a process.
+pub(crate) async fn finish(
+    host: &str,
+    program: &str,
+    cmd: tokio::process::Command,
+    timeout: Duration,
+    limits: Limits,
+) -> Result<Output, ExecError> {
+    let start = Instant::now();
+    match bounded::run(cmd, timeout, limits).await {
+        Err(bounded::Stopped::Deadline { cut }) => Err(ExecError::Timeout {
+            host: host.to_owned(),
+            after: timeout,
+            cut_at: cut.then_some(limits.max_output),
+        }),
+        Err(bounded::Stopped::Spawn(e)) => Err(ExecError::Spawn {
+            host: host.to_owned(),
+            program: program.to_owned(),
+            detail: e.to_string(),
+        }),
+        Ok(done) => Ok(Output {
+            code: done.code,
+            stdout: done.stdout.bytes,
+            stderr: done.stderr.bytes,
+            stdout_truncated: done.stdout.cut,
+            stderr_truncated: done.stderr.cut,
+            elapsed: start.elapsed(),
+        }),
     }
 }
 
@@ -298,15 +381,21 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Transports for every host of the inventory (connections open on first use).
+    /// Transports for every host of the inventory (connections open on first use), with
+    /// the output cap [`MAX_OUTPUT_ENV`] sets (else [`DEFAULT_MAX_OUTPUT`]).
     pub fn new(inventory: &Inventory) -> Self {
+        Self::with_limits(inventory, Limits::configured())
+    }
+
+    /// [`Fleet::new`] with explicit limits for every host.
+    pub fn with_limits(inventory: &Inventory, limits: Limits) -> Self {
         let transports = inventory
             .hosts
             .values()
             .map(|h| {
                 (
                     h.name.clone(),
-                    Arc::new(Transport::for_host(h, &inventory.ssh)),
+                    Arc::new(Transport::for_host_with(h, &inventory.ssh, limits)),
                 )
             })
             .collect();

@@ -4,12 +4,17 @@
 //! name derived from the destination and outlive the process by that idle time, so the next
 //! fearless command (or a second one running at the same time) reuses them, as Ansible's
 //! ControlPersist does.
+//!
+//! Every `ssh` this module starts has a deadline and is killed when it passes: opening a
+//! master (ssh's `ConnectTimeout` bounds the TCP connect and the banner; the key exchange
+//! and authentication get [`OPEN_GRACE`] more, since ssh bounds neither), asking a master
+//! whether it lives or telling it to exit ([`CONTROL_DEADLINE`]), and each command (its
+//! timeout, also enforced on the host by coreutils `timeout`). The destination always
+//! comes after `--`, with the user and port as `-l` and `-p`, and one that starts with `-`
+//! is refused: an inventory address can never become an ssh option.
 
-use crate::{ExecError, Output, quote, with_become};
+use crate::{ExecError, Limits, Output, quote, with_become};
 use fearless_config::{Host, HostKeyChecking, SshOptions};
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
-use std::error::Error as _;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,29 +25,36 @@ use tokio::sync::{Mutex, Semaphore};
 pub const SESSIONS_PER_HOST: usize = 8;
 
 /// Seconds an idle master connection stays up (it outlives a crashed fearless by this much).
-const MASTER_IDLE_SECS: usize = 300;
+const MASTER_IDLE_SECS: u64 = 300;
+
+/// How long opening a master may take beyond `ConnectTimeout`: the key exchange and the
+/// authentication, which ssh itself does not bound (a server that sends its banner and then
+/// nothing would hold it forever).
+const OPEN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a control command (`ssh -O check`, `-O exit`) to a local master may take.
+const CONTROL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs commands on one host over ssh.
 #[derive(Debug)]
 pub struct SshTransport {
     pub(crate) host: String,
-    destination: String,
-    builder: SessionBuilder,
+    pub(crate) limits: Limits,
+    dest: Destination,
     sudo: bool,
     /// The master: opened on first use (once, whoever asks first), kept until
     /// [`SshTransport::reconnect`] drops it.
-    session: Mutex<Option<Result<Arc<Session>, ExecError>>>,
+    master: Mutex<Option<Result<Arc<Master>, ExecError>>>,
     sessions: Semaphore,
-    persist: Option<Persist>,
+    /// With `persist`: how long the master outlives us, and its socket's name in the
+    /// control directory (a hash of everything that makes two connections interchangeable).
+    persist: Option<(Duration, String)>,
 }
 
-/// A master that outlives the process.
+/// Where and how a master connects.
 #[derive(Debug)]
-struct Persist {
-    idle: Duration,
-    /// The socket's name in the control directory: a hash of everything that makes two
-    /// connections interchangeable.
-    name: String,
+struct Destination {
+    address: String,
     user: String,
     port: u16,
     config_file: Option<PathBuf>,
@@ -50,29 +62,22 @@ struct Persist {
     connect_timeout: Duration,
 }
 
+/// A running master connection, reached through its control socket.
+#[derive(Debug)]
+struct Master {
+    socket: PathBuf,
+    /// Where the master writes what it has to say (`ssh -E`).
+    log: PathBuf,
+    /// A master of this process only: its private directory, removed with it. When it is
+    /// dropped without [`Master::exit`], the master is told to exit there and then.
+    own: Option<tempfile::TempDir>,
+}
+
 impl SshTransport {
-    pub(crate) fn new(host: &Host, opts: &SshOptions) -> Self {
-        let mut builder = SessionBuilder::default();
-        builder
-            .user(host.user.clone())
-            .port(host.port)
-            .connect_timeout(opts.connect_timeout)
-            .server_alive_interval(Duration::from_secs(15))
-            // A master whose fearless died (Ctrl-C, crash) must not linger forever.
-            .control_persist(ControlPersist::IdleFor(
-                NonZeroUsize::new(MASTER_IDLE_SECS).unwrap_or(NonZeroUsize::MIN),
-            ))
-            .known_hosts_check(match opts.host_key_checking {
-                HostKeyChecking::Strict => KnownHosts::Strict,
-                HostKeyChecking::AcceptNew => KnownHosts::Add,
-            });
-        if let Some(cfg) = &opts.config_file {
-            builder.config_file(cfg);
-        }
+    pub(crate) fn new(host: &Host, opts: &SshOptions, limits: Limits) -> Self {
         let strict = opts.host_key_checking == HostKeyChecking::Strict;
-        let persist = opts.persist.map(|idle| Persist {
-            idle,
-            name: format!(
+        let persist = opts.persist.map(|idle| {
+            let name = format!(
                 "{:016x}",
                 fnv64(
                     format!(
@@ -81,123 +86,198 @@ impl SshTransport {
                     )
                     .as_bytes()
                 )
-            ),
-            user: host.user.clone(),
-            port: host.port,
-            config_file: opts.config_file.clone(),
-            strict,
-            connect_timeout: opts.connect_timeout,
+            );
+            (idle, name)
         });
         Self {
             host: host.name.clone(),
-            destination: host.address.clone(),
-            builder,
+            limits,
+            dest: Destination {
+                address: host.address.clone(),
+                user: host.user.clone(),
+                port: host.port,
+                config_file: opts.config_file.clone(),
+                strict,
+                connect_timeout: opts.connect_timeout,
+            },
             sudo: crate::needs_sudo(host),
-            session: Mutex::new(None),
+            master: Mutex::new(None),
             sessions: Semaphore::new(SESSIONS_PER_HOST),
             persist,
         }
     }
 
-    /// Reuse the persistent master if it is alive, else start it (under a lock, so two
-    /// processes never start two masters on one socket).
-    async fn persistent(&self, p: &Persist) -> Result<Session, ExecError> {
-        let io = |what: &str, e: std::io::Error| ExecError::Spawn {
+    fn io_error(&self, what: &str, e: &std::io::Error) -> ExecError {
+        ExecError::Spawn {
             host: self.host.clone(),
             program: "ssh".into(),
             detail: format!("{what}: {e}"),
+        }
+    }
+
+    /// Reuse the persistent master if it is alive, else start it (under a lock, so two
+    /// processes never start two masters on one socket).
+    async fn persistent(&self, idle: Duration, name: &str) -> Result<Master, ExecError> {
+        let dir =
+            control_dir().map_err(|e| self.io_error("prepare the ssh control directory", &e))?;
+        let master = Master {
+            socket: dir.join(name),
+            log: dir.join(format!("{name}.log")),
+            own: None,
         };
-        let dir = control_dir().map_err(|e| io("prepare the ssh control directory", e))?;
-        let socket = dir.join(&p.name);
-        let log = dir.join(format!("{}.log", p.name));
-        let lock = std::fs::File::create(dir.join(format!("{}.lock", p.name)))
-            .map_err(|e| io("create the ssh control lock", e))?;
+        let lock = std::fs::File::create(dir.join(format!("{name}.lock")))
+            .map_err(|e| self.io_error("create the ssh control lock", &e))?;
+        // Whoever holds the lock is opening the master, within its own deadline; wait
+        // for it a little longer than that, never forever.
+        let waited = Instant::now();
+        let patience = 2 * (self.dest.connect_timeout + OPEN_GRACE);
         loop {
             match lock.try_lock() {
                 Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) => {
+                Err(std::fs::TryLockError::WouldBlock) if waited.elapsed() < patience => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(ExecError::Unreachable {
+                        host: self.host.clone(),
+                        detail: format!(
+                            "another fearless process has been opening the connection for {}s",
+                            patience.as_secs()
+                        ),
+                    });
+                }
                 Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(io("lock the ssh control socket", e));
+                    return Err(self.io_error("lock the ssh control socket", &e));
                 }
             }
         }
-        if socket.exists() {
-            let session = Session::resume(socket.clone().into_boxed_path(), None);
-            if session.check().await.is_ok() {
-                return Ok(session);
+        if master.socket.exists() {
+            if master.check().await {
+                return Ok(master);
             }
-            let _ = std::fs::remove_file(&socket);
+            let _ = std::fs::remove_file(&master.socket);
         }
-        let _ = std::fs::remove_file(&log);
-        let mut cmd = tokio::process::Command::new("ssh");
-        cmd.arg("-M")
-            .arg("-f")
-            .arg("-N")
-            .arg("-S")
-            .arg(&socket)
-            .arg("-E")
-            .arg(&log)
-            .args(["-o", "BatchMode=yes", "-o", "ServerAliveInterval=15"])
-            .arg("-o")
-            .arg(format!("ControlPersist={}s", p.idle.as_secs().max(1)))
-            .arg("-o")
-            .arg(format!(
-                "ConnectTimeout={}",
-                p.connect_timeout.as_secs().max(1)
-            ))
-            .arg("-o")
-            .arg(if p.strict {
-                "StrictHostKeyChecking=yes"
-            } else {
-                "StrictHostKeyChecking=accept-new"
+        self.launch(&master.socket, &master.log, idle).await?;
+        Ok(master)
+    }
+
+    /// A master of this process only, in a private directory of its own.
+    async fn private(&self) -> Result<Master, ExecError> {
+        // The control directory when there is one; else the system's temp directory (the
+        // new directory is private, 0700, either way).
+        let base = control_dir().unwrap_or_else(|_| std::env::temp_dir());
+        let dir = tempfile::Builder::new()
+            .prefix("fearless-ssh-")
+            .tempdir_in(&base)
+            .map_err(|e| self.io_error("create a directory for the ssh master", &e))?;
+        let (socket, log) = (dir.path().join("master"), dir.path().join("log"));
+        self.launch(&socket, &log, Duration::from_secs(MASTER_IDLE_SECS))
+            .await?;
+        Ok(Master {
+            socket,
+            log,
+            own: Some(dir),
+        })
+    }
+
+    /// Start `ssh -M` on `socket` (logging to `log`), to exit once idle for `idle`, and
+    /// wait until it is authenticated and in the background (`-f`).
+    async fn launch(&self, socket: &Path, log: &Path, idle: Duration) -> Result<(), ExecError> {
+        let d = &self.dest;
+        if d.address.starts_with('-') {
+            return Err(ExecError::BadAddress {
+                host: self.host.clone(),
+                address: d.address.clone(),
             });
-        if let Some(cfg) = &p.config_file {
-            cmd.arg("-F").arg(cfg);
         }
-        cmd.arg("-p")
-            .arg(p.port.to_string())
-            .arg("-l")
-            .arg(&p.user)
-            .arg("--")
-            .arg(&self.destination)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        // `-f` returns once the master is authenticated and in the background.
-        let status = tokio::time::timeout(p.connect_timeout + Duration::from_secs(5), cmd.status())
+        let _ = std::fs::remove_file(log);
+        let mut cmd = self
+            .master_command(socket, log, idle)
+            .map_err(|e| self.io_error("create the ssh log", &e))?;
+        let deadline = d.connect_timeout.max(Duration::from_secs(1)) + OPEN_GRACE;
+        let status = tokio::time::timeout(deadline, cmd.status())
             .await
             .map_err(|_| ExecError::Unreachable {
                 host: self.host.clone(),
-                detail: format!("no connection within {}s", p.connect_timeout.as_secs()),
+                detail: format!(
+                    "no ssh connection within {}s (the name lookup or the handshake never finished)",
+                    deadline.as_secs()
+                ),
             })?
-            .map_err(|e| io("run ssh", e))?;
+            .map_err(|e| self.io_error("run ssh", &e))?;
         if !status.success() || !socket.exists() {
-            let mut said = std::fs::read_to_string(&log).unwrap_or_default();
+            let mut said = std::fs::read_to_string(log).unwrap_or_default();
             if said.trim().is_empty() {
                 said = format!("ssh exited with {status}");
             }
             return Err(classify_text(&self.host, &said));
         }
-        Ok(Session::resume(socket.into_boxed_path(), None))
+        Ok(())
     }
 
-    async fn session(&self) -> Result<Arc<Session>, ExecError> {
-        let mut slot = self.session.lock().await;
+    /// The `ssh -M -f` that opens a master. `-l`/`-p` take the next word whatever it is,
+    /// and nothing after `--` is an option, so the address is only ever a destination.
+    /// What ssh says goes to `log`, before it opens it as its `-E` log too.
+    fn master_command(
+        &self,
+        socket: &Path,
+        log: &Path,
+        idle: Duration,
+    ) -> std::io::Result<tokio::process::Command> {
+        let d = &self.dest;
+        let said = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-M")
+            .arg("-f")
+            .arg("-N")
+            .arg("-S")
+            .arg(socket)
+            .arg("-E")
+            .arg(log)
+            .args(["-o", "BatchMode=yes", "-o", "ServerAliveInterval=15"])
+            .arg("-o")
+            .arg(format!("ControlPersist={}s", idle.as_secs().max(1)))
+            .arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                d.connect_timeout.as_secs().max(1)
+            ))
+            .arg("-o")
+            .arg(if d.strict {
+                "StrictHostKeyChecking=yes"
+            } else {
+                "StrictHostKeyChecking=accept-new"
+            });
+        if let Some(cfg) = &d.config_file {
+            cmd.arg("-F").arg(cfg);
+        }
+        cmd.arg("-p")
+            .arg(d.port.to_string())
+            .arg("-l")
+            .arg(&d.user)
+            .arg("--")
+            .arg(&d.address)
+            // The master inherits these: a pipe would stay open as long as it lives.
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(said)
+            // Until `-f` forks the master off, the process is the one that connects: killing
+            // it at the deadline leaves nothing behind.
+            .kill_on_drop(true);
+        Ok(cmd)
+    }
+
+    async fn master(&self) -> Result<Arc<Master>, ExecError> {
+        let mut slot = self.master.lock().await;
         if let Some(known) = &*slot {
             return known.clone();
         }
-        let opened = if let Some(p) = &self.persist {
-            self.persistent(p).await
-        } else {
-            // ssh's ConnectTimeout bounds both the TCP connect and the handshake; an
-            // outer timeout here would orphan the `ssh -M` it interrupts.
-            self.builder
-                .connect(&self.destination)
-                .await
-                .map_err(|e| classify(&self.host, &e))
+        let opened = match &self.persist {
+            Some((idle, name)) => self.persistent(*idle, name).await,
+            None => self.private().await,
         }
         .map(Arc::new);
         *slot = Some(opened.clone());
@@ -207,18 +287,13 @@ impl SshTransport {
     /// Forget the master (or why it could not be opened): the next command connects
     /// again. For a host that went away on purpose and came back (a reboot).
     pub(crate) async fn reconnect(&self) {
-        let old = self.session.lock().await.take();
-        if self.persist.is_some() {
-            // A dead persistent master is found dead and replaced by the next `persistent`.
-            return;
-        }
-        if let Some(Ok(session)) = old
-            && let Ok(session) = Arc::try_unwrap(session)
+        let old = self.master.lock().await.take();
+        // A persistent master found dead is replaced by the next `persistent`; one of ours
+        // is told to exit (the host is gone or back: that can only fail, quietly).
+        if let Some(Ok(master)) = old
+            && let Ok(master) = Arc::try_unwrap(master)
         {
-            // The host is gone or back: closing the old master can only fail; say so, quietly.
-            if let Err(e) = session.close().await {
-                tracing::debug!(host = %self.host, error = %e, "closing the old ssh master failed");
-            }
+            master.exit().await;
         }
     }
 
@@ -232,7 +307,7 @@ impl SshTransport {
             host: self.host.clone(),
             source,
         })?;
-        let session = self.session().await?;
+        let master = self.master().await?;
         let _permit = self
             .sessions
             .acquire()
@@ -241,15 +316,14 @@ impl SshTransport {
                 host: self.host.clone(),
                 detail: "transport closed".into(),
             })?;
-        let start = Instant::now();
         // Run on the master ourselves (as openssh's process-mux does) rather than through
-        // `Session::command`, which turns remote exits 127 and 255 into errors and drops the
-        // output: a check needs both. If the master is gone, ssh falls back to a connection
-        // of its own: `ProxyCommand=false` makes that fail at once, with no name lookup and
-        // no traffic (and `-p 9`, discard, were it ever tried).
-        let child = tokio::process::Command::new("ssh")
-            .arg("-S")
-            .arg(session.control_socket())
+        // a library that turns remote exits 127 and 255 into errors and drops the output: a
+        // check needs both. If the master is gone, ssh falls back to a connection of its
+        // own: `ProxyCommand=false` makes that fail at once, with no name lookup and no
+        // traffic (and `-p 9`, discard, were it ever tried).
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-S")
+            .arg(&master.socket)
             .args([
                 "-o",
                 "BatchMode=yes",
@@ -261,50 +335,89 @@ impl SshTransport {
                 "none",
                 "--",
             ])
-            .arg(&line)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        match tokio::time::timeout(timeout, child).await {
-            Err(_) => Err(ExecError::Timeout {
+            .arg(&line);
+        let out = crate::finish(&self.host, "ssh", cmd, timeout, self.limits).await?;
+        // ssh itself exits 255 when the connection breaks; a remote 255 leaves the master
+        // healthy. Ask the master which it was.
+        if out.code == Some(255) && !master.check().await {
+            return Err(ExecError::Unreachable {
                 host: self.host.clone(),
-                after: timeout,
-            }),
-            Ok(Err(e)) => Err(ExecError::Spawn {
-                host: self.host.clone(),
-                program: "ssh".into(),
-                detail: e.to_string(),
-            }),
-            Ok(Ok(out)) => {
-                let code = out.status.code();
-                // ssh itself exits 255 when the connection breaks; a remote 255 leaves the
-                // master healthy. Ask the master which it was.
-                if code == Some(255) && session.check().await.is_err() {
-                    return Err(ExecError::Unreachable {
-                        host: self.host.clone(),
-                        detail: "connection lost".into(),
-                    });
-                }
-                Ok(Output {
-                    code,
-                    stdout: out.stdout,
-                    stderr: out.stderr,
-                    elapsed: start.elapsed(),
-                })
-            }
+                detail: "connection lost".into(),
+            });
         }
+        Ok(out)
     }
 
     pub(crate) async fn close(self) {
-        if self.persist.is_some() {
-            // The master stays for the next command; its idle timer ends it.
+        // A persistent master stays for the next command; its idle timer ends it.
+        if let Some(Ok(master)) = self.master.into_inner()
+            && let Ok(master) = Arc::try_unwrap(master)
+        {
+            master.exit().await;
+        }
+    }
+}
+
+impl Master {
+    /// `ssh -O CMD` to this master (the caller bounds it).
+    fn control(&self, cmd: &str) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new("ssh");
+        c.arg("-S")
+            .arg(&self.socket)
+            .args(["-o", "BatchMode=yes", "-O", cmd, "none"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Whether the master is alive (its connection up).
+    async fn check(&self) -> bool {
+        matches!(
+            tokio::time::timeout(CONTROL_DEADLINE, self.control("check").status()).await,
+            Ok(Ok(s)) if s.success()
+        )
+    }
+
+    /// Tell a master of ours to exit (a persistent one is left to its idle timer).
+    async fn exit(mut self) {
+        let Some(dir) = self.own.take() else { return };
+        let said = tokio::time::timeout(CONTROL_DEADLINE, self.control("exit").status()).await;
+        if !matches!(said, Ok(Ok(s)) if s.success()) {
+            // Gone already (its host rebooted), or not answering: nothing more to do.
+            tracing::debug!(socket = %self.socket.display(), "the ssh master did not confirm its exit");
+        }
+        drop(dir);
+    }
+}
+
+impl Drop for Master {
+    /// A master of ours dropped without [`Master::exit`] (a fleet dropped without
+    /// closing): tell it to exit now, so it does not linger for its idle time.
+    fn drop(&mut self) {
+        if self.own.is_none() {
             return;
         }
-        if let Some(Ok(session)) = self.session.into_inner()
-            && let Ok(session) = Arc::try_unwrap(session)
-            && let Err(e) = session.close().await
-        {
-            tracing::debug!(host = %self.host, error = %e, "closing the ssh master failed");
+        let Ok(mut child) = std::process::Command::new("ssh")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-o", "BatchMode=yes", "-O", "exit", "none"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        else {
+            return;
+        };
+        let start = Instant::now();
+        while matches!(child.try_wait(), Ok(None)) {
+            if start.elapsed() > CONTROL_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
@@ -359,17 +472,7 @@ fn fnv64(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Map ssh's words to a typed error.
-fn classify(host: &str, e: &openssh::Error) -> ExecError {
-    let mut detail = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        detail = format!("{detail}: {s}");
-        src = s.source();
-    }
-    classify_text(host, &detail)
-}
-
+/// Map what ssh said to a typed error.
 fn classify_text(host: &str, detail: &str) -> ExecError {
     let text = detail.to_ascii_lowercase();
     let host = host.to_owned();
@@ -391,5 +494,59 @@ fn classify_text(host: &str, detail: &str) -> ExecError {
         ExecError::Auth { host, detail }
     } else {
         ExecError::Unreachable { host, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Even without the refusal in `launch`, the real ssh client reads an address that
+    /// looks like an option as a destination: nothing runs, nothing connects.
+    #[tokio::test]
+    async fn the_master_command_never_reads_the_address_as_an_option() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let dir = tempfile::tempdir().expect("tmp");
+        let marker = dir.path().join("pwned");
+        let cfg = dir.path().join("ssh_config");
+        std::fs::write(&cfg, "Host *\n  BatchMode yes\n").expect("write");
+        for address in [
+            format!("-oProxyCommand=touch {}", marker.display()),
+            format!("-oProxyCommand=touch {} 127.0.0.1", marker.display()),
+        ] {
+            let yaml = format!(
+                "inventory:\n  ssh: {{ config: {}, connect_timeout: 1s }}\n  hosts:\n    evil: {{ address: 127.0.0.1, port: {port} }}\n",
+                cfg.display()
+            );
+            let inv = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
+                .unwrap_or_else(|e| panic!("{:?}", e.problems))
+                .config
+                .inventory;
+            // What a config that does not validate addresses would hand over.
+            let mut host = inv.hosts["evil"].clone();
+            host.address = address;
+            let opts = inv.ssh.clone();
+            let t = SshTransport::new(&host, &opts, Limits::default());
+            let (socket, log) = (dir.path().join("m"), dir.path().join("log"));
+            let status = tokio::time::timeout(
+                Duration::from_secs(10),
+                t.master_command(&socket, &log, Duration::from_secs(1))
+                    .expect("log")
+                    .status(),
+            )
+            .await
+            .expect("ssh ends")
+            .expect("ssh runs");
+            assert!(!status.success());
+            assert!(!marker.exists(), "ssh ran the injected ProxyCommand");
+            assert!(
+                matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "ssh connected somewhere"
+            );
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(said.contains("invalid characters"), "{said}");
+        }
     }
 }

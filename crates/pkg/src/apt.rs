@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::backend::{
     self, CACHE_DIR, CachedFile, Offered, PackageManager, Request, Target, with_env,
 };
-use crate::error::PkgError;
+use crate::error::{OutputError, PkgError};
 use crate::history::{self, Transaction};
 use crate::model::{Delta, Installed, Manager, Pending};
 
@@ -68,17 +68,23 @@ fn apt_name(name: &str, arch: Option<&str>) -> String {
     }
 }
 
+/// apt's name for a package key, `name:arch` ([`Installed::key`]).
+fn apt_key(key: &str) -> String {
+    let (name, arch) = key
+        .split_once(':')
+        .map_or((key, None), |(n, a)| (n, Some(a)));
+    apt_name(name, arch)
+}
+
 fn request_args(request: &Request) -> Vec<String> {
     let installs = request.install.iter().map(|i| match &i.file {
         Some(file) => file.clone(),
         None => format!("{}={}", apt_name(&i.name, i.arch.as_deref()), i.version),
     });
-    let removals = request.remove.iter().map(|key| {
-        let (name, arch) = key
-            .split_once(':')
-            .map_or((key.as_str(), None), |(n, a)| (n, Some(a)));
-        format!("{}-", apt_name(name, arch))
-    });
+    let removals = request
+        .remove
+        .iter()
+        .map(|key| format!("{}-", apt_key(key)));
     installs.chain(removals).collect()
 }
 
@@ -97,17 +103,13 @@ fn apt_failure(t: &Target<'_>, action: &str, out: &fearless_exec::Output) -> Pkg
     if gave_up {
         let all = format!("{}\n{stderr}", out.stdout_str());
         let holder = lock_holder(&all).unwrap_or_else(|| "another process".to_owned());
-        return PkgError::Locked {
-            host: t.name.to_owned(),
-            holder,
-            waited: t.limits.lock_wait,
-        };
+        return backend::locked(t, holder);
     }
     backend::failed(t, action, out)
 }
 
 /// `process 1161 (dpkg)` from apt's last "It is held by process 1161 (dpkg)".
-fn lock_holder(text: &str) -> Option<String> {
+pub(crate) fn lock_holder(text: &str) -> Option<String> {
     let at = text.rfind("held by ")?;
     let rest = &text[at + "held by ".len()..];
     let end = rest.find(')').map_or(rest.len(), |i| i + 1);
@@ -140,8 +142,7 @@ impl Apt {
     async fn simulate_args(&self, t: &Target<'_>, args: &[&str]) -> Result<String, PkgError> {
         let mut argv = with_env(&["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1"]);
         argv.extend(args.iter().map(|s| (*s).to_owned()));
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "simulate with apt-get -s", out)?;
+        let out = backend::run_ok(t, "simulate with apt-get -s", &argv, t.limits.command).await?;
         Ok(out.stdout_str())
     }
 }
@@ -160,7 +161,8 @@ impl PackageManager for Apt {
             t.limits.command,
         )
         .await?;
-        parse_installed(&out.stdout_str()).map_err(|e| backend::parse_error(t, "dpkg-query", e))
+        parse_installed(&out.stdout_str())
+            .map_err(|e| backend::parse_error(t, "dpkg-query", e.to_string()))
     }
 
     async fn refresh(&self, t: &Target<'_>) -> Result<(), PkgError> {
@@ -194,22 +196,13 @@ impl PackageManager for Apt {
         }
         let mut argv = with_env(&["apt-cache", "madison", "--"]);
         argv.extend(names.iter().cloned());
-        let out = backend::run(t, &argv, t.limits.command).await?;
         // madison exits 0 with nothing for unknown names; anything else is a failure.
-        let out = backend::ok(t, "apt-cache madison", out)?;
+        let out = backend::run_ok(t, "apt-cache madison", &argv, t.limits.command).await?;
         Ok(parse_madison(&out.stdout_str()))
     }
 
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
-        let out = backend::run_script(
-            t,
-            "list the fearless package cache",
-            CACHED,
-            &[CACHE_DIR.to_owned()],
-            t.limits.command,
-        )
-        .await?;
-        Ok(parse_cached(&out.stdout_str()))
+        backend::cached(t, CACHED, &[CACHE_DIR.to_owned()]).await
     }
 
     async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
@@ -272,12 +265,7 @@ impl PackageManager for Apt {
             }
             let lock = lock_option(t);
             let mut argv = with_env(&["apt-mark", "-o", &lock, how]);
-            argv.extend(keys.iter().map(|k| {
-                let (name, arch) = k
-                    .split_once(':')
-                    .map_or((k.as_str(), None), |(n, a)| (n, Some(a)));
-                apt_name(name, arch)
-            }));
+            argv.extend(keys.iter().map(|k| apt_key(k)));
             let out = backend::run(t, &backend::detached(argv), budget(t)).await?;
             if !out.success() {
                 return Err(apt_failure(t, &format!("apt-mark {how}"), &out));
@@ -308,8 +296,7 @@ impl PackageManager for Apt {
                 .iter()
                 .map(|p| format!("{}={}", apt_name(&p.name, p.arch.as_deref()), p.version)),
         );
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "apt-cache depends", out)?;
+        let out = backend::run_ok(t, "apt-cache depends", &argv, t.limits.command).await?;
         Ok(parse_depends(&out.stdout_str()))
     }
 
@@ -321,20 +308,15 @@ impl PackageManager for Apt {
         let out = backend::run_script(t, "read dpkg and apt logs", HISTORY, &[], t.limits.command)
             .await?;
         let text = out.stdout_str();
-        let (offset, rest) = text.split_once('\n').unwrap_or((&text, ""));
-        let offset = parse_offset(offset.trim())
-            .ok_or_else(|| backend::parse_error(t, "date +%z", format!("{offset:?}")))?;
-        let (dpkg, apt) = rest
-            .strip_prefix("@@dpkg\n")
-            .and_then(|r| r.split_once("@@apt\n"))
-            .ok_or_else(|| backend::parse_error(t, "the log dump", "missing section markers"))?;
+        let (offset, dpkg, apt) = split_history_dump(&text)
+            .map_err(|e| backend::parse_error(t, "the dpkg and apt log dump", e.to_string()))?;
         Ok(history::parse_dpkg(dpkg, apt, offset, since))
     }
 }
 
 /// `apt-cache depends` output: a package name at the start of a line, then its
 /// `  Depends: NAME` (or `  |Depends:`, alternatives) lines; virtual names are `<name>`.
-fn parse_depends(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+pub(crate) fn parse_depends(text: &str) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut out: std::collections::BTreeMap<String, Vec<String>> =
         std::collections::BTreeMap::new();
     let mut current: Option<String> = None;
@@ -355,15 +337,28 @@ fn parse_depends(text: &str) -> std::collections::BTreeMap<String, Vec<String>> 
                 }),
         ) {
             let dep = dep.trim().trim_start_matches('<').trim_end_matches('>');
-            let dep = dep.split(':').next().unwrap_or(dep).to_owned();
-            if let Some(list) = out.get_mut(cur)
-                && !list.contains(&dep)
-            {
-                list.push(dep);
-            }
+            backend::add_dependency(&mut out, cur, dep.split(':').next().unwrap_or(dep));
         }
     }
     out
+}
+
+/// [`HISTORY`]'s output: the host's UTC offset, dpkg.log and apt's history.log.
+pub(crate) fn split_history_dump(
+    text: &str,
+) -> Result<(jiff::tz::Offset, &str, &str), OutputError> {
+    let (offset, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let offset = parse_offset(offset.trim()).ok_or_else(|| OutputError::Unexpected {
+        what: "UTC offset (date +%z)",
+        text: offset.to_owned(),
+    })?;
+    let rest = rest
+        .strip_prefix("@@dpkg\n")
+        .ok_or(OutputError::MissingSection("@@dpkg"))?;
+    let (dpkg, apt) = rest
+        .split_once("@@apt\n")
+        .ok_or(OutputError::MissingSection("@@apt"))?;
+    Ok((offset, dpkg, apt))
 }
 
 /// `+0100` → an offset.
@@ -381,16 +376,18 @@ pub(crate) fn parse_offset(s: &str) -> Option<jiff::tz::Offset> {
     jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
 }
 
-fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
+/// [`INSTALLED`]'s output: `dpkg-query` lines (`STATUS\tNAME\tARCH\tVERSION`), then
+/// `apt-mark showmanual` after `@@manual`.
+pub(crate) fn parse_installed(text: &str) -> Result<Vec<Installed>, OutputError> {
     let (packages, manual) = text
         .split_once("@@manual\n")
-        .ok_or("missing the apt-mark section")?;
+        .ok_or(OutputError::MissingSection("@@manual (apt-mark)"))?;
     let manual: std::collections::BTreeSet<&str> = manual.lines().map(str::trim).collect();
     let mut out = Vec::new();
     for line in packages.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split('\t').collect();
         let [status, name, arch, version] = fields[..] else {
-            return Err(format!("unexpected line {line:?}"));
+            return Err(OutputError::UnexpectedLine(line.to_owned()));
         };
         // Status-Abbrev: desired, current, error. `n`ot-installed and `c`onfig-files only
         // are not on the system; everything else (even half-configured) is.
@@ -409,13 +406,13 @@ fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
     Ok(out)
 }
 
-struct Simulated {
+pub(crate) struct Simulated {
     delta: Delta,
     origin: String,
 }
 
 /// `Inst NAME [OLD] (NEW ORIGIN… [ARCH])` and `Remv NAME [OLD]` lines of `apt-get -s`.
-fn parse_simulation(text: &str) -> Vec<Simulated> {
+pub(crate) fn parse_simulation(text: &str) -> Vec<Simulated> {
     let mut out = Vec::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("Inst ") {
@@ -465,7 +462,7 @@ fn parse_simulation(text: &str) -> Vec<Simulated> {
 }
 
 /// `name | version | source` lines; only binary package sources count.
-fn parse_madison(text: &str) -> Vec<Offered> {
+pub(crate) fn parse_madison(text: &str) -> Vec<Offered> {
     text.lines()
         .filter_map(|line| {
             let mut parts = line.split('|').map(str::trim);
@@ -476,20 +473,6 @@ fn parse_madison(text: &str) -> Vec<Offered> {
                     arch: None,
                     version: version.to_owned(),
                 }
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn parse_cached(text: &str) -> Vec<CachedFile> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(4, '\t');
-            Some(CachedFile {
-                name: parts.next()?.to_owned(),
-                arch: parts.next()?.to_owned(),
-                version: parts.next()?.to_owned(),
-                path: parts.next()?.to_owned(),
             })
         })
         .collect()

@@ -319,7 +319,7 @@ fi
 /// Find the host's package manager: apt when `apt-get` and `dpkg-query` exist, else dnf,
 /// else `yum` when it is dnf (yum 3 is not supported).
 pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
-    let out = run_script(
+    let said = script_answer(
         t,
         "detect the package manager",
         DETECT,
@@ -327,9 +327,7 @@ pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
         t.limits.command,
     )
     .await?;
-    let said = out.stdout_str();
-    let said = said.trim();
-    match said {
+    match said.as_str() {
         "apt" => Ok(Manager::Apt),
         "dnf" => Ok(Manager::Dnf),
         "yum" => Ok(Manager::Yum),
@@ -351,14 +349,17 @@ pub async fn detect(t: &Target<'_>) -> Result<Manager, PkgError> {
 /// Free space, in KiB, of the file system holding `path` on the host (`df -Pk`).
 pub async fn free_kib(t: &Target<'_>, path: &str) -> Result<u64, PkgError> {
     let argv = with_env(&["df", "-Pk", "--", path]);
-    let out = run(t, &argv, t.limits.command).await?;
-    let out = ok(t, "df -Pk", out)?;
+    let out = run_ok(t, "df -Pk", &argv, t.limits.command).await?;
     let text = out.stdout_str();
+    parse_df(&text).ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
+}
+
+/// The `Available` column (KiB) of `df -Pk`'s one file system line.
+pub(crate) fn parse_df(text: &str) -> Option<u64> {
     text.lines()
         .nth(1)
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| parse_error(t, "df -Pk", format!("{text:?}")))
 }
 
 /// A shell function, `holder`, that prints who holds the package lock right now, if
@@ -404,7 +405,7 @@ const WAIT_FOR_LOCK: &str = concat!(
 
 /// Who holds the host's package lock now (`process 1161 (dpkg)`), if anyone.
 pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
-    let out = run_script(
+    let said = script_answer(
         t,
         "look for the package lock",
         LOCK_HOLDER,
@@ -412,9 +413,7 @@ pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
         t.limits.command,
     )
     .await?;
-    let said = out.stdout_str();
-    let said = said.trim();
-    Ok((!said.is_empty()).then(|| said.to_owned()))
+    Ok((!said.is_empty()).then_some(said))
 }
 
 /// Wait, up to the lock wait, for whoever holds the package lock to let it go (a
@@ -422,7 +421,7 @@ pub async fn lock_holder(t: &Target<'_>) -> Result<Option<String>, PkgError> {
 /// [`DETACHED`]). Returns the holder if it still holds the lock after that.
 pub async fn wait_for_lock(t: &Target<'_>) -> Result<Option<String>, PkgError> {
     let secs = t.limits.lock_wait.as_secs().max(1);
-    let out = run_script(
+    let said = script_answer(
         t,
         "wait for the package lock",
         WAIT_FOR_LOCK,
@@ -430,9 +429,7 @@ pub async fn wait_for_lock(t: &Target<'_>) -> Result<Option<String>, PkgError> {
         t.limits.command + t.limits.lock_wait,
     )
     .await?;
-    let said = out.stdout_str();
-    let said = said.trim();
-    Ok((!said.is_empty()).then(|| said.to_owned()))
+    Ok((!said.is_empty()).then_some(said))
 }
 
 /// `env ENV… argv…`.
@@ -480,13 +477,52 @@ pub(crate) fn detached(argv: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Run argv; a non-zero exit is returned as output, not an error.
+/// Run argv; a non-zero exit is returned as output, not an error. For commands whose
+/// standard output is not parsed (a transaction's progress: cut at the transport's cap, it
+/// still says nothing about how the transaction went); the others use [`run_read`].
 pub(crate) async fn run(
     t: &Target<'_>,
     argv: &[String],
     timeout: Duration,
 ) -> Result<Output, PkgError> {
     Ok(t.transport.run(argv, timeout).await?)
+}
+
+/// [`run`] for a command whose standard output will be parsed: output cut at the
+/// transport's cap is an error, a partial answer is never parsed as a whole one.
+pub(crate) async fn run_read(
+    t: &Target<'_>,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Output, PkgError> {
+    let out = run(t, argv, timeout).await?;
+    if out.stdout_truncated {
+        let program = argv
+            .iter()
+            .find(|a| *a != "env" && !a.contains('='))
+            .map_or("the command", String::as_str);
+        return Err(parse_error(
+            t,
+            program,
+            format!(
+                "the output was cut at {} bytes ({} raises the cap)",
+                out.stdout.len(),
+                fearless_exec::MAX_OUTPUT_ENV
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// [`run_read`]; it must exit 0 (else [`PkgError::Failed`] naming `action`).
+pub(crate) async fn run_ok(
+    t: &Target<'_>,
+    action: &str,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<Output, PkgError> {
+    let out = run_read(t, argv, timeout).await?;
+    ok(t, action, out)
 }
 
 /// Run a constant script; it must exit 0.
@@ -497,8 +533,52 @@ pub(crate) async fn run_script(
     args: &[String],
     timeout: Duration,
 ) -> Result<Output, PkgError> {
-    let out = run(t, &script_argv(script, args), timeout).await?;
-    ok(t, action, out)
+    run_ok(t, action, &script_argv(script, args), timeout).await
+}
+
+/// The packages in the host's cache, as a backend's listing `script` prints them
+/// (`NAME\tARCH\tVERSION\tPATH` lines).
+pub(crate) async fn cached(
+    t: &Target<'_>,
+    script: &str,
+    args: &[String],
+) -> Result<Vec<CachedFile>, PkgError> {
+    let out = run_script(
+        t,
+        "list the fearless package cache",
+        script,
+        args,
+        t.limits.command,
+    )
+    .await?;
+    Ok(parse_cached(&out.stdout_str()))
+}
+
+/// `NAME\tARCH\tVERSION\tPATH` lines (the path may hold tabs).
+pub(crate) fn parse_cached(text: &str) -> Vec<CachedFile> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(4, '\t');
+            Some(CachedFile {
+                name: parts.next()?.to_owned(),
+                arch: parts.next()?.to_owned(),
+                version: parts.next()?.to_owned(),
+                path: parts.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// [`run_script`]'s standard output, trimmed.
+async fn script_answer(
+    t: &Target<'_>,
+    action: &str,
+    script: &str,
+    args: &[String],
+    timeout: Duration,
+) -> Result<String, PkgError> {
+    let out = run_script(t, action, script, args, timeout).await?;
+    Ok(out.stdout_str().trim().to_owned())
 }
 
 /// The output if it exited 0, else [`PkgError::Failed`] with the end of stderr.
@@ -529,6 +609,24 @@ pub(crate) fn failed(t: &Target<'_>, action: &str, out: &Output) -> PkgError {
 pub(crate) fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// [`PkgError::Locked`]: `holder` kept the package lock for the whole wait.
+pub(crate) fn locked(t: &Target<'_>, holder: String) -> PkgError {
+    PkgError::Locked {
+        host: t.name.to_owned(),
+        holder,
+        waited: t.limits.lock_wait,
+    }
+}
+
+/// Add `dep` to the dependencies of `of` in `map`, once.
+pub(crate) fn add_dependency(map: &mut BTreeMap<String, Vec<String>>, of: &str, dep: &str) {
+    if let Some(list) = map.get_mut(of)
+        && !list.iter().any(|d| d == dep)
+    {
+        list.push(dep.to_owned());
+    }
 }
 
 pub(crate) fn parse_error(t: &Target<'_>, what: &str, detail: impl Into<String>) -> PkgError {
@@ -587,7 +685,7 @@ pub(crate) async fn restarts(t: &Target<'_>) -> Result<Restarts, PkgError> {
     Ok(parse_restarts(&out.stdout_str()))
 }
 
-fn parse_restarts(text: &str) -> Restarts {
+pub(crate) fn parse_restarts(text: &str) -> Restarts {
     let mut r = Restarts::default();
     // The /proc scan: `exe PID PATH` for every process, `maps /proc/PID/maps` for those
     // mapping a deleted library. A process needs a restart when its executable or one of
@@ -636,6 +734,34 @@ fn parse_restarts(text: &str) -> Restarts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A package list cut at the cap would look like packages removed: never parsed.
+    #[tokio::test]
+    async fn output_cut_at_the_cap_is_a_parse_error() {
+        let transport = Transport::controller();
+        let t = Target {
+            name: "me",
+            transport: &transport,
+            limits: Limits::default(),
+        };
+        let past_the_cap = fearless_exec::DEFAULT_MAX_OUTPUT + 1;
+        let argv = with_env(&["head", "-c", &past_the_cap.to_string(), "/dev/zero"]);
+        let err = run_read(&t, &argv, Duration::from_secs(20))
+            .await
+            .expect_err("cut");
+        assert!(
+            matches!(&err, PkgError::Parse { what, detail, .. } if what == "head" && detail.contains("cut at 4194304 bytes")),
+            "{err:?}"
+        );
+        let fits = with_env(&["head", "-c", "1000", "/dev/zero"]);
+        let out = run_read(&t, &fits, Duration::from_secs(20))
+            .await
+            .expect("fits");
+        assert_eq!(out.stdout.len(), 1000);
+        // A transaction's progress is not parsed: cut, it is still the command's output.
+        let out = run(&t, &argv, Duration::from_secs(20)).await.expect("runs");
+        assert!(out.success() && out.stdout_truncated);
+    }
 
     #[test]
     fn restart_report_is_read_line_by_line() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::backend::{
     self, CACHE_DIR, CachedFile, Offered, PackageManager, Request, Target, script_argv, with_env,
 };
-use crate::error::PkgError;
+use crate::error::{OutputError, PkgError};
 use crate::history::{self, Transaction};
 use crate::model::{Delta, Installed, Manager, Pending};
 
@@ -136,20 +136,10 @@ impl Dnf {
         if out.success() {
             return Ok(());
         }
-        let stderr = out.stderr_str();
         if out.code == Some(75)
-            && let Some(line) = stderr.lines().find(|l| l.contains("held by"))
+            && let Some(holder) = lock_holder(&out.stderr_str())
         {
-            let holder = line
-                .split_once("held by ")
-                .map_or("another process", |(_, h)| h)
-                .trim()
-                .to_owned();
-            return Err(PkgError::Locked {
-                host: t.name.to_owned(),
-                holder,
-                waited: t.limits.lock_wait,
-            });
+            return Err(backend::locked(t, holder));
         }
         Err(backend::failed(t, action, &out))
     }
@@ -169,7 +159,8 @@ impl PackageManager for Dnf {
             t.limits.command,
         )
         .await?;
-        parse_installed(&out.stdout_str()).map_err(|e| backend::parse_error(t, "rpm -qa", e))
+        parse_installed(&out.stdout_str())
+            .map_err(|e| backend::parse_error(t, "rpm -qa", e.to_string()))
     }
 
     async fn refresh(&self, t: &Target<'_>) -> Result<(), PkgError> {
@@ -205,32 +196,12 @@ impl PackageManager for Dnf {
             "--",
         ]);
         argv.extend(names.iter().cloned());
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "dnf repoquery --available", out)?;
-        Ok(out
-            .stdout_str()
-            .lines()
-            .filter_map(|l| {
-                let mut p = l.split('\t');
-                Some(Offered {
-                    name: p.next()?.to_owned(),
-                    arch: Some(p.next()?.to_owned()),
-                    version: p.next()?.to_owned(),
-                })
-            })
-            .collect())
+        let out = backend::run_ok(t, "dnf repoquery --available", &argv, t.limits.command).await?;
+        Ok(parse_offered(&out.stdout_str()))
     }
 
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
-        let out = backend::run_script(
-            t,
-            "list the fearless package cache",
-            CACHED,
-            &[CACHE_DIR.to_owned(), EVR.to_owned()],
-            t.limits.command,
-        )
-        .await?;
-        Ok(crate::apt::parse_cached(&out.stdout_str()))
+        backend::cached(t, CACHED, &[CACHE_DIR.to_owned(), EVR.to_owned()]).await
     }
 
     async fn cache(&self, t: &Target<'_>, pkgs: &[Installed]) -> Result<Vec<Installed>, PkgError> {
@@ -247,8 +218,13 @@ impl PackageManager for Dnf {
             pkgs.iter()
                 .map(|p| spec(&p.name, &p.version, Some(&p.arch))),
         );
-        let out = backend::run(t, &script_argv(LOCKED, &args), budget(t)).await?;
-        let out = backend::ok(t, "keep packages in the cache", out)?;
+        let out = backend::run_ok(
+            t,
+            "keep packages in the cache",
+            &script_argv(LOCKED, &args),
+            budget(t),
+        )
+        .await?;
         Ok(backend::missing(pkgs, &out.stdout_str(), |p| {
             spec(&p.name, &p.version, Some(&p.arch))
         }))
@@ -261,7 +237,7 @@ impl PackageManager for Dnf {
             let mut argv = with_env(&[self.program(), "--assumeno", verb]);
             argv.extend(setopts(verb));
             argv.extend(args);
-            let out = backend::run(t, &argv, t.limits.command).await?;
+            let out = backend::run_read(t, &argv, t.limits.command).await?;
             // --assumeno ends in "Operation aborted." and exit 1; a resolver error says
             // "Error:" and no transaction table.
             let text = out.stdout_str();
@@ -323,26 +299,7 @@ impl PackageManager for Dnf {
             t.limits.command,
         )
         .await?;
-        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut current: Option<String> = None;
-        for line in out.stdout_str().lines() {
-            if let Some(spec) = line.strip_prefix("@@ ") {
-                let name = manifest
-                    .pins
-                    .iter()
-                    .find(|p| self::spec(&p.name, &p.version, p.arch.as_deref()) == spec)
-                    .map_or_else(|| spec.to_owned(), |p| p.name.clone());
-                map.entry(name.clone()).or_default();
-                current = Some(name);
-            } else if let Some(cur) = &current
-                && !line.trim().is_empty()
-                && let Some(list) = map.get_mut(cur)
-                && !list.contains(&line.trim().to_owned())
-            {
-                list.push(line.trim().to_owned());
-            }
-        }
-        Ok(map)
+        Ok(parse_requires(&out.stdout_str(), manifest))
     }
 
     async fn history(
@@ -351,8 +308,7 @@ impl PackageManager for Dnf {
         since: jiff::Timestamp,
     ) -> Result<Vec<Transaction>, PkgError> {
         let argv = with_env(&[self.program(), "-q", "history", "list"]);
-        let out = backend::run(t, &argv, t.limits.command).await?;
-        let out = backend::ok(t, "dnf history list", out)?;
+        let out = backend::run_ok(t, "dnf history list", &argv, t.limits.command).await?;
         // The list has minute resolution: take a minute more, filter on the exact times.
         let from = since
             .checked_sub(jiff::SignedDuration::from_secs(60))
@@ -377,6 +333,55 @@ impl PackageManager for Dnf {
         txs.sort_by_key(|tx| tx.start);
         Ok(txs)
     }
+}
+
+/// The holder our [`LOCKED`] wait names when it gives up: `... held by process 12 (dnf)`.
+pub(crate) fn lock_holder(stderr: &str) -> Option<String> {
+    let line = stderr.lines().find(|l| l.contains("held by"))?;
+    let holder = line
+        .split_once("held by ")
+        .map_or("another process", |(_, h)| h)
+        .trim();
+    Some(holder.to_owned())
+}
+
+/// `dnf repoquery --available` lines: `NAME\tARCH\tEVR`.
+pub(crate) fn parse_offered(text: &str) -> Vec<Offered> {
+    text.lines()
+        .filter_map(|l| {
+            let mut p = l.split('\t');
+            Some(Offered {
+                name: p.next()?.to_owned(),
+                arch: Some(p.next()?.to_owned()),
+                version: p.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// [`DEPENDS`]'s output: `@@ SPEC` before the names each pin of `manifest` requires.
+pub(crate) fn parse_requires(
+    text: &str,
+    manifest: &crate::Manifest,
+) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(spec) = line.strip_prefix("@@ ") {
+            let name = manifest
+                .pins
+                .iter()
+                .find(|p| self::spec(&p.name, &p.version, p.arch.as_deref()) == spec)
+                .map_or_else(|| spec.to_owned(), |p| p.name.clone());
+            map.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if let Some(cur) = &current
+            && !line.trim().is_empty()
+        {
+            backend::add_dependency(&mut map, cur, line.trim());
+        }
+    }
+    map
 }
 
 fn setopts(verb: &str) -> Vec<String> {
@@ -410,10 +415,12 @@ fn transactions(request: &Request) -> Vec<(&'static str, Vec<String>)> {
     out
 }
 
-fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
+/// [`INSTALLED`]'s output: `rpm -qa` lines (`NAME\tARCH\tEVR`), then the user-installed
+/// `NAME\tARCH` after `@@manual`.
+pub(crate) fn parse_installed(text: &str) -> Result<Vec<Installed>, OutputError> {
     let (packages, manual) = text
         .split_once("@@manual\n")
-        .ok_or("missing the userinstalled section")?;
+        .ok_or(OutputError::MissingSection("@@manual (userinstalled)"))?;
     let manual: std::collections::BTreeSet<(&str, &str)> = manual
         .lines()
         .filter_map(|l| l.trim().split_once('\t'))
@@ -422,7 +429,7 @@ fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
     for line in packages.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split('\t').collect();
         let [name, arch, version] = fields[..] else {
-            return Err(format!("unexpected line {line:?}"));
+            return Err(OutputError::UnexpectedLine(line.to_owned()));
         };
         // Imported signing keys live in the rpm database but are not packages.
         if name == "gpg-pubkey" {
@@ -438,7 +445,9 @@ fn parse_installed(text: &str) -> Result<Vec<Installed>, String> {
     Ok(out)
 }
 
-fn parse_pending(text: &str, installed: &[Installed]) -> Vec<Pending> {
+/// [`PENDING`]'s output: `repoquery --upgrades` lines (`NAME\tARCH\tEVR\tREPO`), then
+/// `updateinfo list --security` after `@@security`.
+pub(crate) fn parse_pending(text: &str, installed: &[Installed]) -> Vec<Pending> {
     let (updates, security) = text.split_once("@@security\n").unwrap_or((text, ""));
     // `ADVISORY  SEVERITY/Sec.  NEVRA` lines.
     let secure: Vec<String> = security
@@ -473,7 +482,7 @@ fn parse_pending(text: &str, installed: &[Installed]) -> Vec<Pending> {
 }
 
 /// The transaction table of `dnf --assumeno`.
-fn parse_table(text: &str, installed: &[Installed]) -> Vec<Delta> {
+pub(crate) fn parse_table(text: &str, installed: &[Installed]) -> Vec<Delta> {
     let current: BTreeMap<&str, &Installed> =
         installed.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut out = Vec::new();

@@ -1,4 +1,5 @@
-//! Why a package operation on a host did not happen, or did not end as asked.
+//! Why a package operation on a host did not happen, or did not end as asked, and why a
+//! package manager's output could not be read ([`OutputError`]).
 
 use std::time::Duration;
 
@@ -90,15 +91,7 @@ impl PkgError {
     /// The host it is about.
     pub fn host(&self) -> &str {
         match self {
-            PkgError::Exec(e) => match e {
-                ExecError::Unreachable { host, .. }
-                | ExecError::Auth { host, .. }
-                | ExecError::HostKey { host, .. }
-                | ExecError::Timeout { host, .. }
-                | ExecError::Spawn { host, .. }
-                | ExecError::Quote { host, .. }
-                | ExecError::Unsupported { host, .. } => host,
-            },
+            PkgError::Exec(e) => e.host(),
             PkgError::Unsupported { host, .. }
             | PkgError::Locked { host, .. }
             | PkgError::Failed { host, .. }
@@ -133,4 +126,24 @@ impl PkgError {
             PkgError::NotExact { .. } => "not-exact",
         }
     }
+}
+
+/// Output of a package manager (or of our script around it) that a parser cannot read; the
+/// caller names the host and the command in [`PkgError::Parse`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    /// A section our script prints (`@@manual`, `@@dpkg`) is missing: it did not run to the end.
+    #[error("missing the {0} section")]
+    MissingSection(&'static str),
+    /// A line that does not have the fields the format asks for.
+    #[error("unexpected line {0:?}")]
+    UnexpectedLine(String),
+    /// A value that does not read as what it must be.
+    #[error("unexpected {what}: {text:?}")]
+    Unexpected {
+        /// What was expected (`UTC offset`).
+        what: &'static str,
+        /// What came instead.
+        text: String,
+    },
 }

@@ -8,7 +8,8 @@
 //! - [`ops`]: apply, rollback and the rollback-feasibility check, on any backend;
 //! - [`history`]: a host's own record of package transactions;
 //! - [`reboot`]: rebooting a host an update asked to reboot, proven by a marker and bounded;
-//! - [`restart`]: restarting the services that still run replaced code after an update.
+//! - [`restart`]: restarting the services that still run replaced code after an update;
+//! - `fuzz` (cargo feature `fuzzing`): every parser of host output as a fuzzing entry point.
 //!
 //! Invariants: every command is argv or a constant script with data as positional
 //! parameters; every call is non-interactive and bounded (lock wait, then command time);
@@ -18,6 +19,8 @@ pub mod apt;
 pub mod backend;
 pub mod dnf;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod history;
 pub mod manifest;
 pub mod model;
@@ -27,6 +30,6 @@ pub mod restart;
 pub mod version;
 
 pub use backend::{Backend, Limits, PackageManager, Target, detect};
-pub use error::PkgError;
+pub use error::{OutputError, PkgError};
 pub use manifest::Manifest;
 pub use model::{Diff, Installed, Manager, PackageSet, Pending};

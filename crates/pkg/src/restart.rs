@@ -122,7 +122,8 @@ pub async fn restart(t: &Target<'_>, needs: &Restarts) -> Result<Restarted, PkgE
     Ok(parse(&out.stdout_str(), needs))
 }
 
-fn parse(text: &str, needs: &Restarts) -> Restarted {
+/// [`RESTART`]'s answer: one `restarted|failed|unknown|kept|unowned WHAT` line per unit.
+pub(crate) fn parse(text: &str, needs: &Restarts) -> Restarted {
     let mut r = Restarted::default();
     for line in text.lines() {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));

@@ -9,7 +9,7 @@ use crate::result::{Outcome, Reason};
 use fearless_config::{
     CommandCheck, FileCheck, PackageCheck, PortCheck, ProcessCheck, ServiceCheck, VersionOp,
 };
-use fearless_exec::{ExecError, Output, Transport};
+use fearless_exec::{ExecError, MAX_OUTPUT_ENV, Output, Transport};
 use std::time::Duration;
 
 fn sh(script: &str, args: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -29,10 +29,10 @@ pub(crate) fn exec_error(e: &ExecError) -> Outcome {
     match e {
         ExecError::Auth { .. } => Outcome::error(Reason::Auth, e.to_string()),
         ExecError::Timeout { .. } => Outcome::fail_because(Reason::Timeout, e.to_string()),
-        ExecError::Spawn { .. } | ExecError::Quote { .. } => {
-            Outcome::error(Reason::Config, e.to_string())
-        }
-        ExecError::Unsupported { .. } => Outcome::error(Reason::Config, e.to_string()),
+        ExecError::Spawn { .. }
+        | ExecError::Quote { .. }
+        | ExecError::BadAddress { .. }
+        | ExecError::Unsupported { .. } => Outcome::error(Reason::Config, e.to_string()),
         ExecError::Unreachable { .. } | ExecError::HostKey { .. } => {
             Outcome::error(Reason::Transport, e.to_string())
         }
@@ -46,8 +46,18 @@ async fn run(t: &Transport, argv: &[String], timeout: Duration) -> Result<Output
 /// Run one of our own scripts and insist that it ran: a script that did not (sudo asking
 /// for a password, a missing tool) must never be read as an answer — an empty output would
 /// otherwise look like "file absent" or "nothing listening".
+/// An answer cut at the output cap is not an answer either.
 async fn run_script(t: &Transport, argv: &[String], timeout: Duration) -> Result<Output, Outcome> {
     let out = run(t, argv, timeout).await?;
+    if out.stdout_truncated {
+        return Err(Outcome::error(
+            Reason::Config,
+            format!(
+                "the host's answer was cut at {} bytes, too large to judge ({MAX_OUTPUT_ENV} raises the cap)",
+                out.stdout.len()
+            ),
+        ));
+    }
     if out.success() {
         return Ok(out);
     }
@@ -82,6 +92,8 @@ fn first_line(s: &str) -> String {
 }
 
 /// `command`: exit code, stdout/stderr regexes; Nagios plugin codes when `nagios: true`.
+/// Output past the transport's cap is judged as far as it was kept, and the message says
+/// where it was cut.
 pub(crate) async fn command(
     t: &Transport,
     spec: &CommandCheck,
@@ -92,6 +104,17 @@ pub(crate) async fn command(
         Ok(o) => o,
         Err(e) => return exec_error(&e),
     };
+    let mut outcome = judge_command(spec, &argv, &out);
+    if let Some(cut) = out.truncation() {
+        outcome.message = format!(
+            "{} (output past the cap: {cut}; {MAX_OUTPUT_ENV} raises it)",
+            outcome.message
+        );
+    }
+    outcome
+}
+
+fn judge_command(spec: &CommandCheck, argv: &[String], out: &Output) -> Outcome {
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();
     let said = first_line(if stdout.trim().is_empty() {
@@ -640,6 +663,32 @@ fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process table cut at the cap would miss processes: it is an error, never "not
+    /// running".
+    #[tokio::test]
+    async fn a_script_answer_cut_at_the_cap_is_an_error_not_an_answer() {
+        let yaml = "inventory:\n  hosts:\n    me: { transport: local }\n".to_owned();
+        let inv = fearless_config::load_str(std::path::Path::new("/tmp/fearless.yaml"), yaml)
+            .unwrap_or_else(|e| panic!("{:?}", e.problems))
+            .config
+            .inventory;
+        let limits = fearless_exec::Limits { max_output: 1024 };
+        let t = Transport::for_host_with(&inv.hosts["me"], &inv.ssh, limits);
+        let spec = ProcessCheck {
+            name: "fearless-no-such-process".into(),
+            min: 1,
+            user: None,
+        };
+        let o = process(&t, &spec, Duration::from_secs(10)).await;
+        assert_eq!(o.status, crate::result::Status::Error, "{o:?}");
+        assert_eq!(o.reason, Some(Reason::Config));
+        assert!(
+            o.message.contains("answer was cut at 1024 bytes"),
+            "{}",
+            o.message
+        );
+    }
 
     #[test]
     fn facts_sections_and_a_process_that_tries_to_forge_one() {

@@ -7,8 +7,12 @@ use super::{Capabilities, Sink, SinkError};
 use crate::Event;
 use std::time::Duration;
 
-/// SQS and SNS both take at most 256 KiB.
-const MAX_BYTES: usize = 256 * 1024;
+/// What both sinks offer: acknowledged, durable, and at most 256 KiB (the limit of both).
+const CAPABILITIES: Capabilities = Capabilities {
+    acknowledged: true,
+    durable: true,
+    max_bytes: Some(256 * 1024),
+};
 
 fn credentials() -> Option<aws_sdk_sqs::config::Credentials> {
     let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
@@ -27,6 +31,38 @@ fn region(configured: Option<&str>) -> String {
         .map(str::to_owned)
         .or_else(|| std::env::var("AWS_REGION").ok())
         .unwrap_or_else(|| "us-east-1".into())
+}
+
+/// What both clients are built from: credentials from the environment, the region, the
+/// operation timeout and the endpoint override. `Err` says why there can be no client.
+fn sdk_config(
+    region_name: Option<&str>,
+    endpoint: Option<&str>,
+    timeout: Duration,
+) -> Result<aws_types::SdkConfig, String> {
+    let creds = credentials()
+        .ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned())?;
+    let mut b = aws_types::SdkConfig::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(region(region_name)))
+        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(creds))
+        .timeout_config(
+            aws_types::sdk_config::TimeoutConfig::builder()
+                .operation_timeout(timeout)
+                .build(),
+        );
+    if let Some(e) = endpoint {
+        b = b.endpoint_url(e);
+    }
+    Ok(b.build())
+}
+
+/// The client, or [`SinkError::Unavailable`] with the reason there is none.
+fn ready<'a, C>(client: &'a Result<C, String>, kind: &'static str) -> Result<&'a C, SinkError> {
+    client.as_ref().map_err(|e| SinkError::Unavailable {
+        kind,
+        reason: e.clone(),
+    })
 }
 
 fn service_error(
@@ -67,23 +103,8 @@ impl SqsSink {
         endpoint: Option<&str>,
         timeout: Duration,
     ) -> Self {
-        let client = credentials()
-            .ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned())
-            .map(|creds| {
-                let mut b = aws_sdk_sqs::Config::builder()
-                    .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                    .region(aws_sdk_sqs::config::Region::new(region(region_name)))
-                    .credentials_provider(creds)
-                    .timeout_config(
-                        aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
-                            .operation_timeout(timeout)
-                            .build(),
-                    );
-                if let Some(e) = endpoint {
-                    b = b.endpoint_url(e);
-                }
-                aws_sdk_sqs::Client::from_conf(b.build())
-            });
+        let client =
+            sdk_config(region_name, endpoint, timeout).map(|c| aws_sdk_sqs::Client::new(&c));
         Self {
             client,
             queue_url: queue_url.to_owned(),
@@ -94,10 +115,7 @@ impl SqsSink {
 
 impl Sink for SqsSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
-            kind: "sqs",
-            reason: e.clone(),
-        })?;
+        let client = ready(&self.client, "sqs")?;
         let body = String::from_utf8_lossy(&event.to_json()).into_owned();
         let attr = aws_sdk_sqs::types::MessageAttributeValue::builder()
             .data_type("String")
@@ -116,10 +134,7 @@ impl Sink for SqsSink {
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
-            kind: "sqs",
-            reason: e.clone(),
-        })?;
+        let client = ready(&self.client, "sqs")?;
         client
             .get_queue_attributes()
             .queue_url(&self.queue_url)
@@ -130,11 +145,7 @@ impl Sink for SqsSink {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            acknowledged: true,
-            durable: true,
-            max_bytes: Some(MAX_BYTES),
-        }
+        CAPABILITIES
     }
 }
 
@@ -153,30 +164,8 @@ impl SnsSink {
         endpoint: Option<&str>,
         timeout: Duration,
     ) -> Self {
-        let client = credentials()
-            .ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned())
-            .map(|c| {
-                let creds = aws_sdk_sns::config::Credentials::new(
-                    c.access_key_id(),
-                    c.secret_access_key(),
-                    c.session_token().map(str::to_owned),
-                    None,
-                    "fearless-env",
-                );
-                let mut b = aws_sdk_sns::Config::builder()
-                    .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-                    .region(aws_sdk_sns::config::Region::new(region(region_name)))
-                    .credentials_provider(creds)
-                    .timeout_config(
-                        aws_sdk_sns::config::timeout::TimeoutConfig::builder()
-                            .operation_timeout(timeout)
-                            .build(),
-                    );
-                if let Some(e) = endpoint {
-                    b = b.endpoint_url(e);
-                }
-                aws_sdk_sns::Client::from_conf(b.build())
-            });
+        let client =
+            sdk_config(region_name, endpoint, timeout).map(|c| aws_sdk_sns::Client::new(&c));
         Self {
             client,
             topic_arn: topic_arn.to_owned(),
@@ -187,10 +176,7 @@ impl SnsSink {
 
 impl Sink for SnsSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
-            kind: "sns",
-            reason: e.clone(),
-        })?;
+        let client = ready(&self.client, "sns")?;
         let body = String::from_utf8_lossy(&event.to_json()).into_owned();
         let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
             .data_type("String")
@@ -209,10 +195,7 @@ impl Sink for SnsSink {
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        let client = self.client.as_ref().map_err(|e| SinkError::Unavailable {
-            kind: "sns",
-            reason: e.clone(),
-        })?;
+        let client = ready(&self.client, "sns")?;
         client
             .get_topic_attributes()
             .topic_arn(&self.topic_arn)
@@ -223,10 +206,6 @@ impl Sink for SnsSink {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            acknowledged: true,
-            durable: true,
-            max_bytes: Some(MAX_BYTES),
-        }
+        CAPABILITIES
     }
 }

@@ -49,41 +49,83 @@ fn endpoint(url: &str) -> String {
     }
 }
 
-/// POST `body` and require a 2xx.
-async fn post(
-    client: &Client,
-    url: &str,
+/// Where an HTTP sink posts: its pooled client, its URL (PagerDuty's base, to which each
+/// event adds a path) and the timeout of one request.
+#[derive(Debug)]
+struct Target {
+    client: Client,
+    url: String,
     timeout: Duration,
-    headers: &[(&str, String)],
-    content_type: &str,
-    body: Vec<u8>,
-) -> Result<(), SinkError> {
-    let endpoint = endpoint(url);
-    let client = client.as_ref().map_err(|e| SinkError::Connect {
-        endpoint: endpoint.clone(),
-        message: e.clone(),
-    })?;
-    let mut req = client
-        .post(url)
-        .header("content-type", content_type)
-        .body(body);
-    for (k, v) in headers {
-        req = req.header(*k, v.as_str());
+}
+
+impl Target {
+    fn new(client: Client, url: &str, timeout: Duration) -> Self {
+        Self {
+            client,
+            url: url.to_owned(),
+            timeout,
+        }
     }
-    match req.send().await {
-        Ok(resp) if resp.status().is_success() => Ok(()),
-        Ok(resp) => Err(SinkError::Status {
-            endpoint,
-            status: resp.status().as_u16(),
-        }),
-        Err(e) if e.is_timeout() => Err(SinkError::Timeout {
-            endpoint,
-            after: timeout,
-        }),
-        Err(e) => Err(SinkError::Connect {
-            endpoint,
-            message: root_cause(&e.without_url()),
-        }),
+
+    /// POST `body` to the URL followed by `path`, and require a 2xx.
+    async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(), SinkError> {
+        let url = format!("{}{path}", self.url);
+        let endpoint = endpoint(&url);
+        let client = self.client.as_ref().map_err(|e| SinkError::Connect {
+            endpoint: endpoint.clone(),
+            message: e.clone(),
+        })?;
+        let mut req = client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        match req.send().await {
+            Ok(resp) if resp.status().is_success() => Ok(()),
+            Ok(resp) => Err(SinkError::Status {
+                endpoint,
+                status: resp.status().as_u16(),
+            }),
+            Err(e) if e.is_timeout() => Err(SinkError::Timeout {
+                endpoint,
+                after: self.timeout,
+            }),
+            Err(e) => Err(SinkError::Connect {
+                endpoint,
+                message: root_cause(&e.without_url()),
+            }),
+        }
+    }
+
+    /// POST `value` as JSON to the URL followed by `path`.
+    async fn post_json(&self, path: &str, value: &serde_json::Value) -> Result<(), SinkError> {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        self.post(path, &[], "application/json", body).await
+    }
+
+    /// A TCP connection to the URL's host and port: reachability without sending an event.
+    async fn probe(&self) -> Result<(), SinkError> {
+        let endpoint = endpoint(&self.url);
+        let connect = tokio::net::TcpStream::connect(&endpoint);
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(SinkError::Connect {
+                endpoint,
+                message: e.to_string(),
+            }),
+            Err(_) => Err(SinkError::Timeout {
+                endpoint,
+                after: self.timeout,
+            }),
+        }
     }
 }
 
@@ -93,22 +135,6 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
-}
-
-/// A TCP connection to the URL's host and port: reachability without sending an event.
-async fn probe_url(url: &str, timeout: Duration) -> Result<(), SinkError> {
-    let endpoint = endpoint(url);
-    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&endpoint)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(SinkError::Connect {
-            endpoint,
-            message: e.to_string(),
-        }),
-        Err(_) => Err(SinkError::Timeout {
-            endpoint,
-            after: timeout,
-        }),
-    }
 }
 
 /// `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>` (Standard Webhooks). A
@@ -134,10 +160,8 @@ pub fn webhook_signature(secret: &str, id: &str, timestamp: u64, body: &[u8]) ->
 /// `webhook-timestamp` and `webhook-signature` when `secret_env` is set.
 #[derive(Debug)]
 pub struct WebhookSink {
-    client: Client,
-    url: String,
+    target: Target,
     secret_env: Option<String>,
-    timeout: Duration,
 }
 
 impl WebhookSink {
@@ -148,10 +172,8 @@ impl WebhookSink {
         timeout: Duration,
     ) -> Self {
         Self {
-            client,
-            url: url.to_owned(),
+            target: Target::new(client, url, timeout),
             secret_env,
-            timeout,
         }
     }
 }
@@ -174,19 +196,13 @@ impl Sink for WebhookSink {
                 webhook_signature(&secret, &event.id, timestamp, &body),
             ));
         }
-        post(
-            &self.client,
-            &self.url,
-            self.timeout,
-            &headers,
-            "application/cloudevents+json",
-            body,
-        )
-        .await
+        self.target
+            .post("", &headers, "application/cloudevents+json", body)
+            .await
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        probe_url(&self.url, self.timeout).await
+        self.target.probe().await
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -201,17 +217,13 @@ impl Sink for WebhookSink {
 /// Posts `{"text": …}` to a Slack incoming webhook.
 #[derive(Debug)]
 pub struct SlackSink {
-    client: Client,
-    url: String,
-    timeout: Duration,
+    target: Target,
 }
 
 impl SlackSink {
     pub(super) fn new(client: Client, url: &str, timeout: Duration) -> Self {
         Self {
-            client,
-            url: url.to_owned(),
-            timeout,
+            target: Target::new(client, url, timeout),
         }
     }
 
@@ -231,20 +243,11 @@ impl SlackSink {
 
 impl Sink for SlackSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
-        let body = serde_json::to_vec(&Self::payload(event)).unwrap_or_default();
-        post(
-            &self.client,
-            &self.url,
-            self.timeout,
-            &[],
-            "application/json",
-            body,
-        )
-        .await
+        self.target.post_json("", &Self::payload(event)).await
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        probe_url(&self.url, self.timeout).await
+        self.target.probe().await
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -261,10 +264,8 @@ impl Sink for SlackSink {
 /// other event as a Change Event.
 #[derive(Debug)]
 pub struct PagerDutySink {
-    client: Client,
-    base: String,
+    target: Target,
     routing_key_env: String,
-    timeout: Duration,
 }
 
 impl PagerDutySink {
@@ -275,10 +276,8 @@ impl PagerDutySink {
         timeout: Duration,
     ) -> Self {
         Self {
-            client,
-            base: base.trim_end_matches('/').to_owned(),
+            target: Target::new(client, base.trim_end_matches('/'), timeout),
             routing_key_env,
-            timeout,
         }
     }
 
@@ -332,20 +331,11 @@ impl Sink for PagerDutySink {
         let key = std::env::var(&self.routing_key_env)
             .map_err(|_| SinkError::MissingEnv(self.routing_key_env.clone()))?;
         let (path, body) = Self::payload(event, &key);
-        let body = serde_json::to_vec(&body).unwrap_or_default();
-        post(
-            &self.client,
-            &format!("{}{path}", self.base),
-            self.timeout,
-            &[],
-            "application/json",
-            body,
-        )
-        .await
+        self.target.post_json(path, &body).await
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
-        probe_url(&self.base, self.timeout).await
+        self.target.probe().await
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -1,6 +1,6 @@
 //! The amqp sink against the real RabbitMQ at 127.0.0.1:5672 (guest/guest).
 
-use crate::common::{Proxy, events_config, fast_options};
+use crate::common::{Proxy, events_in, one_sink};
 use fearless_events::{Event, Events, Outcome, types};
 use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -10,9 +10,8 @@ use std::collections::BTreeSet;
 
 const BROKER: &str = "127.0.0.1:5672";
 
-/// A fresh exchange name and a queue bound to it for `pattern`. Declaring the exchange
-/// here too means the binding exists before the first event.
-async fn bound_queue(pattern: &str) -> (Connection, Channel, String, String) {
+/// A connection to the broker and a channel on it.
+async fn connect() -> (Connection, Channel) {
     let conn = Connection::connect(
         &format!("amqp://guest:guest@{BROKER}/%2f"),
         ConnectionProperties::default(),
@@ -20,42 +19,7 @@ async fn bound_queue(pattern: &str) -> (Connection, Channel, String, String) {
     .await
     .expect("RabbitMQ must listen on 127.0.0.1:5672 with guest/guest (scripts/test.sh starts it)");
     let ch = conn.create_channel().await.expect("channel");
-    let exchange = format!("fearless.test.{}", uuid::Uuid::now_v7());
-    ch.exchange_declare(
-        exchange.as_str().into(),
-        lapin::ExchangeKind::Topic,
-        lapin::options::ExchangeDeclareOptions {
-            durable: true,
-            auto_delete: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .expect("exchange");
-    let q = ch
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue");
-    let queue = q.name().to_string();
-    ch.queue_bind(
-        queue.as_str().into(),
-        exchange.as_str().into(),
-        pattern.into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("bind");
-    (conn, ch, exchange, queue)
+    (conn, ch)
 }
 
 /// Every message waiting on `queue`: (routing key, delivery mode, body).
@@ -77,8 +41,9 @@ async fn drain(ch: &Channel, queue: &str) -> Vec<(String, Option<u8>, serde_json
 }
 
 fn yaml(url: &str, exchange: &str) -> String {
-    format!(
-        "events:\n  sinks:\n    bus: {{ amqp: {{ url: \"{url}\", exchange: {exchange} }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [bus] }}\n"
+    one_sink(
+        "bus",
+        &format!("{{ amqp: {{ url: \"{url}\", exchange: {exchange} }} }}"),
     )
 }
 
@@ -131,16 +96,10 @@ impl ProbeNow for fearless_events::AnySink {
 #[tokio::test]
 async fn events_arrive_on_a_bound_queue_with_the_type_as_routing_key() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (_conn, ch, _, _) = bound_queue("unused").await;
+    let (_conn, ch) = connect().await;
     let exchange = format!("fearless.it.{}", uuid::Uuid::now_v7());
-    let events = Events::with_options(
-        &events_config(
-            dir.path(),
-            &yaml(&format!("amqp://guest:guest@{BROKER}/%2f"), &exchange),
-        ),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
+    let url = format!("amqp://guest:guest@{BROKER}/%2f");
+    let events = events_in(dir.path(), &yaml(&url, &exchange));
     let queue = bound_queue_after_sink(&events, &ch, &exchange, "fearless.change.#").await;
 
     let approved = Event::for_change(
@@ -172,15 +131,11 @@ async fn events_arrive_on_a_bound_queue_with_the_type_as_routing_key() {
 #[tokio::test]
 async fn broker_gone_mid_run_queues_events_and_replay_delivers_them_once() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (_conn, ch, _, _) = bound_queue("unused").await;
+    let (_conn, ch) = connect().await;
     let mut proxy = Proxy::start(BROKER.parse().expect("addr")).await;
     let exchange = format!("fearless.it.{}", uuid::Uuid::now_v7());
     let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
-    let events = Events::with_options(
-        &events_config(dir.path(), &yaml(&url, &exchange)),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
+    let events = events_in(dir.path(), &yaml(&url, &exchange));
     let queue = bound_queue_after_sink(&events, &ch, &exchange, "#").await;
 
     let mut sent = Vec::new();

@@ -26,6 +26,33 @@ pub(crate) fn events_config(dir: &Path, yaml: &str) -> EventsConfig {
     loaded.config.events
 }
 
+/// [`Events`](fearless_events::Events) as `yaml` configures them (loaded as from
+/// `dir/fearless.yaml`), with the outbox in `dir/outbox` and [`fast_options`].
+pub(crate) fn events_in(dir: &Path, yaml: &str) -> fearless_events::Events {
+    fearless_events::Events::with_options(
+        &events_config(dir, yaml),
+        &dir.join("outbox"),
+        fast_options(),
+    )
+}
+
+/// An `events:` section with one sink, `name` (`spec` is its YAML flow mapping, e.g.
+/// `{ file: { path: x } }`), that every `fearless.*` event is routed to.
+pub(crate) fn one_sink(name: &str, spec: &str) -> String {
+    format!(
+        "events:\n  sinks:\n    {name}: {spec}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [{name}] }}\n"
+    )
+}
+
+/// A plain `fearless.change.started` event from the controller.
+pub(crate) fn started() -> fearless_events::Event {
+    fearless_events::Event::new(
+        fearless_events::types::CHANGE_STARTED,
+        "fearless://ctl",
+        serde_json::json!({}),
+    )
+}
+
 /// Options with short deadlines and immediate retries, for tests.
 pub(crate) fn fast_options() -> fearless_events::Options {
     fearless_events::Options {

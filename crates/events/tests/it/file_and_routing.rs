@@ -1,7 +1,7 @@
 //! The file sink and routing by type glob and minimum severity.
 
-use crate::common::{events_config, fast_options};
-use fearless_events::{Event, Events, Outcome, Severity, types};
+use crate::common::{events_in, one_sink, started};
+use fearless_events::{Event, Outcome, Severity, types};
 use serde_json::json;
 
 fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
@@ -15,11 +15,10 @@ fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn file_sink_writes_one_json_line_per_event() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = events_config(
+    let events = events_in(
         dir.path(),
-        "events:\n  sinks:\n    log: { file: { path: out/events.jsonl } }\n  routes:\n    - { types: \"fearless.*\", sinks: [log] }\n",
+        &one_sink("log", "{ file: { path: out/events.jsonl } }"),
     );
-    let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
     let mut ids = Vec::new();
     for i in 0..5 {
         let e = Event::for_change(
@@ -57,8 +56,7 @@ events:
     - { types: "fearless.change.*", sinks: [changes] }
     - { types: "fearless.incident.*", min_severity: error, sinks: [pager, all] }
 "#;
-    let cfg = events_config(dir.path(), yaml);
-    let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
+    let events = events_in(dir.path(), yaml);
     let sent =
         |d: fearless_events::Delivery| d.sinks.into_iter().map(|s| s.sink).collect::<Vec<_>>();
 
@@ -87,18 +85,11 @@ async fn an_unwritable_file_sink_queues_and_says_why() {
     let dir = tempfile::tempdir().expect("tmp");
     // A directory where the file should be: the write fails.
     std::fs::create_dir_all(dir.path().join("events.jsonl")).expect("mkdir");
-    let cfg = events_config(
+    let events = events_in(
         dir.path(),
-        "events:\n  sinks:\n    log: { file: { path: events.jsonl } }\n  routes:\n    - { types: \"fearless.*\", sinks: [log] }\n",
+        &one_sink("log", "{ file: { path: events.jsonl } }"),
     );
-    let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
-    let d = events
-        .send_message(&Event::new(
-            types::CHANGE_STARTED,
-            "fearless://ctl",
-            json!({}),
-        ))
-        .await;
+    let d = events.send_message(&started()).await;
     let Outcome::Queued { reason, attempts } = &d.sinks[0].outcome else {
         panic!("{d:?}")
     };
@@ -113,16 +104,10 @@ async fn an_unwritable_file_sink_queues_and_says_why() {
 #[tokio::test]
 async fn sqs_without_the_aws_feature_is_accepted_and_queues_with_the_reason() {
     let dir = tempfile::tempdir().expect("tmp");
-    let yaml = "events:\n  sinks:\n    q: { sqs: { queue_url: \"http://127.0.0.1:1/000000000000/fearless\", region: us-east-1 } }\n  routes:\n    - { types: \"fearless.*\", sinks: [q] }\n";
-    let cfg = events_config(dir.path(), yaml);
-    let events = Events::with_options(&cfg, &dir.path().join("outbox"), fast_options());
-    let d = events
-        .send_message(&Event::new(
-            types::CHANGE_STARTED,
-            "fearless://ctl",
-            json!({}),
-        ))
-        .await;
+    let sqs =
+        "{ sqs: { queue_url: \"http://127.0.0.1:1/000000000000/fearless\", region: us-east-1 } }";
+    let events = events_in(dir.path(), &one_sink("q", sqs));
+    let d = events.send_message(&started()).await;
     assert!(!d.is_complete());
     if cfg!(not(feature = "aws")) {
         let Outcome::Queued { reason, .. } = &d.sinks[0].outcome else {

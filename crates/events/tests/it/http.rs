@@ -1,8 +1,8 @@
 //! The HTTP sinks against local servers: signatures, failures into the outbox, payloads.
 
-use crate::common::{Answer, HttpServer, events_config, fast_options};
+use crate::common::{Answer, HttpServer, events_in, one_sink, started};
 use base64::Engine as _;
-use fearless_events::{Event, Events, Outcome, Severity, types};
+use fearless_events::{Event, Outcome, Severity, types};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -14,8 +14,9 @@ fn fixed(mut e: Event) -> Event {
 }
 
 fn hook_yaml(url: &str) -> String {
-    format!(
-        "events:\n  sinks:\n    hook: {{ webhook: {{ url: \"{url}\", secret_env: HOME }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [hook] }}\n"
+    one_sink(
+        "hook",
+        &format!("{{ webhook: {{ url: \"{url}\", secret_env: HOME }} }}"),
     )
 }
 
@@ -29,11 +30,7 @@ fn secret() -> String {
 async fn webhook_is_signed_the_standard_webhooks_way() {
     let server = HttpServer::start(Answer::Status(204)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let events = Events::with_options(
-        &events_config(dir.path(), &hook_yaml(&server.url("/hooks/fearless"))),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
+    let events = events_in(dir.path(), &hook_yaml(&server.url("/hooks/fearless")));
     let e = Event::for_change(
         types::CHANGE_APPROVED,
         "fearless://ctl",
@@ -79,12 +76,8 @@ async fn a_500_and_a_timeout_go_to_the_outbox_with_attempt_counts() {
         failing.url("/h"),
         hanging.url("/h")
     );
-    let events = Events::with_options(
-        &events_config(dir.path(), &yaml),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
-    let e = Event::new(types::CHANGE_STARTED, "fearless://ctl", json!({}));
+    let events = events_in(dir.path(), &yaml);
+    let e = started();
     let d = events.send_message(&e).await;
     let reasons: Vec<String> = d
         .sinks
@@ -132,15 +125,14 @@ async fn a_500_and_a_timeout_go_to_the_outbox_with_attempt_counts() {
 async fn slack_payload_is_posted() {
     let server = HttpServer::start(Answer::Status(200)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let yaml = format!(
-        "events:\n  sinks:\n    chat: {{ slack: {{ url: \"{}\" }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [chat] }}\n",
-        server.url("/services/T0/B0/XXXX")
+    let yaml = one_sink(
+        "chat",
+        &format!(
+            "{{ slack: {{ url: \"{}\" }} }}",
+            server.url("/services/T0/B0/XXXX")
+        ),
     );
-    let events = Events::with_options(
-        &events_config(dir.path(), &yaml),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
+    let events = events_in(dir.path(), &yaml);
     let e = fixed(
         Event::for_change(
             types::CHANGE_APPROVED,
@@ -159,15 +151,14 @@ async fn slack_payload_is_posted() {
 async fn pagerduty_incidents_trigger_and_changes_are_change_events() {
     let server = HttpServer::start(Answer::Status(202)).await;
     let dir = tempfile::tempdir().expect("tmp");
-    let yaml = format!(
-        "events:\n  sinks:\n    pd: {{ pagerduty: {{ url: \"{}\", routing_key_env: PATH }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [pd] }}\n",
-        server.url("")
+    let yaml = one_sink(
+        "pd",
+        &format!(
+            "{{ pagerduty: {{ url: \"{}\", routing_key_env: PATH }} }}",
+            server.url("")
+        ),
     );
-    let events = Events::with_options(
-        &events_config(dir.path(), &yaml),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
+    let events = events_in(dir.path(), &yaml);
     let incident = fixed(
         Event::new(
             types::INCIDENT_OPENED,
@@ -217,11 +208,7 @@ async fn test_sends_a_test_event_to_one_sink() {
         "events:\n  sinks:\n    chat: {{ slack: {{ url: \"{}\" }} }}\n",
         server.url("/x")
     );
-    let events = Events::with_options(
-        &events_config(dir.path(), &yaml),
-        &dir.path().join("outbox"),
-        fast_options(),
-    );
+    let events = events_in(dir.path(), &yaml);
     events.test("chat").await.expect("delivered");
     assert!(String::from_utf8_lossy(&server.requests()[0].body).contains("fearless.test.v1"));
     assert!(events.test("nope").await.is_err());

@@ -6,8 +6,17 @@ use std::path::Path;
 use std::time::Duration;
 
 fn inventory(yaml_hosts: &[String], ssh_config: &Path) -> fearless_config::Inventory {
+    inventory_connecting_within("3s", yaml_hosts, ssh_config)
+}
+
+/// [`inventory`] with another `connect_timeout`.
+fn inventory_connecting_within(
+    connect_timeout: &str,
+    yaml_hosts: &[String],
+    ssh_config: &Path,
+) -> fearless_config::Inventory {
     let yaml = format!(
-        "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s }}\n  hosts:\n{}\n",
+        "inventory:\n  ssh: {{ config: {}, connect_timeout: {connect_timeout} }}\n  hosts:\n{}\n",
         ssh_config.display(),
         yaml_hosts
             .iter()
@@ -219,4 +228,194 @@ async fn after_a_reboot_the_old_master_is_lost_and_reconnect_opens_a_new_one() {
         "a new connection (another client port)"
     );
     fleet.close().await;
+}
+
+/// The peak resident memory of this test process (nextest runs each test in its own).
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM");
+    kib * 1024
+}
+
+/// `yes` prints as fast as the pipe takes it, forever: the run must end at its deadline,
+/// say the output was cut at the cap, and keep memory far below what `yes` printed.
+async fn prints_forever(fleet: &Fleet, host: &str) {
+    let start = std::time::Instant::now();
+    let err = fleet
+        .run(host, &argv(&["yes"]), Duration::from_secs(3))
+        .await
+        .expect_err("yes never ends");
+    let took = start.elapsed();
+    assert!(
+        matches!(
+            &err,
+            ExecError::Timeout { cut_at: Some(n), .. } if *n == fearless_exec::DEFAULT_MAX_OUTPUT
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("cut at 4194304 bytes"), "{err}");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    let peak = peak_rss_bytes();
+    assert!(peak < 200 << 20, "peak memory {} MiB", peak >> 20);
+}
+
+#[tokio::test]
+async fn a_command_that_prints_forever_is_capped_and_ends_at_its_timeout_over_ssh() {
+    let sshd = Sshd::start("127.0.0.68");
+    let inv = inventory(&[sshd.host_yaml("h1")], &sshd.ssh_config());
+    let fleet = Fleet::new(&inv);
+    prints_forever(&fleet, "h1").await;
+    // The remote `yes` is gone too: the master still serves the next command at once.
+    let out = fleet
+        .run("h1", &argv(&["true"]), Duration::from_secs(5))
+        .await
+        .expect("runs");
+    assert!(out.success());
+    fleet.close().await;
+}
+
+#[tokio::test]
+async fn a_command_that_prints_forever_is_capped_and_ends_at_its_timeout_locally() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("ssh_config");
+    std::fs::write(&cfg, "").expect("write");
+    let inv = inventory(&["me: { transport: local }".into()], &cfg);
+    prints_forever(&Fleet::new(&inv), "me").await;
+}
+
+/// Output past the cap is cut, the run says so per stream, and the exit status is kept.
+async fn prints_past_the_cap(fleet: &Fleet, host: &str) {
+    let script = "head -c 3000000 /dev/zero; echo oops >&2; exit 4";
+    let out = fleet
+        .run(host, &argv(&["sh", "-c", script]), Duration::from_secs(20))
+        .await
+        .expect("runs");
+    assert_eq!(out.code, Some(4));
+    assert_eq!(out.stdout.len(), 1 << 20);
+    assert!(out.stdout_truncated);
+    assert_eq!(out.stderr_str(), "oops\n");
+    assert!(!out.stderr_truncated);
+    assert_eq!(
+        out.truncation().as_deref(),
+        Some("stdout cut at 1048576 bytes")
+    );
+    let small = fleet
+        .run(host, &argv(&["echo", "hi"]), Duration::from_secs(5))
+        .await
+        .expect("runs");
+    assert!(!small.truncated() && small.truncation().is_none());
+}
+
+#[tokio::test]
+async fn output_past_the_cap_is_cut_and_marked_over_ssh_and_locally() {
+    let sshd = Sshd::start("127.0.0.68");
+    let dir = tempfile::tempdir().expect("tmp");
+    let hosts = [sshd.host_yaml("h1"), "me: { transport: local }".into()];
+    let inv = inventory(&hosts, &sshd.ssh_config());
+    let limits = fearless_exec::Limits {
+        max_output: 1 << 20,
+    };
+    let fleet = Fleet::with_limits(&inv, limits);
+    assert_eq!(fleet.transport("h1").map(|t| t.limits()), Some(limits));
+    prints_past_the_cap(&fleet, "h1").await;
+    prints_past_the_cap(&fleet, "me").await;
+    drop(dir);
+    fleet.close().await;
+}
+
+/// A listener on 127.0.0.1 that accepts and counts connections; each connection is sent
+/// `greeting` (nothing when empty) and then held, silent, until the test ends.
+fn silent_listener(
+    greeting: &'static [u8],
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.write_all(greeting);
+            held.push(stream);
+        }
+    });
+    (port, accepted)
+}
+
+/// Open a connection to a host that never completes the handshake: it must fail as a
+/// transport error within `bound`.
+async fn never_answers(greeting: &'static [u8], bound: Duration) {
+    let (port, accepted) = silent_listener(greeting);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host *\n  UserKnownHostsFile {}/known_hosts\n  BatchMode yes\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write");
+    let mute = format!("mute: {{ address: 127.0.0.1, port: {port} }}");
+    let inv = inventory_connecting_within("1s", &[mute], &cfg);
+    let fleet = Fleet::new(&inv);
+    let start = std::time::Instant::now();
+    let err = fleet
+        .run("mute", &argv(&["true"]), Duration::from_secs(60))
+        .await
+        .expect_err("never answers");
+    let took = start.elapsed();
+    assert!(err.is_transport(), "{err:?}");
+    assert!(matches!(err, ExecError::Unreachable { .. }), "{err:?}");
+    assert!(took < bound, "took {took:?}: {err}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_host_that_accepts_tcp_but_never_speaks_ssh_fails_in_bounded_time() {
+    // ssh's ConnectTimeout (1s) covers the banner.
+    never_answers(b"", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_host_that_stalls_after_its_banner_fails_in_bounded_time() {
+    // After the banner ssh waits for the key exchange without a limit of its own: the
+    // transport's deadline (ConnectTimeout + 10s) ends it.
+    never_answers(b"SSH-2.0-OpenSSH_9.2\r\n", Duration::from_secs(15)).await;
+}
+
+#[tokio::test]
+async fn an_address_that_looks_like_an_option_is_refused_and_never_reaches_ssh() {
+    let (port, accepted) = silent_listener(b"");
+    let dir = tempfile::tempdir().expect("tmp");
+    let marker = dir.path().join("pwned");
+    let cfg = dir.path().join("ssh_config");
+    std::fs::write(&cfg, "Host *\n  BatchMode yes\n").expect("write");
+    let evil = format!("evil: {{ address: 127.0.0.1, port: {port} }}");
+    let inv = inventory_connecting_within("1s", &[evil], &cfg);
+    // What a config that does not validate addresses would hand over.
+    let mut host = inv.hosts["evil"].clone();
+    host.address = format!("-oProxyCommand=touch {}", marker.display());
+    let t = fearless_exec::Transport::for_host(&host, &inv.ssh);
+    let err = t
+        .run(&argv(&["true"]), Duration::from_secs(5))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, ExecError::BadAddress { host, address } if host == "evil" && address.starts_with("-oProxyCommand")),
+        "{err:?}"
+    );
+    assert!(!err.is_transport());
+    assert!(!marker.exists(), "ssh ran the injected ProxyCommand");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

@@ -7,7 +7,6 @@
 
 use fearless_config::Config;
 use fearless_probe::result::{CheckResult, Reason, Status};
-use fearless_probe::runner::{self, Runner, Selection};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -85,34 +84,13 @@ fn config(hosts: &[String], ssh_config: &Path, checks: &Value) -> Config {
             .collect::<Vec<_>>()
             .join("\n"),
     );
-    match fearless_config::load_str(
-        Path::new("/tmp/fearless-probe-it/fearless.yaml"),
-        yaml.clone(),
-    ) {
-        Ok(loaded) => loaded.config,
-        Err(e) => panic!(
-            "invalid test config: {:?}\n{yaml}",
-            e.problems
-                .iter()
-                .map(fearless_config::Problem::plain)
-                .collect::<Vec<_>>()
-        ),
-    }
-}
-
-/// Plan and run everything in `config`.
-async fn run(config: &Config) -> Vec<CheckResult> {
-    let items = runner::plan(config, &Selection::default()).expect("plan");
-    let runner = Runner::new(config).expect("runner");
-    let results = runner.run(&items, &|_| {}).await;
-    runner.close().await;
-    results
+    crate::load(&yaml)
 }
 
 /// Run `checks` on one host (`h1`, the given sshd) and key the results by check name.
 async fn run_on(sshd: &Sshd, checks: &Value) -> HashMap<String, CheckResult> {
     let cfg = config(&[sshd.host_yaml("h1")], &sshd.ssh_config(), checks);
-    run(&cfg)
+    crate::run_all(&cfg)
         .await
         .into_iter()
         .map(|r| (r.check.clone(), r))
@@ -534,6 +512,42 @@ async fn command_checks_exit_codes_output_nagios_and_hostile_argv() {
 }
 
 #[tokio::test]
+async fn command_output_past_the_cap_is_judged_as_kept_and_a_command_printing_forever_ends_at_its_timeout()
+ {
+    let sshd = Sshd::start("127.0.0.79");
+    let big = "head -c 5000000 /dev/zero | tr '\\0' y; echo done >&2";
+    let checks = json!([
+        // Past the cap at once (even on a loaded machine), then printing forever.
+        { "name": "forever", "timeout": "3s", "command": { "run": ["sh", "-c", "head -c 8000000 /dev/zero; exec yes"] } },
+        { "name": "forever here", "on": "controller", "timeout": "3s", "command": { "run": ["yes"] } },
+        { "name": "large", "command": { "run": ["sh", "-c", big], "stdout": "^y+$", "stderr": "^done$" } },
+    ]);
+    let start = std::time::Instant::now();
+    let r = run_on(&sshd, &checks).await;
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(9),
+        "{:?}",
+        start.elapsed()
+    );
+    for name in ["forever", "forever here"] {
+        expect(
+            &r,
+            name,
+            Status::Fail,
+            Some(Reason::Timeout),
+            "no answer within 3s (its output went on past the cap and was cut at 4194304 bytes)",
+        );
+    }
+    expect(
+        &r,
+        "large",
+        Status::Pass,
+        None,
+        "exit 0 (output past the cap: stdout cut at 4194304 bytes; FEARLESS_MAX_OUTPUT raises it)",
+    );
+}
+
+#[tokio::test]
 async fn service_checks_fall_back_to_the_pid_file_without_systemd() {
     assert!(
         !Path::new("/run/systemd/system").exists(),
@@ -630,7 +644,7 @@ async fn an_unreachable_host_errors_with_transport_while_the_other_completes() {
     ]);
     let cfg = config(&hosts, &sshd.ssh_config(), &checks);
     let started = std::time::Instant::now();
-    let results = run(&cfg).await;
+    let results = crate::run_all(&cfg).await;
     assert_eq!(results.len(), 8, "{results:#?}");
     for r in &results {
         match r.host.as_deref() {
@@ -643,7 +657,7 @@ async fn an_unreachable_host_errors_with_transport_while_the_other_completes() {
                 );
                 assert!(r.message.contains("dead is unreachable"), "{r:#?}");
                 assert_eq!(r.attempts, 1, "{r:#?}");
-                assert!(runner::is_transport_failure(r));
+                assert!(fearless_probe::runner::is_transport_failure(r));
             }
             other => panic!("unexpected host {other:?}: {r:#?}"),
         }

@@ -7,11 +7,42 @@ mod hostlocal;
 mod net;
 mod runner;
 
+use fearless_config::Config;
+use fearless_probe::result::CheckResult;
+use fearless_probe::runner::{Runner, Selection, plan};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// A config from `yaml`, loaded as if from `/tmp/fearless-probe-it/fearless.yaml`; an
+/// invalid one fails the test with every problem and the YAML.
+pub fn load(yaml: &str) -> Config {
+    match fearless_config::load_str(
+        Path::new("/tmp/fearless-probe-it/fearless.yaml"),
+        yaml.to_owned(),
+    ) {
+        Ok(loaded) => loaded.config,
+        Err(e) => panic!(
+            "invalid test config: {:?}\n{yaml}",
+            e.problems
+                .iter()
+                .map(fearless_config::Problem::plain)
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// Plan and run everything in `config`, then close the connections.
+pub async fn run_all(config: &Config) -> Vec<CheckResult> {
+    let items = plan(config, &Selection::default()).expect("plan");
+    let runner = Runner::new(config).expect("runner");
+    let results = runner.run(&items, &|_| {}).await;
+    runner.close().await;
+    results
+}
 
 /// A port on 127.0.0.1 that nothing listens on (it was bound a moment ago, then released).
 pub fn closed_port() -> u16 {

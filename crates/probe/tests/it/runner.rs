@@ -1,31 +1,15 @@
 //! The runner: which check runs where (the plan), retries that turn a late pass into
 //! `degraded`, and per-attempt timeouts.
 
-use fearless_config::{Config, Selector};
+use crate::{load, run_all};
+use fearless_config::Selector;
 use fearless_probe::result::{Reason, Status};
-use fearless_probe::runner::{self, PlanItem, Runner, Selection};
+use fearless_probe::runner::{self, PlanItem, Selection};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn load(yaml: &str) -> Config {
-    match fearless_config::load_str(
-        Path::new("/tmp/fearless-probe-it/fearless.yaml"),
-        yaml.to_owned(),
-    ) {
-        Ok(loaded) => loaded.config,
-        Err(e) => panic!(
-            "invalid test config: {:?}",
-            e.problems
-                .iter()
-                .map(fearless_config::Problem::plain)
-                .collect::<Vec<_>>()
-        ),
-    }
-}
 
 /// A fleet in the shape of DESIGN.md §3; nothing here is ever contacted.
 const FLEET: &str = r#"
@@ -240,10 +224,7 @@ components:
       - {{ name: never, retries: 2, http: {{ url: "http://{never}/health", status: 200 }} }}
 "#
     ));
-    let items = runner::plan(&cfg, &Selection::default()).expect("plan");
-    let runner = Runner::new(&cfg).expect("runner");
-    let results = runner.run(&items, &|_| {}).await;
-    runner.close().await;
+    let results = run_all(&cfg).await;
     let [late_r, once_r, never_r] = &results[..] else {
         panic!("three results: {results:#?}")
     };
@@ -293,12 +274,9 @@ components:
       - { name: sleepy, timeout: 300ms, command: { run: [sleep, "5"] } }
 "#,
     );
-    let items = runner::plan(&cfg, &Selection::default()).expect("plan");
-    let runner = Runner::new(&cfg).expect("runner");
     let started = Instant::now();
-    let results = runner.run(&items, &|_| {}).await;
+    let results = run_all(&cfg).await;
     let took = started.elapsed();
-    runner.close().await;
     let [r] = &results[..] else {
         panic!("one result: {results:#?}")
     };
