@@ -80,7 +80,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
                 hosts: selector(hosts.as_deref())?,
                 since: since
                     .as_deref()
-                    .map(|s| super::duration("--since", s, "e.g. 2h"))
+                    .map(|s| super::window("--since", s, "e.g. 2h"))
                     .transpose()?,
                 title,
             };

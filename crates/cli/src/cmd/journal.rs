@@ -55,7 +55,7 @@ fn since(text: &str) -> Result<OffsetDateTime, Failure> {
             Some("write e.g. 30m, 24h, 7d"),
         )
     };
-    let d = super::duration("--since", text, "write e.g. 30m, 24h, 7d")?;
+    let d = super::window("--since", text, "write e.g. 30m, 24h, 7d")?;
     let d = time::Duration::try_from(d).map_err(|e| bad(e.to_string()))?;
     OffsetDateTime::now_utc()
         .checked_sub(d)

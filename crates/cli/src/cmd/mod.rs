@@ -237,15 +237,36 @@ impl Session {
     }
 }
 
-/// The longest duration any option takes: beyond it, times stop making sense (and
-/// leave the range the clocks can represent).
-const LONGEST: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
+/// The longest wait any option takes (a bake, a lock wait): beyond it, a value is a slip.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 24 * 3600);
+/// The furthest back a window reaches (`--since`): the clocks fearless uses end near year
+/// -9999, so "everything" fits with room.
+const LONGEST_WINDOW: std::time::Duration = std::time::Duration::from_secs(9_000 * 366 * 24 * 3600);
 
-/// Parse a duration option (`30s`, `2m`, `7d`), range-checked.
+/// Parse a wait option (`30s`, `2m`, `7d`): not negative, at most 100 years.
 pub(crate) fn duration(
     flag: &str,
     text: &str,
     example: &str,
+) -> Result<std::time::Duration, Failure> {
+    bounded(flag, text, example, LONGEST_WAIT, "100 years")
+}
+
+/// Parse a window option (`--since 24h`): not negative, at most 9,000 years back.
+pub(crate) fn window(
+    flag: &str,
+    text: &str,
+    example: &str,
+) -> Result<std::time::Duration, Failure> {
+    bounded(flag, text, example, LONGEST_WINDOW, "9000 years")
+}
+
+fn bounded(
+    flag: &str,
+    text: &str,
+    example: &str,
+    longest: std::time::Duration,
+    said: &str,
 ) -> Result<std::time::Duration, Failure> {
     if text.trim_start().starts_with('-') {
         return Err(Failure::bad_input(
@@ -255,9 +276,9 @@ pub(crate) fn duration(
     }
     let d = humantime::parse_duration(text)
         .map_err(|e| Failure::bad_input(format!("{flag} {text:?}: {e}"), Some(example)))?;
-    if d > LONGEST {
+    if d > longest {
         return Err(Failure::bad_input(
-            format!("{flag} {text:?}: longer than 100 years"),
+            format!("{flag} {text:?}: longer than {said}"),
             Some(example),
         ));
     }

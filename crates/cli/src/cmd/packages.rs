@@ -730,7 +730,7 @@ async fn diff(
 
 pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "whatchanged")?;
-    let window = super::duration("--since", &a.since, "a duration such as 30m, 24h or 7d")?;
+    let window = super::window("--since", &a.since, "a duration such as 30m, 24h or 7d")?;
     let since = jiff::Timestamp::now()
         .checked_sub(
             jiff::SignedDuration::try_from(window)

@@ -200,7 +200,7 @@ fn durations_out_of_range_are_bad_input() {
             2,
             &format!("--since {since}"),
         );
-        assert!(text.contains(&format!("--since {since}")), "{text}");
+        assert!(text.contains(&format!("--since {since:?}")), "{text}");
         assert!(!text.contains("panicked"), "{text}");
     }
     let listed = expect(&env.run(&["journal", "--since", "9000y"]), 0, "9000y");
