@@ -46,6 +46,7 @@ fn bisect_names_libacme_and_restores_the_host() {
 }
 
 /// A new snapshot of the lab; its id.
+#[track_caller]
 fn snapshot(config: &str) -> String {
     json_as(config, "ops", &["snapshot"])["id"]
         .as_str()
@@ -71,11 +72,13 @@ fn bisect_args<'a>(snapshot: &'a str, manifest: &'a str, checks: &[&'a str]) -> 
 }
 
 /// `fearless bisect` on web-1 from `snapshot` over `manifest` against `checks`, as JSON.
+#[track_caller]
 fn bisect_on(config: &str, snapshot: &str, manifest: &str, checks: &[&str]) -> Value {
     json_as(config, "ops", &bisect_args(snapshot, manifest, checks))
 }
 
 /// Require a bisect report that blames libacme alone and restored the host.
+#[track_caller]
 fn assert_libacme(report: &Value) {
     assert_eq!(
         report["verdict"]["packages"],
@@ -86,6 +89,7 @@ fn assert_libacme(report: &Value) {
 }
 
 /// Require web-1 to be on `snapshot`, byte for byte (nothing in `snapshot diff --live`).
+#[track_caller]
 fn assert_on_snapshot(config: &str, snapshot: &str) {
     let diff = json_as(config, "ops", &["snapshot", "diff", snapshot, "--live"]);
     let d0 = &diff["hosts"][0]["diff"];

@@ -21,6 +21,7 @@ const ROUTINE: &[&str] = &[
 
 /// Run with the config and store of the lab, as `ops`, with `--format json`; it must
 /// succeed. The parsed output.
+#[track_caller]
 fn json_ok(config: &str, args: &[&str]) -> Value {
     json_as(config, "ops", args)
 }

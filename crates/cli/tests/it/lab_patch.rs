@@ -12,11 +12,13 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// `fearless ARGS --format json` as `reader`, which must succeed; the parsed output.
+#[track_caller]
 fn json(config: &str, args: &[&str]) -> Value {
     json_as(config, "reader", args)
 }
 
 /// A change of `component` on `hosts`, requested by alice; its id.
+#[track_caller]
 fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String {
     let args = [
         "change",
@@ -33,6 +35,7 @@ fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String
 
 /// A change of `component` on `hosts` requested by alice, approved by bob and scheduled
 /// (now); its id.
+#[track_caller]
 fn approved_of(config: &str, title: &str, hosts: &str, component: &str) -> String {
     let id = new_change(config, title, hosts, component);
     ok_as(config, "alice", &["change", "submit", &id]);
@@ -42,23 +45,27 @@ fn approved_of(config: &str, title: &str, hosts: &str, component: &str) -> Strin
 }
 
 /// [`approved_of`] orders-api on every web host.
+#[track_caller]
 fn approved(config: &str, title: &str) -> String {
     approved_of(config, title, "web-*", "orders-api")
 }
 
 /// `patch --change ID --waves WAVES --bake BAKE --format json` as alice, which must exit
 /// `code`; its result.
+#[track_caller]
 fn patch(config: &str, id: &str, waves: &str, bake: &str, code: i32) -> Value {
     let args = ["patch", "--change", id, "--waves", waves, "--bake", bake];
     json_exits_as(config, "alice", code, &args)
 }
 
 /// `rollout resume ROLLOUT --format json` as alice, which must exit `code`; its result.
+#[track_caller]
 fn resume(config: &str, rollout: &str, code: i32) -> Value {
     json_exits_as(config, "alice", code, &["rollout", "resume", rollout])
 }
 
 /// How many rollouts the store holds.
+#[track_caller]
 fn rollouts(config: &str) -> usize {
     json(config, &["rollout", "list"])["rollouts"]
         .as_array()
@@ -66,6 +73,7 @@ fn rollouts(config: &str) -> usize {
         .len()
 }
 
+#[track_caller]
 fn version_on(config: &str, host: &str, package: &str) -> String {
     let doc = json(config, &["packages", "--hosts", host]);
     doc["hosts"][0]["packages"]
@@ -250,11 +258,13 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 
 /// Start `patch`, wait until the journal of rollout `R-<n>` shows `kind`, then SIGKILL the
 /// controller; the test fails if the process ended on its own before the kind was seen.
+#[track_caller]
 fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) {
     kill_after(config, change, rollout, kind, Duration::ZERO);
 }
 
 /// [`kill_when`], `delay` after the entry appeared (to land inside the work it announces).
+#[track_caller]
 fn kill_after(config: &str, change: &str, rollout: u64, kind: &str, delay: Duration) {
     let subject = format!("R-{rollout}");
     assert!(
@@ -264,6 +274,7 @@ fn kill_after(config: &str, change: &str, rollout: u64, kind: &str, delay: Durat
 }
 
 /// Every web host (web-1, web-2) is on `package` `version`, taken from 1.0 exactly once.
+#[track_caller]
 fn on_every_host_once(config: &str, dir: &str, package: &str, version: &str) {
     for host in ["web-1", "web-2"] {
         assert_eq!(version_on(config, host, package), version, "{host}");
@@ -327,6 +338,7 @@ fn spawn_patch(config: &str, change: &str, bake: &str, extra: &[&str], piped: bo
 }
 
 /// Poll `seen` every `every` until it holds; the test fails with `never` after 60 s.
+#[track_caller]
 fn poll(never: &str, every: Duration, mut seen: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !seen() {
@@ -376,6 +388,7 @@ fn host_states(shown: &Value) -> Vec<(&str, &str)> {
 }
 
 /// Require `rollout show ROLLOUT` to list its hosts in `states`; the document.
+#[track_caller]
 fn expect_hosts(config: &str, rollout: &str, states: &[(&str, &str)]) -> Value {
     let shown = json(config, &["rollout", "show", rollout]);
     assert_eq!(host_states(&shown), states, "{shown}");

@@ -32,6 +32,7 @@ pub(crate) struct TestLab {
 
 impl TestLab {
     /// `fearless lab up --dir DIR ARGS…`, which must succeed.
+    #[track_caller]
     pub(crate) fn up(args: &[&str]) -> Self {
         let lab = Self::empty();
         let mut all = vec!["lab", "up", "--dir", lab.dir.as_str()];
@@ -55,6 +56,7 @@ impl TestLab {
     }
 
     /// `fearless lab publish SCENARIO`, which must succeed.
+    #[track_caller]
     pub(crate) fn publish(&self, scenario: &str) {
         let out = fearless(&["lab", "publish", scenario, "--dir", &self.dir]);
         assert_eq!(
@@ -67,6 +69,7 @@ impl TestLab {
 
     /// `fearless lab withdraw NAME=VERSION` (gone from the lab's repositories), which must
     /// succeed.
+    #[track_caller]
     pub(crate) fn withdraw(&self, pin: &str) {
         exits(0, &["lab", "withdraw", pin, "--dir", &self.dir]);
     }
@@ -95,6 +98,7 @@ impl TestLab {
     /// The bad-libacme batch the lab offers its first host (`pending_pins`: routine and
     /// libacme 2.0, ten pins) in the test file `batch.txt`, and the same batch without
     /// libacme in `without.txt`: their paths.
+    #[track_caller]
     pub(crate) fn bad_batch_files(&self, config: &str) -> (String, String) {
         let pins = pending_pins(config);
         assert_eq!(pins.len(), 10, "{pins:?}");
@@ -117,6 +121,7 @@ impl Drop for TestLab {
 }
 
 /// `fearless ARGS…`, which must exit `code`; its stdout and stderr.
+#[track_caller]
 pub(crate) fn exits(code: i32, args: &[&str]) -> (String, String) {
     let out = fearless(args);
     let (o, e) = (stdout(&out), stderr(&out));
@@ -129,6 +134,7 @@ pub(crate) fn exits(code: i32, args: &[&str]) -> (String, String) {
 }
 
 /// [`exits`], with `needle` in its stderr; the stderr.
+#[track_caller]
 pub(crate) fn fails_with(code: i32, needle: &str, args: &[&str]) -> String {
     let (_, err) = exits(code, args);
     assert!(
@@ -139,6 +145,7 @@ pub(crate) fn fails_with(code: i32, needle: &str, args: &[&str]) -> String {
 }
 
 /// [`exits`], which must succeed; its stdout.
+#[track_caller]
 pub(crate) fn run_ok(args: &[&str]) -> String {
     exits(0, args).0
 }
@@ -157,21 +164,25 @@ pub(crate) fn run_as(config: &str, who: &str, args: &[&str]) -> (Option<i32>, St
 }
 
 /// [`run_as`], which must exit `code`; its stdout and stderr.
+#[track_caller]
 pub(crate) fn exits_as(config: &str, who: &str, code: i32, args: &[&str]) -> (String, String) {
     exits(code, &argv_as(config, who, args))
 }
 
 /// [`run_as`], which must exit `code` with `needle` in its stderr; the stderr.
+#[track_caller]
 pub(crate) fn fails_as(config: &str, who: &str, code: i32, needle: &str, args: &[&str]) -> String {
     fails_with(code, needle, &argv_as(config, who, args))
 }
 
 /// [`run_as`], which must succeed; its stdout.
+#[track_caller]
 pub(crate) fn ok_as(config: &str, who: &str, args: &[&str]) -> String {
     exits_as(config, who, 0, args).0
 }
 
 /// [`run_as`] with `--format json`, which must exit `code`; the parsed output.
+#[track_caller]
 pub(crate) fn json_exits_as(
     config: &str,
     who: &str,
@@ -185,12 +196,14 @@ pub(crate) fn json_exits_as(
 }
 
 /// [`run_as`] with `--format json`, which must exit 0; the parsed output.
+#[track_caller]
 pub(crate) fn json_as(config: &str, who: &str, args: &[&str]) -> serde_json::Value {
     json_exits_as(config, who, 0, args)
 }
 
 /// `name=version` of every update the lab offers its first host, at the highest version
 /// (`packages --pending`, which refreshes every host's lists first).
+#[track_caller]
 pub(crate) fn pending_pins(config: &str) -> Vec<String> {
     let out = fearless(&["-c", config, "packages", "--pending", "--format", "json"]);
     assert_eq!(
@@ -222,6 +235,7 @@ pub(crate) fn lab_ssh_run(dir: &str, host: &str, argv: &[&str]) -> Output {
 }
 
 /// `sh -c SCRIPT` on lab host `host`, which must succeed; its stdout.
+#[track_caller]
 pub(crate) fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
     let out = lab_ssh_run(dir, host, &["sh", "-c", script]);
     assert_eq!(
@@ -236,6 +250,7 @@ pub(crate) fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
 
 /// Run a tool the test needs (not fearless), which must succeed; its output. `what` names it
 /// in a failure.
+#[track_caller]
 pub(crate) fn run_tool(command: &mut Command, what: &str) -> Output {
     let out = command
         .output()
@@ -251,6 +266,7 @@ pub(crate) fn run_tool(command: &mut Command, what: &str) -> Output {
 
 /// Run `script` on the SQLite database `db` with plain SQL, its append-only triggers dropped
 /// first, as an attacker would.
+#[track_caller]
 pub(crate) fn tamper_sqlite(db: &Path, script: &str) {
     let python = "import sqlite3, sys\n\
                   c = sqlite3.connect(sys.argv[1])\n\
@@ -277,6 +293,7 @@ pub(crate) fn is_root() -> bool {
 
 /// On lab host `host`, start a real `dpkg -i` whose postinst sleeps `seconds`, so it holds
 /// the dpkg lock that long; returns once it runs.
+#[track_caller]
 pub(crate) fn hold_dpkg_lock(dir: &str, host: &str, seconds: u32) {
     let script = format!(
         "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \\
