@@ -111,11 +111,22 @@ fn a_mistyped_store_path_is_exit_3_and_creates_nothing() {
     assert!(!typo.parent().expect("dir").exists(), "nothing is created");
 }
 
+/// A store of `changes` changes, then `sql` on it as [`Env::tamper`]: the store, and what
+/// `journal verify` says of it (which must exit 1).
+#[track_caller]
+fn tampered(changes: usize, sql: &str) -> (Env, String) {
+    let env = Env::with_changes(changes);
+    env.tamper(sql);
+    let text = env.verify(&[], 1);
+    (env, text)
+}
+
 #[test]
 fn a_blob_payload_is_tampering_exit_1() {
-    let env = Env::with_changes(3);
-    env.tamper("UPDATE journal SET payload = CAST(payload AS BLOB) WHERE seq = 2");
-    let text = env.verify(&[], 1);
+    let (env, text) = tampered(
+        3,
+        "UPDATE journal SET payload = CAST(payload AS BLOB) WHERE seq = 2",
+    );
     assert!(text.contains("BROKEN at seq 2"), "{text}");
     assert!(text.contains("its payload is BLOB, not TEXT"), "{text}");
     let (code, json) = env.verify_json(&[]);
@@ -127,9 +138,7 @@ fn a_blob_payload_is_tampering_exit_1() {
 
 #[test]
 fn a_deleted_head_is_tampering_exit_1() {
-    let env = Env::with_changes(2);
-    env.tamper("DELETE FROM journal_head");
-    let text = env.verify(&[], 1);
+    let (_env, text) = tampered(2, "DELETE FROM journal_head");
     assert!(text.contains("BROKEN at seq 3"), "{text}");
     assert!(text.contains("the journal head is missing"), "{text}");
 }
