@@ -1,7 +1,7 @@
 //! A small config (the acme shop) and helpers to create and drive change records.
 
 use fearless_change::{
-    Applied, ChangeError, ChangeRecord, ChangeType, Command, NewChange, Policy, apply,
+    Applied, ChangeError, ChangeRecord, ChangeType, Command, NewChange, Policy, State, apply,
 };
 use fearless_config::Config;
 use jiff::Timestamp;
@@ -78,9 +78,10 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(cfg: &Config, record: ChangeRecord) -> Self {
+    /// A driver of change `number`, created from `new` by [`REQUESTER`].
+    pub(crate) fn new(cfg: &Config, number: u64, new: NewChange) -> Self {
         Self {
-            record,
+            record: create(cfg, number, new),
             policy: Policy::from_config(cfg),
             others: Vec::new(),
             now: t("2026-05-01T10:00:00Z"),
@@ -108,5 +109,13 @@ impl Driver {
 
     pub(crate) fn ok(&mut self, actor: &str, command: Command) -> Applied {
         self.run(actor, command).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Driver::ok`], after which the record must be in `state`.
+    #[track_caller]
+    pub(crate) fn ok_to(&mut self, actor: &str, command: Command, state: State) -> Applied {
+        let applied = self.ok(actor, command);
+        assert_eq!(self.record.state, state, "after {}", applied.kind);
+        applied
     }
 }

@@ -20,29 +20,35 @@ fn approve() -> Command {
     Command::Approve { reason: None }
 }
 
+/// A driver of change `number`, of `change_type` on `hosts` (its components inferred).
+fn driver(
+    cfg: &fearless_config::Config,
+    number: u64,
+    hosts: &str,
+    change_type: ChangeType,
+) -> Driver {
+    Driver::new(cfg, number, new_change(hosts, &[], change_type))
+}
+
 #[test]
 fn normal_change_goes_through_assess_authorize_schedule_implement_review_close() {
     let cfg = config(YEAR_END);
     let mut d = Driver::new(
         &cfg,
-        create(
-            &cfg,
-            1,
-            new_change("api-1", &["orders-api"], ChangeType::Normal),
-        ),
+        1,
+        new_change("api-1", &["orders-api"], ChangeType::Normal),
     );
     assert_eq!(d.record.state, State::New);
 
-    let submitted = d.ok(REQUESTER, Command::Submit);
+    let submitted = d.ok_to(REQUESTER, Command::Submit, State::Authorize);
     assert_eq!(submitted.kind, "change.submitted");
-    assert_eq!(d.record.state, State::Authorize);
     assert_eq!(submitted.payload["via"], serde_json::json!(["assess"]));
     assert!(d.record.assessment.is_some());
     // api-1 is 1 of 4 hosts, but orders-api takes checkout with it: medium impact × medium urgency.
     assert_eq!(d.record.risk.level, RiskLevel::Moderate);
 
-    assert_eq!(d.ok("bob", approve()).kind, "change.approved");
-    assert_eq!(d.record.state, State::Scheduled);
+    let approved = d.ok_to("bob", approve(), State::Scheduled);
+    assert_eq!(approved.kind, "change.approved");
 
     d.ok(REQUESTER, Command::Schedule { window: None });
     assert_eq!(
@@ -55,23 +61,15 @@ fn normal_change_goes_through_assess_authorize_schedule_implement_review_close()
         (d.record.state, d.record.actual_start),
         (State::Implement, Some(d.now))
     );
-    d.ok(
-        "carol",
-        Command::Complete {
-            code: CloseCode::Successful,
-            notes: Some("fine".into()),
-        },
-    );
-    assert_eq!(d.record.state, State::Review);
-    d.ok(
-        "dave",
-        Command::Review {
-            notes: "no findings".into(),
-        },
-    );
-    assert_eq!(d.record.state, State::Review);
-    assert_eq!(d.ok("dave", Command::Close).kind, "change.closed");
-    assert_eq!(d.record.state, State::Closed);
+    let complete = Command::Complete {
+        code: CloseCode::Successful,
+        notes: Some("fine".into()),
+    };
+    d.ok_to("carol", complete, State::Review);
+    let notes = "no findings".into();
+    d.ok_to("dave", Command::Review { notes }, State::Review);
+    let closed = d.ok_to("dave", Command::Close, State::Closed);
+    assert_eq!(closed.kind, "change.closed");
 
     let kinds: Vec<&str> = d.record.timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
@@ -99,10 +97,7 @@ fn normal_change_goes_through_assess_authorize_schedule_implement_review_close()
 #[test]
 fn standard_change_is_scheduled_on_submit_without_approval() {
     let cfg = config(YEAR_END);
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 1, new_change("batch-1", &[], ChangeType::Standard)),
-    );
+    let mut d = driver(&cfg, 1, "batch-1", ChangeType::Standard);
     assert_eq!(
         d.record.scope.components,
         ["batch"],
@@ -116,38 +111,28 @@ fn standard_change_is_scheduled_on_submit_without_approval() {
         Some(d.now),
         "no window: now for 4 hours"
     );
-    d.ok(REQUESTER, Command::Start);
-    assert_eq!(d.record.state, State::Implement);
+    d.ok_to(REQUESTER, Command::Start, State::Implement);
 }
 
 #[test]
 fn emergency_change_skips_assess_but_needs_one_approval_even_when_policy_wants_two() {
     let cfg = config("change: { approvals_required: 2 }");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 1, new_change("web-*", &[], ChangeType::Emergency)),
-    );
-    let applied = d.ok(REQUESTER, Command::Submit);
+    let mut d = driver(&cfg, 1, "web-*", ChangeType::Emergency);
+    let applied = d.ok_to(REQUESTER, Command::Submit, State::Authorize);
     assert_eq!(applied.payload["via"], serde_json::json!([]));
-    assert_eq!(d.record.state, State::Authorize);
     assert!(matches!(
         d.run(REQUESTER, approve()),
         Err(ChangeError::SelfApproval { .. })
     ));
-    d.ok("bob", approve());
-    assert_eq!(d.record.state, State::Scheduled);
+    d.ok_to("bob", approve(), State::Scheduled);
     // No window and it is an emergency: it may start right away.
-    d.ok(REQUESTER, Command::Start);
-    assert_eq!(d.record.state, State::Implement);
+    d.ok_to(REQUESTER, Command::Start, State::Implement);
 }
 
 #[test]
 fn requester_cannot_approve_own_change() {
     let cfg = config("");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 7, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 7, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     let before = d.record.clone();
     let err = d.run(REQUESTER, approve()).expect_err("self approval");
@@ -165,10 +150,7 @@ fn requester_cannot_approve_own_change() {
 #[test]
 fn two_approvals_required_means_two_distinct_approvers() {
     let cfg = config("change: { approvals_required: 2 }");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 3, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 3, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
     assert_eq!(d.record.state, State::Authorize, "one of two");
@@ -182,8 +164,7 @@ fn two_approvals_required_means_two_distinct_approvers() {
         State::Authorize,
         "the same approver twice counts once"
     );
-    d.ok("carol", approve());
-    assert_eq!(d.record.state, State::Scheduled);
+    d.ok_to("carol", approve(), State::Scheduled);
     assert_eq!(
         d.record.current_approvers().collect::<Vec<_>>(),
         ["bob", "carol"]
@@ -193,24 +174,16 @@ fn two_approvals_required_means_two_distinct_approvers() {
 #[test]
 fn reject_returns_to_new_with_the_reason_and_resubmission_starts_a_new_round() {
     let cfg = config("change: { approvals_required: 2 }");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 4, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 4, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
     assert!(matches!(
         d.run("carol", Command::Reject { reason: " ".into() }),
         Err(ChangeError::Empty { .. })
     ));
-    let applied = d.ok(
-        "carol",
-        Command::Reject {
-            reason: "no rollback plan".into(),
-        },
-    );
+    let reason = "no rollback plan".into();
+    let applied = d.ok_to("carol", Command::Reject { reason }, State::New);
     assert_eq!(applied.payload["reason"], "no rollback plan");
-    assert_eq!(d.record.state, State::New);
     let last = d.record.approvals.last().expect("decision");
     assert_eq!(
         (last.by.as_str(), last.decision, last.reason.as_deref()),
@@ -231,17 +204,13 @@ fn reject_returns_to_new_with_the_reason_and_resubmission_starts_a_new_round() {
         State::Authorize,
         "bob's approval of the first round no longer counts twice"
     );
-    d.ok("dave", approve());
-    assert_eq!(d.record.state, State::Scheduled);
+    d.ok_to("dave", approve(), State::Scheduled);
 }
 
 #[test]
 fn illegal_command_names_the_allowed_ones() {
     let cfg = config("");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 9, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 9, "api-1", ChangeType::Normal);
     let err = d.run("bob", approve()).expect_err("not submitted");
     assert_eq!(
         err.to_string(),
@@ -258,10 +227,7 @@ fn illegal_command_names_the_allowed_ones() {
         matches!(err, ChangeError::IllegalTransition { state: "cancelled", ref allowed, .. } if allowed.is_empty())
     );
     // Edit only in new.
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 10, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 10, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     let edit = Command::Edit(Box::new(Edit {
         title: Some("x".into()),
@@ -280,10 +246,7 @@ fn illegal_command_names_the_allowed_ones() {
 fn schedule_inside_a_blackout_is_refused_for_normal_and_allowed_for_emergency() {
     let cfg = config(YEAR_END);
     let xmas = window("2026-12-24T22:00:00Z..2026-12-25T02:00:00Z");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 1, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     let err = d
         .run(REQUESTER, Command::Schedule { window: xmas })
@@ -294,10 +257,7 @@ fn schedule_inside_a_blackout_is_refused_for_normal_and_allowed_for_emergency() 
     );
     assert_eq!(d.record.window, None);
 
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 2, new_change("api-1", &[], ChangeType::Emergency)),
-    );
+    let mut d = driver(&cfg, 2, "api-1", ChangeType::Emergency);
     d.ok(REQUESTER, Command::Submit);
     d.ok(REQUESTER, Command::Schedule { window: xmas });
     assert_eq!(d.record.window, xmas);
@@ -310,7 +270,7 @@ fn a_window_set_at_creation_is_checked_at_submit() {
         window: window("2026-12-31T22:00:00Z..2027-01-01T01:00:00Z"),
         ..new_change("api-1", &[], ChangeType::Normal)
     };
-    let mut d = Driver::new(&cfg, create(&cfg, 1, new));
+    let mut d = Driver::new(&cfg, 1, new);
     assert!(matches!(
         d.run(REQUESTER, Command::Submit),
         Err(ChangeError::InBlackout { .. })
@@ -345,10 +305,7 @@ fn allowed_windows_refuse_schedules_outside_them_unless_emergency() {
     let cfg = config(
         r#"change: { windows: [{ name: nightly, days: [mon, tue, wed, thu, fri], from: "22:00", to: "04:00" }] }"#,
     );
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 1, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     // Friday night into Saturday morning: inside the occurrence that starts Friday.
     d.ok(
@@ -377,10 +334,7 @@ fn allowed_windows_refuse_schedules_outside_them_unless_emergency() {
     );
     assert!(matches!(err, Err(ChangeError::OutsideWindows { .. })));
 
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 2, new_change("api-1", &[], ChangeType::Emergency)),
-    );
+    let mut d = driver(&cfg, 2, "api-1", ChangeType::Emergency);
     d.ok(REQUESTER, Command::Submit);
     d.ok(
         REQUESTER,
@@ -393,10 +347,7 @@ fn allowed_windows_refuse_schedules_outside_them_unless_emergency() {
 #[test]
 fn start_outside_the_window_is_refused_unless_emergency() {
     let cfg = config("");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 1, new_change("api-1", &[], ChangeType::Normal)),
-    );
+    let mut d = driver(&cfg, 1, "api-1", ChangeType::Normal);
     d.ok(REQUESTER, Command::Submit);
     d.ok("bob", approve());
     assert!(matches!(
@@ -418,10 +369,7 @@ fn start_outside_the_window_is_refused_unless_emergency() {
 #[test]
 fn close_of_a_failed_change_needs_review_notes() {
     let cfg = config("");
-    let mut d = Driver::new(
-        &cfg,
-        create(&cfg, 1, new_change("batch-1", &[], ChangeType::Standard)),
-    );
+    let mut d = driver(&cfg, 1, "batch-1", ChangeType::Standard);
     d.ok(REQUESTER, Command::Submit);
     d.ok(REQUESTER, Command::Start);
     d.ok(

@@ -1,6 +1,6 @@
 //! Change records and the journal through the binary, on SQLite and on PostgreSQL.
 
-use super::{fearless, stderr, stdout, write_config};
+use super::{exits, fearless, run_tool, stderr, stdout, tamper_sqlite, write_config};
 
 const CONFIG: &str = "inventory:\n  hosts:\n    web-1: { address: 10.9.0.1, labels: { role: web } }\n    web-2: { address: 10.9.0.2, labels: { role: web } }\ncomponents:\n  checkout:\n    runs_on: \"role=web\"\n    depends_on: [orders-api]\n  orders-api:\n    runs_on: \"role=web\"\nchange:\n  approvals_required: 1\n";
 
@@ -37,22 +37,38 @@ impl Env {
         fearless(&all)
     }
 
-    fn ok(&self, args: &[&str], actor: &str) -> String {
+    /// [`Env::run`], which must exit `code`; its stdout and stderr.
+    #[track_caller]
+    fn exits(&self, args: &[&str], actor: &str, code: i32) -> (String, String) {
         let out = self.run(args, actor);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?} as {actor}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        stdout(&out)
+        let (o, e) = (stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{args:?} as {actor}: {o}{e}");
+        (o, e)
     }
 
+    /// [`Env::run`], which must exit `code` with `needle` in its stderr.
+    #[track_caller]
+    fn fails(&self, args: &[&str], actor: &str, code: i32, needle: &str) {
+        let (_, err) = self.exits(args, actor, code);
+        assert!(err.contains(needle), "{args:?} as {actor}: {err}");
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str], actor: &str) -> String {
+        self.exits(args, actor, 0).0
+    }
+
+    /// [`Env::ok`] with `--format json`, parsed.
+    #[track_caller]
+    fn json(&self, args: &[&str], actor: &str) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--format", "json"]);
+        serde_json::from_str(&self.ok(&all, actor)).expect("json")
+    }
+
+    #[track_caller]
     fn state(&self, id: &str) -> String {
-        let v: serde_json::Value =
-            serde_json::from_str(&self.ok(&["change", "show", id, "--format", "json"], "reader"))
-                .expect("json");
+        let v = self.json(&["change", "show", id], "reader");
         v["state"].as_str().expect("state").to_owned()
     }
 }
@@ -74,27 +90,14 @@ fn postgres_env(tag: &str) -> Env {
     let dir = tempfile::tempdir().expect("tmp");
     let config = write_config(dir.path(), CONFIG);
     let db = format!("fearless_cli_{tag}_{}", std::process::id());
-    let out = std::process::Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-        ])
-        .arg(format!("drop database if exists {db}"))
-        .arg("-c")
-        .arg(format!("create database {db}"))
-        .output()
-        .expect("psql (PostgreSQL must be reachable at 127.0.0.1:5432)");
-    assert!(
-        out.status.success(),
-        "create database: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_tool(
+        std::process::Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!("drop database if exists {db}"))
+            .arg("-c")
+            .arg(format!("create database {db}")),
+        "psql create database (PostgreSQL must be reachable at 127.0.0.1:5432)",
     );
     Env {
         _dir: dir,
@@ -105,7 +108,7 @@ fn postgres_env(tag: &str) -> Env {
 }
 
 fn full_flow(env: &Env) {
-    let created: serde_json::Value = serde_json::from_str(&env.ok(
+    let created = env.json(
         &[
             "change",
             "new",
@@ -115,31 +118,21 @@ fn full_flow(env: &Env) {
             "web-1",
             "--component",
             "orders-api",
-            "--format",
-            "json",
         ],
         "alice",
-    ))
-    .expect("json");
+    );
     assert_eq!(created["number"], 1);
     assert_eq!(env.state("CHG-1"), "new");
     env.ok(&["change", "submit", "CHG-1"], "alice");
     assert_eq!(env.state("CHG-1"), "authorize");
     // Separation of duties: the requester cannot approve (a gate: exit 1), nothing written.
-    let own = env.run(&["change", "approve", "CHG-1"], "alice");
-    assert_eq!(own.status.code(), Some(1));
-    assert!(
-        stderr(&own).contains("separation of duties"),
-        "{}",
-        stderr(&own)
-    );
+    let approve = ["change", "approve", "CHG-1"];
+    env.fails(&approve, "alice", 1, "separation of duties");
     assert_eq!(env.state("CHG-1"), "authorize");
     env.ok(&["change", "approve", "CHG-1"], "bob");
     assert_eq!(env.state("CHG-1"), "scheduled");
     // An illegal transition names what is allowed (bad input: exit 2).
-    let illegal = env.run(&["change", "close", "CHG-1"], "alice");
-    assert_eq!(illegal.status.code(), Some(2));
-    assert!(stderr(&illegal).contains("allowed"), "{}", stderr(&illegal));
+    env.fails(&["change", "close", "CHG-1"], "alice", 2, "allowed");
     env.ok(&["change", "schedule", "CHG-1"], "alice");
     env.ok(&["change", "start", "CHG-1"], "alice");
     env.ok(
@@ -149,11 +142,7 @@ fn full_flow(env: &Env) {
     env.ok(&["change", "close", "CHG-1"], "alice");
     assert_eq!(env.state("CHG-1"), "closed");
 
-    let j: serde_json::Value = serde_json::from_str(&env.ok(
-        &["journal", "--subject", "CHG-1", "--format", "json"],
-        "reader",
-    ))
-    .expect("json");
+    let j = env.json(&["journal", "--subject", "CHG-1"], "reader");
     let kinds: Vec<&str> = j["entries"]
         .as_array()
         .expect("entries")
@@ -180,14 +169,9 @@ fn full_flow(env: &Env) {
     assert_eq!(export.lines().count(), 7);
 
     // Bad input: unknown change, nothing written.
-    let unknown = env.run(&["change", "approve", "CHG-99"], "bob");
-    assert_eq!(unknown.status.code(), Some(2));
-    assert!(
-        stderr(&unknown).contains("unknown change CHG-99"),
-        "{}",
-        stderr(&unknown)
-    );
-    let bad_window = env.run(
+    let unknown = ["change", "approve", "CHG-99"];
+    env.fails(&unknown, "bob", 2, "unknown change CHG-99");
+    env.exits(
         &[
             "change",
             "new",
@@ -199,8 +183,8 @@ fn full_flow(env: &Env) {
             "2026-12-02T00:00:00Z..2026-12-01T00:00:00Z",
         ],
         "alice",
+        2,
     );
-    assert_eq!(bad_window.status.code(), Some(2), "{}", stderr(&bad_window));
     assert!(
         env.ok(&["journal", "verify"], "reader")
             .contains("7 entries")
@@ -227,23 +211,12 @@ fn an_edited_journal_entry_is_caught_by_verify() {
     env.ok(&["change", "submit", "CHG-1"], "alice");
     let db = env.store.trim_start_matches("sqlite:").to_owned();
     // Tamper as an attacker with plain SQL would (the journal's guard triggers dropped first).
-    let script = "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nfor (n,) in c.execute(\"select name from sqlite_master where type='trigger'\").fetchall():\n    c.execute('drop trigger ' + n)\nc.execute(\"update journal set payload = '{\\\"approved_by\\\":\\\"mallory\\\"}' where seq = 2\")\nc.commit()\n";
-    let out = std::process::Command::new("python3")
-        .args(["-c", script, &db])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    tamper_sqlite(
+        std::path::Path::new(&db),
+        "update journal set payload = '{\"approved_by\":\"mallory\"}' where seq = 2",
     );
-    let verify = env.run(&["journal", "verify"], "reader");
-    assert_eq!(verify.status.code(), Some(1));
-    assert!(
-        stdout(&verify).contains("BROKEN at seq 2"),
-        "{}",
-        stdout(&verify)
-    );
+    let (verify, _) = env.exits(&["journal", "verify"], "reader", 1);
+    assert!(verify.contains("BROKEN at seq 2"), "{verify}");
 }
 
 #[test]
@@ -252,32 +225,18 @@ fn a_store_that_is_not_a_database_is_bad_input_and_left_alone() {
     let config = write_config(dir.path(), CONFIG);
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, "this is not sqlite").expect("write");
-    let out = fearless(&[
-        "change",
-        "list",
-        "-c",
-        &config,
-        "--store",
-        &format!("sqlite:{}", junk.display()),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let list = ["change", "list", "-c", &config, "--store"];
+    let junk_store = format!("sqlite:{}", junk.display());
+    exits(2, &[&list[..], &[&junk_store]].concat());
     assert_eq!(
         std::fs::read_to_string(&junk).expect("read"),
         "this is not sqlite"
     );
-    let refused = fearless(&[
-        "change",
-        "list",
-        "-c",
-        &config,
-        "--store",
-        "postgres://postgres:secret@127.0.0.1:1/x",
-    ]);
-    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    let refused = [&list[..], &["postgres://postgres:secret@127.0.0.1:1/x"]].concat();
+    let (_, err) = exits(3, &refused);
     assert!(
-        !stderr(&refused).contains("secret"),
-        "the password must not be printed: {}",
-        stderr(&refused)
+        !err.contains("secret"),
+        "the password must not be printed: {err}"
     );
 }
 
@@ -286,31 +245,15 @@ fn a_standard_change_from_a_yaml_file_is_scheduled_on_submit() {
     let env = sqlite_env();
     let file = env._dir.path().join("change.yaml");
     std::fs::write(&file, "title: Rotate logs\ntype: standard\nhosts: web-2\ncomponents: [checkout]\nimpact: low\ntest_plan: [checkout]\n").expect("write");
-    let created: serde_json::Value = serde_json::from_str(&env.ok(
-        &[
-            "change",
-            "new",
-            "-f",
-            &file.display().to_string(),
-            "--format",
-            "json",
-        ],
-        "carol",
-    ))
-    .expect("json");
+    let file_arg = file.display().to_string();
+    let created = env.json(&["change", "new", "-f", &file_arg], "carol");
     assert_eq!(created["type"], "standard");
     assert_eq!(created["scope"]["hosts"], serde_json::json!(["web-2"]));
     env.ok(&["change", "submit", "CHG-1"], "carol");
     assert_eq!(env.state("CHG-1"), "scheduled");
     // A typo in the file is refused before anything is written.
     std::fs::write(&file, "title: x\nhost: web-2\n").expect("write");
-    let bad = env.run(
-        &["change", "new", "-f", &file.display().to_string()],
-        "carol",
-    );
-    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
-    let list: serde_json::Value =
-        serde_json::from_str(&env.ok(&["change", "list", "--format", "json"], "carol"))
-            .expect("json");
+    env.exits(&["change", "new", "-f", &file_arg], "carol", 2);
+    let list = env.json(&["change", "list"], "carol");
     assert_eq!(list["changes"].as_array().map(Vec::len), Some(1));
 }

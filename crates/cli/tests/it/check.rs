@@ -1,6 +1,6 @@
 //! `fearless check` end to end: results, localisation, formats, baselines, exit codes.
 
-use super::{HttpServer, fearless, stderr, stdout, write_config};
+use super::{HttpServer, exits, fearless, stdout, write_config};
 use fearless_testkit::Sshd;
 
 /// web (http, healthy) → api (http, refused) → nothing; plus a healthy independent db.
@@ -17,35 +17,41 @@ fn closed_port() -> u16 {
     fearless_testkit::free_port("127.0.0.1")
 }
 
+/// The shop with web up and api refused (its temporary directory, web's server, the config).
+fn api_down() -> (tempfile::TempDir, HttpServer, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let web = HttpServer::start(200, "ok");
+    let cfg = shop(dir.path(), web.port, closed_port());
+    (dir, web, cfg)
+}
+
+/// `fearless check -c CFG ARGS…`, which must exit `code`; its stdout.
+#[track_caller]
+fn check(cfg: &str, code: i32, args: &[&str]) -> String {
+    exits(code, &[&["check", "-c", cfg][..], args].concat()).0
+}
+
+/// [`check`] with `--format json`, parsed.
+#[track_caller]
+fn check_json(cfg: &str, code: i32, args: &[&str]) -> serde_json::Value {
+    let out = check(cfg, code, &[args, &["--format", "json"]].concat());
+    serde_json::from_str(&out).expect("json")
+}
+
 #[test]
 fn a_healthy_environment_exits_0() {
     let dir = tempfile::tempdir().expect("tmp");
     let web = HttpServer::start(200, "ok");
     let api = HttpServer::start(200, "[]");
     let cfg = shop(dir.path(), web.port, api.port);
-    let out = fearless(&["check", "-c", &cfg]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(
-        stdout(&out).contains("4 checks on 0 host(s)"),
-        "{}",
-        stdout(&out)
-    );
+    let out = check(&cfg, 0, &[]);
+    assert!(out.contains("4 checks on 0 host(s)"), "{out}");
 }
 
 #[test]
 fn json_names_the_root_suspect_and_the_impacted() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let web = HttpServer::start(200, "ok");
-    let cfg = shop(dir.path(), web.port, closed_port());
-    let out = fearless(&["check", "-c", &cfg, "--format", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (_dir, _web, cfg) = api_down();
+    let v = check_json(&cfg, 1, &[]);
     assert_eq!(v["schema"], "fearless.check/v1");
     assert_eq!(v["summary"]["checks"], 4);
     assert_eq!(v["summary"]["fail"], 2);
@@ -66,9 +72,7 @@ fn json_names_the_root_suspect_and_the_impacted() {
 
 #[test]
 fn human_output_has_a_summary_and_hints() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let web = HttpServer::start(200, "ok");
-    let cfg = shop(dir.path(), web.port, closed_port());
+    let (_dir, _web, cfg) = api_down();
     let out = fearless(&["check", "-c", &cfg]);
     let text = stdout(&out);
     assert!(
@@ -85,12 +89,8 @@ fn human_output_has_a_summary_and_hints() {
 
 #[test]
 fn junit_has_one_testsuite_per_component_and_parses() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let web = HttpServer::start(200, "ok");
-    let cfg = shop(dir.path(), web.port, closed_port());
-    let out = fearless(&["check", "-c", &cfg, "--format", "junit"]);
-    assert_eq!(out.status.code(), Some(1));
-    let xml = stdout(&out);
+    let (_dir, _web, cfg) = api_down();
+    let xml = check(&cfg, 1, &["--format", "junit"]);
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
     let suites: Vec<&str> = doc
         .descendants()
@@ -107,9 +107,7 @@ fn junit_has_one_testsuite_per_component_and_parses() {
 
 #[test]
 fn tap_and_prometheus() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let web = HttpServer::start(200, "ok");
-    let cfg = shop(dir.path(), web.port, closed_port());
+    let (_dir, _web, cfg) = api_down();
     let tap = stdout(&fearless(&["check", "-c", &cfg, "--format", "tap"]));
     assert!(tap.starts_with("TAP version 14\n1..4\n"), "{tap}");
     assert!(tap.contains("ok 1 - web/health"), "{tap}");
@@ -131,33 +129,13 @@ fn a_baseline_reports_only_regressions_and_recoveries() {
     let web = HttpServer::start(200, "ok");
     let api = HttpServer::start(200, "[]");
     let cfg = shop(dir.path(), web.port, api.port);
-    assert_eq!(
-        fearless(&["check", "-c", &cfg, "--save-baseline", &base_s])
-            .status
-            .code(),
-        Some(0)
-    );
+    check(&cfg, 0, &["--save-baseline", &base_s]);
     // Unchanged: exit 0, nothing to report.
-    let same = fearless(&["check", "-c", &cfg, "--baseline", &base_s]);
-    assert_eq!(same.status.code(), Some(0));
-    assert!(
-        stdout(&same).contains("no change against the baseline"),
-        "{}",
-        stdout(&same)
-    );
+    let same = check(&cfg, 0, &["--baseline", &base_s]);
+    assert!(same.contains("no change against the baseline"), "{same}");
     // api goes away: regressions, exit 1.
     let cfg = shop(dir.path(), web.port, closed_port());
-    let out = fearless(&[
-        "check",
-        "-c",
-        &cfg,
-        "--baseline",
-        &base_s,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = check_json(&cfg, 1, &["--baseline", &base_s]);
     let regressions: Vec<&str> = v["baseline"]["regressions"]
         .as_array()
         .expect("array")
@@ -173,9 +151,7 @@ fn a_baseline_reports_only_regressions_and_recoveries() {
 
 #[test]
 fn a_closed_stdout_keeps_the_failing_exit_code() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let web = HttpServer::start(200, "ok");
-    let cfg = shop(dir.path(), web.port, closed_port());
+    let (_dir, _web, cfg) = api_down();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
         .args(["check", "-c", &cfg])
         .stdout(std::process::Stdio::piped())
@@ -199,12 +175,7 @@ fn a_new_failing_check_is_a_regression_and_a_vanished_one_is_reported() {
             web.port, api.port
         ),
     );
-    assert_eq!(
-        fearless(&["check", "-c", &only_web, "--save-baseline", &base])
-            .status
-            .code(),
-        Some(0)
-    );
+    check(&only_web, 0, &["--save-baseline", &base]);
     let grown = write_config(
         dir.path(),
         &format!(
@@ -213,17 +184,7 @@ fn a_new_failing_check_is_a_regression_and_a_vanished_one_is_reported() {
             closed_port()
         ),
     );
-    let out = fearless(&[
-        "check",
-        "-c",
-        &grown,
-        "--baseline",
-        &base,
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = check_json(&grown, 1, &["--baseline", &base]);
     assert_eq!(v["baseline"]["regressions"][0]["check"], "new");
     assert_eq!(
         v["baseline"]["regressions"][0]["before"],
@@ -246,9 +207,7 @@ fn host_checks_over_ssh_and_an_unreachable_host() {
                 .replace(" }", ", labels: { role: app } }"),
         ),
     );
-    let out = fearless(&["check", "-c", &cfg, "--format", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = check_json(&cfg, 1, &[]);
     for r in v["results"].as_array().expect("results") {
         match r["host"].as_str() {
             Some("alive") => assert_eq!(r["status"], "pass", "{r}"),
@@ -265,9 +224,8 @@ fn host_checks_over_ssh_and_an_unreachable_host() {
     );
     assert_eq!(v["localisation"]["suspects"], serde_json::json!([]));
 
-    let ping = fearless(&["hosts", "ping", "-c", &cfg, "--format", "json"]);
-    assert_eq!(ping.status.code(), Some(1));
-    let p: serde_json::Value = serde_json::from_slice(&ping.stdout).expect("json");
+    let (ping, _) = exits(1, &["hosts", "ping", "-c", &cfg, "--format", "json"]);
+    let p: serde_json::Value = serde_json::from_str(&ping).expect("json");
     assert_eq!(p["hosts"][0]["reachable"], true);
     assert!(p["hosts"][0]["latency_ms"].as_f64().is_some());
     assert_eq!(p["hosts"][1]["reachable"], false);

@@ -2,7 +2,7 @@
 //! broker never fails the command, queues in the outbox, and `replay` delivers once the
 //! broker is reachable (real RabbitMQ at 127.0.0.1:5672).
 
-use super::{fearless, stderr, stdout, write_config};
+use super::{exits, fails_with, fearless, run_tool, stderr, stdout, write_config};
 
 fn config(dir: &std::path::Path, amqp_port: u16) -> String {
     write_config(
@@ -23,16 +23,15 @@ fn an_unreachable_sink_queues_and_replay_delivers() {
         "change", "new", "--title", "t", "--hosts", "web-1", "-c", &cfg, "--store", &store, "--as",
         "alice",
     ]);
+    let err = stderr(&out);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "a failed delivery never fails the command: {}",
-        stderr(&out)
+        "a failed delivery never fails the command: {err}"
     );
     assert!(
-        stderr(&out).contains("queued in the outbox"),
-        "and it is never silent: {}",
-        stderr(&out)
+        err.contains("queued in the outbox"),
+        "and it is never silent: {err}"
     );
     let lines = std::fs::read_to_string(dir.path().join("events.jsonl")).expect("file sink");
     let first: serde_json::Value =
@@ -47,38 +46,18 @@ fn an_unreachable_sink_queues_and_replay_delivers() {
 
     // The broker is "back": the same sink name now points at the real RabbitMQ.
     let cfg = config(dir.path(), 5672);
-    let replay = fearless(&["events", "replay", "-c", &cfg]);
-    assert_eq!(
-        replay.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&replay),
-        stderr(&replay)
-    );
-    assert!(
-        stdout(&replay).contains("1 delivered"),
-        "{}",
-        stdout(&replay)
-    );
-    assert_eq!(
-        fearless(&["events", "status", "-c", &cfg]).status.code(),
-        Some(0)
-    );
+    let (replayed, _) = exits(0, &["events", "replay", "-c", &cfg]);
+    assert!(replayed.contains("1 delivered"), "{replayed}");
+    exits(0, &["events", "status", "-c", &cfg]);
     // Replaying again delivers nothing twice.
-    assert!(stdout(&fearless(&["events", "replay", "-c", &cfg])).contains("0 delivered"));
+    let again = stdout(&fearless(&["events", "replay", "-c", &cfg]));
+    assert!(again.contains("0 delivered"), "{again}");
 
-    assert_eq!(
-        fearless(&["events", "test", "log", "-c", &cfg])
-            .status
-            .code(),
-        Some(0)
-    );
-    let unknown = fearless(&["events", "test", "nope", "-c", &cfg]);
-    assert_eq!(unknown.status.code(), Some(2));
-    assert!(
-        stderr(&unknown).contains("unknown sink `nope`"),
-        "{}",
-        stderr(&unknown)
+    exits(0, &["events", "test", "log", "-c", &cfg]);
+    fails_with(
+        2,
+        "unknown sink `nope`",
+        &["events", "test", "nope", "-c", &cfg],
     );
 }
 
@@ -114,17 +93,13 @@ impl Moto {
     /// Run a boto3 snippet against moto; `E` is the endpoint, argv follows.
     fn py(&self, script: &str, args: &[&str]) -> String {
         let prelude = "import boto3,sys,json\nE=sys.argv[1]\nkw=dict(endpoint_url=E,region_name='us-east-1',aws_access_key_id='test',aws_secret_access_key='test')\nsqs=boto3.client('sqs',**kw)\nsns=boto3.client('sns',**kw)\n";
-        let out = std::process::Command::new("python3")
-            .arg("-c")
-            .arg(format!("{prelude}{script}"))
-            .arg(&self.endpoint)
-            .args(args)
-            .output()
-            .expect("python3 with boto3 (installed with moto)");
-        assert!(
-            out.status.success(),
-            "boto3: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_tool(
+            std::process::Command::new("python3")
+                .arg("-c")
+                .arg(format!("{prelude}{script}"))
+                .arg(&self.endpoint)
+                .args(args),
+            "boto3 (python3 with boto3, installed with moto)",
         );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
@@ -176,20 +151,16 @@ fn sqs_and_sns_sinks_deliver_to_moto() {
         "change", "new", "--title", "via aws", "--hosts", "web-1", "-c", &cfg, "--store", &store,
         "--as", "alice",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        !stderr(&out).contains("queued"),
-        "delivered, not queued: {}",
-        stderr(&out)
-    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("queued"), "delivered, not queued: {err}");
 
     let receive = "msgs=[]\nfor _ in range(5):\n    r=sqs.receive_message(QueueUrl=sys.argv[2],MaxNumberOfMessages=10,WaitTimeSeconds=1)\n    msgs+= [json.loads(m['Body'])['type'] for m in r.get('Messages',[])]\nprint(' '.join(sorted(msgs)))\n";
-    assert_eq!(
-        moto.py(receive, &[queue]),
-        "fearless.change.created.v1 fearless.test.v1"
-    );
-    assert_eq!(
-        moto.py(receive, &[tap]),
-        "fearless.change.created.v1 fearless.test.v1"
-    );
+    for delivered_to in [queue, tap] {
+        assert_eq!(
+            moto.py(receive, &[delivered_to]),
+            "fearless.change.created.v1 fearless.test.v1",
+            "{delivered_to}"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{fearless, is_root, stderr, stdout, write_config};
+use super::{fearless, is_root, stderr, stdout, tamper_sqlite, write_config};
 
 const CONFIG: &str = "inventory:\n  hosts:\n    web-1: { address: 10.9.0.1 }\n";
 
@@ -47,24 +47,14 @@ impl Env {
     /// Run `script` on the store with plain SQL, its append-only triggers dropped first, as
     /// an attacker would.
     fn tamper(&self, script: &str) {
-        let python = "import sqlite3, sys\n\
-                      c = sqlite3.connect(sys.argv[1])\n\
-                      for (n,) in c.execute(\"select name from sqlite_master where type='trigger'\").fetchall():\n    \
-                          c.execute('drop trigger ' + n)\n\
-                      c.executescript(sys.argv[2])\n\
-                      c.commit()\n\
-                      c.close()\n";
-        let out = Command::new("python3")
-            .args(["-c", python])
-            .arg(&self.db)
-            .arg(script)
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        tamper_sqlite(&self.db, script);
+    }
+
+    /// `journal verify EXTRA…`, which must exit `code`; its output.
+    #[track_caller]
+    fn verify(&self, extra: &[&str], code: i32) -> String {
+        let args = [&["journal", "verify"][..], extra].concat();
+        expect(&self.run(&args), code, &args.join(" "))
     }
 
     /// `journal verify --format json`, parsed, with its exit code.
@@ -78,6 +68,7 @@ impl Env {
     }
 
     /// The head `journal verify` reports, as `SEQ:HASH`.
+    #[track_caller]
     fn head(&self) -> String {
         let (code, json) = self.verify_json(&[]);
         assert_eq!(code, Some(0), "{json}");
@@ -90,6 +81,7 @@ impl Env {
 }
 
 /// The exit code and output of `args`, checking the code.
+#[track_caller]
 fn expect(out: &Output, code: i32, args: &str) -> String {
     let text = format!("{}{}", stdout(out), stderr(out));
     assert_eq!(out.status.code(), Some(code), "{args}: {text}");
@@ -119,11 +111,22 @@ fn a_mistyped_store_path_is_exit_3_and_creates_nothing() {
     assert!(!typo.parent().expect("dir").exists(), "nothing is created");
 }
 
+/// A store of `changes` changes, then `sql` on it as [`Env::tamper`]: the store, and what
+/// `journal verify` says of it (which must exit 1).
+#[track_caller]
+fn tampered(changes: usize, sql: &str) -> (Env, String) {
+    let env = Env::with_changes(changes);
+    env.tamper(sql);
+    let text = env.verify(&[], 1);
+    (env, text)
+}
+
 #[test]
 fn a_blob_payload_is_tampering_exit_1() {
-    let env = Env::with_changes(3);
-    env.tamper("UPDATE journal SET payload = CAST(payload AS BLOB) WHERE seq = 2");
-    let text = expect(&env.run(&["journal", "verify"]), 1, "verify");
+    let (env, text) = tampered(
+        3,
+        "UPDATE journal SET payload = CAST(payload AS BLOB) WHERE seq = 2",
+    );
     assert!(text.contains("BROKEN at seq 2"), "{text}");
     assert!(text.contains("its payload is BLOB, not TEXT"), "{text}");
     let (code, json) = env.verify_json(&[]);
@@ -135,9 +138,7 @@ fn a_blob_payload_is_tampering_exit_1() {
 
 #[test]
 fn a_deleted_head_is_tampering_exit_1() {
-    let env = Env::with_changes(2);
-    env.tamper("DELETE FROM journal_head");
-    let text = expect(&env.run(&["journal", "verify"]), 1, "verify");
+    let (_env, text) = tampered(2, "DELETE FROM journal_head");
     assert!(text.contains("BROKEN at seq 3"), "{text}");
     assert!(text.contains("the journal head is missing"), "{text}");
 }
@@ -147,7 +148,7 @@ fn a_journal_cut_short_is_caught_by_the_head_kept_elsewhere() {
     let env = Env::with_changes(4);
     let kept = env.head();
     assert!(kept.starts_with("4:"), "{kept}");
-    let human = expect(&env.run(&["journal", "verify"]), 0, "verify");
+    let human = env.verify(&[], 0);
     assert!(human.contains(&format!("head: {kept}")), "{human}");
     assert!(human.contains(&format!("--expect-head {kept}")), "{human}");
 
@@ -156,14 +157,10 @@ fn a_journal_cut_short_is_caught_by_the_head_kept_elsewhere() {
         "DELETE FROM journal WHERE seq > 2; \
          UPDATE journal_head SET seq = 2, hash = (SELECT hash FROM journal WHERE seq = 2);",
     );
-    let alone = expect(&env.run(&["journal", "verify"]), 0, "verify alone");
+    let alone = env.verify(&[], 0);
     assert!(alone.contains("journal intact: 2 entries"), "{alone}");
 
-    let caught = expect(
-        &env.run(&["journal", "verify", "--expect-head", &kept]),
-        1,
-        "verify --expect-head",
-    );
+    let caught = env.verify(&["--expect-head", &kept], 1);
     assert!(caught.contains("BROKEN at seq 3"), "{caught}");
     assert!(
         caught.contains(&format!("before the expected head {kept}")),
@@ -175,18 +172,10 @@ fn a_journal_cut_short_is_caught_by_the_head_kept_elsewhere() {
 
     // A head that is still there is held; a malformed one is bad input.
     let still = env.head();
-    let held = expect(
-        &env.run(&["journal", "verify", "--expect-head", &still]),
-        0,
-        "held",
-    );
+    let held = env.verify(&["--expect-head", &still], 0);
     assert!(held.contains("expected head 2:"), "{held}");
     for bad in ["4", "x:abc", &format!("4:{}", "g".repeat(64))] {
-        let text = expect(
-            &env.run(&["journal", "verify", "--expect-head", bad]),
-            2,
-            bad,
-        );
+        let text = env.verify(&["--expect-head", bad], 2);
         assert!(text.contains("--expect-head"), "{text}");
     }
 }
@@ -267,7 +256,7 @@ fn a_read_only_store_can_be_listed_and_verified() {
     assert_eq!(fingerprint(&env.db), before, "nothing wrote the store");
     // Whoever can write it migrates it by reading.
     chmod(&env.db, 0o644);
-    expect(&env.run(&["journal", "verify"]), 0, "migrated");
+    env.verify(&[], 0);
 }
 
 fn chmod(path: &Path, mode: u32) {

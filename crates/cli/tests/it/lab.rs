@@ -2,20 +2,8 @@
 //! one host, `check` names the culprit component on that host only, and `down` leaves
 //! nothing behind. Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{fearless, stderr, stdout};
+use super::{TestLab, fails_with, fearless, lab_ssh, lab_ssh_run, run_ok, stderr, stdout};
 use std::path::Path;
-
-fn run_ok(args: &[&str]) -> String {
-    let out = fearless(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "fearless {args:?} failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
-}
 
 fn check_json(config: &str) -> (Option<i32>, serde_json::Value) {
     let out = fearless(&["check", "-c", config, "--format", "json"]);
@@ -48,76 +36,43 @@ fn leftovers(dir: &Path) -> (Vec<String>, Vec<u32>) {
     (mounts, procs)
 }
 
-/// Takes the lab down however the test ends, so a failed assertion never leaves sshd
-/// processes, mounts or the fixed lab addresses behind for the next run.
-struct LabGuard(String);
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        let _ = fearless(&["lab", "down", "--dir", &self.0]);
-    }
-}
-
 #[test]
 fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
-    assert!(
-        rustix_is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let config = dir.join("fearless.yaml").display().to_string();
+    let lab = TestLab::empty();
+    let (d, config) = (lab.dir.as_str(), lab.config.as_str());
+    let dir = Path::new(d);
 
-    let _guard = LabGuard(d.clone());
     let up: serde_json::Value = serde_json::from_str(&run_ok(&[
-        "lab", "up", "--hosts", "2", "--dir", &d, "--format", "json",
+        "lab", "up", "--hosts", "2", "--dir", d, "--format", "json",
     ]))
     .expect("lab up json");
     let port = up["port"].as_u64().expect("port");
     // Idempotent: a second `up` reports the running lab.
-    assert!(run_ok(&["lab", "up", "--hosts", "2", "--dir", &d]).contains("already running"));
+    assert!(run_ok(&["lab", "up", "--hosts", "2", "--dir", d]).contains("already running"));
     for host in ["web-1", "web-2"] {
         assert_eq!(
-            run_ok(&["lab", "ssh", host, "--dir", &d, "--", "hostname"]).trim(),
+            run_ok(&["lab", "ssh", host, "--dir", d, "--", "hostname"]).trim(),
             host
         );
     }
     // `lab ssh` passes the remote exit code through, and arguments arrive verbatim.
-    let out = fearless(&[
-        "lab",
-        "ssh",
-        "web-1",
-        "--dir",
-        &d,
-        "--",
-        "sh",
-        "-c",
-        "printf %s \"$1\"; exit 7",
-        "sh",
-        "$(id) 'q'",
-    ]);
+    let argv = ["sh", "-c", "printf %s \"$1\"; exit 7", "sh", "$(id) 'q'"];
+    let out = lab_ssh_run(d, "web-1", &argv);
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(stdout(&out), "$(id) 'q'");
 
-    let (code, v) = check_json(&config);
+    let (code, v) = check_json(config);
     assert_eq!(code, Some(0), "{v:#}");
     assert_eq!(v["summary"]["ok"], true);
 
-    run_ok(&["lab", "publish", "bad-libacme", "--dir", &d]);
-    run_ok(&[
-        "lab",
-        "ssh",
+    run_ok(&["lab", "publish", "bad-libacme", "--dir", d]);
+    lab_ssh(
+        d,
         "web-1",
-        "--dir",
-        &d,
-        "--",
-        "sh",
-        "-c",
         "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -y -qq upgrade",
-    ]);
+    );
 
-    let (code, v) = check_json(&config);
+    let (code, v) = check_json(config);
     assert_eq!(code, Some(1), "{v:#}");
     let loc = &v["localisation"];
     assert_eq!(loc["suspects"][0]["component"], "orders-api", "{loc:#}");
@@ -138,14 +93,14 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
         }
     }
 
-    let status = run_ok(&["lab", "status", "--dir", &d]);
+    let status = run_ok(&["lab", "status", "--dir", d]);
     assert!(
         status.contains("web-1") && status.contains("web-2"),
         "{status}"
     );
 
-    run_ok(&["lab", "down", "--dir", &d]);
-    let (mounts, procs) = leftovers(&dir);
+    run_ok(&["lab", "down", "--dir", d]);
+    let (mounts, procs) = leftovers(dir);
     assert!(mounts.is_empty(), "mounts left: {mounts:?}");
     assert!(procs.is_empty(), "processes left: {procs:?}");
     for ip in ["127.0.0.11", "127.0.0.12"] {
@@ -156,60 +111,35 @@ fn lab_goes_green_breaks_on_bad_libacme_and_comes_down_clean() {
         );
     }
     // Twice is fine.
-    run_ok(&["lab", "down", "--dir", &d]);
+    run_ok(&["lab", "down", "--dir", d]);
 }
 
 #[test]
 fn lab_bad_input() {
-    let out = fearless(&[
+    let args = [
         "lab",
         "publish",
         "no-such-scenario",
         "--dir",
         "/nonexistent-lab",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    ];
+    let err = fails_with(2, "unknown scenario `no-such-scenario`", &args);
     assert!(
-        stderr(&out).contains("unknown scenario `no-such-scenario`"),
-        "{}",
-        stderr(&out)
+        err.contains("routine, bad-libacme, fixed-libacme, needs-reboot, stale-service"),
+        "{err}"
     );
-    assert!(
-        stderr(&out).contains("routine, bad-libacme, fixed-libacme, needs-reboot, stale-service"),
-        "{}",
-        stderr(&out)
-    );
-}
-
-fn rustix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 #[test]
 fn lab_package_constraints_use_each_hosts_own_ordering() {
-    assert!(
-        rustix_is_root(),
-        "the lab test needs root (CI runs as root)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("lab");
-    let d = dir.display().to_string();
-    let _guard = LabGuard(d.clone());
-    run_ok(&["lab", "up", "--hosts", "1", "--rpm-host", "--dir", &d]);
+    let lab = TestLab::up(&["--hosts", "1", "--rpm-host"]);
+    let d = lab.dir.as_str();
     // The lab's own inventory (web-1 on dpkg, rpm-1 on rpm) with one constrained package check.
-    let lab_yaml = std::fs::read_to_string(dir.join("fearless.yaml")).expect("lab config");
-    let inventory = &lab_yaml[lab_yaml.find("inventory:").expect("inventory")
-        ..lab_yaml.find("components:").expect("components")];
-    let cfg = dir.join("pkg.yaml");
-    std::fs::write(&cfg, format!("{inventory}components:\n  api:\n    runs_on: all\n    checks:\n      - {{ name: libacme 1.x, package: {{ name: libacme, version: \">= 1.0, < 2\" }} }}\n")).expect("write");
-    let cfg = cfg.display().to_string();
+    let cfg = lab.config_variant("pkg", |lab_yaml| {
+        let inventory = &lab_yaml[lab_yaml.find("inventory:").expect("inventory")
+            ..lab_yaml.find("components:").expect("components")];
+        format!("{inventory}components:\n  api:\n    runs_on: all\n    checks:\n      - {{ name: libacme 1.x, package: {{ name: libacme, version: \">= 1.0, < 2\" }} }}\n")
+    });
     let (code, v) = check_json(&cfg);
     assert_eq!(code, Some(0), "{v:#}");
     let rpm = v["results"]
@@ -221,9 +151,9 @@ fn lab_package_constraints_use_each_hosts_own_ordering() {
         .clone();
     assert_eq!(rpm["message"], "libacme 1.0-1");
 
-    run_ok(&["lab", "publish", "bad-libacme", "--dir", &d]);
+    run_ok(&["lab", "publish", "bad-libacme", "--dir", d]);
     run_ok(&[
-        "lab", "ssh", "rpm-1", "--dir", &d, "--", "dnf", "-q", "-y", "upgrade",
+        "lab", "ssh", "rpm-1", "--dir", d, "--", "dnf", "-q", "-y", "upgrade",
     ]);
     let (code, v) = check_json(&cfg);
     assert_eq!(code, Some(1), "{v:#}");
@@ -234,5 +164,5 @@ fn lab_package_constraints_use_each_hosts_own_ordering() {
             other => panic!("unexpected host {other:?}"),
         }
     }
-    run_ok(&["lab", "down", "--dir", &d]);
+    run_ok(&["lab", "down", "--dir", d]);
 }

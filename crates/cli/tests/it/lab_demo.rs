@@ -3,7 +3,7 @@
 //! and the report of its incident is snapshot-tested with times and durations redacted.
 //! Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{TestLab, fearless, stderr};
+use super::{TestLab, fearless, run_ok, stderr};
 
 #[test]
 fn the_demo_story_holds_and_its_incident_report_is_stable() {
@@ -38,6 +38,5 @@ fn the_demo_story_holds_and_its_incident_report_is_stable() {
     );
 
     // The story is in the journal, whose chain is intact.
-    let verify = fearless(&["-c", &lab.config, "journal", "verify"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    run_ok(&["-c", &lab.config, "journal", "verify"]);
 }

@@ -3,7 +3,7 @@
 //! package set, the hosts' own history, rollback feasibility, and the package lock.
 //! Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{TestLab, fearless, hold_dpkg_lock, stderr, stdout};
+use super::{TestLab, exits_as, fails_as, hold_dpkg_lock, json_as, lab_ssh};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -19,20 +19,11 @@ const ROUTINE: &[&str] = &[
     "acme-web",
 ];
 
-/// Run with the config and store of the lab, as `ops`; returns (exit code, stdout, stderr).
-fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut all = vec!["-c", config, "--as", "ops"];
-    all.extend_from_slice(args);
-    let out = fearless(&all);
-    (out.status.code(), stdout(&out), stderr(&out))
-}
-
+/// Run with the config and store of the lab, as `ops`, with `--format json`; it must
+/// succeed. The parsed output.
+#[track_caller]
 fn json_ok(config: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--format", "json"]);
-    let (code, out, err) = run(config, &all);
-    assert_eq!(code, Some(0), "fearless {args:?} failed:\n{out}\n{err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("json ({e}): {out}\n{err}"))
+    json_as(config, "ops", args)
 }
 
 fn host<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -62,16 +53,10 @@ fn names(list: &Value) -> Vec<String> {
     v
 }
 
-fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
-    let out = fearless(&["lab", "ssh", host, "--dir", dir, "--", "sh", "-c", script]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{host}: {script}\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
+/// The routine batch at `version` as a manifest in the test file `name`; its path.
+fn routine_manifest(lab: &TestLab, name: &str, version: &str) -> String {
+    let pins: Vec<String> = ROUTINE.iter().map(|p| format!("{p}={version}")).collect();
+    lab.pins_file(name, &pins)
 }
 
 #[test]
@@ -123,36 +108,10 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
     // Snapshot, then apply the manifest of the batch.
     let first = json_ok(c, &["snapshot"]);
     let first_id = first["id"].as_str().expect("id").to_owned();
-    let manifest = lab.file("routine.txt");
-    let manifest_rpm = lab.file("routine-rpm.txt");
-    std::fs::write(
-        &manifest,
-        ROUTINE
-            .iter()
-            .map(|p| format!("{p}=1.1\n"))
-            .collect::<String>(),
-    )
-    .expect("write");
-    std::fs::write(
-        &manifest_rpm,
-        ROUTINE
-            .iter()
-            .map(|p| format!("{p}=1.1-1\n"))
-            .collect::<String>(),
-    )
-    .expect("write");
+    let manifest = routine_manifest(&lab, "routine.txt", "1.1");
+    let manifest_rpm = routine_manifest(&lab, "routine-rpm.txt", "1.1-1");
     for (h, m) in [("web-1", &manifest), ("rpm-1", &manifest_rpm)] {
-        let applied = json_ok(
-            c,
-            &[
-                "packages",
-                "apply",
-                "--hosts",
-                h,
-                "-m",
-                &m.display().to_string(),
-            ],
-        );
+        let applied = json_ok(c, &["packages", "apply", "--hosts", h, "-m", m]);
         let changes = &host(&applied, h)["changes"];
         assert_eq!(names(&changes["upgraded"]), ROUTINE, "{h}: {changes}");
         assert!(host(&applied, h)["restarts"]["reboot_source"].is_string());
@@ -233,21 +192,15 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
         let pin = format!("acme-api={v}");
         json_ok(c, &["packages", "apply", "--hosts", h, "-p", &pin]);
     }
-    assert_eq!(
-        fearless(&["lab", "withdraw", "acme-api=1.0", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.withdraw("acme-api=1.0");
     json_ok(c, &["packages", "--pending", "--hosts", "web-1"]); // refreshes apt's lists
     lab_ssh(
         &d,
         "web-1",
         "rm -f /var/cache/fearless/packages/acme-api_1.0_all.deb",
     );
-    let (code, out, err) = run(c, &["packages", "rollback", "--snapshot", &first_id]);
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(err.contains("acme-api=1.0 is in no repository"), "{err}");
+    let rollback = ["packages", "rollback", "--snapshot", &first_id];
+    let err = fails_as(c, "ops", 1, "acme-api=1.0 is in no repository", &rollback);
     assert!(
         err.contains("web-1: rollback would not be possible, nothing was changed"),
         "{err}"
@@ -267,25 +220,26 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
     // The package lock: a dpkg run holds it; apply waits, then says who holds it.
     hold_dpkg_lock(&d, "web-1", 20);
     let started = Instant::now();
-    let (code, out, err) = run(
+    let apply = [
+        "packages",
+        "apply",
+        "--hosts",
+        "web-1",
+        "-p",
+        "acme-docs=1.1",
+    ];
+    let held = "the package lock is held by process";
+    let err = fails_as(
         c,
-        &[
-            "packages",
-            "apply",
-            "--hosts",
-            "web-1",
-            "-p",
-            "acme-docs=1.1",
-            "--lock-wait",
-            "3s",
-        ],
+        "ops",
+        3,
+        held,
+        &[&apply[..], &["--lock-wait", "3s"]].concat(),
     );
-    assert_eq!(code, Some(3), "{out}\n{err}");
     assert!(
         started.elapsed() >= Duration::from_secs(3),
         "it did not wait"
     );
-    assert!(err.contains("the package lock is held by process"), "{err}");
     assert!(
         err.contains("(dpkg)") && err.contains("after waiting 3s"),
         "{err}"
@@ -294,12 +248,7 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
     // Apply refuses a change whose way back cannot be kept: the installed acme-docs 1.0 is
     // withdrawn from the repository and gone from the cache. `--force` goes ahead (once
     // the dpkg run above lets go of the lock) and says what it overrode.
-    assert_eq!(
-        fearless(&["lab", "withdraw", "acme-docs=1.0", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
+    lab.withdraw("acme-docs=1.0");
     json_ok(
         c,
         &[
@@ -316,28 +265,13 @@ fn packages_snapshot_apply_diff_rollback_history_on_apt_and_dnf() {
         "web-1",
         "rm -f /var/cache/fearless/packages/acme-docs_1.0_all.deb",
     );
-    let apply = [
-        "packages",
-        "apply",
-        "--hosts",
-        "web-1",
-        "-p",
-        "acme-docs=1.1",
-    ];
-    let (code, out, err) = run(c, &apply);
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(
-        err.contains("acme-docs=1.0: the version installed now is in no repository"),
-        "{err}"
-    );
+    let gone = "acme-docs=1.0: the version installed now is in no repository";
+    fails_as(c, "ops", 1, gone, &apply);
     assert_eq!(
         version_of(&json_ok(c, &["packages"]), "web-1", "acme-docs"),
         "1.0"
     );
-    let mut forced = apply.to_vec();
-    forced.push("--force");
-    let (code, out, err) = run(c, &forced);
-    assert_eq!(code, Some(0), "{out}\n{err}");
+    let (_, err) = exits_as(c, "ops", 0, &[&apply[..], &["--force"]].concat());
     assert!(err.contains("warning: forced: acme-docs=1.0"), "{err}");
     assert_eq!(
         version_of(&json_ok(c, &["packages"]), "web-1", "acme-docs"),

@@ -3,49 +3,77 @@
 //! fails the canary, which is rolled back to its exact pre-change package set, and no other
 //! host is touched. Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{TestLab, fearless, hold_dpkg_lock, stderr, stdout};
+use super::{
+    TestLab, exits_as, fails_as, fearless, hold_dpkg_lock, json_as, json_exits_as, lab_ssh,
+    lab_ssh_run, ok_as, run_as, run_ok, run_tool, stdout,
+};
 use serde_json::Value;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
-fn run(config: &str, who: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut all = vec!["-c", config, "--as", who];
-    all.extend_from_slice(args);
-    let out = fearless(&all);
-    (out.status.code(), stdout(&out), stderr(&out))
-}
-
-fn ok(config: &str, who: &str, args: &[&str]) -> String {
-    let (code, out, err) = run(config, who, args);
-    assert_eq!(code, Some(0), "fearless {args:?} as {who}:\n{out}\n{err}");
-    out
-}
-
+/// `fearless ARGS --format json` as `reader`, which must succeed; the parsed output.
+#[track_caller]
 fn json(config: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--format", "json"]);
-    serde_json::from_str(&ok(config, "reader", &all)).expect("json")
+    json_as(config, "reader", args)
 }
 
-fn new_change(config: &str, title: &str) -> String {
-    let created: Value = serde_json::from_str(&ok(
-        config,
-        "alice",
-        &[
-            "change",
-            "new",
-            "--title",
-            title,
-            "--hosts",
-            "web-*",
-            "--component",
-            "orders-api",
-            "--format",
-            "json",
-        ],
-    ))
-    .expect("json");
-    format!("CHG-{}", created["number"])
+/// A change of `component` on `hosts`, requested by alice; its id.
+#[track_caller]
+fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String {
+    let args = [
+        "change",
+        "new",
+        "--title",
+        title,
+        "--hosts",
+        hosts,
+        "--component",
+        component,
+    ];
+    format!("CHG-{}", json_as(config, "alice", &args)["number"])
 }
 
+/// A change of `component` on `hosts` requested by alice, approved by bob and scheduled
+/// (now); its id.
+#[track_caller]
+fn approved_of(config: &str, title: &str, hosts: &str, component: &str) -> String {
+    let id = new_change(config, title, hosts, component);
+    ok_as(config, "alice", &["change", "submit", &id]);
+    ok_as(config, "bob", &["change", "approve", &id]);
+    ok_as(config, "alice", &["change", "schedule", &id]);
+    id
+}
+
+/// [`approved_of`] orders-api on every web host.
+#[track_caller]
+fn approved(config: &str, title: &str) -> String {
+    approved_of(config, title, "web-*", "orders-api")
+}
+
+/// `patch --change ID --waves WAVES --bake BAKE --format json` as alice, which must exit
+/// `code`; its result.
+#[track_caller]
+fn patch(config: &str, id: &str, waves: &str, bake: &str, code: i32) -> Value {
+    let args = ["patch", "--change", id, "--waves", waves, "--bake", bake];
+    json_exits_as(config, "alice", code, &args)
+}
+
+/// `rollout resume ROLLOUT --format json` as alice, which must exit `code`; its result.
+#[track_caller]
+fn resume(config: &str, rollout: &str, code: i32) -> Value {
+    json_exits_as(config, "alice", code, &["rollout", "resume", rollout])
+}
+
+/// How many rollouts the store holds.
+#[track_caller]
+fn rollouts(config: &str) -> usize {
+    json(config, &["rollout", "list"])["rollouts"]
+        .as_array()
+        .expect("rollouts")
+        .len()
+}
+
+#[track_caller]
 fn version_on(config: &str, host: &str, package: &str) -> String {
     let doc = json(config, &["packages", "--hosts", host]);
     doc["hosts"][0]["packages"]
@@ -63,71 +91,52 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
     lab.publish("routine");
 
     // Not approved: refused before anything runs.
-    let first = new_change(c, "routine batch");
-    ok(c, "alice", &["change", "submit", &first]);
-    let (code, out, err) = run(c, "alice", &["patch", "--change", &first]);
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(
-        err.contains("only an approved, scheduled change can be patched"),
-        "{err}"
-    );
-    assert_eq!(
-        json(c, &["rollout", "list"])["rollouts"]
-            .as_array()
-            .map(Vec::len),
-        Some(0)
-    );
+    let first = new_change(c, "routine batch", "web-*", "orders-api");
+    ok_as(c, "alice", &["change", "submit", &first]);
+    let refused = "only an approved, scheduled change can be patched";
+    fails_as(c, "alice", 1, refused, &["patch", "--change", &first]);
+    assert_eq!(rollouts(c), 0);
     assert_eq!(version_on(c, "web-1", "acme-api"), "1.0");
 
     // Approved and scheduled: every wave passes, every host ends on the manifest.
-    ok(c, "bob", &["change", "approve", &first]);
+    ok_as(c, "bob", &["change", "approve", &first]);
     // Approved, but its window is in the future: refused too.
-    ok(
+    let future = "2099-01-01T00:00:00Z..2099-01-01T04:00:00Z";
+    ok_as(
         c,
         "alice",
-        &[
-            "change",
-            "schedule",
-            &first,
-            "--window",
-            "2099-01-01T00:00:00Z..2099-01-01T04:00:00Z",
-        ],
+        &["change", "schedule", &first, "--window", future],
     );
-    let (code, out, err) = run(c, "alice", &["patch", "--change", &first]);
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(err.contains("it cannot start at"), "{err}");
-    assert_eq!(
-        json(c, &["rollout", "list"])["rollouts"]
-            .as_array()
-            .map(Vec::len),
-        Some(0)
+    fails_as(
+        c,
+        "alice",
+        1,
+        "it cannot start at",
+        &["patch", "--change", &first],
     );
-    ok(c, "alice", &["change", "schedule", &first]);
+    assert_eq!(rollouts(c), 0);
+    ok_as(c, "alice", &["change", "schedule", &first]);
     // A dpkg run holding the package lock on web-2 stops the preflight, naming it.
     hold_dpkg_lock(&d, "web-2", 4);
-    let (code, out, err) = run(c, "alice", &["patch", "--change", &first, "--dry-run"]);
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(
-        err.contains("web-2: the package lock is held by process"),
-        "{err}"
-    );
-    assert!(err.contains("(dpkg)"), "{err}");
-    std::thread::sleep(std::time::Duration::from_secs(5));
-    let plan: Value = serde_json::from_str(&ok(
+    let held = "web-2: the package lock is held by process";
+    let err = fails_as(
         c,
         "alice",
-        &[
-            "patch",
-            "--change",
-            &first,
-            "--dry-run",
-            "--waves",
-            "1,100%",
-            "--format",
-            "json",
-        ],
-    ))
-    .expect("json");
+        1,
+        held,
+        &["patch", "--change", &first, "--dry-run"],
+    );
+    assert!(err.contains("(dpkg)"), "{err}");
+    std::thread::sleep(Duration::from_secs(5));
+    let dry_run = [
+        "patch",
+        "--change",
+        &first,
+        "--dry-run",
+        "--waves",
+        "1,100%",
+    ];
+    let plan = json_as(c, "alice", &dry_run);
     assert_eq!(plan["manifest"].as_array().map(Vec::len), Some(9), "{plan}");
     assert_eq!(
         plan["waves"],
@@ -138,14 +147,7 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
         "1.0",
         "a dry run changes nothing"
     );
-    let done: Value = serde_json::from_str(&ok(
-        c,
-        "alice",
-        &[
-            "patch", "--change", &first, "--waves", "1,100%", "--bake", "1s", "--format", "json",
-        ],
-    ))
-    .expect("json");
+    let done = patch(c, &first, "1,100%", "1s", 0);
     assert_eq!(done["state"], "completed", "{done}");
     for h in done["result"]["hosts"].as_array().expect("hosts") {
         assert_eq!(h["state"], "verified", "{h}");
@@ -162,59 +164,26 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 
     // Preflight refuses a manifest whose way back is gone (acme-docs 1.1 withdrawn from the
     // repository, never cached): nothing starts, nothing changes.
-    assert_eq!(
-        fearless(&["lab", "withdraw", "acme-docs=1.1", "--dir", &d])
-            .status
-            .code(),
-        Some(0)
-    );
-    let down = lab.file("downgrade.txt");
-    std::fs::write(&down, "acme-docs=1.0\n").expect("write");
-    let third = new_change(c, "acme-docs back to 1.0");
-    ok(c, "alice", &["change", "submit", &third]);
-    ok(c, "bob", &["change", "approve", &third]);
-    ok(c, "alice", &["change", "schedule", &third]);
-    let (code, out, err) = run(
+    lab.withdraw("acme-docs=1.1");
+    let down = lab.pins_file("downgrade.txt", &["acme-docs=1.0".to_owned()]);
+    let third = approved(c, "acme-docs back to 1.0");
+    let gone = "acme-docs=1.1: the version installed now is in no repository";
+    fails_as(
         c,
         "alice",
-        &[
-            "patch",
-            "--change",
-            &third,
-            "-m",
-            &down.display().to_string(),
-        ],
+        1,
+        gone,
+        &["patch", "--change", &third, "-m", &down],
     );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    assert!(
-        err.contains("acme-docs=1.1: the version installed now is in no repository"),
-        "{err}"
-    );
-    assert_eq!(
-        json(c, &["rollout", "list"])["rollouts"]
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(rollouts(c), 1);
     assert_eq!(version_on(c, "web-1", "acme-docs"), "1.1");
     assert_eq!(json(c, &["change", "show", &third])["state"], "scheduled");
 
     // bad-libacme: the canary fails orders-api and checkout, goes back to its snapshot
     // byte for byte, and the rollout stops after wave 1 with the other hosts untouched.
     lab.publish("bad-libacme");
-    let second = new_change(c, "libacme 2");
-    ok(c, "alice", &["change", "submit", &second]);
-    ok(c, "bob", &["change", "approve", &second]);
-    ok(c, "alice", &["change", "schedule", &second]);
-    let (code, out, err) = run(
-        c,
-        "alice",
-        &[
-            "patch", "--change", &second, "--waves", "1,100%", "--bake", "1s", "--format", "json",
-        ],
-    );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    let failed: Value = serde_json::from_str(&out).expect("json");
+    let second = approved(c, "libacme 2");
+    let failed = patch(c, &second, "1,100%", "1s", 1);
     assert_eq!(failed["state"], "backed-out", "{failed}");
     let hosts = failed["result"]["hosts"].as_array().expect("hosts");
     assert_eq!(hosts.len(), 1, "only the canary was touched: {hosts:?}");
@@ -274,7 +243,7 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
     assert_eq!(version_on(c, "web-2", "libacme"), "1.0", "web-2 untouched");
     let chg = json(c, &["change", "show", &second]);
     assert_eq!(chg["close_code"], "backed-out", "{chg}");
-    let journal = ok(c, "reader", &["journal", "--format", "json"]);
+    let journal = ok_as(c, "reader", &["journal", "--format", "json"]);
     for kind in [
         "rollout.started",
         "rollout.host.applying",
@@ -288,29 +257,39 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 }
 
 /// Start `patch`, wait until the journal of rollout `R-<n>` shows `kind`, then SIGKILL the
-/// controller. Returns whether the kind was seen before the process ended on its own.
-fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) -> bool {
-    kill_after(config, change, rollout, kind, std::time::Duration::ZERO)
+/// controller; the test fails if the process ended on its own before the kind was seen.
+#[track_caller]
+fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) {
+    kill_after(config, change, rollout, kind, Duration::ZERO);
 }
 
 /// [`kill_when`], `delay` after the entry appeared (to land inside the work it announces).
-fn kill_after(
-    config: &str,
-    change: &str,
-    rollout: u64,
-    kind: &str,
-    delay: std::time::Duration,
-) -> bool {
+#[track_caller]
+fn kill_after(config: &str, change: &str, rollout: u64, kind: &str, delay: Duration) {
     let subject = format!("R-{rollout}");
-    kill_once(config, change, delay, || {
-        journal_text(config, &subject).contains(&format!("\"{kind}\""))
-    })
+    assert!(
+        kill_once(config, change, delay, || has_kind(config, &subject, kind)),
+        "the kill came too late"
+    );
+}
+
+/// Every web host (web-1, web-2) is on `package` `version`, taken from 1.0 exactly once.
+#[track_caller]
+fn on_every_host_once(config: &str, dir: &str, package: &str, version: &str) {
+    for host in ["web-1", "web-2"] {
+        assert_eq!(version_on(config, host, package), version, "{host}");
+        assert_eq!(
+            upgrades(dir, host, package, "1.0", version),
+            1,
+            "{host}: applied exactly once"
+        );
+    }
 }
 
 /// The journal of `subject` as JSON text (whatever `journal` printed: polled while a
 /// rollout writes it).
 fn journal_text(config: &str, subject: &str) -> String {
-    stdout(&fearless(&[
+    let args = [
         "-c",
         config,
         "journal",
@@ -318,7 +297,13 @@ fn journal_text(config: &str, subject: &str) -> String {
         subject,
         "--format",
         "json",
-    ]))
+    ];
+    stdout(&fearless(&args))
+}
+
+/// Whether the journal of `subject` has an entry of `kind` yet.
+fn has_kind(config: &str, subject: &str, kind: &str) -> bool {
+    journal_text(config, subject).contains(&format!("\"{kind}\""))
 }
 
 /// The payloads of `subject`'s journal entries of `kind`, in order.
@@ -334,29 +319,42 @@ fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `patch --change CHANGE --waves 1,100% --bake BAKE EXTRA…` as alice, started in the
+/// background with its output piped (`piped`) or dropped.
+fn spawn_patch(config: &str, change: &str, bake: &str, extra: &[&str], piped: bool) -> Child {
+    let output = || if piped { Stdio::piped() } else { Stdio::null() };
+    std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args([
+            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
+            "--bake", bake,
+        ])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .expect("spawn patch")
+}
+
+/// Poll `seen` every `every` until it holds; the test fails with `never` after 60 s.
+#[track_caller]
+fn poll(never: &str, every: Duration, mut seen: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !seen() {
+        assert!(Instant::now() < deadline, "{never}");
+        std::thread::sleep(every);
+    }
+}
+
 /// Start `patch` (waves 1,100%, bake 1 s), poll `seen` until it holds (at most 60 s), then
 /// SIGKILL the controller `delay` later. Returns whether `seen` held before the process
 /// ended on its own.
-fn kill_once(
-    config: &str,
-    change: &str,
-    delay: std::time::Duration,
-    mut seen: impl FnMut() -> bool,
-) -> bool {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
-        .args([
-            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
-            "--bake", "1s",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn patch");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+fn kill_once(config: &str, change: &str, delay: Duration, mut seen: impl FnMut() -> bool) -> bool {
+    let mut child = spawn_patch(config, change, "1s", &[], false);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut held = false;
-    while std::time::Instant::now() < deadline {
+    while Instant::now() < deadline {
         if child.try_wait().expect("wait").is_some() {
             break;
         }
@@ -364,10 +362,12 @@ fn kill_once(
             held = true;
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
     if held {
         std::thread::sleep(delay);
+        // A controller that ended on its own during the delay was not killed at all.
+        held = child.try_wait().expect("wait").is_none();
     }
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
@@ -389,29 +389,20 @@ fn host_states(shown: &Value) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Require `rollout show ROLLOUT` to list its hosts in `states`; the document.
+#[track_caller]
+fn expect_hosts(config: &str, rollout: &str, states: &[(&str, &str)]) -> Value {
+    let shown = json(config, &["rollout", "show", rollout]);
+    assert_eq!(host_states(&shown), states, "{shown}");
+    shown
+}
+
 /// How many times dpkg took `package` from `from` to `to` on `host`, from the host's own
 /// log (dpkg logs a downgrade as `upgrade` too, hence the versions).
 fn upgrades(dir: &str, host: &str, package: &str, from: &str, to: &str) -> usize {
-    let out = fearless(&[
-        "lab",
-        "ssh",
-        host,
-        "--dir",
-        dir,
-        "--",
-        "cat",
-        "/var/log/dpkg.log",
-    ]);
+    let out = lab_ssh_run(dir, host, &["cat", "/var/log/dpkg.log"]);
     let needle = format!(" upgrade {package}:all {from} {to}");
     stdout(&out).lines().filter(|l| l.contains(&needle)).count()
-}
-
-fn approved(config: &str, title: &str) -> String {
-    let id = new_change(config, title);
-    ok(config, "alice", &["change", "submit", &id]);
-    ok(config, "bob", &["change", "approve", &id]);
-    ok(config, "alice", &["change", "schedule", &id]);
-    id
 }
 
 #[test]
@@ -420,24 +411,23 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
     let lab = TestLab::up(&["--hosts", "2"]);
     let (d, c) = (lab.dir.clone(), lab.config.as_str());
     lab.publish("routine");
+    let web_2_untouched = || {
+        assert_eq!(
+            upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
+            0,
+            "web-2 untouched"
+        );
+    };
 
     // 1. Killed while the canary applies (inside apt-get's transaction: the preflight has
     //    planned and kept everything, so it starts right after `applying`): the
     //    transaction runs on to its end on the host, resume waits for its lock and ends
     //    with every host verified on the manifest, each upgraded exactly once.
     let first = approved(c, "routine");
-    assert!(
-        kill_when(c, &first, 1, "rollout.host.applying"),
-        "the kill came too late"
-    );
+    kill_when(c, &first, 1, "rollout.host.applying");
     let shown = json(c, &["rollout", "show", "R-1"]);
     assert_eq!(shown["state"], "running", "{shown}");
-    let resumed: Value = serde_json::from_str(&ok(
-        c,
-        "alice",
-        &["rollout", "resume", "R-1", "--format", "json"],
-    ))
-    .expect("json");
+    let resumed = resume(c, "R-1", 0);
     assert_eq!(resumed["state"], "completed", "{resumed}");
     for h in json(c, &["rollout", "show", "R-1"])["hosts"]
         .as_array()
@@ -445,32 +435,16 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
     {
         assert_eq!(h["state"], "verified", "{h}");
     }
-    for host in ["web-1", "web-2"] {
-        assert_eq!(version_on(c, host, "acme-api"), "1.1");
-        assert_eq!(
-            upgrades(&d, host, "acme-api", "1.0", "1.1"),
-            1,
-            "{host}: applied exactly once"
-        );
-    }
-    let again = ok(c, "alice", &["rollout", "resume", "R-1"]);
+    on_every_host_once(c, &d, "acme-api", "1.1");
+    let again = ok_as(c, "alice", &["rollout", "resume", "R-1"]);
     assert!(again.contains("nothing to resume"), "{again}");
 
     // 2. Killed while the canary verifies on bad-libacme: resume verifies (does not apply
     //    again), sees the failure, rolls the canary back; web-2 is never touched.
     lab.publish("bad-libacme");
     let second = approved(c, "libacme 2");
-    assert!(
-        kill_when(c, &second, 2, "rollout.host.verifying"),
-        "the kill came too late"
-    );
-    let (code, out, err) = run(
-        c,
-        "alice",
-        &["rollout", "resume", "R-2", "--format", "json"],
-    );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    let r2: Value = serde_json::from_str(&out).expect("json");
+    kill_when(c, &second, 2, "rollout.host.verifying");
+    let r2 = resume(c, "R-2", 1);
     assert_eq!(r2["state"], "backed-out", "{r2}");
     assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
     assert_eq!(
@@ -478,84 +452,48 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
         1,
         "libacme 2.0 applied once, not again on resume"
     );
-    assert_eq!(
-        upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
-        0,
-        "web-2 untouched"
-    );
+    web_2_untouched();
 
     // 3. Killed while the canary rolls back: resume finishes the rollback.
     let third = approved(c, "libacme 2 again");
-    assert!(
-        kill_when(c, &third, 3, "rollout.host.rolling-back"),
-        "the kill came too late"
-    );
-    let (code, out, err) = run(
+    kill_when(c, &third, 3, "rollout.host.rolling-back");
+    exits_as(
         c,
         "alice",
+        1,
         &["rollout", "resume", "R-3", "--format", "json"],
     );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    let shown = json(c, &["rollout", "show", "R-3"]);
-    let states = host_states(&shown);
-    assert_eq!(
-        states,
-        [("web-1", "rolled-back"), ("web-2", "pending")],
-        "{shown}"
-    );
+    expect_hosts(c, "R-3", &[("web-1", "rolled-back"), ("web-2", "pending")]);
     assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
-    assert_eq!(
-        upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
-        0,
-        "web-2 untouched"
-    );
+    web_2_untouched();
 
     // 4. Killed while bisecting the rolled-back canary (`bisect: auto`, the lab's policy):
     //    resume puts it back on its snapshot, passing, and completes the rollout.
+    //    Killed once the bisect's first round has put libacme 2.0 back on the canary (the
+    //    second upgrade to 2.0 of R-4: the rollout's own was the first).
     let fourth = approved(c, "libacme 2, bisected");
+    let before = upgrades(&d, "web-1", "libacme", "1.0", "2.0");
     assert!(
-        kill_after(
-            c,
-            &fourth,
-            4,
-            "rollout.bisect.started",
-            std::time::Duration::from_millis(1500)
-        ),
+        kill_once(c, &fourth, Duration::ZERO, || {
+            has_kind(c, "R-4", "rollout.bisect.started")
+                && upgrades(&d, "web-1", "libacme", "1.0", "2.0") >= before + 2
+        }),
         "the kill came too late"
     );
-    let (code, out, err) = run(
-        c,
-        "alice",
-        &["rollout", "resume", "R-4", "--format", "json"],
-    );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    let r4: Value = serde_json::from_str(&out).expect("json");
+    let r4 = resume(c, "R-4", 1);
     assert_eq!(r4["state"], "backed-out", "{r4}");
     let web1 = &json(c, &["rollout", "show", "R-4"])["hosts"][0];
     assert_eq!(web1["state"], "rolled-back", "{web1}");
     assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
-    assert_eq!(
-        upgrades(&d, "web-2", "libacme", "1.0", "2.0"),
-        0,
-        "web-2 untouched"
-    );
-    let check = fearless(&["-c", c, "check", "--hosts", "web-1"]);
-    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    web_2_untouched();
+    run_ok(&["-c", c, "check", "--hosts", "web-1"]);
 
     // 5. Killed during the canary's bake (libacme 2.0.1, which works): resume bakes that
     //    wave again — checks at its end — before the next wave; nothing is applied twice.
     lab.publish("fixed-libacme");
     let fifth = approved(c, "libacme 2.0.1");
-    assert!(
-        kill_after(
-            c,
-            &fifth,
-            5,
-            "rollout.host.verified",
-            std::time::Duration::from_millis(300)
-        ),
-        "the kill came too late"
-    );
+    let baking = Duration::from_millis(300);
+    kill_after(c, &fifth, 5, "rollout.host.verified", baking);
     let baked = |wave: u64| {
         json(c, &["journal", "--subject", "R-5"])["entries"]
             .as_array()
@@ -565,29 +503,16 @@ fn a_controller_killed_during_apply_verify_rollback_bisect_or_bake_is_resumed_to
             .count()
     };
     assert_eq!(baked(1), 0, "the kill should land inside wave 1's bake");
-    let r5: Value = serde_json::from_str(&ok(
-        c,
-        "alice",
-        &["rollout", "resume", "R-5", "--format", "json"],
-    ))
-    .expect("json");
+    let r5 = resume(c, "R-5", 0);
     assert_eq!(r5["state"], "completed", "{r5}");
     assert_eq!(
         (baked(1), baked(2)),
         (1, 1),
         "each wave baked once, to its end"
     );
-    for host in ["web-1", "web-2"] {
-        assert_eq!(version_on(c, host, "libacme"), "2.0.1");
-        assert_eq!(
-            upgrades(&d, host, "libacme", "1.0", "2.0.1"),
-            1,
-            "{host}: applied exactly once"
-        );
-    }
+    on_every_host_once(c, &d, "libacme", "2.0.1");
 
-    let verify = fearless(&["-c", c, "journal", "verify"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    run_ok(&["-c", c, "journal", "verify"]);
 }
 
 #[test]
@@ -608,33 +533,18 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
         .expect("web-3 init pid")
         .to_string();
 
-    let started = std::time::Instant::now();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
-        .args([
-            "-c", c, "--as", "alice", "patch", "--change", &change, "--waves", "1,100%", "--bake",
-            "1s", "--format", "json",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn patch");
+    let started = Instant::now();
+    let child = spawn_patch(c, &change, "1s", &["--format", "json"], true);
     // Wait for wave 2 to reach web-3, then kill the host.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "wave 2 never reached web-3"
-        );
-        let applying = payloads(c, "R-1", "rollout.host.applying")
-            .iter()
-            .any(|p| p["host"] == "web-3");
-        if applying {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    poll(
+        "wave 2 never reached web-3",
+        Duration::from_millis(10),
+        || {
+            payloads(c, "R-1", "rollout.host.applying")
+                .iter()
+                .any(|p| p["host"] == "web-3")
+        },
+    );
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &victim_pid])
         .status()
@@ -642,10 +552,7 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
     assert!(killed.success());
     let out = child.wait_with_output().expect("patch ends");
     let took = started.elapsed();
-    assert!(
-        took < std::time::Duration::from_secs(90),
-        "it took {took:?}"
-    );
+    assert!(took < Duration::from_secs(90), "it took {took:?}");
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -670,30 +577,14 @@ fn a_host_that_dies_mid_wave_is_failed_in_bounded_time_and_the_rollout_stops() {
 /// Start `patch` with a long bake, and once the canary is verified (wave 1 baking) run
 /// `rollout <verb> R-<n>`; returns the controller's exit code and stdout.
 fn during_bake(config: &str, change: &str, rollout: u64, verb: &str) -> (Option<i32>, String) {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
-        .args([
-            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
-            "--bake", "4s",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn patch");
+    let child = spawn_patch(config, change, "4s", &[], true);
     let subject = format!("R-{rollout}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the canary was never verified"
-        );
-        if journal_text(config, &subject).contains("\"rollout.host.verified\"") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    ok(config, "carol", &["rollout", verb, &subject]);
+    poll(
+        "the canary was never verified",
+        Duration::from_millis(20),
+        || has_kind(config, &subject, "rollout.host.verified"),
+    );
+    ok_as(config, "carol", &["rollout", verb, &subject]);
     let out = child.wait_with_output().expect("patch ends");
     (
         out.status.code(),
@@ -719,12 +610,7 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
         "1.0",
         "wave 2 did not start"
     );
-    let resumed: Value = serde_json::from_str(&ok(
-        c,
-        "alice",
-        &["rollout", "resume", "R-1", "--format", "json"],
-    ))
-    .expect("json");
+    let resumed = resume(c, "R-1", 0);
     assert_eq!(resumed["state"], "completed", "{resumed}");
     assert_eq!(version_on(c, "web-2", "acme-api"), "1.1");
 
@@ -734,14 +620,8 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
     let second = approved(c, "libacme 2.0.1");
     let (code, out) = during_bake(c, &second, 2, "abort");
     assert_eq!(code, Some(1), "{out}");
-    let shown = json(c, &["rollout", "show", "R-2"]);
+    let shown = expect_hosts(c, "R-2", &[("web-1", "rolled-back"), ("web-2", "pending")]);
     assert_eq!(shown["state"], "backed-out", "{shown}");
-    let states = host_states(&shown);
-    assert_eq!(
-        states,
-        [("web-1", "rolled-back"), ("web-2", "pending")],
-        "{shown}"
-    );
     assert_eq!(version_on(c, "web-1", "libacme"), "1.0");
     assert_eq!(version_on(c, "web-2", "libacme"), "1.0");
     let chg = json(c, &["change", "show", &second]);
@@ -752,77 +632,34 @@ fn pause_stops_before_the_next_wave_resume_continues_and_abort_backs_out() {
             .map(Vec::len),
         Some(0)
     );
-    let again = fearless(&["-c", c, "--as", "carol", "rollout", "pause", "R-2"]);
-    assert_eq!(
-        again.status.code(),
-        Some(1),
-        "a finished rollout cannot be paused"
-    );
+    let (code, _, err) = run_as(c, "carol", &["rollout", "pause", "R-2"]);
+    assert_eq!(code, Some(1), "a finished rollout cannot be paused: {err}");
 }
 
 #[test]
 fn rollback_scope_wave_rolls_back_every_changed_host_of_the_failed_wave() {
     let lab = TestLab::up(&["--hosts", "3"]);
-    let d = lab.dir.clone();
     lab.publish("routine");
     // A check that fails on web-2 alone once acme-docs 1.1 is there; the whole wave goes
     // back (`rollback_scope: wave`), web-1 too although it verified.
-    let text = std::fs::read_to_string(&lab.config).expect("lab config");
-    let text = text
-        .replacen(
+    let c = lab.config_variant("wave", |text| {
+        text.replacen(
             "components:\n",
             "components:\n  docs:\n    runs_on: \"role=web\"\n    checks:\n      - { name: version, command: { run: [\"sh\", \"-c\", \"[ \\\"$(hostname)\\\" != web-2 ] || ! dpkg -s acme-docs | grep -q '^Version: 1.1'\"] } }\n",
             1,
         )
-        .replacen("patch:\n", "patch:\n  rollback_scope: wave\n", 1);
-    let c = std::path::Path::new(&d).join("wave.yaml");
-    std::fs::write(&c, text).expect("write config");
-    let c = c.display().to_string();
-    let created: Value = serde_json::from_str(&ok(
-        &c,
-        "alice",
-        &[
-            "change",
-            "new",
-            "--title",
-            "routine",
-            "--hosts",
-            "web-*",
-            "--component",
-            "docs",
-            "--format",
-            "json",
-        ],
-    ))
-    .expect("json");
-    let id = format!("CHG-{}", created["number"]);
-    ok(&c, "alice", &["change", "submit", &id]);
-    ok(&c, "bob", &["change", "approve", &id]);
-    ok(&c, "alice", &["change", "schedule", &id]);
-    let (code, out, err) = run(
-        &c,
-        "alice",
-        &[
-            "patch", "--change", &id, "--waves", "2,100%", "--bake", "0s", "--format", "json",
-        ],
-    );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    let result: Value = serde_json::from_str(&out).expect("json");
+        .replacen("patch:\n", "patch:\n  rollback_scope: wave\n", 1)
+    });
+    let id = approved_of(&c, "routine", "web-*", "docs");
+    let result = patch(&c, &id, "2,100%", "0s", 1);
     assert_eq!(result["state"], "backed-out", "{result}");
-    let shown = json(
-        &c,
-        &["rollout", "show", result["rollout"].as_str().expect("id")],
-    );
-    let states = host_states(&shown);
-    assert_eq!(
-        states,
-        [
-            ("web-1", "rolled-back"),
-            ("web-2", "rolled-back"),
-            ("web-3", "pending")
-        ],
-        "{shown}"
-    );
+    let rollout = result["rollout"].as_str().expect("id");
+    let states = [
+        ("web-1", "rolled-back"),
+        ("web-2", "rolled-back"),
+        ("web-3", "pending"),
+    ];
+    expect_hosts(&c, rollout, &states);
     for host in ["web-1", "web-2", "web-3"] {
         assert_eq!(version_on(&c, host, "acme-docs"), "1.0", "{host}");
     }
@@ -836,17 +673,6 @@ fn reboots(config: &str, rollout: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
-fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
-    let out = fearless(&["lab", "ssh", host, "--dir", dir, "--", "sh", "-c", script]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{host}: {script}: {}",
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
 #[test]
 fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_survives_a_crash() {
     let lab = TestLab::up(&["--hosts", "2"]);
@@ -854,27 +680,13 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
     lab.publish("needs-reboot");
     let c = lab.config.clone();
     let c = c.as_str();
-    let args = |id: &str| -> Vec<String> {
-        [
-            "patch", "--change", id, "--waves", "1,100%", "--bake", "0s", "--format", "json",
-        ]
-        .map(str::to_owned)
-        .to_vec()
-    };
 
     // patch.reboot: never (the default): the canary needs a reboot, so it fails and is
     // rolled back; nothing else is touched.
     let id = approved(c, "agent 1.2");
-    let plan = ok(c, "alice", &["patch", "--change", &id, "--dry-run"]);
+    let plan = ok_as(c, "alice", &["patch", "--change", &id, "--dry-run"]);
     assert!(plan.contains("reboots: never"), "{plan}");
-    let argv = args(&id);
-    let (code, out, err) = run(
-        c,
-        "alice",
-        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert_eq!(code, Some(1), "{out}\n{err}");
-    let result: Value = serde_json::from_str(&out).expect("json");
+    let result = patch(c, &id, "1,100%", "0s", 1);
     assert_eq!(result["state"], "backed-out", "{result}");
     let detail = result["result"]["hosts"][0]["detail"]
         .as_str()
@@ -885,27 +697,21 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
         ),
         "{result}"
     );
-    let shown = json(c, &["rollout", "show", "R-1"]);
-    assert_eq!(
-        host_states(&shown),
-        [("web-1", "rolled-back"), ("web-2", "pending")],
-        "{shown}"
-    );
+    expect_hosts(c, "R-1", &[("web-1", "rolled-back"), ("web-2", "pending")]);
     assert_eq!(version_on(c, "web-1", "acme-agent"), "1.0");
     assert!(reboots(c, "R-1").is_empty());
 
     // patch.reboot: if-required, but web-1's reboot does nothing: the marker proves it is
     // still the same boot, and the bound fails it (then it is rolled back).
-    let text = std::fs::read_to_string(c).expect("lab config");
-    let allowed = text.replacen(
-        "patch:\n",
-        "patch:\n  reboot: if-required\n  reboot_timeout: 4s\n",
-        1,
-    );
-    assert_ne!(allowed, text, "the lab config has a patch: section");
-    let c2 = std::path::Path::new(&d).join("reboot.yaml");
-    std::fs::write(&c2, &allowed).expect("write config");
-    let c2 = c2.display().to_string();
+    let c2 = lab.config_variant("reboot", |text| {
+        let allowed = text.replacen(
+            "patch:\n",
+            "patch:\n  reboot: if-required\n  reboot_timeout: 4s\n",
+            1,
+        );
+        assert_ne!(allowed, text, "the lab config has a patch: section");
+        allowed
+    });
     let c2 = c2.as_str();
     lab_ssh(
         &d,
@@ -913,25 +719,18 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
         "mv /usr/local/sbin/shutdown /root/shutdown && printf '#!/bin/sh\\nexit 0\\n' > /usr/local/sbin/shutdown && chmod 755 /usr/local/sbin/shutdown",
     );
     let id = approved(c2, "agent 1.2, again");
-    let plan = ok(c2, "alice", &["patch", "--change", &id, "--dry-run"]);
+    let plan = ok_as(c2, "alice", &["patch", "--change", &id, "--dry-run"]);
     assert!(
         plan.contains("reboots: if required (a host must be back within 4s)"),
         "{plan}"
     );
-    let argv = args(&id);
-    let started = std::time::Instant::now();
-    let (code, out, err) = run(
-        c2,
-        "alice",
-        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert_eq!(code, Some(1), "{out}\n{err}");
+    let started = Instant::now();
+    let result = patch(c2, &id, "1,100%", "0s", 1);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(60),
         "bounded: {:?}",
         started.elapsed()
     );
-    let result: Value = serde_json::from_str(&out).expect("json");
     let detail = result["result"]["hosts"][0]["detail"]
         .as_str()
         .unwrap_or("");
@@ -941,55 +740,37 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
         "{result}"
     );
     assert_eq!(reboots(c2, "R-2"), [("web-1".to_owned(), false)]);
-    let shown = json(c2, &["rollout", "show", "R-2"]);
-    assert_eq!(
-        host_states(&shown),
-        [("web-1", "rolled-back"), ("web-2", "pending")],
-        "{shown}"
-    );
+    expect_hosts(c2, "R-2", &[("web-1", "rolled-back"), ("web-2", "pending")]);
     lab_ssh(&d, "web-1", "mv /root/shutdown /usr/local/sbin/shutdown");
 
     // The controller dies while web-1 reboots; `rollout resume` waits for the host, finds
     // the reboot done, verifies it, and the second wave reboots web-2: every host on the
     // manifest, each upgraded exactly once in this rollout, no reboot request left.
     let id = approved(c2, "agent 1.2, third time");
+    let allowed = std::fs::read_to_string(c2).expect("config");
     let text = allowed.replacen("reboot_timeout: 4s", "reboot_timeout: 60s", 1);
     std::fs::write(c2, text).expect("write config");
     // SIGKILL once web-1's reboot command has been started (it runs a second later): the
     // host notes the token of its pending reboot (R-2's fake one is still there).
     let pending = || {
-        let out = fearless(&[
-            "lab",
-            "ssh",
-            "web-1",
-            "--dir",
-            &d,
-            "--",
-            "cat",
-            "/run/fearless/reboot-pending",
-        ]);
+        let out = lab_ssh_run(&d, "web-1", &["cat", "/run/fearless/reboot-pending"]);
         stdout(&out).trim().to_owned()
     };
     let before = pending();
     assert!(
-        kill_once(c2, &id, std::time::Duration::ZERO, || {
+        kill_once(c2, &id, Duration::ZERO, || {
             let now = pending();
             !now.is_empty() && now != before
         }),
         "web-1's reboot never started"
     );
-    let (code, out, err) = run(
+    exits_as(
         c2,
         "alice",
+        0,
         &["rollout", "resume", "R-3", "--format", "json"],
     );
-    assert_eq!(code, Some(0), "{out}\n{err}");
-    let shown = json(c2, &["rollout", "show", "R-3"]);
-    assert_eq!(
-        host_states(&shown),
-        [("web-1", "verified"), ("web-2", "verified")],
-        "{shown}"
-    );
+    expect_hosts(c2, "R-3", &[("web-1", "verified"), ("web-2", "verified")]);
     let done = reboots(c2, "R-3");
     assert!(done.contains(&("web-2".to_owned(), true)), "{done:?}");
     // resume settled web-1's unfinished reboot first (by its token: it ran, so resume
@@ -1028,44 +809,13 @@ fn an_update_that_asks_for_a_reboot_fails_without_policy_reboots_with_it_and_sur
 
 /// The acme-web version the running process serves on `address` (`GET /version`).
 fn web_version(address: &str) -> String {
-    let out = std::process::Command::new("curl")
-        .args([
-            "-fsS",
-            "--max-time",
-            "5",
-            &format!("http://{address}:8080/version"),
-        ])
-        .output()
-        .expect("run curl");
-    assert!(out.status.success(), "curl {address}: {}", stderr(&out));
+    let url = format!("http://{address}:8080/version");
+    let out = run_tool(
+        std::process::Command::new("curl").args(["-fsS", "--max-time", "5", &url]),
+        &format!("curl {address}"),
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     doc["acme-web"].as_str().unwrap_or_default().to_owned()
-}
-
-/// An approved, scheduled change of the web front end on `hosts`.
-fn approved_web_change(config: &str, hosts: &str) -> String {
-    let created: Value = serde_json::from_str(&ok(
-        config,
-        "alice",
-        &[
-            "change",
-            "new",
-            "--title",
-            "acme-web 1.2",
-            "--hosts",
-            hosts,
-            "--component",
-            "checkout",
-            "--format",
-            "json",
-        ],
-    ))
-    .expect("json");
-    let id = format!("CHG-{}", created["number"]);
-    ok(config, "alice", &["change", "submit", &id]);
-    ok(config, "bob", &["change", "approve", &id]);
-    ok(config, "alice", &["change", "schedule", &id]);
-    id
 }
 
 #[test]
@@ -1073,27 +823,18 @@ fn a_service_its_update_forgot_to_restart_is_restarted_or_with_restart_never_rep
     let lab = TestLab::up(&["--hosts", "2"]);
     lab.publish("stale-service");
     let c = lab.config.as_str();
-    let patch = |config: &str, id: &str| -> Value {
-        let (code, out, err) = run(
-            config,
-            "alice",
-            &[
-                "patch", "--change", id, "--waves", "100%", "--bake", "0s", "--format", "json",
-            ],
-        );
-        assert_eq!(code, Some(0), "{out}\n{err}");
-        serde_json::from_str(&out).expect("json")
+    // An approved, scheduled change of the web front end on `hosts`, patched at once.
+    let patched = |config: &str, hosts: &str| -> Value {
+        let id = approved_of(config, "acme-web 1.2", hosts, "checkout");
+        patch(config, &id, "100%", "0s", 0)
     };
 
     // patch.restart: never — web-1 takes 1.2, but its acme-web (whose postinst forgot the
     // restart) still runs 1.0 and maps the replaced file: verified, with the warning.
-    let text = std::fs::read_to_string(c).expect("lab config");
-    let never = text.replacen("patch:\n", "patch:\n  restart: never\n", 1);
-    let c_never = std::path::Path::new(&lab.dir).join("never.yaml");
-    std::fs::write(&c_never, never).expect("write config");
-    let c_never = c_never.display().to_string();
-    let id = approved_web_change(&c_never, "web-1");
-    let result = patch(&c_never, &id);
+    let c_never = lab.config_variant("never", |text| {
+        text.replacen("patch:\n", "patch:\n  restart: never\n", 1)
+    });
+    let result = patched(&c_never, "web-1");
     let detail = result["result"]["hosts"][0]["detail"]
         .as_str()
         .unwrap_or("");
@@ -1107,8 +848,7 @@ fn a_service_its_update_forgot_to_restart_is_restarted_or_with_restart_never_rep
 
     // patch.restart: auto (the default) — web-2's stale acme-web is found by the /proc scan,
     // owned by its init script through its pid file, restarted; the checks run again.
-    let id = approved_web_change(c, "web-2");
-    let result = patch(c, &id);
+    let result = patched(c, "web-2");
     assert_eq!(
         result["result"]["hosts"][0]["detail"], "1 package(s) changed",
         "{result}"
@@ -1133,32 +873,36 @@ fn a_service_its_update_forgot_to_restart_is_restarted_or_with_restart_never_rep
 
 /// Start `patch --change CHANGE` (waves 1,100%, bake 1 s) on `config`, and return once the
 /// journal of `R-<rollout>` shows `kind` (the child still running).
-fn patch_until(config: &str, change: &str, rollout: u64, kind: &str) -> std::process::Child {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
-        .args([
-            "-c", config, "--as", "alice", "patch", "--change", change, "--waves", "1,100%",
-            "--bake", "1s",
-        ])
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn patch");
+fn patch_until(config: &str, change: &str, rollout: u64, kind: &str) -> Child {
+    let mut child = spawn_patch(config, change, "1s", &[], true);
     let subject = format!("R-{rollout}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !journal_text(config, &subject).contains(&format!("\"{kind}\"")) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "R-{rollout} never reached {kind}"
-        );
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "patch ended before {kind}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    poll(
+        &format!("R-{rollout} never reached {kind}"),
+        Duration::from_millis(10),
+        || {
+            has_kind(config, &subject, kind) || {
+                assert!(
+                    child.try_wait().expect("wait").is_none(),
+                    "patch ended before {kind}"
+                );
+                false
+            }
+        },
+    );
     child
+}
+
+/// Wait for a controller started by [`patch_until`]: it must stop with exit 3 and print
+/// nothing on stdout; its stderr.
+fn stopped_silently(child: Child) -> String {
+    let patched = child.wait_with_output().expect("patch ends");
+    let (pout, perr) = (
+        String::from_utf8_lossy(&patched.stdout),
+        String::from_utf8_lossy(&patched.stderr),
+    );
+    assert_eq!(patched.status.code(), Some(3), "{pout}\n{perr}");
+    assert!(pout.is_empty(), "nothing reported: {pout}");
+    perr.into_owned()
 }
 
 #[test]
@@ -1169,40 +913,28 @@ fn an_abort_racing_a_host_step_wins_and_the_controller_reports_nothing_the_store
     let id = approved(c, "routine, aborted mid-transaction");
     // The canary is in its package transaction (about two seconds) when the abort comes.
     let child = patch_until(c, &id, 1, "rollout.host.applying");
-    let (code, out, err) = run(c, "carol", &["rollout", "abort", "R-1"]);
+    let (code, out, err) = run_as(c, "carol", &["rollout", "abort", "R-1"]);
     assert_eq!(
         code,
         Some(0),
         "the abort backs every changed host out:\n{out}\n{err}"
     );
-    let patched = child.wait_with_output().expect("patch ends");
-    let (pout, perr) = (
-        String::from_utf8_lossy(&patched.stdout),
-        String::from_utf8_lossy(&patched.stderr),
-    );
     // The first controller's next step was refused: it stops, and prints no result.
-    assert_eq!(patched.status.code(), Some(3), "{pout}\n{perr}");
-    assert!(pout.is_empty(), "nothing reported: {pout}");
+    let perr = stopped_silently(child);
     assert!(
         perr.contains("R-1 stopped: web-1's step from applying to")
             && perr.contains("another controller moved it"),
         "{perr}"
     );
-    let shown = json(c, &["rollout", "show", "R-1"]);
+    let shown = expect_hosts(c, "R-1", &[("web-1", "rolled-back"), ("web-2", "pending")]);
     assert_eq!(shown["state"], "backed-out", "{shown}");
-    assert_eq!(
-        host_states(&shown),
-        [("web-1", "rolled-back"), ("web-2", "pending")],
-        "{shown}"
-    );
     assert_eq!(version_on(c, "web-1", "acme-api"), "1.0");
     assert_eq!(version_on(c, "web-2", "acme-api"), "1.0");
     assert_eq!(
         json(c, &["change", "show", &id])["close_code"],
         "backed-out"
     );
-    let (code, out, _) = run(c, "alice", &["rollout", "resume", "R-1"]);
-    assert_eq!(code, Some(0));
+    let out = ok_as(c, "alice", &["rollout", "resume", "R-1"]);
     assert!(
         out.contains("R-1 is backed-out: nothing to resume"),
         "{out}"
@@ -1253,18 +985,17 @@ impl OwnPostgres {
         self.dir.path().join("data").display().to_string()
     }
 
-    fn as_postgres(&self, tool: &str, args: &[&str]) {
-        let out = std::process::Command::new("runuser")
+    /// `TOOL` of the server's binaries, run as the postgres user.
+    fn command(&self, tool: &str) -> std::process::Command {
+        let mut command = std::process::Command::new("runuser");
+        command
             .args(["-u", "postgres", "--"])
-            .arg(self.bin.join(tool))
-            .args(args)
-            .output()
-            .expect("run as postgres");
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(self.bin.join(tool));
+        command
+    }
+
+    fn as_postgres(&self, tool: &str, args: &[&str]) {
+        run_tool(self.command(tool).args(args), tool);
     }
 
     fn start_again(&self) {
@@ -1304,9 +1035,8 @@ impl OwnPostgres {
 
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &self.data(), "-m", "immediate", "stop"])
             .output();
     }
@@ -1318,21 +1048,12 @@ fn a_store_lost_mid_rollout_stops_it_reporting_nothing_and_resume_finishes_it() 
     let d = lab.dir.clone();
     lab.publish("routine");
     let pg = OwnPostgres::start();
-    let text = std::fs::read_to_string(&lab.config).expect("lab config");
-    let c = std::path::Path::new(&d).join("team.yaml");
-    std::fs::write(&c, format!("{text}store: \"{}\"\n", pg.url())).expect("write config");
-    let c = c.display().to_string();
+    let c = lab.config_variant("team", |text| format!("{text}store: \"{}\"\n", pg.url()));
     let c = c.as_str();
     let id = approved(c, "routine, store lost");
     let child = patch_until(c, &id, 1, "rollout.host.applying");
     pg.stop();
-    let patched = child.wait_with_output().expect("patch ends");
-    let (pout, perr) = (
-        String::from_utf8_lossy(&patched.stdout),
-        String::from_utf8_lossy(&patched.stderr),
-    );
-    assert_eq!(patched.status.code(), Some(3), "{pout}\n{perr}");
-    assert!(pout.is_empty(), "nothing reported: {pout}");
+    let perr = stopped_silently(child);
     assert!(
         perr.contains("R-1 stopped: web-1's step from applying to applied was not recorded")
             && perr.contains("the store holds web-1 as applying")
@@ -1341,25 +1062,11 @@ fn a_store_lost_mid_rollout_stops_it_reporting_nothing_and_resume_finishes_it() 
     );
     // The store back, it holds what the controller recorded: web-1 applying.
     pg.start_again();
-    let shown = json(c, &["rollout", "show", "R-1"]);
+    let shown = expect_hosts(c, "R-1", &[("web-1", "applying"), ("web-2", "pending")]);
     assert_eq!(shown["state"], "running", "{shown}");
-    assert_eq!(
-        host_states(&shown),
-        [("web-1", "applying"), ("web-2", "pending")],
-        "{shown}"
-    );
     // Resume finds the manifest on web-1, verifies it without applying again, and goes on.
-    let resumed: Value = serde_json::from_str(&ok(
-        c,
-        "alice",
-        &["rollout", "resume", "R-1", "--format", "json"],
-    ))
-    .expect("json");
+    let resumed = resume(c, "R-1", 0);
     assert_eq!(resumed["state"], "completed", "{resumed}");
-    for host in ["web-1", "web-2"] {
-        assert_eq!(version_on(c, host, "acme-api"), "1.1");
-        assert_eq!(upgrades(&d, host, "acme-api", "1.0", "1.1"), 1, "{host}");
-    }
-    let verify = fearless(&["-c", c, "journal", "verify"]);
-    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    on_every_host_once(c, &d, "acme-api", "1.1");
+    run_ok(&["-c", c, "journal", "verify"]);
 }

@@ -3,65 +3,33 @@
 //! passes; the report picks libacme over the nine other packages, without a bisect, and
 //! flags the hand-made changes as unrecorded. Needs root (CI runs as root).
 
-use super::{TestLab, fearless, json_as, pending_pins, run_as, stderr};
-use serde_json::Value;
-
-fn run(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    run_as(config, "ops", args)
-}
-
-fn json(config: &str, args: &[&str]) -> Value {
-    json_as(config, "ops", args)
-}
+use super::{TestLab, exits_as, fails_as, json_as, lab_ssh, ok_as};
 
 #[test]
 fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
     let lab = TestLab::up(&["--hosts", "2"]);
     let (d, c) = (lab.dir.clone(), lab.config.as_str());
     lab.publish("bad-libacme");
-    let pins = pending_pins(c);
-    assert_eq!(pins.len(), 10, "{pins:?}");
-    let batch = lab.file("batch.txt");
-    std::fs::write(&batch, pins.join("\n")).expect("write");
-    let without = lab.file("without.txt");
-    std::fs::write(
-        &without,
-        pins.iter()
-            .filter(|p| !p.starts_with("libacme="))
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .expect("write");
+    let (batch, without) = lab.bad_batch_files(c);
     // A process whose executable was replaced under it: the apply report lists it as
     // needing a restart (the /proc scan, this lab host having no needrestart).
-    let stale = fearless(&[
-        "lab",
-        "ssh",
-        "web-1",
-        "--dir",
+    lab_ssh(
         &d,
-        "--",
-        "sh",
-        "-c",
+        "web-1",
         "cp /bin/sleep /var/tmp/stale-sleep && (/var/tmp/stale-sleep 600 >/dev/null 2>&1 </dev/null &) && sleep 0.3 && rm /var/tmp/stale-sleep",
-    ]);
-    assert_eq!(stale.status.code(), Some(0), "{}", stderr(&stale));
+    );
     // By hand, outside any change record; the incident window starts just before (not
     // at `lab up`, whose own installs would be noise).
     std::thread::sleep(std::time::Duration::from_secs(2));
     let t0 = std::time::Instant::now();
-    let applied = json(
-        c,
-        &[
-            "packages",
-            "apply",
-            "--hosts",
-            "web-1",
-            "-m",
-            &batch.display().to_string(),
-        ],
-    );
+    let apply = |host: &str, manifest: &str| {
+        json_as(
+            c,
+            "ops",
+            &["packages", "apply", "--hosts", host, "-m", manifest],
+        )
+    };
+    let applied = apply("web-1", &batch);
     let restarts = &applied["hosts"][0]["restarts"];
     assert_eq!(restarts["restart_source"], "/proc scan", "{restarts}");
     assert!(
@@ -72,21 +40,12 @@ fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
                 .is_some_and(|p| p.ends_with(" /var/tmp/stale-sleep")))),
         "{restarts}"
     );
-    json(
-        c,
-        &[
-            "packages",
-            "apply",
-            "--hosts",
-            "web-2",
-            "-m",
-            &without.display().to_string(),
-        ],
-    );
+    apply("web-2", &without);
 
     let since = format!("{}s", t0.elapsed().as_secs() + 1);
-    let opened = json(
+    let opened = json_as(
         c,
+        "ops",
         &[
             "incident",
             "open",
@@ -108,7 +67,7 @@ fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
     );
     assert!(failing.iter().all(|f| f["host"] != "web-2"), "{failing:?}");
 
-    let report = json(c, &["rca", &inc]);
+    let report = json_as(c, "ops", &["rca", &inc]);
     assert_eq!(report["schema"], "fearless.rca/v1");
     assert_eq!(
         report["culprits"],
@@ -151,16 +110,18 @@ fn host_evidence_alone_names_libacme_and_flags_unrecorded_changes() {
     );
 
     // Markdown is the default; a bad id is bad input.
-    let (code, md, err) = run(c, &["rca", &inc]);
-    assert_eq!(code, Some(0), "{err}");
+    let md = ok_as(c, "ops", &["rca", &inc]);
     assert!(
         md.starts_with(&format!("# {inc}: orders 500 on web-1")),
         "{md}"
     );
     assert!(md.contains("### Unrecorded changes"), "{md}");
-    let (code, _, err) = run(c, &["rca", "INC-99"]);
-    assert_eq!(code, Some(2));
-    assert!(err.contains("there is no incident INC-99"), "{err}");
-    let (code, _, err) = run(c, &["rca", &inc, "--format", "junit"]);
-    assert_eq!(code, Some(2), "{err}");
+    fails_as(
+        c,
+        "ops",
+        2,
+        "there is no incident INC-99",
+        &["rca", "INC-99"],
+    );
+    exits_as(c, "ops", 2, &["rca", &inc, "--format", "junit"]);
 }

@@ -32,15 +32,9 @@ pub(crate) struct TestLab {
 
 impl TestLab {
     /// `fearless lab up --dir DIR ARGS…`, which must succeed.
+    #[track_caller]
     pub(crate) fn up(args: &[&str]) -> Self {
-        assert!(is_root(), "the lab test needs root (CI runs as root)");
-        let tmp = tempfile::tempdir().expect("tmp");
-        let dir = tmp.path().join("lab");
-        let lab = Self {
-            dir: dir.display().to_string(),
-            config: dir.join("fearless.yaml").display().to_string(),
-            tmp,
-        };
+        let lab = Self::empty();
         let mut all = vec!["lab", "up", "--dir", lab.dir.as_str()];
         all.extend_from_slice(args);
         let out = fearless(&all);
@@ -62,6 +56,7 @@ impl TestLab {
     }
 
     /// `fearless lab publish SCENARIO`, which must succeed.
+    #[track_caller]
     pub(crate) fn publish(&self, scenario: &str) {
         let out = fearless(&["lab", "publish", scenario, "--dir", &self.dir]);
         assert_eq!(
@@ -72,9 +67,50 @@ impl TestLab {
         );
     }
 
+    /// `fearless lab withdraw NAME=VERSION` (gone from the lab's repositories), which must
+    /// succeed.
+    #[track_caller]
+    pub(crate) fn withdraw(&self, pin: &str) {
+        exits(0, &["lab", "withdraw", pin, "--dir", &self.dir]);
+    }
+
+    /// The lab's config as `edit` makes it, written beside it as `NAME.yaml` (its paths are
+    /// relative to the lab); its path.
+    pub(crate) fn config_variant(&self, name: &str, edit: impl FnOnce(&str) -> String) -> String {
+        let text = std::fs::read_to_string(&self.config).expect("lab config");
+        let path = Path::new(&self.dir).join(format!("{name}.yaml"));
+        std::fs::write(&path, edit(&text)).expect("write config");
+        path.display().to_string()
+    }
+
     /// A path for a test file beside the lab.
     pub(crate) fn file(&self, name: &str) -> std::path::PathBuf {
         self.tmp.path().join(name)
+    }
+
+    /// `pins` (`name=version`), one a line, written to the test file `name`; its path.
+    pub(crate) fn pins_file(&self, name: &str, pins: &[String]) -> String {
+        let path = self.file(name);
+        std::fs::write(&path, pins.join("\n")).expect("write");
+        path.display().to_string()
+    }
+
+    /// The bad-libacme batch the lab offers its first host (`pending_pins`: routine and
+    /// libacme 2.0, ten pins) in the test file `batch.txt`, and the same batch without
+    /// libacme in `without.txt`: their paths.
+    #[track_caller]
+    pub(crate) fn bad_batch_files(&self, config: &str) -> (String, String) {
+        let pins = pending_pins(config);
+        assert_eq!(pins.len(), 10, "{pins:?}");
+        let without: Vec<String> = pins
+            .iter()
+            .filter(|p| !p.starts_with("libacme="))
+            .cloned()
+            .collect();
+        (
+            self.pins_file("batch.txt", &pins),
+            self.pins_file("without.txt", &without),
+        )
     }
 }
 
@@ -84,25 +120,90 @@ impl Drop for TestLab {
     }
 }
 
-/// `fearless -c CONFIG --as WHO ARGS…`: exit code, stdout, stderr.
-pub(crate) fn run_as(config: &str, who: &str, args: &[&str]) -> (Option<i32>, String, String) {
+/// `fearless ARGS…`, which must exit `code`; its stdout and stderr.
+#[track_caller]
+pub(crate) fn exits(code: i32, args: &[&str]) -> (String, String) {
+    let out = fearless(args);
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "fearless {args:?}:\n{o}\n{e}"
+    );
+    (o, e)
+}
+
+/// [`exits`], with `needle` in its stderr; the stderr.
+#[track_caller]
+pub(crate) fn fails_with(code: i32, needle: &str, args: &[&str]) -> String {
+    let (_, err) = exits(code, args);
+    assert!(
+        err.contains(needle),
+        "fearless {args:?}: no {needle:?} in\n{err}"
+    );
+    err
+}
+
+/// [`exits`], which must succeed; its stdout.
+#[track_caller]
+pub(crate) fn run_ok(args: &[&str]) -> String {
+    exits(0, args).0
+}
+
+/// `-c CONFIG --as WHO ARGS…`
+fn argv_as<'a>(config: &'a str, who: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["-c", config, "--as", who];
     all.extend_from_slice(args);
-    let out = fearless(&all);
+    all
+}
+
+/// `fearless -c CONFIG --as WHO ARGS…`: exit code, stdout, stderr.
+pub(crate) fn run_as(config: &str, who: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = fearless(&argv_as(config, who, args));
     (out.status.code(), stdout(&out), stderr(&out))
 }
 
-/// [`run_as`] with `--format json`, which must exit 0; the parsed output.
-pub(crate) fn json_as(config: &str, who: &str, args: &[&str]) -> serde_json::Value {
+/// [`run_as`], which must exit `code`; its stdout and stderr.
+#[track_caller]
+pub(crate) fn exits_as(config: &str, who: &str, code: i32, args: &[&str]) -> (String, String) {
+    exits(code, &argv_as(config, who, args))
+}
+
+/// [`run_as`], which must exit `code` with `needle` in its stderr; the stderr.
+#[track_caller]
+pub(crate) fn fails_as(config: &str, who: &str, code: i32, needle: &str, args: &[&str]) -> String {
+    fails_with(code, needle, &argv_as(config, who, args))
+}
+
+/// [`run_as`], which must succeed; its stdout.
+#[track_caller]
+pub(crate) fn ok_as(config: &str, who: &str, args: &[&str]) -> String {
+    exits_as(config, who, 0, args).0
+}
+
+/// [`run_as`] with `--format json`, which must exit `code`; the parsed output.
+#[track_caller]
+pub(crate) fn json_exits_as(
+    config: &str,
+    who: &str,
+    code: i32,
+    args: &[&str],
+) -> serde_json::Value {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--format", "json"]);
-    let (code, out, err) = run_as(config, who, &all);
-    assert_eq!(code, Some(0), "fearless {args:?} as {who}:\n{out}\n{err}");
-    serde_json::from_str(&out).expect("json")
+    let (out, err) = exits_as(config, who, code, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("json ({e}): {out}\n{err}"))
+}
+
+/// [`run_as`] with `--format json`, which must exit 0; the parsed output.
+#[track_caller]
+pub(crate) fn json_as(config: &str, who: &str, args: &[&str]) -> serde_json::Value {
+    json_exits_as(config, who, 0, args)
 }
 
 /// `name=version` of every update the lab offers its first host, at the highest version
 /// (`packages --pending`, which refreshes every host's lists first).
+#[track_caller]
 pub(crate) fn pending_pins(config: &str) -> Vec<String> {
     let out = fearless(&["-c", config, "packages", "--pending", "--format", "json"]);
     assert_eq!(
@@ -126,6 +227,63 @@ pub(crate) fn pending_pins(config: &str) -> Vec<String> {
         .collect()
 }
 
+/// `fearless lab ssh HOST --dir DIR -- ARGV…`, whatever its end.
+pub(crate) fn lab_ssh_run(dir: &str, host: &str, argv: &[&str]) -> Output {
+    let mut all = vec!["lab", "ssh", host, "--dir", dir, "--"];
+    all.extend_from_slice(argv);
+    fearless(&all)
+}
+
+/// `sh -c SCRIPT` on lab host `host`, which must succeed; its stdout.
+#[track_caller]
+pub(crate) fn lab_ssh(dir: &str, host: &str, script: &str) -> String {
+    let out = lab_ssh_run(dir, host, &["sh", "-c", script]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{host}: {script}\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Run a tool the test needs (not fearless), which must succeed; its output. `what` names it
+/// in a failure.
+#[track_caller]
+pub(crate) fn run_tool(command: &mut Command, what: &str) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Run `script` on the SQLite database `db` with plain SQL, its append-only triggers dropped
+/// first, as an attacker would.
+#[track_caller]
+pub(crate) fn tamper_sqlite(db: &Path, script: &str) {
+    let python = "import sqlite3, sys\n\
+                  c = sqlite3.connect(sys.argv[1])\n\
+                  for (n,) in c.execute(\"select name from sqlite_master where type='trigger'\").fetchall():\n    \
+                      c.execute('drop trigger ' + n)\n\
+                  c.executescript(sys.argv[2])\n\
+                  c.commit()\n\
+                  c.close()\n";
+    run_tool(
+        Command::new("python3")
+            .args(["-c", python])
+            .arg(db)
+            .arg(script),
+        "python3 (tampering with the store)",
+    );
+}
+
 /// Whether this process runs as root.
 pub(crate) fn is_root() -> bool {
     std::fs::metadata("/proc/self")
@@ -135,6 +293,7 @@ pub(crate) fn is_root() -> bool {
 
 /// On lab host `host`, start a real `dpkg -i` whose postinst sleeps `seconds`, so it holds
 /// the dpkg lock that long; returns once it runs.
+#[track_caller]
 pub(crate) fn hold_dpkg_lock(dir: &str, host: &str, seconds: u32) {
     let script = format!(
         "mkdir -p /tmp/slow/DEBIAN && printf 'Package: slowpoke\\nVersion: 1\\nArchitecture: all\\nMaintainer: lab <lab@example.org>\\nDescription: holds the dpkg lock\\n' > /tmp/slow/DEBIAN/control \\
@@ -142,8 +301,7 @@ pub(crate) fn hold_dpkg_lock(dir: &str, host: &str, seconds: u32) {
          && dpkg-deb --build /tmp/slow /tmp/slow.deb >/dev/null \\
          && (setsid dpkg -i /tmp/slow.deb >/dev/null 2>&1 </dev/null &) ; sleep 1"
     );
-    let out = fearless(&["lab", "ssh", host, "--dir", dir, "--", "sh", "-c", &script]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    lab_ssh(dir, host, &script);
 }
 
 /// Run the binary with `args`, no stdin, colour off.

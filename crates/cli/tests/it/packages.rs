@@ -1,7 +1,7 @@
 //! Package commands refuse bad input before any host is contacted and before anything is
 //! written (the lab tests cover the real work, in `lab_packages`).
 
-use super::{fearless, stderr, write_config};
+use super::{fails_as, run_as, write_config};
 
 /// A host nobody listens on: if a command tried to reach it, the test would see an
 /// "unreachable" error (exit 3) instead of the bad-input refusal (exit 2).
@@ -30,33 +30,13 @@ fn hostile_manifests_are_rejected_before_any_command_runs() {
         ("# only a comment\n", "the manifest is empty"),
     ] {
         std::fs::write(&manifest, text).expect("write");
-        let out = fearless(&[
-            "-c",
-            &config,
-            "--as",
-            "ops",
-            "packages",
-            "apply",
-            "-m",
-            &manifest.display().to_string(),
-        ]);
-        assert_eq!(out.status.code(), Some(2), "{text:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(needle), "{text:?}: {}", stderr(&out));
+        let m = manifest.display().to_string();
+        let (code, _, err) = run_as(&config, "ops", &["packages", "apply", "-m", &m]);
+        assert_eq!(code, Some(2), "{text:?}: {err}");
+        assert!(err.contains(needle), "{text:?}: {err}");
     }
-    let out = fearless(&[
-        "-c",
-        &config,
-        "--as",
-        "ops",
-        "packages",
-        "apply",
-        "-p",
-        "libacme=2.0",
-        "-p",
-        "x=`id`",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--package:"), "{}", stderr(&out));
+    let pins = ["packages", "apply", "-p", "libacme=2.0", "-p", "x=`id`"];
+    fails_as(&config, "ops", 2, "--package:", &pins);
     assert!(
         !tmp.path().join(".fearless").exists(),
         "nothing may be written for a refused manifest"
@@ -81,10 +61,6 @@ fn bad_ids_durations_and_selectors_are_bad_input() {
         (vec!["packages", "--hosts", "role=db"], "no host matches"),
         (vec!["packages", "--format", "tap"], "human or json"),
     ] {
-        let mut all = vec!["-c", config.as_str(), "--as", "ops"];
-        all.extend(args.iter().copied());
-        let out = fearless(&all);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        fails_as(&config, "ops", 2, needle, &args);
     }
 }

@@ -361,45 +361,70 @@ fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
-#[tokio::test]
-async fn a_rollout_that_fails_in_wave_2_is_told_as_wave_2() {
+/// The report of a story over the canary (web-1) and then the other hosts, whose hosts take
+/// `walks` and which then stops (`why`) with `ends`. Its incident was detected once the walks
+/// ended, and mitigated then too when `mitigated`.
+async fn told(
+    walks: Vec<(&str, Vec<(HostState, StepDetail)>)>,
+    why: &str,
+    ends: Vec<HostEnd>,
+    mitigated: bool,
+) -> report::Report {
     let s = Story::new(&[&["web-1"], &HOSTS[1..]]).await;
     let started = now();
-    s.walk("web-1", verified()).await;
-    s.walk("web-2", verified()).await;
-    s.walk("web-3", failed_and_rolled_back("web-3", Status::Pass))
-        .await;
-    s.walk("web-4", verified()).await;
-    let id = s
-        .stop(
-            "wave 2 failed on 1 host(s)",
-            vec![
-                end("web-1", 1, HostState::Verified),
-                end("web-2", 2, HostState::Verified),
-                end("web-3", 2, HostState::RolledBack),
-                end("web-4", 2, HostState::Verified),
-            ],
-            Milestones {
-                started: Some(started),
-                detected: Some(now()),
-                mitigated: Some(now()),
-                ..Milestones::default()
-            },
-        )
-        .await;
-    let r = s.report(&id).await;
+    for (host, path) in walks {
+        s.walk(host, path).await;
+    }
+    let milestones = Milestones {
+        started: Some(started),
+        detected: Some(now()),
+        mitigated: mitigated.then(now),
+        ..Milestones::default()
+    };
+    let id = s.stop(why, ends, milestones).await;
+    s.report(&id).await
+}
+
+/// Require the report `md` to say each of `says` and none of `never`.
+#[track_caller]
+fn assert_says(md: &str, says: &[&str], never: &[&str]) {
+    for line in says {
+        assert!(md.contains(line), "no {line:?} in\n{md}");
+    }
+    for line in never {
+        assert!(!md.contains(line), "{line:?} in\n{md}");
+    }
+}
+
+#[tokio::test]
+async fn a_rollout_that_fails_in_wave_2_is_told_as_wave_2() {
+    let r = told(
+        vec![
+            ("web-1", verified()),
+            ("web-2", verified()),
+            ("web-3", failed_and_rolled_back("web-3", Status::Pass)),
+            ("web-4", verified()),
+        ],
+        "wave 2 failed on 1 host(s)",
+        vec![
+            end("web-1", 1, HostState::Verified),
+            end("web-2", 2, HostState::Verified),
+            end("web-3", 2, HostState::RolledBack),
+            end("web-4", 2, HostState::Verified),
+        ],
+        true,
+    )
+    .await;
     let md = report::markdown(&r);
-    // Not the canary's story, and no bisect that did not happen.
-    assert!(!md.contains("stayed on the canary"), "{md}");
-    assert!(!md.contains("taken apart to find it"), "{md}");
-    assert!(
-        md.contains("caught in wave 2, after 4 host(s) had taken the batch"),
-        "{md}"
-    );
-    // The rollback's effect is the recorded check, not an assumption.
-    assert!(
-        md.contains("| orders-api/orders | web-3 | fail | pass | after the rollback: HTTP 200 |"),
-        "{md}"
+    assert_says(
+        &md,
+        &[
+            "caught in wave 2, after 4 host(s) had taken the batch",
+            // The rollback's effect is the recorded check, not an assumption.
+            "| orders-api/orders | web-3 | fail | pass | after the rollback: HTTP 200 |",
+        ],
+        // Not the canary's story, and no bisect that did not happen.
+        &["stayed on the canary", "taken apart to find it"],
     );
     crate::redacted!({
         insta::assert_snapshot!("wave_2_failure", md);
@@ -408,35 +433,24 @@ async fn a_rollout_that_fails_in_wave_2_is_told_as_wave_2() {
 
 #[tokio::test]
 async fn a_canary_failure_without_a_bisect_is_inferred_and_says_so() {
-    let s = Story::new(&[&["web-1"], &HOSTS[1..]]).await;
-    let started = now();
-    s.walk("web-1", failed_and_rolled_back("web-1", Status::Pass))
-        .await;
-    let id = s
-        .stop(
-            "wave 1 failed on 1 host(s)",
-            vec![end("web-1", 1, HostState::RolledBack)],
-            Milestones {
-                started: Some(started),
-                detected: Some(now()),
-                mitigated: Some(now()),
-                ..Milestones::default()
-            },
-        )
-        .await;
-    let r = s.report(&id).await;
+    let r = told(
+        vec![("web-1", failed_and_rolled_back("web-1", Status::Pass))],
+        "wave 1 failed on 1 host(s)",
+        vec![end("web-1", 1, HostState::RolledBack)],
+        true,
+    )
+    .await;
     assert!(!r.confirmed);
     assert!(r.evidence.bisect.is_none());
     let md = report::markdown(&r);
-    assert!(md.contains("no bisect took the batch apart"), "{md}");
-    assert!(!md.contains("; confirmed by bisect"), "{md}");
-    assert!(
-        md.contains("the failure stayed on the canary (web-1)"),
-        "{md}"
-    );
-    assert!(
-        md.contains("the rollout touched no other host after that"),
-        "{md}"
+    assert_says(
+        &md,
+        &[
+            "no bisect took the batch apart",
+            "the failure stayed on the canary (web-1)",
+            "the rollout touched no other host after that",
+        ],
+        &["; confirmed by bisect"],
     );
     crate::redacted!({
         insta::assert_snapshot!("canary_without_bisect", md);
@@ -445,32 +459,24 @@ async fn a_canary_failure_without_a_bisect_is_inferred_and_says_so() {
 
 #[tokio::test]
 async fn a_host_whose_rollback_did_not_restore_it_is_reported_as_still_failing() {
-    let s = Story::new(&[&["web-1"], &HOSTS[1..]]).await;
-    let started = now();
-    s.walk("web-1", failed_and_rolled_back("web-1", Status::Fail))
-        .await;
-    let id = s
-        .stop(
-            "wave 1 failed on 1 host(s)",
-            vec![end("web-1", 1, HostState::RollbackFailed)],
-            Milestones {
-                started: Some(started),
-                detected: Some(now()),
-                ..Milestones::default()
-            },
-        )
-        .await;
-    let r = s.report(&id).await;
+    let r = told(
+        vec![("web-1", failed_and_rolled_back("web-1", Status::Fail))],
+        "wave 1 failed on 1 host(s)",
+        vec![end("web-1", 1, HostState::RollbackFailed)],
+        false,
+    )
+    .await;
     assert_eq!(r.impact.ended, None);
     let md = report::markdown(&r);
-    assert!(md.contains("Service is not known to be restored."), "{md}");
-    assert!(md.contains("its checks STILL FAIL"), "{md}");
-    assert!(
-        md.contains("rolled back, but the checks still fail"),
-        "{md}"
+    assert_says(
+        &md,
+        &[
+            "Service is not known to be restored.",
+            "its checks STILL FAIL",
+            "rolled back, but the checks still fail",
+        ],
+        &["service restored", "| fail | pass |"],
     );
-    assert!(!md.contains("service restored"), "{md}");
-    assert!(!md.contains("| fail | pass |"), "{md}");
     crate::redacted!({
         insta::assert_snapshot!("rollback_did_not_restore", md);
     });

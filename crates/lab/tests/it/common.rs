@@ -1,11 +1,52 @@
-//! Helpers shared by the lab tests: a blocking HTTP GET, ssh into a lab host, process
-//! and mount inspection.
+//! Helpers shared by the lab tests: a lab directory taken down however the test ends, a
+//! blocking HTTP GET, ssh into a lab host, process and mount inspection.
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// A temporary directory for one lab (`dir`), whose lab is taken down however the test ends
+/// (even when an assertion fails midway).
+pub(crate) struct LabDir {
+    pub(crate) dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl LabDir {
+    pub(crate) fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        Self {
+            dir: tmp.path().join("lab"),
+            _tmp: tmp,
+        }
+    }
+}
+
+impl Drop for LabDir {
+    fn drop(&mut self) {
+        let _ = fearless_lab::down(&self.dir, &mut |_| {});
+    }
+}
+
+/// `down` the two-host lab in `dir`, requiring it to leave none of the processes
+/// `state.json` recorded (unshare and init of each host) and no mount under `dir`; its report.
+#[track_caller]
+pub(crate) fn down_leaves_nothing(dir: &Path) -> fearless_lab::DownReport {
+    let recorded = recorded_processes(dir);
+    assert_eq!(
+        recorded.len(),
+        4,
+        "unshare and init of two hosts: {recorded:?}"
+    );
+    let report = fearless_lab::down(dir, &mut |_| {}).expect("down");
+    for (pid, start) in &recorded {
+        assert!(!alive(*pid, *start), "process {pid} survived down");
+    }
+    assert_eq!(mounts_under(dir), Vec::<String>::new());
+    report
+}
 
 /// `GET http://addr:port/path`, returning the status code and body.
 pub(crate) fn http_get(address: &str, port: u16, path: &str) -> (u16, String) {

@@ -2,23 +2,12 @@
 //! by dnf/rpm on `rpm-1`, a bad batch upgraded with dnf and undone with `dnf history undo`,
 //! down.
 
-use std::path::PathBuf;
-
 use fearless_lab::{LabError, Packaging, Scenario, UpOptions};
 
 use crate::common::{
-    alive, http_get, mounts_under, recorded_processes, require_lab_prerequisites,
-    require_rpm_prerequisites, ssh, wait_status,
+    LabDir, down_leaves_nothing, http_get, require_lab_prerequisites, require_rpm_prerequisites,
+    ssh, wait_status,
 };
-
-/// Tears the lab down even when an assertion fails midway.
-struct Teardown(PathBuf);
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        let _ = fearless_lab::down(&self.0, &mut |_| {});
-    }
-}
 
 const RPM_Q: &str = "rpm -q --qf '%{VERSION}\\n' libacme";
 
@@ -26,11 +15,9 @@ const RPM_Q: &str = "rpm -q --qf '%{VERSION}\\n' libacme";
 fn rpm_host_installs_breaks_and_undoes_with_dnf() {
     require_lab_prerequisites();
     require_rpm_prerequisites();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("lab");
-    let _teardown = Teardown(dir.clone());
+    let scratch = LabDir::new();
     let opts = UpOptions {
-        dir,
+        dir: scratch.dir.clone(),
         hosts: 1,
         rpm_host: true,
         ..Default::default()
@@ -137,17 +124,7 @@ fn rpm_host_installs_breaks_and_undoes_with_dnf() {
     assert_eq!(http_get(&rpm, 9090, "/orders").0, 200);
 
     // down leaves nothing behind
-    let recorded = recorded_processes(&dir);
-    assert_eq!(
-        recorded.len(),
-        4,
-        "unshare and init of two hosts: {recorded:?}"
-    );
-    fearless_lab::down(&dir, &mut |_| {}).expect("down");
-    for (pid, start) in &recorded {
-        assert!(!alive(*pid, *start), "process {pid} survived down");
-    }
-    assert_eq!(mounts_under(&dir), Vec::<String>::new());
+    down_leaves_nothing(&dir);
     for gone in ["hosts", "rpmrepo", "repo", "build", "state.json"] {
         assert!(!dir.join(gone).exists(), "{gone} left behind");
     }
