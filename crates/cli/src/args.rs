@@ -177,11 +177,36 @@ pub(crate) struct NewChangeArgs {
     /// standard, normal or emergency
     #[arg(long = "type", default_value = "normal")]
     pub(crate) change_type: String,
+    #[command(flatten)]
+    pub(crate) fields: ChangeFields,
+    /// A link (ticket, runbook); repeatable
+    #[arg(long = "link")]
+    pub(crate) links: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EditChangeArgs {
+    pub(crate) id: String,
+    /// One line
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    /// standard, normal or emergency
+    #[arg(long = "type")]
+    pub(crate) change_type: Option<String>,
+    #[command(flatten)]
+    pub(crate) fields: ChangeFields,
+}
+
+/// What `change new` and `change edit` both set.
+#[derive(Debug, Args)]
+pub(crate) struct ChangeFields {
     /// START..END (RFC 3339)
     #[arg(long)]
     pub(crate) window: Option<String>,
+    /// What will be done
     #[arg(long)]
     pub(crate) description: Option<String>,
+    /// Why
     #[arg(long)]
     pub(crate) justification: Option<String>,
     /// Implementation plan (a file)
@@ -197,34 +222,6 @@ pub(crate) struct NewChangeArgs {
     #[arg(long)]
     pub(crate) impact: Option<String>,
     /// low, medium or high (from the type when absent)
-    #[arg(long)]
-    pub(crate) urgency: Option<String>,
-    /// A link (ticket, runbook); repeatable
-    #[arg(long = "link")]
-    pub(crate) links: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct EditChangeArgs {
-    pub(crate) id: String,
-    #[arg(long)]
-    pub(crate) title: Option<String>,
-    #[arg(long)]
-    pub(crate) description: Option<String>,
-    #[arg(long)]
-    pub(crate) justification: Option<String>,
-    #[arg(long = "type")]
-    pub(crate) change_type: Option<String>,
-    #[arg(long)]
-    pub(crate) window: Option<String>,
-    #[arg(long = "plan", value_name = "F")]
-    pub(crate) plan: Option<PathBuf>,
-    #[arg(long = "test-plan", value_name = "F")]
-    pub(crate) test_plan: Option<PathBuf>,
-    #[arg(long = "rollback-plan", value_name = "F")]
-    pub(crate) rollback_plan: Option<PathBuf>,
-    #[arg(long)]
-    pub(crate) impact: Option<String>,
     #[arg(long)]
     pub(crate) urgency: Option<String>,
 }

@@ -401,6 +401,20 @@ impl Payload for RebootFinished {
     const KIND: &'static str = "rollout.reboot.finished";
 }
 
+impl RebootFinished {
+    /// A reboot of `host` that did not end on a new boot, and why (`resumed`: as settled by
+    /// `rollout resume`).
+    pub fn failed(host: &str, why: String, resumed: bool) -> Self {
+        Self {
+            host: host.to_owned(),
+            ok: false,
+            error: Some(why),
+            resumed,
+            ..Self::default()
+        }
+    }
+}
+
 /// `rollout.bisect.started`: the canary's packages are a bisect round's from here on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BisectStarted {

@@ -73,6 +73,27 @@ pub fn matches_pin(kind: Kind, installed: &str, pin: &str) -> bool {
     }
 }
 
+/// `manifest` checked against the host's version rules: bad input, naming every pin that
+/// is not valid there.
+fn valid_for<M: PackageManager>(
+    pm: &M,
+    t: &Target<'_>,
+    manifest: &Manifest,
+) -> Result<(), PkgError> {
+    let invalid = manifest.invalid_for(pm.manager().kind());
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    Err(PkgError::BadInput {
+        host: t.name.to_owned(),
+        detail: format!(
+            "the manifest is not valid for {}: {}",
+            pm.manager(),
+            invalid.join("; ")
+        ),
+    })
+}
+
 /// The host's package set now.
 pub async fn package_set<M: PackageManager>(
     pm: &M,
@@ -164,17 +185,7 @@ async fn apply_with<M: PackageManager, T>(
 ) -> Result<(Report, T), PkgError> {
     let started = std::time::Instant::now();
     let kind = pm.manager().kind();
-    let invalid = manifest.invalid_for(kind);
-    if !invalid.is_empty() {
-        return Err(PkgError::BadInput {
-            host: t.name.to_owned(),
-            detail: format!(
-                "the manifest is not valid for {}: {}",
-                pm.manager(),
-                invalid.join("; ")
-            ),
-        });
-    }
+    valid_for(pm, t, manifest)?;
     let by_name = by_name(&before.packages);
     let request = pin_request(kind, &by_name, manifest);
     let mut warnings = Vec::new();
@@ -642,17 +653,7 @@ pub async fn transition<M: PackageManager>(
             ),
         });
     }
-    let invalid = pins.invalid_for(kind);
-    if !invalid.is_empty() {
-        return Err(PkgError::BadInput {
-            host: t.name.to_owned(),
-            detail: format!(
-                "the manifest is not valid for {}: {}",
-                pm.manager(),
-                invalid.join("; ")
-            ),
-        });
-    }
+    valid_for(pm, t, pins)?;
     let started = std::time::Instant::now();
     let (live, cached) = futures::join!(package_set(pm, t), pm.cached(t));
     let (live, cached) = (live?, cached?);

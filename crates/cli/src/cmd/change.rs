@@ -3,7 +3,9 @@
 //! module parses and renders.
 
 use super::{Session, only_human_or_json, print, print_json};
-use crate::args::{ChangeAction, ChangeArgs, EditChangeArgs, Format, Global, NewChangeArgs};
+use crate::args::{
+    ChangeAction, ChangeArgs, ChangeFields, EditChangeArgs, Format, Global, NewChangeArgs,
+};
 use crate::exit::{Failure, Outcome};
 use crate::render;
 use fearless_change::{ChangeRecord, Command, Edit, NewChange};
@@ -130,63 +132,59 @@ fn new_from_args(n: &NewChangeArgs) -> Result<NewChange, Failure> {
             )
         });
     }
+    let e = edit_of(&n.fields, n.title.clone(), None)?;
     Ok(NewChange {
-        title: n.title.clone().unwrap_or_default(),
-        description: n.description.clone().unwrap_or_default(),
-        justification: n.justification.clone().unwrap_or_default(),
+        title: e.title.unwrap_or_default(),
+        description: e.description.unwrap_or_default(),
+        justification: e.justification.unwrap_or_default(),
         change_type: n
             .change_type
             .parse()
             .map_err(|e: String| Failure::bad_input(format!("--type: {e}"), None))?,
         hosts: n.hosts.clone().unwrap_or_default(),
         components: n.components.clone(),
-        impact: parse_enum("impact", n.impact.as_deref())?,
-        urgency: parse_enum("urgency", n.urgency.as_deref())?,
+        impact: e.impact,
+        urgency: e.urgency,
         risk_override: None,
-        implementation_plan: n
-            .plan
-            .as_deref()
-            .map(|p| read_text(p, "plan"))
-            .transpose()?
-            .unwrap_or_default(),
-        test_plan: n
-            .test_plan
-            .as_deref()
-            .map(read_list)
-            .transpose()?
-            .unwrap_or_default(),
-        rollback_plan: n
-            .rollback_plan
-            .as_deref()
-            .map(|p| read_text(p, "rollback plan"))
-            .transpose()?
-            .unwrap_or_default(),
-        window: n.window.as_deref().map(parse_window).transpose()?,
+        implementation_plan: e.implementation_plan.unwrap_or_default(),
+        test_plan: e.test_plan.unwrap_or_default(),
+        rollback_plan: e.rollback_plan.unwrap_or_default(),
+        window: e.window,
         links: n.links.clone(),
     })
 }
 
 fn edit_from_args(e: &EditChangeArgs) -> Result<Edit, Failure> {
+    edit_of(&e.fields, e.title.clone(), e.change_type.as_deref())
+}
+
+/// The fields `change new` and `change edit` share, read (plans from their files) and
+/// checked.
+fn edit_of(
+    f: &ChangeFields,
+    title: Option<String>,
+    change_type: Option<&str>,
+) -> Result<Edit, Failure> {
     Ok(Edit {
-        title: e.title.clone(),
-        description: e.description.clone(),
-        justification: e.justification.clone(),
-        change_type: parse_enum("type", e.change_type.as_deref())?,
-        impact: parse_enum("impact", e.impact.as_deref())?,
-        urgency: parse_enum("urgency", e.urgency.as_deref())?,
+        title,
+        description: f.description.clone(),
+        justification: f.justification.clone(),
+        change_type: parse_enum("type", change_type)?,
+        impact: parse_enum("impact", f.impact.as_deref())?,
+        urgency: parse_enum("urgency", f.urgency.as_deref())?,
         risk_override: None,
-        implementation_plan: e
+        implementation_plan: f
             .plan
             .as_deref()
             .map(|p| read_text(p, "plan"))
             .transpose()?,
-        test_plan: e.test_plan.as_deref().map(read_list).transpose()?,
-        rollback_plan: e
+        test_plan: f.test_plan.as_deref().map(read_list).transpose()?,
+        rollback_plan: f
             .rollback_plan
             .as_deref()
             .map(|p| read_text(p, "rollback plan"))
             .transpose()?,
-        window: e.window.as_deref().map(parse_window).transpose()?,
+        window: f.window.as_deref().map(parse_window).transpose()?,
         links: None,
     })
 }

@@ -22,6 +22,27 @@ use crate::args::{
 use crate::exit::{Failure, Outcome};
 use crate::render;
 
+/// Every package of every host's set, one row each, and how many.
+fn package_table<'a>(
+    sets: impl Iterator<Item = (&'a str, &'a PackageSet)>,
+) -> (comfy_table::Table, usize) {
+    let mut t = render::table(&["HOST", "PACKAGE", "ARCH", "VERSION", "MARK"]);
+    let mut count = 0;
+    for (host, set) in sets {
+        for p in &set.packages {
+            count += 1;
+            t.add_row(vec![
+                host.to_owned(),
+                p.name.clone(),
+                p.arch.clone(),
+                p.version.clone(),
+                if p.manual { "manual" } else { "auto" }.into(),
+            ]);
+        }
+    }
+    (t, count)
+}
+
 /// The hosts `options` select, with their connections and the lock wait.
 fn fleet(g: &Global, options: &PkgOptions) -> Result<Fleetwide, Failure> {
     fleet_of(load_config(g)?, options)
@@ -111,22 +132,10 @@ async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure>
             .collect();
         print_json(&json!({"schema": "fearless.packages/v1", "hosts": hosts}))?;
     } else {
-        let mut t = render::table(&["HOST", "PACKAGE", "ARCH", "VERSION", "MARK"]);
-        let mut count = 0;
-        for (host, r) in &results {
-            if let Ok(set) = r {
-                for p in &set.packages {
-                    count += 1;
-                    t.add_row(vec![
-                        host.clone(),
-                        p.name.clone(),
-                        p.arch.clone(),
-                        p.version.clone(),
-                        if p.manual { "manual" } else { "auto" }.into(),
-                    ]);
-                }
-            }
-        }
+        let sets = results
+            .iter()
+            .filter_map(|(h, r)| r.as_ref().ok().map(|set| (h.as_str(), set)));
+        let (t, count) = package_table(sets);
         print(&format!(
             "{t}\n{count} package(s) on {} host(s)\n",
             results.iter().filter(|(_, r)| r.is_ok()).count()
@@ -584,18 +593,7 @@ async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
         }))?;
         return Ok(Outcome::Success);
     }
-    let mut t = render::table(&["HOST", "PACKAGE", "ARCH", "VERSION", "MARK"]);
-    for (host, set) in &sets {
-        for p in &set.packages {
-            t.add_row(vec![
-                host.clone(),
-                p.name.clone(),
-                p.arch.clone(),
-                p.version.clone(),
-                if p.manual { "manual" } else { "auto" }.into(),
-            ]);
-        }
-    }
+    let (t, _) = package_table(sets.iter().map(|(h, set)| (h.as_str(), set)));
     print(&format!(
         "{t}\nSNAP-{} taken {} by {}\n",
         snap.number,

@@ -533,16 +533,9 @@ impl Run<'_, '_> {
                 new_boot_id: Some(r.new_boot_id),
                 ..RebootFinished::default()
             },
-            Err(e) => RebootFinished {
-                host: host.to_owned(),
-                ok: false,
-                error: Some(e.to_string()),
-                ..RebootFinished::default()
-            },
+            Err(e) => RebootFinished::failed(host, e.to_string(), false),
         };
-        self.note(&finished).await?;
-        // The checks reach the host over connections of their own, which died with it too.
-        self.checks.reconnect(host).await;
+        self.reboot_ended(&finished).await?;
         Ok(match rebooted {
             Ok(r) => {
                 self.say(
@@ -556,6 +549,14 @@ impl Run<'_, '_> {
             }
             Err(e) => Err(e.to_string()),
         })
+    }
+
+    /// Journal how a reboot ended; the checks reach the host over connections of their
+    /// own, which died with it too, so they connect again.
+    pub(crate) async fn reboot_ended(&self, finished: &RebootFinished) -> Result<(), EngineError> {
+        self.note(finished).await?;
+        self.checks.reconnect(&finished.host).await;
+        Ok(())
     }
 
     /// From `verifying`, with the host's regressions against the baseline.

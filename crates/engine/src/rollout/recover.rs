@@ -171,23 +171,14 @@ impl Run<'_, '_> {
                 waited_ms: Some(u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)),
                 ..RebootFinished::default()
             },
-            Ok(Settled::NeverStarted) => RebootFinished {
-                host: host.to_owned(),
-                ok: false,
-                resumed: true,
-                error: Some("the controller died before the reboot command ran".into()),
-                ..RebootFinished::default()
-            },
-            Err(e) => RebootFinished {
-                host: host.to_owned(),
-                ok: false,
-                resumed: true,
-                error: Some(e.to_string()),
-                ..RebootFinished::default()
-            },
+            Ok(Settled::NeverStarted) => RebootFinished::failed(
+                host,
+                "the controller died before the reboot command ran".into(),
+                true,
+            ),
+            Err(e) => RebootFinished::failed(host, e.to_string(), true),
         };
-        self.note(&finished).await?;
-        self.checks.reconnect(host).await;
+        self.reboot_ended(&finished).await?;
         Ok(match settled {
             Ok(Settled::Rebooted(_)) => {
                 self.say(host, HostEvent::RebootSettled);
