@@ -1,10 +1,13 @@
 //! Located configuration problems: what is wrong, where (file:line:column and a span), and a
 //! hint. Every problem of a file is collected before anything is reported.
 
+use crate::redact::{Shown, scrub};
 use crate::source::Span;
+use fearless_io::escape_terminal;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 use serde::Serialize;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,16 +18,35 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The whole text.
     pub text: String,
-    /// The same text, named, for snippets that show the file name.
+    /// Values that must never be shown (passwords, tokens), scrubbed from messages too.
+    secrets: Vec<String>,
+    /// The copy code frames show: secrets masked, control characters escaped.
+    shown: Shown,
+    /// `shown`, named, for snippets that show the file name.
     named: NamedSource<String>,
 }
 
 impl SourceFile {
     pub(crate) fn new(path: &Path, text: String) -> Arc<Self> {
-        let named = NamedSource::new(path.display().to_string(), text.clone());
+        Self::with_secrets(path, text, &[], Vec::new())
+    }
+
+    /// A source whose code frames mask `ranges` and every occurrence of `secrets` (URL
+    /// passwords are always masked).
+    pub(crate) fn with_secrets(
+        path: &Path,
+        text: String,
+        ranges: &[Range<usize>],
+        secrets: Vec<String>,
+    ) -> Arc<Self> {
+        let shown = Shown::new(&text, ranges, &secrets);
+        let name = escape_terminal(&path.display().to_string()).into_owned();
+        let named = NamedSource::new(name, shown.text.clone());
         Arc::new(Self {
             path: path.to_owned(),
             text,
+            secrets,
+            shown,
             named,
         })
     }
@@ -36,6 +58,11 @@ impl SourceFile {
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, col)
+    }
+
+    /// `text` with this file's secrets scrubbed and control characters escaped.
+    pub(crate) fn clean(&self, text: &str) -> String {
+        escape_terminal(&scrub(text, &self.secrets)).into_owned()
     }
 }
 
@@ -99,14 +126,30 @@ impl Problem {
         self
     }
 
+    /// The problem as shown to anyone: secrets of its file scrubbed (URL passwords always)
+    /// and control characters escaped, in the message, hint and label.
+    pub(crate) fn cleaned(mut self) -> Self {
+        let clean = |t: &str| match &self.source {
+            Some(src) => src.clean(t),
+            None => escape_terminal(&scrub(t, &[])).into_owned(),
+        };
+        self.message = clean(&self.message);
+        self.hint = self.hint.as_deref().map(clean);
+        self.label = self.label.as_deref().map(clean);
+        self
+    }
+
     /// `file:line:col` (or just the file) for this problem.
     pub fn location(&self) -> String {
         match (&self.source, self.span) {
             (Some(src), Some(span)) => {
                 let (l, c) = src.line_col(span.offset);
-                format!("{}:{l}:{c}", src.path.display())
+                format!(
+                    "{}:{l}:{c}",
+                    escape_terminal(&src.path.display().to_string())
+                )
             }
-            (Some(src), None) => src.path.display().to_string(),
+            (Some(src), None) => escape_terminal(&src.path.display().to_string()).into_owned(),
             (None, _) => String::from("<config>"),
         }
     }
@@ -162,7 +205,9 @@ impl Diagnostic for Problem {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        let label = LabeledSpan::new(self.label.clone(), span.offset, span.len);
+        let src = self.source.as_ref()?;
+        let (offset, len) = src.shown.map_span(span.offset, span.len);
+        let label = LabeledSpan::new(self.label.clone(), offset, len);
         Some(Box::new(std::iter::once(label)))
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -172,12 +217,16 @@ impl Diagnostic for Problem {
 
 /// Everything wrong with a configuration: the load failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{} in {}", count_errors(.problems), .path.display())]
+#[error("{} in {}", count_errors(.problems), shown_path(.path))]
 pub struct ConfigError {
     /// The configuration file that was being loaded.
     pub path: PathBuf,
     /// Errors first, then warnings, in file order.
     pub problems: Vec<Problem>,
+}
+
+fn shown_path(path: &Path) -> String {
+    escape_terminal(&path.display().to_string()).into_owned()
 }
 
 fn count_errors(problems: &[Problem]) -> String {

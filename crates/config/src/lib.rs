@@ -7,21 +7,27 @@
 
 mod ansible;
 mod diag;
+mod identity;
 mod keys;
 mod model;
 mod raw;
+mod redact;
 mod selector;
 mod source;
 mod template;
 mod validate;
+mod yaml;
 
 pub use diag::{ConfigError, Problem, Severity, SourceFile};
+pub use fearless_io::Limit;
 pub use model::*;
+pub use redact::redact_userinfo;
 pub use selector::{Selector, SelectorError};
 pub use source::Span;
 pub use template::{Template, TemplateError};
-pub use validate::{DEFAULT_TIMEOUT, parse_constraint, redact_userinfo};
+pub use validate::{DEFAULT_TIMEOUT, parse_constraint};
 
+use fearless_io::ReadError;
 use std::path::{Path, PathBuf};
 
 /// The config file name looked for in the working directory.
@@ -48,32 +54,57 @@ pub fn discover(explicit: Option<&Path>) -> PathBuf {
     }
 }
 
-/// Read and validate the configuration at `path`.
+/// Read and validate the configuration at `path` (at most [`Limit::CONFIG`], 64 MiB).
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            "pass --config FILE, set FEARLESS_CONFIG, or create ./fearless.yaml (`fearless lab up` writes one for the lab)"
-        } else {
-            "check the file's permissions"
+    load_limited(path, Limit::CONFIG)
+}
+
+/// [`load`] with another size limit for the file (imported inventories keep
+/// [`Limit::CONFIG`]).
+pub fn load_limited(path: &Path, limit: Limit) -> Result<Loaded, ConfigError> {
+    let text = fearless_io::read_text(path, limit).map_err(|e| {
+        let hint = match &e {
+            ReadError::NotFound { .. } => "pass --config FILE, set FEARLESS_CONFIG, or create ./fearless.yaml (`fearless lab up` writes one for the lab)".to_owned(),
+            e => read_hint(e),
         };
         ConfigError {
             path: path.to_owned(),
-            problems: vec![Problem::error("config::read", format!("cannot read {}: {e}", path.display())).hint(hint)],
+            problems: vec![Problem::error("config::read", e.to_string()).hint(hint).cleaned()],
         }
     })?;
     load_str(path, text)
 }
 
+/// What to do about a file that could not be read.
+pub(crate) fn read_hint(e: &ReadError) -> String {
+    match e {
+        ReadError::NotFound { .. } => "check the path".into(),
+        ReadError::PermissionDenied { .. } => "check the file's permissions".into(),
+        ReadError::NotRegular { .. } => {
+            "name a regular file; fearless does not read pipes, devices or directories".into()
+        }
+        ReadError::SymlinkLoop { .. } => "fix the symbolic links along the path".into(),
+        ReadError::TooLarge { limit, .. } => {
+            format!(
+                "a configuration or inventory larger than {limit} is not one fearless reads; is this the right file?"
+            )
+        }
+        ReadError::InvalidUtf8 { .. } => "save the file as UTF-8".into(),
+        ReadError::Io { .. } => "check the file and the disk it is on".into(),
+    }
+}
+
 /// Validate configuration text as if read from `path` (relative paths resolve against
 /// its directory).
 pub fn load_str(path: &Path, text: String) -> Result<Loaded, ConfigError> {
-    let src = SourceFile::new(path, text);
-    let map = source::SourceMap::new(&src.text);
+    let map = source::SourceMap::new(&text);
+    let (ranges, secrets) = map.secrets();
+    let src = SourceFile::with_secrets(path, text, &ranges, secrets);
     let mut unknown = Vec::new();
-    let opts = serde_saphyr::options! { with_snippet: false };
-    let typed = serde_saphyr::with_deserializer_from_str_with_options(&src.text, opts, |de| {
-        serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path)))
-    });
+    let typed =
+        serde_saphyr::with_deserializer_from_str_with_options(&src.text, yaml::options(), |de| {
+            serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path)))
+        });
     let mut v = validate::Validator {
         src: &src,
         map: &map,
@@ -82,18 +113,16 @@ pub fn load_str(path: &Path, text: String) -> Result<Loaded, ConfigError> {
     for path in &unknown {
         v.unknown_key(path);
     }
+    v.duplicates();
     let config = match typed {
         Ok(raw) => v.config(raw, path),
         Err(e) => {
-            let span = e
-                .location()
-                .and_then(|l| source::location_span(&l, &src.text));
-            let pr = Problem::error("config::yaml", strip_location(&e.to_string())).at(&src, span);
-            v.problems.push(pr);
+            v.problems
+                .push(yaml::problem("config::yaml", &e, &src, Some(&map)));
             None
         }
     };
-    let mut problems = v.problems;
+    let mut problems: Vec<Problem> = v.problems.into_iter().map(Problem::cleaned).collect();
     problems.sort_by_key(|p| {
         (
             p.severity == Severity::Warning,
