@@ -76,8 +76,9 @@ pub(crate) fn check(field: Field, value: &str) -> Result<(), String> {
         ));
     }
     if let Some(c) = value.chars().find(|c| !field.allows(*c)) {
+        let article = if field == Field::Address { "an" } else { "a" };
         return Err(format!(
-            "{field} `{shown}` contains {}; a {field} may contain only {}",
+            "{field} `{shown}` contains {}; {article} {field} may contain only {}",
             describe(c),
             field.allowed()
         ));
@@ -89,6 +90,7 @@ pub(crate) fn check(field: Field, value: &str) -> Result<(), String> {
 fn describe(c: char) -> String {
     match c {
         ' ' => "a space".into(),
+        '`' => "a backtick".into(),
         c if c.is_whitespace() && !c.is_control() => format!("whitespace `{}`", c.escape_unicode()),
         c if fearless_io::is_terminal_unsafe(c) => {
             format!(

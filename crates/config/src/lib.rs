@@ -29,6 +29,7 @@ pub use validate::{DEFAULT_TIMEOUT, parse_constraint};
 
 use fearless_io::ReadError;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// The config file name looked for in the working directory.
 pub const DEFAULT_FILE: &str = "fearless.yaml";
@@ -67,9 +68,15 @@ pub fn load_limited(path: &Path, limit: Limit) -> Result<Loaded, ConfigError> {
             ReadError::NotFound { .. } => "pass --config FILE, set FEARLESS_CONFIG, or create ./fearless.yaml (`fearless lab up` writes one for the lab)".to_owned(),
             e => read_hint(e),
         };
+        let file = SourceFile::new(path, String::new());
         ConfigError {
             path: path.to_owned(),
-            problems: vec![Problem::error("config::read", e.to_string()).hint(hint).cleaned()],
+            problems: vec![
+                Problem::error("config::read", e.to_string())
+                    .hint(hint)
+                    .at(&file, None)
+                    .cleaned(),
+            ],
         }
     })?;
     load_str(path, text)
@@ -97,26 +104,76 @@ pub(crate) fn read_hint(e: &ReadError) -> String {
 /// Validate configuration text as if read from `path` (relative paths resolve against
 /// its directory).
 pub fn load_str(path: &Path, text: String) -> Result<Loaded, ConfigError> {
-    let map = source::SourceMap::new(&text);
-    let (ranges, secrets) = map.secrets();
-    let src = SourceFile::with_secrets(path, text, &ranges, secrets);
+    on_parser_stack(move || load_text(path, text))
+}
+
+/// Stack for parsing: the YAML parser and the serde visitors recurse once per nesting
+/// level (up to `yaml::MAX_DEPTH`), and a debug build's frames are large; a test thread or
+/// an async worker has only 2 MiB. Only the pages used are ever committed.
+const PARSER_STACK: usize = 256 * 1024 * 1024;
+
+/// Run `f` on a thread with [`PARSER_STACK`] (on this thread if none can be started).
+fn on_parser_stack<T: Send, F: FnOnce() -> T + Send>(f: F) -> T {
+    let slot = Mutex::new(Some(f));
+    let joined = std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("fearless-config".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || take_and_run(&slot))
+            .ok()?;
+        Some(handle.join())
+    });
+    match joined {
+        Some(Ok(Some(out))) => out,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        _ => take_and_run(&slot).expect("the parse runs here when no thread could start"),
+    }
+}
+
+fn take_and_run<T, F: FnOnce() -> T>(slot: &Mutex<Option<F>>) -> Option<T> {
+    let f = slot.lock().unwrap_or_else(PoisonError::into_inner).take()?;
+    Some(f())
+}
+
+fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
     let mut unknown = Vec::new();
     let typed =
-        serde_saphyr::with_deserializer_from_str_with_options(&src.text, yaml::options(), |de| {
+        serde_saphyr::with_deserializer_from_str_with_options(&text, yaml::options(), |de| {
             serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path)))
         });
+    // A document over the budgets (a bomb) is not parsed a second time for the index.
+    let (map, index_error) = match &typed {
+        Err(e) if yaml::is_budget(e) => (source::SourceMap::empty(text.len()), None),
+        _ => match source::SourceMap::parse(&text) {
+            Ok(map) => (map, None),
+            Err(e) => (source::SourceMap::empty(text.len()), Some(e)),
+        },
+    };
+    let (ranges, secrets) = map.secrets();
+    let src = SourceFile::with_secrets(path, text, &ranges, secrets);
     let mut v = validate::Validator {
         src: &src,
         map: &map,
         problems: Vec::new(),
     };
-    for path in &unknown {
-        v.unknown_key(path);
+    if map.root().is_some() {
+        // Without the index, unknown keys cannot be located; the parse error comes first.
+        for path in &unknown {
+            v.unknown_key(path);
+        }
+        v.duplicates();
     }
-    v.duplicates();
-    let config = match typed {
-        Ok(raw) => v.config(raw, path),
-        Err(e) => {
+    let config = match (typed, index_error) {
+        (Ok(raw), None) => v.config(raw, path),
+        // The index stopped where the typed pass did not (or stopped first on a budget):
+        // its error is the one to fix.
+        (Ok(_), Some(e)) => {
+            v.problems
+                .push(yaml::problem("config::yaml", &e, &src, None));
+            None
+        }
+        (Err(e), index_error) => {
+            let e = index_error.filter(yaml::is_budget).unwrap_or(e);
             v.problems
                 .push(yaml::problem("config::yaml", &e, &src, Some(&map)));
             None

@@ -19,6 +19,8 @@ pub(crate) fn looks_secret(name: &str) -> bool {
     }
     [
         "pass",
+        "pasw",
+        "pwd",
         "secret",
         "token",
         "private",

@@ -238,10 +238,15 @@ impl SourceMap {
     /// Index `src`. A document the index cannot read yields a map that answers `None`; the
     /// typed pass reports the syntax error itself.
     pub(crate) fn new(src: &str) -> Self {
-        Self::parse(src).unwrap_or(Self {
+        Self::parse(src).unwrap_or(Self::empty(src.len()))
+    }
+
+    /// An index that answers `None` everywhere.
+    pub(crate) fn empty(src_len: usize) -> Self {
+        Self {
             root: None,
-            src_len: src.len(),
-        })
+            src_len,
+        }
     }
 
     /// Index `src`, or the parser's error.
@@ -304,6 +309,17 @@ impl SourceMap {
         (0..=path.len())
             .rev()
             .find_map(|n| self.value(&path[..n]).or_else(|| self.key(&path[..n])))
+    }
+
+    /// What the node at `path` is, in words (`a mapping`, `a list`, `text`).
+    pub(crate) fn kind_name(&self, path: &[Seg]) -> Option<&'static str> {
+        let (_, node) = self.find(path)?;
+        Some(match &node.kind {
+            Kind::Map(_) => "a mapping",
+            Kind::Seq(_) => "a list",
+            Kind::Scalar(Some(_)) => "text",
+            Kind::Scalar(None) => "nothing",
+        })
     }
 
     /// The path of the innermost key or item that starts at or before `offset` (where a

@@ -205,7 +205,9 @@ impl Validator<'_> {
 
     pub(crate) fn config(&mut self, raw: RawConfig, path: &Path) -> Option<Config> {
         let inventory = self.inventory(raw.inventory, path);
-        let components = self.components(raw.components, &inventory);
+        // A selector that matches no host says nothing while the inventory itself is broken.
+        let inventory_ok = !self.has_errors();
+        let components = self.components(raw.components, &inventory, inventory_ok);
         let patch = raw
             .patch
             .as_ref()
@@ -256,10 +258,7 @@ impl Validator<'_> {
             Some(_) => false,
         };
         let start = Some(crate::source::Span { offset: 0, len: 0 });
-        let errors = self
-            .problems
-            .iter()
-            .any(|p| p.severity == crate::Severity::Error);
+        let errors = self.has_errors();
         let (severity, code, message, hint, span) = if blank {
             (
                 crate::Severity::Error,
@@ -550,22 +549,28 @@ impl Validator<'_> {
         self.problems.len() == before
     }
 
+    fn has_errors(&self) -> bool {
+        self.problems
+            .iter()
+            .any(|p| p.severity == crate::Severity::Error)
+    }
+
     fn components(
         &mut self,
         raw: IndexMap<String, RawComponent>,
         inv: &Inventory,
+        inventory_ok: bool,
     ) -> IndexMap<String, Component> {
         let names: Vec<String> = raw.keys().cloned().collect();
         let mut out = IndexMap::new();
         for (name, rc) in raw {
             let path = p!["components", &name];
-            let external = self
-                .flag_or(
-                    &p!["components", &name, "external"],
-                    rc.external.as_ref(),
-                    false,
-                )
-                .unwrap_or(false);
+            let external_flag = self.flag_or(
+                &p!["components", &name, "external"],
+                rc.external.as_ref(),
+                false,
+            );
+            let external = external_flag.unwrap_or(false);
             let runs_on = match (&rc.runs_on, external) {
                 (Some(text), false) => match Selector::parse(text) {
                     Ok(sel) => {
@@ -581,7 +586,7 @@ impl Validator<'_> {
                                 );
                             }
                         }
-                        if inv.select(&sel).is_empty() {
+                        if inventory_ok && inv.select(&sel).is_empty() {
                             self.warn(
                                 &p!["components", &name, "runs_on"],
                                 "config::empty-selector",
@@ -610,6 +615,8 @@ impl Validator<'_> {
                     );
                     None
                 }
+                // `external` itself is wrong: that error says it all.
+                (None, false) if external_flag.is_none() => None,
                 (None, false) => {
                     self.error(
                         &path,
@@ -891,7 +898,11 @@ impl Validator<'_> {
                 self.error(
                     &sub("method"),
                     "config::http-method",
-                    format!("invalid HTTP method `{method}`"),
+                    if method.is_empty() {
+                        "HTTP method is empty".to_owned()
+                    } else {
+                        format!("invalid HTTP method `{method}`")
+                    },
                     Some("write a method such as GET, HEAD or POST".into()),
                 );
                 None
@@ -1211,7 +1222,7 @@ impl Validator<'_> {
                 path,
                 "config::header",
                 format!(
-                    "HTTP header `{name}` has the control character {} in its value",
+                    "HTTP header `{name}` has the control character `{}` in its value",
                     fearless_io::escape_terminal(&c.to_string())
                 ),
                 Some("a header value is one line: no CR, LF or NUL".into()),
@@ -1278,6 +1289,19 @@ impl Validator<'_> {
     /// messages show `written` with its password redacted.
     fn check_url(&mut self, path: &[Seg], written: &str, probe: &str, schemes: &[&str]) -> bool {
         let shown = redact_userinfo(written);
+        // The URL parser drops tabs and line breaks; what runs must be what is written.
+        if let Some(c) = written.chars().find(|c| c.is_control()) {
+            self.error(
+                path,
+                "config::url",
+                format!(
+                    "URL `{shown}` contains the control character `{}`",
+                    fearless_io::escape_terminal(&c.to_string())
+                ),
+                Some("write the URL on one line, without control characters".into()),
+            );
+            return false;
+        }
         let (message, hint) = match url::Url::parse(probe) {
             Ok(u) if !schemes.contains(&u.scheme()) => (
                 format!("URL scheme `{}` is not supported here", u.scheme()),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// The most YAML nodes (scalars, mappings, lists — alias replays included) a document may hold.
 pub(crate) const MAX_NODES: usize = 4_000_000;
 /// The most events all alias references together may replay.
-pub(crate) const MAX_REPLAYED: usize = 1_000_000;
+pub(crate) const MAX_REPLAYED: usize = 100_000;
 /// The deepest nesting of mappings and lists.
 pub(crate) const MAX_DEPTH: usize = 64;
 
@@ -63,16 +63,43 @@ pub(crate) fn problem(
 ) -> Problem {
     let e = original(e);
     let span = e.location().and_then(|l| location_span(&l, &src.text));
-    let key = span
+    let mut key = span
         .zip(map)
         .map(|(s, m)| m.path_at(s.offset))
         .unwrap_or_default();
+    if let (Error::SerdeMissingField { .. }, Some(s), Some(m)) = (e, span, map)
+        && m.key(&key).is_some_and(|k| k.offset == s.offset)
+    {
+        // Pointing at the first key of the mapping that lacks the field: name the mapping.
+        key.pop();
+    }
+    let found = map.and_then(|m| m.kind_name(&key));
     let name = key.last().map(|s| s.to_string());
     let place = path_string(&key);
-    let (message, hint) = describe(e, name.as_deref(), &place);
+    // Without a key, say "the document" only where the document starts.
+    let at_start = span.is_none_or(|s| {
+        src.text[..s.offset]
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    });
+    let (mut message, hint) = describe(e, name.as_deref(), &place, at_start);
+    if let (Error::Unexpected { .. }, Some(found)) = (e, found) {
+        message.push_str(&format!(", found {found}"));
+    }
     let mut pr = Problem::error(code, message).at(src, span);
     pr.hint = hint;
     pr
+}
+
+/// Whether `e` is a budget or alias limit (the document is a bomb, or far too large).
+pub(crate) fn is_budget(e: &Error) -> bool {
+    matches!(
+        original(e),
+        Error::Budget { .. }
+            | Error::AliasReplayLimitExceeded { .. }
+            | Error::AliasExpansionLimitExceeded { .. }
+            | Error::AliasReplayStackDepthExceeded { .. }
+    )
 }
 
 fn original(mut e: &Error) -> &Error {
@@ -84,13 +111,14 @@ fn original(mut e: &Error) -> &Error {
     }
 }
 
-const ALIAS_HINT: &str =
-    "write the repeated values out, or use fewer `*alias` references to large anchors";
+const ALIAS_HINT: &str = "write the repeated values out, use fewer `*alias` references to large \
+     anchors, or put what every host shares in `inventory.defaults`";
 
-fn describe(e: &Error, key: Option<&str>, place: &str) -> (String, Option<String>) {
+fn describe(e: &Error, key: Option<&str>, place: &str, at_start: bool) -> (String, Option<String>) {
     let subject = match key {
         Some(k) => format!("`{k}`"),
-        None => "the document".to_owned(),
+        None if at_start => "the document".to_owned(),
+        None => "this value".to_owned(),
     };
     match e {
         Error::Budget { breach, .. } => breach_message(breach),
@@ -122,7 +150,7 @@ fn describe(e: &Error, key: Option<&str>, place: &str) -> (String, Option<String
         ),
         Error::Unexpected { expected, .. } => (
             match (key, *expected) {
-                (None, "mapping start") => {
+                (None, "mapping start") if at_start => {
                     "the document must be a mapping (`key: value` lines)".into()
                 }
                 (_, exp) => format!("{subject} must be {}", expected_words(exp)),

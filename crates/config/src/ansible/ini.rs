@@ -235,8 +235,9 @@ fn host_line(inv: &mut Inv, line: &str, line_offset: usize, span: Option<Span>, 
             inv.error(
                 format!("expected key=value after host `{}`, found `{t}`", pattern.0),
                 span,
-            );
-            continue;
+            )
+            .hint = Some("a host line is a host pattern, then variables as key=value".into());
+            return;
         };
         let value = parse_value(v);
         if crate::redact::looks_secret(k) {

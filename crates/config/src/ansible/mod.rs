@@ -253,6 +253,7 @@ pub(crate) fn parse(path: &Path, text: String, is_yaml: bool) -> Result<Imported
 /// Attach the file to every problem, and keep the first [`MAX_PROBLEMS`].
 fn located(mut problems: Vec<Problem>, src: &Arc<SourceFile>) -> Vec<Problem> {
     let total = problems.len();
+    let first_unlisted = problems.get(MAX_PROBLEMS).and_then(|p| p.span);
     problems.truncate(MAX_PROBLEMS);
     let mut out: Vec<Problem> = problems
         .into_iter()
@@ -266,12 +267,12 @@ fn located(mut problems: Vec<Problem>, src: &Arc<SourceFile>) -> Vec<Problem> {
             Problem::error(
                 "config::ansible",
                 format!(
-                    "{} more problems in this inventory are not listed",
+                    "{} more problems in this inventory are not listed (the first is here)",
                     total - MAX_PROBLEMS
                 ),
             )
             .hint("is this file an Ansible inventory? fix the problems above and load again")
-            .at(src, None),
+            .at(src, first_unlisted),
         );
     }
     out
@@ -568,8 +569,9 @@ mod tests {
         assert_eq!(e.len(), MAX_PROBLEMS + 1);
         assert_eq!(
             e[MAX_PROBLEMS].message,
-            "400 more problems in this inventory are not listed"
+            "400 more problems in this inventory are not listed (the first is here)"
         );
+        assert_eq!(e[MAX_PROBLEMS].line_col(), Some((101, 1)));
     }
 
     #[test]

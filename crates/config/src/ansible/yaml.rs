@@ -18,6 +18,14 @@ pub(super) fn parse(text: &str, inv: &mut Inv) {
             return;
         }
     };
+    for d in map.duplicates() {
+        let place = crate::source::path_string(&d.parent);
+        inv.error(
+            format!("key `{}` appears twice in `{place}`", d.key),
+            d.span,
+        )
+        .hint = Some("a mapping holds each key once; remove or merge one of them".into());
+    }
     let (ranges, secrets) = map.secrets();
     for (r, s) in ranges.into_iter().zip(secrets) {
         inv.secret(Some(r), &s);
