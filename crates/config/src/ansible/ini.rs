@@ -1,9 +1,9 @@
 //! Ansible's INI inventory format, line by line as its `ini` plugin reads it: `[group]`,
 //! `[group:vars]`, `[group:children]` (and `[group:hosts]`), host lines split like a POSIX
 //! shell (`shlex`, `#` starting a comment), values read as Python literals where they are
-//! one (`"quoted"`, `2222`, `0x10`), section group names with other than word characters
-//! turned into `_` (as Ansible does), and groups named in `:children` or `:vars` that are
-//! never declared reported. Every problem is collected, each at its line.
+//! one (`"quoted"`, `2222`, `0x10`), group names kept as written (Ansible warns about
+//! other than word characters but keeps them), and groups named in `:children` or `:vars`
+//! that are never declared reported. Every problem is collected, each at its line.
 
 use super::{Inv, Var};
 use crate::source::Span;
@@ -46,7 +46,7 @@ pub(super) fn parse(text: &str, inv: &mut Inv) {
             len: line.len(),
         });
         if let Some((name, tag)) = section(line) {
-            let name = safe_group_name(name);
+            let name = name.to_owned();
             state = match tag {
                 None | Some("hosts") => State::Hosts,
                 Some("vars") => State::Vars,
@@ -200,22 +200,6 @@ fn group_name(line: &str) -> Option<&str> {
         .unwrap_or(line.len());
     let rest = line[end..].trim_start();
     (end > 0 && (rest.is_empty() || rest.starts_with('#'))).then(|| &line[..end])
-}
-
-/// Ansible's `to_safe_group_name(force=True)`: a leading digit and every character that is
-/// not a word character become `_`.
-fn safe_group_name(name: &str) -> String {
-    name.chars()
-        .enumerate()
-        .map(|(i, c)| {
-            let word = c.is_alphanumeric() || c == '_';
-            if !word || (i == 0 && c.is_numeric()) {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 fn host_line(inv: &mut Inv, line: &str, line_offset: usize, span: Option<Span>, group: &str) {
@@ -464,8 +448,6 @@ mod tests {
         assert_eq!(section("[web]"), Some(("web", None)));
         assert_eq!(section("[web:vars]  # c"), Some(("web", Some("vars"))));
         assert_eq!(section("[web servers]"), None);
-        assert_eq!(safe_group_name("web-servers"), "web_servers");
-        assert_eq!(safe_group_name("1web"), "_web");
         assert_eq!(group_name("web # c"), Some("web"));
         assert_eq!(group_name("web extra"), None);
     }
