@@ -1,9 +1,12 @@
 //! `fearless.yaml`: loading, validation with located diagnostics, the inventory and
-//! selectors, and check templates.
+//! selectors, check templates, and the import of Ansible inventories.
 //!
-//! Loading is layered: YAML → raw serde structs ([`raw`]) with every unknown key collected
-//! ([`keys`]) → semantic validation ([`validate`]) → the resolved [`Config`]. Every problem
-//! of a file is returned at once, each with file:line:column and a span ([`Problem`]).
+//! Loading is layered: a bounded read (`fearless_io`, at most 64 MiB of UTF-8 from a
+//! regular file) → YAML within budgets ([`yaml`]) → raw serde structs ([`raw`]) with every
+//! unknown key collected ([`keys`]) → semantic validation ([`validate`]) → the resolved
+//! [`Config`]. Every problem of a file is returned at once, each with file:line:column and
+//! a span ([`Problem`]); what a problem shows — message, hint, code frame — never holds a
+//! secret of the file or a raw control character ([`redact`]).
 
 mod ansible;
 mod diag;
@@ -68,18 +71,44 @@ pub fn load_limited(path: &Path, limit: Limit) -> Result<Loaded, ConfigError> {
             ReadError::NotFound { .. } => "pass --config FILE, set FEARLESS_CONFIG, or create ./fearless.yaml (`fearless lab up` writes one for the lab)".to_owned(),
             e => read_hint(e),
         };
-        let file = SourceFile::new(path, String::new());
-        ConfigError {
-            path: path.to_owned(),
-            problems: vec![
-                Problem::error("config::read", e.to_string())
-                    .hint(hint)
-                    .at(&file, None)
-                    .cleaned(),
-            ],
-        }
+        read_error(path, &e, hint)
     })?;
     load_str(path, text)
+}
+
+/// Read an Ansible inventory on its own (INI, or YAML when `path` ends in `.yml`, `.yaml` or
+/// `.json`), exactly as `inventory.import` reads it: its hosts (port 22 and user `root`
+/// where the inventory says nothing) and its groups.
+pub fn load_ansible(path: &Path) -> Result<Inventory, ConfigError> {
+    let text = fearless_io::read_text(path, Limit::CONFIG)
+        .map_err(|e| read_error(path, &e, read_hint(&e)))?;
+    load_ansible_str(path, text)
+}
+
+/// [`load_ansible`] for inventory text as if read from `path`.
+pub fn load_ansible_str(path: &Path, text: String) -> Result<Inventory, ConfigError> {
+    on_parser_stack(move || {
+        ansible::parse(path, text, ansible::is_yaml(path))
+            .map(validate::ansible_inventory)
+            .map_err(|problems| ConfigError {
+                path: path.to_owned(),
+                problems: problems.into_iter().map(Problem::cleaned).collect(),
+            })
+    })
+}
+
+/// A file that could not be read, as a configuration error located at the file.
+fn read_error(path: &Path, e: &ReadError, hint: String) -> ConfigError {
+    let file = SourceFile::new(path, String::new());
+    ConfigError {
+        path: path.to_owned(),
+        problems: vec![
+            Problem::error("config::read", e.to_string())
+                .hint(hint)
+                .at(&file, None)
+                .cleaned(),
+        ],
+    }
 }
 
 /// What to do about a file that could not be read.

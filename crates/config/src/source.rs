@@ -235,12 +235,6 @@ pub(crate) struct Duplicate {
 }
 
 impl SourceMap {
-    /// Index `src`. A document the index cannot read yields a map that answers `None`; the
-    /// typed pass reports the syntax error itself.
-    pub(crate) fn new(src: &str) -> Self {
-        Self::parse(src).unwrap_or(Self::empty(src.len()))
-    }
-
     /// An index that answers `None` everywhere.
     pub(crate) fn empty(src_len: usize) -> Self {
         Self {
@@ -361,12 +355,12 @@ impl SourceMap {
     pub(crate) fn duplicates(&self) -> Vec<Duplicate> {
         let mut out = Vec::new();
         if let Some(root) = &self.root {
-            self.walk(root, &mut Vec::new(), &mut |path, entries| {
-                let mut first: HashMap<&str, Option<Pos>> = HashMap::new();
+            walk(root, &mut Vec::new(), &mut |path, entries| {
+                let mut first: HashMap<&str, Option<Pos>> = HashMap::with_capacity(entries.len());
                 for e in entries {
                     match first.get(&*e.key) {
                         Some(f) => out.push(Duplicate {
-                            parent: path.to_vec(),
+                            parent: path.iter().map(|s| s.to_seg()).collect(),
                             key: e.key.to_string(),
                             span: self.span(e.key_pos),
                             first: self.span(*f),
@@ -386,7 +380,7 @@ impl SourceMap {
         let mut ranges = Vec::new();
         let mut texts = Vec::new();
         if let Some(root) = &self.root {
-            self.walk(root, &mut Vec::new(), &mut |_, entries| {
+            walk(root, &mut Vec::new(), &mut |_, entries| {
                 for e in entries
                     .iter()
                     .filter(|e| crate::redact::looks_secret(&e.key))
@@ -402,31 +396,51 @@ impl SourceMap {
         }
         (ranges, texts)
     }
+}
 
-    fn walk<'a>(
-        &self,
-        node: &'a Node,
-        path: &mut Vec<Seg>,
-        f: &mut impl FnMut(&[Seg], &'a [Entry]),
-    ) {
-        match &node.kind {
-            Kind::Map(entries) => {
-                f(path, entries);
-                for e in entries {
-                    path.push(Seg::Key(e.key.to_string()));
-                    self.walk(&e.value, path, f);
-                    path.pop();
-                }
-            }
-            Kind::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    path.push(Seg::Index(i));
-                    self.walk(item, path, f);
-                    path.pop();
-                }
-            }
-            Kind::Scalar(_) => {}
+/// A step of the path [`walk`] is at, borrowed from the tree (made owned only when a
+/// problem names it).
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl Step<'_> {
+    fn to_seg(self) -> Seg {
+        match self {
+            Step::Key(k) => Seg::Key(k.to_owned()),
+            Step::Index(i) => Seg::Index(i),
         }
+    }
+}
+
+/// Call `f` with every mapping of the tree and its path.
+fn walk<'a>(
+    node: &'a Node,
+    path: &mut Vec<Step<'a>>,
+    f: &mut impl FnMut(&[Step<'a>], &'a [Entry]),
+) {
+    match &node.kind {
+        Kind::Map(entries) => {
+            f(path, entries);
+            for e in entries {
+                if matches!(e.value.kind, Kind::Scalar(_)) {
+                    continue;
+                }
+                path.push(Step::Key(&e.key));
+                walk(&e.value, path, f);
+                path.pop();
+            }
+        }
+        Kind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Step::Index(i));
+                walk(item, path, f);
+                path.pop();
+            }
+        }
+        Kind::Scalar(_) => {}
     }
 }
 

@@ -353,16 +353,7 @@ impl Validator<'_> {
                             );
                             continue;
                         }
-                        let fields = RawHostFields {
-                            address: ah.address,
-                            port: ah.port.map(|p| Value::Int(p.into())),
-                            user: ah.user,
-                            become_: ah.become_.then(|| "sudo".to_owned()),
-                            transport: None,
-                            package_manager: None,
-                            labels: ah.labels,
-                        };
-                        if let Some(h) = resolve_host(&name, &fields, &defaults) {
+                        if let Some(h) = ansible_host(&name, ah, &defaults) {
                             hosts.insert(name, h);
                         }
                     }
@@ -1975,6 +1966,39 @@ fn sample_host() -> Host {
         transport: TransportKind::Ssh,
         package_manager: None,
         labels: BTreeMap::new(),
+    }
+}
+
+/// A host imported from Ansible, with the inventory's `defaults` under it.
+fn ansible_host(name: &str, ah: ansible::AnsibleHost, defaults: &RawHostFields) -> Option<Host> {
+    let fields = RawHostFields {
+        address: ah.address,
+        port: ah.port.map(|p| Value::Int(p.into())),
+        user: ah.user,
+        become_: ah.become_.then(|| "sudo".to_owned()),
+        transport: None,
+        package_manager: None,
+        labels: ah.labels,
+    };
+    resolve_host(name, &fields, defaults)
+}
+
+/// An imported Ansible inventory on its own: its hosts (no defaults) and its groups.
+pub(crate) fn ansible_inventory(imported: ansible::Imported) -> Inventory {
+    let defaults = RawHostFields::default();
+    Inventory {
+        hosts: imported
+            .hosts
+            .into_iter()
+            .filter_map(|(name, ah)| ansible_host(&name, ah, &defaults).map(|h| (name, h)))
+            .collect(),
+        groups: imported
+            .groups
+            .into_iter()
+            .map(|(g, members)| (g, Selector::members(members)))
+            .collect(),
+        ssh: SshOptions::default(),
+        concurrency: 32,
     }
 }
 

@@ -62,7 +62,11 @@ pub(crate) fn problem(
     map: Option<&SourceMap>,
 ) -> Problem {
     let e = original(e);
-    let span = e.location().and_then(|l| location_span(&l, &src.text));
+    // An error the parser could not place is shown at the start of the document.
+    let span = e
+        .location()
+        .and_then(|l| location_span(&l, &src.text))
+        .or(Some(crate::source::Span { offset: 0, len: 0 }));
     let mut key = span
         .zip(map)
         .map(|(s, m)| m.path_at(s.offset))

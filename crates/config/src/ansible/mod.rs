@@ -17,7 +17,7 @@ mod yaml;
 use crate::diag::{Problem, SourceFile};
 use crate::identity::{self, Field};
 use crate::source::Span;
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
@@ -67,9 +67,10 @@ impl Var {
 
 #[derive(Debug, Default)]
 struct Group {
-    hosts: Vec<usize>,
+    /// Indexes into `Inv::hosts`, each once, in order.
+    hosts: IndexSet<usize>,
     vars: IndexMap<String, Var>,
-    children: Vec<String>,
+    children: IndexSet<String>,
     span: Option<Span>,
 }
 
@@ -127,10 +128,8 @@ impl Inv {
     }
 
     fn add_child(&mut self, parent: &str, child: &str) {
-        if let Some(g) = self.groups.get_mut(parent)
-            && !g.children.iter().any(|c| c == child)
-        {
-            g.children.push(child.to_owned());
+        if let Some(g) = self.groups.get_mut(parent) {
+            g.children.insert(child.to_owned());
         }
     }
 
@@ -197,10 +196,8 @@ impl Inv {
             for (k, v) in vars {
                 decl.vars.insert(k.clone(), v.clone());
             }
-            if let Some(g) = self.groups.get_mut(group)
-                && !g.hosts.contains(&index)
-            {
-                g.hosts.push(index);
+            if let Some(g) = self.groups.get_mut(group) {
+                g.hosts.insert(index);
             }
         }
     }
@@ -219,10 +216,13 @@ pub(crate) fn load(path: &Path) -> Result<Imported, Vec<Problem>> {
             .hint(crate::read_hint(&e)),
         ]
     })?;
-    let is_yaml = path
-        .extension()
-        .is_some_and(|e| e == "yml" || e == "yaml" || e == "json");
-    parse(path, text, is_yaml)
+    parse(path, text, is_yaml(path))
+}
+
+/// Whether `path` names a YAML inventory (by its extension, as Ansible's `yaml` plugin).
+pub(crate) fn is_yaml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e == "yml" || e == "yaml" || e == "json")
 }
 
 /// Parse inventory text as if read from `path`.
