@@ -9,6 +9,14 @@ pub(crate) fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// A fixture's name: its file name without the extension.
+pub(crate) fn stem(path: &Path) -> String {
+    path.file_stem()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn relative(text: &str) -> String {
     text.replace(&format!("{}/", fixtures_dir().display()), "")
 }

@@ -38,11 +38,7 @@ fn invalid_configs_report_located_problems() {
         "the corpus must keep at least 20 invalid configs"
     );
     for file in files {
-        let name = file
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
+        let name = common::stem(&file);
         let Err(err) = fearless_config::load(&file) else {
             panic!("{} should not load", file.display());
         };
@@ -65,11 +61,7 @@ fn invalid_configs_report_located_problems() {
 #[test]
 fn warnings_do_not_stop_the_load() {
     for file in fixtures("warnings") {
-        let name = file
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
+        let name = common::stem(&file);
         let loaded = fearless_config::load(&file).expect("loads with warnings");
         assert!(!loaded.warnings.is_empty());
         insta::assert_snapshot!(format!("warning-{name}"), render(&loaded.warnings));

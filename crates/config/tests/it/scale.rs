@@ -25,6 +25,11 @@ fn peak_rss_mib() -> u64 {
     kib / 1024
 }
 
+/// A distinct IPv4 address for host `i`.
+fn address(i: usize) -> String {
+    format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256)
+}
+
 fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let start = cpu_time();
     let out = f();
@@ -41,10 +46,8 @@ fn a_100000_host_yaml_inventory_loads() {
     for i in 0..HOSTS {
         let _ = writeln!(
             text,
-            "    web-{i:06}: {{ address: 10.{}.{}.{}, labels: {{ role: web, az: {} }} }}",
-            i / 65536,
-            (i / 256) % 256,
-            i % 256,
+            "    web-{i:06}: {{ address: {}, labels: {{ role: web, az: {} }} }}",
+            address(i),
             ["a", "b", "c"][i % 3]
         );
     }
@@ -81,10 +84,8 @@ fn a_100000_host_ansible_inventory_loads_as_ini_and_as_yaml() {
     for i in 0..HOSTS / 2 {
         let _ = writeln!(
             text,
-            "web-{i:06} ansible_host=10.{}.{}.{} rack=r{}",
-            i / 65536,
-            (i / 256) % 256,
-            i % 256,
+            "web-{i:06} ansible_host={} rack=r{}",
+            address(i),
             i % 40
         );
     }
@@ -109,10 +110,8 @@ fn a_100000_host_ansible_inventory_loads_as_ini_and_as_yaml() {
     for i in 0..HOSTS {
         let _ = writeln!(
             text,
-            "        web-{i:06}: {{ ansible_host: 10.{}.{}.{}, ansible_port: 2222 }}",
-            i / 65536,
-            (i / 256) % 256,
-            i % 256
+            "        web-{i:06}: {{ ansible_host: {}, ansible_port: 2222 }}",
+            address(i)
         );
     }
     std::fs::write(&yml, &text).expect("write yml");
