@@ -2,28 +2,33 @@
 //! hint. Every problem of a file is collected before anything is reported.
 
 use crate::redact::{Shown, scrub};
-use crate::source::Span;
+use crate::source::{SourceMap, Span};
 use fearless_io::escape_terminal;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 use serde::Serialize;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A configuration file's text, shared by the problems that point into it.
+///
+/// What only a report needs is computed on first use: the span index of a YAML file (a
+/// clean load never builds it), its secrets, and the copy code frames show.
 #[derive(Debug)]
 pub struct SourceFile {
     /// Path as given (or as resolved from an `import`).
     pub path: PathBuf,
     /// The whole text.
     pub text: String,
-    /// Values that must never be shown (passwords, tokens), scrubbed from messages too.
-    secrets: Vec<String>,
-    /// The copy code frames show: secrets masked, control characters escaped.
-    shown: Shown,
-    /// `shown`, named, for snippets that show the file name.
-    named: NamedSource<String>,
+    /// Whether the span index and the secrets come from parsing `text` as YAML.
+    yaml: bool,
+    /// The YAML span index, and the parser's error when it could not be built.
+    index: OnceLock<(SourceMap, Option<serde_saphyr::Error>)>,
+    /// Byte ranges of secret values, and the values (scrubbed from messages too).
+    secrets: OnceLock<(Vec<Range<usize>>, Vec<String>)>,
+    /// The copy code frames show (secrets masked, control characters escaped), named.
+    view: OnceLock<(Shown, NamedSource<String>)>,
 }
 
 impl SourceFile {
@@ -39,15 +44,61 @@ impl SourceFile {
         ranges: &[Range<usize>],
         secrets: Vec<String>,
     ) -> Arc<Self> {
-        let shown = Shown::new(&text, ranges, &secrets);
-        let name = escape_terminal(&path.display().to_string()).into_owned();
-        let named = NamedSource::new(name, shown.text.clone());
-        Arc::new(Self {
+        let file = Self::bare(path, text, false);
+        let _ = file.secrets.set((ranges.to_vec(), secrets));
+        Arc::new(file)
+    }
+
+    /// A YAML document: its index and secrets come from parsing it, when first needed.
+    pub(crate) fn yaml(path: &Path, text: String) -> Arc<Self> {
+        Arc::new(Self::bare(path, text, true))
+    }
+
+    fn bare(path: &Path, text: String, yaml: bool) -> Self {
+        Self {
             path: path.to_owned(),
             text,
-            secrets,
-            shown,
-            named,
+            yaml,
+            index: OnceLock::new(),
+            secrets: OnceLock::new(),
+            view: OnceLock::new(),
+        }
+    }
+
+    /// The span index (parsed on first use; empty when the text is not YAML or does not
+    /// parse).
+    pub(crate) fn index(&self) -> &SourceMap {
+        &self.built_index().0
+    }
+
+    /// Why the index could not be built, if it was needed and failed.
+    pub(crate) fn index_error(&self) -> Option<&serde_saphyr::Error> {
+        self.index.get().and_then(|(_, e)| e.as_ref())
+    }
+
+    fn built_index(&self) -> &(SourceMap, Option<serde_saphyr::Error>) {
+        self.index.get_or_init(|| {
+            if !self.yaml {
+                return (SourceMap::empty(self.text.len()), None);
+            }
+            match SourceMap::parse(&self.text) {
+                Ok(map) => (map, None),
+                Err(e) => (SourceMap::empty(self.text.len()), Some(e)),
+            }
+        })
+    }
+
+    fn secrets(&self) -> &(Vec<Range<usize>>, Vec<String>) {
+        self.secrets.get_or_init(|| self.index().secrets())
+    }
+
+    fn view(&self) -> &(Shown, NamedSource<String>) {
+        self.view.get_or_init(|| {
+            let (ranges, secrets) = self.secrets();
+            let shown = Shown::new(&self.text, ranges, secrets);
+            let name = escape_terminal(&self.path.display().to_string()).into_owned();
+            let named = NamedSource::new(name, shown.text.clone());
+            (shown, named)
         })
     }
 
@@ -62,7 +113,7 @@ impl SourceFile {
 
     /// `text` with this file's secrets scrubbed and control characters escaped.
     pub(crate) fn clean(&self, text: &str) -> String {
-        escape_terminal(&scrub(text, &self.secrets)).into_owned()
+        escape_terminal(&scrub(text, &self.secrets().1)).into_owned()
     }
 }
 
@@ -206,12 +257,12 @@ impl Diagnostic for Problem {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
         let src = self.source.as_ref()?;
-        let (offset, len) = src.shown.map_span(span.offset, span.len);
+        let (offset, len) = src.view().0.map_span(span.offset, span.len);
         let label = LabeledSpan::new(self.label.clone(), offset, len);
         Some(Box::new(std::iter::once(label)))
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| &s.named as &dyn SourceCode)
+        self.source.as_ref().map(|s| &s.view().1 as &dyn SourceCode)
     }
 }
 

@@ -166,48 +166,55 @@ fn take_and_run<T, F: FnOnce() -> T>(slot: &Mutex<Option<F>>) -> Option<T> {
 
 fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
     let mut unknown = Vec::new();
-    let typed =
-        serde_saphyr::with_deserializer_from_str_with_options(&text, yaml::options(), |de| {
-            serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path)))
-        });
-    // A document over the budgets (a bomb) is not parsed a second time for the index.
-    let (map, index_error) = match &typed {
-        Err(e) if yaml::is_budget(e) => (source::SourceMap::empty(text.len()), None),
-        _ => match source::SourceMap::parse(&text) {
-            Ok(map) => (map, None),
-            Err(e) => (source::SourceMap::empty(text.len()), Some(e)),
-        },
-    };
-    let (ranges, secrets) = map.secrets();
-    let src = SourceFile::with_secrets(path, text, &ranges, secrets);
+    let typed: Result<raw::RawConfig, _> = serde_saphyr::with_deserializer_from_str_with_options(
+        &text,
+        yaml::options(),
+        |de| serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path))),
+    );
+    let src = SourceFile::yaml(path, text);
     let mut v = validate::Validator {
         src: &src,
-        map: &map,
         problems: Vec::new(),
     };
-    if map.root().is_some() {
+    // A document over the budgets (a bomb) is not parsed a second time for the index.
+    let bomb = matches!(&typed, Err(e) if yaml::is_budget(e));
+    let repeated = match &typed {
+        Ok(raw) => raw.repeated_keys(),
+        Err(e) => yaml::is_duplicate_field(e),
+    };
+    if !bomb && (repeated || !unknown.is_empty()) && src.index().root().is_some() {
         // Without the index, unknown keys cannot be located; the parse error comes first.
         for path in &unknown {
             v.unknown_key(path);
         }
         v.duplicates();
     }
-    let config = match (typed, index_error) {
-        (Ok(raw), None) => v.config(raw, path),
-        // The index stopped where the typed pass did not (or stopped first on a budget):
-        // its error is the one to fix.
-        (Ok(_), Some(e)) => {
-            v.problems
-                .push(yaml::problem("config::yaml", &e, &src, None));
+    let config = match typed {
+        Ok(raw) => v.config(raw, path),
+        // Repeated fields of a struct: reported, each located, by `duplicates`.
+        Err(e) if yaml::is_duplicate_field(&e) && !v.problems.is_empty() => None,
+        Err(e) if bomb => {
+            v.problems.push(yaml::problem("config::yaml", &e, &src, None));
             None
         }
-        (Err(e), index_error) => {
-            let e = index_error.filter(yaml::is_budget).unwrap_or(e);
-            v.problems
-                .push(yaml::problem("config::yaml", &e, &src, Some(&map)));
+        Err(e) => {
+            // The index stopped first on a budget: its error is the one to fix.
+            let index = src.index();
+            let pr = match src.index_error().filter(|ie| yaml::is_budget(ie)) {
+                Some(ie) => yaml::problem("config::yaml", ie, &src, None),
+                None => yaml::problem("config::yaml", &e, &src, Some(index)),
+            };
+            v.problems.push(pr);
             None
         }
     };
+    // The index was needed (to place a problem) and could not be built where the typed
+    // pass could: that is a problem of its own.
+    if config.is_some()
+        && let Some(ie) = src.index_error()
+    {
+        v.problems.push(yaml::problem("config::yaml", ie, &src, None));
+    }
     let mut problems: Vec<Problem> = v.problems.into_iter().map(Problem::cleaned).collect();
     problems.sort_by_key(|p| {
         (

@@ -6,7 +6,9 @@
 //! structs' field lists, so a field added here is automatically a valid key. Numbers and
 //! booleans are read as a [`Value`] and typed in `validate`, so that `port: abc` and
 //! `exit: 256` in the same file are both reported, each with its key and range, rather than
-//! the first as "invalid u16".
+//! the first as "invalid u16". Mappings with free keys are a [`Map`], which keeps the first
+//! of repeated keys and says that it saw one: the span index (built only when something is
+//! to be reported) then reports every duplicate, located.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -16,7 +18,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) inventory: RawInventory,
     #[serde(default)]
-    pub(crate) components: IndexMap<String, RawComponent>,
+    pub(crate) components: Map<RawComponent>,
     pub(crate) patch: Option<RawPatch>,
     pub(crate) change: Option<RawChange>,
     pub(crate) events: Option<RawEvents>,
@@ -28,9 +30,9 @@ pub(crate) struct RawInventory {
     #[serde(default)]
     pub(crate) defaults: RawHostFields,
     #[serde(default)]
-    pub(crate) hosts: IndexMap<String, RawHostFields>,
+    pub(crate) hosts: Map<RawHostFields>,
     #[serde(default)]
-    pub(crate) groups: IndexMap<String, String>,
+    pub(crate) groups: Map<String>,
     #[serde(default)]
     pub(crate) import: Vec<RawImport>,
     pub(crate) ssh: Option<RawSsh>,
@@ -48,7 +50,7 @@ pub(crate) struct RawHostFields {
     pub(crate) transport: Option<String>,
     pub(crate) package_manager: Option<String>,
     #[serde(default)]
-    pub(crate) labels: IndexMap<String, String>,
+    pub(crate) labels: Map<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,7 +108,7 @@ pub(crate) struct RawHttp {
     pub(crate) status: Option<Value>,
     pub(crate) body: Option<String>,
     #[serde(default)]
-    pub(crate) headers: IndexMap<String, String>,
+    pub(crate) headers: Map<String>,
     pub(crate) insecure: Option<Value>,
 }
 
@@ -272,7 +274,7 @@ pub(crate) struct RawWindow {
 pub(crate) struct RawEvents {
     pub(crate) outbox: Option<String>,
     #[serde(default)]
-    pub(crate) sinks: IndexMap<String, RawSink>,
+    pub(crate) sinks: Map<RawSink>,
     #[serde(default)]
     pub(crate) routes: Vec<RawRoute>,
 }
@@ -448,5 +450,113 @@ impl<'de> Deserialize<'de> for Value {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A mapping with free keys (hosts, components, labels, …) that keeps the first value of a
+/// repeated key and remembers that it saw one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Map<V> {
+    entries: IndexMap<String, V>,
+    repeated: bool,
+}
+
+impl<V> Default for Map<V> {
+    fn default() -> Self {
+        Self {
+            entries: IndexMap::new(),
+            repeated: false,
+        }
+    }
+}
+
+impl<V> Map<V> {
+    /// Whether a key appeared more than once.
+    pub(crate) fn repeated(&self) -> bool {
+        self.repeated
+    }
+
+    /// The entries, in file order.
+    pub(crate) fn into_inner(self) -> IndexMap<String, V> {
+        self.entries
+    }
+}
+
+impl<V> From<IndexMap<String, V>> for Map<V> {
+    fn from(entries: IndexMap<String, V>) -> Self {
+        Self {
+            entries,
+            repeated: false,
+        }
+    }
+}
+
+impl<V> std::ops::Deref for Map<V> {
+    type Target = IndexMap<String, V>;
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl<V> IntoIterator for Map<V> {
+    type Item = (String, V);
+    type IntoIter = indexmap::map::IntoIter<String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a Map<V> {
+    type Item = (&'a String, &'a V);
+    type IntoIter = indexmap::map::Iter<'a, String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = Map<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Map<V>, A::Error> {
+                let mut map = Map::default();
+                while let Some(key) = a.next_key::<String>()? {
+                    let value = a.next_value::<V>()?;
+                    if map.entries.contains_key(&key) {
+                        map.repeated = true;
+                    } else {
+                        map.entries.insert(key, value);
+                    }
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+impl RawConfig {
+    /// Whether any mapping with free keys repeated a key (repeated struct fields make the
+    /// typed pass fail instead).
+    pub(crate) fn repeated_keys(&self) -> bool {
+        let hosts = |i: &RawInventory| {
+            i.hosts.repeated()
+                || i.groups.repeated()
+                || i.defaults.labels.repeated()
+                || i.hosts.values().any(|h| h.labels.repeated())
+        };
+        let checks = |c: &RawComponent| {
+            c.checks
+                .iter()
+                .any(|k| k.http.as_ref().is_some_and(|h| h.headers.repeated()))
+        };
+        hosts(&self.inventory)
+            || self.components.repeated()
+            || self.components.values().any(checks)
+            || self.events.as_ref().is_some_and(|e| e.sinks.repeated())
     }
 }

@@ -245,7 +245,7 @@ impl SourceMap {
 
     /// Index `src`, or the parser's error.
     pub(crate) fn parse(src: &str) -> Result<Self, serde_saphyr::Error> {
-        let root = serde_saphyr::from_str_with_options::<Node>(src, crate::yaml::index_options())?;
+        let root = serde_saphyr::from_str_with_options::<Node>(src, crate::yaml::options())?;
         Ok(Self {
             root: Some(root),
             src_len: src.len(),

@@ -26,17 +26,22 @@ const MAX_RETRIES: u32 = 10;
 
 pub(crate) struct Validator<'a> {
     pub(crate) src: &'a Arc<SourceFile>,
-    pub(crate) map: &'a SourceMap,
     pub(crate) problems: Vec<Problem>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// The file's span index: built the first time a problem needs a place.
+    fn map(&self) -> &'a SourceMap {
+        let src: &'a SourceFile = self.src;
+        src.index()
+    }
+
     fn at(&self, problem: Problem, path: &[Seg]) -> Problem {
-        problem.at(self.src, self.map.nearest(path))
+        problem.at(self.src, self.map().nearest(path))
     }
 
     fn at_key(&self, problem: Problem, path: &[Seg]) -> Problem {
-        let span = self.map.key(path).or_else(|| self.map.nearest(path));
+        let span = self.map().key(path).or_else(|| self.map().nearest(path));
         problem.at(self.src, span)
     }
 
@@ -154,7 +159,7 @@ impl Validator<'_> {
 
     /// Every key repeated within one mapping, each located, with where it first appears.
     pub(crate) fn duplicates(&mut self) {
-        for d in self.map.duplicates() {
+        for d in self.map().duplicates() {
             let place = crate::source::path_string(&d.parent);
             let message = if place.is_empty() {
                 format!("key `{}` appears twice", d.key)
@@ -207,7 +212,7 @@ impl Validator<'_> {
         let inventory = self.inventory(raw.inventory, path);
         // A selector that matches no host says nothing while the inventory itself is broken.
         let inventory_ok = !self.has_errors();
-        let components = self.components(raw.components, &inventory, inventory_ok);
+        let components = self.components(raw.components.into_inner(), &inventory, inventory_ok);
         let patch = raw
             .patch
             .as_ref()
@@ -252,7 +257,7 @@ impl Validator<'_> {
     /// a warning: the inventory alone still serves `hosts`, `packages` and `patch`.
     fn emptiness(&mut self, components: &IndexMap<String, Component>) {
         use crate::source::Kind;
-        let blank = match self.map.root().map(|n| &n.kind) {
+        let blank = match self.map().root().map(|n| &n.kind) {
             None | Some(Kind::Scalar(None)) => true,
             Some(Kind::Map(entries)) => entries.is_empty(),
             Some(_) => false,
@@ -276,7 +281,7 @@ impl Validator<'_> {
                 "config::no-components",
                 "the configuration defines no components: `fearless check` has nothing to test",
                 "add `components` with checks; the inventory alone serves `fearless hosts`, `packages` and `patch`",
-                self.map.key(&p!["inventory"]).or(start),
+                self.map().key(&p!["inventory"]).or(start),
             )
         } else if components.values().all(|c| c.checks.is_empty()) {
             (
@@ -284,7 +289,7 @@ impl Validator<'_> {
                 "config::no-checks",
                 "no component has a check: `fearless check` has nothing to test",
                 "add `checks` to the components (http, tcp, command, service, …)",
-                self.map.key(&p!["components"]),
+                self.map().key(&p!["components"]),
             )
         } else {
             return;
@@ -1978,7 +1983,7 @@ fn ansible_host(name: &str, ah: ansible::AnsibleHost, defaults: &RawHostFields) 
         become_: ah.become_.then(|| "sudo".to_owned()),
         transport: None,
         package_manager: None,
-        labels: ah.labels,
+        labels: ah.labels.into(),
     };
     resolve_host(name, &fields, defaults)
 }

@@ -35,23 +35,22 @@ fn budget() -> Budget {
     b
 }
 
-/// Options of the typed pass. Duplicate keys are reported (all of them, located) from the
-/// index, so the typed pass keeps the first and goes on.
+/// Options of the typed pass and of the span index ([`SourceMap`]): repeated keys reach the
+/// visitors (`raw::Map` notes them, derived structs refuse them), so that the index — built
+/// only then — reports every one of them, located.
 pub(crate) fn options() -> Options {
     let mut o = serde_saphyr::options! {
         with_snippet: false,
         budget: Some(budget()),
-        duplicate_keys: DuplicateKeyPolicy::FirstWins,
+        duplicate_keys: DuplicateKeyPolicy::PassThrough,
     };
     o.alias_limits.max_total_replayed_events = MAX_REPLAYED;
     o
 }
 
-/// Options of the span index ([`SourceMap`]): the same budgets, every duplicate kept.
-pub(crate) fn index_options() -> Options {
-    let mut o = options();
-    o.duplicate_keys = DuplicateKeyPolicy::PassThrough;
-    o
+/// Whether `e` is serde's "duplicate field" (a repeated key of a struct).
+pub(crate) fn is_duplicate_field(e: &Error) -> bool {
+    matches!(original(e), Error::Message { msg, .. } if msg.starts_with("duplicate field"))
 }
 
 /// A parser error as a located problem with `code`, naming the key where it can.
