@@ -166,11 +166,10 @@ fn take_and_run<T, F: FnOnce() -> T>(slot: &Mutex<Option<F>>) -> Option<T> {
 
 fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
     let mut unknown = Vec::new();
-    let typed: Result<raw::RawConfig, _> = serde_saphyr::with_deserializer_from_str_with_options(
-        &text,
-        yaml::options(),
-        |de| serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path))),
-    );
+    let typed: Result<raw::RawConfig, _> =
+        serde_saphyr::with_deserializer_from_str_with_options(&text, yaml::options(), |de| {
+            serde_ignored::deserialize(de, |path| unknown.push(keys::convert_path(&path)))
+        });
     let src = SourceFile::yaml(path, text);
     let mut v = validate::Validator {
         src: &src,
@@ -194,7 +193,8 @@ fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
         // Repeated fields of a struct: reported, each located, by `duplicates`.
         Err(e) if yaml::is_duplicate_field(&e) && !v.problems.is_empty() => None,
         Err(e) if bomb => {
-            v.problems.push(yaml::problem("config::yaml", &e, &src, None));
+            v.problems
+                .push(yaml::problem("config::yaml", &e, &src, None));
             None
         }
         Err(e) => {
@@ -213,7 +213,8 @@ fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
     if config.is_some()
         && let Some(ie) = src.index_error()
     {
-        v.problems.push(yaml::problem("config::yaml", ie, &src, None));
+        v.problems
+            .push(yaml::problem("config::yaml", ie, &src, None));
     }
     let mut problems: Vec<Problem> = v.problems.into_iter().map(Problem::cleaned).collect();
     problems.sort_by_key(|p| {

@@ -540,6 +540,30 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
 }
 
 impl RawConfig {
+    /// Whether the document set nothing at all (empty, only comments, `{}`).
+    pub(crate) fn is_blank(&self) -> bool {
+        let i = &self.inventory;
+        let d = &i.defaults;
+        let defaults_blank = d.address.is_none()
+            && d.port.is_none()
+            && d.user.is_none()
+            && d.become_.is_none()
+            && d.transport.is_none()
+            && d.package_manager.is_none()
+            && d.labels.is_empty();
+        defaults_blank
+            && i.hosts.is_empty()
+            && i.groups.is_empty()
+            && i.import.is_empty()
+            && i.ssh.is_none()
+            && i.concurrency.is_none()
+            && self.components.is_empty()
+            && self.patch.is_none()
+            && self.change.is_none()
+            && self.events.is_none()
+            && self.store.is_none()
+    }
+
     /// Whether any mapping with free keys repeated a key (repeated struct fields make the
     /// typed pass fail instead).
     pub(crate) fn repeated_keys(&self) -> bool {

@@ -209,6 +209,7 @@ impl<'a> Validator<'a> {
     }
 
     pub(crate) fn config(&mut self, raw: RawConfig, path: &Path) -> Option<Config> {
+        let blank = raw.is_blank() && self.problems.is_empty();
         let inventory = self.inventory(raw.inventory, path);
         // A selector that matches no host says nothing while the inventory itself is broken.
         let inventory_ok = !self.has_errors();
@@ -240,7 +241,7 @@ impl<'a> Validator<'a> {
                 Some("use sqlite:PATH or postgres://USER@HOST/DB".into()),
             );
         }
-        self.emptiness(&components);
+        self.emptiness(blank, &components);
         Some(Config {
             path: path.to_owned(),
             inventory,
@@ -255,13 +256,7 @@ impl<'a> Validator<'a> {
     /// An empty document (no keys at all) is an error; a configuration without components
     /// (`fearless check` would pass with "0 checks") or whose components have no check is
     /// a warning: the inventory alone still serves `hosts`, `packages` and `patch`.
-    fn emptiness(&mut self, components: &IndexMap<String, Component>) {
-        use crate::source::Kind;
-        let blank = match self.map().root().map(|n| &n.kind) {
-            None | Some(Kind::Scalar(None)) => true,
-            Some(Kind::Map(entries)) => entries.is_empty(),
-            Some(_) => false,
-        };
+    fn emptiness(&mut self, blank: bool, components: &IndexMap<String, Component>) {
         let start = Some(crate::source::Span { offset: 0, len: 0 });
         let errors = self.has_errors();
         let (severity, code, message, hint, span) = if blank {
