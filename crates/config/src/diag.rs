@@ -180,14 +180,17 @@ impl Problem {
     /// The problem as shown to anyone: secrets of its file scrubbed (URL passwords always)
     /// and control characters escaped, in the message, hint and label.
     pub(crate) fn cleaned(mut self) -> Self {
-        let clean = |t: &str| match &self.source {
-            Some(src) => src.clean(t),
-            None => escape_terminal(&scrub(t, &[])).into_owned(),
-        };
-        self.message = clean(&self.message);
-        self.hint = self.hint.as_deref().map(clean);
-        self.label = self.label.as_deref().map(clean);
+        self.message = self.clean(&self.message);
+        self.hint = self.hint.as_deref().map(|h| self.clean(h));
+        self.label = self.label.as_deref().map(|l| self.clean(l));
         self
+    }
+
+    fn clean(&self, text: &str) -> String {
+        match &self.source {
+            Some(src) => src.clean(text),
+            None => escape_terminal(&scrub(text, &[])).into_owned(),
+        }
     }
 
     /// `file:line:col` (or just the file) for this problem.

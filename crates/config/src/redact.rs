@@ -230,7 +230,8 @@ mod tests {
     fn the_shown_copy_masks_secrets_escapes_controls_and_maps_offsets() {
         let text = "url: amqp://u:hunter2@h/\npassword: s3cr3t-value\nname: a\x1b[2Jb\n";
         let pw = text.find("s3cr3t").expect("pw");
-        let shown = Shown::new(text, &[pw..pw + "s3cr3t-value".len()], &[]);
+        let secret = pw..pw + "s3cr3t-value".len();
+        let shown = Shown::new(text, std::slice::from_ref(&secret), &[]);
         assert_eq!(
             shown.text,
             "url: amqp://u:***@h/\npassword: ***\nname: a\\x1b[2Jb\n"
@@ -250,7 +251,8 @@ mod tests {
         let text = "key: |\n  line one\n  line two\nnext: x\n";
         let start = text.find("  line one").expect("start");
         let end = text.find("next").expect("end") - 1;
-        let shown = Shown::new(text, &[start..end], &[]);
+        let block = start..end;
+        let shown = Shown::new(text, std::slice::from_ref(&block), &[]);
         assert_eq!(shown.text, "key: |\n***\n***\nnext: x\n");
     }
 

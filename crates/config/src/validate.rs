@@ -1368,54 +1368,60 @@ impl<'a> Validator<'a> {
         if let Some(d) = &raw.failure_domain {
             d.trim().clone_into(&mut policy.failure_domain);
         }
-        policy.rollback_auto = raw.rollback.as_deref() != Some("manual");
-        match raw.rollback_scope.as_deref() {
-            None | Some("hosts") => {}
-            Some("wave") => policy.rollback_wave = true,
-            Some(other) => self.error(
-                &p!["patch", "rollback_scope"],
-                "config::rollback",
-                format!("unknown rollback scope `{other}`"),
-                Some("expected `hosts` (the failing hosts) or `wave` (every host of the failed wave)".into()),
-            ),
+        if let Some(auto) = self.choice(
+            "rollback",
+            raw.rollback.as_deref(),
+            &[("auto", true), ("manual", false)],
+            "config::rollback",
+            "rollback mode",
+            "expected `auto` or `manual`",
+        ) {
+            policy.rollback_auto = auto;
         }
-        match raw.bisect.as_deref() {
-            None | Some("off") => {}
-            Some("auto") => policy.bisect_auto = true,
-            Some(other) => self.error(
-                &p!["patch", "bisect"],
-                "config::bisect",
-                format!("unknown bisect policy `{other}`"),
-                Some("expected `auto` (bisect a failed canary's manifest on it) or `off`".into()),
-            ),
+        if let Some(wave) = self.choice(
+            "rollback_scope",
+            raw.rollback_scope.as_deref(),
+            &[("hosts", false), ("wave", true)],
+            "config::rollback",
+            "rollback scope",
+            "expected `hosts` (the failing hosts) or `wave` (every host of the failed wave)",
+        ) {
+            policy.rollback_wave = wave;
         }
-        match raw.reboot.as_deref() {
-            None | Some("never") => {}
-            Some("if-required") => policy.reboot = RebootPolicy::IfRequired,
-            Some(other) => self.error(
-                &p!["patch", "reboot"],
-                "config::reboot",
-                format!("unknown reboot policy `{other}`"),
-                Some(
-                    "expected `never` (a host that needs a reboot fails and is rolled back) or \
-                     `if-required` (reboot it, wait for SSH, then verify)"
-                        .into(),
-                ),
-            ),
+        if let Some(auto) = self.choice(
+            "bisect",
+            raw.bisect.as_deref(),
+            &[("off", false), ("auto", true)],
+            "config::bisect",
+            "bisect policy",
+            "expected `auto` (bisect a failed canary's manifest on it) or `off`",
+        ) {
+            policy.bisect_auto = auto;
         }
-        match raw.restart.as_deref() {
-            None | Some("auto") => {}
-            Some("never") => policy.restart_auto = false,
-            Some(other) => self.error(
-                &p!["patch", "restart"],
-                "config::restart",
-                format!("unknown restart policy `{other}`"),
-                Some(
-                    "expected `auto` (restart the services still running replaced code) or \
-                     `never` (only report them)"
-                        .into(),
-                ),
-            ),
+        if let Some(reboot) = self.choice(
+            "reboot",
+            raw.reboot.as_deref(),
+            &[
+                ("never", RebootPolicy::Never),
+                ("if-required", RebootPolicy::IfRequired),
+            ],
+            "config::reboot",
+            "reboot policy",
+            "expected `never` (a host that needs a reboot fails and is rolled back) or \
+             `if-required` (reboot it, wait for SSH, then verify)",
+        ) {
+            policy.reboot = reboot;
+        }
+        if let Some(auto) = self.choice(
+            "restart",
+            raw.restart.as_deref(),
+            &[("auto", true), ("never", false)],
+            "config::restart",
+            "restart policy",
+            "expected `auto` (restart the services still running replaced code) or \
+             `never` (only report them)",
+        ) {
+            policy.restart_auto = auto;
         }
         if let Some(t) = &raw.reboot_timeout
             && let Some(d) = self.duration(&p!["patch", "reboot_timeout"], t)
@@ -1456,17 +1462,31 @@ impl<'a> Validator<'a> {
         {
             policy.bake = d;
         }
-        if let Some(r) = &raw.rollback
-            && !matches!(r.as_str(), "auto" | "manual")
-        {
+        policy
+    }
+
+    /// One of a few words at `patch.KEY`: the value of the matching choice; `None` when the
+    /// key is absent (the default stays) or the word is unknown (reported).
+    fn choice<T: Copy>(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        choices: &[(&str, T)],
+        code: &'static str,
+        what: &str,
+        hint: &str,
+    ) -> Option<T> {
+        let word = value?;
+        let found = choices.iter().find(|(w, _)| *w == word).map(|(_, t)| *t);
+        if found.is_none() {
             self.error(
-                &p!["patch", "rollback"],
-                "config::rollback",
-                format!("unknown rollback mode `{r}`"),
-                Some("expected `auto` or `manual`".into()),
+                &p!["patch", key],
+                code,
+                format!("unknown {what} `{word}`"),
+                Some(hint.to_owned()),
             );
         }
-        policy
+        found
     }
 
     fn change(&mut self, raw: &RawChange) -> ChangePolicy {

@@ -394,7 +394,7 @@ fn python_int(w: &str) -> Option<String> {
         || (radix == 10
             && body.len() > 1
             && body.starts_with('0')
-            && body.trim_start_matches('0').len() > 0)
+            && !body.trim_start_matches('0').is_empty())
     {
         return None;
     }

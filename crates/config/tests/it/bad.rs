@@ -132,7 +132,7 @@ fn unreadable_inputs_are_refused_at_once() {
     let cases: [(&str, PathBuf, &str); 6] = [
         (
             "fifo",
-            fifo.clone(),
+            fifo,
             "it is a named pipe (FIFO), not a regular file",
         ),
         (
@@ -147,13 +147,13 @@ fn unreadable_inputs_are_refused_at_once() {
         ),
         (
             "symlink-loop",
-            a.clone(),
+            a,
             "too many levels of symbolic links (a symlink loop)",
         ),
-        ("huge", huge.clone(), "it is larger than the 64 MiB limit"),
+        ("huge", huge, "it is larger than the 64 MiB limit"),
         (
             "non-utf8",
-            latin1.clone(),
+            latin1,
             "not valid UTF-8 (first bad byte at offset 27)",
         ),
     ];
