@@ -188,6 +188,7 @@ fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
         }
         v.duplicates();
     }
+    let typed_ok = typed.is_ok();
     let config = match typed {
         Ok(raw) => v.config(raw, path),
         // Repeated fields of a struct: reported, each located, by `duplicates`.
@@ -209,14 +210,20 @@ fn load_text(path: &Path, text: String) -> Result<Loaded, ConfigError> {
         }
     };
     // The index was needed (to place a problem) and could not be built where the typed
-    // pass could: that is a problem of its own.
-    if config.is_some()
-        && let Some(ie) = src.index_error()
-    {
+    // pass could: that is a problem of its own, and the others are placed at the start.
+    if typed_ok && let Some(ie) = src.index_error() {
         v.problems
             .push(yaml::problem("config::yaml", ie, &src, None));
     }
-    let mut problems: Vec<Problem> = v.problems.into_iter().map(Problem::cleaned).collect();
+    let start = source::Span { offset: 0, len: 0 };
+    let mut problems: Vec<Problem> = v
+        .problems
+        .into_iter()
+        .map(|mut p| {
+            p.span = p.span.or(Some(start));
+            p.cleaned()
+        })
+        .collect();
     problems.sort_by_key(|p| {
         (
             p.severity == Severity::Warning,

@@ -105,6 +105,8 @@ pub(crate) struct Entry {
     pub(crate) key: Box<str>,
     pub(crate) key_pos: Option<Pos>,
     pub(crate) value: Node,
+    /// The parser typed the key (`on`, `22`, `~`): its text is taken from the source.
+    typed_key: bool,
 }
 
 impl<'de> Deserialize<'de> for Node {
@@ -164,16 +166,87 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
         let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<String>>()? {
+        while let Some(key) = map.next_key::<Spanned<Key>>()? {
             let value = map.next_value::<Node>()?;
             entries.push(Entry {
-                key: key.value.into_boxed_str(),
+                key: key.value.text,
                 key_pos: Pos::of(&key.referenced),
                 value,
+                typed_key: key.value.typed,
             });
         }
         entries.shrink_to_fit();
         Ok(Kind::Map(entries))
+    }
+}
+
+/// A mapping key as text, whatever YAML allows there. A key the parser typed (`on` read as
+/// a boolean, `0x1F` as a number, `~` as null) is re-read from the source as written
+/// ([`SourceMap::parse`]); a list or mapping used as a key (consumed whole) is `?`. The typed
+/// pass refuses what fearless does not accept; the index must still place every other
+/// problem of such a file.
+struct Key {
+    text: Box<str>,
+    typed: bool,
+}
+
+impl Key {
+    fn typed(text: &str) -> Self {
+        Self {
+            text: text.into(),
+            typed: true,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        macro_rules! typed {
+            ($($name:ident: $ty:ty),*) => {$(
+                fn $name<E: de::Error>(self, v: $ty) -> Result<Key, E> {
+                    Ok(Key::typed(&v.to_string()))
+                }
+            )*};
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping key")
+            }
+            typed!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64,
+                   visit_i128: i128, visit_u128: u128);
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(Key {
+                    text: v.into(),
+                    typed: false,
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
+                Ok(Key::typed("~"))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Key, E> {
+                Ok(Key::typed("~"))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+                Key::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Key, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Key {
+                    text: "?".into(),
+                    typed: false,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Key, A::Error> {
+                while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Key {
+                    text: "?".into(),
+                    typed: false,
+                })
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -245,7 +318,8 @@ impl SourceMap {
 
     /// Index `src`, or the parser's error.
     pub(crate) fn parse(src: &str) -> Result<Self, serde_saphyr::Error> {
-        let root = serde_saphyr::from_str_with_options::<Node>(src, crate::yaml::options())?;
+        let mut root = serde_saphyr::from_str_with_options::<Node>(src, crate::yaml::options())?;
+        retext_typed_keys(&mut root, src);
         Ok(Self {
             root: Some(root),
             src_len: src.len(),
@@ -441,6 +515,34 @@ fn walk<'a>(
             }
         }
         Kind::Scalar(_) => {}
+    }
+}
+
+/// Give keys the parser typed their text as written (`on`, not `true`), so that paths
+/// named by the typed pass (which reads keys as written) find them. Walks with an explicit
+/// stack: the tree may be as deep as the budget allows.
+fn retext_typed_keys(root: &mut Node, src: &str) {
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        match &mut node.kind {
+            Kind::Map(entries) => {
+                for e in entries.iter_mut() {
+                    if e.typed_key
+                        && let Some(text) = e.key_pos.and_then(|p| {
+                            let s = p.span(src.len());
+                            src.get(s.offset..s.offset + s.len)
+                        })
+                        && !text.trim().is_empty()
+                        && !text.contains(':')
+                    {
+                        e.key = text.trim().into();
+                    }
+                    stack.push(&mut e.value);
+                }
+            }
+            Kind::Seq(items) => stack.extend(items.iter_mut()),
+            Kind::Scalar(_) => {}
+        }
     }
 }
 

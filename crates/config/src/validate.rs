@@ -1657,14 +1657,18 @@ impl<'a> Validator<'a> {
                     let hint = closest(s, raw.sinks.keys().map(String::as_str))
                         .map(|c| format!("did you mean `{c}`?"))
                         .or_else(|| {
-                            Some(format!(
-                                "define it under `events.sinks` (sinks: {})",
-                                raw.sinks
-                                    .keys()
-                                    .map(String::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
+                            Some(if raw.sinks.is_empty() {
+                                "define it under `events.sinks`".to_owned()
+                            } else {
+                                format!(
+                                    "define it under `events.sinks` (sinks: {})",
+                                    raw.sinks
+                                        .keys()
+                                        .map(String::as_str)
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            })
                         });
                     self.error(
                         &p!["events", "routes", i, "sinks", j],

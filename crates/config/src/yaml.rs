@@ -77,7 +77,11 @@ pub(crate) fn problem(
         key.pop();
     }
     let found = map.and_then(|m| m.kind_name(&key));
-    let name = key.last().map(|s| s.to_string());
+    // A null or complex key (`~`, `?` in the index) has no name to show.
+    let name = key
+        .last()
+        .map(|s| s.to_string())
+        .filter(|k| k != "~" && k != "?");
     let place = path_string(&key);
     // Without a key, say "the document" only where the document starts.
     let at_start = span.is_none_or(|s| {
