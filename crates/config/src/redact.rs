@@ -166,18 +166,12 @@ impl Shown {
     /// replaced range maps to the start of its replacement.
     pub(crate) fn map(&self, offset: usize) -> usize {
         let idx = self.edits.partition_point(|e| e.0 <= offset);
-        match idx.checked_sub(1).map(|k| self.edits[k]) {
+        let shown = match idx.checked_sub(1).map(|k| self.edits[k]) {
             None => offset,
-            Some((o_start, o_end, s_start, s_end)) => {
-                if offset < o_end {
-                    s_start
-                } else {
-                    let _ = o_start;
-                    s_end + (offset - o_end)
-                }
-            }
-        }
-        .min(self.text.len())
+            Some((_, o_end, s_start, _)) if offset < o_end => s_start,
+            Some((_, o_end, _, s_end)) => s_end + (offset - o_end),
+        };
+        shown.min(self.text.len())
     }
 
     /// A span of the original text mapped onto the shown text (at least 1 byte where the

@@ -153,19 +153,24 @@ pub(super) fn parse(text: &str, inv: &mut Inv) {
     }
 }
 
-/// `name` was declared by a section: settle the `:children` entries that named it.
+/// `name` was declared by a section: settle the `:children` entries that named it (and,
+/// as Ansible does, those of its parents that were themselves waiting as children). A
+/// worklist, not recursion: the chain may be as long as the file.
 fn declare(inv: &mut Inv, pending: &mut HashMap<String, Pending>, name: &str) {
-    let Some(p) = pending.remove(name) else {
-        return;
-    };
-    if p.state == State::Children {
-        for parent in &p.parents {
-            inv.add_child(parent, name);
-            if pending
-                .get(parent)
-                .is_some_and(|pp| pp.state == State::Children)
-            {
-                declare(inv, pending, parent);
+    let mut work = vec![name.to_owned()];
+    while let Some(name) = work.pop() {
+        let Some(p) = pending.remove(&name) else {
+            continue;
+        };
+        if p.state == State::Children {
+            for parent in &p.parents {
+                inv.add_child(parent, &name);
+                if pending
+                    .get(parent)
+                    .is_some_and(|pp| pp.state == State::Children)
+                {
+                    work.push(parent.clone());
+                }
             }
         }
     }

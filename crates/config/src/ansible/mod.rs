@@ -285,6 +285,9 @@ struct Tree {
 }
 
 impl Tree {
+    /// Depths as Ansible computes them (the longest path of `children` from `all`), by a
+    /// topological walk — no recursion, so a chain of a million groups is no deeper a
+    /// stack; a group left unreached sits on a cycle, which is reported.
     fn new(inv: &mut Inv) -> Self {
         let n = inv.groups.len();
         let mut parents = vec![Vec::new(); n];
@@ -301,45 +304,36 @@ impl Tree {
                 ps.push(0);
             }
         }
-        let mut depth = vec![usize::MAX; n];
-        depth[0] = 0;
-        let mut tree = Self { depth, parents };
-        let mut state = vec![0u8; n];
-        for i in 0..n {
-            if let Err(cycle) = tree.depth_of(i, &mut state) {
-                let (name, span) = inv
-                    .groups
-                    .get_index(cycle)
-                    .map(|(k, g)| (k.clone(), g.span))
-                    .unwrap_or_default();
-                inv.error(
-                    format!("group `{name}` is among its own children (a cycle of `children`)"),
-                    span,
-                );
-                break;
+        let mut children = vec![Vec::new(); n];
+        let mut waiting: Vec<usize> = parents.iter().map(Vec::len).collect();
+        for (c, ps) in parents.iter().enumerate() {
+            for p in ps {
+                children[*p].push(c);
             }
         }
-        tree
-    }
-
-    /// Longest path from `all` (Ansible's group depth).
-    fn depth_of(&mut self, i: usize, state: &mut [u8]) -> Result<usize, usize> {
-        if i == 0 {
-            return Ok(0);
+        let mut depth = vec![0; n];
+        let mut ready = vec![0];
+        while let Some(p) = ready.pop() {
+            for &c in &children[p] {
+                depth[c] = depth[c].max(depth[p] + 1);
+                waiting[c] -= 1;
+                if waiting[c] == 0 {
+                    ready.push(c);
+                }
+            }
         }
-        match state[i] {
-            2 => return Ok(self.depth[i]),
-            1 => return Err(i),
-            _ => {}
+        if let Some(cycle) = waiting.iter().skip(1).position(|w| *w > 0) {
+            let (name, span) = inv
+                .groups
+                .get_index(cycle + 1)
+                .map(|(k, g)| (k.clone(), g.span))
+                .unwrap_or_default();
+            inv.error(
+                format!("group `{name}` is among its own children (a cycle of `children`)"),
+                span,
+            );
         }
-        state[i] = 1;
-        let mut depth = 0;
-        for p in self.parents[i].clone() {
-            depth = depth.max(self.depth_of(p, state)? + 1);
-        }
-        state[i] = 2;
-        self.depth[i] = depth;
-        Ok(depth)
+        Self { depth, parents }
     }
 
     /// `groups` and all their ancestors, `all` included.
@@ -558,6 +552,29 @@ mod tests {
         assert!(e.contains("hosts.ini:2:1"), "{e}");
         let e = ini_err("root:x:0:0:root:/root:/bin/bash\n");
         assert!(e.contains("hosts.ini:1:1: error[config::ansible]: host name `root:x:0:0:root:/root:/bin/bash` contains `/`"), "{e}");
+    }
+
+    #[test]
+    fn a_chain_of_many_groups_neither_overflows_nor_loses_depth() {
+        let n = 200_000;
+        let mut text = String::new();
+        for i in 0..n {
+            text.push_str(&format!("[g{i}:children]\ng{}\n", i + 1));
+        }
+        text.push_str(&format!("[g{n}]\nleaf ansible_user=deep\n[g{n}:vars]\nansible_port=2222\n[g0:vars]\nansible_port=22\n"));
+        let imported = parse(Path::new("chain.ini"), text, false).expect("a long chain is valid");
+        assert_eq!(
+            imported.hosts["leaf"].port,
+            Some(2222),
+            "the deepest group wins"
+        );
+        assert_eq!(imported.groups["g0"], vec!["leaf"]);
+    }
+
+    #[test]
+    fn cycles_of_children_are_errors() {
+        let e = ini_err("[a:children]\nb\n[b:children]\nc\n[c:children]\na\n[c]\nh\n");
+        assert!(e.contains("is among its own children"), "{e}");
     }
 
     #[test]
