@@ -45,6 +45,11 @@ if ! command -v moto_server >/dev/null 2>&1; then
   echo "test.sh: installing moto[server] from PyPI" >&2
   python3 -m pip install -q 'moto[server]'
 fi
+# ansible-core: the config crate compares its Ansible import with `ansible-inventory`.
+if ! command -v ansible-inventory >/dev/null 2>&1; then
+  echo "test.sh: installing ansible-core from PyPI" >&2
+  python3 -m pip install -q ansible-core
+fi
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest

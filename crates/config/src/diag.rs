@@ -1,31 +1,104 @@
 //! Located configuration problems: what is wrong, where (file:line:column and a span), and a
 //! hint. Every problem of a file is collected before anything is reported.
 
-use crate::source::Span;
+use crate::redact::{Shown, scrub};
+use crate::source::{SourceMap, Span};
+use fearless_io::escape_terminal;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 use serde::Serialize;
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A configuration file's text, shared by the problems that point into it.
+///
+/// What only a report needs is computed on first use: the span index of a YAML file (a
+/// clean load never builds it), its secrets, and the copy code frames show.
 #[derive(Debug)]
 pub struct SourceFile {
     /// Path as given (or as resolved from an `import`).
     pub path: PathBuf,
     /// The whole text.
     pub text: String,
-    /// The same text, named, for snippets that show the file name.
-    named: NamedSource<String>,
+    /// Whether the span index and the secrets come from parsing `text` as YAML.
+    yaml: bool,
+    /// The YAML span index, and the parser's error when it could not be built.
+    index: OnceLock<(SourceMap, Option<serde_saphyr::Error>)>,
+    /// Byte ranges of secret values, and the values (scrubbed from messages too).
+    secrets: OnceLock<(Vec<Range<usize>>, Vec<String>)>,
+    /// The copy code frames show (secrets masked, control characters escaped), named.
+    view: OnceLock<(Shown, NamedSource<String>)>,
 }
 
 impl SourceFile {
     pub(crate) fn new(path: &Path, text: String) -> Arc<Self> {
-        let named = NamedSource::new(path.display().to_string(), text.clone());
-        Arc::new(Self {
+        Self::with_secrets(path, text, &[], Vec::new())
+    }
+
+    /// A source whose code frames mask `ranges` and every occurrence of `secrets` (URL
+    /// passwords are always masked).
+    pub(crate) fn with_secrets(
+        path: &Path,
+        text: String,
+        ranges: &[Range<usize>],
+        secrets: Vec<String>,
+    ) -> Arc<Self> {
+        let file = Self::bare(path, text, false);
+        let _ = file.secrets.set((ranges.to_vec(), secrets));
+        Arc::new(file)
+    }
+
+    /// A YAML document: its index and secrets come from parsing it, when first needed.
+    pub(crate) fn yaml(path: &Path, text: String) -> Arc<Self> {
+        Arc::new(Self::bare(path, text, true))
+    }
+
+    fn bare(path: &Path, text: String, yaml: bool) -> Self {
+        Self {
             path: path.to_owned(),
             text,
-            named,
+            yaml,
+            index: OnceLock::new(),
+            secrets: OnceLock::new(),
+            view: OnceLock::new(),
+        }
+    }
+
+    /// The span index (parsed on first use; empty when the text is not YAML or does not
+    /// parse).
+    pub(crate) fn index(&self) -> &SourceMap {
+        &self.built_index().0
+    }
+
+    /// Why the index could not be built, if it was needed and failed.
+    pub(crate) fn index_error(&self) -> Option<&serde_saphyr::Error> {
+        self.index.get().and_then(|(_, e)| e.as_ref())
+    }
+
+    fn built_index(&self) -> &(SourceMap, Option<serde_saphyr::Error>) {
+        self.index.get_or_init(|| {
+            if !self.yaml {
+                return (SourceMap::empty(self.text.len()), None);
+            }
+            match SourceMap::parse(&self.text) {
+                Ok(map) => (map, None),
+                Err(e) => (SourceMap::empty(self.text.len()), Some(e)),
+            }
+        })
+    }
+
+    fn secrets(&self) -> &(Vec<Range<usize>>, Vec<String>) {
+        self.secrets.get_or_init(|| self.index().secrets())
+    }
+
+    fn view(&self) -> &(Shown, NamedSource<String>) {
+        self.view.get_or_init(|| {
+            let (ranges, secrets) = self.secrets();
+            let shown = Shown::new(&self.text, ranges, secrets);
+            let name = escape_terminal(&self.path.display().to_string()).into_owned();
+            let named = NamedSource::new(name, shown.text.clone());
+            (shown, named)
         })
     }
 
@@ -36,6 +109,11 @@ impl SourceFile {
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, col)
+    }
+
+    /// `text` with this file's secrets scrubbed and control characters escaped.
+    pub(crate) fn clean(&self, text: &str) -> String {
+        escape_terminal(&scrub(text, &self.secrets().1)).into_owned()
     }
 }
 
@@ -99,14 +177,33 @@ impl Problem {
         self
     }
 
+    /// The problem as shown to anyone: secrets of its file scrubbed (URL passwords always)
+    /// and control characters escaped, in the message, hint and label.
+    pub(crate) fn cleaned(mut self) -> Self {
+        self.message = self.clean(&self.message);
+        self.hint = self.hint.as_deref().map(|h| self.clean(h));
+        self.label = self.label.as_deref().map(|l| self.clean(l));
+        self
+    }
+
+    fn clean(&self, text: &str) -> String {
+        match &self.source {
+            Some(src) => src.clean(text),
+            None => escape_terminal(&scrub(text, &[])).into_owned(),
+        }
+    }
+
     /// `file:line:col` (or just the file) for this problem.
     pub fn location(&self) -> String {
         match (&self.source, self.span) {
             (Some(src), Some(span)) => {
                 let (l, c) = src.line_col(span.offset);
-                format!("{}:{l}:{c}", src.path.display())
+                format!(
+                    "{}:{l}:{c}",
+                    escape_terminal(&src.path.display().to_string())
+                )
             }
-            (Some(src), None) => src.path.display().to_string(),
+            (Some(src), None) => escape_terminal(&src.path.display().to_string()).into_owned(),
             (None, _) => String::from("<config>"),
         }
     }
@@ -162,22 +259,28 @@ impl Diagnostic for Problem {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        let label = LabeledSpan::new(self.label.clone(), span.offset, span.len);
+        let src = self.source.as_ref()?;
+        let (offset, len) = src.view().0.map_span(span.offset, span.len);
+        let label = LabeledSpan::new(self.label.clone(), offset, len);
         Some(Box::new(std::iter::once(label)))
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| &s.named as &dyn SourceCode)
+        self.source.as_ref().map(|s| &s.view().1 as &dyn SourceCode)
     }
 }
 
 /// Everything wrong with a configuration: the load failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{} in {}", count_errors(.problems), .path.display())]
+#[error("{} in {}", count_errors(.problems), shown_path(.path))]
 pub struct ConfigError {
     /// The configuration file that was being loaded.
     pub path: PathBuf,
     /// Errors first, then warnings, in file order.
     pub problems: Vec<Problem>,
+}
+
+fn shown_path(path: &Path) -> String {
+    escape_terminal(&path.display().to_string()).into_owned()
 }
 
 fn count_errors(problems: &[Problem]) -> String {

@@ -1,10 +1,14 @@
 //! The raw configuration model: serde structs that mirror `fearless.yaml` key for key.
 //!
-//! Nothing here is validated beyond YAML types; `validate` turns these into the
+//! Nothing here is validated beyond YAML structure; `validate` turns these into the
 //! resolved [`crate::Config`]. Unknown keys are not denied by serde: `keys` collects every
 //! one of them (all problems of a file are reported together) and checks them against these
-//! structs field lists, so a
-//! field added here is automatically a valid key.
+//! structs' field lists, so a field added here is automatically a valid key. Numbers and
+//! booleans are read as a [`Value`] and typed in `validate`, so that `port: abc` and
+//! `exit: 256` in the same file are both reported, each with its key and range, rather than
+//! the first as "invalid u16". Mappings with free keys are a [`Map`], which keeps the first
+//! of repeated keys and says that it saw one: the span index (built only when something is
+//! to be reported) then reports every duplicate, located.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -14,7 +18,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) inventory: RawInventory,
     #[serde(default)]
-    pub(crate) components: IndexMap<String, RawComponent>,
+    pub(crate) components: Map<RawComponent>,
     pub(crate) patch: Option<RawPatch>,
     pub(crate) change: Option<RawChange>,
     pub(crate) events: Option<RawEvents>,
@@ -26,27 +30,27 @@ pub(crate) struct RawInventory {
     #[serde(default)]
     pub(crate) defaults: RawHostFields,
     #[serde(default)]
-    pub(crate) hosts: IndexMap<String, RawHostFields>,
+    pub(crate) hosts: Map<RawHostFields>,
     #[serde(default)]
-    pub(crate) groups: IndexMap<String, String>,
+    pub(crate) groups: Map<String>,
     #[serde(default)]
     pub(crate) import: Vec<RawImport>,
     pub(crate) ssh: Option<RawSsh>,
-    pub(crate) concurrency: Option<u32>,
+    pub(crate) concurrency: Option<Value>,
 }
 
 /// Host keys; the same shape serves `inventory.defaults` and each host.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub(crate) struct RawHostFields {
     pub(crate) address: Option<String>,
-    pub(crate) port: Option<u16>,
+    pub(crate) port: Option<Value>,
     pub(crate) user: Option<String>,
     #[serde(rename = "become")]
     pub(crate) become_: Option<String>,
     pub(crate) transport: Option<String>,
     pub(crate) package_manager: Option<String>,
     #[serde(default)]
-    pub(crate) labels: IndexMap<String, String>,
+    pub(crate) labels: Map<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,8 +72,7 @@ pub(crate) struct RawComponent {
     pub(crate) runs_on: Option<String>,
     #[serde(default)]
     pub(crate) depends_on: Vec<String>,
-    #[serde(default)]
-    pub(crate) external: bool,
+    pub(crate) external: Option<Value>,
     #[serde(default)]
     pub(crate) checks: Vec<RawCheck>,
 }
@@ -80,7 +83,7 @@ pub(crate) struct RawComponent {
 pub(crate) struct RawCheck {
     pub(crate) name: Option<String>,
     pub(crate) timeout: Option<String>,
-    pub(crate) retries: Option<u32>,
+    pub(crate) retries: Option<Value>,
     pub(crate) on: Option<String>,
     pub(crate) http: Option<RawHttp>,
     pub(crate) tcp: Option<RawTcp>,
@@ -102,11 +105,11 @@ pub(crate) struct RawCheck {
 pub(crate) struct RawHttp {
     pub(crate) url: String,
     pub(crate) method: Option<String>,
-    pub(crate) status: Option<u16>,
+    pub(crate) status: Option<Value>,
     pub(crate) body: Option<String>,
     #[serde(default)]
-    pub(crate) headers: IndexMap<String, String>,
-    pub(crate) insecure: Option<bool>,
+    pub(crate) headers: Map<String>,
+    pub(crate) insecure: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,22 +131,22 @@ pub(crate) struct RawDns {
 pub(crate) struct RawTls {
     pub(crate) address: String,
     pub(crate) server_name: Option<String>,
-    pub(crate) min_days: Option<u32>,
+    pub(crate) min_days: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawCommand {
     pub(crate) run: Vec<String>,
-    pub(crate) exit: Option<i32>,
+    pub(crate) exit: Option<Value>,
     pub(crate) stdout: Option<String>,
     pub(crate) stderr: Option<String>,
-    pub(crate) nagios: Option<bool>,
+    pub(crate) nagios: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawProcess {
     pub(crate) name: String,
-    pub(crate) min: Option<u32>,
+    pub(crate) min: Option<Value>,
     pub(crate) user: Option<String>,
 }
 
@@ -163,7 +166,7 @@ pub(crate) struct RawPackage {
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawFile {
     pub(crate) path: String,
-    pub(crate) exists: Option<bool>,
+    pub(crate) exists: Option<Value>,
     pub(crate) mode: Option<String>,
     pub(crate) owner: Option<String>,
     pub(crate) contains: Option<String>,
@@ -171,7 +174,7 @@ pub(crate) struct RawFile {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct RawPort {
-    pub(crate) port: u16,
+    pub(crate) port: Option<Value>,
     pub(crate) address: Option<String>,
 }
 
@@ -197,7 +200,7 @@ pub(crate) struct RawPatch {
     #[serde(default)]
     pub(crate) waves: Vec<RawWave>,
     pub(crate) bake: Option<String>,
-    pub(crate) max_failed_hosts: Option<u32>,
+    pub(crate) max_failed_hosts: Option<Value>,
     pub(crate) rollback: Option<String>,
     #[serde(default)]
     pub(crate) exclude: Vec<String>,
@@ -242,7 +245,7 @@ impl<'de> Deserialize<'de> for RawWave {
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawChange {
-    pub(crate) approvals_required: Option<u32>,
+    pub(crate) approvals_required: Option<Value>,
     #[serde(default)]
     pub(crate) blackouts: Vec<RawBlackout>,
     #[serde(default)]
@@ -271,7 +274,7 @@ pub(crate) struct RawWindow {
 pub(crate) struct RawEvents {
     pub(crate) outbox: Option<String>,
     #[serde(default)]
-    pub(crate) sinks: IndexMap<String, RawSink>,
+    pub(crate) sinks: Map<RawSink>,
     #[serde(default)]
     pub(crate) routes: Vec<RawRoute>,
 }
@@ -337,4 +340,247 @@ pub(crate) struct RawRoute {
     pub(crate) min_severity: Option<String>,
     #[serde(default)]
     pub(crate) sinks: Vec<String>,
+}
+
+/// A scalar whose type is checked in `validate`, not by serde: any YAML value is accepted
+/// here (lists and mappings are consumed whole), so one wrong type never hides the others.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+    Null,
+    List,
+    Map,
+}
+
+impl Value {
+    /// The value as a whole number: integers, integral floats, and text of digits.
+    pub(crate) fn integer(&self) -> Option<i128> {
+        match self {
+            Value::Int(i) => Some(*i),
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "checked to be integral and in range first"
+            )]
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e30 => Some(*f as i128),
+            Value::Text(t) => {
+                let t = t.trim();
+                let digits = t.strip_prefix('-').unwrap_or(t);
+                (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| t.parse().ok())
+                    .flatten()
+            }
+            _ => None,
+        }
+    }
+
+    /// The value as a boolean: YAML booleans, and the text `true` or `false`.
+    pub(crate) fn boolean(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Text(t) if t.trim() == "true" => Some(true),
+            Value::Text(t) if t.trim() == "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// What was found, for messages: `` `abc` ``, `a list`, `nothing`.
+    pub(crate) fn found(&self) -> String {
+        match self {
+            Value::Int(i) => format!("`{i}`"),
+            Value::Float(f) => format!("`{f}`"),
+            Value::Bool(b) => format!("`{b}`"),
+            Value::Text(t) => crate::identity::found_text(t),
+            Value::Null => "nothing".into(),
+            Value::List => "a list".into(),
+            Value::Map => "a mapping".into(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+                Ok(Value::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Int(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+                Ok(Value::Int(v.into()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+                Ok(Value::Int(v))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+                Ok(i128::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::Float(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::Text(v.to_owned()))
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+                Value::deserialize(d)
+            }
+            // Consumed through `Value` itself, not `IgnoredAny`: the unknown-key collector
+            // would report every ignored element as an unknown key.
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+                while a.next_element::<Value>()?.is_some() {}
+                Ok(Value::List)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+                while a.next_entry::<Value, Value>()?.is_some() {}
+                Ok(Value::Map)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A mapping with free keys (hosts, components, labels, …) that keeps the first value of a
+/// repeated key and remembers that it saw one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Map<V> {
+    entries: IndexMap<String, V>,
+    repeated: bool,
+}
+
+impl<V> Default for Map<V> {
+    fn default() -> Self {
+        Self {
+            entries: IndexMap::new(),
+            repeated: false,
+        }
+    }
+}
+
+impl<V> Map<V> {
+    /// Whether a key appeared more than once.
+    pub(crate) fn repeated(&self) -> bool {
+        self.repeated
+    }
+
+    /// The entries, in file order.
+    pub(crate) fn into_inner(self) -> IndexMap<String, V> {
+        self.entries
+    }
+}
+
+impl<V> From<IndexMap<String, V>> for Map<V> {
+    fn from(entries: IndexMap<String, V>) -> Self {
+        Self {
+            entries,
+            repeated: false,
+        }
+    }
+}
+
+impl<V> std::ops::Deref for Map<V> {
+    type Target = IndexMap<String, V>;
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+impl<V> IntoIterator for Map<V> {
+    type Item = (String, V);
+    type IntoIter = indexmap::map::IntoIter<String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a Map<V> {
+    type Item = (&'a String, &'a V);
+    type IntoIter = indexmap::map::Iter<'a, String, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<V> {
+            type Value = Map<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Map<V>, A::Error> {
+                let mut map = Map::default();
+                while let Some(key) = a.next_key::<String>()? {
+                    let value = a.next_value::<V>()?;
+                    if map.entries.contains_key(&key) {
+                        map.repeated = true;
+                    } else {
+                        map.entries.insert(key, value);
+                    }
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+impl RawConfig {
+    /// Whether the document set nothing at all (empty, only comments, `{}`).
+    pub(crate) fn is_blank(&self) -> bool {
+        let i = &self.inventory;
+        let d = &i.defaults;
+        let defaults_blank = d.address.is_none()
+            && d.port.is_none()
+            && d.user.is_none()
+            && d.become_.is_none()
+            && d.transport.is_none()
+            && d.package_manager.is_none()
+            && d.labels.is_empty();
+        defaults_blank
+            && i.hosts.is_empty()
+            && i.groups.is_empty()
+            && i.import.is_empty()
+            && i.ssh.is_none()
+            && i.concurrency.is_none()
+            && self.components.is_empty()
+            && self.patch.is_none()
+            && self.change.is_none()
+            && self.events.is_none()
+            && self.store.is_none()
+    }
+
+    /// Whether any mapping with free keys repeated a key (repeated struct fields make the
+    /// typed pass fail instead).
+    pub(crate) fn repeated_keys(&self) -> bool {
+        let hosts = |i: &RawInventory| {
+            i.hosts.repeated()
+                || i.groups.repeated()
+                || i.defaults.labels.repeated()
+                || i.hosts.values().any(|h| h.labels.repeated())
+        };
+        let checks = |c: &RawComponent| {
+            c.checks
+                .iter()
+                .any(|k| k.http.as_ref().is_some_and(|h| h.headers.repeated()))
+        };
+        hosts(&self.inventory)
+            || self.components.repeated()
+            || self.components.values().any(checks)
+            || self.events.as_ref().is_some_and(|e| e.sinks.repeated())
+    }
 }

@@ -3,7 +3,9 @@
 
 use crate::model::Host;
 use indexmap::IndexMap;
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 /// A compiled selector. All terms must match.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +21,9 @@ enum Term {
     Glob(glob::Pattern),
     Label(String, String),
     Group(String),
-    /// An explicit member list (groups imported from Ansible).
-    Members(Vec<String>),
+    /// An explicit member list (groups imported from Ansible), a set: groups of 100,000
+    /// hosts are matched host by host.
+    Members(Arc<HashSet<String>>),
 }
 
 /// Why a selector did not parse.
@@ -86,7 +89,7 @@ impl Selector {
     pub fn members(names: Vec<String>) -> Self {
         Self {
             text: names.join("|"),
-            terms: vec![Term::Members(names)],
+            terms: vec![Term::Members(Arc::new(names.into_iter().collect()))],
         }
     }
 

@@ -2,14 +2,17 @@
 
 use crate::ansible;
 use crate::diag::{Problem, SourceFile, closest};
+use crate::identity::{self, Field};
 use crate::keys::CHECK_KINDS;
 use crate::model::*;
 use crate::raw::*;
+use crate::redact::redact_userinfo;
 use crate::selector::Selector;
 use crate::source::{Seg, SourceMap, p};
 use crate::template::{Template, TemplateError, VARIABLES};
 use indexmap::IndexMap;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,41 +24,24 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Most retries accepted for one check.
 const MAX_RETRIES: u32 = 10;
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`, for anything that prints a URL
-/// from the config (messages end up in CI logs).
-pub fn redact_userinfo(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else {
-        return text.to_owned();
-    };
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!(
-                "{}{}:***{}",
-                &text[..scheme_end + 3],
-                &rest[..colon],
-                &rest[at..]
-            ),
-            None => text.to_owned(),
-        },
-        None => text.to_owned(),
-    }
-}
-
 pub(crate) struct Validator<'a> {
     pub(crate) src: &'a Arc<SourceFile>,
-    pub(crate) map: &'a SourceMap,
     pub(crate) problems: Vec<Problem>,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    /// The file's span index: built the first time a problem needs a place.
+    fn map(&self) -> &'a SourceMap {
+        let src: &'a SourceFile = self.src;
+        src.index()
+    }
+
     fn at(&self, problem: Problem, path: &[Seg]) -> Problem {
-        problem.at(self.src, self.map.nearest(path))
+        problem.at(self.src, self.map().nearest(path))
     }
 
     fn at_key(&self, problem: Problem, path: &[Seg]) -> Problem {
-        let span = self.map.key(path).or_else(|| self.map.nearest(path));
+        let span = self.map().key(path).or_else(|| self.map().nearest(path));
         problem.at(self.src, span)
     }
 
@@ -100,6 +86,100 @@ impl Validator<'_> {
         }
     }
 
+    /// A whole number in `range` at `path` (named by its last key); `None` after an error.
+    fn number<T: TryFrom<i128>>(
+        &mut self,
+        path: &[Seg],
+        value: &Value,
+        range: RangeInclusive<i128>,
+    ) -> Option<T> {
+        match value.integer() {
+            Some(n) if range.contains(&n) => T::try_from(n).ok(),
+            _ => {
+                let what = match (*range.start(), *range.end()) {
+                    (lo, hi) if hi >= i128::from(u32::MAX) => {
+                        format!("a whole number of at least {lo}")
+                    }
+                    (lo, hi) => format!("a number from {lo} to {hi}"),
+                };
+                self.error(
+                    path,
+                    "config::type",
+                    format!(
+                        "`{}` must be {what}, found {}",
+                        key_name(path),
+                        value.found()
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// `true` or `false` at `path`; `None` after an error.
+    fn flag(&mut self, path: &[Seg], value: &Value) -> Option<bool> {
+        let b = value.boolean();
+        if b.is_none() {
+            self.error(
+                path,
+                "config::type",
+                format!(
+                    "`{}` must be true or false, found {}",
+                    key_name(path),
+                    value.found()
+                ),
+                None,
+            );
+        }
+        b
+    }
+
+    /// An optional number: `default` when absent, `None` after an error.
+    fn number_or<T: TryFrom<i128>>(
+        &mut self,
+        path: &[Seg],
+        value: Option<&Value>,
+        range: RangeInclusive<i128>,
+        default: T,
+    ) -> Option<T> {
+        match value {
+            Some(v) => self.number(path, v, range),
+            None => Some(default),
+        }
+    }
+
+    /// An optional flag: `default` when absent, `None` after an error.
+    fn flag_or(&mut self, path: &[Seg], value: Option<&Value>, default: bool) -> Option<bool> {
+        match value {
+            Some(v) => self.flag(path, v),
+            None => Some(default),
+        }
+    }
+
+    /// Every key repeated within one mapping, each located, with where it first appears.
+    pub(crate) fn duplicates(&mut self) {
+        for d in self.map().duplicates() {
+            let place = crate::source::path_string(&d.parent);
+            let message = if place.is_empty() {
+                format!("key `{}` appears twice", d.key)
+            } else {
+                format!("key `{}` appears twice in `{place}`", d.key)
+            };
+            let first = d
+                .first
+                .map(|s| self.src.line_col(s.offset))
+                .map(|(l, c)| format!(" (first at line {l}, column {c})"))
+                .unwrap_or_default();
+            let pr = Problem::error("config::duplicate-key", message)
+                .hint(format!(
+                    "a mapping holds each key once{first}; remove or merge one of them"
+                ))
+                .at(self.src, d.span);
+            self.problems.push(pr);
+        }
+    }
+
     fn template(&mut self, path: &[Seg], text: &str) -> Option<Template> {
         match Template::parse(text) {
             Ok(t) => Some(t),
@@ -129,8 +209,11 @@ impl Validator<'_> {
     }
 
     pub(crate) fn config(&mut self, raw: RawConfig, path: &Path) -> Option<Config> {
+        let blank = raw.is_blank() && self.problems.is_empty();
         let inventory = self.inventory(raw.inventory, path);
-        let components = self.components(raw.components, &inventory);
+        // A selector that matches no host says nothing while the inventory itself is broken.
+        let inventory_ok = !self.has_errors();
+        let components = self.components(raw.components.into_inner(), &inventory, inventory_ok);
         let patch = raw
             .patch
             .as_ref()
@@ -158,6 +241,7 @@ impl Validator<'_> {
                 Some("use sqlite:PATH or postgres://USER@HOST/DB".into()),
             );
         }
+        self.emptiness(blank, &components);
         Some(Config {
             path: path.to_owned(),
             inventory,
@@ -169,15 +253,63 @@ impl Validator<'_> {
         })
     }
 
+    /// An empty document (no keys at all) is an error; a configuration without components
+    /// (`fearless check` would pass with "0 checks") or whose components have no check is
+    /// a warning: the inventory alone still serves `hosts`, `packages` and `patch`.
+    fn emptiness(&mut self, blank: bool, components: &IndexMap<String, Component>) {
+        let start = Some(crate::source::Span { offset: 0, len: 0 });
+        let errors = self.has_errors();
+        let (severity, code, message, hint, span) = if blank {
+            (
+                crate::Severity::Error,
+                "config::empty",
+                "the configuration is empty",
+                "start from examples/fearless.yaml: an `inventory` of hosts and `components` with checks",
+                start,
+            )
+        } else if errors {
+            // Components with errors were left out; "no components" would only confuse.
+            return;
+        } else if components.is_empty() {
+            (
+                crate::Severity::Warning,
+                "config::no-components",
+                "the configuration defines no components: `fearless check` has nothing to test",
+                "add `components` with checks; the inventory alone serves `fearless hosts`, `packages` and `patch`",
+                self.map().key(&p!["inventory"]).or(start),
+            )
+        } else if components.values().all(|c| c.checks.is_empty()) {
+            (
+                crate::Severity::Warning,
+                "config::no-checks",
+                "no component has a check: `fearless check` has nothing to test",
+                "add `checks` to the components (http, tcp, command, service, …)",
+                self.map().key(&p!["components"]),
+            )
+        } else {
+            return;
+        };
+        let mut pr = Problem::error(code, message).hint(hint).at(self.src, span);
+        pr.severity = severity;
+        self.problems.push(pr);
+    }
+
     fn inventory(&mut self, raw: RawInventory, config_path: &Path) -> Inventory {
         let base = config_path.parent().unwrap_or(Path::new("."));
         let defaults = raw.defaults;
         self.host_fields(&p!["inventory", "defaults"], &defaults);
+        // A host without an address is reached by its name: a name that is not a valid
+        // address is caught with the name itself.
         let mut hosts = IndexMap::new();
         for (name, fields) in &raw.hosts {
             let path = p!["inventory", "hosts", name];
-            self.host_fields(&path, fields);
-            if let Some(h) = resolve_host(name, fields, &defaults) {
+            let mut ok = self.host_fields(&path, fields);
+            if let Err(msg) = identity::check(Field::HostName, name) {
+                let pr = self.at_key(Problem::error("config::host-name", msg), &path);
+                self.problems.push(pr);
+                ok = false;
+            }
+            if ok && let Some(h) = resolve_host(name, fields, &defaults) {
                 hosts.insert(name.clone(), h);
             }
         }
@@ -221,16 +353,7 @@ impl Validator<'_> {
                             );
                             continue;
                         }
-                        let fields = RawHostFields {
-                            address: ah.address,
-                            port: ah.port,
-                            user: ah.user,
-                            become_: ah.become_.then(|| "sudo".to_owned()),
-                            transport: None,
-                            package_manager: None,
-                            labels: ah.labels,
-                        };
-                        if let Some(h) = resolve_host(&name, &fields, &defaults) {
+                        if let Some(h) = ansible_host(&name, ah, &defaults) {
                             hosts.insert(name, h);
                         }
                     }
@@ -328,19 +451,14 @@ impl Validator<'_> {
                 }
             }
         }
-        let concurrency = match raw.concurrency {
-            Some(0) => {
-                self.error(
-                    &p!["inventory", "concurrency"],
-                    "config::range",
-                    "concurrency must be at least 1",
-                    None,
-                );
-                1
-            }
-            Some(n) => n as usize,
-            None => 32,
-        };
+        let concurrency = self
+            .number_or(
+                &p!["inventory", "concurrency"],
+                raw.concurrency.as_ref(),
+                1..=i128::from(u32::MAX),
+                32usize,
+            )
+            .unwrap_or(1);
         Inventory {
             hosts,
             groups,
@@ -349,7 +467,9 @@ impl Validator<'_> {
         }
     }
 
-    fn host_fields(&mut self, path: &[Seg], f: &RawHostFields) {
+    /// Check one host's keys (or the defaults'); `false` when any is wrong.
+    fn host_fields(&mut self, path: &[Seg], f: &RawHostFields) -> bool {
+        let before = self.problems.len();
         if let Some(t) = &f.transport {
             match t.as_str() {
                 "ssh" | "local" => {}
@@ -394,28 +514,55 @@ impl Validator<'_> {
                 Some("the only method is `sudo` (run as `sudo -n`)".into()),
             );
         }
-        if let Some(a) = &f.address
-            && (a.trim().is_empty() || a.contains(char::is_whitespace))
-        {
-            self.error(
-                &[path, &p!["address"]].concat(),
-                "config::address",
-                format!("invalid address `{a}`"),
-                None,
-            );
+        for (key, field, value) in [
+            ("address", Field::Address, &f.address),
+            ("user", Field::User, &f.user),
+        ] {
+            if let Some(v) = value
+                && let Err(msg) = identity::check(field, v)
+            {
+                self.error(&[path, &p![key]].concat(), "config::host-field", msg, None);
+            }
         }
+        if let Some(port) = &f.port {
+            let _: Option<u16> = self.number(&[path, &p!["port"]].concat(), port, 1..=65535);
+        }
+        for (k, v) in &f.labels {
+            if k.chars().chain(v.chars()).any(char::is_control) {
+                self.error(
+                    &[path, &p!["labels", k]].concat(),
+                    "config::label",
+                    format!("label `{k}` contains a control character (a line break, escape, …)"),
+                    Some("labels are one line of text".into()),
+                );
+            }
+        }
+        self.problems.len() == before
+    }
+
+    fn has_errors(&self) -> bool {
+        self.problems
+            .iter()
+            .any(|p| p.severity == crate::Severity::Error)
     }
 
     fn components(
         &mut self,
         raw: IndexMap<String, RawComponent>,
         inv: &Inventory,
+        inventory_ok: bool,
     ) -> IndexMap<String, Component> {
         let names: Vec<String> = raw.keys().cloned().collect();
         let mut out = IndexMap::new();
         for (name, rc) in raw {
             let path = p!["components", &name];
-            let runs_on = match (&rc.runs_on, rc.external) {
+            let external_flag = self.flag_or(
+                &p!["components", &name, "external"],
+                rc.external.as_ref(),
+                false,
+            );
+            let external = external_flag.unwrap_or(false);
+            let runs_on = match (&rc.runs_on, external) {
                 (Some(text), false) => match Selector::parse(text) {
                     Ok(sel) => {
                         for g in sel.groups() {
@@ -430,7 +577,7 @@ impl Validator<'_> {
                                 );
                             }
                         }
-                        if inv.select(&sel).is_empty() {
+                        if inventory_ok && inv.select(&sel).is_empty() {
                             self.warn(
                                 &p!["components", &name, "runs_on"],
                                 "config::empty-selector",
@@ -459,6 +606,8 @@ impl Validator<'_> {
                     );
                     None
                 }
+                // `external` itself is wrong: that error says it all.
+                (None, false) if external_flag.is_none() => None,
                 (None, false) => {
                     self.error(
                         &path,
@@ -489,7 +638,7 @@ impl Validator<'_> {
             let mut seen: HashMap<String, usize> = HashMap::new();
             for (i, check) in rc.checks.into_iter().enumerate() {
                 let cpath = p!["components", &name, "checks", i];
-                if let Some(cs) = self.check(&cpath, check, rc.external) {
+                if let Some(cs) = self.check(&cpath, check, external) {
                     if let Some(first) = seen.insert(cs.name.clone(), i) {
                         self.error(&[&cpath[..], &p!["name"]].concat(), "config::duplicate-check", format!("check name `{}` is used twice in `{name}` (also at checks[{first}])", cs.name), None);
                     }
@@ -503,7 +652,7 @@ impl Validator<'_> {
                     description: rc.description,
                     runs_on,
                     depends_on: rc.depends_on,
-                    external: rc.external,
+                    external,
                     checks,
                 },
             );
@@ -644,15 +793,18 @@ impl Validator<'_> {
             );
             return None;
         }
-        if rc.retries.is_some_and(|r| r > MAX_RETRIES) {
-            self.error(
-                &sub("retries"),
-                "config::range",
-                format!("at most {MAX_RETRIES} retries"),
-                Some("a check that needs more retries is telling you something".into()),
-            );
-            return None;
-        }
+        let retries = match &rc.retries {
+            Some(r) if r.integer().is_some_and(|n| n > i128::from(MAX_RETRIES)) => {
+                self.error(
+                    &sub("retries"),
+                    "config::range",
+                    format!("at most {MAX_RETRIES} retries"),
+                    Some("a check that needs more retries is telling you something".into()),
+                );
+                return None;
+            }
+            r => self.number_or(&sub("retries"), r.as_ref(), 0..=i128::from(MAX_RETRIES), 0)?,
+        };
         let kpath = sub(kind_name);
         let kind = self.kind(
             &kpath, rc.http, rc.tcp, rc.dns, rc.tls, rc.command, rc.process, rc.service,
@@ -688,7 +840,7 @@ impl Validator<'_> {
         Some(CheckSpec {
             name,
             timeout,
-            retries: rc.retries.unwrap_or(0),
+            retries,
             on,
             kind,
         })
@@ -714,46 +866,48 @@ impl Validator<'_> {
         amqp: Option<RawAmqp>,
         sql: Option<RawSql>,
     ) -> Option<CheckKind> {
+        // Every key of the kind is checked before the first error returns, so that all
+        // problems of a check are reported together.
         let sub = |k: &str| [path, &p![k]].concat();
         if let Some(h) = http {
-            let url = self.url(&sub("url"), &h.url, &["http", "https"])?;
-            let mut headers = IndexMap::new();
+            let url = self.url(&sub("url"), &h.url, &["http", "https"]);
+            let mut headers = Some(IndexMap::new());
             for (k, v) in &h.headers {
-                headers.insert(
-                    k.clone(),
-                    self.template(&[&sub("headers")[..], &p![k]].concat(), v)?,
-                );
+                let hpath = [&sub("headers")[..], &p![k]].concat();
+                let header = self.header(&hpath, k, v);
+                headers = headers.zip(header).map(|(mut all, t)| {
+                    all.insert(k.clone(), t);
+                    all
+                });
             }
-            let status = h.status.unwrap_or(200);
-            if !(100..=599).contains(&status) {
-                self.error(
-                    &sub("status"),
-                    "config::range",
-                    format!("HTTP status {status} is not between 100 and 599"),
-                    None,
-                );
-                return None;
-            }
+            let status = self.number_or(&sub("status"), h.status.as_ref(), 100..=599, 200);
             let method = h
                 .method
                 .unwrap_or_else(|| "GET".into())
                 .to_ascii_uppercase();
-            if !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+            let method = if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
                 self.error(
                     &sub("method"),
                     "config::http-method",
-                    format!("invalid HTTP method `{method}`"),
-                    None,
+                    if method.is_empty() {
+                        "HTTP method is empty".to_owned()
+                    } else {
+                        format!("invalid HTTP method `{method}`")
+                    },
+                    Some("write a method such as GET, HEAD or POST".into()),
                 );
-                return None;
-            }
+                None
+            } else {
+                Some(method)
+            };
+            let insecure = self.flag_or(&sub("insecure"), h.insecure.as_ref(), false);
             return Some(CheckKind::Http(HttpCheck {
-                url,
-                method,
-                status,
+                url: url?,
+                method: method?,
+                status: status?,
                 body: h.body,
-                headers,
-                insecure: h.insecure.unwrap_or(false),
+                headers: headers?,
+                insecure: insecure?,
             }));
         }
         if let Some(t) = tcp {
@@ -762,28 +916,30 @@ impl Validator<'_> {
             }));
         }
         if let Some(d) = dns {
-            let name = self.template(&sub("name"), &d.name)?;
+            let name = self.dns_name(&sub("name"), &d.name);
             let record_type = d
                 .record_type
                 .unwrap_or_else(|| "A".into())
                 .to_ascii_uppercase();
             const TYPES: &[&str] = &["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "PTR", "SOA"];
-            if !TYPES.contains(&record_type.as_str()) {
+            let record_type = if TYPES.contains(&record_type.as_str()) {
+                Some(record_type)
+            } else {
                 self.error(
                     &sub("type"),
                     "config::dns-type",
                     format!("unknown DNS record type `{record_type}`"),
                     Some(format!("expected one of {}", TYPES.join(", "))),
                 );
-                return None;
-            }
+                None
+            };
             let server = match &d.server {
-                None => None,
+                None => Some(None),
                 Some(s) => match s
                     .parse::<std::net::SocketAddr>()
                     .or_else(|_| format!("{s}:53").parse())
                 {
-                    Ok(a) => Some(a),
+                    Ok(a) => Some(Some(a)),
                     Err(_) => {
                         self.error(
                             &sub("server"),
@@ -794,38 +950,50 @@ impl Validator<'_> {
                                     .into(),
                             ),
                         );
-                        return None;
+                        None
                     }
                 },
             };
             return Some(CheckKind::Dns(DnsCheck {
-                name,
-                record_type,
-                server,
+                name: name?,
+                record_type: record_type?,
+                server: server?,
                 expect: d.expect,
             }));
         }
         if let Some(t) = tls {
-            let address = self.host_port(&sub("address"), &t.address)?;
+            let address = self.host_port(&sub("address"), &t.address);
             let server_name = match &t.server_name {
-                Some(s) => Some(self.template(&sub("server_name"), s)?),
-                None => None,
+                Some(s) => self.dns_name(&sub("server_name"), s).map(Some),
+                None => Some(None),
             };
+            let min_days = self.number_or(
+                &sub("min_days"),
+                t.min_days.as_ref(),
+                0..=i128::from(u32::MAX),
+                14,
+            );
             return Some(CheckKind::Tls(TlsCheck {
-                address,
-                server_name,
-                min_days: t.min_days.unwrap_or(14),
+                address: address?,
+                server_name: server_name?,
+                min_days: min_days?,
             }));
         }
         if let Some(c) = command {
+            let mut run = Some(Vec::new());
             if c.run.is_empty() {
                 self.error(&sub("run"), "config::command", "`run` needs at least the program to run", Some("write argv as a list: run: [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\"]".into()));
-                return None;
+                run = None;
             }
-            let mut run = Vec::new();
             for (i, a) in c.run.iter().enumerate() {
-                run.push(self.template(&[&sub("run")[..], &p![i]].concat(), a)?);
+                let apath = [&sub("run")[..], &p![i]].concat();
+                let arg = self.argv(&apath, a).and_then(|()| self.template(&apath, a));
+                run = run.zip(arg).map(|(mut all, a)| {
+                    all.push(a);
+                    all
+                });
             }
+            let mut regexes_ok = true;
             for (key, re) in [("stdout", &c.stdout), ("stderr", &c.stderr)] {
                 if let Some(re) = re
                     && let Err(e) = regex_syntax::Parser::new().parse(re)
@@ -836,74 +1004,96 @@ impl Validator<'_> {
                         format!("invalid regular expression: {}", first_line(&e.to_string())),
                         None,
                     );
-                    return None;
+                    regexes_ok = false;
                 }
             }
-            return Some(CheckKind::Command(CommandCheck {
+            let exit = self.number_or(&sub("exit"), c.exit.as_ref(), 0..=255, 0);
+            let nagios = self.flag_or(&sub("nagios"), c.nagios.as_ref(), false);
+            let (run, exit, nagios) = (run?, exit?, nagios?);
+            return regexes_ok.then_some(CheckKind::Command(CommandCheck {
                 run,
-                exit: c.exit.unwrap_or(0),
+                exit,
                 stdout: c.stdout,
                 stderr: c.stderr,
-                nagios: c.nagios.unwrap_or(false),
+                nagios,
             }));
         }
         if let Some(pr) = process {
+            let mut ok = self.argv(&sub("name"), &pr.name).is_some();
             if pr.name.trim().is_empty() {
                 self.error(&sub("name"), "config::empty", "process name is empty", None);
-                return None;
+                ok = false;
             }
-            return Some(CheckKind::Process(ProcessCheck {
+            if let Some(u) = &pr.user {
+                ok &= self.argv(&sub("user"), u).is_some();
+            }
+            let min = self.number_or(&sub("min"), pr.min.as_ref(), 0..=i128::from(u32::MAX), 1);
+            let min = min?;
+            return ok.then_some(CheckKind::Process(ProcessCheck {
                 name: pr.name,
-                min: pr.min.unwrap_or(1),
+                min,
                 user: pr.user,
             }));
         }
         if let Some(s) = service {
-            return Some(CheckKind::Service(ServiceCheck {
+            let mut ok = self.argv(&sub("name"), &s.name).is_some();
+            if s.name.trim().is_empty() {
+                self.error(&sub("name"), "config::empty", "service name is empty", None);
+                ok = false;
+            }
+            for (key, v) in [("pidfile", &s.pidfile), ("process", &s.process)] {
+                if let Some(v) = v {
+                    ok &= self.argv(&sub(key), v).is_some();
+                }
+            }
+            return ok.then_some(CheckKind::Service(ServiceCheck {
                 name: s.name,
                 pidfile: s.pidfile,
                 process: s.process,
             }));
         }
         if let Some(pk) = package {
-            if !valid_package_name(&pk.name) {
+            let name_ok = valid_package_name(&pk.name);
+            if !name_ok {
                 self.error(
                     &sub("name"),
                     "config::package-name",
                     format!("invalid package name `{}`", pk.name),
-                    None,
+                    Some("package names are letters, digits and + - . _ :".into()),
                 );
-                return None;
             }
             let version = match &pk.version {
                 Some(v) => match parse_constraint(v) {
-                    Ok(c) => c,
+                    Ok(c) => Some(c),
                     Err(msg) => {
                         self.error(&sub("version"), "config::version", msg, Some("write constraints like \">= 1.1, < 2\" (operators <, <=, =, !=, >=, >)".into()));
-                        return None;
+                        None
                     }
                 },
-                None => Vec::new(),
+                None => Some(Vec::new()),
             };
-            return Some(CheckKind::Package(PackageCheck {
+            let version = version?;
+            return name_ok.then_some(CheckKind::Package(PackageCheck {
                 name: pk.name,
                 version,
             }));
         }
         if let Some(f) = file {
-            let path_t = self.template(&sub("path"), &f.path)?;
-            if !f.path.starts_with('/') && !f.path.starts_with('{') {
+            let path_t = self
+                .argv(&sub("path"), &f.path)
+                .and_then(|()| self.template(&sub("path"), &f.path));
+            let absolute = f.path.starts_with('/') || f.path.starts_with('{');
+            if !absolute {
                 self.error(
                     &sub("path"),
                     "config::path",
                     format!("file path `{}` must be absolute", f.path),
                     None,
                 );
-                return None;
             }
             let mode = match &f.mode {
                 Some(m) => match u32::from_str_radix(m.trim_start_matches("0o"), 8) {
-                    Ok(v) if v <= 0o7777 => Some(v),
+                    Ok(v) if v <= 0o7777 => Some(Some(v)),
                     _ => {
                         self.error(
                             &sub("mode"),
@@ -911,31 +1101,50 @@ impl Validator<'_> {
                             format!("invalid file mode `{m}`"),
                             Some("write an octal mode as a string: \"0644\"".into()),
                         );
-                        return None;
+                        None
                     }
                 },
-                None => None,
+                None => Some(None),
             };
-            return Some(CheckKind::File(FileCheck {
+            let mut ok = absolute;
+            for (key, v) in [("owner", &f.owner), ("contains", &f.contains)] {
+                if let Some(v) = v {
+                    ok &= self.argv(&sub(key), v).is_some();
+                }
+            }
+            let exists = self.flag_or(&sub("exists"), f.exists.as_ref(), true);
+            let (path_t, mode, exists) = (path_t?, mode?, exists?);
+            return ok.then_some(CheckKind::File(FileCheck {
                 path: path_t,
-                exists: f.exists.unwrap_or(true),
+                exists,
                 mode,
                 owner: f.owner,
                 contains: f.contains,
             }));
         }
         if let Some(po) = port {
-            if po.port == 0 {
-                self.error(&sub("port"), "config::range", "port 0 is not a port", None);
-                return None;
-            }
+            let number = match &po.port {
+                Some(v) => self.number(&sub("port"), v, 1..=65535),
+                None => {
+                    self.error(
+                        path,
+                        "config::missing-key",
+                        "`port` check needs `port`",
+                        Some("write the TCP port that must be listening, e.g. `port: 5432`".into()),
+                    );
+                    None
+                }
+            };
             let address = match &po.address {
-                Some(a) => Some(self.template(&sub("address"), a)?),
-                None => None,
+                Some(a) => self
+                    .argv(&sub("address"), a)
+                    .and_then(|()| self.template(&sub("address"), a))
+                    .map(Some),
+                None => Some(None),
             };
             return Some(CheckKind::Port(PortCheck {
-                port: po.port,
-                address,
+                port: number?,
+                address: address?,
             }));
         }
         if let Some(a) = amqp {
@@ -944,12 +1153,14 @@ impl Validator<'_> {
             }));
         }
         if let Some(s) = sql {
-            let url = self.url(&sub("url"), &s.url, &["postgres", "postgresql"])?;
+            let url = self.url(&sub("url"), &s.url, &["postgres", "postgresql"]);
+            let mut query_ok = self.argv(&sub("query"), &s.query).is_some();
             if s.query.trim().is_empty() {
                 self.error(&sub("query"), "config::empty", "sql query is empty", None);
-                return None;
+                query_ok = false;
             }
-            return Some(CheckKind::Sql(SqlCheck {
+            let url = url?;
+            return query_ok.then_some(CheckKind::Sql(SqlCheck {
                 url,
                 query: s.query,
                 expect: s.expect,
@@ -958,51 +1169,153 @@ impl Validator<'_> {
         None
     }
 
+    /// Text that becomes a command argument (or a query) on its way: no NUL byte, which no
+    /// argv and no PostgreSQL query can carry.
+    fn argv(&mut self, path: &[Seg], text: &str) -> Option<()> {
+        if text.contains('\0') {
+            self.error(
+                path,
+                "config::nul",
+                format!(
+                    "`{}` contains a NUL byte (\\0), which a command's arguments cannot carry",
+                    key_name(path)
+                ),
+                Some("remove the \\0 escape from the value".into()),
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    /// An HTTP header: a token name (RFC 9110) and a value template without CR, LF or
+    /// other control characters (tab allowed), so no header can be split or injected.
+    fn header(&mut self, path: &[Seg], name: &str, value: &str) -> Option<Template> {
+        const TCHAR: &str = "!#$%&'*+-.^_`|~";
+        let bad_name = name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || TCHAR.contains(c));
+        if bad_name {
+            let pr = self.at_key(
+                Problem::error(
+                    "config::header",
+                    format!(
+                        "HTTP header name `{name}` is not a valid token (letters, digits and {TCHAR}; no spaces, colons or line breaks)"
+                    ),
+                ),
+                path,
+            );
+            self.problems.push(pr);
+        }
+        let bad_value = value.chars().find(|c| c.is_control() && *c != '\t');
+        if let Some(c) = bad_value {
+            self.error(
+                path,
+                "config::header",
+                format!(
+                    "HTTP header `{name}` has the control character `{}` in its value",
+                    fearless_io::escape_terminal(&c.to_string())
+                ),
+                Some("a header value is one line: no CR, LF or NUL".into()),
+            );
+        }
+        let t = self.template(path, value);
+        if bad_name || bad_value.is_some() {
+            return None;
+        }
+        t
+    }
+
+    /// A DNS name (or TLS server name) template: not empty, no whitespace or control
+    /// characters once host variables are filled in.
+    fn dns_name(&mut self, path: &[Seg], text: &str) -> Option<Template> {
+        let t = self.template(path, text)?;
+        let probe = t.expand(Some(&sample_host()));
+        let problem = if probe.trim().is_empty() {
+            Some(format!("`{}` is empty", key_name(path)))
+        } else {
+            probe
+                .chars()
+                .find(|c| c.is_whitespace() || c.is_control())
+                .map(|c| {
+                    format!(
+                        "`{}` contains {}, which no DNS name can",
+                        key_name(path),
+                        if c == ' ' {
+                            "a space".to_owned()
+                        } else {
+                            format!("`{}`", fearless_io::escape_terminal(&c.to_string()))
+                        }
+                    )
+                })
+        };
+        match problem {
+            Some(msg) => {
+                self.error(
+                    path,
+                    "config::dns-name",
+                    msg,
+                    Some("write a host name such as db.internal or {host.address}".into()),
+                );
+                None
+            }
+            None => Some(t),
+        }
+    }
+
+    /// A URL template with one of `schemes` and a host (checked on a sample expansion).
     fn url(&mut self, path: &[Seg], text: &str, schemes: &[&str]) -> Option<Template> {
         let t = self.template(path, text)?;
-        let text = &redact_userinfo(text);
         let probe = t.expand(Some(&sample_host()));
-        match url::Url::parse(&probe) {
-            Ok(u)
-                if schemes.contains(&u.scheme()) && u.host_str().is_some_and(|h| !h.is_empty()) =>
-            {
-                Some(t)
-            }
-            Ok(u) if !schemes.contains(&u.scheme()) => {
-                self.error(
-                    path,
-                    "config::url",
-                    format!("URL scheme `{}` is not supported here", u.scheme()),
-                    Some(format!(
-                        "use {}",
-                        schemes
-                            .iter()
-                            .map(|s| format!("{s}://"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    )),
-                );
-                None
-            }
-            Ok(_) => {
-                self.error(
-                    path,
-                    "config::url",
-                    format!("URL `{text}` has no host"),
-                    None,
-                );
-                None
-            }
-            Err(e) => {
-                self.error(
-                    path,
-                    "config::url",
-                    format!("malformed URL `{text}`: {e}"),
-                    Some(format!("expected {}://host[:port]/…", schemes[0])),
-                );
-                None
-            }
+        self.check_url(path, text, &probe, schemes).then_some(t)
+    }
+
+    /// A literal URL (no templates) with one of `schemes` and a host.
+    fn plain_url(&mut self, path: &[Seg], text: &str, schemes: &[&str]) -> Option<String> {
+        self.check_url(path, text, text, schemes)
+            .then(|| text.to_owned())
+    }
+
+    /// Whether `probe` (the URL as it will be used) parses with one of `schemes` and a host;
+    /// messages show `written` with its password redacted.
+    fn check_url(&mut self, path: &[Seg], written: &str, probe: &str, schemes: &[&str]) -> bool {
+        let shown = redact_userinfo(written);
+        // The URL parser drops tabs and line breaks; what runs must be what is written.
+        if let Some(c) = written.chars().find(|c| c.is_control()) {
+            self.error(
+                path,
+                "config::url",
+                format!(
+                    "URL `{shown}` contains the control character `{}`",
+                    fearless_io::escape_terminal(&c.to_string())
+                ),
+                Some("write the URL on one line, without control characters".into()),
+            );
+            return false;
         }
+        let (message, hint) = match url::Url::parse(probe) {
+            Ok(u) if !schemes.contains(&u.scheme()) => (
+                format!("URL scheme `{}` is not supported here", u.scheme()),
+                Some(format!(
+                    "use {}",
+                    schemes
+                        .iter()
+                        .map(|s| format!("{s}://"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )),
+            ),
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+                (format!("URL `{shown}` has no host"), None)
+            }
+            Ok(_) => return true,
+            Err(e) => (
+                format!("malformed URL `{shown}`: {e}"),
+                Some(format!("expected {}://host[:port]/…", schemes[0])),
+            ),
+        };
+        self.error(path, "config::url", message, hint);
+        false
     }
 
     fn host_port(&mut self, path: &[Seg], text: &str) -> Option<Template> {
@@ -1042,61 +1355,73 @@ impl Validator<'_> {
                 })
                 .collect();
         }
-        if let Some(n) = raw.max_failed_hosts {
+        if let Some(n) = raw.max_failed_hosts.as_ref().and_then(|v| {
+            self.number(
+                &p!["patch", "max_failed_hosts"],
+                v,
+                0..=i128::from(u32::MAX),
+            )
+        }) {
             policy.max_failed_hosts = n;
         }
         policy.exclude.clone_from(&raw.exclude);
         if let Some(d) = &raw.failure_domain {
             d.trim().clone_into(&mut policy.failure_domain);
         }
-        policy.rollback_auto = raw.rollback.as_deref() != Some("manual");
-        match raw.rollback_scope.as_deref() {
-            None | Some("hosts") => {}
-            Some("wave") => policy.rollback_wave = true,
-            Some(other) => self.error(
-                &p!["patch", "rollback_scope"],
-                "config::rollback",
-                format!("unknown rollback scope `{other}`"),
-                Some("expected `hosts` (the failing hosts) or `wave` (every host of the failed wave)".into()),
-            ),
+        if let Some(auto) = self.choice(
+            "rollback",
+            raw.rollback.as_deref(),
+            &[("auto", true), ("manual", false)],
+            "config::rollback",
+            "rollback mode",
+            "expected `auto` or `manual`",
+        ) {
+            policy.rollback_auto = auto;
         }
-        match raw.bisect.as_deref() {
-            None | Some("off") => {}
-            Some("auto") => policy.bisect_auto = true,
-            Some(other) => self.error(
-                &p!["patch", "bisect"],
-                "config::bisect",
-                format!("unknown bisect policy `{other}`"),
-                Some("expected `auto` (bisect a failed canary's manifest on it) or `off`".into()),
-            ),
+        if let Some(wave) = self.choice(
+            "rollback_scope",
+            raw.rollback_scope.as_deref(),
+            &[("hosts", false), ("wave", true)],
+            "config::rollback",
+            "rollback scope",
+            "expected `hosts` (the failing hosts) or `wave` (every host of the failed wave)",
+        ) {
+            policy.rollback_wave = wave;
         }
-        match raw.reboot.as_deref() {
-            None | Some("never") => {}
-            Some("if-required") => policy.reboot = RebootPolicy::IfRequired,
-            Some(other) => self.error(
-                &p!["patch", "reboot"],
-                "config::reboot",
-                format!("unknown reboot policy `{other}`"),
-                Some(
-                    "expected `never` (a host that needs a reboot fails and is rolled back) or \
-                     `if-required` (reboot it, wait for SSH, then verify)"
-                        .into(),
-                ),
-            ),
+        if let Some(auto) = self.choice(
+            "bisect",
+            raw.bisect.as_deref(),
+            &[("off", false), ("auto", true)],
+            "config::bisect",
+            "bisect policy",
+            "expected `auto` (bisect a failed canary's manifest on it) or `off`",
+        ) {
+            policy.bisect_auto = auto;
         }
-        match raw.restart.as_deref() {
-            None | Some("auto") => {}
-            Some("never") => policy.restart_auto = false,
-            Some(other) => self.error(
-                &p!["patch", "restart"],
-                "config::restart",
-                format!("unknown restart policy `{other}`"),
-                Some(
-                    "expected `auto` (restart the services still running replaced code) or \
-                     `never` (only report them)"
-                        .into(),
-                ),
-            ),
+        if let Some(reboot) = self.choice(
+            "reboot",
+            raw.reboot.as_deref(),
+            &[
+                ("never", RebootPolicy::Never),
+                ("if-required", RebootPolicy::IfRequired),
+            ],
+            "config::reboot",
+            "reboot policy",
+            "expected `never` (a host that needs a reboot fails and is rolled back) or \
+             `if-required` (reboot it, wait for SSH, then verify)",
+        ) {
+            policy.reboot = reboot;
+        }
+        if let Some(auto) = self.choice(
+            "restart",
+            raw.restart.as_deref(),
+            &[("auto", true), ("never", false)],
+            "config::restart",
+            "restart policy",
+            "expected `auto` (restart the services still running replaced code) or \
+             `never` (only report them)",
+        ) {
+            policy.restart_auto = auto;
         }
         if let Some(t) = &raw.reboot_timeout
             && let Some(d) = self.duration(&p!["patch", "reboot_timeout"], t)
@@ -1137,22 +1462,36 @@ impl Validator<'_> {
         {
             policy.bake = d;
         }
-        if let Some(r) = &raw.rollback
-            && !matches!(r.as_str(), "auto" | "manual")
-        {
-            self.error(
-                &p!["patch", "rollback"],
-                "config::rollback",
-                format!("unknown rollback mode `{r}`"),
-                Some("expected `auto` or `manual`".into()),
-            );
-        }
         policy
     }
 
+    /// One of a few words at `patch.KEY`: the value of the matching choice; `None` when the
+    /// key is absent (the default stays) or the word is unknown (reported).
+    fn choice<T: Copy>(
+        &mut self,
+        key: &str,
+        value: Option<&str>,
+        choices: &[(&str, T)],
+        code: &'static str,
+        what: &str,
+        hint: &str,
+    ) -> Option<T> {
+        let word = value?;
+        let found = choices.iter().find(|(w, _)| *w == word).map(|(_, t)| *t);
+        if found.is_none() {
+            self.error(
+                &p!["patch", key],
+                code,
+                format!("unknown {what} `{word}`"),
+                Some(hint.to_owned()),
+            );
+        }
+        found
+    }
+
     fn change(&mut self, raw: &RawChange) -> ChangePolicy {
-        let approvals_required = match raw.approvals_required {
-            Some(0) => {
+        let approvals_required = match &raw.approvals_required {
+            Some(v) if v.integer() == Some(0) => {
                 self.error(
                     &p!["change", "approvals_required"],
                     "config::range",
@@ -1164,8 +1503,14 @@ impl Validator<'_> {
                 );
                 1
             }
-            Some(n) => n,
-            None => 1,
+            v => self
+                .number_or(
+                    &p!["change", "approvals_required"],
+                    v.as_ref(),
+                    1..=i128::from(u32::MAX),
+                    1,
+                )
+                .unwrap_or(1),
         };
         let mut blackouts = Vec::new();
         for (i, b) in raw.blackouts.iter().enumerate() {
@@ -1312,14 +1657,18 @@ impl Validator<'_> {
                     let hint = closest(s, raw.sinks.keys().map(String::as_str))
                         .map(|c| format!("did you mean `{c}`?"))
                         .or_else(|| {
-                            Some(format!(
-                                "define it under `events.sinks` (sinks: {})",
-                                raw.sinks
-                                    .keys()
-                                    .map(String::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
+                            Some(if raw.sinks.is_empty() {
+                                "define it under `events.sinks`".to_owned()
+                            } else {
+                                format!(
+                                    "define it under `events.sinks` (sinks: {})",
+                                    raw.sinks
+                                        .keys()
+                                        .map(String::as_str)
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            })
                         });
                     self.error(
                         &p!["events", "routes", i, "sinks", j],
@@ -1566,48 +1915,6 @@ impl Validator<'_> {
         }
     }
 
-    /// A literal URL (no templates) with one of `schemes` and a host.
-    fn plain_url(&mut self, path: &[Seg], text: &str, schemes: &[&str]) -> Option<String> {
-        let shown = redact_userinfo(text);
-        match url::Url::parse(text) {
-            Ok(u) if !schemes.contains(&u.scheme()) => {
-                self.error(
-                    path,
-                    "config::url",
-                    format!("URL scheme `{}` is not supported here", u.scheme()),
-                    Some(format!(
-                        "use {}",
-                        schemes
-                            .iter()
-                            .map(|s| format!("{s}://"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    )),
-                );
-                None
-            }
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => {
-                self.error(
-                    path,
-                    "config::url",
-                    format!("URL `{shown}` has no host"),
-                    None,
-                );
-                None
-            }
-            Ok(_) => Some(text.to_owned()),
-            Err(e) => {
-                self.error(
-                    path,
-                    "config::url",
-                    format!("malformed URL `{shown}`: {e}"),
-                    Some(format!("expected {}://host[:port]/…", schemes[0])),
-                );
-                None
-            }
-        }
-    }
-
     /// The name of an environment variable (secrets are never written in the config).
     fn env_name(&mut self, path: &[Seg], text: &str) -> Option<String> {
         let ok = !text.is_empty()
@@ -1658,6 +1965,17 @@ impl Validator<'_> {
     }
 }
 
+/// The last key of `path`, for messages (`port`, `exit`).
+fn key_name(path: &[Seg]) -> String {
+    path.iter()
+        .rev()
+        .find_map(|s| match s {
+            Seg::Key(k) => Some(k.clone()),
+            Seg::Index(_) => None,
+        })
+        .unwrap_or_default()
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().last().unwrap_or(s).trim()
 }
@@ -1672,6 +1990,39 @@ fn sample_host() -> Host {
         transport: TransportKind::Ssh,
         package_manager: None,
         labels: BTreeMap::new(),
+    }
+}
+
+/// A host imported from Ansible, with the inventory's `defaults` under it.
+fn ansible_host(name: &str, ah: ansible::AnsibleHost, defaults: &RawHostFields) -> Option<Host> {
+    let fields = RawHostFields {
+        address: ah.address,
+        port: ah.port.map(|p| Value::Int(p.into())),
+        user: ah.user,
+        become_: ah.become_.then(|| "sudo".to_owned()),
+        transport: None,
+        package_manager: None,
+        labels: ah.labels.into(),
+    };
+    resolve_host(name, &fields, defaults)
+}
+
+/// An imported Ansible inventory on its own: its hosts (no defaults) and its groups.
+pub(crate) fn ansible_inventory(imported: ansible::Imported) -> Inventory {
+    let defaults = RawHostFields::default();
+    Inventory {
+        hosts: imported
+            .hosts
+            .into_iter()
+            .filter_map(|(name, ah)| ansible_host(&name, ah, &defaults).map(|h| (name, h)))
+            .collect(),
+        groups: imported
+            .groups
+            .into_iter()
+            .map(|(g, members)| (g, Selector::members(members)))
+            .collect(),
+        ssh: SshOptions::default(),
+        concurrency: 32,
     }
 }
 
@@ -1696,7 +2047,13 @@ fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host
             .clone()
             .or_else(|| d.address.clone())
             .unwrap_or_else(|| name.to_owned()),
-        port: f.port.or(d.port).unwrap_or(22),
+        port: f
+            .port
+            .as_ref()
+            .or(d.port.as_ref())
+            .and_then(Value::integer)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(22),
         user: f
             .user
             .clone()

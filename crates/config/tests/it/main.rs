@@ -1,5 +1,14 @@
-//! Config loading against fixture folders: every invalid config gets its located
-//! diagnostics snapshot-tested; valid examples load.
+//! The config crate's integration tests, one binary: config loading against fixture
+//! folders (every invalid config gets its located diagnostics snapshot-tested; valid
+//! examples load), the bad-input corpus, redaction, the Ansible import against
+//! `ansible-inventory`, property tests and scale.
+
+mod ansible;
+mod bad;
+mod common;
+mod fuzz;
+mod redaction;
+mod scale;
 
 use std::path::{Path, PathBuf};
 
@@ -18,17 +27,7 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
 
 /// Render problems with the path made relative so snapshots are machine-independent.
 fn render(problems: &[fearless_config::Problem]) -> String {
-    let root = format!(
-        "{}/",
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .display()
-    );
-    problems
-        .iter()
-        .map(|p| p.plain().replace(&root, ""))
-        .collect::<Vec<_>>()
-        .join("\n")
+    common::render_plain(problems)
 }
 
 #[test]
@@ -39,11 +38,7 @@ fn invalid_configs_report_located_problems() {
         "the corpus must keep at least 20 invalid configs"
     );
     for file in files {
-        let name = file
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
+        let name = common::stem(&file);
         let Err(err) = fearless_config::load(&file) else {
             panic!("{} should not load", file.display());
         };
@@ -66,11 +61,7 @@ fn invalid_configs_report_located_problems() {
 #[test]
 fn warnings_do_not_stop_the_load() {
     for file in fixtures("warnings") {
-        let name = file
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
+        let name = common::stem(&file);
         let loaded = fearless_config::load(&file).expect("loads with warnings");
         assert!(!loaded.warnings.is_empty());
         insta::assert_snapshot!(format!("warning-{name}"), render(&loaded.warnings));
