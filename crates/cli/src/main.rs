@@ -51,6 +51,16 @@ fn init_tracing(g: &args::Global) {
         .init();
 }
 
+/// An error message as the terminal may show it: it can quote what the user or a host
+/// gave, so every control character but its own line breaks is written visibly.
+fn shown(message: &str) -> String {
+    message
+        .split('\n')
+        .map(|l| fearless_io::escape_terminal(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Print a failure on stderr.
 fn report(f: &Failure) {
     let mut err = std::io::stderr().lock();
@@ -72,13 +82,13 @@ fn report(f: &Failure) {
             let _ = writeln!(err, "error: {e}");
         }
         Failure::BadInput { message, hint } | Failure::Gate { message, hint } => {
-            let _ = writeln!(err, "error: {message}");
+            let _ = writeln!(err, "error: {}", shown(message));
             if let Some(h) = hint {
-                let _ = writeln!(err, "hint: {h}");
+                let _ = writeln!(err, "hint: {}", shown(h));
             }
         }
         Failure::Environment(e) => {
-            let _ = writeln!(err, "error: {e:#}");
+            let _ = writeln!(err, "error: {}", shown(&format!("{e:#}")));
         }
         Failure::BrokenPipe => {}
     }

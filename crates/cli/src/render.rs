@@ -36,6 +36,12 @@ pub(crate) fn table(header: &[&str]) -> Table {
     t
 }
 
+/// Free text (a title, a name, a note, what a host said) as it may be shown on a
+/// terminal: control characters and escape sequences written visibly, never obeyed.
+pub(crate) fn text(s: &str) -> String {
+    fearless_io::escape_terminal(s).into_owned()
+}
+
 /// A cell coloured by meaning (colour dropped automatically when disabled).
 pub(crate) fn colored(text: &str, good: Option<bool>) -> Cell {
     let cell = Cell::new(text);

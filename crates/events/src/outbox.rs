@@ -1,13 +1,13 @@
 //! The durable outbox: one JSON file per undelivered (event, sink) pair.
 //!
-//! A file is written to a temporary name, fsynced, renamed into place, and the directory
-//! fsynced, so a crash leaves either the old entry or the new one, never half of one. The
+//! A file is written through `fearless_io::write_atomic` (a temporary name beside it,
+//! fsynced, renamed into place, the directory fsynced), so a crash leaves either the old
+//! entry or the new one, never half of one. The
 //! file name is derived from the event id and the sink name, so the same pair can never be
 //! queued twice: a retry that fails again overwrites its own entry.
 
 use crate::Event;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,12 +66,7 @@ impl Outbox {
         let body = serde_json::to_vec_pretty(entry).map_err(std::io::Error::other)?;
         blocking(move || {
             std::fs::create_dir_all(&dir)?;
-            let tmp = dir.join(format!(".{name}.tmp"));
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, dir.join(&name))?;
-            std::fs::File::open(&dir)?.sync_all()
+            fearless_io::write_atomic(&dir.join(&name), &body).map_err(std::io::Error::other)
         })
         .await
     }

@@ -62,6 +62,12 @@ pub struct Diff {
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
     /// I/O.
+    /// The file could not be read (missing, not a regular file, too large, not UTF-8).
+    #[error("baseline: {0}")]
+    Read(fearless_io::ReadError),
+    /// The file could not be written (nothing at the target changed).
+    #[error("baseline: {0}")]
+    Write(fearless_io::WriteError),
     #[error("cannot {action} baseline {}: {source}", .path.display())]
     Io {
         /// read or write.
@@ -107,26 +113,21 @@ impl Baseline {
         }
     }
 
-    /// Write as JSON (atomically: temp file then rename).
+    /// Write as JSON, atomically (`fearless_io::write_atomic`: a temporary file beside it,
+    /// never through a planted symlink; a target that is not a regular file is refused).
     pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
-        let io = |source| BaselineError::Io {
+        let text = serde_json::to_string_pretty(self).map_err(|e| BaselineError::Io {
             action: "write",
             path: path.to_owned(),
-            source,
-        };
-        let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+            source: std::io::Error::other(e),
+        })?;
+        fearless_io::write_atomic(path, text.as_bytes()).map_err(BaselineError::Write)
     }
 
-    /// Read a saved baseline.
+    /// Read a saved baseline (a regular file of at most 64 MiB).
     pub fn load(path: &Path) -> Result<Self, BaselineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Io {
-            action: "read",
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = fearless_io::read_text(path, fearless_io::Limit::CONFIG)
+            .map_err(BaselineError::Read)?;
         let b: Baseline = serde_json::from_str(&text).map_err(|source| BaselineError::Format {
             path: path.to_owned(),
             source,

@@ -1114,7 +1114,8 @@ fn mermaid(evidence: &Evidence, culprits: &[String], confirmed: bool) -> String 
     m
 }
 
-/// Markdown text: backslash-escape what Markdown would read as syntax, and `<` `>` `&`.
+/// Markdown text: backslash-escape what Markdown would read as syntax, `<` `>` `&`, and
+/// control characters written visibly (`\u{1b}`).
 fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -1127,6 +1128,8 @@ fn md(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\n' => out.push(' '),
+            // A report is read on terminals too: a control character is shown, never obeyed.
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -1649,13 +1652,18 @@ mod tests {
     #[test]
     fn data_is_never_markup() {
         let mut e = canary();
-        e.incident.title = "<script>alert(1)</script> | *x*".into();
+        e.incident.title = "<script>alert(1)</script> | *x*\u{1b}]0;pwned\u{7}".into();
         let r = build(e);
         let text = markdown(&r);
         assert!(
             text.starts_with("# INC-1: &lt;script&gt;alert(1)&lt;/script&gt; \\| \\*x\\*"),
             "{text}"
         );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u{1b}\\]0;pwned\\u{7}"), "{text}");
         let page = html(&r);
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("<pre class=\"mermaid\">"), "{page}");

@@ -7,9 +7,10 @@ use crate::args::{
     ChangeAction, ChangeArgs, ChangeFields, EditChangeArgs, Format, Global, NewChangeArgs,
 };
 use crate::exit::{Failure, Outcome};
-use crate::render;
+use crate::render::{self, text};
 use fearless_change::{ChangeRecord, Command, Edit, NewChange};
 use fearless_engine::record::{self, RcaAttached};
+use fearless_io::Escaped;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -97,9 +98,7 @@ fn parse_window(text: &str) -> Result<fearless_change::Window, Failure> {
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| {
-        Failure::bad_input(format!("cannot read {what} {}: {e}", path.display()), None)
-    })
+    super::read_input(path, what)
 }
 
 fn read_list(path: &Path) -> Result<Vec<String>, Failure> {
@@ -218,9 +217,9 @@ async fn list(g: &Global, session: &Session, state: Option<&str>) -> Result<Outc
             r.state.as_str().to_owned(),
             r.change_type.as_str().to_owned(),
             r.risk.level.as_str().to_owned(),
-            r.requester.clone(),
+            text(&r.requester),
             window(r.window.as_ref()),
-            r.title.clone(),
+            text(&r.title),
         ]);
     }
     print(&format!("{t}\n{} change(s)\n", records.len()))?;
@@ -274,20 +273,20 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         return print_json(r);
     }
     let mut out = String::new();
-    let _ = writeln!(out, "{}  {}", r.id(), r.title);
+    let _ = writeln!(out, "{}  {}", r.id(), Escaped(&r.title));
     let _ = writeln!(
         out,
         "  state       {}   type {}   requester {}",
         r.state.as_str(),
         r.change_type.as_str(),
-        r.requester
+        Escaped(&r.requester)
     );
     let _ = writeln!(
         out,
         "  scope       {} → {} host(s): {}",
-        r.scope.selector,
+        Escaped(&r.scope.selector),
         r.scope.hosts.len(),
-        r.scope.hosts.join(", ")
+        Escaped(&r.scope.hosts.join(", "))
     );
     if !r.scope.components.is_empty() {
         let _ = writeln!(out, "  components  {}", r.scope.components.join(", "));
@@ -296,7 +295,7 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         .risk
         .override_reason
         .as_ref()
-        .map(|why| format!(" (overridden: {why})"))
+        .map(|why| format!(" (overridden: {})", Escaped(why)))
         .unwrap_or_default();
     let _ = writeln!(out, "  risk        {}{over}", r.risk.level.as_str());
     let _ = writeln!(out, "  window      {}", window(r.window.as_ref()));
@@ -312,9 +311,10 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
             let why = a
                 .reason
                 .as_ref()
-                .map(|x| format!(": {x}"))
+                .map(|x| format!(": {}", Escaped(x)))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  {}  {:?} by {}{why}", ts(a.at), a.decision, a.by);
+            let by = Escaped(&a.by);
+            let _ = writeln!(out, "  {}  {:?} by {by}{why}", ts(a.at), a.decision);
         }
     }
     let _ = writeln!(out, "timeline");
@@ -322,7 +322,7 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         let note = if e.note.is_empty() {
             String::new()
         } else {
-            format!(" — {}", e.note)
+            format!(" — {}", Escaped(&e.note))
         };
         let _ = writeln!(
             out,
@@ -331,7 +331,7 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
             e.kind,
             e.from.as_str(),
             e.to.as_str(),
-            e.actor
+            Escaped(&e.actor)
         );
     }
     print(&out)

@@ -45,6 +45,11 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         })?),
         None => None,
     };
+    // Where the baseline will be saved must be a file fearless may replace: said now,
+    // before anything runs.
+    if let Some(path) = &a.save_baseline {
+        super::writable(path)?;
+    }
     if a.dry_run {
         return dry_run(g, &items);
     }
@@ -129,7 +134,12 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     if let Some(path) = &a.save_baseline {
         Baseline::from_results(&results)
             .save(path)
-            .map_err(|e| Failure::Environment(e.into()))?;
+            .map_err(|e| match e {
+                fearless_probe::baseline::BaselineError::Write(
+                    fearless_io::WriteError::NotRegular { .. },
+                ) => Failure::bad_input(e.to_string(), None),
+                e => Failure::Environment(e.into()),
+            })?;
         tracing::info!(path = %path.display(), "baseline saved");
     }
     Ok(outcome)

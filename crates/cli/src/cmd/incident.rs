@@ -53,7 +53,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
                         i.id(),
                         i.state.to_string(),
                         i.stored.created_at.date().to_string(),
-                        i.record.title.clone(),
+                        render::text(&i.record.title),
                     ]);
                 }
                 print(&format!("{t}\n{} incident(s)\n", all.len()))?;
@@ -91,7 +91,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
                 print(&format!(
                     "{} open: {} ({} failing check(s) now)\n",
                     i.id(),
-                    i.record.title,
+                    render::text(&i.record.title),
                     i.record.checks.len()
                 ))?;
             }
@@ -117,7 +117,7 @@ fn show(i: &StoredIncident) -> String {
         "{} {}: {}\nchange {} · rollout {} · wave {}\nmanifest: {}\n",
         i.id(),
         i.state,
-        r.title,
+        render::text(&r.title),
         dash(r.change.as_deref()),
         dash(r.rollout.as_deref()),
         r.wave.map_or_else(|| "-".into(), |w| w.to_string()),
@@ -150,7 +150,7 @@ fn show(i: &StoredIncident) -> String {
             "  {} ({}): {}\n",
             h.host,
             h.state.map_or_else(|| "-".into(), |s| s.to_string()),
-            dash(h.detail.as_deref())
+            render::text(&dash(h.detail.as_deref()))
         ));
     }
     text

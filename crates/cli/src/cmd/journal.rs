@@ -82,9 +82,9 @@ async fn list(g: &Global, store: &Store, filter: &JournalFilter) -> Result<Outco
             t.add_row(vec![
                 e.seq.to_string(),
                 e.time.clone(),
-                e.actor.clone(),
-                e.kind.clone(),
-                e.subject.clone(),
+                render::text(&e.actor),
+                render::text(&e.kind),
+                render::text(&e.subject),
             ]);
         }
         print(&format!(

@@ -285,15 +285,46 @@ fn bounded(
     Ok(d)
 }
 
+/// How large a file given on the command line may be (a manifest, a plan, a change file).
+const INPUT_LIMIT: fearless_io::Limit = fearless_io::Limit::bytes(16 * 1024 * 1024);
+
+/// Read a file given on the command line: a regular file (never a FIFO or a device, so
+/// nothing blocks or grows without end), at most 16 MiB, UTF-8. Anything else is bad input.
+pub(crate) fn read_input(path: &std::path::Path, what: &str) -> Result<String, Failure> {
+    fearless_io::read_text(path, INPUT_LIMIT)
+        .map_err(|e| Failure::bad_input(format!("{what}: {e}"), None))
+}
+
+/// Refuse, before any work, a target fearless will not replace (a device, a FIFO, a
+/// directory, a symlink): only a regular file, or nothing yet.
+pub(crate) fn writable(path: &std::path::Path) -> Result<(), Failure> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => Err(Failure::bad_input(
+            format!(
+                "cannot write {}: it is {}; fearless replaces only regular files",
+                fearless_io::Escaped(&path.to_string_lossy()),
+                fearless_io::FileKind::of(m.file_type())
+                    .map_or_else(|| "not a regular file".to_owned(), |k| k.to_string())
+            ),
+            Some("give the path of a regular file (it is replaced atomically)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Write `contents` to a file given on the command line, atomically; a target that is not
+/// a regular file is bad input, anything else the environment.
+pub(crate) fn write_output(path: &std::path::Path, contents: &[u8]) -> Result<(), Failure> {
+    fearless_io::write_atomic(path, contents).map_err(|e| match e {
+        fearless_io::WriteError::NotRegular { .. } => Failure::bad_input(e.to_string(), None),
+        e => Failure::Environment(e.into()),
+    })
+}
+
 /// Read and validate a manifest file (`name=version` lines): every problem is bad input,
 /// found before any host is contacted.
 pub(crate) fn read_manifest(path: &std::path::Path) -> Result<fearless_pkg::Manifest, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::bad_input(
-            format!("cannot read manifest {}: {e}", path.display()),
-            None,
-        )
-    })?;
+    let text = read_input(path, "manifest")?;
     fearless_pkg::Manifest::parse(&path.display().to_string(), &text)
         .map_err(|e| Failure::bad_input(e.to_string(), None))
 }

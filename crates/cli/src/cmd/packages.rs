@@ -217,12 +217,7 @@ fn manifest_from(file: Option<&std::path::Path>, inline: &[String]) -> Result<Ma
     let mut text = String::new();
     let origin = match file {
         Some(path) => {
-            text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::bad_input(
-                    format!("cannot read manifest {}: {e}", path.display()),
-                    None,
-                )
-            })?;
+            text = super::read_input(path, "manifest")?;
             path.display().to_string()
         }
         None if inline.is_empty() => {

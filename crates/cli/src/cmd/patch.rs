@@ -93,7 +93,7 @@ fn show_plan(g: &Global, plan: &PatchPlan) -> Result<(), Failure> {
     let mut s = format!(
         "{}: {}\nmanifest ({} pin(s)):\n",
         plan.change,
-        plan.title,
+        render::text(&plan.title),
         plan.manifest.len()
     );
     for p in &plan.manifest {
@@ -202,7 +202,7 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
             e.host.clone().into(),
             e.wave.to_string().into(),
             render::colored(&e.state.to_string(), Some(e.state == HostState::Verified)),
-            e.detail.clone().into(),
+            render::text(&e.detail).into(),
         ]);
     }
     let mut text = format!(

@@ -4,6 +4,7 @@ use std::io::Write as _;
 
 use fearless_engine::progress::{Event, HostEvent};
 use fearless_events::Outcome;
+use fearless_io::Escaped;
 use fearless_rollout::Recovery;
 
 /// Progress to stderr, one line per event.
@@ -47,7 +48,7 @@ pub(crate) fn line(event: &Event) -> String {
             format!("R-{rollout}: aborting; rolling back {hosts} host(s)")
         }
         Event::WaveStarted { wave, waves, hosts } => {
-            format!("wave {wave}/{waves}: {}", hosts.join(", "))
+            format!("wave {wave}/{waves}: {}", Escaped(&hosts.join(", ")))
         }
         Event::Baking { wave, bake } => {
             format!("wave {wave}: baking {}", humantime::format_duration(*bake))
@@ -55,7 +56,7 @@ pub(crate) fn line(event: &Event) -> String {
         Event::NotBaked { rollout, wave } => {
             format!("R-{rollout}: wave {wave} was not done baking")
         }
-        Event::Host { host, what } => format!("{host}: {}", host_line(what)),
+        Event::Host { host, what } => format!("{}: {}", Escaped(host), host_line(what)),
         Event::Undelivered {
             event,
             sink,
@@ -71,7 +72,10 @@ pub(crate) fn line(event: &Event) -> String {
                 Outcome::Delivered => "delivered".to_owned(),
             };
             format!(
-                "warning: event {event} to sink `{sink}` {what}\nhint: `fearless events status` shows the outbox; `fearless events replay` retries"
+                "warning: event {} to sink `{}` {}\nhint: `fearless events status` shows the outbox; `fearless events replay` retries",
+                Escaped(event),
+                Escaped(sink),
+                Escaped(&what)
             )
         }
     }
@@ -80,16 +84,20 @@ pub(crate) fn line(event: &Event) -> String {
 fn host_line(what: &HostEvent) -> String {
     match what {
         HostEvent::Applying { snapshot } => format!("applying (snapshot SNAP-{snapshot})"),
-        HostEvent::Failed { why } => format!("FAILED {why}"),
+        HostEvent::Failed { why } => format!("FAILED {}", Escaped(why)),
         HostEvent::Verified => "verified".into(),
-        HostEvent::Stale { said } => format!("warning: {said}"),
+        HostEvent::Stale { said } => format!("warning: {}", Escaped(said)),
         HostEvent::Restarted { services } => format!(
             "restarted {} (still on replaced code after the transaction)",
-            services.join(", ")
+            Escaped(&services.join(", "))
         ),
-        HostEvent::Rebooting { asked } => format!("rebooting ({asked})"),
+        HostEvent::Rebooting { asked } => format!("rebooting ({})", Escaped(asked)),
         HostEvent::Rebooted { took, command } => {
-            format!("back after {:.1}s ({command})", took.as_secs_f64())
+            format!(
+                "back after {:.1}s ({})",
+                took.as_secs_f64(),
+                Escaped(command)
+            )
         }
         HostEvent::SettlingReboot => "was being rebooted; looking for its new boot".into(),
         HostEvent::RebootSettled => "back from its reboot".into(),
@@ -107,10 +115,10 @@ fn host_line(what: &HostEvent) -> String {
             failed,
         } => format!(
             "test {n}: {} → {}",
-            packages.join(" "),
+            Escaped(&packages.join(" ")),
             if *failed { "fail" } else { "pass" }
         ),
-        HostEvent::NoBisect { why } => format!("no bisect: {why}"),
+        HostEvent::NoBisect { why } => format!("no bisect: {}", Escaped(why)),
         HostEvent::PackagesChanged { rollback, changed } => format!(
             "{} ({changed} package(s) changed)",
             if *rollback { "rolled back" } else { "applied" }
@@ -127,7 +135,7 @@ fn recovery(action: &Recovery) -> String {
         Recovery::RollBack => "rolling back to its snapshot".into(),
         Recovery::RecordRolledBack => "already on its snapshot: verifying it there".into(),
         Recovery::Done => "its end state holds".into(),
-        Recovery::Investigate(why) => format!("left for a person: {why}"),
+        Recovery::Investigate(why) => format!("left for a person: {}", Escaped(why)),
     }
 }
 

@@ -18,6 +18,9 @@ pub(crate) async fn run(g: &Global, a: RcaArgs) -> Result<Outcome, Failure> {
             Some("use --format md, --format html or --format json"),
         ));
     }
+    if let Some(path) = &a.output {
+        super::writable(path)?;
+    }
     let session = Session::open(g).await?;
     let rca = match session.acting() {
         Ok(engine) => engine.rca(&a.id, !a.no_live).await.map_err(Failure::from),
@@ -34,9 +37,7 @@ pub(crate) async fn run(g: &Global, a: RcaArgs) -> Result<Outcome, Failure> {
     };
     match &a.output {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|e| {
-                Failure::Environment(anyhow::anyhow!("cannot write {}: {e}", path.display()))
-            })?;
+            super::write_output(path, text.as_bytes())?;
             if !g.quiet {
                 super::progress::note(&format!(
                     "{}: report written to {}",
