@@ -579,9 +579,13 @@ pub(crate) struct LabArgs {
 pub(crate) enum LabAction {
     /// Build (or report) the lab fleet
     Up {
-        /// Number of hosts
-        #[arg(long, default_value_t = 4)]
-        hosts: usize,
+        /// Number of hosts (flat topology; default 4)
+        #[arg(long)]
+        hosts: Option<usize>,
+        /// flat: every host runs the whole shop; tiered: front ends, orders APIs and a ledger
+        /// on their own hosts, a broker nobody declared, an external payments provider
+        #[arg(long, default_value = "flat", value_name = "TOPOLOGY")]
+        topology: String,
         /// Where the cached Debian root lives
         #[arg(
             long,

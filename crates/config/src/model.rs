@@ -211,14 +211,57 @@ pub struct Component {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
+    /// The tier it belongs to (`web`, `data`, …): how the map groups components.
+    pub tier: Option<String>,
     /// Hosts it runs on; `None` for external components.
     pub runs_on: Option<Selector>,
     /// Components it needs, by name (all exist).
     pub depends_on: Vec<String>,
     /// Not on our hosts: checks run from the controller.
     pub external: bool,
+    /// Where it accepts connections, besides what its checks show (`listens:`).
+    pub listens: Vec<Endpoint>,
     /// Its checks, in file order.
     pub checks: Vec<CheckSpec>,
+}
+
+/// An address and port a component accepts connections on (`listens: [8080,
+/// "10.0.0.5:5432", "[::1]:9000"]`). Without an address, the port on each of the
+/// component's hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Endpoint {
+    /// A fixed address; `None`: every address of each host the component runs on.
+    pub address: Option<std::net::IpAddr>,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Reads `PORT`, `ADDRESS:PORT` or `[V6]:PORT`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        if let Some(port) = crate::identity::port(t) {
+            return Some(Self {
+                address: None,
+                port,
+            });
+        }
+        let addr: std::net::SocketAddr = t.parse().ok()?;
+        (addr.port() > 0).then(|| Self {
+            address: Some(addr.ip()),
+            port: addr.port(),
+        })
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.address {
+            None => write!(f, "{}", self.port),
+            Some(std::net::IpAddr::V6(a)) => write!(f, "[{a}]:{}", self.port),
+            Some(a) => write!(f, "{a}:{}", self.port),
+        }
+    }
 }
 
 /// One check of a component.

@@ -69,10 +69,13 @@ pub(crate) struct RawSsh {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawComponent {
     pub(crate) description: Option<String>,
+    pub(crate) tier: Option<String>,
     pub(crate) runs_on: Option<String>,
     #[serde(default)]
     pub(crate) depends_on: Vec<String>,
     pub(crate) external: Option<Value>,
+    #[serde(default)]
+    pub(crate) listens: Vec<Value>,
     #[serde(default)]
     pub(crate) checks: Vec<RawCheck>,
 }

@@ -634,6 +634,17 @@ impl<'a> Validator<'a> {
                     );
                 }
             }
+            let tier = rc
+                .tier
+                .and_then(|t| self.tier(&p!["components", &name, "tier"], t));
+            let listens = rc
+                .listens
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    self.endpoint(&p!["components", &name, "listens", i], v, external)
+                })
+                .collect();
             let mut checks = Vec::new();
             let mut seen: HashMap<String, usize> = HashMap::new();
             for (i, check) in rc.checks.into_iter().enumerate() {
@@ -650,15 +661,87 @@ impl<'a> Validator<'a> {
                 Component {
                     name,
                     description: rc.description,
+                    tier,
                     runs_on,
                     depends_on: rc.depends_on,
                     external,
+                    listens,
                     checks,
                 },
             );
         }
         self.cycles(&out);
         out
+    }
+
+    /// A tier name: a short label, no control characters.
+    fn tier(&mut self, path: &[Seg], text: String) -> Option<String> {
+        let ok = !text.trim().is_empty()
+            && text.chars().count() <= 64
+            && !text.chars().any(char::is_control);
+        if ok {
+            Some(text)
+        } else {
+            self.error(
+                path,
+                "config::tier",
+                format!(
+                    "`tier` must be a name of 1 to 64 characters without control characters, found {}",
+                    crate::identity::found_text(&text)
+                ),
+                Some("write a short label such as `web`, `api` or `data`".into()),
+            );
+            None
+        }
+    }
+
+    /// One `listens` entry: a port, or `ADDRESS:PORT`; an external component needs the address.
+    fn endpoint(
+        &mut self,
+        path: &[Seg],
+        value: &Value,
+        external: bool,
+    ) -> Option<crate::model::Endpoint> {
+        let text = match value {
+            Value::Int(n) => n.to_string(),
+            Value::Text(t) => t.clone(),
+            other => {
+                self.error(
+                    path,
+                    "config::listens",
+                    format!(
+                        "`listens` entries are a port (1 to 65535) or `ADDRESS:PORT`, found {}",
+                        other.found()
+                    ),
+                    None,
+                );
+                return None;
+            }
+        };
+        match crate::model::Endpoint::parse(&text) {
+            Some(ep) if external && ep.address.is_none() => {
+                self.error(
+                    path,
+                    "config::listens",
+                    format!("external components have no hosts, so `listens` needs an address: found `{ep}`"),
+                    Some("write `ADDRESS:PORT`, e.g. `\"10.0.0.5:5432\"`".into()),
+                );
+                None
+            }
+            Some(ep) => Some(ep),
+            None => {
+                self.error(
+                    path,
+                    "config::listens",
+                    format!(
+                        "`listens` entries are a port (1 to 65535) or `ADDRESS:PORT`, found {}",
+                        crate::identity::found_text(&text)
+                    ),
+                    Some("e.g. `listens: [8080, \"127.0.0.1:5672\", \"[::1]:9000\"]`".into()),
+                );
+                None
+            }
+        }
     }
 
     fn cycles(&mut self, comps: &IndexMap<String, Component>) {

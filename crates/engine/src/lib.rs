@@ -21,6 +21,7 @@ mod error;
 pub mod evidence;
 pub mod fleet;
 pub mod incident;
+pub mod map;
 pub mod packages;
 pub mod progress;
 pub mod record;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::error::{LabError, Result};
 use crate::progress::{Progress, Step};
 use crate::state::State;
-use crate::{DownReport, KilledProcess, host, sys};
+use crate::{DownReport, KilledProcess, host, payments, sys};
 
 /// What `up` creates in the lab directory (besides the lock).
 const GENERATED: &[&str] = &[
@@ -21,6 +21,7 @@ const GENERATED: &[&str] = &[
     "ssh_config",
     "known_hosts",
     "fearless.yaml",
+    crate::payments::LOG,
     "id_ed25519",
     "id_ed25519.pub",
 ];
@@ -72,6 +73,16 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
                     host: Some(h.name.clone()),
                     pid,
                 }));
+        }
+    }
+    if let Some(state) = &state {
+        progress(Progress::new(Step::StopPayments, 0, 1, "SIGKILL"));
+        match payments::stop(state) {
+            Ok(Some(pid)) => report.killed.push(KilledProcess { host: None, pid }),
+            Ok(None) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
     // Anything still chrooted into a host (a crash before its pid was recorded).

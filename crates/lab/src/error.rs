@@ -73,6 +73,16 @@ pub enum LabError {
         /// Hosts requested.
         requested: usize,
     },
+    /// `up` was asked for another topology than the running lab has.
+    #[error("a {running} lab is already running in {dir}, but a {requested} one was requested")]
+    TopologyMismatch {
+        /// The lab directory.
+        dir: PathBuf,
+        /// The running lab's topology.
+        running: crate::Topology,
+        /// The topology requested.
+        requested: crate::Topology,
+    },
     /// `up` was asked for (or without) the RPM host, and the running lab differs.
     #[error(
         "the lab running in {dir} {}, but it was requested {}",
@@ -227,6 +237,9 @@ impl LabError {
             Self::HostCountMismatch { .. } => {
                 Some("run `fearless lab down` first to rebuild the lab with another size".into())
             }
+            Self::TopologyMismatch { .. } => Some(
+                "run `fearless lab down` first to rebuild the lab with another topology".into(),
+            ),
             Self::RpmHostMismatch { .. } => {
                 Some("run `fearless lab down` first to rebuild the lab with or without --rpm-host".into())
             }

@@ -11,11 +11,11 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::Packaging;
 use crate::error::{LabError, Result};
 use crate::rpmroot;
 use crate::state::{HostPaths, HostState, State};
 use crate::sys::{self, ProcRef};
+use crate::{Packaging, Role};
 
 /// Runs inside the new namespaces: `$1` name, `$2` merged root, `$3` address, `$4` port,
 /// `$5` the repository directory, `$6` where the host sees it (relative to its root). Data
@@ -113,6 +113,10 @@ pub(crate) struct HostSpec<'a> {
     pub(crate) address: Ipv4Addr,
     pub(crate) port: u16,
     pub(crate) authorized_key: &'a str,
+    /// What it runs.
+    pub(crate) role: Role,
+    /// The lines of `/etc/acme/acme.conf` after `address=`: whom its services call.
+    pub(crate) acme_conf: &'a str,
 }
 
 /// Mounts, configures and starts one host, recording each step in `state` as it goes.
@@ -123,6 +127,7 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
             name: spec.name.to_owned(),
             address: spec.address,
             packaging: spec.packaging,
+            role: spec.role,
             overlay: false,
             unshare: None,
             init: None,
@@ -236,7 +241,11 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
     // the acme services read their listen address from here
     sys::write_file(
         &m.join("etc/acme/acme.conf"),
-        format!("# written by fearless lab: the address the acme services listen on\naddress={address}\n").as_bytes(),
+        format!(
+            "# written by fearless lab: the address the acme services listen on\naddress={address}\n{}",
+            spec.acme_conf
+        )
+        .as_bytes(),
         0o644,
     )?;
     // ssh: root by key only, own host keys

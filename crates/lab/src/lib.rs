@@ -25,6 +25,7 @@ mod catalog;
 mod down;
 mod error;
 mod host;
+mod payments;
 mod progress;
 mod remote;
 mod render;
@@ -35,6 +36,7 @@ mod rpmroot;
 mod state;
 mod status;
 mod sys;
+mod topology;
 mod up;
 
 use std::ffi::OsString;
@@ -48,6 +50,9 @@ pub use down::down;
 pub use error::{LabError, Result};
 pub use progress::{Progress, Step};
 pub use status::status;
+pub use topology::{
+    API_PORT, BROKER, LEDGER_PORT, PAYMENTS, Role, Topology, UnknownTopology, WEB_PORT,
+};
 pub use up::up;
 
 /// Where the lab lives unless told otherwise (relative to the working directory).
@@ -100,6 +105,9 @@ pub struct UpOptions {
     /// Used instead of `port` when `port` is taken on a lab address (e.g. a system sshd
     /// listening on `0.0.0.0:22`); `None` makes that an error.
     pub fallback_port: Option<u16>,
+    /// The shape of the site; [`Topology::Tiered`] has its own five hosts (`hosts` and
+    /// `rpm_host` do not apply).
+    pub topology: Topology,
 }
 
 impl Default for UpOptions {
@@ -111,6 +119,7 @@ impl Default for UpOptions {
             cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
             port: 22,
             fallback_port: Some(2222),
+            topology: Topology::Flat,
         }
     }
 }
@@ -134,6 +143,10 @@ pub struct Lab {
     pub port: u16,
     /// The hosts (the Debian hosts, then the RPM host).
     pub hosts: Vec<LabHost>,
+    /// The shape of the site.
+    pub topology: Topology,
+    /// The payments provider outside the inventory (tiered topology only).
+    pub payments: Option<std::net::SocketAddrV4>,
     /// `up` found the lab already running and changed nothing.
     pub already_running: bool,
 }
@@ -147,6 +160,8 @@ pub struct LabHost {
     pub address: Ipv4Addr,
     /// Which package manager owns the acme shop there.
     pub packaging: Packaging,
+    /// What it runs.
+    pub role: Role,
 }
 
 /// What [`down`] did.
@@ -390,26 +405,31 @@ pub fn host_plan(count: usize) -> Vec<LabHost> {
 /// on the next address.
 pub fn lab_plan(count: usize, rpm_host: bool) -> Vec<LabHost> {
     let count = count.min(MAX_HOSTS - usize::from(rpm_host));
-    let address = |i: usize| {
-        let [a, b, c, d] = FIRST_ADDRESS.octets();
-        let last = u8::try_from(usize::from(d) + i).unwrap_or(u8::MAX);
-        Ipv4Addr::new(a, b, c, last)
-    };
     let mut plan: Vec<LabHost> = (0..count)
         .map(|i| LabHost {
             name: format!("web-{}", i + 1),
-            address: address(i),
+            address: topology::nth_address(i),
             packaging: Packaging::Deb,
+            role: Role::Shop,
         })
         .collect();
     if rpm_host {
         plan.push(LabHost {
             name: RPM_HOST.to_owned(),
-            address: address(count),
+            address: topology::nth_address(count),
             packaging: Packaging::Rpm,
+            role: Role::Shop,
         });
     }
     plan
+}
+
+/// The hosts `up` starts for `opts`.
+pub fn plan_for(opts: &UpOptions) -> Vec<LabHost> {
+    match opts.topology {
+        Topology::Flat => lab_plan(opts.hosts, opts.rpm_host),
+        Topology::Tiered => topology::tiered_plan(),
+    }
 }
 
 #[cfg(test)]
@@ -425,6 +445,7 @@ mod tests {
                 name: "web-1".into(),
                 address: Ipv4Addr::new(127, 0, 0, 11),
                 packaging: Packaging::Deb,
+                role: Role::Shop,
             }
         );
         assert_eq!(
@@ -433,6 +454,7 @@ mod tests {
                 name: "web-3".into(),
                 address: Ipv4Addr::new(127, 0, 0, 13),
                 packaging: Packaging::Deb,
+                role: Role::Shop,
             }
         );
         assert_eq!(
@@ -450,6 +472,7 @@ mod tests {
                 name: "rpm-1".into(),
                 address: Ipv4Addr::new(127, 0, 0, 13),
                 packaging: Packaging::Rpm,
+                role: Role::Shop,
             })
         );
         assert_eq!(lab_plan(2, false), host_plan(2));

@@ -21,6 +21,10 @@ pub enum Step {
     StartHost,
     /// Writing `ssh_config`, `known_hosts` and `fearless.yaml`.
     WriteConfig,
+    /// Starting the tiered lab's payments provider.
+    StartPayments,
+    /// Stopping it.
+    StopPayments,
     /// Installing the acme shop in a host (over ssh).
     InstallPackages,
     /// Waiting for the acme services to answer.
@@ -45,6 +49,8 @@ impl fmt::Display for Step {
             Self::BuildRpms => "build rpms",
             Self::StartHost => "start host",
             Self::WriteConfig => "write config",
+            Self::StartPayments => "start payments provider",
+            Self::StopPayments => "stop payments provider",
             Self::InstallPackages => "install packages",
             Self::WaitServices => "wait for services",
             Self::AlreadyRunning => "already running",

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use crate::Packaging;
+use crate::topology::{BROKER, LEDGER_PORT, PAYMENTS};
+use crate::{Packaging, Role, Topology};
 
 /// A lab host as the rendered files see it.
 #[derive(Debug, Clone)]
@@ -13,6 +14,7 @@ pub(crate) struct HostEntry {
     pub(crate) name: String,
     pub(crate) address: Ipv4Addr,
     pub(crate) packaging: Packaging,
+    pub(crate) role: Role,
 }
 
 /// Quotes a path for ssh_config when it contains whitespace.
@@ -62,8 +64,9 @@ pub(crate) fn known_hosts(port: u16, host: &HostEntry, public_keys: &[String]) -
     out
 }
 
-/// The lab's `fearless.yaml`: inventory of the lab hosts and the acme shop test plan.
-pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry]) -> String {
+/// The lab's `fearless.yaml`: inventory of the lab hosts and the acme shop test plan of
+/// its topology.
+pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry], shape: Topology) -> String {
     let mut out = String::from(
         "# Written by `fearless lab up`: the lab fleet and the acme shop test plan.\n\
          # Paths are relative to this file.\n\
@@ -76,9 +79,13 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry]) -> String {
     out.push_str("  hosts:\n");
     for (i, h) in hosts.iter().enumerate() {
         // the RPM host runs the acme shop too (installed by dnf): the acme checks apply
-        let labels = match h.packaging {
-            Packaging::Deb => format!("role: web, az: {}", ["a", "b", "c"][i % 3]),
-            Packaging::Rpm => "role: web, pkg: rpm".to_owned(),
+        let labels = match (h.packaging, h.role) {
+            (Packaging::Rpm, _) => "role: web, pkg: rpm".to_owned(),
+            (Packaging::Deb, Role::Shop) => format!("role: web, az: {}", ["a", "b", "c"][i % 3]),
+            (Packaging::Deb, role) => {
+                let nth = hosts[..i].iter().filter(|o| o.role == role).count();
+                format!("role: {}, az: {}", role.label(), ["a", "b"][nth % 2])
+            }
         };
         let _ = writeln!(
             out,
@@ -86,8 +93,65 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry]) -> String {
             h.name, h.address
         );
     }
-    out.push_str(ACME_COMPONENTS);
+    match shape {
+        Topology::Flat => out.push_str(ACME_COMPONENTS),
+        Topology::Tiered => out.push_str(&tiered_components()),
+    }
     out
+}
+
+/// The tiered site's components: what is declared. The orders API also publishes to the
+/// broker, which is declared as a component but not as one of its dependencies — the
+/// undocumented coupling `fearless map --observe` finds.
+fn tiered_components() -> String {
+    format!(
+        r#"components:
+  checkout:
+    description: acme-web, the shop front end
+    tier: web
+    runs_on: "role=web"
+    depends_on: [orders-api]
+    checks:
+      - {{ name: health,   http: {{ url: "http://{{host.address}}:8080/health", status: 200, body: "ok" }} }}
+      - {{ name: checkout, http: {{ url: "http://{{host.address}}:8080/checkout", status: 200 }} }}
+      - {{ name: web process, process: {{ name: acme-web }} }}
+      - {{ name: web port, port: {{ port: 8080, address: "{{host.address}}" }} }}
+  orders-api:
+    description: acme-api, orders backed by libacme, reconciled with the ledger
+    tier: api
+    runs_on: "role=api"
+    depends_on: [ledger]
+    checks:
+      - {{ name: orders, http: {{ url: "http://{{host.address}}:9090/orders", status: 200 }} }}
+      - {{ name: api process, process: {{ name: acme-api }} }}
+      - {{ name: api port, port: {{ port: 9090, address: "{{host.address}}" }} }}
+      - {{ name: libacme installed, package: {{ name: libacme }} }}
+  ledger:
+    description: acme-ledger, settles with the payments provider
+    tier: data
+    runs_on: "role=ledger"
+    depends_on: [payments]
+    checks:
+      - {{ name: ledger health, http: {{ url: "http://{{host.address}}:{LEDGER_PORT}/health", status: 200, body: "ok" }} }}
+      - {{ name: ledger process, process: {{ name: acme-ledger }} }}
+      - {{ name: ledger port, port: {{ port: {LEDGER_PORT}, address: "{{host.address}}" }} }}
+  payments:
+    description: the payments provider (an external API)
+    external: true
+    listens: ["{PAYMENTS}"]
+    checks:
+      - {{ name: payments health, http: {{ url: "http://{PAYMENTS}/health", status: 200 }} }}
+  broker:
+    description: RabbitMQ, the message broker
+    tier: data
+    external: true
+    listens: ["{BROKER}"]
+    checks:
+      - {{ name: broker port, tcp: {{ address: "{BROKER}" }} }}
+patch:
+  bisect: auto
+"#,
+    )
 }
 
 const ACME_COMPONENTS: &str = r#"components:
@@ -123,11 +187,13 @@ mod tests {
                 name: "web-1".into(),
                 address: Ipv4Addr::new(127, 0, 0, 11),
                 packaging: Packaging::Deb,
+                role: Role::Shop,
             },
             HostEntry {
                 name: "web-2".into(),
                 address: Ipv4Addr::new(127, 0, 0, 12),
                 packaging: Packaging::Deb,
+                role: Role::Shop,
             },
         ]
     }
@@ -177,8 +243,9 @@ mod tests {
             ssh_config(dir.path(), 2222, &hosts()),
         )
         .expect("write");
-        let loaded = fearless_config::load_str(&path, fearless_yaml(2222, &hosts()))
-            .unwrap_or_else(|e| panic!("the lab's fearless.yaml must load: {e:?}"));
+        let loaded =
+            fearless_config::load_str(&path, fearless_yaml(2222, &hosts(), Topology::Flat))
+                .unwrap_or_else(|e| panic!("the lab's fearless.yaml must load: {e:?}"));
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         let ssh = &loaded.config.inventory.ssh;
         assert_eq!(
@@ -194,8 +261,9 @@ mod tests {
             name: "rpm-1".into(),
             address: Ipv4Addr::new(127, 0, 0, 13),
             packaging: Packaging::Rpm,
+            role: Role::Shop,
         });
-        let text = fearless_yaml(22, &all);
+        let text = fearless_yaml(22, &all, Topology::Flat);
         assert!(
             text.contains("    rpm-1: { address: 127.0.0.13, labels: { role: web, pkg: rpm } }\n"),
             "{text}"
@@ -213,8 +281,45 @@ mod tests {
     }
 
     #[test]
+    fn the_tiered_yaml_loads_and_leaves_the_broker_undeclared() {
+        let plan: Vec<HostEntry> = crate::topology::tiered_plan()
+            .into_iter()
+            .map(|h| HostEntry {
+                name: h.name,
+                address: h.address,
+                packaging: h.packaging,
+                role: h.role,
+            })
+            .collect();
+        let text = fearless_yaml(22, &plan, Topology::Tiered);
+        assert!(
+            text.contains("    api-2: { address: 127.0.0.14, labels: { role: api, az: b } }\n"),
+            "{text}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("ssh_config"),
+            ssh_config(dir.path(), 22, &plan),
+        )
+        .expect("write");
+        let loaded = fearless_config::load_str(&dir.path().join("fearless.yaml"), text)
+            .unwrap_or_else(|e| panic!("the tiered fearless.yaml must load: {e:?}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let c = &loaded.config.components;
+        assert_eq!(c["checkout"].depends_on, ["orders-api"]);
+        assert_eq!(c["orders-api"].depends_on, ["ledger"]);
+        assert!(c["broker"].external && c["payments"].external);
+        assert!(
+            c.values()
+                .all(|comp| !comp.depends_on.contains(&"broker".to_owned())),
+            "the broker must stay undeclared: that is the lab's story"
+        );
+        assert_eq!(c["broker"].listens[0].to_string(), "127.0.0.1:5672");
+    }
+
+    #[test]
     fn fearless_yaml_lists_hosts_and_acme_components() {
-        let text = fearless_yaml(22, &hosts());
+        let text = fearless_yaml(22, &hosts(), Topology::Flat);
         assert!(text.contains("  ssh: { config: ssh_config }\n"));
         assert!(text.contains("  defaults: { user: root, port: 22, transport: ssh }\n"));
         assert!(

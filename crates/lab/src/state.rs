@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Packaging;
 use crate::error::{LabError, Result};
 use crate::sys::{self, ProcRef};
+use crate::{Packaging, Role, Topology};
 
 const STATE_VERSION: u32 = 1;
 
@@ -23,7 +23,13 @@ pub(crate) struct State {
     pub(crate) rpm_root: Option<PathBuf>,
     /// The sshd port of every host.
     pub(crate) port: u16,
+    /// The shape of the site (labs recorded before topologies were flat).
+    #[serde(default)]
+    pub(crate) topology: Topology,
     pub(crate) hosts: Vec<HostState>,
+    /// The tiered lab's payments provider process, outside every host.
+    #[serde(default)]
+    pub(crate) payments: Option<ProcRef>,
 }
 
 /// The recorded state of one host.
@@ -34,6 +40,9 @@ pub(crate) struct HostState {
     /// Which package manager owns the acme shop there.
     #[serde(default)]
     pub(crate) packaging: Packaging,
+    /// What it runs (labs recorded before roles ran the whole shop).
+    #[serde(default)]
+    pub(crate) role: Role,
     /// The overlay at `hosts/NAME/merged` is mounted.
     pub(crate) overlay: bool,
     /// The `unshare` process (parent of the host's PID namespace).
@@ -45,13 +54,20 @@ pub(crate) struct HostState {
 }
 
 impl State {
-    pub(crate) fn new(root: PathBuf, rpm_root: Option<PathBuf>, port: u16) -> Self {
+    pub(crate) fn new(
+        root: PathBuf,
+        rpm_root: Option<PathBuf>,
+        port: u16,
+        topology: Topology,
+    ) -> Self {
         Self {
             version: STATE_VERSION,
             root,
             rpm_root,
             port,
+            topology,
             hosts: Vec::new(),
+            payments: None,
         }
     }
 

@@ -9,12 +9,8 @@ use crate::error::Result;
 use crate::state::{HostState, State};
 use crate::{HostStatus, LabStatus, ServiceStatus, remote, sys};
 
-/// The acme services and their HTTP port.
-const SERVICES: &[(&str, Option<u16>)] = &[
-    ("acme-web", Some(8080)),
-    ("acme-api", Some(9090)),
-    ("acme-agent", None),
-];
+/// The acme daemon every host runs besides its role's HTTP services.
+const AGENT: &str = "acme-agent";
 
 /// Reports the lab in `dir`; a missing lab is `present: false`, a dead host is data.
 pub fn status(dir: &Path) -> Result<LabStatus> {
@@ -58,8 +54,12 @@ fn host_status(h: &HostState, port: u16) -> HostStatus {
             .min_by_key(|(_, s)| s.start_time)
             .map(|(pid, _)| pid)
     };
-    let services = SERVICES
+    let services = h
+        .role
+        .http_services()
         .iter()
+        .map(|(name, port)| (*name, Some(*port)))
+        .chain([(AGENT, None)])
         .map(|(name, http_port)| {
             let pid = find(name);
             let healthy = http_port.map(|p| {

@@ -14,9 +14,10 @@ use crate::host::{self, HostSpec};
 use crate::progress::{Progress, Step};
 use crate::render::{self, HostEntry};
 use crate::state::{HostPaths, State};
+use crate::topology::{self, PAYMENTS, Topology};
 use crate::{
-    Lab, LabHost, MAX_HOSTS, Packaging, UpOptions, down, remote, repo, rootfs, rpmrepo, rpmroot,
-    sys,
+    Lab, LabHost, MAX_HOSTS, Packaging, UpOptions, down, payments, remote, repo, rootfs, rpmrepo,
+    rpmroot, sys,
 };
 
 /// How long the acme shop of a host may take to answer after installation.
@@ -58,8 +59,15 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
     if let Some(state) = State::load(&dir).ok().flatten()
         && running(&state)
     {
+        if state.topology != opts.topology {
+            return Err(LabError::TopologyMismatch {
+                dir,
+                running: state.topology,
+                requested: opts.topology,
+            });
+        }
         let (running_hosts, running_rpm) = state.shape();
-        if running_hosts != opts.hosts {
+        if opts.topology == Topology::Flat && running_hosts != opts.hosts {
             return Err(LabError::HostCountMismatch {
                 dir,
                 running: running_hosts,
@@ -129,17 +137,17 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
     };
 
     let key = ensure_key(&dir)?;
-    let repo_dir = build_repo(&dir, progress)?;
+    let repo_dir = build_repo(&dir, opts.topology, progress)?;
     let rpm_repo_dir = if opts.rpm_host {
         Some(build_rpm_repo(&dir, progress)?)
     } else {
         None
     };
-    let plan = crate::lab_plan(opts.hosts, opts.rpm_host);
-    check_service_ports(&plan)?;
+    let plan = crate::plan_for(opts);
+    check_service_ports(&plan, opts.topology)?;
     let port = choose_port(opts, &plan)?;
 
-    let mut state = State::new(root.clone(), rpm_root.clone(), port);
+    let mut state = State::new(root.clone(), rpm_root.clone(), port, opts.topology);
     state.save(&dir)?;
     for (i, h) in plan.iter().enumerate() {
         progress(
@@ -155,6 +163,7 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
             (Packaging::Rpm, Some(r), Some(p)) => (r, p),
             _ => (&root, &repo_dir),
         };
+        let acme_conf = topology::acme_conf(h, &plan);
         let spec = HostSpec {
             dir: &dir,
             root: host_root,
@@ -164,6 +173,8 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
             address: h.address,
             port,
             authorized_key: &key,
+            role: h.role,
+            acme_conf: &acme_conf,
         };
         host::start(&spec, &mut state)?;
     }
@@ -180,7 +191,7 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
         1,
         "ssh_config, known_hosts, fearless.yaml",
     ));
-    write_config(&dir, port, &plan)?;
+    write_config(&dir, port, &plan, opts.topology)?;
     progress(Progress::new(
         Step::WriteConfig,
         1,
@@ -188,12 +199,27 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
         dir.join("fearless.yaml").display().to_string(),
     ));
 
+    if opts.topology == Topology::Tiered {
+        progress(Progress::new(
+            Step::StartPayments,
+            0,
+            1,
+            format!("http://{PAYMENTS}"),
+        ));
+        payments::start(&dir, &root, &mut state)?;
+        progress(Progress::new(Step::StartPayments, 1, 1, "answers"));
+    }
     install_everywhere(&dir, &plan, progress)?;
     wait_for_services(&dir, &plan, progress)?;
     Ok(lab(&dir, &state, false))
 }
 
 fn validate(opts: &UpOptions) -> Result<()> {
+    if opts.topology == Topology::Tiered && opts.rpm_host {
+        return Err(LabError::InvalidOptions(
+            "the tiered lab has no RPM host: use --rpm-host with the flat topology".into(),
+        ));
+    }
     let max = MAX_HOSTS - usize::from(opts.rpm_host);
     if opts.hosts == 0 || opts.hosts > max {
         return Err(LabError::InvalidOptions(format!(
@@ -241,8 +267,11 @@ fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
                 name: h.name.clone(),
                 address: h.address,
                 packaging: h.packaging,
+                role: h.role,
             })
             .collect(),
+        topology: state.topology,
+        payments: (state.topology == Topology::Tiered).then_some(PAYMENTS),
         already_running,
     }
 }
@@ -264,17 +293,22 @@ fn ensure_key(dir: &Path) -> Result<String> {
     fs::read_to_string(&public).map_err(|e| LabError::io(format!("read {}", public.display()), e))
 }
 
-/// Builds the initial versions into `DIR/repo` and indexes it.
-fn build_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf> {
+/// Builds the initial versions (and, for the tiered lab, the ledger) into `DIR/repo` and
+/// indexes it.
+fn build_repo(dir: &Path, shape: Topology, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf> {
     let repo_dir = dir.join("repo");
     let build = dir.join("build");
     sys::create_dir_all(&repo_dir)?;
     sys::create_dir_all(&build)?;
-    for (i, pv) in INITIAL.iter().enumerate() {
+    let mut wanted = INITIAL.to_vec();
+    if shape == Topology::Tiered {
+        wanted.push(topology::LEDGER);
+    }
+    for (i, pv) in wanted.iter().enumerate() {
         progress(Progress::new(
             Step::BuildPackages,
             i,
-            INITIAL.len(),
+            wanted.len(),
             pv.to_string(),
         ));
         repo::ensure_deb(*pv, &build, &repo_dir)?;
@@ -282,8 +316,8 @@ fn build_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf>
     repo::index(&repo_dir)?;
     progress(Progress::new(
         Step::BuildPackages,
-        INITIAL.len(),
-        INITIAL.len(),
+        wanted.len(),
+        wanted.len(),
         repo_dir.display().to_string(),
     ));
     Ok(repo_dir)
@@ -337,29 +371,38 @@ fn choose_port(opts: &UpOptions, plan: &[LabHost]) -> Result<u16> {
     }
 }
 
-/// The acme services bind `ADDRESS:8080` and `ADDRESS:9090` of every host.
-fn check_service_ports(plan: &[LabHost]) -> Result<()> {
+/// Each host's acme services bind their ports on its address; the tiered lab's payments
+/// provider binds its own.
+fn check_service_ports(plan: &[LabHost], shape: Topology) -> Result<()> {
     for h in plan {
-        for (port, service) in [(8080, "acme-web"), (9090, "acme-api")] {
-            if TcpListener::bind(SocketAddr::from((h.address, port))).is_err() {
+        for (service, port) in h.role.http_services() {
+            if TcpListener::bind(SocketAddr::from((h.address, *port))).is_err() {
                 return Err(LabError::ServicePortTaken {
                     address: h.address,
-                    port,
+                    port: *port,
                     service,
                 });
             }
         }
     }
+    if shape == Topology::Tiered && TcpListener::bind(SocketAddr::from(PAYMENTS)).is_err() {
+        return Err(LabError::ServicePortTaken {
+            address: *PAYMENTS.ip(),
+            port: PAYMENTS.port(),
+            service: "payments",
+        });
+    }
     Ok(())
 }
 
-fn write_config(dir: &Path, port: u16, plan: &[LabHost]) -> Result<()> {
+fn write_config(dir: &Path, port: u16, plan: &[LabHost], shape: Topology) -> Result<()> {
     let entries: Vec<HostEntry> = plan
         .iter()
         .map(|h| HostEntry {
             name: h.name.clone(),
             address: h.address,
             packaging: h.packaging,
+            role: h.role,
         })
         .collect();
     let mut known = String::new();
@@ -375,7 +418,7 @@ fn write_config(dir: &Path, port: u16, plan: &[LabHost]) -> Result<()> {
     )?;
     sys::write_atomic(
         &dir.join("fearless.yaml"),
-        render::fearless_yaml(port, &entries).as_bytes(),
+        render::fearless_yaml(port, &entries, shape).as_bytes(),
         0o644,
     )
 }
@@ -401,8 +444,8 @@ fn install_everywhere(
                 (
                     h.name.clone(),
                     scope.spawn(move || match h.packaging {
-                        Packaging::Deb => install(dir, &h.name, INITIAL),
-                        Packaging::Rpm => install_rpm(dir, &h.name, INITIAL),
+                        Packaging::Deb => install(dir, &h.name, &h.role.initial()),
+                        Packaging::Rpm => install_rpm(dir, &h.name, &h.role.initial()),
                     }),
                 )
             })
@@ -460,25 +503,29 @@ fn install_rpm(dir: &Path, host: &str, packages: &[PackageVersion]) -> Result<()
     Ok(())
 }
 
-/// Waits until `/checkout` of every host answers 200 (which needs acme-web, acme-api and
-/// libacme all working).
+/// Waits until every host's role answers its readiness request with 200 (`/checkout` of a
+/// front end needs acme-web, acme-api and libacme — and in the tiered lab the ledger and
+/// the payments provider — all working).
 fn wait_for_services(
     dir: &Path,
     plan: &[LabHost],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
     for (i, h) in plan.iter().enumerate() {
-        progress(Progress::new(Step::WaitServices, i, plan.len(), "GET /checkout").host(&h.name));
+        let (port, path) = h.role.readiness();
+        progress(
+            Progress::new(Step::WaitServices, i, plan.len(), format!("GET {path}")).host(&h.name),
+        );
         let started = Instant::now();
         let last = loop {
             let last = match remote::http_get(
-                SocketAddr::from((h.address, 8080)),
-                "/checkout",
+                SocketAddr::from((h.address, port)),
+                path,
                 Duration::from_secs(3),
             ) {
                 Ok((200, _)) => break None,
-                Ok((code, body)) => format!("GET /checkout answered {code}: {}", body.trim()),
-                Err(e) => format!("GET /checkout failed: {e}"),
+                Ok((code, body)) => format!("GET {path} answered {code}: {}", body.trim()),
+                Err(e) => format!("GET {path} failed: {e}"),
             };
             if started.elapsed() > SERVICES_READY {
                 break Some(last);
@@ -487,9 +534,14 @@ fn wait_for_services(
         };
         if let Some(detail) = last {
             let logs = HostPaths::new(dir, &h.name).merged.join("var/log/acme");
-            let log = ["acme-web.log", "acme-api.log"]
+            let log = h
+                .role
+                .http_services()
                 .iter()
-                .map(|f| format!("{f}:\n{}", sys::tail_file(&logs.join(f), 10)))
+                .map(|(service, _)| {
+                    let f = format!("{service}.log");
+                    format!("{f}:\n{}", sys::tail_file(&logs.join(&f), 10))
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             return Err(LabError::ServiceNotReady {
@@ -504,7 +556,7 @@ fn wait_for_services(
         Step::WaitServices,
         plan.len(),
         plan.len(),
-        "checkout answers on every host",
+        "every host answers",
     ));
     Ok(())
 }

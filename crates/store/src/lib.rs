@@ -39,7 +39,7 @@ pub use error::{ErrorClass, StoreError};
 pub use location::redact;
 pub use model::{
     Backend, BrokenLink, Document, JournalEntry, JournalFilter, JournalHead, NewEvent, RolloutHost,
-    Stored, StoredSnapshot, VerifyReport,
+    Stored, StoredObservation, StoredRecord, StoredSnapshot, VerifyReport,
 };
 pub use open::Access;
 pub use store::Store;

@@ -45,6 +45,42 @@ impl fmt::Display for Document {
     }
 }
 
+/// The kinds of record the store keeps as they were taken, never changed: a number, a
+/// time, who took it and canonical JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// A package snapshot, `SNAP-<n>`.
+    Snapshot,
+    /// A dependency observation, `OBS-<n>`.
+    Observation,
+}
+
+impl Kept {
+    /// `SNAP-3`, `OBS-3`.
+    pub(crate) fn id(self, number: u64) -> String {
+        match self {
+            Kept::Snapshot => format!("SNAP-{number}"),
+            Kept::Observation => format!("OBS-{number}"),
+        }
+    }
+
+    /// `snapshot`, `observation`.
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Kept::Snapshot => "snapshot",
+            Kept::Observation => "observation",
+        }
+    }
+
+    /// Its statements (the same in both dialects).
+    pub(crate) fn sql(self) -> &'static crate::sql::KeptSql {
+        match self {
+            Kept::Snapshot => &crate::sql::SNAPSHOTS,
+            Kept::Observation => &crate::sql::OBSERVATIONS,
+        }
+    }
+}
+
 /// Which database a [`Store`](crate::Store) runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,18 +126,24 @@ pub struct RolloutHost {
     pub updated_at: OffsetDateTime,
 }
 
-/// A package snapshot as stored.
+/// A record kept as it was taken: a package snapshot (`SNAP-<n>`) or a dependency
+/// observation (`OBS-<n>`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredSnapshot {
-    /// `SNAP-<number>`; assigned by the store (1, 2, …).
+pub struct StoredRecord {
+    /// The number in its id; assigned by the store (1, 2, …).
     pub number: u64,
     /// When it was taken (UTC, microseconds).
     pub taken_at: OffsetDateTime,
     /// Who took it.
     pub actor: String,
-    /// The snapshot document.
+    /// The document.
     pub record: serde_json::Value,
 }
+
+/// A package snapshot, `SNAP-<number>`.
+pub type StoredSnapshot = StoredRecord;
+/// A dependency observation, `OBS-<number>`.
+pub type StoredObservation = StoredRecord;
 
 /// An event to append to the journal.
 #[derive(Debug, Clone, PartialEq)]

@@ -135,14 +135,43 @@ pub(crate) const JOURNAL_PAGE: &str = "SELECT seq, time, actor, kind, subject, p
 /// The versions of the migrations applied successfully.
 pub(crate) const APPLIED_MIGRATIONS: &str =
     "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
-pub(crate) const NEXT_SNAPSHOT: &str = "SELECT COALESCE(MAX(number), 0) + 1 FROM snapshots";
-/// `$1` number, `$2` time, `$3` actor, `$4` record.
-pub(crate) const INSERT_SNAPSHOT: &str =
-    "INSERT INTO snapshots (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)";
-pub(crate) const GET_SNAPSHOT: &str =
-    "SELECT number, taken_at, actor, record FROM snapshots WHERE number = $1";
-pub(crate) const LIST_SNAPSHOTS: &str =
-    "SELECT number, taken_at, actor, record FROM snapshots ORDER BY number";
+/// The statements of a kind of kept record (`Kept`): the same in both dialects.
+#[derive(Debug)]
+pub(crate) struct KeptSql {
+    pub(crate) next_number: &'static str,
+    /// `$1` number, `$2` time, `$3` actor, `$4` record.
+    pub(crate) insert: &'static str,
+    /// `$1` number.
+    pub(crate) get: &'static str,
+    pub(crate) list: &'static str,
+}
+
+/// `KeptSql` of a table with columns `number, taken_at, actor, record`.
+macro_rules! kept_sql {
+    ($table:literal) => {
+        KeptSql {
+            next_number: concat!("SELECT COALESCE(MAX(number), 0) + 1 FROM ", $table),
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (number, taken_at, actor, record) VALUES ($1, $2, $3, $4)"
+            ),
+            get: concat!(
+                "SELECT number, taken_at, actor, record FROM ",
+                $table,
+                " WHERE number = $1"
+            ),
+            list: concat!(
+                "SELECT number, taken_at, actor, record FROM ",
+                $table,
+                " ORDER BY number"
+            ),
+        }
+    };
+}
+
+pub(crate) static SNAPSHOTS: KeptSql = kept_sql!("snapshots");
+pub(crate) static OBSERVATIONS: KeptSql = kept_sql!("observations");
 /// `$1` rollout, `$2` host, `$3` wave, `$4` state, `$5` time.
 pub(crate) const INSERT_ROLLOUT_HOST: &str = "INSERT INTO rollout_hosts (rollout, host, wave, state, snapshot, updated_at) \
      VALUES ($1, $2, $3, $4, NULL, $5)";

@@ -21,7 +21,8 @@ use time::macros::format_description;
 use crate::StoreError;
 use crate::canonical::{self, Hashed};
 use crate::model::{
-    Backend, Document, JournalEntry, JournalFilter, NewEvent, RolloutHost, Stored, StoredSnapshot,
+    Backend, Document, JournalEntry, JournalFilter, Kept, NewEvent, RolloutHost, Stored,
+    StoredObservation, StoredRecord, StoredSnapshot,
 };
 use crate::rows::RawEntry;
 
@@ -124,7 +125,8 @@ macro_rules! write_tx {
 /// A versioned record row as read: number, version, state, record, created_at, updated_at.
 type DocRow = (i64, i64, String, String, String, String);
 /// A snapshot row as read: number, taken_at, actor, record.
-type SnapshotRow = (i64, String, String, String);
+/// A kept record's row: number, time, actor, record.
+type KeptRow = (i64, String, String, String);
 /// A rollout host row as read: host, wave, state, snapshot, updated_at.
 type HostRow = (String, i64, String, Option<i64>, String);
 
@@ -351,17 +353,60 @@ impl Store {
     pub async fn insert_snapshot(
         &self,
         record: &Value,
-        mut event: NewEvent,
+        event: NewEvent,
     ) -> Result<StoredSnapshot, StoreError> {
+        self.insert_kept(Kept::Snapshot, record, event).await
+    }
+
+    /// The snapshot with this number, if there is one.
+    pub async fn get_snapshot(&self, number: u64) -> Result<Option<StoredSnapshot>, StoreError> {
+        self.get_kept(Kept::Snapshot, number).await
+    }
+
+    /// Every snapshot, by number.
+    pub async fn list_snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
+        self.list_kept(Kept::Snapshot).await
+    }
+
+    /// Insert a dependency observation (`fearless map --observe`): the next number
+    /// (`OBS-1`, …), `event` (subject `OBS-<number>`) in the same transaction, `record` as
+    /// canonical JSON text.
+    pub async fn insert_observation(
+        &self,
+        record: &Value,
+        event: NewEvent,
+    ) -> Result<StoredObservation, StoreError> {
+        self.insert_kept(Kept::Observation, record, event).await
+    }
+
+    /// The observation with this number, if there is one.
+    pub async fn get_observation(
+        &self,
+        number: u64,
+    ) -> Result<Option<StoredObservation>, StoreError> {
+        self.get_kept(Kept::Observation, number).await
+    }
+
+    /// Every observation, by number.
+    pub async fn list_observations(&self) -> Result<Vec<StoredObservation>, StoreError> {
+        self.list_kept(Kept::Observation).await
+    }
+
+    async fn insert_kept(
+        &self,
+        kind: Kept,
+        record: &Value,
+        mut event: NewEvent,
+    ) -> Result<StoredRecord, StoreError> {
         let (now, now_text) = now();
         let record_text = canonical::to_canonical(record);
         let actor = event.actor.clone();
         let (number, _) = write_tx!(self, &now_text, |tx, sql| {
-            let (number,): (i64,) = sqlx::query_as(crate::sql::NEXT_SNAPSHOT)
+            let (number,): (i64,) = sqlx::query_as(kind.sql().next_number)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            sqlx::query(crate::sql::INSERT_SNAPSHOT)
+            sqlx::query(kind.sql().insert)
                 .bind(number)
                 .bind(&now_text)
                 .bind(&actor)
@@ -369,10 +414,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query)?;
-            event.subject = format!("SNAP-{number}");
+            event.subject = kind.id(to_u64(number));
             (number, event)
         });
-        Ok(StoredSnapshot {
+        Ok(StoredRecord {
             number: to_u64(number),
             taken_at: now,
             actor,
@@ -380,28 +425,24 @@ impl Store {
         })
     }
 
-    /// The snapshot with this number, if there is one.
-    pub async fn get_snapshot(&self, number: u64) -> Result<Option<StoredSnapshot>, StoreError> {
+    async fn get_kept(&self, kind: Kept, number: u64) -> Result<Option<StoredRecord>, StoreError> {
         let Ok(number) = i64::try_from(number) else {
             return Ok(None);
         };
-        let row: Option<SnapshotRow> =
-            on_backend!(self, |pool| sqlx::query_as(crate::sql::GET_SNAPSHOT)
-                .bind(number)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query)?);
-        row.map(snapshot_from_row).transpose()
+        let row: Option<KeptRow> = on_backend!(self, |pool| sqlx::query_as(kind.sql().get)
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+            .map_err(StoreError::query)?);
+        row.map(|r| kept_from_row(kind, r)).transpose()
     }
 
-    /// Every snapshot, by number.
-    pub async fn list_snapshots(&self) -> Result<Vec<StoredSnapshot>, StoreError> {
-        let rows: Vec<SnapshotRow> =
-            on_backend!(self, |pool| sqlx::query_as(crate::sql::LIST_SNAPSHOTS)
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query)?);
-        rows.into_iter().map(snapshot_from_row).collect()
+    async fn list_kept(&self, kind: Kept) -> Result<Vec<StoredRecord>, StoreError> {
+        let rows: Vec<KeptRow> = on_backend!(self, |pool| sqlx::query_as(kind.sql().list)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query)?);
+        rows.into_iter().map(|r| kept_from_row(kind, r)).collect()
     }
 
     /// Append an event that is not a record transition (host actions and the like).
@@ -795,16 +836,17 @@ impl Document {
     }
 }
 
-fn snapshot_from_row(
-    (number, taken_at, actor, record): SnapshotRow,
-) -> Result<StoredSnapshot, StoreError> {
+fn kept_from_row(
+    kind: Kept,
+    (number, taken_at, actor, record): KeptRow,
+) -> Result<StoredRecord, StoreError> {
     let number = to_u64(number);
-    let what = || format!("snapshot SNAP-{number}");
+    let what = || format!("{} {}", kind.noun(), kind.id(number));
     let record = serde_json::from_str(&record).map_err(|e| StoreError::Corrupt {
         what: what(),
         reason: format!("its record is not JSON: {e}"),
     })?;
-    Ok(StoredSnapshot {
+    Ok(StoredRecord {
         number,
         taken_at: parse_time(&taken_at, what())?,
         actor,

@@ -4,7 +4,7 @@ use super::{only_human_or_json, print, print_json};
 use crate::args::{Format, Global, LabAction, LabArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
-use fearless_lab::{LabError, Scenario, UpOptions};
+use fearless_lab::{LabError, Scenario, Topology, UpOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -72,28 +72,52 @@ fn run_blocking(
     match action {
         LabAction::Up {
             hosts,
+            topology,
             cache,
             port,
             rpm_host,
         } => {
+            let topology: Topology =
+                topology
+                    .parse()
+                    .map_err(|e: fearless_lab::UnknownTopology| {
+                        Failure::bad_input(e.to_string(), None)
+                    })?;
+            if topology == Topology::Tiered && hosts.is_some() {
+                return Err(Failure::bad_input(
+                    "--hosts applies to the flat topology; the tiered lab has its own five hosts",
+                    Some("drop --hosts, or use --topology flat"),
+                ));
+            }
             let opts = UpOptions {
                 dir: dir.to_owned(),
-                hosts,
+                hosts: hosts.unwrap_or(UpOptions::default().hosts),
                 rpm_host,
                 cache_dir: cache,
                 port,
+                topology,
                 ..UpOptions::default()
             };
             let lab = fearless_lab::up(&opts, &mut progress(quiet)).map_err(lab_failure)?;
             if format == Format::Json {
                 print_json(&lab)?;
             } else {
-                let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES"]);
+                let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES", "RUNS"]);
                 for h in &lab.hosts {
+                    let runs: Vec<&str> = h.role.http_services().iter().map(|(s, _)| *s).collect();
                     t.add_row(vec![
                         h.name.clone(),
                         format!("{}:{}", h.address, lab.port),
                         h.packaging.name().to_owned(),
+                        runs.join(", "),
+                    ]);
+                }
+                if let Some(payments) = lab.payments {
+                    t.add_row(vec![
+                        "(payments)".to_owned(),
+                        payments.to_string(),
+                        "-".to_owned(),
+                        "payments provider, outside the inventory".to_owned(),
                     ]);
                 }
                 let state = if lab.already_running {

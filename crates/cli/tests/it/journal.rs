@@ -243,14 +243,15 @@ fn a_read_only_store_can_be_listed_and_verified() {
         "no log was created"
     );
 
-    // As if written by a fearless from before incidents: reading needs a migration it cannot do.
+    // As if written by a fearless from before observations: reading needs a migration it
+    // cannot do.
     chmod(&env.db, 0o644);
-    env.tamper("DELETE FROM _sqlx_migrations WHERE version = 4; DROP TABLE incidents;");
+    env.tamper("DELETE FROM _sqlx_migrations WHERE version = 5; DROP TABLE observations;");
     chmod(&env.db, 0o444);
     let before = fingerprint(&env.db);
     let outdated = expect(&as_nobody(&["journal", "verify"]), 3, "outdated");
     assert!(
-        outdated.contains("schema version 3, older than version 4")
+        outdated.contains("schema version 4, older than version 5")
             && outdated.contains("cannot be migrated"),
         "{outdated}"
     );

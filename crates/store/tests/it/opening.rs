@@ -121,9 +121,9 @@ mod cases {
         let store = db.with_entries(2).await;
         store.close().await;
         drop(store);
-        // As if the store were written by a fearless from before incidents (schema 4).
+        // As if the store were written by a fearless from before observations (schema 5).
         let mut raw = db.raw().await;
-        raw.exec("DELETE FROM _sqlx_migrations WHERE version = 4; DROP TABLE incidents;")
+        raw.exec("DELETE FROM _sqlx_migrations WHERE version = 5; DROP TABLE observations;")
             .await
             .expect("downgrade");
         raw.close().await;
@@ -134,8 +134,8 @@ mod cases {
             .expect_err("outdated");
         match &err {
             StoreError::Outdated {
-                found: 3,
-                supported: 4,
+                found: 4,
+                supported: 5,
                 reason: None,
                 ..
             } => {}
@@ -143,7 +143,7 @@ mod cases {
         }
         let message = err.to_string();
         assert!(
-            message.contains("schema version 3, older than version 4")
+            message.contains("schema version 4, older than version 5")
                 && message.contains("read-only"),
             "{message}"
         );
@@ -160,9 +160,9 @@ mod cases {
         assert!(!store.is_read_only());
         assert!(
             store
-                .get_incident(1)
+                .get_observation(1)
                 .await
-                .expect("incidents are back")
+                .expect("observations are back")
                 .is_none()
         );
         store.close().await;

@@ -1,6 +1,10 @@
-//! Package snapshots: numbering, byte-exact round trip, journal entries, reopen.
+//! Kept records — package snapshots and dependency observations: numbering (each kind its
+//! own), byte-exact round trip, journal entries, reopen.
 
-crate::common::backend_tests!(snapshots_round_trip_byte_for_byte);
+crate::common::backend_tests!(
+    snapshots_round_trip_byte_for_byte,
+    observations_are_numbered_apart_from_snapshots_and_journaled
+);
 
 mod cases {
     use fearless_store::to_canonical;
@@ -51,6 +55,43 @@ mod cases {
         let all = store.list_snapshots().await.expect("list");
         assert_eq!(all.iter().map(|s| s.number).collect::<Vec<_>>(), [1, 2]);
 
+        assert_eq!(kinds_about(&store, "SNAP-1").await, ["snapshot.taken"]);
+        assert!(store.verify().await.expect("verify").is_ok());
+    }
+
+    pub(super) async fn observations_are_numbered_apart_from_snapshots_and_journaled(db: &TestDb) {
+        let store = db.open().await;
+        store
+            .insert_snapshot(&json!({}), event("ann", "snapshot.taken", json!({})))
+            .await
+            .expect("snapshot");
+        let record = json!({"window_ms": 5000, "hosts": {"api-1": {"connections": [
+            {"process": "acme-api", "remote": "127.0.0.1:5672", "samples": 10}
+        ]}}});
+        let first = store
+            .insert_observation(
+                &record,
+                event("ann", "map.observed", json!({"undeclared": 1})),
+            )
+            .await
+            .expect("insert");
+        assert_eq!(
+            first.number, 1,
+            "observations count from 1 whatever snapshots exist"
+        );
+        drop(store);
+
+        let store = db.open().await;
+        let got = store
+            .get_observation(1)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(to_canonical(&got.record), to_canonical(&record));
+        assert_eq!(got.actor, "ann");
+        assert!(store.get_observation(2).await.expect("get").is_none());
+        assert_eq!(store.list_observations().await.expect("list").len(), 1);
+        assert_eq!(kinds_about(&store, "OBS-1").await, ["map.observed"]);
         assert_eq!(kinds_about(&store, "SNAP-1").await, ["snapshot.taken"]);
         assert!(store.verify().await.expect("verify").is_ok());
     }
