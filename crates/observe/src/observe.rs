@@ -41,9 +41,10 @@ pub struct Observation {
     pub window_ms: u64,
     /// The pause between the starts of two samples of a host, in milliseconds.
     pub interval_ms: u64,
-    /// Per observed host (reachable at least once), by inventory name.
+    /// Per observed host (at least one sample read), by inventory name.
     pub hosts: BTreeMap<String, HostObservation>,
-    /// Hosts that could not be reached, with the error.
+    /// Hosts of which no sample could be read (unreachable, or every sample failed), with
+    /// the error.
     pub unreachable: BTreeMap<String, String>,
     /// Notes about the whole observation.
     pub notes: Vec<String>,
@@ -635,15 +636,22 @@ async fn observe_host(
         let next = (t0 + settings.interval).min(start + settings.window);
         tokio::time::sleep_until(next.into()).await;
     }
-    let answer = if agg.samples() > 0 {
-        packages_of(host, t, &agg.paths(), settings, progress, &mut notes).await
-    } else {
-        None
+    let done = || {
+        progress(ObserveProgress::Done {
+            host: host.name.clone(),
+            samples: agg.samples(),
+        });
     };
-    progress(ObserveProgress::Done {
-        host: host.name.clone(),
-        samples: agg.samples(),
-    });
+    if agg.samples() == 0 {
+        done();
+        return Err(agg
+            .errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "no sample could be read".to_owned()));
+    }
+    let answer = packages_of(host, t, &agg.paths(), settings, progress, &mut notes).await;
+    done();
     Ok(agg.finish(host.address.clone(), own, answer, notes))
 }
 

@@ -160,12 +160,9 @@ pub enum ParseError {
         /// The first line, cut to 80 characters.
         first: String,
     },
-    /// A section marker is missing: the script stopped early.
-    #[error("the sample has no `{section}` section: the script did not run to its end")]
-    MissingSection {
-        /// The marker.
-        section: &'static str,
-    },
+    /// The main listing (the `main:` record) is missing: the script's pipeline did not run.
+    #[error("the sample has no process and socket listing: the script's pipeline did not run")]
+    NoListing,
     /// The output ends before `@@end` (cut at the transport's cap, or killed).
     #[error("the sample is cut short: it does not end with `@@end`")]
     Truncated,
@@ -290,45 +287,44 @@ struct ProcInfo {
     vanished: bool,
 }
 
-/// The sections of the text.
+/// The parts of the text: the main listing, and the command-line records.
 struct Sections<'a> {
     main: &'a str,
-    errors: &'a str,
-    cmdline: &'a str,
+    cmdline: Vec<&'a str>,
 }
 
+/// `@@fearless-observe 2`, NUL-terminated records (command-line arguments, then the
+/// `main:` listing), `@@end`.
 fn sections(text: &str) -> Result<Sections<'_>, ParseError> {
-    const HEADER: &str = "@@fearless-observe 1\n";
+    const HEADER: &str = "@@fearless-observe 2\n";
     let Some(rest) = text.strip_prefix(HEADER) else {
         return Err(ParseError::NotASample {
             first: cut(text.lines().next().unwrap_or("")),
         });
     };
-    // Every line of the main section starts with its file's name; every line of the
-    // errors section is `ls`'s (or the shell's) message: neither can be a marker line.
-    let (main, rest) = split_at_line(rest, "@@errors").ok_or(ParseError::MissingSection {
-        section: "@@errors",
-    })?;
-    let (errors, cmdline) = split_at_line(rest, "@@cmdline").ok_or(ParseError::MissingSection {
-        section: "@@cmdline",
-    })?;
+    // What follows the last record is what the script printed last: `@@end`. A cut answer
+    // ends inside a record instead.
+    let (records, tail) = match rest.rfind('\0') {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => ("", rest),
+    };
+    if tail.trim_end_matches('\n') != "@@end" {
+        return Err(ParseError::Truncated);
+    }
+    let mut main = None;
+    let mut cmdline = Vec::new();
+    for rec in records.split('\0').filter(|r| !r.is_empty()) {
+        match rec.strip_prefix("main:") {
+            // The listing holds no NUL, so it is one record; a second one is not ours.
+            Some(m) if main.is_none() => main = Some(m),
+            Some(_) => {}
+            None => cmdline.push(rec),
+        }
+    }
     Ok(Sections {
-        main,
-        errors,
+        main: main.ok_or(ParseError::NoListing)?,
         cmdline,
     })
-}
-
-/// Split at the first line equal to `marker`: (before, after), the marker line dropped.
-fn split_at_line<'a>(text: &'a str, marker: &str) -> Option<(&'a str, &'a str)> {
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_end_matches('\n') == marker {
-            return Some((&text[..pos], &text[pos + line.len()..]));
-        }
-        pos += line.len();
-    }
-    None
 }
 
 /// Parse a sample for a host whose own addresses are `own` (unowned sockets are kept only
@@ -345,8 +341,12 @@ pub fn parse(text: &str, own: &[IpAddr]) -> Result<Sample, ParseError> {
 
     for line in s.main.lines() {
         if let Some(entry) = line.strip_prefix("ls:") {
-            any_listed = true;
-            ls_line(entry, &mut current_fd_dir, &mut procs, &mut owners);
+            if let Some(message) = entry.strip_prefix("ls: ") {
+                error_line(message, &mut procs);
+            } else {
+                any_listed = true;
+                ls_line(entry, &mut current_fd_dir, &mut procs, &mut owners);
+            }
             continue;
         }
         let Some((file, content)) = line.split_once(':') else {
@@ -390,10 +390,7 @@ pub fn parse(text: &str, own: &[IpAddr]) -> Result<Sample, ParseError> {
     if !any_listed {
         return Err(ParseError::NoProcesses);
     }
-    for line in s.errors.lines() {
-        error_line(line, &mut procs);
-    }
-    let cmdline_ok = cmdlines(s.cmdline, &mut procs)?;
+    let cmdline_ok = cmdlines(&s.cmdline, &mut procs);
 
     Ok(assemble(&procs, &owners, &rows, own, cmdline_ok))
 }
@@ -439,9 +436,14 @@ fn ls_line(
         return;
     }
     let Some(pid) = *current else { return };
-    // Without a target the link could not be read: `ls` says why in the errors section.
+    let Some(target) = target else {
+        // Listed, but its link could not be read: not permitted (an fd closed between the
+        // listing and the read is not listed at all).
+        procs.entry(pid).or_default().denied = true;
+        return;
+    };
     if let Some(inode) = target
-        .and_then(|t| t.strip_prefix("socket:["))
+        .strip_prefix("socket:[")
         .and_then(|r| r.strip_suffix(']'))
         .and_then(|n| n.parse::<u64>().ok())
     {
@@ -449,38 +451,32 @@ fn ls_line(
     }
 }
 
-/// One line of `ls`'s errors: `ls: cannot open directory '77/fd': Permission denied`.
-fn error_line(line: &str, procs: &mut BTreeMap<u32, ProcInfo>) {
-    let Some(start) = line.find('\'') else { return };
-    let Some(len) = line[start + 1..].find('\'') else {
+/// One of `ls`'s messages about an `fd` directory (after `ls: `): `cannot open directory
+/// '77/fd': Permission denied`, `cannot access '77/fd': No such file or directory` (older
+/// coreutils write the path without quotes).
+fn error_line(message: &str, procs: &mut BTreeMap<u32, ProcInfo>) {
+    let Some(rest) = message
+        .strip_prefix("cannot open directory ")
+        .or_else(|| message.strip_prefix("cannot access "))
+    else {
         return;
     };
-    let path = &line[start + 1..start + 1 + len];
-    let mut parts = path.split('/');
-    let (Some(pid), Some(what)) = (parts.next(), parts.next()) else {
+    let path = rest.trim_start_matches('\'');
+    let path = path.split(['\'', ':']).next().unwrap_or("");
+    let Some(pid) = path.strip_suffix("/fd").and_then(|p| p.parse::<u32>().ok()) else {
         return;
     };
-    let Ok(pid) = pid.parse::<u32>() else { return };
-    if what != "fd" {
-        // `exe`/`cwd`: a kernel thread has none; an unreadable one changes nothing here.
-        return;
-    }
     let info = procs.entry(pid).or_default();
-    if line.contains("Permission denied") || line.contains("Operation not permitted") {
+    if message.ends_with("Permission denied") || message.ends_with("Operation not permitted") {
         info.denied = true;
-    } else if line.contains("No such file or directory") || line.contains("No such process") {
+    } else if message.ends_with("No such file or directory") || message.ends_with("No such process")
+    {
         info.vanished = true;
     }
 }
 
-/// The `@@cmdline` section: NUL-terminated `PID/cmdline:ARG` records, then `@@end`.
-/// Returns whether any command line was read.
-fn cmdlines(section: &str, procs: &mut BTreeMap<u32, ProcInfo>) -> Result<bool, ParseError> {
-    let mut records: Vec<&str> = section.split('\0').collect();
-    let last = records.pop().unwrap_or("");
-    if last.trim_end_matches('\n') != "@@end" {
-        return Err(ParseError::Truncated);
-    }
+/// The `PID/cmdline:ARG` records. Returns whether any command line was read.
+fn cmdlines(records: &[&str], procs: &mut BTreeMap<u32, ProcInfo>) -> bool {
     let mut any = false;
     for rec in records {
         let Some((file, arg)) = rec.split_once(':') else {
@@ -497,7 +493,7 @@ fn cmdlines(section: &str, procs: &mut BTreeMap<u32, ProcInfo>) -> Result<bool, 
             procs.entry(pid).or_default().argv.push(arg.to_owned());
         }
     }
-    Ok(any)
+    any
 }
 
 /// The listening sockets of the whole table, for "did this end accept?": a connection is

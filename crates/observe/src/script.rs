@@ -8,38 +8,41 @@
 
 /// One sample of a host's TCP sockets and of the processes that own them.
 ///
-/// Spawns three programs, whatever the number of processes: `ls` (every process' `exe`,
-/// `cwd` and `fd` links in one call), one `grep` that filters that listing down to the
-/// lines that matter (socket fds, directory headers, `exe`/`cwd`, fds whose link could not
-/// be read) and, in the same call, reads both socket tables and every process' `Name:`
-/// and `Uid:` from `status` (each line prefixed with the file it came from), and one
-/// `grep -z` for the command lines (one NUL-terminated record per argument). `ls`'s
-/// errors (permission denied, vanished processes) are kept apart, in their own section,
-/// through a command substitution (a fork of the shell, no program). Every line of the
-/// first section carries its file as a prefix, `ls -q` shows control characters in link
-/// targets as `?`, and the command lines come last, NUL-separated, followed by `@@end`:
-/// no process can forge a line of another section. The output:
+/// One pipeline of three programs, whatever the number of processes, running side by side:
+///
+/// 1. `ls -lnq` of every process' `exe`, `cwd` and `fd` links (its errors into the same
+///    pipe: GNU `ls` flushes its output before each message, so lines stay whole);
+/// 2. `grep`, which reads both socket tables and every process' `status` (`Name:` and
+///    `Uid:` lines) while `ls` works, then keeps of `ls`'s listing only what matters —
+///    socket fds, `fd` directory headers, `exe`/`cwd`, fds whose link could not be read,
+///    and the messages of `fd` directories that could not be opened — every line
+///    prefixed with its file (`ls:` for the listing);
+/// 3. `grep -z`, which writes every command-line argument as a NUL-terminated record
+///    (`PID/cmdline:ARG`), then all of the second `grep`'s output as one last record
+///    (`main:…`: it holds no NUL).
+///
+/// `ls -q` shows control characters in link targets as `?`, every line of the main record
+/// starts with its source, and every command-line record with its file: no process can
+/// forge a line or a record. The output:
 ///
 /// ```text
-/// @@fearless-observe 1
-/// ls:123/fd:                      ls:lrwx------ 1 0 0 64 … 4 -> socket:[5678]
-/// net/tcp:   0: 0100007F:1F90 …    123/status:Uid:\t0\t0\t0\t0
-/// @@errors
-/// ls: cannot open directory '77/fd': Permission denied
-/// @@cmdline
-/// 123/cmdline:/usr/bin/python3\0123/cmdline:/usr/sbin/acme-api\0@@end
+/// @@fearless-observe 2
+/// 123/cmdline:/usr/bin/python3\0123/cmdline:/usr/sbin/acme-api\0main:net/tcp:  sl  local_address …
+/// net/tcp:   0: 0100007F:1F90 00000000:0000 0A …
+/// 123/status:Name:\tacme-api
+/// 123/status:Uid:\t0\t0\t0\t0
+/// ls:lrwxrwxrwx 1 0 0 0 Dec  4 13:45 123/exe -> /usr/bin/python3.11
+/// ls:123/fd:
+/// ls:lrwx------ 1 0 0 64 Dec  4 13:45 4 -> socket:[5678]
+/// ls:ls: cannot open directory '77/fd': Permission denied
+/// \0@@end
 /// ```
 pub const SAMPLE_SCRIPT: &str = r#": fearless-observe
 cd /proc || exit 1
 LC_ALL=C
 export LC_ALL
-echo '@@fearless-observe 1'
-exec 3>&1
-err=$( { ls -lnq -- [0-9]*/exe [0-9]*/cwd [0-9]*/fd 2>&4 | grep -s -a -H --label=ls -e ' -> socket:\[[0-9]*\]$' -e '^[0-9][0-9]*/fd:$' -e ' [0-9][0-9]*/exe' -e ' [0-9][0-9]*/cwd' -e '^l[^>]* [0-9][0-9]*$' -e 'local_address' -e '^ *[0-9][0-9]*: ' -e '^Uid:' -e '^Name:' - net/tcp net/tcp6 [0-9]*/status >&3; } 4>&1 )
-echo '@@errors'
-printf '%s\n' "$err"
-echo '@@cmdline'
-grep -s -a -z -H '' [0-9]*/cmdline
+echo '@@fearless-observe 2'
+ls -lnq -- [0-9]*/exe [0-9]*/cwd [0-9]*/fd 2>&1 | grep -s -a -H --label=ls -e ' -> socket:\[[0-9]*\]$' -e '^[0-9][0-9]*/fd:$' -e ' [0-9][0-9]*/exe' -e ' [0-9][0-9]*/cwd' -e '^l[^>]* [0-9][0-9]*$' -e "^ls: cannot open directory '\{0,1\}[0-9]*/fd'\{0,1\}: " -e "^ls: cannot access '\{0,1\}[0-9]*/fd'\{0,1\}: " -e 'local_address' -e '^ *[0-9][0-9]*: ' -e '^Uid:' -e '^Name:' net/tcp net/tcp6 [0-9]*/status - | grep -s -a -z -H --label=main '' [0-9]*/cmdline -
 echo '@@end'
 "#;
 

@@ -5,7 +5,9 @@
 //! `python3 orders.py` from `/srv/shop`) listened on `[::]:18080` (dual stack) and
 //! `127.0.0.1:18081` and held connections to both from itself (one over IPv4 to the
 //! dual-stack socket, so the accepted end is IPv4-mapped in `tcp6`); PID 1's fd links were
-//! unreadable even to root in that sandbox. `sample-nobody.txt`: the same run as `nobody`.
+//! unreadable even to root in that sandbox, and a lab of another PID namespace was running
+//! (its sockets are in the tables, its processes are not). `sample-nobody.txt`: the same
+//! run as `nobody`.
 
 use fearless_observe::parse::{ParseError, parse};
 use fearless_observe::{Direction, Sample, TcpState};
@@ -14,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 
 const ROOT: &str = include_str!("fixtures/sample-root.txt");
 const NOBODY: &str = include_str!("fixtures/sample-nobody.txt");
-const PY: u32 = 13783;
+const PY: u32 = 23105;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
@@ -136,6 +138,33 @@ fn unowned_sockets_are_kept_only_on_the_hosts_own_addresses() {
     assert_eq!(listener_pid(&own, "0.0.0.0", 2024), None);
     // Owned sockets are kept whatever the own addresses.
     assert_eq!(listener_pid(&other, "127.0.0.1", 18081), Some(Some(PY)));
+
+    // The lab that ran beside (its processes in other PID namespaces): for its api-1
+    // (127.0.0.13), the orders API's listener and its connection to the ledger on ledger-1
+    // (127.0.0.15:7070) are kept, without a process; ledger-1's listener is not api-1's.
+    let api1 = parse(ROOT, &[ip("127.0.0.13")]).expect("parses");
+    assert_eq!(listener_pid(&api1, "127.0.0.13", 9090), Some(None));
+    assert_eq!(listener_pid(&api1, "127.0.0.15", 7070), None);
+    let to_ledger = api1
+        .connections
+        .iter()
+        .find(|c| c.remote == sa("127.0.0.15:7070"))
+        .expect("api-1 → ledger-1");
+    assert_eq!(
+        (
+            to_ledger.direction,
+            to_ledger.local.ip(),
+            to_ledger.process.clone()
+        ),
+        (Direction::Outbound, ip("127.0.0.13"), None)
+    );
+    // Its accepted connections are inbound.
+    assert!(
+        api1.connections
+            .iter()
+            .filter(|c| c.local == sa("127.0.0.13:9090"))
+            .all(|c| c.direction == Direction::Inbound)
+    );
 }
 
 #[test]
@@ -199,7 +228,10 @@ fn a_process_that_vanished_keeps_its_socket_without_a_name_or_with_what_was_read
         );
         // Find the client socket's inode in the tables.
         ROOT.lines()
-            .filter_map(|l| l.strip_prefix("net/tcp:"))
+            .filter_map(|l| {
+                l.strip_prefix("net/tcp:")
+                    .or_else(|| l.strip_prefix("main:net/tcp:"))
+            })
             .filter(|l| l.contains(" 0100007F:46A1 01 "))
             .filter_map(|l| l.split_whitespace().nth(9).map(str::to_owned))
             .next()
@@ -246,8 +278,8 @@ fn a_process_that_vanished_keeps_its_socket_without_a_name_or_with_what_was_read
 
     // The errors section says it vanished: counted as such, not as not permitted.
     let text = text.replacen(
-        "@@errors\n",
-        "@@errors\nls: cannot open directory '4343/fd': No such file or directory\n",
+        "\nls:2/fd:\n",
+        "\nls:ls: cannot open directory '4343/fd': No such file or directory\nls:2/fd:\n",
         1,
     );
     let s = parse(&text, &[]).expect("parses");
@@ -255,18 +287,27 @@ fn a_process_that_vanished_keeps_its_socket_without_a_name_or_with_what_was_read
 }
 
 #[test]
-fn permission_denied_lines_count_per_process() {
-    let text = ROOT.replacen(
-        "@@errors\n",
-        "@@errors\nls: cannot open directory '2241/fd': Permission denied\nls: cannot read symbolic link '2997/fd/3': Permission denied\nls: cannot read symbolic link '2997/fd/4': Permission denied\nls: cannot read symbolic link '2997/exe': Permission denied\n",
-        1,
-    );
+fn unreadable_fd_directories_and_links_count_per_process() {
+    let text = ROOT
+        .replacen(
+            "\nls:2/fd:\n",
+            "\nls:ls: cannot open directory '2241/fd': Permission denied\nls:ls: cannot open directory 2952/fd: Permission denied\nls:2/fd:\n",
+            1,
+        )
+        .replacen(
+            "\nls:2997/fd:\n",
+            "\nls:2997/fd:\nls:lrwx------ 1 106 109 64 Dec  4 12:05 3\nls:lrwx------ 1 106 109 64 Dec  4 12:05 4\n",
+            1,
+        );
     let s = parse(&text, &[]).expect("parses");
-    assert_eq!(s.stats.not_permitted, 3, "1, 2241 and 2997");
+    assert_eq!(
+        s.stats.not_permitted, 4,
+        "1 and 2997 (links), 2241 and 2952 (directories, quoted or not)"
+    );
     assert!(
         s.notes
             .iter()
-            .any(|n| n.starts_with("3 processes' sockets"))
+            .any(|n| n.starts_with("4 processes' sockets"))
     );
 }
 
@@ -282,32 +323,29 @@ fn garbage_is_a_typed_error() {
         ("sudo: a password is required\n".into(), |e| {
             matches!(e, ParseError::NotASample { .. })
         }),
-        ("@@fearless-observe 1\n".into(), |e| {
-            matches!(
-                e,
-                ParseError::MissingSection {
-                    section: "@@errors"
-                }
-            )
+        ("@@fearless-observe 1\n@@end\n".into(), |e| {
+            matches!(e, ParseError::NotASample { .. })
         }),
-        ("@@fearless-observe 1\n@@errors\n".into(), |e| {
-            matches!(
-                e,
-                ParseError::MissingSection {
-                    section: "@@cmdline"
-                }
-            )
+        ("@@fearless-observe 2\n".into(), |e| {
+            matches!(e, ParseError::Truncated)
+        }),
+        ("@@fearless-observe 2\n@@end\n".into(), |e| {
+            matches!(e, ParseError::NoListing)
+        }),
+        ("@@fearless-observe 2\n1/cmdline:x\0@@end\n".into(), |e| {
+            matches!(e, ParseError::NoListing)
         }),
         (ROOT.trim_end_matches("@@end\n").to_owned(), |e| {
             matches!(e, ParseError::Truncated)
         }),
         (ROOT[..ROOT.len() / 2].to_owned(), |e| {
-            matches!(e, ParseError::MissingSection { .. })
+            matches!(e, ParseError::Truncated)
         }),
         (
             ROOT.split_inclusive('\n')
                 .filter(|l| !l.starts_with("net/tcp:"))
-                .collect(),
+                .collect::<String>()
+                .replacen("main:net/tcp:  sl", "main:net/tcp6:  sl", 1),
             |e| matches!(e, ParseError::NoTcpTable),
         ),
         (
@@ -341,15 +379,18 @@ fn cut(s: &str) -> String {
     s.chars().take(120).collect()
 }
 
-/// A line forged inside a command line or a link target cannot attribute a socket.
+/// A line forged inside a command line cannot attribute a socket, nor a record pose as
+/// the listing.
 #[test]
 fn data_cannot_forge_lines() {
-    // An argument holding a newline and what looks like an fd listing.
+    let forged =
+        "x\nls:2/fd:\nls:lrwx------ 1 0 0 64 Dec  4 14:00 3 -> socket:[5279]\nmain:ls:2/fd:";
     let text = ROOT.replacen(
-        "13783/cmdline:orders.py\0",
-        "13783/cmdline:x\nls:2/fd:\nls:lrwx------ 1 0 0 64 Dec  4 14:00 3 -> socket:[5279]\n@@errors\n\0",
+        &format!("{PY}/cmdline:orders.py\0"),
+        &format!("{PY}/cmdline:{forged}\0"),
         1,
     );
+    assert_ne!(text, ROOT);
     let s = parse(&text, &[]).expect("parses");
     let pg = s
         .listeners
@@ -374,8 +415,9 @@ proptest! {
     #[test]
     fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let text = String::from_utf8_lossy(&bytes);
-        let _ = parse(&format!("@@fearless-observe 1\n{text}"), &[]);
-        let _ = parse(&format!("@@fearless-observe 1\n{text}\n@@errors\n{text}\n@@cmdline\n{text}\0@@end\n"), &[]);
+        let _ = parse(&format!("@@fearless-observe 2\n{text}"), &[]);
+        let _ = parse(&format!("@@fearless-observe 2\n1/cmdline:{text}\0main:{text}\0@@end\n"), &[]);
+        let _ = parse(&format!("@@fearless-observe 2\nmain:net/tcp: local_address\nls:1/fd:\n{text}\0@@end\n"), &[]);
     }
 
     #[test]
