@@ -276,7 +276,7 @@ fn a_process_that_vanished_keeps_its_socket_without_a_name_or_with_what_was_read
     assert_eq!((p.pid, p.uid, p.name.as_str()), (4242, 33, "worker"));
     assert_eq!((p.exe, p.program), (None, None));
 
-    // The errors section says it vanished: counted as such, not as not permitted.
+    // `ls` says it vanished: counted as such, not as not permitted.
     let text = text.replacen(
         "\nls:2/fd:\n",
         "\nls:ls: cannot open directory '4343/fd': No such file or directory\nls:2/fd:\n",
