@@ -54,6 +54,16 @@ pub(crate) enum Format {
     Md,
     /// A standalone HTML page (`fearless rca`).
     Html,
+    /// An SVG drawing (`fearless map`).
+    Svg,
+    /// Mermaid flowchart text (`fearless map`).
+    Mermaid,
+    /// Graphviz DOT text (`fearless map`).
+    Dot,
+    /// SARIF 2.1.0, for code-scanning dashboards (`fearless map --observe`).
+    Sarif,
+    /// A configuration draft (`fearless discover`).
+    Yaml,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +100,90 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// A real disposable fleet on this machine (root required).
     Lab(LabArgs),
+    /// The dependency map on one page (--format svg|mermaid|dot|json|human); blast radius
+    /// and needs; drift from live connections (--observe)
+    Map(MapArgs),
+    /// Draft a configuration from a live fleet: services, components, dependencies, checks
+    Discover(DiscoverArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MapArgs {
+    #[command(subcommand)]
+    pub(crate) action: Option<MapAction>,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Only these components and the edges among them
+    #[arg(long, value_name = "C", num_args = 1.., value_delimiter = ',')]
+    pub(crate) components: Vec<String>,
+    /// Colour components by a saved run (`check --save-baseline FILE`) and mark root suspects
+    #[arg(long, value_name = "FILE")]
+    pub(crate) status: Option<PathBuf>,
+    /// Blast radius: everything that breaks if C breaks (a list, and C's map highlighted)
+    #[arg(long, value_name = "C", conflicts_with = "needs")]
+    pub(crate) impact: Option<String>,
+    /// Everything C needs, directly or not
+    #[arg(long, value_name = "C")]
+    pub(crate) needs: Option<String>,
+    /// Sample live TCP connections on the hosts and report drift from `depends_on`
+    /// (exit 1 when a dependency is undeclared); the observation is kept in the store
+    #[arg(long)]
+    pub(crate) observe: bool,
+    /// How long to observe
+    #[arg(
+        long = "for",
+        value_name = "DURATION",
+        default_value = "30s",
+        requires = "observe"
+    )]
+    pub(crate) window: String,
+    /// Time between two samples of a host
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "500ms",
+        requires = "observe"
+    )]
+    pub(crate) interval: String,
+    /// Only hosts matching this selector
+    #[arg(long, value_name = "SELECTOR", requires = "observe")]
+    pub(crate) hosts: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MapAction {
+    /// Observations kept in the store
+    List,
+    /// One observation's drift
+    Show {
+        /// OBS-N or N
+        id: String,
+    },
+    /// What changed from one observation to another: edges and peers that came or went
+    Diff {
+        /// OBS-N or N
+        from: String,
+        /// OBS-N or N
+        to: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiscoverArgs {
+    /// Only hosts matching this selector
+    #[arg(long, value_name = "SELECTOR")]
+    pub(crate) hosts: Option<String>,
+    /// How long to watch connections (short ones are seen only while they last)
+    #[arg(long = "for", value_name = "DURATION", default_value = "10s")]
+    pub(crate) window: String,
+    /// Time between two samples of a host
+    #[arg(long, value_name = "DURATION", default_value = "500ms")]
+    pub(crate) interval: String,
+    /// Write the draft to FILE; an existing FILE is not overwritten: the draft is written
+    /// beside it (FILE.draft) and the differences are printed
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

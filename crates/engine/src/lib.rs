@@ -17,6 +17,7 @@ pub mod bisect;
 pub mod changes;
 pub mod checks;
 pub mod clock;
+pub mod discover;
 mod error;
 pub mod evidence;
 pub mod fleet;

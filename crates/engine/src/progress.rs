@@ -84,6 +84,29 @@ pub enum Event {
         /// What.
         what: HostEvent,
     },
+    /// An observation of live connections started.
+    Observing {
+        /// Hosts sampled.
+        hosts: usize,
+        /// For how long.
+        window: Duration,
+    },
+    /// An observation goes on (at most one a second).
+    ObservingFor {
+        /// Time since it started.
+        elapsed: Duration,
+        /// Its window.
+        window: Duration,
+        /// Samples read so far, every host together.
+        samples: u32,
+    },
+    /// A host could not be observed (it is left out; the others are observed).
+    NotObserved {
+        /// The host.
+        host: String,
+        /// Why.
+        error: String,
+    },
     /// An event for the configured sinks was not delivered (queued or lost): the command
     /// goes on, but a person should know.
     Undelivered {

@@ -186,7 +186,7 @@ pub(crate) fn acme_conf(host: &LabHost, plan: &[LabHost]) -> String {
         Role::Shop => String::new(),
         Role::Web => format!(
             "# the orders APIs (round robin, one connection per request)\napi={}\n\
-             # refresh the basket summary every second\nrefresh=1\n",
+             # refresh the basket summary twice a second\nrefresh=0.5\n",
             of(Role::Api, API_PORT)
         ),
         Role::Api => format!(
@@ -229,7 +229,7 @@ mod tests {
             acme_conf(&plan[0], &plan),
             "# the orders APIs (round robin, one connection per request)\n\
              api=127.0.0.13:9090,127.0.0.14:9090\n\
-             # refresh the basket summary every second\nrefresh=1\n"
+             # refresh the basket summary twice a second\nrefresh=0.5\n"
         );
         let api = acme_conf(&plan[2], &plan);
         assert!(api.contains("ledger=127.0.0.15:7070\n"), "{api}");

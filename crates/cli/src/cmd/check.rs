@@ -18,10 +18,15 @@ use std::time::{Duration, Instant};
 const SCHEMA: &str = "fearless.check/v1";
 
 pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
-    if matches!(g.format, Format::Md | Format::Html) {
+    if !matches!(
+        g.format,
+        Format::Human | Format::Json | Format::Junit | Format::Tap | Format::Prometheus
+    ) {
         return Err(Failure::bad_input(
             "`check` prints human, json, junit, tap or prometheus",
-            Some("md and html are the formats of `fearless rca`"),
+            Some(
+                "md and html are the formats of `fearless rca`; svg, mermaid, dot and sarif of `fearless map`",
+            ),
         ));
     }
     let config = load_config(g)?;
@@ -123,7 +128,7 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         Format::Junit => print(&junit(&report)),
         Format::Tap => print(&tap(&report)),
         Format::Prometheus => print(&prometheus(&report)),
-        Format::Md | Format::Html => Ok(()),
+        _ => Ok(()),
     };
     match printed {
         // `fearless check | head` must still fail when checks failed.

@@ -4,11 +4,14 @@ mod bisect;
 mod change;
 mod check;
 mod demo;
+mod discover;
+mod drift;
 mod events;
 mod hosts;
 mod incident;
 mod journal;
 mod lab;
+mod map;
 mod packages;
 mod patch;
 mod progress;
@@ -37,6 +40,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Bisect(a) => bisect::run(&cli.global, a).await,
         Command::Rca(a) => rca::run(&cli.global, a).await,
         Command::Demo(a) => demo::run(&cli.global, a).await,
+        Command::Map(a) => map::run(&cli.global, a).await,
+        Command::Discover(a) => discover::run(&cli.global, a).await,
     }
 }
 

@@ -57,6 +57,22 @@ pub(crate) fn line(event: &Event) -> String {
             format!("R-{rollout}: wave {wave} was not done baking")
         }
         Event::Host { host, what } => format!("{}: {}", Escaped(host), host_line(what)),
+        Event::Observing { hosts, window } => format!(
+            "map: observing {hosts} host(s) for {}",
+            humantime::format_duration(*window)
+        ),
+        Event::ObservingFor {
+            elapsed,
+            window,
+            samples,
+        } => format!(
+            "map: {}s of {}s, {samples} sample(s)",
+            elapsed.as_secs(),
+            window.as_secs()
+        ),
+        Event::NotObserved { host, error } => {
+            format!("map: {} not observed: {}", Escaped(host), Escaped(error))
+        }
         Event::Undelivered {
             event,
             sink,

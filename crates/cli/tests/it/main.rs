@@ -11,9 +11,11 @@ mod journal;
 mod lab;
 mod lab_bisect;
 mod lab_demo;
+mod lab_map;
 mod lab_packages;
 mod lab_patch;
 mod lab_rca;
+mod map;
 mod packages;
 
 use std::path::Path;
