@@ -10,7 +10,9 @@
 #     HTTP probes, draft, validation, store). Target: under 5 s beyond the window.
 #  3. `fearless-map`'s svg() of a generated 500-component map (layout and drawing), with
 #     writing the DOT text as the peer. Target: under 1 s.
-# Needs root (it brings up its own 4-host lab, so no other lab may be up) and builds release.
+# Needs root (it brings up its own 4-host lab, so no other lab may be up) and builds release
+# (PROFILE=dev for a quicker, unoptimised build: the first two figures are dominated by the
+# hosts, not by fearless' own code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-10}
@@ -23,10 +25,12 @@ for a in 11 12 13 14; do
 done
 command -v ss >/dev/null || { echo "bench/map.sh: needs ss (iproute2) on this machine, the peer" >&2; exit 2; }
 
-cargo build -q --release -p fearless-cli
-cargo build -q --release -p fearless-observe --example fleet_sample_bench
-cargo build -q --release -p fearless-map --example map_bench
-target="${CARGO_TARGET_DIR:-target}/release"
+profile=${PROFILE:-release}
+cargo build -q --profile "$profile" -p fearless-cli
+cargo build -q --profile "$profile" -p fearless-observe --example fleet_sample_bench
+cargo build -q --profile "$profile" -p fearless-map --example map_bench
+dir=$profile; [ "$profile" = dev ] && dir=debug
+target="${CARGO_TARGET_DIR:-target}/$dir"
 bin="$target/fearless"
 work=$(mktemp -d)
 lab="$work/lab"

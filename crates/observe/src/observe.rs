@@ -333,7 +333,7 @@ impl HostAggregate {
         let w = self.worst;
         if w.not_permitted > 0 {
             notes.push(format!(
-                "{} process{} sockets could not be read (not permitted): run as root to attribute them",
+                "{} process{} sockets could not be read (not permitted: another user's, or one even root may not read, such as a container's PID 1): run as root to attribute them",
                 w.not_permitted,
                 if w.not_permitted == 1 { "'s" } else { "es'" }
             ));
@@ -822,7 +822,7 @@ mod tests {
         assert_eq!(
             h.notes,
             [
-                "2 processes' sockets could not be read (not permitted): run as root to attribute them",
+                "2 processes' sockets could not be read (not permitted: another user's, or one even root may not read, such as a container's PID 1): run as root to attribute them",
                 "1 sample failed: timeout"
             ]
         );

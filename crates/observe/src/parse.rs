@@ -616,7 +616,7 @@ fn assemble(
     let mut notes = Vec::new();
     if stats.not_permitted > 0 {
         notes.push(format!(
-            "{} process{} sockets could not be read (not permitted): run as root to attribute them",
+            "{} process{} sockets could not be read (not permitted: another user's, or one even root may not read, such as a container's PID 1): run as root to attribute them",
             stats.not_permitted,
             if stats.not_permitted == 1 {
                 "'s"

@@ -109,7 +109,7 @@ fn a_root_sample_attributes_v4_v6_and_mapped_sockets_to_their_programs() {
     assert_eq!(s.stats.not_permitted, 1, "{:?}", s.stats);
     assert!(
         s.notes.iter().any(|n| n
-            == "1 process's sockets could not be read (not permitted): run as root to attribute them"),
+            == "1 process's sockets could not be read (not permitted: another user's, or one even root may not read, such as a container's PID 1): run as root to attribute them"),
         "{:?}",
         s.notes
     );
@@ -173,7 +173,7 @@ fn a_sample_as_nobody_attributes_nothing_it_could_not_read_and_says_so() {
     assert_eq!(s.stats.not_permitted, 8, "{:?}", s.stats);
     assert!(
         s.notes.iter().any(|n| n
-            == "8 processes' sockets could not be read (not permitted): run as root to attribute them"),
+            == "8 processes' sockets could not be read (not permitted: another user's, or one even root may not read, such as a container's PID 1): run as root to attribute them"),
         "{:?}",
         s.notes
     );

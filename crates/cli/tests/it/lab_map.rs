@@ -192,7 +192,7 @@ fn lab_map_observe_finds_the_undeclared_broker_and_discover_drafts_the_whole_gra
     );
     let (report, _) = exits_as(&watcher, "ops", 0, &on(&store, &["map", "show", "OBS-6"]));
     assert!(
-        report.contains("could not be read (not permitted)") && report.contains("run as root"),
+        report.contains("could not be read (not permitted") && report.contains("run as root"),
         "{report}"
     );
 }
