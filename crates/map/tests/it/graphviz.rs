@@ -54,7 +54,13 @@ fn graphviz_draws_the_dot_output() {
         crate::escaping::hostile(),
     ] {
         let svg = render(&fearless_map::dot(&map));
-        let doc = roxmltree::Document::parse(&svg).expect("Graphviz's SVG is XML");
+        // Graphviz writes a DOCTYPE (the SVG 1.1 DTD): allowed, never fetched
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        };
+        let doc = roxmltree::Document::parse_with_options(&svg, options)
+            .expect("Graphviz's SVG is XML");
         let titles = doc
             .descendants()
             .filter(|n| n.has_tag_name("title"))
