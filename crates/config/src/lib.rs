@@ -28,7 +28,7 @@ pub use redact::redact_userinfo;
 pub use selector::{Selector, SelectorError};
 pub use source::Span;
 pub use template::{Template, TemplateError};
-pub use validate::{DEFAULT_TIMEOUT, parse_constraint};
+pub use validate::{DEFAULT_TIMEOUT, parse_constraint, valid_package_name};
 
 use fearless_io::ReadError;
 use std::path::{Path, PathBuf};

@@ -2162,7 +2162,8 @@ fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host
     })
 }
 
-fn valid_package_name(n: &str) -> bool {
+/// Whether `n` is a package name a `package` check accepts: letters, digits and `+ - . _ :`.
+pub fn valid_package_name(n: &str) -> bool {
     !n.is_empty()
         && n.chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))

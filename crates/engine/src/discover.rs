@@ -742,9 +742,7 @@ fn component(c: &Drafted, out: &mut String) {
         }
     }
     out.push_str("    checks:\n");
-    let mut n = 0;
-    let mut check = |out: &mut String, name: String, body: String| {
-        n += 1;
+    let check = |out: &mut String, name: String, body: String| {
         let _ = writeln!(out, "      - {{ name: {}, {body} }}", q(&name));
     };
     if c.external {
@@ -793,7 +791,12 @@ fn component(c: &Drafted, out: &mut String) {
                 format!("process: {{ name: {} }}", q(p)),
             );
         }
-        if let Some(k) = &c.package {
+        // a name a package check would refuse is only a comment
+        if let Some(k) = c
+            .package
+            .as_ref()
+            .filter(|k| fearless_config::valid_package_name(k))
+        {
             check(
                 out,
                 format!("package {k}"),
@@ -801,5 +804,133 @@ fn component(c: &Drafted, out: &mut String) {
             );
         }
     }
-    let _ = n;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::ObservationRecord;
+
+    const INVENTORY: &str = r#"
+inventory:
+  hosts:
+    web-1: { address: 127.0.0.11, transport: local, labels: { role: web } }
+    web-2: { address: 127.0.0.12, transport: local, labels: { role: web } }
+    api-1: { address: 127.0.0.13, transport: local, labels: { role: api } }
+components: {}
+"#;
+
+    fn config() -> Config {
+        fearless_config::load_str(
+            std::path::Path::new("/x/fearless.yaml"),
+            INVENTORY.to_owned(),
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .config
+    }
+
+    fn kept() -> KeptObservation {
+        KeptObservation {
+            number: 7,
+            taken_at: jiff::Timestamp::UNIX_EPOCH,
+            actor: "ops".into(),
+            record: ObservationRecord {
+                v: 1,
+                config: "/x/fearless.yaml".into(),
+                observation: fearless_observe::Observation {
+                    version: 1,
+                    started_at: jiff::Timestamp::UNIX_EPOCH,
+                    window_ms: 10_000,
+                    interval_ms: 500,
+                    hosts: BTreeMap::new(),
+                    unreachable: BTreeMap::new(),
+                    notes: Vec::new(),
+                },
+                drift: fearless_observe::Drift::default(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_hostile_process_drafts_yaml_that_loads_and_keeps_its_text() {
+        let hostile = "evil\"\n  components: {}\u{1b}[2J #{host.address}";
+        let mut c = Drafted::new(sanitize(hostile), false, false);
+        c.hosts = vec!["web-1".into(), "web-2".into()];
+        c.runs_on = selector_for(&config(), &c.hosts);
+        c.listens = vec!["8080".into()];
+        c.process = Some(hostile.into());
+        c.package = Some(hostile.into());
+        c.program = Some(hostile.into());
+        let mut peer = Drafted::new(
+            peer_name("127.0.0.1:5672".parse().expect("addr")),
+            false,
+            true,
+        );
+        peer.listens = vec!["127.0.0.1:5672".into()];
+        c.depends_on.insert(peer.name.clone(), hostile.into());
+        let draft = Draft {
+            observation: "OBS-7".into(),
+            components: vec![c, peer],
+            notes: vec![hostile.into()],
+        };
+        let text = yaml(&config(), &draft, &kept());
+        let loaded = fearless_config::load_str(std::path::Path::new("/x/draft.yaml"), text.clone())
+            .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+        let comps = &loaded.config.components;
+        assert_eq!(
+            comps.keys().collect::<Vec<_>>(),
+            ["evil----components------2j---host.address", "rabbitmq"],
+            "{text}"
+        );
+        let web = &comps["evil----components------2j---host.address"];
+        assert_eq!(web.depends_on, ["rabbitmq"]);
+        assert_eq!(
+            web.runs_on.as_ref().map(ToString::to_string).as_deref(),
+            Some("role=web")
+        );
+        assert!(
+            web.checks.iter().any(|k| matches!(&k.kind,
+                fearless_config::CheckKind::Process(p) if p.name == hostile)),
+            "the process check names the process exactly"
+        );
+        assert!(!text.contains('\u{1b}'), "no raw escape in the file");
+        assert!(comps["rabbitmq"].external);
+    }
+
+    #[test]
+    fn a_selector_is_exact_or_said_to_be_a_guess() {
+        let config = config();
+        let hosts = |h: &[&str]| h.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            selector_for(&config, &hosts(&["web-1", "web-2"])),
+            Some(("role=web".into(), true))
+        );
+        assert_eq!(
+            selector_for(&config, &hosts(&["api-1"])),
+            Some(("role=api".into(), true))
+        );
+        // web-1 and api-1 share no label and no prefix that selects only them
+        assert_eq!(
+            selector_for(&config, &hosts(&["web-1", "api-1"])),
+            Some(("role=web".into(), false))
+        );
+    }
+
+    #[test]
+    fn peers_are_named_after_well_known_ports_or_their_address() {
+        assert_eq!(
+            peer_name("10.0.0.5:5432".parse().expect("addr")),
+            "postgresql"
+        );
+        assert_eq!(
+            peer_name("127.0.0.10:8088".parse().expect("addr")),
+            "external-127-0-0-10-8088"
+        );
+        assert_eq!(
+            peer_name("[2001:db8::1]:8443".parse().expect("addr")),
+            "external-2001-db8--1-8443"
+        );
+        assert_eq!(sanitize("\u{1b}"), "service");
+        assert_eq!(q("a\"b\\c\nd\u{1b}"), "\"a\\\"b\\\\c\\u000ad\\u001b\"");
+    }
 }

@@ -564,6 +564,32 @@ components:
     }
 
     #[test]
+    fn drift_marks_unseen_edges_and_adds_undeclared_ones() {
+        let mut map = declared(&config());
+        let drift = Drift {
+            unobserved: vec![("orders".into(), "payments".into())],
+            undeclared: vec![fearless_observe::UndeclaredEdge {
+                from: "checkout".into(),
+                to: "payments".into(),
+                via: "listens".into(),
+                uses: Vec::new(),
+            }],
+            ..Drift::default()
+        };
+        with_drift(&mut map, &drift);
+        assert_eq!(
+            map.edges,
+            [
+                Edge::new("checkout", "orders", EdgeKind::Declared),
+                Edge::new("orders", "payments", EdgeKind::Unobserved),
+                Edge::new("checkout", "payments", EdgeKind::Undeclared)
+            ]
+        );
+        with_drift(&mut map, &drift);
+        assert_eq!(map.edges.len(), 3, "laid over twice, nothing doubles");
+    }
+
+    #[test]
     fn a_component_the_run_did_not_check_is_unknown() {
         let config = config();
         let mut map = declared(&config);

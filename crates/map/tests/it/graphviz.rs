@@ -59,8 +59,8 @@ fn graphviz_draws_the_dot_output() {
             allow_dtd: true,
             ..roxmltree::ParsingOptions::default()
         };
-        let doc = roxmltree::Document::parse_with_options(&svg, options)
-            .expect("Graphviz's SVG is XML");
+        let doc =
+            roxmltree::Document::parse_with_options(&svg, options).expect("Graphviz's SVG is XML");
         let titles = doc
             .descendants()
             .filter(|n| n.has_tag_name("title"))
