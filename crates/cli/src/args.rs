@@ -105,6 +105,35 @@ pub(crate) enum Command {
     Map(MapArgs),
     /// Draft a configuration from a live fleet: services, components, dependencies, checks
     Discover(DiscoverArgs),
+    /// Scan source code for fragile coupling to the OS and vendors: shell-outs, injection,
+    /// OS-owned files, distro commands, broker lock-in, hard-coded addresses
+    /// (--format human|json|sarif); exit 1 on findings
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Files or directories to scan [default: .]
+    #[arg(value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Also load every ast-grep rule file (*.yml, *.yaml) of DIR
+    #[arg(long, value_name = "DIR")]
+    pub(crate) rules: Option<PathBuf>,
+    /// Report only these rule ids
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    pub(crate) select: Vec<String>,
+    /// Never report these rule ids
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    pub(crate) ignore: Vec<String>,
+    /// Report only findings that are not in this baseline file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// Write the findings as a baseline file (then exit 0)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_baseline: Option<PathBuf>,
+    /// Write the report to FILE instead of stdout
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ mod packages;
 mod patch;
 mod progress;
 mod rca;
+mod scan;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -42,6 +43,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Demo(a) => demo::run(&cli.global, a).await,
         Command::Map(a) => map::run(&cli.global, a).await,
         Command::Discover(a) => discover::run(&cli.global, a).await,
+        Command::Scan(a) => scan::run(&cli.global, a),
     }
 }
 

@@ -17,6 +17,7 @@ mod lab_patch;
 mod lab_rca;
 mod map;
 mod packages;
+mod scan;
 
 use std::path::Path;
 use std::process::{Command, Output};

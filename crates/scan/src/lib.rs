@@ -1,0 +1,26 @@
+//! `fearless scan`: a source scan for fragile coupling to the OS and to vendors.
+//!
+//! The tree is walked in parallel ([`walk`]: `.gitignore` honoured, vendored and generated
+//! directories skipped, symlinks never followed, oversized, binary and non-UTF-8 files noted
+//! and skipped), each file is parsed with tree-sitter through the ast-grep crates and matched
+//! against rules in ast-grep's YAML format ([`rules`]: built-in ones embedded in the binary,
+//! a user's with `--rules DIR`), and the matches become typed [`Finding`]s ([`analyze`]):
+//! a `shell` match whose command is not a constant on the syntax tree becomes `injection`,
+//! addresses are checked against the loopback and documentation ranges, broker imports are
+//! aggregated into one project-level `lock-in` finding. Inline `fearless: ignore[ID] reason`
+//! comments and a [`Baseline`] drop what the team has accepted. [`sarif`] renders a
+//! [`Report`] as SARIF 2.1.0.
+
+pub mod analyze;
+pub mod baseline;
+pub mod lang;
+pub mod report;
+pub mod rules;
+pub mod sarif;
+pub mod walk;
+
+pub use baseline::{Baseline, BaselineError};
+pub use lang::Lang;
+pub use report::{Finding, Note, NoteKind, Report, RuleInfo, Severity, Site};
+pub use rules::{RuleError, RuleSet};
+pub use walk::{ScanError, ScanOptions, scan};

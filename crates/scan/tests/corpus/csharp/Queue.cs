@@ -1,0 +1,1 @@
+using Amazon.SQS; // expect: lock-in

@@ -1,0 +1,3 @@
+import software.amazon.awssdk.services.sqs.SqsClient; // expect: lock-in
+
+class Sender {}

@@ -1,0 +1,2 @@
+<?php
+use Aws\Sqs\SqsClient; // expect: lock-in

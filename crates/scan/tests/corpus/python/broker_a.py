@@ -1,0 +1,3 @@
+import pika  # expect: lock-in
+
+conn = pika.BlockingConnection()

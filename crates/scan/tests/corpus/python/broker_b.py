@@ -1,0 +1,3 @@
+from kombu import Connection  # expect: lock-in
+
+c = Connection()

@@ -1,0 +1,2 @@
+# an address in a test is a fixture, not configuration
+SERVER = "10.1.1.1"

@@ -1,0 +1,5 @@
+import pika
+
+
+def send_message(body):
+    pika.BlockingConnection().channel().basic_publish("", "q", body)

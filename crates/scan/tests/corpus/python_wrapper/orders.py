@@ -1,0 +1,3 @@
+from messaging import send_message
+
+send_message(b"order")
