@@ -4,9 +4,18 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `0.1.0 (commit 1a2b3c4)`: the crate's version and the commit it was built from
+/// (`unknown` outside a git checkout), set by `build.rs`.
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FEARLESS_COMMIT"),
+    ")"
+);
+
 /// fearless — tested, reversible, attributable changes to a Linux fleet.
 #[derive(Debug, Parser)]
-#[command(name = "fearless", version, about, long_about = None, propagate_version = true)]
+#[command(name = "fearless", version = VERSION, about, long_about = None, propagate_version = true)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -105,6 +114,18 @@ pub(crate) enum Command {
     Map(MapArgs),
     /// Draft a configuration from a live fleet: services, components, dependencies, checks
     Discover(DiscoverArgs),
+    /// Print a shell completion script: source <(fearless completions bash)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages of fearless and every subcommand (fearless.1, fearless-patch.1, …)
+    /// to DIR, or print fearless(1) to stdout
+    Man {
+        /// Where to write every page
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Scan source code for fragile coupling to the OS and vendors: shell-outs, injection,
     /// OS-owned files, distro commands, broker lock-in, hard-coded addresses
     /// (--format human|json|sarif); exit 1 on findings

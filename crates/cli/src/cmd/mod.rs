@@ -12,6 +12,7 @@ mod incident;
 mod journal;
 mod lab;
 mod map;
+mod meta;
 mod packages;
 mod patch;
 mod progress;
@@ -43,6 +44,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Demo(a) => demo::run(&cli.global, a).await,
         Command::Map(a) => map::run(&cli.global, a).await,
         Command::Discover(a) => discover::run(&cli.global, a).await,
+        Command::Completions { shell } => meta::completions(shell),
+        Command::Man { dir } => meta::man(dir.as_deref()),
         Command::Scan(a) => scan::run(&cli.global, a),
     }
 }
