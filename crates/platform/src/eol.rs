@@ -30,13 +30,34 @@ pub const EMBEDDED_UBUNTU: &str = include_str!("../data/ubuntu.csv");
 pub const DISTRO_INFO_VERSION: &str = "0.58+deb12u6";
 
 /// When a support tier ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum End {
     /// On this day (support is over from this day on).
     On(Date),
     /// `true`: it has ended, the table does not say when; `false`: it has not, no date known.
     Flag(bool),
+}
+
+impl<'de> Deserialize<'de> for End {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = End;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a day (YYYY-MM-DD), true (ended, no date) or false (not ended)")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<End, E> {
+                Ok(End::Flag(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<End, E> {
+                v.parse::<Date>()
+                    .map(End::On)
+                    .map_err(|e| E::custom(format!("{v:?} is not a day (YYYY-MM-DD): {e}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl End {
@@ -208,7 +229,14 @@ impl Table {
             origin: origin.to_owned(),
             line: e.line(),
             column: e.column(),
-            detail: e.to_string(),
+            // serde_json says where at the end: the error's own line and column say it.
+            detail: {
+                let text = e.to_string();
+                match text.rsplit_once(" at line ") {
+                    Some((what, _)) => what.to_owned(),
+                    None => text,
+                }
+            },
         })?;
         for (product, cycles) in &raw.products {
             for (index, c) in cycles.iter().enumerate() {

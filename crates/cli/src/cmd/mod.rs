@@ -12,7 +12,9 @@ mod incident;
 mod journal;
 mod lab;
 mod map;
+mod os;
 mod packages;
+mod parity;
 mod patch;
 mod progress;
 mod rca;
@@ -42,6 +44,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Demo(a) => demo::run(&cli.global, a).await,
         Command::Map(a) => map::run(&cli.global, a).await,
         Command::Discover(a) => discover::run(&cli.global, a).await,
+        Command::Os(a) => os::run(&cli.global, a).await,
+        Command::Parity(a) => parity::run(&cli.global, a).await,
     }
 }
 

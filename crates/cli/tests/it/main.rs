@@ -16,6 +16,7 @@ mod lab_packages;
 mod lab_patch;
 mod lab_rca;
 mod map;
+mod os;
 mod packages;
 
 use std::path::Path;
