@@ -74,7 +74,7 @@ pub struct Ignore {
 pub struct OneSidedPackage {
     /// `name`.
     pub name: String,
-    /// Its architecture.
+    /// Its architecture, as Debian names it (`all` for `noarch`).
     pub arch: String,
     /// The side that has it.
     pub side: Side,
@@ -91,7 +91,7 @@ pub struct OneSidedPackage {
 pub struct Skew {
     /// `name`.
     pub name: String,
-    /// Its architecture.
+    /// Its architecture, as Debian names it (`all` for `noarch`).
     pub arch: String,
     /// Its versions on side A.
     pub a: Vec<String>,
@@ -185,6 +185,19 @@ struct SidePackages {
     mixed: bool,
 }
 
+/// An architecture as Debian names it, so that the same package compares across families
+/// (`noarch` is `all`, `x86_64` is `amd64`, `aarch64` is `arm64`).
+fn arch(a: &str) -> String {
+    match a {
+        "noarch" => "all",
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "i686" | "i586" | "i386" => "i386",
+        other => other,
+    }
+    .to_owned()
+}
+
 fn packages_of(side: &[HostFacts]) -> SidePackages {
     let mut by_key: BTreeMap<(String, String), BTreeMap<String, Vec<String>>> = BTreeMap::new();
     let mut kinds = BTreeSet::new();
@@ -193,7 +206,7 @@ fn packages_of(side: &[HostFacts]) -> SidePackages {
         kinds.insert(set.manager.kind() == Kind::Deb);
         for p in &set.packages {
             by_key
-                .entry((p.name.clone(), p.arch.clone()))
+                .entry((p.name.clone(), arch(&p.arch)))
                 .or_default()
                 .entry(p.version.clone())
                 .or_default()
@@ -470,10 +483,14 @@ mod tests {
         )];
         let p = compare(&a, &b, &Ignore::default());
         assert_eq!(p.skew[0].newer, Some(Side::B));
-        // Families differ: versions are not comparable, no side is newer.
+        // Families differ: versions are not comparable, no side is newer; `noarch` is `all`.
+        let mut noarch = pkg("x", "1.0-1.el9");
+        noarch.arch = "noarch".into();
+        let a = [host("db-1", Manager::Dnf, vec![noarch], &[])];
         let b = [host("deb-1", Manager::Apt, vec![pkg("x", "2.0")], &[])];
         let p = compare(&a, &b, &Ignore::default());
-        assert_eq!(p.skew[0].newer, None);
+        assert!(p.packages.is_empty(), "{:?}", p.packages);
+        assert_eq!((p.skew[0].arch.as_str(), p.skew[0].newer), ("all", None));
     }
 
     #[test]
