@@ -12,6 +12,7 @@ mod lab;
 mod lab_bisect;
 mod lab_demo;
 mod lab_map;
+mod lab_os;
 mod lab_packages;
 mod lab_patch;
 mod lab_rca;
