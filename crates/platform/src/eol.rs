@@ -98,17 +98,17 @@ pub struct Cycle {
     /// Codename, when the table has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codename: Option<String>,
-    /// First release.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// First release (`release` in older endoflife.date files).
+    #[serde(default, alias = "release", skip_serializing_if = "Option::is_none")]
     pub release_date: Option<Date>,
-    /// End of active (standard, full) support.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// End of active (standard, full) support (`support` in older endoflife.date files).
+    #[serde(default, alias = "support", skip_serializing_if = "Option::is_none")]
     pub eoas: Option<End>,
     /// End of security (maintenance) support: end of life unless extended support is sold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eol: Option<End>,
-    /// End of extended support (LTS, ESM, ELS).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// End of extended support (LTS, ESM, ELS; `extendedSupport` in endoflife.date's API).
+    #[serde(default, alias = "extendedSupport", skip_serializing_if = "Option::is_none")]
     pub eoes: Option<End>,
     /// Where the dates of this entry come from (a vendor page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -424,7 +424,9 @@ mod tests {
             r#"{"products": {"rhel": [
                 {"releaseCycle": "9", "releaseDate": "2022-05-17", "eoas": "2027-05-31",
                  "eol": "2032-05-31", "eoes": false, "latest": "9.4", "lts": true},
-                {"cycle": "6", "eol": true}
+                {"cycle": "6", "eol": true},
+                {"releaseCycle": "8", "release": "2019-05-07", "support": "2024-05-31",
+                 "eol": "2029-05-31", "extendedSupport": "2032-05-31"}
             ]}}"#,
             "new.json",
         )
@@ -434,6 +436,11 @@ mod tests {
             Some(End::Flag(false))
         );
         assert_eq!(t.cycle("rhel", "6").expect("6").eol, Some(End::Flag(true)));
+        // The older names of endoflife.date's fields read as the new ones.
+        let rhel8 = t.cycle("rhel", "8").expect("8");
+        assert_eq!(rhel8.release_date, Some(d("2019-05-07")));
+        assert_eq!(rhel8.eoas, Some(End::On(d("2024-05-31"))));
+        assert_eq!(rhel8.eoes, Some(End::On(d("2032-05-31"))));
         assert_eq!(t.date, None);
     }
 
