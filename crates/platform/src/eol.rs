@@ -108,7 +108,11 @@ pub struct Cycle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eol: Option<End>,
     /// End of extended support (LTS, ESM, ELS; `extendedSupport` in endoflife.date's API).
-    #[serde(default, alias = "extendedSupport", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "extendedSupport",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub eoes: Option<End>,
     /// Where the dates of this entry come from (a vendor page).
     #[serde(default, skip_serializing_if = "Option::is_none")]
