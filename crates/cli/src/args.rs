@@ -130,6 +130,12 @@ pub(crate) enum Command {
     /// OS-owned files, distro commands, broker lock-in, hard-coded addresses
     /// (--format human|json|sarif); exit 1 on findings
     Scan(ScanArgs),
+    /// Each host's OS release, kernel, package manager and support by tier, every date with
+    /// its source (exit 1 when a host is past end of life)
+    Os(OsArgs),
+    /// How two sets of hosts differ: releases, packages, versions, listening ports,
+    /// components (exit 1 when anything outside `parity.ignore` differs)
+    Parity(ParityArgs),
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +161,33 @@ pub(crate) struct ScanArgs {
     /// Write the report to FILE instead of stdout
     #[arg(long, short = 'o', value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OsArgs {
+    /// Only hosts matching this selector
+    #[arg(long, value_name = "SEL")]
+    pub(crate) hosts: Option<String>,
+    /// Count hosts per release instead of listing them
+    #[arg(long)]
+    pub(crate) summary: bool,
+    /// A newer support table in endoflife.date's release shape, above the embedded one
+    /// (docs/eol-sources.md)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) eol_data: Option<PathBuf>,
+    /// The day support is assessed on, YYYY-MM-DD (for tests) [default: today, UTC]
+    #[arg(long, value_name = "DATE", env = "FEARLESS_TODAY", hide = true)]
+    pub(crate) today: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ParityArgs {
+    /// Side A: a host selector (`env=prod`, `web-1`, `group:NAME`)
+    #[arg(value_name = "A")]
+    pub(crate) a: String,
+    /// Side B: a host selector (`env=staging`)
+    #[arg(value_name = "B")]
+    pub(crate) b: String,
 }
 
 #[derive(Debug, Args)]

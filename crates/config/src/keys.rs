@@ -8,8 +8,8 @@
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig,
     RawDns, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawImport, RawInventory,
-    RawPackage, RawPagerDutySink, RawPatch, RawPort, RawProcess, RawRoute, RawService, RawSink,
-    RawSlackSink, RawSnsSink, RawSql, RawSqsSink, RawSsh, RawTcp, RawTls, RawWebhookSink,
+    RawPackage, RawPagerDutySink, RawParity, RawPatch, RawPort, RawProcess, RawRoute, RawService,
+    RawSink, RawSlackSink, RawSnsSink, RawSql, RawSqsSink, RawSsh, RawTcp, RawTls, RawWebhookSink,
     RawWindow,
 };
 use crate::source::Seg;
@@ -103,6 +103,7 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
             _ => return None,
         },
         [Some("patch")] => fields_of::<RawPatch>(),
+        [Some("parity")] => fields_of::<RawParity>(),
         [Some("change")] => fields_of::<RawChange>(),
         [Some("change"), Some("blackouts"), None] => fields_of::<RawBlackout>(),
         [Some("change"), Some("windows"), None] => fields_of::<RawWindow>(),

@@ -27,6 +27,39 @@ pub struct Config {
     pub events: EventsConfig,
     /// `patch:`: defaults of `fearless patch`.
     pub patch: PatchPolicy,
+    /// `parity:`: what `fearless parity` allows to differ (empty when absent).
+    pub parity: ParityPolicy,
+}
+
+/// What `fearless parity` allows to differ (`parity:` in the config).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParityPolicy {
+    /// `ignore:`, in file order.
+    pub ignore: Vec<ParityIgnore>,
+}
+
+/// One `parity.ignore` entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ParityIgnore {
+    /// `package:NAME`: the package on one side only, or in different versions.
+    Package(String),
+    /// `port:N`: a listening port on one side only.
+    Port(u16),
+    /// `component:NAME`: a component deployed on one side only.
+    Component(String),
+    /// `release`: the sides run different OS releases.
+    Release,
+}
+
+impl std::fmt::Display for ParityIgnore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Package(n) => write!(f, "package:{n}"),
+            Self::Port(p) => write!(f, "port:{p}"),
+            Self::Component(c) => write!(f, "component:{c}"),
+            Self::Release => f.write_str("release"),
+        }
+    }
 }
 
 /// Defaults of `fearless patch` (`patch:` in the config).

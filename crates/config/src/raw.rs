@@ -23,6 +23,14 @@ pub(crate) struct RawConfig {
     pub(crate) change: Option<RawChange>,
     pub(crate) events: Option<RawEvents>,
     pub(crate) store: Option<String>,
+    pub(crate) parity: Option<RawParity>,
+}
+
+/// `parity:`: what `fearless parity` allows to differ.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawParity {
+    #[serde(default)]
+    pub(crate) ignore: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -565,6 +573,7 @@ impl RawConfig {
             && self.change.is_none()
             && self.events.is_none()
             && self.store.is_none()
+            && self.parity.is_none()
     }
 
     /// Whether any mapping with free keys repeated a key (repeated struct fields make the

@@ -241,6 +241,11 @@ impl<'a> Validator<'a> {
                 Some("use sqlite:PATH or postgres://USER@HOST/DB".into()),
             );
         }
+        let parity = raw
+            .parity
+            .as_ref()
+            .map(|p| self.parity(p, &components))
+            .unwrap_or_default();
         self.emptiness(blank, &components);
         Some(Config {
             path: path.to_owned(),
@@ -250,7 +255,70 @@ impl<'a> Validator<'a> {
             change,
             events,
             patch,
+            parity,
         })
+    }
+
+    /// `parity:`: each `ignore` entry is `package:NAME`, `port:N`, `component:NAME` (one of
+    /// the config's) or `release`.
+    fn parity(
+        &mut self,
+        raw: &RawParity,
+        components: &IndexMap<String, Component>,
+    ) -> ParityPolicy {
+        const HINT: &str = "entries are `package:NAME`, `port:N` (1 to 65535), `component:NAME` or `release`, e.g. `ignore: [\"package:htop\", \"port:9100\"]`";
+        let mut ignore = Vec::new();
+        for (i, text) in raw.ignore.iter().enumerate() {
+            let path = p!["parity", "ignore", i];
+            let entry = match text.trim().split_once(':') {
+                None if text.trim() == "release" => Some(ParityIgnore::Release),
+                Some(("package", n)) if valid_package_name(n) && !n.contains(':') => {
+                    Some(ParityIgnore::Package(n.to_owned()))
+                }
+                Some(("port", n)) => n
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .map(ParityIgnore::Port),
+                Some(("component", n)) if !n.is_empty() => {
+                    if components.contains_key(n) {
+                        Some(ParityIgnore::Component(n.to_owned()))
+                    } else {
+                        let hint = match closest(n, components.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `component:{s}`?"),
+                            None => "name one of the config's components".to_owned(),
+                        };
+                        self.error(
+                            &path,
+                            "config::parity",
+                            format!("`parity.ignore`: no component {}", identity::found_text(n)),
+                            Some(hint),
+                        );
+                        continue;
+                    }
+                }
+                _ => None,
+            };
+            match entry {
+                Some(e) if ignore.contains(&e) => self.error(
+                    &path,
+                    "config::parity",
+                    format!("`parity.ignore` lists `{e}` twice"),
+                    Some("list each entry once".into()),
+                ),
+                Some(e) => ignore.push(e),
+                None => self.error(
+                    &path,
+                    "config::parity",
+                    format!(
+                        "`parity.ignore` entry {} is not one fearless knows",
+                        identity::found_text(text)
+                    ),
+                    Some(HINT.into()),
+                ),
+            }
+        }
+        ParityPolicy { ignore }
     }
 
     /// An empty document (no keys at all) is an error; a configuration without components

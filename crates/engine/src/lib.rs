@@ -1,7 +1,8 @@
 //! The engine every front end drives: patch rollouts (gate, preflight, frozen manifest,
 //! canary waves, per-host steps, bake, rollback, bisect on the canary, resume, pause,
-//! abort), package bisects, change transitions, incidents, and the evidence a post-incident
-//! report is built from.
+//! abort), package bisects, change transitions, incidents, the evidence a post-incident
+//! report is built from, each host's OS and its support (`os`), and the parity of two sets
+//! of hosts (`parity`).
 //!
 //! An [`Engine`] holds its I/O as handles — the configuration, the [`Store`], the
 //! [`Events`] sinks, the actor, a [`Progress`] sink and a [`Clock`] — so the CLI, a
@@ -23,7 +24,9 @@ pub mod evidence;
 pub mod fleet;
 pub mod incident;
 pub mod map;
+pub mod os;
 pub mod packages;
+pub mod parity;
 pub mod progress;
 pub mod record;
 pub mod rollout;

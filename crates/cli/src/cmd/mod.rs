@@ -13,7 +13,9 @@ mod journal;
 mod lab;
 mod map;
 mod meta;
+mod os;
 mod packages;
+mod parity;
 mod patch;
 mod progress;
 mod rca;
@@ -47,6 +49,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Completions { shell } => meta::completions(shell),
         Command::Man { dir } => meta::man(dir.as_deref()),
         Command::Scan(a) => scan::run(&cli.global, a),
+        Command::Os(a) => os::run(&cli.global, a).await,
+        Command::Parity(a) => parity::run(&cli.global, a).await,
     }
 }
 

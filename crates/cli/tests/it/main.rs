@@ -12,11 +12,13 @@ mod lab;
 mod lab_bisect;
 mod lab_demo;
 mod lab_map;
+mod lab_os;
 mod lab_packages;
 mod lab_patch;
 mod lab_rca;
 mod map;
 mod meta;
+mod os;
 mod packages;
 mod scan;
 

@@ -110,6 +110,15 @@ fn the_design_example_loads_with_its_ansible_import() {
         cfg.components["checkout"].depends_on,
         ["orders-api", "queue", "payments"]
     );
+    use fearless_config::ParityIgnore;
+    assert_eq!(
+        cfg.parity.ignore,
+        [
+            ParityIgnore::Package("htop".into()),
+            ParityIgnore::Port(9100),
+            ParityIgnore::Release
+        ]
+    );
 }
 
 #[test]
