@@ -18,6 +18,7 @@ pub use machine::{Applied, Command, Edit, allowed, apply};
 pub use policy::{Policy, check_test_plan};
 pub use record::{
     Approval, Assessment, ChangeNumber, ChangeRecord, ChangeType, CloseCode, Decision, NewChange,
-    Rating, Risk, RiskLevel, RiskOverride, Scope, State, TimelineEntry,
+    Rating, Risk, RiskLevel, RiskOverride, SCAN_FIRST_FINDINGS, ScanFindingRef, ScanRuleCount,
+    ScanSeverity, ScanSummary, Scope, State, TimelineEntry,
 };
 pub use window::{Blackout, DEFAULT_WINDOW, Window, parse_window};

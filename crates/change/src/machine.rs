@@ -112,6 +112,9 @@ pub struct Edit {
     pub window: Option<Window>,
     /// Links.
     pub links: Option<Vec<String>>,
+    /// A source scan's summary, replacing the one attached.
+    #[serde(default)]
+    pub scan: Option<crate::ScanSummary>,
 }
 
 /// An accepted command: the new record and its one journal event.
@@ -460,6 +463,7 @@ fn edit_draft(
         &mut changed,
     );
     set(&mut next.links, edit.links, "links", &mut changed);
+    set(&mut next.scan, edit.scan.map(Some), "scan", &mut changed);
     set(
         &mut next.window,
         edit.window.map(Some),

@@ -69,6 +69,10 @@ pub struct ChangeRecord {
     /// Tickets, incidents, rollouts, documents.
     #[serde(default)]
     pub links: Vec<String>,
+    /// What a source scan (`fearless scan`) of the code the change ships found, for the
+    /// review; absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanSummary>,
     /// Everything that happened to the record, oldest first.
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
@@ -458,6 +462,87 @@ pub struct NewChange {
     /// Links.
     #[serde(default)]
     pub links: Vec<String>,
+    /// A source scan's summary (`change new --scan REPORT`).
+    #[serde(default)]
+    pub scan: Option<ScanSummary>,
+}
+
+/// How many findings of a [`ScanSummary`] to keep with their location.
+pub const SCAN_FIRST_FINDINGS: usize = 10;
+
+/// How serious a scan finding is (`fearless scan`'s severities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanSeverity {
+    /// Worth knowing.
+    Info,
+    /// Fragile: breaks on a patch or an OS change.
+    Warning,
+    /// Dangerous (a command built from data).
+    Error,
+}
+
+impl ScanSeverity {
+    /// The name (`warning`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanSeverity::Info => "info",
+            ScanSeverity::Warning => "warning",
+            ScanSeverity::Error => "error",
+        }
+    }
+}
+
+/// How many findings one rule has at one severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanRuleCount {
+    /// The rule id (`injection`).
+    pub rule: String,
+    /// The severity of those findings.
+    pub severity: ScanSeverity,
+    /// How many.
+    pub count: usize,
+}
+
+/// One finding kept in a [`ScanSummary`], with its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanFindingRef {
+    /// The rule id.
+    pub rule: String,
+    /// Its severity.
+    pub severity: ScanSeverity,
+    /// The file, relative to the scanned root.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What was found.
+    pub message: String,
+}
+
+/// A source scan report (`fearless scan --format json`) summarised for a change record:
+/// the counts by rule and severity, the paths scanned and the first findings with their
+/// place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanSummary {
+    /// The paths the scan was given.
+    pub paths: Vec<String>,
+    /// Files scanned.
+    pub files_scanned: usize,
+    /// Findings in the report.
+    pub findings: usize,
+    /// Findings per rule and severity, sorted by rule then severity.
+    pub by_rule: Vec<ScanRuleCount>,
+    /// The first [`SCAN_FIRST_FINDINGS`] findings, in the report's order (path, line).
+    pub first: Vec<ScanFindingRef>,
+    /// Findings the scan dropped for an inline suppression.
+    #[serde(default)]
+    pub suppressed: usize,
+    /// Findings the scan dropped because its baseline had them.
+    #[serde(default)]
+    pub baselined: usize,
+    /// Files the scan skipped or scanned in part.
+    #[serde(default)]
+    pub notes: usize,
 }
 
 impl ChangeRecord {
@@ -518,6 +603,7 @@ impl ChangeRecord {
             close_notes: None,
             review_notes: None,
             links: new.links,
+            scan: new.scan,
             timeline: vec![TimelineEntry {
                 at: now,
                 actor: requester.to_owned(),

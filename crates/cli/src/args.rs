@@ -401,6 +401,10 @@ pub(crate) struct ChangeFields {
     /// low, medium or high (from the type when absent)
     #[arg(long)]
     pub(crate) urgency: Option<String>,
+    /// Attach a source scan: the JSON `fearless scan --format json` writes (its counts by
+    /// rule and severity, paths and first findings are kept for the review)
+    #[arg(long = "scan", value_name = "REPORT")]
+    pub(crate) scan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

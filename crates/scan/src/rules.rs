@@ -28,6 +28,20 @@ const CSHARP: (&str, &str) = ("csharp.yml", include_str!("../rules/csharp.yml"))
 /// `docs/rules/ID.md` (the repository has no canonical public address to prefix yet).
 pub const DOCS_BASE: &str = "docs/rules/";
 
+/// The page of a built-in rule (`docs/rules/ID.md`, embedded in the binary), for SARIF's
+/// `help.markdown`: code-scanning dashboards show it beside the alert.
+pub fn builtin_page(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "shell" => include_str!("../../../docs/rules/shell.md"),
+        "injection" => include_str!("../../../docs/rules/injection.md"),
+        "os-file" => include_str!("../../../docs/rules/os-file.md"),
+        "distro" => include_str!("../../../docs/rules/distro.md"),
+        "lock-in" => include_str!("../../../docs/rules/lock-in.md"),
+        "hard-coded-address" => include_str!("../../../docs/rules/hard-coded-address.md"),
+        _ => return None,
+    })
+}
+
 /// The built-in rule ids with their severity and one-line summary. `injection` has no YAML
 /// of its own: it is what a `shell` match becomes when its command is built from data.
 pub const BUILTIN_RULES: [(&str, Severity, &str); 6] = [

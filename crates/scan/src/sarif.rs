@@ -22,8 +22,22 @@ pub fn sarif(report: &Report) -> Value {
                 "defaultConfiguration": { "level": level(r.severity) },
             });
             if let Some(uri) = &r.help_uri {
-                rule["helpUri"] = json!(uri);
-                rule["help"] = json!({ "text": format!("see {uri}") });
+                // The schema wants an absolute URI in `helpUri`; a built-in rule's page is a
+                // path in fearless's repository, so it goes in the help text instead.
+                if is_absolute_uri(uri) {
+                    rule["helpUri"] = json!(uri);
+                    rule["help"] = json!({ "text": format!("see {uri}") });
+                } else {
+                    rule["help"] = json!({ "text": format!("see {uri} in fearless's repository") });
+                }
+            }
+            if r.builtin
+                && let Some(page) = crate::rules::builtin_page(&r.id)
+            {
+                rule["help"]["markdown"] = json!(page);
+                if rule["help"]["text"].is_null() {
+                    rule["help"]["text"] = json!(r.summary);
+                }
             }
             rule
         })
@@ -76,6 +90,21 @@ pub fn sarif(report: &Report) -> Value {
     })
 }
 
+/// Whether `uri` is an absolute URI (RFC 3986: a scheme, then `:`), as SARIF's `helpUri` needs.
+pub fn is_absolute_uri(uri: &str) -> bool {
+    match uri.split_once(':') {
+        Some((scheme, rest)) => {
+            !rest.is_empty()
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !uri.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
 fn level(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
@@ -120,4 +149,19 @@ pub fn uri(path: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_uris_have_a_scheme() {
+        assert!(is_absolute_uri("https://example.org/rules/x"));
+        assert!(is_absolute_uri("urn:fearless:rule"));
+        assert!(!is_absolute_uri("docs/rules/shell.md"));
+        assert!(!is_absolute_uri("C"));
+        assert!(!is_absolute_uri("1http://x"));
+        assert!(!is_absolute_uri("https://a b"));
+    }
 }

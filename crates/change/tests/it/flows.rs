@@ -3,7 +3,8 @@
 use crate::common::{Driver, REQUESTER, config, create, new_change, t};
 use fearless_change::{
     ChangeError, ChangeRecord, ChangeType, CloseCode, Command, Decision, Edit, NewChange,
-    RiskLevel, State, Window, parse_window,
+    RiskLevel, ScanFindingRef, ScanRuleCount, ScanSeverity, ScanSummary, State, Window,
+    parse_window,
 };
 
 const YEAR_END: &str = r#"
@@ -479,5 +480,73 @@ fn risk_is_impact_times_urgency_with_an_override_that_needs_a_reason() {
     assert_eq!(
         rec.risk.override_reason.as_deref(),
         Some("tested in staging")
+    );
+}
+
+fn scan_summary(findings: usize) -> ScanSummary {
+    ScanSummary {
+        paths: vec!["src".into()],
+        files_scanned: 12,
+        findings,
+        by_rule: vec![ScanRuleCount {
+            rule: "injection".into(),
+            severity: ScanSeverity::Error,
+            count: findings,
+        }],
+        first: vec![ScanFindingRef {
+            rule: "injection".into(),
+            severity: ScanSeverity::Error,
+            path: "app/run.py".into(),
+            line: 7,
+            message: "os.system with a command built from data".into(),
+        }],
+        suppressed: 0,
+        baselined: 0,
+        notes: 0,
+    }
+}
+
+#[test]
+fn a_scan_summary_is_kept_replaced_by_an_edit_and_optional_in_stored_records() {
+    let cfg = config("");
+    let new = NewChange {
+        scan: Some(scan_summary(3)),
+        ..new_change("api-1", &[], ChangeType::Normal)
+    };
+    let mut d = Driver::new(&cfg, 11, new);
+    assert_eq!(d.record.scan, Some(scan_summary(3)));
+    let applied = d.ok(
+        REQUESTER,
+        Command::Edit(Box::new(Edit {
+            scan: Some(scan_summary(1)),
+            ..Edit::default()
+        })),
+    );
+    assert_eq!(applied.payload["fields"], serde_json::json!(["scan"]));
+    assert_eq!(d.record.scan.as_ref().map(|s| s.findings), Some(1));
+    let same = d.run(
+        REQUESTER,
+        Command::Edit(Box::new(Edit {
+            scan: Some(scan_summary(1)),
+            ..Edit::default()
+        })),
+    );
+    assert!(matches!(same, Err(ChangeError::NothingToEdit { .. })));
+
+    // Round trip, and a record stored before the field existed still reads.
+    let json = serde_json::to_value(&d.record).expect("json");
+    assert_eq!(json["scan"]["by_rule"][0]["severity"], "error");
+    let back: ChangeRecord = serde_json::from_value(json.clone()).expect("read back");
+    assert_eq!(back, d.record);
+    let mut old = json;
+    old.as_object_mut().expect("object").remove("scan");
+    let old: ChangeRecord = serde_json::from_value(old).expect("older record");
+    assert_eq!(old.scan, None);
+    assert!(
+        serde_json::to_value(&old)
+            .expect("json")
+            .get("scan")
+            .is_none(),
+        "no scan, no key"
     );
 }

@@ -8,7 +8,10 @@ use crate::args::{
 };
 use crate::exit::{Failure, Outcome};
 use crate::render::{self, text};
-use fearless_change::{ChangeRecord, Command, Edit, NewChange};
+use fearless_change::{
+    ChangeRecord, Command, Edit, NewChange, SCAN_FIRST_FINDINGS, ScanFindingRef, ScanRuleCount,
+    ScanSeverity, ScanSummary,
+};
 use fearless_engine::record::{self, RcaAttached};
 use fearless_io::Escaped;
 use std::fmt::Write as _;
@@ -124,12 +127,16 @@ fn parse_enum<T: std::str::FromStr<Err = String>>(
 fn new_from_args(n: &NewChangeArgs) -> Result<NewChange, Failure> {
     if let Some(file) = &n.file {
         let text = read_text(file, "change file")?;
-        return serde_saphyr::from_str::<NewChange>(&text).map_err(|e| {
+        let mut new = serde_saphyr::from_str::<NewChange>(&text).map_err(|e| {
             Failure::bad_input(
                 format!("{}: {e}", file.display()),
                 Some("the keys are those of `fearless change new --help`"),
             )
-        });
+        })?;
+        if let Some(report) = &n.fields.scan {
+            new.scan = Some(read_scan(report)?);
+        }
+        return Ok(new);
     }
     let e = edit_of(&n.fields, n.title.clone(), None)?;
     Ok(NewChange {
@@ -150,6 +157,7 @@ fn new_from_args(n: &NewChangeArgs) -> Result<NewChange, Failure> {
         rollback_plan: e.rollback_plan.unwrap_or_default(),
         window: e.window,
         links: n.links.clone(),
+        scan: e.scan,
     })
 }
 
@@ -185,7 +193,97 @@ fn edit_of(
             .transpose()?,
         window: f.window.as_deref().map(parse_window).transpose()?,
         links: None,
+        scan: f.scan.as_deref().map(read_scan).transpose()?,
     })
+}
+
+/// Read a scan report (`fearless scan --format json`) and summarise it for the record. A
+/// file that is not JSON, or JSON that is not a scan report, is bad input naming the file
+/// (and the line and column where it went wrong).
+fn read_scan(path: &Path) -> Result<ScanSummary, Failure> {
+    const HINT: &str = "give the JSON `fearless scan --format json -o REPORT` writes";
+    let text = read_text(path, "scan report")?;
+    let shown = Escaped(&path.to_string_lossy()).to_string();
+    let report: fearless_scan::Report = match serde_json::from_str(&text) {
+        Ok(report) => report,
+        Err(e) => {
+            // Valid JSON of another kind says what it is; anything else where it broke.
+            let schema = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .map(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_owned));
+            let message = match schema {
+                Some(Some(schema)) if schema != fearless_scan::report::SCHEMA => format!(
+                    "{shown}: not a scan report: its schema is `{}`, not `{}`",
+                    Escaped(&schema),
+                    fearless_scan::report::SCHEMA
+                ),
+                Some(None) => format!(
+                    "{shown}: not a scan report: no `schema` (`{}`)",
+                    fearless_scan::report::SCHEMA
+                ),
+                _ => format!(
+                    "{shown}:{}:{}: not a scan report: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            };
+            return Err(Failure::bad_input(message, Some(HINT)));
+        }
+    };
+    if report.schema != fearless_scan::report::SCHEMA {
+        return Err(Failure::bad_input(
+            format!(
+                "{shown}: not a scan report: its schema is `{}`, not `{}`",
+                Escaped(&report.schema),
+                fearless_scan::report::SCHEMA
+            ),
+            Some(HINT),
+        ));
+    }
+    Ok(scan_summary(&report))
+}
+
+/// The counts by rule and severity, the paths and the first findings of a scan report.
+fn scan_summary(report: &fearless_scan::Report) -> ScanSummary {
+    let severity = |s: fearless_scan::Severity| match s {
+        fearless_scan::Severity::Info => ScanSeverity::Info,
+        fearless_scan::Severity::Warning => ScanSeverity::Warning,
+        fearless_scan::Severity::Error => ScanSeverity::Error,
+    };
+    let mut counts = std::collections::BTreeMap::new();
+    for f in &report.findings {
+        *counts
+            .entry((f.rule.as_str(), severity(f.severity)))
+            .or_insert(0) += 1;
+    }
+    ScanSummary {
+        paths: report.roots.clone(),
+        files_scanned: report.files_scanned,
+        findings: report.findings.len(),
+        by_rule: counts
+            .into_iter()
+            .map(|((rule, severity), count)| ScanRuleCount {
+                rule: rule.to_owned(),
+                severity,
+                count,
+            })
+            .collect(),
+        first: report
+            .findings
+            .iter()
+            .take(SCAN_FIRST_FINDINGS)
+            .map(|f| ScanFindingRef {
+                rule: f.rule.clone(),
+                severity: severity(f.severity),
+                path: f.path.clone(),
+                line: f.line,
+                message: f.message.clone(),
+            })
+            .collect(),
+        suppressed: report.suppressed,
+        baselined: report.baselined,
+        notes: report.notes.len(),
+    }
 }
 
 async fn list(g: &Global, session: &Session, state: Option<&str>) -> Result<Outcome, Failure> {
@@ -302,6 +400,9 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
     if !r.test_plan.is_empty() {
         let _ = writeln!(out, "  test plan   {}", r.test_plan.join(", "));
     }
+    if let Some(scan) = &r.scan {
+        render_scan(&mut out, scan);
+    }
     if let Some(code) = &r.close_code {
         let _ = writeln!(out, "  close code  {}", code.as_str());
     }
@@ -335,4 +436,58 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         );
     }
     print(&out)
+}
+
+/// The attached scan: `scan  N finding(s) in F file(s) of PATHS: rule N (severity), …`, then
+/// the first findings as `path:line  rule  message`.
+fn render_scan(out: &mut String, s: &ScanSummary) {
+    let counts: Vec<String> = s
+        .by_rule
+        .iter()
+        .map(|c| format!("{} {} ({})", Escaped(&c.rule), c.count, c.severity.as_str()))
+        .collect();
+    let mut extra = Vec::new();
+    if s.suppressed > 0 {
+        extra.push(format!("{} suppressed", s.suppressed));
+    }
+    if s.baselined > 0 {
+        extra.push(format!("{} baselined", s.baselined));
+    }
+    if s.notes > 0 {
+        extra.push(format!("{} file note(s)", s.notes));
+    }
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", extra.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "  scan        {} finding(s) in {} file(s) of {}{}{extra}",
+        s.findings,
+        s.files_scanned,
+        Escaped(&s.paths.join(", ")),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", counts.join(", "))
+        },
+    );
+    for f in &s.first {
+        let _ = writeln!(
+            out,
+            "                {}:{}  {}  {}",
+            Escaped(&f.path),
+            f.line,
+            Escaped(&f.rule),
+            Escaped(&f.message)
+        );
+    }
+    if s.findings > s.first.len() {
+        let _ = writeln!(
+            out,
+            "                … and {} more (run the scan for all of them)",
+            s.findings - s.first.len()
+        );
+    }
 }

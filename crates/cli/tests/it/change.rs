@@ -257,3 +257,167 @@ fn a_standard_change_from_a_yaml_file_is_scheduled_on_submit() {
     let list = env.json(&["change", "list"], "carol");
     assert_eq!(list["changes"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn a_scan_report_is_attached_shown_and_replaced_and_a_bad_one_is_refused() {
+    let env = sqlite_env();
+    let dir = env._dir.path();
+    let tree = dir.join("src");
+    std::fs::create_dir(&tree).expect("mkdir");
+    let mut app = String::from("import os\n");
+    for i in 0..12 {
+        app.push_str(&format!("os.system('ls ' + arg{i})\n"));
+    }
+    std::fs::write(tree.join("app.py"), app).expect("write");
+    std::fs::write(
+        tree.join("users.py"),
+        "def users():\n    return open('/etc/passwd').read()\n",
+    )
+    .expect("write");
+    let report = dir.join("scan.json");
+    let scanned = fearless(&[
+        "scan",
+        &tree.display().to_string(),
+        "--format",
+        "json",
+        "-o",
+        &report.display().to_string(),
+    ]);
+    assert_eq!(scanned.status.code(), Some(1), "{}", stderr(&scanned));
+    let report_arg = report.display().to_string();
+
+    let created = env.json(
+        &[
+            "change",
+            "new",
+            "--title",
+            "Ship app 2.0",
+            "--hosts",
+            "web-1",
+            "--scan",
+            &report_arg,
+        ],
+        "alice",
+    );
+    let scan = &created["scan"];
+    assert_eq!(scan["findings"], 13, "{scan}");
+    assert_eq!(scan["files_scanned"], 2);
+    assert_eq!(
+        scan["paths"],
+        serde_json::json!([tree.display().to_string()])
+    );
+    assert_eq!(
+        scan["by_rule"],
+        serde_json::json!([
+            { "rule": "injection", "severity": "error", "count": 12 },
+            { "rule": "os-file", "severity": "warning", "count": 1 },
+        ])
+    );
+    let first = scan["first"].as_array().expect("first");
+    assert_eq!(first.len(), 10);
+    assert_eq!(
+        (&first[0]["path"], &first[0]["line"], &first[0]["rule"]),
+        (
+            &serde_json::json!("app.py"),
+            &serde_json::json!(2),
+            &serde_json::json!("injection")
+        )
+    );
+    // Shown, and kept in JSON, by `change show`.
+    let shown = env.ok(&["change", "show", "CHG-1"], "reader");
+    assert!(
+        shown.contains("  scan        13 finding(s) in 2 file(s) of ")
+            && shown.contains(": injection 12 (error), os-file 1 (warning)"),
+        "{shown}"
+    );
+    assert!(shown.contains("app.py:2  injection  "), "{shown}");
+    assert!(shown.contains("… and 3 more"), "{shown}");
+    assert_eq!(
+        env.json(&["change", "show", "CHG-1"], "reader")["scan"],
+        created["scan"]
+    );
+
+    // A malformed file, or JSON that is not a scan report, is bad input naming the file
+    // (and where it broke); nothing is written.
+    let bad = dir.join("bad.json");
+    let bad_arg = bad.display().to_string();
+    std::fs::write(
+        &bad,
+        "{\n  \"schema\": \"fearless.scan/v1\",\n  \"roots\": [1]\n}\n",
+    )
+    .expect("write");
+    env.fails(
+        &[
+            "change", "new", "--title", "x", "--hosts", "web-1", "--scan", &bad_arg,
+        ],
+        "alice",
+        2,
+        &format!("{bad_arg}:3:"),
+    );
+    std::fs::write(&bad, "{ not json").expect("write");
+    env.fails(
+        &["change", "edit", "CHG-1", "--scan", &bad_arg],
+        "alice",
+        2,
+        &format!("{bad_arg}:1:3: not a scan report"),
+    );
+    std::fs::write(
+        &bad,
+        "{\"schema\": \"fearless.changes/v1\", \"changes\": []}",
+    )
+    .expect("write");
+    env.fails(
+        &[
+            "change", "new", "--title", "x", "--hosts", "web-1", "--scan", &bad_arg,
+        ],
+        "alice",
+        2,
+        "its schema is `fearless.changes/v1`, not `fearless.scan/v1`",
+    );
+    env.fails(
+        &[
+            "change",
+            "new",
+            "--title",
+            "x",
+            "--hosts",
+            "web-1",
+            "--scan",
+            &dir.join("missing.json").display().to_string(),
+        ],
+        "alice",
+        2,
+        "scan report",
+    );
+    let list = env.json(&["change", "list"], "reader");
+    assert_eq!(list["changes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        env.json(&["change", "show", "CHG-1"], "reader")["scan"],
+        created["scan"]
+    );
+
+    // `change edit --scan` replaces it: a clean scan after the fix.
+    std::fs::write(
+        tree.join("app.py"),
+        "import subprocess\nsubprocess.run(['ls'])\n",
+    )
+    .expect("write");
+    std::fs::remove_file(tree.join("users.py")).expect("rm");
+    let clean = fearless(&[
+        "scan",
+        &tree.display().to_string(),
+        "--format",
+        "json",
+        "-o",
+        &report_arg,
+    ]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    let edited = env.json(&["change", "edit", "CHG-1", "--scan", &report_arg], "alice");
+    assert_eq!(edited["scan"]["findings"], 0);
+    assert_eq!(edited["scan"]["by_rule"], serde_json::json!([]));
+    let shown = env.ok(&["change", "show", "CHG-1"], "reader");
+    assert!(
+        shown.contains("  scan        0 finding(s) in 1 file(s) of "),
+        "{shown}"
+    );
+}
