@@ -295,8 +295,9 @@ async fn list(g: &Global, session: &Session, state: Option<&str>) -> Result<Outc
         .filter(|r| state.is_none_or(|st| r.state.as_str() == st))
         .collect();
     if g.format == Format::Json {
+        let changes: Vec<ChangeJson<'_>> = records.iter().map(ChangeJson::of).collect();
         return print_json(
-            &serde_json::json!({ "schema": "fearless.changes/v1", "changes": records }),
+            &serde_json::json!({ "schema": "fearless.changes/v1", "changes": changes }),
         )
         .map(|()| Outcome::Success);
     }
@@ -348,6 +349,26 @@ async fn show(g: &Global, session: &Session, id: &str) -> Result<Outcome, Failur
     Ok(Outcome::Success)
 }
 
+/// A change as `--format json` prints it: its id as a user types it (`CHG-3`) and the
+/// schema beside the record's own fields.
+#[derive(serde::Serialize)]
+struct ChangeJson<'a> {
+    schema: &'static str,
+    id: String,
+    #[serde(flatten)]
+    record: &'a ChangeRecord,
+}
+
+impl<'a> ChangeJson<'a> {
+    fn of(record: &'a ChangeRecord) -> Self {
+        Self {
+            schema: "fearless.change/v1",
+            id: record.id().to_string(),
+            record,
+        }
+    }
+}
+
 /// A timestamp to the second, UTC.
 fn ts(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -368,7 +389,7 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         }
     }
     if g.format == Format::Json {
-        return print_json(r);
+        return print_json(&ChangeJson::of(r));
     }
     let mut out = String::new();
     let _ = writeln!(out, "{}  {}", r.id(), Escaped(&r.title));

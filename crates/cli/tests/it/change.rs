@@ -122,6 +122,9 @@ fn full_flow(env: &Env) {
         "alice",
     );
     assert_eq!(created["number"], 1);
+    // the id as it is typed next, and the schema of the output
+    assert_eq!(created["id"], "CHG-1");
+    assert_eq!(created["schema"], "fearless.change/v1");
     assert_eq!(env.state("CHG-1"), "new");
     env.ok(&["change", "submit", "CHG-1"], "alice");
     assert_eq!(env.state("CHG-1"), "authorize");

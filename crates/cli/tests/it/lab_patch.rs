@@ -30,7 +30,10 @@ fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String
         "--component",
         component,
     ];
-    format!("CHG-{}", json_as(config, "alice", &args)["number"])
+    json_as(config, "alice", &args)["id"]
+        .as_str()
+        .expect("the change's id")
+        .to_owned()
 }
 
 /// A change of `component` on `hosts` requested by alice, approved by bob and scheduled
