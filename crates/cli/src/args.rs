@@ -114,6 +114,9 @@ pub(crate) enum Command {
     Map(MapArgs),
     /// Draft a configuration from a live fleet: services, components, dependencies, checks
     Discover(DiscoverArgs),
+    /// Start a fearless.yaml for your own fleet, from --hosts or an Ansible inventory: the
+    /// hosts are pinged and its components drafted from what runs on them
+    Init(InitArgs),
     /// Print a shell completion script: source <(fearless completions bash)
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -267,6 +270,40 @@ pub(crate) struct DiscoverArgs {
     /// beside it (FILE.draft) and the differences are printed
     #[arg(long, short = 'o', value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The hosts: NAME or NAME=ADDRESS, comma-separated
+    #[arg(long, value_name = "LIST", conflicts_with = "ansible")]
+    pub(crate) hosts: Option<String>,
+    /// An Ansible inventory (INI or YAML) the configuration imports
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ansible: Option<PathBuf>,
+    /// Where to write [default: -c FILE, else ./fearless.yaml]
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Replace an existing file (the old one is kept as FILE.bak)
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// The SSH login of every host that does not say otherwise
+    #[arg(long, value_name = "USER", default_value = "root")]
+    pub(crate) user: String,
+    /// The SSH port of every host that does not say otherwise
+    #[arg(long, default_value_t = 22, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) port: u16,
+    /// An ssh_config file fearless passes to ssh (-F)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ssh_config: Option<PathBuf>,
+    /// Learn unknown host keys on first contact (accept-new) instead of refusing them
+    #[arg(long)]
+    pub(crate) accept_new_host_keys: bool,
+    /// Write the configuration without contacting any host (no ping, no draft)
+    #[arg(long)]
+    pub(crate) offline: bool,
+    /// How long the draft watches connections between the hosts
+    #[arg(long = "for", value_name = "DURATION", default_value = "10s")]
+    pub(crate) window: String,
 }
 
 #[derive(Debug, Args)]
@@ -812,4 +849,242 @@ pub(crate) enum LabAction {
         #[arg(trailing_var_arg = true)]
         command: Vec<String>,
     },
+}
+
+/// The formats each verb produces, by the verb's path (`map`, `map list`); the first match
+/// from the longest path wins. `--format` offers only these in a verb's `--help`, and any
+/// other is refused before the verb runs, however the option was placed.
+const FORMATS: &[(&str, &[Format])] = {
+    use Format::*;
+    &[
+        ("check", &[Human, Json, Junit, Tap, Prometheus]),
+        ("rca", &[Human, Json, Md, Html]),
+        ("map", &[Human, Json, Svg, Mermaid, Dot, Sarif]),
+        ("map list", &[Human, Json]),
+        ("map show", &[Human, Json]),
+        ("map diff", &[Human, Json]),
+        ("discover", &[Human, Json, Yaml]),
+        ("scan", &[Human, Json, Sarif]),
+        ("demo", &[Human]),
+        ("completions", &[Human]),
+        ("man", &[Human]),
+    ]
+};
+
+/// The formats of the verb at `path` (human and json unless [`FORMATS`] says otherwise).
+pub(crate) fn formats_of(path: &[&str]) -> &'static [Format] {
+    (1..=path.len())
+        .rev()
+        .find_map(|n| {
+            let key = path[..n].join(" ");
+            FORMATS.iter().find(|(k, _)| *k == key).map(|(_, f)| *f)
+        })
+        .unwrap_or(&[Format::Human, Format::Json])
+}
+
+/// Two or three examples at the end of each verb's `--help` (and man page).
+const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "check",
+        "fearless check                                   # every check of every component\n  fearless check --hosts role=web --component checkout\n  fearless check --save-baseline before.json; fearless check --baseline before.json",
+    ),
+    (
+        "hosts",
+        "fearless hosts --hosts 'web-*'\n  fearless hosts ping\n  fearless hosts --format json",
+    ),
+    (
+        "change",
+        "fearless change new --title 'Monthly patch' --hosts role=web --component checkout\n  fearless change submit CHG-1; fearless --as bob change approve CHG-1\n  fearless change list --state authorize",
+    ),
+    (
+        "journal",
+        "fearless journal --since 24h --subject CHG-3\n  fearless journal verify                          # prints the head SEQ:HASH to keep\n  fearless journal export > journal.jsonl",
+    ),
+    (
+        "events",
+        "fearless events status\n  fearless events test bus\n  fearless events replay",
+    ),
+    (
+        "packages",
+        "fearless packages --pending --security\n  fearless packages apply --hosts web-1 -p libacme=2.0.1\n  fearless packages rollback --hosts web-1 --snapshot SNAP-3",
+    ),
+    (
+        "snapshot",
+        "fearless snapshot --hosts role=web\n  fearless snapshot diff SNAP-1 --live\n  fearless snapshot diff SNAP-1 SNAP-2 --format json",
+    ),
+    (
+        "whatchanged",
+        "fearless whatchanged --since 7d\n  fearless whatchanged --hosts web-1 --since 2h --format json",
+    ),
+    (
+        "patch",
+        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt",
+    ),
+    (
+        "rollout",
+        "fearless rollout list\n  fearless rollout show R-1\n  fearless rollout resume R-1",
+    ),
+    (
+        "incident",
+        "fearless incident list\n  fearless incident open --component checkout --since 2h --title 'checkout 502s'\n  fearless incident resolve INC-1 --note 'libacme 2.0.1 rolled out'",
+    ),
+    (
+        "bisect",
+        "fearless bisect --host web-1 --snapshot SNAP-1 -m batch.txt --check orders-api/orders\n  fearless bisect --host web-1 --snapshot SNAP-1 -m b.txt --check api/orders --one-at-a-time",
+    ),
+    (
+        "rca",
+        "fearless rca INC-1\n  fearless rca INC-1 --format html -o INC-1.html\n  fearless rca INC-1 --format md --no-live",
+    ),
+    ("demo", "fearless demo\n  fearless demo --hosts 4 --bake 5s"),
+    (
+        "lab",
+        "fearless lab up --hosts 3\n  fearless lab up --topology tiered\n  fearless lab ssh web-1 -- apt-cache policy libacme",
+    ),
+    (
+        "map",
+        "fearless map --format svg -o map.svg\n  fearless map --impact orders-api\n  fearless map --observe --for 60s",
+    ),
+    (
+        "discover",
+        "fearless discover > draft.yaml\n  fearless discover --for 30s -o fearless.yaml   # an existing file is kept: FILE.draft",
+    ),
+    (
+        "init",
+        "fearless init --hosts web-1=10.0.1.11,web-2=10.0.1.12\n  fearless init --ansible inventory/hosts.ini --user deploy\n  fearless init --hosts web-1 --offline -o site/fearless.yaml",
+    ),
+    (
+        "completions",
+        "source <(fearless completions bash)\n  fearless completions zsh > ~/.zfunc/_fearless",
+    ),
+    (
+        "man",
+        "fearless man | man -l -\n  fearless man --dir /usr/local/share/man/man1",
+    ),
+    (
+        "scan",
+        "fearless scan src/\n  fearless scan . --format sarif -o scan.sarif\n  fearless scan . --write-baseline base.json; fearless scan . --baseline base.json",
+    ),
+    (
+        "os",
+        "fearless os\n  fearless os --summary\n  fearless os --hosts role=web --format json",
+    ),
+    (
+        "parity",
+        "fearless parity env=prod env=staging\n  fearless parity web-1 web-2 --format json",
+    ),
+];
+
+/// The parser's definition as the binary uses it, completions and man pages render it:
+/// the derived one, with each verb's examples and only the formats it produces.
+pub(crate) fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    let format = command
+        .get_arguments()
+        .find(|a| a.get_id() == "format")
+        .cloned();
+    for sub in command.get_subcommands_mut() {
+        let name = sub.get_name().to_owned();
+        if let Some((_, text)) = EXAMPLES.iter().find(|(v, _)| *v == name) {
+            *sub = std::mem::take(sub).after_help(format!("Examples:\n  {text}"));
+        }
+        if let Some(format) = &format {
+            restrict_formats(sub, format, &[name.as_str()]);
+        }
+    }
+    command
+}
+
+/// Give `command` and every verb under it its own `--format` (global like the top-level
+/// one, whose value reaches the same field) offering only its formats. Done before clap
+/// builds the command: a verb that has the argument does not receive the parent's copy.
+fn restrict_formats(command: &mut clap::Command, format: &clap::Arg, path: &[&str]) {
+    let own = format.clone().value_parser(FormatParser(formats_of(path)));
+    *command = std::mem::take(command).arg(own);
+    for sub in command.get_subcommands_mut() {
+        let name = sub.get_name().to_owned();
+        let mut deeper = path.to_vec();
+        deeper.push(&name);
+        restrict_formats(sub, format, &deeper);
+    }
+}
+
+/// `--format` restricted to some formats: the others are refused, and help and
+/// completions offer only these.
+#[derive(Clone)]
+struct FormatParser(&'static [Format]);
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = Format;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Format, clap::Error> {
+        let names = self
+            .0
+            .iter()
+            .filter_map(ValueEnum::to_possible_value)
+            .collect::<Vec<_>>();
+        let text = clap::builder::PossibleValuesParser::new(names).parse_ref(cmd, arg, value)?;
+        self.0
+            .iter()
+            .copied()
+            .find(|f| {
+                f.to_possible_value()
+                    .is_some_and(|v| v.matches(&text, false))
+            })
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().filter_map(ValueEnum::to_possible_value),
+        ))
+    }
+}
+
+/// The verb path of parsed arguments (`["map", "list"]`).
+pub(crate) fn verb_path(matches: &clap::ArgMatches) -> Vec<String> {
+    let mut path = Vec::new();
+    let mut at = matches;
+    while let Some((name, sub)) = at.subcommand() {
+        path.push(name.to_owned());
+        at = sub;
+    }
+    path
+}
+
+/// Refuse a `--format` the verb does not produce (given before the verb, the top-level
+/// parser could not know which verb would follow).
+pub(crate) fn check_format(
+    command: &mut clap::Command,
+    matches: &clap::ArgMatches,
+    format: Format,
+) -> Result<(), clap::Error> {
+    let path = verb_path(matches);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    let offered = formats_of(&path);
+    if offered.contains(&format) {
+        return Ok(());
+    }
+    let name = |f: &Format| {
+        f.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    };
+    Err(command.error(
+        clap::error::ErrorKind::InvalidValue,
+        format!(
+            "`fearless {}` does not print --format {}; it prints {}",
+            path.join(" "),
+            name(&format),
+            offered.iter().map(name).collect::<Vec<_>>().join(", ")
+        ),
+    ))
 }

@@ -6,12 +6,20 @@ mod cmd;
 mod exit;
 mod render;
 
-use clap::Parser;
+use clap::FromArgMatches as _;
 use exit::Failure;
 use std::io::{IsTerminal, Write};
 
 fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
+    let mut command = args::command();
+    let matches = command.get_matches_mut();
+    let cli = match args::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.format(&mut command).exit(),
+    };
+    if let Err(e) = args::check_format(&mut command, &matches, cli.global.format) {
+        e.exit();
+    }
     init_tracing(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -46,6 +46,22 @@ pub struct Loaded {
     pub warnings: Vec<Problem>,
 }
 
+/// Check a host name as the inventory does (letters, digits and `. - _ : %`, not starting
+/// with `-`, at most 255 bytes); the error is a complete message.
+pub fn check_host_name(value: &str) -> Result<(), String> {
+    identity::check(identity::Field::HostName, value)
+}
+
+/// Check an address as the inventory does (the host name rules).
+pub fn check_address(value: &str) -> Result<(), String> {
+    identity::check(identity::Field::Address, value)
+}
+
+/// Check a login user as the inventory does (letters, digits and `. - _ @`).
+pub fn check_user(value: &str) -> Result<(), String> {
+    identity::check(identity::Field::User, value)
+}
+
 /// Where the configuration comes from: `--config`, else `$FEARLESS_CONFIG`, else
 /// `./fearless.yaml`.
 pub fn discover(explicit: Option<&Path>) -> PathBuf {

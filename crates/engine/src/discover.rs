@@ -573,7 +573,7 @@ pub fn propose(config: &Config, draft: &Draft) -> Vec<Proposal> {
 }
 
 /// A YAML double-quoted scalar: every character shown, nothing interpreted.
-fn q(text: &str) -> String {
+pub(crate) fn q(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {
@@ -590,7 +590,7 @@ fn q(text: &str) -> String {
 }
 
 /// Text for a YAML comment: one line, every control character shown as `?`.
-fn comment(text: &str) -> String {
+pub(crate) fn comment(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
@@ -617,7 +617,14 @@ pub fn yaml(config: &Config, draft: &Draft, kept: &KeptObservation) -> String {
         let _ = writeln!(out, "# note: {}", comment(n));
     }
     inventory(config, &mut out);
-    out.push_str("components:\n");
+    out.push_str(&components_yaml(draft));
+    out
+}
+
+/// The draft's `components:` section alone, each component commented with what it was
+/// inferred from (`fearless init` puts it under an inventory it writes itself).
+pub fn components_yaml(draft: &Draft) -> String {
+    let mut out = String::from("components:\n");
     if draft.components.is_empty() {
         out.pop();
         out.push_str(" {}\n");

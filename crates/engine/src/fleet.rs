@@ -155,3 +155,56 @@ impl Fleetwide {
         self.fleet.close().await;
     }
 }
+
+/// One host's answer to [`ping`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ping {
+    /// The host's name.
+    pub host: String,
+    /// It ran a command through its transport.
+    pub reachable: bool,
+    /// The round trip of a second command on the open connection, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Why it could not be reached.
+    pub error: Option<String>,
+}
+
+/// Reach every host of `hosts` through its transport (all at once): the first command
+/// opens the connection, a second one measures a round trip on it.
+pub async fn ping(inventory: &fearless_config::Inventory, hosts: &[&Host]) -> Vec<Ping> {
+    let fleet = Fleet::new(inventory);
+    let argv = vec!["true".to_owned()];
+    let timeout = inventory.ssh.connect_timeout + Duration::from_secs(10);
+    let pings = futures::future::join_all(hosts.iter().map(|h| {
+        let (fleet, argv) = (&fleet, &argv);
+        async move {
+            let result = match fleet.run(&h.name, argv, timeout).await {
+                Ok(_) => {
+                    let rt = std::time::Instant::now();
+                    fleet
+                        .run(&h.name, argv, timeout)
+                        .await
+                        .map(|_| rt.elapsed())
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(rtt) => Ping {
+                    host: h.name.clone(),
+                    reachable: true,
+                    latency_ms: Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
+                    error: None,
+                },
+                Err(e) => Ping {
+                    host: h.name.clone(),
+                    reachable: false,
+                    latency_ms: None,
+                    error: Some(e.to_string()),
+                },
+            }
+        }
+    }))
+    .await;
+    fleet.close().await;
+    pings
+}

@@ -23,6 +23,7 @@ mod error;
 pub mod evidence;
 pub mod fleet;
 pub mod incident;
+pub mod init;
 pub mod map;
 pub mod os;
 pub mod packages;

@@ -4,9 +4,6 @@ use super::{load_config, only_human_or_json, print, print_json, selector};
 use crate::args::{Format, Global, HostsAction, HostsArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
-use fearless_exec::Fleet;
-use serde::Serialize;
-use std::time::{Duration, Instant};
 
 pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "hosts")?;
@@ -51,55 +48,12 @@ pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
     }
 }
 
-#[derive(Serialize)]
-struct Ping {
-    host: String,
-    reachable: bool,
-    latency_ms: Option<f64>,
-    error: Option<String>,
-}
-
 async fn ping(
     g: &Global,
     config: &fearless_config::Config,
     hosts: &[&fearless_config::Host],
 ) -> Result<Outcome, Failure> {
-    let fleet = Fleet::new(&config.inventory);
-    let argv = vec!["true".to_owned()];
-    let timeout = config.inventory.ssh.connect_timeout + Duration::from_secs(10);
-    let futs = hosts.iter().map(|h| {
-        let fleet = &fleet;
-        let argv = &argv;
-        async move {
-            // First contact opens the connection; the second measures a round trip on it.
-            let result = match fleet.run(&h.name, argv, timeout).await {
-                Ok(_) => {
-                    let rt = Instant::now();
-                    fleet
-                        .run(&h.name, argv, timeout)
-                        .await
-                        .map(|_| rt.elapsed())
-                }
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(rtt) => Ping {
-                    host: h.name.clone(),
-                    reachable: true,
-                    latency_ms: Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
-                    error: None,
-                },
-                Err(e) => Ping {
-                    host: h.name.clone(),
-                    reachable: false,
-                    latency_ms: None,
-                    error: Some(e.to_string()),
-                },
-            }
-        }
-    });
-    let pings = futures::future::join_all(futs).await;
-    fleet.close().await;
+    let pings = fearless_engine::fleet::ping(&config.inventory, hosts).await;
     if g.format == Format::Json {
         print_json(&serde_json::json!({ "schema": "fearless.ping/v1", "hosts": pings }))?;
     } else {

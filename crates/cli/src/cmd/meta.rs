@@ -3,15 +3,13 @@
 
 use std::path::Path;
 
-use clap::CommandFactory as _;
-
 use super::{print, writable, write_output};
-use crate::args::Cli;
+use crate::args::command as definition;
 use crate::exit::{Failure, Outcome};
 
 /// The completion script for `shell` on stdout.
 pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Outcome, Failure> {
-    let mut command = Cli::command();
+    let mut command = definition();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "fearless", &mut script);
     print(&String::from_utf8_lossy(&script))?;
@@ -20,7 +18,7 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Outcome, Failur
 
 /// fearless(1) on stdout, or every page into `dir`.
 pub(crate) fn man(dir: Option<&Path>) -> Result<Outcome, Failure> {
-    let command = Cli::command();
+    let command = definition();
     let Some(dir) = dir else {
         print(&render(&command)?)?;
         return Ok(Outcome::Success);

@@ -9,6 +9,7 @@ mod drift;
 mod events;
 mod hosts;
 mod incident;
+mod init;
 mod journal;
 mod lab;
 mod map;
@@ -46,6 +47,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Demo(a) => demo::run(&cli.global, a).await,
         Command::Map(a) => map::run(&cli.global, a).await,
         Command::Discover(a) => discover::run(&cli.global, a).await,
+        Command::Init(a) => init::run(&cli.global, a).await,
         Command::Completions { shell } => meta::completions(shell),
         Command::Man { dir } => meta::man(dir.as_deref()),
         Command::Scan(a) => scan::run(&cli.global, a),
@@ -198,6 +200,22 @@ impl Session {
     /// opened read-only.
     pub(crate) async fn open_to_read(g: &Global) -> Result<Self, Failure> {
         Self::opening(g, true).await
+    }
+
+    /// [`Session::open`] on a configuration already loaded (`fearless init`'s draft).
+    pub(crate) async fn with_config(
+        g: &Global,
+        config: fearless_config::Config,
+    ) -> Result<Self, Failure> {
+        let store = open_store(g, &config).await?;
+        let events = events::events_for(&config);
+        Ok(Self {
+            actor: identity(g),
+            config,
+            store,
+            events,
+            progress: progress::Stderr::new(g.quiet),
+        })
     }
 
     async fn opening(g: &Global, read_only: bool) -> Result<Self, Failure> {

@@ -124,6 +124,72 @@ fn lab_map_observe_finds_the_undeclared_broker_and_discover_drafts_the_whole_gra
         drafted.is_superset(&wanted),
         "drafted {drafted:?}\nwanted {wanted:?}"
     );
+    // init: a starter for the same fleet from a host list (and one host that does not
+    // answer), pinged and drafted; what it wrote passes its own test plan.
+    let inventory = json_exits_as(c, "ops", 0, &["hosts"]);
+    let mut list: Vec<String> = inventory["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| {
+            format!(
+                "{}={}",
+                h["name"].as_str().expect("name"),
+                h["address"].as_str().expect("address")
+            )
+        })
+        .collect();
+    let lab_hosts = list.len();
+    list.push("ghost-1=127.0.0.250".into());
+    let started = lab.file("started.yaml");
+    let started_path = started.display().to_string();
+    let ssh_config = std::path::Path::new(&lab.dir).join("ssh_config");
+    let doc = json_exits_as(
+        c,
+        "ops",
+        0,
+        &[
+            "init",
+            "--hosts",
+            &list.join(","),
+            "--ssh-config",
+            &ssh_config.display().to_string(),
+            "--for",
+            "5s",
+            "-o",
+            &started_path,
+        ],
+    );
+    let pings = doc["pings"].as_array().expect("pings");
+    let down: Vec<&str> = pings
+        .iter()
+        .filter(|p| p["reachable"] == false)
+        .filter_map(|p| p["host"].as_str())
+        .collect();
+    assert_eq!(down, ["ghost-1"], "{doc:#}");
+    assert_eq!(pings.len(), lab_hosts + 1);
+    let components: BTreeSet<&str> = doc["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    for wanted in ["acme-web", "acme-api", "acme-ledger"] {
+        assert!(components.contains(wanted), "{wanted} not drafted: {doc:#}");
+    }
+    assert_eq!(
+        doc["next"][0],
+        format!("fearless -c {started_path} hosts ping")
+    );
+    let text = std::fs::read_to_string(&started).expect("written");
+    assert!(
+        text.starts_with("# fearless.yaml, written by `fearless init`"),
+        "{text}"
+    );
+    assert!(text.contains("# INFERRED: seen on"), "{text}");
+    let check = ok_as(&started_path, "ops", &["check", "--hosts", "web-*"]);
+    assert!(check.contains(", 0 fail, 0 error"), "{check}");
+
     // an existing file is never overwritten: the draft goes beside it
     let before = std::fs::read_to_string(&draft).expect("draft");
     let said = ok_as(

@@ -7,6 +7,7 @@ mod config_errors;
 mod corpus;
 mod events;
 mod incident;
+mod init;
 mod journal;
 mod lab;
 mod lab_bisect;

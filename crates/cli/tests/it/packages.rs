@@ -59,7 +59,7 @@ fn bad_ids_durations_and_selectors_are_bad_input() {
         (vec!["whatchanged", "--since", "yesterday"], "--since"),
         (vec!["packages", "--lock-wait", "soon"], "--lock-wait"),
         (vec!["packages", "--hosts", "role=db"], "no host matches"),
-        (vec!["packages", "--format", "tap"], "human or json"),
+        (vec!["packages", "--format", "tap"], "invalid value 'tap'"),
     ] {
         fails_as(&config, "ops", 2, needle, &args);
     }
