@@ -29,6 +29,28 @@ pub struct Config {
     pub patch: PatchPolicy,
     /// `parity:`: what `fearless parity` allows to differ (empty when absent).
     pub parity: ParityPolicy,
+    /// `identity:`: whether a claimed identity (`--as`) is taken at its word.
+    pub identity: IdentityPolicy,
+}
+
+/// `identity:` in the config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    /// `mode:` (`enforce` when absent).
+    pub mode: IdentityMode,
+}
+
+/// Whether who acts must be authenticated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityMode {
+    /// Who acts is who authenticated: the database role on PostgreSQL, else the OS
+    /// account of the process; `--as` must name that identity.
+    #[default]
+    Enforce,
+    /// `--as` and `$FEARLESS_USER` are taken at their word (a lab, a demo, one operator
+    /// playing several roles); every state change says so.
+    Trust,
 }
 
 /// What `fearless parity` allows to differ (`parity:` in the config).

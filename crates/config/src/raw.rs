@@ -24,6 +24,13 @@ pub(crate) struct RawConfig {
     pub(crate) events: Option<RawEvents>,
     pub(crate) store: Option<String>,
     pub(crate) parity: Option<RawParity>,
+    pub(crate) identity: Option<RawIdentity>,
+}
+
+/// `identity:`: who may be taken at their word.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawIdentity {
+    pub(crate) mode: Option<String>,
 }
 
 /// `parity:`: what `fearless parity` allows to differ.

@@ -246,6 +246,11 @@ impl<'a> Validator<'a> {
             .as_ref()
             .map(|p| self.parity(p, &components))
             .unwrap_or_default();
+        let identity = raw
+            .identity
+            .as_ref()
+            .map(|i| self.identity(i))
+            .unwrap_or_default();
         self.emptiness(blank, &components);
         Some(Config {
             path: path.to_owned(),
@@ -256,7 +261,33 @@ impl<'a> Validator<'a> {
             events,
             patch,
             parity,
+            identity,
         })
+    }
+
+    /// `identity:`: `mode` is `enforce` (the default) or `trust`.
+    fn identity(&mut self, raw: &RawIdentity) -> IdentityPolicy {
+        let mode = match raw.mode.as_deref() {
+            None | Some("enforce") => IdentityMode::Enforce,
+            Some("trust") => IdentityMode::Trust,
+            Some(other) => {
+                self.error(
+                    &p!["identity", "mode"],
+                    "config::identity",
+                    format!(
+                        "`identity.mode` must be `enforce` or `trust`, found {}",
+                        identity::found_text(other)
+                    ),
+                    Some(
+                        "enforce: who acts is who authenticated (database role, else OS account); \
+                         trust: --as is taken at its word"
+                            .into(),
+                    ),
+                );
+                IdentityMode::Enforce
+            }
+        };
+        IdentityPolicy { mode }
     }
 
     /// `parity:`: each `ignore` entry is `package:NAME`, `port:N`, `component:NAME` (one of

@@ -192,6 +192,11 @@ impl Starter {
              change:\n\
              \x20 approvals_required: 1\n\
              \n\
+             # Who acts is who authenticated: the store's database role on PostgreSQL, else\n\
+             # the OS account running fearless; `--as NAME` must name that identity.\n\
+             # `trust` takes --as at its word (a lab, one operator playing every role).\n\
+             identity: { mode: enforce }\n\
+             \n\
              # Records and the journal: SQLite beside this file. A team shares PostgreSQL\n\
              # (store: \"postgres://fearless@db.example/fearless\").\n\
              store: \"sqlite:.fearless/state.db\"\n",

@@ -22,6 +22,7 @@ pub mod discover;
 mod error;
 pub mod evidence;
 pub mod fleet;
+pub mod identity;
 pub mod incident;
 pub mod init;
 pub mod map;

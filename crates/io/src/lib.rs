@@ -11,7 +11,10 @@
 //! - [`escape`]: one escape for free text shown on a terminal. Control characters, escape
 //!   sequences, newlines and bidirectional overrides in user-supplied text are rendered
 //!   visibly (`\x1b`, `\n`, `\u{202e}`) and never reach the terminal as themselves.
+//! - [`account`]: the OS account the process runs as, from its real user id and the
+//!   system's user database — never from `$USER` or `$LOGNAME`, which anyone can set.
 
+pub mod account;
 pub mod escape;
 pub mod read;
 pub mod write;

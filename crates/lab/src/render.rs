@@ -70,6 +70,9 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry], shape: Topology) -> 
     let mut out = String::from(
         "# Written by `fearless lab up`: the lab fleet and the acme shop test plan.\n\
          # Paths are relative to this file.\n\
+         # One operator plays every role on a lab (alice requests, bob approves): names\n\
+         # given with --as are taken at their word, and every state change says so.\n\
+         identity: { mode: trust }\n\
          inventory:\n  ssh: { config: ssh_config }\n",
     );
     let _ = writeln!(

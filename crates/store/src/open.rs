@@ -226,6 +226,10 @@ async fn open_postgres(url: &str, mode: Mode) -> Result<Store, StoreError> {
     let schema = store.schema(mode.create, &POSTGRES_MIGRATIONS).await?;
     match mode.access {
         Access::ReadOnly => store.current(schema)?,
+        // Nothing to apply: the migrator (whose bookkeeping table needs CREATE on the
+        // schema) is not run, so an operator connecting as their own role needs only
+        // the privileges on the tables its owner granted.
+        Access::ReadWrite if schema == Schema::Current => {}
         Access::ReadWrite => store.migrate(&POSTGRES_MIGRATIONS).await?,
     }
     Ok(store)

@@ -156,6 +156,22 @@ impl Store {
         self.read_only
     }
 
+    /// The database role the connection authenticated as (`session_user`) on PostgreSQL,
+    /// where each operator connecting as themselves makes the store vouch for who acts;
+    /// `None` on SQLite, which has no users.
+    pub async fn database_role(&self) -> Result<Option<String>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(None),
+            Pool::Postgres(pool) => {
+                let role: String = sqlx::query_scalar("SELECT session_user::text")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(StoreError::query)?;
+                Ok(Some(role))
+            }
+        }
+    }
+
     /// Close every connection, waiting for work in progress. Dropping the store also closes
     /// them, without waiting.
     pub async fn close(&self) {

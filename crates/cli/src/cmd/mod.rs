@@ -24,6 +24,7 @@ mod scan;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
+use fearless_engine::identity::{Actor, Authenticated, Claim, IdentityError, Vouch};
 use fearless_engine::{Engine, SystemClock};
 use fearless_store::{Access, ErrorClass, Store, StoreError};
 use std::io::Write;
@@ -69,41 +70,73 @@ pub(crate) fn load_config(g: &Global) -> Result<fearless_config::Config, Failure
     Ok(loaded.config)
 }
 
-/// Who is acting: `--as NAME`, else `$FEARLESS_USER`, else the OS user (`$USER`,
-/// `$LOGNAME`). A name with a control character (a newline, a terminal escape) is refused:
-/// it would be journaled and shown as something else than it is.
-pub(crate) fn identity(g: &Global) -> Result<String, Failure> {
+/// Who is acting ([`fearless_engine::identity`]): the claim (`--as NAME`, else
+/// `$FEARLESS_USER`) weighed against what authenticated the caller — the store's database
+/// role on PostgreSQL, else the OS account of the process (never `$USER`) — under the
+/// config's `identity.mode`.
+pub(crate) async fn identify(
+    g: &Global,
+    config: &fearless_config::Config,
+    store: &Store,
+) -> Result<Actor, Failure> {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let (name, from) = [
-        (g.as_user.clone().filter(|v| !v.trim().is_empty()), "--as"),
-        (from_env("FEARLESS_USER"), "$FEARLESS_USER"),
-        (from_env("USER"), "$USER"),
-        (from_env("LOGNAME"), "$LOGNAME"),
-    ]
-    .into_iter()
-    .find_map(|(v, from)| v.map(|v| (v, from)))
-    .ok_or_else(|| {
-        Failure::bad_input(
-            "cannot tell who is acting",
-            Some("pass --as NAME or set FEARLESS_USER"),
-        )
-    })?;
-    if let Some((at, c)) = name.char_indices().find(|(_, c)| c.is_control()) {
-        return Err(Failure::bad_input(
-            format!(
-                "{from}: a name cannot hold a control character (U+{:04X} at byte {at})",
-                u32::from(c)
+    let claim = g
+        .as_user
+        .clone()
+        .filter(|v| !v.trim().is_empty())
+        .map(|name| Claim { name, from: "--as" })
+        .or_else(|| {
+            from_env("FEARLESS_USER").map(|name| Claim {
+                name,
+                from: "$FEARLESS_USER",
+            })
+        });
+    let authenticated = match store.database_role().await {
+        Ok(Some(role)) => Ok(Authenticated {
+            name: role,
+            by: Vouch::DatabaseRole,
+        }),
+        Ok(None) => fearless_io::account::current()
+            .map(|a| Authenticated {
+                name: a.name,
+                by: Vouch::OsAccount,
+            })
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!(
+            "the store could not say which role it runs as: {e}"
+        )),
+    };
+    fearless_engine::identity::resolve(config.identity.mode, claim, authenticated).map_err(|e| {
+        match e {
+            IdentityError::NotYou { .. } => Failure::Gate {
+                message: e.to_string(),
+                hint: Some(
+                    "act as yourself: connect to the store as your own role, or run fearless as your own account"
+                        .into(),
+                ),
+            },
+            IdentityError::BadName { .. } => Failure::bad_input(
+                e.to_string(),
+                Some("names are journaled and shown as they are: letters, digits, `.`, `-`, `_`, `@`"),
             ),
-            Some("names are journaled and shown as they are: letters, digits, `.`, `-`, `_`, `@`"),
-        ));
+            IdentityError::Unknown { .. } => Failure::bad_input(
+                e.to_string(),
+                Some("run fearless as an account the user database knows, or connect to a PostgreSQL store as your own role"),
+            ),
+        }
+    })
+}
+
+/// Under `identity.mode: trust`, say on stderr that a claimed name acts unauthenticated.
+pub(crate) fn warn_if_trusted(quiet: bool, actor: &Actor) {
+    if actor.by == Vouch::Claim && !quiet {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: acting as {} on the word of {} (identity.mode: trust): nothing authenticated it",
+            fearless_io::Escaped(&actor.name),
+            actor.claimed.unwrap_or("a claim")
+        );
     }
-    if name.chars().count() > 128 {
-        return Err(Failure::bad_input(
-            format!("{from}: a name of more than 128 characters"),
-            None,
-        ));
-    }
-    Ok(name)
 }
 
 /// The store URL: `--store`, else `store:` in the config, else SQLite beside the config.
@@ -186,8 +219,10 @@ pub(crate) struct Session {
     pub(crate) config: fearless_config::Config,
     pub(crate) store: Store,
     events: fearless_events::Events,
-    actor: Result<String, Failure>,
+    actor: Result<Actor, Failure>,
     progress: progress::Stderr,
+    quiet: bool,
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl Session {
@@ -210,11 +245,13 @@ impl Session {
         let store = open_store(g, &config).await?;
         let events = events::events_for(&config);
         Ok(Self {
-            actor: identity(g),
+            actor: identify(g, &config, &store).await,
             config,
             store,
             events,
             progress: progress::Stderr::new(g.quiet),
+            quiet: g.quiet,
+            warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -227,19 +264,32 @@ impl Session {
         };
         let events = events::events_for(&config);
         Ok(Self {
-            actor: identity(g),
+            actor: identify(g, &config, &store).await,
             config,
             store,
             events,
             progress: progress::Stderr::new(g.quiet),
+            quiet: g.quiet,
+            warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// The engine for a command that changes something: who acts must be known.
+    /// Under `identity.mode: trust`, a claimed name is said once per command to be
+    /// unauthenticated.
     pub(crate) fn acting(&self) -> Result<Engine<'_>, Failure> {
         match &self.actor {
-            Ok(actor) => Ok(self.engine_as(actor)),
+            Ok(actor) => {
+                if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    warn_if_trusted(self.quiet, actor);
+                }
+                Ok(self.engine_as(&actor.name))
+            }
             Err(Failure::BadInput { message, hint }) => Err(Failure::BadInput {
+                message: message.clone(),
+                hint: hint.clone(),
+            }),
+            Err(Failure::Gate { message, hint }) => Err(Failure::Gate {
                 message: message.clone(),
                 hint: hint.clone(),
             }),
@@ -249,7 +299,7 @@ impl Session {
 
     /// The engine for a command that only reads.
     pub(crate) fn reading(&self) -> Engine<'_> {
-        self.engine_as(self.actor.as_deref().unwrap_or(""))
+        self.engine_as(self.actor.as_ref().map_or("", |a| a.name.as_str()))
     }
 
     fn engine_as<'s>(&'s self, actor: &'s str) -> Engine<'s> {

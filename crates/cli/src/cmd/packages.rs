@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Session, open_store, open_store_to_read, store_failure};
-use super::{identity, load_config, only_human_or_json, print, print_json, selector};
+use super::{identify, load_config, only_human_or_json, print, print_json, selector};
 use crate::args::{
     Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
     WhatchangedArgs,
@@ -465,9 +465,11 @@ pub(crate) async fn snapshot(g: &Global, a: SnapshotArgs) -> Result<Outcome, Fai
 }
 
 async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
-    let actor = identity(g)?;
     let fw = fleet(g, options)?;
     let store = open_store(g, fw.config()).await?;
+    let actor = identify(g, fw.config(), &store).await?;
+    super::warn_if_trusted(g.quiet, &actor);
+    let actor = actor.name;
     let results = fw
         .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;

@@ -2,7 +2,7 @@
 
 use super::{exits, fearless, run_tool, stderr, stdout, tamper_sqlite, write_config};
 
-const CONFIG: &str = "inventory:\n  hosts:\n    web-1: { address: 10.9.0.1, labels: { role: web } }\n    web-2: { address: 10.9.0.2, labels: { role: web } }\ncomponents:\n  checkout:\n    runs_on: \"role=web\"\n    depends_on: [orders-api]\n  orders-api:\n    runs_on: \"role=web\"\nchange:\n  approvals_required: 1\n";
+const CONFIG: &str = "identity: { mode: trust }\ninventory:\n  hosts:\n    web-1: { address: 10.9.0.1, labels: { role: web } }\n    web-2: { address: 10.9.0.2, labels: { role: web } }\ncomponents:\n  checkout:\n    runs_on: \"role=web\"\n    depends_on: [orders-api]\n  orders-api:\n    runs_on: \"role=web\"\nchange:\n  approvals_required: 1\n";
 
 struct Env {
     _dir: tempfile::TempDir,

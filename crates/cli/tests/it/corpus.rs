@@ -22,7 +22,8 @@ const HANG: Duration = Duration::from_secs(10);
 
 /// The config a case runs with unless it brings its own: one host nobody answers on, two
 /// components with a dependency.
-const DEFAULT_CONFIG: &str = r#"inventory:
+const DEFAULT_CONFIG: &str = r#"identity: { mode: trust }
+inventory:
   defaults: { user: root, port: 9, transport: ssh }
   hosts:
     web-1: { address: 127.0.0.1, labels: { role: web } }

@@ -8,7 +8,7 @@ fn config(dir: &std::path::Path, amqp_port: u16) -> String {
     write_config(
         dir,
         &format!(
-            "inventory:\n  hosts:\n    web-1: {{ address: 10.9.0.1 }}\ncomponents:\n  app:\n    runs_on: all\nevents:\n  sinks:\n    log: {{ file: {{ path: events.jsonl }} }}\n    bus: {{ amqp: {{ url: \"amqp://guest:guest@127.0.0.1:{amqp_port}/%2f\", exchange: fearless.cli-test }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [log, bus] }}\n"
+            "identity: {{ mode: trust }}\ninventory:\n  hosts:\n    web-1: {{ address: 10.9.0.1 }}\ncomponents:\n  app:\n    runs_on: all\nevents:\n  sinks:\n    log: {{ file: {{ path: events.jsonl }} }}\n    bus: {{ amqp: {{ url: \"amqp://guest:guest@127.0.0.1:{amqp_port}/%2f\", exchange: fearless.cli-test }} }}\n  routes:\n    - {{ types: \"fearless.*\", sinks: [log, bus] }}\n"
         ),
     )
 }
@@ -129,7 +129,7 @@ fn sqs_and_sns_sinks_deliver_to_moto() {
     let cfg = write_config(
         dir.path(),
         &format!(
-            "inventory:\n  hosts:\n    web-1: {{ address: 10.9.0.1 }}\ncomponents:\n  app:\n    runs_on: all\nevents:\n  sinks:\n    bus: {{ sqs: {{ queue_url: \"{queue}\", endpoint: \"{e}\", region: us-east-1 }} }}\n    fan: {{ sns: {{ topic_arn: \"{topic}\", endpoint: \"{e}\", region: us-east-1 }} }}\n  routes:\n    - {{ types: \"fearless.change.*\", sinks: [bus, fan] }}\n",
+            "identity: {{ mode: trust }}\ninventory:\n  hosts:\n    web-1: {{ address: 10.9.0.1 }}\ncomponents:\n  app:\n    runs_on: all\nevents:\n  sinks:\n    bus: {{ sqs: {{ queue_url: \"{queue}\", endpoint: \"{e}\", region: us-east-1 }} }}\n    fan: {{ sns: {{ topic_arn: \"{topic}\", endpoint: \"{e}\", region: us-east-1 }} }}\n  routes:\n    - {{ types: \"fearless.change.*\", sinks: [bus, fan] }}\n",
             e = moto.endpoint
         ),
     );

@@ -3,7 +3,7 @@
 
 use super::{fearless, stderr, stdout, write_config};
 
-const CONFIG: &str = "inventory:\n  hosts:\n    web-1: { address: 127.0.0.1, labels: { role: web } }\ncomponents:\n  orders-api:\n    runs_on: \"role=web\"\n    checks:\n      - { name: orders, http: { url: \"http://{host.address}:9/orders\" } }\n";
+const CONFIG: &str = "identity: { mode: trust }\ninventory:\n  hosts:\n    web-1: { address: 127.0.0.1, labels: { role: web } }\ncomponents:\n  orders-api:\n    runs_on: \"role=web\"\n    checks:\n      - { name: orders, http: { url: \"http://{host.address}:9/orders\" } }\n";
 
 #[test]
 fn an_incident_goes_open_mitigated_resolved_closed_with_milestones() {

@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 
 use super::{fearless, is_root, stderr, stdout, tamper_sqlite, write_config};
 
-const CONFIG: &str = "inventory:\n  hosts:\n    web-1: { address: 10.9.0.1 }\n";
+const CONFIG: &str =
+    "identity: { mode: trust }\ninventory:\n  hosts:\n    web-1: { address: 10.9.0.1 }\n";
 
 /// A SQLite store in a directory of its own, with a config beside it.
 struct Env {

@@ -144,11 +144,12 @@ fn lab_map_observe_finds_the_undeclared_broker_and_discover_drafts_the_whole_gra
     let started = lab.file("started.yaml");
     let started_path = started.display().to_string();
     let ssh_config = std::path::Path::new(&lab.dir).join("ssh_config");
-    let doc = json_exits_as(
-        c,
-        "ops",
+    // (as the OS account: the starter enforces identities, so no --as)
+    let (said, _) = super::exits(
         0,
         &[
+            "--format",
+            "json",
             "init",
             "--hosts",
             &list.join(","),
@@ -160,6 +161,7 @@ fn lab_map_observe_finds_the_undeclared_broker_and_discover_drafts_the_whole_gra
             &started_path,
         ],
     );
+    let doc: serde_json::Value = serde_json::from_str(&said).expect("json");
     let pings = doc["pings"].as_array().expect("pings");
     let down: Vec<&str> = pings
         .iter()
@@ -187,7 +189,7 @@ fn lab_map_observe_finds_the_undeclared_broker_and_discover_drafts_the_whole_gra
         "{text}"
     );
     assert!(text.contains("# INFERRED: seen on"), "{text}");
-    let check = ok_as(&started_path, "ops", &["check", "--hosts", "web-*"]);
+    let check = super::run_ok(&["-c", &started_path, "check", "--hosts", "web-*"]);
     assert!(check.contains(", 0 fail, 0 error"), "{check}");
 
     // an existing file is never overwritten: the draft goes beside it

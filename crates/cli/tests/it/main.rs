@@ -6,6 +6,7 @@ mod check;
 mod config_errors;
 mod corpus;
 mod events;
+mod identity;
 mod incident;
 mod init;
 mod journal;
