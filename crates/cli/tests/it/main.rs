@@ -10,6 +10,7 @@ mod incident;
 mod journal;
 mod lab;
 mod lab_bisect;
+mod lab_deb;
 mod lab_demo;
 mod lab_map;
 mod lab_os;
