@@ -29,7 +29,7 @@ usage: scripts/deb.sh [--profile release|debug | --binary PATH] [-o DIR] [--fast
   -o, --out DIR   write fearless_VERSION_ARCH.deb here (default: $CARGO_TARGET_DIR/debian,
                   else target/debian)
   --fast          compress with gzip -6 rather than xz -6 (as cargo deb --fast): a larger
-                  file (about 1.5x), built much sooner (about 8x for a release binary)
+                  file (about 1.5x), built about 10x sooner
   -h, --help      this text
 EOF
 }
