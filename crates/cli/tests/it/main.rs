@@ -12,6 +12,7 @@ mod init;
 mod journal;
 mod lab;
 mod lab_bisect;
+mod lab_deb;
 mod lab_demo;
 mod lab_map;
 mod lab_os;
