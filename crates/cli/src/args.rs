@@ -35,8 +35,15 @@ pub(crate) struct Global {
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
-    /// State store URL (sqlite:PATH or postgres://…)
-    #[arg(long, global = true, value_name = "URL")]
+    /// State store URL (sqlite:PATH or postgres://…); a password belongs in
+    /// $FEARLESS_STORE, $PGPASSWORD or ~/.pgpass, not on a command line every user can see
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "FEARLESS_STORE",
+        hide_env_values = true
+    )]
     pub(crate) store: Option<String>,
     /// More logging (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -142,6 +142,7 @@ pub(crate) fn warn_if_trusted(quiet: bool, actor: &Actor) {
 /// The store URL: `--store`, else `store:` in the config, else SQLite beside the config.
 pub(crate) fn store_url(g: &Global, config: &fearless_config::Config) -> String {
     if let Some(s) = &g.store {
+        warn_password_in_argv(g, s);
         return s.clone();
     }
     match &config.store {
@@ -157,6 +158,23 @@ pub(crate) fn store_url(g: &Global, config: &fearless_config::Config) -> String 
             config.base_dir().join(".fearless/state.db").display()
         ),
     }
+}
+
+/// A password given with `--store` on the command line is visible to every user of the
+/// machine (`ps`); say so once, and where it belongs.
+fn warn_password_in_argv(g: &Global, url: &str) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let from_env = std::env::var("FEARLESS_STORE").is_ok_and(|v| v == url);
+    if g.quiet || from_env || fearless_config::redact_userinfo(url) == url {
+        return;
+    }
+    WARNED.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: the password in --store is visible to every user of this machine (ps); \
+             set FEARLESS_STORE, or keep it in $PGPASSWORD or ~/.pgpass"
+        );
+    });
 }
 
 /// Open the store named by `--store`, the config, or the default SQLite file.

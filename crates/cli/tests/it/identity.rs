@@ -227,3 +227,22 @@ fn on_postgres_the_database_role_acts_and_alice_cannot_approve_as_bob() {
     assert_eq!(last["actor"], bob.as_str(), "{doc:#}");
     assert_eq!(last["kind"], "change.approved", "{doc:#}");
 }
+
+#[test]
+fn a_store_password_on_the_command_line_is_warned_about_and_never_printed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("fearless.yaml");
+    std::fs::write(&config, CONFIG).expect("config");
+    let c = config.display().to_string();
+    // nothing listens on port 1: the store is unreachable (exit 3) after the warning
+    let url = "postgres://postgres:hunter2@127.0.0.1:1/x";
+    let (_, err) = exits(3, &["-c", &c, "--store", url, "change", "list"], &[]);
+    assert!(
+        err.contains("warning: the password in --store is visible to every user"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    let (_, err) = exits(3, &["-c", &c, "change", "list"], &[("FEARLESS_STORE", url)]);
+    assert!(!err.contains("warning: the password"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
