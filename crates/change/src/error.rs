@@ -27,6 +27,20 @@ pub enum ChangeError {
         /// The requester.
         actor: String,
     },
+    /// `identity.roles` does not give the actor this action.
+    #[error("{actor} may not {action} CHG-{number}: identity.roles.{role} allows {}", allowed_list_of(.allowed))]
+    NotInRole {
+        /// The change.
+        number: u64,
+        /// Who tried.
+        actor: String,
+        /// What they tried (`approve`, `reject`, `close`).
+        action: &'static str,
+        /// The role's key (`approve`, `close`).
+        role: &'static str,
+        /// The names the role allows.
+        allowed: Vec<String>,
+    },
     /// The same identity approved twice in one authorisation round.
     #[error("CHG-{number} is already approved by {actor}; another approver is needed")]
     AlreadyApproved {
@@ -158,5 +172,14 @@ fn allowed_list(allowed: &[&str]) -> String {
         "nothing (the change is finished)".to_owned()
     } else {
         allowed.join(", ")
+    }
+}
+
+/// `a, b and c`, or `nobody` for an empty role.
+fn allowed_list_of(names: &[String]) -> String {
+    match names {
+        [] => "nobody".to_owned(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }

@@ -229,6 +229,7 @@ pub fn apply(
             )
         }
         Command::Approve { reason } => {
+            policy.may_approve(actor, &next, "approve")?;
             if actor == next.requester {
                 return Err(ChangeError::SelfApproval {
                     number: next.number,
@@ -257,6 +258,7 @@ pub fn apply(
             ("change.approved", format!("approved ({have} of {need})"))
         }
         Command::Reject { reason } => {
+            policy.may_approve(actor, &next, "reject")?;
             if actor == next.requester {
                 return Err(ChangeError::SelfApproval {
                     number: next.number,
@@ -332,6 +334,17 @@ pub fn apply(
             ("change.reviewed", "review recorded".to_owned())
         }
         Command::Close => {
+            if let Some(closers) = &policy.roles.close
+                && !closers.contains(actor)
+            {
+                return Err(ChangeError::NotInRole {
+                    number: next.number,
+                    actor: actor.to_owned(),
+                    action: "close",
+                    role: "close",
+                    allowed: closers.iter().cloned().collect(),
+                });
+            }
             if let Some(code) = next.close_code
                 && code != CloseCode::Successful
                 && next.review_notes.is_none()

@@ -24,6 +24,8 @@ pub struct Policy {
     pub fleet_size: usize,
     /// Check names per component (to validate test plans).
     pub checks: BTreeMap<String, Vec<String>>,
+    /// Who may approve, reject and close (`identity.roles`).
+    pub roles: fearless_config::Roles,
 }
 
 impl Default for Policy {
@@ -35,6 +37,7 @@ impl Default for Policy {
             graph: Graph::default(),
             fleet_size: 0,
             checks: BTreeMap::new(),
+            roles: fearless_config::Roles::default(),
         }
     }
 }
@@ -76,7 +79,29 @@ impl Policy {
                     )
                 })
                 .collect(),
+            roles: config.identity.roles.clone(),
         }
+    }
+
+    /// Refuse `actor` the `action` (approve, reject) on `record` unless `identity.roles.approve`
+    /// allows them for its change type.
+    pub fn may_approve(
+        &self,
+        actor: &str,
+        record: &crate::record::ChangeRecord,
+        action: &'static str,
+    ) -> Result<(), ChangeError> {
+        let kind = record.change_type.as_str();
+        if self.roles.may_approve(actor, kind) {
+            return Ok(());
+        }
+        Err(ChangeError::NotInRole {
+            number: record.number,
+            actor: actor.to_owned(),
+            action,
+            role: "approve",
+            allowed: self.roles.approvers(kind).unwrap_or_default(),
+        })
     }
 
     /// Approvals a change of this type needs before it is scheduled.

@@ -34,10 +34,50 @@ pub struct Config {
 }
 
 /// `identity:` in the config.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityPolicy {
     /// `mode:` (`enforce` when absent).
     pub mode: IdentityMode,
+    /// `roles:`: who may do what (anyone, where a role is absent).
+    pub roles: Roles,
+}
+
+/// `identity.roles`: the names allowed to approve (by change type), to run and steer
+/// rollouts, and to close changes. A role that is absent allows anyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// `approve:` by change type (`standard`, `normal`, `emergency`, or `any`), for approve
+    /// and reject.
+    pub approve: Option<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
+    /// `patch:`: who may start, resume, pause and abort rollouts.
+    pub patch: Option<std::collections::BTreeSet<String>>,
+    /// `close:`: who may close a change after its review.
+    pub close: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Roles {
+    /// Whether `actor` may approve or reject a change of `change_type`.
+    pub fn may_approve(&self, actor: &str, change_type: &str) -> bool {
+        self.approve.as_ref().is_none_or(|by| {
+            [change_type, "any"]
+                .iter()
+                .any(|t| by.get(*t).is_some_and(|names| names.contains(actor)))
+        })
+    }
+
+    /// The names that may approve a change of `change_type` (none: anyone).
+    pub fn approvers(&self, change_type: &str) -> Option<Vec<String>> {
+        self.approve.as_ref().map(|by| {
+            [change_type, "any"]
+                .iter()
+                .filter_map(|t| by.get(*t))
+                .flatten()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        })
+    }
 }
 
 /// Whether who acts must be authenticated.

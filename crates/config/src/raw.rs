@@ -31,6 +31,15 @@ pub(crate) struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawIdentity {
     pub(crate) mode: Option<String>,
+    pub(crate) roles: Option<RawRoles>,
+}
+
+/// `identity.roles`: who may approve (by change type), patch and close.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawRoles {
+    pub(crate) approve: Option<Map<Vec<String>>>,
+    pub(crate) patch: Option<Vec<String>>,
+    pub(crate) close: Option<Vec<String>>,
 }
 
 /// `parity:`: what `fearless parity` allows to differ.

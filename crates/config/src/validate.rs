@@ -287,7 +287,71 @@ impl<'a> Validator<'a> {
                 IdentityMode::Enforce
             }
         };
-        IdentityPolicy { mode }
+        let roles = raw
+            .roles
+            .as_ref()
+            .map(|r| self.roles(r))
+            .unwrap_or_default();
+        IdentityPolicy { mode, roles }
+    }
+
+    /// `identity.roles`: lists of names; `approve` keyed by change type or `any`.
+    fn roles(&mut self, raw: &RawRoles) -> Roles {
+        let names = |this: &mut Self, path: &[Seg], list: &[String]| {
+            let mut set = std::collections::BTreeSet::new();
+            for (i, name) in list.iter().enumerate() {
+                if name.trim().is_empty() || name.chars().any(char::is_control) {
+                    let mut at = path.to_vec();
+                    at.push(Seg::Index(i));
+                    this.error(
+                        &at,
+                        "config::identity",
+                        format!(
+                            "a name in a role must be one line of text, found {}",
+                            identity::found_text(name)
+                        ),
+                        None,
+                    );
+                } else {
+                    set.insert(name.clone());
+                }
+            }
+            set
+        };
+        let approve = raw.approve.as_ref().map(|by| {
+            let mut out = std::collections::BTreeMap::new();
+            for (kind, list) in by {
+                let path = p!["identity", "roles", "approve", kind.as_str()];
+                if !matches!(kind.as_str(), "any" | "standard" | "normal" | "emergency") {
+                    self.error(
+                        &path,
+                        "config::identity",
+                        format!(
+                            "`identity.roles.approve` is keyed by change type, found {}",
+                            identity::found_text(kind)
+                        ),
+                        Some("use any, standard, normal or emergency".into()),
+                    );
+                    continue;
+                }
+                let set = names(self, &path, list);
+                out.insert(kind.clone(), set);
+            }
+            out
+        });
+        let patch = raw
+            .patch
+            .as_ref()
+            .map(|l| names(self, &p!["identity", "roles", "patch"], l));
+        let close = raw
+            .close
+            .as_ref()
+            .map(|l| names(self, &p!["identity", "roles", "close"], l));
+        Roles {
+            approve,
+            patch,
+            close,
+        }
     }
 
     /// `parity:`: each `ignore` entry is `package:NAME`, `port:N`, `component:NAME` (one of

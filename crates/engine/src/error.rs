@@ -148,6 +148,7 @@ impl EngineError {
         let gate = matches!(
             e,
             ChangeError::SelfApproval { .. }
+                | ChangeError::NotInRole { .. }
                 | ChangeError::AlreadyApproved { .. }
                 | ChangeError::InBlackout { .. }
                 | ChangeError::OutsideWindows { .. }

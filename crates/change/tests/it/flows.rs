@@ -550,3 +550,56 @@ fn a_scan_summary_is_kept_replaced_by_an_edit_and_optional_in_stored_records() {
         "no scan, no key"
     );
 }
+
+#[test]
+fn roles_say_who_may_approve_each_type_and_who_may_close() {
+    let cfg = config(
+        "identity:\n  roles:\n    approve: { normal: [carol], any: [dave] }\n    close: [erin]\n",
+    );
+    let mut d = driver(&cfg, 4, "api-1", ChangeType::Normal);
+    d.ok(REQUESTER, Command::Submit);
+    let before = d.record.clone();
+    let err = d.run("bob", approve()).expect_err("bob approves nothing");
+    assert_eq!(
+        err.to_string(),
+        "bob may not approve CHG-4: identity.roles.approve allows carol and dave"
+    );
+    let err = d
+        .run(
+            "bob",
+            Command::Reject {
+                reason: "no".into(),
+            },
+        )
+        .expect_err("nor rejects");
+    assert!(
+        err.to_string().starts_with("bob may not reject CHG-4"),
+        "{err}"
+    );
+    assert_eq!(d.record, before, "nothing recorded");
+    d.ok_to("carol", approve(), State::Scheduled);
+
+    // `any` covers every type: dave approves an emergency change, carol may not
+    let mut e = driver(&cfg, 5, "api-1", ChangeType::Emergency);
+    e.ok(REQUESTER, Command::Submit);
+    e.run("carol", approve()).expect_err("carol: normal only");
+    e.ok_to("dave", approve(), State::Scheduled);
+
+    d.ok(REQUESTER, Command::Schedule { window: None });
+    d.ok("carol", Command::Start);
+    d.ok(
+        "carol",
+        Command::Complete {
+            code: CloseCode::Successful,
+            notes: None,
+        },
+    );
+    let err = d
+        .run("carol", Command::Close)
+        .expect_err("only erin closes");
+    assert_eq!(
+        err.to_string(),
+        "carol may not close CHG-4: identity.roles.close allows erin"
+    );
+    d.ok_to("erin", Command::Close, State::Closed);
+}

@@ -246,3 +246,57 @@ fn a_store_password_on_the_command_line_is_warned_about_and_never_printed() {
     assert!(!err.contains("warning: the password"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn roles_refuse_approvals_and_rollouts_to_names_they_do_not_list() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("fearless.yaml");
+    let roles =
+        "identity:\n  mode: trust\n  roles:\n    approve: { any: [carol] }\n    patch: [ops]\n";
+    std::fs::write(&config, format!("{roles}{CONFIG}")).expect("config");
+    let c = config.display().to_string();
+    let as_ = |who: &'static str, args: &[&'static str]| -> Vec<String> {
+        ["-c", c.as_str(), "--as", who]
+            .iter()
+            .chain(args)
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let run = |code: i32, argv: Vec<String>| -> String {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        exits(code, &argv, &[]).1
+    };
+    run(
+        0,
+        as_(
+            "alice",
+            &["change", "new", "--title", "t", "--hosts", "web-1"],
+        ),
+    );
+    run(0, as_("alice", &["change", "submit", "CHG-1"]));
+    let err = run(1, as_("bob", &["change", "approve", "CHG-1"]));
+    assert!(
+        err.contains("bob may not approve CHG-1: identity.roles.approve allows carol"),
+        "{err}"
+    );
+    run(0, as_("carol", &["change", "approve", "CHG-1"]));
+    // refused before any host is contacted (web-1 is a 10.9.x address nobody answers on)
+    let err = run(1, as_("bob", &["patch", "--change", "CHG-1"]));
+    assert!(
+        err.contains("bob may not patch CHG-1: identity.roles.patch allows ops"),
+        "{err}"
+    );
+    let err = run(1, as_("bob", &["rollout", "abort", "R-1"]));
+    assert!(err.contains("bob may not abort R-1"), "{err}");
+
+    std::fs::write(
+        &config,
+        format!("identity:\n  roles:\n    approve: {{ weekly: [carol] }}\n{CONFIG}"),
+    )
+    .expect("config");
+    let err = run(2, as_("alice", &["change", "list"]));
+    assert!(
+        err.contains("`identity.roles.approve` is keyed by change type, found `weekly`"),
+        "{err}"
+    );
+}

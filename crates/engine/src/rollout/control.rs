@@ -147,6 +147,7 @@ impl Engine<'_> {
 
     /// `rollout resume R`: settle the hosts a dead controller left mid-way, then go on.
     pub async fn resume(&self, n: u64) -> Result<RolloutOutcome, EngineError> {
+        self.may_patch("resume", &format!("R-{n}"))?;
         let mut l = self.load(n).await?;
         match l.state {
             RolloutState::Running => {}
@@ -235,6 +236,7 @@ impl Engine<'_> {
 
     /// `rollout pause R`: the controller stops before its next wave.
     pub async fn pause(&self, n: u64) -> Result<(), EngineError> {
+        self.may_patch("pause", &format!("R-{n}"))?;
         let mut l = self.load(n).await?;
         if l.state != RolloutState::Running {
             return Err(EngineError::gate(
@@ -248,6 +250,7 @@ impl Engine<'_> {
     /// `rollout abort R`: no new host is touched, and every host the rollout changed goes
     /// back to its snapshot; the change is completed `backed-out`.
     pub async fn abort(&self, n: u64) -> Result<RolloutOutcome, EngineError> {
+        self.may_patch("abort", &format!("R-{n}"))?;
         let mut l = self.load(n).await?;
         match l.state {
             RolloutState::Running | RolloutState::Paused => {

@@ -183,9 +183,32 @@ impl Engine<'_> {
         parse_state(&stored)
     }
 
+    /// Refuse the actor `action` (patch, resume, pause, abort) on `what` unless
+    /// `identity.roles.patch` names them (absent: anyone may).
+    pub(crate) fn may_patch(&self, action: &str, what: &str) -> Result<(), EngineError> {
+        match &self.config.identity.roles.patch {
+            Some(allowed) if !allowed.contains(self.actor) => Err(EngineError::gate(
+                format!(
+                    "{} may not {action} {what}: identity.roles.patch allows {}",
+                    self.actor,
+                    if allowed.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        allowed.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+                None,
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// `fearless patch`: apply updates to a change's hosts in canary waves gated by the
     /// test plan, rolling failing hosts back to their snapshots.
     pub async fn patch(&self, req: PatchRequest) -> Result<PatchOutcome, EngineError> {
+        if !req.dry_run {
+            self.may_patch("patch", &req.change)?;
+        }
         let config = self.config;
         let sizes = match &req.waves {
             Some(sizes) => sizes.clone(),
