@@ -3,7 +3,7 @@
 //! the version read), and the configured sinks are told after the commit.
 
 use fearless_change::{Applied, ChangeNumber, ChangeRecord, Command, NewChange, Policy};
-use fearless_store::{NewEvent, Stored};
+use fearless_store::Stored;
 
 use crate::{Engine, EngineError};
 
@@ -47,9 +47,9 @@ impl Engine<'_> {
     /// Create a change from `spec`: validated fully before the store assigns a number, so
     /// nothing is written on bad input.
     pub async fn create_change(&self, spec: NewChange) -> Result<ChangeRecord, EngineError> {
-        let draft = ChangeRecord::new(spec, 0, self.actor, self.clock.now(), self.config)
+        let draft = ChangeRecord::new(spec, 0, self.actor.name, self.clock.now(), self.config)
             .map_err(EngineError::from_change)?;
-        let actor = self.actor.to_owned();
+        let actor = self.actor;
         let stored = self
             .store
             .insert_change_with(|number| {
@@ -62,12 +62,7 @@ impl Engine<'_> {
                 (
                     state,
                     value,
-                    NewEvent {
-                        actor,
-                        kind: applied.kind.into(),
-                        subject: String::new(),
-                        payload: applied.payload,
-                    },
+                    crate::record::event_of(actor, applied.kind, "", &applied.payload),
                 )
             })
             .await?;
@@ -100,7 +95,7 @@ impl Engine<'_> {
         let applied = fearless_change::apply(
             record,
             command,
-            self.actor,
+            self.actor.name,
             self.clock.now(),
             &Policy::from_config(self.config),
             &others,
@@ -114,12 +109,12 @@ impl Engine<'_> {
                 stored.version,
                 applied.record.state.as_str(),
                 &value,
-                NewEvent {
-                    actor: self.actor.to_owned(),
-                    kind: applied.kind.into(),
-                    subject: format!("CHG-{}", stored.number),
-                    payload: applied.payload.clone(),
-                },
+                crate::record::event_of(
+                    self.actor,
+                    applied.kind,
+                    format!("CHG-{}", stored.number),
+                    &applied.payload,
+                ),
             )
             .await?;
         self.announce(applied.kind, &applied.record, applied.payload.clone())

@@ -20,6 +20,45 @@ pub enum Vouch {
     Claim,
 }
 
+impl Vouch {
+    /// The name journaled with each entry (`vouched_by`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vouch::DatabaseRole => "database-role",
+            Vouch::OsAccount => "os-account",
+            Vouch::Claim => "claim",
+        }
+    }
+}
+
+/// Who acts, as the engine journals it: the name, and what vouched for it (`None` where
+/// nothing was asked, such as a test or a record written before schema 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who<'a> {
+    /// The name.
+    pub name: &'a str,
+    /// What vouched for it.
+    pub vouched_by: Option<Vouch>,
+}
+
+impl<'a> From<&'a str> for Who<'a> {
+    fn from(name: &'a str) -> Self {
+        Who {
+            name,
+            vouched_by: None,
+        }
+    }
+}
+
+impl<'a> From<&'a Actor> for Who<'a> {
+    fn from(actor: &'a Actor) -> Self {
+        Who {
+            name: &actor.name,
+            vouched_by: Some(actor.by),
+        }
+    }
+}
+
 impl std::fmt::Display for Vouch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -249,7 +249,7 @@ impl Engine<'_> {
                 .title
                 .clone()
                 .unwrap_or_else(|| format!("impact on {}", req.components.join(", "))),
-            opened_by: self.actor.to_owned(),
+            opened_by: self.actor.name.to_owned(),
             components: req.components.clone(),
             checks,
             hosts: hosts
@@ -311,7 +311,7 @@ impl Engine<'_> {
         if let Some(note) = &note {
             record.notes.push(Note {
                 at: now,
-                by: self.actor.to_owned(),
+                by: self.actor.name.to_owned(),
                 state: to.as_str().to_owned(),
                 note: note.clone(),
             });

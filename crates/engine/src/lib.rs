@@ -52,8 +52,8 @@ pub struct Engine<'a> {
     pub store: &'a Store,
     /// The `send_message` sinks.
     pub events: &'a Events,
-    /// Who is acting (journaled with every entry).
-    pub actor: &'a str,
+    /// Who is acting, and what vouched for it (journaled with every entry).
+    pub actor: identity::Who<'a>,
     /// Where progress goes.
     pub progress: &'a dyn Progress,
     /// Now, and waiting.

@@ -41,19 +41,25 @@ pub trait Payload: Serialize + DeserializeOwned {
 }
 
 /// The journal event for `payload`, by `actor`, about `subject` (empty: the store sets it).
-pub fn event<P: Payload>(actor: &str, subject: impl Into<String>, payload: &P) -> NewEvent {
+pub fn event<'a, P: Payload>(
+    actor: impl Into<crate::identity::Who<'a>>,
+    subject: impl Into<String>,
+    payload: &P,
+) -> NewEvent {
     event_of(actor, P::KIND, subject, payload)
 }
 
 /// The journal event of kind `kind` for `payload`.
-pub fn event_of<T: Serialize>(
-    actor: &str,
+pub fn event_of<'a, T: Serialize>(
+    actor: impl Into<crate::identity::Who<'a>>,
     kind: &str,
     subject: impl Into<String>,
     payload: &T,
 ) -> NewEvent {
+    let who = actor.into();
     NewEvent {
-        actor: actor.to_owned(),
+        actor: who.name.to_owned(),
+        vouched_by: who.vouched_by.map(|v| v.as_str().to_owned()),
         kind: kind.to_owned(),
         subject: subject.into(),
         // A payload type whose fields are all strings, numbers, lists and maps always

@@ -7,7 +7,8 @@
 //! `preserve_order` and silently change every hash.
 //!
 //! `hash = sha256_hex(prev_hash + "\n" + canonical({actor, kind, payload, seq, subject, time}))`,
-//! and the first entry's `prev_hash` is [`GENESIS`].
+//! with `vouched_by` among the keys when the entry has one (schema 6 on; entries without it
+//! hash as they always did), and the first entry's `prev_hash` is [`GENESIS`].
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -71,6 +72,8 @@ pub(crate) struct Hashed<'a> {
     pub(crate) kind: &'a str,
     pub(crate) subject: &'a str,
     pub(crate) payload: &'a str,
+    /// What vouched for the actor; `None` (older entries) leaves the key out.
+    pub(crate) vouched_by: Option<&'a str>,
 }
 
 impl Hashed<'_> {
@@ -89,6 +92,10 @@ impl Hashed<'_> {
         write_str(&mut out, self.subject);
         out.push_str(",\"time\":");
         write_str(&mut out, self.time);
+        if let Some(by) = self.vouched_by {
+            out.push_str(",\"vouched_by\":");
+            write_str(&mut out, by);
+        }
         out.push('}');
         out
     }
@@ -128,9 +135,18 @@ mod tests {
             kind: "change.submitted",
             subject: "CHG-1",
             payload: &payload,
+            vouched_by: None,
         };
         let whole = json!({"seq": 7, "time": h.time, "actor": "ann", "kind": h.kind, "subject": "CHG-1", "payload": {"to": "authorize", "by": "ann"}});
         assert_eq!(h.canonical(), to_canonical(&whole));
+        let vouched = Hashed {
+            vouched_by: Some("os-account"),
+            ..h
+        };
+        let mut whole = whole;
+        whole["vouched_by"] = json!("os-account");
+        assert_eq!(vouched.canonical(), to_canonical(&whole));
+        assert_ne!(vouched.hash(GENESIS), h.hash(GENESIS));
         assert_eq!(h.hash(GENESIS).len(), 64);
         assert_ne!(h.hash(GENESIS), h.hash(&"1".repeat(64)));
     }

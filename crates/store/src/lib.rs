@@ -15,7 +15,7 @@
 //! # async fn demo() -> Result<(), fearless_store::StoreError> {
 //! use fearless_store::{NewEvent, Store};
 //! let store = Store::open("sqlite:.fearless/state.db").await?;
-//! let event = NewEvent { actor: "ann".into(), kind: "change.created".into(), subject: String::new(), payload: serde_json::json!({}) };
+//! let event = NewEvent { actor: "ann".into(), kind: "change.created".into(), subject: String::new(), payload: serde_json::json!({}), vouched_by: None };
 //! let change = store.insert_change("new", &serde_json::json!({"title": "patch openssl"}), event).await?;
 //! assert_eq!(change.version, 1);
 //! assert!(store.verify().await?.is_ok());

@@ -156,6 +156,9 @@ pub struct NewEvent {
     pub subject: String,
     /// Details; stored as canonical JSON.
     pub payload: serde_json::Value,
+    /// What vouched for `actor`: `database-role`, `os-account`, or `claim` (nobody:
+    /// `identity.mode: trust`); hashed with the entry when set.
+    pub vouched_by: Option<String>,
 }
 
 /// One entry of the journal, as stored and exported (one JSON line per entry).
@@ -177,6 +180,9 @@ pub struct JournalEntry {
     pub prev_hash: String,
     /// SHA-256 of `prev_hash`, a newline and the canonical JSON of this entry, lower-case hex.
     pub hash: String,
+    /// What vouched for `actor` (absent on entries written before schema 6).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vouched_by: Option<String>,
 }
 
 /// Which journal entries to list.

@@ -277,10 +277,20 @@ impl Store {
             return Ok(Schema::Empty);
         };
         let supported = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-        let found = applied.last().copied().unwrap_or(0);
-        if found > supported {
-            return Err(StoreError::TooNew { found, supported });
+        let newest = applied.last().copied().unwrap_or(0);
+        if newest > supported {
+            return Err(StoreError::TooNew {
+                found: newest,
+                supported,
+            });
         }
+        // The schema is as new as its longest run of applied migrations from the first.
+        let found = migrator
+            .iter()
+            .map(|m| m.version)
+            .take_while(|v| applied.contains(v))
+            .last()
+            .unwrap_or(0);
         Ok(if migrator.iter().all(|m| applied.contains(&m.version)) {
             Schema::Current
         } else {

@@ -71,11 +71,14 @@ fn undecodable<T>(error: &BoxDynError) -> Cell<T> {
     }
 }
 
-/// A journal row (`seq, time, actor, kind, subject, payload, prev_hash, hash`) as found.
+/// A journal row (`seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by`)
+/// as found.
 #[derive(Debug, Clone)]
 pub(crate) struct RawEntry {
     seq: Cell<i64>,
     text: [Cell<String>; 7],
+    /// NULL for entries written before schema 6.
+    vouched_by: Cell<String>,
 }
 
 /// A journal row whose every cell is of the type the store writes.
@@ -90,6 +93,7 @@ pub(crate) struct Checked {
     pub(crate) payload: String,
     pub(crate) prev_hash: String,
     pub(crate) hash: String,
+    pub(crate) vouched_by: Option<String>,
 }
 
 /// What is wrong with a row: its seq if that much could be read, and why.
@@ -107,6 +111,7 @@ impl RawEntry {
         RawEntry {
             seq: cell(row, 0),
             text: std::array::from_fn(|i| cell(row, i + 1)),
+            vouched_by: cell(row, 8),
         }
     }
 
@@ -115,6 +120,10 @@ impl RawEntry {
         let seq = self.seq.value("seq").map_err(|why| (None, why))?;
         let [time, actor, kind, subject, payload, prev_hash, hash] = self.text;
         let text = |cell: Cell<String>, name| cell.value(name).map_err(|why| (Some(seq), why));
+        let vouched_by = match self.vouched_by {
+            Cell::Null => None,
+            other => Some(text(other, "vouched_by")?),
+        };
         Ok(Checked {
             seq,
             time: text(time, "time")?,
@@ -124,6 +133,7 @@ impl RawEntry {
             payload: text(payload, "payload")?,
             prev_hash: text(prev_hash, "prev_hash")?,
             hash: text(hash, "hash")?,
+            vouched_by,
         })
     }
 
@@ -149,6 +159,7 @@ impl RawEntry {
             payload,
             prev_hash: row.prev_hash,
             hash: row.hash,
+            vouched_by: row.vouched_by,
         })
     }
 }

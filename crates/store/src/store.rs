@@ -107,6 +107,7 @@ macro_rules! write_tx {
                 .bind(&entry.payload)
                 .bind(&entry.prev_hash)
                 .bind(&entry.hash)
+                .bind(&entry.event.vouched_by)
                 .execute(&mut *$tx)
                 .await
                 .map_err(StoreError::query)?;
@@ -773,6 +774,7 @@ impl Pending {
             kind: &event.kind,
             subject: &event.subject,
             payload: &payload,
+            vouched_by: event.vouched_by.as_deref(),
         }
         .hash(&head_hash);
         Pending {
@@ -795,6 +797,7 @@ impl Pending {
             payload: self.event.payload,
             prev_hash: self.prev_hash,
             hash: self.hash,
+            vouched_by: self.event.vouched_by,
         }
     }
 }

@@ -195,6 +195,7 @@ impl Walk {
             kind: &row.kind,
             subject: &row.subject,
             payload: &row.payload,
+            vouched_by: row.vouched_by.as_deref(),
         };
         if hashed.hash(&self.prev_hash) != row.hash {
             return Some("its content does not match its hash: the entry was edited".to_owned());

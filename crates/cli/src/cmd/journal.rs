@@ -77,12 +77,13 @@ async fn list(g: &Global, store: &Store, filter: &JournalFilter) -> Result<Outco
     if g.format == Format::Json {
         print_json(&serde_json::json!({ "schema": "fearless.journal/v1", "entries": entries }))?;
     } else {
-        let mut t = render::table(&["SEQ", "TIME", "ACTOR", "KIND", "SUBJECT"]);
+        let mut t = render::table(&["SEQ", "TIME", "ACTOR", "VOUCHED BY", "KIND", "SUBJECT"]);
         for e in &entries {
             t.add_row(vec![
                 e.seq.to_string(),
                 e.time.clone(),
                 render::text(&e.actor),
+                render::text(e.vouched_by.as_deref().unwrap_or("-")),
                 render::text(&e.kind),
                 render::text(&e.subject),
             ]);

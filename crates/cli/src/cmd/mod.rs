@@ -301,7 +301,7 @@ impl Session {
                 if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
                     warn_if_trusted(self.quiet, actor);
                 }
-                Ok(self.engine_as(&actor.name))
+                Ok(self.engine_as(actor.into()))
             }
             Err(Failure::BadInput { message, hint }) => Err(Failure::BadInput {
                 message: message.clone(),
@@ -317,10 +317,10 @@ impl Session {
 
     /// The engine for a command that only reads.
     pub(crate) fn reading(&self) -> Engine<'_> {
-        self.engine_as(self.actor.as_ref().map_or("", |a| a.name.as_str()))
+        self.engine_as(self.actor.as_ref().map_or("".into(), Into::into))
     }
 
-    fn engine_as<'s>(&'s self, actor: &'s str) -> Engine<'s> {
+    fn engine_as<'s>(&'s self, actor: fearless_engine::identity::Who<'s>) -> Engine<'s> {
         Engine {
             config: &self.config,
             store: &self.store,

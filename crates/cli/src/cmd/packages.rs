@@ -469,7 +469,6 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     let store = open_store(g, fw.config()).await?;
     let actor = identify(g, fw.config(), &store).await?;
     super::warn_if_trusted(g.quiet, &actor);
-    let actor = actor.name;
     let results = fw
         .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;

@@ -81,6 +81,11 @@ fn on_sqlite_the_os_account_acts_and_user_variables_are_not_identities() {
     assert!(err.contains("$FEARLESS_USER bob: you are"), "{err}");
     assert_eq!(journal_len(&["-c", &c]), before, "nothing journaled");
     exits(0, &[&new[..], &["--as", &me]].concat(), &[]);
+    let (out, _) = exits(0, &["-c", &c, "journal", "--format", "json"], &[]);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+    for e in doc["entries"].as_array().expect("entries") {
+        assert_eq!(e["vouched_by"], "os-account", "{e}");
+    }
 
     // under trust, the claim acts and every state change says it was not authenticated
     std::fs::write(&config, format!("identity: {{ mode: trust }}\n{CONFIG}")).expect("config");
@@ -90,6 +95,17 @@ fn on_sqlite_the_os_account_acts_and_user_variables_are_not_identities() {
     assert!(
         err.contains("warning: acting as bob on the word of --as (identity.mode: trust)"),
         "{err}"
+    );
+    let (out, _) = exits(0, &["-c", &c, "journal", "--format", "json"], &[]);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let last = doc["entries"]
+        .as_array()
+        .and_then(|e| e.last())
+        .expect("an entry");
+    assert_eq!(
+        (&last["actor"], &last["vouched_by"]),
+        (&"bob".into(), &"claim".into()),
+        "{last}"
     );
     // a mode fearless does not know is a located config error
     std::fs::write(&config, format!("identity: {{ mode: lax }}\n{CONFIG}")).expect("config");
@@ -226,6 +242,8 @@ fn on_postgres_the_database_role_acts_and_alice_cannot_approve_as_bob() {
         .expect("an entry");
     assert_eq!(last["actor"], bob.as_str(), "{doc:#}");
     assert_eq!(last["kind"], "change.approved", "{doc:#}");
+    assert_eq!(last["vouched_by"], "database-role", "{doc:#}");
+    run(0, on(&owner, &["journal", "verify"]));
 }
 
 #[test]

@@ -307,7 +307,7 @@ impl Engine<'_> {
                 rollout: n,
                 record: &l.record,
                 ends: &ends,
-                stopped: Some(format!("aborted by {}", self.actor)),
+                stopped: Some(format!("aborted by {}", self.actor.name)),
                 open_incident: false,
                 bisect: None,
             },

@@ -187,10 +187,10 @@ impl Engine<'_> {
     /// `identity.roles.patch` names them (absent: anyone may).
     pub(crate) fn may_patch(&self, action: &str, what: &str) -> Result<(), EngineError> {
         match &self.config.identity.roles.patch {
-            Some(allowed) if !allowed.contains(self.actor) => Err(EngineError::gate(
+            Some(allowed) if !allowed.contains(self.actor.name) => Err(EngineError::gate(
                 format!(
                     "{} may not {action} {what}: identity.roles.patch allows {}",
-                    self.actor,
+                    self.actor.name,
                     if allowed.is_empty() {
                         "nobody".to_owned()
                     } else {
@@ -223,7 +223,7 @@ impl Engine<'_> {
         fearless_change::apply(
             &record,
             Command::Start,
-            self.actor,
+            self.actor.name,
             self.clock.now(),
             &fearless_change::Policy::from_config(config),
             &[],

@@ -43,7 +43,7 @@ impl World {
             config: &self.config,
             store: &self.store,
             events: &self.events,
-            actor,
+            actor: actor.into(),
             progress: &Silent,
             clock: &SystemClock,
         }

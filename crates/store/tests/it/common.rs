@@ -99,12 +99,16 @@ impl TestDb {
     pub(crate) async fn with_entries(&self, n: u64) -> Store {
         let store = self.open().await;
         for i in 1..=n {
+            // odd entries say what vouched for ann, even ones do not (as before schema 6)
             store
-                .append(event(
-                    "ann",
-                    "host.package.upgraded",
-                    json!({"n": i, "approved": true}),
-                ))
+                .append(NewEvent {
+                    vouched_by: (i % 2 == 1).then(|| "os-account".to_owned()),
+                    ..event(
+                        "ann",
+                        "host.package.upgraded",
+                        json!({"n": i, "approved": true}),
+                    )
+                })
                 .await
                 .expect("append");
         }
@@ -210,7 +214,7 @@ impl Raw {
     /// Let the journal take NULLs and repeated seqs (what a hand-made copy of it could hold).
     pub(crate) async fn loosen_journal(&mut self) {
         self.tamper(
-            "CREATE TABLE loose (seq, time, actor, kind, subject, payload, prev_hash, hash); \
+            "CREATE TABLE loose (seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by); \
              INSERT INTO loose SELECT * FROM journal; DROP TABLE journal; \
              ALTER TABLE loose RENAME TO journal;",
             "ALTER TABLE journal DROP CONSTRAINT journal_pkey, ALTER COLUMN seq DROP NOT NULL, \
@@ -306,6 +310,7 @@ pub(crate) fn event(actor: &str, kind: &str, payload: serde_json::Value) -> NewE
         kind: kind.to_owned(),
         subject: "host:web-1".to_owned(),
         payload,
+        vouched_by: None,
     }
 }
 

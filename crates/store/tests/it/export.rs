@@ -56,11 +56,14 @@ mod cases {
             .await
             .expect("update");
         store
-            .append(event(
-                "ann",
-                "host.package.upgraded",
-                json!({"package": "openssl", "big": 9007199254740993u64}),
-            ))
+            .append(fearless_store::NewEvent {
+                vouched_by: Some("database-role".into()),
+                ..event(
+                    "ann",
+                    "host.package.upgraded",
+                    json!({"package": "openssl", "big": 9007199254740993u64}),
+                )
+            })
             .await
             .expect("append");
 
@@ -97,5 +100,16 @@ mod cases {
         std::fs::write(&export, dropped).expect("write export");
         let (ok, said) = run_recipe(&script, &export);
         assert!(!ok && said.contains("broken at entry 2"), "{said}");
+
+        // what vouched for an actor is hashed: claiming a database role vouched is an edit
+        assert!(text.contains("\"vouched_by\":\"database-role\""), "{text}");
+        let promoted = text.replacen("\"database-role\"", "\"os-account\"", 1);
+        std::fs::write(&export, &promoted).expect("write export");
+        let (ok, said) = run_recipe(&script, &export);
+        assert!(!ok && said.contains("broken at entry 3"), "{said}");
+        let removed = text.replacen(",\"vouched_by\":\"database-role\"", "", 1);
+        std::fs::write(&export, &removed).expect("write export");
+        let (ok, said) = run_recipe(&script, &export);
+        assert!(!ok && said.contains("broken at entry 3"), "{said}");
     }
 }

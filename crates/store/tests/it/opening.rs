@@ -121,7 +121,8 @@ mod cases {
         let store = db.with_entries(2).await;
         store.close().await;
         drop(store);
-        // As if the store were written by a fearless from before observations (schema 5).
+        // As if a fearless from before observations (schema 5) had written it: the
+        // migration and its table gone.
         let mut raw = db.raw().await;
         raw.exec("DELETE FROM _sqlx_migrations WHERE version = 5; DROP TABLE observations;")
             .await
@@ -135,7 +136,7 @@ mod cases {
         match &err {
             StoreError::Outdated {
                 found: 4,
-                supported: 5,
+                supported: 6,
                 reason: None,
                 ..
             } => {}
@@ -143,7 +144,7 @@ mod cases {
         }
         let message = err.to_string();
         assert!(
-            message.contains("schema version 4, older than version 5")
+            message.contains("schema version 4, older than version 6")
                 && message.contains("read-only"),
             "{message}"
         );

@@ -4,6 +4,8 @@
 
 crate::common::backend_tests!(
     edited_payload,
+    edited_vouched_by,
+    vouched_by_added,
     deleted_row,
     swapped_rows,
     deleted_tail,
@@ -137,6 +139,24 @@ mod cases {
         )
         .await;
         assert_broken(&store, 3, &["edited"]).await;
+    }
+
+    pub(super) async fn edited_vouched_by(db: &TestDb) {
+        let store = tampered_with(
+            db,
+            "UPDATE journal SET vouched_by = 'database-role' WHERE seq = 3",
+        )
+        .await;
+        assert_broken(&store, 3, &["edited"]).await;
+    }
+
+    pub(super) async fn vouched_by_added(db: &TestDb) {
+        let store = tampered_with(
+            db,
+            "UPDATE journal SET vouched_by = 'database-role' WHERE seq = 2",
+        )
+        .await;
+        assert_broken(&store, 2, &["edited"]).await;
     }
 
     pub(super) async fn deleted_row(db: &TestDb) {
