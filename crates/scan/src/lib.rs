@@ -6,11 +6,14 @@
 //! against rules in ast-grep's YAML format ([`rules`]: built-in ones embedded in the binary,
 //! a user's with `--rules DIR`), and the matches become typed [`Finding`]s ([`analyze`]):
 //! a `shell` match whose command is not a constant on the syntax tree becomes `injection`,
-//! addresses are checked against the loopback and documentation ranges, broker imports are
-//! aggregated into one project-level `lock-in` finding. Inline `fearless: ignore[ID] reason`
+//! IP addresses are checked against the loopback and documentation ranges and a literal
+//! whose whole value is a host name (or a URL's authority) is told from file names, packages
+//! and reserved names (module `address`), broker imports are aggregated into one
+//! project-level `lock-in` finding. Inline `fearless: ignore[ID] reason`
 //! comments and a [`Baseline`] drop what the team has accepted. [`sarif`] renders a
 //! [`Report`] as SARIF 2.1.0.
 
+mod address;
 pub mod analyze;
 pub mod baseline;
 pub mod lang;
