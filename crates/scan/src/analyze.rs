@@ -28,18 +28,46 @@ pub(crate) struct FileResult {
 /// Scan one file's text. Never panics on any input: the parser recovers from errors (a note
 /// says so) and every rule runs on what it could parse.
 pub(crate) fn analyze(path: &str, lang: Lang, text: &str, rules: &RuleSet) -> FileResult {
+    analyze_view(path, lang, text, text, rules, "")
+}
+
+/// Scan a Dockerfile: the shell of its `RUN` instructions, with the shell rules, on a view of
+/// the file in which every other byte is blank (so lines and columns are the file's own).
+pub(crate) fn analyze_dockerfile(path: &str, text: &str, rules: &RuleSet) -> FileResult {
+    let view = crate::dockerfile::shell_view(text);
+    analyze_view(
+        path,
+        Lang::Bash,
+        &view,
+        text,
+        rules,
+        " (Dockerfile RUN lines)",
+    )
+}
+
+/// Match the rules of `lang` on `parsed`, a text of the same length as the file's `shown`
+/// text, which gives the suppressions and the code frames.
+fn analyze_view(
+    path: &str,
+    lang: Lang,
+    parsed: &str,
+    shown: &str,
+    rules: &RuleSet,
+    what: &str,
+) -> FileResult {
     let mut out = FileResult::default();
-    let grep = lang.support().ast_grep(text);
+    let grep = lang.support().ast_grep(parsed);
     let root = grep.root();
     if root.get_inner_node().has_error() {
         out.notes.push(Note {
             path: path.to_owned(),
             kind: NoteKind::SyntaxErrors,
             detail: format!(
-                "{lang} parser recovered from syntax errors; findings in the broken part may be missing"
+                "{lang}{what} parser recovered from syntax errors; findings in the broken part may be missing"
             ),
         });
     }
+    let text = shown;
     let suppressions = Suppressions::parse(text);
     for line in &suppressions.without_reason {
         out.notes.push(Note {

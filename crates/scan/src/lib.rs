@@ -12,10 +12,15 @@
 //! project-level `lock-in` finding. Inline `fearless: ignore[ID] reason`
 //! comments and a [`Baseline`] drop what the team has accepted. [`sarif`] renders a
 //! [`Report`] as SARIF 2.1.0.
+//!
+//! A Dockerfile has no grammar here: its `RUN` instructions are scanned with the shell rules
+//! on a same-length view of the file in which everything but their shell text is blank
+//! (module `dockerfile`), so findings point at the Dockerfile's own lines and columns.
 
 mod address;
 pub mod analyze;
 pub mod baseline;
+mod dockerfile;
 pub mod lang;
 pub mod report;
 pub mod rules;
