@@ -21,7 +21,8 @@ pub enum Lang {
     Go,
     /// Java (`.java`).
     Java,
-    /// Shell scripts, parsed with the bash grammar (`.sh`, `.bash`, or a `#!` naming a shell).
+    /// Shell scripts, parsed with the bash grammar (`.sh`, `.bash`, or a `#!` naming a shell);
+    /// the shell of a Dockerfile's `RUN` instructions is scanned as this language too.
     Bash,
     /// PHP (`.php`).
     Php,

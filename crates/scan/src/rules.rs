@@ -73,7 +73,7 @@ pub const BUILTIN_RULES: [(&str, Severity, &str); 6] = [
     (
         "hard-coded-address",
         Severity::Warning,
-        "a non-loopback IP address literal in code outside tests",
+        "a non-loopback IP address or a host name literal in code outside tests",
     ),
 ];
 

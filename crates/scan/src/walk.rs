@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use ignore::{DirEntry, WalkBuilder, WalkState};
 
-use crate::analyze::{FileResult, analyze};
+use crate::analyze::{FileResult, analyze, analyze_dockerfile};
 use crate::baseline::{Baseline, BaselineError};
 use crate::lang::Lang;
 use crate::report::{Finding, Note, NoteKind, Report, SCHEMA, Site, fingerprint};
@@ -285,7 +285,15 @@ fn visit(
     if file_type.is_dir() {
         return None;
     }
-    let by_name = Lang::from_path(path);
+    let dockerfile = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(crate::dockerfile::is_dockerfile);
+    let by_name = if dockerfile {
+        Some(Lang::Bash)
+    } else {
+        Lang::from_path(path)
+    };
     if file_type.is_symlink() {
         return note(
             rel,
@@ -342,7 +350,11 @@ fn visit(
             );
         }
     };
-    let file = analyze(&rel, lang, &text, &options.rules);
+    let file = if dockerfile {
+        analyze_dockerfile(&rel, &text, &options.rules)
+    } else {
+        analyze(&rel, lang, &text, &options.rules)
+    };
     Some(Visited {
         file,
         scanned: true,

@@ -1,5 +1,5 @@
-//! The corpus: per language, positives marked `expect: RULE …` at the end of their line and
-//! look-alike negatives beside them (a constant command with no shell, the platform's user
+//! The corpus: per language (and Dockerfiles' `RUN` lines), positives marked `expect: RULE …`
+//! at the end of their line and look-alike negatives beside them (a constant command with no shell, the platform's user
 //! API, a log message naming /etc/passwd, a loopback address, a test file's address). Each
 //! language's findings are snapshot-tested; precision and recall are printed and asserted.
 
@@ -34,9 +34,13 @@ fn expected(root: &Path) -> BTreeSet<(String, usize, String)> {
                 .to_string_lossy()
                 .into_owned();
             for (n, line) in text.lines().enumerate() {
-                if let Some(i) = line.find("expect: ") {
-                    for rule in line[i + 8..].split_whitespace() {
-                        out.insert((rel.clone(), n + 1, rule.to_owned()));
+                // `expect-next:` marks the next line, for lines that cannot hold a comment
+                // (a Dockerfile's exec-form `RUN ["…"]`).
+                for (marker, at) in [("expect: ", n + 1), ("expect-next: ", n + 2)] {
+                    if let Some(i) = line.find(marker) {
+                        for rule in line[i + marker.len()..].split_whitespace() {
+                            out.insert((rel.clone(), at, rule.to_owned()));
+                        }
                     }
                 }
             }
@@ -98,6 +102,7 @@ fn corpus_precision_and_recall() {
         "php",
         "ruby",
         "csharp",
+        "docker",
     ] {
         let (tp, fp, fn_) = check(lang);
         eprintln!(

@@ -15,4 +15,14 @@ class App {
         Console.WriteLine("not reading /etc/passwd");
         var local = "127.0.0.1";
     }
+
+    void Hosts() {
+        var api = "https://payments.acme.com/v1"; // expect: hard-coded-address
+        var broker = @"rabbit.corp.local:5672"; // expect: hard-coded-address
+        var ns = "System.IO";
+        var fx = "Microsoft.AspNetCore.App";
+        var settings = "appsettings.json";
+        var reserved = "https://api.example.com/v1";
+        var mail = "ops@acme.com";
+    }
 }

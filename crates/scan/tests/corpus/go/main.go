@@ -25,3 +25,17 @@ func good(name string) {
 	_ = "127.0.0.1:5672"
 	_ = "192.168.10.2:5672" // expect: hard-coded-address
 }
+
+func hosts() []string {
+	return []string{
+		"payments.acme.com:443", // expect: hard-coded-address
+		"https://queue.acme.io/v1", // expect: hard-coded-address
+		"github.com/acme/payments",
+		"config.yaml",
+		"main.go",
+		"rbac.authorization.k8s.io",
+		"db.example.com:5432",
+		"v1.2.3",
+		"ops@acme.com",
+	}
+}

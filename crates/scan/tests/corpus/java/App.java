@@ -17,4 +17,15 @@ class App {
         System.out.println("not reading /etc/passwd");
         String local = "127.0.0.1";
     }
+
+    void hosts() throws Exception {
+        String url = "jdbc:postgresql://db1.prod.acme.internal:5432/orders"; // expect: hard-coded-address
+        String api = "https://payments.acme.com/v1"; // expect: hard-coded-address
+        Class.forName("com.mysql.cj.jdbc.Driver");
+        String pkg = "com.acme.app";
+        String serializer = "org.apache.kafka.common.serialization.StringSerializer";
+        String[] keys = {"user.home", "group.id", "session.timeout.ms", "application.yml"};
+        String reserved = "http://api.example.org/v1";
+        String version = "1.2.3";
+    }
 }

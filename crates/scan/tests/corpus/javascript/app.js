@@ -20,3 +20,15 @@ function good(user) {
 }
 
 module.exports = { bad, good };
+
+function hosts(id) {
+  const io = require('socket.io');
+  const api = `https://payments.acme.com/users/${id}`; // expect: hard-coded-address
+  const db = 'db1.prod.acme.internal:5432'; // expect: hard-coded-address
+  const svg = 'http://www.w3.org/2000/svg';
+  const files = ['index.js', 'package.json', 'README.md', 'bundle.min.css'];
+  const props = ['asset.info', 'window.location', 'user.id', 'timeout.ms'];
+  const reserved = ['https://cdn.example.net/lib.js', 'api.test', 'web.localhost'];
+  const other = ['1.2.3', 'ops@acme.com', 'github.com/acme/payments', 'Acme.Web.App'];
+  return { io, api, db, svg, files, props, reserved, other };
+}

@@ -14,3 +14,13 @@ function good($user) {
     error_log('not reading /etc/passwd');
     return posix_getpwnam($user);
 }
+
+function hosts() {
+    require_once 'lib.inc';
+    $api = 'https://payments.acme.com/v1'; // expect: hard-coded-address
+    $mq = "mq.acme.io:5672"; // expect: hard-coded-address
+    $files = ['index.php', 'composer.json', 'README.md'];
+    $reserved = ['https://api.example.com/', 'db.test', 'localhost'];
+    $other = ['1.2.3', 'ops@acme.com', 'Acme.Payments'];
+    return [$api, $mq, $files, $reserved, $other];
+}

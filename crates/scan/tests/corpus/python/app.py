@@ -38,3 +38,19 @@ def addresses():
 def release():
     with open("/etc/os-release") as f:  # expect: os-file
         return f.read()
+
+
+def hosts():
+    """Connects to 10.1.1.1 in the lab (a docstring documents, it configures nothing)."""
+    import importlib
+
+    db = "db1.prod.acme.internal"  # expect: hard-coded-address
+    api = "https://payments.acme.com/v1"  # expect: hard-coded-address
+    broker = "amqp://app:secret@rabbit.corp.local:5672/%2f"  # expect: hard-coded-address
+    files = ["config.yaml", "setup.py", "README.md", "archive.tar.gz"]
+    module = importlib.import_module("acme.payments.io")
+    settings = "mysite.settings.local"
+    names = ["django.contrib.auth", "torch.gt", "scipy.io", "group.id", "user.name"]
+    reserved = ["https://api.example.com/v1", "db.test", "svc.localhost", "localhost"]
+    other = ["1.2.3", "v2.0.1", "ops@acme.com", "github.com/acme/payments"]
+    return db, api, broker, files, module, settings, names, reserved, other

@@ -15,3 +15,13 @@ def good(user)
   puts 'not reading /etc/passwd'
   Etc.getpwnam(user)
 end
+
+def hosts
+  require 'socket.io'
+  db = 'db1.prod.acme.internal' # expect: hard-coded-address
+  api = "https://payments.acme.com/v1" # expect: hard-coded-address
+  files = ['config.yml', 'Gemfile.lock', 'app.rb']
+  reserved = ['https://api.example.com/', 'db.test']
+  other = ['1.2.3', 'ops@acme.com']
+  [db, api, files, reserved, other]
+end
