@@ -33,7 +33,7 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
 }
 
 fn as_json(i: &StoredIncident) -> serde_json::Value {
-    json!({"schema": "fearless.incident/v1", "incident": i.id(), "state": i.state.as_str(), "record": i.record})
+    json!({"schema": "fearless.incident/v1", "id": i.id(), "incident": i.id(), "state": i.state.as_str(), "record": i.record})
 }
 
 async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Outcome, Failure> {
@@ -43,7 +43,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
             if g.format == Format::Json {
                 let list: Vec<serde_json::Value> = all
                     .iter()
-                    .map(|i| json!({"incident": i.id(), "state": i.state.as_str(), "record": i.record}))
+                    .map(|i| json!({"id": i.id(), "incident": i.id(), "state": i.state.as_str(), "record": i.record}))
                     .collect();
                 print_json(&json!({"schema": "fearless.incidents/v1", "incidents": list}))?;
             } else {

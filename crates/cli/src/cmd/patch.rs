@@ -148,6 +148,7 @@ fn show_outcome(g: &Global, verb: &str, outcome: &RolloutOutcome) -> Result<Outc
             if g.format == Format::Json {
                 print_json(&json!({
                     "schema": "fearless.rollout/v1",
+                    "id": format!("R-{r}"),
                     "rollout": format!("R-{r}"),
                     "state": RolloutState::Paused,
                     "before_wave": before_wave,
@@ -163,6 +164,7 @@ fn show_outcome(g: &Global, verb: &str, outcome: &RolloutOutcome) -> Result<Outc
             if g.format == Format::Json {
                 print_json(&json!({
                     "schema": "fearless.rollout/v1",
+                    "id": format!("R-{r}"),
                     "rollout": format!("R-{r}"),
                     "state": RolloutState::Aborting,
                 }))?;
@@ -191,6 +193,7 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
     if g.format == Format::Json {
         return print_json(&json!({
             "schema": "fearless.rollout/v1",
+            "id": format!("R-{r}"),
             "rollout": format!("R-{r}"),
             "state": end.state,
             "result": end.result,
@@ -276,7 +279,7 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
             if g.format == Format::Json {
                 let list: Vec<serde_json::Value> = all
                     .iter()
-                    .map(|(s, r)| json!({"rollout": format!("R-{}", s.number), "state": s.state, "change": r.change, "manifest": r.manifest}))
+                    .map(|(s, r)| json!({"id": format!("R-{}", s.number), "rollout": format!("R-{}", s.number), "state": s.state, "change": r.change, "manifest": r.manifest}))
                     .collect();
                 print_json(&json!({"schema": "fearless.rollouts/v1", "rollouts": list}))?;
             } else {
@@ -306,6 +309,7 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
                     .collect();
                 print_json(&json!({
                     "schema": "fearless.rollout/v1",
+                    "id": format!("R-{n}"),
                     "rollout": format!("R-{n}"),
                     "state": stored.state,
                     "record": record,

@@ -33,6 +33,8 @@ fn an_incident_goes_open_mitigated_resolved_closed_with_milestones() {
     assert_eq!(opened.status.code(), Some(0), "{}", stderr(&opened));
     let doc: serde_json::Value = serde_json::from_slice(&opened.stdout).expect("json");
     assert_eq!(doc["incident"], "INC-1");
+    assert_eq!(doc["id"], "INC-1", "the id as it is typed next");
+    assert_eq!(doc["schema"], "fearless.incident/v1");
     assert_eq!(doc["state"], "open");
     assert_eq!(doc["record"]["hosts"][0]["host"], "web-1");
 

@@ -198,7 +198,8 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
             && detail.contains("checkout/checkout on web-1: fail"),
         "{detail}"
     );
-    let rollout = failed["rollout"].as_str().expect("id").to_owned();
+    let rollout = failed["id"].as_str().expect("id").to_owned();
+    assert_eq!(failed["rollout"], rollout.as_str());
     // An incident names the rollout, the wave, the manifest and the failing checks.
     let inc = failed["result"]["incident"]
         .as_str()
