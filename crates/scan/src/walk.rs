@@ -120,8 +120,11 @@ pub fn scan(options: &ScanOptions) -> Result<Report, ScanError> {
         })?;
     }
     let gathered = Mutex::new(Gathered::default());
+    // One root: paths relative to it (baselines stay put when the tree moves). Several:
+    // paths as walked from each root, so two `x.py` under two roots stay two files.
+    let single = roots.len() == 1;
     for root in &roots {
-        walk_root(root, options, &gathered);
+        walk_root(root, single, options, &gathered);
     }
     let mut g = gathered
         .into_inner()
@@ -198,7 +201,7 @@ fn lock_in(sites: &mut [Site], rules: &RuleSet) -> Option<Finding> {
     })
 }
 
-fn walk_root(root: &Path, options: &ScanOptions, gathered: &Mutex<Gathered>) {
+fn walk_root(root: &Path, single: bool, options: &ScanOptions, gathered: &Mutex<Gathered>) {
     let mut builder = WalkBuilder::new(root);
     builder
         .hidden(false)
@@ -208,7 +211,7 @@ fn walk_root(root: &Path, options: &ScanOptions, gathered: &Mutex<Gathered>) {
         .filter_entry(|e| !skipped(e));
     builder.build_parallel().run(|| {
         Box::new(|entry| {
-            let result = visit(root, entry, options);
+            let result = visit(root, single, entry, options);
             if let Some(r) = result {
                 let mut g = gathered
                     .lock()
@@ -253,9 +256,14 @@ fn note(path: String, kind: NoteKind, detail: String) -> Option<Visited> {
     })
 }
 
-/// The path shown for a file: relative to the root it was found under, `/`-separated.
-fn shown(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
+/// The path shown for a file, `/`-separated: relative to the root it was found under when
+/// there is one root (`single`), else as walked from its root (the root joined with it).
+fn shown(root: &Path, single: bool, path: &Path) -> String {
+    let rel = if single {
+        path.strip_prefix(root).unwrap_or(path)
+    } else {
+        path.strip_prefix(".").unwrap_or(path)
+    };
     let s = if rel.as_os_str().is_empty() {
         path.to_string_lossy()
     } else {
@@ -266,6 +274,7 @@ fn shown(root: &Path, path: &Path) -> String {
 
 fn visit(
     root: &Path,
+    single: bool,
     entry: Result<DirEntry, ignore::Error>,
     options: &ScanOptions,
 ) -> Option<Visited> {
@@ -273,14 +282,14 @@ fn visit(
         Ok(e) => e,
         Err(e) => {
             let path = match &e {
-                ignore::Error::WithPath { path, .. } => shown(root, path),
+                ignore::Error::WithPath { path, .. } => shown(root, single, path),
                 _ => root.to_string_lossy().into_owned(),
             };
             return note(path, NoteKind::Unreadable, e.to_string());
         }
     };
     let path = entry.path();
-    let rel = shown(root, path);
+    let rel = shown(root, single, path);
     let file_type = entry.file_type()?;
     if file_type.is_dir() {
         return None;

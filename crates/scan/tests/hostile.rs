@@ -155,3 +155,47 @@ fn a_malformed_user_rule_is_an_error_naming_the_file() {
         }
     }
 }
+
+#[test]
+fn files_of_the_same_name_under_two_roots_stay_two_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for side in ["a", "b"] {
+        std::fs::create_dir(tmp.path().join(side)).unwrap();
+        write(
+            &tmp.path().join(side),
+            "x.py",
+            b"import os\nimport pika\nos.system('ls')\npika.BlockingConnection()\n",
+        );
+    }
+    let report = scan(&ScanOptions::new(
+        vec![tmp.path().join("a"), tmp.path().join("b")],
+        RuleSet::builtin().unwrap(),
+    ))
+    .unwrap();
+    let paths: std::collections::BTreeSet<&str> =
+        report.findings.iter().map(|f| f.path.as_str()).collect();
+    let a = format!("{}/a/x.py", tmp.path().display());
+    let b = format!("{}/b/x.py", tmp.path().display());
+    assert!(
+        paths.contains(a.as_str()) && paths.contains(b.as_str()),
+        "{paths:?}"
+    );
+    // two modules use the broker SDK directly: lock-in, naming both
+    let lock_in = report.findings.iter().find(|f| f.rule == "lock-in");
+    assert!(
+        lock_in.is_some_and(|f| f.message.contains(&a) && f.message.contains(&b)),
+        "{:?}",
+        report.findings
+    );
+    // one root: relative to it, as before
+    let one = scan(&ScanOptions::new(
+        vec![tmp.path().join("a")],
+        RuleSet::builtin().unwrap(),
+    ))
+    .unwrap();
+    assert!(
+        one.findings.iter().all(|f| f.path == "x.py"),
+        "{:?}",
+        one.findings
+    );
+}
