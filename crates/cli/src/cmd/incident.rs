@@ -32,8 +32,35 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
     result
 }
 
-fn as_json(i: &StoredIncident) -> serde_json::Value {
-    json!({"schema": "fearless.incident/v1", "id": i.id(), "incident": i.id(), "state": i.state.as_str(), "record": i.record})
+/// An incident as `--format json` prints it: its id as typed next (`INC-1`, also under
+/// the older key `incident`), its state and its record.
+#[derive(serde::Serialize)]
+struct IncidentJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<&'static str>,
+    id: String,
+    incident: String,
+    state: &'static str,
+    record: &'a fearless_engine::record::Incident,
+}
+
+impl<'a> IncidentJson<'a> {
+    fn of(i: &'a StoredIncident) -> Self {
+        Self {
+            schema: None,
+            id: i.id(),
+            incident: i.id(),
+            state: i.state.as_str(),
+            record: &i.record,
+        }
+    }
+}
+
+fn as_json(i: &StoredIncident) -> IncidentJson<'_> {
+    IncidentJson {
+        schema: Some("fearless.incident/v1"),
+        ..IncidentJson::of(i)
+    }
 }
 
 async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Outcome, Failure> {
@@ -41,10 +68,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
         IncidentAction::List => {
             let all = session.reading().incidents().await?;
             if g.format == Format::Json {
-                let list: Vec<serde_json::Value> = all
-                    .iter()
-                    .map(|i| json!({"id": i.id(), "incident": i.id(), "state": i.state.as_str(), "record": i.record}))
-                    .collect();
+                let list: Vec<IncidentJson<'_>> = all.iter().map(IncidentJson::of).collect();
                 print_json(&json!({"schema": "fearless.incidents/v1", "incidents": list}))?;
             } else {
                 let mut t = render::table(&["INCIDENT", "STATE", "OPENED", "TITLE"]);

@@ -261,16 +261,7 @@ impl Session {
         config: fearless_config::Config,
     ) -> Result<Self, Failure> {
         let store = open_store(g, &config).await?;
-        let events = events::events_for(&config);
-        Ok(Self {
-            actor: identify(g, &config, &store).await,
-            config,
-            store,
-            events,
-            progress: progress::Stderr::new(g.quiet),
-            quiet: g.quiet,
-            warned: std::sync::atomic::AtomicBool::new(false),
-        })
+        Ok(Self::assemble(g, config, store).await)
     }
 
     async fn opening(g: &Global, read_only: bool) -> Result<Self, Failure> {
@@ -280,8 +271,13 @@ impl Session {
         } else {
             open_store(g, &config).await?
         };
+        Ok(Self::assemble(g, config, store).await)
+    }
+
+    /// The session of an open store: its sinks, and who acts (asked of the store or the OS).
+    async fn assemble(g: &Global, config: fearless_config::Config, store: Store) -> Self {
         let events = events::events_for(&config);
-        Ok(Self {
+        Self {
             actor: identify(g, &config, &store).await,
             config,
             store,
@@ -289,7 +285,7 @@ impl Session {
             progress: progress::Stderr::new(g.quiet),
             quiet: g.quiet,
             warned: std::sync::atomic::AtomicBool::new(false),
-        })
+        }
     }
 
     /// The engine for a command that changes something: who acts must be known.
