@@ -26,6 +26,8 @@ pub struct Policy {
     pub checks: BTreeMap<String, Vec<String>>,
     /// Who may approve, reject and close (`identity.roles`).
     pub roles: fearless_config::Roles,
+    /// The tier of each component that has one (roles by `tier:NAME`).
+    pub tiers: BTreeMap<String, String>,
 }
 
 impl Default for Policy {
@@ -38,6 +40,7 @@ impl Default for Policy {
             fleet_size: 0,
             checks: BTreeMap::new(),
             roles: fearless_config::Roles::default(),
+            tiers: BTreeMap::new(),
         }
     }
 }
@@ -80,6 +83,11 @@ impl Policy {
                 })
                 .collect(),
             roles: config.identity.roles.clone(),
+            tiers: config
+                .components
+                .values()
+                .filter_map(|c| Some((c.name.clone(), c.tier.clone()?)))
+                .collect(),
         }
     }
 
@@ -92,7 +100,14 @@ impl Policy {
         action: &'static str,
     ) -> Result<(), ChangeError> {
         let kind = record.change_type.as_str();
-        if self.roles.may_approve(actor, kind) {
+        let mut scopes = Vec::new();
+        for c in &record.scope.components {
+            scopes.push(format!("component:{c}"));
+            if let Some(tier) = self.tiers.get(c) {
+                scopes.push(format!("tier:{tier}"));
+            }
+        }
+        if self.roles.may_approve(actor, kind, &scopes) {
             return Ok(());
         }
         Err(ChangeError::NotInRole {
@@ -100,7 +115,7 @@ impl Policy {
             actor: actor.to_owned(),
             action,
             role: "approve",
-            allowed: self.roles.approvers(kind).unwrap_or_default(),
+            allowed: self.roles.approvers(kind, &scopes).unwrap_or_default(),
         })
     }
 

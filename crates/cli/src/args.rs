@@ -484,12 +484,21 @@ pub(crate) struct JournalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JournalAction {
-    /// Walk the hash chain and print its head (SEQ:HASH); exit 1 at the first broken link
+    /// Walk the hash chain and check every signature; print the head (SEQ:HASH); exit 1 at
+    /// a broken link or a bad signature
     Verify {
         /// A head printed by an earlier verify and kept elsewhere: exit 1 unless the journal
         /// still holds that entry with that hash (catches a journal cut short)
         #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<String>,
+        /// Check signatures against this OpenSSH allowed-signers file (default:
+        /// identity.allowed_signers of the config)
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<std::path::PathBuf>,
+        /// Also fail on a state change that is not signed, and on signatures that could not
+        /// be checked against allowed signers
+        #[arg(long)]
+        strict: bool,
     },
     /// Write every entry as JSON lines (see crates/store/VERIFY.md to check it independently)
     Export,

@@ -40,14 +40,22 @@ pub struct IdentityPolicy {
     pub mode: IdentityMode,
     /// `roles:`: who may do what (anyone, where a role is absent).
     pub roles: Roles,
+    /// `allowed_signers:`: OpenSSH's allowed-signers file (relative to the config's
+    /// directory) naming whose SSH keys sign state changes, and since and until when.
+    pub allowed_signers: Option<PathBuf>,
+    /// `signing_key:`: the public key (or the private key beside its `.pub`) the operator
+    /// signs state changes with, through `ssh-keygen -Y sign` and the agent. Written as in
+    /// the file; `~/` is the operator's home, a relative path is relative to the config's
+    /// directory. `$FEARLESS_SIGNING_KEY` overrides it.
+    pub signing_key: Option<String>,
 }
 
 /// `identity.roles`: the names allowed to approve (by change type), to run and steer
 /// rollouts, and to close changes. A role that is absent allows anyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roles {
-    /// `approve:` by change type (`standard`, `normal`, `emergency`, or `any`), for approve
-    /// and reject.
+    /// `approve:` by change type (`standard`, `normal`, `emergency`, or `any`), and by what
+    /// a change touches (`component:NAME`, `tier:NAME`), for approve and reject.
     pub approve: Option<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
     /// `patch:`: who may start, resume, pause and abort rollouts.
     pub patch: Option<std::collections::BTreeSet<String>>,
@@ -56,22 +64,31 @@ pub struct Roles {
 }
 
 impl Roles {
-    /// Whether `actor` may approve or reject a change of `change_type`.
-    pub fn may_approve(&self, actor: &str, change_type: &str) -> bool {
-        self.approve.as_ref().is_none_or(|by| {
-            [change_type, "any"]
+    /// Whether `actor` may approve or reject a change of `change_type` touching `scopes`
+    /// (`component:NAME` and `tier:NAME` of each component it touches). The change type's
+    /// list (or `any`) must name them when some change type is listed; so must the list of
+    /// every scope the change touches that has one.
+    pub fn may_approve(&self, actor: &str, change_type: &str, scopes: &[String]) -> bool {
+        let Some(by) = &self.approve else {
+            return true;
+        };
+        let typed = by.keys().any(|k| !k.contains(':'));
+        let type_ok = !typed
+            || [change_type, "any"]
                 .iter()
-                .any(|t| by.get(*t).is_some_and(|names| names.contains(actor)))
-        })
+                .any(|t| by.get(*t).is_some_and(|names| names.contains(actor)));
+        type_ok
+            && scopes
+                .iter()
+                .all(|s| by.get(s).is_none_or(|names| names.contains(actor)))
     }
 
-    /// The names that may approve a change of `change_type` (none: anyone).
-    pub fn approvers(&self, change_type: &str) -> Option<Vec<String>> {
+    /// The names that may approve a change of `change_type` touching `scopes` (none: anyone).
+    pub fn approvers(&self, change_type: &str, scopes: &[String]) -> Option<Vec<String>> {
         self.approve.as_ref().map(|by| {
-            [change_type, "any"]
-                .iter()
-                .filter_map(|t| by.get(*t))
+            by.values()
                 .flatten()
+                .filter(|name| self.may_approve(name, change_type, scopes))
                 .cloned()
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()

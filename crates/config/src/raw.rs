@@ -32,6 +32,8 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawIdentity {
     pub(crate) mode: Option<String>,
     pub(crate) roles: Option<RawRoles>,
+    pub(crate) allowed_signers: Option<String>,
+    pub(crate) signing_key: Option<String>,
 }
 
 /// `identity.roles`: who may approve (by change type), patch and close.

@@ -249,7 +249,7 @@ impl<'a> Validator<'a> {
         let identity = raw
             .identity
             .as_ref()
-            .map(|i| self.identity(i))
+            .map(|i| self.identity(i, path, &components))
             .unwrap_or_default();
         self.emptiness(blank, &components);
         Some(Config {
@@ -266,7 +266,12 @@ impl<'a> Validator<'a> {
     }
 
     /// `identity:`: `mode` is `enforce` (the default) or `trust`.
-    fn identity(&mut self, raw: &RawIdentity) -> IdentityPolicy {
+    fn identity(
+        &mut self,
+        raw: &RawIdentity,
+        config_path: &Path,
+        components: &IndexMap<String, Component>,
+    ) -> IdentityPolicy {
         let mode = match raw.mode.as_deref() {
             None | Some("enforce") => IdentityMode::Enforce,
             Some("trust") => IdentityMode::Trust,
@@ -290,13 +295,37 @@ impl<'a> Validator<'a> {
         let roles = raw
             .roles
             .as_ref()
-            .map(|r| self.roles(r))
+            .map(|r| self.roles(r, components))
             .unwrap_or_default();
-        IdentityPolicy { mode, roles }
+        let file = |this: &mut Self, key: &'static str, value: &Option<String>| {
+            let value = value.as_ref()?;
+            if value.trim().is_empty() || value.chars().any(char::is_control) {
+                this.error(
+                    &p!["identity", key],
+                    "config::identity",
+                    format!("`identity.{key}` must name a file"),
+                    Some(
+                        "e.g. allowed_signers: allowed_signers, signing_key: ~/.ssh/id_ed25519.pub"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
+            Some(value.clone())
+        };
+        let allowed_signers = file(self, "allowed_signers", &raw.allowed_signers)
+            .map(|f| config_path.parent().unwrap_or(Path::new(".")).join(f));
+        let signing_key = file(self, "signing_key", &raw.signing_key);
+        IdentityPolicy {
+            mode,
+            roles,
+            allowed_signers,
+            signing_key,
+        }
     }
 
     /// `identity.roles`: lists of names; `approve` keyed by change type or `any`.
-    fn roles(&mut self, raw: &RawRoles) -> Roles {
+    fn roles(&mut self, raw: &RawRoles, components: &IndexMap<String, Component>) -> Roles {
         let names = |this: &mut Self, path: &[Seg], list: &[String]| {
             let mut set = std::collections::BTreeSet::new();
             for (i, name) in list.iter().enumerate() {
@@ -322,15 +351,23 @@ impl<'a> Validator<'a> {
             let mut out = std::collections::BTreeMap::new();
             for (kind, list) in by {
                 let path = p!["identity", "roles", "approve", kind.as_str()];
-                if !matches!(kind.as_str(), "any" | "standard" | "normal" | "emergency") {
+                let known = match kind.split_once(':') {
+                    None => matches!(kind.as_str(), "any" | "standard" | "normal" | "emergency"),
+                    Some(("component", name)) => components.contains_key(name),
+                    Some(("tier", tier)) => components
+                        .values()
+                        .any(|c| c.tier.as_deref() == Some(tier)),
+                    Some(_) => false,
+                };
+                if !known {
                     self.error(
                         &path,
                         "config::identity",
                         format!(
-                            "`identity.roles.approve` is keyed by change type, found {}",
+                            "`identity.roles.approve` is keyed by change type, `component:NAME` or `tier:NAME` of the config, found {}",
                             identity::found_text(kind)
                         ),
-                        Some("use any, standard, normal or emergency".into()),
+                        Some("use any, standard, normal, emergency, component:<a component> or tier:<a tier components have>".into()),
                     );
                     continue;
                 }

@@ -12,6 +12,8 @@ use fearless_config::IdentityMode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Vouch {
+    /// The SSH key the actor signs state changes with, named in `identity.allowed_signers`.
+    SshKey,
     /// The PostgreSQL role the store's connection authenticated as.
     DatabaseRole,
     /// The OS account the process runs as.
@@ -24,6 +26,7 @@ impl Vouch {
     /// The name journaled with each entry (`vouched_by`).
     pub fn as_str(self) -> &'static str {
         match self {
+            Vouch::SshKey => "ssh-key",
             Vouch::DatabaseRole => "database-role",
             Vouch::OsAccount => "os-account",
             Vouch::Claim => "claim",
@@ -62,6 +65,7 @@ impl<'a> From<&'a Actor> for Who<'a> {
 impl std::fmt::Display for Vouch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Vouch::SshKey => "an SSH key in identity.allowed_signers",
             Vouch::DatabaseRole => "the store's database role",
             Vouch::OsAccount => "the OS account",
             Vouch::Claim => "nobody (identity.mode: trust)",

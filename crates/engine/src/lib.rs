@@ -25,6 +25,7 @@ pub mod fleet;
 pub mod identity;
 pub mod incident;
 pub mod init;
+pub mod journal;
 pub mod map;
 pub mod os;
 pub mod packages;

@@ -65,7 +65,21 @@ pub fn event_of<'a, T: Serialize>(
         // A payload type whose fields are all strings, numbers, lists and maps always
         // serialises; `Null` would only say the type is broken, and the journal keeps it.
         payload: serde_json::to_value(payload).unwrap_or(serde_json::Value::Null),
+        sign: is_state_change(kind),
     }
+}
+
+/// Whether an entry of `kind` records a state-changing request — a change or incident
+/// transition, a rollout started or moved to a new state (paused, resumed, aborting, …) —
+/// which the actor signs when a signing key is set, and which `journal verify --strict`
+/// requires signed. The work such a request sets off (a host's steps, a wave baked, a
+/// snapshot) follows from the signed request and is not signed itself.
+pub fn is_state_change(kind: &str) -> bool {
+    let mut parts = kind.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("change" | "incident"), Some(_), _) | (Some("rollout"), Some(_), None)
+    )
 }
 
 /// `entry`'s payload as `P`, when the entry is of `P`'s kind.
@@ -780,4 +794,32 @@ pub struct PackagesDetail {
     /// The way back was not possible, and it went ahead anyway.
     #[serde(default)]
     pub forced: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn state_changes_are_transitions_not_the_work_they_set_off() {
+        for kind in [
+            "change.created",
+            "change.approved",
+            "incident.opened",
+            "rollout.started",
+            "rollout.paused",
+            "rollout.running",
+            "rollout.aborting",
+        ] {
+            assert!(super::is_state_change(kind), "{kind}");
+        }
+        for kind in [
+            "rollout.wave.baked",
+            "rollout.host.applied",
+            "snapshot.taken",
+            "map.observed",
+            "change",
+            "bisect.finished",
+        ] {
+            assert!(!super::is_state_change(kind), "{kind}");
+        }
+    }
 }

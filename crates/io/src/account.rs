@@ -9,6 +9,8 @@ pub struct Account {
     pub uid: u32,
     /// Its name in the user database.
     pub name: String,
+    /// Its home directory in the user database (what `~/` means for its files).
+    pub home: std::path::PathBuf,
 }
 
 /// Why the account could not be named.
@@ -37,6 +39,7 @@ pub fn current() -> Result<Account, AccountError> {
         Ok(Some(user)) => Ok(Account {
             uid: uid.as_raw(),
             name: user.name,
+            home: user.dir,
         }),
         Ok(None) => Err(AccountError::NoEntry { uid: uid.as_raw() }),
         Err(e) => Err(AccountError::Lookup {

@@ -164,6 +164,15 @@ pub enum StoreError {
         /// The state in the store, if the host is in the rollout.
         found: Option<String>,
     },
+    /// A state change could not be signed (no agent, the key not in it, `ssh-keygen`
+    /// failed): nothing was written.
+    #[error("could not sign the {kind} entry, so nothing was recorded: {reason}")]
+    Sign {
+        /// The kind of the entry (`change.approved`).
+        kind: String,
+        /// Why, in the signer's words.
+        reason: String,
+    },
     /// A row in the store cannot be read back (hand-edited or damaged).
     #[error("the store holds an unreadable {what}: {reason}")]
     Corrupt {
@@ -221,6 +230,7 @@ impl StoreError {
             | StoreError::Outdated { .. }
             | StoreError::ReadOnly { .. }
             | StoreError::Corrupt { .. }
+            | StoreError::Sign { .. }
             | StoreError::Query { .. }
             | StoreError::Export { .. } => ErrorClass::Environment,
         }

@@ -15,7 +15,7 @@
 //! # async fn demo() -> Result<(), fearless_store::StoreError> {
 //! use fearless_store::{NewEvent, Store};
 //! let store = Store::open("sqlite:.fearless/state.db").await?;
-//! let event = NewEvent { actor: "ann".into(), kind: "change.created".into(), subject: String::new(), payload: serde_json::json!({}), vouched_by: None };
+//! let event = NewEvent { actor: "ann".into(), kind: "change.created".into(), subject: String::new(), payload: serde_json::json!({}), vouched_by: None, sign: false };
 //! let change = store.insert_change("new", &serde_json::json!({"title": "patch openssl"}), event).await?;
 //! assert_eq!(change.version, 1);
 //! assert!(store.verify().await?.is_ok());
@@ -38,8 +38,8 @@ pub use canonical::{GENESIS, to_canonical};
 pub use error::{ErrorClass, StoreError};
 pub use location::redact;
 pub use model::{
-    Backend, BrokenLink, Document, JournalEntry, JournalFilter, JournalHead, NewEvent, RolloutHost,
-    Stored, StoredObservation, StoredRecord, StoredSnapshot, VerifyReport,
+    Backend, BrokenLink, ChainEntry, Document, JournalEntry, JournalFilter, JournalHead, NewEvent,
+    RolloutHost, Stored, StoredObservation, StoredRecord, StoredSnapshot, VerifyReport,
 };
 pub use open::Access;
-pub use store::Store;
+pub use store::{Signer, Store};

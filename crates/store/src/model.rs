@@ -156,9 +156,13 @@ pub struct NewEvent {
     pub subject: String,
     /// Details; stored as canonical JSON.
     pub payload: serde_json::Value,
-    /// What vouched for `actor`: `database-role`, `os-account`, or `claim` (nobody:
-    /// `identity.mode: trust`); hashed with the entry when set.
+    /// What vouched for `actor`: `ssh-key`, `database-role`, `os-account`, or `claim`
+    /// (nobody: `identity.mode: trust`); hashed with the entry when set.
     pub vouched_by: Option<String>,
+    /// Sign the entry with the store's [`Signer`](crate::Signer), when it has one: a
+    /// state-changing request (a change or incident transition, a rollout started, paused,
+    /// resumed or aborted), not the work it sets off.
+    pub sign: bool,
 }
 
 /// One entry of the journal, as stored and exported (one JSON line per entry).
@@ -183,6 +187,10 @@ pub struct JournalEntry {
     /// What vouched for `actor` (absent on entries written before schema 6).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vouched_by: Option<String>,
+    /// The actor's SSH signature over `hash` (`ssh-keygen -Y sign -n fearless`, armored),
+    /// when the entry was signed; outside the hash it signs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// Which journal entries to list.
@@ -270,6 +278,26 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.broken.is_none()
     }
+}
+
+/// An entry whose link verified, as [`Store::verify_visiting`](crate::Store::verify_visiting)
+/// shows it: what a check of its signature needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainEntry<'a> {
+    /// Its position.
+    pub seq: u64,
+    /// When it was appended (RFC 3339 UTC).
+    pub time: &'a str,
+    /// Who did it.
+    pub actor: &'a str,
+    /// What happened.
+    pub kind: &'a str,
+    /// Its hash, which a signature signs.
+    pub hash: &'a str,
+    /// What vouched for the actor.
+    pub vouched_by: Option<&'a str>,
+    /// The armored SSH signature over `hash`, if any.
+    pub signature: Option<&'a str>,
 }
 
 /// Where and why the chain breaks: an edited, missing, repeated or reordered entry, a value of

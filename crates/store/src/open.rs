@@ -86,6 +86,7 @@ async fn open_sqlite(path: &Path, mode: Mode) -> Result<Store, StoreError> {
         pool: Pool::Sqlite(pool),
         location: path.display().to_string(),
         read_only,
+        signer: None,
     };
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -222,6 +223,7 @@ async fn open_postgres(url: &str, mode: Mode) -> Result<Store, StoreError> {
         pool: Pool::Postgres(pool),
         location,
         read_only: mode.access == Access::ReadOnly,
+        signer: None,
     };
     let schema = store.schema(mode.create, &POSTGRES_MIGRATIONS).await?;
     match mode.access {

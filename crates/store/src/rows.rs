@@ -71,14 +71,16 @@ fn undecodable<T>(error: &BoxDynError) -> Cell<T> {
     }
 }
 
-/// A journal row (`seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by`)
-/// as found.
+/// A journal row (`seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by,
+/// signature`) as found.
 #[derive(Debug, Clone)]
 pub(crate) struct RawEntry {
     seq: Cell<i64>,
     text: [Cell<String>; 7],
     /// NULL for entries written before schema 6.
     vouched_by: Cell<String>,
+    /// NULL for entries nobody signed.
+    signature: Cell<String>,
 }
 
 /// A journal row whose every cell is of the type the store writes.
@@ -94,6 +96,7 @@ pub(crate) struct Checked {
     pub(crate) prev_hash: String,
     pub(crate) hash: String,
     pub(crate) vouched_by: Option<String>,
+    pub(crate) signature: Option<String>,
 }
 
 /// What is wrong with a row: its seq if that much could be read, and why.
@@ -112,6 +115,7 @@ impl RawEntry {
             seq: cell(row, 0),
             text: std::array::from_fn(|i| cell(row, i + 1)),
             vouched_by: cell(row, 8),
+            signature: cell(row, 9),
         }
     }
 
@@ -124,6 +128,10 @@ impl RawEntry {
             Cell::Null => None,
             other => Some(text(other, "vouched_by")?),
         };
+        let signature = match self.signature {
+            Cell::Null => None,
+            other => Some(text(other, "signature")?),
+        };
         Ok(Checked {
             seq,
             time: text(time, "time")?,
@@ -134,6 +142,7 @@ impl RawEntry {
             prev_hash: text(prev_hash, "prev_hash")?,
             hash: text(hash, "hash")?,
             vouched_by,
+            signature,
         })
     }
 
@@ -160,6 +169,7 @@ impl RawEntry {
             prev_hash: row.prev_hash,
             hash: row.hash,
             vouched_by: row.vouched_by,
+            signature: row.signature,
         })
     }
 }

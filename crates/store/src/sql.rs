@@ -94,7 +94,7 @@ pub(crate) static SQLITE: Sql = Sql {
     begin_write: "BEGIN IMMEDIATE",
     lock_head: "SELECT seq, hash FROM journal_head WHERE id = 1",
     changes: doc_sql!("changes", cast = "", read = "record"),
-    journal_filtered: "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by FROM journal \
+    journal_filtered: "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by, signature FROM journal \
                        WHERE ($1 IS NULL OR time >= $1) AND ($2 IS NULL OR subject = $2) ORDER BY seq",
     has_migrations_table: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     user_tables: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
@@ -104,7 +104,7 @@ pub(crate) static POSTGRES: Sql = Sql {
     begin_write: "BEGIN",
     lock_head: "SELECT seq, hash FROM journal_head WHERE id = 1 FOR UPDATE",
     changes: doc_sql!("changes", cast = "::jsonb", read = "record::text"),
-    journal_filtered: "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by FROM journal \
+    journal_filtered: "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by, signature FROM journal \
                        WHERE ($1::text IS NULL OR time >= $1::text) AND ($2::text IS NULL OR subject = $2::text) \
                        ORDER BY seq",
     has_migrations_table: "SELECT COUNT(*) FROM pg_catalog.pg_tables \
@@ -124,13 +124,13 @@ pub(crate) const HEAD_ROWS: &str = "SELECT seq, hash FROM journal_head ORDER BY 
 pub(crate) const HEAD_WITH_ID_ONE: &str = "SELECT COUNT(*) FROM journal_head WHERE id = 1";
 /// `(rows, rows with a seq)` of the journal.
 pub(crate) const JOURNAL_COUNT: &str = "SELECT COUNT(*), COUNT(seq) FROM journal";
-/// `$1` seq … `$8` hash, `$9` vouched_by.
-pub(crate) const INSERT_ENTRY: &str = "INSERT INTO journal (seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// `$1` seq … `$8` hash, `$9` vouched_by, `$10` signature.
+pub(crate) const INSERT_ENTRY: &str = "INSERT INTO journal (seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by, signature) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 /// `$1` seq, `$2` hash.
 pub(crate) const MOVE_HEAD: &str = "UPDATE journal_head SET seq = $1, hash = $2 WHERE id = 1";
 /// `$1` after this seq, `$2` at most this many.
-pub(crate) const JOURNAL_PAGE: &str = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by \
+pub(crate) const JOURNAL_PAGE: &str = "SELECT seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by, signature \
      FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2";
 /// The versions of the migrations applied successfully.
 pub(crate) const APPLIED_MIGRATIONS: &str =

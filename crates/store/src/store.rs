@@ -45,6 +45,16 @@ pub struct Store {
     pub(crate) location: String,
     /// Opened with [`Access::ReadOnly`](crate::Access::ReadOnly): every write is refused.
     pub(crate) read_only: bool,
+    /// Signs the entries whose event asks for it ([`NewEvent::sign`]).
+    pub(crate) signer: Option<std::sync::Arc<dyn Signer>>,
+}
+
+/// Signs journal entries: the actor's key over the entry's hash (64 lower-case hex
+/// characters, the message `ssh-keygen -Y verify` checks), returning the armored signature.
+/// Called inside the write transaction, so an entry that cannot be signed is not written.
+pub trait Signer: Send + Sync + std::fmt::Debug {
+    /// The armored signature over `message`, or why there is none.
+    fn sign(&self, message: &[u8]) -> Result<String, String>;
 }
 
 #[derive(Debug)]
@@ -98,6 +108,15 @@ macro_rules! write_tx {
             let head = head.ok_or_else(missing_head)?;
             let (value, event): (_, NewEvent) = $body;
             let entry = Pending::new(head, $time, event);
+            let signature = match (&$store.signer, entry.event.sign) {
+                (Some(signer), true) => Some(signer.sign(entry.hash.as_bytes()).map_err(
+                    |reason| StoreError::Sign {
+                        kind: entry.event.kind.clone(),
+                        reason,
+                    },
+                )?),
+                _ => None,
+            };
             sqlx::query($crate::sql::INSERT_ENTRY)
                 .bind(entry.seq)
                 .bind(&entry.time)
@@ -108,6 +127,7 @@ macro_rules! write_tx {
                 .bind(&entry.prev_hash)
                 .bind(&entry.hash)
                 .bind(&entry.event.vouched_by)
+                .bind(&signature)
                 .execute(&mut *$tx)
                 .await
                 .map_err(StoreError::query)?;
@@ -118,7 +138,7 @@ macro_rules! write_tx {
                 .await
                 .map_err(StoreError::query)?;
             $tx.commit().await.map_err(StoreError::query)?;
-            (value, entry)
+            (value, entry.signed(signature))
         })
     }};
 }
@@ -145,6 +165,12 @@ impl Store {
             Pool::Sqlite(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Sign, from now on, every entry whose event asks for it ([`NewEvent::sign`]) with
+    /// `signer`.
+    pub fn set_signer(&mut self, signer: std::sync::Arc<dyn Signer>) {
+        self.signer = Some(signer);
     }
 
     /// Where the store is, fit to print: the SQLite path or the PostgreSQL URL without its password.
@@ -760,6 +786,7 @@ struct Pending {
     payload: String,
     prev_hash: String,
     hash: String,
+    signature: Option<String>,
 }
 
 impl Pending {
@@ -784,7 +811,12 @@ impl Pending {
             payload,
             prev_hash: head_hash,
             hash,
+            signature: None,
         }
+    }
+
+    fn signed(self, signature: Option<String>) -> Pending {
+        Pending { signature, ..self }
     }
 
     fn into_entry(self) -> JournalEntry {
@@ -798,6 +830,7 @@ impl Pending {
             prev_hash: self.prev_hash,
             hash: self.hash,
             vouched_by: self.event.vouched_by,
+            signature: self.signature,
         }
     }
 }

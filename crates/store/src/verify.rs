@@ -10,7 +10,7 @@
 
 use crate::StoreError;
 use crate::canonical::{GENESIS, Hashed};
-use crate::model::{BrokenLink, JournalHead, VerifyReport};
+use crate::model::{BrokenLink, ChainEntry, JournalHead, VerifyReport};
 use crate::rows::{Cell, Checked, RawEntry, cell};
 use crate::store::{PAGE, Store, not_utf8, on_backend, to_u64};
 
@@ -34,12 +34,22 @@ impl Store {
         &self,
         expected: Option<&JournalHead>,
     ) -> Result<VerifyReport, StoreError> {
+        self.verify_visiting(expected, &mut |_| {}).await
+    }
+
+    /// [`Store::verify_expecting`], showing `visit` every entry whose link verified, in
+    /// order: what a check beyond the chain (the signatures) needs.
+    pub async fn verify_visiting(
+        &self,
+        expected: Option<&JournalHead>,
+        visit: &mut (dyn FnMut(ChainEntry<'_>) + Send),
+    ) -> Result<VerifyReport, StoreError> {
         let mut walk = Walk {
             intact: 0,
             prev_hash: GENESIS.to_owned(),
             expected: expected.cloned(),
         };
-        let broken = match self.walk(&mut walk).await {
+        let broken = match self.walk(&mut walk, visit).await {
             Ok(broken) => broken,
             Err(error) => match structural(&error) {
                 Some(what) => Some(walk.broken_after(format!(
@@ -60,7 +70,11 @@ impl Store {
     }
 
     /// The chain, then the rows outside it, then the head, then the expected head.
-    async fn walk(&self, walk: &mut Walk) -> Result<Option<BrokenLink>, sqlx::Error> {
+    async fn walk(
+        &self,
+        walk: &mut Walk,
+        visit: &mut (dyn FnMut(ChainEntry<'_>) + Send),
+    ) -> Result<Option<BrokenLink>, sqlx::Error> {
         let mut limit = PAGE;
         loop {
             let rows = match self.page(walk.intact, limit).await {
@@ -85,9 +99,19 @@ impl Store {
                 break;
             }
             for raw in rows {
-                if let Some(broken) = walk.entry(raw) {
-                    return Ok(Some(broken));
-                }
+                let row = match walk.entry(raw) {
+                    Ok(row) => row,
+                    Err(broken) => return Ok(Some(broken)),
+                };
+                visit(ChainEntry {
+                    seq: walk.intact,
+                    time: &row.time,
+                    actor: &row.actor,
+                    kind: &row.kind,
+                    hash: &row.hash,
+                    vouched_by: row.vouched_by.as_deref(),
+                    signature: row.signature.as_deref(),
+                });
             }
         }
         let (rows, with_seq): (i64, i64) =
@@ -140,27 +164,27 @@ impl Walk {
         Walk::broken(self.intact + 1, why)
     }
 
-    /// Check the next row of the chain; move on when it holds.
-    fn entry(&mut self, raw: RawEntry) -> Option<BrokenLink> {
+    /// Check the next row of the chain; move on when it holds, returning it.
+    fn entry(&mut self, raw: RawEntry) -> Result<Checked, BrokenLink> {
         let intact = self.intact;
         let row = match raw.check() {
             Ok(row) => row,
             Err((None, why)) => {
-                return Some(self.broken_after(format!("the row after entry {intact}: {why}")));
+                return Err(self.broken_after(format!("the row after entry {intact}: {why}")));
             }
             Err((Some(seq), why)) => {
-                return Some(self.position(seq).unwrap_or_else(|| self.broken_after(why)));
+                return Err(self.position(seq).unwrap_or_else(|| self.broken_after(why)));
             }
         };
         if let Some(broken) = self.position(row.seq) {
-            return Some(broken);
+            return Err(broken);
         }
         if let Some(why) = self.link(&row) {
-            return Some(self.broken_after(why));
+            return Err(self.broken_after(why));
         }
         self.intact += 1;
-        self.prev_hash = row.hash;
-        None
+        self.prev_hash.clone_from(&row.hash);
+        Ok(row)
     }
 
     /// Whether a row with this seq stands where the next entry must.

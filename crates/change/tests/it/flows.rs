@@ -603,3 +603,51 @@ fn roles_say_who_may_approve_each_type_and_who_may_close() {
     );
     d.ok_to("erin", Command::Close, State::Closed);
 }
+
+#[test]
+fn roles_by_component_narrow_who_approves_what_touches_it() {
+    let cfg = config(
+        "identity:\n  roles:\n    approve: { normal: [carol, dina], \"component:orders-api\": [dina] }\n",
+    );
+    // orders-api: the type's list and the component's must both name the approver
+    let mut d = Driver::new(
+        &cfg,
+        6,
+        new_change("api-1", &["orders-api"], ChangeType::Normal),
+    );
+    d.ok(REQUESTER, Command::Submit);
+    let before = d.record.clone();
+    let err = d
+        .run("carol", approve())
+        .expect_err("carol: not for orders-api");
+    assert_eq!(
+        err.to_string(),
+        "carol may not approve CHG-6: identity.roles.approve allows dina"
+    );
+    assert_eq!(d.record, before, "nothing recorded");
+    d.ok_to("dina", approve(), State::Scheduled);
+
+    // a change that does not touch orders-api: the type's list alone
+    let mut e = Driver::new(
+        &cfg,
+        7,
+        new_change("web-1", &["checkout"], ChangeType::Normal),
+    );
+    e.ok(REQUESTER, Command::Submit);
+    e.ok_to("carol", approve(), State::Scheduled);
+
+    // a component the config does not have is a located config error
+    let yaml = "inventory:\n  hosts:\n    web-1: { address: 10.0.1.11 }\nidentity:\n  roles:\n    approve: { \"component:nope\": [dina] }\n";
+    let e = fearless_config::load_str(std::path::Path::new("/tmp/fearless.yaml"), yaml.to_owned())
+        .expect_err("unknown component");
+    let text = e
+        .problems
+        .iter()
+        .map(fearless_config::Problem::plain)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("`identity.roles.approve` is keyed by change type, `component:NAME` or `tier:NAME` of the config, found `component:nope`"),
+        "{text}"
+    );
+}

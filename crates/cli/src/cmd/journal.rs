@@ -9,14 +9,18 @@ use super::{
 use crate::args::{Format, Global, JournalAction, JournalArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
-use fearless_store::{JournalFilter, JournalHead, Store, VerifyReport};
+use fearless_store::{JournalFilter, JournalHead, Store};
 use std::io::Write as _;
 use time::OffsetDateTime;
 
 /// What to do, with its arguments checked before the store is opened.
 enum Action {
     List(JournalFilter),
-    Verify(Option<JournalHead>),
+    Verify {
+        expected: Option<JournalHead>,
+        allowed_signers: Option<std::path::PathBuf>,
+        strict: bool,
+    },
     Export,
 }
 
@@ -29,17 +33,45 @@ pub(crate) async fn run(g: &Global, a: JournalArgs) -> Result<Outcome, Failure> 
                 subject: a.subject,
             })
         }
-        Some(JournalAction::Verify { expect_head }) => {
+        Some(JournalAction::Verify {
+            expect_head,
+            allowed_signers,
+            strict,
+        }) => {
             only_human_or_json(g, "journal verify")?;
-            Action::Verify(expect_head.as_deref().map(expected_head).transpose()?)
+            Action::Verify {
+                expected: expect_head.as_deref().map(expected_head).transpose()?,
+                allowed_signers,
+                strict,
+            }
         }
         Some(JournalAction::Export) => Action::Export,
     };
     let config = load_config(g)?;
+    // The allowed signers are read before the store is opened: a bad file is bad input.
+    let allowed = match &action {
+        Action::Verify {
+            allowed_signers, ..
+        } => match allowed_signers
+            .as_deref()
+            .or(config.identity.allowed_signers.as_deref())
+        {
+            Some(path) => Some(fearless_sign::AllowedSigners::read(path).map_err(|e| {
+                Failure::bad_input(
+                    format!("allowed signers: {e}"),
+                    Some("OpenSSH's format, one key a line: `alice ssh-ed25519 AAAA… [comment]`"),
+                )
+            })?),
+            None => None,
+        },
+        _ => None,
+    };
     let store = open_store_to_read(g, &config).await?;
     let result = match action {
         Action::List(filter) => list(g, &store, &filter).await,
-        Action::Verify(expected) => verify(g, &store, expected.as_ref()).await,
+        Action::Verify {
+            expected, strict, ..
+        } => verify(g, &store, expected.as_ref(), allowed.as_ref(), strict).await,
         Action::Export => export(&store).await,
     };
     store.close().await;
@@ -83,7 +115,10 @@ async fn list(g: &Global, store: &Store, filter: &JournalFilter) -> Result<Outco
                 e.seq.to_string(),
                 e.time.clone(),
                 render::text(&e.actor),
-                render::text(e.vouched_by.as_deref().unwrap_or("-")),
+                render::text(&match (e.vouched_by.as_deref(), &e.signature) {
+                    (by, Some(_)) => format!("{}, signed", by.unwrap_or("-")),
+                    (by, None) => by.unwrap_or("-").to_owned(),
+                }),
                 render::text(&e.kind),
                 render::text(&e.subject),
             ]);
@@ -101,35 +136,41 @@ async fn verify(
     g: &Global,
     store: &Store,
     expected: Option<&JournalHead>,
+    allowed: Option<&fearless_sign::AllowedSigners>,
+    strict: bool,
 ) -> Result<Outcome, Failure> {
-    let report = store
-        .verify_expecting(expected)
+    let check = fearless_engine::journal::verify(store, expected, allowed, strict)
         .await
         .map_err(store_failure)?;
+    let report = &check.chain;
     if g.format == Format::Json {
         print_json(&serde_json::json!({
             "schema": "fearless.journal-verify/v1",
-            "intact": report.is_ok(),
+            "intact": check.is_ok(),
+            "chain_intact": report.is_ok(),
             "entries": report.entries,
             "head": report.head,
             "expected_head": report.expected,
             "broken": report.broken,
+            "signatures": check.signatures,
+            "strict": strict,
         }))?;
     } else {
-        print(&human(&report))?;
+        print(&human(&check))?;
     }
-    Ok(if report.is_ok() {
+    Ok(if check.is_ok() {
         Outcome::Success
     } else {
         Outcome::Failed
     })
 }
 
-/// The report for people: the verdict, the head to keep (`SEQ:HASH`, as `--expect-head`
-/// takes it), and what was compared.
-fn human(report: &VerifyReport) -> String {
+/// The report for people: the verdict on the chain, the head to keep (`SEQ:HASH`, as
+/// `--expect-head` takes it), what was compared, and the signatures.
+fn human(check: &fearless_engine::journal::JournalCheck) -> String {
+    let report = &check.chain;
     let head = &report.head;
-    match &report.broken {
+    let mut out = match &report.broken {
         None => {
             let mut out = format!(
                 "journal intact: {} entries, every link verified\nhead: {head}\n",
@@ -148,9 +189,54 @@ fn human(report: &VerifyReport) -> String {
         }
         Some(b) => format!(
             "journal BROKEN at seq {}: {}\n{} entries before it verified (last verified: {head})\n",
-            b.seq, b.why, report.entries
+            b.seq,
+            render::text(&b.why),
+            report.entries
         ),
+    };
+    let s = &check.signatures;
+    let against = match &s.allowed_signers {
+        Some(path) => format!("against {}", render::text(path)),
+        None => "only that each signs its entry: no allowed signers (identity.allowed_signers or --allowed-signers) say whose keys they are".to_owned(),
+    };
+    out.push_str(&format!(
+        "signatures: {} signed entr{}, {} verified {against}\n",
+        s.signed,
+        if s.signed == 1 { "y" } else { "ies" },
+        s.verified + s.not_checked,
+    ));
+    if s.unsigned_state_changes > 0 {
+        let shown: Vec<String> = s.unsigned.iter().map(u64::to_string).collect();
+        out.push_str(&format!(
+            "unsigned state changes: {} (seq {}{}){}\n",
+            s.unsigned_state_changes,
+            shown.join(", "),
+            if s.unsigned_state_changes > s.unsigned.len() as u64 {
+                ", …"
+            } else {
+                ""
+            },
+            if check.strict {
+                ""
+            } else {
+                "; --strict fails on them"
+            }
+        ));
     }
+    for p in &s.problems {
+        out.push_str(&format!(
+            "signature BAD at seq {}: {}\n",
+            p.seq,
+            render::text(&p.why)
+        ));
+    }
+    if check.strict && s.not_checked > 0 {
+        out.push_str(&format!(
+            "{} signature(s) not checked against allowed signers (--strict)\n",
+            s.not_checked
+        ));
+    }
+    out
 }
 
 async fn export(store: &Store) -> Result<Outcome, Failure> {

@@ -79,6 +79,19 @@ pub(crate) async fn identify(
     config: &fearless_config::Config,
     store: &Store,
 ) -> Result<Actor, Failure> {
+    identify_signing(g, config, store)
+        .await
+        .map(|(actor, _)| actor)
+}
+
+/// [`identify`], and the signer of the actor's state changes when a signing key is set
+/// (`$FEARLESS_SIGNING_KEY`, else `identity.signing_key`): the key's name in
+/// `identity.allowed_signers` is who acts, and vouched for by the key.
+pub(crate) async fn identify_signing(
+    g: &Global,
+    config: &fearless_config::Config,
+    store: &Store,
+) -> Result<(Actor, Option<fearless_sign::KeygenSigner>), Failure> {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let claim = g
         .as_user
@@ -91,27 +104,34 @@ pub(crate) async fn identify(
                 from: "$FEARLESS_USER",
             })
         });
-    let authenticated = match store.database_role().await {
-        Ok(Some(role)) => Ok(Authenticated {
-            name: role,
-            by: Vouch::DatabaseRole,
+    let signing = signing_identity(config, claim.as_ref())?;
+    let authenticated = match &signing {
+        Some((name, _)) => Ok(Authenticated {
+            name: name.clone(),
+            by: Vouch::SshKey,
         }),
-        Ok(None) => fearless_io::account::current()
-            .map(|a| Authenticated {
-                name: a.name,
-                by: Vouch::OsAccount,
-            })
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(format!(
-            "the store could not say which role it runs as: {e}"
-        )),
+        None => match store.database_role().await {
+            Ok(Some(role)) => Ok(Authenticated {
+                name: role,
+                by: Vouch::DatabaseRole,
+            }),
+            Ok(None) => fearless_io::account::current()
+                .map(|a| Authenticated {
+                    name: a.name,
+                    by: Vouch::OsAccount,
+                })
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(format!(
+                "the store could not say which role it runs as: {e}"
+            )),
+        },
     };
-    fearless_engine::identity::resolve(config.identity.mode, claim, authenticated).map_err(|e| {
-        match e {
+    let actor = fearless_engine::identity::resolve(config.identity.mode, claim, authenticated)
+        .map_err(|e| match e {
             IdentityError::NotYou { .. } => Failure::Gate {
                 message: e.to_string(),
                 hint: Some(
-                    "act as yourself: connect to the store as your own role, or run fearless as your own account"
+                    "act as yourself: sign with your own key, connect to the store as your own role, or run fearless as your own account"
                         .into(),
                 ),
             },
@@ -123,8 +143,92 @@ pub(crate) async fn identify(
                 e.to_string(),
                 Some("run fearless as an account the user database knows, or connect to a PostgreSQL store as your own role"),
             ),
+        })?;
+    // A name taken at its word (trust) is not the key's: its entries are not signed.
+    let signer = signing
+        .filter(|_| actor.by == Vouch::SshKey)
+        .map(|(_, signer)| signer);
+    Ok((actor, signer))
+}
+
+/// The signing key's holder: `$FEARLESS_SIGNING_KEY` or `identity.signing_key` (`~/` the
+/// OS account's home, else relative to the config), named by `identity.allowed_signers`
+/// now. `None` when no key is set.
+fn signing_identity(
+    config: &fearless_config::Config,
+    claim: Option<&Claim>,
+) -> Result<Option<(String, fearless_sign::KeygenSigner)>, Failure> {
+    let (written, from) = match std::env::var("FEARLESS_SIGNING_KEY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(v) => (v, "$FEARLESS_SIGNING_KEY"),
+        None => match &config.identity.signing_key {
+            Some(v) => (v.clone(), "identity.signing_key"),
+            None => return Ok(None),
+        },
+    };
+    let path = match written.strip_prefix("~/") {
+        Some(rest) => fearless_io::account::current()
+            .map_err(|e| {
+                Failure::bad_input(
+                    format!("{from} {written}: `~` is the home of the OS account, and {e}"),
+                    None,
+                )
+            })?
+            .home
+            .join(rest),
+        None => config
+            .path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(&written),
+    };
+    let Some(allowed_path) = &config.identity.allowed_signers else {
+        return Err(Failure::bad_input(
+            format!(
+                "{from} is set, but identity.allowed_signers is not: nothing says whose key it is"
+            ),
+            Some(
+                "add `allowed_signers: FILE` under `identity:` (OpenSSH's format: `alice ssh-ed25519 AAAA…`)",
+            ),
+        ));
+    };
+    let signer = fearless_sign::KeygenSigner::new(&path)
+        .map_err(|e| Failure::bad_input(format!("{from}: {e}"), None))?;
+    let allowed = fearless_sign::AllowedSigners::read(allowed_path)
+        .map_err(|e| Failure::bad_input(format!("identity.allowed_signers: {e}"), None))?;
+    let names = allowed.names_of(signer.public_key(), jiff::Timestamp::now());
+    let name = match (names.as_slice(), claim) {
+        ([], _) => {
+            return Err(Failure::Gate {
+                message: format!(
+                    "the signing key {} ({}) is not in {} for namespace fearless now, under a plain name",
+                    signer.fingerprint(),
+                    path.display(),
+                    allowed.path()
+                ),
+                hint: Some(
+                    "ask whoever keeps allowed_signers to add your public key with your name"
+                        .into(),
+                ),
+            });
         }
-    })
+        ([one], _) => one.clone(),
+        (many, Some(c)) if many.contains(&c.name) => c.name.clone(),
+        (many, _) => {
+            return Err(Failure::bad_input(
+                format!(
+                    "the signing key {} is listed for {} in {}: say which with --as",
+                    signer.fingerprint(),
+                    many.join(", "),
+                    allowed.path()
+                ),
+                None,
+            ));
+        }
+    };
+    Ok(Some((name, signer)))
 }
 
 /// Under `identity.mode: trust`, say on stderr that a claimed name acts unauthenticated.
@@ -275,10 +379,19 @@ impl Session {
     }
 
     /// The session of an open store: its sinks, and who acts (asked of the store or the OS).
-    async fn assemble(g: &Global, config: fearless_config::Config, store: Store) -> Self {
+    async fn assemble(g: &Global, config: fearless_config::Config, mut store: Store) -> Self {
         let events = events::events_for(&config);
+        let actor = match identify_signing(g, &config, &store).await {
+            Ok((actor, signer)) => {
+                if let Some(signer) = signer {
+                    store.set_signer(std::sync::Arc::new(signer));
+                }
+                Ok(actor)
+            }
+            Err(e) => Err(e),
+        };
         Self {
-            actor: identify(g, &config, &store).await,
+            actor,
             config,
             store,
             events,

@@ -314,7 +314,9 @@ fn roles_refuse_approvals_and_rollouts_to_names_they_do_not_list() {
     .expect("config");
     let err = run(2, as_("alice", &["change", "list"]));
     assert!(
-        err.contains("`identity.roles.approve` is keyed by change type, found `weekly`"),
+        err.contains(
+            "`identity.roles.approve` is keyed by change type, `component:NAME` or `tier:NAME` of the config, found `weekly`"
+        ),
         "{err}"
     );
 }

@@ -24,6 +24,7 @@ mod meta;
 mod os;
 mod packages;
 mod scan;
+mod signing;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -214,7 +214,7 @@ impl Raw {
     /// Let the journal take NULLs and repeated seqs (what a hand-made copy of it could hold).
     pub(crate) async fn loosen_journal(&mut self) {
         self.tamper(
-            "CREATE TABLE loose (seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by); \
+            "CREATE TABLE loose (seq, time, actor, kind, subject, payload, prev_hash, hash, vouched_by, signature); \
              INSERT INTO loose SELECT * FROM journal; DROP TABLE journal; \
              ALTER TABLE loose RENAME TO journal;",
             "ALTER TABLE journal DROP CONSTRAINT journal_pkey, ALTER COLUMN seq DROP NOT NULL, \
@@ -311,6 +311,7 @@ pub(crate) fn event(actor: &str, kind: &str, payload: serde_json::Value) -> NewE
         subject: "host:web-1".to_owned(),
         payload,
         vouched_by: None,
+        sign: false,
     }
 }
 
