@@ -8,13 +8,16 @@
 #    checked against an allowed-signers file) against the same journal size unsigned
 #    (chain only). Target: M = 100,000 in < 10 s.
 #
-# Usage: bench/sign.sh [N] [M]       (default 30 and 100000). Release build; no services.
+# Usage: bench/sign.sh [N] [M]       (default 30 and 100000). Release build (PROFILE=dev for
+# a debug one); no services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-30}"
 M="${2:-100000}"
-cargo build --release -q -p fearless-cli -p fearless-engine --example signed_journal
-BIN="${CARGO_TARGET_DIR:-target}/release"
+PROFILE="${PROFILE:-release}"
+cargo build --profile "$PROFILE" -q -p fearless-cli --bin fearless
+cargo build --profile "$PROFILE" -q -p fearless-engine --example signed_journal
+BIN="${CARGO_TARGET_DIR:-target}/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 work=$(mktemp -d)
 agent_pid=""
 cleanup() { [[ -n "$agent_pid" ]] && kill "$agent_pid" 2>/dev/null; rm -rf "$work"; }

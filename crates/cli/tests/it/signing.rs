@@ -409,6 +409,31 @@ fn signed_state_changes_verify_and_tampering_names_the_seq() {
         serde_json::json!([unsigned])
     );
 
+    // an operator's $FEARLESS_SIGNING_KEY does not sign where the config names no signers
+    // (a lab, a demo): the OS account acts, unsigned
+    let plain = env.dir.path().join("plain.yaml");
+    std::fs::write(
+        &plain,
+        "inventory:\n  hosts:\n    web-1: { address: 10.9.0.1 }\n",
+    )
+    .expect("config");
+    let plain_store = format!("sqlite:{}", env.dir.path().join("plain.db").display());
+    let plain_arg = plain.display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args(["-c", &plain_arg, "--store", &plain_store])
+        .args([
+            "change", "new", "--title", "t", "--hosts", "web-1", "--format", "json",
+        ])
+        .env("FEARLESS_SIGNING_KEY", &alice_pub)
+        .env("SSH_AUTH_SOCK", &env.agent.sock)
+        .env_remove("FEARLESS_USER")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run fearless");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_ne!(doc["requester"], "alice", "{doc:#}");
+
     // a malformed allowed-signers file is bad input naming its line
     std::fs::write(&rotated, "alice\n").expect("bad");
     let text = env.exits(
