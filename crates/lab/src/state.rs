@@ -51,6 +51,9 @@ pub(crate) struct HostState {
     /// before hosts could reboot ran sshd there and recorded it as `sshd`.
     #[serde(alias = "sshd")]
     pub(crate) init: Option<ProcRef>,
+    /// A rehearsal host (not part of the fleet): the release it runs (`trixie`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rehearsal: Option<String>,
 }
 
 impl State {
@@ -97,10 +100,17 @@ impl State {
         sys::write_atomic(&path, text.as_bytes(), 0o644)
     }
 
-    /// The number of Debian hosts and whether there is an RPM host.
+    /// The number of Debian hosts and whether there is an RPM host (rehearsal hosts are not
+    /// part of the fleet).
     pub(crate) fn shape(&self) -> (usize, bool) {
-        let rpm = self.hosts.iter().any(|h| h.packaging == Packaging::Rpm);
-        (self.hosts.len() - usize::from(rpm), rpm)
+        let fleet: Vec<&HostState> = self.fleet().collect();
+        let rpm = fleet.iter().any(|h| h.packaging == Packaging::Rpm);
+        (fleet.len() - usize::from(rpm), rpm)
+    }
+
+    /// The fleet's hosts: every host but a rehearsal host.
+    pub(crate) fn fleet(&self) -> impl Iterator<Item = &HostState> {
+        self.hosts.iter().filter(|h| h.rehearsal.is_none())
     }
 
     pub(crate) fn host_mut(&mut self, name: &str) -> Option<&mut HostState> {
