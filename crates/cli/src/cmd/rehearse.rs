@@ -228,7 +228,7 @@ fn human(r: &Report) -> String {
             .unwrap_or_default()
     };
     out.push_str(&format!(
-        "rehearsal of {}{} on {}{} — {}, in {:.1} s\n",
+        "rehearsal of {}{} on {}{}: {}, {:.1} s\n",
         render::text(&r.role.host),
         os(&r.role.os),
         render::text(&r.target.host),
@@ -243,7 +243,7 @@ fn human(r: &Report) -> String {
         .count();
     let kept = r.packages.len() - requested;
     out.push_str(&format!(
-        "role: {} — {requested} package(s) asked for by name, {kept} dependenc(ies) kept at their version; components {}; {} declared file(s)\n",
+        "role: {} — {requested} package(s) asked for by name, {kept} dependency(-ies) kept at their version; components {}; {} declared file(s)\n",
         r.role.snapshot,
         r.role.components.join(", "),
         r.files.len()

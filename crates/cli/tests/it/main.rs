@@ -19,10 +19,12 @@ mod lab_os;
 mod lab_packages;
 mod lab_patch;
 mod lab_rca;
+mod lab_rehearse;
 mod map;
 mod meta;
 mod os;
 mod packages;
+mod rehearse;
 mod scan;
 
 use std::path::Path;

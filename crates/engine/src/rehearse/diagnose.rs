@@ -140,12 +140,15 @@ fn tail(text: &str, n: usize) -> Vec<String> {
     parts[parts.len().saturating_sub(n)..].to_vec()
 }
 
-/// Give every finding that has none its id, `F` and its place.
+/// Give every finding that has none its id, `F` and its place; evidence said twice (a
+/// service's log after two starts) is kept once.
 fn number(out: &mut [Finding]) {
     for (i, f) in out.iter_mut().enumerate() {
         if f.id.is_empty() {
             f.id = format!("F{}", i + 1);
         }
+        let mut seen = BTreeSet::new();
+        f.evidence.retain(|e| seen.insert(e.clone()));
     }
 }
 

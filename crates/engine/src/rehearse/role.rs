@@ -292,6 +292,10 @@ pub fn plan(
             .iter()
             .find(|v| same_version(role_kind, new.kind, &p.version, v));
         let action = if let Some(have) = installed.get(p.name.as_str()) {
+            if rp.why == Why::Dependency {
+                // the new OS's own, as every package its base brings
+                continue;
+            }
             // The new OS has it: its version is the new OS's, unless it is the very same.
             Action::NewOs {
                 version: have.version.clone(),
@@ -485,6 +489,8 @@ mod tests {
                 version: "1:10.0p1-7".into()
             })
         );
+        // a dependency the new OS has is its own: not part of the plan
+        assert_eq!(action("python3"), None);
         assert_eq!(
             action("acme-docs"),
             Some(Action::Missing {
