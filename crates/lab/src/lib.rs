@@ -214,13 +214,17 @@ pub struct LabStatus {
 }
 
 impl LabStatus {
-    /// Every host's init runs, its sshd answers, and every service runs.
+    /// Every fleet host's init runs, its sshd answers, and every service runs (a kept
+    /// rehearsal host is not part of the fleet: it may well be broken, that is its point).
     pub fn healthy(&self) -> bool {
+        let mut fleet = self
+            .hosts
+            .iter()
+            .filter(|h| h.rehearsal.is_none())
+            .peekable();
         self.present
-            && !self.hosts.is_empty()
-            && self
-                .hosts
-                .iter()
+            && fleet.peek().is_some()
+            && fleet
                 .all(|h| h.init_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
     }
 }

@@ -138,3 +138,40 @@ impl HostPaths {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(name: &str, packaging: Packaging, rehearsal: Option<&str>) -> HostState {
+        HostState {
+            name: name.into(),
+            address: Ipv4Addr::LOCALHOST,
+            packaging,
+            role: Role::Shop,
+            overlay: true,
+            unshare: None,
+            init: None,
+            rehearsal: rehearsal.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rehearsal_host_is_not_part_of_the_fleets_shape_and_reads_back() {
+        let mut state = State::new(PathBuf::from("/r"), None, 22, Topology::Flat);
+        state.hosts = vec![
+            host("web-1", Packaging::Deb, None),
+            host("rpm-1", Packaging::Rpm, None),
+            host("rehearse-1", Packaging::Rpm, Some("rpm")),
+        ];
+        assert_eq!(state.shape(), (1, true));
+        assert_eq!(state.fleet().count(), 2);
+        let text = serde_json::to_string(&state).expect("json");
+        let back: State = serde_json::from_str(&text).expect("reads");
+        assert_eq!(back.hosts[2].rehearsal.as_deref(), Some("rpm"));
+        // a state written before rehearsal hosts existed reads as a fleet
+        let old = text.replace(",\"rehearsal\":\"rpm\"", "");
+        let back: State = serde_json::from_str(&old).expect("reads");
+        assert_eq!(back.shape(), (2, true));
+    }
+}

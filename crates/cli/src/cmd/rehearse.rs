@@ -220,6 +220,11 @@ fn finding_lines(f: &Finding, out: &mut String) {
     }
 }
 
+/// `1 package`, `3 packages`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn human(r: &Report) -> String {
     let mut out = String::new();
     let os = |o: &Option<String>| {
@@ -228,12 +233,16 @@ fn human(r: &Report) -> String {
             .unwrap_or_default()
     };
     out.push_str(&format!(
-        "rehearsal of {}{} on {}{}: {}, {:.1} s\n",
+        "rehearsal of {}{} on {}{}, {}: {:.1} s\n",
         render::text(&r.role.host),
         os(&r.role.os),
         render::text(&r.target.host),
         os(&r.target.os),
-        render::text(&r.target.what),
+        if r.target.provisioned {
+            "brought up for it"
+        } else {
+            "an inventory host"
+        },
         r.timings.total_ms as f64 / 1000.0
     ));
     let requested = r
@@ -243,10 +252,17 @@ fn human(r: &Report) -> String {
         .count();
     let kept = r.packages.len() - requested;
     out.push_str(&format!(
-        "role: {} — {requested} package(s) asked for by name, {kept} dependency(-ies) kept at their version; components {}; {} declared file(s)\n",
+        "role: {} — {} asked for by name, {} at {}; components {}; {}\n",
         r.role.snapshot,
+        count(requested, "package", "packages"),
+        count(kept, "dependency", "dependencies"),
+        if kept == 1 {
+            "its version"
+        } else {
+            "their versions"
+        },
         r.role.components.join(", "),
-        r.files.len()
+        count(r.files.len(), "declared file", "declared files")
     ));
     for x in &r.role.excluded {
         out.push_str(&format!(

@@ -229,6 +229,14 @@ fn lab_rehearse_names_the_hard_coded_interpreter_on_trixie_and_leaves_nothing_be
         "{attached}"
     );
 
+    let shown = super::ok_as(&c, "alice", &["change", "show", &chg]);
+    assert!(
+        shown.contains(
+            "rehearsals\n  web-1 on Debian 13 (trixie), a new lab host: broken: hard-coded interpreter /usr/bin/python3.11 (acme-web)"
+        ),
+        "{shown}"
+    );
+
     // Without checkout (and acme-web, which is checkout's only): the role works there.
     let works = json_exits_as(
         &c,

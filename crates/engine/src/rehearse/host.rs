@@ -363,12 +363,12 @@ pub(crate) fn read_files_answer(text: &str) -> Result<BTreeMap<String, Read>, St
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let Some(rest) = line.strip_prefix("@@file\t") else {
-            return Err(format!("unexpected line {:.60}", line));
+            return Err(format!("unexpected line {line:.60}"));
         };
         let f: Vec<&str> = rest.split('\t').collect();
         let (path, state) = match f[..] {
             [path, state, ..] => (path.to_owned(), state),
-            _ => return Err(format!("unexpected line {:.60}", line)),
+            _ => return Err(format!("unexpected line {line:.60}")),
         };
         let read = match (state, &f[2..]) {
             ("ok", [size, owner_line]) => {
@@ -395,7 +395,7 @@ pub(crate) fn read_files_answer(text: &str) -> Result<BTreeMap<String, Read>, St
             ("too-large", [size, ..]) => Read::Not(format!(
                 "it is {size} bytes; files over {MAX_FILE} bytes are not carried over"
             )),
-            _ => return Err(format!("unexpected line {:.60}", line)),
+            _ => return Err(format!("unexpected line {line:.60}")),
         };
         out.insert(path, read);
     }

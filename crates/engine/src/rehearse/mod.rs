@@ -339,6 +339,7 @@ impl Engine<'_> {
                                     f.subject,
                                     f.package
                                         .as_deref()
+                                        .filter(|p| *p != f.subject)
                                         .map(|p| format!(" ({p})"))
                                         .unwrap_or_default()
                                 )
@@ -687,9 +688,12 @@ impl Engine<'_> {
         // Packages.
         let install_started = Instant::now();
         self.say(format!(
-            "{name}: {} ({manager}); {} package(s) of {}'s role",
+            "{name}: {} ({manager}); {} package(s) of {}'s role asked for by name",
             os.as_deref().unwrap_or("an unknown OS"),
-            role_packages.len(),
+            role_packages
+                .iter()
+                .filter(|p| p.why == Why::Requested)
+                .count(),
             scope.role.name
         ));
         b.refresh(&t)
@@ -872,7 +876,11 @@ impl Engine<'_> {
             ..new_host.clone()
         };
         config.inventory.hosts = [(stand_in.name.clone(), stand_in)].into_iter().collect();
-        let set = CheckSet::for_components(&config, &scope.selected, &[scope.role.name.clone()])?;
+        let set = CheckSet::for_components(
+            &config,
+            &scope.selected,
+            std::slice::from_ref(&scope.role.name),
+        )?;
         self.say(format!(
             "{name}: running {} check(s) of {}",
             set.items().len(),

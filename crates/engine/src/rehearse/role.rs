@@ -210,12 +210,12 @@ fn same_version(role_kind: Kind, new_kind: Kind, role: &str, offered: &str) -> b
         return true;
     }
     // Across families only the upstream version can be the same (`1.0` and `1.0-1`).
-    role_kind != new_kind && upstream(role_kind, role) == upstream(new_kind, offered)
+    role_kind != new_kind && upstream(role) == upstream(offered)
 }
 
 /// The upstream part of a version: no epoch, no Debian revision or rpm release (both
 /// families put them the same way).
-fn upstream(_kind: Kind, v: &str) -> &str {
+fn upstream(v: &str) -> &str {
     let v = v.split_once(':').map_or(v, |(_, rest)| rest);
     v.rsplit_once('-').map_or(v, |(up, _)| up)
 }
