@@ -24,12 +24,23 @@ pub(crate) const MAX_FILE: u64 = 1024 * 1024;
 /// multiple of 4 so that every chunk decodes on its own.
 const CHUNK: usize = 64 * 1024;
 
-/// Every process: `COMM\tEXE\tCWD\tARGV` (argv joined by `\x1f`).
-const PROCESSES: &str = r#"for p in /proc/[0-9]*; do
+/// The processes named one of the arguments (by `comm`, or the last part of argv[0] or of
+/// argv[1], the script an interpreter runs): `COMM\tEXE\tCWD\tARGV` (argv joined by
+/// `\x1f`).
+const PROCESSES: &str = r#"us=$(printf '\037')
+for p in /proc/[0-9]*; do
 	c=$(cat "$p/comm" 2>/dev/null) || continue
+	a=$(head -c 4096 "$p/cmdline" 2>/dev/null | tr '\000\t\n' '\037  ')
+	a0=${a%%"$us"*}
+	r=${a#*"$us"}
+	a1=${r%%"$us"*}
+	hit=
+	for n in "$@"; do
+		if [ "$c" = "$n" ] || [ "${a0##*/}" = "$n" ] || [ "${a1##*/}" = "$n" ]; then hit=1; fi
+	done
+	[ -n "$hit" ] || continue
 	e=$(readlink "$p/exe" 2>/dev/null)
 	w=$(readlink "$p/cwd" 2>/dev/null)
-	a=$(head -c 4096 "$p/cmdline" 2>/dev/null | tr '\000\t\n' '\037  ')
 	printf '%s\t%s\t%s\t%s\n' "$c" "$e" "$w" "$a"
 done
 exit 0
@@ -250,10 +261,17 @@ impl Process {
     }
 }
 
-/// Every process of the host.
-pub(crate) async fn processes(t: &Transport, host: &str) -> Result<Vec<Process>, PkgError> {
+/// The processes of the host named one of `names` (a `process:` check would take them).
+pub(crate) async fn processes(
+    t: &Transport,
+    host: &str,
+    names: &[String],
+) -> Result<Vec<Process>, PkgError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(read_processes(
-        &run(t, host, "the process list", PROCESSES, &[]).await?,
+        &run(t, host, "the process list", PROCESSES, names).await?,
     ))
 }
 

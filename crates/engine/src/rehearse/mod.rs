@@ -527,11 +527,21 @@ impl Engine<'_> {
             .await
             .map_err(|e| env(name, "reading the role", e))?;
         let fail = |e: PkgError| env(name, "reading the role", e);
+        let process_names: Vec<String> = on_role
+            .iter()
+            .flat_map(|(_, n)| n.processes.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let (set, relations, os, processes, services, files) = futures::try_join!(
             async { ops::package_set(&b, t).await.map_err(fail) },
             async { b.relations(t).await.map_err(fail) },
             async { Ok(crate::os::read_host(t).await.ok().map(|a| a.os.display())) },
-            async { host::processes(t.transport, name).await.map_err(fail) },
+            async {
+                host::processes(t.transport, name, &process_names)
+                    .await
+                    .map_err(fail)
+            },
             async { host::services(t.transport, name).await.map_err(fail) },
             async {
                 host::read_files(t.transport, name, declared)
