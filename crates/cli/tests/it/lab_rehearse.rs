@@ -3,8 +3,8 @@
 //! checks it breaks (exit 1), journaled on web-1 and on the change it is attached to; the
 //! role without checkout works there (exit 0), and with `--keep` the host stays to explore
 //! (its OS is Debian 13 for `fearless os` too); the whole role works on the fleet's own
-//! release (a control, exit 0). Every rehearsal host is gone after: no process, no mount,
-//! its address free. Needs root (CI runs as root); builds the trixie root once (~70 s).
+//! release (a control, exit 0), and onto an inventory host that has it already. Every
+//! rehearsal host is gone after: no process, no mount, its address free. Needs root (CI runs as root); builds the trixie root once (~70 s).
 
 use std::path::Path;
 
@@ -297,6 +297,36 @@ fn lab_rehearse_names_the_hard_coded_interpreter_on_trixie_and_leaves_nothing_be
     assert_eq!(control["verdict"], "works", "{control:#}");
     assert!(findings(&control, "hard-coded-interpreter").is_empty());
     assert_gone(&d, port);
+
+    // Onto an inventory host (web-2, which has the role already): used as it is, left up.
+    let onto = json_exits_as(
+        &c,
+        "alice",
+        0,
+        &["rehearse", "--role", "web-1", "--onto", "web-2"],
+    );
+    assert_eq!(onto["verdict"], "works", "{onto:#}");
+    assert_eq!(
+        (
+            &onto["target"]["provisioned"],
+            &onto["target"]["kept"],
+            &onto["target"]["what"]
+        ),
+        (&false.into(), &true.into(), &"an inventory host".into())
+    );
+    assert!(
+        onto["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .all(|p| p["action"] == "new-os"),
+        "{}",
+        onto["packages"]
+    );
+    assert_eq!(
+        super::lab_ssh(&d, "web-2", "cat /etc/acme/checkout.conf"),
+        "currency=EUR\n"
+    );
 
     // The human report says the same in words.
     let out = super::fearless(&[
