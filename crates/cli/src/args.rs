@@ -146,6 +146,10 @@ pub(crate) enum Command {
     /// How two sets of hosts differ: releases, packages, versions, listening ports,
     /// components (exit 1 when anything outside `parity.ignore` differs)
     Parity(ParityArgs),
+    /// DR rehearsal: rebuild a host's role (its packages, components and declared files) on
+    /// a brand-new OS, start it, run its test plan, and say what broke and why (exit 1 when
+    /// something did, 3 when the rehearsal could not run)
+    Rehearse(RehearseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +202,41 @@ pub(crate) struct ParityArgs {
     /// Side B: a host selector (`env=staging`)
     #[arg(value_name = "B")]
     pub(crate) b: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("onto_or_release").required(true).args(["onto", "release"])))]
+pub(crate) struct RehearseArgs {
+    /// The inventory host whose role is rebuilt
+    #[arg(long, value_name = "HOST")]
+    pub(crate) role: String,
+    /// Rebuild it on this inventory host (a fresh one with the new OS); it is left as it is
+    #[arg(long, value_name = "TARGET", conflicts_with = "release")]
+    pub(crate) onto: Option<String>,
+    /// On a lab: bring up a fresh host of this release next to the fleet, and remove it after
+    /// (trixie: Debian 13; bookworm: the fleet's own, a control; rpm: the dnf host)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) release: Option<String>,
+    /// Only these of its components (and the packages that are theirs); all by default
+    #[arg(long, value_name = "C", num_args = 1.., value_delimiter = ',')]
+    pub(crate) components: Vec<String>,
+    /// Leave the rehearsal host up to explore (`fearless lab ssh rehearse-1`)
+    #[arg(long)]
+    pub(crate) keep: bool,
+    /// Attach the rehearsal to this change, for its review (CHG-N)
+    #[arg(long, value_name = "ID")]
+    pub(crate) change: Option<String>,
+    /// The lab --release brings the host up in [default: the configuration's directory]
+    #[arg(long, value_name = "DIR", requires = "release")]
+    pub(crate) lab: Option<PathBuf>,
+    /// Where the lab's roots are cached
+    #[arg(
+        long,
+        env = "FEARLESS_LAB_CACHE",
+        default_value = "/var/cache/fearless/lab",
+        value_name = "DIR"
+    )]
+    pub(crate) cache: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -988,6 +1027,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "parity",
         "fearless parity env=prod env=staging\n  fearless parity web-1 web-2 --format json",
+    ),
+    (
+        "rehearse",
+        "fearless rehearse --role web-1 --release trixie           # on a lab: a fresh Debian 13 host\n  fearless rehearse --role web-1 --release trixie --components orders-api --keep\n  fearless rehearse --role web-1 --onto web-new --change CHG-4 --format json",
     ),
 ];
 

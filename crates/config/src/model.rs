@@ -333,6 +333,9 @@ pub struct Component {
     pub external: bool,
     /// Where it accepts connections, besides what its checks show (`listens:`).
     pub listens: Vec<Endpoint>,
+    /// Configuration on its hosts that no package owns (`files:`, absolute paths): what a
+    /// rebuild of its hosts must carry over besides the packages (`fearless rehearse`).
+    pub files: Vec<String>,
     /// Its checks, in file order.
     pub checks: Vec<CheckSpec>,
 }

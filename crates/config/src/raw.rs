@@ -103,6 +103,8 @@ pub(crate) struct RawComponent {
     #[serde(default)]
     pub(crate) listens: Vec<Value>,
     #[serde(default)]
+    pub(crate) files: Vec<Value>,
+    #[serde(default)]
     pub(crate) checks: Vec<RawCheck>,
 }
 

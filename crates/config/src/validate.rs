@@ -845,6 +845,7 @@ impl<'a> Validator<'a> {
                     self.endpoint(&p!["components", &name, "listens", i], v, external)
                 })
                 .collect();
+            let files = self.files(&name, &rc.files, external);
             let mut checks = Vec::new();
             let mut seen: HashMap<String, usize> = HashMap::new();
             for (i, check) in rc.checks.into_iter().enumerate() {
@@ -866,6 +867,7 @@ impl<'a> Validator<'a> {
                     depends_on: rc.depends_on,
                     external,
                     listens,
+                    files,
                     checks,
                 },
             );
@@ -893,6 +895,57 @@ impl<'a> Validator<'a> {
             );
             None
         }
+    }
+
+    /// A component's `files:`: absolute, normalised paths of files (no `.`/`..` segments,
+    /// no trailing `/`, no control characters), each once; an external component has no
+    /// hosts to hold them.
+    fn files(&mut self, component: &str, values: &[Value], external: bool) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (i, value) in values.iter().enumerate() {
+            let path = p!["components", component, "files", i];
+            let Value::Text(text) = value else {
+                self.error(
+                    &path,
+                    "config::files",
+                    format!(
+                        "`files` entries are absolute paths, found {}",
+                        value.found()
+                    ),
+                    Some("e.g. `files: [/etc/acme/site.conf]`".into()),
+                );
+                continue;
+            };
+            if external {
+                self.error(
+                    &path,
+                    "config::files",
+                    format!("external component `{component}` has no hosts to hold `{text}`"),
+                    Some("declare files on a component that has `runs_on`".into()),
+                );
+                continue;
+            }
+            if let Some(why) = file_path_problem(text) {
+                self.error(
+                    &path,
+                    "config::files",
+                    format!("`files` entry {} {why}", crate::identity::found_text(text)),
+                    Some("write the absolute path of a file, e.g. `/etc/acme/site.conf`".into()),
+                );
+                continue;
+            }
+            if let Some(first) = out.iter().position(|f| f == text) {
+                self.error(
+                    &path,
+                    "config::files",
+                    format!("`{text}` is declared twice in `{component}` (also at files[{first}])"),
+                    None,
+                );
+                continue;
+            }
+            out.push(text.clone());
+        }
+        out
     }
 
     /// One `listens` entry: a port, or `ADDRESS:PORT`; an external component needs the address.
@@ -2360,6 +2413,30 @@ fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host
         },
         labels,
     })
+}
+
+/// Why `text` is not the absolute, normalised path of a file, if it is not.
+fn file_path_problem(text: &str) -> Option<&'static str> {
+    if !text.starts_with('/') {
+        return Some("is not an absolute path");
+    }
+    if text.len() > 4096 {
+        return Some("is longer than 4096 bytes");
+    }
+    if text.chars().any(char::is_control) {
+        return Some("contains a control character");
+    }
+    if text == "/" || text.ends_with('/') {
+        return Some("names a directory, not a file");
+    }
+    if text
+        .split('/')
+        .skip(1)
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Some("is not normalised (empty, `.` or `..` segments)");
+    }
+    None
 }
 
 /// Whether `n` is a package name a `package` check accepts: letters, digits and `+ - . _ :`.

@@ -1,8 +1,8 @@
 //! The engine every front end drives: patch rollouts (gate, preflight, frozen manifest,
 //! canary waves, per-host steps, bake, rollback, bisect on the canary, resume, pause,
 //! abort), package bisects, change transitions, incidents, the evidence a post-incident
-//! report is built from, each host's OS and its support (`os`), and the parity of two sets
-//! of hosts (`parity`).
+//! report is built from, each host's OS and its support (`os`), the parity of two sets
+//! of hosts (`parity`), and DR rehearsals of a host's role on a new OS (`rehearse`).
 //!
 //! An [`Engine`] holds its I/O as handles — the configuration, the [`Store`], the
 //! [`Events`] sinks, the actor, a [`Progress`] sink and a [`Clock`] — so the CLI, a
@@ -32,6 +32,7 @@ pub mod packages;
 pub mod parity;
 pub mod progress;
 pub mod record;
+pub mod rehearse;
 pub mod rollout;
 
 pub use checks::CheckSet;

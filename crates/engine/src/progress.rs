@@ -117,6 +117,11 @@ pub enum Event {
         /// What happened to it: queued in the outbox, or lost.
         outcome: fearless_events::Outcome,
     },
+    /// A rehearsal moved on (`fearless rehearse`).
+    Rehearsing {
+        /// What it does now, in words.
+        step: String,
+    },
 }
 
 /// Something about one host.

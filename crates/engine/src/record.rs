@@ -796,6 +796,71 @@ pub struct PackagesDetail {
     pub forced: bool,
 }
 
+// ---------------------------------------------------------------------------------------
+// Rehearsals
+
+/// `rehearse.started` (subject `host:<role host>`): a rehearsal of the host's role starts,
+/// before anything is brought up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RehearsalStarted {
+    /// Record version.
+    pub v: u32,
+    /// Where the role is rebuilt (`Debian 13 (trixie), a new lab host`; `web-9, an
+    /// inventory host`).
+    pub onto: String,
+    /// The components rehearsed.
+    pub components: Vec<String>,
+    /// The change it is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+}
+
+impl Payload for RehearsalStarted {
+    const KIND: &'static str = "rehearse.started";
+}
+
+/// `rehearse.finished` (subject `host:<role host>`): how a rehearsal ended — its whole
+/// report, or why it could not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RehearsalFinished {
+    /// Record version.
+    pub v: u32,
+    /// The change it is attached to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+    /// What it found, when it ran to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::rehearse::Report>,
+    /// Why it could not run to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Payload for RehearsalFinished {
+    const KIND: &'static str = "rehearse.finished";
+}
+
+/// `change.rehearsal-attached` (subject the change): a rehearsal run for the change, for
+/// its review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RehearsalAttached {
+    /// The role host.
+    pub role: String,
+    /// Where it was rebuilt.
+    pub onto: String,
+    /// Whether the role works there.
+    pub verdict: crate::rehearse::Verdict,
+    /// The errors found, one line each (`hard-coded interpreter /usr/bin/python3.11
+    /// (acme-web)`).
+    pub errors: Vec<String>,
+    /// The `rehearse.finished` entry with the whole report.
+    pub entry: u64,
+}
+
+impl Payload for RehearsalAttached {
+    const KIND: &'static str = "change.rehearsal-attached";
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

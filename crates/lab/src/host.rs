@@ -131,6 +131,7 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
             overlay: false,
             unshare: None,
             init: None,
+            rehearsal: None,
         });
     }
     for d in [&paths.upper, &paths.work, &paths.merged] {

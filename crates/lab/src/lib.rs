@@ -17,6 +17,10 @@
 //! rpm only. Its services run as on the Debian hosts, so it carries `role: web` (and
 //! `pkg: rpm`) and every acme check applies to it.
 //!
+//! `rehearsal_up` starts one more host next to a running lab, `rehearse-1` on
+//! `127.0.0.9`, on a release of its own (Debian 13 `trixie` from a cached root of its own,
+//! or the dnf host's root), for `fearless rehearse`; `rehearsal_down` removes it.
+//!
 //! The lab never prints: progress goes through a callback, problems come back as
 //! [`LabError`] (with [`LabError::hint`]). Everything but `status`, `ssh_argv` and `publish`
 //! needs root.
@@ -27,6 +31,7 @@ mod error;
 mod host;
 mod payments;
 mod progress;
+mod rehearsal;
 mod remote;
 mod render;
 mod repo;
@@ -49,6 +54,10 @@ pub use catalog::{INITIAL, PACKAGES, PackageVersion, Scenario, UnknownScenario};
 pub use down::down;
 pub use error::{LabError, Result};
 pub use progress::{Progress, Step};
+pub use rehearsal::{
+    REHEARSAL_ADDRESS, REHEARSAL_HOST, RehearsalHost, Release, UnknownRelease, rehearsal_down,
+    rehearsal_up,
+};
 pub use status::status;
 pub use topology::{
     API_PORT, BROKER, LEDGER_PORT, PAYMENTS, Role, Topology, UnknownTopology, WEB_PORT,
@@ -205,13 +214,17 @@ pub struct LabStatus {
 }
 
 impl LabStatus {
-    /// Every host's init runs, its sshd answers, and every service runs.
+    /// Every fleet host's init runs, its sshd answers, and every service runs (a kept
+    /// rehearsal host is not part of the fleet: it may well be broken, that is its point).
     pub fn healthy(&self) -> bool {
+        let mut fleet = self
+            .hosts
+            .iter()
+            .filter(|h| h.rehearsal.is_none())
+            .peekable();
         self.present
-            && !self.hosts.is_empty()
-            && self
-                .hosts
-                .iter()
+            && fleet.peek().is_some()
+            && fleet
                 .all(|h| h.init_alive && h.ssh_reachable && h.services.iter().all(|s| s.running))
     }
 }
@@ -236,6 +249,9 @@ pub struct HostStatus {
     pub ssh_reachable: bool,
     /// The acme services.
     pub services: Vec<ServiceStatus>,
+    /// A rehearsal host (`fearless rehearse --keep`), not part of the fleet: its release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<String>,
 }
 
 /// The state of one acme service inside a host.

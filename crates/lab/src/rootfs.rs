@@ -1,6 +1,7 @@
-//! The cached Debian root file system every lab host overlays: built once with
-//! `debootstrap` into a temporary directory and renamed into place, so a crash never leaves
-//! a half-built cache behind.
+//! The cached Debian root file systems lab hosts overlay: built once with `debootstrap`
+//! into a temporary directory and renamed into place, so a crash never leaves a half-built
+//! cache behind. The fleet runs on [`BOOKWORM`]; a rehearsal host may run on [`TRIXIE`],
+//! a brand-new release next to it, cached under its own name.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -9,40 +10,76 @@ use std::process::{Command, Stdio};
 use crate::error::{LabError, Result};
 use crate::sys;
 
-/// The cache entry name; bump the suffix when the recipe below changes.
+/// The cache entry name of the fleet's root; bump the suffix when the recipe changes.
 pub(crate) const ROOT_NAME: &str = "debian-bookworm-minbase-v1";
-const SUITE: &str = "bookworm";
 const MIRROR: &str = "http://deb.debian.org/debian";
 const INCLUDE: &str = "openssh-server,python3,python3-apt";
 
-/// The path of the cached root in `cache_dir` (whether or not it exists).
-pub(crate) fn root_path(cache_dir: &Path) -> PathBuf {
-    cache_dir.join(ROOT_NAME)
+/// A Debian release the lab can build a root of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Suite {
+    /// The cache entry name; bump its suffix when the recipe changes.
+    pub(crate) cache_name: &'static str,
+    /// The debootstrap suite.
+    pub(crate) suite: &'static str,
 }
 
-/// Whether the cached root is complete.
+/// Debian 12, the lab fleet's release.
+pub(crate) const BOOKWORM: Suite = Suite {
+    cache_name: ROOT_NAME,
+    suite: "bookworm",
+};
+
+/// Debian 13, the brand-new release a rehearsal can bring up (python3 is 3.13 there:
+/// `/usr/bin/python3.11` does not exist).
+pub(crate) const TRIXIE: Suite = Suite {
+    cache_name: "debian-trixie-minbase-v1",
+    suite: "trixie",
+};
+
+/// The path of the cached root of `suite` in `cache_dir`.
+pub(crate) fn suite_path(cache_dir: &Path, suite: Suite) -> PathBuf {
+    cache_dir.join(suite.cache_name)
+}
+
+/// Whether the cached fleet root is complete.
 pub(crate) fn is_cached(cache_dir: &Path) -> bool {
-    root_path(cache_dir).join("usr/sbin/sshd").exists()
+    suite_cached(cache_dir, BOOKWORM)
 }
 
-/// Returns the cached root, building it first if needed (this takes a minute or two).
+/// Whether the cached root of `suite` is complete.
+pub(crate) fn suite_cached(cache_dir: &Path, suite: Suite) -> bool {
+    suite_path(cache_dir, suite).join("usr/sbin/sshd").exists()
+}
+
+/// Returns the cached fleet root, building it first if needed (this takes a minute or two).
 pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
-    let root = root_path(cache_dir);
-    if is_cached(cache_dir) {
+    ensure_suite(cache_dir, BOOKWORM)
+}
+
+/// Returns the cached root of `suite`, building it first if needed.
+pub(crate) fn ensure_suite(cache_dir: &Path, suite: Suite) -> Result<PathBuf> {
+    let root = suite_path(cache_dir, suite);
+    if suite_cached(cache_dir, suite) {
         return Ok(root);
     }
+    let name = suite.cache_name;
     sys::require_tool(sys::DEBOOTSTRAP)?;
     sys::create_dir_all(cache_dir)?;
-    remove_stale_builds(cache_dir, ROOT_NAME)?;
-    let tmp = cache_dir.join(format!(".building-{ROOT_NAME}-{}", std::process::id()));
-    let log_path = cache_dir.join(format!(".building-{ROOT_NAME}-{}.log", std::process::id()));
+    remove_stale_builds(cache_dir, name)?;
+    let tmp = cache_dir.join(format!(".building-{name}-{}", std::process::id()));
+    let log_path = cache_dir.join(format!(".building-{name}-{}.log", std::process::id()));
     let log = File::create(&log_path)
         .map_err(|e| LabError::io(format!("create {}", log_path.display()), e))?;
     let log_err = log
         .try_clone()
         .map_err(|e| LabError::io(format!("open {}", log_path.display()), e))?;
     let status = Command::new("debootstrap")
-        .args(["--variant=minbase", &format!("--include={INCLUDE}"), SUITE])
+        .args([
+            "--variant=minbase",
+            &format!("--include={INCLUDE}"),
+            suite.suite,
+        ])
         .arg(&tmp)
         .arg(MIRROR)
         .stdin(Stdio::null())
@@ -54,7 +91,7 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
         let stderr = sys::tail_file(&log_path, 20);
         cleanup_build(&tmp)?;
         return Err(LabError::Command {
-            action: format!("build the Debian {SUITE} root in {}", tmp.display()),
+            action: format!("build the Debian {} root in {}", suite.suite, tmp.display()),
             program: "debootstrap".into(),
             status: sys::describe_status(status),
             stderr,
@@ -74,7 +111,7 @@ pub(crate) fn ensure(cache_dir: &Path) -> Result<PathBuf> {
     match fs::rename(&tmp, &root) {
         Ok(()) => {}
         // Someone else finished first: theirs is as good as ours.
-        Err(_) if is_cached(cache_dir) => cleanup_build(&tmp)?,
+        Err(_) if suite_cached(cache_dir, suite) => cleanup_build(&tmp)?,
         Err(e) => {
             return Err(LabError::io(
                 format!("move {} to {}", tmp.display(), root.display()),

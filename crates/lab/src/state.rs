@@ -51,6 +51,9 @@ pub(crate) struct HostState {
     /// before hosts could reboot ran sshd there and recorded it as `sshd`.
     #[serde(alias = "sshd")]
     pub(crate) init: Option<ProcRef>,
+    /// A rehearsal host (not part of the fleet): the release it runs (`trixie`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rehearsal: Option<String>,
 }
 
 impl State {
@@ -97,10 +100,17 @@ impl State {
         sys::write_atomic(&path, text.as_bytes(), 0o644)
     }
 
-    /// The number of Debian hosts and whether there is an RPM host.
+    /// The number of Debian hosts and whether there is an RPM host (rehearsal hosts are not
+    /// part of the fleet).
     pub(crate) fn shape(&self) -> (usize, bool) {
-        let rpm = self.hosts.iter().any(|h| h.packaging == Packaging::Rpm);
-        (self.hosts.len() - usize::from(rpm), rpm)
+        let fleet: Vec<&HostState> = self.fleet().collect();
+        let rpm = fleet.iter().any(|h| h.packaging == Packaging::Rpm);
+        (fleet.len() - usize::from(rpm), rpm)
+    }
+
+    /// The fleet's hosts: every host but a rehearsal host.
+    pub(crate) fn fleet(&self) -> impl Iterator<Item = &HostState> {
+        self.hosts.iter().filter(|h| h.rehearsal.is_none())
     }
 
     pub(crate) fn host_mut(&mut self, name: &str) -> Option<&mut HostState> {
@@ -126,5 +136,42 @@ impl HostPaths {
             merged: base.join("merged"),
             sshd_log: base.join("sshd.log"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(name: &str, packaging: Packaging, rehearsal: Option<&str>) -> HostState {
+        HostState {
+            name: name.into(),
+            address: Ipv4Addr::LOCALHOST,
+            packaging,
+            role: Role::Shop,
+            overlay: true,
+            unshare: None,
+            init: None,
+            rehearsal: rehearsal.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rehearsal_host_is_not_part_of_the_fleets_shape_and_reads_back() {
+        let mut state = State::new(PathBuf::from("/r"), None, 22, Topology::Flat);
+        state.hosts = vec![
+            host("web-1", Packaging::Deb, None),
+            host("rpm-1", Packaging::Rpm, None),
+            host("rehearse-1", Packaging::Rpm, Some("rpm")),
+        ];
+        assert_eq!(state.shape(), (1, true));
+        assert_eq!(state.fleet().count(), 2);
+        let text = serde_json::to_string(&state).expect("json");
+        let back: State = serde_json::from_str(&text).expect("reads");
+        assert_eq!(back.hosts[2].rehearsal.as_deref(), Some("rpm"));
+        // a state written before rehearsal hosts existed reads as a fleet
+        let old = text.replace(",\"rehearsal\":\"rpm\"", "");
+        let back: State = serde_json::from_str(&old).expect("reads");
+        assert_eq!(back.shape(), (2, true));
     }
 }

@@ -92,5 +92,6 @@ fn host_status(h: &HostState, port: u16) -> HostStatus {
             Duration::from_secs(2),
         ),
         services,
+        rehearsal: h.rehearsal.clone(),
     }
 }

@@ -240,9 +240,9 @@ fn canonical(path: &Path) -> Result<PathBuf> {
 }
 
 /// Every recorded host has a live init and an sshd that answers.
-fn running(state: &State) -> bool {
-    !state.hosts.is_empty()
-        && state.hosts.iter().all(|h| {
+pub(crate) fn running(state: &State) -> bool {
+    state.fleet().next().is_some()
+        && state.fleet().all(|h| {
             h.init.is_some_and(|p| p.alive())
                 && remote::ssh_banner(
                     SocketAddr::from((h.address, state.port)),
@@ -261,8 +261,7 @@ fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
         rpm_root: state.rpm_root.clone(),
         port: state.port,
         hosts: state
-            .hosts
-            .iter()
+            .fleet()
             .map(|h| LabHost {
                 name: h.name.clone(),
                 address: h.address,
@@ -277,7 +276,7 @@ fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
 }
 
 /// The lab key pair; returns the public key line for `authorized_keys`.
-fn ensure_key(dir: &Path) -> Result<String> {
+pub(crate) fn ensure_key(dir: &Path) -> Result<String> {
     let key = dir.join("id_ed25519");
     let public = dir.join("id_ed25519.pub");
     if !key.exists() || !public.exists() {
@@ -324,7 +323,7 @@ fn build_repo(dir: &Path, shape: Topology, progress: &mut dyn FnMut(Progress)) -
 }
 
 /// Builds the initial versions as RPMs into `DIR/rpmrepo` and indexes it.
-fn build_rpm_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf> {
+pub(crate) fn build_rpm_repo(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PathBuf> {
     let repo_dir = dir.join("rpmrepo");
     let build = dir.join("build");
     sys::create_dir_all(&repo_dir)?;
@@ -405,20 +404,25 @@ fn write_config(dir: &Path, port: u16, plan: &[LabHost], shape: Topology) -> Res
             role: h.role,
         })
         .collect();
+    write_ssh_files(dir, port, &entries)?;
+    sys::write_atomic(
+        &dir.join("fearless.yaml"),
+        render::fearless_yaml(port, &entries, shape).as_bytes(),
+        0o644,
+    )
+}
+
+/// `known_hosts` (each host's keys, read from its overlay) and `ssh_config` for `entries`.
+pub(crate) fn write_ssh_files(dir: &Path, port: u16, entries: &[HostEntry]) -> Result<()> {
     let mut known = String::new();
-    for h in &entries {
+    for h in entries {
         let keys = host::public_host_keys(&HostPaths::new(dir, &h.name).merged)?;
         known.push_str(&render::known_hosts(port, h, &keys));
     }
     sys::write_atomic(&dir.join("known_hosts"), known.as_bytes(), 0o644)?;
     sys::write_atomic(
         &dir.join("ssh_config"),
-        render::ssh_config(dir, port, &entries).as_bytes(),
-        0o644,
-    )?;
-    sys::write_atomic(
-        &dir.join("fearless.yaml"),
-        render::fearless_yaml(port, &entries, shape).as_bytes(),
+        render::ssh_config(dir, port, entries).as_bytes(),
         0o644,
     )
 }

@@ -9,7 +9,7 @@ use crate::backend::{
 };
 use crate::error::{OutputError, PkgError};
 use crate::history::{self, Transaction};
-use crate::model::{Delta, Installed, Manager, Pending};
+use crate::model::{Delta, Installed, Manager, Pending, Relations};
 
 /// apt over dpkg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,16 @@ pub struct Apt;
 const INSTALLED: &str = r#"dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Version}\n' || exit
 echo @@manual
 apt-mark showmanual
+"#;
+
+/// Every package dpkg knows, with what a role needs of it (see [`parse_relations`]).
+const RELATIONS: &str = r#"dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Version}\t${Priority}\t${Essential}\t${Pre-Depends}, ${Depends}\t${Provides}\n'
+"#;
+
+/// `dpkg-query -S` of the paths given: exit 1 only says that one was not found.
+const OWNERS: &str = r#"dpkg-query -S -- "$@" 2>/dev/null
+rc=$?
+[ "$rc" -le 1 ] || exit "$rc"
 "#;
 
 const CACHED: &str = r#"d=$1
@@ -300,6 +310,36 @@ impl PackageManager for Apt {
         Ok(parse_depends(&out.stdout_str()))
     }
 
+    async fn relations(&self, t: &Target<'_>) -> Result<Vec<Relations>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "read package relations with dpkg-query",
+            RELATIONS,
+            &[],
+            t.limits.command,
+        )
+        .await?;
+        Ok(parse_relations(&out.stdout_str()))
+    }
+
+    async fn names(&self, t: &Target<'_>) -> Result<Vec<String>, PkgError> {
+        let argv = with_env(&["apt-cache", "pkgnames"]);
+        let out = backend::run_ok(t, "apt-cache pkgnames", &argv, t.limits.command).await?;
+        Ok(backend::parse_names(&out.stdout_str()))
+    }
+
+    async fn owners(
+        &self,
+        t: &Target<'_>,
+        paths: &[String],
+    ) -> Result<std::collections::BTreeMap<String, String>, PkgError> {
+        if paths.is_empty() {
+            return Ok(std::collections::BTreeMap::new());
+        }
+        let out = backend::run_script(t, "dpkg-query -S", OWNERS, paths, t.limits.command).await?;
+        Ok(parse_owners(&out.stdout_str(), paths))
+    }
+
     async fn history(
         &self,
         t: &Target<'_>,
@@ -404,6 +444,90 @@ pub(crate) fn parse_installed(text: &str) -> Result<Vec<Installed>, OutputError>
         });
     }
     Ok(out)
+}
+
+/// The names of a dpkg relation field (`a (>= 1) | b:any, c`): every alternative, without
+/// versions or architecture qualifiers.
+fn relation_names(field: &str) -> Vec<String> {
+    let mut names: Vec<String> = field
+        .split([',', '|'])
+        .filter_map(|alt| {
+            let name = alt.trim().split([' ', '(', '[']).next()?;
+            let name = name.split(':').next()?.trim();
+            (!name.is_empty()).then(|| name.to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// [`RELATIONS`]'s output: `STATUS\tNAME\tARCH\tVERSION\tPRIORITY\tESSENTIAL\tDEPENDS\t
+/// PROVIDES` lines; packages that are not on the system (`n`, `c`) are left out, a line
+/// that does not have the fields is skipped.
+pub(crate) fn parse_relations(text: &str) -> Vec<Relations> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [
+                status,
+                name,
+                arch,
+                version,
+                priority,
+                essential,
+                depends,
+                provides,
+            ] = fields[..]
+            else {
+                return None;
+            };
+            let current = status.as_bytes().get(1).copied().unwrap_or(b'n');
+            if matches!(current, b'n' | b'c') || name.is_empty() {
+                return None;
+            }
+            let error = status.as_bytes().get(2).copied().unwrap_or(b' ');
+            Some(Relations {
+                name: name.to_owned(),
+                arch: arch.to_owned(),
+                version: version.to_owned(),
+                configured: matches!(current, b'i' | b't') && error == b' ',
+                priority: (!priority.trim().is_empty()).then(|| priority.trim().to_owned()),
+                essential: essential.trim() == "yes",
+                depends: relation_names(depends),
+                provides: relation_names(provides)
+                    .into_iter()
+                    .filter(|p| p != name)
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// `dpkg-query -S` lines (`pkg[:arch][, pkg2]: /path`; diversion lines skipped): the first
+/// owner of each path asked about.
+pub(crate) fn parse_owners(
+    text: &str,
+    asked: &[String],
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with("diversion by ") {
+            continue;
+        }
+        let Some((packages, path)) = line.split_once(": /") else {
+            continue;
+        };
+        let path = format!("/{path}");
+        let Some(first) = packages.split(',').next() else {
+            continue;
+        };
+        let name = first.trim().split(':').next().unwrap_or_default();
+        if !name.is_empty() && asked.contains(&path) {
+            out.entry(path).or_insert_with(|| name.to_owned());
+        }
+    }
+    out
 }
 
 pub(crate) struct Simulated {
@@ -571,5 +695,48 @@ Conf acme-api (1.1 fearless-lab:lab [all])\n";
         assert_eq!(parse_offset("+0000").map(|o| o.seconds()), Some(0));
         assert_eq!(parse_offset("-0530").map(|o| o.seconds()), Some(-19800));
         assert_eq!(parse_offset("UTC"), None);
+    }
+
+    #[test]
+    fn relations_read_priorities_dependencies_and_half_configured_packages() {
+        let text = "ii \tlibc6\tamd64\t2.36-9\trequired\tno\t, libgcc-s1\t\n\
+                    iF \tacme-web\tall\t1.0\toptional\t\t, python3\t\n\
+                    ii \tpython3-apt\tamd64\t2.6.0\toptional\t\t, python3 (<< 3.12), python3:any, libapt-pkg6.0 (>= 2.6) | libapt-pkg\tpython3.11-apt\n\
+                    rc \told\tall\t1\toptional\t\t, \t\n\
+                    ii \tdash\tamd64\t0.5.12\trequired\tyes\tdebianutils (>= 5.6-0.1), \tsh\n\
+                    garbage\n";
+        let got = parse_relations(text);
+        assert_eq!(
+            got.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["libc6", "acme-web", "python3-apt", "dash"]
+        );
+        assert!(got[0].is_base() && got[0].configured);
+        assert!(!got[1].configured, "iF is half-configured");
+        assert!(!got[1].is_base());
+        assert_eq!(
+            got[2].depends,
+            ["libapt-pkg", "libapt-pkg6.0", "python3"],
+            "alternatives, versions and :any"
+        );
+        assert_eq!(got[2].provides, ["python3.11-apt"]);
+        assert!(got[3].essential && got[3].is_base());
+        assert_eq!(got[3].depends, ["debianutils"]);
+    }
+
+    #[test]
+    fn owners_take_the_first_package_and_skip_diversions() {
+        let asked = [
+            "/usr/sbin/acme-web".to_owned(),
+            "/usr/bin/python3.11".to_owned(),
+            "/etc/init.d/ssh".to_owned(),
+        ];
+        let text = "acme-web: /usr/sbin/acme-web\n\
+                    diversion by x from: /usr/bin/python3.11\n\
+                    python3.11-minimal:amd64, other: /usr/bin/python3.11\n\
+                    not-asked: /usr/bin/elsewhere\n";
+        let got = parse_owners(text, &asked);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got["/usr/sbin/acme-web"], "acme-web");
+        assert_eq!(got["/usr/bin/python3.11"], "python3.11-minimal");
     }
 }

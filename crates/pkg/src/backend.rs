@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::PkgError;
 use crate::history::Transaction;
-use crate::model::{Delta, Installed, Manager, Pending};
+use crate::model::{Delta, Installed, Manager, Pending, Relations};
 use crate::{apt, dnf};
 
 /// Where packages a change replaces are kept on the host, so it can go back even when the
@@ -216,6 +216,19 @@ pub trait PackageManager {
     async fn restarts(&self, t: &Target<'_>) -> Result<Restarts, PkgError> {
         restarts(t).await
     }
+
+    /// Every installed package's priority, dependencies, provides and configured state.
+    async fn relations(&self, t: &Target<'_>) -> Result<Vec<Relations>, PkgError>;
+
+    /// Every package name the host's repositories offer or its database holds, sorted.
+    async fn names(&self, t: &Target<'_>) -> Result<Vec<String>, PkgError>;
+
+    /// Which package owns each of `paths` (absolute); a path no package owns is absent.
+    async fn owners(
+        &self,
+        t: &Target<'_>,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, String>, PkgError>;
 }
 
 /// The backend of one host, chosen by [`detect`] or by configuration.
@@ -299,6 +312,38 @@ impl PackageManager for Backend {
     ) -> Result<BTreeMap<String, Vec<String>>, PkgError> {
         delegate!(self, b => b.depends(t, manifest).await)
     }
+    async fn relations(&self, t: &Target<'_>) -> Result<Vec<Relations>, PkgError> {
+        delegate!(self, b => b.relations(t).await)
+    }
+    async fn owners(
+        &self,
+        t: &Target<'_>,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, String>, PkgError> {
+        delegate!(self, b => b.owners(t, paths).await)
+    }
+    async fn names(&self, t: &Target<'_>) -> Result<Vec<String>, PkgError> {
+        delegate!(self, b => b.names(t).await)
+    }
+}
+
+/// One package name a line (`apt-cache pkgnames`, `rpm -qa`): sorted, once each; a line
+/// that is not a package name is skipped.
+pub(crate) fn parse_names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|n| {
+            !n.is_empty()
+                && n.len() <= 256
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
+        })
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 const DETECT: &str = r#"if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then

@@ -14,7 +14,7 @@ use crate::backend::{
 };
 use crate::error::{OutputError, PkgError};
 use crate::history::{self, Transaction};
-use crate::model::{Delta, Installed, Manager, Pending};
+use crate::model::{Delta, Installed, Manager, Pending, Relations};
 
 /// dnf over rpm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,22 @@ const EVR: &str = "%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}";
 const INSTALLED: &str = r#"rpm -qa --qf "%{NAME}\t%{ARCH}\t$1\n" || exit
 echo @@manual
 "$2" -q --disablerepo='*' repoquery --userinstalled --qf '%{name}\t%{arch}'
+"#;
+
+/// Every rpm with its requirements and provides (`$1`: the EVR format).
+const RELATIONS: &str = r#"rpm -qa --qf "%{NAME}\t%{ARCH}\t$1\t[%{REQUIRENAME},]\t[%{PROVIDENAME},]\n"
+"#;
+
+/// Every name the repositories offer (`$1`: dnf or yum), then every installed one.
+const NAMES: &str = r#""$1" -q repoquery --qf '%{name}' || exit
+rpm -qa --qf '%{NAME}\n'
+"#;
+
+/// `PATH\tOWNER` for each path an rpm owns.
+const OWNERS: &str = r#"for f in "$@"; do
+	o=$(rpm -qf --qf '%{NAME}\n' -- "$f" 2>/dev/null | head -n 1) && [ -n "$o" ] && printf '%s\t%s\n' "$f" "$o"
+done
+exit 0
 "#;
 
 const PENDING: &str = r#""$1" -q repoquery --upgrades --latest-limit 1 --qf '%{name}\t%{arch}\t%{evr}\t%{reponame}' || exit
@@ -302,6 +318,42 @@ impl PackageManager for Dnf {
         Ok(parse_requires(&out.stdout_str(), manifest))
     }
 
+    async fn relations(&self, t: &Target<'_>) -> Result<Vec<Relations>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "read package relations with rpm -qa",
+            RELATIONS,
+            &[EVR.to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        Ok(parse_relations(&out.stdout_str()))
+    }
+
+    async fn names(&self, t: &Target<'_>) -> Result<Vec<String>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list package names with dnf repoquery",
+            NAMES,
+            &[self.program().to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        Ok(backend::parse_names(&out.stdout_str()))
+    }
+
+    async fn owners(
+        &self,
+        t: &Target<'_>,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, String>, PkgError> {
+        if paths.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = backend::run_script(t, "rpm -qf", OWNERS, paths, t.limits.command).await?;
+        Ok(parse_owners(&out.stdout_str(), paths))
+    }
+
     async fn history(
         &self,
         t: &Target<'_>,
@@ -443,6 +495,62 @@ pub(crate) fn parse_installed(text: &str) -> Result<Vec<Installed>, OutputError>
         });
     }
     Ok(out)
+}
+
+/// Capability names that are package names: not files, libraries (`libc.so.6()(64bit)`),
+/// rpmlib features or boolean dependencies.
+fn capability_names(field: &str, own: &str) -> Vec<String> {
+    let mut names: Vec<String> = field
+        .split(',')
+        .map(str::trim)
+        .filter(|c| {
+            !c.is_empty()
+                && *c != own
+                && !c.starts_with('/')
+                && !c.contains(['(', ' ', ')'])
+                && !c.starts_with("rpmlib")
+        })
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// [`RELATIONS`]'s output: `NAME\tARCH\tEVR\tREQUIRES,…\tPROVIDES,…` lines (signing keys
+/// and lines without the fields are skipped). rpm has no priorities and no half-configured
+/// state.
+pub(crate) fn parse_relations(text: &str) -> Vec<Relations> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [name, arch, version, requires, provides] = fields[..] else {
+                return None;
+            };
+            if name == "gpg-pubkey" || name.is_empty() {
+                return None;
+            }
+            Some(Relations {
+                name: name.to_owned(),
+                arch: arch.to_owned(),
+                version: version.to_owned(),
+                configured: true,
+                priority: None,
+                essential: false,
+                depends: capability_names(requires, name),
+                provides: capability_names(provides, name),
+            })
+        })
+        .collect()
+}
+
+/// [`OWNERS`]'s `PATH\tOWNER` lines, for the paths asked about.
+pub(crate) fn parse_owners(text: &str, asked: &[String]) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(path, owner)| !owner.is_empty() && asked.iter().any(|a| a == path))
+        .map(|(path, owner)| (path.to_owned(), owner.to_owned()))
+        .collect()
 }
 
 /// [`PENDING`]'s output: `repoquery --upgrades` lines (`NAME\tARCH\tEVR\tREPO`), then
@@ -619,5 +727,28 @@ Upgrade  1 Package
         );
         assert_eq!(spec("x", "1:2-3", None), "x-1:2-3");
         assert_eq!(name_arch("acme:noarch"), "acme.noarch");
+    }
+
+    #[test]
+    fn relations_keep_package_names_among_capabilities() {
+        let text = "acme-api\tnoarch\t1.0-1\t/bin/sh,libacme,python3,rpmlib(CompressedFileNames),\tacme-api,\n\
+                    fearless-lab-system\tnoarch\t12-1\t\t/bin/sh,/usr/bin/python3,python3,\n\
+                    gpg-pubkey\t(none)\tabc-def\t\t\n\
+                    glibc\tx86_64\t2.34-1\tlibc.so.6()(64bit),basesystem,\tglibc,libc.so.6()(64bit),\n";
+        let got = parse_relations(text);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].depends, ["libacme", "python3"]);
+        assert!(got[0].provides.is_empty());
+        assert_eq!(got[1].provides, ["python3"]);
+        assert_eq!(got[2].depends, ["basesystem"]);
+        assert!(got.iter().all(|r| r.configured && !r.is_base()));
+    }
+
+    #[test]
+    fn owners_pair_paths_with_packages() {
+        let asked = ["/usr/sbin/acme-web".to_owned(), "/etc/x".to_owned()];
+        let got = parse_owners("/usr/sbin/acme-web\tacme-web\n/etc/y\tother\n", &asked);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got["/usr/sbin/acme-web"], "acme-web");
     }
 }

@@ -34,8 +34,16 @@ pub enum Parser {
     AptHistoryDump,
     /// dpkg.log, NUL, apt's history.log.
     DpkgLog,
+    /// `dpkg-query -W` of priorities, dependencies and provides.
+    AptRelations,
+    /// Paths asked about, NUL, `dpkg-query -S`.
+    AptOwners,
     /// `rpm -qa` and dnf's user-installed list.
     RpmQuery,
+    /// `rpm -qa` of requires and provides.
+    RpmRelations,
+    /// Paths asked about, NUL, `PATH\tOWNER` lines of `rpm -qf`.
+    RpmOwners,
     /// `rpm -qa` output, NUL, `dnf repoquery --upgrades` and `updateinfo`.
     DnfPending,
     /// `rpm -qa` output, NUL, the transaction table of `dnf --assumeno`.
@@ -54,6 +62,8 @@ pub enum Parser {
     Restarts,
     /// `df -Pk`.
     Df,
+    /// Package names, one a line (`apt-cache pkgnames`, `rpm -qa`).
+    Names,
     /// A `name=version` manifest.
     Manifest,
     /// Two Debian versions, compared.
@@ -64,16 +74,20 @@ pub enum Parser {
 
 impl Parser {
     /// Every parser.
-    pub const ALL: [Parser; 21] = [
+    pub const ALL: [Parser; 26] = [
         Parser::DpkgQuery,
         Parser::AptSimulate,
         Parser::AptMadison,
         Parser::AptDepends,
         Parser::AptLockHolder,
+        Parser::AptRelations,
+        Parser::AptOwners,
         Parser::CachedFiles,
         Parser::AptHistoryDump,
         Parser::DpkgLog,
         Parser::RpmQuery,
+        Parser::RpmRelations,
+        Parser::RpmOwners,
         Parser::DnfPending,
         Parser::DnfTable,
         Parser::DnfOffered,
@@ -83,25 +97,30 @@ impl Parser {
         Parser::DnfHistoryInfo,
         Parser::Restarts,
         Parser::Df,
+        Parser::Names,
         Parser::Manifest,
         Parser::DebVersions,
         Parser::RpmVersions,
     ];
 
     /// The output of `apt`/`dpkg` commands and of our scripts around them.
-    pub const APT: [Parser; 7] = [
+    pub const APT: [Parser; 9] = [
         Parser::DpkgQuery,
         Parser::AptSimulate,
         Parser::AptMadison,
         Parser::AptDepends,
         Parser::AptLockHolder,
+        Parser::AptRelations,
+        Parser::AptOwners,
         Parser::CachedFiles,
         Parser::AptHistoryDump,
     ];
 
     /// The output of `dnf`/`rpm` commands, and the host's restart needs.
-    pub const DNF: [Parser; 8] = [
+    pub const DNF: [Parser; 11] = [
         Parser::RpmQuery,
+        Parser::RpmRelations,
+        Parser::RpmOwners,
         Parser::DnfPending,
         Parser::DnfTable,
         Parser::DnfOffered,
@@ -109,6 +128,7 @@ impl Parser {
         Parser::DnfLockHolder,
         Parser::Restarts,
         Parser::Df,
+        Parser::Names,
     ];
 
     /// The package managers' own history logs.
@@ -145,6 +165,8 @@ pub fn run(parser: Parser, text: &str) -> Result<usize, String> {
         Parser::AptMadison => apt::parse_madison(text).len(),
         Parser::AptDepends => apt::parse_depends(text).len(),
         Parser::AptLockHolder => apt::lock_holder(text).map_or(0, |h| h.len()),
+        Parser::AptRelations => apt::parse_relations(text).len(),
+        Parser::AptOwners => apt::parse_owners(second, &asked(first)).len(),
         Parser::CachedFiles => backend::parse_cached(text).len(),
         Parser::AptHistoryDump => {
             let (offset, dpkg, apt) = apt::split_history_dump(text).map_err(text_error)?;
@@ -152,6 +174,8 @@ pub fn run(parser: Parser, text: &str) -> Result<usize, String> {
         }
         Parser::DpkgLog => history::parse_dpkg(first, second, Offset::UTC, all).len(),
         Parser::RpmQuery => dnf::parse_installed(text).map_err(text_error)?.len(),
+        Parser::RpmRelations => dnf::parse_relations(text).len(),
+        Parser::RpmOwners => dnf::parse_owners(second, &asked(first)).len(),
         Parser::DnfPending => {
             let installed = dnf::parse_installed(first).unwrap_or_default();
             dnf::parse_pending(second, &installed).len()
@@ -174,6 +198,7 @@ pub fn run(parser: Parser, text: &str) -> Result<usize, String> {
             needs.processes.len() + done.restarted.len() + done.unowned.len()
         }
         Parser::Df => backend::parse_df(text).map_or(0, |_| 1),
+        Parser::Names => backend::parse_names(text).len(),
         Parser::Manifest => crate::Manifest::parse("fuzz", text)
             .map_err(|e| e.to_string())?
             .pins
@@ -181,6 +206,11 @@ pub fn run(parser: Parser, text: &str) -> Result<usize, String> {
         Parser::DebVersions => compare(Kind::Deb, first, second)?,
         Parser::RpmVersions => compare(Kind::Rpm, first, second)?,
     })
+}
+
+/// The paths an owners query asked about: one a line.
+fn asked(text: &str) -> Vec<String> {
+    text.lines().map(str::to_owned).collect()
 }
 
 /// Parse both versions and compare them both ways; the orderings must agree.

@@ -86,6 +86,40 @@ impl Installed {
     }
 }
 
+/// What one installed package needs and offers, and whether it is fully installed: what
+/// a role is made of (`fearless rehearse` keeps the packages nothing else needs, and
+/// leaves the base system and dependencies to the new OS's package manager).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relations {
+    /// Package name.
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// Exact version, as [`Installed::version`].
+    pub version: String,
+    /// Unpacked and configured (dpkg `ii`); a package whose maintainer script failed is
+    /// installed but not configured (`iF`, `iU`). rpm has no such state: always true.
+    pub configured: bool,
+    /// The Debian priority (`required`, `important`, `standard`, `optional`); `None` on rpm.
+    pub priority: Option<String>,
+    /// dpkg's `Essential: yes`.
+    pub essential: bool,
+    /// The names it depends on (`Pre-Depends` and `Depends`, every alternative, without
+    /// versions or architecture qualifiers; rpm: the `Requires` that are names, not files,
+    /// libraries or rpmlib features).
+    pub depends: Vec<String>,
+    /// The names it provides besides its own.
+    pub provides: Vec<String>,
+}
+
+impl Relations {
+    /// Part of the base system (Debian `required`/`important` priority, or essential):
+    /// every install of the release has it, in that release's own version.
+    pub fn is_base(&self) -> bool {
+        self.essential || matches!(self.priority.as_deref(), Some("required" | "important"))
+    }
+}
+
 /// The exact package set of a host: sorted by name then architecture, so that two sets
 /// that are equal serialise to the same bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use fearless_change::{
     ChangeRecord, Command, Edit, NewChange, SCAN_FIRST_FINDINGS, ScanFindingRef, ScanRuleCount,
     ScanSeverity, ScanSummary,
 };
-use fearless_engine::record::{self, RcaAttached};
+use fearless_engine::record::{self, RcaAttached, RehearsalAttached};
 use fearless_io::Escaped;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -332,11 +332,33 @@ async fn show(g: &Global, session: &Session, id: &str) -> Result<Outcome, Failur
     if g.format == Format::Human {
         // Post-incident reports attached to this change (by `fearless rca`), for its review.
         let mut latest = std::collections::BTreeMap::new();
+        let mut rehearsals = String::new();
         for e in engine.journal_of(&record.id().to_string()).await? {
             if let Some(attached) = record::decode::<RcaAttached>(&e) {
                 let attached = attached?;
                 latest.insert(attached.incident, attached.attribution);
             }
+            // Rehearsals run for this change (`fearless rehearse --change`).
+            if let Some(r) = record::decode::<RehearsalAttached>(&e) {
+                let r = r?;
+                let verdict = match r.verdict {
+                    fearless_engine::rehearse::Verdict::Works => "works".to_owned(),
+                    fearless_engine::rehearse::Verdict::Broken => {
+                        format!("broken: {}", r.errors.join("; "))
+                    }
+                };
+                let _ = writeln!(
+                    rehearsals,
+                    "  {} on {}: {} (journal entry {})",
+                    text(&r.role),
+                    text(&r.onto),
+                    text(&verdict),
+                    r.entry
+                );
+            }
+        }
+        if !rehearsals.is_empty() {
+            print(&format!("rehearsals\n{rehearsals}"))?;
         }
         let mut text = String::new();
         for (inc, line) in &latest {

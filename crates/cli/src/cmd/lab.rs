@@ -21,7 +21,7 @@ pub(crate) async fn run(g: &Global, a: LabArgs) -> Result<Outcome, Failure> {
         .map_err(|e| Failure::Environment(anyhow::anyhow!("lab task failed: {e}")))?
 }
 
-fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
+pub(crate) fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
     move |p: fearless_lab::Progress| {
         if quiet {
             return;
@@ -168,8 +168,12 @@ fn run_blocking(
                         .map(|s| format!("{}:{}", s.name, if s.running { "up" } else { "down" }))
                         .collect::<Vec<_>>()
                         .join(" ");
+                    let name = match &h.rehearsal {
+                        Some(release) => format!("{} (rehearsal, {release})", h.name),
+                        None => h.name.clone(),
+                    };
                     t.add_row(vec![
-                        h.name.as_str().into(),
+                        name.into(),
                         h.address.to_string().into(),
                         render::colored(
                             if h.init_alive { "running" } else { "dead" },

@@ -20,6 +20,7 @@ mod parity;
 mod patch;
 mod progress;
 mod rca;
+mod rehearse;
 mod scan;
 
 use crate::args::{Cli, Command, Global};
@@ -54,6 +55,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Scan(a) => scan::run(&cli.global, a),
         Command::Os(a) => os::run(&cli.global, a).await,
         Command::Parity(a) => parity::run(&cli.global, a).await,
+        Command::Rehearse(a) => rehearse::run(&cli.global, a).await,
     }
 }
 

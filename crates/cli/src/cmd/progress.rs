@@ -94,6 +94,7 @@ pub(crate) fn line(event: &Event) -> String {
                 Escaped(&what)
             )
         }
+        Event::Rehearsing { step } => format!("rehearse: {}", Escaped(step)),
     }
 }
 

@@ -19,11 +19,13 @@ mod lab_os;
 mod lab_packages;
 mod lab_patch;
 mod lab_rca;
+mod lab_rehearse;
 mod lab_secrets;
 mod map;
 mod meta;
 mod os;
 mod packages;
+mod rehearse;
 mod scan;
 mod signing;
 

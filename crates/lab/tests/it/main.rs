@@ -7,4 +7,5 @@
 mod common;
 mod e2e;
 mod errors;
+mod rehearsal;
 mod rpm;
