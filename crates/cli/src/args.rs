@@ -146,6 +146,10 @@ pub(crate) enum Command {
     /// How two sets of hosts differ: releases, packages, versions, listening ports,
     /// components (exit 1 when anything outside `parity.ignore` differs)
     Parity(ParityArgs),
+    /// Which advisories of vulnerability feeds (OSV, Debian's tracker, ALAS), read offline,
+    /// apply to each host, the fixed versions and whether they are offered (exit 1 when one
+    /// applies)
+    Vulns(VulnsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +202,25 @@ pub(crate) struct ParityArgs {
     /// Side B: a host selector (`env=staging`)
     #[arg(value_name = "B")]
     pub(crate) b: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VulnsArgs {
+    /// A feed: an OSV record or directory of them, a zip as OSV publishes per ecosystem,
+    /// Debian's tracker JSON, an updateinfo.xml (ALAS); any of them .gz (repeatable)
+    #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+    pub(crate) feed: Vec<PathBuf>,
+    /// Only hosts matching this selector
+    #[arg(long, value_name = "SEL")]
+    pub(crate) hosts: Option<String>,
+    /// Refresh each host's repository metadata first (apt-get update, dnf makecache), so
+    /// "offered" is what the repositories hold now
+    #[arg(long)]
+    pub(crate) refresh: bool,
+    /// Also list no-dsa, postponed, ignored and end-of-life findings, and count them for
+    /// the exit code
+    #[arg(long)]
+    pub(crate) deferred: bool,
 }
 
 #[derive(Debug, Args)]
@@ -631,6 +654,14 @@ pub(crate) struct PatchArgs {
     /// Apply exactly this list (name=version lines) instead of the pending updates
     #[arg(long, short = 'm', value_name = "FILE")]
     pub(crate) manifest: Option<std::path::PathBuf>,
+    /// Close advisories of these vulnerability feeds (as `fearless vulns --feed`): the
+    /// manifest is exactly the fixed versions they need [default: every advisory that
+    /// applies and has a fix, unless --fixes names some]
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with_all = ["manifest", "security"])]
+    pub(crate) feed: Vec<std::path::PathBuf>,
+    /// Only these advisories of --feed, by id or alias (CVE-2099-0001,DSA-5678-1)
+    #[arg(long, value_name = "ID", value_delimiter = ',', requires = "feed")]
+    pub(crate) fixes: Vec<String>,
     /// Go ahead although the baseline has failures (then only regressions count)
     #[arg(long)]
     pub(crate) accept_baseline_failures: bool,
@@ -925,7 +956,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "patch",
-        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt",
+        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt\n  fearless patch --change CHG-3 --feed Debian.zip --fixes CVE-2099-0001",
     ),
     (
         "rollout",
@@ -979,6 +1010,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "parity",
         "fearless parity env=prod env=staging\n  fearless parity web-1 web-2 --format json",
+    ),
+    (
+        "vulns",
+        "fearless vulns --feed Debian.zip\n  fearless vulns --feed tracker.json --hosts role=web --deferred\n  fearless vulns --feed updateinfo.xml.gz --refresh --format json",
     ),
 ];
 

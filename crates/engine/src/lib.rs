@@ -1,8 +1,9 @@
 //! The engine every front end drives: patch rollouts (gate, preflight, frozen manifest,
 //! canary waves, per-host steps, bake, rollback, bisect on the canary, resume, pause,
 //! abort), package bisects, change transitions, incidents, the evidence a post-incident
-//! report is built from, each host's OS and its support (`os`), and the parity of two sets
-//! of hosts (`parity`).
+//! report is built from, each host's OS and its support (`os`), the parity of two sets
+//! of hosts (`parity`), and the advisories of vulnerability feeds that apply to each host
+//! (`vulns`, and `patch --fixes`).
 //!
 //! An [`Engine`] holds its I/O as handles — the configuration, the [`Store`], the
 //! [`Events`] sinks, the actor, a [`Progress`] sink and a [`Clock`] — so the CLI, a
@@ -32,6 +33,7 @@ pub mod parity;
 pub mod progress;
 pub mod record;
 pub mod rollout;
+pub mod vulns;
 
 pub use checks::CheckSet;
 pub use clock::{Clock, SystemClock};

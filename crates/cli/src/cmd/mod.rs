@@ -21,6 +21,7 @@ mod patch;
 mod progress;
 mod rca;
 mod scan;
+mod vulns;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -54,6 +55,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Scan(a) => scan::run(&cli.global, a),
         Command::Os(a) => os::run(&cli.global, a).await,
         Command::Parity(a) => parity::run(&cli.global, a).await,
+        Command::Vulns(a) => vulns::run(&cli.global, a).await,
     }
 }
 

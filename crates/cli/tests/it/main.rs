@@ -19,6 +19,7 @@ mod lab_os;
 mod lab_packages;
 mod lab_patch;
 mod lab_rca;
+mod lab_vulns;
 mod map;
 mod meta;
 mod os;
