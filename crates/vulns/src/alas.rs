@@ -101,7 +101,7 @@ pub(crate) fn parse(
                     .map_err(|m| located(p, format!("{id}: package {name}: {m}")))?;
                 if affected
                     .iter()
-                    .any(|a| a.package == name && a.scope == scope)
+                    .any(|a| &*a.package == name && a.scope == scope)
                 {
                     // The same package for another architecture.
                     continue;
@@ -110,7 +110,7 @@ pub(crate) fn parse(
                 affected.push(Affected {
                     scope: scope.clone(),
                     by: By::Binary,
-                    package: name.to_owned(),
+                    package: name.into(),
                     rule: Rule::FixedIn(fixed),
                     status: None,
                 });
@@ -120,10 +120,10 @@ pub(crate) fn parse(
             continue;
         }
         out.push(Advisory {
-            summary: child_text("title"),
-            severity: child_text("severity"),
-            id,
-            aliases,
+            summary: child_text("title").map(Into::into),
+            severity: child_text("severity").map(Into::into),
+            id: id.into(),
+            aliases: aliases.into(),
             source,
             affected,
         });

@@ -4,7 +4,8 @@
 //! order; [`Report::offer`] of what the host's repositories offer now.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use fearless_pkg::Built;
 use fearless_pkg::version::{Kind, Version};
@@ -16,7 +17,29 @@ use crate::model::{Advisory, Affected, Bound, By, Event, Feed, Rule, Scope, Stat
 #[derive(Debug)]
 pub struct Index<'f> {
     feed: &'f Feed,
-    map: HashMap<(Scope, By), HashMap<&'f str, Vec<(u32, u32)>>>,
+    /// Each advisory's feed path, shared by its findings.
+    paths: Vec<Arc<str>>,
+    /// Per release and name kind, per package: its entries.
+    map: HashMap<(Scope, By), HashMap<&'f str, Package<'f>>>,
+}
+
+/// The entries of one package of one release, and what they said of each version seen:
+/// hosts of a fleet share versions, so each is evaluated once.
+#[derive(Debug, Default)]
+struct Package<'f> {
+    /// (advisory, entry), one entry per advisory.
+    refs: Vec<(u32, u32)>,
+    /// Installed version → the entries that apply to it.
+    seen: Mutex<HashMap<Box<str>, Arc<[Hit<'f>]>>>,
+}
+
+/// An entry that applies to a version.
+#[derive(Debug, Clone, Copy)]
+struct Hit<'f> {
+    advisory: u32,
+    entry: u32,
+    status: Status,
+    fixed: Option<&'f Version>,
 }
 
 /// What a host is, for matching.
@@ -64,19 +87,19 @@ pub struct Binary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Advisory id.
-    pub advisory: String,
+    pub advisory: Arc<str>,
     /// Its other names (CVEs).
-    pub aliases: Vec<String>,
+    pub aliases: Arc<[String]>,
     /// One line about it.
-    pub summary: Option<String>,
+    pub summary: Option<Arc<str>>,
     /// The feed's rating.
-    pub severity: Option<String>,
+    pub severity: Option<Arc<str>>,
     /// The `--feed` path it came from.
-    pub feed: String,
+    pub feed: Arc<str>,
     /// Matched by source or binary name.
     pub by: By,
     /// The source (or binary) package.
-    pub package: String,
+    pub package: Arc<str>,
     /// Its installed version (the source version when matched by source).
     pub installed: String,
     /// The version that fixes it, when there is one.
@@ -106,6 +129,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Findings Debian rates `unimportant`: counted, not listed.
     pub unimportant: usize,
+    /// The feeds have entries for the host's release and package family: without them,
+    /// no finding means nothing, and the host is said as not covered.
+    pub covered: bool,
     /// Why nothing could be matched, or what was left out.
     pub notes: Vec<String>,
 }
@@ -149,7 +175,7 @@ impl Report {
                 b.offered = offered
                     .iter()
                     .filter(|o| o.name == b.name && same_arch(&o.arch, &b.arch))
-                    .filter(|o| f.by == By::Binary || o.source == f.package)
+                    .filter(|o| f.by == By::Binary || *o.source == *f.package)
                     .filter_map(|o| {
                         let closing = match f.by {
                             By::Source => &o.source_version,
@@ -183,20 +209,37 @@ fn same_arch(a: &str, b: &str) -> bool {
 impl<'f> Index<'f> {
     /// Index every entry of `feed`.
     pub fn new(feed: &'f Feed) -> Self {
-        let mut map: HashMap<(Scope, By), HashMap<&'f str, Vec<(u32, u32)>>> = HashMap::new();
+        let mut map: HashMap<(Scope, By), HashMap<&'f str, Package<'f>>> = HashMap::new();
         for (i, a) in feed.advisories.iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
             for (j, e) in a.affected.iter().enumerate() {
-                map.entry((e.scope.clone(), e.by))
+                let refs = &mut map
+                    .entry((e.scope.clone(), e.by))
                     .or_default()
-                    .entry(e.package.as_str())
+                    .entry(&*e.package)
                     .or_default()
-                    .push((
-                        u32::try_from(i).unwrap_or(u32::MAX),
-                        u32::try_from(j).unwrap_or(u32::MAX),
-                    ));
+                    .refs;
+                // An advisory that names a package twice for one release counts once.
+                if refs.last().is_none_or(|(last, _)| *last != i) {
+                    refs.push((i, u32::try_from(j).unwrap_or(u32::MAX)));
+                }
             }
         }
-        Self { feed, map }
+        // Each package's entries by advisory id: findings come out in that order.
+        for packages in map.values_mut() {
+            for p in packages.values_mut() {
+                p.refs.sort_by(|x, y| {
+                    let id = |r: &(u32, u32)| feed.advisories.get(r.0 as usize).map(|a| &*a.id);
+                    id(x).cmp(&id(y))
+                });
+            }
+        }
+        let paths = feed
+            .sources
+            .iter()
+            .map(|s| Arc::from(s.path.as_str()))
+            .collect();
+        Self { feed, paths, map }
     }
 
     /// The releases the feed has entries for.
@@ -218,6 +261,7 @@ impl<'f> Index<'f> {
             scope: host.scope.cloned(),
             findings: Vec::new(),
             unimportant: 0,
+            covered: false,
             notes: Vec::new(),
         };
         let Some(scope) = host.scope else {
@@ -241,40 +285,43 @@ impl<'f> Index<'f> {
                 .push(format!("the feeds have no entry for {scope}"));
             return report;
         }
+        report.covered = true;
         let mut unparsable = 0usize;
-        let mut seen: HashSet<(u32, &str)> = HashSet::new();
         if let Some(map) = by_source {
-            // One evaluation per source package and version, for all its binaries.
-            let mut sources: BTreeMap<(&str, &str), Vec<&Built>> = BTreeMap::new();
-            for p in host.packages {
-                if map.contains_key(p.source.as_str()) {
-                    sources
-                        .entry((p.source.as_str(), p.source_version.as_str()))
-                        .or_default()
-                        .push(p);
-                }
-            }
-            for ((source, version), binaries) in sources {
-                let Ok(installed) = Version::parse(host.kind, version) else {
-                    unparsable += 1;
+            // One look per source package and version, for all its binaries, in order.
+            let mut of: Vec<(&str, &str, &Built)> = host
+                .packages
+                .iter()
+                .filter(|p| map.contains_key(p.source.as_str()))
+                .map(|p| (p.source.as_str(), p.source_version.as_str(), p))
+                .collect();
+            of.sort_unstable_by(|a, b| (a.0, a.1, &a.2.name).cmp(&(b.0, b.1, &b.2.name)));
+            let mut binaries: Vec<&Built> = Vec::new();
+            for (i, &(source, version, p)) in of.iter().enumerate() {
+                binaries.push(p);
+                if of
+                    .get(i + 1)
+                    .is_some_and(|n| n.0 == source && n.1 == version)
+                {
                     continue;
-                };
-                for &r in map.get(source).into_iter().flatten() {
-                    self.consider(&mut report, &mut seen, r, &installed, version, &binaries);
                 }
+                if let Some(pkg) = map.get(source) {
+                    match self.hits(pkg, host.kind, version) {
+                        Some(hits) => self.report(&mut report, &hits, version, &binaries),
+                        None => unparsable += 1,
+                    }
+                }
+                binaries.clear();
             }
         }
         if let Some(map) = by_binary {
             for p in host.packages {
-                let Some(refs) = map.get(p.name.as_str()) else {
+                let Some(pkg) = map.get(p.name.as_str()) else {
                     continue;
                 };
-                let Ok(installed) = Version::parse(host.kind, &p.version) else {
-                    unparsable += 1;
-                    continue;
-                };
-                for &r in refs {
-                    self.consider(&mut report, &mut seen, r, &installed, &p.version, &[p]);
+                match self.hits(pkg, host.kind, &p.version) {
+                    Some(hits) => self.report(&mut report, &hits, &p.version, &[p]),
+                    None => unparsable += 1,
                 }
             }
         }
@@ -283,63 +330,81 @@ impl<'f> Index<'f> {
                 "{unparsable} installed version(s) fearless cannot parse were not matched"
             ));
         }
-        report.findings.sort_by(|a, b| {
-            a.package
-                .cmp(&b.package)
-                .then_with(|| a.advisory.cmp(&b.advisory))
-        });
+        if by_binary.is_some() {
+            // Source findings come out in order (sources sorted, each package's entries
+            // by advisory); binary ones are merged in.
+            report.findings.sort_by(|a, b| {
+                a.package
+                    .cmp(&b.package)
+                    .then_with(|| a.advisory.cmp(&b.advisory))
+            });
+        }
         report
     }
 
-    fn consider<'s>(
-        &'s self,
-        report: &mut Report,
-        seen: &mut HashSet<(u32, &'s str)>,
-        r: (u32, u32),
-        installed: &Version,
-        shown: &str,
-        binaries: &[&Built],
-    ) {
-        let Some((adv, entry)) = self.entry(r) else {
-            return;
-        };
-        let Some((status, fixed)) = evaluate(entry, installed) else {
-            return;
-        };
-        if !seen.insert((r.0, entry.package.as_str())) {
-            return;
+    /// The entries of `pkg` that apply to `version` (evaluated once per version);
+    /// `None` when the version does not parse.
+    fn hits(&self, pkg: &Package<'f>, kind: Kind, version: &str) -> Option<Arc<[Hit<'f>]>> {
+        let lock = || pkg.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(h) = lock().get(version) {
+            return Some(h.clone());
         }
-        if status == Status::Unimportant {
-            report.unimportant += 1;
-            return;
-        }
-        report.findings.push(Finding {
-            advisory: adv.id.clone(),
-            aliases: adv.aliases.clone(),
-            summary: adv.summary.clone(),
-            severity: adv.severity.clone(),
-            feed: self
-                .feed
-                .sources
-                .get(adv.source)
-                .map(|s| s.path.clone())
-                .unwrap_or_default(),
-            by: entry.by,
-            package: entry.package.clone(),
-            installed: shown.to_owned(),
-            fixed: fixed.map(|v| v.as_str().to_owned()),
-            status,
-            binaries: binaries
-                .iter()
-                .map(|b| Binary {
-                    name: b.name.clone(),
-                    arch: b.arch.clone(),
-                    installed: b.version.clone(),
-                    offered: None,
+        let installed = Version::parse(kind, version).ok()?;
+        let hits: Arc<[Hit<'f>]> = pkg
+            .refs
+            .iter()
+            .filter_map(|&(advisory, entry)| {
+                let (_, e) = self.entry((advisory, entry))?;
+                let (status, fixed) = evaluate(e, &installed)?;
+                Some(Hit {
+                    advisory,
+                    entry,
+                    status,
+                    fixed,
                 })
-                .collect(),
-            offered: Offer::Unknown,
-        });
+            })
+            .collect();
+        lock().insert(version.into(), hits.clone());
+        Some(hits)
+    }
+
+    /// The findings of `hits` on a host where `shown` is installed (of `binaries`).
+    fn report(&self, report: &mut Report, hits: &[Hit<'f>], shown: &str, binaries: &[&Built]) {
+        for hit in hits {
+            let Some((adv, entry)) = self.entry((hit.advisory, hit.entry)) else {
+                continue;
+            };
+            if hit.status == Status::Unimportant {
+                report.unimportant += 1;
+                continue;
+            }
+            report.findings.push(Finding {
+                advisory: adv.id.clone(),
+                aliases: adv.aliases.clone(),
+                summary: adv.summary.clone(),
+                severity: adv.severity.clone(),
+                feed: self
+                    .paths
+                    .get(adv.source)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("")),
+                by: entry.by,
+                package: entry.package.clone(),
+                installed: shown.to_owned(),
+                fixed: hit.fixed.map(|v| v.as_str().to_owned()),
+                status: hit.status,
+                binaries: binaries
+                    .iter()
+                    .map(|b| Binary {
+                        name: b.name.clone(),
+                        arch: b.arch.clone(),
+                        installed: b.version.clone(),
+                        offered: None,
+                    })
+                    .collect(),
+                offered: Offer::Unknown,
+            });
+        }
     }
 }
 

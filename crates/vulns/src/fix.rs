@@ -130,11 +130,11 @@ pub fn plan(selection: &Selection, hosts: &[HostFindings<'_>]) -> FixPlan {
                 }
             }
             let c = closes
-                .entry((f.advisory.clone(), f.package.clone()))
+                .entry((f.advisory.to_string(), f.package.to_string()))
                 .or_insert_with(|| Closes {
-                    advisory: f.advisory.clone(),
-                    aliases: f.aliases.clone(),
-                    package: f.package.clone(),
+                    advisory: f.advisory.to_string(),
+                    aliases: f.aliases.to_vec(),
+                    package: f.package.to_string(),
                     fixed: fixed.clone(),
                     hosts: Vec::new(),
                 });

@@ -147,10 +147,65 @@ impl Reader<'_> {
         self.document(at, &text)
     }
 
+    /// A zip's members, read on up to four threads (a dump has tens of thousands),
+    /// each a contiguous run of members whose results are put back in member order; the
+    /// first error in member order is the one said.
     fn zip(&mut self, at: &str, bytes: Vec<u8>) -> Result<(), FeedError> {
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice()))
             .map_err(|e| FeedError::new(at, format!("not a readable zip archive: {e}")))?;
-        for i in 0..archive.len() {
+        let n = archive.len();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, 4)
+            .min(n / 512 + 1);
+        let per = n.div_ceil(threads);
+        let source = self.source;
+        let parts: Vec<(FeedSource, Vec<crate::Advisory>, Result<(), FeedError>)> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let mut archive = archive.clone();
+                        s.spawn(move || {
+                            let mut src = FeedSource::new("");
+                            let mut out = Vec::new();
+                            let mut r = Reader {
+                                src: &mut src,
+                                out: &mut out,
+                                source,
+                            };
+                            let result = r.members(&mut archive, at, t * per..n.min((t + 1) * per));
+                            (src, out, result)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            (
+                                FeedSource::new(""),
+                                Vec::new(),
+                                Err(FeedError::new(at, "a reader thread panicked")),
+                            )
+                        })
+                    })
+                    .collect()
+            });
+        for (src, mut out, result) in parts {
+            result?;
+            self.src.merge(src);
+            self.out.append(&mut out);
+        }
+        Ok(())
+    }
+
+    fn members(
+        &mut self,
+        archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+        at: &str,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), FeedError> {
+        for i in range {
             let mut member = archive
                 .by_index(i)
                 .map_err(|e| FeedError::new(at, format!("zip member #{i}: {e}")))?;

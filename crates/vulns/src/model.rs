@@ -6,6 +6,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use fearless_pkg::version::{Kind, Version};
 use serde::Serialize;
@@ -168,8 +169,8 @@ pub struct Affected {
     pub scope: Scope,
     /// Source or binary name.
     pub by: By,
-    /// The package name.
-    pub package: String,
+    /// The package name (shared with every finding of it).
+    pub package: Arc<str>,
     /// Which versions.
     pub rule: Rule,
     /// How the feed rates it when it is not simply fixable or open (tracker no-dsa,
@@ -181,13 +182,14 @@ pub struct Affected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Advisory {
     /// `DSA-5678-1`, `DEBIAN-CVE-2024-1`, `CVE-2024-1` (tracker), `ALAS2-2024-2500`.
-    pub id: String,
+    /// (Its strings are shared with every finding of it: a fleet has many.)
+    pub id: Arc<str>,
     /// Other names: OSV `aliases` and `upstream`, ALAS's CVE references.
-    pub aliases: Vec<String>,
+    pub aliases: Arc<[String]>,
     /// One line about it.
-    pub summary: Option<String>,
+    pub summary: Option<Arc<str>>,
     /// The feed's rating (tracker urgency, ALAS severity, OSV `ecosystem_specific.urgency`).
-    pub severity: Option<String>,
+    pub severity: Option<Arc<str>>,
     /// Index of the feed source it came from ([`Feed::sources`]).
     pub source: usize,
     /// The packages and releases it affects.
@@ -257,6 +259,21 @@ impl FeedSource {
     pub(crate) fn format(&mut self, f: Format) {
         if !self.formats.contains(&f) {
             self.formats.push(f);
+        }
+    }
+
+    /// Add what another reader of the same path counted.
+    pub(crate) fn merge(&mut self, other: FeedSource) {
+        for f in other.formats {
+            self.format(f);
+        }
+        self.files += other.files;
+        self.records += other.records;
+        for (k, v) in other.scopes {
+            *self.scopes.entry(k).or_default() += v;
+        }
+        for (k, v) in other.unmatched {
+            *self.unmatched.entry(k).or_default() += v;
         }
     }
 

@@ -211,7 +211,7 @@ fn record(
         affected.push(Affected {
             scope,
             by: By::Source,
-            package: pkg.name,
+            package: pkg.name.into(),
             rule: Rule::Ranges { ranges, versions },
             status,
         });
@@ -226,10 +226,10 @@ fn record(
         }
     }
     Ok(Some(Advisory {
-        id: r.id,
-        aliases,
-        summary: r.summary.filter(|s| !s.trim().is_empty()),
-        severity,
+        id: r.id.into(),
+        aliases: aliases.into(),
+        summary: r.summary.filter(|s| !s.trim().is_empty()).map(Into::into),
+        severity: severity.map(Into::into),
         source,
         affected,
     }))

@@ -75,6 +75,7 @@ pub(crate) fn parse(
             src.records += 1;
             let mut affected = Vec::new();
             let mut severity: Option<String> = None;
+            let name: std::sync::Arc<str> = package.as_str().into();
             for (codename, r) in issue.releases {
                 let Some(cycle) = numbers.get(&codename.to_ascii_lowercase()) else {
                     src.unmatched(format!("release {codename} (no release number)"));
@@ -147,7 +148,7 @@ pub(crate) fn parse(
                 affected.push(Affected {
                     scope,
                     by: By::Source,
-                    package: package.clone(),
+                    package: name.clone(),
                     rule,
                     status,
                 });
@@ -156,13 +157,13 @@ pub(crate) fn parse(
                 continue;
             }
             out.push(Advisory {
-                id,
-                aliases: Vec::new(),
+                id: id.into(),
+                aliases: Vec::new().into(),
                 summary: issue
                     .description
                     .filter(|d| !d.trim().is_empty())
-                    .map(|d| d.lines().next().unwrap_or_default().to_owned()),
-                severity,
+                    .map(|d| d.lines().next().unwrap_or_default().into()),
+                severity: severity.map(Into::into),
                 source,
                 affected,
             });

@@ -57,6 +57,7 @@ struct HostJson<'a> {
     release: Option<&'a str>,
     scope: Option<String>,
     manager: Option<&'static str>,
+    covered: bool,
     findings: Vec<&'a Finding>,
     unimportant: usize,
     notes: Vec<&'a str>,
@@ -72,6 +73,8 @@ struct ErrorJson {
 #[derive(Debug, Default, Serialize)]
 struct Summary {
     hosts: usize,
+    /// Hosts whose release and package family the feeds have entries for.
+    covered: usize,
     affected_hosts: usize,
     findings: usize,
     advisories: usize,
@@ -91,6 +94,7 @@ fn summary(read: &[&HostVulns], errors: usize, deferred: bool) -> Summary {
     };
     let mut ids: Vec<&str> = Vec::new();
     for h in read {
+        s.covered += usize::from(h.report.covered);
         let counted: Vec<&Finding> = h.report.counted(deferred).collect();
         if !counted.is_empty() {
             s.affected_hosts += 1;
@@ -152,6 +156,7 @@ pub(crate) async fn run(g: &Global, a: VulnsArgs) -> Result<Outcome, Failure> {
                     release: Some(&h.release),
                     scope: h.report.scope.as_ref().map(ToString::to_string),
                     manager: Some(h.manager.name()),
+                    covered: h.report.covered,
                     findings: h.report.findings.iter().collect(),
                     unimportant: h.report.unimportant,
                     notes: h.report.notes.iter().map(String::as_str).collect(),
@@ -162,6 +167,7 @@ pub(crate) async fn run(g: &Global, a: VulnsArgs) -> Result<Outcome, Failure> {
                     release: None,
                     scope: None,
                     manager: None,
+                    covered: false,
                     findings: Vec::new(),
                     unimportant: 0,
                     notes: Vec::new(),
@@ -322,15 +328,26 @@ fn human(hosts: &[&HostVulns], feed: &Feed, s: &Summary, a: &VulnsArgs) -> Strin
             s.unimportant
         ));
     }
-    let read = hosts.len();
+    let covered = s.covered;
     out.push_str(&if s.findings == 0 {
-        format!("no advisory applies to the {read} host(s) read\n")
+        format!("no advisory applies to the {covered} host(s) the feeds cover\n")
     } else {
         format!(
-            "{} advisory(ies) apply on {} of {read} host(s): {} finding(s), {} fixable ({} offered now), {} open\n",
+            "{} advisory(ies) apply on {} of the {covered} host(s) the feeds cover: {} finding(s), {} fixable ({} offered now), {} open\n",
             s.advisories, s.affected_hosts, s.findings, s.fixable, s.offered, s.open
         )
     });
+    let uncovered: Vec<&str> = hosts
+        .iter()
+        .filter(|h| !h.report.covered)
+        .map(|h| h.host.as_str())
+        .collect();
+    if !uncovered.is_empty() {
+        out.push_str(&format!(
+            "not covered by any feed: {} (nothing about them is said clean)\n",
+            render::text(&uncovered.join(", "))
+        ));
+    }
     if s.fixable > 0 && !a.refresh {
         out.push_str(
             "offered: from each host's repository metadata as last refreshed (--refresh refreshes it first)\n",

@@ -67,6 +67,7 @@ fn lab_vulns_before_and_after_patch_fixes() {
         );
     }
     assert_eq!(before["summary"]["affected_hosts"], 2);
+    assert_eq!(before["summary"]["covered"], 2);
     let (human, _) = exits_as(c, "ops", 1, &["vulns", "--feed", &feed, "--hosts", "web-1"]);
     assert!(
         human.contains("ACME-2099-0001") && human.contains("libacme (source)"),
@@ -174,7 +175,7 @@ fn lab_vulns_before_and_after_patch_fixes() {
     assert!(findings(&after).is_empty(), "{after:#}");
     let (human, _) = exits_as(c, "ops", 0, &["vulns", "--feed", &feed]);
     assert!(
-        human.contains("no advisory applies to the 2 host(s) read"),
+        human.contains("no advisory applies to the 2 host(s) the feeds cover"),
         "{human}"
     );
 }

@@ -124,7 +124,7 @@ fn alas_updateinfo_matches_binaries_by_epoch_version_release() {
             Some("1:1.0.2k-24.amzn2.0.7".into())
         )]
     );
-    assert_eq!(r.findings[0].aliases, ["CVE-2026-100"]);
+    assert_eq!(*r.findings[0].aliases, ["CVE-2026-100".to_owned()]);
     assert_eq!(r.findings[0].by, fearless_vulns::By::Binary);
     assert!(at("1:1.0.2k-24.amzn2.0.7").findings.is_empty());
     // Epoch 0 (none written) is below epoch 1 whatever the version.
@@ -177,7 +177,7 @@ fn zips_directories_and_gzip_read_alike() {
         Kind::Deb,
         &[own("foo", "1.0"), own("bar", "3.0")],
     );
-    let ids: Vec<&str> = r.findings.iter().map(|f| f.advisory.as_str()).collect();
+    let ids: Vec<&str> = r.findings.iter().map(|f| &*f.advisory).collect();
     assert_eq!(ids, ["D-1", "G-1", "Z-1"]);
     assert!(r.findings[2].feed.ends_with("Debian.zip"));
     assert!(feed.knows("cve-Z-2"));

@@ -69,8 +69,8 @@ pub(crate) fn rows(r: &Report) -> Vec<(String, String, String, Option<String>)> 
         .iter()
         .map(|f| {
             (
-                f.advisory.clone(),
-                f.package.clone(),
+                f.advisory.to_string(),
+                f.package.to_string(),
                 f.status.to_string(),
                 f.fixed.clone(),
             )

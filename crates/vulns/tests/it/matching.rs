@@ -38,7 +38,7 @@ fn introduced_and_fixed() {
     assert!(at("1.2-1+deb12u1").findings.is_empty());
     // dpkg's order, not the string's: 1.2~rc1 comes before 1.2.
     assert_eq!(fixed(&at("1.2~rc1-1")), [Some("1.2-1".into())]);
-    assert_eq!(at("1.1-1").findings[0].aliases, ["CVE-A-1"]);
+    assert_eq!(*at("1.1-1").findings[0].aliases, ["CVE-A-1".to_owned()]);
 }
 
 #[test]
@@ -230,7 +230,7 @@ fn source_packages_are_matched_by_source_name_and_version() {
     assert_eq!(r.findings.len(), 1, "{r:?}");
     let f = &r.findings[0];
     assert_eq!(
-        (f.package.as_str(), f.installed.as_str()),
+        (&*f.package, f.installed.as_str()),
         ("openssl", "3.0.14-1~deb12u2")
     );
     let names: Vec<&str> = f.binaries.iter().map(|b| b.name.as_str()).collect();
