@@ -322,5 +322,5 @@ fn offers_say_the_lowest_closing_version() {
         .iter()
         .map(|b| (b.name.as_str(), b.offered.as_deref()))
         .collect();
-    assert_eq!(b, [("libacme", Some("1.1")), ("acme-bin", None)]);
+    assert_eq!(b, [("acme-bin", None), ("libacme", Some("1.1"))]);
 }
