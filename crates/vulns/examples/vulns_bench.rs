@@ -78,7 +78,7 @@ fn generate(dir: &Path, records: usize, sources: usize, hosts: usize, packages: 
         let id = format!("DEBIAN-CVE-{year}-{:05}", 10_000 + i);
         let cve = format!("CVE-{year}-{:05}", 10_000 + i);
         let mut affected = Vec::new();
-        for r in 0..RELEASES.len() {
+        for (r, (release, _)) in RELEASES.iter().enumerate() {
             if r > 0 && rng.below(3) == 0 {
                 continue;
             }
@@ -108,7 +108,7 @@ fn generate(dir: &Path, records: usize, sources: usize, hosts: usize, packages: 
       "versions": [{}],
       "ecosystem_specific": {{"urgency": "{}"}},
       "database_specific": {{"source": "https://storage.googleapis.com/debian-osv/debian-cve-osv/{id}.json"}}}}"#,
-                RELEASES[r].0,
+                release,
                 source_name(s),
                 source_name(s),
                 versions.join(", "),

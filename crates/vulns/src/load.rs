@@ -132,7 +132,7 @@ impl Reader<'_> {
             return self.bytes(inner, at, out);
         }
         if name.ends_with(".zip") {
-            return self.zip(at, bytes);
+            return self.zip(at, &bytes);
         }
         self.src.files += 1;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -150,8 +150,8 @@ impl Reader<'_> {
     /// A zip's members, read on up to four threads (a dump has tens of thousands),
     /// each a contiguous run of members whose results are put back in member order; the
     /// first error in member order is the one said.
-    fn zip(&mut self, at: &str, bytes: Vec<u8>) -> Result<(), FeedError> {
-        let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.as_slice()))
+    fn zip(&mut self, at: &str, bytes: &[u8]) -> Result<(), FeedError> {
+        let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
             .map_err(|e| FeedError::new(at, format!("not a readable zip archive: {e}")))?;
         let n = archive.len();
         let threads = std::thread::available_parallelism()

@@ -283,7 +283,7 @@ fn human(hosts: &[&HostVulns], feed: &Feed, s: &Summary, a: &VulnsArgs) -> Strin
             rows += 1;
             let package = match f.by {
                 fearless_vulns::By::Source => format!("{} (source)", f.package),
-                fearless_vulns::By::Binary => f.package.clone(),
+                fearless_vulns::By::Binary => f.package.to_string(),
             };
             t.add_row(vec![
                 render::text(&h.host),

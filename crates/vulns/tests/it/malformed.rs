@@ -107,9 +107,8 @@ fn a_bad_zip_or_member_is_located() {
     z.write_all(b"{\"id\": \"BAD-1\",\n\"affected\": [}")
         .expect("write");
     z.finish().expect("finish");
-    let e = fearless_vulns::load(&[p.clone()])
-        .err()
-        .expect("fails")
+    let e = fearless_vulns::load(std::slice::from_ref(&p))
+        .expect_err("fails")
         .to_string();
     assert!(
         e.starts_with(&format!("{}: member BAD-1.json:2:", p.display())),
