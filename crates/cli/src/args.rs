@@ -956,7 +956,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "patch",
-        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt\n  fearless patch --change CHG-3 --feed Debian.zip --fixes CVE-2099-0001",
+        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt",
     ),
     (
         "rollout",
