@@ -238,14 +238,18 @@ fn run(dir: &Path, hosts_file: &str) {
         .collect();
     let t2 = Instant::now();
     let index = Index::new(&feed);
-    let mut findings = 0usize;
-    let mut checksum = 0u64;
-    for (host, scope, packages) in &inventories {
-        let report = index.assess(&fearless_vulns::Host {
+    let hosts: Vec<fearless_vulns::Host<'_>> = inventories
+        .iter()
+        .map(|(_, scope, packages)| fearless_vulns::Host {
             scope: Some(scope),
             kind: Kind::Deb,
             packages,
-        });
+        })
+        .collect();
+    let reports = index.assess_all(&hosts);
+    let mut findings = 0usize;
+    let mut checksum = 0u64;
+    for ((host, _, _), report) in inventories.iter().zip(&reports) {
         for f in &report.findings {
             findings += 1;
             checksum = checksum.wrapping_add(fnv(&format!("{host}|{}|{}", f.advisory, f.package)));

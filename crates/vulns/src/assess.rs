@@ -255,6 +255,36 @@ impl<'f> Index<'f> {
         Some((a, a.affected.get(j as usize)?))
     }
 
+    /// [`Index::assess`] of every host, on up to eight threads (hosts are independent;
+    /// what one evaluates, the others reuse), in the order given.
+    pub fn assess_all(&self, hosts: &[Host<'_>]) -> Vec<Report> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, 8)
+            .min(hosts.len() / 16 + 1);
+        if threads == 1 {
+            return hosts.iter().map(|h| self.assess(h)).collect();
+        }
+        let per = hosts.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = hosts
+                .chunks(per)
+                .map(|chunk| {
+                    s.spawn(move || chunk.iter().map(|h| self.assess(h)).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .zip(hosts.chunks(per))
+                .flat_map(|(p, chunk)| {
+                    // A panicking thread's hosts are assessed again here (and panic here).
+                    p.join()
+                        .unwrap_or_else(|_| chunk.iter().map(|h| self.assess(h)).collect())
+                })
+                .collect()
+        })
+    }
+
     /// Every advisory that applies to `host`.
     pub fn assess(&self, host: &Host<'_>) -> Report {
         let mut report = Report {
@@ -289,15 +319,17 @@ impl<'f> Index<'f> {
         let mut unparsable = 0usize;
         if let Some(map) = by_source {
             // One look per source package and version, for all its binaries, in order.
-            let mut of: Vec<(&str, &str, &Built)> = host
+            let mut of: Vec<(&str, &str, &Built, &Package<'f>)> = host
                 .packages
                 .iter()
-                .filter(|p| map.contains_key(p.source.as_str()))
-                .map(|p| (p.source.as_str(), p.source_version.as_str(), p))
+                .filter_map(|p| {
+                    map.get(p.source.as_str())
+                        .map(|pkg| (p.source.as_str(), p.source_version.as_str(), p, pkg))
+                })
                 .collect();
             of.sort_unstable_by(|a, b| (a.0, a.1, &a.2.name).cmp(&(b.0, b.1, &b.2.name)));
             let mut binaries: Vec<&Built> = Vec::new();
-            for (i, &(source, version, p)) in of.iter().enumerate() {
+            for (i, &(source, version, p, pkg)) in of.iter().enumerate() {
                 binaries.push(p);
                 if of
                     .get(i + 1)
@@ -305,11 +337,9 @@ impl<'f> Index<'f> {
                 {
                     continue;
                 }
-                if let Some(pkg) = map.get(source) {
-                    match self.hits(pkg, host.kind, version) {
-                        Some(hits) => self.report(&mut report, &hits, version, &binaries),
-                        None => unparsable += 1,
-                    }
+                match self.hits(pkg, host.kind, version) {
+                    Some(hits) => self.report(&mut report, &hits, version, &binaries),
+                    None => unparsable += 1,
                 }
                 binaries.clear();
             }
