@@ -20,26 +20,26 @@ pub struct Index<'f> {
     /// Each advisory's feed path, shared by its findings.
     paths: Vec<Arc<str>>,
     /// Per release and name kind, per package: its entries.
-    map: HashMap<(Scope, By), HashMap<&'f str, Package<'f>>>,
+    map: HashMap<(Scope, By), HashMap<&'f str, Package>>,
 }
 
 /// The entries of one package of one release, and what they said of each version seen:
 /// hosts of a fleet share versions, so each is evaluated once.
 #[derive(Debug, Default)]
-struct Package<'f> {
+struct Package {
     /// (advisory, entry), one entry per advisory.
     refs: Vec<(u32, u32)>,
     /// Installed version → the entries that apply to it.
-    seen: Mutex<HashMap<Box<str>, Arc<[Hit<'f>]>>>,
+    seen: Mutex<HashMap<Box<str>, Arc<[Hit]>>>,
 }
 
 /// An entry that applies to a version.
-#[derive(Debug, Clone, Copy)]
-struct Hit<'f> {
+#[derive(Debug, Clone)]
+struct Hit {
     advisory: u32,
     entry: u32,
     status: Status,
-    fixed: Option<&'f Version>,
+    fixed: Option<Arc<str>>,
 }
 
 /// What a host is, for matching.
@@ -74,11 +74,11 @@ pub enum Offer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Binary {
     /// Binary package name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Architecture.
-    pub arch: String,
+    pub arch: Arc<str>,
     /// Installed version.
-    pub installed: String,
+    pub installed: Arc<str>,
     /// The lowest offered version at or above the fix, if any.
     pub offered: Option<String>,
 }
@@ -101,9 +101,9 @@ pub struct Finding {
     /// The source (or binary) package.
     pub package: Arc<str>,
     /// Its installed version (the source version when matched by source).
-    pub installed: String,
+    pub installed: Arc<str>,
     /// The version that fixes it, when there is one.
-    pub fixed: Option<String>,
+    pub fixed: Option<Arc<str>>,
     /// Fixable, open, or how the feed defers it.
     pub status: Status,
     /// The installed binary packages it is about.
@@ -150,7 +150,7 @@ impl Report {
             .findings
             .iter()
             .filter(|f| f.fixed.is_some())
-            .flat_map(|f| f.binaries.iter().map(|b| b.name.clone()))
+            .flat_map(|f| f.binaries.iter().map(|b| b.name.to_string()))
             .collect();
         names.sort();
         names.dedup();
@@ -174,7 +174,7 @@ impl Report {
                 let installed = Version::parse(kind, &b.installed).ok();
                 b.offered = offered
                     .iter()
-                    .filter(|o| o.name == b.name && same_arch(&o.arch, &b.arch))
+                    .filter(|o| *o.name == *b.name && same_arch(&o.arch, &b.arch))
                     .filter(|o| f.by == By::Binary || *o.source == *f.package)
                     .filter_map(|o| {
                         let closing = match f.by {
@@ -209,7 +209,7 @@ fn same_arch(a: &str, b: &str) -> bool {
 impl<'f> Index<'f> {
     /// Index every entry of `feed`.
     pub fn new(feed: &'f Feed) -> Self {
-        let mut map: HashMap<(Scope, By), HashMap<&'f str, Package<'f>>> = HashMap::new();
+        let mut map: HashMap<(Scope, By), HashMap<&'f str, Package>> = HashMap::new();
         for (i, a) in feed.advisories.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
             for (j, e) in a.affected.iter().enumerate() {
@@ -319,7 +319,7 @@ impl<'f> Index<'f> {
         let mut unparsable = 0usize;
         if let Some(map) = by_source {
             // One look per source package and version, for all its binaries, in order.
-            let mut of: Vec<(&str, &str, &Built, &Package<'f>)> = host
+            let mut of: Vec<(&str, &str, &Built, &Package)> = host
                 .packages
                 .iter()
                 .filter_map(|p| {
@@ -374,13 +374,13 @@ impl<'f> Index<'f> {
 
     /// The entries of `pkg` that apply to `version` (evaluated once per version);
     /// `None` when the version does not parse.
-    fn hits(&self, pkg: &Package<'f>, kind: Kind, version: &str) -> Option<Arc<[Hit<'f>]>> {
+    fn hits(&self, pkg: &Package, kind: Kind, version: &str) -> Option<Arc<[Hit]>> {
         let lock = || pkg.seen.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(h) = lock().get(version) {
             return Some(h.clone());
         }
         let installed = Version::parse(kind, version).ok()?;
-        let hits: Arc<[Hit<'f>]> = pkg
+        let hits: Arc<[Hit]> = pkg
             .refs
             .iter()
             .filter_map(|&(advisory, entry)| {
@@ -390,7 +390,7 @@ impl<'f> Index<'f> {
                     advisory,
                     entry,
                     status,
-                    fixed,
+                    fixed: fixed.map(|v| Arc::from(v.as_str())),
                 })
             })
             .collect();
@@ -399,7 +399,22 @@ impl<'f> Index<'f> {
     }
 
     /// The findings of `hits` on a host where `shown` is installed (of `binaries`).
-    fn report(&self, report: &mut Report, hits: &[Hit<'f>], shown: &str, binaries: &[&Built]) {
+    fn report(&self, report: &mut Report, hits: &[Hit], shown: &str, binaries: &[&Built]) {
+        if hits.iter().all(|h| h.status == Status::Unimportant) {
+            report.unimportant += hits.len();
+            return;
+        }
+        // Shared by every finding of this package version.
+        let installed: Arc<str> = Arc::from(shown);
+        let bins: Vec<Binary> = binaries
+            .iter()
+            .map(|b| Binary {
+                name: Arc::from(b.name.as_str()),
+                arch: Arc::from(b.arch.as_str()),
+                installed: Arc::from(b.version.as_str()),
+                offered: None,
+            })
+            .collect();
         for hit in hits {
             let Some((adv, entry)) = self.entry((hit.advisory, hit.entry)) else {
                 continue;
@@ -420,18 +435,10 @@ impl<'f> Index<'f> {
                     .unwrap_or_else(|| Arc::from("")),
                 by: entry.by,
                 package: entry.package.clone(),
-                installed: shown.to_owned(),
-                fixed: hit.fixed.map(|v| v.as_str().to_owned()),
+                installed: installed.clone(),
+                fixed: hit.fixed.clone(),
                 status: hit.status,
-                binaries: binaries
-                    .iter()
-                    .map(|b| Binary {
-                        name: b.name.clone(),
-                        arch: b.arch.clone(),
-                        installed: b.version.clone(),
-                        offered: None,
-                    })
-                    .collect(),
+                binaries: bins.clone(),
                 offered: Offer::Unknown,
             });
         }

@@ -123,10 +123,10 @@ pub fn plan(selection: &Selection, hosts: &[HostFindings<'_>]) -> FixPlan {
                     continue;
                 };
                 let higher = pins
-                    .get(&b.name)
+                    .get(&*b.name)
                     .is_none_or(|(old, _)| cmp(&v, old) == Ordering::Greater);
                 if higher {
-                    pins.insert(b.name.clone(), (v, offered.clone()));
+                    pins.insert(b.name.to_string(), (v, offered.clone()));
                 }
             }
             let c = closes
@@ -135,7 +135,7 @@ pub fn plan(selection: &Selection, hosts: &[HostFindings<'_>]) -> FixPlan {
                     advisory: f.advisory.to_string(),
                     aliases: f.aliases.to_vec(),
                     package: f.package.to_string(),
-                    fixed: fixed.clone(),
+                    fixed: fixed.to_string(),
                     hosts: Vec::new(),
                 });
             if !c.hosts.iter().any(|x| x == h.host) {

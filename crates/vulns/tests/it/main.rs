@@ -72,7 +72,7 @@ pub(crate) fn rows(r: &Report) -> Vec<(String, String, String, Option<String>)> 
                 f.advisory.to_string(),
                 f.package.to_string(),
                 f.status.to_string(),
-                f.fixed.clone(),
+                f.fixed.as_deref().map(str::to_owned),
             )
         })
         .collect()

@@ -9,7 +9,10 @@ fn range(events: &str) -> String {
 }
 
 fn fixed(r: &fearless_vulns::Report) -> Vec<Option<String>> {
-    r.findings.iter().map(|f| f.fixed.clone()).collect()
+    r.findings
+        .iter()
+        .map(|f| f.fixed.as_deref().map(str::to_owned))
+        .collect()
 }
 
 #[test]
@@ -230,10 +233,10 @@ fn source_packages_are_matched_by_source_name_and_version() {
     assert_eq!(r.findings.len(), 1, "{r:?}");
     let f = &r.findings[0];
     assert_eq!(
-        (&*f.package, f.installed.as_str()),
+        (&*f.package, &*f.installed),
         ("openssl", "3.0.14-1~deb12u2")
     );
-    let names: Vec<&str> = f.binaries.iter().map(|b| b.name.as_str()).collect();
+    let names: Vec<&str> = f.binaries.iter().map(|b| &*b.name).collect();
     assert_eq!(names, ["libssl3", "openssl"]);
     // A binary named like the advisory's source but built from another source: no match.
     let other = [built("openssl", "1.0", "openssl-compat", "1.0")];
@@ -320,7 +323,7 @@ fn offers_say_the_lowest_closing_version() {
     let b: Vec<(&str, Option<&str>)> = f
         .binaries
         .iter()
-        .map(|b| (b.name.as_str(), b.offered.as_deref()))
+        .map(|b| (&*b.name, b.offered.as_deref()))
         .collect();
     assert_eq!(b, [("acme-bin", None), ("libacme", Some("1.1"))]);
 }
