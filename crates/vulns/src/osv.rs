@@ -10,6 +10,8 @@
 //! Ranges of type `ECOSYSTEM` are evaluated (`introduced`, `fixed`, `last_affected`,
 //! `limit`); `GIT` and `SEMVER` ranges of these ecosystems cannot be, and are counted.
 
+use std::borrow::Cow;
+
 use fearless_pkg::version::Kind;
 use serde::Deserialize;
 
@@ -18,8 +20,10 @@ use crate::model::{
     Advisory, Affected, Bound, By, Event, FeedSource, Rule, Scope, Status, sort_events, version,
 };
 
+// Versions and event bounds are borrowed from the text (no copy before they are parsed):
+// a dump has hundreds of thousands.
 #[derive(Debug, Deserialize)]
-struct RawRecord {
+struct RawRecord<'a> {
     id: String,
     #[serde(default)]
     aliases: Vec<String>,
@@ -29,18 +33,18 @@ struct RawRecord {
     summary: Option<String>,
     #[serde(default)]
     withdrawn: Option<String>,
-    #[serde(default)]
-    affected: Vec<RawAffected>,
+    #[serde(default, borrow)]
+    affected: Vec<RawAffected<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct RawAffected {
+struct RawAffected<'a> {
     #[serde(default)]
     package: Option<RawPackage>,
-    #[serde(default)]
-    ranges: Vec<RawRange>,
-    #[serde(default)]
-    versions: Vec<String>,
+    #[serde(default, borrow)]
+    ranges: Vec<RawRange<'a>>,
+    #[serde(default, borrow)]
+    versions: Vec<Cow<'a, str>>,
     #[serde(default)]
     ecosystem_specific: Option<serde_json::Value>,
 }
@@ -52,23 +56,23 @@ struct RawPackage {
 }
 
 #[derive(Debug, Deserialize)]
-struct RawRange {
+struct RawRange<'a> {
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
-    events: Vec<RawEvent>,
+    #[serde(default, borrow)]
+    events: Vec<RawEvent<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct RawEvent {
-    #[serde(default)]
-    introduced: Option<String>,
-    #[serde(default)]
-    fixed: Option<String>,
-    #[serde(default)]
-    last_affected: Option<String>,
-    #[serde(default)]
-    limit: Option<String>,
+struct RawEvent<'a> {
+    #[serde(default, borrow)]
+    introduced: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    fixed: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    last_affected: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    limit: Option<Cow<'a, str>>,
 }
 
 /// Where an ecosystem string leads.
@@ -117,7 +121,7 @@ pub(crate) fn parse(
     src: &mut FeedSource,
     out: &mut Vec<Advisory>,
 ) -> Result<(), FeedError> {
-    let records: Vec<RawRecord> = if text.trim_start().starts_with('[') {
+    let records: Vec<RawRecord<'_>> = if text.trim_start().starts_with('[') {
         serde_json::from_str(text).map_err(|e| FeedError::json(at, &e))?
     } else {
         vec![serde_json::from_str(text).map_err(|e| FeedError::json(at, &e))?]
@@ -136,7 +140,7 @@ pub(crate) fn parse(
 }
 
 fn record(
-    r: RawRecord,
+    r: RawRecord<'_>,
     at: &str,
     source: usize,
     src: &mut FeedSource,
@@ -237,7 +241,7 @@ fn record(
 
 /// One event: exactly one of its four fields; `None` for `limit: "*"`, which bounds
 /// nothing.
-fn event(kind: Kind, e: &RawEvent) -> Result<Option<Event>, String> {
+fn event(kind: Kind, e: &RawEvent<'_>) -> Result<Option<Event>, String> {
     let given = [&e.introduced, &e.fixed, &e.last_affected, &e.limit]
         .iter()
         .filter(|f| f.is_some())
