@@ -10,7 +10,8 @@
 # two must agree on every finding (count and checksum), or the script exits non-zero.
 # Two host sets: mostly-patched hosts (60 % of sources at their latest version, the rest 1-3
 # behind: ~290 findings a host) and the worst case (any version: ~940 a host).
-# Figures: median of $RUNS runs each, wall; the ratio peer/fearless; target: fearless < 2 s.
+# Figures: median of $RUNS runs each, wall (and fearless's CPU time, user + system, which a
+# busy machine does not inflate as much); the ratio peer/fearless; target: fearless < 2 s.
 # Needs: /usr/bin/python3 with python3-apt (apt-get install python3-apt). No root, no lab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,20 +28,22 @@ bin="${CARGO_TARGET_DIR:-target}/release/examples/vulns_bench"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 fail=0
 for hosts in hosts.json hosts-uniform.json; do
-  f_total=(); p_total=(); f_sum=; p_sum=
+  f_total=(); f_cpu=(); p_total=(); f_sum=; p_sum=
   for _ in $(seq "$runs"); do
-    out=$("$bin" run "$data" "$hosts")
+    out=$(/usr/bin/time -f "cpu %U %S" "$bin" run "$data" "$hosts" 2>&1)
     f_total+=("$(awk '/^total/ {print $2}' <<<"$out")")
+    f_cpu+=("$(awk '/^cpu/ {print $2 + $3}' <<<"$out")")
     f_sum=$(grep '^findings' <<<"$out"); f_detail=$out
     out=$(/usr/bin/python3 bench/vulns-peer.py "$data" "$hosts")
     p_total+=("$(awk '/^total/ {print $2}' <<<"$out")")
     p_sum=$(grep '^findings' <<<"$out"); p_detail=$out
   done
   f=$(printf '%s\n' "${f_total[@]}" | median)
+  fc=$(printf '%s\n' "${f_cpu[@]}" | median)
   p=$(printf '%s\n' "${p_total[@]}" | median)
   echo "== $hosts: $(head -1 <<<"$f_detail")"
-  echo "fearless: ${f} s  ($(grep -E '^(load|inventories|match)' <<<"$f_detail" | tr '\n' ' '))"
-  echo "peer:     ${p} s  ($(grep -E '^(load|inventories|match)' <<<"$p_detail" | tr '\n' ' '))"
+  echo "fearless: ${f} s, ${fc} s of CPU  (last run: $(grep -E '^(load|inventories|match)' <<<"$f_detail" | tr '\n' ' '))"
+  echo "peer:     ${p} s  (last run: $(grep -E '^(load|inventories|match)' <<<"$p_detail" | tr '\n' ' '))"
   echo "ratio:    $(awk -v p="$p" -v f="$f" 'BEGIN {printf "%.1fx", p / f}')  $f_sum"
   if [ "$f_sum" != "$p_sum" ]; then
     echo "DISAGREE: fearless $f_sum, peer $p_sum" >&2
