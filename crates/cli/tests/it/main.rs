@@ -25,6 +25,7 @@ mod meta;
 mod os;
 mod packages;
 mod scan;
+mod vulns;
 
 use std::path::Path;
 use std::process::{Command, Output};
