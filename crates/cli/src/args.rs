@@ -150,6 +150,10 @@ pub(crate) enum Command {
     /// a brand-new OS, start it, run its test plan, and say what broke and why (exit 1 when
     /// something did, 3 when the rehearsal could not run)
     Rehearse(RehearseArgs),
+    /// Which advisories of vulnerability feeds (OSV, Debian's tracker, ALAS), read offline,
+    /// apply to each host, the fixed versions and whether they are offered (exit 1 when one
+    /// applies)
+    Vulns(VulnsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +241,25 @@ pub(crate) struct RehearseArgs {
         value_name = "DIR"
     )]
     pub(crate) cache: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VulnsArgs {
+    /// A feed: an OSV record or directory of them, a zip as OSV publishes per ecosystem,
+    /// Debian's tracker JSON, an updateinfo.xml (ALAS); any of them .gz (repeatable)
+    #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+    pub(crate) feed: Vec<PathBuf>,
+    /// Only hosts matching this selector
+    #[arg(long, value_name = "SEL")]
+    pub(crate) hosts: Option<String>,
+    /// Refresh each host's repository metadata first (apt-get update, dnf makecache), so
+    /// "offered" is what the repositories hold now
+    #[arg(long)]
+    pub(crate) refresh: bool,
+    /// Also list no-dsa, postponed, ignored and end-of-life findings, and count them for
+    /// the exit code
+    #[arg(long)]
+    pub(crate) deferred: bool,
 }
 
 #[derive(Debug, Args)]
@@ -679,6 +702,14 @@ pub(crate) struct PatchArgs {
     /// Apply exactly this list (name=version lines) instead of the pending updates
     #[arg(long, short = 'm', value_name = "FILE")]
     pub(crate) manifest: Option<std::path::PathBuf>,
+    /// Close advisories of these vulnerability feeds (as `fearless vulns --feed`): the
+    /// manifest is exactly the fixed versions they need [default: every advisory that
+    /// applies and has a fix, unless --fixes names some]
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with_all = ["manifest", "security"])]
+    pub(crate) feed: Vec<std::path::PathBuf>,
+    /// Only these advisories of --feed, by id or alias (CVE-2099-0001,DSA-5678-1)
+    #[arg(long, value_name = "ID", value_delimiter = ',', requires = "feed")]
+    pub(crate) fixes: Vec<String>,
     /// Go ahead although the baseline has failures (then only regressions count)
     #[arg(long)]
     pub(crate) accept_baseline_failures: bool,
@@ -1031,6 +1062,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "rehearse",
         "fearless rehearse --role web-1 --release trixie           # on a lab: a fresh Debian 13 host\n  fearless rehearse --role web-1 --release trixie --components orders-api --keep\n  fearless rehearse --role web-1 --onto web-new --change CHG-4 --format json",
+    ),
+    (
+        "vulns",
+        "fearless vulns --feed Debian.zip\n  fearless vulns --feed tracker.json --hosts role=web --deferred\n  fearless vulns --feed updateinfo.xml.gz --refresh --format json",
     ),
 ];
 

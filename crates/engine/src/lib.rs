@@ -2,7 +2,8 @@
 //! canary waves, per-host steps, bake, rollback, bisect on the canary, resume, pause,
 //! abort), package bisects, change transitions, incidents, the evidence a post-incident
 //! report is built from, each host's OS and its support (`os`), the parity of two sets
-//! of hosts (`parity`), and DR rehearsals of a host's role on a new OS (`rehearse`).
+//! of hosts (`parity`), DR rehearsals of a host's role on a new OS (`rehearse`), and the
+//! advisories of vulnerability feeds that apply to each host (`vulns`, and `patch --fixes`).
 //!
 //! An [`Engine`] holds its I/O as handles — the configuration, the [`Store`], the
 //! [`Events`] sinks, the actor, a [`Progress`] sink and a [`Clock`] — so the CLI, a
@@ -34,6 +35,7 @@ pub mod progress;
 pub mod record;
 pub mod rehearse;
 pub mod rollout;
+pub mod vulns;
 
 pub use checks::CheckSet;
 pub use clock::{Clock, SystemClock};

@@ -31,6 +31,11 @@ pub enum Event {
         /// Checks in the baseline.
         checks: usize,
     },
+    /// `patch --fixes`: what the frozen manifest closes, one line per advisory and package.
+    Fixes {
+        /// `ACME-2099-0001 (CVE-2099-0001): libacme fixed in 1.1 on web-1, web-2`.
+        lines: Vec<String>,
+    },
     /// A rollout was recorded and starts.
     RolloutStarted {
         /// `R-<n>`.

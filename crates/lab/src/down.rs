@@ -21,6 +21,7 @@ const GENERATED: &[&str] = &[
     "ssh_config",
     "known_hosts",
     "fearless.yaml",
+    "osv",
     crate::payments::LOG,
     "id_ed25519",
     "id_ed25519.pub",

@@ -8,7 +8,8 @@
 //! version 1.0 everywhere, and `publish` adds new versions (a routine batch, a batch whose
 //! `libacme 2.0` breaks the orders API, the fix). `up` writes `DIR/fearless.yaml`,
 //! `DIR/ssh_config` and a key, so every other fearless command runs against the lab
-//! unchanged; `down` leaves no process or mount behind.
+//! unchanged, and a small OSV feed about the acme packages in `DIR/osv/` (for `fearless
+//! vulns`); `down` leaves no process or mount behind.
 //!
 //! With `rpm_host`, one more host, `rpm-1`, on the next address, overlays a second cached
 //! root (the Debian root plus Debian's `dnf` and `rpm`, see `rpmroot`) and gets the acme
@@ -28,6 +29,7 @@
 mod catalog;
 mod down;
 mod error;
+mod feed;
 mod host;
 mod payments;
 mod progress;

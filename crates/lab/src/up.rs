@@ -192,6 +192,7 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
         "ssh_config, known_hosts, fearless.yaml",
     ));
     write_config(&dir, port, &plan, opts.topology)?;
+    crate::feed::write(&dir)?;
     progress(Progress::new(
         Step::WriteConfig,
         1,

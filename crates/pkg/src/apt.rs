@@ -9,7 +9,7 @@ use crate::backend::{
 };
 use crate::error::{OutputError, PkgError};
 use crate::history::{self, Transaction};
-use crate::model::{Delta, Installed, Manager, Pending, Relations};
+use crate::model::{Built, Delta, Installed, Manager, Pending, Relations};
 
 /// apt over dpkg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,17 @@ const RELATIONS: &str = r#"dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${
 const OWNERS: &str = r#"dpkg-query -S -- "$@" 2>/dev/null
 rc=$?
 [ "$rc" -le 1 ] || exit "$rc"
+"#;
+
+/// Every package with the source it was built from (dpkg's virtual `source:` fields).
+const BUILT: &str = r#"dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Architecture}\t${Version}\t${source:Package}\t${source:Version}\n'
+"#;
+
+/// What the repositories offer for the names `"$@"` (madison: repository versions only),
+/// then every record apt knows of them, with its `Source:` field.
+const OFFERED_BUILDS: &str = r#"apt-cache madison -- "$@" || exit
+echo @@show
+apt-cache show -- "$@" || exit
 "#;
 
 const CACHED: &str = r#"d=$1
@@ -209,6 +220,39 @@ impl PackageManager for Apt {
         // madison exits 0 with nothing for unknown names; anything else is a failure.
         let out = backend::run_ok(t, "apt-cache madison", &argv, t.limits.command).await?;
         Ok(parse_madison(&out.stdout_str()))
+    }
+
+    async fn built(&self, t: &Target<'_>) -> Result<Vec<Built>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list packages and their sources with dpkg-query",
+            BUILT,
+            &[],
+            t.limits.command,
+        )
+        .await?;
+        parse_built(&out.stdout_str())
+            .map_err(|e| backend::parse_error(t, "dpkg-query (sources)", e.to_string()))
+    }
+
+    async fn offered_builds(
+        &self,
+        t: &Target<'_>,
+        names: &[String],
+    ) -> Result<Vec<Built>, PkgError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = backend::run_script(
+            t,
+            "apt-cache madison and show",
+            OFFERED_BUILDS,
+            names,
+            t.limits.command,
+        )
+        .await?;
+        parse_offered_builds(&out.stdout_str())
+            .map_err(|e| backend::parse_error(t, "apt-cache show", e.to_string()))
     }
 
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
@@ -530,6 +574,92 @@ pub(crate) fn parse_owners(
     out
 }
 
+/// [`BUILT`]'s output: `STATUS\tNAME\tARCH\tVERSION\tSOURCE\tSOURCE_VERSION` lines;
+/// packages that are not installed (`n`, `c`) are left out, as in [`parse_installed`].
+pub(crate) fn parse_built(text: &str) -> Result<Vec<Built>, OutputError> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [status, name, arch, version, source, source_version] = fields[..] else {
+            return Err(OutputError::UnexpectedLine(line.to_owned()));
+        };
+        let current = status.as_bytes().get(1).copied().unwrap_or(b'n');
+        if matches!(current, b'n' | b'c') {
+            continue;
+        }
+        if name.is_empty() || version.is_empty() {
+            return Err(OutputError::UnexpectedLine(line.to_owned()));
+        }
+        out.push(Built {
+            name: name.to_owned(),
+            arch: arch.to_owned(),
+            version: version.to_owned(),
+            source: if source.is_empty() { name } else { source }.to_owned(),
+            source_version: if source_version.is_empty() {
+                version
+            } else {
+                source_version
+            }
+            .to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// [`OFFERED_BUILDS`]'s output: madison's lines, `@@show`, then `apt-cache show`'s
+/// records. A record is offered when madison lists its name and version from a
+/// repository (`show` also prints the installed record from dpkg's status file); its
+/// `Source:` field is `NAME` or `NAME (VERSION)`, absent when both are the binary's.
+pub(crate) fn parse_offered_builds(text: &str) -> Result<Vec<Built>, OutputError> {
+    let (madison, show) = text
+        .split_once("@@show\n")
+        .ok_or(OutputError::MissingSection("@@show (apt-cache show)"))?;
+    let offered = parse_madison(madison);
+    let mut out: Vec<Built> = Vec::new();
+    for stanza in show.split("\n\n") {
+        let field = |key: &str| {
+            stanza.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.strip_prefix(':'))
+                    .map(str::trim)
+            })
+        };
+        let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
+            continue;
+        };
+        if !offered
+            .iter()
+            .any(|o| o.name == name && o.version == version)
+        {
+            continue;
+        }
+        let (source, source_version) = match field("Source") {
+            Some(s) => match s.split_once(' ') {
+                Some((n, v)) => (
+                    n.to_owned(),
+                    v.trim()
+                        .trim_start_matches('(')
+                        .trim_end_matches(')')
+                        .to_owned(),
+                ),
+                None => (s.to_owned(), version.to_owned()),
+            },
+            None => (name.to_owned(), version.to_owned()),
+        };
+        let b = Built {
+            name: name.to_owned(),
+            arch: field("Architecture").unwrap_or_default().to_owned(),
+            version: version.to_owned(),
+            source,
+            source_version,
+        };
+        if !out.contains(&b) {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) struct Simulated {
     delta: Delta,
     origin: String,
@@ -613,6 +743,45 @@ mod tests {
         let names: Vec<_> = got.iter().map(|p| (p.name.as_str(), p.manual)).collect();
         assert_eq!(names, [("libacme", true), ("half", true), ("libc6", false)]);
         assert!(parse_installed("ii \tx\n@@manual\n").is_err());
+    }
+
+    #[test]
+    fn built_reads_sources_and_defaults_to_the_binary() {
+        let text = "ii \tlibssl3\tamd64\t3.0.15-1~deb12u1\topenssl\t3.0.15-1~deb12u1\n\
+ii \tlibfoo1\tamd64\t1.2-3+b1\tfoo\t1.2-3\n\
+rc \tgone\tamd64\t1\tgone\t1\n\
+ii \tlibacme\tall\t1.0\t\t\n";
+        let got = parse_built(text).expect("parses");
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            (got[0].source.as_str(), got[0].name.as_str()),
+            ("openssl", "libssl3")
+        );
+        assert_eq!(
+            (got[1].version.as_str(), got[1].source_version.as_str()),
+            ("1.2-3+b1", "1.2-3")
+        );
+        assert_eq!(
+            (got[2].source.as_str(), got[2].source_version.as_str()),
+            ("libacme", "1.0")
+        );
+        assert!(parse_built("ii \tx\tall\t1\n").is_err());
+    }
+
+    #[test]
+    fn offered_builds_are_the_repository_records_with_their_sources() {
+        let text = "   libssl3 | 3.0.16-1~deb12u1 | http://deb.debian.org/debian-security bookworm-security/main amd64 Packages\n\
+   libssl3 | 3.0.15-1~deb12u1 | http://deb.debian.org/debian bookworm/main amd64 Packages\n\
+@@show\n\
+Package: libssl3\nVersion: 3.0.16-1~deb12u1\nArchitecture: amd64\nSource: openssl\nDescription: x\n\n\
+Package: libssl3\nVersion: 3.0.15-1~deb12u1\nArchitecture: amd64\nSource: openssl (3.0.15-1~deb12u1)\n\n\
+Package: libssl3\nStatus: install ok installed\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n\n";
+        let got = parse_offered_builds(text).expect("parses");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].source, "openssl");
+        assert_eq!(got[0].source_version, "3.0.16-1~deb12u1");
+        assert_eq!(got[1].source_version, "3.0.15-1~deb12u1");
+        assert!(parse_offered_builds("no sections").is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::PkgError;
 use crate::history::Transaction;
-use crate::model::{Delta, Installed, Manager, Pending, Relations};
+use crate::model::{Built, Delta, Installed, Manager, Pending, Relations};
 use crate::{apt, dnf};
 
 /// Where packages a change replaces are kept on the host, so it can go back even when the
@@ -178,6 +178,18 @@ pub trait PackageManager {
     /// The versions the repositories offer for `names`.
     async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError>;
 
+    /// Every installed package with the source package it was built from.
+    async fn built(&self, t: &Target<'_>) -> Result<Vec<Built>, PkgError>;
+
+    /// The versions the repositories offer for the binary packages `names`, each with the
+    /// source it was built from (what the host's repositories offer, not what is
+    /// installed).
+    async fn offered_builds(
+        &self,
+        t: &Target<'_>,
+        names: &[String],
+    ) -> Result<Vec<Built>, PkgError>;
+
     /// The package files in [`CACHE_DIR`].
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError>;
 
@@ -277,6 +289,16 @@ impl PackageManager for Backend {
     }
     async fn offered(&self, t: &Target<'_>, names: &[String]) -> Result<Vec<Offered>, PkgError> {
         delegate!(self, b => b.offered(t, names).await)
+    }
+    async fn built(&self, t: &Target<'_>) -> Result<Vec<Built>, PkgError> {
+        delegate!(self, b => b.built(t).await)
+    }
+    async fn offered_builds(
+        &self,
+        t: &Target<'_>,
+        names: &[String],
+    ) -> Result<Vec<Built>, PkgError> {
+        delegate!(self, b => b.offered_builds(t, names).await)
     }
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
         delegate!(self, b => b.cached(t).await)

@@ -14,7 +14,7 @@ use crate::backend::{
 };
 use crate::error::{OutputError, PkgError};
 use crate::history::{self, Transaction};
-use crate::model::{Delta, Installed, Manager, Pending, Relations};
+use crate::model::{Built, Delta, Installed, Manager, Pending, Relations};
 
 /// dnf over rpm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,10 @@ const OWNERS: &str = r#"for f in "$@"; do
 	o=$(rpm -qf --qf '%{NAME}\n' -- "$f" 2>/dev/null | head -n 1) && [ -n "$o" ] && printf '%s\t%s\n' "$f" "$o"
 done
 exit 0
+"#;
+
+/// Every package with its source RPM (`$1`: [`EVR`]).
+const BUILT: &str = r#"rpm -qa --qf "%{NAME}\t%{ARCH}\t$1\t%{SOURCERPM}\n"
 "#;
 
 const PENDING: &str = r#""$1" -q repoquery --upgrades --latest-limit 1 --qf '%{name}\t%{arch}\t%{evr}\t%{reponame}' || exit
@@ -214,6 +218,43 @@ impl PackageManager for Dnf {
         argv.extend(names.iter().cloned());
         let out = backend::run_ok(t, "dnf repoquery --available", &argv, t.limits.command).await?;
         Ok(parse_offered(&out.stdout_str()))
+    }
+
+    async fn built(&self, t: &Target<'_>) -> Result<Vec<Built>, PkgError> {
+        let out = backend::run_script(
+            t,
+            "list packages and their sources with rpm -qa",
+            BUILT,
+            &[EVR.to_owned()],
+            t.limits.command,
+        )
+        .await?;
+        parse_built(&out.stdout_str())
+            .map_err(|e| backend::parse_error(t, "rpm -qa (sources)", e.to_string()))
+    }
+
+    async fn offered_builds(
+        &self,
+        t: &Target<'_>,
+        names: &[String],
+    ) -> Result<Vec<Built>, PkgError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut argv = with_env(&[
+            self.program(),
+            "-q",
+            "repoquery",
+            "--available",
+            "--showduplicates",
+            "--qf",
+            "%{name}\t%{arch}\t%{evr}\t%{sourcerpm}",
+            "--",
+        ]);
+        argv.extend(names.iter().cloned());
+        let out = backend::run_ok(t, "dnf repoquery --available", &argv, t.limits.command).await?;
+        parse_built(&out.stdout_str())
+            .map_err(|e| backend::parse_error(t, "dnf repoquery (sources)", e.to_string()))
     }
 
     async fn cached(&self, t: &Target<'_>) -> Result<Vec<CachedFile>, PkgError> {
@@ -553,6 +594,58 @@ pub(crate) fn parse_owners(text: &str, asked: &[String]) -> BTreeMap<String, Str
         .collect()
 }
 
+/// `NAME\tARCH\tEVR\tSOURCERPM` lines ([`BUILT`], and `repoquery` with the same
+/// fields). The source's name and version-release come from the source RPM's file name
+/// (`openssl-3.0.7-27.el9.src.rpm`), its epoch from the binary's (a source RPM's name
+/// carries none); `(none)` (no source RPM) names the binary itself.
+pub(crate) fn parse_built(text: &str) -> Result<Vec<Built>, OutputError> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [name, arch, version, srpm] = fields[..] else {
+            return Err(OutputError::UnexpectedLine(line.to_owned()));
+        };
+        if name == "gpg-pubkey" {
+            continue;
+        }
+        if name.is_empty() || version.is_empty() {
+            return Err(OutputError::UnexpectedLine(line.to_owned()));
+        }
+        let (source, source_version) = match source_of(srpm) {
+            Some((n, vr)) => {
+                let epoch = version.split_once(':').map(|(e, _)| e);
+                let v = match epoch {
+                    Some(e) => format!("{e}:{vr}"),
+                    None => vr.to_owned(),
+                };
+                (n.to_owned(), v)
+            }
+            None => (name.to_owned(), version.to_owned()),
+        };
+        out.push(Built {
+            name: name.to_owned(),
+            arch: arch.to_owned(),
+            version: version.to_owned(),
+            source,
+            source_version,
+        });
+    }
+    Ok(out)
+}
+
+/// `openssl-3.0.7-27.el9.src.rpm` → (`openssl`, `3.0.7-27.el9`).
+fn source_of(srpm: &str) -> Option<(&str, &str)> {
+    let stem = srpm
+        .strip_suffix(".src.rpm")
+        .or_else(|| srpm.strip_suffix(".nosrc.rpm"))?;
+    let (rest, release) = stem.rsplit_once('-')?;
+    let (name, version) = rest.rsplit_once('-')?;
+    if name.is_empty() || version.is_empty() || release.is_empty() {
+        return None;
+    }
+    Some((name, &stem[name.len() + 1..]))
+}
+
 /// [`PENDING`]'s output: `repoquery --upgrades` lines (`NAME\tARCH\tEVR\tREPO`), then
 /// `updateinfo list --security` after `@@security`.
 pub(crate) fn parse_pending(text: &str, installed: &[Installed]) -> Vec<Pending> {
@@ -655,6 +748,31 @@ mod tests {
             version: version.into(),
             manual: true,
         }
+    }
+
+    #[test]
+    fn built_reads_source_rpms_with_the_binary_epoch() {
+        let text = "openssl-libs\tx86_64\t1:3.0.7-27.el9\topenssl-3.0.7-27.el9.src.rpm\n\
+libacme\tnoarch\t1.0-1\tlibacme-1.0-1.src.rpm\n\
+gpg-pubkey\t(none)\t1-2\t(none)\n\
+odd\tx86_64\t2-1\t(none)\n";
+        let got = parse_built(text).expect("parses");
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            (got[0].source.as_str(), got[0].source_version.as_str()),
+            ("openssl", "1:3.0.7-27.el9")
+        );
+        assert_eq!(
+            (got[1].source.as_str(), got[1].source_version.as_str()),
+            ("libacme", "1.0-1")
+        );
+        assert_eq!(
+            (got[2].source.as_str(), got[2].source_version.as_str()),
+            ("odd", "2-1")
+        );
+        assert!(parse_built("a\tb\n").is_err());
+        assert_eq!(source_of("x-y-z-1.2-3.src.rpm"), Some(("x-y-z", "1.2-3")));
+        assert_eq!(source_of("nodash.src.rpm"), None);
     }
 
     #[test]

@@ -20,6 +20,10 @@ use crate::{apt, backend, dnf, history, restart};
 pub enum Parser {
     /// `dpkg-query -W` and `apt-mark showmanual` ([`apt`]'s installed packages).
     DpkgQuery,
+    /// `dpkg-query -W` with the source fields.
+    DpkgSources,
+    /// `apt-cache madison` and `apt-cache show`, the offered versions with their sources.
+    AptOfferedBuilds,
     /// `apt-get -s` (simulate, pending).
     AptSimulate,
     /// `apt-cache madison`.
@@ -44,6 +48,8 @@ pub enum Parser {
     RpmRelations,
     /// Paths asked about, NUL, `PATH\tOWNER` lines of `rpm -qf`.
     RpmOwners,
+    /// `rpm -qa` or `dnf repoquery` with the source RPM.
+    RpmSources,
     /// `rpm -qa` output, NUL, `dnf repoquery --upgrades` and `updateinfo`.
     DnfPending,
     /// `rpm -qa` output, NUL, the transaction table of `dnf --assumeno`.
@@ -74,8 +80,10 @@ pub enum Parser {
 
 impl Parser {
     /// Every parser.
-    pub const ALL: [Parser; 26] = [
+    pub const ALL: [Parser; 29] = [
         Parser::DpkgQuery,
+        Parser::DpkgSources,
+        Parser::AptOfferedBuilds,
         Parser::AptSimulate,
         Parser::AptMadison,
         Parser::AptDepends,
@@ -88,6 +96,7 @@ impl Parser {
         Parser::RpmQuery,
         Parser::RpmRelations,
         Parser::RpmOwners,
+        Parser::RpmSources,
         Parser::DnfPending,
         Parser::DnfTable,
         Parser::DnfOffered,
@@ -104,8 +113,10 @@ impl Parser {
     ];
 
     /// The output of `apt`/`dpkg` commands and of our scripts around them.
-    pub const APT: [Parser; 9] = [
+    pub const APT: [Parser; 11] = [
         Parser::DpkgQuery,
+        Parser::DpkgSources,
+        Parser::AptOfferedBuilds,
         Parser::AptSimulate,
         Parser::AptMadison,
         Parser::AptDepends,
@@ -117,10 +128,11 @@ impl Parser {
     ];
 
     /// The output of `dnf`/`rpm` commands, and the host's restart needs.
-    pub const DNF: [Parser; 11] = [
+    pub const DNF: [Parser; 12] = [
         Parser::RpmQuery,
         Parser::RpmRelations,
         Parser::RpmOwners,
+        Parser::RpmSources,
         Parser::DnfPending,
         Parser::DnfTable,
         Parser::DnfOffered,
@@ -161,6 +173,9 @@ pub fn run(parser: Parser, text: &str) -> Result<usize, String> {
     let text_error = |e: OutputError| e.to_string();
     Ok(match parser {
         Parser::DpkgQuery => apt::parse_installed(text).map_err(text_error)?.len(),
+        Parser::DpkgSources => apt::parse_built(text).map_err(text_error)?.len(),
+        Parser::AptOfferedBuilds => apt::parse_offered_builds(text).map_err(text_error)?.len(),
+        Parser::RpmSources => dnf::parse_built(text).map_err(text_error)?.len(),
         Parser::AptSimulate => apt::parse_simulation(text).len(),
         Parser::AptMadison => apt::parse_madison(text).len(),
         Parser::AptDepends => apt::parse_depends(text).len(),
@@ -264,6 +279,10 @@ mod tests {
         "<none>",
         "@@manual\n",
         "@@security\n",
+        "@@show\n",
+        "\n\nPackage: libacme\nVersion: 1.0\n",
+        "Source: openssl (3.0.7-1)\n",
+        "libacme-1.0-1.src.rpm",
         "@@dpkg\n",
         "@@apt\n",
         "@@fearless-tx 1\n",

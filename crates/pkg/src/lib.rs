@@ -32,4 +32,4 @@ pub mod version;
 pub use backend::{Backend, Limits, PackageManager, Target, detect};
 pub use error::{OutputError, PkgError};
 pub use manifest::Manifest;
-pub use model::{Diff, Installed, Manager, PackageSet, Pending, Relations};
+pub use model::{Built, Diff, Installed, Manager, PackageSet, Pending, Relations};

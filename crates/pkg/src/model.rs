@@ -120,6 +120,25 @@ impl Relations {
     }
 }
 
+/// An installed (or offered) binary package and the source package it was built from:
+/// what vulnerability feeds name (Debian, Ubuntu, AlmaLinux and Rocky advisories are about
+/// source packages, and one source builds several binaries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Built {
+    /// Binary package name (`libssl3`).
+    pub name: String,
+    /// Architecture.
+    pub arch: String,
+    /// The binary's version as the manager prints it.
+    pub version: String,
+    /// Source package name (`openssl`): dpkg's `${source:Package}`, rpm's `%{SOURCERPM}`
+    /// without its version; the binary's own name when the tool names no source.
+    pub source: String,
+    /// Source version: dpkg's `${source:Version}` (differs from the binary's after a
+    /// binNMU, `+b1`), or the source RPM's version-release with the binary's epoch.
+    pub source_version: String,
+}
+
 /// The exact package set of a host: sorted by name then architecture, so that two sets
 /// that are equal serialise to the same bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

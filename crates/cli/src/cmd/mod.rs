@@ -22,6 +22,7 @@ mod progress;
 mod rca;
 mod rehearse;
 mod scan;
+mod vulns;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -56,6 +57,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Os(a) => os::run(&cli.global, a).await,
         Command::Parity(a) => parity::run(&cli.global, a).await,
         Command::Rehearse(a) => rehearse::run(&cli.global, a).await,
+        Command::Vulns(a) => vulns::run(&cli.global, a).await,
     }
 }
 

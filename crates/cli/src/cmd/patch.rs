@@ -5,7 +5,7 @@
 use fearless_config::RebootPolicy;
 use fearless_engine::record::RolloutResult;
 use fearless_engine::rollout::{
-    self, PatchOutcome, PatchPlan, PatchRequest, RolloutEnd, RolloutOutcome,
+    self, Fixes, PatchOutcome, PatchPlan, PatchRequest, RolloutEnd, RolloutOutcome,
 };
 use fearless_rollout::{HostState, RolloutState, parse_waves};
 use serde_json::json;
@@ -18,6 +18,7 @@ use crate::render;
 pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "patch")?;
     fearless_engine::changes::number(&a.change)?;
+    let fixes = fixes_of(&a)?;
     let req = PatchRequest {
         change: a.change.clone(),
         hosts: selector(a.options.hosts.as_deref())?,
@@ -37,6 +38,7 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
             .transpose()?,
         manifest: a.manifest.as_deref().map(read_manifest).transpose()?,
         security_only: a.security,
+        fixes,
         accept_baseline_failures: a.accept_baseline_failures,
         dry_run: a.dry_run,
         lock_wait: super::duration("--lock-wait", &a.options.lock_wait, "e.g. 30s or 2m")?,
@@ -49,6 +51,16 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
             print(&format!(
                 "nothing to patch: no pending update on {hosts} host(s)\n"
             ))?;
+            Ok(Outcome::Success)
+        }
+        PatchOutcome::NothingToFix { hosts, unfixed } => {
+            let mut text = format!(
+                "nothing to fix: no selected advisory with a fixed version applies to the {hosts} host(s) in scope\n"
+            );
+            for u in &unfixed {
+                text.push_str(&format!("not closed (no fix yet): {}\n", render::text(u)));
+            }
+            print(&text)?;
             Ok(Outcome::Success)
         }
         PatchOutcome::DryRun(plan) => {
@@ -72,12 +84,37 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
     }
 }
 
+/// `--feed` (read whole, before anything else) and `--fixes`: every named advisory must be
+/// in the feed.
+fn fixes_of(a: &PatchArgs) -> Result<Option<Fixes>, Failure> {
+    if a.feed.is_empty() {
+        return Ok(None);
+    }
+    let feed = super::vulns::load_feed(&a.feed)?;
+    if let Some(unknown) = a.fixes.iter().find(|id| !feed.knows(id)) {
+        return Err(Failure::bad_input(
+            format!("--fixes {unknown}: no advisory of the feed has that id or alias"),
+            Some("`fearless vulns --feed …` lists the advisories that apply"),
+        ));
+    }
+    let selection = if a.fixes.is_empty() {
+        fearless_vulns::Selection::All
+    } else {
+        fearless_vulns::Selection::Named(a.fixes.clone())
+    };
+    Ok(Some(Fixes {
+        feed: std::sync::Arc::new(feed),
+        selection,
+    }))
+}
+
 fn show_plan(g: &Global, plan: &PatchPlan) -> Result<(), Failure> {
     if g.format == Format::Json {
         return print_json(&json!({
             "schema": "fearless.patch-plan/v1",
             "change": plan.change,
             "manifest": plan.manifest,
+            "fixes": plan.fixes,
             "waves": plan.waves,
             "bake": humantime::format_duration(plan.bake).to_string(),
             "reboot": match plan.reboot {
@@ -98,6 +135,9 @@ fn show_plan(g: &Global, plan: &PatchPlan) -> Result<(), Failure> {
     );
     for p in &plan.manifest {
         s.push_str(&format!("  {p}\n"));
+    }
+    for f in &plan.fixes {
+        s.push_str(&format!("fixes: {}\n", render::text(f)));
     }
     s.push_str(&format!(
         "waves (bake {} each):\n",

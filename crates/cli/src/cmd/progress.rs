@@ -36,6 +36,11 @@ pub(crate) fn line(event: &Event) -> String {
         Event::Preflight { hosts, checks } => {
             format!("preflight: {hosts} host(s); baseline: {checks} check(s)")
         }
+        Event::Fixes { lines } => lines
+            .iter()
+            .map(|l| format!("fixes: {}", Escaped(l)))
+            .collect::<Vec<_>>()
+            .join("\n"),
         Event::RolloutStarted {
             rollout,
             pins,

@@ -21,6 +21,7 @@ mod lab_patch;
 mod lab_rca;
 mod lab_rehearse;
 mod lab_secrets;
+mod lab_vulns;
 mod map;
 mod meta;
 mod os;
@@ -28,6 +29,7 @@ mod packages;
 mod rehearse;
 mod scan;
 mod signing;
+mod vulns;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -47,12 +47,24 @@ pub struct PatchRequest {
     pub manifest: Option<Manifest>,
     /// Only security updates.
     pub security_only: bool,
+    /// Exactly the fixed versions that close these advisories (`--fixes`, `--feed`)
+    /// instead of the pending updates.
+    pub fixes: Option<Fixes>,
     /// Go ahead although the baseline has failures (then only regressions count).
     pub accept_baseline_failures: bool,
     /// Plan only: change nothing.
     pub dry_run: bool,
     /// How long to wait for another process's package lock.
     pub lock_wait: Duration,
+}
+
+/// The advisories `fearless patch --fixes` closes: from this feed, the selected ones.
+#[derive(Debug, Clone)]
+pub struct Fixes {
+    /// Every advisory of the `--feed` paths.
+    pub feed: std::sync::Arc<fearless_vulns::Feed>,
+    /// Which of them.
+    pub selection: fearless_vulns::Selection,
 }
 
 /// What a rollout would do: the manifest, the waves, the bake, the reboot policy, and the
@@ -65,6 +77,8 @@ pub struct PatchPlan {
     pub title: String,
     /// The frozen manifest.
     pub manifest: Vec<String>,
+    /// With `--fixes`: what the manifest closes, one line per advisory and package.
+    pub fixes: Vec<String>,
     /// The hosts of each wave.
     pub waves: Vec<Vec<String>>,
     /// Each wave's bake.
@@ -84,6 +98,13 @@ pub enum PatchOutcome {
     NothingToPatch {
         /// Hosts in scope.
         hosts: usize,
+    },
+    /// `--fixes`: no selected advisory with a fix applies to a host in scope.
+    NothingToFix {
+        /// Hosts in scope.
+        hosts: usize,
+        /// Selected advisories that apply but have no fixed version yet.
+        unfixed: Vec<String>,
     },
     /// A dry run: the plan, nothing changed.
     DryRun(PatchPlan),
@@ -306,9 +327,24 @@ impl Engine<'_> {
         let (pre, (baseline_results, baseline_time)) =
             tokio::join!(preflight::preflight(fw), baseline_run);
         let pre = pre?;
-        let frozen = match &req.manifest {
-            Some(m) => preflight::without_excluded(m, "--manifest", &config.patch.exclude)?,
-            None => preflight::freeze(&pre, &config.patch.exclude, req.security_only)?,
+        let mut fix_lines = Vec::new();
+        let frozen = match (&req.manifest, &req.fixes) {
+            (Some(m), _) => preflight::without_excluded(m, "--manifest", &config.patch.exclude)?,
+            (None, Some(fixes)) => {
+                let plan = preflight::fixes(fw, fixes, &pre, &config.patch.exclude).await?;
+                let Some((manifest, lines)) = plan.manifest else {
+                    return Ok(PatchOutcome::NothingToFix {
+                        hosts: hosts.len(),
+                        unfixed: plan.unfixed,
+                    });
+                };
+                self.progress.event(Event::Fixes {
+                    lines: lines.clone(),
+                });
+                fix_lines = lines;
+                Some(manifest)
+            }
+            (None, None) => preflight::freeze(&pre, &config.patch.exclude, req.security_only)?,
         };
         let Some(manifest) = frozen else {
             return Ok(PatchOutcome::NothingToPatch { hosts: hosts.len() });
@@ -354,6 +390,7 @@ impl Engine<'_> {
             change: record.id().to_string(),
             title: record.title.clone(),
             manifest: pins.clone(),
+            fixes: fix_lines,
             waves: waves.clone(),
             bake,
             reboot: config.patch.reboot,

@@ -148,6 +148,114 @@ pub(crate) async fn prepare(
     Ok((prepared, took))
 }
 
+/// What `patch --fixes` found: the manifest that closes the selected advisories with one
+/// line per advisory and package, or `None` when none applies; and the selected ones that
+/// apply without a fix yet.
+#[derive(Debug)]
+pub(crate) struct FixManifest {
+    pub(crate) manifest: Option<(Manifest, Vec<String>)>,
+    pub(crate) unfixed: Vec<String>,
+}
+
+/// The manifest of exactly the fixed versions that close `fixes` on the hosts of `fw`,
+/// read after the preflight refreshed their metadata: each host's packages and sources,
+/// the feeds' verdict, what its repositories offer ([`crate::vulns::read`]), and
+/// [`fearless_vulns::fix::plan`] over them with the package sets the preflight read.
+/// Anything that stands in the way — a fix not offered, none yet for a named advisory, a
+/// pin that would downgrade or install a package on a host, an excluded package, a host
+/// that could not be read — refuses the rollout before any host is touched.
+pub(crate) async fn fixes(
+    fw: &Fleetwide,
+    fixes: &super::Fixes,
+    pre: &[(String, Preflight)],
+    exclude: &[String],
+) -> Result<FixManifest, EngineError> {
+    let index = fearless_vulns::Index::new(&fixes.feed);
+    let read = crate::vulns::read(fw, &index, false).await;
+    let mut problems = Vec::new();
+    let mut hosts = Vec::new();
+    for (host, r) in &read {
+        match r {
+            Ok(v) => hosts.push(v),
+            Err(e) => problems.push(format!("{host}: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(EngineError::gate(
+            format!(
+                "the advisories could not be assessed, nothing was changed: {}",
+                problems.join("; ")
+            ),
+            None,
+        ));
+    }
+    let inputs: Vec<fearless_vulns::HostFindings<'_>> = hosts
+        .iter()
+        .map(|v| fearless_vulns::HostFindings {
+            host: &v.host,
+            kind: v.manager.kind(),
+            findings: &v.report.findings,
+            installed: pre
+                .iter()
+                .find(|(h, _)| *h == v.host)
+                .map_or(&[][..], |(_, p)| p.installed.packages.as_slice()),
+        })
+        .collect();
+    let plan = fearless_vulns::fix::plan(&fixes.selection, &inputs);
+    let mut problems = plan.problems;
+    for pin in &plan.pins {
+        let name = pin.split('=').next().unwrap_or(pin);
+        if exclude.iter().any(|g| glob(g, name)) {
+            problems.push(format!("{pin}: {name} is in patch.exclude"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(EngineError::gate(
+            format!(
+                "the advisories cannot be closed, nothing was changed: {}",
+                problems.join("; ")
+            ),
+            Some("publish or mirror the fixed versions, or narrow --fixes / --hosts"),
+        ));
+    }
+    if plan.pins.is_empty() {
+        return Ok(FixManifest {
+            manifest: None,
+            unfixed: plan.unfixed,
+        });
+    }
+    let manifest = Manifest::parse("--fixes", &plan.pins.join("\n")).map_err(|e| {
+        EngineError::Environment(format!("a host offered a fix fearless cannot pin: {e}"))
+    })?;
+    let lines = plan
+        .closes
+        .iter()
+        .map(|c| {
+            let aliases = if c.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.aliases.join(", "))
+            };
+            format!(
+                "{}{aliases}: {} fixed in {} on {}",
+                c.advisory,
+                c.package,
+                c.fixed,
+                c.hosts.join(", ")
+            )
+        })
+        .chain(
+            plan.unfixed
+                .iter()
+                .map(|u| format!("not closed (no fix yet): {u}")),
+        )
+        .collect();
+    Ok(FixManifest {
+        manifest: Some((manifest, lines)),
+        unfixed: plan.unfixed,
+    })
+}
+
 /// The components in scope of `record` on `hosts`, and those that depend on them (their
 /// checks prove the change).
 pub(crate) fn in_scope(config: &Config, record: &ChangeRecord, hosts: &[Host]) -> Vec<String> {
