@@ -285,6 +285,19 @@ fn lab_rehearse_names_the_hard_coded_interpreter_on_trixie_and_leaves_nothing_be
     assert_eq!(h["release"], "debian 13", "{h}");
     assert_eq!(h["os"]["codename"], "trixie", "{h}");
     assert_eq!(h["support"]["state"], "supported", "{h}");
+    // Debian 13 on 2026-12-04: regular security support until 2028-08-09, LTS to 2030-06-30.
+    assert_eq!(h["support"]["tier"], "standard", "{h}");
+    let ends: Vec<&str> = h["support"]["tiers"]
+        .as_array()
+        .expect("tiers")
+        .iter()
+        .map(|t| t["ends"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        ends.get(..2),
+        Some(&["2028-08-09", "2030-06-30"][..]),
+        "{h}"
+    );
 
     // A control on the fleet's own release: the whole role works, and the kept host is
     // replaced, then removed.
