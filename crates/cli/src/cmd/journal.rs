@@ -144,17 +144,17 @@ async fn verify(
         .map_err(store_failure)?;
     let report = &check.chain;
     if g.format == Format::Json {
-        print_json(&serde_json::json!({
-            "schema": "fearless.journal-verify/v1",
-            "intact": check.is_ok(),
-            "chain_intact": report.is_ok(),
-            "entries": report.entries,
-            "head": report.head,
-            "expected_head": report.expected,
-            "broken": report.broken,
-            "signatures": check.signatures,
-            "strict": strict,
-        }))?;
+        print_json(&VerifyJson {
+            schema: "fearless.journal-verify/v1",
+            intact: check.is_ok(),
+            chain_intact: report.is_ok(),
+            entries: report.entries,
+            head: &report.head,
+            expected_head: report.expected.as_ref(),
+            broken: report.broken.as_ref(),
+            signatures: &check.signatures,
+            strict,
+        })?;
     } else {
         print(&human(&check))?;
     }
@@ -246,4 +246,19 @@ async fn export(store: &Store) -> Result<Outcome, Failure> {
     out.write_all(&buf)?;
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// `journal verify --format json`: the verdict (chain and signatures), the chain's head, the
+/// first broken link, and the signatures' report.
+#[derive(serde::Serialize)]
+struct VerifyJson<'a> {
+    schema: &'static str,
+    intact: bool,
+    chain_intact: bool,
+    entries: u64,
+    head: &'a JournalHead,
+    expected_head: Option<&'a JournalHead>,
+    broken: Option<&'a fearless_store::BrokenLink>,
+    signatures: &'a fearless_engine::journal::SignatureReport,
+    strict: bool,
 }

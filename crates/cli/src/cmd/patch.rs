@@ -317,11 +317,20 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
         RolloutAction::List => {
             let all = session.reading().rollouts().await?;
             if g.format == Format::Json {
-                let list: Vec<serde_json::Value> = all
+                let rollouts: Vec<RolloutLine<'_>> = all
                     .iter()
-                    .map(|(s, r)| json!({"id": format!("R-{}", s.number), "rollout": format!("R-{}", s.number), "state": s.state, "change": r.change, "manifest": r.manifest}))
+                    .map(|(s, r)| RolloutLine {
+                        id: format!("R-{}", s.number),
+                        rollout: format!("R-{}", s.number),
+                        state: &s.state,
+                        change: &r.change,
+                        manifest: &r.manifest,
+                    })
                     .collect();
-                print_json(&json!({"schema": "fearless.rollouts/v1", "rollouts": list}))?;
+                print_json(&RolloutList {
+                    schema: "fearless.rollouts/v1",
+                    rollouts,
+                })?;
             } else {
                 let mut t = render::table(&["ROLLOUT", "STATE", "CHANGE", "PINS", "WAVES"]);
                 for (s, r) in &all {
@@ -376,4 +385,22 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
             Ok(Outcome::Success)
         }
     }
+}
+
+/// `rollout list --format json`.
+#[derive(serde::Serialize)]
+struct RolloutList<'a> {
+    schema: &'static str,
+    rollouts: Vec<RolloutLine<'a>>,
+}
+
+/// One rollout of `rollout list --format json`: its id as typed next (`R-2`; `rollout` is
+/// the same, the key of earlier releases), state, change and frozen manifest.
+#[derive(serde::Serialize)]
+struct RolloutLine<'a> {
+    id: String,
+    rollout: String,
+    state: &'a str,
+    change: &'a str,
+    manifest: &'a [String],
 }
