@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(openssh-server openssh-client debootstrap dpkg-dev rpm createrepo-c ca-certificates bc curl time graphviz man-db)
+need_pkgs=(openssh-server openssh-client debootstrap dpkg-dev rpm createrepo-c ca-certificates bc curl time graphviz man-db postgresql-client chromium chromium-driver)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")

@@ -154,6 +154,50 @@ pub(crate) enum Command {
     /// apply to each host, the fixed versions and whether they are offered (exit 1 when one
     /// applies)
     Vulns(VulnsArgs),
+    /// The team's dashboard on the store the CLI uses: health from the continuous test plan,
+    /// changes, rollouts (live), incidents, the journal; the same actions as the CLI behind a
+    /// login; a JSON API, /healthz, /readyz and /metrics (stops on SIGTERM or Ctrl-C)
+    Serve(ServeArgs),
+    /// The dashboard's users (serve.users): add one or change a password, list, remove
+    User(UserArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen [default: serve.listen, else 127.0.0.1:7878]
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// Do not run the test plan on the monitor's interval (show what others record)
+    #[arg(long)]
+    pub(crate) no_monitor: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UserArgs {
+    #[command(subcommand)]
+    pub(crate) action: UserAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserAction {
+    /// Add a user, or set a user's password (kept as an argon2id hash in serve.users)
+    Add {
+        /// The user's name (as the journal and identity.roles name them)
+        name: String,
+        /// Read the password from the first line of stdin instead of asking
+        #[arg(long, conflicts_with = "generate")]
+        password_stdin: bool,
+        /// Generate a random token as the password and print it once (for API clients)
+        #[arg(long)]
+        generate: bool,
+    },
+    /// List the users
+    List,
+    /// Remove a user
+    Remove {
+        /// The user's name
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -583,6 +627,10 @@ pub(crate) struct CheckArgs {
     /// Print what would run, run nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Keep this run in the store's check history (as `fearless serve`'s monitor does):
+    /// checks whose failure or recovery it confirms are journaled and announced
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) record: bool,
 }
 
 #[derive(Debug, Args)]
@@ -796,6 +844,14 @@ pub(crate) enum IncidentAction {
         /// One line
         #[arg(long)]
         title: Option<String>,
+    },
+    /// Say somebody is on it (who and when, a milestone; the state stays open)
+    Acknowledge {
+        /// INC-N or N
+        id: String,
+        /// What they said
+        #[arg(long)]
+        note: Option<String>,
     },
     /// The impact stopped
     Mitigate {
@@ -1062,6 +1118,14 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "rehearse",
         "fearless rehearse --role web-1 --release trixie           # on a lab: a fresh Debian 13 host\n  fearless rehearse --role web-1 --release trixie --components orders-api --keep\n  fearless rehearse --role web-1 --onto web-new --change CHG-4 --format json",
+    ),
+    (
+        "serve",
+        "fearless serve                          # http://127.0.0.1:7878\n  fearless serve --listen 0.0.0.0:7878    # needs a user in serve.users\n  fearless serve --no-monitor",
+    ),
+    (
+        "user",
+        "fearless user add bob                   # asks for the password\n  fearless user add bob --password-stdin < pw.txt\n  fearless user add ci-bot --generate     # prints a token once",
     ),
     (
         "vulns",

@@ -20,7 +20,7 @@ fn main() -> std::process::ExitCode {
     if let Err(e) = args::check_format(&mut command, &matches, cli.global.format) {
         e.exit();
     }
-    init_tracing(&cli.global);
+    init_tracing(&cli.global, matches!(cli.command, args::Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -40,7 +40,9 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(exit::code(&result))
 }
 
-fn init_tracing(g: &args::Global) {
+/// Logs on stderr. A server (`fearless serve`) logs its requests and monitor runs at info,
+/// as JSON lines with `--format json`.
+fn init_tracing(g: &args::Global, server: bool) {
     let level = match (g.quiet, g.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -48,9 +50,24 @@ fn init_tracing(g: &args::Global) {
         (false, 2) => "debug",
         _ => "trace",
     };
+    let serve = if server && !g.quiet && g.verbose == 0 {
+        ",fearless::serve=info,fearless_engine::monitor=info"
+    } else {
+        ""
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FEARLESS_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},hyper=warn,lapin=warn,rustls=warn"))
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},hyper=warn,lapin=warn,rustls=warn{serve}"
+        ))
     });
+    if server && g.format == args::Format::Json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -8,9 +8,9 @@
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig,
     RawDns, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawIdentity, RawImport,
-    RawInventory, RawPackage, RawPagerDutySink, RawParity, RawPatch, RawPort, RawProcess, RawRoles,
-    RawRoute, RawService, RawSink, RawSlackSink, RawSnsSink, RawSql, RawSqsSink, RawSsh, RawTcp,
-    RawTls, RawWebhookSink, RawWindow,
+    RawInventory, RawMonitor, RawPackage, RawPagerDutySink, RawParity, RawPatch, RawPort,
+    RawProcess, RawRoles, RawRoute, RawServe, RawService, RawSink, RawSlackSink, RawSnsSink,
+    RawSql, RawSqsSink, RawSsh, RawTcp, RawTls, RawWebhookSink, RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -104,6 +104,8 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
         },
         [Some("patch")] => fields_of::<RawPatch>(),
         [Some("parity")] => fields_of::<RawParity>(),
+        [Some("serve")] => fields_of::<RawServe>(),
+        [Some("monitor")] => fields_of::<RawMonitor>(),
         [Some("identity")] => fields_of::<RawIdentity>(),
         [Some("identity"), Some("roles")] => fields_of::<RawRoles>(),
         [Some("change")] => fields_of::<RawChange>(),

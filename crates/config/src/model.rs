@@ -31,6 +31,60 @@ pub struct Config {
     pub parity: ParityPolicy,
     /// `identity:`: whether a claimed identity (`--as`) is taken at its word.
     pub identity: IdentityPolicy,
+    /// `serve:`: the dashboard (defaults when absent).
+    pub serve: ServePolicy,
+    /// `monitor:`: how often the continuous test plan runs, how long its history is kept,
+    /// how many results in a row confirm a state (defaults when absent).
+    pub monitor: MonitorPolicy,
+}
+
+/// `serve:` in the config: where `fearless serve` listens and who may log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServePolicy {
+    /// `listen:` (default `127.0.0.1:7878`).
+    pub listen: std::net::SocketAddr,
+    /// `users:`: the users file (`NAME:ARGON2-HASH` lines, written by `fearless user add`),
+    /// relative to the config's directory.
+    pub users: Option<PathBuf>,
+    /// `open_read:` (default true): read-only pages need no login — honoured only on a
+    /// loopback address.
+    pub open_read: bool,
+    /// `files:`: a directory whose files are served read-only under `/files/NAME`
+    /// (runbooks, exported reports), relative to the config's directory.
+    pub files: Option<PathBuf>,
+}
+
+impl Default for ServePolicy {
+    fn default() -> Self {
+        ServePolicy {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7878)),
+            users: None,
+            open_read: true,
+            files: None,
+        }
+    }
+}
+
+/// `monitor:` in the config: the continuous test plan (`fearless serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonitorPolicy {
+    /// `interval:`: how often the whole plan runs (jittered ±10%); at least 1s.
+    pub interval: Duration,
+    /// `retention:`: how long runs are kept; at least `interval`.
+    pub retention: Duration,
+    /// `confirm:`: how many results in a row turn a check hard-failed, or hard-recovered
+    /// (1–10; skipped results count neither way).
+    pub confirm: u32,
+}
+
+impl Default for MonitorPolicy {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            retention: Duration::from_secs(30 * 24 * 3600),
+            confirm: 2,
+        }
+    }
 }
 
 /// `identity:` in the config.

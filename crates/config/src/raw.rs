@@ -25,6 +25,25 @@ pub(crate) struct RawConfig {
     pub(crate) store: Option<String>,
     pub(crate) parity: Option<RawParity>,
     pub(crate) identity: Option<RawIdentity>,
+    pub(crate) serve: Option<RawServe>,
+    pub(crate) monitor: Option<RawMonitor>,
+}
+
+/// `serve:`: the dashboard.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawServe {
+    pub(crate) listen: Option<String>,
+    pub(crate) users: Option<String>,
+    pub(crate) open_read: Option<Value>,
+    pub(crate) files: Option<String>,
+}
+
+/// `monitor:`: the continuous test plan.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawMonitor {
+    pub(crate) interval: Option<String>,
+    pub(crate) retention: Option<String>,
+    pub(crate) confirm: Option<Value>,
 }
 
 /// `identity:`: who may be taken at their word.
@@ -594,6 +613,8 @@ impl RawConfig {
             && self.events.is_none()
             && self.store.is_none()
             && self.parity.is_none()
+            && self.serve.is_none()
+            && self.monitor.is_none()
     }
 
     /// Whether any mapping with free keys repeated a key (repeated struct fields make the

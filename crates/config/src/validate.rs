@@ -251,6 +251,16 @@ impl<'a> Validator<'a> {
             .as_ref()
             .map(|i| self.identity(i, path, &components))
             .unwrap_or_default();
+        let serve = raw
+            .serve
+            .as_ref()
+            .map(|s| self.serve(s, path))
+            .unwrap_or_default();
+        let monitor = raw
+            .monitor
+            .as_ref()
+            .map(|m| self.monitor(m))
+            .unwrap_or_default();
         self.emptiness(blank, &components);
         Some(Config {
             path: path.to_owned(),
@@ -262,7 +272,118 @@ impl<'a> Validator<'a> {
             patch,
             parity,
             identity,
+            serve,
+            monitor,
         })
+    }
+
+    /// `serve:`: `listen` is `ADDRESS:PORT`, `users` a file and `files` a directory
+    /// relative to the config's directory, `open_read` a flag.
+    fn serve(&mut self, raw: &RawServe, config_path: &Path) -> ServePolicy {
+        let defaults = ServePolicy::default();
+        let listen = match raw.listen.as_deref() {
+            None => defaults.listen,
+            Some(text) => match text.trim().parse::<std::net::SocketAddr>() {
+                Ok(a) => a,
+                Err(_) => {
+                    self.error(
+                        &p!["serve", "listen"],
+                        "config::serve",
+                        format!(
+                            "`serve.listen` must be ADDRESS:PORT, found {}",
+                            identity::found_text(text)
+                        ),
+                        Some("e.g. 127.0.0.1:7878, or [::1]:7878".into()),
+                    );
+                    defaults.listen
+                }
+            },
+        };
+        let mut path_of =
+            |key: &'static str, what: &str, example: &str, value: Option<&str>| match value {
+                None => None,
+                Some(f) if f.trim().is_empty() || f.chars().any(char::is_control) => {
+                    self.error(
+                        &p!["serve", key],
+                        "config::serve",
+                        format!("`serve.{key}` must name a {what}"),
+                        Some(example.into()),
+                    );
+                    None
+                }
+                Some(f) => Some(config_path.parent().unwrap_or(Path::new(".")).join(f)),
+            };
+        let users = path_of(
+            "users",
+            "file",
+            "e.g. users: users.txt (written by `fearless user add NAME`)",
+            raw.users.as_deref(),
+        );
+        let files = path_of(
+            "files",
+            "directory",
+            "e.g. files: runbooks (served under /files/NAME)",
+            raw.files.as_deref(),
+        );
+        let open_read = self
+            .flag_or(&p!["serve", "open_read"], raw.open_read.as_ref(), true)
+            .unwrap_or(true);
+        ServePolicy {
+            listen,
+            users,
+            open_read,
+            files,
+        }
+    }
+
+    /// `monitor:`: `interval` at least 1s, `retention` at least `interval`, `confirm` 1–10.
+    fn monitor(&mut self, raw: &RawMonitor) -> MonitorPolicy {
+        let mut policy = MonitorPolicy::default();
+        // A retention is compared with the interval only when the interval is known.
+        let mut interval_known = true;
+        if let Some(t) = &raw.interval {
+            let d = self.duration(&p!["monitor", "interval"], t);
+            interval_known = d.is_some_and(|d| d >= Duration::from_secs(1));
+            if let Some(d) = d.filter(|d| *d < Duration::from_secs(1)) {
+                self.error(
+                    &p!["monitor", "interval"],
+                    "config::duration",
+                    format!(
+                        "interval must be at least 1s, found {}",
+                        humantime::format_duration(d)
+                    ),
+                    Some("how often the whole test plan runs, e.g. 60s or 5m".into()),
+                );
+            } else if let Some(d) = d {
+                policy.interval = d;
+            }
+        }
+        if let Some(t) = &raw.retention
+            && let Some(d) = self.duration(&p!["monitor", "retention"], t)
+        {
+            if interval_known && d < policy.interval {
+                self.error(
+                    &p!["monitor", "retention"],
+                    "config::duration",
+                    format!(
+                        "retention ({}) must be at least the interval ({})",
+                        humantime::format_duration(d),
+                        humantime::format_duration(policy.interval)
+                    ),
+                    Some("how long check history is kept, e.g. 30d".into()),
+                );
+            } else {
+                policy.retention = d;
+            }
+        }
+        if let Some(n) = raw
+            .confirm
+            .as_ref()
+            .and_then(|v| self.number(&p!["monitor", "confirm"], v, 1..=10))
+        {
+            policy.confirm = n;
+        }
+        policy
     }
 
     /// `identity:`: `mode` is `enforce` (the default) or `trust`.

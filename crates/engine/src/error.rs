@@ -25,6 +25,15 @@ pub enum EngineError {
         /// What to do about it.
         hint: Option<String>,
     },
+    /// Who asked may not do it (a role in `identity.roles`, separation of duties): a gate
+    /// about the actor rather than the record; nothing was changed.
+    #[error("{message}")]
+    Refused {
+        /// Who was refused what, and why.
+        message: String,
+        /// What to do about it.
+        hint: Option<String>,
+    },
     /// A read or write of the store failed; nothing of this write was recorded.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -107,11 +116,17 @@ impl EngineError {
         }
     }
 
+    /// Whether it refused who asked (a role, separation of duties) rather than what they
+    /// asked for: a dashboard answers 403.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused { .. })
+    }
+
     /// How to treat it.
     pub fn class(&self) -> Class {
         match self {
             Self::BadInput { .. } => Class::BadInput,
-            Self::Gate { .. } => Class::Gate,
+            Self::Gate { .. } | Self::Refused { .. } => Class::Gate,
             Self::Store(e) => match e.class() {
                 ErrorClass::BadInput => Class::BadInput,
                 ErrorClass::Conflict => Class::Gate,
@@ -126,7 +141,9 @@ impl EngineError {
     /// What the user can do next, when there is something to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Self::BadInput { hint, .. } | Self::Gate { hint, .. } => hint.clone(),
+            Self::BadInput { hint, .. } | Self::Gate { hint, .. } | Self::Refused { hint, .. } => {
+                hint.clone()
+            }
             Self::Store(e) if e.class() == ErrorClass::Conflict => Some(
                 "someone changed it at the same time; nothing was written — run the command again"
                     .into(),
@@ -145,11 +162,18 @@ impl EngineError {
         reason = "used as `map_err(EngineError::from_change)`"
     )]
     pub fn from_change(e: ChangeError) -> Self {
+        if matches!(
+            e,
+            ChangeError::SelfApproval { .. } | ChangeError::NotInRole { .. }
+        ) {
+            return Self::Refused {
+                message: e.to_string(),
+                hint: None,
+            };
+        }
         let gate = matches!(
             e,
-            ChangeError::SelfApproval { .. }
-                | ChangeError::NotInRole { .. }
-                | ChangeError::AlreadyApproved { .. }
+            ChangeError::AlreadyApproved { .. }
                 | ChangeError::InBlackout { .. }
                 | ChangeError::OutsideWindows { .. }
                 | ChangeError::OutsideScheduledWindow { .. }

@@ -13,8 +13,8 @@ use fearless_config::{Config, Host};
 use fearless_graph::{Graph, Observation, localise};
 use fearless_pkg::PackageManager;
 use fearless_rca::report::{
-    self, BisectFacts, ChangeFacts, CheckTransition, Evidence, HostFacts, IncidentFacts, NodeState,
-    PackageChange, Report, Restore, Subgraph, TimedEvent,
+    self, BisectFacts, ChangeFacts, CheckTransition, Evidence, FirstFailure, HostFacts,
+    IncidentFacts, NodeState, PackageChange, RecordedRun, Report, Restore, Subgraph, TimedEvent,
 };
 use fearless_rollout::HostState;
 use jiff::Timestamp;
@@ -252,7 +252,54 @@ impl Engine<'_> {
             e.gaps
                 .push("the hosts' own package history was not read (--no-live)".into());
         }
+        e.first_failures = self.first_failures(&e.checks, to).await?;
         Ok(e)
+    }
+
+    /// From the check history: for each check failing in the incident, the first failing
+    /// result of its failing streak under way at `until` (the streak's newest failure at or
+    /// before it), with the ok result before the streak. Checks without recorded history
+    /// have none.
+    async fn first_failures(
+        &self,
+        checks: &[CheckTransition],
+        until: Timestamp,
+    ) -> Result<Vec<FirstFailure>, EngineError> {
+        let failing: BTreeSet<(&str, &str, Option<&str>)> = checks
+            .iter()
+            .filter(|c| c.to == "fail" || c.to == "error")
+            .map(|c| (c.component.as_str(), c.check.as_str(), c.host.as_deref()))
+            .collect();
+        let mut out = Vec::new();
+        for (component, check, host) in failing {
+            let Some(streak) = self
+                .store
+                .failing_streak(component, check, host, crate::monitor::offset(until))
+                .await?
+            else {
+                continue;
+            };
+            let first = &streak.first;
+            out.push(FirstFailure {
+                component: component.to_owned(),
+                check: check.to_owned(),
+                host: host.map(str::to_owned),
+                at: crate::monitor::timestamp(first.at),
+                run: first.run_id,
+                trigger: streak.first_trigger.clone(),
+                status: first.status.clone(),
+                detail: match (&first.reason, first.message.is_empty()) {
+                    (_, false) => first.message.clone(),
+                    (Some(r), true) => r.clone(),
+                    (None, true) => String::new(),
+                },
+                last_ok: streak.last_ok.as_ref().map(|ok| RecordedRun {
+                    run: ok.run_id,
+                    at: crate::monitor::timestamp(ok.at),
+                }),
+            });
+        }
+        Ok(out)
     }
 
     /// Who moved incident `id` through its life, from its journal.

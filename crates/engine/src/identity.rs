@@ -18,6 +18,8 @@ pub enum Vouch {
     DatabaseRole,
     /// The OS account the process runs as.
     OsAccount,
+    /// A password (or token) of `fearless serve`'s users file, checked at login.
+    Password,
     /// Nobody: a claim taken at its word (`identity.mode: trust`).
     Claim,
 }
@@ -29,6 +31,7 @@ impl Vouch {
             Vouch::SshKey => "ssh-key",
             Vouch::DatabaseRole => "database-role",
             Vouch::OsAccount => "os-account",
+            Vouch::Password => "password",
             Vouch::Claim => "claim",
         }
     }
@@ -68,6 +71,7 @@ impl std::fmt::Display for Vouch {
             Vouch::SshKey => "an SSH key in identity.allowed_signers",
             Vouch::DatabaseRole => "the store's database role",
             Vouch::OsAccount => "the OS account",
+            Vouch::Password => "a dashboard login (serve.users)",
             Vouch::Claim => "nobody (identity.mode: trust)",
         })
     }

@@ -12,8 +12,8 @@ use jiff::Timestamp;
 
 use crate::checks::CheckSet;
 use crate::record::{
-    self, HostEnd, HostStep, Incident, IncidentHost, IncidentMoved, IncidentOpened, KeptBisect,
-    Milestones, Note, Regression, RolloutRecord,
+    self, HostEnd, HostStep, Incident, IncidentAcknowledged, IncidentHost, IncidentMoved,
+    IncidentOpened, KeptBisect, Milestones, Note, Regression, RolloutRecord,
 };
 use crate::{Engine, EngineError};
 
@@ -332,6 +332,68 @@ impl Engine<'_> {
             )
             .await?;
         Ok((from, StoredIncident::decode(stored)?))
+    }
+}
+
+impl Engine<'_> {
+    /// `incident acknowledge`: say that somebody is on it — who and when, kept as a
+    /// milestone (time to acknowledge) with the note; the state does not move. Only an open
+    /// incident that nobody acknowledged yet can be.
+    pub async fn acknowledge_incident(
+        &self,
+        id: &str,
+        note: Option<String>,
+    ) -> Result<StoredIncident, EngineError> {
+        let i = self.incident(id).await?;
+        let n = i.stored.number;
+        if i.state != IncidentState::Open {
+            return Err(EngineError::gate(
+                format!(
+                    "INC-{n} is {}: only an open incident is acknowledged",
+                    i.state
+                ),
+                None,
+            ));
+        }
+        if let (Some(at), Some(by)) = (
+            i.record.milestones.acknowledged,
+            &i.record.milestones.acknowledged_by,
+        ) {
+            return Err(EngineError::gate(
+                format!("INC-{n} was acknowledged by {by} at {at}"),
+                None,
+            ));
+        }
+        let now = self.clock.now();
+        let mut record = i.record.clone();
+        record.milestones.acknowledged = Some(now);
+        record.milestones.acknowledged_by = Some(self.actor.name.to_owned());
+        if let Some(note) = &note {
+            record.notes.push(Note {
+                at: now,
+                by: self.actor.name.to_owned(),
+                state: i.state.as_str().to_owned(),
+                note: note.clone(),
+            });
+        }
+        let stored = self
+            .store
+            .update_incident(
+                n,
+                i.stored.version,
+                i.state.as_str(),
+                &to_value(&record)?,
+                record::event(
+                    self.actor,
+                    "",
+                    &IncidentAcknowledged {
+                        state: i.state.as_str().to_owned(),
+                        note,
+                    },
+                ),
+            )
+            .await?;
+        StoredIncident::decode(stored)
     }
 }
 

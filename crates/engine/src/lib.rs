@@ -3,7 +3,8 @@
 //! abort), package bisects, change transitions, incidents, the evidence a post-incident
 //! report is built from, each host's OS and its support (`os`), the parity of two sets
 //! of hosts (`parity`), DR rehearsals of a host's role on a new OS (`rehearse`), and the
-//! advisories of vulnerability feeds that apply to each host (`vulns`, and `patch --fixes`).
+//! advisories of vulnerability feeds that apply to each host (`vulns`, and `patch --fixes`),
+//! and the continuous test plan with its damped check states (`monitor`).
 //!
 //! An [`Engine`] holds its I/O as handles — the configuration, the [`Store`], the
 //! [`Events`] sinks, the actor, a [`Progress`] sink and a [`Clock`] — so the CLI, a
@@ -28,6 +29,7 @@ pub mod incident;
 pub mod init;
 pub mod journal;
 pub mod map;
+pub mod monitor;
 pub mod os;
 pub mod packages;
 pub mod parity;
@@ -35,12 +37,14 @@ pub mod progress;
 pub mod record;
 pub mod rehearse;
 pub mod rollout;
+pub mod views;
 pub mod vulns;
 
 pub use checks::CheckSet;
 pub use clock::{Clock, SystemClock};
 pub use error::{Class, EngineError};
 pub use fleet::Fleetwide;
+pub use monitor::{Monitor, MonitorStatus, RecordedRun, Transition, Trigger};
 pub use progress::{Event, HostEvent, Progress, Silent};
 
 use fearless_config::Config;

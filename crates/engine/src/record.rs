@@ -103,6 +103,57 @@ pub fn entry_time(entry: &JournalEntry) -> Result<Timestamp, EngineError> {
 }
 
 // ---------------------------------------------------------------------------------------
+// The continuous test plan
+
+/// A hard transition of a check's damped state (`engine::monitor`): what `check.failed` and
+/// `check.recovered` entries hold, and the data of their events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckHardState {
+    /// Record version.
+    pub v: u32,
+    /// Component.
+    pub component: String,
+    /// Check name.
+    pub check: String,
+    /// Host (`None`: run from the controller).
+    pub host: Option<String>,
+    /// The hard status before (`pass`, `fail`, …, or `unknown` for a check never confirmed).
+    pub from: String,
+    /// The hard status now.
+    pub to: String,
+    /// When the streak that confirmed it began (its first result's run start).
+    pub since: Timestamp,
+    /// The run that confirmed it.
+    pub run: u64,
+    /// What ran that run (`monitor`, `check`).
+    pub trigger: String,
+    /// How many results in a row confirmed it.
+    pub consecutive: u32,
+    /// The confirming result's reason, if any.
+    pub reason: Option<String>,
+    /// The confirming result's message.
+    pub message: String,
+}
+
+/// `check.failed`: a check turned hard-failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckFailed(pub CheckHardState);
+
+impl Payload for CheckFailed {
+    const KIND: &'static str = "check.failed";
+}
+
+/// `check.recovered`: a check turned hard-recovered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckRecovered(pub CheckHardState);
+
+impl Payload for CheckRecovered {
+    const KIND: &'static str = "check.recovered";
+}
+
+// ---------------------------------------------------------------------------------------
 // Rollouts
 
 /// The stored document of rollout `R-<n>`.
@@ -612,6 +663,12 @@ pub struct Milestones {
     /// Detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detected: Option<Timestamp>,
+    /// Somebody said they are on it (`incident acknowledge`, the dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Timestamp>,
+    /// Who acknowledged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
     /// Impact stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mitigated: Option<Timestamp>,
@@ -686,6 +743,20 @@ pub struct IncidentMoved {
     /// What they said.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// `incident.acknowledged`: somebody is on it; the state does not move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentAcknowledged {
+    /// The state it was in (and stays in).
+    pub state: String,
+    /// What they said.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Payload for IncidentAcknowledged {
+    const KIND: &'static str = "incident.acknowledged";
 }
 
 /// `incident.report`: the post-incident report was written (or rewritten).

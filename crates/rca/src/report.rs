@@ -33,6 +33,43 @@ pub struct Evidence {
     pub events: Vec<TimedEvent>,
     /// Evidence that could not be gathered, and why (an unreachable host, say).
     pub gaps: Vec<String>,
+    /// Where the continuous test plan's history has them: the first recorded failure of the
+    /// failing streak of each check that fails in the incident.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_failures: Vec<FirstFailure>,
+}
+
+/// The first recorded failure of a check's failing streak, from the check history (runs of
+/// the continuous test plan and of `fearless check --record`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstFailure {
+    /// Component.
+    pub component: String,
+    /// Check name.
+    pub check: String,
+    /// Host, for per-host checks.
+    pub host: Option<String>,
+    /// When the run that recorded it started.
+    pub at: Timestamp,
+    /// That run's id.
+    pub run: u64,
+    /// What ran it: `monitor` or `check`.
+    pub trigger: String,
+    /// Its status (`fail`, `error`).
+    pub status: String,
+    /// What it said.
+    pub detail: String,
+    /// The ok result just before the streak; `None` when none is recorded.
+    pub last_ok: Option<RecordedRun>,
+}
+
+/// A run of the check history, at its start time.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RecordedRun {
+    /// The run's id.
+    pub run: u64,
+    /// When it started.
+    pub at: Timestamp,
 }
 
 /// The incident record, as far as the report needs it.
@@ -875,10 +912,108 @@ fn timeline(evidence: &Evidence, actions: &[TimedEvent]) -> Vec<TimedEvent> {
             }
         }
     }
+    for f in &evidence.first_failures {
+        out.push(TimedEvent {
+            at: f.at,
+            what: first_failure(evidence, f),
+        });
+    }
     out.extend(actions.iter().cloned());
     out.sort();
     out.dedup();
     out
+}
+
+/// How many of the changes before a first failure are named; the rest are counted.
+const BEFORE_SHOWN: usize = 6;
+
+/// "orders-api/http on web-2 first failed at … (run 17, monitor): fail (HTTP 502); before
+/// it, since its last pass at … (run 16): …" — only what the evidence records between the
+/// last ok result (or the start of the record) and the failure, on its host.
+fn first_failure(evidence: &Evidence, f: &FirstFailure) -> String {
+    let on = f
+        .host
+        .as_ref()
+        .map(|h| format!(" on {h}"))
+        .unwrap_or_default();
+    let detail = if f.detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", f.detail)
+    };
+    let after = f.last_ok.map(|ok| ok.at);
+    let within = |t: Timestamp| t <= f.at && after.is_none_or(|a| t > a);
+    let mut before: Vec<(Timestamp, String)> = Vec::new();
+    if let Some(h) = evidence
+        .hosts
+        .iter()
+        .find(|h| Some(&h.host) == f.host.as_ref())
+    {
+        for p in &h.packages {
+            if let Some(at) = p.at.filter(|t| within(*t)) {
+                let by = p
+                    .recorded_by
+                    .as_deref()
+                    .map_or_else(|| "unrecorded change".to_owned(), str::to_owned);
+                before.push((at, format!("{} at {} UTC ({by})", verb(p), stamp(at))));
+            }
+        }
+        if let (Some(at), Some(r)) = (
+            h.touched_at.filter(|t| within(*t)),
+            &evidence.incident.rollout,
+        ) {
+            before.push((at, format!("{r} reached {} at {} UTC", h.host, stamp(at))));
+        }
+    }
+    for c in &evidence.changes {
+        let touches = f.host.as_ref().is_some_and(|h| c.hosts.contains(h))
+            || c.components.contains(&f.component);
+        if let Some(at) = c.started.filter(|t| touches && within(*t)) {
+            before.push((
+                at,
+                format!("{} ({}) started at {} UTC", c.id, c.title, stamp(at)),
+            ));
+        }
+    }
+    before.sort();
+    before.dedup();
+    let since = match f.last_ok {
+        Some(ok) => format!(
+            "since its last pass at {} UTC (run {})",
+            stamp(ok.at),
+            ok.run
+        ),
+        None => "with no earlier pass recorded".to_owned(),
+    };
+    let place = f
+        .host
+        .as_ref()
+        .map_or_else(|| format!("for {}", f.component), |h| format!("on {h}"));
+    let changed = if before.is_empty() {
+        format!("nothing recorded changed {place} {since}")
+    } else {
+        let hidden = before.len().saturating_sub(BEFORE_SHOWN);
+        let shown: Vec<String> = before
+            .iter()
+            .skip(hidden)
+            .map(|(_, what)| what.clone())
+            .collect();
+        let earlier = if hidden > 0 {
+            format!(" (and {hidden} earlier)")
+        } else {
+            String::new()
+        };
+        format!("{since}: {}{earlier}", shown.join("; "))
+    };
+    format!(
+        "{}/{}{on} first failed at {} UTC (run {}, {}): {}{detail}; before it, {changed}",
+        f.component,
+        f.check,
+        stamp(f.at),
+        f.run,
+        f.trigger,
+        f.status
+    )
 }
 
 fn summary(
@@ -1405,27 +1540,49 @@ fn list_or_dash(v: &[String]) -> String {
 /// The report as a standalone HTML page (the Markdown, rendered; raw HTML in the data is
 /// shown as text, never interpreted; the Mermaid source is kept in a `mermaid` block).
 pub fn html(r: &Report) -> String {
-    use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
-    let text = markdown(r);
-    let mut in_mermaid = false;
-    let events = Parser::new_ext(&text, Options::ENABLE_TABLES).map(|ev| match ev {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) if &*lang == "mermaid" => {
-            in_mermaid = true;
-            Event::Html(CowStr::Borrowed("<pre class=\"mermaid\">"))
-        }
-        Event::End(TagEnd::CodeBlock) if in_mermaid => {
-            in_mermaid = false;
-            Event::Html(CowStr::Borrowed("</pre>\n"))
-        }
-        other => other,
-    });
-    let mut body = String::new();
-    html::push_html(&mut body, events);
+    let body = markdown_html(&markdown(r));
     let title = escape_html(&format!("{}: {}", r.incident, r.title));
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n<style>\nbody{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}}\ntable{{border-collapse:collapse;margin:.5rem 0}}td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}}\nblockquote{{border-left:4px solid #b00000;margin:0;padding:.25rem 1rem;background:#fbeaea}}\npre.mermaid{{background:#f6f6f6;padding:.5rem}}\n</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
     )
+}
+
+/// A report's Markdown (as kept with its incident) as an HTML fragment: raw HTML in the
+/// text is shown as text, never interpreted, a link is kept only when it goes to a web
+/// address or within the page, and the Mermaid source stays in a `pre.mermaid` block.
+pub fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
+    let mut in_mermaid = false;
+    let mut dropped_links = 0usize;
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES).filter_map(|ev| {
+        Some(match ev {
+            Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) if &*lang == "mermaid" => {
+                in_mermaid = true;
+                Event::Html(CowStr::Borrowed("<pre class=\"mermaid\">"))
+            }
+            Event::End(TagEnd::CodeBlock) if in_mermaid => {
+                in_mermaid = false;
+                Event::Html(CowStr::Borrowed("</pre>\n"))
+            }
+            Event::Start(Tag::Link { ref dest_url, .. })
+                if !["https://", "http://", "#", "/"]
+                    .iter()
+                    .any(|p| dest_url.starts_with(p)) =>
+            {
+                dropped_links += 1;
+                return None;
+            }
+            Event::End(TagEnd::Link) if dropped_links > 0 => {
+                dropped_links -= 1;
+                return None;
+            }
+            other => other,
+        })
+    });
+    let mut body = String::new();
+    html::push_html(&mut body, events);
+    body
 }
 
 fn escape_html(s: &str) -> String {
@@ -1668,5 +1825,66 @@ mod tests {
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("<pre class=\"mermaid\">"), "{page}");
         assert!(page.contains("<table>"), "{page}");
+    }
+
+    fn first_failure(host: &str, at: &str, last_ok: Option<(u64, &str)>) -> FirstFailure {
+        FirstFailure {
+            component: "orders-api".into(),
+            check: "orders".into(),
+            host: Some(host.into()),
+            at: t(at),
+            run: 17,
+            trigger: "monitor".into(),
+            status: "fail".into(),
+            detail: "HTTP 500".into(),
+            last_ok: last_ok.map(|(run, at)| RecordedRun { run, at: t(at) }),
+        }
+    }
+
+    #[test]
+    fn a_first_failure_enters_the_timeline_with_what_changed_on_its_host_before_it() {
+        let mut e = canary();
+        e.changes.push(ChangeFacts {
+            id: "CHG-1".into(),
+            title: "monthly patch".into(),
+            state: "implementing".into(),
+            hosts: vec!["web-1".into()],
+            components: vec![],
+            started: Some(t("2026-12-02T10:39:50Z")),
+            ended: None,
+        });
+        e.first_failures = vec![
+            first_failure(
+                "web-1",
+                "2026-12-02T10:40:30Z",
+                Some((16, "2026-12-02T10:39:30Z")),
+            ),
+            // Nothing of web-2 is recorded after its last pass.
+            first_failure(
+                "web-2",
+                "2026-12-02T10:41:30Z",
+                Some((18, "2026-12-02T10:41:00Z")),
+            ),
+            // No pass recorded: everything before it counts.
+            first_failure("web-3", "2026-12-02T10:41:40Z", None),
+        ];
+        let r = build(e.clone());
+        let lines: Vec<&str> = r
+            .timeline
+            .iter()
+            .map(|x| x.what.as_str())
+            .filter(|w| w.contains("first failed"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "orders-api/orders on web-1 first failed at 2026-12-02 10:40:30 UTC (run 17, monitor): fail (HTTP 500); before it, since its last pass at 2026-12-02 10:39:30 UTC (run 16): CHG-1 (monthly patch) started at 2026-12-02 10:39:50 UTC; R-1 reached web-1 at 2026-12-02 10:40:01 UTC; upgrading acme-api 1.0 → 1.1 at 2026-12-02 10:40:05 UTC (R-1); upgrading acme-docs 1.0 → 1.1 at 2026-12-02 10:40:05 UTC (R-1); upgrading acme-web 1.0 → 1.1 at 2026-12-02 10:40:05 UTC (R-1); upgrading libacme 1.0 → 2.0 at 2026-12-02 10:40:05 UTC (R-1)",
+                "orders-api/orders on web-2 first failed at 2026-12-02 10:41:30 UTC (run 17, monitor): fail (HTTP 500); before it, nothing recorded changed on web-2 since its last pass at 2026-12-02 10:41:00 UTC (run 18)",
+                "orders-api/orders on web-3 first failed at 2026-12-02 10:41:40 UTC (run 17, monitor): fail (HTTP 500); before it, nothing recorded changed on web-3 with no earlier pass recorded",
+            ]
+        );
+        // Same evidence, same report, byte for byte.
+        assert_eq!(markdown(&r), markdown(&build(e)));
+        assert!(markdown(&r).contains("first failed at 2026-12-02 10:40:30 UTC (run 17, monitor)"));
     }
 }

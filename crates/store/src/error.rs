@@ -173,6 +173,17 @@ pub enum StoreError {
         /// Why, in the signer's words.
         reason: String,
     },
+    /// A check run names the same check on the same host twice: which result stands is
+    /// unknown, so nothing was written.
+    #[error("the check run holds two results of {component}/{check}{}: nothing was recorded", host.as_deref().map(|h| format!(" on {h}")).unwrap_or_default())]
+    DuplicateCheck {
+        /// The component.
+        component: String,
+        /// The check.
+        check: String,
+        /// The host, when it ran for one.
+        host: Option<String>,
+    },
     /// A row in the store cannot be read back (hand-edited or damaged).
     #[error("the store holds an unreadable {what}: {reason}")]
     Corrupt {
@@ -217,7 +228,8 @@ impl StoreError {
             | StoreError::NotADatabase { .. }
             | StoreError::NotAStore { .. }
             | StoreError::Unknown { .. }
-            | StoreError::BadHead { .. } => ErrorClass::BadInput,
+            | StoreError::BadHead { .. }
+            | StoreError::DuplicateCheck { .. } => ErrorClass::BadInput,
             StoreError::Conflict { .. }
             | StoreError::HostMoved { .. }
             | StoreError::RolloutMoved { .. } => ErrorClass::Conflict,

@@ -8,6 +8,10 @@
 //! head to keep elsewhere, and [`Store::verify_expecting`] checks the journal still holds a
 //! head kept before; `VERIFY.md` shows how to check an [`Store::export`] without fearless.
 //!
+//! The check history (schema 8: runs of the test plan, their results, each check's damped
+//! state) is kept beside them: runs are data, not journal; a check's hard transition is
+//! journaled with the state it moves ([`Store::record_check_run`]).
+//!
 //! [`Store::open`] creates a store; [`Store::open_existing`] insists that there is one and,
 //! with [`Access::ReadOnly`], never writes to it.
 //!
@@ -25,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod canonical;
+mod checks;
 mod error;
 mod location;
 mod model;
@@ -35,6 +40,10 @@ mod store;
 mod verify;
 
 pub use canonical::{GENESIS, to_canonical};
+pub use checks::{
+    CheckRow, CheckRun, CheckRunSummary, CheckState, HistoryFilter, HistoryPoint, NewCheckRun,
+    RecordedCheckRun, StateUpdate, StatusCounts, Streak,
+};
 pub use error::{ErrorClass, StoreError};
 pub use location::redact;
 pub use model::{

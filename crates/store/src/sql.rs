@@ -77,6 +77,96 @@ pub(crate) struct Sql {
     pub(crate) has_migrations_table: &'static str,
     /// How many tables there are besides the database's own.
     pub(crate) user_tables: &'static str,
+    /// The check history's statements that differ (JSON, typed NULLs).
+    pub(crate) checks: CheckSql,
+}
+
+/// The statements of the check history (schema 8) whose text differs between the dialects.
+/// A run's results travel as one bound JSON array of
+/// `[component, check, host, kind, runs_on, status, reason, message, duration_ms]` (host
+/// `""` for a check run from the controller), expanded by the database (`json_each`,
+/// `jsonb_array_elements`): one statement per run, whatever its size, and still a constant.
+#[derive(Debug)]
+pub(crate) struct CheckSql {
+    /// `$1` the results: add the keys not seen before.
+    pub(crate) insert_keys: &'static str,
+    /// `$1` run id, `$2` the results.
+    pub(crate) insert_results: &'static str,
+    /// `$1` since (text or NULL), `$2` limit.
+    pub(crate) runs: &'static str,
+    /// `$1` component, `$2` check, `$3` host (text or NULL: every host), `$4` since,
+    /// `$5` until (text or NULL), `$6`..`$7` the runs (ids) to look in, `$8` limit.
+    pub(crate) history: &'static str,
+    /// `$1` since, `$2` until (text or NULL), `$3` how many runs: the newest runs' ids.
+    pub(crate) run_window: &'static str,
+    /// `$1` component, `$2` check, `$3` host (text or NULL): how many keys.
+    pub(crate) key_count: &'static str,
+    /// `$1` the states as a JSON array of
+    /// `[component, check, host, hard, since, consecutive, soft, soft_since, moved_in]`.
+    pub(crate) upsert_states: &'static str,
+}
+
+/// The parts of a results element, in the order [`CheckSql`] reads them.
+macro_rules! json_result_columns {
+    (sqlite) => {
+        "json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), json_extract(e.value, '$[2]'), \
+         json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')"
+    };
+}
+
+/// The history query of one dialect: `$null` casts a possibly-NULL text bind.
+macro_rules! history_sql {
+    ($text:literal) => {
+        concat!(
+            "SELECT r.run_id, u.started_at, k.host, r.status, r.reason, r.message, r.duration_ms \
+             FROM check_keys k JOIN check_results r ON r.key_id = k.id \
+             JOIN check_runs u ON u.id = r.run_id \
+             WHERE k.component = $1 AND k.check_name = $2 AND ($3",
+            $text,
+            " IS NULL OR k.host = $3",
+            $text,
+            ") AND ($4",
+            $text,
+            " IS NULL OR u.started_at >= $4",
+            $text,
+            ") AND ($5",
+            $text,
+            " IS NULL OR u.started_at <= $5",
+            $text,
+            ") AND r.run_id >= $6 AND r.run_id <= $7 ORDER BY r.run_id DESC, k.host LIMIT $8"
+        )
+    };
+}
+
+/// The run window of a history query: `(MIN(id), MAX(id), COUNT(*))` of the newest `$3` runs
+/// started within `$1` since and `$2` until (NULL: unbounded).
+macro_rules! run_window_sql {
+    ($text:literal) => {
+        concat!(
+            "SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id FROM check_runs WHERE ($1",
+            $text,
+            " IS NULL OR started_at >= $1",
+            $text,
+            ") AND ($2",
+            $text,
+            " IS NULL OR started_at <= $2",
+            $text,
+            ") ORDER BY id DESC LIMIT $3) AS w"
+        )
+    };
+}
+
+/// How many hosts (keys) a check has: `$1` component, `$2` check, `$3` host or NULL.
+macro_rules! key_count_sql {
+    ($text:literal) => {
+        concat!(
+            "SELECT COUNT(*) FROM check_keys WHERE component = $1 AND check_name = $2 AND ($3",
+            $text,
+            " IS NULL OR host = $3",
+            $text,
+            ")"
+        )
+    };
 }
 
 impl Sql {
@@ -98,6 +188,36 @@ pub(crate) static SQLITE: Sql = Sql {
                        WHERE ($1 IS NULL OR time >= $1) AND ($2 IS NULL OR subject = $2) ORDER BY seq",
     has_migrations_table: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     user_tables: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    checks: CheckSql {
+        insert_keys: concat!(
+            "INSERT INTO check_keys (component, check_name, host, kind, runs_on) SELECT DISTINCT ",
+            json_result_columns!(sqlite),
+            " FROM json_each($1) AS e WHERE NOT EXISTS (SELECT 1 FROM check_keys k \
+             WHERE k.component = json_extract(e.value, '$[0]') AND k.check_name = json_extract(e.value, '$[1]') \
+             AND k.host = json_extract(e.value, '$[2]') AND k.kind = json_extract(e.value, '$[3]') \
+             AND k.runs_on = json_extract(e.value, '$[4]'))"
+        ),
+        insert_results: "INSERT INTO check_results (run_id, key_id, status, reason, message, duration_ms) \
+             SELECT $1, k.id, json_extract(e.value, '$[5]'), json_extract(e.value, '$[6]'), \
+             json_extract(e.value, '$[7]'), json_extract(e.value, '$[8]') \
+             FROM json_each($2) AS e JOIN check_keys k \
+             ON k.component = json_extract(e.value, '$[0]') AND k.check_name = json_extract(e.value, '$[1]') \
+             AND k.host = json_extract(e.value, '$[2]') AND k.kind = json_extract(e.value, '$[3]') \
+             AND k.runs_on = json_extract(e.value, '$[4]')",
+        runs: "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
+               FROM check_runs WHERE ($1 IS NULL OR started_at >= $1) ORDER BY id DESC LIMIT $2",
+        history: history_sql!(""),
+        run_window: run_window_sql!(""),
+        key_count: key_count_sql!(""),
+        upsert_states: "INSERT INTO check_states (component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in) \
+             SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), json_extract(e.value, '$[2]'), \
+             json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]'), json_extract(e.value, '$[5]'), \
+             json_extract(e.value, '$[6]'), json_extract(e.value, '$[7]'), json_extract(e.value, '$[8]') \
+             FROM json_each($1) AS e WHERE true \
+             ON CONFLICT (component, check_name, host) DO UPDATE SET hard = excluded.hard, since = excluded.since, \
+             consecutive = excluded.consecutive, soft = excluded.soft, soft_since = excluded.soft_since, \
+             moved_in = excluded.moved_in",
+    },
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
@@ -110,6 +230,28 @@ pub(crate) static POSTGRES: Sql = Sql {
     has_migrations_table: "SELECT COUNT(*) FROM pg_catalog.pg_tables \
                            WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
     user_tables: "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
+    checks: CheckSql {
+        insert_keys: "INSERT INTO check_keys (component, check_name, host, kind, runs_on) \
+             SELECT DISTINCT e->>0, e->>1, e->>2, e->>3, e->>4 FROM jsonb_array_elements($1::jsonb) AS e \
+             WHERE NOT EXISTS (SELECT 1 FROM check_keys k WHERE k.component = e->>0 AND k.check_name = e->>1 \
+             AND k.host = e->>2 AND k.kind = e->>3 AND k.runs_on = e->>4) ON CONFLICT DO NOTHING",
+        insert_results: "INSERT INTO check_results (run_id, key_id, status, reason, message, duration_ms) \
+             SELECT $1, k.id, e->>5, e->>6, e->>7, (e->>8)::bigint \
+             FROM jsonb_array_elements($2::jsonb) AS e JOIN check_keys k \
+             ON k.component = e->>0 AND k.check_name = e->>1 AND k.host = e->>2 AND k.kind = e->>3 \
+             AND k.runs_on = e->>4",
+        runs: "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
+               FROM check_runs WHERE ($1::text IS NULL OR started_at >= $1::text) ORDER BY id DESC LIMIT $2",
+        history: history_sql!("::text"),
+        run_window: run_window_sql!("::text"),
+        key_count: key_count_sql!("::text"),
+        upsert_states: "INSERT INTO check_states (component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in) \
+             SELECT e->>0, e->>1, e->>2, e->>3, e->>4, (e->>5)::bigint, e->>6, e->>7, (e->>8)::bigint \
+             FROM jsonb_array_elements($1::jsonb) AS e \
+             ON CONFLICT (component, check_name, host) DO UPDATE SET hard = excluded.hard, since = excluded.since, \
+             consecutive = excluded.consecutive, soft = excluded.soft, soft_since = excluded.soft_since, \
+             moved_in = excluded.moved_in",
+    },
 };
 
 pub(crate) static ROLLOUTS: DocSql = doc_sql!("rollouts", cast = "", read = "record");
@@ -188,6 +330,51 @@ pub(crate) const MOVE_HOST_WHILE: &str = "UPDATE rollout_hosts SET state = $4, s
      WHERE rollout = $1 AND host = $2 AND state = $3 \
      AND EXISTS (SELECT 1 FROM rollouts WHERE number = $1 AND state IN ($7, $8))";
 pub(crate) const ROLLOUT_STATE: &str = "SELECT state FROM rollouts WHERE number = $1";
+
+/// `$1` started_at … `$9` skipped: a new run, its id returned.
+pub(crate) const INSERT_CHECK_RUN: &str = "INSERT INTO check_runs \
+     (started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+/// The newest run.
+pub(crate) const LATEST_CHECK_RUN: &str = "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
+     FROM check_runs ORDER BY id DESC LIMIT 1";
+/// `$1` run id: its results, by component, check and host.
+pub(crate) const CHECK_RUN_RESULTS: &str = "SELECT k.component, k.check_name, k.host, k.kind, k.runs_on, \
+     r.status, r.reason, r.message, r.duration_ms \
+     FROM check_results r JOIN check_keys k ON k.id = r.key_id WHERE r.run_id = $1 \
+     ORDER BY k.component, k.check_name, k.host";
+/// Every check's damped state.
+pub(crate) const CHECK_STATES: &str = "SELECT component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in \
+     FROM check_states ORDER BY component, check_name, host";
+/// `$1` component, `$2` check, `$3` host, `$4` until: the newest failing result's run.
+pub(crate) const LAST_FAILING_RUN: &str = "SELECT MAX(r.run_id) FROM check_keys k \
+     JOIN check_results r ON r.key_id = k.id JOIN check_runs u ON u.id = r.run_id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND u.started_at <= $4 \
+     AND r.status IN ('fail', 'error')";
+/// `$1` component, `$2` check, `$3` host, `$4` before this run: the newest passing result's run.
+pub(crate) const LAST_OK_RUN_BEFORE: &str = "SELECT MAX(r.run_id) FROM check_keys k \
+     JOIN check_results r ON r.key_id = k.id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND r.run_id < $4 \
+     AND r.status IN ('pass', 'degraded')";
+/// `$1` component, `$2` check, `$3` host, `$4` after this run: the oldest failing result's run.
+pub(crate) const FIRST_FAILING_RUN_AFTER: &str = "SELECT MIN(r.run_id) FROM check_keys k \
+     JOIN check_results r ON r.key_id = k.id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND r.run_id > $4 \
+     AND r.status IN ('fail', 'error')";
+/// `$1` component, `$2` check, `$3` host, `$4` run: that run's result (as a history point)
+/// and the run's trigger.
+pub(crate) const RESULT_IN_RUN: &str = "SELECT r.run_id, u.started_at, k.host, r.status, r.reason, r.message, r.duration_ms, u.triggered \
+     FROM check_keys k JOIN check_results r ON r.key_id = k.id JOIN check_runs u ON u.id = r.run_id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND r.run_id = $4 \
+     ORDER BY k.id DESC LIMIT 1";
+/// `$1` before: the results of the runs that started before it.
+pub(crate) const PRUNE_RESULTS: &str =
+    "DELETE FROM check_results WHERE run_id IN (SELECT id FROM check_runs WHERE started_at < $1)";
+/// `$1` before: the runs that started before it.
+pub(crate) const PRUNE_RUNS: &str = "DELETE FROM check_runs WHERE started_at < $1";
+/// The keys no result names any more.
+pub(crate) const PRUNE_KEYS: &str = "DELETE FROM check_keys \
+     WHERE NOT EXISTS (SELECT 1 FROM check_results r WHERE r.key_id = check_keys.id)";
 
 #[cfg(test)]
 mod tests {

@@ -199,6 +199,17 @@ impl Store {
         }
     }
 
+    /// Whether the store answers: the journal's head is read (a query on the schema, so a
+    /// database that was dropped or a file that lost its tables fails).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM journal_head";
+        on_backend!(self, |pool| sqlx::query_scalar::<_, i64>(SQL)
+            .fetch_one(pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::query))
+    }
+
     /// Close every connection, waiting for work in progress. Dropping the store also closes
     /// them, without waiting.
     pub async fn close(&self) {
@@ -570,7 +581,7 @@ impl Store {
     }
 
     /// Refuse to write to a store opened read-only.
-    fn writable(&self) -> Result<(), StoreError> {
+    pub(crate) fn writable(&self) -> Result<(), StoreError> {
         if self.read_only {
             Err(StoreError::ReadOnly {
                 location: self.location.clone(),
@@ -779,19 +790,23 @@ record_methods!(
 
 /// A journal entry computed inside a write transaction, before it is inserted.
 #[derive(Debug)]
-struct Pending {
-    seq: i64,
-    time: String,
-    event: NewEvent,
-    payload: String,
-    prev_hash: String,
-    hash: String,
+pub(crate) struct Pending {
+    pub(crate) seq: i64,
+    pub(crate) time: String,
+    pub(crate) event: NewEvent,
+    pub(crate) payload: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
     signature: Option<String>,
 }
 
 impl Pending {
     /// The entry that follows `head` (`(seq, hash)` of the last entry).
-    fn new((head_seq, head_hash): (i64, String), time: &str, event: NewEvent) -> Pending {
+    pub(crate) fn new(
+        (head_seq, head_hash): (i64, String),
+        time: &str,
+        event: NewEvent,
+    ) -> Pending {
         let seq = head_seq + 1;
         let payload = canonical::to_canonical(&event.payload);
         let hash = Hashed {
@@ -815,11 +830,11 @@ impl Pending {
         }
     }
 
-    fn signed(self, signature: Option<String>) -> Pending {
+    pub(crate) fn signed(self, signature: Option<String>) -> Pending {
         Pending { signature, ..self }
     }
 
-    fn into_entry(self) -> JournalEntry {
+    pub(crate) fn into_entry(self) -> JournalEntry {
         JournalEntry {
             seq: to_u64(self.seq),
             time: self.time,
@@ -857,7 +872,7 @@ pub(crate) fn not_utf8(error: &sqlx::Error) -> Option<String> {
 }
 
 /// A write found no journal head to lock: the store was tampered with; nothing is written.
-fn missing_head() -> StoreError {
+pub(crate) fn missing_head() -> StoreError {
     StoreError::Corrupt {
         what: "journal head".to_owned(),
         reason: "the table journal_head has no row with id 1: run `fearless journal verify`"
@@ -931,11 +946,11 @@ pub(crate) fn to_u64(n: i64) -> u64 {
 }
 
 /// The numbers the store hands out come from `i64` columns, so they fit back.
-fn to_i64(n: u64) -> i64 {
+pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn now() -> (OffsetDateTime, String) {
+pub(crate) fn now() -> (OffsetDateTime, String) {
     let now = OffsetDateTime::now_utc();
     // Keep microseconds only, so the time handed back equals the time read back.
     let now = now
@@ -944,12 +959,12 @@ fn now() -> (OffsetDateTime, String) {
     (now, format_time(now))
 }
 
-fn format_time(t: OffsetDateTime) -> String {
+pub(crate) fn format_time(t: OffsetDateTime) -> String {
     // Formatting a UTC time with a fixed description only fails for years past 9999.
     t.format(TIME_FORMAT).unwrap_or_else(|_| t.to_string())
 }
 
-fn parse_time(text: &str, what: String) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn parse_time(text: &str, what: String) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt {
         what,
         reason: format!("bad time `{text}`: {e}"),

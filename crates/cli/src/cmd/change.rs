@@ -13,6 +13,7 @@ use fearless_change::{
     ScanSeverity, ScanSummary,
 };
 use fearless_engine::record::{self, RcaAttached, RehearsalAttached};
+use fearless_engine::views::{ChangeJson, ChangeList};
 use fearless_io::Escaped;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -296,9 +297,10 @@ async fn list(g: &Global, session: &Session, state: Option<&str>) -> Result<Outc
         .collect();
     if g.format == Format::Json {
         let changes: Vec<ChangeJson<'_>> = records.iter().map(ChangeJson::of).collect();
-        return print_json(
-            &serde_json::json!({ "schema": "fearless.changes/v1", "changes": changes }),
-        )
+        return print_json(&ChangeList {
+            schema: "fearless.changes/v1",
+            changes,
+        })
         .map(|()| Outcome::Success);
     }
     let mut t = render::table(&[
@@ -369,26 +371,6 @@ async fn show(g: &Global, session: &Session, id: &str) -> Result<Outcome, Failur
         }
     }
     Ok(Outcome::Success)
-}
-
-/// A change as `--format json` prints it: its id as a user types it (`CHG-3`) and the
-/// schema beside the record's own fields.
-#[derive(serde::Serialize)]
-struct ChangeJson<'a> {
-    schema: &'static str,
-    id: String,
-    #[serde(flatten)]
-    record: &'a ChangeRecord,
-}
-
-impl<'a> ChangeJson<'a> {
-    fn of(record: &'a ChangeRecord) -> Self {
-        Self {
-            schema: "fearless.change/v1",
-            id: record.id().to_string(),
-            record,
-        }
-    }
 }
 
 /// A timestamp to the second, UTC.

@@ -1,10 +1,12 @@
 //! `fearless check`: run the environment test plan, localise failures, render.
 
-use super::{load_config, print, print_json, selector};
+use super::{Session, load_config, print, print_json, selector};
 use crate::args::{CheckArgs, Format, Global};
 use crate::exit::{Failure, Outcome};
 use crate::render;
-use fearless_graph::{Graph, Localisation, Observation};
+use fearless_engine::RecordedRun;
+use fearless_engine::monitor::{Trigger, Turn};
+use fearless_graph::Localisation;
 use fearless_probe::baseline::{Baseline, Diff};
 use fearless_probe::result::{CheckResult, Status};
 use fearless_probe::runner::{self, PlanItem, Runner, Selection};
@@ -29,12 +31,27 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
             ),
         ));
     }
-    let config = load_config(g)?;
+    // A run to record needs the store (and who acts) before anything runs: a bad store
+    // fails fast.
+    let session = if a.record && !a.dry_run {
+        Some(Session::open(g).await?)
+    } else {
+        None
+    };
+    let loaded;
+    let config = match &session {
+        Some(s) => &s.config,
+        None => {
+            loaded = load_config(g)?;
+            &loaded
+        }
+    };
+    let engine = session.as_ref().map(Session::acting).transpose()?;
     let sel = Selection {
         hosts: selector(a.hosts.as_deref())?,
         components: a.components.clone(),
     };
-    let items = runner::plan(&config, &sel).map_err(|e| {
+    let items = runner::plan(config, &sel).map_err(|e| {
         Failure::bad_input(
             e.to_string(),
             Some("list components with `fearless check --dry-run`"),
@@ -65,9 +82,10 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         ));
     }
 
-    let runner = Runner::new(&config)
+    let runner = Runner::new(config)
         .map_err(|e| Failure::Environment(anyhow::anyhow!("cannot set up network checks: {e}")))?;
     let started = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc();
     let bar = progress_bar(g, items.len());
     let results = runner
         .run(&items, &|r: &CheckResult| {
@@ -81,25 +99,17 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     bar.finish_and_clear();
     runner.close().await;
     let elapsed = started.elapsed();
+    let finished_at = started_at + elapsed;
+    let recorded = match &engine {
+        Some(engine) => Some(
+            engine
+                .record_checks(started_at, finished_at, &results, Trigger::Check)
+                .await?,
+        ),
+        None => None,
+    };
 
-    let graph = Graph::new(
-        config
-            .components
-            .values()
-            .map(|c| (c.name.as_str(), c.depends_on.as_slice())),
-    );
-    let observations: Vec<Observation> = results
-        .iter()
-        .map(|r| Observation {
-            component: r.component.clone(),
-            host: r.host.clone(),
-            ok: r.status.is_ok(),
-            skipped: r.status == Status::Skipped,
-            transport: runner::is_transport_failure(r),
-            via_transport: runner::ran_through_transport(r),
-        })
-        .collect();
-    let loc = fearless_graph::localise(&graph, &observations);
+    let loc = fearless_engine::monitor::localise(config, &results);
     let diff = baseline.as_ref().map(|b| b.diff(&results));
 
     let failed = match &diff {
@@ -121,6 +131,7 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         localisation: &loc,
         baseline: a.baseline.clone(),
         diff: diff.as_ref(),
+        recorded: recorded.as_ref(),
     };
     let printed = match g.format {
         Format::Human => print(&human(&report)),
@@ -134,6 +145,9 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         // `fearless check | head` must still fail when checks failed.
         Ok(()) | Err(Failure::BrokenPipe) => {}
         Err(other) => return Err(other),
+    }
+    if let Some(session) = session {
+        session.close().await;
     }
     // Saved after the report is out, so a bad path never hides the results.
     if let Some(path) = &a.save_baseline {
@@ -232,6 +246,8 @@ struct Report<'a> {
     localisation: &'a Localisation,
     baseline: Option<PathBuf>,
     diff: Option<&'a Diff>,
+    /// The run as `--record` kept it.
+    recorded: Option<&'a RecordedRun>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -266,21 +282,45 @@ impl Report<'_> {
         s
     }
 
-    fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "schema": SCHEMA,
-            "config": self.config,
-            "summary": self.summary(),
-            "results": self.results,
-            "localisation": self.localisation,
-            "baseline": self.diff.map(|d| serde_json::json!({
-                "file": self.baseline,
-                "regressions": d.regressions,
-                "recoveries": d.recoveries,
-                "missing": d.missing,
-            })),
-        })
+    fn json(&self) -> CheckJson<'_> {
+        CheckJson {
+            baseline: self.diff.map(|d| BaselineJson {
+                file: self.baseline.as_deref(),
+                missing: &d.missing,
+                recoveries: &d.recoveries,
+                regressions: &d.regressions,
+            }),
+            config: &self.config,
+            localisation: self.localisation,
+            results: self.results,
+            run_id: self.recorded.map(|r| r.id),
+            schema: SCHEMA,
+            summary: self.summary(),
+        }
     }
+}
+
+/// `check --format json` (docs/check-json.md). Keys in alphabetical order, as the format
+/// has always printed them; `run_id` only with `--record`.
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    baseline: Option<BaselineJson<'a>>,
+    config: &'a std::path::Path,
+    localisation: &'a Localisation,
+    results: &'a [CheckResult],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<u64>,
+    schema: &'static str,
+    summary: Summary,
+}
+
+/// The baseline comparison of `check --baseline FILE --format json`.
+#[derive(Serialize)]
+struct BaselineJson<'a> {
+    file: Option<&'a std::path::Path>,
+    missing: &'a [fearless_probe::baseline::Entry],
+    recoveries: &'a [fearless_probe::baseline::Change],
+    regressions: &'a [fearless_probe::baseline::Change],
 }
 
 fn status_cell(s: Status) -> comfy_table::Cell {
@@ -380,6 +420,30 @@ fn human(r: &Report<'_>) -> String {
         s.error,
         s.skipped
     );
+    if let Some(run) = r.recorded {
+        let _ = writeln!(out, "recorded as check run {}", run.id);
+        for t in &run.transitions {
+            let s = &t.state;
+            let on = s
+                .host
+                .as_deref()
+                .map(|h| format!(" on {h}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{}/{}{on} {} ({} → {}, {} result(s) in a row)",
+                render::text(&s.component),
+                render::text(&s.check),
+                match t.turn {
+                    Turn::Failed => "turned failing",
+                    Turn::Recovered => "recovered",
+                },
+                s.from,
+                s.to,
+                s.consecutive
+            );
+        }
+    }
     let loc = r.localisation;
     for sus in &loc.suspects {
         let on = if sus.hosts.is_empty() {

@@ -3,8 +3,8 @@
 //! `fearless-engine`; `fearless rca` reports on them.
 
 use fearless_engine::incident::{OpenIncident, StoredIncident};
+use fearless_engine::views::{IncidentJson, IncidentList};
 use fearless_rca::Action;
-use serde_json::json;
 
 use super::{Session, only_human_or_json, print, print_json, selector};
 use crate::args::{Format, Global, IncidentAction, IncidentArgs};
@@ -16,6 +16,7 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
     // An id is checked before the store is opened: bad input is said as such.
     match &a.action {
         IncidentAction::Show { id }
+        | IncidentAction::Acknowledge { id, .. }
         | IncidentAction::Mitigate { id, .. }
         | IncidentAction::Resolve { id, .. }
         | IncidentAction::Close { id, .. } => {
@@ -32,44 +33,16 @@ pub(crate) async fn run(g: &Global, a: IncidentArgs) -> Result<Outcome, Failure>
     result
 }
 
-/// An incident as `--format json` prints it: its id as typed next (`INC-1`, also under
-/// the older key `incident`), its state and its record.
-#[derive(serde::Serialize)]
-struct IncidentJson<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    schema: Option<&'static str>,
-    id: String,
-    incident: String,
-    state: &'static str,
-    record: &'a fearless_engine::record::Incident,
-}
-
-impl<'a> IncidentJson<'a> {
-    fn of(i: &'a StoredIncident) -> Self {
-        Self {
-            schema: None,
-            id: i.id(),
-            incident: i.id(),
-            state: i.state.as_str(),
-            record: &i.record,
-        }
-    }
-}
-
-fn as_json(i: &StoredIncident) -> IncidentJson<'_> {
-    IncidentJson {
-        schema: Some("fearless.incident/v1"),
-        ..IncidentJson::of(i)
-    }
-}
-
 async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Outcome, Failure> {
     let (id, action, note) = match action {
         IncidentAction::List => {
             let all = session.reading().incidents().await?;
             if g.format == Format::Json {
                 let list: Vec<IncidentJson<'_>> = all.iter().map(IncidentJson::of).collect();
-                print_json(&json!({"schema": "fearless.incidents/v1", "incidents": list}))?;
+                print_json(&IncidentList {
+                    schema: "fearless.incidents/v1",
+                    incidents: list,
+                })?;
             } else {
                 let mut t = render::table(&["INCIDENT", "STATE", "OPENED", "TITLE"]);
                 for i in &all {
@@ -87,7 +60,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
         IncidentAction::Show { id } => {
             let i = session.reading().incident(&id).await?;
             if g.format == Format::Json {
-                print_json(&as_json(&i))?;
+                print_json(&IncidentJson::alone(&i))?;
             } else {
                 print(&show(&i))?;
             }
@@ -110,7 +83,7 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
             };
             let i = session.acting()?.open_incident(req).await?;
             if g.format == Format::Json {
-                print_json(&as_json(&i))?;
+                print_json(&IncidentJson::alone(&i))?;
             } else {
                 print(&format!(
                     "{} open: {} ({} failing check(s) now)\n",
@@ -121,13 +94,33 @@ async fn act(g: &Global, session: &Session, action: IncidentAction) -> Result<Ou
             }
             return Ok(Outcome::Success);
         }
+        IncidentAction::Acknowledge { id, note } => {
+            let i = session.acting()?.acknowledge_incident(&id, note).await?;
+            if g.format == Format::Json {
+                print_json(&IncidentJson::alone(&i))?;
+            } else {
+                print(&format!(
+                    "{} acknowledged by {} ({})\n",
+                    i.id(),
+                    render::text(
+                        i.record
+                            .milestones
+                            .acknowledged_by
+                            .as_deref()
+                            .unwrap_or("-")
+                    ),
+                    i.state
+                ))?;
+            }
+            return Ok(Outcome::Success);
+        }
         IncidentAction::Mitigate { id, note } => (id, Action::Mitigate, note),
         IncidentAction::Resolve { id, note } => (id, Action::Resolve, note),
         IncidentAction::Close { id, note } => (id, Action::Close, note),
     };
     let (from, i) = session.acting()?.move_incident(&id, action, note).await?;
     if g.format == Format::Json {
-        print_json(&as_json(&i))?;
+        print_json(&IncidentJson::alone(&i))?;
     } else {
         print(&format!("{} {from} → {}\n", i.id(), i.state))?;
     }
@@ -151,6 +144,7 @@ fn show(i: &StoredIncident) -> String {
     for (k, t) in [
         ("started", m.started),
         ("detected", m.detected),
+        ("acknowledged", m.acknowledged),
         ("mitigated", m.mitigated),
         ("resolved", m.resolved),
         ("closed", m.closed),
@@ -165,6 +159,12 @@ fn show(i: &StoredIncident) -> String {
     };
     if let Some(d) = between(m.started, m.detected) {
         text.push_str(&format!("  time to detect: {d}\n"));
+    }
+    if let Some(by) = &m.acknowledged_by {
+        text.push_str(&format!("  acknowledged by: {}\n", render::text(by)));
+    }
+    if let Some(d) = between(m.detected, m.acknowledged) {
+        text.push_str(&format!("  time to acknowledge: {d}\n"));
     }
     if let Some(d) = between(m.detected, m.mitigated) {
         text.push_str(&format!("  time to mitigate: {d}\n"));

@@ -22,6 +22,7 @@ mod progress;
 mod rca;
 mod rehearse;
 mod scan;
+mod serve;
 mod vulns;
 
 use crate::args::{Cli, Command, Global};
@@ -58,6 +59,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Parity(a) => parity::run(&cli.global, a).await,
         Command::Rehearse(a) => rehearse::run(&cli.global, a).await,
         Command::Vulns(a) => vulns::run(&cli.global, a).await,
+        Command::Serve(a) => serve::run(&cli.global, a).await,
+        Command::User(a) => serve::user(&cli.global, a),
     }
 }
 

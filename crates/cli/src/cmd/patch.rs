@@ -7,6 +7,7 @@ use fearless_engine::record::RolloutResult;
 use fearless_engine::rollout::{
     self, Fixes, PatchOutcome, PatchPlan, PatchRequest, RolloutEnd, RolloutOutcome,
 };
+use fearless_engine::views::{RolloutList, RolloutShow};
 use fearless_rollout::{HostState, RolloutState, parse_waves};
 use serde_json::json;
 
@@ -317,20 +318,7 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
         RolloutAction::List => {
             let all = session.reading().rollouts().await?;
             if g.format == Format::Json {
-                let rollouts: Vec<RolloutLine<'_>> = all
-                    .iter()
-                    .map(|(s, r)| RolloutLine {
-                        id: format!("R-{}", s.number),
-                        rollout: format!("R-{}", s.number),
-                        state: &s.state,
-                        change: &r.change,
-                        manifest: &r.manifest,
-                    })
-                    .collect();
-                print_json(&RolloutList {
-                    schema: "fearless.rollouts/v1",
-                    rollouts,
-                })?;
+                print_json(&RolloutList::of(&all))?;
             } else {
                 let mut t = render::table(&["ROLLOUT", "STATE", "CHANGE", "PINS", "WAVES"]);
                 for (s, r) in &all {
@@ -352,18 +340,7 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
             let (stored, record) = engine.rollout(n).await?;
             let hosts = engine.rollout_hosts(n).await?;
             if g.format == Format::Json {
-                let hs: Vec<serde_json::Value> = hosts
-                    .iter()
-                    .map(|(h, state)| json!({"host": h.host, "wave": h.wave, "state": state, "snapshot": h.snapshot.map(|s| format!("SNAP-{s}"))}))
-                    .collect();
-                print_json(&json!({
-                    "schema": "fearless.rollout/v1",
-                    "id": format!("R-{n}"),
-                    "rollout": format!("R-{n}"),
-                    "state": stored.state,
-                    "record": record,
-                    "hosts": hs,
-                }))?;
+                print_json(&RolloutShow::of(&stored, &record, &hosts))?;
             } else {
                 let mut t = render::table(&["HOST", "WAVE", "STATE", "SNAPSHOT"]);
                 for (h, state) in &hosts {
@@ -385,22 +362,4 @@ async fn act(g: &Global, session: &Session, action: RolloutAction) -> Result<Out
             Ok(Outcome::Success)
         }
     }
-}
-
-/// `rollout list --format json`.
-#[derive(serde::Serialize)]
-struct RolloutList<'a> {
-    schema: &'static str,
-    rollouts: Vec<RolloutLine<'a>>,
-}
-
-/// One rollout of `rollout list --format json`: its id as typed next (`R-2`; `rollout` is
-/// the same, the key of earlier releases), state, change and frozen manifest.
-#[derive(serde::Serialize)]
-struct RolloutLine<'a> {
-    id: String,
-    rollout: String,
-    state: &'a str,
-    change: &'a str,
-    manifest: &'a [String],
 }

@@ -230,3 +230,43 @@ fn host_checks_over_ssh_and_an_unreachable_host() {
     assert!(p["hosts"][0]["latency_ms"].as_f64().is_some());
     assert_eq!(p["hosts"][1]["reachable"], false);
 }
+
+#[test]
+fn record_keeps_each_run_and_journals_what_two_in_a_row_confirm() {
+    let (_dir, _web, cfg) = api_down();
+    let first = check_json(&cfg, 1, &["--record"]);
+    assert_eq!(first["schema"], "fearless.check/v1");
+    let id = first["run_id"].as_u64().expect("run_id");
+    // The default `confirm: 2`: the second failing run turns api/orders and web/checkout.
+    let out = check(&cfg, 1, &["--record"]);
+    assert!(
+        out.contains(&format!("recorded as check run {}", id + 1)),
+        "{out}"
+    );
+    assert!(
+        out.contains("api/orders turned failing (unknown → fail, 2 result(s) in a row)"),
+        "{out}"
+    );
+    assert!(out.contains("web/checkout turned failing"), "{out}");
+    // A third failing run confirms nothing new.
+    let out = check(&cfg, 1, &["--record"]);
+    assert!(!out.contains("turned failing"), "{out}");
+    // Without --record nothing is kept, and there is no run id.
+    assert!(check_json(&cfg, 1, &[]).get("run_id").is_none());
+    let journal = exits(
+        0,
+        &[
+            "journal",
+            "-c",
+            &cfg,
+            "--subject",
+            "check:api/orders",
+            "--format",
+            "json",
+        ],
+    )
+    .0;
+    assert_eq!(journal.matches("check.failed").count(), 1, "{journal}");
+    // --record with --dry-run is refused before anything runs.
+    exits(2, &["check", "-c", &cfg, "--record", "--dry-run"]);
+}

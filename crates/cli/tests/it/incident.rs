@@ -83,3 +83,55 @@ fn an_incident_goes_open_mitigated_resolved_closed_with_milestones() {
         ]
     );
 }
+
+#[test]
+fn an_open_incident_is_acknowledged_once_and_the_state_stays() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = write_config(tmp.path(), CONFIG);
+    let run = |who: &str, args: &[&str]| {
+        let mut all = vec!["-c", config.as_str(), "--as", who];
+        all.extend_from_slice(args);
+        fearless(&all)
+    };
+    let opened = run("ops", &["incident", "open", "--component", "orders-api"]);
+    assert_eq!(opened.status.code(), Some(0), "{}", stderr(&opened));
+    let ack = run(
+        "carol",
+        &[
+            "incident",
+            "acknowledge",
+            "INC-1",
+            "--note",
+            "on it",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(ack.status.code(), Some(0), "{}", stderr(&ack));
+    let doc: serde_json::Value = serde_json::from_slice(&ack.stdout).expect("json");
+    assert_eq!(doc["state"], "open", "acknowledging moves no state");
+    assert_eq!(doc["record"]["milestones"]["acknowledged_by"], "carol");
+    assert!(doc["record"]["milestones"]["acknowledged"].is_string());
+    assert_eq!(doc["record"]["notes"][0]["note"], "on it");
+    let again = run("dave", &["incident", "acknowledge", "INC-1"]);
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("was acknowledged by carol"),
+        "{}",
+        stderr(&again)
+    );
+    let shown = stdout(&run("ops", &["incident", "show", "INC-1"]));
+    assert!(shown.contains("acknowledged by: carol"), "{shown}");
+    assert!(shown.contains("time to acknowledge:"), "{shown}");
+    let resolved = run("ops", &["incident", "resolve", "INC-1"]);
+    assert_eq!(resolved.status.code(), Some(0));
+    let late = run("dave", &["incident", "acknowledge", "INC-1"]);
+    assert_eq!(late.status.code(), Some(1));
+    assert!(
+        stderr(&late).contains("only an open incident"),
+        "{}",
+        stderr(&late)
+    );
+    let unknown = run("dave", &["incident", "acknowledge", "INC-x"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+}

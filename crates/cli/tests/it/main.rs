@@ -1,6 +1,7 @@
 //! End-to-end tests of the `fearless` binary: exit codes, output formats, config errors,
 //! and the lab fleet.
 
+mod browser;
 mod change;
 mod check;
 mod config_errors;
@@ -12,6 +13,7 @@ mod init;
 mod journal;
 mod lab;
 mod lab_bisect;
+mod lab_dashboard;
 mod lab_deb;
 mod lab_demo;
 mod lab_map;
@@ -28,6 +30,7 @@ mod os;
 mod packages;
 mod rehearse;
 mod scan;
+mod serve;
 mod signing;
 mod vulns;
 

@@ -119,6 +119,36 @@ fn the_design_example_loads_with_its_ansible_import() {
             ParityIgnore::Release
         ]
     );
+    assert_eq!(
+        cfg.monitor,
+        fearless_config::MonitorPolicy {
+            interval: std::time::Duration::from_secs(60),
+            retention: std::time::Duration::from_secs(30 * 86_400),
+            confirm: 2,
+        }
+    );
+}
+
+#[test]
+fn monitor_takes_its_defaults_key_by_key() {
+    let load = |monitor: &str| {
+        let text = format!("inventory:\n  hosts:\n    web-1: {{ address: 127.0.0.1 }}\n{monitor}");
+        fearless_config::load_str(Path::new("fearless.yaml"), text)
+            .expect("loads")
+            .config
+            .monitor
+    };
+    assert_eq!(load(""), fearless_config::MonitorPolicy::default());
+    let m = load("monitor: { interval: 5m }\n");
+    assert_eq!(
+        (m.interval, m.retention, m.confirm),
+        (
+            std::time::Duration::from_secs(300),
+            std::time::Duration::from_secs(30 * 86_400),
+            2
+        )
+    );
+    assert_eq!(load("monitor: { confirm: 1, retention: 1h }\n").confirm, 1);
 }
 
 #[test]

@@ -247,6 +247,20 @@ impl Engine<'_> {
         self.move_rollout(&mut l, RolloutState::Paused).await
     }
 
+    /// Whether the actor may abort `R-<n>` and it is in a state to be aborted, without
+    /// moving anything (a front end that aborts in the background answers refusals first).
+    pub async fn may_abort(&self, n: u64) -> Result<(), EngineError> {
+        self.may_patch("abort", &format!("R-{n}"))?;
+        let state = self.rollout_state(n).await?;
+        match state {
+            RolloutState::Running | RolloutState::Paused | RolloutState::Aborting => Ok(()),
+            state => Err(EngineError::gate(
+                format!("R-{n} is {state}: only a running or paused rollout can be aborted"),
+                None,
+            )),
+        }
+    }
+
     /// `rollout abort R`: no new host is touched, and every host the rollout changed goes
     /// back to its snapshot; the change is completed `backed-out`.
     pub async fn abort(&self, n: u64) -> Result<RolloutOutcome, EngineError> {

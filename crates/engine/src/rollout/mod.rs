@@ -208,8 +208,8 @@ impl Engine<'_> {
     /// `identity.roles.patch` names them (absent: anyone may).
     pub(crate) fn may_patch(&self, action: &str, what: &str) -> Result<(), EngineError> {
         match &self.config.identity.roles.patch {
-            Some(allowed) if !allowed.contains(self.actor.name) => Err(EngineError::gate(
-                format!(
+            Some(allowed) if !allowed.contains(self.actor.name) => Err(EngineError::Refused {
+                message: format!(
                     "{} may not {action} {what}: identity.roles.patch allows {}",
                     self.actor.name,
                     if allowed.is_empty() {
@@ -218,8 +218,8 @@ impl Engine<'_> {
                         allowed.iter().cloned().collect::<Vec<_>>().join(", ")
                     }
                 ),
-                None,
-            )),
+                hint: None,
+            }),
             _ => Ok(()),
         }
     }

@@ -38,6 +38,11 @@ impl World {
         }
     }
 
+    /// The temporary directory the config and the store are in.
+    pub(crate) fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     pub(crate) fn engine<'a>(&'a self, actor: &'a str) -> Engine<'a> {
         Engine {
             config: &self.config,

@@ -9,6 +9,7 @@ mod common;
 
 mod bad_input;
 mod changes;
+mod checks;
 mod concurrency;
 mod export;
 mod journal;

@@ -136,7 +136,7 @@ mod cases {
         match &err {
             StoreError::Outdated {
                 found: 4,
-                supported: 7,
+                supported: 8,
                 reason: None,
                 ..
             } => {}
@@ -144,7 +144,7 @@ mod cases {
         }
         let message = err.to_string();
         assert!(
-            message.contains("schema version 4, older than version 7")
+            message.contains("schema version 4, older than version 8")
                 && message.contains("read-only"),
             "{message}"
         );
