@@ -284,18 +284,18 @@ impl Engine<'_> {
                 component: component.to_owned(),
                 check: check.to_owned(),
                 host: host.map(str::to_owned),
-                at: crate::monitor::timestamp(first.at),
-                run: first.run_id,
+                at: crate::monitor::timestamp(first.first_at),
+                run: first.first_run,
                 trigger: streak.first_trigger.clone(),
                 status: first.status.clone(),
-                detail: match (&first.reason, first.message.is_empty()) {
-                    (_, false) => first.message.clone(),
+                detail: match (&first.reason, first.first_message.is_empty()) {
+                    (_, false) => first.first_message.clone(),
                     (Some(r), true) => r.clone(),
                     (None, true) => String::new(),
                 },
                 last_ok: streak.last_ok.as_ref().map(|ok| RecordedRun {
-                    run: ok.run_id,
-                    at: crate::monitor::timestamp(ok.at),
+                    run: ok.last_run,
+                    at: crate::monitor::timestamp(ok.last_at),
                 }),
             });
         }

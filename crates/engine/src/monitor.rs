@@ -429,18 +429,6 @@ fn message(t: &Transition) -> fearless_events::Event {
     }
 }
 
-/// What one stored result takes in the store, on SQLite (its row, its key's share and the
-/// indexes): about 1.2 MB per run of 20,000 results, measured by `bench/monitor.sh`.
-pub const BYTES_PER_RESULT: u64 = 60;
-
-/// How large the kept history grows under `policy` when each run has `results_per_run`
-/// results: every run of the retention, at [`BYTES_PER_RESULT`] each.
-pub fn history_bytes(policy: &fearless_config::MonitorPolicy, results_per_run: u64) -> u64 {
-    let runs = policy.retention.as_secs() / policy.interval.as_secs().max(1);
-    runs.saturating_mul(results_per_run)
-        .saturating_mul(BYTES_PER_RESULT)
-}
-
 /// `t` as the journal's and the reports' time.
 pub fn timestamp(t: OffsetDateTime) -> jiff::Timestamp {
     jiff::Timestamp::from_nanosecond(t.unix_timestamp_nanos())
@@ -486,7 +474,7 @@ pub struct LastRun {
     pub counts: StatusCounts,
     /// How many hard transitions it caused.
     pub transitions: usize,
-    /// How many old runs the retention pruned after it.
+    /// How many old spans of results the retention pruned after it.
     pub pruned: u64,
 }
 
@@ -626,24 +614,6 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_history_of_a_large_fleet_is_estimated_before_it_fills_the_store() {
-        let policy = fearless_config::MonitorPolicy::default();
-        // 1,000 hosts × 20 checks every 60 s for 30 days: 43,200 runs of 20,000 results.
-        assert_eq!(
-            history_bytes(&policy, 20_000),
-            43_200 * 20_000 * BYTES_PER_RESULT
-        );
-        let hourly = fearless_config::MonitorPolicy {
-            interval: std::time::Duration::from_secs(3600),
-            ..policy
-        };
-        assert_eq!(
-            history_bytes(&hourly, 20_000),
-            720 * 20_000 * BYTES_PER_RESULT
-        );
-    }
 
     fn row(status: &str) -> CheckRow {
         CheckRow {

@@ -269,7 +269,7 @@ struct HistoryJson<'a> {
     schema: &'static str,
     component: &'a str,
     check: &'a str,
-    points: Vec<fearless_store::HistoryPoint>,
+    spans: Vec<fearless_store::HistorySpan>,
 }
 
 async fn history(
@@ -289,7 +289,7 @@ async fn history(
             "no check `{check}` in component `{component}` of the configuration"
         ))));
     }
-    let points = app
+    let spans = app
         .store
         .check_history(&HistoryFilter {
             component: component.clone(),
@@ -305,7 +305,7 @@ async fn history(
         schema: "fearless.check-history/v1",
         component: &component,
         check: &check,
-        points,
+        spans,
     }))
 }
 

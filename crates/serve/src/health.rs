@@ -5,17 +5,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use fearless_graph::Localisation;
-use fearless_store::{CheckRun, HistoryFilter};
+use fearless_store::{CheckRun, HistoryFilter, HistorySpan};
 use maud::{Markup, html};
 
 use crate::App;
 use crate::error::PageError;
 use crate::html::{ago, at, badge};
 
-/// How many runs a check's history page shows for one host.
-const HISTORY_RUNS: u32 = 200;
-/// How many runs it shows for every host at once.
-const FLEET_RUNS: u32 = 30;
+/// How many spans (stretches of equal results) a check's history page shows for one host.
+const HISTORY_SPANS: u32 = 200;
+/// How many it shows of each host when it shows every host.
+const FLEET_SPANS: usize = 30;
+/// How many spans the fleet view reads at most, newest first.
+const FLEET_READ: u32 = 30_000;
+/// How many spans a host's table lists.
+const TABLE_SPANS: usize = 10;
 /// How many hosts get a timeline of their own on the fleet view (the failing first).
 const FLEET_HOSTS: usize = 50;
 
@@ -256,8 +260,8 @@ pub(crate) async fn checks_page(app: &App) -> Result<Markup, PageError> {
     })
 }
 
-/// `/checks/{component}/{check}`: per host, a status timeline (oldest left), durations and
-/// the last messages.
+/// `/checks/{component}/{check}`: per host, a status timeline (oldest left, each stretch of
+/// equal results as wide as it has results), durations and messages.
 pub(crate) async fn history_page(
     app: &App,
     component: &str,
@@ -319,7 +323,7 @@ async fn history_of(
             "no check `{check}` in component `{component}` of the configuration"
         )));
     }
-    let points = app
+    let spans = app
         .store
         .check_history(&HistoryFilter {
             component: component.to_owned(),
@@ -328,29 +332,29 @@ async fn history_of(
             since: None,
             until: None,
             limit: if host.is_some() {
-                HISTORY_RUNS
+                HISTORY_SPANS
             } else {
-                FLEET_RUNS * 1_000
+                FLEET_READ
             },
         })
         .await?;
-    let runs = if host.is_some() {
-        HISTORY_RUNS
+    let per_host = if host.is_some() {
+        HISTORY_SPANS as usize
     } else {
-        FLEET_RUNS
-    } as usize;
-    let mut by_host: BTreeMap<&str, Vec<&fearless_store::HistoryPoint>> = BTreeMap::new();
-    for p in &points {
+        FLEET_SPANS
+    };
+    let mut by_host: BTreeMap<&str, Vec<&HistorySpan>> = BTreeMap::new();
+    for p in &spans {
         let v = by_host
             .entry(p.host.as_deref().unwrap_or(CONTROLLER))
             .or_default();
-        if v.len() < runs {
+        if v.len() < per_host {
             v.push(p);
         }
     }
     // On the fleet view, the hosts with a result that is not ok get a timeline (at most
     // FLEET_HOSTS); the others are counted, each a link to its own history.
-    let all_ok = |ps: &Vec<&fearless_store::HistoryPoint>| ps.iter().all(|p| rank(&p.status) <= 3);
+    let all_ok = |ps: &Vec<&HistorySpan>| ps.iter().all(|p| rank(&p.status) <= 3);
     let quiet: Vec<&str> = if host.is_some() {
         Vec::new()
     } else {
@@ -376,8 +380,8 @@ async fn history_of(
     Ok(html! {
         h1 { (component) "/" (check) @if let Some(h) = host { " on " (h) } }
         @if host.is_some() { p { a href={"/checks/" (component) "/" (check)} { "every host" } } }
-        @else { p.note { "The last " (FLEET_RUNS) " runs of every host; a host's name opens its last " (HISTORY_RUNS) "." } }
-        @if points.is_empty() { p.note { "No recorded result yet." } }
+        @else { p.note { "The last " (FLEET_SPANS) " stretches of equal results of every host; a host's name opens its last " (HISTORY_SPANS) "." } }
+        @if spans.is_empty() { p.note { "No recorded result yet." } }
         @if !more.is_empty() {
             p #more { (more.len()) " more host" @if more.len() != 1 { "s" } " with a result that is not ok: "
                 @for (i, h) in more.iter().enumerate() { @if i > 0 { ", " } a href={"?host=" (h)} { (h) } } }
@@ -386,35 +390,40 @@ async fn history_of(
             p #quiet { (quiet.len()) " other host" @if quiet.len() != 1 { "s" } " passed in every run shown: "
                 @for (i, h) in quiet.iter().enumerate() { @if i > 0 { ", " } a href={"?host=" (h)} { (h) } } }
         }
-        @for (host, points) in &by_host {
-            @let newest = points[0];
-            @let first_fail = first_failure(points);
+        @for (host, spans) in &by_host {
+            @let newest = spans[0];
+            @let first_fail = first_failure(spans);
+            @let results: u64 = spans.iter().map(|s| s.results).sum();
             h2 { a href={"/checks/" (component) "/" (check) "?host=" (host)} { (host) } " " (badge(&newest.status)) }
             p.note {
-                "Latest at " (at(ts(newest.at))) " (run " (newest.run_id) "), " (newest.duration_ms) " ms"
-                @if let Some(f) = first_fail { "; failing since " (at(ts(f.at))) " (run " (f.run_id) ")" }
+                "Latest at " (at(ts(newest.last_at))) " (run " (newest.last_run) "), " (newest.last_ms) " ms"
+                @if let Some(f) = first_fail { "; failing since " (at(ts(f.first_at))) " (run " (f.first_run) ")" }
                 "."
             }
-            div.timeline role="img" aria-label={"status of the last " (points.len()) " runs, oldest first"} {
-                @for p in points.iter().rev() { span class=(p.status) title={(at(ts(p.at))) " " (p.status) " " (p.duration_ms) " ms: " (p.message)} {} }
+            div.timeline role="img" aria-label={(results) " results in " (spans.len()) " stretches, oldest first"} {
+                @for p in spans.iter().rev() {
+                    span class=(p.status) style={"flex-grow:" (p.results)}
+                        title={(at(ts(p.first_at))) " – " (at(ts(p.last_at))) ": " (p.results) " × " (p.status) ", " (p.mean_ms) " ms mean: " (p.last_message)} {}
+                }
             }
             table {
-                tr { th { "run" } th { "at" } th { "status" } th { "ms" } th { "message" } }
-                @for p in points.iter().take(10) { tr {
-                    td { (p.run_id) } td { (at(ts(p.at))) } td { (badge(&p.status)) } td { (p.duration_ms) }
-                    td { (p.message) }
+                tr { th { "from" } th { "to" } th { "status" } th { "results" } th { "ms (mean / max)" } th { "message" } }
+                @for p in spans.iter().take(TABLE_SPANS) { tr {
+                    td { (at(ts(p.first_at))) " (run " (p.first_run) ")" }
+                    td { (at(ts(p.last_at))) " (run " (p.last_run) ")" }
+                    td { (badge(&p.status)) } td { (p.results) } td { (p.mean_ms) " / " (p.max_ms) }
+                    td { (p.last_message)
+                        @if p.first_message != p.last_message { br; span.note { "first: " (p.first_message) } } }
                 } }
             }
         }
     })
 }
 
-/// The first result of the current failing streak (newest first in `points`).
-fn first_failure<'a>(
-    points: &[&'a fearless_store::HistoryPoint],
-) -> Option<&'a fearless_store::HistoryPoint> {
+/// The span the current failing streak starts with (newest first in `spans`).
+fn first_failure<'a>(spans: &[&'a HistorySpan]) -> Option<&'a HistorySpan> {
     let mut first = None;
-    for p in points {
+    for p in spans {
         match p.status.as_str() {
             "fail" | "error" => first = Some(*p),
             "skipped" => {}

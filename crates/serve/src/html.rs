@@ -32,7 +32,7 @@ th{font-weight:600;color:var(--muted);font-size:.85rem}th:has(+ td){width:1%;whi
 .cell{min-width:4.5rem;text-align:center}.suspect{outline:3px solid var(--fail);outline-offset:-3px}.mark{font-size:.75rem;font-weight:600}
 .banner{padding:.7rem 1rem;background:#ffebe9;border:1px solid var(--fail);border-radius:6px;margin:.5rem 0}
 .ok{padding:.7rem 1rem;background:#dafbe1;border:1px solid var(--pass);border-radius:6px;margin:.5rem 0}
-.note{color:var(--muted)}.timeline{display:flex;gap:2px;flex-wrap:wrap}.timeline span{width:10px;height:18px;border-radius:2px;background:var(--unknown)}
+.note{color:var(--muted)}.timeline{display:flex;gap:1px}.timeline span{flex-basis:4px;min-width:4px;height:18px;border-radius:2px;background:var(--unknown)}
 .timeline span.pass{background:var(--pass)}.timeline span.degraded{background:var(--degraded)}.timeline span.fail{background:var(--fail)}.timeline span.error{background:var(--error)}
 form.act{display:inline-flex;gap:.4rem;margin:.3rem .6rem .3rem 0;flex-wrap:wrap}input,button{font:inherit;padding:.3rem .6rem}button{cursor:pointer}
 .report{border-top:1px solid var(--line);margin-top:1rem}pre{white-space:pre-wrap;word-break:break-word}

@@ -101,6 +101,8 @@ pub struct App {
     history_cache: Mutex<HistoryPages>,
     /// The latest run's `/metrics` section, by run id.
     metrics_cache: Mutex<Option<(u64, Arc<String>)>>,
+    /// `/metrics` as last rendered.
+    metrics_body: Mutex<metrics::MetricsBody>,
     started: Instant,
 }
 
@@ -136,6 +138,7 @@ impl App {
             stopping,
             verified: Mutex::new(None),
             metrics_cache: Mutex::new(None),
+            metrics_body: Mutex::new(metrics::MetricsBody::default()),
             overview_cache: Mutex::new(None),
             history_cache: Mutex::new(HistoryPages::new()),
             started: Instant::now(),

@@ -480,6 +480,87 @@ async fn metrics_parse_as_prometheus_text_and_pages_show_the_latest_run() {
     s.stop().await;
 }
 
+/// Prometheus asks for gzip: it gets the same text gzipped. A new run shows within about a
+/// second (`/metrics` is rendered at most once a second, in the background once there is
+/// one), and the first scrape after it may still show the run before.
+#[tokio::test]
+async fn metrics_are_gzipped_for_prometheus_and_follow_new_runs() {
+    use std::io::Read as _;
+    let s = Server::start().await;
+    let record = |status: &'static str| {
+        let store = Arc::clone(&s.store);
+        async move {
+            let now = time::OffsetDateTime::now_utc();
+            store
+                .insert_check_run(&NewCheckRun {
+                    started_at: now,
+                    finished_at: now,
+                    trigger: "check".into(),
+                    actor: "alice".into(),
+                    results: vec![row("orders-api", "orders", "web-1", status)],
+                })
+                .await
+                .expect("run")
+        }
+    };
+    let status_of = |text: &str| {
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        prometheus_parse::Scrape::parse(lines)
+            .expect("Prometheus text")
+            .samples
+            .iter()
+            .find(|m| m.metric == "fearless_check_status")
+            .and_then(|m| m.labels.get("status").map(str::to_owned))
+    };
+    record("fail").await;
+    let plain = get(s.url("/metrics")).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.text().await.expect("text");
+    assert_eq!(status_of(&plain).as_deref(), Some("fail"));
+    let zipped = builder()
+        .build()
+        .expect("client")
+        .get(s.url("/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(
+        zipped
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().expect("ascii")),
+        Some("gzip")
+    );
+    let bytes = zipped.bytes().await.expect("body");
+    assert!(
+        bytes.len() < plain.len(),
+        "{} < {}",
+        bytes.len(),
+        plain.len()
+    );
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .expect("gzip");
+    assert_eq!(text, plain, "the same rendering, gzipped");
+
+    record("pass").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = get(s.url("/metrics")).await.text().await.expect("text");
+        if status_of(&text).as_deref() == Some("pass") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new run never showed: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_non_loopback_address_without_users_is_refused() {
     let dir = tempfile::tempdir().expect("tmp");

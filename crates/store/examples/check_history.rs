@@ -1,7 +1,7 @@
 //! Times the check history for `bench/monitor.sh`: RUNS runs of HOSTS × CHECKS results each
 //! inserted with `Store::insert_check_run` (one transaction and one statement per run), then
-//! the reads a dashboard makes — the latest run, the list of runs, one check's history on all
-//! hosts and on one host, a failing streak — and a retention prune. Figures go to stdout as
+//! the reads a dashboard makes — the latest run, the list of runs, one check's history (its
+//! spans) on all hosts and on one host, a failing streak — and a retention prune. Figures go to stdout as
 //! `name seconds` lines.
 //!
 //! Usage: check_history STORE_URL [HOSTS] [CHECKS] [RUNS]   (default 1000 20 10)
@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let t = Instant::now();
     let all = store.check_history(&filter).await?;
-    timed("history_all_hosts_1000_points_seconds", t);
+    timed("history_all_hosts_1000_spans_seconds", t);
     let t = Instant::now();
     let one = store
         .check_history(&HistoryFilter {
@@ -113,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     timed("history_one_host_seconds", t);
-    println!("history_points {} {}", all.len(), one.len());
+    println!("history_spans {} {}", all.len(), one.len());
     let t = Instant::now();
     store
         .failing_streak(
@@ -128,8 +128,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pruned = store
         .prune_check_history(start + time::Duration::minutes(1))
         .await?;
-    timed("prune_one_run_seconds", t);
-    println!("pruned_runs {pruned}");
+    timed("prune_first_run_seconds", t);
+    println!("pruned_spans {pruned}");
     store.close().await;
     Ok(())
 }

@@ -4,9 +4,16 @@
 //! A run is not journaled (one a minute, thousands of results each): it is data, like a
 //! metric. What the journal gets is each *hard* transition of a check's state (it turned
 //! failing, it recovered), written in the same transaction as the state it moves, by
-//! [`Store::record_check_run`]. A run's results are inserted by one statement whatever their
-//! number (a bound JSON array expanded by the database), so 20,000 results take one round
-//! trip.
+//! [`Store::record_check_run`].
+//!
+//! Results are kept as spans ([`HistorySpan`]): a stretch of results of one check on one
+//! host with the same status and reason is one row, which each run that agrees with it
+//! extends and the first that does not ends. The history's size follows how often checks
+//! change, not how often they run: a month of a passing check every minute is one row. A
+//! span keeps its first and last message, its last duration and the durations' minimum,
+//! maximum and mean. A run's results take two statements whatever their number (a bound JSON
+//! array expanded by the database: extend the open spans that agree, open the others), so
+//! 20,000 results take two round trips.
 
 use std::collections::BTreeSet;
 
@@ -142,32 +149,49 @@ pub struct HistoryFilter {
     pub check: String,
     /// One host (`Some("")` never matches a host; `None`: every host, and the controller).
     pub host: Option<String>,
-    /// Only runs started at or after this time.
+    /// Only spans that end at or after this time.
     pub since: Option<OffsetDateTime>,
-    /// Only runs started at or before this time.
+    /// Only spans that start at or before this time.
     pub until: Option<OffsetDateTime>,
-    /// At most this many points.
+    /// At most this many spans.
     pub limit: u32,
 }
 
-/// One result in a check's history.
+/// A stretch of one check's results on one host with the same status and reason: the
+/// runs from `first_run` to `last_run` in which it ran (a run it did not take part in does
+/// not end a span).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HistoryPoint {
-    /// The run it belongs to.
-    pub run_id: u64,
-    /// When that run started.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
+pub struct HistorySpan {
     /// The host (`None`: the controller).
     pub host: Option<String>,
-    /// Its status.
+    /// The status of every result in it.
     pub status: String,
-    /// Why it did not pass.
+    /// Why they did not pass.
     pub reason: Option<String>,
-    /// What was observed.
-    pub message: String,
-    /// Wall time, in milliseconds.
-    pub duration_ms: u64,
+    /// The run of its first result.
+    pub first_run: u64,
+    /// When that run started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_at: OffsetDateTime,
+    /// The run of its last result.
+    pub last_run: u64,
+    /// When that run started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_at: OffsetDateTime,
+    /// How many results it holds.
+    pub results: u64,
+    /// What its first result observed.
+    pub first_message: String,
+    /// What its last result observed.
+    pub last_message: String,
+    /// Its last result's wall time, in milliseconds.
+    pub last_ms: u64,
+    /// The shortest wall time of its results.
+    pub min_ms: u64,
+    /// The longest.
+    pub max_ms: u64,
+    /// The mean (rounded down).
+    pub mean_ms: u64,
 }
 
 /// A check's damped state (Nagios' soft and hard states).
@@ -223,14 +247,13 @@ pub struct RecordedCheckRun {
 /// ([`Store::failing_streak`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Streak {
-    /// Its first failing result.
-    pub first: HistoryPoint,
+    /// The span it starts with: its first failing result is that span's first.
+    pub first: HistorySpan,
     /// What ran that result's run (`monitor`, `check`).
     pub first_trigger: String,
-    /// Its last failing result (at or before the time asked about).
-    pub last: HistoryPoint,
-    /// The ok result just before it; `None` when none is recorded.
-    pub last_ok: Option<HistoryPoint>,
+    /// The ok span just before it (its last result is the last ok one); `None` when none
+    /// is recorded.
+    pub last_ok: Option<HistorySpan>,
 }
 
 /// A run row: id, started_at, finished_at, triggered, actor, and the five counts.
@@ -247,16 +270,39 @@ type ResultRow = (
     String,
     i64,
 );
-/// A history row: run, started_at, host, status, reason, message, duration.
-type PointRow = (i64, String, String, String, Option<String>, String, i64);
-/// A history row followed by its run's trigger.
-type StreakRow = (
-    i64,
-    String,
+/// A span row: host, status, reason, first run and time, last run and time, results, first
+/// and last message, last, min, max and total milliseconds.
+type SpanRow = (
     String,
     String,
     Option<String>,
+    i64,
     String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+/// A span row followed by the trigger of the run it starts in.
+type SpanTriggerRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
     i64,
     String,
 );
@@ -356,12 +402,16 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::query)?;
-                sqlx::query(sql.checks.insert_results)
-                    .bind(id)
-                    .bind(&results)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query)?;
+                let started = format_time(run.started_at);
+                for statement in [sql.checks.extend_spans, sql.checks.open_spans] {
+                    sqlx::query(statement)
+                        .bind(id)
+                        .bind(&started)
+                        .bind(&results)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query)?;
+                }
             }
             let rows: Vec<StateRow> = sqlx::query_as(crate::sql::CHECK_STATES)
                 .fetch_all(&mut *tx)
@@ -438,7 +488,7 @@ impl Store {
             return Ok(None);
         };
         let summary = summary_from_row(row)?;
-        let results = self.check_run_results(summary.id).await?;
+        let results = self.run_results(summary.id).await?;
         Ok(Some(CheckRun {
             id: summary.id,
             started_at: summary.started_at,
@@ -449,10 +499,12 @@ impl Store {
         }))
     }
 
-    /// The results of run `id`, by component, check and host (none for an unknown run).
-    pub async fn check_run_results(&self, id: u64) -> Result<Vec<CheckRow>, StoreError> {
+    /// The results of run `id` as the spans it ended in hold them, by component, check and
+    /// host: exact for the newest run (every span it took part in ends in it), a part of
+    /// an older one.
+    async fn run_results(&self, id: u64) -> Result<Vec<CheckRow>, StoreError> {
         let rows: Vec<ResultRow> =
-            on_backend!(self, |pool| sqlx::query_as(crate::sql::CHECK_RUN_RESULTS)
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::RUN_RESULTS)
                 .bind(to_i64(id))
                 .fetch_all(pool)
                 .await
@@ -491,66 +543,28 @@ impl Store {
         rows.into_iter().map(summary_from_row).collect()
     }
 
-    /// One check's results (on one host, or all of them), newest run first (hosts by name
-    /// within a run), at most `filter.limit`.
-    ///
-    /// Read run window by run window, newest first: the window starts as many runs as the
-    /// limit needs when the check ran on every one of its hosts each time, and widens (×4)
-    /// until the limit is met or no older run is left, so a check's last points on 1,000
-    /// hosts never sort its whole history.
+    /// One check's spans (on one host, or all of them), newest first (hosts by name among
+    /// spans that start in the same run), at most `filter.limit`.
     pub async fn check_history(
         &self,
         filter: &HistoryFilter,
-    ) -> Result<Vec<HistoryPoint>, StoreError> {
+    ) -> Result<Vec<HistorySpan>, StoreError> {
         if filter.limit == 0 {
             return Ok(Vec::new());
         }
         let since = filter.since.map(format_time);
         let until = filter.until.map(format_time);
-        let host = filter.host.as_deref();
-        let (keys,): (i64,) = on_backend!(self, |pool, sql| sqlx::query_as(sql.checks.key_count)
+        let rows: Vec<SpanRow> = on_backend!(self, |pool, sql| sqlx::query_as(sql.checks.history)
             .bind(&filter.component)
             .bind(&filter.check)
-            .bind(host)
-            .fetch_one(pool)
+            .bind(filter.host.as_deref())
+            .bind(since.as_deref())
+            .bind(until.as_deref())
+            .bind(i64::from(filter.limit))
+            .fetch_all(pool)
             .await
             .map_err(StoreError::query)?);
-        if keys == 0 {
-            return Ok(Vec::new());
-        }
-        let limit = i64::from(filter.limit);
-        let mut runs = (limit + keys - 1) / keys;
-        loop {
-            let (low, high, found): (Option<i64>, Option<i64>, i64) =
-                on_backend!(self, |pool, sql| sqlx::query_as(sql.checks.run_window)
-                    .bind(since.as_deref())
-                    .bind(until.as_deref())
-                    .bind(runs)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(StoreError::query)?);
-            let (Some(low), Some(high)) = (low, high) else {
-                return Ok(Vec::new());
-            };
-            let rows: Vec<PointRow> =
-                on_backend!(self, |pool, sql| sqlx::query_as(sql.checks.history)
-                    .bind(&filter.component)
-                    .bind(&filter.check)
-                    .bind(host)
-                    .bind(since.as_deref())
-                    .bind(until.as_deref())
-                    .bind(low)
-                    .bind(high)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(StoreError::query)?);
-            // Every run of the range looked at (fewer than asked for), or enough points.
-            if found < runs || i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit {
-                return rows.into_iter().map(point_from_row).collect();
-            }
-            runs = runs.saturating_mul(4);
-        }
+        rows.into_iter().map(span_from_row).collect()
     }
 
     /// Every check's damped state, by component, check and host.
@@ -564,9 +578,9 @@ impl Store {
     }
 
     /// The failing streak of `component/check` on `host` (`None`: the controller) that was
-    /// under way at `until`: its newest failing result at or before `until`, the first
-    /// failing result after the last ok one before that (skipped results neither break nor
-    /// start a streak), and that ok result. `None` when no failing result is recorded.
+    /// under way at `until`: from the newest failing span started by `until` back to the
+    /// last ok span before it (skipped results neither break nor start a streak), its first
+    /// failing span, and that ok span. `None` when no failing result is recorded.
     pub async fn failing_streak(
         &self,
         component: &str,
@@ -593,19 +607,19 @@ impl Store {
                 Ok::<_, StoreError>(value)
             }
         };
-        let Some(last) = run_of(crate::sql::LAST_FAILING_RUN, Bound::Until).await? else {
+        let Some(last) = run_of(crate::sql::LAST_FAILING_SPAN, Bound::Until).await? else {
             return Ok(None);
         };
-        let last_ok = run_of(crate::sql::LAST_OK_RUN_BEFORE, Bound::Run(last)).await?;
+        let last_ok = run_of(crate::sql::LAST_OK_SPAN_BEFORE, Bound::Run(last)).await?;
         let first = run_of(
-            crate::sql::FIRST_FAILING_RUN_AFTER,
+            crate::sql::FIRST_FAILING_SPAN_AFTER,
             Bound::Run(last_ok.unwrap_or(0)),
         )
         .await?
         .unwrap_or(last);
-        let point = |run: i64| async move {
-            let row: Option<StreakRow> =
-                on_backend!(self, |pool| sqlx::query_as(crate::sql::RESULT_IN_RUN)
+        let span = |run: i64| async move {
+            let row: Option<SpanTriggerRow> =
+                on_backend!(self, |pool| sqlx::query_as(crate::sql::SPAN_FROM)
                     .bind(component)
                     .bind(check)
                     .bind(host)
@@ -613,35 +627,33 @@ impl Store {
                     .fetch_optional(pool)
                     .await
                     .map_err(StoreError::query)?);
-            row.map(|(run, at, host, status, reason, message, ms, trigger)| {
-                Ok::<_, StoreError>((
-                    point_from_row((run, at, host, status, reason, message, ms))?,
-                    trigger,
-                ))
-            })
-            .transpose()
+            let gone = || StoreError::Corrupt {
+                what: format!("history of {component}/{check}"),
+                reason: format!("the span from run {run} it names, or that run, is not there"),
+            };
+            let (h, st, re, fr, fa, lr, la, n, fm, lm, ms, min, max, total, trigger) =
+                row.ok_or_else(gone)?;
+            Ok::<_, StoreError>((
+                span_from_row((h, st, re, fr, fa, lr, la, n, fm, lm, ms, min, max, total))?,
+                trigger,
+            ))
         };
-        let gone = || StoreError::Corrupt {
-            what: format!("history of {component}/{check}"),
-            reason: "a result it names is not there".to_owned(),
-        };
-        let (first, first_trigger) = point(first).await?.ok_or_else(gone)?;
-        let (last, _) = point(last).await?.ok_or_else(gone)?;
+        let (first, first_trigger) = span(first).await?;
         let last_ok = match last_ok {
-            Some(run) => Some(point(run).await?.ok_or_else(gone)?.0),
+            Some(run) => Some(span(run).await?.0),
             None => None,
         };
         Ok(Some(Streak {
             first,
             first_trigger,
-            last,
             last_ok,
         }))
     }
 
-    /// Delete the runs started before `before`, their results and the keys no result names
-    /// any more, in one transaction; how many runs were deleted. States are kept: they are
-    /// the checks' present, not their history.
+    /// Delete the spans whose last result is older than `before`, the runs started before
+    /// it that no span starts in, and the keys no span names any more, in one transaction;
+    /// how many spans were deleted. A span that reaches past `before` is kept whole. States
+    /// are kept: they are the checks' present, not their history.
     pub async fn prune_check_history(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.writable()?;
         let before = format_time(before);
@@ -650,25 +662,25 @@ impl Store {
                 .begin_with(sql.begin_write)
                 .await
                 .map_err(StoreError::query)?;
-            sqlx::query(crate::sql::PRUNE_RESULTS)
-                .bind(&before)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?;
-            let runs = sqlx::query(crate::sql::PRUNE_RUNS)
+            let spans = sqlx::query(crate::sql::PRUNE_SPANS)
                 .bind(&before)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query)?
                 .rows_affected();
-            if runs > 0 {
+            sqlx::query(crate::sql::PRUNE_RUNS)
+                .bind(&before)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query)?;
+            if spans > 0 {
                 sqlx::query(crate::sql::PRUNE_KEYS)
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::query)?;
             }
             tx.commit().await.map_err(StoreError::query)?;
-            runs
+            spans
         });
         Ok(deleted)
     }
@@ -745,17 +757,40 @@ fn summary_from_row(
     })
 }
 
-fn point_from_row(
-    (run, at, host, status, reason, message, ms): PointRow,
-) -> Result<HistoryPoint, StoreError> {
-    Ok(HistoryPoint {
-        run_id: to_u64(run),
-        at: parse_time(&at, format!("check run {run}"))?,
+fn span_from_row(
+    (
+        host,
+        status,
+        reason,
+        first_run,
+        first_at,
+        last_run,
+        last_at,
+        results,
+        first_message,
+        last_message,
+        last_ms,
+        min_ms,
+        max_ms,
+        total_ms,
+    ): SpanRow,
+) -> Result<HistorySpan, StoreError> {
+    let results = to_u64(results).max(1);
+    Ok(HistorySpan {
         host: host_of(host),
         status,
         reason,
-        message,
-        duration_ms: to_u64(ms),
+        first_run: to_u64(first_run),
+        first_at: parse_time(&first_at, format!("check run {first_run}"))?,
+        last_run: to_u64(last_run),
+        last_at: parse_time(&last_at, format!("check run {last_run}"))?,
+        results,
+        first_message,
+        last_message,
+        last_ms: to_u64(last_ms),
+        min_ms: to_u64(min_ms),
+        max_ms: to_u64(max_ms),
+        mean_ms: to_u64(total_ms) / results,
     })
 }
 

@@ -41,7 +41,7 @@ mod verify;
 
 pub use canonical::{GENESIS, to_canonical};
 pub use checks::{
-    CheckRow, CheckRun, CheckRunSummary, CheckState, HistoryFilter, HistoryPoint, NewCheckRun,
+    CheckRow, CheckRun, CheckRunSummary, CheckState, HistoryFilter, HistorySpan, NewCheckRun,
     RecordedCheckRun, StateUpdate, StatusCounts, Streak,
 };
 pub use error::{ErrorClass, StoreError};

@@ -90,81 +90,82 @@ pub(crate) struct Sql {
 pub(crate) struct CheckSql {
     /// `$1` the results: add the keys not seen before.
     pub(crate) insert_keys: &'static str,
-    /// `$1` run id, `$2` the results.
-    pub(crate) insert_results: &'static str,
+    /// `$1` run id, `$2` its start, `$3` the results: extend each key's open span that has
+    /// the result's status and reason.
+    pub(crate) extend_spans: &'static str,
+    /// `$1` run id, `$2` its start, `$3` the results: open a span for each result that
+    /// [`CheckSql::extend_spans`] did not take.
+    pub(crate) open_spans: &'static str,
     /// `$1` since (text or NULL), `$2` limit.
     pub(crate) runs: &'static str,
     /// `$1` component, `$2` check, `$3` host (text or NULL: every host), `$4` since,
-    /// `$5` until (text or NULL), `$6`..`$7` the runs (ids) to look in, `$8` limit.
+    /// `$5` until (text or NULL), `$6` limit.
     pub(crate) history: &'static str,
-    /// `$1` since, `$2` until (text or NULL), `$3` how many runs: the newest runs' ids.
-    pub(crate) run_window: &'static str,
-    /// `$1` component, `$2` check, `$3` host (text or NULL): how many keys.
-    pub(crate) key_count: &'static str,
     /// `$1` the states as a JSON array of
     /// `[component, check, host, hard, since, consecutive, soft, soft_since, moved_in]`.
     pub(crate) upsert_states: &'static str,
 }
 
-/// The parts of a results element, in the order [`CheckSql`] reads them.
-macro_rules! json_result_columns {
-    (sqlite) => {
-        "json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), json_extract(e.value, '$[2]'), \
-         json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]')"
+/// The key of a results element `e` (SQLite), joined as `k`.
+macro_rules! sqlite_key_join {
+    () => {
+        "JOIN check_keys k ON k.component = json_extract(e.value, '$[0]') \
+         AND k.check_name = json_extract(e.value, '$[1]') AND k.host = json_extract(e.value, '$[2]') \
+         AND k.kind = json_extract(e.value, '$[3]') AND k.runs_on = json_extract(e.value, '$[4]')"
     };
 }
 
-/// The history query of one dialect: `$null` casts a possibly-NULL text bind.
+/// The key of a results element `e` (PostgreSQL), joined as `k`.
+macro_rules! postgres_key_join {
+    () => {
+        "JOIN check_keys k ON k.component = e->>0 AND k.check_name = e->>1 AND k.host = e->>2 \
+         AND k.kind = e->>3 AND k.runs_on = e->>4"
+    };
+}
+
+/// The first_run of key `$key`'s open span (its newest).
+macro_rules! open_span {
+    ($key:literal) => {
+        concat!(
+            "(SELECT MAX(m.first_run) FROM check_spans m WHERE m.key_id = ",
+            $key,
+            ")"
+        )
+    };
+}
+
+/// The spans to open: results whose key's open span did not end in run `$1` (the extend
+/// before took it).
+macro_rules! open_spans_where {
+    () => {
+        concat!(
+            " WHERE COALESCE((SELECT s.last_run FROM check_spans s WHERE s.key_id = k.id AND s.first_run = ",
+            open_span!("k.id"),
+            "), 0) <> $1"
+        )
+    };
+}
+
+/// The history query of one dialect: `$text` casts a possibly-NULL text bind.
 macro_rules! history_sql {
     ($text:literal) => {
         concat!(
-            "SELECT r.run_id, u.started_at, k.host, r.status, r.reason, r.message, r.duration_ms \
-             FROM check_keys k JOIN check_results r ON r.key_id = k.id \
-             JOIN check_runs u ON u.id = r.run_id \
+            "SELECT k.host, s.status, s.reason, s.first_run, s.first_at, s.last_run, s.last_at, s.results, \
+             s.first_message, s.last_message, s.last_ms, s.min_ms, s.max_ms, s.total_ms \
+             FROM check_keys k JOIN check_spans s ON s.key_id = k.id \
              WHERE k.component = $1 AND k.check_name = $2 AND ($3",
             $text,
             " IS NULL OR k.host = $3",
             $text,
             ") AND ($4",
             $text,
-            " IS NULL OR u.started_at >= $4",
+            " IS NULL OR s.last_at >= $4",
             $text,
             ") AND ($5",
             $text,
-            " IS NULL OR u.started_at <= $5",
+            " IS NULL OR s.first_at <= $5",
             $text,
-            ") AND r.run_id >= $6 AND r.run_id <= $7 ORDER BY r.run_id DESC, k.host LIMIT $8"
-        )
-    };
-}
-
-/// The run window of a history query: `(MIN(id), MAX(id), COUNT(*))` of the newest `$3` runs
-/// started within `$1` since and `$2` until (NULL: unbounded).
-macro_rules! run_window_sql {
-    ($text:literal) => {
-        concat!(
-            "SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id FROM check_runs WHERE ($1",
-            $text,
-            " IS NULL OR started_at >= $1",
-            $text,
-            ") AND ($2",
-            $text,
-            " IS NULL OR started_at <= $2",
-            $text,
-            ") ORDER BY id DESC LIMIT $3) AS w"
-        )
-    };
-}
-
-/// How many hosts (keys) a check has: `$1` component, `$2` check, `$3` host or NULL.
-macro_rules! key_count_sql {
-    ($text:literal) => {
-        concat!(
-            "SELECT COUNT(*) FROM check_keys WHERE component = $1 AND check_name = $2 AND ($3",
-            $text,
-            " IS NULL OR host = $3",
-            $text,
-            ")"
+            ") ORDER BY s.first_run DESC, k.host LIMIT $6"
         )
     };
 }
@@ -189,26 +190,38 @@ pub(crate) static SQLITE: Sql = Sql {
     has_migrations_table: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
     user_tables: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     checks: CheckSql {
-        insert_keys: concat!(
-            "INSERT INTO check_keys (component, check_name, host, kind, runs_on) SELECT DISTINCT ",
-            json_result_columns!(sqlite),
-            " FROM json_each($1) AS e WHERE NOT EXISTS (SELECT 1 FROM check_keys k \
+        insert_keys: "INSERT INTO check_keys (component, check_name, host, kind, runs_on) SELECT DISTINCT \
+             json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), json_extract(e.value, '$[2]'), \
+             json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]') \
+             FROM json_each($1) AS e WHERE NOT EXISTS (SELECT 1 FROM check_keys k \
              WHERE k.component = json_extract(e.value, '$[0]') AND k.check_name = json_extract(e.value, '$[1]') \
              AND k.host = json_extract(e.value, '$[2]') AND k.kind = json_extract(e.value, '$[3]') \
-             AND k.runs_on = json_extract(e.value, '$[4]'))"
+             AND k.runs_on = json_extract(e.value, '$[4]'))",
+        extend_spans: concat!(
+            "UPDATE check_spans AS s SET last_run = $1, last_at = $2, results = s.results + 1, \
+             last_message = r.message, last_ms = r.ms, min_ms = MIN(s.min_ms, r.ms), \
+             max_ms = MAX(s.max_ms, r.ms), total_ms = s.total_ms + r.ms \
+             FROM (SELECT k.id AS key_id, json_extract(e.value, '$[5]') AS status, \
+             json_extract(e.value, '$[6]') AS reason, json_extract(e.value, '$[7]') AS message, \
+             json_extract(e.value, '$[8]') AS ms FROM json_each($3) AS e ",
+            sqlite_key_join!(),
+            ") AS r WHERE s.key_id = r.key_id AND s.first_run = ",
+            open_span!("r.key_id"),
+            " AND s.status = r.status AND s.reason IS r.reason"
         ),
-        insert_results: "INSERT INTO check_results (run_id, key_id, status, reason, message, duration_ms) \
-             SELECT $1, k.id, json_extract(e.value, '$[5]'), json_extract(e.value, '$[6]'), \
-             json_extract(e.value, '$[7]'), json_extract(e.value, '$[8]') \
-             FROM json_each($2) AS e JOIN check_keys k \
-             ON k.component = json_extract(e.value, '$[0]') AND k.check_name = json_extract(e.value, '$[1]') \
-             AND k.host = json_extract(e.value, '$[2]') AND k.kind = json_extract(e.value, '$[3]') \
-             AND k.runs_on = json_extract(e.value, '$[4]')",
+        open_spans: concat!(
+            "INSERT INTO check_spans (key_id, first_run, first_at, last_run, last_at, status, reason, results, \
+             first_message, last_message, last_ms, min_ms, max_ms, total_ms) \
+             SELECT k.id, $1, $2, $1, $2, json_extract(e.value, '$[5]'), json_extract(e.value, '$[6]'), 1, \
+             json_extract(e.value, '$[7]'), json_extract(e.value, '$[7]'), json_extract(e.value, '$[8]'), \
+             json_extract(e.value, '$[8]'), json_extract(e.value, '$[8]'), json_extract(e.value, '$[8]') \
+             FROM json_each($3) AS e ",
+            sqlite_key_join!(),
+            open_spans_where!()
+        ),
         runs: "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
                FROM check_runs WHERE ($1 IS NULL OR started_at >= $1) ORDER BY id DESC LIMIT $2",
         history: history_sql!(""),
-        run_window: run_window_sql!(""),
-        key_count: key_count_sql!(""),
         upsert_states: "INSERT INTO check_states (component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in) \
              SELECT json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'), json_extract(e.value, '$[2]'), \
              json_extract(e.value, '$[3]'), json_extract(e.value, '$[4]'), json_extract(e.value, '$[5]'), \
@@ -235,16 +248,28 @@ pub(crate) static POSTGRES: Sql = Sql {
              SELECT DISTINCT e->>0, e->>1, e->>2, e->>3, e->>4 FROM jsonb_array_elements($1::jsonb) AS e \
              WHERE NOT EXISTS (SELECT 1 FROM check_keys k WHERE k.component = e->>0 AND k.check_name = e->>1 \
              AND k.host = e->>2 AND k.kind = e->>3 AND k.runs_on = e->>4) ON CONFLICT DO NOTHING",
-        insert_results: "INSERT INTO check_results (run_id, key_id, status, reason, message, duration_ms) \
-             SELECT $1, k.id, e->>5, e->>6, e->>7, (e->>8)::bigint \
-             FROM jsonb_array_elements($2::jsonb) AS e JOIN check_keys k \
-             ON k.component = e->>0 AND k.check_name = e->>1 AND k.host = e->>2 AND k.kind = e->>3 \
-             AND k.runs_on = e->>4",
+        extend_spans: concat!(
+            "UPDATE check_spans AS s SET last_run = $1, last_at = $2, results = s.results + 1, \
+             last_message = r.message, last_ms = r.ms, min_ms = LEAST(s.min_ms, r.ms), \
+             max_ms = GREATEST(s.max_ms, r.ms), total_ms = s.total_ms + r.ms \
+             FROM (SELECT k.id AS key_id, e->>5 AS status, e->>6 AS reason, e->>7 AS message, \
+             (e->>8)::bigint AS ms FROM jsonb_array_elements($3::jsonb) AS e ",
+            postgres_key_join!(),
+            ") AS r WHERE s.key_id = r.key_id AND s.first_run = ",
+            open_span!("r.key_id"),
+            " AND s.status = r.status AND s.reason IS NOT DISTINCT FROM r.reason"
+        ),
+        open_spans: concat!(
+            "INSERT INTO check_spans (key_id, first_run, first_at, last_run, last_at, status, reason, results, \
+             first_message, last_message, last_ms, min_ms, max_ms, total_ms) \
+             SELECT k.id, $1, $2::text, $1, $2::text, e->>5, e->>6, 1, e->>7, e->>7, (e->>8)::bigint, \
+             (e->>8)::bigint, (e->>8)::bigint, (e->>8)::bigint FROM jsonb_array_elements($3::jsonb) AS e ",
+            postgres_key_join!(),
+            open_spans_where!()
+        ),
         runs: "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
                FROM check_runs WHERE ($1::text IS NULL OR started_at >= $1::text) ORDER BY id DESC LIMIT $2",
         history: history_sql!("::text"),
-        run_window: run_window_sql!("::text"),
-        key_count: key_count_sql!("::text"),
         upsert_states: "INSERT INTO check_states (component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in) \
              SELECT e->>0, e->>1, e->>2, e->>3, e->>4, (e->>5)::bigint, e->>6, e->>7, (e->>8)::bigint \
              FROM jsonb_array_elements($1::jsonb) AS e \
@@ -338,43 +363,47 @@ pub(crate) const INSERT_CHECK_RUN: &str = "INSERT INTO check_runs \
 /// The newest run.
 pub(crate) const LATEST_CHECK_RUN: &str = "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
      FROM check_runs ORDER BY id DESC LIMIT 1";
-/// `$1` run id: its results, by component, check and host.
-pub(crate) const CHECK_RUN_RESULTS: &str = "SELECT k.component, k.check_name, k.host, k.kind, k.runs_on, \
-     r.status, r.reason, r.message, r.duration_ms \
-     FROM check_results r JOIN check_keys k ON k.id = r.key_id WHERE r.run_id = $1 \
-     ORDER BY k.component, k.check_name, k.host";
+/// `$1` run id: the results it recorded (the spans it ended in), by component, check and
+/// host.
+pub(crate) const RUN_RESULTS: &str = concat!(
+    "SELECT k.component, k.check_name, k.host, k.kind, k.runs_on, s.status, s.reason, s.last_message, s.last_ms \
+     FROM check_keys k JOIN check_spans s ON s.key_id = k.id AND s.first_run = ",
+    open_span!("k.id"),
+    " WHERE s.last_run = $1 ORDER BY k.component, k.check_name, k.host"
+);
 /// Every check's damped state.
 pub(crate) const CHECK_STATES: &str = "SELECT component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in \
      FROM check_states ORDER BY component, check_name, host";
-/// `$1` component, `$2` check, `$3` host, `$4` until: the newest failing result's run.
-pub(crate) const LAST_FAILING_RUN: &str = "SELECT MAX(r.run_id) FROM check_keys k \
-     JOIN check_results r ON r.key_id = k.id JOIN check_runs u ON u.id = r.run_id \
-     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND u.started_at <= $4 \
-     AND r.status IN ('fail', 'error')";
-/// `$1` component, `$2` check, `$3` host, `$4` before this run: the newest passing result's run.
-pub(crate) const LAST_OK_RUN_BEFORE: &str = "SELECT MAX(r.run_id) FROM check_keys k \
-     JOIN check_results r ON r.key_id = k.id \
-     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND r.run_id < $4 \
-     AND r.status IN ('pass', 'degraded')";
-/// `$1` component, `$2` check, `$3` host, `$4` after this run: the oldest failing result's run.
-pub(crate) const FIRST_FAILING_RUN_AFTER: &str = "SELECT MIN(r.run_id) FROM check_keys k \
-     JOIN check_results r ON r.key_id = k.id \
-     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND r.run_id > $4 \
-     AND r.status IN ('fail', 'error')";
-/// `$1` component, `$2` check, `$3` host, `$4` run: that run's result (as a history point)
-/// and the run's trigger.
-pub(crate) const RESULT_IN_RUN: &str = "SELECT r.run_id, u.started_at, k.host, r.status, r.reason, r.message, r.duration_ms, u.triggered \
-     FROM check_keys k JOIN check_results r ON r.key_id = k.id JOIN check_runs u ON u.id = r.run_id \
-     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND r.run_id = $4 \
+/// `$1` component, `$2` check, `$3` host, `$4` until: the newest failing span started by then.
+pub(crate) const LAST_FAILING_SPAN: &str = "SELECT MAX(s.first_run) FROM check_keys k \
+     JOIN check_spans s ON s.key_id = k.id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_at <= $4 \
+     AND s.status IN ('fail', 'error')";
+/// `$1` component, `$2` check, `$3` host, `$4` before this run: the newest ok span.
+pub(crate) const LAST_OK_SPAN_BEFORE: &str = "SELECT MAX(s.first_run) FROM check_keys k \
+     JOIN check_spans s ON s.key_id = k.id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_run < $4 \
+     AND s.status IN ('pass', 'degraded')";
+/// `$1` component, `$2` check, `$3` host, `$4` after this run: the oldest failing span.
+pub(crate) const FIRST_FAILING_SPAN_AFTER: &str = "SELECT MIN(s.first_run) FROM check_keys k \
+     JOIN check_spans s ON s.key_id = k.id \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_run > $4 \
+     AND s.status IN ('fail', 'error')";
+/// `$1` component, `$2` check, `$3` host, `$4` first run: that span (as a history row) and
+/// the trigger of the run it started in.
+pub(crate) const SPAN_FROM: &str = "SELECT k.host, s.status, s.reason, s.first_run, s.first_at, s.last_run, s.last_at, s.results, \
+     s.first_message, s.last_message, s.last_ms, s.min_ms, s.max_ms, s.total_ms, u.triggered \
+     FROM check_keys k JOIN check_spans s ON s.key_id = k.id JOIN check_runs u ON u.id = s.first_run \
+     WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_run = $4 \
      ORDER BY k.id DESC LIMIT 1";
-/// `$1` before: the results of the runs that started before it.
-pub(crate) const PRUNE_RESULTS: &str =
-    "DELETE FROM check_results WHERE run_id IN (SELECT id FROM check_runs WHERE started_at < $1)";
-/// `$1` before: the runs that started before it.
-pub(crate) const PRUNE_RUNS: &str = "DELETE FROM check_runs WHERE started_at < $1";
-/// The keys no result names any more.
+/// `$1` before: the spans whose last result is older.
+pub(crate) const PRUNE_SPANS: &str = "DELETE FROM check_spans WHERE last_at < $1";
+/// `$1` before: the runs that started before it and that no span starts in.
+pub(crate) const PRUNE_RUNS: &str = "DELETE FROM check_runs WHERE started_at < $1 \
+     AND NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.first_run = check_runs.id)";
+/// The keys no span names any more.
 pub(crate) const PRUNE_KEYS: &str = "DELETE FROM check_keys \
-     WHERE NOT EXISTS (SELECT 1 FROM check_results r WHERE r.key_id = check_keys.id)";
+     WHERE NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.key_id = check_keys.id)";
 
 #[cfg(test)]
 mod tests {

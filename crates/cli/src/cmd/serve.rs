@@ -57,7 +57,12 @@ pub(crate) async fn run(g: &Global, a: ServeArgs) -> Result<Outcome, Failure> {
     }
 
     if !a.no_monitor {
-        warn_of_history_size(&config);
+        tracing::info!(
+            target: "fearless::serve",
+            "monitor: every {}, history kept {}",
+            humantime::format_duration(config.monitor.interval),
+            humantime::format_duration(config.monitor.retention)
+        );
     }
     // The monitor runs the test plan on its interval until the server stops; the pass in
     // progress finishes first.
@@ -97,32 +102,6 @@ pub(crate) async fn run(g: &Global, a: ServeArgs) -> Result<Outcome, Failure> {
     served.map_err(|e| Failure::Environment(e.into()))?;
     tracing::info!(target: "fearless::serve", "stopped");
     Ok(Outcome::Success)
-}
-
-/// Every result of every run is kept for `monitor.retention`: say how large that grows, and
-/// warn when it is more than a store should carry.
-fn warn_of_history_size(config: &fearless_config::Config) {
-    const LARGE: u64 = 5 * 1024 * 1024 * 1024;
-    let Ok(items) =
-        fearless_probe::runner::plan(config, &fearless_probe::runner::Selection::default())
-    else {
-        return;
-    };
-    let policy = config.monitor;
-    let bytes = fearless_engine::monitor::history_bytes(&policy, items.len() as u64);
-    let gib = bytes as f64 / (1024.0 * 1024.0 * 1024.0);
-    let every = humantime::format_duration(policy.interval);
-    let kept = humantime::format_duration(policy.retention);
-    if bytes > LARGE {
-        tracing::warn!(
-            target: "fearless::serve",
-            "the monitor keeps {} results every {every} for {kept}: about {gib:.1} GiB of history in the store; \
-             raise monitor.interval or lower monitor.retention",
-            items.len()
-        );
-    } else {
-        tracing::info!(target: "fearless::serve", results = items.len(), "monitor: every {every}, kept {kept}: about {gib:.2} GiB of history");
-    }
 }
 
 /// One log line per monitor pass (its run, time, counts, confirmed transitions), and its

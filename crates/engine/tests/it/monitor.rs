@@ -292,15 +292,35 @@ async fn each_pass_prunes_what_retention_no_longer_keeps() {
         None,
     )
     .await;
-    let old = |hours: i64| NewCheckRun {
+    // A failing result two hours ago, then a passing one: the failing span ends before the
+    // retention and goes with its run; the passing one stays.
+    let old = |hours: i64, status: &str| NewCheckRun {
         started_at: OffsetDateTime::now_utc() - time::Duration::hours(hours),
         finished_at: OffsetDateTime::now_utc() - time::Duration::hours(hours),
         trigger: "monitor".into(),
         actor: "fearless".into(),
-        results: vec![],
+        results: vec![fearless_store::CheckRow {
+            component: "ledger".into(),
+            check: "gone".into(),
+            host: None,
+            kind: "tcp".into(),
+            runs_on: "controller".into(),
+            status: status.into(),
+            reason: None,
+            message: String::new(),
+            duration_ms: 1,
+        }],
     };
-    let gone = w.store.insert_check_run(&old(2)).await.expect("insert");
-    let kept = w.store.insert_check_run(&old(0)).await.expect("insert");
+    let gone = w
+        .store
+        .insert_check_run(&old(2, "fail"))
+        .await
+        .expect("insert");
+    let kept = w
+        .store
+        .insert_check_run(&old(0, "pass"))
+        .await
+        .expect("insert");
     let m = Monitor::new(w.config.monitor);
     let run = m.run_once(w.engine("fearless")).await.expect("pass");
     assert_eq!(m.status().borrow().last.as_ref().map(|l| l.pruned), Some(1));

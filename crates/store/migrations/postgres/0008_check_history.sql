@@ -30,18 +30,32 @@ CREATE TABLE check_keys (
     UNIQUE (component, check_name, host, kind, runs_on)
 );
 
--- Every result of every run, keyed by run (a run's results are appended together and pruned
--- together); `check_results_by_key` serves one check's history.
-CREATE TABLE check_results (
-    run_id      BIGINT  NOT NULL REFERENCES check_runs (id),
-    key_id      BIGINT  NOT NULL REFERENCES check_keys (id),
-    status      TEXT    NOT NULL,
-    reason      TEXT,
-    message     TEXT    NOT NULL,
-    duration_ms BIGINT  NOT NULL,
-    PRIMARY KEY (run_id, key_id)
+-- Every result, kept as spans: one row per stretch of results of a key with the same status and
+-- reason, extended in place by each run that agrees with it and ended by the first that does
+-- not. A check that passes all month is one row, not 43,200; a check flapping every run costs
+-- a row a run. A span keeps the first and last result's message, the last duration and the
+-- durations' minimum, maximum and sum; the messages between are not kept. Clustered by key,
+-- oldest first, so one check's history is one range and a key's open span is its last row.
+CREATE TABLE check_spans (
+    key_id        BIGINT NOT NULL REFERENCES check_keys (id),
+    first_run     BIGINT NOT NULL,
+    first_at      TEXT    NOT NULL,
+    last_run      BIGINT NOT NULL,
+    last_at       TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    reason        TEXT,
+    results       BIGINT NOT NULL CHECK (results > 0),
+    first_message TEXT    NOT NULL,
+    last_message  TEXT    NOT NULL,
+    last_ms       BIGINT NOT NULL,
+    min_ms        BIGINT NOT NULL,
+    max_ms        BIGINT NOT NULL,
+    total_ms      BIGINT NOT NULL,
+    PRIMARY KEY (key_id, first_run)
 );
-CREATE INDEX check_results_by_key ON check_results (key_id, run_id);
+-- The runs a span starts in: a run is pruned only when no span starts in it (a failing
+-- streak's first run keeps its trigger).
+CREATE INDEX check_spans_by_first_run ON check_spans (first_run);
 
 -- Each check's damped state (Nagios' soft and hard states): the confirmed (`hard`) status
 -- since when, and the run of results that disagree with it (`soft`, `consecutive`, since

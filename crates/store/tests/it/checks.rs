@@ -4,7 +4,7 @@
 
 crate::common::backend_tests!(
     runs_round_trip_and_list_newest_first,
-    history_is_per_check_newest_first_and_bounded,
+    history_is_spans_per_check_newest_first_and_bounded,
     states_and_their_entries_are_written_together,
     failing_streak_starts_after_the_last_pass,
     retention_prunes_old_runs_and_keeps_newer,
@@ -99,21 +99,31 @@ mod cases {
             [row("orders-api", "http", Some("web-1"), "error")]
         );
 
-        let results = store.check_run_results(first).await.expect("results");
-        let names: Vec<(&str, Option<&str>, &str)> = results
-            .iter()
-            .map(|r| (r.component.as_str(), r.host.as_deref(), r.status.as_str()))
-            .collect();
+        // The first run's other results stay in the history: each is a span of one.
+        let dns = store
+            .check_history(&HistoryFilter {
+                component: "dns".into(),
+                check: "resolve".into(),
+                host: None,
+                since: None,
+                until: None,
+                limit: 10,
+            })
+            .await
+            .expect("history");
         assert_eq!(
-            names,
-            [
-                ("dns", None, "degraded"),
-                ("ledger", Some("web-1"), "skipped"),
-                ("orders-api", Some("web-1"), "fail"),
-                ("orders-api", Some("web-2"), "pass"),
-            ]
+            dns.iter()
+                .map(|s| (
+                    s.host.as_deref(),
+                    s.status.as_str(),
+                    s.first_run,
+                    s.last_run,
+                    s.results
+                ))
+                .collect::<Vec<_>>(),
+            [(None, "degraded", first, first, 1)]
         );
-        assert_eq!(results[0], row("dns", "resolve", None, "degraded"));
+        assert_eq!(dns[0].last_message, "degraded on -");
 
         let runs = store.check_runs(None, 10).await.expect("runs");
         assert_eq!(
@@ -137,17 +147,22 @@ mod cases {
         assert!(entries(&store).await.is_empty());
     }
 
-    pub(super) async fn history_is_per_check_newest_first_and_bounded(db: &TestDb) {
+    pub(super) async fn history_is_spans_per_check_newest_first_and_bounded(db: &TestDb) {
         let store = db.open().await;
+        // web-1: pass, pass, fail, fail, fail, pass (durations 10, 20, … ms); web-2 passes
+        // throughout; the tcp check fails throughout.
+        let statuses = ["pass", "pass", "fail", "fail", "fail", "pass"];
         let mut ids = Vec::new();
-        for m in 0..5 {
-            let status = if m % 2 == 0 { "pass" } else { "fail" };
+        for (m, status) in statuses.iter().enumerate() {
+            let mut web1 = row("orders-api", "http", Some("web-1"), status);
+            web1.duration_ms = 10 * (m as u64 + 1);
+            web1.message = format!("{status} at minute {m}");
             ids.push(
                 store
                     .insert_check_run(&run(
-                        minute(m),
+                        minute(m as i64),
                         vec![
-                            row("orders-api", "http", Some("web-1"), status),
+                            web1,
                             row("orders-api", "http", Some("web-2"), "pass"),
                             row("orders-api", "tcp", Some("web-1"), "fail"),
                         ],
@@ -170,41 +185,59 @@ mod cases {
             .expect("history");
         assert_eq!(
             web1.iter()
-                .map(|p| (p.run_id, p.status.as_str()))
+                .map(|s| (s.status.as_str(), s.first_run, s.last_run, s.results))
                 .collect::<Vec<_>>(),
             [
-                (ids[4], "pass"),
-                (ids[3], "fail"),
-                (ids[2], "pass"),
-                (ids[1], "fail"),
-                (ids[0], "pass")
+                ("pass", ids[5], ids[5], 1),
+                ("fail", ids[2], ids[4], 3),
+                ("pass", ids[0], ids[1], 2)
             ]
         );
-        assert_eq!(web1[1].at, minute(3));
-        assert_eq!(web1[1].reason.as_deref(), Some("refused"));
-        assert_eq!(web1[1].message, "fail on web-1");
-        assert_eq!(web1[1].duration_ms, 12);
+        let failing = &web1[1];
+        assert_eq!((failing.first_at, failing.last_at), (minute(2), minute(4)));
+        assert_eq!(failing.reason.as_deref(), Some("refused"));
+        assert_eq!(
+            (
+                failing.first_message.as_str(),
+                failing.last_message.as_str()
+            ),
+            ("fail at minute 2", "fail at minute 4")
+        );
+        assert_eq!(
+            (
+                failing.last_ms,
+                failing.min_ms,
+                failing.max_ms,
+                failing.mean_ms
+            ),
+            (50, 30, 50, 40)
+        );
 
         let all = store.check_history(&filter(None)).await.expect("history");
-        assert_eq!(all.len(), 10, "both hosts, never the tcp check");
         assert_eq!(
             all.iter()
-                .take(2)
-                .map(|p| p.host.as_deref())
+                .map(|s| (s.host.as_deref(), s.first_run, s.results))
                 .collect::<Vec<_>>(),
-            [Some("web-1"), Some("web-2")]
+            [
+                (Some("web-1"), ids[5], 1),
+                (Some("web-1"), ids[2], 3),
+                (Some("web-1"), ids[0], 2),
+                (Some("web-2"), ids[0], 6)
+            ],
+            "newest first, hosts by name within a run; never the tcp check"
         );
+        // A window holds the spans that overlap it.
         let window = store
             .check_history(&HistoryFilter {
-                since: Some(minute(1)),
-                until: Some(minute(3)),
+                since: Some(minute(3)),
+                until: Some(minute(4)),
                 ..filter(Some("web-1"))
             })
             .await
             .expect("history");
         assert_eq!(
-            window.iter().map(|p| p.run_id).collect::<Vec<_>>(),
-            [ids[3], ids[2], ids[1]]
+            window.iter().map(|s| s.first_run).collect::<Vec<_>>(),
+            [ids[2]]
         );
         let limited = store
             .check_history(&HistoryFilter {
@@ -221,23 +254,47 @@ mod cases {
                 .expect("history")
                 .is_empty()
         );
-        // Newer runs without the check: the window widens until it finds its points.
-        for m in 5..15 {
+        // Runs without the check do not end its spans.
+        for m in 6..9 {
             store
                 .insert_check_run(&run(minute(m), vec![row("dns", "resolve", None, "pass")]))
                 .await
                 .expect("insert");
         }
-        let older = store
+        let last = store
+            .insert_check_run(&run(
+                minute(9),
+                vec![row("orders-api", "http", Some("web-1"), "pass")],
+            ))
+            .await
+            .expect("insert");
+        let newest = &store
+            .check_history(&filter(Some("web-1")))
+            .await
+            .expect("history")[0];
+        assert_eq!(
+            (newest.first_run, newest.last_run, newest.results),
+            (ids[5], last, 2)
+        );
+        // A new reason ends a span as a new status does.
+        let mut timeout = row("orders-api", "tcp", Some("web-1"), "fail");
+        timeout.reason = Some("timeout".into());
+        store
+            .insert_check_run(&run(minute(10), vec![timeout]))
+            .await
+            .expect("insert");
+        let tcp = store
             .check_history(&HistoryFilter {
-                limit: 3,
+                check: "tcp".into(),
                 ..filter(Some("web-1"))
             })
             .await
             .expect("history");
         assert_eq!(
-            older.iter().map(|p| p.run_id).collect::<Vec<_>>(),
-            [ids[4], ids[3], ids[2]]
+            tcp.iter()
+                .map(|s| (s.reason.as_deref(), s.results))
+                .collect::<Vec<_>>(),
+            [(Some("timeout"), 1), (Some("refused"), 6)]
         );
         assert!(
             store
@@ -380,26 +437,42 @@ mod cases {
         // At minute 5: the streak of runs 3..6 (a skip in it), after the pass of run 2.
         let s = streak(minute(5)).await.expect("a streak");
         assert_eq!(
-            (s.first.run_id, s.first.at, s.first_trigger.as_str()),
+            (
+                s.first.first_run,
+                s.first.first_at,
+                s.first_trigger.as_str()
+            ),
             (ids[2], minute(2), "check")
         );
         assert_eq!(s.first.status, "fail");
-        assert_eq!(s.last.run_id, ids[5]);
-        assert_eq!(s.last_ok.as_ref().map(|p| p.run_id), Some(ids[1]));
+        assert_eq!(s.last_ok.as_ref().map(|p| p.last_run), Some(ids[1]));
         // At minute 6 (a pass) the streak under way is still the one that ended before it.
         assert_eq!(
-            streak(minute(6)).await.expect("streak").first.run_id,
+            streak(minute(6)).await.expect("streak").first.first_run,
             ids[2]
         );
-        // The newest streak.
+        // The newest streak, three results long: it starts at its first.
+        for m in 8..10 {
+            store
+                .insert_check_run(&run(
+                    minute(m),
+                    vec![row("orders-api", "http", Some("web-2"), "fail")],
+                ))
+                .await
+                .expect("insert");
+        }
         let s = streak(minute(60)).await.expect("a streak");
         assert_eq!(
-            (s.first.run_id, s.last_ok.map(|p| p.run_id)),
-            (ids[7], Some(ids[6]))
+            (
+                s.first.first_run,
+                s.first.results,
+                s.last_ok.map(|p| p.last_run)
+            ),
+            (ids[7], 3, Some(ids[6]))
         );
         // The first: nothing recorded before it.
         let s = streak(minute(0)).await.expect("a streak");
-        assert_eq!((s.first.run_id, s.last_ok), (ids[0], None));
+        assert_eq!((s.first.first_run, s.last_ok), (ids[0], None));
         // Before any run, and of an unknown check.
         assert!(streak(minute(-1)).await.is_none());
         assert!(
@@ -415,8 +488,10 @@ mod cases {
         let store = db.open().await;
         let mut ids = Vec::new();
         for m in 0..4 {
-            // The check on web-9 runs only in the oldest run: its key goes with it.
-            let mut results = vec![row("orders-api", "http", Some("web-1"), "pass")];
+            // web-1 passes in the first two runs, fails in the last two. The check on web-9
+            // runs only in the oldest run: its key goes with it.
+            let status = if m < 2 { "pass" } else { "fail" };
+            let mut results = vec![row("orders-api", "http", Some("web-1"), status)];
             if m == 0 {
                 results.push(row("orders-api", "http", Some("web-9"), "fail"));
             }
@@ -436,25 +511,39 @@ mod cases {
             runs.iter().map(|r| r.id).collect::<Vec<_>>(),
             [ids[3], ids[2]]
         );
-        assert!(
-            store
-                .check_run_results(ids[0])
-                .await
-                .expect("results")
-                .is_empty()
-        );
-        assert_eq!(
-            store
-                .check_run_results(ids[2])
-                .await
-                .expect("results")
-                .len(),
-            1
-        );
+        let history = |host: &str| {
+            let store = &store;
+            let host = host.to_owned();
+            async move {
+                store
+                    .check_history(&HistoryFilter {
+                        component: "orders-api".into(),
+                        check: "http".into(),
+                        host: Some(host),
+                        since: None,
+                        until: None,
+                        limit: 10,
+                    })
+                    .await
+                    .expect("history")
+                    .iter()
+                    .map(|s| (s.status.clone(), s.first_run))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(history("web-1").await, [("fail".to_owned(), ids[2])]);
+        assert!(history("web-9").await.is_empty());
         assert_eq!(
             store.prune_check_history(minute(120)).await.expect("prune"),
             0
         );
+        // A span that reaches past the cut is kept whole, with the run it starts in.
+        assert_eq!(
+            store.prune_check_history(minute(150)).await.expect("prune"),
+            0
+        );
+        assert_eq!(history("web-1").await, [("fail".to_owned(), ids[2])]);
+        assert_eq!(store.check_runs(None, 10).await.expect("runs").len(), 2);
         // Ids are never reused after a prune.
         let next = store
             .insert_check_run(&run(minute(300), vec![]))
@@ -519,7 +608,8 @@ mod cases {
         assert!(store.check_runs(None, 10).await.expect("runs").is_empty());
     }
 
-    /// 1,000 hosts × 20 checks: one run, read back whole (`bench/monitor.sh` times it).
+    /// 1,000 hosts × 20 checks: two runs, the second extending every span; the latest run
+    /// read back whole (`bench/monitor.sh` times it).
     pub(super) async fn a_large_run_is_one_statement(db: &TestDb) {
         let store = db.open().await;
         let results: Vec<CheckRow> = (0..1000)
@@ -534,17 +624,37 @@ mod cases {
                 })
             })
             .collect();
-        let id = store
+        let first = store
             .insert_check_run(&run(minute(0), results.clone()))
             .await
             .expect("insert");
-        store
-            .insert_check_run(&run(minute(1), results))
+        let second = store
+            .insert_check_run(&run(minute(1), results.clone()))
             .await
             .expect("insert");
-        assert_eq!(
-            store.check_run_results(id).await.expect("results").len(),
-            20_000
+        let latest = store
+            .latest_check_run()
+            .await
+            .expect("latest")
+            .expect("a run");
+        assert_eq!(latest.id, second);
+        assert_eq!(latest.results.len(), 20_000);
+        let spans = store
+            .check_history(&HistoryFilter {
+                component: "component-3".into(),
+                check: "check-3".into(),
+                host: None,
+                since: None,
+                until: None,
+                limit: 5_000,
+            })
+            .await
+            .expect("history");
+        assert_eq!(spans.len(), 1000, "one span a host");
+        assert!(
+            spans
+                .iter()
+                .all(|s| (s.first_run, s.last_run, s.results) == (first, second, 2))
         );
         let latest = store.check_runs(None, 1).await.expect("runs");
         assert_eq!(latest[0].counts.pass, 20_000);
