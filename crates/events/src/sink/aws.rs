@@ -46,6 +46,13 @@ fn sdk_config(
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_types::region::Region::new(region(region_name)))
         .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(creds))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
         .timeout_config(
             aws_types::sdk_config::TimeoutConfig::builder()
                 .operation_timeout(timeout)
