@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The continuous test plan's history (issue #20): how long one run of HOSTS × CHECKS results
 # takes to record (`Store::insert_check_run`: one transaction; the results extend the spans
-# that agree with them and open the others, two statements), and the reads
+# that agree with them, close and open the others: four statements), and the reads
 # a dashboard makes of it, on SQLite and on PostgreSQL in the same invocation.
 # Target: 1,000 hosts × 20 checks recorded well under a second on SQLite.
 #

@@ -11,9 +11,12 @@
 //! extends and the first that does not ends. The history's size follows how often checks
 //! change, not how often they run: a month of a passing check every minute is one row. A
 //! span keeps its first and last message, its last duration and the durations' minimum,
-//! maximum and mean. A run's results take two statements whatever their number (a bound JSON
-//! array expanded by the database: extend the open spans that agree, open the others), so
-//! 20,000 results take two round trips.
+//! maximum and mean. Each key's open span lives in a small table of one row a key
+//! (`check_open`), which every run rewrites; a span is moved to `check_spans`, which only
+//! gets inserts and prunes, when a result disagrees with it — so a run writes about the same
+//! whatever the length of the history. A run's results take four statements whatever their
+//! number (a bound JSON array expanded by the database: extend the open spans that agree,
+//! close the others, open spans for the keys left without one).
 
 use std::collections::BTreeSet;
 
@@ -402,16 +405,31 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::query)?;
+                // Extend the open spans that agree; close (copy, then drop) the others of
+                // the run's keys; open a span for every key left without one.
                 let started = format_time(run.started_at);
-                for statement in [sql.checks.extend_spans, sql.checks.open_spans] {
+                sqlx::query(sql.checks.extend_spans)
+                    .bind(id)
+                    .bind(&started)
+                    .bind(&results)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
+                for statement in [sql.checks.close_spans, sql.checks.drop_closed] {
                     sqlx::query(statement)
                         .bind(id)
-                        .bind(&started)
                         .bind(&results)
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::query)?;
                 }
+                sqlx::query(sql.checks.open_spans)
+                    .bind(id)
+                    .bind(&started)
+                    .bind(&results)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?;
             }
             let rows: Vec<StateRow> = sqlx::query_as(crate::sql::CHECK_STATES)
                 .fetch_all(&mut *tx)
@@ -662,12 +680,15 @@ impl Store {
                 .begin_with(sql.begin_write)
                 .await
                 .map_err(StoreError::query)?;
-            let spans = sqlx::query(crate::sql::PRUNE_SPANS)
-                .bind(&before)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::query)?
-                .rows_affected();
+            let mut spans = 0;
+            for statement in [crate::sql::PRUNE_SPANS, crate::sql::PRUNE_OPEN] {
+                spans += sqlx::query(statement)
+                    .bind(&before)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query)?
+                    .rows_affected();
+            }
             sqlx::query(crate::sql::PRUNE_RUNS)
                 .bind(&before)
                 .execute(&mut *tx)

@@ -93,8 +93,13 @@ pub(crate) struct CheckSql {
     /// `$1` run id, `$2` its start, `$3` the results: extend each key's open span that has
     /// the result's status and reason.
     pub(crate) extend_spans: &'static str,
-    /// `$1` run id, `$2` its start, `$3` the results: open a span for each result that
-    /// [`CheckSql::extend_spans`] did not take.
+    /// `$1` run id, `$2` the results: copy to `check_spans` the open spans of the run's keys
+    /// that [`CheckSql::extend_spans`] did not extend (their result disagreed).
+    pub(crate) close_spans: &'static str,
+    /// `$1` run id, `$2` the results: delete those from `check_open`.
+    pub(crate) drop_closed: &'static str,
+    /// `$1` run id, `$2` its start, `$3` the results: open a span for each result whose key
+    /// has none open.
     pub(crate) open_spans: &'static str,
     /// `$1` since (text or NULL), `$2` limit.
     pub(crate) runs: &'static str,
@@ -123,26 +128,11 @@ macro_rules! postgres_key_join {
     };
 }
 
-/// The first_run of key `$key`'s open span (its newest).
-macro_rules! open_span {
-    ($key:literal) => {
-        concat!(
-            "(SELECT MAX(m.first_run) FROM check_spans m WHERE m.key_id = ",
-            $key,
-            ")"
-        )
-    };
-}
-
-/// The spans to open: results whose key's open span did not end in run `$1` (the extend
-/// before took it).
-macro_rules! open_spans_where {
+/// The columns of a span, in `check_open`, `check_spans` and the `check_history` view.
+macro_rules! span_columns {
     () => {
-        concat!(
-            " WHERE COALESCE((SELECT s.last_run FROM check_spans s WHERE s.key_id = k.id AND s.first_run = ",
-            open_span!("k.id"),
-            "), 0) <> $1"
-        )
+        "key_id, first_run, first_at, last_run, last_at, status, reason, results, \
+         first_message, last_message, last_ms, min_ms, max_ms, total_ms"
     };
 }
 
@@ -152,7 +142,7 @@ macro_rules! history_sql {
         concat!(
             "SELECT k.host, s.status, s.reason, s.first_run, s.first_at, s.last_run, s.last_at, s.results, \
              s.first_message, s.last_message, s.last_ms, s.min_ms, s.max_ms, s.total_ms \
-             FROM check_keys k JOIN check_spans s ON s.key_id = k.id \
+             FROM check_keys k JOIN check_history s ON s.key_id = k.id \
              WHERE k.component = $1 AND k.check_name = $2 AND ($3",
             $text,
             " IS NULL OR k.host = $3",
@@ -198,26 +188,38 @@ pub(crate) static SQLITE: Sql = Sql {
              AND k.host = json_extract(e.value, '$[2]') AND k.kind = json_extract(e.value, '$[3]') \
              AND k.runs_on = json_extract(e.value, '$[4]'))",
         extend_spans: concat!(
-            "UPDATE check_spans AS s SET last_run = $1, last_at = $2, results = s.results + 1, \
-             last_message = r.message, last_ms = r.ms, min_ms = MIN(s.min_ms, r.ms), \
-             max_ms = MAX(s.max_ms, r.ms), total_ms = s.total_ms + r.ms \
+            "UPDATE check_open AS o SET last_run = $1, last_at = $2, results = o.results + 1, \
+             last_message = r.message, last_ms = r.ms, min_ms = MIN(o.min_ms, r.ms), \
+             max_ms = MAX(o.max_ms, r.ms), total_ms = o.total_ms + r.ms \
              FROM (SELECT k.id AS key_id, json_extract(e.value, '$[5]') AS status, \
              json_extract(e.value, '$[6]') AS reason, json_extract(e.value, '$[7]') AS message, \
              json_extract(e.value, '$[8]') AS ms FROM json_each($3) AS e ",
             sqlite_key_join!(),
-            ") AS r WHERE s.key_id = r.key_id AND s.first_run = ",
-            open_span!("r.key_id"),
-            " AND s.status = r.status AND s.reason IS r.reason"
+            ") AS r WHERE o.key_id = r.key_id AND o.status = r.status AND o.reason IS r.reason"
+        ),
+        close_spans: concat!(
+            "INSERT INTO check_spans (",
+            span_columns!(),
+            ") SELECT ",
+            span_columns!(),
+            " FROM check_open WHERE last_run <> $1 AND key_id IN (SELECT k.id FROM json_each($2) AS e ",
+            sqlite_key_join!(),
+            ")"
+        ),
+        drop_closed: concat!(
+            "DELETE FROM check_open WHERE last_run <> $1 AND key_id IN (SELECT k.id FROM json_each($2) AS e ",
+            sqlite_key_join!(),
+            ")"
         ),
         open_spans: concat!(
-            "INSERT INTO check_spans (key_id, first_run, first_at, last_run, last_at, status, reason, results, \
-             first_message, last_message, last_ms, min_ms, max_ms, total_ms) \
-             SELECT k.id, $1, $2, $1, $2, json_extract(e.value, '$[5]'), json_extract(e.value, '$[6]'), 1, \
+            "INSERT INTO check_open (",
+            span_columns!(),
+            ") SELECT k.id, $1, $2, $1, $2, json_extract(e.value, '$[5]'), json_extract(e.value, '$[6]'), 1, \
              json_extract(e.value, '$[7]'), json_extract(e.value, '$[7]'), json_extract(e.value, '$[8]'), \
              json_extract(e.value, '$[8]'), json_extract(e.value, '$[8]'), json_extract(e.value, '$[8]') \
              FROM json_each($3) AS e ",
             sqlite_key_join!(),
-            open_spans_where!()
+            " WHERE NOT EXISTS (SELECT 1 FROM check_open o WHERE o.key_id = k.id)"
         ),
         runs: "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
                FROM check_runs WHERE ($1 IS NULL OR started_at >= $1) ORDER BY id DESC LIMIT $2",
@@ -249,23 +251,36 @@ pub(crate) static POSTGRES: Sql = Sql {
              WHERE NOT EXISTS (SELECT 1 FROM check_keys k WHERE k.component = e->>0 AND k.check_name = e->>1 \
              AND k.host = e->>2 AND k.kind = e->>3 AND k.runs_on = e->>4) ON CONFLICT DO NOTHING",
         extend_spans: concat!(
-            "UPDATE check_spans AS s SET last_run = $1, last_at = $2, results = s.results + 1, \
-             last_message = r.message, last_ms = r.ms, min_ms = LEAST(s.min_ms, r.ms), \
-             max_ms = GREATEST(s.max_ms, r.ms), total_ms = s.total_ms + r.ms \
+            "UPDATE check_open AS o SET last_run = $1, last_at = $2, results = o.results + 1, \
+             last_message = r.message, last_ms = r.ms, min_ms = LEAST(o.min_ms, r.ms), \
+             max_ms = GREATEST(o.max_ms, r.ms), total_ms = o.total_ms + r.ms \
              FROM (SELECT k.id AS key_id, e->>5 AS status, e->>6 AS reason, e->>7 AS message, \
              (e->>8)::bigint AS ms FROM jsonb_array_elements($3::jsonb) AS e ",
             postgres_key_join!(),
-            ") AS r WHERE s.key_id = r.key_id AND s.first_run = ",
-            open_span!("r.key_id"),
-            " AND s.status = r.status AND s.reason IS NOT DISTINCT FROM r.reason"
+            ") AS r WHERE o.key_id = r.key_id AND o.status = r.status \
+             AND o.reason IS NOT DISTINCT FROM r.reason"
+        ),
+        close_spans: concat!(
+            "INSERT INTO check_spans (",
+            span_columns!(),
+            ") SELECT ",
+            span_columns!(),
+            " FROM check_open WHERE last_run <> $1 AND key_id IN (SELECT k.id FROM jsonb_array_elements($2::jsonb) AS e ",
+            postgres_key_join!(),
+            ")"
+        ),
+        drop_closed: concat!(
+            "DELETE FROM check_open WHERE last_run <> $1 AND key_id IN (SELECT k.id FROM jsonb_array_elements($2::jsonb) AS e ",
+            postgres_key_join!(),
+            ")"
         ),
         open_spans: concat!(
-            "INSERT INTO check_spans (key_id, first_run, first_at, last_run, last_at, status, reason, results, \
-             first_message, last_message, last_ms, min_ms, max_ms, total_ms) \
-             SELECT k.id, $1, $2::text, $1, $2::text, e->>5, e->>6, 1, e->>7, e->>7, (e->>8)::bigint, \
+            "INSERT INTO check_open (",
+            span_columns!(),
+            ") SELECT k.id, $1, $2::text, $1, $2::text, e->>5, e->>6, 1, e->>7, e->>7, (e->>8)::bigint, \
              (e->>8)::bigint, (e->>8)::bigint, (e->>8)::bigint FROM jsonb_array_elements($3::jsonb) AS e ",
             postgres_key_join!(),
-            open_spans_where!()
+            " WHERE NOT EXISTS (SELECT 1 FROM check_open o WHERE o.key_id = k.id)"
         ),
         runs: "SELECT id, started_at, finished_at, triggered, actor, pass, degraded, fail, error, skipped \
                FROM check_runs WHERE ($1::text IS NULL OR started_at >= $1::text) ORDER BY id DESC LIMIT $2",
@@ -365,45 +380,46 @@ pub(crate) const LATEST_CHECK_RUN: &str = "SELECT id, started_at, finished_at, t
      FROM check_runs ORDER BY id DESC LIMIT 1";
 /// `$1` run id: the results it recorded (the spans it ended in), by component, check and
 /// host.
-pub(crate) const RUN_RESULTS: &str = concat!(
-    "SELECT k.component, k.check_name, k.host, k.kind, k.runs_on, s.status, s.reason, s.last_message, s.last_ms \
-     FROM check_keys k JOIN check_spans s ON s.key_id = k.id AND s.first_run = ",
-    open_span!("k.id"),
-    " WHERE s.last_run = $1 ORDER BY k.component, k.check_name, k.host"
-);
+pub(crate) const RUN_RESULTS: &str = "SELECT k.component, k.check_name, k.host, k.kind, k.runs_on, o.status, o.reason, \
+     o.last_message, o.last_ms FROM check_keys k JOIN check_open o ON o.key_id = k.id \
+     WHERE o.last_run = $1 ORDER BY k.component, k.check_name, k.host";
 /// Every check's damped state.
 pub(crate) const CHECK_STATES: &str = "SELECT component, check_name, host, hard, since, consecutive, soft, soft_since, moved_in \
      FROM check_states ORDER BY component, check_name, host";
 /// `$1` component, `$2` check, `$3` host, `$4` until: the newest failing span started by then.
 pub(crate) const LAST_FAILING_SPAN: &str = "SELECT MAX(s.first_run) FROM check_keys k \
-     JOIN check_spans s ON s.key_id = k.id \
+     JOIN check_history s ON s.key_id = k.id \
      WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_at <= $4 \
      AND s.status IN ('fail', 'error')";
 /// `$1` component, `$2` check, `$3` host, `$4` before this run: the newest ok span.
 pub(crate) const LAST_OK_SPAN_BEFORE: &str = "SELECT MAX(s.first_run) FROM check_keys k \
-     JOIN check_spans s ON s.key_id = k.id \
+     JOIN check_history s ON s.key_id = k.id \
      WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_run < $4 \
      AND s.status IN ('pass', 'degraded')";
 /// `$1` component, `$2` check, `$3` host, `$4` after this run: the oldest failing span.
 pub(crate) const FIRST_FAILING_SPAN_AFTER: &str = "SELECT MIN(s.first_run) FROM check_keys k \
-     JOIN check_spans s ON s.key_id = k.id \
+     JOIN check_history s ON s.key_id = k.id \
      WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_run > $4 \
      AND s.status IN ('fail', 'error')";
 /// `$1` component, `$2` check, `$3` host, `$4` first run: that span (as a history row) and
 /// the trigger of the run it started in.
 pub(crate) const SPAN_FROM: &str = "SELECT k.host, s.status, s.reason, s.first_run, s.first_at, s.last_run, s.last_at, s.results, \
      s.first_message, s.last_message, s.last_ms, s.min_ms, s.max_ms, s.total_ms, u.triggered \
-     FROM check_keys k JOIN check_spans s ON s.key_id = k.id JOIN check_runs u ON u.id = s.first_run \
+     FROM check_keys k JOIN check_history s ON s.key_id = k.id JOIN check_runs u ON u.id = s.first_run \
      WHERE k.component = $1 AND k.check_name = $2 AND k.host = $3 AND s.first_run = $4 \
      ORDER BY k.id DESC LIMIT 1";
-/// `$1` before: the spans whose last result is older.
+/// `$1` before: the closed spans whose last result is older.
 pub(crate) const PRUNE_SPANS: &str = "DELETE FROM check_spans WHERE last_at < $1";
+/// `$1` before: the open spans whose last result is older (checks that stopped running).
+pub(crate) const PRUNE_OPEN: &str = "DELETE FROM check_open WHERE last_at < $1";
 /// `$1` before: the runs that started before it and that no span starts in.
 pub(crate) const PRUNE_RUNS: &str = "DELETE FROM check_runs WHERE started_at < $1 \
-     AND NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.first_run = check_runs.id)";
+     AND NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.first_run = check_runs.id) \
+     AND NOT EXISTS (SELECT 1 FROM check_open o WHERE o.first_run = check_runs.id)";
 /// The keys no span names any more.
 pub(crate) const PRUNE_KEYS: &str = "DELETE FROM check_keys \
-     WHERE NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.key_id = check_keys.id)";
+     WHERE NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.key_id = check_keys.id) \
+     AND NOT EXISTS (SELECT 1 FROM check_open o WHERE o.key_id = check_keys.id)";
 
 #[cfg(test)]
 mod tests {

@@ -31,11 +31,36 @@ CREATE TABLE check_keys (
 );
 
 -- Every result, kept as spans: one row per stretch of results of a key with the same status and
--- reason, extended in place by each run that agrees with it and ended by the first that does
--- not. A check that passes all month is one row, not 43,200; a check flapping every run costs
--- a row a run. A span keeps the first and last result's message, the last duration and the
--- durations' minimum, maximum and sum; the messages between are not kept. Clustered by key,
--- oldest first, so one check's history is one range and a key's open span is its last row.
+-- reason. A check that passes all month is one span, not 43,200 rows; a check flapping every
+-- run costs a span a run. A span keeps the first and last result's message, the last duration
+-- and the durations' minimum, maximum and sum; the messages between are not kept.
+--
+-- Each key's open span (the one its latest result belongs to) lives in `check_open`, one row
+-- a key, which every run rewrites: a small table, so a run of 20,000 results writes a few
+-- megabytes whatever the length of the history. When a result disagrees with its key's open
+-- span, the span is closed — copied to `check_spans`, which only ever gets inserts and
+-- prunes — and the result opens the next.
+CREATE TABLE check_open (
+    key_id        BIGINT NOT NULL PRIMARY KEY REFERENCES check_keys (id),
+    first_run     BIGINT NOT NULL,
+    first_at      TEXT    NOT NULL,
+    last_run      BIGINT NOT NULL,
+    last_at       TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    reason        TEXT,
+    results       BIGINT NOT NULL CHECK (results > 0),
+    first_message TEXT    NOT NULL,
+    last_message  TEXT    NOT NULL,
+    last_ms       BIGINT NOT NULL,
+    min_ms        BIGINT NOT NULL,
+    max_ms        BIGINT NOT NULL,
+    total_ms      BIGINT NOT NULL,
+    CHECK (first_run <= last_run)
+);
+-- The runs an open span starts in (a run is pruned only when no span starts in it).
+CREATE INDEX check_open_by_first_run ON check_open (first_run);
+
+-- The closed spans. Keyed by key and first run.
 CREATE TABLE check_spans (
     key_id        BIGINT NOT NULL REFERENCES check_keys (id),
     first_run     BIGINT NOT NULL,
@@ -53,9 +78,17 @@ CREATE TABLE check_spans (
     total_ms      BIGINT NOT NULL,
     PRIMARY KEY (key_id, first_run)
 );
--- The runs a span starts in: a run is pruned only when no span starts in it (a failing
--- streak's first run keeps its trigger).
+-- The runs a closed span starts in: a run is pruned only when no span starts in it (a
+-- failing streak's first run keeps its trigger).
 CREATE INDEX check_spans_by_first_run ON check_spans (first_run);
+
+-- Every span, open or closed: what the history is read from.
+CREATE VIEW check_history AS
+    SELECT key_id, first_run, first_at, last_run, last_at, status, reason, results,
+           first_message, last_message, last_ms, min_ms, max_ms, total_ms FROM check_spans
+    UNION ALL
+    SELECT key_id, first_run, first_at, last_run, last_at, status, reason, results,
+           first_message, last_message, last_ms, min_ms, max_ms, total_ms FROM check_open;
 
 -- Each check's damped state (Nagios' soft and hard states): the confirmed (`hard`) status
 -- since when, and the run of results that disagree with it (`soft`, `consecutive`, since
