@@ -51,6 +51,10 @@ pub(crate) struct Global {
     /// Only errors on stderr, no progress
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Ask EC2 again for the hosts of `inventory.ec2` instead of reusing the answer cached
+    /// in the store
+    #[arg(long, global = true)]
+    pub(crate) refresh: bool,
 }
 
 /// Output formats. Not every command supports every format; those that don't say so.
@@ -640,6 +644,10 @@ pub(crate) struct HostsArgs {
     /// Only hosts matching this selector
     #[arg(long, value_name = "SEL", global = true)]
     pub(crate) hosts: Option<String>,
+    /// Show where each host comes from (config, ansible:FILE, ec2[N]:REGION) and its
+    /// instance id
+    #[arg(long)]
+    pub(crate) source: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1032,7 +1040,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "hosts",
-        "fearless hosts --hosts 'web-*'\n  fearless hosts ping\n  fearless hosts --format json",
+        "fearless hosts --hosts 'web-*'\n  fearless hosts --source --refresh\n  fearless hosts ping",
     ),
     (
         "change",

@@ -7,10 +7,10 @@
 
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig,
-    RawDns, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawIdentity, RawImport,
-    RawInventory, RawMonitor, RawPackage, RawPagerDutySink, RawParity, RawPatch, RawPort,
-    RawProcess, RawRoles, RawRoute, RawServe, RawService, RawSink, RawSlackSink, RawSnsSink,
-    RawSql, RawSqsSink, RawSsh, RawTcp, RawTls, RawWebhookSink, RawWindow,
+    RawDns, RawEc2, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawIdentity,
+    RawImport, RawInventory, RawMonitor, RawPackage, RawPagerDutySink, RawParity, RawPatch,
+    RawPort, RawProcess, RawRoles, RawRoute, RawServe, RawService, RawSink, RawSlackSink,
+    RawSnsSink, RawSql, RawSqsSink, RawSsh, RawSsm, RawTcp, RawTls, RawWebhookSink, RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -78,6 +78,9 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
             fields_of::<RawHostFields>()
         }
         [Some("inventory"), Some("ssh")] => fields_of::<RawSsh>(),
+        [Some("inventory"), Some("ssm")] => fields_of::<RawSsm>(),
+        [Some("inventory"), Some("ec2"), None] => fields_of::<RawEc2>(),
+        [Some("inventory"), Some("ec2"), None, Some("defaults")] => fields_of::<RawHostFields>(),
         [Some("inventory"), Some("import"), None] => fields_of::<RawImport>(),
         [Some("components"), Some(_)] => fields_of::<RawComponent>(),
         [Some("components"), Some(_), Some("checks"), None] => fields_of::<RawCheck>(),

@@ -2,12 +2,15 @@
 //!
 //! Everything downstream (probe, graph, exec) consumes these types and never the raw YAML.
 
+use crate::diag::{Problem, SourceFile};
 use crate::selector::Selector;
+use crate::source::Span;
 use crate::template::Template;
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A loaded, valid `fearless.yaml`.
@@ -269,6 +272,178 @@ pub struct Inventory {
     pub ssh: SshOptions,
     /// How many hosts are worked on at once.
     pub concurrency: usize,
+    /// `ec2:`: EC2 discovery sources; their hosts join `hosts` when discovered
+    /// (`fearless_engine::inventory`), not at load.
+    pub ec2: Vec<Ec2Source>,
+    /// `ssm:`: options of the `ssm` transport.
+    pub ssm: SsmOptions,
+}
+
+/// Where something was written in the config, for a problem found after loading (a
+/// discovered host whose name is taken).
+#[derive(Debug, Clone)]
+pub struct Place {
+    source: Arc<SourceFile>,
+    span: Option<Span>,
+}
+
+impl Place {
+    pub(crate) fn new(source: Arc<SourceFile>, span: Option<Span>) -> Self {
+        Self { source, span }
+    }
+
+    /// An error at this place.
+    pub fn error(
+        &self,
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Problem {
+        let mut p = Problem::error(code, message);
+        p.hint = hint;
+        p.at(&self.source, self.span)
+    }
+
+    /// `file:line:column`.
+    pub fn location(&self) -> String {
+        self.error("config::place", "", None).location()
+    }
+}
+
+/// One `inventory.ec2` source: the running instances its filters select become hosts.
+#[derive(Debug, Clone)]
+pub struct Ec2Source {
+    /// Its index in `inventory.ec2`.
+    pub index: usize,
+    /// The region asked.
+    pub region: String,
+    /// A shared-config profile for credentials.
+    pub profile: Option<String>,
+    /// The EC2 endpoint instead of AWS's (emulators, VPC endpoints).
+    pub endpoint_url: Option<String>,
+    /// EC2 filters (`tag:role` → `web`), in file order.
+    pub filters: Vec<(String, Vec<String>)>,
+    /// The host name: a template of literal text and `{tag:KEY}`, `{id}`, `{az}`,
+    /// `{region}`, `{private-ip}`; `None`: the `Name` tag, else the instance id.
+    pub name: Option<Vec<NamePart>>,
+    /// Which of the instance's addresses a host is reached at.
+    pub address: Ec2Address,
+    /// The transport; `None`: `ssm` for a managed node, else `ssh`.
+    pub transport: Option<TransportKind>,
+    /// User, port, become, package manager and labels of its hosts (over
+    /// `inventory.defaults`).
+    pub defaults: HostDefaults,
+    /// How long a discovery is reused before EC2 is asked again.
+    pub cache: Duration,
+    /// Where it is in the config.
+    pub place: Place,
+}
+
+impl Ec2Source {
+    /// A stable key of everything that decides what the source discovers (for its cache).
+    pub fn key(&self) -> String {
+        format!(
+            "ec2:{}:{}:{}:{:?}:{:?}:{:?}:{:?}",
+            self.region,
+            self.profile.as_deref().unwrap_or(""),
+            self.endpoint_url.as_deref().unwrap_or(""),
+            self.filters,
+            self.name,
+            self.address,
+            self.transport,
+        )
+    }
+}
+
+/// One piece of an EC2 host name template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamePart {
+    /// Text as written.
+    Text(String),
+    /// `{tag:KEY}`.
+    Tag(String),
+    /// `{id}`: the instance id.
+    Id,
+    /// `{az}`.
+    Az,
+    /// `{region}`.
+    Region,
+    /// `{private-ip}`, dots as dashes.
+    PrivateIp,
+}
+
+/// Which address of an instance a discovered host is reached at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ec2Address {
+    /// `private-ip` (the default).
+    #[default]
+    PrivateIp,
+    /// `public-ip`.
+    PublicIp,
+    /// `private-dns`.
+    PrivateDns,
+}
+
+/// Host settings given to hosts that are not declared one by one (discovered ones).
+#[derive(Debug, Clone, Default)]
+pub struct HostDefaults {
+    /// Login user (default `root`).
+    pub user: Option<String>,
+    /// SSH port (default 22).
+    pub port: Option<u16>,
+    /// Privilege escalation.
+    pub become_: Option<Become>,
+    /// The package manager.
+    pub package_manager: Option<PackageManager>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Options of the `ssm` transport (`inventory.ssm`).
+#[derive(Debug, Clone, Default)]
+pub struct SsmOptions {
+    /// The region of hosts that name none (a discovered host has its source's).
+    pub region: Option<String>,
+    /// A shared-config profile for credentials.
+    pub profile: Option<String>,
+    /// The SSM endpoint instead of AWS's (emulators, VPC endpoints).
+    pub endpoint_url: Option<String>,
+    /// An S3 bucket the agent writes whole outputs to; without it, an output longer than
+    /// SSM returns inline is cut, and fearless does not act on it.
+    pub output_bucket: Option<String>,
+}
+
+/// Where a host of the inventory comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HostSource {
+    /// Declared under `inventory.hosts`.
+    #[default]
+    Config,
+    /// Imported from an Ansible inventory (its path as written).
+    Ansible(String),
+    /// Discovered by `inventory.ec2[N]` in a region.
+    Ec2 {
+        /// The source's index.
+        index: usize,
+        /// Its region.
+        region: String,
+    },
+}
+
+impl std::fmt::Display for HostSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostSource::Config => f.write_str("config"),
+            HostSource::Ansible(path) => write!(f, "ansible:{path}"),
+            HostSource::Ec2 { index, region } => write!(f, "ec2[{index}]:{region}"),
+        }
+    }
+}
+
+impl Serialize for HostSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl Inventory {
@@ -301,6 +476,14 @@ pub struct Host {
     pub package_manager: Option<PackageManager>,
     /// Free-form labels used by selectors and templates.
     pub labels: BTreeMap<String, String>,
+    /// The EC2 instance (managed node) id: what the `ssm` transport targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The AWS region of the instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Where it comes from.
+    pub source: HostSource,
 }
 
 /// How commands reach a host.
@@ -311,7 +494,7 @@ pub enum TransportKind {
     Ssh,
     /// This machine, no remote hop.
     Local,
-    /// AWS Systems Manager (not yet available in this version).
+    /// AWS Systems Manager Run Command.
     Ssm,
 }
 

@@ -82,6 +82,73 @@ pub(crate) struct RawInventory {
     pub(crate) import: Vec<RawImport>,
     pub(crate) ssh: Option<RawSsh>,
     pub(crate) concurrency: Option<Value>,
+    #[serde(default)]
+    pub(crate) ec2: Vec<RawEc2>,
+    pub(crate) ssm: Option<RawSsm>,
+}
+
+/// `inventory.ec2[]`: one EC2 discovery source.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawEc2 {
+    pub(crate) region: Option<String>,
+    pub(crate) profile: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+    #[serde(default)]
+    pub(crate) filters: Map<Strings>,
+    pub(crate) name: Option<String>,
+    pub(crate) address: Option<String>,
+    pub(crate) transport: Option<String>,
+    #[serde(default)]
+    pub(crate) defaults: RawHostFields,
+    pub(crate) cache: Option<String>,
+}
+
+/// `inventory.ssm`: how the `ssm` transport reaches AWS Systems Manager.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawSsm {
+    pub(crate) region: Option<String>,
+    pub(crate) profile: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+    pub(crate) output_bucket: Option<String>,
+}
+
+/// One string or a list of them (an EC2 filter's values).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Strings(pub(crate) Vec<String>);
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Strings;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Strings, E> {
+                Ok(Strings(vec![v.to_owned()]))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Strings, E> {
+                Ok(Strings(vec![v.to_string()]))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Strings, E> {
+                Ok(Strings(vec![v.to_string()]))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Strings, E> {
+                Ok(Strings(vec![v.to_string()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Strings, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(Strings(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Host keys; the same shape serves `inventory.defaults` and each host.
@@ -96,6 +163,8 @@ pub(crate) struct RawHostFields {
     pub(crate) package_manager: Option<String>,
     #[serde(default)]
     pub(crate) labels: Map<String>,
+    pub(crate) instance: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -600,13 +669,17 @@ impl RawConfig {
             && d.become_.is_none()
             && d.transport.is_none()
             && d.package_manager.is_none()
-            && d.labels.is_empty();
+            && d.labels.is_empty()
+            && d.instance.is_none()
+            && d.region.is_none();
         defaults_blank
             && i.hosts.is_empty()
             && i.groups.is_empty()
             && i.import.is_empty()
             && i.ssh.is_none()
             && i.concurrency.is_none()
+            && i.ec2.is_empty()
+            && i.ssm.is_none()
             && self.components.is_empty()
             && self.patch.is_none()
             && self.change.is_none()

@@ -166,6 +166,9 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
+            instance: None,
+            region: None,
+            source: crate::HostSource::Config,
         }
     }
 

@@ -177,6 +177,9 @@ mod tests {
             transport: crate::model::TransportKind::Ssh,
             package_manager: None,
             labels: [("az".to_owned(), "a".to_owned())].into(),
+            instance: None,
+            region: None,
+            source: crate::HostSource::Config,
         };
         let t =
             Template::parse("http://{host.address}:8080/{host.labels.az}/{{x}}").expect("valid");

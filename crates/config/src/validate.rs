@@ -674,7 +674,8 @@ impl<'a> Validator<'a> {
                             );
                             continue;
                         }
-                        if let Some(h) = ansible_host(&name, ah, &defaults) {
+                        if let Some(mut h) = ansible_host(&name, ah, &defaults) {
+                            h.source = HostSource::Ansible(file.clone());
                             hosts.insert(name, h);
                         }
                     }
@@ -780,12 +781,285 @@ impl<'a> Validator<'a> {
                 32usize,
             )
             .unwrap_or(1);
+        let ssm = self.ssm_options(raw.ssm.as_ref());
+        let ec2: Vec<Ec2Source> = raw
+            .ec2
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| self.ec2_source(i, e, &defaults))
+            .collect();
+        for h in hosts.values_mut() {
+            if h.region.is_none() {
+                h.region.clone_from(&ssm.region);
+            }
+            if h.transport != TransportKind::Ssm {
+                continue;
+            }
+            let path = p!["inventory", "hosts", &h.name];
+            if h.instance.is_none() {
+                let pr = self.at_key(
+                    Problem::error(
+                        "config::instance",
+                        format!(
+                            "host `{}` uses transport `ssm` but names no instance",
+                            h.name
+                        ),
+                    )
+                    .hint("add `instance: i-…` (the EC2 instance or managed node id)"),
+                    &path,
+                );
+                self.problems.push(pr);
+            }
+            if h.region.is_none() {
+                let pr = self.at_key(
+                    Problem::error(
+                        "config::region",
+                        format!(
+                            "host `{}` uses transport `ssm` but no region is known",
+                            h.name
+                        ),
+                    )
+                    .hint("add `region:` to the host or `inventory.ssm.region`"),
+                    &path,
+                );
+                self.problems.push(pr);
+            }
+        }
         Inventory {
             hosts,
             groups,
             ssh,
             concurrency,
+            ec2,
+            ssm,
         }
+    }
+
+    /// An AWS region name (`eu-west-1`); `false` after an error.
+    fn region(&mut self, path: &[Seg], r: &str) -> bool {
+        if is_region(r) {
+            return true;
+        }
+        self.error(
+            path,
+            "config::region",
+            format!("`{}` is not an AWS region", shown(r)),
+            Some("expected a region name such as eu-west-1 or us-east-1".into()),
+        );
+        false
+    }
+
+    /// An endpoint URL (`http://` or `https://`, no credentials in it); `None` after an error.
+    fn endpoint_url(&mut self, path: &[Seg], u: &str) -> Option<String> {
+        match url::Url::parse(u) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.username().is_empty()
+                    && url.password().is_none()
+                    && url.host_str().is_some() =>
+            {
+                Some(u.to_owned())
+            }
+            _ => {
+                self.error(
+                    path,
+                    "config::endpoint-url",
+                    format!("`{}` is not an endpoint URL", redact_userinfo(u)),
+                    Some("expected http://HOST:PORT or https://HOST, without credentials (they come from the AWS credential chain)".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn ssm_options(&mut self, raw: Option<&RawSsm>) -> SsmOptions {
+        let mut o = SsmOptions::default();
+        let Some(raw) = raw else { return o };
+        if let Some(r) = &raw.region
+            && self.region(&p!["inventory", "ssm", "region"], r)
+        {
+            o.region = Some(r.clone());
+        }
+        if let Some(u) = &raw.endpoint_url {
+            o.endpoint_url = self.endpoint_url(&p!["inventory", "ssm", "endpoint_url"], u);
+        }
+        if let Some(pf) = &raw.profile {
+            if self.plain_name(&p!["inventory", "ssm", "profile"], pf, "profile") {
+                o.profile = Some(pf.clone());
+            }
+        }
+        if let Some(b) = &raw.output_bucket {
+            if is_bucket(b) {
+                o.output_bucket = Some(b.clone());
+            } else {
+                self.error(
+                    &p!["inventory", "ssm", "output_bucket"],
+                    "config::bucket",
+                    format!("`{}` is not an S3 bucket name", shown(b)),
+                    Some("3 to 63 lower-case letters, digits, dots and hyphens".into()),
+                );
+            }
+        }
+        o
+    }
+
+    /// A profile or similar name: one line of letters, digits and `-_.@+`.
+    fn plain_name(&mut self, path: &[Seg], v: &str, what: &str) -> bool {
+        let ok = !v.is_empty()
+            && v.len() <= 128
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@+/".contains(c));
+        if !ok {
+            self.error(
+                path,
+                "config::name",
+                format!("`{}` is not a valid {what} name", shown(v)),
+                None,
+            );
+        }
+        ok
+    }
+
+    fn ec2_source(&mut self, i: usize, raw: &RawEc2, inv: &RawHostFields) -> Option<Ec2Source> {
+        let at = p!["inventory", "ec2", i];
+        let before = self.problems.len();
+        let key = |k: &str| [at.as_slice(), &p![k]].concat();
+        let region = match &raw.region {
+            Some(r) => self.region(&key("region"), r).then(|| r.clone()),
+            None => {
+                self.error(
+                    &at,
+                    "config::region",
+                    "an ec2 source needs `region:`",
+                    Some("add `region: eu-west-1` (one source per region)".into()),
+                );
+                None
+            }
+        };
+        let endpoint_url = raw
+            .endpoint_url
+            .as_ref()
+            .and_then(|u| self.endpoint_url(&key("endpoint_url"), u));
+        let profile = raw
+            .profile
+            .as_ref()
+            .filter(|pf| self.plain_name(&key("profile"), pf, "profile"))
+            .cloned();
+        let mut filters = Vec::new();
+        for (name, values) in &raw.filters {
+            let fpath = [at.as_slice(), &p!["filters", name]].concat();
+            if !is_filter_name(name) {
+                self.error(
+                    &fpath,
+                    "config::ec2-filter",
+                    format!("`{}` is not an EC2 filter name", shown(name)),
+                    Some("filters are named like tag:role, tag-key, instance-state-name, vpc-id, availability-zone".into()),
+                );
+                continue;
+            }
+            if values.0.is_empty() || values.0.iter().any(|v| v.chars().any(char::is_control)) {
+                self.error(
+                    &fpath,
+                    "config::ec2-filter",
+                    format!("filter `{name}` needs one or more values of one line each"),
+                    None,
+                );
+                continue;
+            }
+            filters.push((name.clone(), values.0.clone()));
+        }
+        let name = raw
+            .name
+            .as_ref()
+            .and_then(|t| match parse_name_template(t) {
+                Ok(parts) => Some(parts),
+                Err(msg) => {
+                    self.error(&key("name"), "config::ec2-name", msg, Some("write a name like `{tag:Name}`, `web-{id}` or `{tag:role}-{private-ip}`".into()));
+                    None
+                }
+            });
+        let address = match raw.address.as_deref() {
+            None | Some("private-ip") => Ec2Address::PrivateIp,
+            Some("public-ip") => Ec2Address::PublicIp,
+            Some("private-dns") => Ec2Address::PrivateDns,
+            Some(other) => {
+                let hint = closest(other, ["private-ip", "public-ip", "private-dns"])
+                    .map(|s| format!("did you mean `{s}`?"));
+                self.error(
+                    &key("address"),
+                    "config::ec2-address",
+                    format!("unknown address `{}`", shown(other)),
+                    hint.or(Some("expected private-ip, public-ip or private-dns".into())),
+                );
+                Ec2Address::PrivateIp
+            }
+        };
+        let transport = match raw.transport.as_deref() {
+            None => None,
+            Some("ssh") => Some(TransportKind::Ssh),
+            Some("ssm") => Some(TransportKind::Ssm),
+            Some(other) => {
+                self.error(
+                    &key("transport"),
+                    "config::transport",
+                    format!("unknown transport `{}` for discovered hosts", shown(other)),
+                    Some(
+                        "expected ssh or ssm (leave it out: ssm for managed nodes, else ssh)"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        };
+        let dpath = key("defaults");
+        self.host_fields(&dpath, &raw.defaults);
+        let merged = resolve_host("discovered", &raw.defaults, inv);
+        let cache = match &raw.cache {
+            None => Duration::from_secs(60),
+            Some(t) => match self.duration(&key("cache"), t) {
+                Some(d) if d <= Duration::from_secs(24 * 3600) => d,
+                Some(_) => {
+                    self.error(
+                        &key("cache"),
+                        "config::range",
+                        "cache must be at most 24h",
+                        Some("use 0s to ask EC2 every time".into()),
+                    );
+                    Duration::ZERO
+                }
+                None => Duration::ZERO,
+            },
+        };
+        if self.problems[before..]
+            .iter()
+            .any(|p| p.severity == crate::Severity::Error)
+        {
+            return None;
+        }
+        let merged = merged?;
+        let place = Place::new(
+            self.src.clone(),
+            self.map().key(&at).or_else(|| self.map().nearest(&at)),
+        );
+        Some(Ec2Source {
+            index: i,
+            region: region?,
+            profile,
+            endpoint_url,
+            filters,
+            name,
+            address,
+            transport,
+            defaults: HostDefaults {
+                user: Some(merged.user),
+                port: Some(merged.port),
+                become_: merged.become_,
+                package_manager: merged.package_manager,
+                labels: merged.labels,
+            },
+            cache,
+            place,
+        })
     }
 
     /// Check one host's keys (or the defaults'); `false` when any is wrong.
@@ -793,13 +1067,7 @@ impl<'a> Validator<'a> {
         let before = self.problems.len();
         if let Some(t) = &f.transport {
             match t.as_str() {
-                "ssh" | "local" => {}
-                "ssm" => self.error(
-                    &[path, &p!["transport"]].concat(),
-                    "config::unsupported",
-                    "transport `ssm` is not yet supported",
-                    Some("use `ssh` or `local`".into()),
-                ),
+                "ssh" | "local" | "ssm" => {}
                 other => {
                     let hint = closest(other, ["ssh", "local", "ssm"])
                         .map(|s| format!("did you mean `{s}`?"));
@@ -847,6 +1115,22 @@ impl<'a> Validator<'a> {
         }
         if let Some(port) = &f.port {
             let _: Option<u16> = self.number(&[path, &p!["port"]].concat(), port, 1..=65535);
+        }
+        if let Some(id) = &f.instance
+            && !is_instance_id(id)
+        {
+            self.error(
+                &[path, &p!["instance"]].concat(),
+                "config::instance",
+                format!("`{}` is not an EC2 instance or managed node id", shown(id)),
+                Some(
+                    "expected i- or mi- followed by hexadecimal digits, as in i-0123456789abcdef0"
+                        .into(),
+                ),
+            );
+        }
+        if let Some(r) = &f.region {
+            self.region(&[path, &p!["region"]].concat(), r);
         }
         for (k, v) in &f.labels {
             if k.chars().chain(v.chars()).any(char::is_control) {
@@ -2447,7 +2731,107 @@ fn sample_host() -> Host {
         transport: TransportKind::Ssh,
         package_manager: None,
         labels: BTreeMap::new(),
+        instance: None,
+        region: None,
+        source: HostSource::Config,
     }
+}
+
+/// An EC2 instance id (`i-` and 8 or 17 hex digits) or a managed node id (`mi-` and 17).
+fn is_instance_id(id: &str) -> bool {
+    let hex = |s: &str, lens: &[usize]| {
+        lens.contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
+    id.strip_prefix("i-").is_some_and(|h| hex(h, &[8, 17]))
+        || id.strip_prefix("mi-").is_some_and(|h| hex(h, &[17]))
+}
+
+/// An AWS region name: lower-case words joined by `-`, ending in a number
+/// (`eu-west-1`, `us-gov-west-1`, `ap-southeast-5`).
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && r.len() <= 32
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An S3 bucket name (3–63 of `a-z0-9.-`, starting and ending with a letter or digit).
+fn is_bucket(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// An EC2 filter name: `tag:KEY` (any one-line key) or lower-case words with `-` and `.`.
+fn is_filter_name(n: &str) -> bool {
+    match n.strip_prefix("tag:") {
+        Some(key) => !key.is_empty() && key.len() <= 128 && !key.chars().any(char::is_control),
+        None => {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        }
+    }
+}
+
+/// Text shown in a message: at most 80 characters, control characters escaped.
+fn shown(v: &str) -> String {
+    fearless_io::escape_terminal(&v.chars().take(80).collect::<String>()).into_owned()
+}
+
+/// `web-{tag:role}-{id}` → its parts.
+pub(crate) fn parse_name_template(t: &str) -> Result<Vec<NamePart>, String> {
+    let mut parts = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        match rest.find('{') {
+            Some(0) => {
+                let Some(end) = rest.find('}') else {
+                    return Err(format!("unclosed `{{` in name `{}`", shown(t)));
+                };
+                let var = &rest[1..end];
+                parts.push(match var {
+                    "id" => NamePart::Id,
+                    "az" => NamePart::Az,
+                    "region" => NamePart::Region,
+                    "private-ip" => NamePart::PrivateIp,
+                    v => match v.strip_prefix("tag:") {
+                        Some(k) if !k.is_empty() => NamePart::Tag(k.to_owned()),
+                        _ => {
+                            return Err(format!(
+                                "unknown variable `{{{}}}` in name (known: {{tag:KEY}}, {{id}}, {{az}}, {{region}}, {{private-ip}})",
+                                shown(v)
+                            ));
+                        }
+                    },
+                });
+                rest = &rest[end + 1..];
+            }
+            found => {
+                let end = found.unwrap_or(rest.len());
+                let text = &rest[..end];
+                if text.contains('}') {
+                    return Err(format!("unmatched `}}` in name `{}`", shown(t)));
+                }
+                parts.push(NamePart::Text(text.to_owned()));
+                rest = &rest[end..];
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err("the name template is empty".into());
+    }
+    Ok(parts)
 }
 
 /// A host imported from Ansible, with the inventory's `defaults` under it.
@@ -2460,6 +2844,8 @@ fn ansible_host(name: &str, ah: ansible::AnsibleHost, defaults: &RawHostFields) 
         transport: None,
         package_manager: None,
         labels: ah.labels.into(),
+        instance: None,
+        region: None,
     };
     resolve_host(name, &fields, defaults)
 }
@@ -2480,6 +2866,8 @@ pub(crate) fn ansible_inventory(imported: ansible::Imported) -> Inventory {
             .collect(),
         ssh: SshOptions::default(),
         concurrency: 32,
+        ec2: Vec::new(),
+        ssm: SsmOptions::default(),
     }
 }
 
@@ -2533,6 +2921,9 @@ fn resolve_host(name: &str, f: &RawHostFields, d: &RawHostFields) -> Option<Host
             _ => None,
         },
         labels,
+        instance: f.instance.clone().or_else(|| d.instance.clone()),
+        region: f.region.clone().or_else(|| d.region.clone()),
+        source: HostSource::Config,
     })
 }
 

@@ -27,6 +27,7 @@ pub mod fleet;
 pub mod identity;
 pub mod incident;
 pub mod init;
+pub mod inventory;
 pub mod journal;
 pub mod map;
 pub mod monitor;

@@ -1,4 +1,4 @@
-//! Running commands on hosts: the [`Transport`]s (`local`, `ssh`) and the [`Fleet`] that
+//! Running commands on hosts: the [`Transport`]s (`local`, `ssh`, `ssm`) and the [`Fleet`] that
 //! holds one connection per host under a fleet-wide concurrency limit.
 //!
 //! Invariants: only this crate touches hosts; commands are argv, quoted for the remote shell
@@ -10,8 +10,9 @@
 mod bounded;
 pub mod quote;
 mod ssh;
+mod ssm;
 
-use fearless_config::{Become, Host, Inventory, SshOptions, TransportKind};
+use fearless_config::{Become, Host, Inventory, TransportKind};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use tokio::sync::Semaphore;
 
 pub use bounded::{DEFAULT_MAX_OUTPUT, Limits, LimitsError, MAX_OUTPUT_ENV};
 pub use ssh::{SESSIONS_PER_HOST, SshTransport};
+pub use ssm::SsmTransport;
 
 /// What a command produced. A non-zero exit is a result, not an error.
 #[derive(Debug, Clone)]
@@ -191,27 +193,45 @@ pub enum Transport {
     Local(LocalTransport),
     /// Run through the system `ssh` on a multiplexed master connection.
     Ssh(Box<SshTransport>),
-    /// Configured but not available (e.g. `ssm`); every run says so.
+    /// Run as AWS Systems Manager Run Command scripts.
+    Ssm(Box<SsmTransport>),
+    /// Configured but not available; every run says so.
     Unsupported(String, &'static str),
 }
 
 impl Transport {
-    /// Build the transport for `host` (nothing is connected yet), with the output cap
-    /// [`MAX_OUTPUT_ENV`] sets (else [`DEFAULT_MAX_OUTPUT`]).
-    pub fn for_host(host: &Host, ssh: &SshOptions) -> Self {
-        Self::for_host_with(host, ssh, Limits::configured())
+    /// Build the transport for `host` of `inventory` (nothing is connected yet), with the
+    /// output cap [`MAX_OUTPUT_ENV`] sets (else [`DEFAULT_MAX_OUTPUT`]).
+    pub fn for_host(host: &Host, inventory: &Inventory) -> Self {
+        Self::for_host_with(host, inventory, Limits::configured())
     }
 
     /// [`Transport::for_host`] with explicit limits.
-    pub fn for_host_with(host: &Host, ssh: &SshOptions, limits: Limits) -> Self {
+    pub fn for_host_with(host: &Host, inventory: &Inventory, limits: Limits) -> Self {
+        Self::building(host, inventory, limits, &mut ssm::Runners::default())
+    }
+
+    fn building(
+        host: &Host,
+        inventory: &Inventory,
+        limits: Limits,
+        runners: &mut ssm::Runners,
+    ) -> Self {
         match host.transport {
             TransportKind::Local => Transport::Local(LocalTransport {
                 host: host.name.clone(),
                 sudo: needs_sudo(host),
                 limits,
             }),
-            TransportKind::Ssh => Transport::Ssh(Box::new(SshTransport::new(host, ssh, limits))),
-            TransportKind::Ssm => Transport::Unsupported(host.name.clone(), "ssm"),
+            TransportKind::Ssh => {
+                Transport::Ssh(Box::new(SshTransport::new(host, &inventory.ssh, limits)))
+            }
+            TransportKind::Ssm => Transport::Ssm(Box::new(SsmTransport::new(
+                host,
+                &inventory.ssm,
+                limits,
+                runners,
+            ))),
         }
     }
 
@@ -229,6 +249,7 @@ impl Transport {
         match self {
             Transport::Local(t) => t.limits,
             Transport::Ssh(t) => t.limits,
+            Transport::Ssm(t) => t.limits,
             Transport::Unsupported(..) => Limits::configured(),
         }
     }
@@ -238,6 +259,7 @@ impl Transport {
         match self {
             Transport::Local(t) => &t.host,
             Transport::Ssh(t) => &t.host,
+            Transport::Ssm(t) => &t.host,
             Transport::Unsupported(host, _) => host,
         }
     }
@@ -248,6 +270,7 @@ impl Transport {
         let res = match self {
             Transport::Local(t) => t.run(argv, timeout).await,
             Transport::Ssh(t) => t.run(argv, timeout).await,
+            Transport::Ssm(t) => t.run(argv, timeout).await,
             Transport::Unsupported(host, transport) => Err(ExecError::Unsupported {
                 host: host.clone(),
                 transport,
@@ -389,13 +412,14 @@ impl Fleet {
 
     /// [`Fleet::new`] with explicit limits for every host.
     pub fn with_limits(inventory: &Inventory, limits: Limits) -> Self {
+        let mut runners = ssm::Runners::default();
         let transports = inventory
             .hosts
             .values()
             .map(|h| {
                 (
                     h.name.clone(),
-                    Arc::new(Transport::for_host_with(h, &inventory.ssh, limits)),
+                    Arc::new(Transport::building(h, inventory, limits, &mut runners)),
                 )
             })
             .collect();

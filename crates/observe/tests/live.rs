@@ -188,6 +188,9 @@ async fn observing_merges_short_connections_into_one_entry() {
         transport: TransportKind::Local,
         package_manager: None,
         labels: Default::default(),
+        instance: None,
+        region: None,
+        source: Default::default(),
     };
     let t = Transport::controller();
     let seen = std::sync::Mutex::new(Vec::new());
@@ -275,6 +278,9 @@ async fn an_unreachable_host_is_recorded_and_the_others_observed() {
         transport,
         package_manager: None,
         labels: Default::default(),
+        instance: None,
+        region: None,
+        source: Default::default(),
     };
     let good = mk("good", TransportKind::Local);
     let bad = mk("bad", TransportKind::Ssm);

@@ -674,7 +674,7 @@ mod tests {
             .config
             .inventory;
         let limits = fearless_exec::Limits { max_output: 1024 };
-        let t = Transport::for_host_with(&inv.hosts["me"], &inv.ssh, limits);
+        let t = Transport::for_host_with(&inv.hosts["me"], &inv, limits);
         let spec = ProcessCheck {
             name: "fearless-no-such-process".into(),
             min: 1,

@@ -210,6 +210,39 @@ impl Store {
             .map_err(StoreError::query))
     }
 
+    /// A discovery source's cached answer: when it was fetched (Unix milliseconds) and
+    /// the answer as it was stored.
+    pub async fn discovery_cached(
+        &self,
+        source: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        on_backend!(self, |pool| sqlx::query_as::<_, (i64, String)>(
+            crate::sql::DISCOVERY_CACHED
+        )
+        .bind(source)
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::query))
+    }
+
+    /// Keep a discovery source's answer (replacing the one before). Not journaled:
+    /// discovering changes nothing.
+    pub async fn cache_discovery(
+        &self,
+        source: &str,
+        fetched_ms: i64,
+        answer: &str,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, |pool| sqlx::query(crate::sql::CACHE_DISCOVERY)
+            .bind(source)
+            .bind(fetched_ms)
+            .bind(answer)
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::query))
+    }
+
     /// Close every connection, waiting for work in progress. Dropping the store also closes
     /// them, without waiting.
     pub async fn close(&self) {

@@ -2,7 +2,9 @@
 //! generated host key and client key, stopped by PID when dropped.
 //!
 //! Tests that need sshd fail (they do not skip) when it is missing: `scripts/test.sh`
-//! installs openssh-server.
+//! installs openssh-server. [`moto`]: a real `moto_server` for the AWS tests.
+
+pub mod moto;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,6 +1,6 @@
 //! `fearless check`: run the environment test plan, localise failures, render.
 
-use super::{Session, load_config, print, print_json, selector};
+use super::{Session, load_inventory, print, print_json, selector};
 use crate::args::{CheckArgs, Format, Global};
 use crate::exit::{Failure, Outcome};
 use crate::render;
@@ -42,7 +42,7 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     let config = match &session {
         Some(s) => &s.config,
         None => {
-            loaded = load_config(g)?;
+            loaded = load_inventory(g).await?;
             &loaded
         }
     };

@@ -1,13 +1,13 @@
 //! `fearless hosts [ping]`: the inventory, and reachability with latency.
 
-use super::{load_config, only_human_or_json, print, print_json, selector};
+use super::{load_inventory, only_human_or_json, print, print_json, selector};
 use crate::args::{Format, Global, HostsAction, HostsArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
 
 pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "hosts")?;
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let sel = selector(a.hosts.as_deref())?;
     let inv = &config.inventory;
     let hosts: Vec<&fearless_config::Host> = inv
@@ -20,8 +20,12 @@ pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
             if g.format == Format::Json {
                 print_json(&serde_json::json!({ "schema": "fearless.hosts/v1", "hosts": hosts }))?;
             } else {
-                let mut t =
-                    render::table(&["HOST", "ADDRESS", "PORT", "USER", "TRANSPORT", "LABELS"]);
+                let mut heads = vec!["HOST", "ADDRESS", "PORT", "USER", "TRANSPORT"];
+                if a.source {
+                    heads.extend(["SOURCE", "INSTANCE"]);
+                }
+                heads.push("LABELS");
+                let mut t = render::table(&heads);
                 for h in &hosts {
                     let labels = h
                         .labels
@@ -31,14 +35,19 @@ pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
                         .join(" ");
                     let transport = format!("{:?}", h.transport).to_lowercase()
                         + if h.become_.is_some() { " (sudo)" } else { "" };
-                    t.add_row(vec![
+                    let mut row = vec![
                         h.name.clone(),
                         h.address.clone(),
                         h.port.to_string(),
                         h.user.clone(),
                         transport,
-                        labels,
-                    ]);
+                    ];
+                    if a.source {
+                        row.push(h.source.to_string());
+                        row.push(h.instance.clone().unwrap_or_else(|| "-".into()));
+                    }
+                    row.push(labels);
+                    t.add_row(row);
                 }
                 print(&format!("{t}\n{} host(s)\n", hosts.len()))?;
             }

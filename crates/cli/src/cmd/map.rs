@@ -12,7 +12,7 @@ use fearless_observe::{Drift, sarif};
 use fearless_probe::baseline::Baseline;
 use serde::Serialize;
 
-use super::{Session, duration, load_config, print, selector, writable, write_output};
+use super::{Session, duration, load_inventory, print, selector, writable, write_output};
 use crate::args::{Format, Global, MapAction, MapArgs};
 use crate::exit::{Failure, Outcome};
 
@@ -91,7 +91,7 @@ async fn draw(g: &Global, a: &MapArgs) -> Result<Outcome, Failure> {
             session.close().await;
             (config, Some(observed?))
         }
-        None => (load_config(g)?, None),
+        None => (load_inventory(g).await?, None),
     };
 
     let mut map = engine_map::declared(&config);

@@ -77,6 +77,51 @@ pub(crate) fn load_config(g: &Global) -> Result<fearless_config::Config, Failure
     Ok(loaded.config)
 }
 
+/// Load the configuration and complete its inventory: the hosts every `inventory.ec2`
+/// source discovers join the declared ones (answers cached in the store when it exists and
+/// can be written; `--refresh` asks again). An unreachable AWS endpoint is exit 3; a
+/// discovered name that is taken, or a filter EC2 refuses, is a located config error.
+pub(crate) async fn load_inventory(g: &Global) -> Result<fearless_config::Config, Failure> {
+    let mut config = load_config(g)?;
+    if !config.inventory.ec2.is_empty() {
+        discover_hosts(g, &mut config).await?;
+    }
+    Ok(config)
+}
+
+async fn discover_hosts(g: &Global, config: &mut fearless_config::Config) -> Result<(), Failure> {
+    use fearless_engine::inventory::{InventoryError, discover};
+    // The cache needs a store that exists and can be written; without one, ask every time.
+    let store = Store::open_existing(&store_url(g, config), Access::ReadWrite)
+        .await
+        .ok();
+    let found = discover(config, store.as_ref(), g.refresh).await;
+    if let Some(store) = store {
+        store.close().await;
+    }
+    match found {
+        Ok(reports) => {
+            if !g.quiet {
+                let mut err = std::io::stderr().lock();
+                for r in &reports {
+                    for (id, why) in &r.skipped {
+                        let _ = writeln!(
+                            err,
+                            "warning: inventory.ec2[{}]: instance {id} is not a host: {}",
+                            r.index,
+                            fearless_io::escape_terminal(why)
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Err(InventoryError::Config(e)) => Err(Failure::Config(e)),
+        Err(InventoryError::Store(e)) => Err(store_failure(e)),
+        Err(e @ InventoryError::Aws { .. }) => Err(Failure::Environment(anyhow::Error::new(e))),
+    }
+}
+
 /// Who is acting ([`fearless_engine::identity`]): the claim (`--as NAME`, else
 /// `$FEARLESS_USER`) weighed against what authenticated the caller — the store's database
 /// role on PostgreSQL, else the OS account of the process (never `$USER`) — under the
@@ -380,7 +425,7 @@ impl Session {
     }
 
     async fn opening(g: &Global, read_only: bool) -> Result<Self, Failure> {
-        let config = load_config(g)?;
+        let config = load_inventory(g).await?;
         let store = if read_only {
             open_store_to_read(g, &config).await?
         } else {

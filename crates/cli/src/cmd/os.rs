@@ -12,7 +12,7 @@ use fearless_platform::{State, Table, TierEnd};
 use jiff::civil::Date;
 use serde_json::{Value, json};
 
-use super::{load_config, only_human_or_json, print, print_json, selector};
+use super::{load_inventory, only_human_or_json, print, print_json, selector};
 use crate::args::{Format, Global, OsArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
@@ -26,7 +26,7 @@ pub(crate) async fn run(g: &Global, a: OsArgs) -> Result<Outcome, Failure> {
     let today = today(a.today.as_deref())?;
     let eol_data = a.eol_data.as_deref().map(read_table).transpose()?;
     let sel = selector(a.hosts.as_deref())?;
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let fw = Fleetwide::select(config, sel.as_ref(), std::time::Duration::from_secs(120))?;
     let results = engine_os::read(&fw, eol_data.as_ref(), today).await;
     fw.close().await;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Session, open_store, open_store_to_read, store_failure};
-use super::{identify, load_config, only_human_or_json, print, print_json, selector};
+use super::{identify, load_inventory, only_human_or_json, print, print_json, selector};
 use crate::args::{
     Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
     WhatchangedArgs,
@@ -44,8 +44,8 @@ fn package_table<'a>(
 }
 
 /// The hosts `options` select, with their connections and the lock wait.
-fn fleet(g: &Global, options: &PkgOptions) -> Result<Fleetwide, Failure> {
-    fleet_of(load_config(g)?, options)
+async fn fleet(g: &Global, options: &PkgOptions) -> Result<Fleetwide, Failure> {
+    fleet_of(load_inventory(g).await?, options)
 }
 
 /// [`fleet`] over an already loaded `config`.
@@ -117,7 +117,7 @@ pub(crate) async fn run(g: &Global, a: PackagesArgs) -> Result<Outcome, Failure>
 }
 
 async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
-    let fw = fleet(g, options)?;
+    let fw = fleet(g, options).await?;
     let results = fw
         .each(|b, t| async move { ops::package_set(&b, &t).await })
         .await;
@@ -148,7 +148,7 @@ async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure>
 }
 
 async fn pending(g: &Global, a: &PackagesArgs) -> Result<Outcome, Failure> {
-    let fw = fleet(g, &a.options)?;
+    let fw = fleet(g, &a.options).await?;
     let refresh = !a.no_refresh;
     let security = a.security;
     let results = fw
@@ -465,7 +465,7 @@ pub(crate) async fn snapshot(g: &Global, a: SnapshotArgs) -> Result<Outcome, Fai
 }
 
 async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
-    let fw = fleet(g, options)?;
+    let fw = fleet(g, options).await?;
     let store = open_store(g, fw.config()).await?;
     let actor = identify(g, fw.config(), &store).await?;
     super::warn_if_trusted(g.quiet, &actor);
@@ -540,7 +540,7 @@ fn jiff_time(s: &StoredSnapshot) -> String {
 }
 
 async fn list(g: &Global) -> Result<Outcome, Failure> {
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let store = open_store_to_read(g, &config).await?;
     let all = store.list_snapshots().await.map_err(store_failure)?;
     store.close().await;
@@ -575,7 +575,7 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
 }
 
 async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let store = open_store_to_read(g, &config).await?;
     let (snap, sets) = snapshot_sets(&store, id).await?;
     store.close().await;
@@ -605,7 +605,7 @@ async fn diff(
     from: &str,
     to: Option<&str>,
 ) -> Result<Outcome, Failure> {
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let store = open_store_to_read(g, &config).await?;
     let (a, a_sets) = snapshot_sets(&store, from).await?;
     let (to_label, b_results): (String, Vec<HostResult<PackageSet>>) = match to {
@@ -628,7 +628,7 @@ async fn diff(
             (format!("SNAP-{}", b.number), results)
         }
         None => {
-            let mut fw = fleet(g, options)?;
+            let mut fw = fleet(g, options).await?;
             fw.retain(|h| a_sets.iter().any(|(n, _)| *n == h.name));
             let results = fw
                 .each(|b, t| async move { ops::package_set(&b, &t).await })
@@ -731,7 +731,7 @@ pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcom
                 .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?,
         )
         .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?;
-    let fw = fleet(g, &a.options)?;
+    let fw = fleet(g, &a.options).await?;
     let results = fw
         .each(|b, t| async move { Ok((b.manager(), b.history(&t, since).await?)) })
         .await;

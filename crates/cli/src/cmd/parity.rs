@@ -9,7 +9,7 @@ use fearless_platform::Parity;
 use fearless_platform::parity::Side;
 use serde_json::{Value, json};
 
-use super::{load_config, only_human_or_json, print, print_json};
+use super::{load_inventory, only_human_or_json, print, print_json};
 use crate::args::{Format, Global, ParityArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
@@ -25,7 +25,7 @@ pub(crate) async fn run(g: &Global, a: ParityArgs) -> Result<Outcome, Failure> {
         })
     };
     let (sa, sb) = (parse("A", &a.a)?, parse("B", &a.b)?);
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let sides = engine_parity::sides(&config, &sa, &sb, std::time::Duration::from_secs(120))?;
     let facts = engine_parity::facts(&config, &sides).await;
     let ignore = engine_parity::ignore_of(&config);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use fearless_serve::{App, Options, ServeError, Users};
 
-use super::{load_config, open_store, print, print_json};
+use super::{load_config, load_inventory, open_store, print, print_json};
 use crate::args::{Format, Global, ServeArgs, UserAction, UserArgs};
 use crate::exit::{Failure, Outcome};
 
@@ -17,7 +17,7 @@ pub(crate) async fn run(g: &Global, a: ServeArgs) -> Result<Outcome, Failure> {
             Some("--format json writes the logs as JSON lines"),
         ));
     }
-    let config = Arc::new(load_config(g)?);
+    let config = Arc::new(load_inventory(g).await?);
     let options = Options {
         listen: a.listen.unwrap_or(config.serve.listen),
         users: config.serve.users.clone(),

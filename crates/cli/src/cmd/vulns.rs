@@ -13,7 +13,7 @@ use fearless_engine::vulns::{self as engine_vulns, HostVulns};
 use fearless_vulns::{Feed, FeedSource, Finding, Index, Offer, Status};
 use serde::Serialize;
 
-use super::{load_config, only_human_or_json, print, print_json, selector};
+use super::{load_inventory, only_human_or_json, print, print_json, selector};
 use crate::args::{Format, Global, VulnsArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
@@ -130,7 +130,7 @@ pub(crate) async fn run(g: &Global, a: VulnsArgs) -> Result<Outcome, Failure> {
     // The feeds and the selector are checked before any host is contacted.
     let feed = load_feed(&a.feed)?;
     let sel = selector(a.hosts.as_deref())?;
-    let config = load_config(g)?;
+    let config = load_inventory(g).await?;
     let fw = Fleetwide::select(config, sel.as_ref(), Duration::from_secs(120))?;
     let index = Index::new(&feed);
     let results = engine_vulns::read(&fw, &index, a.refresh).await;

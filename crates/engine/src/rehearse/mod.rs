@@ -365,9 +365,9 @@ impl Engine<'_> {
         onto_text: &str,
     ) -> Result<Report, EngineError> {
         let started = Instant::now();
-        let ssh = &self.config.inventory.ssh;
+        let inventory = &self.config.inventory;
         let role = &scope.role;
-        let role_t = Transport::for_host(role, ssh);
+        let role_t = Transport::for_host(role, inventory);
         let role_target = Target {
             name: &role.name,
             transport: &role_t,
@@ -439,7 +439,7 @@ impl Engine<'_> {
 
         // The new host.
         let new_host = up.host.clone();
-        let new_t = Transport::for_host(&new_host, ssh);
+        let new_t = Transport::for_host(&new_host, inventory);
         let result = self
             .rebuild(
                 RebuildInput {
@@ -633,6 +633,9 @@ impl Engine<'_> {
                     transport: TransportKind::Ssh,
                     package_manager: None,
                     labels: BTreeMap::new(),
+                    instance: None,
+                    region: None,
+                    source: fearless_config::HostSource::Config,
                 };
                 Ok(Up {
                     host,

@@ -406,7 +406,7 @@ async fn an_address_that_looks_like_an_option_is_refused_and_never_reaches_ssh()
     // What a config that does not validate addresses would hand over.
     let mut host = inv.hosts["evil"].clone();
     host.address = format!("-oProxyCommand=touch {}", marker.display());
-    let t = fearless_exec::Transport::for_host(&host, &inv.ssh);
+    let t = fearless_exec::Transport::for_host(&host, &inv);
     let err = t
         .run(&argv(&["true"]), Duration::from_secs(5))
         .await

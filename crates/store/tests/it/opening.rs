@@ -136,7 +136,7 @@ mod cases {
         match &err {
             StoreError::Outdated {
                 found: 4,
-                supported: 8,
+                supported: 9,
                 reason: None,
                 ..
             } => {}
