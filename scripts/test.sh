@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(openssh-server openssh-client debootstrap dpkg-dev rpm createrepo-c ca-certificates bc curl time graphviz man-db postgresql-client chromium chromium-driver)
+need_pkgs=(openssh-server openssh-client debootstrap dpkg-dev rpm createrepo-c ca-certificates bc curl time graphviz man-db postgresql-client chromium chromium-driver slapd)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
@@ -40,7 +40,8 @@ fi
 wait_port 127.0.0.1 5432 PostgreSQL
 wait_port 127.0.0.1 5672 RabbitMQ
 
-# moto's AWS server (SQS/SNS sink tests) and boto3 to inspect what arrived.
+# slapd (above) is only run by the `ldap` check tests, each with its own config in a temp dir.
+# moto's AWS server (SQS/SNS sink tests, `sqs` check tests) and boto3 to inspect what arrived.
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "test.sh: installing moto[server] from PyPI" >&2
   python3 -m pip install -q 'moto[server]'

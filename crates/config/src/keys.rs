@@ -8,9 +8,10 @@
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig,
     RawDns, RawEc2, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawIdentity,
-    RawImport, RawInventory, RawMonitor, RawPackage, RawPagerDutySink, RawParity, RawPatch,
-    RawPort, RawProcess, RawRoles, RawRoute, RawServe, RawService, RawSink, RawSlackSink,
-    RawSnsSink, RawSql, RawSqsSink, RawSsh, RawSsm, RawTcp, RawTls, RawWebhookSink, RawWindow,
+    RawImport, RawInventory, RawLdap, RawLdapSimpleBind, RawMonitor, RawPackage,
+    RawPagerDutySink, RawParity, RawPatch, RawPort, RawProcess, RawRoles, RawRoute, RawServe,
+    RawService, RawSink, RawSlackSink, RawSnsSink, RawSql, RawSqs, RawSqsSink, RawSsh, RawSsm,
+    RawTcp, RawTls, RawWebhookSink, RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
@@ -103,8 +104,18 @@ pub(crate) fn expected_at(path: &[Seg]) -> Option<&'static [&'static str]> {
             "port" => fields_of::<RawPort>(),
             "amqp" => fields_of::<RawAmqp>(),
             "sql" => fields_of::<RawSql>(),
+            "sqs" => fields_of::<RawSqs>(),
+            "ldap" => fields_of::<RawLdap>(),
             _ => return None,
         },
+        [
+            Some("components"),
+            Some(_),
+            Some("checks"),
+            None,
+            Some("ldap"),
+            Some("bind"),
+        ] => fields_of::<RawLdapSimpleBind>(),
         [Some("patch")] => fields_of::<RawPatch>(),
         [Some("parity")] => fields_of::<RawParity>(),
         [Some("serve")] => fields_of::<RawServe>(),

@@ -668,6 +668,10 @@ pub enum CheckKind {
     Amqp(AmqpCheck),
     /// SQL query with an expected value.
     Sql(SqlCheck),
+    /// Amazon SQS queue: a message round trip, or its depth and dead letters.
+    Sqs(SqsCheck),
+    /// LDAP bind and search with an expected number of entries.
+    Ldap(LdapCheck),
 }
 
 impl CheckKind {
@@ -686,6 +690,8 @@ impl CheckKind {
             CheckKind::Port(_) => "port",
             CheckKind::Amqp(_) => "amqp",
             CheckKind::Sql(_) => "sql",
+            CheckKind::Sqs(_) => "sqs",
+            CheckKind::Ldap(_) => "ldap",
         }
     }
 
@@ -720,6 +726,12 @@ impl CheckKind {
             CheckKind::Command(c) => c.run.iter().collect(),
             CheckKind::Amqp(c) => vec![&c.url],
             CheckKind::Sql(c) => vec![&c.url],
+            CheckKind::Sqs(c) => {
+                let mut v = vec![&c.queue];
+                v.extend(c.endpoint_url.as_ref());
+                v
+            }
+            CheckKind::Ldap(c) => vec![&c.url],
             CheckKind::File(c) => vec![&c.path],
             CheckKind::Port(c) => c.address.iter().collect(),
             CheckKind::Process(_) | CheckKind::Service(_) | CheckKind::Package(_) => vec![],
@@ -918,6 +930,87 @@ pub struct SqlCheck {
     pub query: String,
     /// Expected first column of the first row, as text.
     pub expect: Option<String>,
+}
+
+/// `sqs:`
+#[derive(Debug, Clone)]
+pub struct SqsCheck {
+    /// The queue: its name (looked up with `GetQueueUrl`) or its URL; a template.
+    pub queue: Template,
+    /// AWS region of the queue (`eu-west-1`).
+    pub region: String,
+    /// Service endpoint instead of the region's (emulators, VPC endpoints); a template.
+    pub endpoint_url: Option<Template>,
+    /// What the check does.
+    pub mode: SqsMode,
+}
+
+/// What an `sqs` check does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqsMode {
+    /// Send a tagged message, receive it back, delete it; other messages are left visible.
+    Roundtrip,
+    /// Read the queue's attributes only (for a queue an application consumes).
+    Inspect {
+        /// At most this many visible messages (`ApproximateNumberOfMessages`).
+        max_depth: Option<u64>,
+        /// At most this many messages in the dead-letter queue of its `RedrivePolicy`.
+        max_dead_letter: Option<u64>,
+    },
+}
+
+/// `ldap:`
+#[derive(Debug, Clone)]
+pub struct LdapCheck {
+    /// `ldap://host[:port]`, `ldaps://…` or `ldapi://%2Fpath%2Fto%2Fsocket`; a template.
+    pub url: Template,
+    /// How to authenticate before the search.
+    pub bind: LdapBind,
+    /// Search base DN (the search is a subtree search).
+    pub base: String,
+    /// Search filter, e.g. `(uid=alice)`.
+    pub filter: String,
+    /// How many entries must be found.
+    pub expect: LdapExpect,
+}
+
+/// How an `ldap` check authenticates.
+#[derive(Clone, PartialEq, Eq)]
+pub enum LdapBind {
+    /// No bind: the search runs anonymously.
+    Anonymous,
+    /// A simple bind with a DN and a password.
+    Simple {
+        /// Bind DN.
+        dn: String,
+        /// Password (never shown: `Debug` prints `***`).
+        password: String,
+    },
+    /// SASL EXTERNAL: the identity of the transport (peer credentials over `ldapi://`).
+    External,
+}
+
+impl std::fmt::Debug for LdapBind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LdapBind::Anonymous => f.write_str("Anonymous"),
+            LdapBind::Simple { dn, .. } => f
+                .debug_struct("Simple")
+                .field("dn", dn)
+                .field("password", &"***")
+                .finish(),
+            LdapBind::External => f.write_str("External"),
+        }
+    }
+}
+
+/// How many entries an `ldap` search must find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LdapExpect {
+    /// Exactly this many (`expect: N`).
+    Exactly(u32),
+    /// At least this many (`min: N`; the default is at least 1).
+    AtLeast(u32),
 }
 
 /// `change:`: the rules change records are held to.

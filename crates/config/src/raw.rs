@@ -216,8 +216,8 @@ pub(crate) struct RawCheck {
     pub(crate) port: Option<RawPort>,
     pub(crate) amqp: Option<RawAmqp>,
     pub(crate) sql: Option<RawSql>,
-    pub(crate) sqs: Option<RawUnsupported>,
-    pub(crate) ldap: Option<RawUnsupported>,
+    pub(crate) sqs: Option<RawSqs>,
+    pub(crate) ldap: Option<RawLdap>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,10 +309,103 @@ pub(crate) struct RawSql {
     pub(crate) expect: Option<String>,
 }
 
-/// Kinds the contract names but this version does not run yet (`sqs`, `ldap`): any keys
-/// are accepted so that the one error says "not yet supported".
+/// `sqs:`. Keys are optional here so that a missing one is a located error.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct RawUnsupported {}
+pub(crate) struct RawSqs {
+    pub(crate) queue: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+    pub(crate) mode: Option<String>,
+    pub(crate) max_depth: Option<Value>,
+    pub(crate) max_dead_letter: Option<Value>,
+    /// Not answerable: the age of the oldest message is a CloudWatch metric, not a queue
+    /// attribute. Read so that the error says so (and points to `max_depth`).
+    pub(crate) max_age: Option<Value>,
+}
+
+/// `ldap:`. Keys are optional here so that a missing one is a located error.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawLdap {
+    pub(crate) url: Option<String>,
+    pub(crate) bind: Option<RawLdapBind>,
+    pub(crate) base: Option<String>,
+    pub(crate) filter: Option<String>,
+    pub(crate) expect: Option<Value>,
+    pub(crate) min: Option<Value>,
+}
+
+/// `ldap.bind`: a mapping `{ dn, password }` (a simple bind) or a word naming a SASL
+/// mechanism (`external`), checked in `validate`.
+#[derive(Debug)]
+pub(crate) enum RawLdapBind {
+    Simple(RawLdapSimpleBind),
+    Mechanism(String),
+    /// Anything else, with what was found (for the message).
+    Other(Value),
+}
+
+/// `ldap.bind: { dn, password }`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawLdapSimpleBind {
+    pub(crate) dn: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawLdapBind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawLdapBind;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`external` or a mapping { dn, password }")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Mechanism(v.to_owned()))
+            }
+            // The mapping goes through the derived struct, so its unknown keys are collected
+            // like every other's.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                a: A,
+            ) -> Result<RawLdapBind, A::Error> {
+                RawLdapSimpleBind::deserialize(serde::de::value::MapAccessDeserializer::new(a))
+                    .map(RawLdapBind::Simple)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Other(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Other(Value::Int(v.into())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Other(Value::Int(v.into())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Other(Value::Float(v)))
+            }
+            fn visit_unit<E>(self) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Other(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<RawLdapBind, E> {
+                Ok(RawLdapBind::Other(Value::Null))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<RawLdapBind, D::Error> {
+                RawLdapBind::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<RawLdapBind, A::Error> {
+                while a.next_element::<Value>()?.is_some() {}
+                Ok(RawLdapBind::Other(Value::List))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawPatch {

@@ -1483,10 +1483,7 @@ impl<'a> Validator<'a> {
                     path,
                     "config::check-kind",
                     format!("check `{label}` has no kind"),
-                    Some(format!(
-                        "add exactly one of: {}",
-                        CHECK_KINDS[..12].join(", ")
-                    )),
+                    Some(format!("add exactly one of: {}", CHECK_KINDS.join(", "))),
                 );
                 return None;
             }
@@ -1502,10 +1499,6 @@ impl<'a> Validator<'a> {
             }
         }
         let kind_name = kinds[0];
-        if matches!(kind_name, "sqs" | "ldap") {
-            self.error(&sub(kind_name), "config::unsupported", format!("check kind `{kind_name}` is not yet supported"), Some("remove the check for now; supported kinds are http, tcp, dns, tls, command, process, service, package, file, port, amqp, sql".into()));
-            return None;
-        }
         let name = match rc.name {
             Some(n) if !n.trim().is_empty() => n,
             _ => {
@@ -1549,7 +1542,7 @@ impl<'a> Validator<'a> {
         let kpath = sub(kind_name);
         let kind = self.kind(
             &kpath, rc.http, rc.tcp, rc.dns, rc.tls, rc.command, rc.process, rc.service,
-            rc.package, rc.file, rc.port, rc.amqp, rc.sql,
+            rc.package, rc.file, rc.port, rc.amqp, rc.sql, rc.sqs, rc.ldap,
         )?;
         let on = match rc.on.as_deref() {
             None if kind.is_host_local() && !external => RunOn::Hosts,
@@ -1606,6 +1599,8 @@ impl<'a> Validator<'a> {
         port: Option<RawPort>,
         amqp: Option<RawAmqp>,
         sql: Option<RawSql>,
+        sqs: Option<RawSqs>,
+        ldap: Option<RawLdap>,
     ) -> Option<CheckKind> {
         // Every key of the kind is checked before the first error returns, so that all
         // problems of a check are reported together.
@@ -1907,7 +1902,462 @@ impl<'a> Validator<'a> {
                 expect: s.expect,
             }));
         }
+        if let Some(q) = sqs {
+            return self.sqs(path, &q).map(CheckKind::Sqs);
+        }
+        if let Some(l) = ldap {
+            return self.ldap(path, l).map(CheckKind::Ldap);
+        }
         None
+    }
+
+    /// A key a check kind cannot do without; the error points at the kind.
+    fn missing_key(&mut self, path: &[Seg], kind: &str, key: &str, hint: &str) {
+        self.error(
+            path,
+            "config::missing-key",
+            format!("`{kind}` check needs `{key}`"),
+            Some(hint.to_owned()),
+        );
+    }
+
+    /// `sqs:` at `path`; every key is checked before it returns.
+    fn sqs(&mut self, path: &[Seg], q: &RawSqs) -> Option<SqsCheck> {
+        let sub = |k: &str| [path, &p![k]].concat();
+        let queue = match &q.queue {
+            Some(text) => self.sqs_queue(&sub("queue"), text),
+            None => {
+                self.missing_key(
+                    path,
+                    "sqs",
+                    "queue",
+                    "name the queue (`orders`) or give its URL \
+                     (https://sqs.eu-west-1.amazonaws.com/123456789012/orders)",
+                );
+                None
+            }
+        };
+        let region = match &q.region {
+            Some(r) if valid_aws_region(r) => Some(r.clone()),
+            Some(r) => {
+                self.error(
+                    &sub("region"),
+                    "config::aws-region",
+                    format!("`{r}` is not an AWS region"),
+                    Some("write the queue's region, e.g. eu-west-1 or us-east-1".into()),
+                );
+                None
+            }
+            None => {
+                self.missing_key(
+                    path,
+                    "sqs",
+                    "region",
+                    "write the queue's region, e.g. `region: eu-west-1`",
+                );
+                None
+            }
+        };
+        if let (Some(queue), Some(region)) = (&queue, &region)
+            && let Some(in_url) = sqs_url_region(&queue.expand(Some(&sample_host())))
+            && in_url != *region
+        {
+            self.error(
+                &sub("region"),
+                "config::aws-region",
+                format!("region `{region}` differs from the queue URL's region `{in_url}`"),
+                Some(format!("write `region: {in_url}`")),
+            );
+        }
+        let endpoint_url = match &q.endpoint_url {
+            Some(e) => self
+                .url(&sub("endpoint_url"), e, &["http", "https"])
+                .map(Some),
+            None => Some(None),
+        };
+        let inspect = match q.mode.as_deref() {
+            None | Some("roundtrip") => Some(false),
+            Some("inspect") => Some(true),
+            Some(other) => {
+                self.error(
+                    &sub("mode"),
+                    "config::sqs-mode",
+                    format!("unknown sqs mode `{other}`"),
+                    Some(
+                        "expected `roundtrip` (send a message and receive it back) or \
+                         `inspect` (read the queue's depth and its dead-letter queue's)"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        };
+        let mut ok = true;
+        let mut limit = |v: &mut Self, key: &str, value: Option<&Value>| match value {
+            None => Some(None),
+            Some(value) => {
+                let n = v.number::<u64>(&sub(key), value, 0..=i128::from(u32::MAX))?;
+                if inspect == Some(false) {
+                    v.error(
+                        &sub(key),
+                        "config::sqs-mode",
+                        format!("`{key}` is read only with `mode: inspect`"),
+                        Some(
+                            "add `mode: inspect`, or remove it: a round trip does not read \
+                             the queue's depth"
+                                .into(),
+                        ),
+                    );
+                    ok = false;
+                }
+                Some(Some(n))
+            }
+        };
+        let max_depth = limit(self, "max_depth", q.max_depth.as_ref());
+        let max_dead_letter = limit(self, "max_dead_letter", q.max_dead_letter.as_ref());
+        if q.max_age.is_some() {
+            self.error(
+                &sub("max_age"),
+                "config::sqs-age",
+                "SQS does not tell the age of the oldest message: ApproximateAgeOfOldestMessage \
+                 is a CloudWatch metric, not a queue attribute",
+                Some("bound the backlog with `max_depth` (visible messages) instead".into()),
+            );
+            ok = false;
+        }
+        let mode = if inspect? {
+            SqsMode::Inspect {
+                max_depth: max_depth?,
+                max_dead_letter: max_dead_letter?,
+            }
+        } else {
+            SqsMode::Roundtrip
+        };
+        let (queue, region, endpoint_url) = (queue?, region?, endpoint_url?);
+        ok.then_some(SqsCheck {
+            queue,
+            region,
+            endpoint_url,
+            mode,
+        })
+    }
+
+    /// An SQS queue: a name (letters, digits, `-`, `_`, at most 80, FIFO queues ending in
+    /// `.fifo`) or a queue URL (`http(s)://host/ACCOUNT/NAME`), checked on a sample expansion.
+    fn sqs_queue(&mut self, path: &[Seg], text: &str) -> Option<Template> {
+        let t = self.template(path, text)?;
+        let probe = t.expand(Some(&sample_host()));
+        if probe.contains("://") {
+            if !self.check_url(path, text, &probe, &["http", "https"]) {
+                return None;
+            }
+            let segments: Vec<String> = url::Url::parse(&probe)
+                .ok()
+                .and_then(|u| {
+                    u.path_segments()
+                        .map(|s| s.filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                })
+                .unwrap_or_default();
+            if let [_, name] = segments.as_slice()
+                && valid_sqs_queue_name(name)
+            {
+                return Some(t);
+            }
+            self.error(
+                path,
+                "config::sqs-queue",
+                format!(
+                    "queue URL `{}` does not name a queue",
+                    redact_userinfo(text)
+                ),
+                Some("a queue URL ends in /ACCOUNT/NAME, as GetQueueUrl returns it".into()),
+            );
+            return None;
+        }
+        if valid_sqs_queue_name(&probe) {
+            return Some(t);
+        }
+        self.error(
+            path,
+            "config::sqs-queue",
+            format!("`{text}` is not an SQS queue name or URL"),
+            Some(
+                "queue names are 1 to 80 letters, digits, `-` and `_` (FIFO queues end in \
+                 `.fifo`); or write the queue URL"
+                    .into(),
+            ),
+        );
+        None
+    }
+
+    /// `ldap:` at `path`; every key is checked before it returns.
+    fn ldap(&mut self, path: &[Seg], l: RawLdap) -> Option<LdapCheck> {
+        let sub = |k: &str| [path, &p![k]].concat();
+        let url = match &l.url {
+            Some(u) => self.ldap_url(&sub("url"), u),
+            None => {
+                self.missing_key(
+                    path,
+                    "ldap",
+                    "url",
+                    "e.g. `url: \"ldap://{host.address}:389\"`, ldaps://… or \
+                     ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi",
+                );
+                None
+            }
+        };
+        let base = match &l.base {
+            Some(b) => self.ldap_dn(&sub("base"), b),
+            None => {
+                self.missing_key(
+                    path,
+                    "ldap",
+                    "base",
+                    "the DN to search under, e.g. `base: \"ou=people,dc=example,dc=org\"`",
+                );
+                None
+            }
+        };
+        let filter = match &l.filter {
+            Some(f) => self.ldap_filter(&sub("filter"), f),
+            None => {
+                self.missing_key(
+                    path,
+                    "ldap",
+                    "filter",
+                    "what to search for, e.g. `filter: \"(uid=alice)\"`",
+                );
+                None
+            }
+        };
+        let bind = match l.bind {
+            None => Some(LdapBind::Anonymous),
+            Some(RawLdapBind::Mechanism(m)) if m.trim().eq_ignore_ascii_case("external") => {
+                Some(LdapBind::External)
+            }
+            Some(RawLdapBind::Mechanism(m)) => {
+                self.error(
+                    &sub("bind"),
+                    "config::ldap-bind",
+                    format!("unknown bind `{m}`"),
+                    Some(LDAP_BIND_HINT.into()),
+                );
+                None
+            }
+            Some(RawLdapBind::Other(v)) => {
+                self.error(
+                    &sub("bind"),
+                    "config::ldap-bind",
+                    format!(
+                        "`bind` must be `external` or a mapping {{ dn, password }}, found {}",
+                        v.found()
+                    ),
+                    Some(LDAP_BIND_HINT.into()),
+                );
+                None
+            }
+            Some(RawLdapBind::Simple(b)) => self.ldap_simple_bind(&sub("bind"), b),
+        };
+        let expect = match (&l.expect, &l.min) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &sub("min"),
+                    "config::ldap-expect",
+                    "`expect` and `min` cannot both be set",
+                    Some("`expect: N` is exactly N entries, `min: N` at least N".into()),
+                );
+                None
+            }
+            (Some(n), None) => self
+                .number(&sub("expect"), n, 0..=i128::from(u32::MAX))
+                .map(LdapExpect::Exactly),
+            (None, Some(n)) => self
+                .number(&sub("min"), n, 0..=i128::from(u32::MAX))
+                .map(LdapExpect::AtLeast),
+            (None, None) => Some(LdapExpect::AtLeast(1)),
+        };
+        Some(LdapCheck {
+            url: url?,
+            bind: bind?,
+            base: base?,
+            filter: filter?,
+            expect: expect?,
+        })
+    }
+
+    /// `bind: { dn, password }`: both present, the DN a DN.
+    fn ldap_simple_bind(&mut self, path: &[Seg], b: RawLdapSimpleBind) -> Option<LdapBind> {
+        let sub = |k: &str| [path, &p![k]].concat();
+        let dn = match &b.dn {
+            Some(dn) if !dn.trim().is_empty() => self.ldap_dn(&sub("dn"), dn),
+            _ => {
+                self.error(
+                    path,
+                    "config::missing-key",
+                    "a simple `bind` needs `dn`",
+                    Some("e.g. `bind: { dn: \"cn=monitor,dc=example,dc=org\", password: … }`; remove `bind` to search anonymously".into()),
+                );
+                None
+            }
+        };
+        let password = match b.password {
+            Some(pw) if !pw.is_empty() => {
+                if pw.chars().any(char::is_control) {
+                    self.error(
+                        &sub("password"),
+                        "config::ldap-bind",
+                        "the bind password contains a control character",
+                        None,
+                    );
+                    None
+                } else {
+                    Some(pw)
+                }
+            }
+            _ => {
+                self.error(
+                    path,
+                    "config::missing-key",
+                    "a simple `bind` needs `password`",
+                    Some("an empty password is an anonymous bind (RFC 4513 §5.1.2); remove `bind` to search anonymously".into()),
+                );
+                None
+            }
+        };
+        Some(LdapBind::Simple {
+            dn: dn?,
+            password: password?,
+        })
+    }
+
+    /// An LDAP URL template: `ldap://host[:port]`, `ldaps://…`, or `ldapi://` with the
+    /// socket path percent-encoded as its host; no DN, attributes or filter in it.
+    fn ldap_url(&mut self, path: &[Seg], text: &str) -> Option<Template> {
+        let t = self.template(path, text)?;
+        let probe = t.expand(Some(&sample_host()));
+        if probe.trim_end_matches('/') == "ldapi:" {
+            self.error(
+                path,
+                "config::url",
+                "`ldapi://` needs the socket's path",
+                Some(LDAPI_HINT.into()),
+            );
+            return None;
+        }
+        if !self.check_url(path, text, &probe, &["ldap", "ldaps", "ldapi"]) {
+            return None;
+        }
+        let Ok(u) = url::Url::parse(&probe) else {
+            return None;
+        };
+        if u.scheme() == "ldapi" && (u.port().is_some() || !u.username().is_empty()) {
+            self.error(
+                path,
+                "config::url",
+                format!(
+                    "`{}` is not a socket path",
+                    redact_userinfo(u.host_str().unwrap_or_default())
+                ),
+                Some(LDAPI_HINT.into()),
+            );
+            return None;
+        }
+        if !u.username().is_empty() || u.password().is_some() {
+            self.error(
+                path,
+                "config::url",
+                format!("LDAP URL `{}` carries credentials", redact_userinfo(text)),
+                Some("an LDAP URL has no user: write them under `bind`".into()),
+            );
+            return None;
+        }
+        if !matches!(u.path(), "" | "/") || u.query().is_some() || u.fragment().is_some() {
+            self.error(
+                path,
+                "config::url",
+                format!(
+                    "LDAP URL `{}` has more than a server",
+                    redact_userinfo(text)
+                ),
+                Some("write the base DN in `base` and the filter in `filter`".into()),
+            );
+            return None;
+        }
+        Some(t)
+    }
+
+    /// A DN (`dc=example,dc=org`), or empty for the root DSE.
+    fn ldap_dn(&mut self, path: &[Seg], text: &str) -> Option<String> {
+        let bad = text.chars().find(|c| c.is_control());
+        let ok = bad.is_none()
+            && (text.trim().is_empty()
+                || text.split(',').all(|rdn| {
+                    rdn.split_once('=')
+                        .is_some_and(|(a, _)| !a.trim().is_empty())
+                }));
+        if ok {
+            return Some(text.trim().to_owned());
+        }
+        self.error(
+            path,
+            "config::ldap-dn",
+            match bad {
+                Some(c) => format!(
+                    "`{}` contains the control character `{}`",
+                    key_name(path),
+                    fearless_io::escape_terminal(&c.to_string())
+                ),
+                None => format!("`{text}` is not a DN"),
+            },
+            Some("write a DN such as ou=people,dc=example,dc=org".into()),
+        );
+        None
+    }
+
+    /// An LDAP search filter (RFC 4515): one parenthesised filter, balanced, one line.
+    fn ldap_filter(&mut self, path: &[Seg], text: &str) -> Option<String> {
+        let text = text.trim();
+        let mut depth: i64 = 0;
+        let mut balanced = true;
+        for (i, c) in text.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    // The outer parenthesis closes only at the end.
+                    if depth < 0 || (depth == 0 && i + 1 != text.len()) {
+                        balanced = false;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let problem = if let Some(c) = text.chars().find(|c| c.is_control()) {
+            Some(format!(
+                "the filter contains the control character `{}`",
+                fearless_io::escape_terminal(&c.to_string())
+            ))
+        } else if !text.starts_with('(') || !text.ends_with(')') || depth != 0 || !balanced {
+            Some(format!("`{text}` is not an LDAP filter"))
+        } else {
+            None
+        };
+        match problem {
+            None => Some(text.to_owned()),
+            Some(message) => {
+                self.error(
+                    path,
+                    "config::ldap-filter",
+                    message,
+                    Some(
+                        "write one filter in parentheses, e.g. (uid=alice) or \
+                         (&(objectClass=person)(uid=alice)); escape ( and ) in values as \\28 and \\29"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// Text that becomes a command argument (or a query) on its way: no NUL byte, which no
@@ -2673,17 +3123,6 @@ impl<'a> Validator<'a> {
         let Some((Seg::Key(key), parent)) = path.split_last() else {
             return;
         };
-        // Keys under kinds we reject as unsupported are not worth a second message.
-        let in_checks = parent
-            .first()
-            .is_some_and(|s| matches!(s, Seg::Key(k) if k == "components"));
-        if in_checks
-            && parent
-                .iter()
-                .any(|s| matches!(s, Seg::Key(k) if k == "sqs" || k == "ldap"))
-        {
-            return;
-        }
         let expected = crate::keys::expected_at(parent);
         let hint = match expected {
             Some(fields) => match closest(key, fields.iter().copied()) {
@@ -2704,6 +3143,47 @@ impl<'a> Validator<'a> {
         );
         self.problems.push(pr);
     }
+}
+
+/// The hint of every `ldap.bind` error.
+const LDAP_BIND_HINT: &str = "write `bind: { dn: \"cn=monitor,dc=example,dc=org\", password: … }` (a simple bind), `bind: external` (SASL EXTERNAL: the peer credentials of ldapi://), or leave `bind` out to search anonymously";
+
+/// The hint of `ldapi://` URL errors.
+const LDAPI_HINT: &str =
+    "write the socket's path percent-encoded as the host: ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi";
+
+/// An AWS region name: `eu-west-1`, `us-gov-west-1`, `ap-southeast-4` (area, words, number).
+fn valid_aws_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let lower = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    match parts.as_slice() {
+        [area, middle @ .., number] if !middle.is_empty() => {
+            area.len() == 2
+                && lower(area)
+                && middle.iter().all(lower)
+                && (1..=2).contains(&number.len())
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// An SQS queue name: 1 to 80 letters, digits, `-` and `_`, a FIFO queue's ending in `.fifo`.
+fn valid_sqs_queue_name(name: &str) -> bool {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    name.len() <= 80
+        && !base.is_empty()
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The region in an AWS queue URL (`https://sqs.eu-west-1.amazonaws.com/…`), if it has one.
+fn sqs_url_region(queue: &str) -> Option<String> {
+    let host = url::Url::parse(queue).ok()?.host_str()?.to_owned();
+    let rest = host.strip_prefix("sqs.")?;
+    let (region, domain) = rest.split_once('.')?;
+    (domain.starts_with("amazonaws.") && valid_aws_region(region)).then(|| region.to_owned())
 }
 
 /// The last key of `path`, for messages (`port`, `exit`).

@@ -1,4 +1,5 @@
-//! Network check kinds, run from the controller: `http`, `tcp`, `dns`, `tls`, `amqp`, `sql`.
+//! Network check kinds, run from the controller: `http`, `tcp`, `dns`, `tls`, `amqp`, `sql`,
+//! `sqs`, `ldap`.
 //!
 //! Each kind is one async function that takes the validated spec (templates already
 //! expanded by the caller) and a per-attempt timeout, and returns an [`Outcome`]. A
@@ -21,7 +22,9 @@ mod common;
 mod context;
 mod dns;
 mod http;
+mod ldap;
 mod sql;
+mod sqs;
 mod tcp;
 mod tls;
 
@@ -29,6 +32,8 @@ pub use amqp::amqp;
 pub use context::{NetContext, NetError};
 pub use dns::dns;
 pub use http::http;
+pub use ldap::ldap;
 pub use sql::sql;
+pub use sqs::sqs;
 pub use tcp::tcp;
 pub use tls::tls;

@@ -265,6 +265,11 @@ impl Runner {
             }
             CheckKind::Amqp(c) => net::amqp(&x(&c.url), t).await,
             CheckKind::Sql(c) => net::sql(c, &x(&c.url), t).await,
+            CheckKind::Sqs(c) => {
+                let endpoint = c.endpoint_url.as_ref().map(x);
+                net::sqs(&self.net, c, &x(&c.queue), endpoint.as_deref(), t).await
+            }
+            CheckKind::Ldap(c) => net::ldap(&self.net, c, &x(&c.url), t).await,
             _ => Outcome::error(Reason::Config, "not a network kind"),
         }
     }

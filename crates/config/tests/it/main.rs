@@ -163,3 +163,86 @@ fn all_problems_of_a_file_come_together() {
         .collect();
     assert_eq!(unknown.len(), 4, "{}", render(&err.problems));
 }
+
+#[test]
+fn sqs_and_ldap_checks_load_into_the_model() {
+    use fearless_config::{CheckKind, LdapBind, LdapExpect, SqsMode};
+    let yaml = r#"
+inventory:
+  hosts:
+    mq-1: { address: 10.0.0.5 }
+components:
+  jobs:
+    runs_on: all
+    checks:
+      - name: round trip
+        sqs: { queue: "fearless-checks.fifo", region: eu-west-1, endpoint_url: "http://{host.address}:4566" }
+      - name: backlog
+        sqs: { queue: "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs", region: eu-west-1, mode: inspect, max_depth: 100, max_dead_letter: 0 }
+  directory:
+    external: true
+    checks:
+      - name: alice
+        ldap:
+          url: "ldaps://ldap.example"
+          bind: { dn: "cn=monitor,dc=example,dc=org", password: "pw-67890" }
+          base: "ou=people,dc=example,dc=org"
+          filter: "(uid=alice)"
+      - name: peers
+        ldap: { url: "ldapi://%2Fvar%2Frun%2Fslapd%2Fldapi", bind: external, base: "", filter: "(objectClass=*)", expect: 1 }
+      - name: anyone
+        ldap: { url: "ldap://ldap.example:389/", base: "dc=example,dc=org", filter: "(cn=*)", min: 0 }
+"#;
+    let loaded = fearless_config::load_str(Path::new("/tmp/fearless.yaml"), yaml.into())
+        .unwrap_or_else(|e| {
+            panic!(
+                "{:?}",
+                e.problems.iter().map(|p| p.plain()).collect::<Vec<_>>()
+            )
+        });
+    let checks = |c: &str| loaded.config.components[c].checks.clone();
+    let jobs = checks("jobs");
+    let CheckKind::Sqs(round) = &jobs[0].kind else {
+        panic!("{:?}", jobs[0].kind)
+    };
+    assert_eq!(round.mode, SqsMode::Roundtrip);
+    assert_eq!(round.region, "eu-west-1");
+    // The endpoint uses {host.*}: the controller runs it once per host.
+    assert!(jobs[0].kind.uses_host());
+    let CheckKind::Sqs(backlog) = &jobs[1].kind else {
+        panic!("{:?}", jobs[1].kind)
+    };
+    assert_eq!(
+        backlog.mode,
+        SqsMode::Inspect {
+            max_depth: Some(100),
+            max_dead_letter: Some(0)
+        }
+    );
+    let directory = checks("directory");
+    let kinds: Vec<_> = directory
+        .iter()
+        .map(|c| match &c.kind {
+            CheckKind::Ldap(l) => (l.bind.clone(), l.expect),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (
+                LdapBind::Simple {
+                    dn: "cn=monitor,dc=example,dc=org".into(),
+                    password: "pw-67890".into()
+                },
+                LdapExpect::AtLeast(1)
+            ),
+            (LdapBind::External, LdapExpect::Exactly(1)),
+            (LdapBind::Anonymous, LdapExpect::AtLeast(0)),
+        ]
+    );
+    // The password never shows in a debug print of the config.
+    let debug = format!("{:?}", loaded.config.components["directory"]);
+    assert!(!debug.contains("pw-67890"), "{debug}");
+    assert!(debug.contains("cn=monitor,dc=example,dc=org"), "{debug}");
+}

@@ -12,7 +12,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureSch
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long an idle pooled HTTP connection is kept for the next check.
@@ -43,6 +43,12 @@ pub struct NetContext {
     insecure: reqwest::Client,
     /// `None` is the system resolver.
     resolvers: Mutex<HashMap<Option<SocketAddr>, TokioResolver>>,
+    /// TLS for `ldaps://`, verifying against the system's roots; `Err` says why there is none.
+    ldap_tls: Result<Arc<ClientConfig>, String>,
+    /// The AWS SDK's HTTP client (hyper 1 on rustls with ring), built on first use.
+    aws_http: OnceLock<aws_types::sdk_config::SharedHttpClient>,
+    /// Credentials given in code; `None`: `sqs` checks read the environment's.
+    aws_credentials: Option<aws_sdk_sqs::config::Credentials>,
 }
 
 impl fmt::Debug for NetContext {
@@ -61,12 +67,25 @@ impl NetContext {
     /// checks report the problem.
     pub fn new() -> Result<Self, NetError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let client = match rustls_platform_verifier::Verifier::new(provider.clone()) {
-            Ok(verifier) => Ok(http_client(tls_config(&provider, Arc::new(verifier))?)?),
-            Err(e) => Err(format!(
-                "cannot verify certificates: {}",
-                one_line(&e.to_string(), 160)
-            )),
+        let verifier: Result<Arc<dyn ServerCertVerifier>, String> =
+            match rustls_platform_verifier::Verifier::new(provider.clone()) {
+                Ok(verifier) => Ok(Arc::new(verifier)),
+                Err(e) => Err(format!(
+                    "cannot verify certificates: {}",
+                    one_line(&e.to_string(), 160)
+                )),
+            };
+        let client = match &verifier {
+            Ok(v) => Ok(http_client(tls_config(&provider, v.clone())?)?),
+            Err(e) => Err(e.clone()),
+        };
+        let ldap_tls = match verifier {
+            Ok(v) => {
+                let mut config = tls_config(&provider, v)?;
+                config.alpn_protocols.clear();
+                Ok(Arc::new(config))
+            }
+            Err(e) => Err(e),
         };
         let insecure = http_client(tls_config(
             &provider,
@@ -76,7 +95,52 @@ impl NetContext {
             client,
             insecure,
             resolvers: Mutex::new(HashMap::new()),
+            ldap_tls,
+            aws_http: OnceLock::new(),
+            aws_credentials: None,
         })
+    }
+
+    /// `sqs` checks sign with these credentials instead of reading `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY` from the environment (for callers that hold their own, and
+    /// tests, which cannot change the environment of their process).
+    #[must_use]
+    pub fn with_aws_credentials(mut self, access_key_id: &str, secret_access_key: &str) -> Self {
+        self.aws_credentials = Some(aws_sdk_sqs::config::Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "fearless-given",
+        ));
+        self
+    }
+
+    /// The credentials given with [`NetContext::with_aws_credentials`], if any.
+    pub(super) fn aws_credentials(&self) -> Option<aws_sdk_sqs::config::Credentials> {
+        self.aws_credentials.clone()
+    }
+
+    /// The TLS configuration of `ldaps://` checks (certificates verified).
+    pub(super) fn ldap_tls(&self) -> Result<Arc<ClientConfig>, &str> {
+        match &self.ldap_tls {
+            Ok(config) => Ok(config.clone()),
+            Err(e) => Err(e.as_str()),
+        }
+    }
+
+    /// The HTTP client of the AWS SDK, shared by every `sqs` check: hyper 1 on rustls with
+    /// ring (never the SDK's default aws-lc stack), connections pooled across checks.
+    pub(super) fn aws_http(&self) -> aws_types::sdk_config::SharedHttpClient {
+        self.aws_http
+            .get_or_init(|| {
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https()
+            })
+            .clone()
     }
 
     /// The HTTP client for a check.

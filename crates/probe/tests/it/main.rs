@@ -1,11 +1,14 @@
 //! The one integration-test binary of fearless-probe, with the helpers its modules share.
 //!
 //! Every server a test talks to is real and on loopback: small servers started by the test
-//! itself, or the RabbitMQ and PostgreSQL that the CI script starts.
+//! itself, a slapd or a moto_server a test starts (and stops by PID), or the RabbitMQ and
+//! PostgreSQL that the CI script starts.
 
 mod hostlocal;
+mod ldap;
 mod net;
 mod runner;
+mod sqs;
 
 use fearless_config::Config;
 use fearless_probe::result::CheckResult;
