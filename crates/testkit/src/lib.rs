@@ -1,10 +1,13 @@
 //! Test harness shared by integration tests: a real `sshd` on a loopback address with a
-//! generated host key and client key, stopped by PID when dropped.
+//! generated host key and client key, stopped by PID when dropped; and ([`ssm`]) a local
+//! AWS Systems Manager Run Command endpoint that runs commands on lab hosts or locally.
 //!
 //! Tests that need sshd fail (they do not skip) when it is missing: `scripts/test.sh`
 //! installs openssh-server. [`moto`]: a real `moto_server` for the AWS tests.
 
 pub mod moto;
+
+pub mod ssm;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
