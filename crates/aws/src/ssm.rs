@@ -444,6 +444,29 @@ impl Runner {
             let _slot = self.limiter.acquire().await;
             self.ssm.send_command(&req).await
         };
+        // One id SSM refuses (not a managed node) refuses the whole command: send each
+        // instance on its own then, so the others run and the one is told why.
+        if req.instance_ids.len() > 1
+            && sent
+                .as_ref()
+                .err()
+                .and_then(AwsError::code)
+                .is_some_and(|c| c == "InvalidInstanceId")
+        {
+            let singles = req.instance_ids.iter().zip(waiters).map(|(id, w)| {
+                let mut one = req.clone();
+                one.instance_ids = vec![id.clone()];
+                async move {
+                    let sent = {
+                        let _slot = self.limiter.acquire().await;
+                        self.ssm.send_command(&one).await
+                    };
+                    let _ = w.send(sent);
+                }
+            });
+            futures::future::join_all(singles).await;
+            return;
+        }
         for w in waiters {
             let _ = w.send(sent.clone());
         }

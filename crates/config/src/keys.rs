@@ -8,10 +8,10 @@
 use crate::raw::{
     RawAmqp, RawAmqpSink, RawBlackout, RawChange, RawCheck, RawCommand, RawComponent, RawConfig,
     RawDns, RawEc2, RawEvents, RawFile, RawFileSink, RawHostFields, RawHttp, RawIdentity,
-    RawImport, RawInventory, RawLdap, RawLdapSimpleBind, RawMonitor, RawPackage,
-    RawPagerDutySink, RawParity, RawPatch, RawPort, RawProcess, RawRoles, RawRoute, RawServe,
-    RawService, RawSink, RawSlackSink, RawSnsSink, RawSql, RawSqs, RawSqsSink, RawSsh, RawSsm,
-    RawTcp, RawTls, RawWebhookSink, RawWindow,
+    RawImport, RawInventory, RawLdap, RawLdapSimpleBind, RawMonitor, RawPackage, RawPagerDutySink,
+    RawParity, RawPatch, RawPort, RawProcess, RawRoles, RawRoute, RawServe, RawService, RawSink,
+    RawSlackSink, RawSnsSink, RawSql, RawSqs, RawSqsSink, RawSsh, RawSsm, RawTcp, RawTls,
+    RawWebhookSink, RawWindow,
 };
 use crate::source::Seg;
 use serde::de::{self, Deserialize, Deserializer, Visitor};

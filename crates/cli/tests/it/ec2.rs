@@ -1,0 +1,186 @@
+//! `inventory.ec2` end to end against a real `moto_server`: instances in two AZs and two
+//! roles (one stopped), filters, names, labels, addresses, the store's cache and
+//! `--refresh`, and what bad input and an unreachable endpoint get.
+
+use crate::{exits, fails_with, write_config};
+use fearless_testkit::moto::{BOTO3_PRELUDE, Moto};
+
+fn seeded() -> Moto {
+    let moto = Moto::start();
+    moto.python(&format!(
+        "{BOTO3_PRELUDE}
+run(1, {{'Name': 'web-1', 'role': 'web', 'team': 'shop'}}, 'eu-west-1a')
+run(1, {{'Name': 'web-2', 'role': 'web', 'team': 'shop'}}, 'eu-west-1b')
+run(1, {{'role': 'api'}}, 'eu-west-1a')
+run(1, {{'Name': 'web-3', 'role': 'web'}}, 'eu-west-1b', 'stopped')
+"
+    ));
+    moto
+}
+
+fn config(dir: &std::path::Path, source: &str) -> String {
+    write_config(dir, &format!("inventory:\n  ec2:\n    - {source}\n"))
+}
+
+fn hosts_json(cfg: &str, extra: &[&str]) -> serde_json::Value {
+    let (out, _) = exits(
+        0,
+        &[&["hosts", "-c", cfg, "--format", "json"][..], extra].concat(),
+    );
+    serde_json::from_str(&out).expect("json")
+}
+
+#[test]
+fn running_instances_become_hosts_with_their_tags_as_labels() {
+    let moto = seeded();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "{{ region: eu-west-1, endpoint_url: \"{}\", transport: ssh, filters: {{ instance-state-name: running, \"tag:role\": [web, api] }}, defaults: {{ user: ec2-user, labels: {{ env: prod }} }} }}",
+            moto.url()
+        ),
+    );
+    let v = hosts_json(&cfg, &[]);
+    let hosts = v["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 3, "the stopped one is filtered out: {v}");
+    let web1 = hosts
+        .iter()
+        .find(|h| h["name"] == "web-1")
+        .expect("web-1 by its Name tag");
+    assert_eq!(web1["labels"]["role"], "web");
+    assert_eq!(web1["labels"]["team"], "shop");
+    assert_eq!(web1["labels"]["az"], "eu-west-1a");
+    assert_eq!(web1["labels"]["instance-type"], "t3.micro");
+    assert_eq!(web1["labels"]["env"], "prod");
+    assert_eq!(web1["user"], "ec2-user");
+    assert_eq!(web1["transport"], "ssh");
+    assert_eq!(web1["source"], "ec2[0]:eu-west-1");
+    assert!(
+        web1["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("10.")),
+        "{web1}"
+    );
+    // Without a Name tag, the instance id names the host.
+    let api = hosts
+        .iter()
+        .find(|h| h["labels"]["role"] == "api")
+        .expect("api");
+    assert_eq!(api["name"], api["instance"]);
+
+    // A name template and another address.
+    let named = config(
+        dir.path(),
+        &format!(
+            "{{ region: eu-west-1, endpoint_url: \"{}\", transport: ssh, name: \"{{tag:role}}-{{private-ip}}\", address: private-dns, filters: {{ \"tag:role\": web, instance-state-name: running }} }}",
+            moto.url()
+        ),
+    );
+    let v = hosts_json(&named, &[]);
+    for h in v["hosts"].as_array().expect("hosts") {
+        let name = h["name"].as_str().unwrap_or_default();
+        assert!(name.starts_with("web-10-"), "{name}");
+        assert!(
+            h["address"]
+                .as_str()
+                .is_some_and(|a| a.contains("internal")),
+            "{h}"
+        );
+    }
+
+    // The human table says where each host comes from.
+    let (table, _) = exits(0, &["hosts", "-c", &cfg, "--source"]);
+    assert!(
+        table.contains("SOURCE") && table.contains("ec2[0]:eu-west-1"),
+        "{table}"
+    );
+}
+
+#[test]
+fn answers_are_cached_in_the_store_and_refresh_asks_again() {
+    let moto = seeded();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "{{ region: eu-west-1, endpoint_url: \"{}\", transport: ssh, cache: 1h, filters: {{ instance-state-name: running }} }}",
+            moto.url()
+        ),
+    );
+    // A store to cache in (a command that writes creates it).
+    exits(
+        0,
+        &[
+            "change", "new", "-c", &cfg, "--title", "first", "--hosts", "web-1",
+        ],
+    );
+    assert_eq!(
+        hosts_json(&cfg, &[])["hosts"].as_array().map(Vec::len),
+        Some(3)
+    );
+    drop(moto);
+    // EC2 is gone: the cached answer still serves.
+    assert_eq!(
+        hosts_json(&cfg, &[])["hosts"].as_array().map(Vec::len),
+        Some(3)
+    );
+    // --refresh insists on asking: an unreachable endpoint is exit 3, said clearly.
+    let err = fails_with(3, "cannot reach ec2", &["hosts", "-c", &cfg, "--refresh"]);
+    assert!(
+        err.contains("inventory.ec2[0]") && err.contains("fearless.yaml:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_taken_name_and_bad_filters_are_located_errors() {
+    let moto = seeded();
+    let dir = tempfile::tempdir().expect("tmp");
+    let taken = write_config(
+        dir.path(),
+        &format!(
+            "inventory:\n  hosts:\n    web-1: {{ address: 127.0.0.1 }}\n  ec2:\n    - {{ region: eu-west-1, endpoint_url: \"{}\", transport: ssh }}\n",
+            moto.url()
+        ),
+    );
+    let err = fails_with(2, "config::duplicate-host", &["hosts", "-c", &taken]);
+    assert!(
+        err.contains("`web-1`") && err.contains("fearless.yaml:5:"),
+        "{err}"
+    );
+
+    let bad = config(
+        dir.path(),
+        "{ region: eu-west-1, endpoint_url: \"http://127.0.0.1:1\", filters: { \"bad filter!\": x, \"tag:role\": [] } }",
+    );
+    let err = fails_with(2, "config::ec2-filter", &["hosts", "-c", &bad]);
+    assert!(
+        err.contains("bad filter!") && err.contains("needs one or more values"),
+        "{err}"
+    );
+
+    let region = config(
+        dir.path(),
+        "{ region: \"eu west\", address: public, name: \"{nope}\" }",
+    );
+    let err = fails_with(2, "config::region", &["hosts", "-c", &region]);
+    assert!(
+        err.contains("config::ec2-address") && err.contains("config::ec2-name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_endpoint_is_exit_3() {
+    let port = fearless_testkit::free_port("127.0.0.1");
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "{{ region: eu-west-1, endpoint_url: \"http://127.0.0.1:{port}\", transport: ssh }}"
+        ),
+    );
+    let err = fails_with(3, "cannot reach ec2", &["hosts", "-c", &cfg]);
+    assert!(err.contains(&port.to_string()), "{err}");
+}
