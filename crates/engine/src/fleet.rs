@@ -167,6 +167,74 @@ pub struct Ping {
     pub latency_ms: Option<f64>,
     /// Why it could not be reached.
     pub error: Option<String>,
+    /// For a host on the `ssm` transport: what Systems Manager says of its agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssm: Option<SsmAgent>,
+}
+
+/// What `DescribeInstanceInformation` says of a managed node's agent.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SsmAgent {
+    /// `Online`, `ConnectionLost`, `Inactive`; `None` when SSM does not know the instance
+    /// as a managed node.
+    pub ping_status: Option<String>,
+    /// The agent's version.
+    pub agent_version: Option<String>,
+    /// The OS the agent reports (`Ubuntu 22.04`).
+    pub platform: Option<String>,
+    /// Why the host cannot be reached through SSM, and what to do, when it cannot.
+    pub problem: Option<String>,
+}
+
+/// What SSM says of `t`'s instance, with the reason it is not reachable and a hint.
+async fn ssm_agent(t: &fearless_exec::SsmTransport) -> SsmAgent {
+    match t.information().await {
+        Ok(Some(i)) => {
+            let problem = match i.ping_status.as_str() {
+                "Online" => None,
+                "ConnectionLost" => Some(
+                    "the SSM agent lost its connection (ConnectionLost): the instance is stopped, \
+                     its agent is not running, or it cannot reach the SSM endpoints"
+                        .to_owned(),
+                ),
+                other => Some(format!(
+                    "the SSM agent is {other}: start the agent on the instance"
+                )),
+            };
+            SsmAgent {
+                ping_status: Some(i.ping_status),
+                agent_version: Some(i.agent_version).filter(|v| !v.is_empty()),
+                platform: Some(
+                    format!("{} {}", i.platform_name, i.platform_version)
+                        .trim()
+                        .to_owned(),
+                )
+                .filter(|p| !p.is_empty()),
+                problem,
+            }
+        }
+        Ok(None) => SsmAgent {
+            ping_status: None,
+            agent_version: None,
+            platform: None,
+            problem: Some(
+                "not a managed node: give the instance an IAM instance profile with \
+                 AmazonSSMManagedInstanceCore and make sure the SSM agent runs"
+                    .to_owned(),
+            ),
+        },
+        Err(e) => SsmAgent {
+            ping_status: None,
+            agent_version: None,
+            platform: None,
+            problem: Some(match e {
+                fearless_exec::ExecError::Auth { .. } => format!(
+                    "{e} (the caller needs ssm:DescribeInstanceInformation, ssm:SendCommand and ssm:GetCommandInvocation)"
+                ),
+                _ => e.to_string(),
+            }),
+        },
+    }
 }
 
 /// Reach every host of `hosts` through its transport (all at once): the first command
@@ -188,19 +256,31 @@ pub async fn ping(inventory: &fearless_config::Inventory, hosts: &[&Host]) -> Ve
                 }
                 Err(e) => Err(e),
             };
+            let ssm = match fleet.transport(&h.name) {
+                Some(fearless_exec::Transport::Ssm(t)) => Some(ssm_agent(t).await),
+                _ => None,
+            };
             match result {
                 Ok(rtt) => Ping {
                     host: h.name.clone(),
                     reachable: true,
                     latency_ms: Some((rtt.as_secs_f64() * 1e5).round() / 100.0),
                     error: None,
+                    ssm,
                 },
-                Err(e) => Ping {
-                    host: h.name.clone(),
-                    reachable: false,
-                    latency_ms: None,
-                    error: Some(e.to_string()),
-                },
+                Err(e) => {
+                    let why = ssm.as_ref().and_then(|a| a.problem.clone());
+                    Ping {
+                        host: h.name.clone(),
+                        reachable: false,
+                        latency_ms: None,
+                        error: Some(match why {
+                            Some(why) => format!("{e}; {why}"),
+                            None => e.to_string(),
+                        }),
+                        ssm,
+                    }
+                }
             }
         }
     }))

@@ -68,6 +68,19 @@ async fn ping(
     } else {
         let mut t = render::table(&["HOST", "STATUS", "LATENCY", "DETAIL"]);
         for p in &pings {
+            let detail = match (&p.error, &p.ssm) {
+                (Some(e), _) => e.clone(),
+                (None, Some(a)) => format!(
+                    "ssm agent {} {}{}",
+                    a.agent_version.as_deref().unwrap_or("?"),
+                    a.ping_status.as_deref().unwrap_or("?"),
+                    a.platform
+                        .as_deref()
+                        .map(|p| format!(", {p}"))
+                        .unwrap_or_default()
+                ),
+                (None, None) => String::new(),
+            };
             t.add_row(vec![
                 p.host.as_str().into(),
                 render::colored(
@@ -82,7 +95,7 @@ async fn ping(
                     .map(|l| format!("{l:.2}ms"))
                     .unwrap_or_else(|| "-".into())
                     .into(),
-                p.error.clone().unwrap_or_default().into(),
+                fearless_io::escape_terminal(&detail).into_owned().into(),
             ]);
         }
         let down = pings.iter().filter(|p| !p.reachable).count();

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 /// `fearless ARGS --format json` as `reader`, which must succeed; the parsed output.
 #[track_caller]
-fn json(config: &str, args: &[&str]) -> Value {
+pub(crate) fn json(config: &str, args: &[&str]) -> Value {
     json_as(config, "reader", args)
 }
 
 /// A change of `component` on `hosts`, requested by alice; its id.
 #[track_caller]
-fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String {
+pub(crate) fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String {
     let args = [
         "change",
         "new",
@@ -39,7 +39,7 @@ fn new_change(config: &str, title: &str, hosts: &str, component: &str) -> String
 /// A change of `component` on `hosts` requested by alice, approved by bob and scheduled
 /// (now); its id.
 #[track_caller]
-fn approved_of(config: &str, title: &str, hosts: &str, component: &str) -> String {
+pub(crate) fn approved_of(config: &str, title: &str, hosts: &str, component: &str) -> String {
     let id = new_change(config, title, hosts, component);
     ok_as(config, "alice", &["change", "submit", &id]);
     ok_as(config, "bob", &["change", "approve", &id]);
@@ -49,21 +49,21 @@ fn approved_of(config: &str, title: &str, hosts: &str, component: &str) -> Strin
 
 /// [`approved_of`] orders-api on every web host.
 #[track_caller]
-fn approved(config: &str, title: &str) -> String {
+pub(crate) fn approved(config: &str, title: &str) -> String {
     approved_of(config, title, "web-*", "orders-api")
 }
 
 /// `patch --change ID --waves WAVES --bake BAKE --format json` as alice, which must exit
 /// `code`; its result.
 #[track_caller]
-fn patch(config: &str, id: &str, waves: &str, bake: &str, code: i32) -> Value {
+pub(crate) fn patch(config: &str, id: &str, waves: &str, bake: &str, code: i32) -> Value {
     let args = ["patch", "--change", id, "--waves", waves, "--bake", bake];
     json_exits_as(config, "alice", code, &args)
 }
 
 /// `rollout resume ROLLOUT --format json` as alice, which must exit `code`; its result.
 #[track_caller]
-fn resume(config: &str, rollout: &str, code: i32) -> Value {
+pub(crate) fn resume(config: &str, rollout: &str, code: i32) -> Value {
     json_exits_as(config, "alice", code, &["rollout", "resume", rollout])
 }
 
@@ -77,7 +77,7 @@ fn rollouts(config: &str) -> usize {
 }
 
 #[track_caller]
-fn version_on(config: &str, host: &str, package: &str) -> String {
+pub(crate) fn version_on(config: &str, host: &str, package: &str) -> String {
     let doc = json(config, &["packages", "--hosts", host]);
     doc["hosts"][0]["packages"]
         .as_array()
@@ -263,13 +263,13 @@ fn patch_routine_through_every_wave_and_back_out_bad_libacme_on_the_canary() {
 /// Start `patch`, wait until the journal of rollout `R-<n>` shows `kind`, then SIGKILL the
 /// controller; the test fails if the process ended on its own before the kind was seen.
 #[track_caller]
-fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) {
+pub(crate) fn kill_when(config: &str, change: &str, rollout: u64, kind: &str) {
     kill_after(config, change, rollout, kind, Duration::ZERO);
 }
 
 /// [`kill_when`], `delay` after the entry appeared (to land inside the work it announces).
 #[track_caller]
-fn kill_after(config: &str, change: &str, rollout: u64, kind: &str, delay: Duration) {
+pub(crate) fn kill_after(config: &str, change: &str, rollout: u64, kind: &str, delay: Duration) {
     let subject = format!("R-{rollout}");
     assert!(
         kill_once(config, change, delay, || has_kind(config, &subject, kind)),
@@ -292,7 +292,7 @@ fn on_every_host_once(config: &str, dir: &str, package: &str, version: &str) {
 
 /// The journal of `subject` as JSON text (whatever `journal` printed: polled while a
 /// rollout writes it).
-fn journal_text(config: &str, subject: &str) -> String {
+pub(crate) fn journal_text(config: &str, subject: &str) -> String {
     let args = [
         "-c",
         config,
@@ -306,7 +306,7 @@ fn journal_text(config: &str, subject: &str) -> String {
 }
 
 /// Whether the journal of `subject` has an entry of `kind` yet.
-fn has_kind(config: &str, subject: &str, kind: &str) -> bool {
+pub(crate) fn has_kind(config: &str, subject: &str, kind: &str) -> bool {
     journal_text(config, subject).contains(&format!("\"{kind}\""))
 }
 
@@ -325,7 +325,13 @@ fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
 
 /// `patch --change CHANGE --waves 1,100% --bake BAKE EXTRA…` as alice, started in the
 /// background with its output piped (`piped`) or dropped.
-fn spawn_patch(config: &str, change: &str, bake: &str, extra: &[&str], piped: bool) -> Child {
+pub(crate) fn spawn_patch(
+    config: &str,
+    change: &str,
+    bake: &str,
+    extra: &[&str],
+    piped: bool,
+) -> Child {
     let output = || if piped { Stdio::piped() } else { Stdio::null() };
     std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
         .args([
@@ -334,6 +340,8 @@ fn spawn_patch(config: &str, change: &str, bake: &str, extra: &[&str], piped: bo
         ])
         .args(extra)
         .env("NO_COLOR", "1")
+        .env("AWS_ACCESS_KEY_ID", "fearless-test")
+        .env("AWS_SECRET_ACCESS_KEY", "fearless-test")
         .stdin(Stdio::null())
         .stdout(output())
         .stderr(output())
@@ -354,7 +362,12 @@ fn poll(never: &str, every: Duration, mut seen: impl FnMut() -> bool) {
 /// Start `patch` (waves 1,100%, bake 1 s), poll `seen` until it holds (at most 60 s), then
 /// SIGKILL the controller `delay` later. Returns whether `seen` held before the process
 /// ended on its own.
-fn kill_once(config: &str, change: &str, delay: Duration, mut seen: impl FnMut() -> bool) -> bool {
+pub(crate) fn kill_once(
+    config: &str,
+    change: &str,
+    delay: Duration,
+    mut seen: impl FnMut() -> bool,
+) -> bool {
     let mut child = spawn_patch(config, change, "1s", &[], false);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut held = false;

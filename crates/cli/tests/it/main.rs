@@ -24,6 +24,7 @@ mod lab_patch;
 mod lab_rca;
 mod lab_rehearse;
 mod lab_secrets;
+mod lab_ssm;
 mod lab_vulns;
 mod map;
 mod meta;

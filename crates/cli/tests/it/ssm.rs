@@ -92,8 +92,15 @@ fn ping_names_what_ssm_cannot_reach() {
                 e.contains("i-0123456789abcdef0") && e.contains("managed node"),
                 "{e}"
             );
+            assert!(
+                e.contains("instance profile"),
+                "the hint says what to do: {e}"
+            );
+            assert_eq!(h["ssm"]["ping_status"], serde_json::Value::Null, "{h}");
         } else {
             assert_eq!(h["reachable"], true, "{h}");
+            assert_eq!(h["ssm"]["ping_status"], "Online", "{h}");
+            assert!(h["ssm"]["agent_version"].is_string(), "{h}");
         }
     }
 }

@@ -6,8 +6,9 @@
 //! ```
 //!
 //! `PID` is a lab host's init (`Runner::Namespace`); `local` runs scripts on this machine.
-//! The endpoint's URL is printed on standard output once it listens; it serves until
-//! SIGTERM or Ctrl-C, then kills the scripts still running.
+//! `NAME=PID` (no id) takes the id `instance_id_for(NAME)`. The endpoint's URL is printed
+//! on standard output once it listens, then one `ID NAME` line per instance; it serves
+//! until SIGTERM or Ctrl-C, then kills the scripts still running.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -58,8 +59,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args { options, instances })
 }
 
-/// `ID=NAME=PID` or `ID=NAME=local`.
+/// `ID=NAME=PID`, `ID=NAME=local`, or `NAME=PID` / `NAME=local` (the id derived).
 fn instance(spec: &str) -> Result<Instance, String> {
+    if spec.matches('=').count() == 1 {
+        let (name, runner) = spec.split_once('=').unwrap_or_default();
+        let id = fearless_testkit::ssm::instance_id_for(name);
+        return instance(&format!("{id}={name}={runner}"));
+    }
     let mut parts = spec.splitn(3, '=');
     let (Some(id), Some(name), Some(runner)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!(
@@ -104,7 +110,12 @@ async fn main() -> ExitCode {
     };
     {
         let mut out = std::io::stdout().lock();
+        let ids: Vec<String> = endpoint
+            .instances()
+            .map(|(name, id)| format!("{id} {name}\n"))
+            .collect();
         if writeln!(out, "{}", endpoint.url())
+            .and_then(|()| out.write_all(ids.concat().as_bytes()))
             .and_then(|()| out.flush())
             .is_err()
         {
