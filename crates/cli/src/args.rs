@@ -392,11 +392,24 @@ pub(crate) struct DiscoverArgs {
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
     /// The hosts: NAME or NAME=ADDRESS, comma-separated
-    #[arg(long, value_name = "LIST", conflicts_with = "ansible")]
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["ansible", "ec2"])]
     pub(crate) hosts: Option<String>,
     /// An Ansible inventory (INI or YAML) the configuration imports
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "ec2")]
     pub(crate) ansible: Option<PathBuf>,
+    /// Discover the hosts from EC2 in this region at every run (running instances, or what
+    /// --ec2-filter selects)
+    #[arg(long, value_name = "REGION")]
+    pub(crate) ec2: Option<String>,
+    /// An EC2 filter of the discovery, NAME=VALUE (tag:role=web); repeatable
+    #[arg(long = "ec2-filter", value_name = "NAME=VALUE", requires = "ec2")]
+    pub(crate) ec2_filter: Vec<String>,
+    /// The EC2 and SSM endpoint instead of AWS's (an emulator, a VPC endpoint)
+    #[arg(long = "ec2-endpoint", value_name = "URL", requires = "ec2")]
+    pub(crate) ec2_endpoint: Option<String>,
+    /// How discovered hosts are reached: ssm or ssh [default: ssm for managed nodes, else ssh]
+    #[arg(long, value_name = "TRANSPORT", requires = "ec2", value_parser = ["ssh", "ssm"])]
+    pub(crate) transport: Option<String>,
     /// Where to write [default: -c FILE, else ./fearless.yaml]
     #[arg(long, short = 'o', value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
@@ -1101,7 +1114,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "init",
-        "fearless init --hosts web-1=10.0.1.11,web-2=10.0.1.12\n  fearless init --ansible inventory/hosts.ini --user deploy\n  fearless init --hosts web-1 --offline -o site/fearless.yaml",
+        "fearless init --hosts web-1=10.0.1.11,web-2=10.0.1.12\n  fearless init --ansible inventory/hosts.ini --user deploy\n  fearless init --ec2 eu-west-1 --ec2-filter tag:role=web --transport ssm",
     ),
     (
         "completions",

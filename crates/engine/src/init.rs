@@ -64,6 +64,18 @@ pub enum Source {
     /// An Ansible inventory imported at every run; the path as written in the file
     /// (relative to it, or absolute).
     Ansible(PathBuf),
+    /// Instances discovered from EC2 at every run.
+    Ec2 {
+        /// The region.
+        region: String,
+        /// EC2 filters, `(name, value)`; `instance-state-name: running` unless one names
+        /// the state.
+        filters: Vec<(String, String)>,
+        /// The EC2 and SSM endpoint instead of AWS's.
+        endpoint_url: Option<String>,
+        /// `ssh` or `ssm`; `None`: ssm for managed nodes, else ssh.
+        transport: Option<String>,
+    },
 }
 
 /// What a starter configuration is made of.
@@ -152,6 +164,54 @@ impl Starter {
                 );
                 let _ = writeln!(out, "    - ansible: {}", q(&path.to_string_lossy()));
             }
+            Source::Ec2 {
+                region,
+                filters,
+                endpoint_url,
+                transport,
+            } => {
+                out.push_str(
+                    "  # The hosts are the EC2 instances these filters select, asked at every run\n\
+                     \x20 # (the answer is kept in the store for `cache`; --refresh asks again):\n\
+                     \x20 # named by their Name tag (else their id), their tags as labels, reached\n\
+                     \x20 # through SSM Run Command when they are managed nodes, else over ssh at\n\
+                     \x20 # their private IP. `fearless hosts --source` lists what it gives.\n\
+                     \x20 ec2:\n",
+                );
+                let _ = writeln!(out, "    - region: {}", q(region));
+                if let Some(u) = endpoint_url {
+                    let _ = writeln!(out, "      endpoint_url: {}", q(u));
+                }
+                out.push_str(
+                    "      filters:
+",
+                );
+                if !filters.iter().any(|(n, _)| n == "instance-state-name") {
+                    out.push_str(
+                        "        instance-state-name: running
+",
+                    );
+                }
+                for (n, v) in filters {
+                    let _ = writeln!(out, "        {}: {}", q(n), q(v));
+                }
+                if let Some(t) = transport {
+                    let _ = writeln!(out, "      transport: {}", q(t));
+                }
+                out.push_str(
+                    "      cache: 60s
+",
+                );
+                let _ = writeln!(
+                    out,
+                    "  ssm: {{ region: {}{} }}",
+                    q(region),
+                    endpoint_url
+                        .as_ref()
+                        .map(|u| format!(", endpoint_url: {}", q(u)))
+                        .unwrap_or_default()
+                );
+            }
         }
         out.push_str(
             "  # Named selectors for `--hosts group:NAME` and `runs_on`:\n\
@@ -160,7 +220,7 @@ impl Starter {
              \n\
              # The test plan: each component, where it runs, what it needs and how to tell it\n\
              # works (http, tcp, dns, tls, command, process, service, package, file, port,\n\
-             # amqp, sql checks). `fearless discover` drafts it from the live hosts.\n",
+             # amqp, sql, sqs, ldap checks). `fearless discover` drafts it from the live hosts.\n",
         );
         match components {
             Some(section) => out.push_str(section),
@@ -365,6 +425,35 @@ mod tests {
         assert_eq!(
             path_in_config(cwd, Path::new("/etc/fearless"), Path::new("/srv/hosts.ini")),
             PathBuf::from("/srv/hosts.ini")
+        );
+    }
+
+    #[test]
+    fn an_ec2_starter_loads_with_its_source() {
+        let s = starter(Source::Ec2 {
+            region: "eu-west-1".into(),
+            filters: vec![("tag:role".into(), "web: front".into())],
+            endpoint_url: Some("http://127.0.0.1:5000".into()),
+            transport: Some("ssm".into()),
+        });
+        let text = s.yaml(None);
+        let config = fearless_config::load_str(Path::new("/tmp/fearless.yaml"), text.clone())
+            .unwrap_or_else(|e| panic!("{text}\n{:?}", e.problems))
+            .config;
+        let src = &config.inventory.ec2[0];
+        assert_eq!(src.region, "eu-west-1");
+        assert_eq!(
+            src.filters,
+            vec![
+                ("instance-state-name".to_owned(), vec!["running".to_owned()]),
+                ("tag:role".to_owned(), vec!["web: front".to_owned()]),
+            ]
+        );
+        assert_eq!(src.transport, Some(fearless_config::TransportKind::Ssm));
+        assert_eq!(config.inventory.ssm.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            config.inventory.ssm.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
         );
     }
 }

@@ -7,10 +7,11 @@
 //!
 //! Output: SSM returns only the first 24,000 characters of standard output inline (8,000
 //! of standard error). So every command runs under [`WRAPPER`]: its streams go to files on
-//! the host; small ones are printed as they are, large ones are announced by a marker line
-//! (with this process's nonce, so no command's own output can fake it) and read back in
-//! base64 chunks that fit inline, up to the output cap ([`Limits`]), then removed. An
-//! answer is never read short: what passes the cap is flagged cut, as over ssh.
+//! the host; small ones are printed as they are; large ones are gzipped and base64'd and
+//! come back in the same answer when that fits, else are read back in chunks that do —
+//! either way announced by a marker line with this process's nonce, so no command's own
+//! output can fake it. An answer is never read short: what passes the output cap
+//! ([`Limits`]) is flagged cut, as over ssh.
 //!
 //! How it ends: `Success`/`Failed` is an [`Output`] with the script's exit code; `TimedOut` at `executionTimeout` (the deadline, whole seconds) is
 //! [`ExecError::Timeout`]; not delivered (not a managed node, agent offline) is
@@ -131,21 +132,40 @@ impl SsmTransport {
                     .into(),
             });
         }
-        if let Some(spill) = Spill::parse(&String::from_utf8_lossy(&stdout)) {
-            let deadline = timeout.max(Duration::from_secs(30));
-            let out = self.fetch(&spill.dir, "o", spill.stdout, deadline).await;
-            let err = self.fetch(&spill.dir, "e", spill.stderr, deadline).await;
-            // Best effort: the host's /tmp is cleaned at boot in any case.
-            let _ = self
-                .send(
-                    &quoted(&["rm", "-rf", "--", &spill.dir])?,
-                    Duration::from_secs(30),
-                )
-                .await;
-            let (stdout, stdout_truncated) = out?;
-            let (stderr, stderr_truncated) = err?;
+        let text = String::from_utf8_lossy(&stdout);
+        if let Some(answer) = Packed::parse(&text) {
+            let (code, out_b64, err_b64) = match answer {
+                Packed::Inline { code, out, err } => (code, out, err),
+                Packed::Spilled {
+                    dir,
+                    out,
+                    err,
+                    code,
+                } => {
+                    let deadline = timeout.max(Duration::from_secs(30));
+                    let o = self.fetch(&format!("{dir}/o.b64"), out, deadline).await;
+                    let e = self.fetch(&format!("{dir}/e.b64"), err, deadline).await;
+                    // Best effort: the host's /tmp is cleaned at boot in any case.
+                    let _ = self
+                        .send(
+                            &quoted(&["rm", "-rf", "--", &dir])?,
+                            Duration::from_secs(30),
+                        )
+                        .await;
+                    (code, o?, e?)
+                }
+            };
+            let max = self.limits.max_output;
+            let unpacked = |b64: &str, what: &str| {
+                unpack(b64, max).ok_or_else(|| ExecError::Unreachable {
+                    host: self.host.clone(),
+                    detail: format!("the command's {what} came back unreadable (gzip+base64)"),
+                })
+            };
+            let (stdout, stdout_truncated) = unpacked(&out_b64, "output")?;
+            let (stderr, stderr_truncated) = unpacked(&err_b64, "error output")?;
             return Ok(Output {
-                code: Some(spill.code),
+                code: Some(code),
                 stdout,
                 stderr,
                 stdout_truncated,
@@ -165,56 +185,37 @@ impl SsmTransport {
         })
     }
 
-    /// Read `DIR/NAME` (`size` bytes) back in base64 chunks, at most the output cap; the
-    /// bytes, and whether the file went on past the cap.
-    async fn fetch(
-        &self,
-        dir: &str,
-        name: &str,
-        size: u64,
-        timeout: Duration,
-    ) -> Result<(Vec<u8>, bool), ExecError> {
-        let max = self.limits.max_output;
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
-        let want = size.min(max);
-        let path = format!("{dir}/{name}");
-        let mut bytes = Vec::with_capacity(want);
+    /// Read a spilled `PATH` (`size` characters of base64) back in chunks that fit SSM's
+    /// inline answer.
+    async fn fetch(&self, path: &str, size: usize, timeout: Duration) -> Result<String, ExecError> {
+        let mut text = String::with_capacity(size);
         let mut chunk = 0usize;
-        while bytes.len() < want {
+        while text.len() < size {
             let script = quote::shell_join(&[
-                "sh",
-                "-c",
-                r#"dd if="$1" bs="$2" skip="$3" count=1 2>/dev/null | base64 | tr -d '\n'"#,
-                "sh",
-                &path,
-                &CHUNK.to_string(),
-                &chunk.to_string(),
+                "dd",
+                &format!("if={path}"),
+                &format!("bs={CHUNK}"),
+                &format!("skip={chunk}"),
+                "count=1",
+                "status=none",
             ])
             .map_err(|source| ExecError::Quote {
                 host: self.host.clone(),
                 source,
             })?;
             let (code, out, _, cut, _) = self.send(&script, timeout).await?;
-            let decoded = if code == 0 && !cut {
-                base64::engine::general_purpose::STANDARD
-                    .decode(out.trim_ascii())
-                    .ok()
-            } else {
-                None
-            };
-            let Some(decoded) = decoded.filter(|d| !d.is_empty()) else {
+            if code != 0 || cut || out.is_empty() {
                 return Err(ExecError::Unreachable {
                     host: self.host.clone(),
                     detail: format!(
                         "could not read the command's output back from {path} (chunk {chunk})"
                     ),
                 });
-            };
-            bytes.extend_from_slice(&decoded);
+            }
+            text.push_str(&String::from_utf8_lossy(&out));
             chunk += 1;
         }
-        bytes.truncate(want);
-        Ok((bytes, size > max))
+        Ok(text)
     }
 
     /// Send one script and wait for its end: `(code, stdout, stderr, stdout cut, stderr
@@ -285,14 +286,15 @@ impl SsmTransport {
     }
 }
 
-/// Bytes a chunk of spilled output holds: 16,000 characters of base64, within the 24,000
-/// SSM returns inline.
-const CHUNK: usize = 12_000;
+/// Characters of a spilled answer read per call: within the 24,000 SSM returns inline.
+const CHUNK: usize = 23_000;
 
-/// Runs `$1` (the command, quoted) with its streams in files of a fresh directory; prints
-/// them as they are when they fit inline (at most 16,000 bytes of output — 24,000
-/// characters even as escapes — and 6,000 of errors), else `$2 DIR OUT ERR CODE` on one
-/// line, leaving the files for [`SsmTransport::fetch`]. Exits with the command's code.
+/// Runs `$1` (the command, quoted) with its streams in files of a fresh directory, then
+/// answers in one of three ways: both small (at most 16,000 bytes of output — 24,000
+/// characters even as escapes — and 6,000 of errors): printed as they are, with the
+/// command's exit code; else gzipped and base64'd, and when the two fit 23,000 characters,
+/// `$2 inline CODE OUT ERR` on a line and the two texts after it; else `$2 spill DIR OUT ERR
+/// CODE`, leaving `DIR/o.b64` and `DIR/e.b64` for [`SsmTransport::fetch`].
 pub(crate) const WRAPPER: &str = r#"d=$(mktemp -d /tmp/fearless-ssm.XXXXXXXX) || exit 125
 sh -c "$1" >"$d/o" 2>"$d/e" </dev/null
 rc=$?
@@ -300,17 +302,23 @@ o=$(wc -c <"$d/o") e=$(wc -c <"$d/e")
 if [ "$o" -le 16000 ] && [ "$e" -le 6000 ]; then
   cat "$d/o"; cat "$d/e" >&2; rm -rf "$d"; exit "$rc"
 fi
-printf '%s %s %s %s %s
-' "$2" "$d" "$o" "$e" "$rc"
+for f in o e; do
+  gzip -c <"$d/$f" | base64 | tr -d '\n' >"$d/$f.b64" || { echo "fearless: gzip and base64 are needed for a large answer" >&2; rm -rf "$d"; exit 125; }
+done
+ob=$(wc -c <"$d/o.b64") eb=$(wc -c <"$d/e.b64")
+if [ $((ob + eb)) -le 23000 ]; then
+  printf '%s inline %s %s %s\n' "$2" "$rc" "$ob" "$eb"; cat "$d/o.b64" "$d/e.b64"; rm -rf "$d"; exit 0
+fi
+printf '%s spill %s %s %s %s\n' "$2" "$d" "$ob" "$eb" "$rc"
 "#;
 
-/// The marker of a spilled answer: fixed for this process, unguessable to a command.
+/// The marker of a packed answer: fixed for this process, unguessable to a command.
 fn marker() -> String {
     static MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     MARKER
         .get_or_init(|| {
             format!(
-                "FEARLESS-SPILL-{:016x}{:016x}",
+                "FEARLESS-PACKED-{:016x}{:016x}",
                 fastrand::u64(..),
                 fastrand::u64(..)
             )
@@ -318,34 +326,75 @@ fn marker() -> String {
         .clone()
 }
 
-/// A spilled answer's marker line, read.
+/// A packed answer, read.
 #[derive(Debug, PartialEq, Eq)]
-struct Spill {
-    dir: String,
-    stdout: u64,
-    stderr: u64,
-    code: i32,
+enum Packed {
+    /// Both streams gzipped and base64'd, in the answer.
+    Inline { code: i32, out: String, err: String },
+    /// Both streams gzipped and base64'd in files on the host (lengths in characters).
+    Spilled {
+        dir: String,
+        out: usize,
+        err: usize,
+        code: i32,
+    },
 }
 
-impl Spill {
+impl Packed {
     fn parse(text: &str) -> Option<Self> {
-        let line = text.strip_suffix('\n')?;
+        let (line, rest) = text.split_once('\n')?;
         let mut f = line.split(' ');
         if f.next()? != marker() {
             return None;
         }
-        let dir = f.next()?.to_owned();
-        if !dir.starts_with("/tmp/fearless-ssm.") {
-            return None;
-        }
-        let spill = Spill {
-            dir,
-            stdout: f.next()?.trim().parse().ok()?,
-            stderr: f.next()?.trim().parse().ok()?,
-            code: f.next()?.parse().ok()?,
+        let packed = match f.next()? {
+            "inline" => {
+                let code = f.next()?.parse().ok()?;
+                let ob: usize = f.next()?.parse().ok()?;
+                let eb: usize = f.next()?.parse().ok()?;
+                if rest.len() != ob + eb || !rest.is_char_boundary(ob) {
+                    return None;
+                }
+                Packed::Inline {
+                    code,
+                    out: rest[..ob].to_owned(),
+                    err: rest[ob..].to_owned(),
+                }
+            }
+            "spill" => {
+                let dir = f.next()?.to_owned();
+                if !dir.starts_with("/tmp/fearless-ssm.") || !rest.is_empty() {
+                    return None;
+                }
+                Packed::Spilled {
+                    dir,
+                    out: f.next()?.parse().ok()?,
+                    err: f.next()?.parse().ok()?,
+                    code: f.next()?.parse().ok()?,
+                }
+            }
+            _ => return None,
         };
-        f.next().is_none().then_some(spill)
+        f.next().is_none().then_some(packed)
     }
+}
+
+/// gzip+base64 text → at most `max` bytes, and whether there was more; `None` when it is
+/// not gzip+base64.
+fn unpack(b64: &str, max: usize) -> Option<(Vec<u8>, bool)> {
+    use std::io::Read as _;
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim_ascii())
+        .ok()?;
+    let mut out = Vec::new();
+    let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .take(cap)
+        .read_to_end(&mut out)
+        .ok()?;
+    let cut = out.len() > max;
+    out.truncate(max);
+    Some((out, cut))
 }
 
 fn capped(bytes: Vec<u8>, max: usize) -> (Vec<u8>, bool) {
@@ -362,55 +411,79 @@ fn capped(bytes: Vec<u8>, max: usize) -> (Vec<u8>, bool) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_our_marker_is_a_spill() {
-        let m = marker();
-        assert_eq!(
-            Spill::parse(&format!("{m} /tmp/fearless-ssm.AbC12345 20000 7 3\n")),
-            Some(Spill {
-                dir: "/tmp/fearless-ssm.AbC12345".into(),
-                stdout: 20000,
-                stderr: 7,
-                code: 3
-            })
-        );
-        assert_eq!(
-            Spill::parse("FEARLESS-SPILL-0 /tmp/fearless-ssm.x 1 1 0\n"),
-            None
-        );
-        assert_eq!(Spill::parse(&format!("{m} /etc 1 1 0\n")), None);
-        assert_eq!(
-            Spill::parse(&format!("{m} /tmp/fearless-ssm.x 1 1 0\nmore\n")),
-            None
-        );
+    fn wrapped(cmd: &str) -> std::process::Output {
+        std::process::Command::new("sh")
+            .args(["-c", WRAPPER, "sh", cmd, &marker()])
+            .output()
+            .expect("sh")
     }
 
     #[test]
-    fn the_wrapper_prints_small_answers_and_spills_large_ones() {
-        let run = |cmd: &str| {
-            std::process::Command::new("sh")
-                .args(["-c", WRAPPER, "sh", cmd, "MARK"])
-                .output()
-                .expect("sh")
-        };
-        let small = run("echo hi; echo oops >&2; exit 4");
+    fn small_answers_are_as_they_are() {
+        let small = wrapped("echo hi; echo oops >&2; exit 4");
         assert_eq!(small.status.code(), Some(4));
         assert_eq!(small.stdout, b"hi\n");
         assert_eq!(small.stderr, b"oops\n");
-        let large = run("head -c 20000 /dev/zero; exit 2");
-        let line = String::from_utf8_lossy(&large.stdout).into_owned();
-        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(Packed::parse("hi\n"), None);
+    }
+
+    #[test]
+    fn large_answers_are_packed_inline_and_come_back_whole() {
+        let out = wrapped("yes hello | head -n 20000; echo err >&2; exit 3");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let Some(Packed::Inline { code, out, err }) = Packed::parse(&text) else {
+            panic!("{text}");
+        };
+        assert_eq!(code, 3);
+        let (o, cut) = unpack(&out, 1 << 20).expect("unpacks");
+        assert!(!cut);
+        let expected = "hello\n".repeat(20000);
+        assert_eq!(o, expected.as_bytes());
+        assert_eq!(unpack(&err, 1024).map(|(e, _)| e), Some(b"err\n".to_vec()));
+        // The cap holds on the unpacked bytes.
+        let (capped, cut) = unpack(&out, 100).expect("unpacks");
+        assert!(cut && capped.len() == 100);
+    }
+
+    #[test]
+    fn answers_too_large_to_pack_inline_are_spilled() {
+        let out = wrapped("head -c 300000 /dev/urandom; exit 2");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let Some(Packed::Spilled {
+            dir,
+            out,
+            err,
+            code,
+        }) = Packed::parse(&text)
+        else {
+            panic!("{text}");
+        };
+        assert_eq!(code, 2);
+        assert!(out > 300_000 && err > 0, "{out} {err}");
+        let b64 = std::fs::read_to_string(format!("{dir}/o.b64")).expect("spilled");
+        assert_eq!(b64.len(), out);
+        assert_eq!(unpack(&b64, 1 << 20).map(|(o, _)| o.len()), Some(300_000));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_our_marker_is_read() {
+        let m = marker();
+        assert_eq!(Packed::parse("FEARLESS-PACKED-0 inline 0 0 0\n"), None);
+        assert_eq!(Packed::parse(&format!("{m} spill /etc 1 1 0\n")), None);
         assert_eq!(
-            (f[0], f[2], f[3], f[4]),
-            ("MARK", "20000", "0", "2"),
-            "{line}"
+            Packed::parse(&format!("{m} inline 0 5 0\nabc")),
+            None,
+            "lengths must match"
         );
         assert_eq!(
-            std::fs::metadata(format!("{}/o", f[1]))
-                .map(|m| m.len())
-                .ok(),
-            Some(20000)
+            Packed::parse(&format!("{m} spill /tmp/fearless-ssm.Ab12 10 4 7\n")),
+            Some(Packed::Spilled {
+                dir: "/tmp/fearless-ssm.Ab12".into(),
+                out: 10,
+                err: 4,
+                code: 7
+            })
         );
-        let _ = std::fs::remove_dir_all(f[1]);
     }
 }

@@ -64,9 +64,26 @@ pub(crate) async fn run(g: &Global, a: InitArgs) -> Result<Outcome, Failure> {
     // The starter as it will be written: it must load (an Ansible inventory's problems are
     // reported here, located in the inventory).
     let plain = starter.yaml(None);
-    let config = fearless_config::load_str(&target, plain.clone())
+    let mut config = fearless_config::load_str(&target, plain.clone())
         .map_err(Failure::Config)?
         .config;
+    // EC2's hosts, asked now (unless offline) so they can be pinged and drafted from;
+    // the file keeps the source, not the hosts.
+    let mut discovery_notes = Vec::new();
+    if !a.offline && !config.inventory.ec2.is_empty() {
+        match fearless_engine::inventory::discover(&mut config, None, true).await {
+            Ok(reports) => {
+                for r in reports {
+                    for (id, why) in r.skipped {
+                        discovery_notes.push(format!("instance {id} is not a host: {why}"));
+                    }
+                }
+            }
+            Err(e) => discovery_notes.push(format!(
+                "EC2 discovery failed, the configuration is written anyway: {e}"
+            )),
+        }
+    }
     let hosts: Vec<&fearless_config::Host> = config.inventory.hosts.values().collect();
     let mut report = Report {
         schema: "fearless.init/v1",
@@ -76,7 +93,7 @@ pub(crate) async fn run(g: &Global, a: InitArgs) -> Result<Outcome, Failure> {
         pings: Vec::new(),
         observation: None,
         components: Vec::new(),
-        notes: Vec::new(),
+        notes: discovery_notes,
         next: Vec::new(),
     };
     let mut text = plain;
@@ -178,9 +195,34 @@ fn source(a: &InitArgs, cwd: &Path, config_dir: &Path) -> Result<(Source, String
     if let Some(path) = &a.ansible {
         return ansible(path, cwd, config_dir);
     }
+    if let Some(region) = &a.ec2 {
+        let mut filters = Vec::new();
+        for f in &a.ec2_filter {
+            let Some((name, value)) = f.split_once('=') else {
+                return Err(Failure::bad_input(
+                    format!("--ec2-filter {}: expected NAME=VALUE", Escaped(f)),
+                    Some("--ec2-filter tag:role=web --ec2-filter instance-state-name=running"),
+                ));
+            };
+            filters.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+        let mut asked = format!("--ec2 {region}");
+        for f in &a.ec2_filter {
+            asked.push_str(&format!(" --ec2-filter {f}"));
+        }
+        return Ok((
+            Source::Ec2 {
+                region: region.clone(),
+                filters,
+                endpoint_url: a.ec2_endpoint.clone(),
+                transport: a.transport.clone(),
+            },
+            asked,
+        ));
+    }
     if !std::io::stdin().is_terminal() {
         return Err(Failure::bad_input(
-            "init needs the hosts: --hosts LIST or --ansible FILE (stdin is not a terminal, so nothing is asked)",
+            "init needs the hosts: --hosts LIST, --ansible FILE or --ec2 REGION (stdin is not a terminal, so nothing is asked)",
             Some(
                 "fearless init --hosts web-1,web-2=10.0.1.12   or   fearless init --ansible inventory/hosts.ini",
             ),

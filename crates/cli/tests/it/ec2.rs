@@ -184,3 +184,62 @@ fn an_unreachable_endpoint_is_exit_3() {
     let err = fails_with(3, "cannot reach ec2", &["hosts", "-c", &cfg]);
     assert!(err.contains(&port.to_string()), "{err}");
 }
+
+#[test]
+fn init_from_ec2_writes_a_discovering_config_that_lists_the_instances() {
+    let moto = seeded();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("fearless.yaml").display().to_string();
+    let url = moto.url();
+    // Over SSM only: moto answers Run Command (running nothing), so nothing but loopback
+    // is ever contacted.
+    let (out, _) = exits(
+        0,
+        &[
+            "init",
+            "-o",
+            &cfg,
+            "--ec2",
+            "eu-west-1",
+            "--ec2-endpoint",
+            &url,
+            "--ec2-filter",
+            "tag:role=web",
+            "--transport",
+            "ssm",
+            "--format",
+            "json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        report["hosts"], 2,
+        "the two running web instances: {report}"
+    );
+    let text = std::fs::read_to_string(&cfg).expect("written");
+    assert!(
+        text.contains("ec2:") && text.contains("\"tag:role\""),
+        "{text}"
+    );
+    let v = hosts_json(&cfg, &[]);
+    let names: Vec<&str> = v["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&"web-1") && names.contains(&"web-2"),
+        "{names:?}"
+    );
+    assert!(
+        v["hosts"]
+            .as_array()
+            .expect("hosts")
+            .iter()
+            .all(|h| h["transport"] == "ssm")
+    );
+    // Not replaced without --force.
+    fails_with(2, "exists", &["init", "-o", &cfg, "--ec2", "eu-west-1"]);
+}
