@@ -75,11 +75,21 @@ impl SsmTransport {
             .clone()
             .or_else(|| options.region.clone())
             .unwrap_or_default();
+        // Without an instance or a region there is nothing to ask (the config refuses such
+        // a host; a host built in code gets this): said at once, nothing contacted.
+        let runner = match (&host.instance, region.is_empty()) {
+            (Some(_), false) => runners.get(&region, options),
+            _ => Err(AwsError::Unreachable {
+                service: "ssm",
+                endpoint: String::new(),
+                detail: "the ssm transport needs the host's instance id and region".into(),
+            }),
+        };
         Self {
             host: host.name.clone(),
             limits,
             instance: host.instance.clone().unwrap_or_default(),
-            runner: runners.get(&region, options),
+            runner,
         }
     }
 

@@ -294,7 +294,7 @@ async fn an_unreachable_host_is_recorded_and_the_others_observed() {
     .await;
     assert_eq!(obs.hosts["good"].samples, 1);
     assert!(
-        obs.unreachable["bad"].contains("not supported"),
+        obs.unreachable["bad"].contains("needs the host's instance id and region"),
         "{:?}",
         obs.unreachable
     );

@@ -13,6 +13,13 @@ use serde_json::{Value, json};
 const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/ssm/aws4_request, \
                     SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00ff";
 
+/// A plain-HTTP client. The workspace builds reqwest on rustls without a default crypto
+/// provider (one provider, ring, chosen once): installed here before the first client.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A client of the endpoint.
 struct Api {
     http: reqwest::Client,
@@ -26,7 +33,7 @@ impl Api {
 
     fn at(url: String) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: client(),
             url,
         }
     }
@@ -949,7 +956,7 @@ async fn dropping_the_endpoint_kills_the_scripts_still_running() {
 #[tokio::test]
 async fn the_protocol_is_aws_json_1_1_with_sigv4() {
     let (endpoint, api, _ids) = local(&["web-1"], SsmOptions::new()).await;
-    let http = reqwest::Client::new();
+    let http = client();
     let url = endpoint.url();
     let post = |target: &str, auth: Option<&str>, content_type: &str, body: &str| {
         let mut request = http
