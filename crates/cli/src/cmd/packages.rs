@@ -576,7 +576,7 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     if g.format == Format::Json {
         print_json(&SnapshotTakenJson {
             schema: "fearless.snapshot/v1",
-            id: id.clone(),
+            id,
             taken_at: jiff_time(&stored),
             hosts: doc.hosts.keys().map(String::as_str).collect(),
             packages: count,
