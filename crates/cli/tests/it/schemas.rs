@@ -215,3 +215,30 @@ fn json_outputs_match_their_schemas_without_a_lab() {
         env.met
     );
 }
+
+/// Every file of `docs/schemas/` is a valid draft 2020-12 schema titled with its name.
+#[test]
+fn every_schema_file_compiles() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schemas");
+    let mut count = 0;
+    for e in std::fs::read_dir(&dir).expect("docs/schemas/").flatten() {
+        let path = e.path();
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        jsonschema::meta::validate(&schema)
+            .unwrap_or_else(|err| panic!("{}: not a valid schema: {err}", path.display()));
+        let title = schema["title"].as_str().expect("a title");
+        assert_eq!(
+            schema_file(title),
+            path,
+            "{} is titled {title}",
+            path.display()
+        );
+        count += 1;
+    }
+    assert!(
+        count > 40,
+        "only {count} schema file(s) in {}",
+        dir.display()
+    );
+}
