@@ -145,6 +145,51 @@ fn json_outputs_match_their_schemas_without_a_lab() {
     let rca = env.json(0, &["rca", "INC-1", "--no-live"]);
     assert_eq!(rca["id"], "INC-1");
     env.json(0, &["rollout", "list"]);
+    // A patch's plan: CHG-1 approved by someone else, scheduled now, pinned to what this
+    // machine has.
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let end = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(5);
+    let window = format!(
+        "{}..{}",
+        start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    );
+    for (who, args) in [
+        ("ops", vec!["change", "submit", "CHG-1"]),
+        ("bob", vec!["change", "approve", "CHG-1"]),
+        (
+            "ops",
+            vec!["change", "schedule", "CHG-1", "--window", window.as_str()],
+        ),
+    ] {
+        let mut all = vec!["-c", env.config.as_str(), "--as", who];
+        all.extend_from_slice(&args);
+        let out = fearless(&all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    let version = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "base-files"])
+        .output()
+        .expect("dpkg-query");
+    let manifest = env.dir.path().join("manifest.txt");
+    std::fs::write(
+        &manifest,
+        format!("base-files={}\n", String::from_utf8_lossy(&version.stdout)),
+    )
+    .expect("manifest");
+    let manifest = manifest.display().to_string();
+    let plan = env.json(
+        0,
+        &[
+            "patch",
+            "--change",
+            "CHG-1",
+            "--dry-run",
+            "--manifest",
+            &manifest,
+        ],
+    );
+    assert_eq!(plan["reboot"]["policy"], "never");
     env.json(0, &["journal"]);
     env.json(0, &["journal", "verify"]);
 
@@ -161,6 +206,7 @@ fn json_outputs_match_their_schemas_without_a_lab() {
     // Packages and the OS of this machine (`local`), and the host that cannot be read.
     env.json(3, &["os"]);
     env.json(3, &["os", "--summary"]);
+    env.json(3, &["parity", "role=web", "role=db"]);
     env.json(0, &["packages", "--hosts", "here"]);
     env.json(3, &["packages"]);
     let snap = env.json(0, &["snapshot", "--hosts", "here"]);
@@ -197,6 +243,8 @@ fn json_outputs_match_their_schemas_without_a_lab() {
         "fearless.os-summary/v1",
         "fearless.outbox/v1",
         "fearless.packages/v1",
+        "fearless.parity/v1",
+        "fearless.patch-plan/v1",
         "fearless.ping/v1",
         "fearless.plan/v1",
         "fearless.rca/v1",
