@@ -157,7 +157,7 @@ impl Fleetwide {
 }
 
 /// One host's answer to [`ping`].
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Ping {
     /// The host's name.
     pub host: String,
@@ -173,7 +173,7 @@ pub struct Ping {
 }
 
 /// What `DescribeInstanceInformation` says of a managed node's agent.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct SsmAgent {
     /// `Online`, `ConnectionLost`, `Inactive`; `None` when SSM does not know the instance
     /// as a managed node.

@@ -341,7 +341,7 @@ impl Engine<'_> {
 }
 
 /// What changed from one observation to another.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ObservationDiff {
     /// Edges (`from → to`, declared or not) seen in the second and not in the first.
     pub edges_added: Vec<String>,

@@ -280,11 +280,13 @@ pub struct Impact {
 }
 
 /// The post-incident report (`fearless.rca/v1`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// `fearless.rca/v1`.
+    #[schemars(extend("const" = "fearless.rca/v1"))]
     pub schema: &'static str,
     /// `INC-3`.
+    #[schemars(pattern(r"^INC-[0-9]+$"))]
     pub incident: String,
     /// Title.
     pub title: String,
@@ -299,8 +301,10 @@ pub struct Report {
     /// A paragraph.
     pub summary: String,
     /// Components, hosts, duration.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub impact: Impact,
     /// Everything, merged and in order.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub timeline: Vec<TimedEvent>,
     /// What set it off, blamelessly.
     pub trigger: String,
@@ -309,14 +313,18 @@ pub struct Report {
     /// How and when it was noticed.
     pub detection: String,
     /// What was done about it.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub actions: Vec<TimedEvent>,
     /// Ranked candidate causes from host evidence.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub candidates: Vec<Candidate>,
     /// A Mermaid `graph` of the affected subgraph.
     pub mermaid: String,
     /// Prevent / detect / mitigate.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub action_items: Vec<ActionItem>,
     /// The evidence it was built from.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub evidence: Evidence,
 }
 

@@ -34,16 +34,19 @@ pub enum BaselineError {
 }
 
 /// The accepted findings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Baseline {
     /// [`BASELINE_SCHEMA`].
+    #[schemars(extend("const" = "fearless.scan.baseline/v1"))]
     pub schema: String,
     /// Fingerprints with the rule and file they came from (for people reading the file).
     pub findings: Vec<BaselineEntry>,
 }
 
 /// One accepted finding.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct BaselineEntry {
     /// The fingerprint.
     pub fingerprint: String,

@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA: &str = "fearless.scan/v1";
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing.
@@ -28,7 +40,9 @@ impl std::fmt::Display for Severity {
 }
 
 /// One place a project-level finding (`lock-in`) is made of.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Site {
     /// The file, relative to the scanned root.
     pub path: String,
@@ -41,7 +55,7 @@ pub struct Site {
 }
 
 /// One finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// The rule id (`shell`, `injection`, …, or a user rule's).
     pub rule: String,
@@ -74,7 +88,9 @@ pub struct Finding {
 }
 
 /// Why a file was not scanned, or scanned only in part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum NoteKind {
     /// Larger than the size cap.
@@ -96,7 +112,9 @@ pub enum NoteKind {
 }
 
 /// A note about one path.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Note {
     /// The path, relative to the scanned root where it can be.
     pub path: String,
@@ -107,7 +125,7 @@ pub struct Note {
 }
 
 /// A rule's metadata, for SARIF and the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     /// The id.
     pub id: String,
@@ -123,9 +141,10 @@ pub struct RuleInfo {
 }
 
 /// The result of a scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
     /// [`SCHEMA`].
+    #[schemars(extend("const" = "fearless.scan/v1"))]
     pub schema: String,
     /// The paths scanned, as given.
     pub roots: Vec<String>,

@@ -4,7 +4,6 @@
 
 use fearless_engine::bisect::{BisectRequest, Mode};
 use fearless_rca::Verdict;
-use serde_json::json;
 
 use super::{Session, only_human_or_json, print, print_json, read_manifest};
 use crate::args::{BisectArgs, Format, Global};
@@ -41,9 +40,11 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
     let outcome = outcome?;
     let report = &outcome.report;
     if g.format == Format::Json {
-        print_json(
-            &json!({"schema": "fearless.bisect/v1", "host": outcome.host, "report": report}),
-        )?;
+        print_json(&BisectJson {
+            schema: "fearless.bisect/v1",
+            host: &outcome.host,
+            report,
+        })?;
     } else {
         let mut t = render::table(&["ROUND", "PACKAGES", "CHECKS", "NOTE"]);
         for (i, r) in report.rounds.iter().enumerate() {
@@ -92,4 +93,17 @@ pub(crate) async fn run(g: &Global, a: BisectArgs) -> Result<Outcome, Failure> {
     } else {
         Outcome::Failed
     })
+}
+
+/// `bisect --format json`: the host and the bisect's report.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct BisectJson<'a> {
+    /// `fearless.bisect/v1`.
+    #[schemars(extend("const" = "fearless.bisect/v1"))]
+    schema: &'static str,
+    /// The host bisected.
+    host: &'a str,
+    /// The rounds and the culprits.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    report: &'a fearless_engine::bisect::BisectReport,
 }

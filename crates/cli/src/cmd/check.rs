@@ -179,17 +179,36 @@ fn progress_bar(g: &Global, len: usize) -> indicatif::ProgressBar {
     bar
 }
 
+/// `check --dry-run --format json`: what would run, where.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct PlanJson<'a> {
+    /// `fearless.plan/v1`.
+    #[schemars(extend("const" = "fearless.plan/v1"))]
+    schema: &'static str,
+    /// One item per check and host.
+    items: Vec<Item<'a>>,
+}
+
+/// A check on a host (or the controller) as planned.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct Item<'a> {
+    /// Its component.
+    component: &'a str,
+    /// Its name.
+    check: &'a str,
+    /// Its kind (`http`, `tcp`, …).
+    kind: &'static str,
+    /// The host it is about, if any.
+    host: Option<&'a str>,
+    /// `host` or `controller`.
+    runs_on: &'static str,
+    /// Its timeout.
+    timeout_ms: u128,
+    /// Its retries.
+    retries: u32,
+}
+
 fn dry_run(g: &Global, items: &[PlanItem]) -> Result<Outcome, Failure> {
-    #[derive(Serialize)]
-    struct Item<'a> {
-        component: &'a str,
-        check: &'a str,
-        kind: &'static str,
-        host: Option<&'a str>,
-        runs_on: &'static str,
-        timeout_ms: u128,
-        retries: u32,
-    }
     let rows: Vec<Item<'_>> = items
         .iter()
         .map(|i| Item {
@@ -208,7 +227,10 @@ fn dry_run(g: &Global, items: &[PlanItem]) -> Result<Outcome, Failure> {
         .collect();
     match g.format {
         Format::Json => {
-            print_json(&serde_json::json!({ "schema": "fearless.plan/v1", "items": rows }))?;
+            print_json(&PlanJson {
+                schema: "fearless.plan/v1",
+                items: rows,
+            })?;
         }
         Format::Human => {
             let mut t = render::table(&["COMPONENT", "CHECK", "KIND", "HOST", "RUNS ON"]);
@@ -250,15 +272,24 @@ struct Report<'a> {
     recorded: Option<&'a RecordedRun>,
 }
 
-#[derive(Debug, Serialize, Default)]
+/// The counts of a run.
+#[derive(Debug, Serialize, Default, schemars::JsonSchema)]
 struct Summary {
+    /// Checks run.
     checks: usize,
+    /// Passed.
     pass: usize,
+    /// Passed slowly.
     degraded: usize,
+    /// Failed.
     fail: usize,
+    /// Could not run.
     error: usize,
+    /// Skipped.
     skipped: usize,
+    /// How long the run took.
     duration_ms: u128,
+    /// Nothing failed or errored.
     ok: bool,
 }
 
@@ -302,24 +333,43 @@ impl Report<'_> {
 
 /// `check --format json` (docs/check-json.md). Keys in alphabetical order, as the format
 /// has always printed them; `run_id` only with `--record`.
-#[derive(Serialize)]
-struct CheckJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct CheckJson<'a> {
+    /// The baseline comparison (`--baseline`), else null.
     baseline: Option<BaselineJson<'a>>,
+    /// The config file.
+    #[schemars(with = "String")]
     config: &'a std::path::Path,
+    /// Where the failures point.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     localisation: &'a Localisation,
+    /// Each check's result.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     results: &'a [CheckResult],
+    /// The recorded run's id (`--record`).
     #[serde(skip_serializing_if = "Option::is_none")]
     run_id: Option<u64>,
+    /// `fearless.check/v1`.
+    #[schemars(extend("const" = "fearless.check/v1"))]
     schema: &'static str,
+    /// The counts.
     summary: Summary,
 }
 
 /// The baseline comparison of `check --baseline FILE --format json`.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct BaselineJson<'a> {
+    /// The baseline file.
+    #[schemars(with = "Option<String>")]
     file: Option<&'a std::path::Path>,
+    /// Checks of the baseline that did not run.
+    #[schemars(with = "Vec<serde_json::Value>")]
     missing: &'a [fearless_probe::baseline::Entry],
+    /// Checks that failed then and pass now.
+    #[schemars(with = "Vec<serde_json::Value>")]
     recoveries: &'a [fearless_probe::baseline::Change],
+    /// Checks that passed then and fail now.
+    #[schemars(with = "Vec<serde_json::Value>")]
     regressions: &'a [fearless_probe::baseline::Change],
 }
 

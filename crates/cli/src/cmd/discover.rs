@@ -103,13 +103,24 @@ fn draft_beside(path: &std::path::Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-#[derive(Serialize)]
-struct DiscoverJson<'a> {
+/// `discover --format json`: the draft, how it differs from the config, and its YAML.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct DiscoverJson<'a> {
+    /// `fearless.discover/v1`.
+    #[schemars(extend("const" = "fearless.discover/v1"))]
     schema: &'static str,
+    /// `OBS-N`, the observation it drafted from.
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
     observation: String,
+    /// The file written (`-o`), if any.
     written: Option<String>,
+    /// The drafted components.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     draft: &'a fearless_engine::discover::Draft,
+    /// What it proposes to change in the config.
+    #[schemars(with = "Vec<serde_json::Value>")]
     proposals: &'a [Proposal],
+    /// The draft as YAML.
     yaml: &'a str,
 }
 

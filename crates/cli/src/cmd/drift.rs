@@ -3,9 +3,13 @@
 
 use std::fmt::Write as _;
 
-use fearless_engine::map::{self as engine_map, KeptObservation};
+use fearless_engine::map::{
+    self as engine_map, KeptObservation, ObservationDiff, ObservationRecord,
+};
 use fearless_io::Escaped;
 use fearless_observe::Use;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use super::{Session, print, print_json};
 use crate::args::{Format, Global};
@@ -169,6 +173,68 @@ fn only_human_or_json(g: &Global, verb: &str) -> Result<(), Failure> {
     super::only_human_or_json(g, verb)
 }
 
+/// `map list --format json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ObservationList<'a> {
+    /// `fearless.observations/v1`.
+    #[schemars(extend("const" = "fearless.observations/v1"))]
+    schema: &'static str,
+    /// The observations, oldest first.
+    observations: Vec<ObservationLine<'a>>,
+}
+
+/// One observation of `map list`.
+#[derive(Debug, Serialize, JsonSchema)]
+struct ObservationLine<'a> {
+    /// `OBS-N`.
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
+    id: String,
+    /// When it was taken (RFC 3339).
+    taken_at: String,
+    /// Who took it.
+    actor: &'a str,
+    /// The hosts observed.
+    hosts: Vec<&'a str>,
+    /// How many undeclared dependencies it found.
+    undeclared: usize,
+    /// How many unknown peers it found.
+    unknown_peers: usize,
+}
+
+/// `map show OBS-N --format json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ObservationJson<'a> {
+    /// `fearless.observation/v1`.
+    #[schemars(extend("const" = "fearless.observation/v1"))]
+    schema: &'static str,
+    /// `OBS-N`.
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
+    id: String,
+    /// When it was taken (RFC 3339).
+    taken_at: String,
+    /// Who took it.
+    actor: &'a str,
+    /// The observation and its drift report.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    record: &'a ObservationRecord,
+}
+
+/// `map diff OBS-1 OBS-2 --format json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ObservationDiffJson<'a> {
+    /// `fearless.observation-diff/v1`.
+    #[schemars(extend("const" = "fearless.observation-diff/v1"))]
+    schema: &'static str,
+    /// `OBS-N`, the first.
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
+    from: String,
+    /// `OBS-N`, the second.
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
+    to: String,
+    /// What changed.
+    diff: &'a ObservationDiff,
+}
+
 /// `fearless map list`.
 pub(crate) async fn list(g: &Global) -> Result<Outcome, Failure> {
     only_human_or_json(g, "map list")?;
@@ -183,20 +249,25 @@ pub(crate) async fn list(g: &Global) -> Result<Outcome, Failure> {
     if g.format == Format::Json {
         let rows: Vec<_> = all
             .iter()
-            .map(|o| {
-                serde_json::json!({
-                    "id": o.id(),
-                    "taken_at": o.taken_at.to_string(),
-                    "actor": o.actor,
-                    "hosts": o.record.observation.hosts.keys().collect::<Vec<_>>(),
-                    "undeclared": o.record.drift.undeclared.len(),
-                    "unknown_peers": o.record.drift.unknown_peers.len(),
-                })
+            .map(|o| ObservationLine {
+                id: o.id(),
+                taken_at: o.taken_at.to_string(),
+                actor: &o.actor,
+                hosts: o
+                    .record
+                    .observation
+                    .hosts
+                    .keys()
+                    .map(String::as_str)
+                    .collect(),
+                undeclared: o.record.drift.undeclared.len(),
+                unknown_peers: o.record.drift.unknown_peers.len(),
             })
             .collect();
-        print_json(
-            &serde_json::json!({ "schema": "fearless.observations/v1", "observations": rows }),
-        )?;
+        print_json(&ObservationList {
+            schema: "fearless.observations/v1",
+            observations: rows,
+        })?;
         return Ok(Outcome::Success);
     }
     let mut t = render::table(&["ID", "TAKEN", "BY", "HOSTS", "UNDECLARED", "UNKNOWN PEERS"]);
@@ -229,13 +300,13 @@ pub(crate) async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
     session.close().await;
     let one = one?;
     if g.format == Format::Json {
-        print_json(&serde_json::json!({
-            "schema": "fearless.observation/v1",
-            "id": one.id(),
-            "taken_at": one.taken_at.to_string(),
-            "actor": one.actor,
-            "record": one.record,
-        }))?;
+        print_json(&ObservationJson {
+            schema: "fearless.observation/v1",
+            id: one.id(),
+            taken_at: one.taken_at.to_string(),
+            actor: &one.actor,
+            record: &one.record,
+        })?;
     } else {
         print(&human(&one))?;
     }
@@ -265,12 +336,12 @@ pub(crate) async fn diff(g: &Global, from: &str, to: &str) -> Result<Outcome, Fa
     let (a, b) = pair?;
     let d = engine_map::diff(&a, &b);
     if g.format == Format::Json {
-        print_json(&serde_json::json!({
-            "schema": "fearless.observation-diff/v1",
-            "from": a.id(),
-            "to": b.id(),
-            "diff": d,
-        }))?;
+        print_json(&ObservationDiffJson {
+            schema: "fearless.observation-diff/v1",
+            from: a.id(),
+            to: b.id(),
+            diff: &d,
+        })?;
         return Ok(Outcome::Success);
     }
     let mut out = format!("{} → {}\n", a.id(), b.id());

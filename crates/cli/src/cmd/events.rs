@@ -27,19 +27,28 @@ pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
                 .await
                 .map_err(|e| Failure::Environment(e.into()))?;
             if g.format == Format::Json {
-                let sinks: serde_json::Map<String, serde_json::Value> = st
+                let sinks = st
                     .sinks
                     .iter()
                     .map(|(name, b)| {
-                        (name.clone(), serde_json::json!({
-                            "pending": b.pending, "failed": b.failed, "configured": b.configured,
-                            "oldest_s": b.oldest.map(|d| d.as_secs()), "last_error": b.last_error,
-                        }))
+                        (
+                            name.as_str(),
+                            SinkJson {
+                                pending: b.pending,
+                                failed: b.failed,
+                                configured: b.configured,
+                                oldest_s: b.oldest.map(|d| d.as_secs()),
+                                last_error: b.last_error.as_deref(),
+                            },
+                        )
                     })
                     .collect();
-                print_json(
-                    &serde_json::json!({ "schema": "fearless.outbox/v1", "dir": st.dir, "sinks": sinks, "unreadable": st.unreadable }),
-                )?;
+                print_json(&OutboxJson {
+                    schema: "fearless.outbox/v1",
+                    dir: &st.dir,
+                    sinks,
+                    unreadable: &st.unreadable,
+                })?;
             } else {
                 let mut t = render::table(&["SINK", "PENDING", "FAILED", "OLDEST", "LAST ERROR"]);
                 for (name, b) in &st.sinks {
@@ -74,10 +83,19 @@ pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
                 .await
                 .map_err(|e| Failure::Environment(e.into()))?;
             if g.format == Format::Json {
-                let still: Vec<_> = r.still_queued.iter().map(|s| serde_json::json!({ "sink": s.sink, "outcome": format!("{:?}", s.outcome) })).collect();
-                print_json(
-                    &serde_json::json!({ "schema": "fearless.replay/v1", "delivered": r.delivered, "still_queued": still }),
-                )?;
+                let still_queued = r
+                    .still_queued
+                    .iter()
+                    .map(|s| StillQueued {
+                        sink: &s.sink,
+                        outcome: format!("{:?}", s.outcome),
+                    })
+                    .collect();
+                print_json(&ReplayJson {
+                    schema: "fearless.replay/v1",
+                    delivered: r.delivered,
+                    still_queued,
+                })?;
             } else {
                 print(&format!(
                     "replay: {} delivered, {} still queued\n",
@@ -115,4 +133,56 @@ pub(crate) async fn run(g: &Global, a: EventsArgs) -> Result<Outcome, Failure> {
             }
         }
     }
+}
+
+/// `events status --format json`: the outbox and each sink's queue.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct OutboxJson<'a> {
+    /// `fearless.outbox/v1`.
+    #[schemars(extend("const" = "fearless.outbox/v1"))]
+    schema: &'static str,
+    /// The outbox directory.
+    #[schemars(with = "String")]
+    dir: &'a std::path::Path,
+    /// Each sink's queue, by name.
+    sinks: std::collections::BTreeMap<&'a str, SinkJson<'a>>,
+    /// Files of the outbox it could not read.
+    #[schemars(with = "Vec<String>")]
+    unreadable: &'a [std::path::PathBuf],
+}
+
+/// One sink's queue.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct SinkJson<'a> {
+    /// Events waiting.
+    pending: usize,
+    /// Of them, how many failed at least once.
+    failed: usize,
+    /// The sink is still in the config.
+    configured: bool,
+    /// The age of the oldest, in seconds.
+    oldest_s: Option<u64>,
+    /// The last delivery's error.
+    last_error: Option<&'a str>,
+}
+
+/// `events replay --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ReplayJson<'a> {
+    /// `fearless.replay/v1`.
+    #[schemars(extend("const" = "fearless.replay/v1"))]
+    schema: &'static str,
+    /// Events delivered.
+    delivered: usize,
+    /// Events still queued, with why.
+    still_queued: Vec<StillQueued<'a>>,
+}
+
+/// An event replay could not deliver.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct StillQueued<'a> {
+    /// Its sink.
+    sink: &'a str,
+    /// What the attempt said.
+    outcome: String,
 }

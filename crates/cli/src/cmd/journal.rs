@@ -107,7 +107,10 @@ fn expected_head(text: &str) -> Result<JournalHead, Failure> {
 async fn list(g: &Global, store: &Store, filter: &JournalFilter) -> Result<Outcome, Failure> {
     let entries = store.journal(filter).await.map_err(store_failure)?;
     if g.format == Format::Json {
-        print_json(&serde_json::json!({ "schema": "fearless.journal/v1", "entries": entries }))?;
+        print_json(&JournalJson {
+            schema: "fearless.journal/v1",
+            entries: &entries,
+        })?;
     } else {
         let mut t = render::table(&["SEQ", "TIME", "ACTOR", "VOUCHED BY", "KIND", "SUBJECT"]);
         for e in &entries {
@@ -250,15 +253,40 @@ async fn export(store: &Store) -> Result<Outcome, Failure> {
 
 /// `journal verify --format json`: the verdict (chain and signatures), the chain's head, the
 /// first broken link, and the signatures' report.
-#[derive(serde::Serialize)]
-struct VerifyJson<'a> {
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct VerifyJson<'a> {
+    /// `fearless.journal-verify/v1`.
+    #[schemars(extend("const" = "fearless.journal-verify/v1"))]
     schema: &'static str,
+    /// The chain is whole and the signatures pass.
     intact: bool,
+    /// The chain alone is whole.
     chain_intact: bool,
+    /// How many entries it read.
     entries: u64,
+    /// The head (`SEQ:HASH`).
+    #[schemars(with = "serde_json::Value")]
     head: &'a JournalHead,
+    /// The head it was told to expect.
+    #[schemars(with = "serde_json::Value")]
     expected_head: Option<&'a JournalHead>,
+    /// The first broken link.
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     broken: Option<&'a fearless_store::BrokenLink>,
+    /// The signatures' report.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     signatures: &'a fearless_engine::journal::SignatureReport,
+    /// Whether an unsigned entry fails it.
     strict: bool,
+}
+
+/// `journal --format json`: the entries, oldest first.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct JournalJson<'a> {
+    /// `fearless.journal/v1`.
+    #[schemars(extend("const" = "fearless.journal/v1"))]
+    schema: &'static str,
+    /// The entries as the store keeps them.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
+    entries: &'a [fearless_store::JournalEntry],
 }

@@ -100,7 +100,10 @@ fn run_blocking(
             };
             let lab = fearless_lab::up(&opts, &mut progress(quiet)).map_err(lab_failure)?;
             if format == Format::Json {
-                print_json(&lab)?;
+                print_json(&LabJson {
+                    schema: "fearless.lab/v1",
+                    lab: &lab,
+                })?;
             } else {
                 let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES", "RUNS"]);
                 for h in &lab.hosts {
@@ -137,7 +140,10 @@ fn run_blocking(
         LabAction::Down => {
             let report = fearless_lab::down(dir, &mut progress(quiet)).map_err(lab_failure)?;
             if format == Format::Json {
-                print_json(&report)?;
+                print_json(&LabDownJson {
+                    schema: "fearless.lab-down/v1",
+                    report: &report,
+                })?;
             } else if report.is_empty() {
                 print(&format!("no lab in {}: nothing to do\n", dir.display()))?;
             } else {
@@ -153,7 +159,10 @@ fn run_blocking(
         LabAction::Status => {
             let st = fearless_lab::status(dir).map_err(lab_failure)?;
             if format == Format::Json {
-                print_json(&st)?;
+                print_json(&LabStatusJson {
+                    schema: "fearless.lab-status/v1",
+                    status: &st,
+                })?;
             } else if !st.present {
                 print(&format!(
                     "no lab in {}\nhint: fearless lab up\n",
@@ -198,7 +207,10 @@ fn run_blocking(
             let pins =
                 fearless_lab::publish_extras(dir, usize::from(count)).map_err(lab_failure)?;
             if format == Format::Json {
-                print_json(&serde_json::json!({ "published": pins }))?;
+                print_json(&LabExtrasJson {
+                    schema: "fearless.lab-extras/v1",
+                    published: &pins,
+                })?;
             } else {
                 print(&format!("{}\n", pins.join("\n")))?;
             }
@@ -213,7 +225,11 @@ fn run_blocking(
             };
             let removed = fearless_lab::withdraw(dir, name, version).map_err(lab_failure)?;
             if format == Format::Json {
-                print_json(&serde_json::json!({ "withdrawn": package, "removed": removed }))?;
+                print_json(&LabWithdrawJson {
+                    schema: "fearless.lab-withdraw/v1",
+                    withdrawn: &package,
+                    removed: &removed,
+                })?;
             } else {
                 print(&format!(
                     "withdrew {package}: {} file(s) removed from the lab repositories\n",
@@ -228,7 +244,10 @@ fn run_blocking(
                 .map_err(|e: fearless_lab::UnknownScenario| lab_failure(e.into()))?;
             let report = fearless_lab::publish(dir, scenario).map_err(lab_failure)?;
             if format == Format::Json {
-                print_json(&report)?;
+                print_json(&LabPublishJson {
+                    schema: "fearless.lab-publish/v1",
+                    report: &report,
+                })?;
             } else {
                 let added = report
                     .added
@@ -279,4 +298,75 @@ fn run_blocking(
             })
         }
     }
+}
+
+/// `lab up --format json`: the lab's state, with its schema.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LabJson<'a> {
+    /// `fearless.lab/v1`.
+    #[schemars(extend("const" = "fearless.lab/v1"))]
+    schema: &'static str,
+    /// The lab (as its `state.json` records it).
+    #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    lab: &'a fearless_lab::Lab,
+}
+
+/// `lab down --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LabDownJson<'a> {
+    /// `fearless.lab-down/v1`.
+    #[schemars(extend("const" = "fearless.lab-down/v1"))]
+    schema: &'static str,
+    /// What was stopped and removed.
+    #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    report: &'a fearless_lab::DownReport,
+}
+
+/// `lab status --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LabStatusJson<'a> {
+    /// `fearless.lab-status/v1`.
+    #[schemars(extend("const" = "fearless.lab-status/v1"))]
+    schema: &'static str,
+    /// The lab's hosts and services.
+    #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    status: &'a fearless_lab::LabStatus,
+}
+
+/// `lab publish --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LabPublishJson<'a> {
+    /// `fearless.lab-publish/v1`.
+    #[schemars(extend("const" = "fearless.lab-publish/v1"))]
+    schema: &'static str,
+    /// What was published.
+    #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    report: &'a fearless_lab::PublishReport,
+}
+
+/// `lab extras --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LabExtrasJson<'a> {
+    /// `fearless.lab-extras/v1`.
+    #[schemars(extend("const" = "fearless.lab-extras/v1"))]
+    schema: &'static str,
+    /// The pins published (`name=version`).
+    published: &'a [String],
+}
+
+/// `lab withdraw --format json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LabWithdrawJson<'a> {
+    /// `fearless.lab-withdraw/v1`.
+    #[schemars(extend("const" = "fearless.lab-withdraw/v1"))]
+    schema: &'static str,
+    /// The package withdrawn (`name=version`).
+    withdrawn: &'a str,
+    /// The files removed.
+    #[schemars(with = "Vec<String>")]
+    removed: &'a [std::path::PathBuf],
 }

@@ -165,23 +165,35 @@ async fn draw(g: &Global, a: &MapArgs) -> Result<Outcome, Failure> {
 }
 
 /// `fearless map --format json`.
-#[derive(Serialize)]
-struct MapJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct MapJson<'a> {
+    /// `fearless.map/v1`.
+    #[schemars(extend("const" = "fearless.map/v1"))]
     schema: &'static str,
+    /// What `--impact` or `--needs` found.
     #[serde(skip_serializing_if = "Option::is_none")]
     focus: Option<&'a Focus>,
+    /// `OBS-N` (`--observe`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
     observation: Option<String>,
+    /// The drift report (`--observe`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     drift: Option<&'a Drift>,
+    /// The laid-out map.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     map: &'a Map,
 }
 
 /// What `--impact C` or `--needs C` found.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Focus {
+    /// The component asked about.
     component: String,
+    /// `impact` or `needs`.
     direction: &'static str,
+    /// The components reached.
     components: Vec<String>,
 }
 

@@ -22,6 +22,8 @@ mod progress;
 mod rca;
 mod rehearse;
 mod scan;
+#[cfg(test)]
+mod schemas;
 mod serve;
 mod vulns;
 
@@ -632,4 +634,32 @@ pub(crate) fn only_human_or_json(g: &Global, verb: &str) -> Result<(), Failure> 
             Some("use --format human or --format json"),
         )),
     }
+}
+
+/// A host's error in JSON output: its kind (`unreachable`, `parse`, …) and message.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorJson {
+    /// The kind of error.
+    kind: &'static str,
+    /// What happened.
+    message: String,
+}
+
+impl ErrorJson {
+    /// The JSON of a package-level error.
+    pub(crate) fn of(e: &fearless_pkg::PkgError) -> Self {
+        Self {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// A host that could not be read, and why (the `errors` of fleet-wide reads).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct HostMessage<'a> {
+    /// Inventory name.
+    pub(crate) host: &'a str,
+    /// What happened.
+    pub(crate) message: &'a str,
 }

@@ -10,9 +10,12 @@ use fearless_engine::Fleetwide;
 use fearless_engine::os::{self as engine_os, HostOs};
 use fearless_platform::{State, Table, TierEnd};
 use jiff::civil::Date;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 
-use super::{load_inventory, only_human_or_json, print, print_json, selector};
+use super::{
+    ErrorJson, HostMessage, load_inventory, only_human_or_json, print, print_json, selector,
+};
 use crate::args::{Format, Global, OsArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
@@ -50,13 +53,13 @@ pub(crate) async fn run(g: &Global, a: OsArgs) -> Result<Outcome, Failure> {
         let owned: Vec<HostOs> = read.iter().map(|h| (*h).clone()).collect();
         let summary = engine_os::summary(&owned);
         if g.format == Format::Json {
-            print_json(&json!({
-                "schema": "fearless.os-summary/v1",
-                "today": today.to_string(),
-                "tables": tables,
-                "releases": summary,
-                "errors": errors_json(&errors),
-            }))?;
+            print_json(&OsSummaryJson {
+                schema: "fearless.os-summary/v1",
+                today: today.to_string(),
+                tables: &tables,
+                releases: &summary,
+                errors: host_messages(&errors),
+            })?;
         } else {
             let mut t = render::table(&["RELEASE", "NAME", "SUPPORT", "HOSTS", "WHICH"]);
             for r in &summary {
@@ -75,31 +78,32 @@ pub(crate) async fn run(g: &Global, a: OsArgs) -> Result<Outcome, Failure> {
             ))?;
         }
     } else if g.format == Format::Json {
-        let hosts: Vec<Value> = results
+        let hosts = results
             .iter()
             .map(|(host, r)| match r {
-                Ok(h) => json!({
-                    "host": host,
-                    "os": h.os,
-                    "release": h.support.release.to_string(),
-                    "kernel": h.kernel,
-                    "manager": h.manager.name(),
-                    "distro_info": h.distro_info,
-                    "support": h.support,
-                    "error": null,
-                }),
-                Err(e) => {
-                    json!({"host": host, "error": {"kind": e.kind(), "message": e.to_string()}})
-                }
+                Ok(h) => OsHostJson::Read {
+                    host,
+                    os: &h.os,
+                    release: h.support.release.to_string(),
+                    kernel: &h.kernel,
+                    manager: h.manager.name(),
+                    distro_info: &h.distro_info,
+                    support: &h.support,
+                    error: None,
+                },
+                Err(e) => OsHostJson::Failed {
+                    host,
+                    error: ErrorJson::of(e),
+                },
             })
             .collect();
-        print_json(&json!({
-            "schema": "fearless.os/v1",
-            "today": today.to_string(),
-            "warn_days": fearless_platform::WARN_DAYS,
-            "tables": tables,
-            "hosts": hosts,
-        }))?;
+        print_json(&OsJson {
+            schema: "fearless.os/v1",
+            today: today.to_string(),
+            warn_days: fearless_platform::WARN_DAYS,
+            tables: &tables,
+            hosts,
+        })?;
     } else {
         print(&human(&read, today, &tables))?;
     }
@@ -118,11 +122,81 @@ pub(crate) async fn run(g: &Global, a: OsArgs) -> Result<Outcome, Failure> {
     })
 }
 
-fn errors_json(errors: &[(&String, String)]) -> Value {
+fn host_messages<'a>(errors: &'a [(&'a String, String)]) -> Vec<HostMessage<'a>> {
     errors
         .iter()
-        .map(|(h, e)| json!({"host": h, "message": e}))
+        .map(|(h, e)| HostMessage {
+            host: h,
+            message: e,
+        })
         .collect()
+}
+
+/// `os --summary --format json`: hosts per release.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct OsSummaryJson<'a> {
+    /// `fearless.os-summary/v1`.
+    #[schemars(extend("const" = "fearless.os-summary/v1"))]
+    schema: &'static str,
+    /// The day support was judged on (`YYYY-MM-DD`).
+    today: String,
+    /// The support tables read, newest first.
+    tables: &'a [String],
+    /// Each release and its hosts.
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
+    releases: &'a [engine_os::ReleaseCount],
+    /// Hosts that could not be read.
+    errors: Vec<HostMessage<'a>>,
+}
+
+/// `os --format json`: each host's release and its support.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct OsJson<'a> {
+    /// `fearless.os/v1`.
+    #[schemars(extend("const" = "fearless.os/v1"))]
+    schema: &'static str,
+    /// The day support was judged on (`YYYY-MM-DD`).
+    today: String,
+    /// Days before an end that warn.
+    warn_days: i64,
+    /// The support tables read, newest first.
+    tables: &'a [String],
+    /// Each host.
+    hosts: Vec<OsHostJson<'a>>,
+}
+
+/// One host of `os`: read, or its error.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+enum OsHostJson<'a> {
+    /// Its release was read.
+    Read {
+        /// Inventory name.
+        host: &'a str,
+        /// Its os-release.
+        #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+        os: &'a fearless_platform::OsRelease,
+        /// The release as the support tables name it.
+        release: String,
+        /// `uname -r`.
+        kernel: &'a str,
+        /// Its package manager.
+        manager: &'static str,
+        /// What the host's own distro-info data says.
+        distro_info: &'a [String],
+        /// Its support.
+        #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+        support: &'a fearless_platform::Support,
+        /// Always null.
+        error: Option<ErrorJson>,
+    },
+    /// It could not be read.
+    Failed {
+        /// Inventory name.
+        host: &'a str,
+        /// Why.
+        error: ErrorJson,
+    },
 }
 
 fn eprintln_line(line: &str) {

@@ -10,11 +10,11 @@ use fearless_engine::record::{self, SnapshotDoc};
 use fearless_pkg::ops::{self, Report};
 use fearless_pkg::{Diff, Manifest, PackageManager, PackageSet, PkgError};
 use fearless_store::{Store, StoredSnapshot};
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
 
+use super::{ErrorJson, identify, load_inventory, only_human_or_json, print, print_json, selector};
 use super::{Session, open_store, open_store_to_read, store_failure};
-use super::{identify, load_inventory, only_human_or_json, print, print_json, selector};
 use crate::args::{
     Format, Global, PackagesAction, PackagesArgs, PkgOptions, SnapshotAction, SnapshotArgs,
     WhatchangedArgs,
@@ -63,11 +63,6 @@ pub(crate) fn progress(g: &Global, line: &str) {
     if !g.quiet {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
-}
-
-/// JSON for a host's error.
-pub(crate) fn error_json(e: &PkgError) -> Value {
-    json!({ "kind": e.kind(), "message": e.to_string() })
 }
 
 /// The exit after per-host results were printed: environment failures first, then bad
@@ -123,14 +118,27 @@ async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure>
         .await;
     fw.close().await;
     if g.format == Format::Json {
-        let hosts: Vec<Value> = results
+        let hosts = results
             .iter()
             .map(|(host, r)| match r {
-                Ok(set) => json!({"host": host, "manager": set.manager, "packages": set.packages, "error": null}),
-                Err(e) => json!({"host": host, "manager": null, "packages": [], "error": error_json(e)}),
+                Ok(set) => HostPackages {
+                    host,
+                    manager: Some(set.manager),
+                    packages: &set.packages,
+                    error: None,
+                },
+                Err(e) => HostPackages {
+                    host,
+                    manager: None,
+                    packages: &[],
+                    error: Some(ErrorJson::of(e)),
+                },
             })
             .collect();
-        print_json(&json!({"schema": "fearless.packages/v1", "hosts": hosts}))?;
+        print_json(&PackagesJson {
+            schema: "fearless.packages/v1",
+            hosts,
+        })?;
     } else {
         let sets = results
             .iter()
@@ -165,18 +173,28 @@ async fn pending(g: &Global, a: &PackagesArgs) -> Result<Outcome, Failure> {
         .await;
     fw.close().await;
     if g.format == Format::Json {
-        let hosts: Vec<Value> = results
+        let hosts = results
             .iter()
             .map(|(host, r)| match r {
-                Ok((m, p)) => json!({"host": host, "manager": m, "pending": p, "error": null}),
-                Err(e) => {
-                    json!({"host": host, "manager": null, "pending": [], "error": error_json(e)})
-                }
+                Ok((m, p)) => HostPending {
+                    host,
+                    manager: Some(*m),
+                    pending: p,
+                    error: None,
+                },
+                Err(e) => HostPending {
+                    host,
+                    manager: None,
+                    pending: &[],
+                    error: Some(ErrorJson::of(e)),
+                },
             })
             .collect();
-        print_json(
-            &json!({"schema": "fearless.pending/v1", "security_only": security, "hosts": hosts}),
-        )?;
+        print_json(&PendingJson {
+            schema: "fearless.pending/v1",
+            security_only: security,
+            hosts,
+        })?;
     } else {
         let mut t = render::table(&[
             "HOST", "PACKAGE", "ARCH", "FROM", "TO", "ORIGIN", "SECURITY",
@@ -235,18 +253,55 @@ fn manifest_from(file: Option<&std::path::Path>, inline: &[String]) -> Result<Ma
     Manifest::parse(&origin, &text).map_err(|e| Failure::bad_input(e.to_string(), None))
 }
 
-#[derive(Serialize)]
+/// One host of `packages apply` / `rollback`: its report, or its error.
+#[derive(Debug, Serialize, JsonSchema)]
 struct HostReport<'a> {
+    /// Inventory name.
     host: &'a str,
+    /// What changed (the report's fields), when it worked.
     #[serde(flatten)]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     report: Option<&'a Report>,
-    error: Option<Value>,
+    /// Why not.
+    error: Option<ErrorJson>,
+}
+
+/// `packages apply --format json`: the manifest and each host's report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ApplyJson<'a> {
+    /// `fearless.apply/v1`.
+    #[schemars(extend("const" = "fearless.apply/v1"))]
+    schema: &'static str,
+    /// The pins applied (`name=version`).
+    manifest: &'a [String],
+    /// Each host.
+    hosts: Vec<HostReport<'a>>,
+}
+
+/// `packages rollback --format json`: the snapshot and each host's report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct RollbackJson<'a> {
+    /// `fearless.rollback/v1`.
+    #[schemars(extend("const" = "fearless.rollback/v1"))]
+    schema: &'static str,
+    /// `SNAP-N`.
+    #[schemars(pattern(r"^SNAP-[0-9]+$"))]
+    snapshot: String,
+    /// Each host.
+    hosts: Vec<HostReport<'a>>,
+}
+
+/// What `packages apply` / `rollback` changed.
+enum Reported<'a> {
+    /// The pins applied.
+    Apply(&'a [String]),
+    /// The snapshot rolled back to.
+    Rollback(String),
 }
 
 fn print_reports(
     g: &Global,
-    schema: &str,
-    extra: Value,
+    what: Reported<'_>,
     results: &[(String, Result<Report, PkgError>)],
 ) -> Result<(), Failure> {
     if g.format == Format::Json {
@@ -255,14 +310,21 @@ fn print_reports(
             .map(|(host, r)| HostReport {
                 host,
                 report: r.as_ref().ok(),
-                error: r.as_ref().err().map(error_json),
+                error: r.as_ref().err().map(ErrorJson::of),
             })
             .collect();
-        let mut doc = json!({"schema": schema, "hosts": hosts});
-        if let (Some(doc), Value::Object(extra)) = (doc.as_object_mut(), extra) {
-            doc.extend(extra);
-        }
-        return print_json(&doc);
+        return match what {
+            Reported::Apply(manifest) => print_json(&ApplyJson {
+                schema: "fearless.apply/v1",
+                manifest,
+                hosts,
+            }),
+            Reported::Rollback(snapshot) => print_json(&RollbackJson {
+                schema: "fearless.rollback/v1",
+                snapshot,
+                hosts,
+            }),
+        };
     }
     let mut t = render::table(&["HOST", "RESULT", "CHANGES", "REBOOT", "RESTART"]);
     for (host, r) in results {
@@ -364,7 +426,7 @@ async fn apply(
     session.close().await;
     let results = results?;
     let pins: Vec<String> = manifest.pins.iter().map(ToString::to_string).collect();
-    print_reports(g, "fearless.apply/v1", json!({"manifest": pins}), &results)?;
+    print_reports(g, Reported::Apply(&pins), &results)?;
     Ok(exit_for(
         results.iter().filter_map(|(_, r)| r.as_ref().err()),
     ))
@@ -431,8 +493,7 @@ async fn rollback(
     let results = results?;
     print_reports(
         g,
-        "fearless.rollback/v1",
-        json!({"snapshot": format!("SNAP-{}", snap.number)}),
+        Reported::Rollback(format!("SNAP-{}", snap.number)),
         &results,
     )?;
     Ok(exit_for(
@@ -513,14 +574,14 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     store.close().await;
     let id = format!("SNAP-{}", stored.number);
     if g.format == Format::Json {
-        print_json(&json!({
-            "schema": "fearless.snapshot/v1",
-            "id": id,
-            "taken_at": jiff_time(&stored),
-            "hosts": doc.hosts.keys().collect::<Vec<_>>(),
-            "packages": count,
-            "errors": doc.errors,
-        }))?;
+        print_json(&SnapshotTakenJson {
+            schema: "fearless.snapshot/v1",
+            id,
+            taken_at: jiff_time(&stored),
+            hosts: doc.hosts.keys().map(String::as_str).collect(),
+            packages: count,
+            errors: &doc.errors,
+        })?;
     } else {
         print(&format!(
             "{id}: {count} package(s) on {} host(s)\n",
@@ -544,29 +605,30 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
     let store = open_store_to_read(g, &config).await?;
     let all = store.list_snapshots().await.map_err(store_failure)?;
     store.close().await;
-    let rows: Vec<Value> = all
+    let rows: Vec<SnapshotLine<'_>> = all
         .iter()
-        .map(|s| {
-            let hosts: Vec<String> = serde_json::from_value::<SnapshotDoc>(s.record.clone())
+        .map(|s| SnapshotLine {
+            id: format!("SNAP-{}", s.number),
+            taken_at: jiff_time(s),
+            by: &s.actor,
+            hosts: serde_json::from_value::<SnapshotDoc>(s.record.clone())
                 .map(|d| d.hosts.into_keys().collect())
-                .unwrap_or_default();
-            json!({"id": format!("SNAP-{}", s.number), "taken_at": jiff_time(s), "by": s.actor, "hosts": hosts})
+                .unwrap_or_default(),
         })
         .collect();
     if g.format == Format::Json {
-        print_json(&json!({"schema": "fearless.snapshots/v1", "snapshots": rows}))?;
+        print_json(&SnapshotList {
+            schema: "fearless.snapshots/v1",
+            snapshots: rows,
+        })?;
     } else {
         let mut t = render::table(&["ID", "TAKEN", "BY", "HOSTS"]);
         for r in &rows {
-            let hosts: Vec<&str> = r["hosts"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
             t.add_row(vec![
-                r["id"].as_str().unwrap_or_default().to_owned(),
-                r["taken_at"].as_str().unwrap_or_default().to_owned(),
-                r["by"].as_str().unwrap_or_default().to_owned(),
-                hosts.join(", "),
+                r.id.clone(),
+                r.taken_at.clone(),
+                r.by.to_owned(),
+                r.hosts.join(", "),
             ]);
         }
         print(&format!("{t}\n{} snapshot(s)\n", rows.len()))?;
@@ -580,13 +642,13 @@ async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
     let (snap, sets) = snapshot_sets(&store, id).await?;
     store.close().await;
     if g.format == Format::Json {
-        print_json(&json!({
-            "schema": "fearless.snapshot/v1",
-            "id": format!("SNAP-{}", snap.number),
-            "taken_at": jiff_time(&snap),
-            "by": snap.actor,
-            "record": snap.record,
-        }))?;
+        print_json(&SnapshotShowJson {
+            schema: "fearless.snapshot/v1",
+            id: format!("SNAP-{}", snap.number),
+            taken_at: jiff_time(&snap),
+            by: &snap.actor,
+            record: &snap.record,
+        })?;
         return Ok(Outcome::Success);
     }
     let (t, _) = package_table(sets.iter().map(|(h, set)| (h.as_str(), set)));
@@ -664,16 +726,20 @@ async fn diff(
     }
     let from_label = format!("SNAP-{}", a.number);
     if g.format == Format::Json {
-        let hosts: Vec<Value> = per_host
+        let hosts = per_host
             .iter()
-            .map(|(host, r)| match r {
-                Ok(d) => json!({"host": host, "diff": d, "error": null}),
-                Err(e) => json!({"host": host, "diff": null, "error": error_json(e)}),
+            .map(|(host, r)| HostDiff {
+                host,
+                diff: r.as_ref().ok(),
+                error: r.as_ref().err().map(ErrorJson::of),
             })
             .collect();
-        print_json(
-            &json!({"schema": "fearless.snapshot-diff/v1", "from": from_label, "to": to_label, "hosts": hosts}),
-        )?;
+        print_json(&SnapshotDiffJson {
+            schema: "fearless.snapshot-diff/v1",
+            from: &from_label,
+            to: &to_label,
+            hosts,
+        })?;
     } else {
         let mut t = render::table(&["HOST", "CHANGE", "PACKAGE", "FROM", "TO"]);
         let mut count = 0;
@@ -737,16 +803,28 @@ pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcom
         .await;
     fw.close().await;
     if g.format == Format::Json {
-        let hosts: Vec<Value> = results
+        let hosts = results
             .iter()
             .map(|(host, r)| match r {
-                Ok((m, txs)) => json!({"host": host, "manager": m, "transactions": txs, "error": null}),
-                Err(e) => json!({"host": host, "manager": null, "transactions": [], "error": error_json(e)}),
+                Ok((m, txs)) => HostHistory {
+                    host,
+                    manager: Some(*m),
+                    transactions: txs,
+                    error: None,
+                },
+                Err(e) => HostHistory {
+                    host,
+                    manager: None,
+                    transactions: &[],
+                    error: Some(ErrorJson::of(e)),
+                },
             })
             .collect();
-        print_json(
-            &json!({"schema": "fearless.whatchanged/v1", "since": since.to_string(), "hosts": hosts}),
-        )?;
+        print_json(&WhatChangedJson {
+            schema: "fearless.whatchanged/v1",
+            since: since.to_string(),
+            hosts,
+        })?;
     } else {
         let mut t = render::table(&["TIME", "HOST", "BY", "ACTION", "PACKAGE", "FROM", "TO"]);
         let mut rows = Vec::new();
@@ -785,4 +863,171 @@ pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcom
     Ok(exit_for(
         results.iter().filter_map(|(_, r)| r.as_ref().err()),
     ))
+}
+
+/// `packages --format json`: each host's installed packages.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct PackagesJson<'a> {
+    /// `fearless.packages/v1`.
+    #[schemars(extend("const" = "fearless.packages/v1"))]
+    schema: &'static str,
+    /// Each host.
+    hosts: Vec<HostPackages<'a>>,
+}
+
+/// One host's packages, or its error.
+#[derive(Debug, Serialize, JsonSchema)]
+struct HostPackages<'a> {
+    /// Inventory name.
+    host: &'a str,
+    /// `apt`, `dnf`, … (null on an error).
+    #[schemars(with = "Option<String>")]
+    manager: Option<fearless_pkg::Manager>,
+    /// The packages, sorted (empty on an error).
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
+    packages: &'a [fearless_pkg::Installed],
+    /// Why it could not be read.
+    error: Option<ErrorJson>,
+}
+
+/// `packages --pending --format json`: each host's pending updates.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct PendingJson<'a> {
+    /// `fearless.pending/v1`.
+    #[schemars(extend("const" = "fearless.pending/v1"))]
+    schema: &'static str,
+    /// `--security`: only security updates are listed.
+    security_only: bool,
+    /// Each host.
+    hosts: Vec<HostPending<'a>>,
+}
+
+/// One host's pending updates, or its error.
+#[derive(Debug, Serialize, JsonSchema)]
+struct HostPending<'a> {
+    /// Inventory name.
+    host: &'a str,
+    /// `apt`, `dnf`, … (null on an error).
+    #[schemars(with = "Option<String>")]
+    manager: Option<fearless_pkg::Manager>,
+    /// The pending updates (empty on an error).
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
+    pending: &'a [fearless_pkg::Pending],
+    /// Why it could not be read.
+    error: Option<ErrorJson>,
+}
+
+/// `snapshot --format json`: the snapshot just taken.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SnapshotTakenJson<'a> {
+    /// `fearless.snapshot/v1`.
+    #[schemars(extend("const" = "fearless.snapshot/v1"))]
+    schema: &'static str,
+    /// `SNAP-N`.
+    #[schemars(pattern(r"^SNAP-[0-9]+$"))]
+    id: String,
+    /// When (RFC 3339).
+    taken_at: String,
+    /// The hosts it holds.
+    hosts: Vec<&'a str>,
+    /// How many packages it holds.
+    packages: usize,
+    /// Hosts that could not be read, and why.
+    errors: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// `snapshot show SNAP-N --format json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SnapshotShowJson<'a> {
+    /// `fearless.snapshot/v1`.
+    #[schemars(extend("const" = "fearless.snapshot/v1"))]
+    schema: &'static str,
+    /// `SNAP-N`.
+    #[schemars(pattern(r"^SNAP-[0-9]+$"))]
+    id: String,
+    /// When (RFC 3339).
+    taken_at: String,
+    /// Who took it.
+    by: &'a str,
+    /// Each host's package set and the hosts that could not be read.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    record: &'a serde_json::Value,
+}
+
+/// `snapshot list --format json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SnapshotList<'a> {
+    /// `fearless.snapshots/v1`.
+    #[schemars(extend("const" = "fearless.snapshots/v1"))]
+    schema: &'static str,
+    /// The snapshots, oldest first.
+    snapshots: Vec<SnapshotLine<'a>>,
+}
+
+/// One snapshot of a list.
+#[derive(Debug, Serialize, JsonSchema)]
+struct SnapshotLine<'a> {
+    /// `SNAP-N`.
+    #[schemars(pattern(r"^SNAP-[0-9]+$"))]
+    id: String,
+    /// When (RFC 3339).
+    taken_at: String,
+    /// Who took it.
+    by: &'a str,
+    /// The hosts it holds.
+    hosts: Vec<String>,
+}
+
+/// `snapshot diff --format json`: what changed on each host.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SnapshotDiffJson<'a> {
+    /// `fearless.snapshot-diff/v1`.
+    #[schemars(extend("const" = "fearless.snapshot-diff/v1"))]
+    schema: &'static str,
+    /// `SNAP-N`.
+    #[schemars(pattern(r"^SNAP-[0-9]+$"))]
+    from: &'a str,
+    /// `SNAP-N`, or `live`.
+    to: &'a str,
+    /// Each host.
+    hosts: Vec<HostDiff<'a>>,
+}
+
+/// One host's diff, or its error.
+#[derive(Debug, Serialize, JsonSchema)]
+struct HostDiff<'a> {
+    /// Inventory name.
+    host: &'a str,
+    /// What changed (null on an error).
+    #[schemars(with = "Option<serde_json::Value>")]
+    diff: Option<&'a Diff>,
+    /// Why it could not be compared.
+    error: Option<ErrorJson>,
+}
+
+/// `whatchanged --format json`: each host's package transactions.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct WhatChangedJson<'a> {
+    /// `fearless.whatchanged/v1`.
+    #[schemars(extend("const" = "fearless.whatchanged/v1"))]
+    schema: &'static str,
+    /// The start of the window (RFC 3339).
+    since: String,
+    /// Each host.
+    hosts: Vec<HostHistory<'a>>,
+}
+
+/// One host's transactions, or its error.
+#[derive(Debug, Serialize, JsonSchema)]
+struct HostHistory<'a> {
+    /// Inventory name.
+    host: &'a str,
+    /// `apt`, `dnf`, … (null on an error).
+    #[schemars(with = "Option<String>")]
+    manager: Option<fearless_pkg::Manager>,
+    /// The transactions, oldest first (empty on an error).
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
+    transactions: &'a [fearless_pkg::history::Transaction],
+    /// Why it could not be read.
+    error: Option<ErrorJson>,
 }

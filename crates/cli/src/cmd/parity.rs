@@ -7,9 +7,10 @@
 use fearless_engine::parity as engine_parity;
 use fearless_platform::Parity;
 use fearless_platform::parity::Side;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 
-use super::{load_inventory, only_human_or_json, print, print_json};
+use super::{HostMessage, load_inventory, only_human_or_json, print, print_json};
 use crate::args::{Format, Global, ParityArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
@@ -44,20 +45,32 @@ pub(crate) async fn run(g: &Global, a: ParityArgs) -> Result<Outcome, Failure> {
         .collect();
 
     if g.format == Format::Json {
-        print_json(&json!({
-            "schema": "fearless.parity/v1",
-            "a": {"selector": a.a, "hosts": hosts_a},
-            "b": {"selector": a.b, "hosts": hosts_b},
-            "ignore": ignore_list,
-            "differences": parity.differences(),
-            "ignored": parity.ignored(),
-            "releases": parity.releases,
-            "packages": parity.packages,
-            "skew": parity.skew,
-            "ports": parity.ports,
-            "components": parity.components,
-            "errors": errors.iter().map(|(h, e)| json!({"host": h, "message": e})).collect::<Value>(),
-        }))?;
+        print_json(&ParityJson {
+            schema: "fearless.parity/v1",
+            a: SideJson {
+                selector: &a.a,
+                hosts: &hosts_a,
+            },
+            b: SideJson {
+                selector: &a.b,
+                hosts: &hosts_b,
+            },
+            ignore: &ignore_list,
+            differences: parity.differences(),
+            ignored: parity.ignored(),
+            releases: &parity.releases,
+            packages: &parity.packages,
+            skew: &parity.skew,
+            ports: &parity.ports,
+            components: &parity.components,
+            errors: errors
+                .iter()
+                .map(|(h, e)| HostMessage {
+                    host: h,
+                    message: e,
+                })
+                .collect(),
+        })?;
     } else {
         print(&human(&a, &hosts_a, &hosts_b, &parity))?;
         use std::io::Write;
@@ -194,4 +207,48 @@ fn human(a: &ParityArgs, hosts_a: &[String], hosts_b: &[String], p: &Parity) -> 
         (d, i) => format!("{d} difference(s), {i} ignored\n"),
     });
     out
+}
+
+/// `parity --format json`: what differs between two sides of the fleet.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ParityJson<'a> {
+    /// `fearless.parity/v1`.
+    #[schemars(extend("const" = "fearless.parity/v1"))]
+    schema: &'static str,
+    /// The first side.
+    a: SideJson<'a>,
+    /// The second side.
+    b: SideJson<'a>,
+    /// The `parity.ignore` rules of the config.
+    ignore: &'a [String],
+    /// How many differences count.
+    differences: usize,
+    /// How many were ignored.
+    ignored: usize,
+    /// The releases of either side.
+    #[schemars(with = "serde_json::Value")]
+    releases: &'a fearless_platform::parity::Releases,
+    /// Packages on one side only.
+    #[schemars(with = "Vec<serde_json::Value>")]
+    packages: &'a [fearless_platform::parity::OneSidedPackage],
+    /// Packages at different versions.
+    #[schemars(with = "Vec<serde_json::Value>")]
+    skew: &'a [fearless_platform::parity::Skew],
+    /// Ports listened on one side only.
+    #[schemars(with = "Vec<serde_json::Value>")]
+    ports: &'a [fearless_platform::parity::OneSidedPort],
+    /// Components on one side only.
+    #[schemars(with = "Vec<serde_json::Value>")]
+    components: &'a [fearless_platform::parity::OneSidedComponent],
+    /// Hosts that could not be read.
+    errors: Vec<HostMessage<'a>>,
+}
+
+/// One side of `parity`: its selector and the hosts it chose.
+#[derive(Debug, Serialize, JsonSchema)]
+struct SideJson<'a> {
+    /// The selector as given.
+    selector: &'a str,
+    /// The hosts it chose.
+    hosts: &'a [String],
 }

@@ -9,7 +9,8 @@ use fearless_engine::rollout::{
 };
 use fearless_engine::views::{RolloutList, RolloutShow};
 use fearless_rollout::{HostState, RolloutState, parse_waves};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use super::{Session, only_human_or_json, print, print_json, read_manifest, selector};
 use crate::args::{Format, Global, PatchArgs, RolloutAction, RolloutArgs};
@@ -109,24 +110,102 @@ fn fixes_of(a: &PatchArgs) -> Result<Option<Fixes>, Failure> {
     }))
 }
 
+/// `patch --dry-run --format json`: what a patch would do.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct PlanJson<'a> {
+    /// `fearless.patch-plan/v1`.
+    #[schemars(extend("const" = "fearless.patch-plan/v1"))]
+    schema: &'static str,
+    /// `CHG-N`.
+    #[schemars(pattern(r"^CHG-[0-9]+$"))]
+    change: &'a str,
+    /// The pins (`name=version`).
+    manifest: &'a [String],
+    /// The advisories it fixes.
+    fixes: &'a [String],
+    /// The hosts of each wave.
+    waves: &'a [Vec<String>],
+    /// The bake after each wave (`5m`).
+    bake: String,
+    /// Whether hosts may reboot.
+    reboot: RebootJson,
+    /// The checks failing before it starts.
+    baseline_failures: &'a [String],
+}
+
+/// A plan's reboot policy.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "policy", rename_all = "kebab-case")]
+pub(crate) enum RebootJson {
+    /// A host that needs a reboot fails and is rolled back.
+    Never,
+    /// A host reboots when it must, and is back within `timeout` (`10m`).
+    IfRequired {
+        /// How long a host may take to come back.
+        timeout: String,
+    },
+}
+
+/// A rollout as `patch` or `rollout resume/abort` leave it (`fearless.rollout/v1`, like
+/// `rollout show`): paused before a wave, being aborted, or ended with its result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct RolloutProgress<'a> {
+    /// `fearless.rollout/v1`.
+    #[schemars(extend("const" = "fearless.rollout/v1"))]
+    schema: &'static str,
+    /// `R-N`.
+    #[schemars(pattern(r"^R-[0-9]+$"))]
+    id: String,
+    /// `R-N` (the key of earlier releases).
+    #[schemars(pattern(r"^R-[0-9]+$"))]
+    rollout: String,
+    /// Its state.
+    #[schemars(with = "String")]
+    state: RolloutState,
+    /// The wave it paused before, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    before_wave: Option<usize>,
+    /// How it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    result: Option<&'a RolloutResult>,
+}
+
+impl<'a> RolloutProgress<'a> {
+    fn new(
+        r: u64,
+        state: RolloutState,
+        before_wave: Option<usize>,
+        result: Option<&'a RolloutResult>,
+    ) -> Self {
+        Self {
+            schema: "fearless.rollout/v1",
+            id: format!("R-{r}"),
+            rollout: format!("R-{r}"),
+            state,
+            before_wave,
+            result,
+        }
+    }
+}
+
 fn show_plan(g: &Global, plan: &PatchPlan) -> Result<(), Failure> {
     if g.format == Format::Json {
-        return print_json(&json!({
-            "schema": "fearless.patch-plan/v1",
-            "change": plan.change,
-            "manifest": plan.manifest,
-            "fixes": plan.fixes,
-            "waves": plan.waves,
-            "bake": humantime::format_duration(plan.bake).to_string(),
-            "reboot": match plan.reboot {
-                RebootPolicy::Never => json!({"policy": "never"}),
-                RebootPolicy::IfRequired => json!({
-                    "policy": "if-required",
-                    "timeout": humantime::format_duration(plan.reboot_timeout).to_string(),
-                }),
+        return print_json(&PlanJson {
+            schema: "fearless.patch-plan/v1",
+            change: &plan.change,
+            manifest: &plan.manifest,
+            fixes: &plan.fixes,
+            waves: &plan.waves,
+            bake: humantime::format_duration(plan.bake).to_string(),
+            reboot: match plan.reboot {
+                RebootPolicy::Never => RebootJson::Never,
+                RebootPolicy::IfRequired => RebootJson::IfRequired {
+                    timeout: humantime::format_duration(plan.reboot_timeout).to_string(),
+                },
             },
-            "baseline_failures": plan.baseline_failures,
-        }));
+            baseline_failures: &plan.baseline_failures,
+        });
     }
     let mut s = format!(
         "{}: {}\nmanifest ({} pin(s)):\n",
@@ -187,13 +266,12 @@ fn show_outcome(g: &Global, verb: &str, outcome: &RolloutOutcome) -> Result<Outc
             before_wave,
         } => {
             if g.format == Format::Json {
-                print_json(&json!({
-                    "schema": "fearless.rollout/v1",
-                    "id": format!("R-{r}"),
-                    "rollout": format!("R-{r}"),
-                    "state": RolloutState::Paused,
-                    "before_wave": before_wave,
-                }))?;
+                print_json(&RolloutProgress::new(
+                    *r,
+                    RolloutState::Paused,
+                    Some(*before_wave),
+                    None,
+                ))?;
             } else {
                 print(&format!(
                     "R-{r} paused before wave {before_wave}; `fearless rollout resume R-{r}` continues, `fearless rollout abort R-{r}` backs out\n"
@@ -203,12 +281,12 @@ fn show_outcome(g: &Global, verb: &str, outcome: &RolloutOutcome) -> Result<Outc
         }
         RolloutOutcome::Aborting { rollout: r } => {
             if g.format == Format::Json {
-                print_json(&json!({
-                    "schema": "fearless.rollout/v1",
-                    "id": format!("R-{r}"),
-                    "rollout": format!("R-{r}"),
-                    "state": RolloutState::Aborting,
-                }))?;
+                print_json(&RolloutProgress::new(
+                    *r,
+                    RolloutState::Aborting,
+                    None,
+                    None,
+                ))?;
             } else {
                 print(&format!(
                     "R-{r} is being aborted: `fearless rollout abort R-{r}` rolls its hosts back\n"
@@ -232,13 +310,7 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
         ..
     } = &end.result;
     if g.format == Format::Json {
-        return print_json(&json!({
-            "schema": "fearless.rollout/v1",
-            "id": format!("R-{r}"),
-            "rollout": format!("R-{r}"),
-            "state": end.state,
-            "result": end.result,
-        }));
+        return print_json(&RolloutProgress::new(r, end.state, None, Some(&end.result)));
     }
     let mut t = render::table(&["HOST", "WAVE", "STATE", "DETAIL"]);
     for e in hosts {

@@ -30,9 +30,12 @@ pub(crate) async fn run(g: &Global, a: RcaArgs) -> Result<Outcome, Failure> {
     let rca = rca?;
     let text = match g.format {
         Format::Html => report::html(&rca.report),
-        Format::Json => serde_json::to_string_pretty(&rca.report)
-            .map(|s| s + "\n")
-            .map_err(|e| Failure::Environment(e.into()))?,
+        Format::Json => serde_json::to_string_pretty(&RcaJson {
+            id: &rca.report.incident,
+            report: &rca.report,
+        })
+        .map(|s| s + "\n")
+        .map_err(|e| Failure::Environment(e.into()))?,
         _ => rca.markdown.clone(),
     };
     match &a.output {
@@ -50,4 +53,16 @@ pub(crate) async fn run(g: &Global, a: RcaArgs) -> Result<Outcome, Failure> {
         None => print(&text)?,
     }
     Ok(Outcome::Success)
+}
+
+/// `rca INC-N --format json`: the report (`fearless.rca/v1`) with the incident's id as typed
+/// (`INC-N`, also the report's `incident`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct RcaJson<'a> {
+    /// `INC-N`.
+    #[schemars(pattern(r"^INC-[0-9]+$"))]
+    id: &'a str,
+    /// The report.
+    #[serde(flatten)]
+    report: &'a report::Report,
 }

@@ -185,10 +185,14 @@ pub(crate) async fn run(g: &Global, a: RehearseArgs) -> Result<Outcome, Failure>
 }
 
 /// The report as `--format json` prints it.
-#[derive(Serialize)]
-struct ReportJson<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct ReportJson<'a> {
+    /// `fearless.rehearse/v1`.
+    #[schemars(extend("const" = "fearless.rehearse/v1"))]
     schema: &'static str,
+    /// The rehearsal's report.
     #[serde(flatten)]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     report: &'a Report,
 }
 

@@ -170,12 +170,7 @@ pub(crate) fn user(g: &Global, a: UserArgs) -> Result<Outcome, Failure> {
         UserAction::List => {
             let names: Vec<&str> = users.names().collect();
             if g.format == Format::Json {
-                #[derive(serde::Serialize)]
-                struct List<'a> {
-                    schema: &'static str,
-                    users: &'a [&'a str],
-                }
-                print_json(&List {
+                print_json(&UsersJson {
                     schema: "fearless.users/v1",
                     users: &names,
                 })?;
@@ -267,4 +262,14 @@ pub(crate) fn user(g: &Global, a: UserArgs) -> Result<Outcome, Failure> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// `user list --format json`: the dashboard's users, by name.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct UsersJson<'a> {
+    /// `fearless.users/v1`.
+    #[schemars(extend("const" = "fearless.users/v1"))]
+    schema: &'static str,
+    /// Their names.
+    users: &'a [&'a str],
 }

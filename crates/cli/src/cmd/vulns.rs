@@ -11,6 +11,7 @@ use std::time::Duration;
 use fearless_engine::Fleetwide;
 use fearless_engine::vulns::{self as engine_vulns, HostVulns};
 use fearless_vulns::{Feed, FeedSource, Finding, Index, Offer, Status};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{load_inventory, only_human_or_json, print, print_json, selector};
@@ -29,48 +30,56 @@ pub(crate) fn load_feed(paths: &[PathBuf]) -> Result<Feed, Failure> {
 }
 
 /// `fearless.vulns/v1`.
-#[derive(Debug, Serialize)]
-struct VulnsJson<'a> {
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct VulnsJson<'a> {
+    /// `fearless.vulns/v1`.
+    #[schemars(extend("const" = "fearless.vulns/v1"))]
     schema: &'static str,
     policy: PolicyJson,
+    /// The feeds read.
+    #[schemars(with = "Vec<serde_json::Value>")]
     feeds: &'a [FeedSource],
     hosts: Vec<HostJson<'a>>,
     summary: Summary,
 }
 
 /// What is listed and what counts for the exit code.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct PolicyJson {
     /// Listed, exit 1.
+    #[schemars(with = "Vec<String>")]
     applies: Vec<Status>,
     /// Listed and counted only with `--deferred`.
+    #[schemars(with = "Vec<String>")]
     deferred: Vec<Status>,
     /// Whether `--deferred` was given.
     deferred_counted: bool,
     /// Counted, never listed.
+    #[schemars(with = "Vec<String>")]
     not_listed: Vec<Status>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct HostJson<'a> {
     host: &'a str,
     release: Option<&'a str>,
     scope: Option<String>,
     manager: Option<&'static str>,
     covered: bool,
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     findings: Vec<&'a Finding>,
     unimportant: usize,
     notes: Vec<&'a str>,
     error: Option<ErrorJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct ErrorJson {
     kind: &'static str,
     message: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 struct Summary {
     hosts: usize,
     /// Hosts whose release and package family the feeds have entries for.

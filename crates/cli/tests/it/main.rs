@@ -32,6 +32,7 @@ mod os;
 mod packages;
 mod rehearse;
 mod scan;
+mod schemas;
 mod serve;
 mod signing;
 mod ssm;
@@ -325,9 +326,10 @@ pub(crate) fn hold_dpkg_lock(dir: &str, host: &str, seconds: u32) {
     lab_ssh(dir, host, &script);
 }
 
-/// Run the binary with `args`, no stdin, colour off.
+/// Run the binary with `args`, no stdin, colour off. A JSON document it prints with a
+/// `schema` must match that schema's file in `docs/schemas/` ([`schemas::validate`]).
 pub(crate) fn fearless(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fearless"))
+    let out = Command::new(env!("CARGO_BIN_EXE_fearless"))
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("FEARLESS_CONFIG")
@@ -339,7 +341,9 @@ pub(crate) fn fearless(args: &[&str]) -> Output {
         .env_remove("AWS_PROFILE")
         .stdin(std::process::Stdio::null())
         .output()
-        .expect("run fearless")
+        .expect("run fearless");
+    schemas::validate(&out.stdout);
+    out
 }
 
 pub(crate) fn stdout(o: &Output) -> String {
