@@ -18,7 +18,7 @@ pub(crate) async fn run(g: &Global, a: HostsArgs) -> Result<Outcome, Failure> {
     match a.action {
         None => {
             if g.format == Format::Json {
-                print_json(&serde_json::json!({ "schema": "fearless.hosts/v1", "hosts": hosts }))?;
+                print_json(&fearless_engine::views::HostsJson::of(&hosts))?;
             } else {
                 let mut heads = vec!["HOST", "ADDRESS", "PORT", "USER", "TRANSPORT"];
                 if a.source {
@@ -64,7 +64,7 @@ async fn ping(
 ) -> Result<Outcome, Failure> {
     let pings = fearless_engine::fleet::ping(&config.inventory, hosts).await;
     if g.format == Format::Json {
-        print_json(&serde_json::json!({ "schema": "fearless.ping/v1", "hosts": pings }))?;
+        print_json(&fearless_engine::views::PingJson::of(&pings))?;
     } else {
         let mut t = render::table(&["HOST", "STATUS", "LATENCY", "DETAIL"]);
         for p in &pings {

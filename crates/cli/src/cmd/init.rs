@@ -160,8 +160,9 @@ pub(crate) async fn run(g: &Global, a: InitArgs) -> Result<Outcome, Failure> {
 }
 
 /// What `init` did, as `--format json` prints it.
-#[derive(Serialize)]
-struct Report {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Report {
+    #[schemars(extend("const" = "fearless.init/v1"))]
     schema: &'static str,
     /// The configuration written.
     written: String,
@@ -172,6 +173,7 @@ struct Report {
     /// Each host's answer (empty when offline).
     pings: Vec<Ping>,
     /// The observation the components were drafted from (`OBS-N`).
+    #[schemars(pattern(r"^OBS-[0-9]+$"))]
     observation: Option<String>,
     /// The components drafted.
     components: Vec<String>,

@@ -12,8 +12,8 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 
 use super::{
-    bisect, check, discover, drift, events, journal, lab, map, os, packages, parity, patch, rca,
-    rehearse, serve, vulns,
+    bisect, check, discover, drift, events, init, journal, lab, map, os, packages, parity, patch,
+    rca, rehearse, serve, vulns,
 };
 
 /// `fearless.rollout/v1`: `rollout show`, or what `patch` / `rollout resume` left.
@@ -42,10 +42,6 @@ enum Snapshot<'a> {
 /// known gap: remove it here when its producer derives `JsonSchema` and is listed in [`all`].
 const NOT_YET: &[(&str, &str)] = &[
     (
-        "fearless.init/v1",
-        "cmd/init.rs's Report does not derive JsonSchema yet",
-    ),
-    (
         "fearless.check-run/v1",
         "the dashboard API's (crates/serve/src/api.rs), not a CLI output",
     ),
@@ -73,6 +69,7 @@ fn schema<T: JsonSchema>(name: &'static str) -> (&'static str, Schema) {
 pub(crate) fn all() -> BTreeMap<&'static str, Schema> {
     [
         schema::<packages::ApplyJson<'_>>("fearless.apply/v1"),
+        schema::<init::Report>("fearless.init/v1"),
         schema::<bisect::BisectJson<'_>>("fearless.bisect/v1"),
         schema::<views::ChangeJson<'_>>("fearless.change/v1"),
         schema::<views::ChangeList<'_>>("fearless.changes/v1"),

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::{HttpServer, fearless, stderr, stdout, write_config};
 
 /// Names printed in a `schema` field that have no schema file yet (the lead's `init.rs`).
-const NOT_YET: &[&str] = &["fearless.init/v1"];
+const NOT_YET: &[&str] = &[];
 
 /// The schema file of `name` (`fearless.change/v1` → `docs/schemas/fearless.change.v1.json`).
 fn schema_file(name: &str) -> std::path::PathBuf {
