@@ -56,6 +56,19 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+# The user guide (docs/guide, an mdBook) must build. mdbook is pinned; installing it takes
+# about 3.5 minutes once per machine on 2 cores (only its `search` feature: no local server
+# or file watcher, which `build` does not use). Its links are checked by the `guide` tests
+# (crates/cli/tests/it/guide.rs) and its commands run in the `lab_guide` lab test.
+MDBOOK_VERSION=0.5.4
+if ! mdbook --version 2>/dev/null | grep -qx "mdbook v$MDBOOK_VERSION"; then
+  echo "test.sh: installing mdbook $MDBOOK_VERSION" >&2
+  cargo install --locked mdbook --version "$MDBOOK_VERSION" --no-default-features --features search
+fi
+book_dir=$(mktemp -d)
+mdbook build docs/guide -d "$book_dir" >/dev/null
+rm -rf "$book_dir"
+
 profile=default
 [[ "${CI:-}" == "true" ]] && profile=ci
 exec cargo nextest run --workspace --profile "$profile" "$@"
