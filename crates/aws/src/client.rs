@@ -216,7 +216,7 @@ impl Client {
             || !endpoint.username().is_empty()
             || endpoint.password().is_some()
         {
-            let mut shown = endpoint.clone();
+            let mut shown = endpoint;
             let _ = shown.set_username("");
             let _ = shown.set_password(None);
             return Err(AwsError::Unreachable {

@@ -883,10 +883,10 @@ impl<'a> Validator<'a> {
         if let Some(u) = &raw.endpoint_url {
             o.endpoint_url = self.endpoint_url(&p!["inventory", "ssm", "endpoint_url"], u);
         }
-        if let Some(pf) = &raw.profile {
-            if self.plain_name(&p!["inventory", "ssm", "profile"], pf, "profile") {
-                o.profile = Some(pf.clone());
-            }
+        if let Some(pf) = &raw.profile
+            && self.plain_name(&p!["inventory", "ssm", "profile"], pf, "profile")
+        {
+            o.profile = Some(pf.clone());
         }
         if let Some(b) = &raw.output_bucket {
             if is_bucket(b) {

@@ -103,15 +103,12 @@ impl SsmTransport {
     pub async fn information(
         &self,
     ) -> Result<Option<fearless_aws::ssm::InstanceInformation>, ExecError> {
-        let runner = self
-            .runner
-            .as_ref()
-            .map_err(|e| self.aws_error(e.clone()))?;
+        let runner = self.runner.as_ref().map_err(|e| self.aws_error(e))?;
         let infos = runner
             .ssm()
             .describe_instance_information(std::slice::from_ref(&self.instance))
             .await
-            .map_err(|e| self.aws_error(e))?;
+            .map_err(|e| self.aws_error(&e))?;
         Ok(infos.into_iter().find(|i| i.instance_id == self.instance))
     }
 
@@ -235,10 +232,7 @@ impl SsmTransport {
         script: &str,
         timeout: Duration,
     ) -> Result<(i32, Vec<u8>, Vec<u8>, bool, bool), ExecError> {
-        let runner = self
-            .runner
-            .as_ref()
-            .map_err(|e| self.aws_error(e.clone()))?;
+        let runner = self.runner.as_ref().map_err(|e| self.aws_error(e))?;
         match runner.run(&self.instance, script, timeout).await {
             Ok(Ended::Exited {
                 code,
@@ -266,11 +260,11 @@ impl SsmTransport {
                 host: self.host.clone(),
                 detail,
             }),
-            Err(e) => Err(self.aws_error(e)),
+            Err(e) => Err(self.aws_error(&e)),
         }
     }
 
-    fn aws_error(&self, e: AwsError) -> ExecError {
+    fn aws_error(&self, e: &AwsError) -> ExecError {
         if e.is_access_denied() {
             ExecError::Auth {
                 host: self.host.clone(),

@@ -421,6 +421,13 @@ pub(crate) const PRUNE_KEYS: &str = "DELETE FROM check_keys \
      WHERE NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.key_id = check_keys.id) \
      AND NOT EXISTS (SELECT 1 FROM check_open o WHERE o.key_id = check_keys.id)";
 
+/// `$1` source key → `(fetched_ms, answer)`.
+pub(crate) const DISCOVERY_CACHED: &str =
+    "SELECT fetched_ms, answer FROM discovery_cache WHERE source = $1";
+/// `$1` source key, `$2` fetched_ms, `$3` answer: insert or replace.
+pub(crate) const CACHE_DISCOVERY: &str = "INSERT INTO discovery_cache (source, fetched_ms, answer) VALUES ($1, $2, $3) \
+     ON CONFLICT (source) DO UPDATE SET fetched_ms = excluded.fetched_ms, answer = excluded.answer";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,10 +456,3 @@ mod tests {
         );
     }
 }
-
-/// `$1` source key → `(fetched_ms, answer)`.
-pub(crate) const DISCOVERY_CACHED: &str =
-    "SELECT fetched_ms, answer FROM discovery_cache WHERE source = $1";
-/// `$1` source key, `$2` fetched_ms, `$3` answer: insert or replace.
-pub(crate) const CACHE_DISCOVERY: &str = "INSERT INTO discovery_cache (source, fetched_ms, answer) VALUES ($1, $2, $3) \
-     ON CONFLICT (source) DO UPDATE SET fetched_ms = excluded.fetched_ms, answer = excluded.answer";

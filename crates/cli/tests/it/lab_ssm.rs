@@ -50,12 +50,13 @@ fn ssm_config(lab: &TestLab, endpoint: &SsmEndpoint) -> String {
                 continue;
             }
             let host = trimmed.split(':').next().unwrap_or_default();
-            if line.starts_with("    ") && !line.starts_with("     ") {
-                if let Some(id) = endpoint.instance_id(host) {
-                    out.push_str(&line.replacen("{ ", &format!("{{ instance: {id}, "), 1));
-                    out.push('\n');
-                    continue;
-                }
+            if line.starts_with("    ")
+                && !line.starts_with("     ")
+                && let Some(id) = endpoint.instance_id(host)
+            {
+                out.push_str(&line.replacen("{ ", &format!("{{ instance: {id}, "), 1));
+                out.push('\n');
+                continue;
             }
             out.push_str(line);
             out.push('\n');

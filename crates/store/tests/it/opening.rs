@@ -144,7 +144,7 @@ mod cases {
         }
         let message = err.to_string();
         assert!(
-            message.contains("schema version 4, older than version 8")
+            message.contains("schema version 4, older than version 9")
                 && message.contains("read-only"),
             "{message}"
         );
