@@ -9,7 +9,7 @@
 
 use fearless_aws::discover::{self, Fetched};
 use fearless_config::{Config, ConfigError, Ec2Source, HostSource};
-use fearless_store::{Store, StoreError};
+use fearless_store::Store;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Why the inventory could not be completed.
@@ -28,9 +28,6 @@ pub enum InventoryError {
         /// What AWS said.
         error: fearless_aws::AwsError,
     },
-    /// The store did not answer.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// What one source gave.
@@ -44,6 +41,8 @@ pub struct SourceReport {
     pub hosts: usize,
     /// Whether the answer came from the store's cache, and how old it was (seconds).
     pub cached_age_s: Option<u64>,
+    /// Why the answer could not be kept in the store (it was used all the same).
+    pub not_cached: Option<String>,
     /// Instances left out, with why.
     pub skipped: Vec<(String, String)>,
 }
@@ -66,7 +65,7 @@ pub async fn discover(
     let mut reports = Vec::new();
     let mut problems = Vec::new();
     for (source, got) in sources.iter().zip(fetched) {
-        let (answer, age) = match got {
+        let (answer, age, not_cached) = match got {
             // EC2 refusing a filter is the config's fault: said at the source.
             Err(InventoryError::Aws { error, .. })
                 if error.code().is_some_and(|c| {
@@ -116,6 +115,7 @@ pub async fn discover(
             region: source.region.clone(),
             hosts: added,
             cached_age_s: age.map(|a| a.as_secs()),
+            not_cached,
             skipped: made.skipped,
         });
     }
@@ -135,18 +135,20 @@ async fn fetch_cached(
     ssm: &fearless_config::SsmOptions,
     store: Option<&Store>,
     refresh: bool,
-) -> Result<(Fetched, Option<Duration>), InventoryError> {
+) -> Result<(Fetched, Option<Duration>, Option<String>), InventoryError> {
     let key = source.key();
     let now = now_ms();
+    // The cache is a convenience: a store that cannot answer or keep it costs a call to
+    // EC2, never the command.
     if let Some(store) = store
         && !refresh
         && !source.cache.is_zero()
-        && let Some((at, text)) = store.discovery_cached(&key).await?
+        && let Ok(Some((at, text))) = store.discovery_cached(&key).await
         && let Ok(answer) = serde_json::from_str::<Fetched>(&text)
     {
         let age = Duration::from_millis(u64::try_from(now - at).unwrap_or(u64::MAX));
         if now >= at && age <= source.cache {
-            return Ok((answer, Some(age)));
+            return Ok((answer, Some(age), None));
         }
     }
     let answer = discover::fetch(source, ssm)
@@ -156,12 +158,14 @@ async fn fetch_cached(
             at: source.place.location(),
             error,
         })?;
+    let mut not_cached = None;
     if let Some(store) = store
         && let Ok(text) = serde_json::to_string(&answer)
+        && let Err(e) = store.cache_discovery(&key, now, &text).await
     {
-        store.cache_discovery(&key, now, &text).await?;
+        not_cached = Some(e.to_string());
     }
-    Ok((answer, None))
+    Ok((answer, None, not_cached))
 }
 
 fn now_ms() -> i64 {

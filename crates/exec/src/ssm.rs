@@ -367,7 +367,12 @@ impl Packed {
             }
             "spill" => {
                 let dir = f.next()?.to_owned();
-                if !dir.starts_with("/tmp/fearless-ssm.") || !rest.is_empty() {
+                // mktemp's name and nothing else: never a path elsewhere to read or remove.
+                let suffix = dir.strip_prefix("/tmp/fearless-ssm.")?;
+                if suffix.is_empty()
+                    || !suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+                    || !rest.is_empty()
+                {
                     return None;
                 }
                 Packed::Spilled {
@@ -475,6 +480,10 @@ mod tests {
         let m = marker();
         assert_eq!(Packed::parse("FEARLESS-PACKED-0 inline 0 0 0\n"), None);
         assert_eq!(Packed::parse(&format!("{m} spill /etc 1 1 0\n")), None);
+        assert_eq!(
+            Packed::parse(&format!("{m} spill /tmp/fearless-ssm.x/../../etc 1 1 0\n")),
+            None
+        );
         assert_eq!(
             Packed::parse(&format!("{m} inline 0 5 0\nabc")),
             None,

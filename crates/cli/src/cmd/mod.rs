@@ -106,6 +106,14 @@ async fn discover_hosts(g: &Global, config: &mut fearless_config::Config) -> Res
             if !g.quiet {
                 let mut err = std::io::stderr().lock();
                 for r in &reports {
+                    if let Some(why) = &r.not_cached {
+                        let _ = writeln!(
+                            err,
+                            "warning: inventory.ec2[{}]: the answer was not kept in the store: {}",
+                            r.index,
+                            fearless_io::escape_terminal(why)
+                        );
+                    }
                     for (id, why) in &r.skipped {
                         let _ = writeln!(
                             err,
@@ -119,7 +127,6 @@ async fn discover_hosts(g: &Global, config: &mut fearless_config::Config) -> Res
             Ok(())
         }
         Err(InventoryError::Config(e)) => Err(Failure::Config(e)),
-        Err(InventoryError::Store(e)) => Err(store_failure(e)),
         Err(e @ InventoryError::Aws { .. }) => Err(Failure::Environment(anyhow::Error::new(e))),
     }
 }
