@@ -272,7 +272,7 @@ impl Client {
         let fresh = provider
             .provide_credentials()
             .await
-            .map_err(|e| AwsError::Credentials(credentials_error(&e)))?;
+            .map_err(|e| AwsError::Credentials(with_causes(&e)))?;
         st.current = Some(fresh.clone());
         Ok(fresh)
     }
@@ -351,7 +351,7 @@ impl Client {
                     let err = AwsError::Unreachable {
                         service: self.service,
                         endpoint: self.endpoint.to_string(),
-                        detail: reqwest_detail(&e),
+                        detail: with_causes(&e),
                     };
                     // A refused or unroutable connection will not heal within a backoff;
                     // a timeout or a reset might.
@@ -366,7 +366,7 @@ impl Client {
             let text = answer.text().await.map_err(|e| AwsError::Unreachable {
                 service: self.service,
                 endpoint: self.endpoint.to_string(),
-                detail: reqwest_detail(&e),
+                detail: with_causes(&e),
             })?;
             tracing::debug!(service = self.service, operation, status, "aws call");
             if (200..300).contains(&status) {
@@ -457,7 +457,7 @@ impl Client {
         rb.build().map_err(|e| AwsError::Unreachable {
             service: self.service,
             endpoint: self.endpoint.to_string(),
-            detail: reqwest_detail(&e),
+            detail: with_causes(&e),
         })
     }
 }
@@ -480,11 +480,11 @@ async fn chain(options: &ClientOptions) -> Option<SharedCredentialsProvider> {
     config.credentials_provider()
 }
 
-/// A credentials error in words, with its cause (never a secret: the chain's errors name
-/// providers and files, not keys).
-fn credentials_error(e: &aws_credential_types::provider::error::CredentialsError) -> String {
+/// An error in words with every cause after it (`a: b: c`). Never a secret: the credential
+/// chain's errors name providers and files, not keys; reqwest's name the endpoint.
+fn with_causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());
@@ -537,17 +537,6 @@ struct JsonError {
     message: Option<String>,
     #[serde(rename = "Message")]
     message_upper: Option<String>,
-}
-
-fn reqwest_detail(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// reqwest on rustls with ring and the platform's trust store.
