@@ -4,7 +4,8 @@
 # binary itself, a copyright file and the README; Depends computed from the binary's shared
 # libraries. Prints the path of the .deb on stdout; progress goes to stderr.
 #
-#   scripts/deb.sh                          # cargo build --release, then the package
+#   scripts/deb.sh                          # cargo build --profile dist, then the package
+#   scripts/deb.sh --profile release        # from a release build (minutes sooner, no LTO)
 #   scripts/deb.sh --profile debug          # from a debug build
 #   scripts/deb.sh --binary PATH -o DIR     # package a binary already built, into DIR
 #   scripts/deb.sh --fast …                 # gzip instead of xz: a larger file, much sooner
@@ -22,9 +23,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 usage() {
   cat <<'EOF'
-usage: scripts/deb.sh [--profile release|debug | --binary PATH] [-o DIR] [--fast]
+usage: scripts/deb.sh [--profile dist|release|debug | --binary PATH] [-o DIR] [--fast]
 
-  --profile P     build fearless with this cargo profile first (default: release)
+  --profile P     build fearless with this cargo profile first (default: dist, the release
+                  profile with LTO and one codegen unit)
   --binary PATH   package this fearless binary instead of building one
   -o, --out DIR   write fearless_VERSION_ARCH.deb here (default: $CARGO_TARGET_DIR/debian,
                   else target/debian)
@@ -96,10 +98,11 @@ fi
 if [[ -n "$out" && -e "$out" && ! -d "$out" ]]; then
   bad_usage "-o $out: not a directory"
 fi
-case "${profile:-release}" in
+case "${profile:-dist}" in
+  dist) cargo_profile=dist target_subdir=dist ;;
   release) cargo_profile=release target_subdir=release ;;
   debug) cargo_profile=dev target_subdir=debug ;;
-  *) bad_usage "--profile must be release or debug, not '$profile'" ;;
+  *) bad_usage "--profile must be dist, release or debug, not '$profile'" ;;
 esac
 
 need_tool dpkg-deb dpkg

@@ -26,6 +26,8 @@ pub enum AwsError {
         endpoint: String,
         /// What the connection said.
         detail: String,
+        /// Why, as far as the connection's errors say.
+        cause: Unreached,
     },
     /// No credentials could be found or refreshed.
     #[error("no AWS credentials: {0}")]
@@ -97,6 +99,58 @@ impl AwsError {
     }
 }
 
+/// Why an endpoint could not be reached, read from the connection's error chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreached {
+    /// No answer within the request's deadline.
+    Timeout,
+    /// The connection was refused (nothing listens) or reset.
+    Refused,
+    /// The endpoint's name does not resolve.
+    Dns,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// Anything else: no route, a bad URL, a client that could not be built.
+    Other,
+}
+
+impl Unreached {
+    /// The cause of a failed request, from reqwest's error and its sources.
+    fn of(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            return Self::Timeout;
+        }
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut texts = Vec::new();
+        while let Some(s) = source {
+            if s.downcast_ref::<rustls::Error>().is_some() {
+                return Self::Tls;
+            }
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                match io.kind() {
+                    ConnectionRefused | ConnectionReset | ConnectionAborted => {
+                        return Self::Refused;
+                    }
+                    TimedOut => return Self::Timeout,
+                    _ => {}
+                }
+            }
+            texts.push(s.to_string());
+            source = s.source();
+        }
+        // hyper-util wraps resolver failures in a "dns error"; std's getaddrinfo errors
+        // start with "failed to lookup address information".
+        if texts
+            .iter()
+            .any(|t| t == "dns error" || t.starts_with("failed to lookup address information"))
+        {
+            return Self::Dns;
+        }
+        Self::Other
+    }
+}
+
 /// Error codes that mean "slow down": retried with backoff.
 fn is_throttling(code: &str) -> bool {
     matches!(
@@ -132,6 +186,9 @@ pub struct ClientOptions {
     /// Credentials given rather than looked up in the chain (a caller that holds them
     /// already; tests against emulators).
     pub credentials: Option<Credentials>,
+    /// An HTTP client to share with other clients (its connections pooled across them),
+    /// made by [`http_client`]; `None`: a client of its own.
+    pub http: Option<reqwest::Client>,
 }
 
 impl ClientOptions {
@@ -146,6 +203,7 @@ impl ClientOptions {
             attempts: 6,
             backoff: Duration::from_millis(200),
             credentials: None,
+            http: None,
         }
     }
 }
@@ -211,6 +269,7 @@ impl Client {
             service,
             endpoint: endpoint.clone(),
             detail: format!("not a URL: {e}"),
+            cause: Unreached::Other,
         })?;
         if !matches!(endpoint.scheme(), "http" | "https")
             || !endpoint.username().is_empty()
@@ -223,11 +282,15 @@ impl Client {
                 service,
                 endpoint: shown.to_string(),
                 detail: "an endpoint is http:// or https://, without credentials".into(),
+                cause: Unreached::Other,
             });
         }
         Ok(Self {
             service,
-            http: http_client(options.timeout),
+            http: match &options.http {
+                Some(h) => Ok(h.clone()),
+                None => http_client(),
+            },
             options,
             endpoint,
             creds: AsyncMutex::new(CredsState::default()),
@@ -262,7 +325,10 @@ impl Client {
         if st.provider.is_none() {
             st.provider = match &self.options.credentials {
                 Some(c) => Some(SharedCredentialsProvider::new(c.clone())),
-                None => chain(&self.options).await,
+                None => match &self.http {
+                    Ok(http) => chain(&self.options, http.clone()).await,
+                    Err(e) => return Err(AwsError::Credentials(e.clone())),
+                },
             };
         }
         let provider = st
@@ -277,9 +343,31 @@ impl Client {
         Ok(fresh)
     }
 
-    /// Call a JSON-protocol operation (`X-Amz-Target: PREFIX.OP`): SSM is AWS JSON 1.1.
+    /// Call an AWS JSON 1.1 operation (`X-Amz-Target: PREFIX.OP`), as SSM speaks.
     pub async fn json<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
         &self,
+        target_prefix: &str,
+        operation: &'static str,
+        request: &Req,
+    ) -> Result<Resp, AwsError> {
+        self.json_call("1.1", target_prefix, operation, request)
+            .await
+    }
+
+    /// Call an AWS JSON 1.0 operation, as SQS speaks.
+    pub async fn json_1_0<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        target_prefix: &str,
+        operation: &'static str,
+        request: &Req,
+    ) -> Result<Resp, AwsError> {
+        self.json_call("1.0", target_prefix, operation, request)
+            .await
+    }
+
+    async fn json_call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        version: &str,
         target_prefix: &str,
         operation: &'static str,
         request: &Req,
@@ -290,11 +378,14 @@ impl Client {
             detail: e.to_string(),
         })?;
         let target = format!("{target_prefix}.{operation}");
+        let content_type = format!("application/x-amz-json-{version}");
         let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
+            ("content-type", content_type.as_str()),
             ("x-amz-target", target.as_str()),
         ];
         let text = self.send(operation, &headers, body).await?;
+        // An operation without output may answer with an empty body.
+        let text = if text.trim().is_empty() { "{}" } else { &text };
         serde_json::from_slice(text.as_bytes()).map_err(|e| AwsError::Parse {
             service: self.service,
             operation,
@@ -309,13 +400,16 @@ impl Client {
         version: &str,
         params: &[(String, String)],
     ) -> Result<String, AwsError> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("Action", operation);
-        form.append_pair("Version", version);
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
-        let body = form.finish().into_bytes();
+        // Built in a block: the serializer is not `Sync`, so it must not live across an await.
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("Action", operation);
+            form.append_pair("Version", version);
+            for (k, v) in params {
+                form.append_pair(k, v);
+            }
+            form.finish().into_bytes()
+        };
         let headers = [(
             "content-type",
             "application/x-www-form-urlencoded; charset=utf-8",
@@ -335,6 +429,7 @@ impl Client {
             service: self.service,
             endpoint: self.endpoint.to_string(),
             detail: e.clone(),
+            cause: Unreached::Other,
         })?;
         let attempts = self.options.attempts.max(1);
         let mut last = None;
@@ -352,6 +447,7 @@ impl Client {
                         service: self.service,
                         endpoint: self.endpoint.to_string(),
                         detail: with_causes(&e),
+                        cause: Unreached::of(&e),
                     };
                     // A refused or unroutable connection will not heal within a backoff;
                     // a timeout or a reset might.
@@ -367,6 +463,7 @@ impl Client {
                 service: self.service,
                 endpoint: self.endpoint.to_string(),
                 detail: with_causes(&e),
+                cause: Unreached::of(&e),
             })?;
             tracing::debug!(service = self.service, operation, status, "aws call");
             if (200..300).contains(&status) {
@@ -447,7 +544,10 @@ impl Client {
         let (instructions, _) = sign(signable, &params)
             .map_err(|e| AwsError::Credentials(format!("cannot sign: {e}")))?
             .into_parts();
-        let mut rb = http.post(self.endpoint.clone()).body(body.to_vec());
+        let mut rb = http
+            .post(self.endpoint.clone())
+            .timeout(self.options.timeout)
+            .body(body.to_vec());
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
@@ -458,21 +558,19 @@ impl Client {
             service: self.service,
             endpoint: self.endpoint.to_string(),
             detail: with_causes(&e),
+            cause: Unreached::Other,
         })
     }
 }
 
 /// The standard credential chain, for a profile when one is named.
-async fn chain(options: &ClientOptions) -> Option<SharedCredentialsProvider> {
+async fn chain(
+    options: &ClientOptions,
+    http: reqwest::Client,
+) -> Option<SharedCredentialsProvider> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(options.region.clone()))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        );
+        .http_client(crate::chain_http::smithy_client(http));
     if let Some(p) = &options.profile {
         loader = loader.profile_name(p);
     }
@@ -539,8 +637,10 @@ struct JsonError {
     message_upper: Option<String>,
 }
 
-/// reqwest on rustls with ring and the platform's trust store.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+/// An HTTP client for AWS calls, to share between [`Client`]s through
+/// [`ClientOptions::http`]: reqwest on rustls with ring and the platform's trust store.
+/// Each request carries its client's deadline.
+pub fn http_client() -> Result<reqwest::Client, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|e| format!("no trust store: {e}"))?;
@@ -553,8 +653,7 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .connect_timeout(Duration::from_secs(10))
         .tcp_nodelay(true)
         .user_agent(concat!("fearless/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -83,6 +83,7 @@ impl SsmTransport {
                 service: "ssm",
                 endpoint: String::new(),
                 detail: "the ssm transport needs the host's instance id and region".into(),
+                cause: fearless_aws::Unreached::Other,
             }),
         };
         Self {

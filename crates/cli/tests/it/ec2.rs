@@ -243,3 +243,66 @@ fn init_from_ec2_writes_a_discovering_config_that_lists_the_instances() {
     // Not replaced without --force.
     fails_with(2, "exists", &["init", "-o", &cfg, "--ec2", "eu-west-1"]);
 }
+
+/// `fearless hosts` with no key in the environment and none in a profile: the standard
+/// chain takes them from the container credentials endpoint (as on ECS), over the HTTP
+/// client every AWS call uses, and signs the EC2 calls with them.
+fn hosts_with_container_credentials(cfg: &str, credentials_url: &str) -> std::process::Output {
+    let empty = tempfile::tempdir().expect("tmp");
+    std::process::Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args(["hosts", "-c", cfg, "--refresh", "--format", "json"])
+        .env("NO_COLOR", "1")
+        .env_remove("FEARLESS_CONFIG")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env("AWS_CONFIG_FILE", empty.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            empty.path().join("credentials"),
+        )
+        // Never ask an instance metadata service: this machine is not an instance.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", credentials_url)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run fearless")
+}
+
+#[test]
+fn the_credential_chain_fetches_keys_over_http() {
+    let moto = seeded();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "{{ region: eu-west-1, endpoint_url: \"{}\", transport: ssh, filters: {{ instance-state-name: running }} }}",
+            moto.url()
+        ),
+    );
+    let creds = crate::HttpServer::start(
+        200,
+        r#"{"AccessKeyId":"ASIAFEARLESSTEST","SecretAccessKey":"fearless-container-secret","Token":"fearless-token","Expiration":"2099-01-01T00:00:00Z"}"#,
+    );
+    let out = hosts_with_container_credentials(
+        &cfg,
+        &format!("http://127.0.0.1:{}/v2/credentials", creds.port),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(v["hosts"].as_array().map(Vec::len), Some(3), "{v}");
+    assert!(!stderr.contains("fearless-container-secret"), "{stderr}");
+
+    // No credentials endpoint: a credentials error, exit 3, with no key shown.
+    let port = fearless_testkit::free_port("127.0.0.1");
+    let out =
+        hosts_with_container_credentials(&cfg, &format!("http://127.0.0.1:{port}/v2/credentials"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no AWS credentials"), "{stderr}");
+}

@@ -94,7 +94,7 @@ fn deb_script_refuses_bad_options_and_other_binaries() {
     refused(&out, "unknown option '--bogus'", &["--bogus"]);
     refused(
         &out,
-        "--profile must be release or debug, not 'fast'",
+        "--profile must be dist, release or debug, not 'fast'",
         &["--profile", "fast"],
     );
     refused(&out, "unexpected argument 'now'", &["now"]);

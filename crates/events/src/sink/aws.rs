@@ -1,10 +1,14 @@
 //! The `sqs` and `sns` sinks (cargo feature `aws`): the CloudEvent as the message body,
-//! the event type as a message attribute. Credentials and region come from the standard
-//! environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`) unless
-//! the config names a region; `endpoint` overrides the service URL (tests use moto).
+//! the event type as a message attribute. Credentials come from the standard environment
+//! variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), the region
+//! from the config or `AWS_REGION`; `endpoint` overrides the service URL (tests use moto).
+//! Requests are signed and sent by `fearless-aws`'s client.
 
 use super::{Capabilities, Sink, SinkError};
 use crate::Event;
+use fearless_aws::sns::Sns;
+use fearless_aws::sqs::{Attribute, SendMessage, Sqs};
+use fearless_aws::{AwsError, Client, ClientOptions, Credentials, Unreached};
 use std::time::Duration;
 
 /// What both sinks offer: acknowledged, durable, and at most 256 KiB (the limit of both).
@@ -14,13 +18,15 @@ const CAPABILITIES: Capabilities = Capabilities {
     max_bytes: Some(256 * 1024),
 };
 
-fn credentials() -> Option<aws_sdk_sqs::config::Credentials> {
-    let id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
-    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
-    Some(aws_sdk_sqs::config::Credentials::new(
-        id,
-        secret,
-        std::env::var("AWS_SESSION_TOKEN").ok(),
+/// Attempts of one delivery for a throttled or failing service (the outbox retries later).
+const ATTEMPTS: u32 = 3;
+
+fn credentials() -> Option<Credentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(Credentials::new(
+        var("AWS_ACCESS_KEY_ID")?,
+        var("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
         None,
         "fearless-env",
     ))
@@ -33,35 +39,22 @@ fn region(configured: Option<&str>) -> String {
         .unwrap_or_else(|| "us-east-1".into())
 }
 
-/// What both clients are built from: credentials from the environment, the region, the
-/// operation timeout and the endpoint override. `Err` says why there can be no client.
-fn sdk_config(
+/// The signed client of one sink: credentials from the environment, the region, the
+/// request timeout and the endpoint override. `Err` says why there can be no client.
+fn client(
+    service: &'static str,
     region_name: Option<&str>,
     endpoint: Option<&str>,
     timeout: Duration,
-) -> Result<aws_types::SdkConfig, String> {
+) -> Result<Client, String> {
     let creds = credentials()
         .ok_or_else(|| "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned())?;
-    let mut b = aws_types::SdkConfig::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(region(region_name)))
-        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(creds))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .timeout_config(
-            aws_types::sdk_config::TimeoutConfig::builder()
-                .operation_timeout(timeout)
-                .build(),
-        );
-    if let Some(e) = endpoint {
-        b = b.endpoint_url(e);
-    }
-    Ok(b.build())
+    let mut options = ClientOptions::new(region(region_name));
+    options.endpoint_url = endpoint.map(str::to_owned);
+    options.timeout = timeout;
+    options.attempts = ATTEMPTS;
+    options.credentials = Some(creds);
+    Client::new(service, options).map_err(|e| e.to_string())
 }
 
 /// The client, or [`SinkError::Unavailable`] with the reason there is none.
@@ -72,33 +65,26 @@ fn ready<'a, C>(client: &'a Result<C, String>, kind: &'static str) -> Result<&'a
     })
 }
 
-fn service_error(
-    endpoint: &str,
-    e: &(dyn std::error::Error + 'static),
-    timeout: Duration,
-) -> SinkError {
-    let mut text = e.to_string();
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        text = next.to_string();
-        cur = next;
-    }
-    if text.contains("timed out") || text.contains("timeout") {
-        return SinkError::Timeout {
+fn service_error(endpoint: &str, e: &AwsError, timeout: Duration) -> SinkError {
+    match e {
+        AwsError::Unreachable {
+            cause: Unreached::Timeout,
+            ..
+        } => SinkError::Timeout {
             endpoint: endpoint.to_owned(),
             after: timeout,
-        };
-    }
-    SinkError::Connect {
-        endpoint: endpoint.to_owned(),
-        message: text,
+        },
+        _ => SinkError::Connect {
+            endpoint: endpoint.to_owned(),
+            message: e.to_string(),
+        },
     }
 }
 
 /// Sends each event as one SQS message.
 #[derive(Debug)]
 pub struct SqsSink {
-    client: Result<aws_sdk_sqs::Client, String>,
+    client: Result<Sqs, String>,
     queue_url: String,
     timeout: Duration,
 }
@@ -110,10 +96,8 @@ impl SqsSink {
         endpoint: Option<&str>,
         timeout: Duration,
     ) -> Self {
-        let client =
-            sdk_config(region_name, endpoint, timeout).map(|c| aws_sdk_sqs::Client::new(&c));
         Self {
-            client,
+            client: client("sqs", region_name, endpoint, timeout).map(Sqs::new),
             queue_url: queue_url.to_owned(),
             timeout,
         }
@@ -123,32 +107,26 @@ impl SqsSink {
 impl Sink for SqsSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
         let client = ready(&self.client, "sqs")?;
-        let body = String::from_utf8_lossy(&event.to_json()).into_owned();
-        let attr = aws_sdk_sqs::types::MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&event.ty)
-            .build()
-            .map_err(|e| service_error("sqs", &e, self.timeout))?;
+        let mut req = SendMessage {
+            queue_url: self.queue_url.clone(),
+            message_body: String::from_utf8_lossy(&event.to_json()).into_owned(),
+            ..SendMessage::default()
+        };
+        req.message_attributes
+            .insert("type".into(), Attribute::string(&event.ty));
         client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .message_attributes("type", attr)
-            .send()
+            .send_message(&req)
             .await
-            .map_err(|e| service_error("sqs", &e, self.timeout))?;
-        Ok(())
+            .map_err(|e| service_error("sqs", &e, self.timeout))
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
         let client = ready(&self.client, "sqs")?;
         client
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .send()
+            .get_queue_attributes(&self.queue_url, &["QueueArn"])
             .await
-            .map_err(|e| service_error("sqs", &e, self.timeout))?;
-        Ok(())
+            .map(|_| ())
+            .map_err(|e| service_error("sqs", &e, self.timeout))
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -159,7 +137,7 @@ impl Sink for SqsSink {
 /// Publishes each event to an SNS topic.
 #[derive(Debug)]
 pub struct SnsSink {
-    client: Result<aws_sdk_sns::Client, String>,
+    client: Result<Sns, String>,
     topic_arn: String,
     timeout: Duration,
 }
@@ -171,10 +149,8 @@ impl SnsSink {
         endpoint: Option<&str>,
         timeout: Duration,
     ) -> Self {
-        let client =
-            sdk_config(region_name, endpoint, timeout).map(|c| aws_sdk_sns::Client::new(&c));
         Self {
-            client,
+            client: client("sns", region_name, endpoint, timeout).map(Sns::new),
             topic_arn: topic_arn.to_owned(),
             timeout,
         }
@@ -185,31 +161,18 @@ impl Sink for SnsSink {
     async fn send(&self, event: &Event) -> Result<(), SinkError> {
         let client = ready(&self.client, "sns")?;
         let body = String::from_utf8_lossy(&event.to_json()).into_owned();
-        let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&event.ty)
-            .build()
-            .map_err(|e| service_error("sns", &e, self.timeout))?;
         client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .message(body)
-            .message_attributes("type", attr)
-            .send()
+            .publish(&self.topic_arn, &body, &[("type", event.ty.as_str())])
             .await
-            .map_err(|e| service_error("sns", &e, self.timeout))?;
-        Ok(())
+            .map_err(|e| service_error("sns", &e, self.timeout))
     }
 
     async fn probe(&self) -> Result<(), SinkError> {
         let client = ready(&self.client, "sns")?;
         client
-            .get_topic_attributes()
-            .topic_arn(&self.topic_arn)
-            .send()
+            .get_topic_attributes(&self.topic_arn)
             .await
-            .map_err(|e| service_error("sns", &e, self.timeout))?;
-        Ok(())
+            .map_err(|e| service_error("sns", &e, self.timeout))
     }
 
     fn capabilities(&self) -> Capabilities {

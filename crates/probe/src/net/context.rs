@@ -45,10 +45,10 @@ pub struct NetContext {
     resolvers: Mutex<HashMap<Option<SocketAddr>, TokioResolver>>,
     /// TLS for `ldaps://`, verifying against the system's roots; `Err` says why there is none.
     ldap_tls: Result<Arc<ClientConfig>, String>,
-    /// The AWS SDK's HTTP client (hyper 1 on rustls with ring), built on first use.
-    aws_http: OnceLock<aws_types::sdk_config::SharedHttpClient>,
+    /// The HTTP client of AWS calls (`fearless_aws::http_client`), built on first use.
+    aws_http: OnceLock<Result<reqwest::Client, String>>,
     /// Credentials given in code; `None`: `sqs` checks read the environment's.
-    aws_credentials: Option<aws_sdk_sqs::config::Credentials>,
+    aws_credentials: Option<fearless_aws::Credentials>,
 }
 
 impl fmt::Debug for NetContext {
@@ -106,7 +106,7 @@ impl NetContext {
     /// tests, which cannot change the environment of their process).
     #[must_use]
     pub fn with_aws_credentials(mut self, access_key_id: &str, secret_access_key: &str) -> Self {
-        self.aws_credentials = Some(aws_sdk_sqs::config::Credentials::new(
+        self.aws_credentials = Some(fearless_aws::Credentials::new(
             access_key_id,
             secret_access_key,
             None,
@@ -117,7 +117,7 @@ impl NetContext {
     }
 
     /// The credentials given with [`NetContext::with_aws_credentials`], if any.
-    pub(super) fn aws_credentials(&self) -> Option<aws_sdk_sqs::config::Credentials> {
+    pub(super) fn aws_credentials(&self) -> Option<fearless_aws::Credentials> {
         self.aws_credentials.clone()
     }
 
@@ -129,18 +129,10 @@ impl NetContext {
         }
     }
 
-    /// The HTTP client of the AWS SDK, shared by every `sqs` check: hyper 1 on rustls with
-    /// ring (never the SDK's default aws-lc stack), connections pooled across checks.
-    pub(super) fn aws_http(&self) -> aws_types::sdk_config::SharedHttpClient {
-        self.aws_http
-            .get_or_init(|| {
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https()
-            })
-            .clone()
+    /// The HTTP client of AWS calls, shared by every `sqs` check (connections pooled
+    /// across checks); `Err` says why there is none.
+    pub(super) fn aws_http(&self) -> Result<reqwest::Client, String> {
+        self.aws_http.get_or_init(fearless_aws::http_client).clone()
     }
 
     /// The HTTP client for a check.

@@ -1,15 +1,13 @@
 //! The `sqs` check kind (Amazon SQS): a message round trip, or a look at the queue's depth
 //! and at its dead-letter queue's.
 
-use super::common::{classify, excerpt, one_line, root_message, timed_out};
+use super::common::{excerpt, one_line, timed_out};
 use super::context::NetContext;
 use crate::result::{Outcome, Reason};
-use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{
-    Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-};
+use fearless_aws::sqs::{Attribute, Message, ReceiveMessage, SendMessage, Sqs};
+use fearless_aws::{AwsError, Client, ClientOptions, Credentials, Unreached};
 use fearless_config::{SqsCheck, SqsMode};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +17,13 @@ const TAG: &str = "fearless-check";
 /// How long a received message stays hidden from other consumers. Messages that are not the
 /// check's are made visible again at once; this bounds how long one stays hidden when that
 /// cannot be done (the attempt was cut short by its timeout).
-const HOLD_SECONDS: i32 = 5;
+const HOLD_SECONDS: u32 = 5;
+
+/// The queue attributes and the message system attribute the check reads.
+const VISIBLE: &str = "ApproximateNumberOfMessages";
+const IN_FLIGHT: &str = "ApproximateNumberOfMessagesNotVisible";
+const REDRIVE_POLICY: &str = "RedrivePolicy";
+const SENT_TIMESTAMP: &str = "SentTimestamp";
 
 /// SQS's longest long poll.
 const MAX_WAIT_SECONDS: u64 = 20;
@@ -66,7 +70,7 @@ const MISSING: &[&str] = &[
 /// belongs on a queue of its own, not on one an application consumes. In `inspect` mode nothing is sent or received: it reads the queue's
 /// `ApproximateNumberOfMessages` (visible) and `…NotVisible` (in flight) and, for
 /// `max_dead_letter`, finds the dead-letter queue named by its `RedrivePolicy` and reads
-/// its `ApproximateNumberOfMessages`. All within `timeout`; the SDK's own retries are off
+/// its `ApproximateNumberOfMessages`. All within `timeout`; the client's own retries are off
 /// (the runner retries).
 ///
 /// **Passes when**: the tagged message came back (`round trip through queue "orders"
@@ -124,46 +128,38 @@ pub async fn sqs(
     }
 }
 
-/// The SQS client of one check: the credentials of the environment, the check's region and
-/// endpoint, every call bounded by `timeout`, no retries (the runner retries; a retry here
-/// would hide the failure it retried). The one place the client is built: a fuller
-/// credential chain (profiles, instance roles) would be set up here.
+/// The SQS client of one check: the credentials given to the [`NetContext`], else those of
+/// the environment, the check's region and endpoint, every call bounded by `timeout`, no
+/// retries (the runner retries; a retry here would hide the failure it retried). The one
+/// place the client is built.
 fn client(
     net: &NetContext,
     region: &str,
     endpoint: Option<&str>,
     timeout: Duration,
-) -> Result<aws_sdk_sqs::Client, String> {
+) -> Result<Sqs, String> {
     let credentials = net
         .aws_credentials()
         .or_else(env_credentials)
         .ok_or_else(|| {
             "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".to_owned()
         })?;
-    let mut config = aws_types::SdkConfig::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(region.to_owned()))
-        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
-            credentials,
-        ))
-        .http_client(net.aws_http())
-        .retry_config(aws_types::sdk_config::RetryConfig::disabled())
-        .timeout_config(
-            aws_types::sdk_config::TimeoutConfig::builder()
-                .operation_timeout(timeout)
-                .build(),
-        );
-    if let Some(e) = endpoint {
-        config = config.endpoint_url(e);
-    }
-    Ok(aws_sdk_sqs::Client::new(&config.build()))
+    let mut options = ClientOptions::new(region);
+    options.endpoint_url = endpoint.map(str::to_owned);
+    options.timeout = timeout;
+    options.attempts = 1;
+    options.credentials = Some(credentials);
+    options.http = Some(net.aws_http()?);
+    Client::new("sqs", options)
+        .map(Sqs::new)
+        .map_err(|e| one_line(&e.to_string(), 160))
 }
 
 /// Static credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, when set,
-/// `AWS_SESSION_TOKEN` (their values never leave the SDK).
-fn env_credentials() -> Option<aws_sdk_sqs::config::Credentials> {
+/// `AWS_SESSION_TOKEN` (their values are never shown).
+fn env_credentials() -> Option<Credentials> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    Some(aws_sdk_sqs::config::Credentials::new(
+    Some(Credentials::new(
         var("AWS_ACCESS_KEY_ID")?,
         var("AWS_SECRET_ACCESS_KEY")?,
         var("AWS_SESSION_TOKEN"),
@@ -202,7 +198,7 @@ fn queue_name(queue: &str) -> String {
 
 /// One check's client and the names its messages use.
 struct Ctx<'a> {
-    client: &'a aws_sdk_sqs::Client,
+    client: &'a Sqs,
     host: &'a str,
     name: String,
 }
@@ -223,15 +219,12 @@ impl Ctx<'_> {
         account: Option<&str>,
         what: &str,
     ) -> Result<String, Outcome> {
-        let out = self
+        let url = self
             .client
-            .get_queue_url()
-            .queue_name(name)
-            .set_queue_owner_aws_account_id(account.map(str::to_owned))
-            .send()
+            .get_queue_url(name, account)
             .await
             .map_err(|e| self.failure(&e, what, name))?;
-        out.queue_url().map(str::to_owned).ok_or_else(|| {
+        url.ok_or_else(|| {
             Outcome::fail(format!("SQS returned no URL for {what} {}", excerpt(name)))
         })
     }
@@ -244,47 +237,45 @@ impl Ctx<'_> {
         deadline: Instant,
     ) -> Result<Outcome, Outcome> {
         let tag = uuid::Uuid::new_v4().to_string();
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&tag)
-            .build()
-            .map_err(|e| Outcome::error(Reason::Config, one_line(&e.to_string(), 160)))?;
-        let mut send = self
-            .client
-            .send_message()
-            .queue_url(url)
-            .message_body(format!("fearless round trip {tag}"))
-            .message_attributes(TAG, attribute);
+        let mut send = SendMessage {
+            queue_url: url.to_owned(),
+            message_body: format!("fearless round trip {tag}"),
+            ..SendMessage::default()
+        };
+        send.message_attributes
+            .insert(TAG.to_owned(), Attribute::string(&tag));
         if url.ends_with(".fifo") {
-            send = send.message_group_id(TAG).message_deduplication_id(&tag);
+            send.message_group_id = Some(TAG.to_owned());
+            send.message_deduplication_id = Some(tag.clone());
         }
-        send.send()
+        self.client
+            .send_message(&send)
             .await
             .map_err(|e| self.failure(&e, "queue", &self.name))?;
         sent.store(true, Ordering::Relaxed);
         let mut others = 0usize;
         loop {
             let wait = long_poll(deadline.saturating_duration_since(Instant::now()));
-            let out = self
+            let messages = self
                 .client
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(wait)
-                .visibility_timeout(HOLD_SECONDS)
-                .message_attribute_names(TAG)
-                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
-                .send()
+                .receive_message(&ReceiveMessage {
+                    queue_url: url.to_owned(),
+                    max_number_of_messages: 10,
+                    wait_time_seconds: wait,
+                    visibility_timeout: HOLD_SECONDS,
+                    message_attribute_names: vec![TAG.to_owned()],
+                    message_system_attribute_names: vec![SENT_TIMESTAMP.to_owned()],
+                })
                 .await
                 .map_err(|e| self.failure(&e, "queue", &self.name))?;
             let mut found = false;
             let mut give_back = Vec::new();
-            for m in out.messages() {
-                let Some(handle) = m.receipt_handle() else {
+            for m in &messages {
+                let Some(handle) = m.receipt_handle.as_deref() else {
                     continue;
                 };
-                match tag_of(m) {
-                    Some(t) if t == tag && m.body().is_some_and(|b| b.contains(&tag)) => {
+                match m.attribute(TAG) {
+                    Some(t) if t == tag && m.body.as_deref().is_some_and(|b| b.contains(&tag)) => {
                         found = true;
                         self.delete(url, handle).await?;
                     }
@@ -297,14 +288,11 @@ impl Ctx<'_> {
             }
             others += give_back.len();
             // Make the others visible again at once: never consume someone else's message.
-            let results = futures::future::join_all(give_back.into_iter().map(|handle| {
-                self.client
-                    .change_message_visibility()
-                    .queue_url(url)
-                    .receipt_handle(handle)
-                    .visibility_timeout(0)
-                    .send()
-            }))
+            let results = futures::future::join_all(
+                give_back
+                    .into_iter()
+                    .map(|handle| self.client.change_message_visibility(url, handle, 0)),
+            )
             .await;
             if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
                 return Err(self.failure(&e, "queue", &self.name));
@@ -320,7 +308,7 @@ impl Ctx<'_> {
                     excerpt(&self.name)
                 )));
             }
-            if wait == 0 && out.messages().is_empty() {
+            if wait == 0 && messages.is_empty() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -328,12 +316,8 @@ impl Ctx<'_> {
 
     async fn delete(&self, url: &str, handle: &str) -> Result<(), Outcome> {
         self.client
-            .delete_message()
-            .queue_url(url)
-            .receipt_handle(handle)
-            .send()
+            .delete_message(url, handle)
             .await
-            .map(|_| ())
             .map_err(|e| self.failure(&e, "queue", &self.name))
     }
 
@@ -344,22 +328,13 @@ impl Ctx<'_> {
         max_depth: Option<u64>,
         max_dead_letter: Option<u64>,
     ) -> Result<Outcome, Outcome> {
-        let mut names = vec![
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ];
+        let mut names = vec![VISIBLE, IN_FLIGHT];
         if max_dead_letter.is_some() {
-            names.push(QueueAttributeName::RedrivePolicy);
+            names.push(REDRIVE_POLICY);
         }
-        let attributes = self.attributes(url, names, "queue", &self.name).await?;
-        let visible = count(
-            &attributes,
-            &QueueAttributeName::ApproximateNumberOfMessages,
-        )?;
-        let in_flight = count(
-            &attributes,
-            &QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        )?;
+        let attributes = self.attributes(url, &names, "queue", &self.name).await?;
+        let visible = count(&attributes, VISIBLE)?;
+        let in_flight = count(&attributes, IN_FLIGHT)?;
         let mut seen = format!(
             "queue {}: {visible} visible, {in_flight} in flight",
             excerpt(&self.name)
@@ -375,7 +350,7 @@ impl Ctx<'_> {
         }
         if let Some(max) = max_dead_letter {
             let policy = attributes
-                .get(&QueueAttributeName::RedrivePolicy)
+                .get(REDRIVE_POLICY)
                 .filter(|p| !p.trim().is_empty())
                 .ok_or_else(|| {
                     Outcome::fail(format!(
@@ -389,17 +364,9 @@ impl Ctx<'_> {
                 .lookup(&dlq, Some(&account), "dead-letter queue")
                 .await?;
             let dlq_attributes = self
-                .attributes(
-                    &dlq_url,
-                    vec![QueueAttributeName::ApproximateNumberOfMessages],
-                    "dead-letter queue",
-                    &dlq,
-                )
+                .attributes(&dlq_url, &[VISIBLE], "dead-letter queue", &dlq)
                 .await?;
-            let dead = count(
-                &dlq_attributes,
-                &QueueAttributeName::ApproximateNumberOfMessages,
-            )?;
+            let dead = count(&dlq_attributes, VISIBLE)?;
             seen.push_str(&format!("; dead-letter queue {}: {dead}", excerpt(&dlq)));
             if dead > max {
                 over.push(format!(
@@ -418,34 +385,31 @@ impl Ctx<'_> {
     async fn attributes(
         &self,
         url: &str,
-        names: Vec<QueueAttributeName>,
+        names: &[&str],
         what: &str,
         name: &str,
-    ) -> Result<HashMap<QueueAttributeName, String>, Outcome> {
-        let out = self
-            .client
-            .get_queue_attributes()
-            .queue_url(url)
-            .set_attribute_names(Some(names))
-            .send()
+    ) -> Result<BTreeMap<String, String>, Outcome> {
+        self.client
+            .get_queue_attributes(url, names)
             .await
-            .map_err(|e| self.failure(&e, what, name))?;
-        Ok(out.attributes().cloned().unwrap_or_default())
+            .map_err(|e| self.failure(&e, what, name))
     }
 
-    /// What an SDK error says about the queue (`what` `name`: `queue "orders"`).
-    fn failure<E>(&self, e: &SdkError<E>, what: &str, name: &str) -> Outcome
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
+    /// What an AWS error says about the queue (`what` `name`: `queue "orders"`).
+    fn failure(&self, e: &AwsError, what: &str, name: &str) -> Outcome {
         match e {
-            SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
-                let code = e.code().unwrap_or_default();
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                let detail = e
-                    .message()
-                    .map(|m| format!(": {}", one_line(m, 160)))
-                    .unwrap_or_default();
+            AwsError::Api {
+                code,
+                status,
+                message,
+                ..
+            } => {
+                let code = code.as_str();
+                let detail = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", one_line(message, 160))
+                };
                 if MISSING.contains(&code) {
                     Outcome::fail(format!(
                         "{what} {} is missing: it does not exist ({code})",
@@ -456,42 +420,55 @@ impl Ctx<'_> {
                         Reason::Auth,
                         format!("access to {what} {} denied: {code}{detail}", excerpt(name)),
                     )
-                } else if status == Some(403) {
-                    // An answer the SDK could not read (another protocol's error body), with
-                    // the status that says "not you".
+                } else if *status == 403 {
+                    // An answer without a code this check knows, with the status that says
+                    // "not you".
                     Outcome::fail_because(
                         Reason::Auth,
                         format!("access to {what} {} denied (HTTP 403)", excerpt(name)),
                     )
                 } else if code.is_empty() {
                     Outcome::fail(format!(
-                        "SQS at {} answered with an error: {}",
-                        self.host,
-                        root_message(e)
+                        "SQS at {} answered with an error{detail}",
+                        self.host
                     ))
                 } else {
                     Outcome::fail(format!("SQS answered {code}{detail}"))
                 }
             }
-            SdkError::TimeoutError(_) => Outcome::fail_because(
-                Reason::Timeout,
-                format!("no answer from SQS at {}", self.host),
-            ),
-            SdkError::DispatchFailure(d) if d.is_timeout() => Outcome::fail_because(
-                Reason::Timeout,
-                format!("no answer from SQS at {}", self.host),
-            ),
-            SdkError::DispatchFailure(_) => classify(e, self.host).unwrap_or_else(|| {
-                Outcome::fail_because(
-                    Reason::Refused,
-                    format!("cannot reach SQS at {}: {}", self.host, root_message(e)),
-                )
-            }),
-            SdkError::ConstructionFailure(_) => Outcome::error(
+            AwsError::Throttled { code, .. } => {
+                Outcome::fail(format!("SQS at {} is throttling: {code}", self.host))
+            }
+            AwsError::Unreachable { cause, detail, .. } => {
+                // The innermost cause: "Connection refused (os error 111)".
+                let root = one_line(detail.rsplit(": ").next().unwrap_or(detail), 160);
+                match cause {
+                    Unreached::Timeout => Outcome::fail_because(
+                        Reason::Timeout,
+                        format!("no answer from SQS at {}", self.host),
+                    ),
+                    Unreached::Dns => Outcome::fail_because(
+                        Reason::Dns,
+                        format!("{} does not resolve", excerpt(self.host)),
+                    ),
+                    Unreached::Tls => {
+                        Outcome::fail_because(Reason::Tls, format!("TLS handshake failed: {root}"))
+                    }
+                    Unreached::Refused | Unreached::Other => Outcome::fail_because(
+                        Reason::Refused,
+                        format!("cannot reach SQS at {}: {root}", self.host),
+                    ),
+                }
+            }
+            AwsError::Credentials(reason) => Outcome::error(
                 Reason::Config,
-                format!("cannot build the SQS request: {}", root_message(e)),
+                format!("cannot sign the SQS request: {}", one_line(reason, 160)),
             ),
-            _ => Outcome::fail(format!("SQS error: {}", root_message(e))),
+            AwsError::Parse { detail, .. } => Outcome::fail(format!(
+                "SQS at {} gave an answer that cannot be read: {}",
+                self.host,
+                one_line(detail, 160)
+            )),
         }
     }
 }
@@ -499,21 +476,16 @@ impl Ctx<'_> {
 /// How long the next receive may wait, in whole seconds: up to SQS's 20, and a second less
 /// than the check has `left`, so that what it receives can still be given back in time. A
 /// long poll returns as soon as a message is there, so a fast queue stays fast.
-fn long_poll(left: Duration) -> i32 {
+fn long_poll(left: Duration) -> u32 {
     let seconds = left.as_secs().saturating_sub(1).min(MAX_WAIT_SECONDS);
-    i32::try_from(seconds).unwrap_or(0)
-}
-
-/// The check tag of a message, if it carries one.
-fn tag_of(m: &Message) -> Option<&str> {
-    m.message_attributes()?.get(TAG)?.string_value()
+    u32::try_from(seconds).unwrap_or(0)
 }
 
 /// Whether a check message was sent long enough ago to be litter.
 fn is_stale(m: &Message) -> bool {
     let sent_ms = m
-        .attributes()
-        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+        .attributes
+        .get(SENT_TIMESTAMP)
         .and_then(|t| t.parse::<u128>().ok());
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -523,17 +495,13 @@ fn is_stale(m: &Message) -> bool {
 }
 
 /// A count attribute as a number.
-fn count(
-    attributes: &HashMap<QueueAttributeName, String>,
-    name: &QueueAttributeName,
-) -> Result<u64, Outcome> {
+fn count(attributes: &BTreeMap<String, String>, name: &str) -> Result<u64, Outcome> {
     let value = attributes
         .get(name)
-        .ok_or_else(|| Outcome::fail(format!("SQS did not return {}", name.as_str())))?;
+        .ok_or_else(|| Outcome::fail(format!("SQS did not return {name}")))?;
     value.trim().parse().map_err(|_| {
         Outcome::fail(format!(
-            "SQS returned {} {} (expected a number)",
-            name.as_str(),
+            "SQS returned {name} {} (expected a number)",
             excerpt(value)
         ))
     })

@@ -1,11 +1,14 @@
 //! The `sqs` check against a real `moto_server` (moto's AWS emulator) started by each test
 //! on a free loopback port and stopped by PID when dropped; the queues, a dead-letter queue
-//! and its redrive policy are made through the SDK here. Tests fail, never skip, when moto
+//! and its redrive policy are made here with `fearless-aws`'s SQS client. Tests fail, never skip, when moto
 //! is missing (`scripts/test.sh` installs `moto[server]`).
 
+use fearless_aws::sqs::{ReceiveMessage, SendMessage, Sqs};
+use fearless_aws::{Client, ClientOptions, Credentials};
 use fearless_config::{SqsCheck, SqsMode, Template};
 use fearless_probe::net::{self, NetContext};
 use fearless_probe::result::{Outcome, Reason, Status};
+use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,7 +19,7 @@ const REGION: &str = "us-east-1";
 struct Moto {
     child: Child,
     endpoint: String,
-    client: aws_sdk_sqs::Client,
+    client: Sqs,
 }
 
 impl Moto {
@@ -45,7 +48,7 @@ impl Moto {
         let mut moto = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
-            client: sdk_client(&format!("http://127.0.0.1:{port}")),
+            client: sqs_client(&format!("http://127.0.0.1:{port}")),
         };
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -62,75 +65,70 @@ impl Moto {
     }
 
     async fn create_queue(&self, name: &str) -> String {
-        self.client
-            .create_queue()
-            .queue_name(name)
-            .send()
+        self.create(name, BTreeMap::new()).await
+    }
+
+    /// `CreateQueue` (not an operation fearless calls, so spelled out here); its URL.
+    async fn create(&self, name: &str, attributes: BTreeMap<&str, String>) -> String {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Created {
+            queue_url: String,
+        }
+        let created: Created = self
+            .client
+            .client()
+            .json_1_0(
+                "AmazonSQS",
+                "CreateQueue",
+                &serde_json::json!({"QueueName": name, "Attributes": attributes}),
+            )
             .await
-            .expect("create queue")
-            .queue_url()
-            .expect("queue url")
-            .to_owned()
+            .expect("create queue");
+        created.queue_url
     }
 
     /// A queue whose dead letters go to a new `NAME-dlq`; both URLs.
     async fn create_queue_with_dlq(&self, name: &str) -> (String, String) {
-        use aws_sdk_sqs::types::QueueAttributeName;
         let dlq = self.create_queue(&format!("{name}-dlq")).await;
         let arn = self
             .client
-            .get_queue_attributes()
-            .queue_url(&dlq)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
+            .get_queue_attributes(&dlq, &["QueueArn"])
             .await
             .expect("dlq attributes")
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .remove("QueueArn")
             .expect("dlq arn");
+        let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#);
         let queue = self
-            .client
-            .create_queue()
-            .queue_name(name)
-            .attributes(
-                QueueAttributeName::RedrivePolicy,
-                format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#),
-            )
-            .send()
-            .await
-            .expect("create queue with redrive policy")
-            .queue_url()
-            .expect("queue url")
-            .to_owned();
+            .create(name, BTreeMap::from([("RedrivePolicy", policy)]))
+            .await;
         (queue, dlq)
     }
 
     async fn send(&self, queue: &str, body: &str) {
         self.client
-            .send_message()
-            .queue_url(queue)
-            .message_body(body)
-            .send()
+            .send_message(&SendMessage {
+                queue_url: queue.to_owned(),
+                message_body: body.to_owned(),
+                ..SendMessage::default()
+            })
             .await
             .expect("send");
     }
 
     /// The bodies of every message visible in `queue` now (received and made visible again).
     async fn visible(&self, queue: &str) -> Vec<String> {
-        let out = self
+        let messages = self
             .client
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .send()
+            .receive_message(&ReceiveMessage {
+                queue_url: queue.to_owned(),
+                max_number_of_messages: 10,
+                visibility_timeout: 0,
+                ..ReceiveMessage::default()
+            })
             .await
             .expect("receive");
-        let mut bodies: Vec<String> = out
-            .messages()
-            .iter()
-            .filter_map(|m| m.body().map(str::to_owned))
-            .collect();
+        let mut bodies: Vec<String> = messages.into_iter().filter_map(|m| m.body).collect();
         bodies.sort();
         bodies
     }
@@ -156,24 +154,12 @@ impl Drop for Moto {
     }
 }
 
-/// The test's own SDK client, built the way the check builds its own.
-fn sdk_client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_types::SdkConfig::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(REGION))
-        .credentials_provider(aws_types::sdk_config::SharedCredentialsProvider::new(
-            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_sqs::Client::new(&config)
+/// The test's own SQS client, on the same signed client the check uses.
+fn sqs_client(endpoint: &str) -> Sqs {
+    let mut options = ClientOptions::new(REGION);
+    options.endpoint_url = Some(endpoint.to_owned());
+    options.credentials = Some(Credentials::new("test", "test", None, None, "test"));
+    Sqs::new(Client::new("sqs", options).expect("client"))
 }
 
 fn inspect(max_depth: Option<u64>, max_dead_letter: Option<u64>) -> SqsMode {
@@ -214,13 +200,11 @@ async fn round_trip_passes_by_name_and_by_url_and_leaves_the_queue_empty() {
 #[tokio::test]
 async fn a_fifo_queue_round_trips() {
     let moto = Moto::start();
-    moto.client
-        .create_queue()
-        .queue_name("checks.fifo")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("create fifo queue");
+    moto.create(
+        "checks.fifo",
+        BTreeMap::from([("FifoQueue", "true".to_owned())]),
+    )
+    .await;
     let outcome = moto.check("checks.fifo", SqsMode::Roundtrip).await;
     assert_outcome(&outcome, Status::Pass, None);
 }
@@ -368,13 +352,8 @@ async fn refused_credentials_are_auth_and_never_shown() {
 async fn a_message_that_does_not_come_back_in_time_is_a_timeout() {
     let moto = Moto::start();
     // Every message of this queue is delayed beyond the check's timeout.
-    moto.client
-        .create_queue()
-        .queue_name("slow")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::DelaySeconds, "30")
-        .send()
-        .await
-        .expect("create delayed queue");
+    moto.create("slow", BTreeMap::from([("DelaySeconds", "30".to_owned())]))
+        .await;
     let ctx = NetContext::new()
         .expect("context")
         .with_aws_credentials("test", "test");
