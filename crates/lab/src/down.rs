@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::error::{LabError, Result};
 use crate::progress::{Progress, Step};
-use crate::state::State;
-use crate::{DownReport, KilledProcess, host, payments, sys};
+use crate::state::{HostState, State};
+use crate::{DownReport, KilledProcess, host, payments, pool, sys};
 
 /// What `up` creates in the lab directory (besides the lock).
 const GENERATED: &[&str] = &[
@@ -56,24 +56,38 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     // unmount what we can, then report the first failure.
     let mut first_error: Option<LabError> = None;
     if let Some(state) = &state {
-        let total = state.hosts.len();
-        for (i, h) in state.hosts.iter().enumerate().rev() {
-            progress(
-                Progress::new(Step::StopHost, total - 1 - i, total, "SIGKILL init").host(&h.name),
-            );
-            let stopped = match host::stop(h) {
-                Ok(stopped) => stopped,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                    continue;
+        // the last hosts first (as they were started), many at once
+        let hosts: Vec<&HostState> = state.hosts.iter().rev().collect();
+        let total = hosts.len();
+        progress(Progress::new(Step::StopHost, 0, total, "SIGKILL init"));
+        let mut done = 0;
+        let results = pool::run(
+            &hosts,
+            pool::HOST_WORKERS,
+            |h| host::stop(h),
+            |_| false,
+            |i, _| {
+                done += 1;
+                progress(
+                    Progress::new(Step::StopHost, done, total, "stopped").host(&hosts[i].name),
+                );
+            },
+        );
+        for (h, result) in hosts.iter().zip(results) {
+            match result {
+                Some(Ok(stopped)) => {
+                    report
+                        .killed
+                        .extend(stopped.killed.into_iter().map(|pid| KilledProcess {
+                            host: Some(h.name.clone()),
+                            pid,
+                        }));
                 }
-            };
-            report
-                .killed
-                .extend(stopped.killed.into_iter().map(|pid| KilledProcess {
-                    host: Some(h.name.clone()),
-                    pid,
-                }));
+                Some(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                None => {}
+            }
         }
     }
     if let Some(state) = &state {
@@ -100,11 +114,11 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         stray.wait_gone(Duration::from_secs(5));
     }
 
+    // Children before parents (the reverse of mount order), so a recursive unmount of a
+    // parent rarely takes one still to come; mountinfo is read again only when an unmount
+    // fails (a thousand hosts are a thousand overlays).
     let mounts = sys::mounts_under(dir)?;
     for (i, mount) in mounts.iter().enumerate().rev() {
-        if !sys::mounts_under(dir)?.contains(mount) {
-            continue; // went with a recursive unmount of its parent
-        }
         progress(Progress::new(
             Step::Unmount,
             mounts.len() - 1 - i,
@@ -113,6 +127,8 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         ));
         match sys::unmount(mount) {
             Ok(()) => report.unmounted.push(mount.clone()),
+            // went with a recursive unmount of its parent
+            Err(_) if !sys::mounts_under(dir)?.contains(mount) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
