@@ -3,7 +3,7 @@
 //! after a crashed `up`, safe twice; the cached Debian and RPM roots are kept.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{LabError, Result};
@@ -114,25 +114,40 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         stray.wait_gone(Duration::from_secs(5));
     }
 
-    // Children before parents (the reverse of mount order), so a recursive unmount of a
-    // parent rarely takes one still to come; mountinfo is read again only when an unmount
-    // fails (a thousand hosts are a thousand overlays).
+    // Each unmount waits for the kernel's RCU grace period (milliseconds): a thousand
+    // overlays one after the other take a minute, so the outermost mounts are unmounted
+    // many at once, each with what is mounted under it (`umount -R`).
     let mounts = sys::mounts_under(dir)?;
-    for (i, mount) in mounts.iter().enumerate().rev() {
-        progress(Progress::new(
-            Step::Unmount,
-            mounts.len() - 1 - i,
-            mounts.len(),
-            mount.display().to_string(),
-        ));
-        match sys::unmount(mount) {
-            Ok(()) => report.unmounted.push(mount.clone()),
-            // went with a recursive unmount of its parent
-            Err(_) if !sys::mounts_under(dir)?.contains(mount) => {}
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+    let outermost: Vec<&PathBuf> = mounts
+        .iter()
+        .filter(|m| !mounts.iter().any(|o| o != *m && m.starts_with(o)))
+        .collect();
+    let total = outermost.len();
+    progress(Progress::new(Step::Unmount, 0, total, "umount -R"));
+    let mut done = 0;
+    let results = pool::run(
+        &outermost,
+        pool::HOST_WORKERS,
+        |m| sys::unmount(m),
+        |_| false,
+        |i, _| {
+            done += 1;
+            progress(Progress::new(
+                Step::Unmount,
+                done,
+                total,
+                outermost[i].display().to_string(),
+            ));
+        },
+    );
+    let left = sys::mounts_under(dir)?;
+    for mount in &mounts {
+        if !left.contains(mount) {
+            report.unmounted.push(mount.clone());
         }
+    }
+    if let Some(e) = results.into_iter().flatten().find_map(Result::err) {
+        first_error.get_or_insert(e);
     }
     if let Some(e) = first_error {
         return Err(e);
@@ -150,6 +165,7 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         });
     }
 
+    remove_hosts(&dir.join("hosts"))?;
     for (i, name) in GENERATED.iter().enumerate() {
         let path = dir.join(name);
         let removed = if path.is_dir() {
@@ -168,4 +184,22 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         }
     }
     Ok(report)
+}
+
+/// Removes each host's directory under `hosts`, many at once: a host is a few dozen small
+/// files, but a thousand hosts are tens of thousands of unlinks, each a disk operation of
+/// its own. `hosts` itself goes with the other generated paths.
+fn remove_hosts(hosts: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(hosts) else {
+        return Ok(());
+    };
+    let dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    pool::map(&dirs, pool::HOST_WORKERS, |d| sys::remove_tree(d))
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), Err)
 }

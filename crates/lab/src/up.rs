@@ -14,7 +14,7 @@ use crate::error::{LabError, Result};
 use crate::host::{self, HostSpec};
 use crate::progress::{Progress, Step};
 use crate::render::{self, HostEntry};
-use crate::state::{HostPaths, State};
+use crate::state::{HostPaths, HostState, State};
 use crate::topology::{self, PAYMENTS, Topology};
 use crate::{
     BringUp, Lab, LabHost, MAX_HOSTS, MAX_LIGHT_HOSTS, Packaging, UpOptions, down, payments, pool,
@@ -157,7 +157,21 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
     check_service_ports(&plan, opts.topology)?;
     let port = choose_port(opts, &plan)?;
 
-    let state = State::new(root.clone(), rpm_root.clone(), port, opts.topology);
+    let mut state = State::new(root.clone(), rpm_root.clone(), port, opts.topology);
+    // every host recorded up front, in the plan's order (they start in any order)
+    state.hosts = plan
+        .iter()
+        .map(|h| HostState {
+            name: h.name.clone(),
+            address: h.address,
+            packaging: h.packaging,
+            role: h.role,
+            overlay: false,
+            unshare: None,
+            init: None,
+            rehearsal: None,
+        })
+        .collect();
     state.save(&dir)?;
     let state = Mutex::new(state);
     let hosts_started = Instant::now();
