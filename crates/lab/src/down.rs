@@ -123,7 +123,9 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         .filter(|m| !mounts.iter().any(|o| o != *m && m.starts_with(o)))
         .collect();
     let total = outermost.len();
-    progress(Progress::new(Step::Unmount, 0, total, "umount -R"));
+    if total > 0 {
+        progress(Progress::new(Step::Unmount, 0, total, "umount -R"));
+    }
     let mut done = 0;
     let results = pool::run(
         &outermost,
