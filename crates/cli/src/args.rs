@@ -1106,7 +1106,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("demo", "fearless demo\n  fearless demo --hosts 4 --bake 5s"),
     (
         "lab",
-        "fearless lab up --hosts 3\n  fearless lab up --topology tiered\n  fearless lab up --hosts 1000 --light\n  fearless lab ssh web-1 -- apt-cache policy libacme",
+        "fearless lab up --hosts 3\n  fearless lab up --topology tiered\n  fearless lab ssh web-1 -- apt-cache policy libacme",
     ),
     (
         "map",
