@@ -960,9 +960,13 @@ pub(crate) struct LabArgs {
 pub(crate) enum LabAction {
     /// Build (or report) the lab fleet
     Up {
-        /// Number of hosts (flat topology; default 4)
+        /// Number of hosts (flat topology; default 4; at most 244, or 4000 with --light)
         #[arg(long)]
         hosts: Option<usize>,
+        /// Light hosts: each runs only its init and sshd on a real dpkg database (no acme
+        /// shop), so a thousand fit on one machine; prints memory per host and bring-up time
+        #[arg(long)]
+        light: bool,
         /// flat: every host runs the whole shop; tiered: front ends, orders APIs and a ledger
         /// on their own hosts, a broker nobody declared, an external payments provider
         #[arg(long, default_value = "flat", value_name = "TOPOLOGY")]

@@ -3,13 +3,13 @@
 //! after a crashed `up`, safe twice; the cached Debian and RPM roots are kept.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{LabError, Result};
 use crate::progress::{Progress, Step};
-use crate::state::State;
-use crate::{DownReport, KilledProcess, host, payments, sys};
+use crate::state::{HostState, State};
+use crate::{DownReport, KilledProcess, host, payments, pool, sys};
 
 /// What `up` creates in the lab directory (besides the lock).
 const GENERATED: &[&str] = &[
@@ -56,24 +56,38 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
     // unmount what we can, then report the first failure.
     let mut first_error: Option<LabError> = None;
     if let Some(state) = &state {
-        let total = state.hosts.len();
-        for (i, h) in state.hosts.iter().enumerate().rev() {
-            progress(
-                Progress::new(Step::StopHost, total - 1 - i, total, "SIGKILL init").host(&h.name),
-            );
-            let stopped = match host::stop(h) {
-                Ok(stopped) => stopped,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                    continue;
+        // the last hosts first (as they were started), many at once
+        let hosts: Vec<&HostState> = state.hosts.iter().rev().collect();
+        let total = hosts.len();
+        progress(Progress::new(Step::StopHost, 0, total, "SIGKILL init"));
+        let mut done = 0;
+        let results = pool::run(
+            &hosts,
+            pool::HOST_WORKERS,
+            |h| host::stop(h),
+            |_| false,
+            |i, _| {
+                done += 1;
+                progress(
+                    Progress::new(Step::StopHost, done, total, "stopped").host(&hosts[i].name),
+                );
+            },
+        );
+        for (h, result) in hosts.iter().zip(results) {
+            match result {
+                Some(Ok(stopped)) => {
+                    report
+                        .killed
+                        .extend(stopped.killed.into_iter().map(|pid| KilledProcess {
+                            host: Some(h.name.clone()),
+                            pid,
+                        }));
                 }
-            };
-            report
-                .killed
-                .extend(stopped.killed.into_iter().map(|pid| KilledProcess {
-                    host: Some(h.name.clone()),
-                    pid,
-                }));
+                Some(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                None => {}
+            }
         }
     }
     if let Some(state) = &state {
@@ -100,23 +114,42 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         stray.wait_gone(Duration::from_secs(5));
     }
 
+    // Each unmount waits for the kernel's RCU grace period (milliseconds): a thousand
+    // overlays one after the other take a minute, so the outermost mounts are unmounted
+    // many at once, each with what is mounted under it (`umount -R`).
     let mounts = sys::mounts_under(dir)?;
-    for (i, mount) in mounts.iter().enumerate().rev() {
-        if !sys::mounts_under(dir)?.contains(mount) {
-            continue; // went with a recursive unmount of its parent
+    let outermost: Vec<&PathBuf> = mounts
+        .iter()
+        .filter(|m| !mounts.iter().any(|o| o != *m && m.starts_with(o)))
+        .collect();
+    let total = outermost.len();
+    if total > 0 {
+        progress(Progress::new(Step::Unmount, 0, total, "umount -R"));
+    }
+    let mut done = 0;
+    let results = pool::run(
+        &outermost,
+        pool::HOST_WORKERS,
+        |m| sys::unmount(m),
+        |_| false,
+        |i, _| {
+            done += 1;
+            progress(Progress::new(
+                Step::Unmount,
+                done,
+                total,
+                outermost[i].display().to_string(),
+            ));
+        },
+    );
+    let left = sys::mounts_under(dir)?;
+    for mount in &mounts {
+        if !left.contains(mount) {
+            report.unmounted.push(mount.clone());
         }
-        progress(Progress::new(
-            Step::Unmount,
-            mounts.len() - 1 - i,
-            mounts.len(),
-            mount.display().to_string(),
-        ));
-        match sys::unmount(mount) {
-            Ok(()) => report.unmounted.push(mount.clone()),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
+    }
+    if let Some(e) = results.into_iter().flatten().find_map(Result::err) {
+        first_error.get_or_insert(e);
     }
     if let Some(e) = first_error {
         return Err(e);
@@ -134,6 +167,7 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         });
     }
 
+    remove_hosts(&dir.join("hosts"))?;
     for (i, name) in GENERATED.iter().enumerate() {
         let path = dir.join(name);
         let removed = if path.is_dir() {
@@ -152,4 +186,22 @@ pub(crate) fn teardown(dir: &Path, progress: &mut dyn FnMut(Progress)) -> Result
         }
     }
     Ok(report)
+}
+
+/// Removes each host's directory under `hosts`, many at once: a host is a few dozen small
+/// files, but a thousand hosts are tens of thousands of unlinks, each a disk operation of
+/// its own. `hosts` itself goes with the other generated paths.
+fn remove_hosts(hosts: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(hosts) else {
+        return Ok(());
+    };
+    let dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    pool::map(&dirs, pool::HOST_WORKERS, |d| sys::remove_tree(d))
+        .into_iter()
+        .find_map(Result::err)
+        .map_or(Ok(()), Err)
 }

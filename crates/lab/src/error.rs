@@ -95,6 +95,30 @@ pub enum LabError {
         /// Whether the running lab has an RPM host.
         running: bool,
     },
+    /// `up` was asked for (or without) light hosts, and the running lab differs.
+    #[error(
+        "the lab running in {dir} {}, but it was requested {}",
+        if *.running { "is a light lab" } else { "runs the acme shop" },
+        if *.running { "with the acme shop" } else { "light" }
+    )]
+    LightMismatch {
+        /// The lab directory.
+        dir: PathBuf,
+        /// Whether the running lab is light.
+        running: bool,
+    },
+    /// The machine's limits cannot hold the lab asked for.
+    #[error("{what} is {limit}, but the lab needs about {need}")]
+    Capacity {
+        /// The limit (`kernel.pid_max`).
+        what: String,
+        /// Its value.
+        limit: u64,
+        /// What the lab would need.
+        need: u64,
+        /// The command that raises it.
+        sysctl: String,
+    },
     /// A host name that is not part of the lab.
     #[error("unknown lab host `{host}` (lab hosts: {known})")]
     UnknownHost {
@@ -240,6 +264,10 @@ impl LabError {
             Self::TopologyMismatch { .. } => Some(
                 "run `fearless lab down` first to rebuild the lab with another topology".into(),
             ),
+            Self::LightMismatch { .. } => {
+                Some("run `fearless lab down` first to rebuild the lab with or without --light".into())
+            }
+            Self::Capacity { sysctl, .. } => Some(format!("raise it ({sysctl}) or ask for fewer hosts")),
             Self::RpmHostMismatch { .. } => {
                 Some("run `fearless lab down` first to rebuild the lab with or without --rpm-host".into())
             }

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,11 @@ exit 1\n";
 const SSHD_CONFIG: &str = "# fearless lab: root logs in with the lab key only\n\
 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n";
 
+/// A light host has one host key, ed25519: generating RSA and ECDSA keys too would cost a
+/// thousand hosts minutes of CPU, and sshd would warn about every missing default key.
+const LIGHT_SSHD_CONFIG: &str = "# fearless lab (light host): one host key\n\
+HostKey /etc/ssh/ssh_host_ed25519_key\n";
+
 const APT_SOURCES: &str = "# fearless lab: the lab repository is this host's only package source\n\
 deb [trusted=yes] file:/srv/lab-repo ./\n";
 
@@ -119,20 +125,24 @@ pub(crate) struct HostSpec<'a> {
     pub(crate) acme_conf: &'a str,
 }
 
-/// Mounts, configures and starts one host, recording each step in `state` as it goes.
-pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
+/// Mounts, configures and starts one host, recording each step in `state` (and its file) as
+/// it goes; several hosts may start at once on the same `state`.
+pub(crate) fn start(spec: &HostSpec<'_>, state: &Mutex<State>) -> Result<()> {
     let paths = HostPaths::new(spec.dir, spec.name);
-    if state.host_mut(spec.name).is_none() {
-        state.hosts.push(HostState {
-            name: spec.name.to_owned(),
-            address: spec.address,
-            packaging: spec.packaging,
-            role: spec.role,
-            overlay: false,
-            unshare: None,
-            init: None,
-            rehearsal: None,
-        });
+    {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.host_mut(spec.name).is_none() {
+            state.hosts.push(HostState {
+                name: spec.name.to_owned(),
+                address: spec.address,
+                packaging: spec.packaging,
+                role: spec.role,
+                overlay: false,
+                unshare: None,
+                init: None,
+                rehearsal: None,
+            });
+        }
     }
     for d in [&paths.upper, &paths.work, &paths.merged] {
         sys::create_dir_all(d)?;
@@ -148,10 +158,12 @@ pub(crate) fn start(spec: &HostSpec<'_>, state: &mut State) -> Result<()> {
 }
 
 fn record(
-    state: &mut State,
+    state: &Mutex<State>,
     spec: &HostSpec<'_>,
     change: impl FnOnce(&mut HostState),
 ) -> Result<()> {
+    // held while the file is written, so that the file never goes back in time
+    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(h) = state.host_mut(spec.name) {
         change(h);
     }
@@ -265,9 +277,33 @@ fn configure(spec: &HostSpec<'_>, m: &Path) -> Result<()> {
     sys::create_dir_all(&m.join("run/sshd"))?;
     set_mode(&m.join("run/sshd"), 0o755)?;
     sys::create_dir_all(&m.join(repo_mount(spec.packaging)))?;
+    if spec.role == Role::Light {
+        sys::write_file(
+            &m.join("etc/ssh/sshd_config.d/fearless-lab-light.conf"),
+            LIGHT_SSHD_CONFIG.as_bytes(),
+            0o644,
+        )?;
+    }
     if !m.join("etc/ssh/ssh_host_ed25519_key").exists() {
+        let mut keygen = Command::new("chroot");
+        keygen.arg(m).arg("ssh-keygen");
+        if spec.role == Role::Light {
+            keygen.args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                name,
+                "-f",
+                "/etc/ssh/ssh_host_ed25519_key",
+            ]);
+        } else {
+            keygen.arg("-A");
+        }
         sys::run(
-            Command::new("chroot").arg(m).args(["ssh-keygen", "-A"]),
+            &mut keygen,
             &format!("generate the ssh host keys of {name}"),
         )?;
     }
@@ -331,14 +367,17 @@ fn spawn(spec: &HostSpec<'_>, paths: &HostPaths) -> Result<ProcRef> {
 }
 
 /// Finds the host's init: the child of `unshare` (it keeps its pid through the `exec`s
-/// from the mounts to the init), once it runs.
+/// from the mounts to the init), once it runs. It is looked for among the pids just after
+/// `unshare`'s first, then (when many processes started in between) among all.
 fn find_init(spec: &HostSpec<'_>, paths: &HostPaths, unshare: ProcRef) -> Result<ProcRef> {
     let started = Instant::now();
     while started.elapsed() < SSHD_READY {
-        if let Some(init) = sys::children_of(unshare.pid)
-            .into_iter()
-            .find_map(|(pid, _)| ProcRef::of(pid))
-        {
+        let children = if started.elapsed() < Duration::from_secs(1) {
+            sys::children_near(unshare.pid, 512)
+        } else {
+            sys::children_of(unshare.pid)
+        };
+        if let Some(init) = children.into_iter().find_map(|(pid, _)| ProcRef::of(pid)) {
             return Ok(init);
         }
         if !unshare.alive() {
@@ -413,8 +452,10 @@ pub(crate) fn stop(host: &HostState) -> Result<Stopped> {
     if let Some(init) = host.init {
         targets.push(("init", init));
     }
-    if let Some(unshare) = host.unshare {
-        // a crash may have happened before the init was recorded: take unshare's children too
+    if let Some(unshare) = host.unshare
+        && host.init.is_none()
+    {
+        // a crash may have happened before the init was recorded: take unshare's children
         for (pid, _) in sys::children_of(unshare.pid) {
             if let Some(child) = ProcRef::of(pid)
                 && !targets.iter().any(|(_, t)| *t == child)

@@ -2,7 +2,8 @@
 //!
 //! `up` builds (once, cached) a Debian bookworm root with debootstrap, then starts hosts
 //! `web-1`…`web-N`, each an overlay over that root, in its own UTS/PID/mount/IPC namespaces,
-//! chrooted, with its own sshd on its own loopback address (`127.0.0.11`, `.12`, …). A flat
+//! chrooted, with its own sshd on its own loopback address (`127.0.0.11`, `.12`, …, then
+//! `127.0.1.1`… past the 244th host, see [`MAX_HOSTS`]), started [`HOST_WORKERS`] at a time. A flat
 //! apt repository in `DIR/repo`, bind-mounted read-only into every host as its only package
 //! source, holds the demo application "acme shop" as real `.deb` packages; `up` installs
 //! version 1.0 everywhere, and `publish` adds new versions (a routine batch, a batch whose
@@ -10,6 +11,11 @@
 //! `DIR/ssh_config` and a key, so every other fearless command runs against the lab
 //! unchanged, and a small OSV feed about the acme packages in `DIR/osv/` (for `fearless
 //! vulns`); `down` leaves no process or mount behind.
+//!
+//! With `light`, hosts run nothing but their init and sshd on the root's real dpkg
+//! database: no repository is mounted and no acme shop installed, so up to
+//! [`MAX_LIGHT_HOSTS`] fit on one machine (about a thousand in a few GiB). `up` measures
+//! what the hosts' processes take ([`Footprint`]) and how long the bring-up took.
 //!
 //! With `rpm_host`, one more host, `rpm-1`, on the next address, overlays a second cached
 //! root (the Debian root plus Debian's `dnf` and `rpm`, see `rpmroot`) and gets the acme
@@ -32,6 +38,8 @@ mod error;
 mod feed;
 mod host;
 mod payments;
+mod pool;
+mod procs;
 mod progress;
 mod rehearsal;
 mod remote;
@@ -55,6 +63,7 @@ use serde::{Deserialize, Serialize};
 pub use catalog::{INITIAL, PACKAGES, PackageVersion, Scenario, UnknownScenario};
 pub use down::down;
 pub use error::{LabError, Result};
+pub use pool::HOST_WORKERS;
 pub use progress::{Progress, Step};
 pub use rehearsal::{
     REHEARSAL_ADDRESS, REHEARSAL_HOST, RehearsalHost, Release, UnknownRelease, rehearsal_down,
@@ -72,10 +81,24 @@ pub const DEFAULT_DIR: &str = ".fearless/lab";
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/fearless/lab";
 /// The environment variable that overrides the cache directory (read by the CLI).
 pub const CACHE_DIR_ENV: &str = "FEARLESS_LAB_CACHE";
-/// The first host's address; host `i` (from 0) gets `127.0.0.(11 + i)`.
+/// The first host's address; host `i` (from 0) gets `127.0.0.(11 + i)` up to
+/// `127.0.0.254`, then `127.0.1.1…127.0.1.254`, `127.0.2.1…`, and so on.
 pub const FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 11);
-/// At most this many hosts (Debian hosts plus the RPM host) fit in `127.0.0.11..=127.0.0.254`.
+/// At most this many hosts with the acme shop (Debian hosts plus the RPM host): the ones
+/// in `127.0.0.11..=127.0.0.254` (each runs four daemons and was installed by apt).
 pub const MAX_HOSTS: usize = 244;
+/// At most this many light hosts (init and sshd only). Each host's mount namespace copies
+/// the overlays mounted before it, so mounts grow with the square of the hosts (a thousand
+/// hosts: about half a million, a few hundred MiB of kernel memory); and each host is four
+/// processes, more while ssh sessions run, against `kernel.pid_max`.
+pub const MAX_LIGHT_HOSTS: usize = 4000;
+/// The number of addresses of the plan: `127.0.0.11..=127.0.0.254`, then 254 in each of
+/// `127.0.1.0/24` … `127.0.255.0/24`.
+pub const MAX_ADDRESSES: usize = MAX_HOSTS + 255 * 254;
+const _: () = assert!(
+    MAX_LIGHT_HOSTS <= MAX_ADDRESSES,
+    "every light host needs an address"
+);
 /// The name of the RPM host, which takes the address after the last Debian host.
 pub const RPM_HOST: &str = "rpm-1";
 
@@ -119,6 +142,9 @@ pub struct UpOptions {
     /// The shape of the site; [`Topology::Tiered`] has its own five hosts (`hosts` and
     /// `rpm_host` do not apply).
     pub topology: Topology,
+    /// Hosts run only their init and sshd (no repository, no acme shop): flat topology,
+    /// no RPM host, up to [`MAX_LIGHT_HOSTS`] hosts.
+    pub light: bool,
 }
 
 impl Default for UpOptions {
@@ -131,6 +157,7 @@ impl Default for UpOptions {
             port: 22,
             fallback_port: Some(2222),
             topology: Topology::Flat,
+            light: false,
         }
     }
 }
@@ -160,6 +187,51 @@ pub struct Lab {
     pub payments: Option<std::net::SocketAddrV4>,
     /// `up` found the lab already running and changed nothing.
     pub already_running: bool,
+    /// The hosts run only their init and sshd.
+    pub light: bool,
+    /// How long this `up` took to start the hosts (`None` when it found them running).
+    pub bring_up: Option<BringUp>,
+    /// What the hosts' processes take, measured at the end of `up`.
+    pub footprint: Footprint,
+}
+
+/// How long `up` took.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BringUp {
+    /// The whole `up`, in seconds (a first `up` includes building the cached root).
+    pub total_secs: f64,
+    /// From the first host's start to the last host's sshd answering, in seconds.
+    pub hosts_secs: f64,
+    /// Hosts started at once.
+    pub workers: usize,
+}
+
+/// The memory the lab hosts' processes take, read from `/proc` (each host's `unshare` and
+/// every process of its PID namespace; `smaps_rollup`). PSS shares the pages the hosts have
+/// in common (the same sshd and libc from the cached root) among them; RSS counts them in
+/// every process. Kernel memory (namespaces, mounts, the overlays' page cache) is not in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Footprint {
+    /// Hosts measured.
+    pub hosts: usize,
+    /// Their processes.
+    pub processes: usize,
+    /// Sum of the processes' proportional set sizes, in bytes.
+    pub pss_bytes: u64,
+    /// Sum of their resident set sizes, in bytes.
+    pub rss_bytes: u64,
+}
+
+impl Footprint {
+    /// PSS per host, in bytes (0 without hosts).
+    pub fn pss_per_host(&self) -> u64 {
+        self.pss_bytes / u64::try_from(self.hosts.max(1)).unwrap_or(u64::MAX)
+    }
+
+    /// RSS per host, in bytes (0 without hosts).
+    pub fn rss_per_host(&self) -> u64 {
+        self.rss_bytes / u64::try_from(self.hosts.max(1)).unwrap_or(u64::MAX)
+    }
 }
 
 /// A lab host.
@@ -414,23 +486,16 @@ pub fn ssh_argv(dir: &Path, host: &str) -> Result<Vec<OsString>> {
     }
 }
 
-/// The names and addresses of `count` Debian lab hosts.
+/// The names and addresses of `count` Debian lab hosts (at most [`MAX_HOSTS`]).
 pub fn host_plan(count: usize) -> Vec<LabHost> {
     lab_plan(count, false)
 }
 
-/// The names and addresses of `count` Debian lab hosts and, with `rpm_host`, the RPM host
-/// on the next address.
+/// The names and addresses of `count` Debian lab hosts (at most [`MAX_HOSTS`] with the RPM
+/// host) and, with `rpm_host`, the RPM host on the next address.
 pub fn lab_plan(count: usize, rpm_host: bool) -> Vec<LabHost> {
     let count = count.min(MAX_HOSTS - usize::from(rpm_host));
-    let mut plan: Vec<LabHost> = (0..count)
-        .map(|i| LabHost {
-            name: format!("web-{}", i + 1),
-            address: topology::nth_address(i),
-            packaging: Packaging::Deb,
-            role: Role::Shop,
-        })
-        .collect();
+    let mut plan = web_hosts(count, Role::Shop);
     if rpm_host {
         plan.push(LabHost {
             name: RPM_HOST.to_owned(),
@@ -442,9 +507,28 @@ pub fn lab_plan(count: usize, rpm_host: bool) -> Vec<LabHost> {
     plan
 }
 
+/// The names and addresses of `count` light hosts (at most [`MAX_LIGHT_HOSTS`]): `web-1`…
+/// on the same addresses as [`host_plan`] for the first [`MAX_HOSTS`], then on
+/// `127.0.1.1`…
+pub fn light_plan(count: usize) -> Vec<LabHost> {
+    web_hosts(count.min(MAX_LIGHT_HOSTS), Role::Light)
+}
+
+fn web_hosts(count: usize, role: Role) -> Vec<LabHost> {
+    (0..count)
+        .map(|i| LabHost {
+            name: format!("web-{}", i + 1),
+            address: topology::nth_address(i),
+            packaging: Packaging::Deb,
+            role,
+        })
+        .collect()
+}
+
 /// The hosts `up` starts for `opts`.
 pub fn plan_for(opts: &UpOptions) -> Vec<LabHost> {
     match opts.topology {
+        Topology::Flat if opts.light => light_plan(opts.hosts),
         Topology::Flat => lab_plan(opts.hosts, opts.rpm_host),
         Topology::Tiered => topology::tiered_plan(),
     }
@@ -479,6 +563,53 @@ mod tests {
             host_plan(MAX_HOSTS).last().map(|h| h.address),
             Some(Ipv4Addr::new(127, 0, 0, 254))
         );
+    }
+
+    #[test]
+    fn the_first_244_addresses_are_as_they_always_were() {
+        for (i, h) in light_plan(MAX_HOSTS).iter().enumerate() {
+            let last = u8::try_from(11 + i).expect("fits");
+            assert_eq!(h.address, Ipv4Addr::new(127, 0, 0, last), "{}", h.name);
+        }
+        let full: Vec<_> = host_plan(MAX_HOSTS)
+            .into_iter()
+            .map(|h| h.address)
+            .collect();
+        let light: Vec<_> = light_plan(MAX_HOSTS)
+            .into_iter()
+            .map(|h| h.address)
+            .collect();
+        assert_eq!(full, light);
+    }
+
+    #[test]
+    fn past_244_hosts_take_127_0_n_1_to_254() {
+        let plan = light_plan(1000);
+        let at = |n: usize| (plan[n - 1].name.as_str(), plan[n - 1].address);
+        assert_eq!(at(244), ("web-244", Ipv4Addr::new(127, 0, 0, 254)));
+        assert_eq!(at(245), ("web-245", Ipv4Addr::new(127, 0, 1, 1)));
+        assert_eq!(at(498), ("web-498", Ipv4Addr::new(127, 0, 1, 254)));
+        assert_eq!(at(499), ("web-499", Ipv4Addr::new(127, 0, 2, 1)));
+        assert_eq!(at(1000), ("web-1000", Ipv4Addr::new(127, 0, 3, 248)));
+        assert!(plan.iter().all(|h| h.role == Role::Light));
+        assert_eq!(
+            topology::nth_address(MAX_ADDRESSES - 1),
+            Ipv4Addr::new(127, 0, 255, 254)
+        );
+    }
+
+    #[test]
+    fn every_address_is_distinct_loopback_and_none_is_reserved() {
+        let all: Vec<Ipv4Addr> = (0..MAX_ADDRESSES).map(topology::nth_address).collect();
+        let distinct: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!(distinct.len(), MAX_ADDRESSES);
+        for a in &all {
+            let [x, y, _, last] = a.octets();
+            assert_eq!((x, y), (127, 0), "{a}");
+            assert!(last != 0 && last != 255, "{a}");
+            assert!(*a != REHEARSAL_ADDRESS && *a != *PAYMENTS.ip() && *a != Ipv4Addr::LOCALHOST);
+        }
+        assert_eq!(light_plan(MAX_LIGHT_HOSTS + 5).len(), MAX_LIGHT_HOSTS);
     }
 
     #[test]

@@ -239,7 +239,11 @@ pub fn rehearsal_up(
         role: Role::Shop,
         acme_conf: "",
     };
-    host::start(&spec, &mut state)?;
+    let state = std::sync::Mutex::new(state);
+    host::start(&spec, &state)?;
+    let state = state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     up::write_ssh_files(&dir, port, &entries(&state))?;
     progress(Progress::new(Step::StartHost, 1, 1, "sshd up").host(REHEARSAL_HOST));
     Ok(RehearsalHost {

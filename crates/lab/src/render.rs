@@ -64,11 +64,11 @@ pub(crate) fn known_hosts(port: u16, host: &HostEntry, public_keys: &[String]) -
     out
 }
 
-/// The lab's `fearless.yaml`: inventory of the lab hosts and the acme shop test plan of
-/// its topology.
+/// The lab's `fearless.yaml`: inventory of the lab hosts and the test plan of its topology
+/// (the acme shop's; a light lab's sshd).
 pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry], shape: Topology) -> String {
     let mut out = String::from(
-        "# Written by `fearless lab up`: the lab fleet and the acme shop test plan.\n\
+        "# Written by `fearless lab up`: the lab fleet and its test plan.\n\
          # Paths are relative to this file.\n\
          # One operator plays every role on a lab (alice requests, bob approves): names\n\
          # given with --as are taken at their word, and every state change says so.\n\
@@ -85,6 +85,9 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry], shape: Topology) -> 
         let labels = match (h.packaging, h.role) {
             (Packaging::Rpm, _) => "role: web, pkg: rpm".to_owned(),
             (Packaging::Deb, Role::Shop) => format!("role: web, az: {}", ["a", "b", "c"][i % 3]),
+            (Packaging::Deb, Role::Light) => {
+                format!("role: light, az: {}", ["a", "b", "c"][i % 3])
+            }
             (Packaging::Deb, role) => {
                 let nth = hosts[..i].iter().filter(|o| o.role == role).count();
                 format!("role: {}, az: {}", role.label(), ["a", "b"][nth % 2])
@@ -96,7 +99,9 @@ pub(crate) fn fearless_yaml(port: u16, hosts: &[HostEntry], shape: Topology) -> 
             h.name, h.address
         );
     }
+    let light = !hosts.is_empty() && hosts.iter().all(|h| h.role == Role::Light);
     match shape {
+        Topology::Flat if light => out.push_str(&light_components(port)),
         Topology::Flat => out.push_str(ACME_COMPONENTS),
         Topology::Tiered => out.push_str(&tiered_components()),
     }
@@ -154,6 +159,22 @@ fn tiered_components() -> String {
 patch:
   bisect: auto
 "#,
+    )
+}
+
+/// A light lab's one component: each host's sshd, the only service it runs, and the
+/// package it comes from (in the host's dpkg database).
+fn light_components(port: u16) -> String {
+    format!(
+        r#"components:
+  sshd:
+    description: OpenSSH server, the only service of a light lab host
+    runs_on: "role=light"
+    checks:
+      - {{ name: sshd process, process: {{ name: sshd }} }}
+      - {{ name: ssh port, port: {{ port: {port}, address: "{{host.address}}" }} }}
+      - {{ name: openssh-server installed, package: {{ name: openssh-server }} }}
+"#
     )
 }
 
@@ -318,6 +339,40 @@ mod tests {
             "the broker must stay undeclared: that is the lab's story"
         );
         assert_eq!(c["broker"].listens[0].to_string(), "127.0.0.1:5672");
+    }
+
+    #[test]
+    fn a_light_yaml_lists_every_host_and_checks_only_sshd() {
+        let plan: Vec<HostEntry> = crate::light_plan(300)
+            .into_iter()
+            .map(|h| HostEntry {
+                name: h.name,
+                address: h.address,
+                packaging: h.packaging,
+                role: h.role,
+            })
+            .collect();
+        let text = fearless_yaml(2222, &plan, Topology::Flat);
+        assert!(
+            text.contains("    web-245: { address: 127.0.1.1, labels: { role: light, az: b } }\n"),
+            "{text}"
+        );
+        assert!(text.contains("port: { port: 2222, address: \"{host.address}\" }"));
+        assert!(!text.contains("acme"), "{text}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ssh = ssh_config(dir.path(), 2222, &plan);
+        assert_eq!(ssh.matches("\nHost ").count(), 300);
+        assert!(ssh.contains("Host web-300 127.0.1.56\n    HostName 127.0.1.56\n"));
+        std::fs::write(dir.path().join("ssh_config"), ssh).expect("write");
+        let loaded = fearless_config::load_str(&dir.path().join("fearless.yaml"), text)
+            .unwrap_or_else(|e| panic!("the light fearless.yaml must load: {e:?}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.config.inventory.hosts.len(), 300);
+        assert_eq!(
+            loaded.config.inventory.hosts["web-300"].address,
+            "127.0.1.56"
+        );
+        assert_eq!(loaded.config.components.len(), 1);
     }
 
     #[test]

@@ -108,6 +108,12 @@ impl State {
         (fleet.len() - usize::from(rpm), rpm)
     }
 
+    /// A light lab: its fleet's hosts run only their init and sshd.
+    pub(crate) fn light(&self) -> bool {
+        let mut fleet = self.fleet().peekable();
+        fleet.peek().is_some() && fleet.all(|h| h.role == Role::Light)
+    }
+
     /// The fleet's hosts: every host but a rehearsal host.
     pub(crate) fn fleet(&self) -> impl Iterator<Item = &HostState> {
         self.hosts.iter().filter(|h| h.rehearsal.is_none())

@@ -6,10 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::procs::Snapshot;
 use crate::state::{HostState, State};
-use crate::{HostStatus, LabStatus, ServiceStatus, remote, sys};
+use crate::{HostStatus, LabStatus, ServiceStatus, pool, remote};
 
-/// The acme daemon every host runs besides its role's HTTP services.
+/// The acme daemon every host with the acme shop runs besides its role's HTTP services.
 const AGENT: &str = "acme-agent";
 
 /// Reports the lab in `dir`; a missing lab is `present: false`, a dead host is data.
@@ -22,11 +23,11 @@ pub fn status(dir: &Path) -> Result<LabStatus> {
             hosts: Vec::new(),
         });
     };
-    let hosts = state
-        .hosts
-        .iter()
-        .map(|h| host_status(h, state.port))
-        .collect();
+    // every process read once, however many hosts; the hosts looked at over TCP in parallel
+    let snapshot = Snapshot::take();
+    let hosts = pool::map(&state.hosts, pool::PROBE_WORKERS, |h| {
+        host_status(h, state.port, &snapshot)
+    });
     Ok(LabStatus {
         dir: dir.to_owned(),
         present: true,
@@ -35,31 +36,19 @@ pub fn status(dir: &Path) -> Result<LabStatus> {
     })
 }
 
-fn host_status(h: &HostState, port: u16) -> HostStatus {
+fn host_status(h: &HostState, port: u16, snapshot: &Snapshot) -> HostStatus {
     let init_alive = h.init.is_some_and(|p| p.alive());
-    let namespace = h
-        .init
-        .filter(|_| init_alive)
-        .and_then(|p| sys::pid_namespace(p.pid));
+    let init = h.init.filter(|_| init_alive);
     // the oldest process of that name in the host's namespace (sshd: the listener, not a
     // session)
-    let find = |name: &str| {
-        let ns = namespace.as_ref()?;
-        sys::all_pids()
-            .into_iter()
-            .filter_map(|pid| sys::proc_stat(pid).map(|s| (pid, s)))
-            .filter(|(pid, s)| {
-                s.comm == name && s.state != 'Z' && sys::pid_namespace(*pid).as_ref() == Some(ns)
-            })
-            .min_by_key(|(_, s)| s.start_time)
-            .map(|(pid, _)| pid)
-    };
+    let find = |name: &str| init.and_then(|p| snapshot.oldest_named(p.pid, name));
+    let agent = h.role.runs_agent().then_some((AGENT, None));
     let services = h
         .role
         .http_services()
         .iter()
         .map(|(name, port)| (*name, Some(*port)))
-        .chain([(AGENT, None)])
+        .chain(agent)
         .map(|(name, http_port)| {
             let pid = find(name);
             let healthy = http_port.map(|p| {

@@ -330,6 +330,31 @@ pub(crate) fn children_of(ppid: u32) -> Vec<(u32, ProcStat)> {
         .collect()
 }
 
+/// Children of `ppid` among the `span` pids allocated after it (pids are handed out in
+/// order, so a fresh child is nearly always there): a few hundred failed opens instead of
+/// reading every process of a machine that runs a thousand lab hosts. Wraps at
+/// `kernel.pid_max`.
+pub(crate) fn children_near(ppid: u32, span: u32) -> Vec<(u32, ProcStat)> {
+    let max = pid_max();
+    (1..=span)
+        .map(|k| {
+            let pid = ppid.saturating_add(k);
+            if pid >= max { pid - max + 1 } else { pid }
+        })
+        .filter_map(|pid| proc_stat(pid).filter(|s| s.ppid == ppid).map(|s| (pid, s)))
+        .collect()
+}
+
+/// `kernel.pid_max` (pids are below it); the kernel's default when it cannot be read.
+pub(crate) fn pid_max() -> u32 {
+    read_number("/proc/sys/kernel/pid_max").map_or(32_768, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// A number alone in a file (a sysctl under `/proc/sys`).
+pub(crate) fn read_number(path: &str) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
 /// The PID namespace of a process, as the `pid:[inode]` link text.
 pub(crate) fn pid_namespace(pid: u32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/ns/pid")).ok()

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{INITIAL, PackageVersion};
-use crate::{FIRST_ADDRESS, LabHost, Packaging};
+use crate::{FIRST_ADDRESS, LabHost, MAX_ADDRESSES, MAX_HOSTS, Packaging};
 
 /// How the lab's hosts are laid out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,9 @@ pub enum Role {
     Api,
     /// acme-ledger (tiered).
     Ledger,
+    /// Nothing but the host's init and sshd, on a real dpkg database: no acme shop
+    /// (`lab up --light`, for labs of hundreds or thousands of hosts).
+    Light,
 }
 
 impl Role {
@@ -84,6 +87,7 @@ impl Role {
             Self::Shop | Self::Web => "web",
             Self::Api => "api",
             Self::Ledger => "ledger",
+            Self::Light => "light",
         }
     }
 
@@ -94,17 +98,24 @@ impl Role {
             Self::Web => &[("acme-web", WEB_PORT)],
             Self::Api => &[("acme-api", API_PORT)],
             Self::Ledger => &[("acme-ledger", LEDGER_PORT)],
+            Self::Light => &[],
         }
     }
 
     /// The request that answers 200 only when this role's service and everything it
-    /// needs work: `(port, path)`.
-    pub(crate) fn readiness(self) -> (u16, &'static str) {
+    /// needs work: `(port, path)`; `None` when the role runs no service.
+    pub(crate) fn readiness(self) -> Option<(u16, &'static str)> {
         match self {
-            Self::Shop | Self::Web => (WEB_PORT, "/checkout"),
-            Self::Api => (API_PORT, "/orders"),
-            Self::Ledger => (LEDGER_PORT, "/totals"),
+            Self::Shop | Self::Web => Some((WEB_PORT, "/checkout")),
+            Self::Api => Some((API_PORT, "/orders")),
+            Self::Ledger => Some((LEDGER_PORT, "/totals")),
+            Self::Light => None,
         }
+    }
+
+    /// Whether the role runs the acme shop's agent (every role with acme packages).
+    pub(crate) fn runs_agent(self) -> bool {
+        self != Self::Light
     }
 
     /// The package versions `up` installs on a host of this role.
@@ -114,6 +125,7 @@ impl Role {
             Self::Web => &["libacme", "acme-api"],
             Self::Api => &["acme-web"],
             Self::Ledger => &["libacme", "acme-api", "acme-web"],
+            Self::Light => return Vec::new(),
         };
         let mut out: Vec<PackageVersion> = INITIAL
             .iter()
@@ -165,12 +177,30 @@ pub(crate) fn tiered_plan() -> Vec<LabHost> {
         .collect()
 }
 
-/// Lab address number `i` (from 0): `127.0.0.(11 + i)`.
+/// Lab address number `i` (from 0). The first [`MAX_HOSTS`] are `127.0.0.11…127.0.0.254`
+/// (as before labs grew past them); after those come `127.0.1.1…127.0.1.254`,
+/// `127.0.2.1…`, … up to `127.0.255.254`: 254 a block, never a `.0` or `.255` last octet.
+/// Past the last address ([`MAX_ADDRESSES`]) it stays at the last one (`validate` refuses
+/// such labs before any plan is made).
 pub(crate) fn nth_address(i: usize) -> Ipv4Addr {
     let [a, b, c, d] = FIRST_ADDRESS.octets();
-    let last = u8::try_from(usize::from(d) + i).unwrap_or(u8::MAX);
-    Ipv4Addr::new(a, b, c, last)
+    if i < MAX_HOSTS {
+        // 11 + i <= 254 here
+        return Ipv4Addr::new(
+            a,
+            b,
+            c,
+            d.saturating_add(u8::try_from(i).unwrap_or(u8::MAX)),
+        );
+    }
+    let rest = (i - MAX_HOSTS).min(MAX_ADDRESSES - MAX_HOSTS - 1);
+    let block = u8::try_from(1 + rest / BLOCK).unwrap_or(u8::MAX);
+    let last = u8::try_from(1 + rest % BLOCK).unwrap_or(u8::MAX - 1);
+    Ipv4Addr::new(a, b, block, last)
 }
+
+/// Addresses in each `127.0.N.0/24` block after the first: `.1` to `.254`.
+const BLOCK: usize = 254;
 
 /// The lines of `/etc/acme/acme.conf` after `address=` for `host` in a lab of `plan`:
 /// whom its services call.
@@ -183,7 +213,7 @@ pub(crate) fn acme_conf(host: &LabHost, plan: &[LabHost]) -> String {
             .join(",")
     };
     match host.role {
-        Role::Shop => String::new(),
+        Role::Shop | Role::Light => String::new(),
         Role::Web => format!(
             "# the orders APIs (round robin, one connection per request)\napi={}\n\
              # refresh the basket summary twice a second\nrefresh=0.5\n",

@@ -5,6 +5,7 @@ use std::fs;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,11 +14,11 @@ use crate::error::{LabError, Result};
 use crate::host::{self, HostSpec};
 use crate::progress::{Progress, Step};
 use crate::render::{self, HostEntry};
-use crate::state::{HostPaths, State};
+use crate::state::{HostPaths, HostState, State};
 use crate::topology::{self, PAYMENTS, Topology};
 use crate::{
-    Lab, LabHost, MAX_HOSTS, Packaging, UpOptions, down, payments, remote, repo, rootfs, rpmrepo,
-    rpmroot, sys,
+    BringUp, Lab, LabHost, MAX_HOSTS, MAX_LIGHT_HOSTS, Packaging, UpOptions, down, payments, pool,
+    procs, remote, repo, rootfs, rpmrepo, rpmroot, sys,
 };
 
 /// How long the acme shop of a host may take to answer after installation.
@@ -25,8 +26,10 @@ const SERVICES_READY: Duration = Duration::from_secs(30);
 
 /// Builds and starts the lab described by `opts`. Idempotent: when the lab already runs
 /// with the same hosts, it is reported (`Lab::already_running`) and left alone;
-/// a lab left broken by a crash is torn down and rebuilt.
+/// a lab left broken by a crash is torn down and rebuilt. Hosts start
+/// [`pool::HOST_WORKERS`] at a time.
 pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
+    let started = Instant::now();
     progress(Progress::new(
         Step::Prerequisites,
         0,
@@ -80,13 +83,19 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
                 running: running_rpm,
             });
         }
+        if state.light() != opts.light {
+            return Err(LabError::LightMismatch {
+                dir,
+                running: state.light(),
+            });
+        }
         progress(Progress::new(
             Step::AlreadyRunning,
             1,
             1,
             format!("{} hosts", state.hosts.len()),
         ));
-        return Ok(lab(&dir, &state, true));
+        return Ok(lab(&dir, &state, None));
     }
     // Whatever is left from a crashed or stopped lab goes first.
     down::teardown(&dir, progress)?;
@@ -144,46 +153,41 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
         None
     };
     let plan = crate::plan_for(opts);
+    check_capacity(plan.len())?;
     check_service_ports(&plan, opts.topology)?;
     let port = choose_port(opts, &plan)?;
 
     let mut state = State::new(root.clone(), rpm_root.clone(), port, opts.topology);
-    state.save(&dir)?;
-    for (i, h) in plan.iter().enumerate() {
-        progress(
-            Progress::new(
-                Step::StartHost,
-                i,
-                plan.len(),
-                format!("{}:{port}", h.address),
-            )
-            .host(&h.name),
-        );
-        let (host_root, host_repo) = match (h.packaging, &rpm_root, &rpm_repo_dir) {
-            (Packaging::Rpm, Some(r), Some(p)) => (r, p),
-            _ => (&root, &repo_dir),
-        };
-        let acme_conf = topology::acme_conf(h, &plan);
-        let spec = HostSpec {
-            dir: &dir,
-            root: host_root,
-            repo: host_repo,
-            packaging: h.packaging,
-            name: &h.name,
+    // every host recorded up front, in the plan's order (they start in any order)
+    state.hosts = plan
+        .iter()
+        .map(|h| HostState {
+            name: h.name.clone(),
             address: h.address,
-            port,
-            authorized_key: &key,
+            packaging: h.packaging,
             role: h.role,
-            acme_conf: &acme_conf,
-        };
-        host::start(&spec, &mut state)?;
-    }
-    progress(Progress::new(
-        Step::StartHost,
-        plan.len(),
-        plan.len(),
-        "all sshd up",
-    ));
+            overlay: false,
+            unshare: None,
+            init: None,
+            rehearsal: None,
+        })
+        .collect();
+    state.save(&dir)?;
+    let state = Mutex::new(state);
+    let hosts_started = Instant::now();
+    let roots = Roots {
+        dir: &dir,
+        root: &root,
+        repo: &repo_dir,
+        rpm: rpm_root.as_deref().zip(rpm_repo_dir.as_deref()),
+        key: &key,
+        port,
+    };
+    start_hosts(&roots, &plan, &state, progress)?;
+    let hosts_secs = hosts_started.elapsed().as_secs_f64();
+    let mut state = state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
 
     progress(Progress::new(
         Step::WriteConfig,
@@ -210,9 +214,132 @@ pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Result<Lab> {
         payments::start(&dir, &root, &mut state)?;
         progress(Progress::new(Step::StartPayments, 1, 1, "answers"));
     }
-    install_everywhere(&dir, &plan, progress)?;
-    wait_for_services(&dir, &plan, progress)?;
-    Ok(lab(&dir, &state, false))
+    if !opts.light {
+        install_everywhere(&dir, &plan, progress)?;
+        wait_for_services(&dir, &plan, progress)?;
+    }
+    Ok(lab(
+        &dir,
+        &state,
+        Some(BringUp {
+            total_secs: started.elapsed().as_secs_f64(),
+            hosts_secs,
+            workers: pool::HOST_WORKERS,
+        }),
+    ))
+}
+
+/// What every host of a lab starts from.
+struct Roots<'a> {
+    dir: &'a Path,
+    /// The Debian root and the apt repository.
+    root: &'a Path,
+    repo: &'a Path,
+    /// The RPM root and the RPM repository, when there is an RPM host.
+    rpm: Option<(&'a Path, &'a Path)>,
+    /// The public key root logs in with.
+    key: &'a str,
+    port: u16,
+}
+
+/// Starts the hosts of `plan`, [`pool::HOST_WORKERS`] at a time; the first failure stops
+/// the starting of more hosts and is returned once the hosts being started are done (what
+/// was started is recorded in `state`, for `down`).
+fn start_hosts(
+    roots: &Roots<'_>,
+    plan: &[LabHost],
+    state: &Mutex<State>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let total = plan.len();
+    let port = roots.port;
+    progress(Progress::new(
+        Step::StartHost,
+        0,
+        total,
+        format!("{} at a time", pool::HOST_WORKERS.min(total)),
+    ));
+    let mut done = 0;
+    let results = pool::run(
+        plan,
+        pool::HOST_WORKERS,
+        |h| {
+            let (root, repo) = match (h.packaging, roots.rpm) {
+                (Packaging::Rpm, Some(rpm)) => rpm,
+                _ => (roots.root, roots.repo),
+            };
+            let acme_conf = topology::acme_conf(h, plan);
+            let spec = HostSpec {
+                dir: roots.dir,
+                root,
+                repo,
+                packaging: h.packaging,
+                name: &h.name,
+                address: h.address,
+                port,
+                authorized_key: roots.key,
+                role: h.role,
+                acme_conf: &acme_conf,
+            };
+            host::start(&spec, state)
+        },
+        Result::is_err,
+        |i, result| {
+            done += 1;
+            let (name, address) = (&plan[i].name, plan[i].address);
+            let message = match result {
+                Ok(()) => format!("{address}:{port}"),
+                Err(_) => format!("{address}:{port} failed"),
+            };
+            progress(Progress::new(Step::StartHost, done, total, message).host(name));
+        },
+    );
+    if let Some(e) = results.into_iter().flatten().find_map(Result::err) {
+        return Err(e);
+    }
+    progress(Progress::new(Step::StartHost, total, total, "all sshd up"));
+    Ok(())
+}
+
+/// Fails before anything starts when the machine's limits cannot hold `hosts` hosts: their
+/// processes (and their ssh sessions) against `kernel.pid_max`, and each host's mount
+/// namespace, which copies every mount of the machine made before it, against
+/// `fs.mount-max` (a limit per namespace).
+fn check_capacity(hosts: usize) -> Result<()> {
+    // init, sshd, a sleeping `sleep` and unshare outside; an ssh session adds three more
+    const PROCESSES_PER_HOST: u64 = 8;
+    const HEADROOM: u64 = 2000;
+    let hosts = u64::try_from(hosts).unwrap_or(u64::MAX);
+    let running = u64::try_from(sys::all_pids().len()).unwrap_or(0);
+    let need = hosts
+        .saturating_mul(PROCESSES_PER_HOST)
+        .saturating_add(HEADROOM)
+        .saturating_add(running);
+    let pid_max = u64::from(sys::pid_max());
+    if need > pid_max {
+        return Err(LabError::Capacity {
+            what: "kernel.pid_max".into(),
+            limit: pid_max,
+            need,
+            sysctl: format!("sysctl -w kernel.pid_max={}", need.next_power_of_two()),
+        });
+    }
+    let mounts = u64::try_from(sys::mounts_under(Path::new("/"))?.len()).unwrap_or(0);
+    let per_namespace = mounts.saturating_add(hosts).saturating_add(16);
+    if let Some(mount_max) = sys::read_number("/proc/sys/fs/mount-max")
+        && per_namespace > mount_max
+    {
+        return Err(LabError::Capacity {
+            what: "fs.mount-max".into(),
+            limit: mount_max,
+            need: per_namespace,
+            sysctl: format!(
+                "sysctl -w fs.mount-max={}",
+                per_namespace.next_power_of_two()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn validate(opts: &UpOptions) -> Result<()> {
@@ -221,10 +348,24 @@ fn validate(opts: &UpOptions) -> Result<()> {
             "the tiered lab has no RPM host: use --rpm-host with the flat topology".into(),
         ));
     }
-    let max = MAX_HOSTS - usize::from(opts.rpm_host);
+    if opts.light && (opts.rpm_host || opts.topology != Topology::Flat) {
+        return Err(LabError::InvalidOptions(
+            "a light lab is flat and has no RPM host: its hosts run no acme shop".into(),
+        ));
+    }
+    let max = if opts.light {
+        MAX_LIGHT_HOSTS
+    } else {
+        MAX_HOSTS - usize::from(opts.rpm_host)
+    };
     if opts.hosts == 0 || opts.hosts > max {
+        let light = if opts.light {
+            ""
+        } else {
+            " (more with --light: hosts without the acme shop)"
+        };
         return Err(LabError::InvalidOptions(format!(
-            "the number of hosts must be between 1 and {max}, not {}",
+            "the number of hosts must be between 1 and {max}{light}, not {}",
             opts.hosts
         )));
     }
@@ -240,19 +381,23 @@ fn canonical(path: &Path) -> Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| LabError::io(format!("resolve {}", path.display()), e))
 }
 
-/// Every recorded host has a live init and an sshd that answers.
+/// Every recorded host has a live init and an sshd that answers (asked in parallel).
 pub(crate) fn running(state: &State) -> bool {
-    state.fleet().next().is_some()
-        && state.fleet().all(|h| {
+    let fleet: Vec<_> = state.fleet().collect();
+    !fleet.is_empty()
+        && pool::map(&fleet, pool::PROBE_WORKERS, |h| {
             h.init.is_some_and(|p| p.alive())
                 && remote::ssh_banner(
                     SocketAddr::from((h.address, state.port)),
                     Duration::from_secs(2),
                 )
         })
+        .into_iter()
+        .all(|up| up)
 }
 
-fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
+/// The lab of `state`; `bring_up` is `None` when `up` found it running.
+fn lab(dir: &Path, state: &State, bring_up: Option<BringUp>) -> Lab {
     Lab {
         dir: dir.to_owned(),
         config: dir.join("fearless.yaml"),
@@ -272,7 +417,10 @@ fn lab(dir: &Path, state: &State, already_running: bool) -> Lab {
             .collect(),
         topology: state.topology,
         payments: (state.topology == Topology::Tiered).then_some(PAYMENTS),
-        already_running,
+        already_running: bring_up.is_none(),
+        light: state.light(),
+        bring_up,
+        footprint: procs::footprint(state),
     }
 }
 
@@ -428,8 +576,9 @@ pub(crate) fn write_ssh_files(dir: &Path, port: u16, entries: &[HostEntry]) -> R
     )
 }
 
-/// Installs the initial acme shop on every host, in parallel, from inside the host (over
-/// ssh), so that the services the packages start live in the host's namespaces.
+/// Installs the initial acme shop on every host, [`pool::HOST_WORKERS`] at a time, from
+/// inside the host (over ssh), so that the services the packages start live in the host's
+/// namespaces.
 fn install_everywhere(
     dir: &Path,
     plan: &[LabHost],
@@ -442,37 +591,31 @@ fn install_everywhere(
         total,
         format!("{} packages", INITIAL.len()),
     ));
-    let results: Vec<(String, Result<()>)> = thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .iter()
-            .map(|h| {
-                (
-                    h.name.clone(),
-                    scope.spawn(move || match h.packaging {
-                        Packaging::Deb => install(dir, &h.name, &h.role.initial()),
-                        Packaging::Rpm => install_rpm(dir, &h.name, &h.role.initial()),
-                    }),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(name, handle)| {
-                let result = handle.join().unwrap_or_else(|_| {
-                    Err(LabError::io(
-                        format!("install packages on {name}"),
-                        std::io::Error::other("thread panicked"),
-                    ))
-                });
-                (name, result)
-            })
-            .collect()
-    });
-    for (done, (name, result)) in results.into_iter().enumerate() {
-        result?;
-        progress(Progress::new(Step::InstallPackages, done + 1, total, "installed").host(&name));
+    let mut done = 0;
+    let results = pool::run(
+        plan,
+        pool::HOST_WORKERS,
+        |h| match h.packaging {
+            Packaging::Deb => install(dir, &h.name, &h.role.initial()),
+            Packaging::Rpm => install_rpm(dir, &h.name, &h.role.initial()),
+        },
+        Result::is_err,
+        |i, result| {
+            done += 1;
+            let message = if result.is_ok() {
+                "installed"
+            } else {
+                "failed"
+            };
+            progress(
+                Progress::new(Step::InstallPackages, done, total, message).host(&plan[i].name),
+            );
+        },
+    );
+    match results.into_iter().flatten().find_map(Result::err) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn install(dir: &Path, host: &str, packages: &[PackageVersion]) -> Result<()> {
@@ -517,7 +660,9 @@ fn wait_for_services(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
     for (i, h) in plan.iter().enumerate() {
-        let (port, path) = h.role.readiness();
+        let Some((port, path)) = h.role.readiness() else {
+            continue;
+        };
         progress(
             Progress::new(Step::WaitServices, i, plan.len(), format!("GET {path}")).host(&h.name),
         );

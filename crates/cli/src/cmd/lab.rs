@@ -5,7 +5,7 @@ use crate::args::{Format, Global, LabAction, LabArgs};
 use crate::exit::{Failure, Outcome};
 use crate::render;
 use fearless_lab::{LabError, Scenario, Topology, UpOptions};
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::path::Path;
 
 pub(crate) async fn run(g: &Global, a: LabArgs) -> Result<Outcome, Failure> {
@@ -21,23 +21,85 @@ pub(crate) async fn run(g: &Global, a: LabArgs) -> Result<Outcome, Failure> {
         .map_err(|e| Failure::Environment(anyhow::anyhow!("lab task failed: {e}")))?
 }
 
+/// The lab's progress on stderr (nothing with `-q`). A step over many hosts keeps one line:
+/// on a terminal it is rewritten in place; elsewhere a line is written when the step starts,
+/// at every tenth of it and when it ends, so a 1,000-host `up` logs a dozen lines, not
+/// a thousand. A step over a few units logs every one, as it always did.
 pub(crate) fn progress(quiet: bool) -> impl FnMut(fearless_lab::Progress) {
+    let mut lines = ProgressLines::new(std::io::stderr().is_terminal());
     move |p: fearless_lab::Progress| {
         if quiet {
             return;
         }
-        let host = p.host.map(|h| format!(" {h}")).unwrap_or_default();
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(lines.render(&p).as_bytes());
+        let _ = err.flush();
+    }
+}
+
+/// How many units a step may have before its lines are thinned out.
+const EVERY_LINE_UP_TO: usize = 20;
+
+/// Turns progress reports into what stderr shows.
+#[derive(Debug)]
+struct ProgressLines {
+    terminal: bool,
+    /// The step of the line being rewritten (on a terminal).
+    open: Option<fearless_lab::Step>,
+    /// The last tenth written of the current step (elsewhere).
+    tenth: Option<(fearless_lab::Step, usize)>,
+}
+
+impl ProgressLines {
+    fn new(terminal: bool) -> Self {
+        Self {
+            terminal,
+            open: None,
+            tenth: None,
+        }
+    }
+
+    fn render(&mut self, p: &fearless_lab::Progress) -> String {
+        let host = p
+            .host
+            .as_deref()
+            .map(|h| format!(" {h}"))
+            .unwrap_or_default();
         let count = if p.total > 0 {
             format!(" [{}/{}]", p.done, p.total)
         } else {
             String::new()
         };
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "lab: {}{host}{count} {}",
-            p.step,
-            p.message
-        );
+        let line = format!("lab: {}{host}{count} {}", p.step, p.message);
+        let many = p.total > EVERY_LINE_UP_TO;
+        if self.terminal {
+            // close a line left open by another step
+            let close = if self.open.is_some_and(|s| s != p.step || !many) {
+                "\n"
+            } else {
+                ""
+            };
+            if many && p.done < p.total {
+                self.open = Some(p.step);
+                return format!("{close}\r\x1b[K{line}");
+            }
+            let rewrite = if self.open == Some(p.step) {
+                "\r\x1b[K"
+            } else {
+                ""
+            };
+            self.open = None;
+            return format!("{close}{rewrite}{line}\n");
+        }
+        if !many {
+            return format!("{line}\n");
+        }
+        let tenth = p.done * 10 / p.total;
+        if p.done == 0 || p.done >= p.total || self.tenth != Some((p.step, tenth)) {
+            self.tenth = Some((p.step, tenth));
+            return format!("{line}\n");
+        }
+        String::new()
     }
 }
 
@@ -48,6 +110,7 @@ fn lab_failure(e: LabError) -> Failure {
         | LabError::InvalidOptions(_)
         | LabError::HostCountMismatch { .. }
         | LabError::RpmHostMismatch { .. }
+        | LabError::LightMismatch { .. }
         | LabError::UnknownHost { .. }
         | LabError::UnknownPackage { .. } => Failure::BadInput {
             message: e.to_string(),
@@ -72,6 +135,7 @@ fn run_blocking(
     match action {
         LabAction::Up {
             hosts,
+            light,
             topology,
             cache,
             port,
@@ -96,6 +160,7 @@ fn run_blocking(
                 cache_dir: cache,
                 port,
                 topology,
+                light,
                 ..UpOptions::default()
             };
             let lab = fearless_lab::up(&opts, &mut progress(quiet)).map_err(lab_failure)?;
@@ -105,35 +170,7 @@ fn run_blocking(
                     lab: &lab,
                 })?;
             } else {
-                let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES", "RUNS"]);
-                for h in &lab.hosts {
-                    let runs: Vec<&str> = h.role.http_services().iter().map(|(s, _)| *s).collect();
-                    t.add_row(vec![
-                        h.name.clone(),
-                        format!("{}:{}", h.address, lab.port),
-                        h.packaging.name().to_owned(),
-                        runs.join(", "),
-                    ]);
-                }
-                if let Some(payments) = lab.payments {
-                    t.add_row(vec![
-                        "(payments)".to_owned(),
-                        payments.to_string(),
-                        "-".to_owned(),
-                        "payments provider, outside the inventory".to_owned(),
-                    ]);
-                }
-                let state = if lab.already_running {
-                    "already running"
-                } else {
-                    "up"
-                };
-                print(&format!(
-                    "{t}\nlab {state}: {} host(s) in {}\nhint: fearless check -c {}\n",
-                    lab.hosts.len(),
-                    lab.dir.display(),
-                    lab.config.display()
-                ))?;
+                print(&up_summary(&lab))?;
             }
             Ok(Outcome::Success)
         }
@@ -300,6 +337,87 @@ fn run_blocking(
     }
 }
 
+/// Up to this many hosts, `lab up` prints a table of them; past it, their range.
+const HOST_TABLE_UP_TO: usize = 20;
+
+/// What `lab up` prints: the hosts (a table, or their range for a large lab), the bring-up
+/// time and what the hosts take in memory, and what to run next.
+fn up_summary(lab: &fearless_lab::Lab) -> String {
+    let mut out = if lab.hosts.len() <= HOST_TABLE_UP_TO {
+        let mut t = render::table(&["HOST", "ADDRESS", "PACKAGES", "RUNS"]);
+        for h in &lab.hosts {
+            let runs: Vec<&str> = h.role.http_services().iter().map(|(s, _)| *s).collect();
+            t.add_row(vec![
+                h.name.clone(),
+                format!("{}:{}", h.address, lab.port),
+                h.packaging.name().to_owned(),
+                if runs.is_empty() {
+                    "sshd only".to_owned()
+                } else {
+                    runs.join(", ")
+                },
+            ]);
+        }
+        if let Some(payments) = lab.payments {
+            t.add_row(vec![
+                "(payments)".to_owned(),
+                payments.to_string(),
+                "-".to_owned(),
+                "payments provider, outside the inventory".to_owned(),
+            ]);
+        }
+        format!("{t}\n")
+    } else {
+        match (lab.hosts.first(), lab.hosts.last()) {
+            (Some(first), Some(last)) => format!(
+                "hosts: {} … {} on {} … {}, port {}\n",
+                first.name, last.name, first.address, last.address, lab.port
+            ),
+            _ => String::new(),
+        }
+    };
+    let state = if lab.already_running {
+        "already running"
+    } else {
+        "up"
+    };
+    let kind = if lab.light { " light" } else { "" };
+    out.push_str(&format!(
+        "lab {state}: {}{kind} host(s) in {}\n",
+        lab.hosts.len(),
+        lab.dir.display()
+    ));
+    if let Some(b) = lab.bring_up {
+        out.push_str(&format!(
+            "bring-up: {:.1} s for the hosts ({} at a time), {:.1} s in all\n",
+            b.hosts_secs, b.workers, b.total_secs
+        ));
+    }
+    let f = &lab.footprint;
+    if f.hosts > 0 {
+        out.push_str(&format!(
+            "memory per host: {} PSS, {} RSS ({} processes; in all {} PSS, {} RSS)\n",
+            mib(f.pss_per_host()),
+            mib(f.rss_per_host()),
+            f.processes,
+            mib(f.pss_bytes),
+            mib(f.rss_bytes)
+        ));
+    }
+    out.push_str(&format!(
+        "hint: fearless check -c {}\n",
+        lab.config.display()
+    ));
+    out
+}
+
+/// Bytes as MiB with one decimal.
+fn mib(bytes: u64) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "a figure for people")]
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    format!("{mib:.1} MiB")
+}
+
 /// `lab up --format json`: the lab's state, with its schema.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct LabJson<'a> {
@@ -369,4 +487,65 @@ pub(crate) struct LabWithdrawJson<'a> {
     /// The files removed.
     #[schemars(with = "Vec<String>")]
     removed: &'a [std::path::PathBuf],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProgressLines;
+    use fearless_lab::{Progress, Step};
+
+    fn report(step: Step, done: usize, total: usize) -> Progress {
+        Progress {
+            step,
+            host: Some(format!("web-{done}")),
+            done,
+            total,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn a_thousand_hosts_log_a_dozen_lines_off_a_terminal() {
+        let mut lines = ProgressLines::new(false);
+        let text: String = (0..=1000)
+            .map(|done| lines.render(&report(Step::StartHost, done, 1000)))
+            .collect();
+        assert_eq!(text.lines().count(), 11, "{text}");
+        assert!(
+            text.starts_with("lab: start host web-0 [0/1000] m\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("lab: start host web-1000 [1000/1000] m\n"),
+            "{text}"
+        );
+        // a few units: every one, as before
+        let few: String = (0..=3)
+            .map(|done| lines.render(&report(Step::InstallPackages, done, 3)))
+            .collect();
+        assert_eq!(few.lines().count(), 4, "{few}");
+    }
+
+    #[test]
+    fn on_a_terminal_a_long_step_rewrites_one_line() {
+        let mut lines = ProgressLines::new(true);
+        let mut text: String = (0..=100)
+            .map(|done| lines.render(&report(Step::StartHost, done, 100)))
+            .collect();
+        text.push_str(&lines.render(&report(Step::WriteConfig, 0, 1)));
+        assert_eq!(text.matches('\n').count(), 2, "{text:?}");
+        assert_eq!(text.matches("\r\x1b[K").count(), 101, "{text:?}");
+        assert!(
+            text.ends_with("[100/100] m\nlab: write config web-0 [0/1] m\n"),
+            "{text:?}"
+        );
+        // a step cut short by another closes its line first
+        let mut lines = ProgressLines::new(true);
+        let cut = format!(
+            "{}{}",
+            lines.render(&report(Step::StartHost, 5, 100)),
+            lines.render(&report(Step::StopHost, 0, 3))
+        );
+        assert!(cut.contains("[5/100] m\nlab: stop host"), "{cut:?}");
+    }
 }

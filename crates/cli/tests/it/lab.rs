@@ -2,7 +2,9 @@
 //! one host, `check` names the culprit component on that host only, and `down` leaves
 //! nothing behind. Needs root (CI runs as root); fails, never skips, without it.
 
-use super::{TestLab, fails_with, fearless, lab_ssh, lab_ssh_run, run_ok, stderr, stdout};
+use super::{
+    TestLab, fails_with, fearless, lab_ssh, lab_ssh_run, leftovers, run_ok, stderr, stdout,
+};
 use std::path::Path;
 
 fn check_json(config: &str) -> (Option<i32>, serde_json::Value) {
@@ -10,30 +12,6 @@ fn check_json(config: &str) -> (Option<i32>, serde_json::Value) {
     let v = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("json ({e}): {}\n{}", stdout(&out), stderr(&out)));
     (out.status.code(), v)
-}
-
-/// Mounts under `dir` and processes whose root is under `dir`.
-fn leftovers(dir: &Path) -> (Vec<String>, Vec<u32>) {
-    let dir_s = dir.display().to_string();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-        .expect("mountinfo")
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| m.starts_with(&dir_s))
-        .map(str::to_owned)
-        .collect();
-    let mut procs = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if let Ok(root) = std::fs::read_link(entry.path().join("root"))
-            && root.starts_with(dir)
-        {
-            procs.push(pid);
-        }
-    }
-    (mounts, procs)
 }
 
 #[test]

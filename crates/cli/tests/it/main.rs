@@ -19,6 +19,7 @@ mod lab_dashboard;
 mod lab_deb;
 mod lab_demo;
 mod lab_guide;
+mod lab_light;
 mod lab_map;
 mod lab_os;
 mod lab_packages;
@@ -42,6 +43,33 @@ mod vulns;
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+/// What a lab left behind in `dir`: mounts under it, and processes whose root is under
+/// it (chrooted into a host) or whose command line names it (a host's `unshare`).
+pub(crate) fn leftovers(dir: &Path) -> (Vec<String>, Vec<u32>) {
+    let dir_s = dir.display().to_string();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&dir_s))
+        .map(str::to_owned)
+        .collect();
+    let mut procs = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let chrooted =
+            std::fs::read_link(entry.path().join("root")).is_ok_and(|root| root.starts_with(dir));
+        let names_it = std::fs::read(entry.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&dir_s));
+        if chrooted || names_it {
+            procs.push(pid);
+        }
+    }
+    (mounts, procs)
+}
 
 /// A lab of its own for one test, in a temporary directory, taken down however the test
 /// ends (a failed assertion never leaves sshd processes, mounts or the fixed lab addresses
