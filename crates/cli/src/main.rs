@@ -21,6 +21,12 @@ fn main() -> std::process::ExitCode {
         e.exit();
     }
     init_tracing(&cli.global, matches!(cli.command, args::Command::Serve(_)));
+    // A large fleet holds an ssh master (and its descriptors) per host: take every open
+    // file the hard limit allows before any is opened.
+    match fearless_exec::raise_open_files() {
+        Ok(l) => tracing::debug!(was = ?l.was, now = ?l.now, "open files limit"),
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

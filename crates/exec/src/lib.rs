@@ -8,6 +8,7 @@
 //! never read by ssh as an option.
 
 mod bounded;
+mod limits;
 pub mod quote;
 mod ssh;
 mod ssm;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 pub use bounded::{DEFAULT_MAX_OUTPUT, Limits, LimitsError, MAX_OUTPUT_ENV};
+pub use limits::{OpenFiles, raise_open_files};
 pub use ssh::{SESSIONS_PER_HOST, SshTransport};
 pub use ssm::SsmTransport;
 
