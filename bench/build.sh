@@ -2,9 +2,9 @@
 # Cold build of the fearless binary (issue 23): for each git revision given (default: HEAD),
 # in a throw-away worktree and an empty target directory, `cargo build --release -p
 # fearless-cli --timings` from nothing (dependencies already downloaded), then the warm
-# rebuilds a developer waits for: after a one-line change to the binary crate (a function
-# added to its main.rs), and after a one-line change to the engine (a public function added
-# to its lib.rs, so the dashboard and the binary that depend on it are rebuilt too). Prints
+# rebuilds a developer waits for: after a one-line change to the binary crate (a message in
+# its main.rs), and after a one-line change to the engine (a message in the generic
+# `Fleetwide::each_of`, so the dashboard and the binary that depend on it rebuild too). Prints
 # per revision: the cold wall time, the units built and the slowest (from cargo's timing
 # report), the duplicate crate versions of the normal dependency tree, whether aws-lc is
 # built, and both warm rebuilds' wall times; then one line per revision to compare. Give
@@ -50,16 +50,26 @@ PY
   echo "crates in two versions or more: ${dups:-none}"
   has_lc=$(cd "$src" && cargo tree -i aws-lc-sys -e normal --locked --offline -p fearless-cli >/dev/null 2>&1 && echo yes || echo no)
   echo "aws-lc-sys (C crypto) built: $has_lc"
-  rebuild() { # file line: the wall time of the release build after appending line to file
-    echo "$2" >> "$src/$1"
+  rebuild() { # file sed-expression: the wall time of the release build after that edit
+    local before
+    before=$(sha256sum < "$src/$1")
+    sed -i "$2" "$src/$1"
+    if [ "$(sha256sum < "$src/$1")" = "$before" ]; then
+      echo "bench/build.sh: '$2' changed nothing in $1 at $short" >&2
+      exit 1
+    fi
     local t0
     t0=$(date +%s.%N)
-    (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --release --locked -q -p fearless-cli 2>/dev/null)
+    # A build that fails must not pass for a fast one.
+    if ! (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --release --locked -q -p fearless-cli >&2); then
+      echo "bench/build.sh: the rebuild after editing $1 failed" >&2
+      exit 1
+    fi
     echo "$(date +%s.%N) - $t0" | bc
     git -C "$src" checkout -q -- "$1"
   }
-  warm=$(rebuild crates/cli/src/main.rs '#[allow(dead_code)] fn bench_touch() -> u32 { 1 }')
-  warm_engine=$(rebuild crates/engine/src/lib.rs '#[doc = "bench/build.sh"] pub fn bench_touch() -> u32 { 1 }')
+  warm=$(rebuild crates/cli/src/main.rs 's/cannot start the async runtime/cannot start the async run time/')
+  warm_engine=$(rebuild crates/engine/src/fleet.rs '0,/"not in the inventory"/s//"not in this inventory"/')
   printf 'cold %.0f s; warm rebuild after a one-line change to the binary %.0f s, to the engine %.0f s\n' \
     "$cold" "$warm" "$warm_engine"
   summary+=("$(printf '%-10s cold %5.0f s   warm (binary) %4.0f s   warm (engine) %4.0f s   aws-lc %s' \

@@ -100,10 +100,11 @@ impl Fleetwide {
         Fut: Future<Output = Result<T, PkgError>>,
     {
         let op = &op;
+        let names: std::collections::HashSet<&str> = names.iter().copied().collect();
         let chosen = self
             .hosts
             .iter()
-            .filter(|h| names.contains(&h.name.as_str()));
+            .filter(|h| names.contains(h.name.as_str()));
         let futs = chosen.map(|h| async move {
             let result = async {
                 let Some(transport) = self.fleet.transport(&h.name) else {
@@ -237,8 +238,9 @@ async fn ssm_agent(t: &fearless_exec::SsmTransport) -> SsmAgent {
     }
 }
 
-/// Reach every host of `hosts` through its transport (all at once): the first command
-/// opens the connection, a second one measures a round trip on it.
+/// Reach every host of `hosts` through its transport (all at once, as many as the fleet's
+/// slots allow): the first command opens the connection, a second one measures a round
+/// trip on it — in the same slot, so the latency is the round trip, not a wait for a slot.
 pub async fn ping(inventory: &fearless_config::Inventory, hosts: &[&Host]) -> Vec<Ping> {
     let fleet = Fleet::new(inventory);
     let argv = vec!["true".to_owned()];
@@ -246,15 +248,21 @@ pub async fn ping(inventory: &fearless_config::Inventory, hosts: &[&Host]) -> Ve
     let pings = futures::future::join_all(hosts.iter().map(|h| {
         let (fleet, argv) = (&fleet, &argv);
         async move {
-            let result = match fleet.run(&h.name, argv, timeout).await {
-                Ok(_) => {
-                    let rt = std::time::Instant::now();
-                    fleet
-                        .run(&h.name, argv, timeout)
-                        .await
-                        .map(|_| rt.elapsed())
+            let result = match fleet.transport(&h.name) {
+                None => Err(fearless_exec::ExecError::Unreachable {
+                    host: h.name.clone(),
+                    detail: "not in the inventory".into(),
+                }),
+                Some(t) => {
+                    let _slot = fleet.slot().await;
+                    match t.run(argv, timeout).await {
+                        Ok(_) => {
+                            let rt = std::time::Instant::now();
+                            t.run(argv, timeout).await.map(|_| rt.elapsed())
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
-                Err(e) => Err(e),
             };
             let ssm = match fleet.transport(&h.name) {
                 Some(fearless_exec::Transport::Ssm(t)) => Some(ssm_agent(t).await),

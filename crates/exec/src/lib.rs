@@ -9,6 +9,7 @@
 
 mod bounded;
 mod limits;
+mod masters;
 pub mod quote;
 mod ssh;
 mod ssm;
@@ -210,7 +211,7 @@ impl Transport {
 
     /// [`Transport::for_host`] with explicit limits.
     pub fn for_host_with(host: &Host, inventory: &Inventory, limits: Limits) -> Self {
-        Self::building(host, inventory, limits, &mut ssm::Runners::default())
+        Self::building(host, inventory, limits, &mut ssm::Runners::default(), None)
     }
 
     fn building(
@@ -218,6 +219,7 @@ impl Transport {
         inventory: &Inventory,
         limits: Limits,
         runners: &mut ssm::Runners,
+        masters: Option<&Arc<masters::Masters>>,
     ) -> Self {
         match host.transport {
             TransportKind::Local => Transport::Local(LocalTransport {
@@ -225,9 +227,12 @@ impl Transport {
                 sudo: needs_sudo(host),
                 limits,
             }),
-            TransportKind::Ssh => {
-                Transport::Ssh(Box::new(SshTransport::new(host, &inventory.ssh, limits)))
-            }
+            TransportKind::Ssh => Transport::Ssh(Box::new(SshTransport::new(
+                host,
+                &inventory.ssh,
+                limits,
+                masters.cloned(),
+            ))),
             TransportKind::Ssm => Transport::Ssm(Box::new(SsmTransport::new(
                 host,
                 &inventory.ssm,
@@ -398,7 +403,15 @@ pub(crate) async fn finish(
     }
 }
 
-/// One transport per host, a fleet-wide concurrency limit, and connection reuse.
+/// How many private ssh masters a fleet keeps open: four per concurrency slot, at least
+/// 256 — a wave of a quarter of 1,000 hosts keeps its connections between its steps, and a
+/// round over 1,000 hosts holds a few hundred `ssh` processes, not 1,000.
+pub fn master_cap(concurrency: usize) -> usize {
+    concurrency.saturating_mul(4).max(256)
+}
+
+/// One transport per host, a fleet-wide concurrency limit, and connection reuse (at most
+/// [`master_cap`] ssh masters open at once: the least recently used idle ones close).
 #[derive(Debug)]
 pub struct Fleet {
     transports: HashMap<String, Arc<Transport>>,
@@ -414,14 +427,26 @@ impl Fleet {
 
     /// [`Fleet::new`] with explicit limits for every host.
     pub fn with_limits(inventory: &Inventory, limits: Limits) -> Self {
+        Self::with_master_cap(inventory, limits, master_cap(inventory.concurrency))
+    }
+
+    /// [`Fleet::with_limits`] keeping at most `cap` private ssh masters open at once.
+    pub fn with_master_cap(inventory: &Inventory, limits: Limits, cap: usize) -> Self {
         let mut runners = ssm::Runners::default();
+        let masters = Arc::new(masters::Masters::new(cap));
         let transports = inventory
             .hosts
             .values()
             .map(|h| {
                 (
                     h.name.clone(),
-                    Arc::new(Transport::building(h, inventory, limits, &mut runners)),
+                    Arc::new(Transport::building(
+                        h,
+                        inventory,
+                        limits,
+                        &mut runners,
+                        Some(&masters),
+                    )),
                 )
             })
             .collect();

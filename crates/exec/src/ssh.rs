@@ -13,12 +13,13 @@
 //! comes after `--`, with the user and port as `-l` and `-p`, and one that starts with `-`
 //! is refused: an inventory address can never become an ssh option.
 
+use crate::masters::{Masters, Slot};
 use crate::{ExecError, Limits, Output, quote, with_become};
 use fearless_config::{Host, HostKeyChecking, SshOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Sessions at once on one master. sshd refuses more than `MaxSessions` (default 10) per
 /// connection, so stay below it rather than fail with "Session open refused by peer".
@@ -43,8 +44,10 @@ pub struct SshTransport {
     dest: Destination,
     sudo: bool,
     /// The master: opened on first use (once, whoever asks first), kept until
-    /// [`SshTransport::reconnect`] drops it.
-    master: Mutex<Option<Result<Arc<Master>, ExecError>>>,
+    /// [`SshTransport::reconnect`] drops it or the fleet's cap closes it while idle.
+    slot: Arc<Slot>,
+    /// The fleet's count of open masters (`None`: a transport on its own, uncapped).
+    masters: Option<Arc<Masters>>,
     sessions: Semaphore,
     /// With `persist`: how long the master outlives us, and its socket's name in the
     /// control directory (a hash of everything that makes two connections interchangeable).
@@ -64,7 +67,7 @@ struct Destination {
 
 /// A running master connection, reached through its control socket.
 #[derive(Debug)]
-struct Master {
+pub(crate) struct Master {
     socket: PathBuf,
     /// Where the master writes what it has to say (`ssh -E`).
     log: PathBuf,
@@ -74,7 +77,12 @@ struct Master {
 }
 
 impl SshTransport {
-    pub(crate) fn new(host: &Host, opts: &SshOptions, limits: Limits) -> Self {
+    pub(crate) fn new(
+        host: &Host,
+        opts: &SshOptions,
+        limits: Limits,
+        masters: Option<Arc<Masters>>,
+    ) -> Self {
         let strict = opts.host_key_checking == HostKeyChecking::Strict;
         let persist = opts.persist.map(|idle| {
             let name = format!(
@@ -101,7 +109,8 @@ impl SshTransport {
                 connect_timeout: opts.connect_timeout,
             },
             sudo: crate::needs_sudo(host),
-            master: Mutex::new(None),
+            slot: Arc::new(Slot::default()),
+            masters,
             sessions: Semaphore::new(SESSIONS_PER_HOST),
             persist,
         }
@@ -271,23 +280,40 @@ impl SshTransport {
     }
 
     async fn master(&self) -> Result<Arc<Master>, ExecError> {
-        let mut slot = self.master.lock().await;
-        if let Some(known) = &*slot {
-            return known.clone();
+        let opened = {
+            let mut slot = self.slot.master.lock().await;
+            if let Some(m) = &self.masters {
+                m.touch(&self.slot);
+            }
+            if let Some(known) = &*slot {
+                return known.clone();
+            }
+            let opened = match &self.persist {
+                Some((idle, name)) => self.persistent(*idle, name).await,
+                None => self.private().await,
+            }
+            .map(Arc::new);
+            *slot = Some(opened.clone());
+            opened
+        };
+        // A new master of ours counts toward the fleet's cap (the caller holds it: it is
+        // never the one closed).
+        if opened.is_ok()
+            && self.persist.is_none()
+            && let Some(m) = &self.masters
+        {
+            m.opened(&self.slot).await;
         }
-        let opened = match &self.persist {
-            Some((idle, name)) => self.persistent(*idle, name).await,
-            None => self.private().await,
-        }
-        .map(Arc::new);
-        *slot = Some(opened.clone());
         opened
     }
 
     /// Forget the master (or why it could not be opened): the next command connects
     /// again. For a host that went away on purpose and came back (a reboot).
     pub(crate) async fn reconnect(&self) {
-        let old = self.master.lock().await.take();
+        let old = self.slot.master.lock().await.take();
+        if let Some(m) = &self.masters {
+            m.closed(&self.slot);
+        }
         // A persistent master found dead is replaced by the next `persistent`; one of ours
         // is told to exit (the host is gone or back: that can only fail, quietly).
         if let Some(Ok(master)) = old
@@ -350,7 +376,11 @@ impl SshTransport {
 
     pub(crate) async fn close(self) {
         // A persistent master stays for the next command; its idle timer ends it.
-        if let Some(Ok(master)) = self.master.into_inner()
+        let master = self.slot.master.lock().await.take();
+        if let Some(m) = &self.masters {
+            m.closed(&self.slot);
+        }
+        if let Some(Ok(master)) = master
             && let Ok(master) = Arc::try_unwrap(master)
         {
             master.exit().await;
@@ -381,7 +411,7 @@ impl Master {
     }
 
     /// Tell a master of ours to exit (a persistent one is left to its idle timer).
-    async fn exit(mut self) {
+    pub(crate) async fn exit(mut self) {
         let Some(dir) = self.own.take() else { return };
         let said = tokio::time::timeout(CONTROL_DEADLINE, self.control("exit").status()).await;
         if !matches!(said, Ok(Ok(s)) if s.success()) {
@@ -528,7 +558,7 @@ mod tests {
             let mut host = inv.hosts["evil"].clone();
             host.address = address;
             let opts = inv.ssh.clone();
-            let t = SshTransport::new(&host, &opts, Limits::default());
+            let t = SshTransport::new(&host, &opts, Limits::default(), None);
             let (socket, log) = (dir.path().join("m"), dir.path().join("log"));
             let status = tokio::time::timeout(
                 Duration::from_secs(10),

@@ -163,7 +163,8 @@ patch:
 }
 
 /// A light lab's one component: each host's sshd, the only service it runs, and the
-/// package it comes from (in the host's dpkg database).
+/// package it comes from (in the host's dpkg database) — three host-local checks — and its
+/// port answering the controller (a network check).
 fn light_components(port: u16) -> String {
     format!(
         r#"components:
@@ -174,6 +175,7 @@ fn light_components(port: u16) -> String {
       - {{ name: sshd process, process: {{ name: sshd }} }}
       - {{ name: ssh port, port: {{ port: {port}, address: "{{host.address}}" }} }}
       - {{ name: openssh-server installed, package: {{ name: openssh-server }} }}
+      - {{ name: ssh answers, tcp: {{ address: "{{host.address}}:{port}" }} }}
 "#
     )
 }
@@ -358,6 +360,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("port: { port: 2222, address: \"{host.address}\" }"));
+        assert!(text.contains("tcp: { address: \"{host.address}:2222\" }"));
         assert!(!text.contains("acme"), "{text}");
         let dir = tempfile::tempdir().expect("tempdir");
         let ssh = ssh_config(dir.path(), 2222, &plan);

@@ -1206,9 +1206,9 @@ async fn the_binary_serves_until_sigterm() {
         .spawn()
         .expect("start fearless-ssm-endpoint");
     let mut url = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut url)
-        .expect("the URL line");
+    // Kept open until the end: the endpoint must never write to a closed pipe.
+    let mut said = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    said.read_line(&mut url).expect("the URL line");
     let api = Api::at(url.trim().to_owned());
     assert!(api.url.starts_with("http://127.0.0.1:"), "{url}");
     let cmd = api.send(&[&id], &["echo from the binary"], json!({})).await;

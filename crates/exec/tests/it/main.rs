@@ -419,3 +419,52 @@ async fn an_address_that_looks_like_an_option_is_refused_and_never_reaches_ssh()
     assert!(!marker.exists(), "ssh ran the injected ProxyCommand");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// `$SSH_CONNECTION` of one command on `host`: its connection's client address and port.
+async fn connection_of(fleet: &Fleet, host: &str) -> String {
+    let out = fleet
+        .run(
+            host,
+            &argv(&["sh", "-c", "printf %s \"$SSH_CONNECTION\""]),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("runs");
+    assert!(out.success(), "{}", out.stderr_str());
+    out.stdout_str()
+}
+
+#[tokio::test]
+async fn past_the_master_cap_the_least_recently_used_master_closes_and_reopens_on_use() {
+    let sshd = Sshd::start("127.0.0.70");
+    let hosts: Vec<String> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|h| sshd.host_yaml(h))
+        .collect();
+    let inv = inventory(&hosts, &sshd.ssh_config());
+    let fleet = Fleet::with_master_cap(&inv, fearless_exec::Limits::default(), 2);
+    let h1 = connection_of(&fleet, "h1").await;
+    assert_eq!(
+        connection_of(&fleet, "h1").await,
+        h1,
+        "reused below the cap"
+    );
+    let h2 = connection_of(&fleet, "h2").await;
+    let h3 = connection_of(&fleet, "h3").await;
+    // A third master closed h1's, the least recently used: h1 connects again, which
+    // closes h2's; h3's is kept.
+    let h1_again = connection_of(&fleet, "h1").await;
+    assert_ne!(h1_again, h1, "h1's master was closed past the cap");
+    assert_eq!(
+        connection_of(&fleet, "h3").await,
+        h3,
+        "h3's master was kept"
+    );
+    assert_eq!(connection_of(&fleet, "h1").await, h1_again);
+    assert_ne!(
+        connection_of(&fleet, "h2").await,
+        h2,
+        "h2's master was closed"
+    );
+    fleet.close().await;
+}

@@ -114,8 +114,10 @@ async fn main() -> ExitCode {
             .instances()
             .map(|(name, id)| format!("{id} {name}\n"))
             .collect();
-        if writeln!(out, "{}", endpoint.url())
-            .and_then(|()| out.write_all(ids.concat().as_bytes()))
+        // One write: a reader that takes the URL line and closes the pipe must not find us
+        // half-way through the ids (a write to a closed pipe would end the server).
+        if out
+            .write_all(format!("{}\n{}", endpoint.url(), ids.concat()).as_bytes())
             .and_then(|()| out.flush())
             .is_err()
         {

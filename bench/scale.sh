@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Scale (issue #22): fearless on light labs of growing size, with Ansible as the peer in the
+# same invocation. For each size (SIZES, default "5 10 100 1000") a light lab of that many
+# hosts is brought up (`fearless lab up --light`: real namespaces, init, sshd and dpkg
+# database per host), then, each timed with its maximum RSS:
+#   check     the lab's test plan: 4 checks a host (sshd process, port listening,
+#             openssh-server installed — host-local — and the port answering from the
+#             controller); every result must pass
+#   packages  every host's package inventory; every host must answer
+#   ping      `hosts ping`; every host must be reachable
+# and, for sizes up to ANSIBLE_MAX (default 100), the same checks as a playbook
+# (bench/scale-playbook.yml: command, wait_for, package_facts, assert, a wait_for from the
+# controller) with ansible-core (pipelining, ControlPersist, host keys checked, no fact
+# gathering) at forks 50 and 200. Prints one table: wall seconds per step and size, the
+# time per host, fearless' own maximum RSS and the ssh processes' peak total RSS apart, and
+# Ansible's times and the ratios. Growth is checked: no step may take more than linear
+# time in hosts (time per host at the largest size at most 1.5x that at 100, the smallest
+# size where per-connection costs dominate). A failed result exits non-zero.
+# Needs root, no other lab up (light hosts take 127.0.0.11 onwards), about 3 GB of free
+# memory for 1,000 hosts; builds release. ANSIBLE_MAX=1000 includes Ansible on 1,000
+# hosts (tens of minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+read -r -a sizes <<< "${SIZES:-5 10 100 1000}"
+ansible_max=${ANSIBLE_MAX:-100}
+venv=${BENCH_VENV:-/var/cache/fearless/bench-venv}
+
+if timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.11/22' 2>/dev/null; then
+  echo "bench/scale.sh: something listens on 127.0.0.11:22: a lab is up already (one per machine)" >&2
+  exit 2
+fi
+
+cargo build -q --release -p fearless-cli
+bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/fearless")
+work=$(mktemp -d /var/tmp/fearless-scale.XXXXXX)
+lab="$work/lab"
+an="$work/ansible"
+mkdir -p "$an/cp" "$an/home" "$an/tmp"
+down() {
+  for s in "$an"/cp/*; do
+    [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1 || true
+  done
+  "$bin" -q lab down --dir "$lab" >/dev/null 2>&1 || true
+}
+trap 'down; rm -rf "$work"' EXIT
+
+if [ ! -x "$venv/bin/ansible-playbook" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'ansible-core<2.23'
+fi
+anver=$("$venv/bin/python3" -c 'from ansible.release import __version__; print(__version__)')
+
+# `measure NAME CMD…`: wall time and maximum RSS of fearless (GNU time), and the peak total
+# RSS of the ssh processes it starts (sampled from /proc every 100 ms), into $work/NAME.*
+measure() {
+  local name=$1
+  shift
+  /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" &
+  local pid=$!
+  python3 - "$pid" > "$work/$name.ssh" <<'PY' &
+import os, sys, time
+root = int(sys.argv[1])
+peak = 0
+def children():
+    kids = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                f = open(f"/proc/{p}/stat").read()
+                ppid = int(f.rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(p))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+while os.path.exists(f"/proc/{root}"):
+    kids, total, todo = children(), 0, [root]
+    while todo:
+        p = todo.pop()
+        for c in kids.get(p, []):
+            todo.append(c)
+            try:
+                if open(f"/proc/{c}/comm").read().strip() == "ssh":
+                    for line in open(f"/proc/{c}/status"):
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+            except OSError:
+                pass
+    peak = max(peak, total)
+    time.sleep(0.1)
+print(peak)
+PY
+  local sampler=$!
+  local rc=0
+  wait "$pid" || rc=$?
+  wait "$sampler" || true
+  echo "$rc" > "$work/$name.rc"
+}
+
+ansible_run() { # name forks
+  env ANSIBLE_CONFIG="$an/ansible.cfg" ANSIBLE_HOME="$an/home" ANSIBLE_FORKS="$2" LC_ALL=C.UTF-8 \
+    /usr/bin/time -f '%e %M' -o "$work/$1.time" \
+    "$venv/bin/ansible-playbook" bench/scale-playbook.yml > "$work/$1.out" 2> "$work/$1.err" \
+    && echo 0 > "$work/$1.rc" || echo $? > "$work/$1.rc"
+}
+
+rows=()
+for n in "${sizes[@]}"; do
+  echo "== $n hosts: lab up --light" >&2
+  "$bin" -q lab up --light --hosts "$n" --dir "$lab" > "$work/up-$n.txt"
+  cfg="$lab/fearless.yaml"
+  measure "check-$n" "$bin" -q -c "$cfg" --format json check
+  measure "packages-$n" "$bin" -q -c "$cfg" --format json packages
+  measure "ping-$n" "$bin" -q -c "$cfg" --format json hosts ping
+  an_runs=""
+  if [ "$n" -le "$ansible_max" ]; then
+    port=$(sed -n 's/^  defaults: { user: root, port: \([0-9]*\).*/\1/p' "$cfg")
+    {
+      echo "[all]"
+      sed -n 's/^    \(web-[0-9]*\): { address: \([0-9.]*\),.*/\1 addr=\2/p' "$cfg"
+      echo "[all:vars]"
+      echo "ansible_user=root"
+      echo "ansible_python_interpreter=/usr/bin/python3"
+      echo "ssh_port=$port"
+    } > "$an/hosts.ini"
+    cat > "$an/ansible.cfg" <<EOF
+[defaults]
+inventory = $an/hosts.ini
+gathering = explicit
+host_key_checking = True
+local_tmp = $an/tmp
+retry_files_enabled = False
+deprecation_warnings = False
+[ssh_connection]
+pipelining = True
+ssh_args = -F $lab/ssh_config -o ControlMaster=auto -o ControlPersist=60s
+control_path_dir = $an/cp
+control_path = %(directory)s/%%C
+EOF
+    echo "== $n hosts: ansible-playbook, forks 50 and 200" >&2
+    ansible_run "an50-$n" 50
+    ansible_run "an200-$n" 200
+    an_runs=yes
+  fi
+  down
+  rows+=("$n $an_runs")
+done
+
+python3 - "$work" "$anver" "${rows[@]}" <<'PY'
+import json, sys
+work, anver, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
+fail = []
+
+def timed(name):
+    wall, rss = open(f"{work}/{name}.time").read().split()[-2:]
+    rc = open(f"{work}/{name}.rc").read().strip()
+    return float(wall), int(rss), rc
+
+def ssh_peak(name):
+    try:
+        return int(open(f"{work}/{name}.ssh").read().strip() or 0)
+    except OSError:
+        return 0
+
+table = []
+for row in rows:
+    n, *rest = row.split()
+    n = int(n)
+    r = {"n": n}
+    for step in ("check", "packages", "ping"):
+        name = f"{step}-{n}"
+        wall, rss, rc = timed(name)
+        out = open(f"{work}/{name}.out").read()
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            fail.append(f"{name}: exit {rc}, not JSON: {open(f'{work}/{name}.err').read()[-400:]}")
+            doc = {}
+        if step == "check":
+            results = doc.get("results", [])
+            passed = sum(1 for x in results if x.get("status") == "pass")
+            if rc != "0" or passed != 4 * n:
+                bad = [f"{x.get('host')}/{x.get('check')}: {x.get('status')} {x.get('message', '')[:80]}"
+                       for x in results if x.get("status") != "pass"][:5]
+                fail.append(f"{name}: exit {rc}, {passed} of {4 * n} checks passed {bad}")
+        elif step == "packages":
+            ok = [h for h in doc.get("hosts", []) if h.get("error") is None and h.get("packages")]
+            if rc != "0" or len(ok) != n:
+                fail.append(f"{name}: exit {rc}, {len(ok)} of {n} hosts answered")
+        else:
+            ok = [h for h in doc.get("hosts", []) if h.get("error") is None]
+            if rc != "0" or len(ok) != n:
+                fail.append(f"{name}: exit {rc}, {len(ok)} of {n} hosts reachable")
+        r[step] = (wall, rss, ssh_peak(name))
+    if rest:
+        for forks in (50, 200):
+            name = f"an{forks}-{n}"
+            wall, _, rc = timed(name)
+            recap = open(f"{work}/{name}.out").read()
+            if rc != "0" or "failed=0" not in recap:
+                fail.append(f"{name}: ansible-playbook exit {rc}: {recap[-400:]}")
+            r[f"an{forks}"] = wall
+    table.append(r)
+
+print(f"light lab, fearless vs ansible-core {anver} (wall seconds; ms a host; fearless max RSS / ssh peak RSS)")
+print(f"{'hosts':>5} | {'check':>22} | {'packages':>22} | {'ping':>22} | {'ansible f50':>11} {'f200':>7} {'ratio':>6}")
+for r in table:
+    n = r["n"]
+    cells = []
+    for step in ("check", "packages", "ping"):
+        wall, rss, ssh = r[step]
+        cells.append(f"{wall:6.1f} s {1000 * wall / n:5.0f} ms {rss // 1024:4d}/{ssh // 1024:<4d}M")
+    an = ""
+    if "an50" in r:
+        best = min(r["an50"], r["an200"])
+        an = f"{r['an50']:9.1f} s {r['an200']:5.1f} s {best / r['check'][0]:5.1f}x"
+    print(f"{n:>5} | {' | '.join(cells)} | {an}")
+
+# Growth: at most linear in hosts past the size where per-connection costs dominate.
+by_n = {r["n"]: r for r in table}
+if 100 in by_n and max(by_n) > 100:
+    big = by_n[max(by_n)]
+    for step in ("check", "packages", "ping"):
+        per_small = by_n[100][step][0] / 100
+        per_big = big[step][0] / big["n"]
+        verdict = "ok" if per_big <= 1.5 * per_small else "FAIL (faster than linear)"
+        print(f"growth {step}: {1000 * per_small:.0f} ms a host at 100, {1000 * per_big:.0f} ms at {big['n']}: {verdict}")
+if fail:
+    print("failed:", *fail[:20], sep="\n  ", file=sys.stderr)
+    sys.exit(1)
+PY
