@@ -51,7 +51,9 @@ fi
 anver=$("$venv/bin/python3" -c 'from ansible.release import __version__; print(__version__)')
 
 # `measure NAME CMD…`: wall time and maximum RSS of fearless (GNU time), and the peak total
-# RSS of the ssh processes it starts (sampled from /proc every 100 ms), into $work/NAME.*
+# RSS of every `ssh` process on the machine while it runs (sampled from /proc every 500 ms:
+# its masters fork into the background, so they are not its descendants; the bench runs
+# no other ssh client meanwhile), into $work/NAME.*
 measure() {
   local name=$1
   shift
@@ -61,32 +63,21 @@ measure() {
 import os, sys, time
 root = int(sys.argv[1])
 peak = 0
-def children():
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                f = open(f"/proc/{p}/stat").read()
-                ppid = int(f.rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(p))
-            except (OSError, ValueError, IndexError):
-                pass
-    return kids
 while os.path.exists(f"/proc/{root}"):
-    kids, total, todo = children(), 0, [root]
-    while todo:
-        p = todo.pop()
-        for c in kids.get(p, []):
-            todo.append(c)
-            try:
-                if open(f"/proc/{c}/comm").read().strip() == "ssh":
-                    for line in open(f"/proc/{c}/status"):
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1])
-            except OSError:
-                pass
+    total = 0
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            if open(f"/proc/{p}/comm").read().strip() != "ssh":
+                continue
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
     peak = max(peak, total)
-    time.sleep(0.1)
+    time.sleep(0.5)
 print(peak)
 PY
   local sampler=$!
