@@ -3,8 +3,10 @@
 # in a throw-away worktree and an empty target directory, `cargo build --release -p
 # fearless-cli --timings` from nothing (dependencies already downloaded), then the warm
 # rebuilds a developer waits for: after a one-line change to the binary crate (a message in
-# its main.rs), and after a one-line change to the engine (a message in the generic
-# `Fleetwide::each_of`, so the dashboard and the binary that depend on it rebuild too). Prints
+# its main.rs), and after a one-line change to the engine (a message on the path of every
+# package fan-out: `Fleetwide::each_of` until 24e3af5, a generic async function whose body
+# every caller's crate compiled — the dashboard and the binary rebuilt it —, its boxed
+# `Fleetwide::reach` since; the first occurrence of the message in fleet.rs either way). Prints
 # per revision: the cold wall time, the units built and the slowest (from cargo's timing
 # report), the duplicate crate versions of the normal dependency tree, whether aws-lc is
 # built, and both warm rebuilds' wall times; then one line per revision to compare. Give

@@ -648,6 +648,10 @@ pub(crate) struct CheckArgs {
     /// checks whose failure or recovery it confirms are journaled and announced
     #[arg(long, conflicts_with = "dry_run")]
     pub(crate) record: bool,
+    /// Print a row per check and host even past 60 results (a large fleet's run is
+    /// summarised by check, and by reason for what did not pass)
+    #[arg(long)]
+    pub(crate) per_host: bool,
 }
 
 #[derive(Debug, Args)]

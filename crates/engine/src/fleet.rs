@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+
+use futures::future::BoxFuture;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -16,6 +18,9 @@ use crate::EngineError;
 
 /// One host's result.
 pub type HostResult<T> = (String, Result<T, PkgError>);
+
+/// A host reached: its backend, its target, and the fleet slot held while it works.
+type Reached<'s> = (Backend, Target<'s>, tokio::sync::SemaphorePermit<'s>);
 
 /// The selected hosts, their connections and the time limits.
 #[derive(Debug)]
@@ -94,43 +99,61 @@ impl Fleetwide {
     }
 
     /// Like [`Fleetwide::each`], for the hosts named in `names` only.
+    ///
+    /// Only the call of `op` is generic; reaching a host is [`Fleetwide::reach`], compiled
+    /// once here rather than in every crate that calls this with its own closure.
     pub async fn each_of<'s, T, F, Fut>(&'s self, names: &[&str], op: F) -> Vec<HostResult<T>>
     where
         F: Fn(Backend, Target<'s>) -> Fut,
         Fut: Future<Output = Result<T, PkgError>>,
     {
         let op = &op;
-        let names: std::collections::HashSet<&str> = names.iter().copied().collect();
-        let chosen = self
-            .hosts
-            .iter()
-            .filter(|h| names.contains(h.name.as_str()));
-        let futs = chosen.map(|h| async move {
-            let result = async {
-                let Some(transport) = self.fleet.transport(&h.name) else {
-                    return Err(PkgError::Unsupported {
-                        host: h.name.clone(),
-                        detail: "not in the inventory".into(),
-                    });
-                };
-                let _slot = self.fleet.slot().await;
-                let t = Target {
-                    name: &h.name,
-                    transport,
-                    limits: self.limits,
-                };
-                let manager = match h.package_manager {
-                    Some(fearless_config::PackageManager::Apt) => Manager::Apt,
-                    Some(fearless_config::PackageManager::Dnf) => Manager::Dnf,
-                    Some(fearless_config::PackageManager::Yum) => Manager::Yum,
-                    None => self.detect(&h.name, &t).await?,
-                };
-                op(Backend::for_manager(manager), t).await
-            }
-            .await;
+        let futs = self.chosen(names).into_iter().map(|h| async move {
+            let result = match self.reach(h).await {
+                Ok((backend, t, _slot)) => op(backend, t).await,
+                Err(e) => Err(e),
+            };
             (h.name.clone(), result)
         });
         futures::future::join_all(futs).await
+    }
+
+    /// The selected hosts named in `names`, in inventory order.
+    fn chosen(&self, names: &[&str]) -> Vec<&Host> {
+        let names: std::collections::HashSet<&str> = names.iter().copied().collect();
+        self.hosts
+            .iter()
+            .filter(|h| names.contains(h.name.as_str()))
+            .collect()
+    }
+
+    /// A concurrency slot, the connection and the package manager of `h`: what
+    /// [`Fleetwide::each_of`] needs before it calls its operation.
+    ///
+    /// Boxed, so that the crates instantiating `each_of` call it rather than inline it: a
+    /// change here recompiles this crate, not every caller's copy (one allocation a host).
+    fn reach<'s>(&'s self, h: &'s Host) -> BoxFuture<'s, Result<Reached<'s>, PkgError>> {
+        Box::pin(async move {
+            let Some(transport) = self.fleet.transport(&h.name) else {
+                return Err(PkgError::Unsupported {
+                    host: h.name.clone(),
+                    detail: "not in the inventory".into(),
+                });
+            };
+            let slot = self.fleet.slot().await;
+            let t = Target {
+                name: &h.name,
+                transport,
+                limits: self.limits,
+            };
+            let manager = match h.package_manager {
+                Some(fearless_config::PackageManager::Apt) => Manager::Apt,
+                Some(fearless_config::PackageManager::Dnf) => Manager::Dnf,
+                Some(fearless_config::PackageManager::Yum) => Manager::Yum,
+                None => self.detect(&h.name, &t).await?,
+            };
+            Ok((Backend::for_manager(manager), t, slot))
+        })
     }
 
     /// `host`'s package manager, detected on first use.

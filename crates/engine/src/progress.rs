@@ -68,6 +68,17 @@ pub enum Event {
         /// Its hosts still to patch.
         hosts: Vec<String>,
     },
+    /// Every host of a wave has an end (before the bake and the gate).
+    WaveEnded {
+        /// Its number.
+        wave: usize,
+        /// How many there are.
+        waves: usize,
+        /// Its hosts verified.
+        verified: usize,
+        /// Its hosts not verified (failed, or left in another state).
+        failed: usize,
+    },
     /// A wave passed and bakes.
     Baking {
         /// Its number.

@@ -86,9 +86,12 @@ const SSHD_CONFIG: &str = "# fearless lab: root logs in with the lab key only\n\
 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n";
 
 /// A light host has one host key, ed25519: generating RSA and ECDSA keys too would cost a
-/// thousand hosts minutes of CPU, and sshd would warn about every missing default key.
-const LIGHT_SSHD_CONFIG: &str = "# fearless lab (light host): one host key\n\
-HostKey /etc/ssh/ssh_host_ed25519_key\n";
+/// thousand hosts minutes of CPU, and sshd would warn about every missing default key. And
+/// no PAM: its session modules (Debian's pam_motd runs `run-parts /etc/update-motd.d` for
+/// every session, three programs) cost each connection more than the command it carries,
+/// on the one machine that runs both the hosts and the controller.
+const LIGHT_SSHD_CONFIG: &str = "# fearless lab (light host): one host key, no PAM session\n\
+HostKey /etc/ssh/ssh_host_ed25519_key\nUsePAM no\n";
 
 const APT_SOURCES: &str = "# fearless lab: the lab repository is this host's only package source\n\
 deb [trusted=yes] file:/srv/lab-repo ./\n";

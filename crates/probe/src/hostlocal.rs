@@ -359,7 +359,12 @@ pub(crate) async fn service(t: &Transport, spec: &ServiceCheck, timeout: Duratio
 macro_rules! package_body {
     () => {
         r#"if command -v dpkg-query >/dev/null 2>&1; then
-  v=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' -- "$1" 2>/dev/null | sed -n 's/^.i.|//p' | head -n 1)
+  v=
+  while IFS='|' read -r s ver; do
+    case $s in ?i?) v=$ver; break ;; esac
+  done <<EOF
+$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' -- "$1" 2>/dev/null)
+EOF
   if [ -n "$v" ]; then echo "deb $v"; else echo absent; fi
 elif command -v rpm >/dev/null 2>&1; then
   if v=$(rpm -q --qf '%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n' -- "$1" 2>/dev/null); then echo "rpm $(echo "$v" | head -n 1)"; else echo absent; fi

@@ -125,6 +125,7 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     };
 
     let report = Report {
+        per_host: a.per_host,
         config: config.path.clone(),
         results: &results,
         elapsed,
@@ -262,6 +263,8 @@ fn dry_run(g: &Global, items: &[PlanItem]) -> Result<Outcome, Failure> {
 }
 
 struct Report<'a> {
+    /// `--per-host`: every result a row, however many.
+    per_host: bool,
     config: PathBuf,
     results: &'a [CheckResult],
     elapsed: Duration,
@@ -428,6 +431,8 @@ fn human(r: &Report<'_>) -> String {
                 d.missing.len()
             );
         }
+    } else if !r.per_host && r.results.len() > PER_HOST_ROWS {
+        summarised(&mut out, r.results);
     } else {
         let mut t = render::table(&["COMPONENT", "CHECK", "HOST", "STATUS", "TIME", "DETAIL"]);
         let mut last = "";
@@ -543,6 +548,90 @@ fn human(r: &Report<'_>) -> String {
         );
     }
     out
+}
+
+/// Past this many results, the human report summarises (`--per-host` prints them all).
+const PER_HOST_ROWS: usize = 60;
+
+/// How many hosts a row of the summary of what did not pass names.
+const NAMED_HOSTS: usize = 3;
+
+/// A large run in two tables: each check's counts by status, then what did not pass
+/// grouped by check, status and reason, with the first hosts and the first message.
+fn summarised(out: &mut String, results: &[CheckResult]) {
+    use std::collections::BTreeMap;
+    let mut counts: BTreeMap<(&str, &str), [usize; 5]> = BTreeMap::new();
+    let mut bad: BTreeMap<(&str, &str, &str, &str), (Vec<&str>, &str)> = BTreeMap::new();
+    for res in results {
+        let c = counts
+            .entry((res.component.as_str(), res.check.as_str()))
+            .or_default();
+        let column = match res.status {
+            Status::Pass => 0,
+            Status::Degraded => 1,
+            Status::Fail => 2,
+            Status::Error => 3,
+            Status::Skipped => 4,
+        };
+        c[column] += 1;
+        if res.status != Status::Pass {
+            let reason = res.reason.map_or("-", |r| r.as_str());
+            let (hosts, _) = bad
+                .entry((
+                    res.component.as_str(),
+                    res.check.as_str(),
+                    res.status.as_str(),
+                    reason,
+                ))
+                .or_insert_with(|| (Vec::new(), res.message.as_str()));
+            hosts.push(res.host.as_deref().unwrap_or("controller"));
+        }
+    }
+    let mut t = render::table(&[
+        "COMPONENT",
+        "CHECK",
+        "PASS",
+        "DEGRADED",
+        "FAIL",
+        "ERROR",
+        "SKIPPED",
+    ]);
+    for ((component, check), c) in &counts {
+        let mut row: Vec<comfy_table::Cell> = vec![(*component).into(), (*check).into()];
+        row.extend(c.iter().map(|n| comfy_table::Cell::new(n)));
+        t.add_row(row);
+    }
+    let _ = writeln!(out, "{t}");
+    if !bad.is_empty() {
+        let mut t = render::table(&[
+            "COMPONENT",
+            "CHECK",
+            "STATUS",
+            "REASON",
+            "HOSTS",
+            "FIRST MESSAGE",
+        ]);
+        for ((component, check, status, reason), (hosts, message)) in &bad {
+            let mut named = hosts[..hosts.len().min(NAMED_HOSTS)].join(", ");
+            if hosts.len() > NAMED_HOSTS {
+                let _ = write!(named, " and {} more", hosts.len() - NAMED_HOSTS);
+            }
+            t.add_row(vec![
+                (*component).to_owned(),
+                (*check).to_owned(),
+                (*status).to_owned(),
+                (*reason).to_owned(),
+                format!("{} ({named})", hosts.len()),
+                render::text(message),
+            ]);
+        }
+        let _ = writeln!(out, "not passing, by check and reason:\n{t}");
+    }
+    let _ = writeln!(
+        out,
+        "{} results summarised; --per-host prints each, --format json has them all",
+        results.len()
+    );
 }
 
 fn junit(r: &Report<'_>) -> String {

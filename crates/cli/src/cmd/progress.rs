@@ -1,21 +1,56 @@
-//! The engine's progress events as lines on stderr (nothing with `-q`).
+//! The engine's progress events on stderr (nothing with `-q`): a line per event, except
+//! inside a wave of more than [`HOST_LINES`] hosts, which keeps one bar (on a terminal) and
+//! prints only what a person must read — a host that failed, or was found mid-way — and a
+//! summary when the wave ends.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use fearless_engine::progress::{Event, HostEvent};
 use fearless_events::Outcome;
 use fearless_io::Escaped;
 use fearless_rollout::Recovery;
 
-/// Progress to stderr, one line per event.
-#[derive(Debug, Clone, Copy)]
+/// A wave of up to this many hosts gets a line per host event; a larger one, a bar.
+pub(crate) const HOST_LINES: usize = 12;
+
+/// How many of a large wave's hosts its first line names.
+const NAMED: usize = 3;
+
+/// Progress to stderr.
+#[derive(Debug, Clone)]
 pub(crate) struct Stderr {
     quiet: bool,
+    /// The bar of the wave in progress, when it is a large one.
+    wave: Arc<Mutex<Option<WaveBar>>>,
+}
+
+/// A large wave in progress: its bar (hidden when stderr is not a terminal) and counts.
+#[derive(Debug)]
+struct WaveBar {
+    bar: indicatif::ProgressBar,
+    started: Instant,
 }
 
 impl Stderr {
     pub(crate) fn new(quiet: bool) -> Self {
-        Self { quiet }
+        Self {
+            quiet,
+            wave: Arc::default(),
+        }
+    }
+
+    fn wave(&self) -> std::sync::MutexGuard<'_, Option<WaveBar>> {
+        self.wave.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Print `text` above the bar of a wave in progress, if there is one.
+    fn say(wave: Option<&WaveBar>, text: &str) {
+        match wave {
+            Some(w) if !w.bar.is_hidden() => w.bar.suspend(|| note(text)),
+            _ => note(text),
+        }
     }
 }
 
@@ -25,9 +60,86 @@ impl fearless_engine::Progress for Stderr {
         if self.quiet && !matches!(event, Event::Undelivered { .. }) {
             return;
         }
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", line(&event));
+        let mut wave = self.wave();
+        match &event {
+            Event::WaveStarted {
+                wave: n,
+                waves,
+                hosts,
+            } if hosts.len() > HOST_LINES => {
+                if let Some(old) = wave.take() {
+                    old.bar.finish_and_clear();
+                }
+                note(&large_wave(*n, *waves, hosts));
+                *wave = Some(WaveBar {
+                    bar: bar(*n, *waves, hosts.len()),
+                    started: Instant::now(),
+                });
+            }
+            Event::Host { host, what } if let Some(w) = wave.as_ref() => {
+                match what {
+                    HostEvent::Verified => w.bar.inc(1),
+                    HostEvent::Failed { .. } => {
+                        w.bar.inc(1);
+                        Self::say(Some(w), &format!("{}: {}", Escaped(host), host_line(what)));
+                    }
+                    // What every host of a large wave does on its way is in the bar.
+                    HostEvent::Applying { .. }
+                    | HostEvent::PackagesChanged { .. }
+                    | HostEvent::Restarted { .. }
+                    | HostEvent::Rebooting { .. }
+                    | HostEvent::Rebooted { .. } => {}
+                    _ => Self::say(Some(w), &format!("{}: {}", Escaped(host), host_line(what))),
+                }
+            }
+            Event::WaveEnded {
+                wave: n,
+                waves,
+                verified,
+                failed,
+            } => {
+                if let Some(w) = wave.take() {
+                    w.bar.finish_and_clear();
+                    note(&format!(
+                        "wave {n}/{waves}: {verified} verified, {failed} not, in {:.1}s",
+                        w.started.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+            _ => Self::say(wave.as_ref(), &line(&event)),
+        }
     }
+}
+
+/// The first line of a large wave: how many hosts, and the first few by name.
+fn large_wave(n: usize, waves: usize, hosts: &[String]) -> String {
+    let named: Vec<String> = hosts
+        .iter()
+        .take(NAMED)
+        .map(|h| Escaped(h).to_string())
+        .collect();
+    format!(
+        "wave {n}/{waves}: {} hosts ({}, … and {} more)",
+        hosts.len(),
+        named.join(", "),
+        hosts.len() - named.len()
+    )
+}
+
+/// A large wave's bar: drawn only on a terminal.
+fn bar(n: usize, waves: usize, hosts: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_length(u64::try_from(hosts).unwrap_or(u64::MAX));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} wave {n}/{waves}: {{pos}}/{{len}} hosts done {{wide_bar}} {{elapsed}}"
+    )) {
+        bar.set_style(style);
+    }
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(Duration::from_millis(120));
+    }
+    bar
 }
 
 /// One event in words.
@@ -55,6 +167,12 @@ pub(crate) fn line(event: &Event) -> String {
         Event::WaveStarted { wave, waves, hosts } => {
             format!("wave {wave}/{waves}: {}", Escaped(&hosts.join(", ")))
         }
+        Event::WaveEnded {
+            wave,
+            waves,
+            verified,
+            failed,
+        } => format!("wave {wave}/{waves}: {verified} verified, {failed} not"),
         Event::Baking { wave, bake } => {
             format!("wave {wave}: baking {}", humantime::format_duration(*bake))
         }

@@ -149,6 +149,12 @@ pub(crate) async fn drive(
                 .count()
         };
         let mut failed = failing(&wave_ends);
+        engine.progress.event(Event::WaveEnded {
+            wave: number,
+            waves: waves.len(),
+            verified: wave_ends.len() - failed,
+            failed,
+        });
         if failed == 0 && !bake.is_zero() {
             engine.progress.event(Event::Baking { wave: number, bake });
             engine.clock.sleep(bake).await;
