@@ -108,6 +108,9 @@ pub(crate) enum Command {
     Patch(PatchArgs),
     /// Rollouts: list, show, resume.
     Rollout(RolloutArgs),
+    /// Join a rollout started with `patch --workers` from another process or machine (same
+    /// config and store): take hosts of its waves until it is no longer running
+    Worker(WorkerArgs),
     /// Incidents: opened by failed rollouts or by hand; list, show, mitigate, resolve, close.
     Incident(IncidentArgs),
     /// Find which packages of a manifest break which checks, on one isolated host.
@@ -785,6 +788,25 @@ pub(crate) struct PatchArgs {
     /// Print the manifest, the waves and the preflight; change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Lease each wave's hosts to N workers of this process, one host each at a time, and to
+    /// any `fearless worker` that joins on the same store, instead of patching every host
+    /// of a wave from here
+    #[arg(long, value_name = "N")]
+    pub(crate) workers: Option<usize>,
+    /// With --workers: how long a host stays leased to a worker that stopped renewing (it
+    /// renews every quarter of it); then another worker takes the host over [default: 2m]
+    #[arg(long, value_name = "DURATION", requires = "workers")]
+    pub(crate) lease: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// The rollout to work on (started with `patch --workers`): R-N or N
+    #[arg(long, value_name = "ID")]
+    pub(crate) rollout: String,
+    /// Hosts worked on at once
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) workers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -1085,7 +1107,11 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "patch",
-        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt",
+        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt\n  fearless patch --change CHG-3 --workers 8 --lease 2m   # others join: fearless worker --rollout R-N",
+    ),
+    (
+        "worker",
+        "fearless worker --rollout R-3                  # on another machine, same config and store\n  fearless worker --rollout R-3 --workers 8      # eight hosts at a time",
     ),
     (
         "rollout",

@@ -180,9 +180,62 @@ pub struct RolloutRecord {
     /// Where the preflight spent its time.
     #[serde(default)]
     pub timings: Timings,
+    /// Started with `patch --workers`: its waves' hosts are leased to workers, with this
+    /// lease, and `fearless worker` may join it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leasing: Option<Leasing>,
     /// How it ended, once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<RolloutResult>,
+}
+
+/// How a rollout started with `patch --workers` leases its hosts: every worker that joins
+/// it uses the same lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leasing {
+    /// How long a lease lasts without its holder's heartbeat, in milliseconds.
+    pub lease_ms: u64,
+}
+
+/// `rollout.worker.joined`: a worker (`patch --workers`' own, or `fearless worker`)
+/// started taking hosts of the rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerJoined {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// Its id: the machine's name, the process id and a random part.
+    pub worker: String,
+    /// How many hosts it works on at once.
+    pub tasks: usize,
+    /// The lease it holds hosts with, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Payload for WorkerJoined {
+    const KIND: &'static str = "rollout.worker.joined";
+}
+
+/// `rollout.lease.taken-over`: a worker took over a host whose holder let its lease
+/// expire (it died, or lost the store); it settles the host by the recovery rules, never
+/// applying twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseTakenOver {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// Inventory name.
+    pub host: String,
+    /// Its wave, from 1.
+    pub wave: usize,
+    /// The worker whose lease expired.
+    pub from: String,
+    /// The worker that took it over.
+    pub by: String,
+}
+
+impl Payload for LeaseTakenOver {
+    const KIND: &'static str = "rollout.lease.taken-over";
 }
 
 /// Where a rollout's preflight spent its time.

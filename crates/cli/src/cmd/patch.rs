@@ -44,6 +44,18 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         accept_baseline_failures: a.accept_baseline_failures,
         dry_run: a.dry_run,
         lock_wait: super::duration("--lock-wait", &a.options.lock_wait, "e.g. 30s or 2m")?,
+        workers: a
+            .workers
+            .map(|tasks| {
+                Ok::<_, Failure>(rollout::Workers {
+                    tasks,
+                    lease: match &a.lease {
+                        Some(lease) => super::duration("--lease", lease, "e.g. 2m")?,
+                        None => rollout::Workers::LEASE,
+                    },
+                })
+            })
+            .transpose()?,
     };
     let session = Session::open(g).await?;
     let outcome = session.acting()?.patch(req).await;

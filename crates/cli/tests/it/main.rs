@@ -29,6 +29,7 @@ mod lab_rehearse;
 mod lab_secrets;
 mod lab_ssm;
 mod lab_vulns;
+mod lab_workers;
 mod map;
 mod meta;
 mod os;

@@ -11,6 +11,7 @@ mod drive;
 mod host;
 mod preflight;
 mod recover;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use crate::progress::Event;
 use crate::record::{self, RolloutRecord, RolloutResult, RolloutStarted, Timings};
 use crate::{Engine, EngineError};
 use host::Run;
+pub use workers::{MIN_LEASE, WorkRequest, WorkerEnd, Workers};
 
 /// What `fearless patch` asks for.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +58,9 @@ pub struct PatchRequest {
     pub dry_run: bool,
     /// How long to wait for another process's package lock.
     pub lock_wait: Duration,
+    /// `--workers N`: lease each wave's hosts to workers (N of this process's own, and any
+    /// `fearless worker` that joins) instead of patching them all from here.
+    pub workers: Option<Workers>,
 }
 
 /// The advisories `fearless patch --fixes` closes: from this feed, the selected ones.
@@ -229,6 +234,9 @@ impl Engine<'_> {
     pub async fn patch(&self, req: PatchRequest) -> Result<PatchOutcome, EngineError> {
         if !req.dry_run {
             self.may_patch("patch", &req.change)?;
+        }
+        if let Some(workers) = req.workers {
+            self.check_workers(workers).await?;
         }
         let config = self.config;
         let sizes = match &req.waves {
@@ -421,6 +429,9 @@ impl Engine<'_> {
                 preflight_package_manager_ms: ms(preflight_pm),
                 baseline_checks_ms: ms(baseline_time),
             },
+            leasing: req.workers.map(|w| record::Leasing {
+                lease_ms: ms(w.lease),
+            }),
             result: None,
         };
         let wave_of: Vec<(String, u32)> = waves
@@ -457,6 +468,10 @@ impl Engine<'_> {
             pins: pins.len(),
             waves: waves.len(),
         });
+        let team = req.workers.map(|w| workers::Team::new(w.tasks, w.lease));
+        if let Some(team) = &team {
+            self.join(r, team).await?;
+        }
         let run = Run {
             engine: self,
             rollout: r,
@@ -464,6 +479,7 @@ impl Engine<'_> {
             checks,
             baseline: &rollout.baseline,
             prepared,
+            team,
         };
         let (ends, halt) = drive::drive(&run, fw, &waves, Vec::new(), 0, bake).await?;
         let outcome = drive::conclude(self, r, &rollout, &ends, halt).await?;

@@ -1,0 +1,167 @@
+//! Several controllers on one PostgreSQL, on the lab: `patch --workers 1` and a `fearless
+//! worker` process split each wave's hosts through the store's leases. The worker is
+//! SIGKILLed while it applies a host; once its lease expired the controller takes that host
+//! over (journaled) and settles it without applying again; the rollout completes, every host
+//! is applied exactly once, and the journal verifies. Needs root and PostgreSQL at
+//! 127.0.0.1:5432; fails, never skips, without them.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::lab_patch::{approved, has_kind, journal_text, poll, spawn_patch, upgrades, version_on};
+use super::{TestLab, fails_as, run_ok, run_tool};
+
+/// A database of its own on the machine's PostgreSQL, dropped at the end.
+struct Database {
+    name: String,
+}
+
+impl Database {
+    fn create(tag: &str) -> Self {
+        let name = format!("fearless_cli_{tag}_{}", std::process::id());
+        let db = Self { name };
+        run_tool(
+            db.psql()
+                .arg(format!("drop database if exists {} with (force)", db.name))
+                .arg("-c")
+                .arg(format!("create database {}", db.name)),
+            "psql create database (PostgreSQL must be reachable at 127.0.0.1:5432)",
+        );
+        db
+    }
+
+    fn psql(&self) -> Command {
+        let mut psql = Command::new("psql");
+        psql.args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-c"]);
+        psql
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = self
+            .psql()
+            .arg(format!("drop database if exists {} with (force)", self.name))
+            .output();
+    }
+}
+
+/// The payloads of the journal entries of `kind` about `subject`.
+fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
+    let entries: Value =
+        serde_json::from_str(&journal_text(config, subject)).unwrap_or(Value::Null);
+    entries["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| e["payload"].clone())
+        .collect()
+}
+
+#[test]
+fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_applied_once() {
+    let lab = TestLab::up(&["--hosts", "3"]);
+    let d = lab.dir.clone();
+    lab.publish("routine");
+    let db = Database::create("workers");
+    let c = lab.config_variant("team", |text| format!("{text}store: \"{}\"\n", db.url()));
+    let c = c.as_str();
+    let id = approved(c, "routine, two controllers");
+
+    // Clear refusals first: no worker at all, a rollout that does not exist.
+    let patch_zero = ["patch", "--change", &id, "--workers", "0"];
+    fails_as(c, "alice", 2, "--workers 0", &patch_zero);
+    let nine = ["worker", "--rollout", "R-9"];
+    fails_as(c, "alice", 2, "there is no rollout R-9", &nine);
+
+    // The coordinator, with one worker of its own and a short lease.
+    let extra = ["--workers", "1", "--lease", "4s", "--format", "json"];
+    let coordinator = spawn_patch(c, &id, "1s", &extra, true);
+    poll(
+        "R-1 never started",
+        Duration::from_millis(100),
+        || has_kind(c, "R-1", "rollout.started"),
+    );
+    // A second controller joins: it takes hosts of each wave beside the coordinator's.
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args(["-c", c, "--as", "alice", "worker", "--rollout", "R-1"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn worker");
+    let (lines, seen) = mpsc::channel();
+    let stderr = worker.stderr.take().expect("the worker's stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // SIGKILL it while it applies a host (right after its `applying` step).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut said = Vec::new();
+    let killed_host = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = seen
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the worker never applied a host: {said:?}"));
+        if let Some((host, _)) = line.split_once(": applying") {
+            break host.to_owned();
+        }
+        said.push(line);
+    };
+    worker.kill().expect("SIGKILL the worker");
+    let _ = worker.wait();
+
+    // The coordinator finishes the wave (taking the host over once the lease expired),
+    // bakes, and completes the rollout.
+    let out = coordinator.wait_with_output().expect("patch ends");
+    let (pout, perr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{pout}\n{perr}");
+    let done: Value = serde_json::from_str(&pout).expect("patch's JSON");
+    assert_eq!(done["state"], "completed", "{done}");
+    let hosts = done["result"]["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 3, "{done}");
+    for h in hosts {
+        assert_eq!(h["state"], "verified", "{h}");
+    }
+    assert!(
+        perr.contains(&format!("{killed_host}: taken over by worker")),
+        "{perr}"
+    );
+    assert_eq!(payloads(c, "R-1", "rollout.worker.joined").len(), 2);
+    let taken = payloads(c, "R-1", "rollout.lease.taken-over");
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0]["host"], killed_host.as_str(), "{taken:?}");
+
+    // Every host applied exactly once: one `applying` step each in the journal, one
+    // upgrade in its own dpkg log.
+    let applying = payloads(c, "R-1", "rollout.host.applying");
+    for host in ["web-1", "web-2", "web-3"] {
+        let steps = applying.iter().filter(|p| p["host"] == host).count();
+        assert_eq!(steps, 1, "{host}: {applying:?}");
+        assert_eq!(upgrades(&d, host, "acme-api", "1.0", "1.1"), 1, "{host}");
+        assert_eq!(version_on(c, host, "acme-api"), "1.1", "{host}");
+    }
+
+    // A worker for a rollout that ended is refused.
+    let ended = ["worker", "--rollout", "R-1"];
+    fails_as(c, "alice", 1, "R-1 is completed", &ended);
+    run_ok(&["-c", c, "journal", "verify"]);
+}
