@@ -108,8 +108,8 @@ pub(crate) enum Command {
     Patch(PatchArgs),
     /// Rollouts: list, show, resume.
     Rollout(RolloutArgs),
-    /// Join a rollout started with `patch --workers` from another process or machine (same
-    /// config and store): take hosts of its waves until it is no longer running
+    /// Join a rollout (`patch --workers`) or a check round (`check --workers`) from another
+    /// process or machine, same config and store: take its hosts until it is over
     Worker(WorkerArgs),
     /// Incidents: opened by failed rollouts or by hand; list, show, mitigate, resolve, close.
     Incident(IncidentArgs),
@@ -651,6 +651,15 @@ pub(crate) struct CheckArgs {
     /// checks whose failure or recovery it confirms are journaled and announced
     #[arg(long, conflicts_with = "dry_run")]
     pub(crate) record: bool,
+    /// Lease each host's checks to N workers of this process, one host each at a time, and
+    /// to any `fearless worker --check ROUND` that joins on the same store; the results are
+    /// recorded as one run (as --record)
+    #[arg(long, value_name = "N", conflicts_with = "dry_run")]
+    pub(crate) workers: Option<usize>,
+    /// With --workers: how long a host stays leased to a worker that stopped renewing
+    /// [default: 2m]
+    #[arg(long, value_name = "DURATION", requires = "workers")]
+    pub(crate) lease: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -800,10 +809,14 @@ pub(crate) struct PatchArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("round").required(true).args(["rollout", "check"])))]
 pub(crate) struct WorkerArgs {
     /// The rollout to work on (started with `patch --workers`): R-N or N
     #[arg(long, value_name = "ID")]
-    pub(crate) rollout: String,
+    pub(crate) rollout: Option<String>,
+    /// The check round to work on (opened by `check --workers`, which prints its id)
+    #[arg(long, value_name = "ROUND")]
+    pub(crate) check: Option<String>,
     /// Hosts worked on at once
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) workers: usize,
@@ -1075,7 +1088,7 @@ pub(crate) fn formats_of(path: &[&str]) -> &'static [Format] {
 const EXAMPLES: &[(&str, &str)] = &[
     (
         "check",
-        "fearless check                                   # every check of every component\n  fearless check --hosts role=web --component checkout\n  fearless check --save-baseline before.json; fearless check --baseline before.json",
+        "fearless check                                   # every check of every component\n  fearless check --hosts role=web --component checkout\n  fearless check --save-baseline before.json; fearless check --baseline before.json\n  fearless check --workers 16                      # others join: fearless worker --check ROUND",
     ),
     (
         "hosts",
@@ -1111,7 +1124,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "worker",
-        "fearless worker --rollout R-3                  # on another machine, same config and store\n  fearless worker --rollout R-3 --workers 8      # eight hosts at a time",
+        "fearless worker --rollout R-3                  # on another machine, same config and store\n  fearless worker --rollout R-3 --workers 8      # eight hosts at a time\n  fearless worker --check check-ctl-1-5d2f9a1c    # the round `check --workers` printed",
     ),
     (
         "rollout",

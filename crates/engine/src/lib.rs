@@ -18,6 +18,7 @@
 
 pub mod bisect;
 pub mod changes;
+pub mod check_round;
 pub mod checks;
 pub mod clock;
 pub mod discover;

@@ -122,14 +122,22 @@ pub enum Event {
         /// What happened to it: queued in the outbox, or lost.
         outcome: fearless_events::Outcome,
     },
-    /// A worker joined a rollout (`patch --workers`, `fearless worker`).
+    /// A worker joined a rollout or a check round (`patch --workers`, `check --workers`,
+    /// `fearless worker`).
     WorkerJoined {
-        /// `R-<n>`.
-        rollout: u64,
+        /// `R-<n>`, or the check round's id.
+        round: String,
         /// Its id.
         worker: String,
         /// How many hosts it works on at once.
         tasks: usize,
+    },
+    /// A check round was opened to workers (`check --workers`).
+    RoundOpened {
+        /// Its id, for `fearless worker --check`.
+        round: String,
+        /// Hosts whose checks are leased.
+        hosts: usize,
     },
     /// A rehearsal moved on (`fearless rehearse`).
     Rehearsing {

@@ -197,8 +197,8 @@ pub struct Leasing {
     pub lease_ms: u64,
 }
 
-/// `rollout.worker.joined`: a worker (`patch --workers`' own, or `fearless worker`)
-/// started taking hosts of the rollout.
+/// `worker.joined` (on `R-<n>` or a check round): a worker (`patch --workers`' or `check
+/// --workers`' own, or `fearless worker`) started taking hosts of the rollout or round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerJoined {
     /// Record version.
@@ -213,12 +213,12 @@ pub struct WorkerJoined {
 }
 
 impl Payload for WorkerJoined {
-    const KIND: &'static str = "rollout.worker.joined";
+    const KIND: &'static str = "worker.joined";
 }
 
-/// `rollout.lease.taken-over`: a worker took over a host whose holder let its lease
-/// expire (it died, or lost the store); it settles the host by the recovery rules, never
-/// applying twice.
+/// `lease.taken-over` (on `R-<n>` or a check round): a worker took over a host whose
+/// holder let its lease expire (it died, or lost the store); in a rollout it settles the
+/// host by the recovery rules, never applying twice; in a check round it checks it again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseTakenOver {
     /// Record version.
@@ -235,7 +235,71 @@ pub struct LeaseTakenOver {
 }
 
 impl Payload for LeaseTakenOver {
-    const KIND: &'static str = "rollout.lease.taken-over";
+    const KIND: &'static str = "lease.taken-over";
+}
+
+/// What a check round leased to workers (`check --workers`) is about, kept with the round
+/// so that a worker that joins (`fearless worker --check`) plans the same checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRoundSpec {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// The hosts selector (`--hosts`), as typed; every host when `None`.
+    #[serde(default)]
+    pub hosts: Option<String>,
+    /// The components (`--component`); every one when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The lease every worker of the round holds hosts with, in milliseconds.
+    pub lease_ms: u64,
+}
+
+/// One host's checks as a worker ran them in a check round: written on the host's lease,
+/// read by the round's coordinator into its one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckedHost {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// Each check as it ran.
+    pub results: Vec<CheckRan>,
+}
+
+/// A check's result as a worker ran it (what [`CheckResult`] holds besides what the plan
+/// says: kind and where it runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRan {
+    /// Component.
+    pub component: String,
+    /// Check name.
+    pub check: String,
+    /// Its status.
+    pub status: Status,
+    /// Why it is not passing.
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// What it saw.
+    #[serde(default)]
+    pub message: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Wall time of all attempts, in microseconds.
+    pub duration_us: u64,
+}
+
+impl From<&CheckResult> for CheckRan {
+    fn from(r: &CheckResult) -> Self {
+        Self {
+            component: r.component.clone(),
+            check: r.check.clone(),
+            status: r.status,
+            reason: r.reason,
+            message: r.message.clone(),
+            attempts: r.attempts,
+            duration_us: u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 /// Where a rollout's preflight spent its time.

@@ -278,6 +278,47 @@ impl Store {
         Ok(wave.and_then(|w| u32::try_from(w).ok()))
     }
 
+    /// Open `round`, a round that is not a rollout (a check round), with `spec` (what it is
+    /// about, for the workers that join it). Not journaled.
+    pub async fn open_round(&self, round: &str, spec: &str) -> Result<(), StoreError> {
+        self.writable()?;
+        let (_, now_text) = now();
+        on_backend!(self, |pool| sqlx::query(crate::sql::OPEN_ROUND)
+            .bind(round)
+            .bind(spec)
+            .bind(&now_text)
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::query)?);
+        Ok(())
+    }
+
+    /// `round`'s spec and whether it is over, if [`Store::open_round`] opened it.
+    pub async fn lease_round(&self, round: &str) -> Result<Option<(String, bool)>, StoreError> {
+        let row: Option<(String, Option<String>)> =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::ROUND)
+                .bind(round)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query)?);
+        Ok(row.map(|(spec, closed)| (spec, closed.is_some())))
+    }
+
+    /// `round` is over: workers that joined it stop.
+    pub async fn close_round(&self, round: &str) -> Result<(), StoreError> {
+        self.writable()?;
+        let (_, now_text) = now();
+        on_backend!(self, |pool| sqlx::query(crate::sql::CLOSE_ROUND)
+            .bind(round)
+            .bind(&now_text)
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::query)?);
+        Ok(())
+    }
+
     /// Every lease of `round`, by wave then host.
     pub async fn leases(&self, round: &str) -> Result<Vec<Lease>, StoreError> {
         let rows: Vec<LeaseRow> = on_backend!(self, |pool| sqlx::query_as(crate::sql::LEASES)

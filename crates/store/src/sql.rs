@@ -472,6 +472,14 @@ pub(crate) const UNENDED_LEASES: &str =
 /// `$1` round: the first wave with a lease that has no end (NULL: none).
 pub(crate) const OPEN_WAVE: &str =
     "SELECT MIN(wave) FROM leases WHERE round = $1 AND end_state IS NULL";
+/// `$1` round, `$2` spec, `$3` now: a round that is not a rollout.
+pub(crate) const OPEN_ROUND: &str =
+    "INSERT INTO lease_rounds (round, spec, opened_at) VALUES ($1, $2, $3)";
+/// `$1` round → `(spec, closed_at)`.
+pub(crate) const ROUND: &str = "SELECT spec, closed_at FROM lease_rounds WHERE round = $1";
+/// `$1` round, `$2` now.
+pub(crate) const CLOSE_ROUND: &str =
+    "UPDATE lease_rounds SET closed_at = $2 WHERE round = $1 AND closed_at IS NULL";
 /// `$1` round: its leases, by wave then host.
 pub(crate) const LEASES: &str = "SELECT host, wave, worker, claimed_at, expires_at, takeovers, end_state, end_detail \
      FROM leases WHERE round = $1 ORDER BY wave, host";

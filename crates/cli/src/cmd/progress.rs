@@ -101,12 +101,17 @@ pub(crate) fn line(event: &Event) -> String {
         }
         Event::Rehearsing { step } => format!("rehearse: {}", Escaped(step)),
         Event::WorkerJoined {
-            rollout,
+            round,
             worker,
             tasks,
         } => format!(
-            "R-{rollout}: worker {} joined ({tasks} host(s) at a time)",
+            "{}: worker {} joined ({tasks} host(s) at a time)",
+            Escaped(round),
             Escaped(worker)
+        ),
+        Event::RoundOpened { round, hosts } => format!(
+            "check round {r}: {hosts} host(s) leased; more controllers join with `fearless worker --check {r}`",
+            r = Escaped(round)
         ),
     }
 }

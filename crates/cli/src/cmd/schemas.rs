@@ -75,6 +75,7 @@ pub(crate) fn all() -> BTreeMap<&'static str, Schema> {
         schema::<views::ChangeList<'_>>("fearless.changes/v1"),
         schema::<check::CheckJson<'_>>("fearless.check/v1"),
         schema::<worker::WorkerJson<'_>>("fearless.worker/v1"),
+        schema::<worker::CheckWorkerJson<'_>>("fearless.check-worker/v1"),
         schema::<discover::DiscoverJson<'_>>("fearless.discover/v1"),
         schema::<views::HostsJson<'_>>("fearless.hosts/v1"),
         schema::<views::IncidentJson<'_>>("fearless.incident/v1"),

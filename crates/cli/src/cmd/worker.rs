@@ -1,7 +1,8 @@
-//! `fearless worker --rollout R`: join a rollout started with `patch --workers` from
-//! another process or machine (`fearless_engine::rollout::WorkRequest`), and say what this
-//! worker did once the rollout is no longer running.
+//! `fearless worker --rollout R | --check ROUND`: join a rollout started with `patch
+//! --workers`, or a check round opened by `check --workers`, from another process or machine
+//! (`Engine::work`, `Engine::work_check`), and say what this worker did once it is over.
 
+use fearless_engine::check_round::CheckWorkerEnd;
 use fearless_engine::record::HostEnd;
 use fearless_engine::rollout::{self, WorkRequest, WorkerEnd};
 use fearless_rollout::{HostState, RolloutState};
@@ -50,7 +51,7 @@ struct WorkedHost<'a> {
 pub(crate) async fn run(g: &Global, a: WorkerArgs) -> Result<Outcome, Failure> {
     only_human_or_json(g, "worker")?;
     // Checked before the store is opened: bad input is said as such.
-    let n = rollout::number(&a.rollout)?;
+    let n = a.rollout.as_deref().map(rollout::number).transpose()?;
     if a.workers == 0 {
         return Err(Failure::bad_input(
             "--workers 0: a worker works on at least one host at a time",
@@ -59,19 +60,65 @@ pub(crate) async fn run(g: &Global, a: WorkerArgs) -> Result<Outcome, Failure> {
     }
     let session = Session::open(g).await?;
     let outcome = async {
-        session
-            .acting()?
-            .work(WorkRequest {
-                rollout: n,
-                tasks: a.workers,
-            })
-            .await
-            .map_err(Failure::from)
+        let engine = session.acting()?;
+        match (n, &a.check) {
+            (Some(n), _) => {
+                let end = engine
+                    .work(WorkRequest {
+                        rollout: n,
+                        tasks: a.workers,
+                    })
+                    .await?;
+                show(g, &end)
+            }
+            (None, Some(round)) => {
+                let end = engine.work_check(round, a.workers, &|_| {}).await?;
+                show_check(g, &end)
+            }
+            // clap requires one of them.
+            (None, None) => Err(Failure::bad_input("--rollout or --check", None)),
+        }
     }
     .await;
     session.close().await;
-    show(g, &outcome?)?;
+    outcome?;
     Ok(Outcome::Success)
+}
+
+/// `worker --check ROUND --format json`: what one worker did in a check round.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct CheckWorkerJson<'a> {
+    /// `fearless.check-worker/v1`.
+    #[schemars(extend("const" = "fearless.check-worker/v1"))]
+    schema: &'static str,
+    /// The round's id.
+    id: &'a str,
+    /// This worker's id (machine, process id, random part).
+    worker: &'a str,
+    /// The hosts whose checks this worker ran.
+    hosts: &'a [String],
+    /// Of those, the ones it took over from a worker whose lease expired.
+    taken_over: &'a [String],
+}
+
+fn show_check(g: &Global, end: &CheckWorkerEnd) -> Result<(), Failure> {
+    if g.format == Format::Json {
+        return print_json(&CheckWorkerJson {
+            schema: "fearless.check-worker/v1",
+            id: &end.round,
+            worker: &end.worker,
+            hosts: &end.hosts,
+            taken_over: &end.taken_over,
+        });
+    }
+    print(&format!(
+        "check round {} is done: worker {} checked {} host(s) ({}), {} taken over\n",
+        render::text(&end.round),
+        render::text(&end.worker),
+        end.hosts.len(),
+        render::text(&end.hosts.join(", ")),
+        end.taken_over.len()
+    ))
 }
 
 fn show(g: &Global, end: &WorkerEnd) -> Result<(), Failure> {

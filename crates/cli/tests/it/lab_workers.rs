@@ -5,55 +5,13 @@
 //! is applied exactly once, and the journal verifies. Needs root and PostgreSQL at
 //! 127.0.0.1:5432; fails, never skips, without them.
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::lab_patch::{approved, has_kind, journal_text, poll, spawn_patch, upgrades, version_on};
-use super::{TestLab, fails_as, run_ok, run_tool};
-
-/// A database of its own on the machine's PostgreSQL, dropped at the end.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    fn create(tag: &str) -> Self {
-        let name = format!("fearless_cli_{tag}_{}", std::process::id());
-        let db = Self { name };
-        run_tool(
-            db.psql()
-                .arg(format!("drop database if exists {} with (force)", db.name))
-                .arg("-c")
-                .arg(format!("create database {}", db.name)),
-            "psql create database (PostgreSQL must be reachable at 127.0.0.1:5432)",
-        );
-        db
-    }
-
-    fn psql(&self) -> Command {
-        let mut psql = Command::new("psql");
-        psql.args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
-            .args(["-v", "ON_ERROR_STOP=1", "-c"]);
-        psql
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = self
-            .psql()
-            .arg(format!("drop database if exists {} with (force)", self.name))
-            .output();
-    }
-}
+use super::{PgDatabase, StderrLines, TestLab, fails_as, run_ok};
 
 /// The payloads of the journal entries of `kind` about `subject`.
 fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
@@ -73,7 +31,7 @@ fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_appl
     let lab = TestLab::up(&["--hosts", "3"]);
     let d = lab.dir.clone();
     lab.publish("routine");
-    let db = Database::create("workers");
+    let db = PgDatabase::create("workers");
     let c = lab.config_variant("team", |text| format!("{text}store: \"{}\"\n", db.url()));
     let c = c.as_str();
     let id = approved(c, "routine, two controllers");
@@ -101,28 +59,10 @@ fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_appl
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn worker");
-    let (lines, seen) = mpsc::channel();
-    let stderr = worker.stderr.take().expect("the worker's stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
     // SIGKILL it while it applies a host (right after its `applying` step).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut said = Vec::new();
-    let killed_host = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = seen
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("the worker never applied a host: {said:?}"));
-        if let Some((host, _)) = line.split_once(": applying") {
-            break host.to_owned();
-        }
-        said.push(line);
-    };
+    let killed_host = StderrLines::of(&mut worker).until(Duration::from_secs(120), |line| {
+        line.split_once(": applying").map(|(host, _)| host.to_owned())
+    });
     worker.kill().expect("SIGKILL the worker");
     let _ = worker.wait();
 
@@ -145,8 +85,8 @@ fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_appl
         perr.contains(&format!("{killed_host}: taken over by worker")),
         "{perr}"
     );
-    assert_eq!(payloads(c, "R-1", "rollout.worker.joined").len(), 2);
-    let taken = payloads(c, "R-1", "rollout.lease.taken-over");
+    assert_eq!(payloads(c, "R-1", "worker.joined").len(), 2);
+    let taken = payloads(c, "R-1", "lease.taken-over");
     assert_eq!(taken.len(), 1, "{taken:?}");
     assert_eq!(taken[0]["host"], killed_host.as_str(), "{taken:?}");
 

@@ -11,7 +11,7 @@ mod drive;
 mod host;
 mod preflight;
 mod recover;
-mod workers;
+pub(crate) mod workers;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -470,7 +470,7 @@ impl Engine<'_> {
         });
         let team = req.workers.map(|w| workers::Team::new(w.tasks, w.lease));
         if let Some(team) = &team {
-            self.join(r, team).await?;
+            self.join(&format!("R-{r}"), team).await?;
         }
         let run = Run {
             engine: self,

@@ -7,17 +7,18 @@
 //! A worker claims one host at a time ([`fearless_store::Store::claim_lease`]), renews its
 //! lease while it works (a heartbeat every quarter of the lease) and writes the host's end on
 //! the lease. A host whose worker stopped renewing (it died, or lost the store) is taken over
-//! once the lease expired — journaled as `rollout.lease.taken-over` — and settled by the
+//! once the lease expired — journaled as `lease.taken-over` — and settled by the
 //! recovery rules of `rollout resume` (`recover_host`), never applied twice: the lease says
 //! who works on a host, the host's compare-and-set steps say what was done to it. A worker
 //! that finds its lease taken over stops working on that host.
 
+use std::future::Future;
 use std::time::Duration;
 
 use fearless_rollout::{HostState, RolloutState};
 use fearless_store::Claim;
 
-use super::host::{End, Run};
+use super::host::Run;
 use crate::fleet::Fleetwide;
 use crate::progress::{Event, HostEvent};
 use crate::record::{self, HostEnd, LeaseTakenOver, Leasing, WorkerJoined};
@@ -43,7 +44,7 @@ impl Workers {
     /// The default lease: 2 minutes (a heartbeat every 30 s).
     pub const LEASE: Duration = Duration::from_secs(120);
 
-    fn check(self) -> Result<(), EngineError> {
+    pub(crate) fn check(self) -> Result<(), EngineError> {
         if self.tasks == 0 {
             return Err(EngineError::bad_input(
                 "--workers 0: a controller needs at least one worker",
@@ -107,11 +108,11 @@ impl Team {
     }
 
     /// How often a worker renews its lease.
-    fn heartbeat(&self) -> Duration {
+    pub(crate) fn heartbeat(&self) -> Duration {
         (self.lease / 4).max(Duration::from_millis(100))
     }
 
-    fn poll(&self) -> Duration {
+    pub(crate) fn poll(&self) -> Duration {
         POLL.min(self.heartbeat())
     }
 }
@@ -147,8 +148,8 @@ impl Engine<'_> {
         }
     }
 
-    /// Journal that `team` joins rollout `r`, and say so.
-    pub(crate) async fn join(&self, r: u64, team: &Team) -> Result<(), EngineError> {
+    /// Journal that `team` joins `round` (`R-3`, a check round), and say so.
+    pub(crate) async fn join(&self, round: &str, team: &Team) -> Result<(), EngineError> {
         let joined = WorkerJoined {
             v: record::VERSION,
             worker: team.id.clone(),
@@ -156,10 +157,10 @@ impl Engine<'_> {
             lease_ms: u64::try_from(team.lease.as_millis()).unwrap_or(u64::MAX),
         };
         self.store
-            .append(record::event(self.actor, format!("R-{r}"), &joined))
+            .append(record::event(self.actor, round, &joined))
             .await?;
         self.progress.event(Event::WorkerJoined {
-            rollout: r,
+            round: round.to_owned(),
             worker: team.id.clone(),
             tasks: team.tasks,
         });
@@ -199,8 +200,8 @@ impl Engine<'_> {
         let mut run = l.run(self, &opened);
         run.team = Some(team.clone());
         let outcome = async {
-            self.join(n, &team).await?;
             let round = run.subject();
+            self.join(&round, &team).await?;
             let state = loop {
                 let state = self.rollout_state(n).await?;
                 let working = matches!(state, RolloutState::Running | RolloutState::Paused);
@@ -310,21 +311,8 @@ async fn task(run: &Run<'_, '_>, fw: &Fleetwide, team: &Team, wave: u32) -> Resu
         if !matches!(state, RolloutState::Running | RolloutState::Paused) {
             return Ok(());
         }
-        let claim = engine
-            .store
-            .claim_lease(&round, wave, &team.id, team.lease, |host, from| {
-                let taken = LeaseTakenOver {
-                    v: record::VERSION,
-                    host: host.to_owned(),
-                    wave: usize::try_from(wave).unwrap_or(usize::MAX),
-                    from: from.to_owned(),
-                    by: team.id.clone(),
-                };
-                record::event(engine.actor, round.clone(), &taken)
-            })
-            .await?;
-        match claim {
-            Some(claim) => work_host(run, fw, team, claim).await?,
+        match claim(engine, &round, wave, team).await? {
+            Some(claimed) => work_host(run, fw, team, claimed).await?,
             None if engine.store.unended_leases(&round, wave).await? == 0 => return Ok(()),
             None => tokio::time::sleep(team.poll()).await,
         }
@@ -384,31 +372,15 @@ async fn work_host(
             None => Ok((state, "not in this controller's inventory".to_owned())),
         }
     };
-    let heartbeat = async {
-        loop {
-            tokio::time::sleep(team.heartbeat()).await;
-            // A store that does not answer is said by the host's own next step; the
-            // heartbeat tries again at the next beat.
-            if let Ok(false) = engine
+    let ended = match leased(engine.store, &round, host, team, work).await? {
+        Some((state, detail)) => {
+            engine
                 .store
-                .renew_lease(&round, host, &team.id, team.lease)
-                .await
-            {
-                return;
-            }
+                .end_lease(&round, host, &team.id, (&state.to_string(), &detail))
+                .await?
         }
+        None => false,
     };
-    let (state, detail): End = tokio::select! {
-        end = work => end?,
-        () = heartbeat => {
-            run.say(host, HostEvent::LeaseLost { worker: team.id.clone() });
-            return Ok(());
-        }
-    };
-    let ended = engine
-        .store
-        .end_lease(&round, host, &team.id, (&state.to_string(), &detail))
-        .await?;
     if !ended {
         run.say(
             host,
@@ -418,4 +390,52 @@ async fn work_host(
         );
     }
     Ok(())
+}
+
+/// Claim a host of `round`'s wave `wave` for `team`: a takeover is journaled on `round`.
+pub(crate) async fn claim(
+    engine: &Engine<'_>,
+    round: &str,
+    wave: u32,
+    team: &Team,
+) -> Result<Option<Claim>, EngineError> {
+    Ok(engine
+        .store
+        .claim_lease(round, wave, &team.id, team.lease, |host, from| {
+            let taken = LeaseTakenOver {
+                v: record::VERSION,
+                host: host.to_owned(),
+                wave: usize::try_from(wave).unwrap_or(usize::MAX),
+                from: from.to_owned(),
+                by: team.id.clone(),
+            };
+            record::event(engine.actor, round, &taken)
+        })
+        .await?)
+}
+
+/// Run `work` on `host` of `round` while renewing `team`'s lease of it every heartbeat;
+/// `None` when the lease was found taken over (the work is dropped: its new holder settles
+/// the host, as after a crash).
+pub(crate) async fn leased<T>(
+    store: &fearless_store::Store,
+    round: &str,
+    host: &str,
+    team: &Team,
+    work: impl Future<Output = Result<T, EngineError>>,
+) -> Result<Option<T>, EngineError> {
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(team.heartbeat()).await;
+            // A store that does not answer is said by the work's own next write; the
+            // heartbeat tries again at the next beat.
+            if let Ok(false) = store.renew_lease(round, host, &team.id, team.lease).await {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        done = work => done.map(Some),
+        () = heartbeat => Ok(None),
+    }
 }

@@ -19,3 +19,13 @@ CREATE TABLE leases (
     PRIMARY KEY (round, host)
 );
 CREATE INDEX leases_by_wave ON leases (round, wave);
+
+-- A round that is not a rollout (a check round, `check --workers`): what it is about, as its
+-- opener wrote it (JSON), for the workers that join it, and when it was over. A rollout's
+-- record says the same of its rounds.
+CREATE TABLE lease_rounds (
+    round     TEXT PRIMARY KEY,
+    spec      TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    closed_at TEXT
+);

@@ -32,7 +32,7 @@ mod cases {
             .claim_lease("R-1", 1, worker, lease, |host, from| {
                 let mut e = event(
                     worker,
-                    "rollout.lease.taken-over",
+                    "lease.taken-over",
                     json!({"host": host, "from": from, "by": worker}),
                 );
                 e.subject = "R-1".to_owned();
@@ -141,7 +141,7 @@ mod cases {
         assert_eq!(claim(&store, "w3", LONG).await, None, "taken over once");
         assert_eq!(
             kinds_about(&store, "R-1").await,
-            ["rollout.lease.taken-over"]
+            ["lease.taken-over"]
         );
         // The old holder lost it: it can neither renew nor end it.
         assert!(
@@ -220,7 +220,7 @@ mod cases {
         assert_eq!(wins, 1, "exactly one worker takes the lease over");
         assert_eq!(
             kinds_about(&stores[1], "R-1").await,
-            ["rollout.lease.taken-over"]
+            ["lease.taken-over"]
         );
         let report = stores[1].verify().await.expect("verify");
         assert!(report.is_ok(), "{report:?}");
