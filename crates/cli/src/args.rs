@@ -1088,7 +1088,7 @@ pub(crate) fn formats_of(path: &[&str]) -> &'static [Format] {
 const EXAMPLES: &[(&str, &str)] = &[
     (
         "check",
-        "fearless check                                   # every check of every component\n  fearless check --hosts role=web --component checkout\n  fearless check --save-baseline before.json; fearless check --baseline before.json\n  fearless check --workers 16                      # others join: fearless worker --check ROUND",
+        "fearless check                                   # every check of every component\n  fearless check --hosts role=web --component checkout\n  fearless check --save-baseline before.json; fearless check --baseline before.json",
     ),
     (
         "hosts",
@@ -1120,7 +1120,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "patch",
-        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt\n  fearless patch --change CHG-3 --workers 8 --lease 2m   # others join: fearless worker --rollout R-N",
+        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --workers 8     # others join: fearless worker --rollout R-N",
     ),
     (
         "worker",

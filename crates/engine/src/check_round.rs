@@ -212,8 +212,7 @@ impl Engine<'_> {
         round: &str,
         on_result: OnResult<'_>,
     ) -> Result<(), EngineError> {
-        let tasks =
-            (0..team.tasks).map(|_| self.round_task(runner, items, team, round, on_result));
+        let tasks = (0..team.tasks).map(|_| self.round_task(runner, items, team, round, on_result));
         futures::future::try_join_all(tasks).await?;
         Ok(())
     }

@@ -159,15 +159,14 @@ impl Store {
         }
         // An expired one: looked for without a lock first, so idle workers polling a wave
         // in progress do not queue on the journal head.
-        let (expired,): (i64,) = on_backend!(self, |pool| sqlx::query_as(
-            crate::sql::EXPIRED_LEASES
-        )
-        .bind(round)
-        .bind(wave)
-        .bind(&now_text)
-        .fetch_one(pool)
-        .await
-        .map_err(StoreError::query)?);
+        let (expired,): (i64,) =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::EXPIRED_LEASES)
+                .bind(round)
+                .bind(wave)
+                .bind(&now_text)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query)?);
         if expired == 0 {
             return Ok(None);
         }
@@ -330,9 +329,7 @@ impl Store {
             .map(
                 |(host, wave, worker, claimed_at, expires_at, takeovers, state, detail)| {
                     let what = || format!("the lease of {host} in {round}");
-                    let time = |t: Option<String>| {
-                        t.map(|t| parse_time(&t, what())).transpose()
-                    };
+                    let time = |t: Option<String>| t.map(|t| parse_time(&t, what())).transpose();
                     Ok(Lease {
                         wave: u32::try_from(wave).unwrap_or(0),
                         worker,
@@ -371,4 +368,3 @@ impl Store {
         }
     }
 }
-

@@ -95,15 +95,16 @@ pub(crate) use on_backend;
 macro_rules! insert_entry {
     ($store:expr, $tx:ident, $head:expr, $time:expr, $event:expr) => {{
         let entry = $crate::store::Pending::new($head, $time, $event);
-        let signature = match (&$store.signer, entry.event.sign) {
-            (Some(signer), true) => Some(signer.sign(entry.hash.as_bytes()).map_err(
-                |reason| StoreError::Sign {
-                    kind: entry.event.kind.clone(),
-                    reason,
-                },
-            )?),
-            _ => None,
-        };
+        let signature =
+            match (&$store.signer, entry.event.sign) {
+                (Some(signer), true) => Some(signer.sign(entry.hash.as_bytes()).map_err(
+                    |reason| StoreError::Sign {
+                        kind: entry.event.kind.clone(),
+                        reason,
+                    },
+                )?),
+                _ => None,
+            };
         sqlx::query($crate::sql::INSERT_ENTRY)
             .bind(entry.seq)
             .bind(&entry.time)

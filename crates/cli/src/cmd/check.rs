@@ -89,7 +89,11 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     let bar = progress_bar(g, items.len());
     let on_result = |r: &CheckResult| {
         bar.inc(1);
-        if bar.is_hidden() && started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal() && !g.quiet {
+        if bar.is_hidden()
+            && started.elapsed() > Duration::from_secs(1)
+            && std::io::stderr().is_terminal()
+            && !g.quiet
+        {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
         tracing::debug!(component = %r.component, check = %r.check, host = ?r.host, status = r.status.as_str(), "check done");

@@ -45,11 +45,9 @@ fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_appl
     // The coordinator, with one worker of its own and a short lease.
     let extra = ["--workers", "1", "--lease", "4s", "--format", "json"];
     let coordinator = spawn_patch(c, &id, "1s", &extra, true);
-    poll(
-        "R-1 never started",
-        Duration::from_millis(100),
-        || has_kind(c, "R-1", "rollout.started"),
-    );
+    poll("R-1 never started", Duration::from_millis(100), || {
+        has_kind(c, "R-1", "rollout.started")
+    });
     // A second controller joins: it takes hosts of each wave beside the coordinator's.
     let mut worker = Command::new(env!("CARGO_BIN_EXE_fearless"))
         .args(["-c", c, "--as", "alice", "worker", "--rollout", "R-1"])
@@ -61,7 +59,8 @@ fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_appl
         .expect("spawn worker");
     // SIGKILL it while it applies a host (right after its `applying` step).
     let killed_host = StderrLines::of(&mut worker).until(Duration::from_secs(120), |line| {
-        line.split_once(": applying").map(|(host, _)| host.to_owned())
+        line.split_once(": applying")
+            .map(|(host, _)| host.to_owned())
     });
     worker.kill().expect("SIGKILL the worker");
     let _ = worker.wait();

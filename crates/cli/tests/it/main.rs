@@ -470,7 +470,10 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         let _ = self
             .psql()
-            .arg(format!("drop database if exists {} with (force)", self.name))
+            .arg(format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ))
             .output();
     }
 }
@@ -488,7 +491,10 @@ impl StderrLines {
         let (tx, lines) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().expect("a piped stderr");
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if tx.send(line).is_err() {
                     break;
                 }

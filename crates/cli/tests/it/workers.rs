@@ -16,7 +16,9 @@ use super::{PgDatabase, StderrLines, exits, fails_with, run_ok, stdout, write_co
 fn config(dir: &std::path::Path, store: &str) -> String {
     let hosts: String = (1..=4)
         .map(|i| {
-            format!("    app-{i}: {{ address: 127.0.0.1, transport: local, labels: {{ role: app }} }}\n")
+            format!(
+                "    app-{i}: {{ address: 127.0.0.1, transport: local, labels: {{ role: app }} }}\n"
+            )
         })
         .collect();
     write_config(
@@ -51,7 +53,11 @@ fn a_check_worker_killed_mid_host_is_taken_over_and_the_round_is_one_run() {
         "there is no check round check-nope",
         &["-c", c, "worker", "--check", "check-nope"],
     );
-    fails_with(2, "there is no rollout R-1", &["-c", c, "worker", "--rollout", "R-1"]);
+    fails_with(
+        2,
+        "there is no rollout R-1",
+        &["-c", c, "worker", "--rollout", "R-1"],
+    );
 
     let mut coordinator = fearless_child(&[
         "-c",
@@ -100,7 +106,13 @@ fn a_check_worker_killed_mid_host_is_taken_over_and_the_round_is_one_run() {
     assert!(report["run_id"].is_u64(), "{report}");
 
     let journal: Value = serde_json::from_str(&run_ok(&[
-        "-c", c, "journal", "--subject", &round, "--format", "json",
+        "-c",
+        c,
+        "journal",
+        "--subject",
+        &round,
+        "--format",
+        "json",
     ]))
     .expect("journal JSON");
     let kinds: Vec<&str> = journal["entries"]

@@ -186,7 +186,9 @@ impl Engine<'_> {
                 format!(
                     "R-{n} was not started with `patch --workers`: its hosts are not leased to workers"
                 ),
-                Some("start a rollout with `fearless patch --change CHG-N --workers N` for workers to join"),
+                Some(
+                    "start a rollout with `fearless patch --change CHG-N --workers N` for workers to join",
+                ),
             ));
         };
         let lease = Duration::from_millis(lease_ms);
@@ -221,7 +223,12 @@ impl Engine<'_> {
     }
 
     /// What worker `id` did on rollout `r`, from the leases.
-    async fn worked(&self, r: u64, id: &str, state: RolloutState) -> Result<WorkerEnd, EngineError> {
+    async fn worked(
+        &self,
+        r: u64,
+        id: &str,
+        state: RolloutState,
+    ) -> Result<WorkerEnd, EngineError> {
         let mut hosts = Vec::new();
         let mut taken_over = Vec::new();
         for lease in self.store.leases(&format!("R-{r}")).await? {
@@ -303,7 +310,12 @@ async fn work_wave(
 
 /// One task: claim a host of the wave, bring it to an end, write the end; again, until
 /// the wave is done.
-async fn task(run: &Run<'_, '_>, fw: &Fleetwide, team: &Team, wave: u32) -> Result<(), EngineError> {
+async fn task(
+    run: &Run<'_, '_>,
+    fw: &Fleetwide,
+    team: &Team,
+    wave: u32,
+) -> Result<(), EngineError> {
     let engine = run.engine;
     let round = run.subject();
     loop {

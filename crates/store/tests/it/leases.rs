@@ -61,7 +61,11 @@ mod cases {
         let claimed: BTreeSet<String> = [&a, &b, &c].iter().map(|c| c.host.clone()).collect();
         assert_eq!(claimed.len(), 3, "three different hosts: {claimed:?}");
         assert!([&a, &b, &c].iter().all(|c| c.taken_from.is_none()));
-        assert_eq!(claim(&store, "w2", LONG).await, None, "all held, none expired");
+        assert_eq!(
+            claim(&store, "w2", LONG).await,
+            None,
+            "all held, none expired"
+        );
         assert_eq!(store.unended_leases("R-1", 1).await.expect("count"), 3);
 
         // Only the holder renews and ends a lease, and only once.
@@ -78,9 +82,24 @@ mod cases {
                 .expect("renew")
         );
         let end = ("verified", "1 package(s) changed");
-        assert!(!store.end_lease("R-1", &a.host, "w2", end).await.expect("end"));
-        assert!(store.end_lease("R-1", &a.host, "w1", end).await.expect("end"));
-        assert!(!store.end_lease("R-1", &a.host, "w1", end).await.expect("end"));
+        assert!(
+            !store
+                .end_lease("R-1", &a.host, "w2", end)
+                .await
+                .expect("end")
+        );
+        assert!(
+            store
+                .end_lease("R-1", &a.host, "w1", end)
+                .await
+                .expect("end")
+        );
+        assert!(
+            !store
+                .end_lease("R-1", &a.host, "w1", end)
+                .await
+                .expect("end")
+        );
         assert!(
             !store
                 .renew_lease("R-1", &a.host, "w1", LONG)
@@ -90,7 +109,12 @@ mod cases {
         );
         assert_eq!(store.unended_leases("R-1", 1).await.expect("count"), 2);
         for (host, worker) in [(&b.host, "w2"), (&c.host, "w1")] {
-            assert!(store.end_lease("R-1", host, worker, end).await.expect("end"));
+            assert!(
+                store
+                    .end_lease("R-1", host, worker, end)
+                    .await
+                    .expect("end")
+            );
         }
         assert_eq!(store.unended_leases("R-1", 1).await.expect("count"), 0);
         assert_eq!(store.open_wave("R-1").await.expect("wave"), None);
@@ -139,10 +163,7 @@ mod cases {
             }
         );
         assert_eq!(claim(&store, "w3", LONG).await, None, "taken over once");
-        assert_eq!(
-            kinds_about(&store, "R-1").await,
-            ["lease.taken-over"]
-        );
+        assert_eq!(kinds_about(&store, "R-1").await, ["lease.taken-over"]);
         // The old holder lost it: it can neither renew nor end it.
         assert!(
             !store
@@ -151,8 +172,18 @@ mod cases {
                 .expect("renew")
         );
         let end = ("verified", "verified");
-        assert!(!store.end_lease("R-1", "web-1", "w1", end).await.expect("end"));
-        assert!(store.end_lease("R-1", "web-1", "w2", end).await.expect("end"));
+        assert!(
+            !store
+                .end_lease("R-1", "web-1", "w1", end)
+                .await
+                .expect("end")
+        );
+        assert!(
+            store
+                .end_lease("R-1", "web-1", "w2", end)
+                .await
+                .expect("end")
+        );
         let leases = store.leases("R-1").await.expect("leases");
         assert_eq!(leases[0].worker.as_deref(), Some("w2"));
         assert_eq!(leases[0].takeovers, 1);
@@ -162,10 +193,7 @@ mod cases {
     pub(super) async fn concurrent_claimers_get_every_host_exactly_once(db: &TestDb) {
         let stores = [Arc::new(db.open().await), Arc::new(db.open().await)];
         let all: Vec<String> = (1..=40).map(|i| format!("web-{i}")).collect();
-        stores[0]
-            .open_leases("R-1", 1, &all)
-            .await
-            .expect("open");
+        stores[0].open_leases("R-1", 1, &all).await.expect("open");
         let barrier = Arc::new(Barrier::new(8));
         let mut tasks = Vec::new();
         for task in 0..8 {
@@ -218,10 +246,7 @@ mod cases {
             }
         }
         assert_eq!(wins, 1, "exactly one worker takes the lease over");
-        assert_eq!(
-            kinds_about(&stores[1], "R-1").await,
-            ["lease.taken-over"]
-        );
+        assert_eq!(kinds_about(&stores[1], "R-1").await, ["lease.taken-over"]);
         let report = stores[1].verify().await.expect("verify");
         assert!(report.is_ok(), "{report:?}");
     }
