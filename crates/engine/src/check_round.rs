@@ -243,15 +243,7 @@ impl Engine<'_> {
             let host = claimed.host.as_str();
             self.progress.event(Event::Host {
                 host: host.to_owned(),
-                what: match claimed.taken_from.clone() {
-                    None => HostEvent::Claimed {
-                        worker: team.id.clone(),
-                    },
-                    Some(from) => HostEvent::TakenOver {
-                        from,
-                        by: team.id.clone(),
-                    },
-                },
+                what: team.claimed(&claimed),
             });
             let own: Vec<PlanItem> = items
                 .iter()

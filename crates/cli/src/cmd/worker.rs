@@ -144,20 +144,14 @@ fn show(g: &Global, end: &WorkerEnd) -> Result<(), Failure> {
     }
     let mut text = String::new();
     if !end.hosts.is_empty() {
-        let mut t = render::table(&["HOST", "WAVE", "STATE", "DETAIL"]);
-        for e in &end.hosts {
+        let t = super::patch::ends_table(end.hosts.iter().map(|e| {
             let detail = if taken(e) {
                 format!("(taken over) {}", e.detail)
             } else {
                 e.detail.clone()
             };
-            t.add_row(vec![
-                e.host.clone().into(),
-                e.wave.to_string().into(),
-                render::colored(&e.state.to_string(), Some(e.state == HostState::Verified)),
-                render::text(&detail).into(),
-            ]);
-        }
+            (e, detail)
+        }));
         text.push_str(&format!("{t}\n"));
     }
     text.push_str(&format!(

@@ -311,7 +311,7 @@ pub(crate) fn has_kind(config: &str, subject: &str, kind: &str) -> bool {
 }
 
 /// The payloads of `subject`'s journal entries of `kind`, in order.
-fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
+pub(crate) fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
     let entries: Value =
         serde_json::from_str(&journal_text(config, subject)).unwrap_or(Value::Null);
     entries["entries"]

@@ -10,21 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::lab_patch::{approved, has_kind, journal_text, poll, spawn_patch, upgrades, version_on};
+use super::lab_patch::{approved, has_kind, payloads, poll, spawn_patch, upgrades, version_on};
 use super::{PgDatabase, StderrLines, TestLab, fails_as, run_ok};
-
-/// The payloads of the journal entries of `kind` about `subject`.
-fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
-    let entries: Value =
-        serde_json::from_str(&journal_text(config, subject)).unwrap_or(Value::Null);
-    entries["entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| e["payload"].clone())
-        .collect()
-}
 
 #[test]
 fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_applied_once() {

@@ -112,6 +112,19 @@ impl Team {
         (self.lease / 4).max(Duration::from_millis(100))
     }
 
+    /// What `claim` by this team says of its host.
+    pub(crate) fn claimed(&self, claim: &Claim) -> HostEvent {
+        match claim.taken_from.clone() {
+            None => HostEvent::Claimed {
+                worker: self.id.clone(),
+            },
+            Some(from) => HostEvent::TakenOver {
+                from,
+                by: self.id.clone(),
+            },
+        }
+    }
+
     pub(crate) fn poll(&self) -> Duration {
         POLL.min(self.heartbeat())
     }
@@ -344,18 +357,7 @@ async fn work_host(
     let engine = run.engine;
     let round = run.subject();
     let host = claim.host.as_str();
-    run.say(
-        host,
-        match claim.taken_from.clone() {
-            None => HostEvent::Claimed {
-                worker: team.id.clone(),
-            },
-            Some(from) => HostEvent::TakenOver {
-                from,
-                by: team.id.clone(),
-            },
-        },
-    );
+    run.say(host, team.claimed(&claim));
     let state = engine
         .rollout_hosts(run.rollout)
         .await?
