@@ -2,7 +2,8 @@
 //! worker` process split each wave's hosts through the store's leases. The worker is
 //! SIGKILLed while it applies a host; once its lease expired the controller takes that host
 //! over (journaled) and settles it without applying again; the rollout completes, every host
-//! is applied exactly once, and the journal verifies. Needs root and PostgreSQL at
+//! is applied exactly once, and the journal verifies. A pause stops the coordinator before
+//! its next wave and the worker with it; `rollout resume` finishes. Needs root and PostgreSQL at
 //! 127.0.0.1:5432; fails, never skips, without them.
 
 use std::process::{Command, Stdio};
@@ -10,8 +11,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::lab_patch::{approved, has_kind, payloads, poll, spawn_patch, upgrades, version_on};
-use super::{PgDatabase, StderrLines, TestLab, fails_as, run_ok};
+use super::lab_patch::{
+    approved, has_kind, payloads, poll, resume, spawn_patch, upgrades, version_on,
+};
+use super::{PgDatabase, StderrLines, TestLab, fails_as, ok_as, run_ok};
 
 #[test]
 fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_applied_once() {
@@ -89,5 +92,48 @@ fn a_worker_killed_mid_wave_is_taken_over_after_its_lease_and_every_host_is_appl
     // A worker for a rollout that ended is refused.
     let ended = ["worker", "--rollout", "R-1"];
     fails_as(c, "alice", 1, "R-1 is completed", &ended);
+
+    // Pause with workers: the wave in progress ends, the coordinator stops before the next
+    // and the worker stops too; `rollout resume` finishes from one controller.
+    lab.publish("fixed-libacme");
+    let second = approved(c, "libacme 2.0.1, paused");
+    let coordinator = spawn_patch(c, &second, "3s", &extra, true);
+    poll("R-2 never started", Duration::from_millis(100), || {
+        has_kind(c, "R-2", "rollout.started")
+    });
+    let worker = Command::new(env!("CARGO_BIN_EXE_fearless"))
+        .args(["-c", c, "--as", "alice", "worker", "--rollout", "R-2"])
+        .args(["--format", "json"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn worker");
+    poll(
+        "R-2's canary was never verified",
+        Duration::from_millis(100),
+        || has_kind(c, "R-2", "rollout.host.verified"),
+    );
+    ok_as(c, "alice", &["rollout", "pause", "R-2"]);
+    let paused = coordinator.wait_with_output().expect("patch ends");
+    let shown: Value = serde_json::from_slice(&paused.stdout).expect("patch's JSON");
+    assert_eq!(
+        (paused.status.code(), shown["state"].as_str()),
+        (Some(1), Some("paused")),
+        "{shown}"
+    );
+    let stopped = worker.wait_with_output().expect("worker ends");
+    let said: Value = serde_json::from_slice(&stopped.stdout).expect("worker's JSON");
+    assert_eq!(
+        (stopped.status.code(), said["state"].as_str()),
+        (Some(0), Some("paused")),
+        "{said}"
+    );
+    let resumed = resume(c, "R-2", 0);
+    assert_eq!(resumed["state"], "completed", "{resumed}");
+    for host in ["web-1", "web-2", "web-3"] {
+        assert_eq!(version_on(c, host, "libacme"), "2.0.1", "{host}");
+    }
     run_ok(&["-c", c, "journal", "verify"]);
 }
