@@ -14,7 +14,7 @@ mod cases {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use fearless_store::{Claim, Store};
+    use fearless_store::{Access, Claim, Store};
     use serde_json::json;
     use tokio::sync::Barrier;
 
@@ -131,6 +131,15 @@ mod cases {
         // Claims and renewals are coordination, not history: nothing was journaled.
         assert!(kinds_about(&store, "R-1").await.is_empty());
         assert!(store.verify().await.expect("verify").is_ok());
+        // A store opened read-only cannot lease, and says so.
+        let read_only = Store::open_existing(&db.url, Access::ReadOnly)
+            .await
+            .expect("open read-only");
+        let refused = read_only.can_lease().await.expect("can lease");
+        assert!(
+            refused.as_ref().is_err_and(|why| why.contains("read-only")),
+            "{refused:?}"
+        );
     }
 
     pub(super) async fn an_expired_lease_is_taken_over_once_and_journaled(db: &TestDb) {
