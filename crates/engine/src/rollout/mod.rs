@@ -5,6 +5,10 @@
 //! Every host step is a compare-and-set in the store with its journal entry, written before
 //! the work it announces; the pure rules (wave planning, the host state machine and its
 //! crash recovery) are `fearless-rollout`'s.
+//!
+//! With `patch --workers` a wave's hosts are leased to workers, this process's and any
+//! `fearless worker` ([`Engine::work`]) that joins on the same store (`workers.rs`); the
+//! gate decides from the ends they write on the leases.
 
 mod control;
 mod drive;
