@@ -108,6 +108,9 @@ pub(crate) enum Command {
     Patch(PatchArgs),
     /// Rollouts: list, show, resume.
     Rollout(RolloutArgs),
+    /// Join a rollout (`patch --workers`) or a check round (`check --workers`) from another
+    /// process or machine, same config and store: take its hosts until it is over
+    Worker(WorkerArgs),
     /// Incidents: opened by failed rollouts or by hand; list, show, mitigate, resolve, close.
     Incident(IncidentArgs),
     /// Find which packages of a manifest break which checks, on one isolated host.
@@ -652,6 +655,15 @@ pub(crate) struct CheckArgs {
     /// summarised by check, and by reason for what did not pass)
     #[arg(long)]
     pub(crate) per_host: bool,
+    /// Lease each host's checks to N workers of this process, one host each at a time, and
+    /// to any `fearless worker --check ROUND` that joins on the same store; the results are
+    /// recorded as one run (as --record)
+    #[arg(long, value_name = "N", conflicts_with = "dry_run")]
+    pub(crate) workers: Option<usize>,
+    /// With --workers: how long a host stays leased to a worker that stopped renewing
+    /// [default: 2m]
+    #[arg(long, value_name = "DURATION", requires = "workers")]
+    pub(crate) lease: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -789,6 +801,29 @@ pub(crate) struct PatchArgs {
     /// Print the manifest, the waves and the preflight; change nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Lease each wave's hosts to N workers of this process, one host each at a time, and to
+    /// any `fearless worker` that joins on the same store, instead of patching every host
+    /// of a wave from here
+    #[arg(long, value_name = "N")]
+    pub(crate) workers: Option<usize>,
+    /// With --workers: how long a host stays leased to a worker that stopped renewing (it
+    /// renews every quarter of it); then another worker takes the host over [default: 2m]
+    #[arg(long, value_name = "DURATION", requires = "workers")]
+    pub(crate) lease: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("round").required(true).args(["rollout", "check"])))]
+pub(crate) struct WorkerArgs {
+    /// The rollout to work on (started with `patch --workers`): R-N or N
+    #[arg(long, value_name = "ID")]
+    pub(crate) rollout: Option<String>,
+    /// The check round to work on (opened by `check --workers`, which prints its id)
+    #[arg(long, value_name = "ROUND")]
+    pub(crate) check: Option<String>,
+    /// Hosts worked on at once
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) workers: usize,
 }
 
 #[derive(Debug, Args)]
@@ -1089,7 +1124,11 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "patch",
-        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --manifest fix.txt",
+        "fearless patch --change CHG-1 --dry-run\n  fearless patch --change CHG-1 --waves 1,25%,100% --bake 5m\n  fearless patch --change CHG-2 --workers 8     # others join: fearless worker --rollout R-N",
+    ),
+    (
+        "worker",
+        "fearless worker --rollout R-3                  # on another machine, same config and store\n  fearless worker --rollout R-3 --workers 8      # eight hosts at a time\n  fearless worker --check check-ctl-1-5d2f9a1c    # the round `check --workers` printed",
     ),
     (
         "rollout",

@@ -4,7 +4,9 @@
 //! report is built from, each host's OS and its support (`os`), the parity of two sets
 //! of hosts (`parity`), DR rehearsals of a host's role on a new OS (`rehearse`), and the
 //! advisories of vulnerability feeds that apply to each host (`vulns`, and `patch --fixes`),
-//! and the continuous test plan with its damped check states (`monitor`).
+//! and the continuous test plan with its damped check states (`monitor`); rollouts and
+//! runs of the test plan split between several controllers through the store's leases
+//! (`patch --workers`, `check --workers`, `fearless worker`).
 //!
 //! An [`Engine`] holds its I/O as handles — the configuration, the [`Store`], the
 //! [`Events`] sinks, the actor, a [`Progress`] sink and a [`Clock`] — so the CLI, a
@@ -18,6 +20,7 @@
 
 pub mod bisect;
 pub mod changes;
+pub mod check_round;
 pub mod checks;
 pub mod clock;
 pub mod discover;

@@ -133,6 +133,23 @@ pub enum Event {
         /// What happened to it: queued in the outbox, or lost.
         outcome: fearless_events::Outcome,
     },
+    /// A worker joined a rollout or a check round (`patch --workers`, `check --workers`,
+    /// `fearless worker`).
+    WorkerJoined {
+        /// `R-<n>`, or the check round's id.
+        round: String,
+        /// Its id.
+        worker: String,
+        /// How many hosts it works on at once.
+        tasks: usize,
+    },
+    /// A check round was opened to workers (`check --workers`).
+    RoundOpened {
+        /// Its id, for `fearless worker --check`.
+        round: String,
+        /// Hosts whose checks are leased.
+        hosts: usize,
+    },
     /// A rehearsal moved on (`fearless rehearse`).
     Rehearsing {
         /// What it does now, in words.
@@ -193,6 +210,24 @@ pub enum HostEvent {
         state: HostState,
         /// What resume does with it.
         action: Recovery,
+    },
+    /// A worker claimed it (`patch --workers`, `fearless worker`).
+    Claimed {
+        /// The worker.
+        worker: String,
+    },
+    /// A worker took it over from one whose lease expired; it is settled by the recovery
+    /// rules.
+    TakenOver {
+        /// The worker whose lease expired.
+        from: String,
+        /// The worker that took it over.
+        by: String,
+    },
+    /// A worker lost its lease on it (taken over by another): it stops working on it.
+    LeaseLost {
+        /// The worker.
+        worker: String,
     },
     /// Resume: a bisect the dead controller left unfinished is undone.
     UndoingBisect,

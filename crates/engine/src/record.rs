@@ -180,9 +180,126 @@ pub struct RolloutRecord {
     /// Where the preflight spent its time.
     #[serde(default)]
     pub timings: Timings,
+    /// Started with `patch --workers`: its waves' hosts are leased to workers, with this
+    /// lease, and `fearless worker` may join it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leasing: Option<Leasing>,
     /// How it ended, once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<RolloutResult>,
+}
+
+/// How a rollout started with `patch --workers` leases its hosts: every worker that joins
+/// it uses the same lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leasing {
+    /// How long a lease lasts without its holder's heartbeat, in milliseconds.
+    pub lease_ms: u64,
+}
+
+/// `worker.joined` (on `R-<n>` or a check round): a worker (`patch --workers`' or `check
+/// --workers`' own, or `fearless worker`) started taking hosts of the rollout or round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerJoined {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// Its id: the machine's name, the process id and a random part.
+    pub worker: String,
+    /// How many hosts it works on at once.
+    pub tasks: usize,
+    /// The lease it holds hosts with, in milliseconds.
+    pub lease_ms: u64,
+}
+
+impl Payload for WorkerJoined {
+    const KIND: &'static str = "worker.joined";
+}
+
+/// `lease.taken-over` (on `R-<n>` or a check round): a worker took over a host whose
+/// holder let its lease expire (it died, or lost the store); in a rollout it settles the
+/// host by the recovery rules, never applying twice; in a check round it checks it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseTakenOver {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// Inventory name.
+    pub host: String,
+    /// Its wave, from 1.
+    pub wave: usize,
+    /// The worker whose lease expired.
+    pub from: String,
+    /// The worker that took it over.
+    pub by: String,
+}
+
+impl Payload for LeaseTakenOver {
+    const KIND: &'static str = "lease.taken-over";
+}
+
+/// What a check round leased to workers (`check --workers`) is about, kept with the round
+/// so that a worker that joins (`fearless worker --check`) plans the same checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRoundSpec {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// The hosts selector (`--hosts`), as typed; every host when `None`.
+    #[serde(default)]
+    pub hosts: Option<String>,
+    /// The components (`--component`); every one when empty.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The lease every worker of the round holds hosts with, in milliseconds.
+    pub lease_ms: u64,
+}
+
+/// One host's checks as a worker ran them in a check round: written on the host's lease,
+/// read by the round's coordinator into its one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckedHost {
+    /// Record version.
+    #[serde(default = "v1")]
+    pub v: u32,
+    /// Each check as it ran.
+    pub results: Vec<CheckRan>,
+}
+
+/// A check's result as a worker ran it (what [`CheckResult`] holds besides what the plan
+/// says: kind and where it runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRan {
+    /// Component.
+    pub component: String,
+    /// Check name.
+    pub check: String,
+    /// Its status.
+    pub status: Status,
+    /// Why it is not passing.
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// What it saw.
+    #[serde(default)]
+    pub message: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Wall time of all attempts, in microseconds.
+    pub duration_us: u64,
+}
+
+impl From<&CheckResult> for CheckRan {
+    fn from(r: &CheckResult) -> Self {
+        Self {
+            component: r.component.clone(),
+            check: r.check.clone(),
+            status: r.status,
+            reason: r.reason,
+            message: r.message.clone(),
+            attempts: r.attempts,
+            duration_us: u64::try_from(r.duration.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 /// Where a rollout's preflight spent its time.

@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use crate::StoreError;
 use crate::model::{JournalEntry, NewEvent};
 use crate::store::{
-    Pending, format_time, missing_head, now, on_backend, parse_time, to_i64, to_u64,
+    format_time, insert_entry, missing_head, now, on_backend, parse_time, to_i64, to_u64,
 };
 
 /// A run of the test plan to record.
@@ -449,34 +449,9 @@ impl Store {
             }
             let mut entries = Vec::with_capacity(update.events.len());
             for event in update.events {
-                let entry = Pending::new(head, &now_text, event);
-                let signature = match (&self.signer, entry.event.sign) {
-                    (Some(signer), true) => {
-                        Some(signer.sign(entry.hash.as_bytes()).map_err(|reason| {
-                            StoreError::Sign {
-                                kind: entry.event.kind.clone(),
-                                reason,
-                            }
-                        })?)
-                    }
-                    _ => None,
-                };
-                sqlx::query(crate::sql::INSERT_ENTRY)
-                    .bind(entry.seq)
-                    .bind(&entry.time)
-                    .bind(&entry.event.actor)
-                    .bind(&entry.event.kind)
-                    .bind(&entry.event.subject)
-                    .bind(&entry.payload)
-                    .bind(&entry.prev_hash)
-                    .bind(&entry.hash)
-                    .bind(&entry.event.vouched_by)
-                    .bind(&signature)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StoreError::query)?;
+                let entry = insert_entry!(self, tx, head, &now_text, event);
                 head = (entry.seq, entry.hash.clone());
-                entries.push(entry.signed(signature).into_entry());
+                entries.push(entry.into_entry());
             }
             if !entries.is_empty() {
                 sqlx::query(crate::sql::MOVE_HEAD)

@@ -12,6 +12,10 @@
 //! state) is kept beside them: runs are data, not journal; a check's hard transition is
 //! journaled with the state it moves ([`Store::record_check_run`]).
 //!
+//! Host leases (schema 10) let several controllers split the hosts of a rollout's wave
+//! through the store: claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, renewed by a
+//! heartbeat, taken over (journaled) once expired ([`Store::claim_lease`]).
+//!
 //! [`Store::open`] creates a store; [`Store::open_existing`] insists that there is one and,
 //! with [`Access::ReadOnly`], never writes to it.
 //!
@@ -31,6 +35,7 @@
 mod canonical;
 mod checks;
 mod error;
+mod leases;
 mod location;
 mod model;
 mod open;
@@ -45,6 +50,7 @@ pub use checks::{
     RecordedCheckRun, StateUpdate, StatusCounts, Streak,
 };
 pub use error::{ErrorClass, StoreError};
+pub use leases::{Claim, Lease};
 pub use location::redact;
 pub use model::{
     Backend, BrokenLink, ChainEntry, Document, JournalEntry, JournalFilter, JournalHead, NewEvent,

@@ -79,6 +79,13 @@ pub(crate) struct Sql {
     pub(crate) user_tables: &'static str,
     /// The check history's statements that differ (JSON, typed NULLs).
     pub(crate) checks: CheckSql,
+    /// `$1` round, `$2` wave: `(host)` of one lease of the wave that nobody holds and that
+    /// has no end, taken for the transaction (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so two
+    /// claimers never wait for each other nor get the same row).
+    pub(crate) claim_free: &'static str,
+    /// `$1` round, `$2` wave, `$3` now: `(host, worker)` of one lease of the wave with no
+    /// end whose holder let it expire, taken likewise.
+    pub(crate) claim_expired: &'static str,
 }
 
 /// The statements of the check history (schema 8) whose text differs between the dialects.
@@ -171,6 +178,24 @@ impl Sql {
     }
 }
 
+/// The claim statements of one dialect: `$lock` ends each (PostgreSQL's row lock).
+macro_rules! claim_sql {
+    (free, $lock:literal) => {
+        concat!(
+            "SELECT host FROM leases WHERE round = $1 AND wave = $2 AND end_state IS NULL \
+             AND worker IS NULL ORDER BY host LIMIT 1",
+            $lock
+        )
+    };
+    (expired, $lock:literal) => {
+        concat!(
+            "SELECT host, worker FROM leases WHERE round = $1 AND wave = $2 AND end_state IS NULL \
+             AND worker IS NOT NULL AND expires_at < $3 ORDER BY expires_at, host LIMIT 1",
+            $lock
+        )
+    };
+}
+
 pub(crate) static SQLITE: Sql = Sql {
     begin_write: "BEGIN IMMEDIATE",
     lock_head: "SELECT seq, hash FROM journal_head WHERE id = 1",
@@ -233,6 +258,8 @@ pub(crate) static SQLITE: Sql = Sql {
              consecutive = excluded.consecutive, soft = excluded.soft, soft_since = excluded.soft_since, \
              moved_in = excluded.moved_in",
     },
+    claim_free: claim_sql!(free, ""),
+    claim_expired: claim_sql!(expired, ""),
 };
 
 pub(crate) static POSTGRES: Sql = Sql {
@@ -292,6 +319,8 @@ pub(crate) static POSTGRES: Sql = Sql {
              consecutive = excluded.consecutive, soft = excluded.soft, soft_since = excluded.soft_since, \
              moved_in = excluded.moved_in",
     },
+    claim_free: claim_sql!(free, " FOR UPDATE SKIP LOCKED"),
+    claim_expired: claim_sql!(expired, " FOR UPDATE SKIP LOCKED"),
 };
 
 pub(crate) static ROLLOUTS: DocSql = doc_sql!("rollouts", cast = "", read = "record");
@@ -420,6 +449,40 @@ pub(crate) const PRUNE_RUNS: &str = "DELETE FROM check_runs WHERE started_at < $
 pub(crate) const PRUNE_KEYS: &str = "DELETE FROM check_keys \
      WHERE NOT EXISTS (SELECT 1 FROM check_spans s WHERE s.key_id = check_keys.id) \
      AND NOT EXISTS (SELECT 1 FROM check_open o WHERE o.key_id = check_keys.id)";
+
+/// `$1` round, `$2` host, `$3` wave: a lease nobody holds yet (one that exists is kept).
+pub(crate) const OPEN_LEASE: &str = "INSERT INTO leases (round, host, wave) VALUES ($1, $2, $3) \
+     ON CONFLICT (round, host) DO NOTHING";
+/// `$1` round, `$2` wave, `$3` now: how many leases of the wave have no end and expired.
+pub(crate) const EXPIRED_LEASES: &str = "SELECT COUNT(*) FROM leases WHERE round = $1 AND wave = $2 \
+     AND end_state IS NULL AND worker IS NOT NULL AND expires_at < $3";
+/// `$1` round, `$2` host, `$3` worker, `$4` now, `$5` expiry, `$6` 1 for a takeover (else 0).
+pub(crate) const TAKE_LEASE: &str = "UPDATE leases SET worker = $3, claimed_at = $4, expires_at = $5, \
+     takeovers = takeovers + $6 WHERE round = $1 AND host = $2";
+/// `$1` round, `$2` host, `$3` worker, `$4` new expiry: only the holder renews, only before
+/// the end.
+pub(crate) const RENEW_LEASE: &str = "UPDATE leases SET expires_at = $4 \
+     WHERE round = $1 AND host = $2 AND worker = $3 AND end_state IS NULL";
+/// `$1` round, `$2` host, `$3` worker, `$4` end state, `$5` detail: only the holder, once.
+pub(crate) const END_LEASE: &str = "UPDATE leases SET end_state = $4, end_detail = $5 \
+     WHERE round = $1 AND host = $2 AND worker = $3 AND end_state IS NULL";
+/// `$1` round, `$2` wave: how many of the wave's leases have no end yet.
+pub(crate) const UNENDED_LEASES: &str =
+    "SELECT COUNT(*) FROM leases WHERE round = $1 AND wave = $2 AND end_state IS NULL";
+/// `$1` round: the first wave with a lease that has no end (NULL: none).
+pub(crate) const OPEN_WAVE: &str =
+    "SELECT MIN(wave) FROM leases WHERE round = $1 AND end_state IS NULL";
+/// `$1` round, `$2` spec, `$3` now: a round that is not a rollout.
+pub(crate) const OPEN_ROUND: &str =
+    "INSERT INTO lease_rounds (round, spec, opened_at) VALUES ($1, $2, $3)";
+/// `$1` round → `(spec, closed_at)`.
+pub(crate) const ROUND: &str = "SELECT spec, closed_at FROM lease_rounds WHERE round = $1";
+/// `$1` round, `$2` now.
+pub(crate) const CLOSE_ROUND: &str =
+    "UPDATE lease_rounds SET closed_at = $2 WHERE round = $1 AND closed_at IS NULL";
+/// `$1` round: its leases, by wave then host.
+pub(crate) const LEASES: &str = "SELECT host, wave, worker, claimed_at, expires_at, takeovers, end_state, end_detail \
+     FROM leases WHERE round = $1 ORDER BY wave, host";
 
 /// `$1` source key → `(fetched_ms, answer)`.
 pub(crate) const DISCOVERY_CACHED: &str =

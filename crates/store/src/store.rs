@@ -88,6 +88,42 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Inside an open write transaction `$tx` that holds the journal head `$head` (`(seq, hash)`,
+/// locked by `lock_head`): the entry for `$event` at `$time`, signed when the event asks for
+/// it, inserted. Evaluates to the entry ([`Pending`], with its signature). The head is not
+/// moved: the caller moves it once, to its last entry.
+macro_rules! insert_entry {
+    ($store:expr, $tx:ident, $head:expr, $time:expr, $event:expr) => {{
+        let entry = $crate::store::Pending::new($head, $time, $event);
+        let signature =
+            match (&$store.signer, entry.event.sign) {
+                (Some(signer), true) => Some(signer.sign(entry.hash.as_bytes()).map_err(
+                    |reason| StoreError::Sign {
+                        kind: entry.event.kind.clone(),
+                        reason,
+                    },
+                )?),
+                _ => None,
+            };
+        sqlx::query($crate::sql::INSERT_ENTRY)
+            .bind(entry.seq)
+            .bind(&entry.time)
+            .bind(&entry.event.actor)
+            .bind(&entry.event.kind)
+            .bind(&entry.event.subject)
+            .bind(&entry.payload)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .bind(&entry.event.vouched_by)
+            .bind(&signature)
+            .execute(&mut *$tx)
+            .await
+            .map_err(StoreError::query)?;
+        entry.signed(signature)
+    }};
+}
+pub(crate) use insert_entry;
+
 /// One write: a transaction under the journal head lock. `$body` runs with `$tx` (the open
 /// transaction) and `$sql` (the backend's statements) and evaluates to `(value, event)`; the
 /// event becomes the next journal entry (at time `$time`), the head moves to it, and the
@@ -107,30 +143,7 @@ macro_rules! write_tx {
                 .map_err(StoreError::query)?;
             let head = head.ok_or_else(missing_head)?;
             let (value, event): (_, NewEvent) = $body;
-            let entry = Pending::new(head, $time, event);
-            let signature = match (&$store.signer, entry.event.sign) {
-                (Some(signer), true) => Some(signer.sign(entry.hash.as_bytes()).map_err(
-                    |reason| StoreError::Sign {
-                        kind: entry.event.kind.clone(),
-                        reason,
-                    },
-                )?),
-                _ => None,
-            };
-            sqlx::query($crate::sql::INSERT_ENTRY)
-                .bind(entry.seq)
-                .bind(&entry.time)
-                .bind(&entry.event.actor)
-                .bind(&entry.event.kind)
-                .bind(&entry.event.subject)
-                .bind(&entry.payload)
-                .bind(&entry.prev_hash)
-                .bind(&entry.hash)
-                .bind(&entry.event.vouched_by)
-                .bind(&signature)
-                .execute(&mut *$tx)
-                .await
-                .map_err(StoreError::query)?;
+            let entry = insert_entry!($store, $tx, head, $time, event);
             sqlx::query($crate::sql::MOVE_HEAD)
                 .bind(entry.seq)
                 .bind(&entry.hash)
@@ -138,7 +151,7 @@ macro_rules! write_tx {
                 .await
                 .map_err(StoreError::query)?;
             $tx.commit().await.map_err(StoreError::query)?;
-            (value, entry.signed(signature))
+            (value, entry)
         })
     }};
 }

@@ -33,7 +33,7 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     }
     // A run to record needs the store (and who acts) before anything runs: a bad store
     // fails fast.
-    let session = if a.record && !a.dry_run {
+    let session = if (a.record || a.workers.is_some()) && !a.dry_run {
         Some(Session::open(g).await?)
     } else {
         None
@@ -87,15 +87,27 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
     let started = Instant::now();
     let started_at = time::OffsetDateTime::now_utc();
     let bar = progress_bar(g, items.len());
-    let results = runner
-        .run(&items, &|r: &CheckResult| {
-            bar.inc(1);
-            if bar.is_hidden() && started.elapsed() > Duration::from_secs(1) && std::io::stderr().is_terminal() && !g.quiet {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            }
-            tracing::debug!(component = %r.component, check = %r.check, host = ?r.host, status = r.status.as_str(), "check done");
-        })
-        .await;
+    let on_result = |r: &CheckResult| {
+        bar.inc(1);
+        if bar.is_hidden()
+            && started.elapsed() > Duration::from_secs(1)
+            && std::io::stderr().is_terminal()
+            && !g.quiet
+        {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        tracing::debug!(component = %r.component, check = %r.check, host = ?r.host, status = r.status.as_str(), "check done");
+    };
+    let results = match (&engine, workers(&a)?) {
+        // Leased to workers, whoever runs a host's checks: one run all the same.
+        (Some(engine), Some(workers)) => {
+            let spec = (a.hosts.as_deref(), a.components.as_slice());
+            engine
+                .check_round(spec, &items, workers, &on_result)
+                .await?
+        }
+        _ => runner.run(&items, &on_result).await,
+    };
     bar.finish_and_clear();
     runner.close().await;
     let elapsed = started.elapsed();
@@ -163,6 +175,19 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
         tracing::info!(path = %path.display(), "baseline saved");
     }
     Ok(outcome)
+}
+
+/// `--workers N --lease D`, checked by the engine.
+fn workers(a: &CheckArgs) -> Result<Option<fearless_engine::rollout::Workers>, Failure> {
+    use fearless_engine::rollout::Workers;
+    let Some(tasks) = a.workers else {
+        return Ok(None);
+    };
+    let lease = match &a.lease {
+        Some(lease) => super::duration("--lease", lease, "e.g. 2m")?,
+        None => Workers::LEASE,
+    };
+    Ok(Some(Workers { tasks, lease }))
 }
 
 fn progress_bar(g: &Global, len: usize) -> indicatif::ProgressBar {

@@ -26,6 +26,7 @@ mod scan;
 mod schemas;
 mod serve;
 mod vulns;
+mod worker;
 
 use crate::args::{Cli, Command, Global};
 use crate::exit::{Failure, Outcome};
@@ -47,6 +48,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<Outcome, Failure> {
         Command::Whatchanged(a) => packages::whatchanged(&cli.global, a).await,
         Command::Patch(a) => patch::run(&cli.global, a).await,
         Command::Rollout(a) => patch::rollout(&cli.global, a).await,
+        Command::Worker(a) => worker::run(&cli.global, a).await,
         Command::Incident(a) => incident::run(&cli.global, a).await,
         Command::Bisect(a) => bisect::run(&cli.global, a).await,
         Command::Rca(a) => rca::run(&cli.global, a).await,

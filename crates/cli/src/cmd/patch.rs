@@ -3,7 +3,7 @@
 //! rendered.
 
 use fearless_config::RebootPolicy;
-use fearless_engine::record::RolloutResult;
+use fearless_engine::record::{HostEnd, RolloutResult};
 use fearless_engine::rollout::{
     self, Fixes, PatchOutcome, PatchPlan, PatchRequest, RolloutEnd, RolloutOutcome,
 };
@@ -44,6 +44,18 @@ pub(crate) async fn run(g: &Global, a: PatchArgs) -> Result<Outcome, Failure> {
         accept_baseline_failures: a.accept_baseline_failures,
         dry_run: a.dry_run,
         lock_wait: super::duration("--lock-wait", &a.options.lock_wait, "e.g. 30s or 2m")?,
+        workers: a
+            .workers
+            .map(|tasks| {
+                Ok::<_, Failure>(rollout::Workers {
+                    tasks,
+                    lease: match &a.lease {
+                        Some(lease) => super::duration("--lease", lease, "e.g. 2m")?,
+                        None => rollout::Workers::LEASE,
+                    },
+                })
+            })
+            .transpose()?,
     };
     let session = Session::open(g).await?;
     let outcome = session.acting()?.patch(req).await;
@@ -312,15 +324,7 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
     if g.format == Format::Json {
         return print_json(&RolloutProgress::new(r, end.state, None, Some(&end.result)));
     }
-    let mut t = render::table(&["HOST", "WAVE", "STATE", "DETAIL"]);
-    for e in hosts {
-        t.add_row(vec![
-            e.host.clone().into(),
-            e.wave.to_string().into(),
-            render::colored(&e.state.to_string(), Some(e.state == HostState::Verified)),
-            render::text(&e.detail).into(),
-        ]);
-    }
+    let t = ends_table(hosts.iter().map(|e| (e, e.detail.clone())));
     let mut text = format!(
         "{t}\nR-{r} {}: {change} closed {}\n",
         end.state,
@@ -333,6 +337,22 @@ fn show_end(g: &Global, end: &RolloutEnd) -> Result<(), Failure> {
         text.push_str(&format!("{inc} opened (fearless incident show {inc})\n"));
     }
     print(&text)
+}
+
+/// Hosts' ends as a table, each with its detail as given.
+pub(super) fn ends_table<'e>(
+    ends: impl Iterator<Item = (&'e HostEnd, String)>,
+) -> comfy_table::Table {
+    let mut t = render::table(&["HOST", "WAVE", "STATE", "DETAIL"]);
+    for (e, detail) in ends {
+        t.add_row(vec![
+            e.host.clone().into(),
+            e.wave.to_string().into(),
+            render::colored(&e.state.to_string(), Some(e.state == HostState::Verified)),
+            render::text(&detail).into(),
+        ]);
+    }
+    t
 }
 
 pub(crate) async fn rollout(g: &Global, a: RolloutArgs) -> Result<Outcome, Failure> {

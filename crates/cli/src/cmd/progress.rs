@@ -218,6 +218,19 @@ pub(crate) fn line(event: &Event) -> String {
             )
         }
         Event::Rehearsing { step } => format!("rehearse: {}", Escaped(step)),
+        Event::WorkerJoined {
+            round,
+            worker,
+            tasks,
+        } => format!(
+            "{}: worker {} joined ({tasks} host(s) at a time)",
+            Escaped(round),
+            Escaped(worker)
+        ),
+        Event::RoundOpened { round, hosts } => format!(
+            "check round {r}: {hosts} host(s) leased; more controllers join with `fearless worker --check {r}`",
+            r = Escaped(round)
+        ),
     }
 }
 
@@ -239,6 +252,16 @@ fn host_line(what: &HostEvent) -> String {
                 Escaped(command)
             )
         }
+        HostEvent::Claimed { worker } => format!("claimed by worker {}", Escaped(worker)),
+        HostEvent::TakenOver { from, by } => format!(
+            "taken over by worker {} (the lease of {} expired); settling it",
+            Escaped(by),
+            Escaped(from)
+        ),
+        HostEvent::LeaseLost { worker } => format!(
+            "worker {} lost its lease (taken over): it stops working on it",
+            Escaped(worker)
+        ),
         HostEvent::SettlingReboot => "was being rebooted; looking for its new boot".into(),
         HostEvent::RebootSettled => "back from its reboot".into(),
         HostEvent::RebootNeverRan => "its reboot never ran".into(),

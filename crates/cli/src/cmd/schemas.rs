@@ -13,7 +13,7 @@ use schemars::{JsonSchema, Schema};
 
 use super::{
     bisect, check, discover, drift, events, init, journal, lab, map, os, packages, parity, patch,
-    rca, rehearse, serve, vulns,
+    rca, rehearse, serve, vulns, worker,
 };
 
 /// `fearless.rollout/v1`: `rollout show`, or what `patch` / `rollout resume` left.
@@ -74,6 +74,8 @@ pub(crate) fn all() -> BTreeMap<&'static str, Schema> {
         schema::<views::ChangeJson<'_>>("fearless.change/v1"),
         schema::<views::ChangeList<'_>>("fearless.changes/v1"),
         schema::<check::CheckJson<'_>>("fearless.check/v1"),
+        schema::<worker::WorkerJson<'_>>("fearless.worker/v1"),
+        schema::<worker::CheckWorkerJson<'_>>("fearless.check-worker/v1"),
         schema::<discover::DiscoverJson<'_>>("fearless.discover/v1"),
         schema::<views::HostsJson<'_>>("fearless.hosts/v1"),
         schema::<views::IncidentJson<'_>>("fearless.incident/v1"),

@@ -252,7 +252,7 @@ fn a_read_only_store_can_be_listed_and_verified() {
     let before = fingerprint(&env.db);
     let outdated = expect(&as_nobody(&["journal", "verify"]), 3, "outdated");
     assert!(
-        outdated.contains("schema version 4, older than version 9")
+        outdated.contains("schema version 4, older than version 10")
             && outdated.contains("cannot be migrated"),
         "{outdated}"
     );

@@ -311,7 +311,7 @@ pub(crate) fn has_kind(config: &str, subject: &str, kind: &str) -> bool {
 }
 
 /// The payloads of `subject`'s journal entries of `kind`, in order.
-fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
+pub(crate) fn payloads(config: &str, subject: &str, kind: &str) -> Vec<Value> {
     let entries: Value =
         serde_json::from_str(&journal_text(config, subject)).unwrap_or(Value::Null);
     entries["entries"]
@@ -351,7 +351,7 @@ pub(crate) fn spawn_patch(
 
 /// Poll `seen` every `every` until it holds; the test fails with `never` after 60 s.
 #[track_caller]
-fn poll(never: &str, every: Duration, mut seen: impl FnMut() -> bool) {
+pub(crate) fn poll(never: &str, every: Duration, mut seen: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !seen() {
         assert!(Instant::now() < deadline, "{never}");
@@ -416,7 +416,7 @@ fn expect_hosts(config: &str, rollout: &str, states: &[(&str, &str)]) -> Value {
 
 /// How many times dpkg took `package` from `from` to `to` on `host`, from the host's own
 /// log (dpkg logs a downgrade as `upgrade` too, hence the versions).
-fn upgrades(dir: &str, host: &str, package: &str, from: &str, to: &str) -> usize {
+pub(crate) fn upgrades(dir: &str, host: &str, package: &str, from: &str, to: &str) -> usize {
     let out = lab_ssh_run(dir, host, &["cat", "/var/log/dpkg.log"]);
     let needle = format!(" upgrade {package}:all {from} {to}");
     stdout(&out).lines().filter(|l| l.contains(&needle)).count()

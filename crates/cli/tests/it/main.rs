@@ -29,6 +29,7 @@ mod lab_rehearse;
 mod lab_secrets;
 mod lab_ssm;
 mod lab_vulns;
+mod lab_workers;
 mod map;
 mod meta;
 mod os;
@@ -40,6 +41,7 @@ mod serve;
 mod signing;
 mod ssm;
 mod vulns;
+mod workers;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -430,5 +432,98 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A database of its own on the machine's PostgreSQL, dropped at the end.
+pub(crate) struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    pub(crate) fn create(tag: &str) -> Self {
+        let name = format!("fearless_cli_{tag}_{}", std::process::id());
+        let db = Self { name };
+        run_tool(
+            db.psql()
+                .arg(format!("drop database if exists {} with (force)", db.name))
+                .arg("-c")
+                .arg(format!("create database {}", db.name)),
+            "psql create database (PostgreSQL must be reachable at 127.0.0.1:5432)",
+        );
+        db
+    }
+
+    fn psql(&self) -> Command {
+        let mut psql = Command::new("psql");
+        psql.args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"])
+            .args(["-v", "ON_ERROR_STOP=1", "-c"]);
+        psql
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = self
+            .psql()
+            .arg(format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+/// A child's stderr line by line, read on a thread of its own.
+pub(crate) struct StderrLines {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl StderrLines {
+    /// Take `child`'s piped stderr.
+    pub(crate) fn of(child: &mut std::process::Child) -> Self {
+        use std::io::BufRead as _;
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("a piped stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait at most `within` for a line `wanted` takes; what it made of it. The test fails
+    /// with every line seen when none comes.
+    #[track_caller]
+    pub(crate) fn until<T>(
+        &mut self,
+        within: std::time::Duration,
+        mut wanted: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!("no such line within {within:?}: {:#?}", self.seen);
+            };
+            if let Some(found) = wanted(&line) {
+                return found;
+            }
+            self.seen.push(line);
+        }
     }
 }

@@ -21,10 +21,10 @@ use crate::record::{self, HostEnd, RolloutMoved, RolloutRecord, WaveBaked};
 use crate::{Engine, EngineError};
 
 /// A stored rollout, read back for `resume` and `abort`, with what driving it needs.
-struct Loaded {
+pub(super) struct Loaded {
     stored: Stored,
-    state: RolloutState,
-    record: RolloutRecord,
+    pub(super) state: RolloutState,
+    pub(super) record: RolloutRecord,
     manifest: Manifest,
     /// Each host's recorded state and wave.
     hosts: Vec<(String, HostState, usize)>,
@@ -60,7 +60,7 @@ impl Loaded {
     }
 
     /// What driving it needs: its checks and its hosts' connections.
-    fn open(&self, config: &fearless_config::Config) -> Result<Opened, EngineError> {
+    pub(super) fn open(&self, config: &fearless_config::Config) -> Result<Opened, EngineError> {
         let names: Vec<String> = self.hosts.iter().map(|(h, _, _)| h.clone()).collect();
         Ok(Opened {
             checks: CheckSet::for_components(config, &self.record.components, &names)?,
@@ -73,7 +73,7 @@ impl Loaded {
     }
 
     /// The host steps of this rollout, by `engine`, with `opened`'s checks.
-    fn run<'e, 'a>(&'e self, engine: &'e Engine<'a>, opened: &'e Opened) -> Run<'e, 'a> {
+    pub(super) fn run<'e, 'a>(&'e self, engine: &'e Engine<'a>, opened: &'e Opened) -> Run<'e, 'a> {
         Run {
             engine,
             rollout: self.stored.number,
@@ -82,6 +82,8 @@ impl Loaded {
             baseline: &self.record.baseline,
             // A resumed rollout has no preflight: a host applied to plans again.
             prepared: BTreeMap::new(),
+            // `rollout resume` and `abort` drive every host themselves.
+            team: None,
         }
     }
 
@@ -96,20 +98,20 @@ impl Loaded {
 }
 
 /// A loaded rollout's checks and connections, closed after use.
-struct Opened {
+pub(super) struct Opened {
     checks: CheckSet,
-    fw: Fleetwide,
+    pub(super) fw: Fleetwide,
 }
 
 impl Opened {
-    async fn close(self) {
+    pub(super) async fn close(self) {
         self.checks.close().await;
         self.fw.close().await;
     }
 }
 
 impl Engine<'_> {
-    async fn load(&self, n: u64) -> Result<Loaded, EngineError> {
+    pub(super) async fn load(&self, n: u64) -> Result<Loaded, EngineError> {
         let (stored, record) = self.rollout(n).await?;
         let state = parse_state(&stored)?;
         let manifest = Manifest::parse(&format!("R-{n}"), &record.manifest.join("\n"))

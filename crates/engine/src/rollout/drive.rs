@@ -130,13 +130,19 @@ pub(crate) async fn drive(
             waves: waves.len(),
             hosts: names.iter().map(|h| (*h).to_owned()).collect(),
         });
-        let results = fw
-            .each_of(
-                &names,
-                |b, t| async move { Ok(run.patch_host(&b, &t).await) },
-            )
-            .await;
-        let mut wave_ends = ends_of(results, |_| number, |_| HostState::Pending)?;
+        let mut wave_ends = match &run.team {
+            None => {
+                let results = fw
+                    .each_of(
+                        &names,
+                        |b, t| async move { Ok(run.patch_host(&b, &t).await) },
+                    )
+                    .await;
+                ends_of(results, |_| number, |_| HostState::Pending)?
+            }
+            // Leased: whoever handles a host, its end is on its lease.
+            Some(team) => super::workers::leased_wave(run, fw, team, number, &names).await?,
+        };
         wave_ends.extend(settled);
         // An abort during the wave has taken the hosts over.
         if engine.rollout_state(run.rollout).await? == RolloutState::Aborting {

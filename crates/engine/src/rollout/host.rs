@@ -59,6 +59,9 @@ pub(crate) struct Run<'e, 'a> {
     pub(crate) baseline: &'e Baseline,
     /// What the preflight prepared per host (a resumed rollout has none: it plans again).
     pub(crate) prepared: BTreeMap<String, Prepared>,
+    /// `patch --workers`, `fearless worker`: this process's workers, to which each wave's
+    /// hosts are leased; `None`: the controller patches every host of a wave itself.
+    pub(crate) team: Option<super::workers::Team>,
 }
 
 /// `component/check on host: status (message)`.

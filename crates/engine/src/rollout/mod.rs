@@ -5,12 +5,17 @@
 //! Every host step is a compare-and-set in the store with its journal entry, written before
 //! the work it announces; the pure rules (wave planning, the host state machine and its
 //! crash recovery) are `fearless-rollout`'s.
+//!
+//! With `patch --workers` a wave's hosts are leased to workers, this process's and any
+//! `fearless worker` ([`Engine::work`]) that joins on the same store (`workers.rs`); the
+//! gate decides from the ends they write on the leases.
 
 mod control;
 mod drive;
 mod host;
 mod preflight;
 mod recover;
+pub(crate) mod workers;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -30,6 +35,7 @@ use crate::progress::Event;
 use crate::record::{self, RolloutRecord, RolloutResult, RolloutStarted, Timings};
 use crate::{Engine, EngineError};
 use host::Run;
+pub use workers::{MIN_LEASE, WorkRequest, WorkerEnd, Workers};
 
 /// What `fearless patch` asks for.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +62,9 @@ pub struct PatchRequest {
     pub dry_run: bool,
     /// How long to wait for another process's package lock.
     pub lock_wait: Duration,
+    /// `--workers N`: lease each wave's hosts to workers (N of this process's own, and any
+    /// `fearless worker` that joins) instead of patching them all from here.
+    pub workers: Option<Workers>,
 }
 
 /// The advisories `fearless patch --fixes` closes: from this feed, the selected ones.
@@ -229,6 +238,9 @@ impl Engine<'_> {
     pub async fn patch(&self, req: PatchRequest) -> Result<PatchOutcome, EngineError> {
         if !req.dry_run {
             self.may_patch("patch", &req.change)?;
+        }
+        if let Some(workers) = req.workers {
+            self.check_workers(workers).await?;
         }
         let config = self.config;
         let sizes = match &req.waves {
@@ -421,6 +433,9 @@ impl Engine<'_> {
                 preflight_package_manager_ms: ms(preflight_pm),
                 baseline_checks_ms: ms(baseline_time),
             },
+            leasing: req.workers.map(|w| record::Leasing {
+                lease_ms: ms(w.lease),
+            }),
             result: None,
         };
         let wave_of: Vec<(String, u32)> = waves
@@ -457,6 +472,10 @@ impl Engine<'_> {
             pins: pins.len(),
             waves: waves.len(),
         });
+        let team = req.workers.map(|w| workers::Team::new(w.tasks, w.lease));
+        if let Some(team) = &team {
+            self.join(&format!("R-{r}"), team).await?;
+        }
         let run = Run {
             engine: self,
             rollout: r,
@@ -464,6 +483,7 @@ impl Engine<'_> {
             checks,
             baseline: &rollout.baseline,
             prepared,
+            team,
         };
         let (ends, halt) = drive::drive(&run, fw, &waves, Vec::new(), 0, bake).await?;
         let outcome = drive::conclude(self, r, &rollout, &ends, halt).await?;

@@ -94,6 +94,7 @@ impl Story {
             components: vec!["checkout".into(), "orders-api".into()],
             baseline: Baseline::from_results(&[]),
             timings: record::Timings::default(),
+            leasing: None,
             result: None,
         };
         let hosts: Vec<(String, u32)> = waves

@@ -13,6 +13,7 @@ mod checks;
 mod concurrency;
 mod export;
 mod journal;
+mod leases;
 mod opening;
 mod rollouts;
 mod snapshots;

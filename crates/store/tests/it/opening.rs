@@ -136,7 +136,7 @@ mod cases {
         match &err {
             StoreError::Outdated {
                 found: 4,
-                supported: 9,
+                supported: 10,
                 reason: None,
                 ..
             } => {}
@@ -144,7 +144,7 @@ mod cases {
         }
         let message = err.to_string();
         assert!(
-            message.contains("schema version 4, older than version 9")
+            message.contains("schema version 4, older than version 10")
                 && message.contains("read-only"),
             "{message}"
         );
