@@ -18,8 +18,12 @@ for p in debootstrap dpkg-dev openssh-client; do
     break
   fi
 done
-cargo build --release -q -p fearless-cli
-bin="${CARGO_TARGET_DIR:-target}/release/fearless"
+# The dev profile (dependencies optimised, our crates not): the quickest cold build — about
+# two thirds of a release build's time — and the profile `scripts/test.sh` builds, so the
+# quick start's second command reuses most of it. The demo waits on hosts, not on fearless.
+# For a release build: cargo build --release -p fearless-cli (target/release/fearless).
+cargo build -q -p fearless-cli
+bin="${CARGO_TARGET_DIR:-target}/debug/fearless"
 if [[ "${1:-}" == "--down" ]]; then
   exec "$bin" lab down
 fi

@@ -375,7 +375,8 @@ mod tests {
         assert!(!text.contains("acme"), "{text}");
         let dir = tempfile::tempdir().expect("tempdir");
         let ssh = ssh_config(dir.path(), 2222, &plan);
-        assert_eq!(ssh.matches("\nHost ").count(), 300);
+        // A block a host, and one for them all.
+        assert_eq!(ssh.matches("\nHost ").count(), 301);
         assert!(ssh.contains("Host web-300 127.0.1.56\n    HostName 127.0.1.56\n"));
         std::fs::write(dir.path().join("ssh_config"), ssh).expect("write");
         let loaded = fearless_config::load_str(&dir.path().join("fearless.yaml"), text)

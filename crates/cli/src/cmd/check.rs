@@ -586,7 +586,8 @@ const NAMED_HOSTS: usize = 3;
 fn summarised(out: &mut String, results: &[CheckResult]) {
     use std::collections::BTreeMap;
     let mut counts: BTreeMap<(&str, &str), [usize; 5]> = BTreeMap::new();
-    let mut bad: BTreeMap<(&str, &str, &str, &str), (Vec<&str>, &str)> = BTreeMap::new();
+    // (component, check, status, reason) → (the hosts, the first message)
+    let mut bad: BTreeMap<[&str; 4], (Vec<&str>, &str)> = BTreeMap::new();
     for res in results {
         let c = counts
             .entry((res.component.as_str(), res.check.as_str()))
@@ -602,12 +603,12 @@ fn summarised(out: &mut String, results: &[CheckResult]) {
         if res.status != Status::Pass {
             let reason = res.reason.map_or("-", |r| r.as_str());
             let (hosts, _) = bad
-                .entry((
+                .entry([
                     res.component.as_str(),
                     res.check.as_str(),
                     res.status.as_str(),
                     reason,
-                ))
+                ])
                 .or_insert_with(|| (Vec::new(), res.message.as_str()));
             hosts.push(res.host.as_deref().unwrap_or("controller"));
         }
@@ -623,7 +624,7 @@ fn summarised(out: &mut String, results: &[CheckResult]) {
     ]);
     for ((component, check), c) in &counts {
         let mut row: Vec<comfy_table::Cell> = vec![(*component).into(), (*check).into()];
-        row.extend(c.iter().map(|n| comfy_table::Cell::new(n)));
+        row.extend(c.iter().map(comfy_table::Cell::new));
         t.add_row(row);
     }
     let _ = writeln!(out, "{t}");
@@ -636,7 +637,7 @@ fn summarised(out: &mut String, results: &[CheckResult]) {
             "HOSTS",
             "FIRST MESSAGE",
         ]);
-        for ((component, check, status, reason), (hosts, message)) in &bad {
+        for ([component, check, status, reason], (hosts, message)) in &bad {
             let mut named = hosts[..hosts.len().min(NAMED_HOSTS)].join(", ");
             if hosts.len() > NAMED_HOSTS {
                 let _ = write!(named, " and {} more", hosts.len() - NAMED_HOSTS);
