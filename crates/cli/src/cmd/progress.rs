@@ -26,7 +26,8 @@ pub(crate) struct Stderr {
     wave: Arc<Mutex<Option<WaveBar>>>,
 }
 
-/// A large wave in progress: its bar (hidden when stderr is not a terminal) and counts.
+/// A large wave in progress: its bar (hidden when stderr is not a terminal, still counting)
+/// and when it started.
 #[derive(Debug)]
 struct WaveBar {
     bar: indicatif::ProgressBar,
@@ -305,4 +306,30 @@ fn recovery(action: &Recovery) -> String {
 /// A line of progress from a command itself.
 pub(crate) fn note(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_wave_names_its_first_hosts_escaped_and_counts_the_rest() {
+        let mut hosts: Vec<String> = (1..=25).map(|i| format!("web-{i}")).collect();
+        hosts[1] = "web\x1b[2J".to_owned();
+        assert_eq!(
+            large_wave(3, 4, &hosts),
+            "wave 3/4: 25 hosts (web-1, web\\x1b[2J, web-3, … and 22 more)"
+        );
+    }
+
+    #[test]
+    fn a_wave_end_in_words() {
+        let end = Event::WaveEnded {
+            wave: 2,
+            waves: 4,
+            verified: 48,
+            failed: 2,
+        };
+        assert_eq!(line(&end), "wave 2/4: 48 verified, 2 not");
+    }
 }
