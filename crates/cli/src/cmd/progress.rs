@@ -93,16 +93,13 @@ impl fearless_engine::Progress for Stderr {
                     _ => Self::say(Some(w), &format!("{}: {}", Escaped(host), host_line(what))),
                 }
             }
-            Event::WaveEnded {
-                wave: n,
-                waves,
-                verified,
-                failed,
-            } => {
+            // A small wave's hosts said it all, line by line.
+            Event::WaveEnded { .. } => {
                 if let Some(w) = wave.take() {
                     w.bar.finish_and_clear();
                     note(&format!(
-                        "wave {n}/{waves}: {verified} verified, {failed} not, in {:.1}s",
+                        "{}, in {:.1}s",
+                        line(&event),
                         w.started.elapsed().as_secs_f64()
                     ));
                 }
