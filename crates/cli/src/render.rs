@@ -42,6 +42,20 @@ pub(crate) fn text(s: &str) -> String {
     fearless_io::escape_terminal(s).into_owned()
 }
 
+/// How many names [`names`] shows before it counts the rest.
+pub(crate) const NAMES_SHOWN: usize = 8;
+
+/// Host (or other) names for a line of human output: all of them, escaped, when there
+/// are at most [`NAMES_SHOWN`]; else the first ones and how many more (`web-1, web-2, …
+/// and 992 more`). `--format json` keeps every name.
+pub(crate) fn names(names: &[String]) -> String {
+    let shown: Vec<String> = names.iter().take(NAMES_SHOWN).map(|n| text(n)).collect();
+    match names.len().checked_sub(NAMES_SHOWN) {
+        Some(more) if more > 0 => format!("{}, … and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
 /// A cell coloured by meaning (colour dropped automatically when disabled).
 pub(crate) fn colored(text: &str, good: Option<bool>) -> Cell {
     let cell = Cell::new(text);
@@ -58,5 +72,24 @@ pub(crate) fn duration(d: std::time::Duration) -> String {
         format!("{}ms", d.as_millis())
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_of_names_shows_the_first_ones_escaped_and_counts_the_rest() {
+        let few: Vec<String> = ["web-1", "web\x1b[2J"].map(str::to_owned).to_vec();
+        assert_eq!(names(&few), "web-1, web\\x1b[2J");
+        let eight: Vec<String> = (1..=8).map(|i| format!("web-{i}")).collect();
+        assert_eq!(names(&eight), eight.join(", "));
+        let many: Vec<String> = (1..=1000).map(|i| format!("web-{i}")).collect();
+        assert_eq!(
+            names(&many),
+            "web-1, web-2, web-3, web-4, web-5, web-6, web-7, web-8, … and 992 more"
+        );
+        assert_eq!(names(&[]), "");
     }
 }

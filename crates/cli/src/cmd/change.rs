@@ -409,7 +409,7 @@ fn render_record(g: &Global, r: &ChangeRecord, warnings: &[String]) -> Result<()
         "  scope       {} → {} host(s): {}",
         Escaped(&r.scope.selector),
         r.scope.hosts.len(),
-        Escaped(&r.scope.hosts.join(", "))
+        render::names(&r.scope.hosts)
     );
     if !r.scope.components.is_empty() {
         let _ = writeln!(out, "  components  {}", r.scope.components.join(", "));

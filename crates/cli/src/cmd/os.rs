@@ -68,7 +68,7 @@ pub(crate) async fn run(g: &Global, a: OsArgs) -> Result<Outcome, Failure> {
                     render::text(&r.name).into(),
                     state_cell(r.state),
                     r.count.to_string().into(),
-                    render::text(&r.hosts.join(", ")).into(),
+                    render::names(&r.hosts).into(),
                 ]);
             }
             print(&format!(

@@ -628,7 +628,7 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
                 r.id.clone(),
                 r.taken_at.clone(),
                 r.by.to_owned(),
-                r.hosts.join(", "),
+                render::names(&r.hosts),
             ]);
         }
         print(&format!("{t}\n{} snapshot(s)\n", rows.len()))?;

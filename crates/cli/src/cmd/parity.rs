@@ -89,7 +89,7 @@ pub(crate) async fn run(g: &Global, a: ParityArgs) -> Result<Outcome, Failure> {
 }
 
 fn side_note(side: Side, hosts: &[String], ignored: bool) -> String {
-    let mut s = format!("only on {side} ({})", hosts.join(", "));
+    let mut s = format!("only on {side} ({})", render::names(hosts));
     if ignored {
         s.push_str(", ignored");
     }
@@ -100,9 +100,9 @@ fn human(a: &ParityArgs, hosts_a: &[String], hosts_b: &[String], p: &Parity) -> 
     let mut out = format!(
         "A: {} ({})\nB: {} ({})\n\n",
         render::text(&a.a),
-        render::text(&hosts_a.join(", ")),
+        render::names(hosts_a),
         render::text(&a.b),
-        render::text(&hosts_b.join(", "))
+        render::names(hosts_b)
     );
     let mut t = render::table(&["KIND", "NAME", "A", "B", "NOTE"]);
     let dash = || "-".to_owned();

@@ -236,7 +236,11 @@ fn show_plan(g: &Global, plan: &PatchPlan) -> Result<(), Failure> {
         humantime::format_duration(plan.bake)
     ));
     for (i, w) in plan.waves.iter().enumerate() {
-        s.push_str(&format!("  {}: {}\n", i + 1, w.join(", ")));
+        let hosts = match w.len() {
+            1 => render::names(w),
+            n => format!("{n} hosts: {}", render::names(w)),
+        };
+        s.push_str(&format!("  {}: {hosts}\n", i + 1));
     }
     s.push_str(&match plan.reboot {
         RebootPolicy::Never => {

@@ -116,7 +116,7 @@ fn show_check(g: &Global, end: &CheckWorkerEnd) -> Result<(), Failure> {
         render::text(&end.round),
         render::text(&end.worker),
         end.hosts.len(),
-        render::text(&end.hosts.join(", ")),
+        render::names(&end.hosts),
         end.taken_over.len()
     ))
 }
