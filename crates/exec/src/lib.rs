@@ -314,6 +314,16 @@ impl Transport {
         res
     }
 
+    /// The caller sends this host one command now and none soon after (a `check` round
+    /// that reads the host in one script): over ssh it goes on a connection of its own,
+    /// with no master started for it and none to stop, unless one is open already. Other
+    /// transports do as they always do.
+    pub fn expect_one(&self) {
+        if let Transport::Ssh(t) = self {
+            t.expect_one();
+        }
+    }
+
     /// Drop the connection (the ssh master), so the next command connects again: for a
     /// host that went away on purpose and came back, such as after a reboot.
     pub async fn reconnect(&self) {

@@ -18,6 +18,7 @@ use crate::{ExecError, Limits, Output, quote, with_become};
 use fearless_config::{Host, HostKeyChecking, SshOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -52,6 +53,9 @@ pub struct SshTransport {
     /// With `persist`: how long the master outlives us, and its socket's name in the
     /// control directory (a hash of everything that makes two connections interchangeable).
     persist: Option<(Duration, String)>,
+    /// The next command goes over a connection of its own, not a master
+    /// ([`SshTransport::expect_one`]).
+    alone: AtomicBool,
 }
 
 /// Where and how a master connects.
@@ -113,6 +117,18 @@ impl SshTransport {
             masters,
             sessions: Semaphore::new(SESSIONS_PER_HOST),
             persist,
+            alone: AtomicBool::new(false),
+        }
+    }
+
+    /// The caller will send one command now and none soon after: run the next one over a
+    /// connection of its own — one `ssh`, no master to start for it and none to stop —
+    /// unless a master is open already (or masters persist, to be reused). A round of one
+    /// command a host costs mostly program starts, and a master costs two more `ssh` runs
+    /// than it saves. A second command opens a master as usual.
+    pub(crate) fn expect_one(&self) {
+        if self.persist.is_none() {
+            self.alone.store(true, Ordering::Relaxed);
         }
     }
 
@@ -203,7 +219,7 @@ impl SshTransport {
         let mut cmd = self
             .master_command(socket, log, idle)
             .map_err(|e| self.io_error("create the ssh log", &e))?;
-        let deadline = d.connect_timeout.max(Duration::from_secs(1)) + OPEN_GRACE;
+        let deadline = d.opening();
         let status = tokio::time::timeout(deadline, cmd.status())
             .await
             .map_err(|_| ExecError::Unreachable {
@@ -224,9 +240,8 @@ impl SshTransport {
         Ok(())
     }
 
-    /// The `ssh -M -f` that opens a master. `-l`/`-p` take the next word whatever it is,
-    /// and nothing after `--` is an option, so the address is only ever a destination.
-    /// What ssh says goes to `log`, before it opens it as its `-E` log too.
+    /// The `ssh -M -f` that opens a master ([`Destination::connect_options`]). What ssh
+    /// says goes to `log`, before it opens it as its `-E` log too.
     fn master_command(
         &self,
         socket: &Path,
@@ -246,29 +261,10 @@ impl SshTransport {
             .arg(socket)
             .arg("-E")
             .arg(log)
-            .args(["-o", "BatchMode=yes", "-o", "ServerAliveInterval=15"])
             .arg("-o")
-            .arg(format!("ControlPersist={}s", idle.as_secs().max(1)))
-            .arg("-o")
-            .arg(format!(
-                "ConnectTimeout={}",
-                d.connect_timeout.as_secs().max(1)
-            ))
-            .arg("-o")
-            .arg(if d.strict {
-                "StrictHostKeyChecking=yes"
-            } else {
-                "StrictHostKeyChecking=accept-new"
-            });
-        if let Some(cfg) = &d.config_file {
-            cmd.arg("-F").arg(cfg);
-        }
-        cmd.arg("-p")
-            .arg(d.port.to_string())
-            .arg("-l")
-            .arg(&d.user)
-            .arg("--")
-            .arg(&d.address)
+            .arg(format!("ControlPersist={}s", idle.as_secs().max(1)));
+        d.connect_options(&mut cmd);
+        cmd
             // The master inherits these: a pipe would stay open as long as it lives.
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -277,6 +273,65 @@ impl SshTransport {
             // it at the deadline leaves nothing behind.
             .kill_on_drop(true);
         Ok(cmd)
+    }
+
+    /// Run `line` over a connection of its own ([`SshTransport::expect_one`]). What ssh
+    /// itself says goes to a log (`-E`) at `VERBOSE`, which notes the authentication: an
+    /// exit 255 or a deadline before it is the connection's failure (typed as a master's
+    /// would be), one after it is the command's, unless ssh logged the connection's loss.
+    /// The command gets `timeout` plus what the connection did not use of its allowance.
+    async fn run_alone(&self, line: &str, timeout: Duration) -> Result<Output, ExecError> {
+        let d = &self.dest;
+        if d.address.starts_with('-') {
+            return Err(ExecError::BadAddress {
+                host: self.host.clone(),
+                address: d.address.clone(),
+            });
+        }
+        let base = control_dir().unwrap_or_else(|_| std::env::temp_dir());
+        let log = tempfile::Builder::new()
+            .prefix("fearless-ssh-")
+            .suffix(".log")
+            .tempfile_in(&base)
+            .map_err(|e| self.io_error("create the ssh log", &e))?;
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.arg("-E")
+            .arg(log.path())
+            // Never a master, nor a session on one the user's ssh_config names.
+            .args(["-o", "ControlMaster=no", "-o", "ControlPath=none"])
+            .args(["-o", "LogLevel=VERBOSE", "-T"]);
+        d.connect_options(&mut cmd);
+        cmd.arg(line);
+        // One deadline for the connection and the command: the command may use what the
+        // connection left of its allowance.
+        let connect = d.opening();
+        let out = crate::finish(&self.host, "ssh", cmd, connect + timeout, self.limits).await;
+        let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+        let authenticated = said.contains("Authenticated to ");
+        match out {
+            Err(ExecError::Timeout { .. }) if !authenticated => Err(ExecError::Unreachable {
+                host: self.host.clone(),
+                detail: format!(
+                    "no ssh connection within {}s (the name lookup or the handshake never finished)",
+                    connect.as_secs()
+                ),
+            }),
+            Err(ExecError::Timeout { host, cut_at, .. }) => Err(ExecError::Timeout {
+                host,
+                after: timeout,
+                cut_at,
+            }),
+            Ok(out) if out.code == Some(255) && !authenticated => {
+                Err(classify_text(&self.host, &said))
+            }
+            Ok(out) if out.code == Some(255) && connection_lost(&said) => {
+                Err(ExecError::Unreachable {
+                    host: self.host.clone(),
+                    detail: "connection lost".into(),
+                })
+            }
+            other => other,
+        }
     }
 
     async fn master(&self) -> Result<Arc<Master>, ExecError> {
@@ -328,11 +383,27 @@ impl SshTransport {
         argv: &[String],
         timeout: Duration,
     ) -> Result<Output, ExecError> {
-        let argv = with_become(&remote_deadline(argv, timeout), self.sudo);
+        let alone = self.alone.swap(false, Ordering::Relaxed)
+            && self
+                .slot
+                .master
+                .try_lock()
+                .is_ok_and(|master| master.is_none());
+        // A lone command's deadline also covers its connection; the host's own stays
+        // past ours.
+        let allowance = if alone {
+            self.dest.opening()
+        } else {
+            Duration::ZERO
+        };
+        let argv = with_become(&remote_deadline(argv, timeout + allowance), self.sudo);
         let line = quote::shell_join(&argv).map_err(|source| ExecError::Quote {
             host: self.host.clone(),
             source,
         })?;
+        if alone {
+            return self.run_alone(&line, timeout).await;
+        }
         let master = self.master().await?;
         let _permit = self
             .sessions
@@ -386,6 +457,56 @@ impl SshTransport {
             master.exit().await;
         }
     }
+}
+
+impl Destination {
+    /// How long opening a connection may take: `ConnectTimeout` (the TCP connect and the
+    /// banner), then [`OPEN_GRACE`] for the key exchange and authentication.
+    fn opening(&self) -> Duration {
+        self.connect_timeout.max(Duration::from_secs(1)) + OPEN_GRACE
+    }
+
+    /// The options every connection of ours carries, then the destination: `-l`/`-p` take
+    /// the next word whatever it is, and nothing after `--` is an option, so the address
+    /// is only ever a destination (what follows it is the remote command).
+    fn connect_options(&self, cmd: &mut tokio::process::Command) {
+        cmd.args(["-o", "BatchMode=yes", "-o", "ServerAliveInterval=15"])
+            .arg("-o")
+            .arg(format!(
+                "ConnectTimeout={}",
+                self.connect_timeout.as_secs().max(1)
+            ))
+            .arg("-o")
+            .arg(if self.strict {
+                "StrictHostKeyChecking=yes"
+            } else {
+                "StrictHostKeyChecking=accept-new"
+            });
+        if let Some(cfg) = &self.config_file {
+            cmd.arg("-F").arg(cfg);
+        }
+        cmd.arg("-p")
+            .arg(self.port.to_string())
+            .arg("-l")
+            .arg(&self.user)
+            .arg("--")
+            .arg(&self.address);
+    }
+}
+
+/// Whether ssh's log says an authenticated connection broke (the server went away, the
+/// network did, or it stopped answering keepalives).
+fn connection_lost(said: &str) -> bool {
+    let said = said.to_ascii_lowercase();
+    [
+        "closed by remote host",
+        "broken pipe",
+        "connection reset",
+        "server not responding",
+        "timeout, server",
+    ]
+    .iter()
+    .any(|s| said.contains(s))
 }
 
 impl Master {

@@ -173,17 +173,17 @@ fn judge_command(spec: &CommandCheck, argv: &[String], out: &Output) -> Outcome 
 }
 
 /// Lists processes with three programs in all, whatever the number of processes (a fork
-/// per process is what made this slow): `stat` for every owner (`U<pid>\t<user>`), `grep`
-/// for every name (`<pid>/comm:<name>`) and every argument, NUL-separated in
-/// `/proc/*/cmdline`, one line each (`<pid>/cmdline:<arg>`; a newline inside an argument
-/// becomes 0x1e first, so no process can forge a line). A process that exits midway is
-/// simply missing. The marker lets the parser drop this very script.
+/// per process is what made this slow): `stat` for every owner (`U<pid>\t<user>`), one
+/// `grep` for every name (`<pid>/comm:<name>`, its closing newline read as 0x1e) and every
+/// argument, NUL-separated in `/proc/*/cmdline`, one line each (`<pid>/cmdline:<arg>`),
+/// then `tr`: a newline inside a name or an argument becomes 0x1e, so no process can forge
+/// a line. A process that exits midway is simply missing. The marker lets the parser drop
+/// this very script.
 macro_rules! ps_body {
     () => {
         r#"cd /proc || exit 1
 stat -c 'U%n	%U' [0-9]* 2>/dev/null
-grep -s -H '' [0-9]*/comm
-grep -s -a -z -H '' [0-9]*/cmdline | tr '\n\000' '\036\n'"#
+grep -s -a -z -H '' [0-9]*/comm [0-9]*/cmdline | tr '\n\000' '\036\n'"#
     };
 }
 /// [`ps_body!`] as a script of its own.
@@ -203,7 +203,7 @@ pub(crate) struct Proc {
 pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
     use std::collections::BTreeMap;
     let mut users: BTreeMap<u32, &str> = BTreeMap::new();
-    let mut comms: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut comms: BTreeMap<u32, String> = BTreeMap::new();
     let mut argvs: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix('U') {
@@ -224,9 +224,14 @@ pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
             continue;
         };
         match file {
-            // A name with a newline in it continues on a line of its own: keep the first.
+            // The name as the kernel has it: its closing newline dropped.
             "comm" => {
-                comms.entry(pid).or_insert(value);
+                comms.entry(pid).or_insert_with(|| {
+                    value
+                        .strip_suffix('\u{1e}')
+                        .unwrap_or(value)
+                        .replace('\u{1e}', "\n")
+                });
             }
             "cmdline" => argvs
                 .entry(pid)
@@ -243,7 +248,7 @@ pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
         .map(|(pid, argv)| Proc {
             pid,
             user: users.get(&pid).copied().unwrap_or("?").to_owned(),
-            comm: comms.get(&pid).copied().unwrap_or("").to_owned(),
+            comm: comms.remove(&pid).unwrap_or_default(),
             argv: argv.into_iter().filter(|a| !a.is_empty()).collect(),
         })
         .collect()
@@ -541,23 +546,38 @@ pub(crate) async fn port(
 ) -> Outcome {
     let argv = sh(&format!(": fearless-port\n{SOCKETS}"), []);
     match run_script(t, &argv, timeout).await {
-        Ok(out) => judge_port(&out.stdout_str(), spec, address.as_deref()),
+        Ok(out) => judge_port(
+            socket_tables(&out.stdout_str()).as_deref(),
+            spec,
+            address.as_deref(),
+        ),
         Err(o) => o,
     }
 }
 
-/// The TCP socket tables, v4 then v6 (a host without IPv6 has none).
-const SOCKETS: &str = "cat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }";
+/// The listeners in the socket tables' text (see [`parse_listeners`]); `None` when the
+/// text is not those tables.
+pub(crate) fn socket_tables(text: &str) -> Option<Vec<(String, u16)>> {
+    text.contains("local_address")
+        .then(|| parse_listeners(text))
+}
 
-/// [`port`] over the socket tables' text.
-pub(crate) fn judge_port(text: &str, spec: &PortCheck, address: Option<&str>) -> Outcome {
-    if !text.contains("local_address") {
+/// The TCP socket tables, v4 then v6 (a host without IPv6 has none).
+const SOCKETS: &str = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
+
+/// [`port`] over the host's listeners ([`socket_tables`]; `None`: what it read was not
+/// the socket tables).
+pub(crate) fn judge_port(
+    listeners: Option<&[(String, u16)]>,
+    spec: &PortCheck,
+    address: Option<&str>,
+) -> Outcome {
+    let Some(listeners) = listeners else {
         return Outcome::error(
             Reason::Config,
             "unexpected /proc/net/tcp contents on the host",
         );
-    }
-    let listeners = parse_listeners(text);
+    };
     let hit = listeners.iter().find(|(a, p)| {
         *p == spec.port && address.is_none_or(|want| a == want || a == "0.0.0.0" || a == "::")
     });
@@ -582,8 +602,9 @@ pub(crate) struct Needs {
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
     pub(crate) processes: Vec<Proc>,
-    /// The socket tables' text (see [`judge_port`]).
-    pub(crate) sockets: String,
+    /// The listening sockets ([`socket_tables`]: not the tables' text, which on a host
+    /// with many connections is large, and is kept until the pass ends).
+    pub(crate) sockets: Option<Vec<(String, u16)>>,
     /// [`PACKAGE_SCRIPT`]'s answer per package.
     pub(crate) packages: std::collections::BTreeMap<String, String>,
 }
@@ -599,7 +620,7 @@ const FACTS_SCRIPT: &str = concat!(
     package_body!(),
     "\n}\n",
     "want_ps=$1 want_sockets=$2\nshift 2\n",
-    "if [ \"$want_sockets\" = 1 ]; then echo @@sockets; cat /proc/net/tcp && { cat /proc/net/tcp6 2>/dev/null || :; }; fi\n",
+    "if [ \"$want_sockets\" = 1 ]; then echo @@sockets; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi\n",
     "for p in \"$@\"; do echo @@package; package \"$p\"; done\n",
     "if [ \"$want_ps\" = 1 ]; then echo @@processes; (\n",
     ps_body!(),
@@ -622,6 +643,7 @@ pub(crate) async fn gather(
 
 fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
     let mut facts = Facts::default();
+    let mut sockets = String::new();
     let mut answers: Vec<String> = Vec::new();
     let mut section = "";
     let mut rest = text;
@@ -639,8 +661,8 @@ fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
                 break;
             }
             _ if section == "sockets" => {
-                facts.sockets.push_str(line);
-                facts.sockets.push('\n');
+                sockets.push_str(line);
+                sockets.push('\n');
             }
             _ if section == "package" => {
                 if let Some(a) = answers.last_mut() {
@@ -661,6 +683,7 @@ fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
             ),
         ));
     }
+    facts.sockets = socket_tables(&sockets);
     facts.packages = packages.iter().cloned().zip(answers).collect();
     Ok(facts)
 }
@@ -704,7 +727,7 @@ mod tests {
         let f = parse_facts(text, &names).expect("parses");
         assert_eq!(f.packages["acme-web"], "deb 1.1\n");
         assert_eq!(f.packages["libacme"], "absent\n");
-        assert!(f.sockets.contains("1F90"));
+        assert_eq!(f.sockets, Some(vec![("0.0.0.0".to_owned(), 8080)]));
         assert_eq!(f.processes.len(), 1);
         assert_eq!(f.processes[0].argv, ["acme-web"]);
         // A host that answered for fewer packages than asked is an error, not an absence.
@@ -715,7 +738,7 @@ mod tests {
     #[test]
     fn ps_output_drops_our_own_script_and_matches_names() {
         let text = "U1\troot\nU42\tacme\nU43\troot\nU7\troot\n\
-                    1/comm:sshd\n42/comm:python3\n43/comm:sh\n7/comm:kworker/0:1\n\
+                    1/comm:sshd\x1e\n42/comm:python3\x1e\n43/comm:sh\x1e\n7/comm:kworker/0:1\x1e\n\
                     1/cmdline:/usr/sbin/sshd\n1/cmdline:-D\n\
                     42/cmdline:acme-web\n42/cmdline:/usr/lib/acme/web.py\n\
                     43/cmdline:sh\n43/cmdline:-c\n43/cmdline:: fearless-ps\x1ecd /proc\n";
@@ -734,11 +757,11 @@ mod tests {
     fn a_process_cannot_forge_another_with_newlines() {
         // comm "x\n9/comm:acme-api" and an argument with a newline in it.
         let text =
-            "U5\troot\n5/comm:x\n5/comm:9/comm:acme-api\n5/cmdline:evil\x1e9/cmdline:acme-api\n";
+            "U5\troot\n5/comm:x\x1e9/comm:acme-api\x1e\n5/cmdline:evil\x1e9/cmdline:acme-api\n";
         let procs = parse_ps(text);
         assert_eq!(procs.len(), 1);
         assert_eq!(procs[0].pid, 5);
-        assert_eq!(procs[0].comm, "x");
+        assert_eq!(procs[0].comm, "x\n9/comm:acme-api");
         assert_eq!(procs[0].argv, ["evil\n9/cmdline:acme-api"]);
         assert!(!proc_matches(&procs[0], "acme-api"));
     }

@@ -10,7 +10,7 @@ use crate::net::{self, NetContext};
 use crate::result::{CheckResult, Outcome, Reason, Status};
 use fearless_config::{CheckKind, CheckSpec, Config, Host, RunOn, Selector};
 use fearless_exec::{Fleet, Transport};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, Semaphore};
@@ -140,6 +140,25 @@ impl Runner {
             r
         });
         futures::future::join_all(futs).await
+    }
+
+    /// [`Runner::run`] for a pass after which the runner is closed (the `check` verb's
+    /// round): a host whose checks this pass reads in one command (one shared read, or one
+    /// check of its own) gets it over a connection of its own
+    /// ([`Transport::expect_one`]), since no later pass would reuse a master.
+    pub async fn run_last_pass(
+        &self,
+        items: &[PlanItem],
+        progress: &(dyn Fn(&CheckResult) + Sync),
+    ) -> Vec<CheckResult> {
+        for (host, commands) in commands_per_host(items) {
+            if commands == 1
+                && let Some(t) = self.fleet.transport(host)
+            {
+                t.expect_one();
+            }
+        }
+        self.run(items, progress).await
     }
 
     /// Drop the connection to `host` (it rebooted): its next check connects again.
@@ -293,10 +312,7 @@ impl SharedReads {
         let mut hosts: HashMap<String, HostReads> = HashMap::new();
         for item in items.iter().filter(|i| i.runs_on_host()) {
             let Some(host) = &item.host else { continue };
-            if !matches!(
-                item.check.kind,
-                CheckKind::Process(_) | CheckKind::Port(_) | CheckKind::Package(_)
-            ) {
+            if !is_shared_read(&item.check.kind) {
                 continue;
             }
             let r = hosts.entry(host.name.clone()).or_insert_with(|| HostReads {
@@ -345,12 +361,39 @@ impl SharedReads {
         Some(match &item.check.kind {
             CheckKind::Process(c) => hostlocal::judge_process(&facts.processes, c),
             CheckKind::Port(c) => {
-                hostlocal::judge_port(&facts.sockets, c, c.address.as_ref().map(x).as_deref())
+                let address = c.address.as_ref().map(x);
+                hostlocal::judge_port(facts.sockets.as_deref(), c, address.as_deref())
             }
             CheckKind::Package(c) => hostlocal::judge_package(facts.packages.get(&c.name)?, c),
             _ => return None,
         })
     }
+}
+
+/// Whether a check of this kind is judged from the host's shared read ([`SharedReads`]).
+fn is_shared_read(kind: &CheckKind) -> bool {
+    matches!(
+        kind,
+        CheckKind::Process(_) | CheckKind::Port(_) | CheckKind::Package(_)
+    )
+}
+
+/// How many commands a first attempt of `items` sends each host: one for all of its
+/// shared reads, one for each other host-local check.
+fn commands_per_host(items: &[PlanItem]) -> HashMap<&str, usize> {
+    let mut commands: HashMap<&str, usize> = HashMap::new();
+    let mut read: HashSet<&str> = HashSet::new();
+    for item in items
+        .iter()
+        .filter(|i| i.runs_on_host() && i.check.kind.is_host_local())
+    {
+        let Some(host) = &item.host else { continue };
+        // A host's first shared read counts; the rest ride on it.
+        if !is_shared_read(&item.check.kind) || read.insert(&host.name) {
+            *commands.entry(&host.name).or_default() += 1;
+        }
+    }
+    commands
 }
 
 fn is_transport(o: &Outcome) -> bool {

@@ -107,6 +107,11 @@ impl Sshd {
         self.child = spawn(self.dir.path(), self.addr);
     }
 
+    /// How many connections are open now: the processes our sshd forked, one each.
+    pub fn connections(&self) -> usize {
+        children_of(self.child.id()).len()
+    }
+
     /// The client ssh_config that trusts this server's host key.
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.path().join("ssh_config")

@@ -106,7 +106,8 @@ pub(crate) async fn run(g: &Global, a: CheckArgs) -> Result<Outcome, Failure> {
                 .check_round(spec, &items, workers, &on_result)
                 .await?
         }
-        _ => runner.run(&items, &on_result).await,
+        // The round is the runner's last: a host read in one command is not given a master.
+        _ => runner.run_last_pass(&items, &on_result).await,
     };
     bar.finish_and_clear();
     runner.close().await;
@@ -529,7 +530,7 @@ fn human(r: &Report<'_>) -> String {
         let on = if sus.hosts.is_empty() {
             String::new()
         } else {
-            format!(" on {}", sus.hosts.join(", "))
+            format!(" on {}", render::names(&sus.hosts))
         };
         let _ = writeln!(
             out,
@@ -541,7 +542,7 @@ fn human(r: &Report<'_>) -> String {
         let on = if imp.hosts.is_empty() {
             String::new()
         } else {
-            format!(" on {}", imp.hosts.join(", "))
+            format!(" on {}", render::names(&imp.hosts))
         };
         let _ = writeln!(
             out,

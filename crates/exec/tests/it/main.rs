@@ -468,3 +468,115 @@ async fn past_the_master_cap_the_least_recently_used_master_closes_and_reopens_o
     );
     fleet.close().await;
 }
+
+/// `$SSH_CONNECTION` and the exit of one command on `host`.
+async fn connection_and_exit(fleet: &Fleet, host: &str, code: u8) -> (String, Option<i32>) {
+    let out = fleet
+        .run(
+            host,
+            &argv(&[
+                "sh",
+                "-c",
+                "printf %s \"$SSH_CONNECTION\"; echo said >&2; exit \"$1\"",
+                "sh",
+                &code.to_string(),
+            ]),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("runs");
+    assert_eq!(out.stderr_str(), "said\n", "only the command's stderr");
+    (out.stdout_str(), out.code)
+}
+
+#[tokio::test]
+async fn a_lone_command_has_a_connection_of_its_own_and_its_exit_255_is_data() {
+    let sshd = Sshd::start("127.0.0.80");
+    let inv = inventory(&[sshd.host_yaml("h1")], &sshd.ssh_config());
+    let fleet = Fleet::new(&inv);
+    let t = fleet.transport("h1").expect("h1");
+    t.expect_one();
+    // A remote exit 255 is the command's, not a broken connection (ssh's own exit code).
+    let (lone, code) = connection_and_exit(&fleet, "h1", 255).await;
+    assert_eq!(code, Some(255));
+    assert!(!lone.is_empty());
+    // The next command opens a master, which the one after reuses.
+    let (first, code) = connection_and_exit(&fleet, "h1", 0).await;
+    assert_eq!(code, Some(0));
+    assert_ne!(first, lone, "the lone command's connection is gone");
+    assert_eq!(
+        connection_and_exit(&fleet, "h1", 3).await,
+        (first.clone(), Some(3))
+    );
+    // With a master open, a command said to be alone rides it.
+    t.expect_one();
+    assert_eq!(connection_and_exit(&fleet, "h1", 0).await, (first, Some(0)));
+    fleet.close().await;
+}
+
+#[tokio::test]
+async fn a_lone_command_fails_as_a_master_would_when_the_host_cannot_be_reached() {
+    let sshd = Sshd::start("127.0.0.81");
+    let dead_port = fearless_testkit::free_port("127.0.0.82");
+    let dead = format!("dead: {{ address: 127.0.0.82, port: {dead_port} }}");
+    let inv = inventory(&[sshd.host_yaml("h1"), dead], &sshd.untrusting_ssh_config());
+    let fleet = Fleet::new(&inv);
+    for host in ["h1", "dead"] {
+        fleet
+            .transport(host)
+            .expect("in the inventory")
+            .expect_one();
+    }
+    let untrusted = fleet
+        .run("h1", &argv(&["true"]), Duration::from_secs(10))
+        .await
+        .expect_err("an unknown host key is refused");
+    assert!(
+        matches!(untrusted, ExecError::HostKey { .. }),
+        "{untrusted:?}"
+    );
+    let refused = fleet
+        .run("dead", &argv(&["true"]), Duration::from_secs(10))
+        .await
+        .expect_err("nothing listens");
+    assert!(
+        matches!(&refused, ExecError::Unreachable { detail, .. } if detail.contains("refused")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lone_command_past_its_timeout_is_a_timeout_and_a_stalled_handshake_is_unreachable() {
+    let sshd = Sshd::start("127.0.0.83");
+    let inv = inventory_connecting_within("1s", &[sshd.host_yaml("h1")], &sshd.ssh_config());
+    let fleet = Fleet::new(&inv);
+    fleet.transport("h1").expect("h1").expect_one();
+    let start = std::time::Instant::now();
+    let err = fleet
+        .run("h1", &argv(&["sleep", "60"]), Duration::from_secs(1))
+        .await
+        .expect_err("sleeps past its timeout");
+    assert!(
+        matches!(err, ExecError::Timeout { after, .. } if after == Duration::from_secs(1)),
+        "{err:?}"
+    );
+    // One deadline for the connection (1s + 10s at most) and the command.
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // A server that sends its banner and then nothing: the connection's failure.
+    let (port, accepted) = silent_listener(b"SSH-2.0-OpenSSH_9.2\r\n");
+    let mute = format!("mute: {{ address: 127.0.0.1, port: {port} }}");
+    let inv = inventory_connecting_within("1s", &[mute], &sshd.ssh_config());
+    let fleet = Fleet::new(&inv);
+    fleet.transport("mute").expect("mute").expect_one();
+    let err = fleet
+        .run("mute", &argv(&["true"]), Duration::from_secs(1))
+        .await
+        .expect_err("never answers");
+    assert!(matches!(err, ExecError::Unreachable { .. }), "{err:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -669,3 +669,68 @@ async fn an_unreachable_host_errors_with_transport_while_the_other_completes() {
         started.elapsed()
     );
 }
+
+/// Wait (5 s at most) until `sshd` holds `n` connections; how many it holds then.
+async fn settled_connections(sshd: &Sshd, n: usize) -> usize {
+    let start = std::time::Instant::now();
+    while sshd.connections() != n && start.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    sshd.connections()
+}
+
+#[tokio::test]
+async fn a_last_pass_reads_a_host_of_one_command_on_a_connection_of_its_own() {
+    use fearless_probe::runner::{Runner, Selection, plan};
+    let sshd = Sshd::start("127.0.0.84");
+    let h2 = sshd.host_yaml("h2");
+    let h2 = format!(
+        "{}, labels: {{ role: extra }} }}",
+        h2.strip_suffix(" }").expect("a flow mapping")
+    );
+    let port = sshd
+        .host_yaml("x")
+        .split("port: ")
+        .nth(1)
+        .and_then(|p| p.split(',').next())
+        .expect("a port")
+        .to_owned();
+    // h1: three checks judged from one read. h2: the same, and a command of its own.
+    let yaml = format!(
+        "inventory:\n  ssh: {{ config: \"{}\", connect_timeout: 3s }}\n  hosts:\n    {}\n    {h2}\n\
+         components:\n  base:\n    runs_on: all\n    checks:\n\
+         \x20     - {{ name: sshd process, process: {{ name: sshd }} }}\n\
+         \x20     - {{ name: ssh port, port: {{ port: {port} }} }}\n\
+         \x20     - {{ name: openssh-server installed, package: {{ name: openssh-server }} }}\n\
+         \x20 extra:\n    runs_on: \"role=extra\"\n    checks:\n\
+         \x20     - {{ name: kernel, command: {{ run: [uname, -s] }} }}\n",
+        sshd.ssh_config().display(),
+        sshd.host_yaml("h1"),
+    );
+    let cfg = crate::load(&yaml);
+    let items = plan(&cfg, &Selection::default()).expect("plan");
+    assert_eq!(items.len(), 7);
+
+    // A pass the runner may run again keeps a master a host.
+    let runner = Runner::new(&cfg).expect("runner");
+    let results = runner.run(&items, &|_| {}).await;
+    assert!(
+        results.iter().all(|r| r.status == Status::Pass),
+        "{results:#?}"
+    );
+    assert_eq!(sshd.connections(), 2, "h1's master and h2's");
+    runner.close().await;
+    assert_eq!(settled_connections(&sshd, 0).await, 0);
+
+    // Its last pass: h1's one read goes on a connection that closes with it; h2's two
+    // commands share a master, open until the runner closes.
+    let runner = Runner::new(&cfg).expect("runner");
+    let results = runner.run_last_pass(&items, &|_| {}).await;
+    assert!(
+        results.iter().all(|r| r.status == Status::Pass),
+        "{results:#?}"
+    );
+    assert_eq!(settled_connections(&sshd, 1).await, 1, "h2's master alone");
+    runner.close().await;
+    assert_eq!(settled_connections(&sshd, 0).await, 0);
+}
