@@ -8,14 +8,19 @@
 #             controller); every result must pass
 #   packages  every host's package inventory; every host must answer
 #   ping      `hosts ping`; every host must be reachable
+#   patch     a real patch of one package (`lab extras 1`: acme-extra-01 1.0, a new
+#             install) in waves 1,5%,25%,100% with no bake, through an approved change;
+#             the rollout must complete with every host verified, and the journal verify
 # and, for sizes up to ANSIBLE_MAX (default 100), the same checks as a playbook
 # (bench/scale-playbook.yml: command, wait_for, package_facts, assert, a wait_for from the
 # controller) with ansible-core (pipelining, ControlPersist, host keys checked, no fact
-# gathering) at forks 50 and 200. Prints one table: wall seconds per step and size, the
-# time per host, fearless' own maximum RSS and the ssh processes' peak total RSS apart, and
-# Ansible's times and the ratios. Growth is checked: no step may take more than linear
-# time in hosts (time per host at the largest size at most 1.5x that at 100, the smallest
-# size where per-connection costs dominate). A failed result exits non-zero.
+# gathering) at each of FORKS (default "50 200"), and the package inventory as
+# `ansible all -m package_facts` at the largest of FORKS. Prints one table: wall seconds
+# per step and size, the time per host, fearless' own maximum RSS and the ssh processes'
+# peak total RSS apart, and Ansible's times and the ratios. Growth is checked: no step may
+# take more than linear time in hosts (time per host at the largest size at most 1.5x that
+# at 100, the smallest size where per-connection costs dominate). A failed result exits
+# non-zero.
 # Needs root, no other lab up (light hosts take 127.0.0.11 onwards), about 3 GB of free
 # memory for 1,000 hosts; builds release. ANSIBLE_MAX=1000 includes Ansible on 1,000
 # hosts (tens of minutes).
@@ -23,6 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 read -r -a sizes <<< "${SIZES:-5 10 100 1000}"
 ansible_max=${ANSIBLE_MAX:-100}
+read -r -a forks <<< "${FORKS:-50 200}"
 venv=${BENCH_VENV:-/var/cache/fearless/bench-venv}
 
 if timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.11/22' 2>/dev/null; then
@@ -127,18 +133,38 @@ ssh_args = -F $lab/ssh_config -o ControlMaster=auto -o ControlPersist=60s
 control_path_dir = $an/cp
 control_path = %(directory)s/%%C
 EOF
-    echo "== $n hosts: ansible-playbook, forks 50 and 200" >&2
-    ansible_run "an50-$n" 50
-    ansible_run "an200-$n" 200
+    for f in "${forks[@]}"; do
+      echo "== $n hosts: ansible-playbook, forks $f" >&2
+      ansible_run "an$f-$n" "$f"
+    done
+    f=${forks[-1]}
+    echo "== $n hosts: ansible all -m package_facts, forks $f" >&2
+    env ANSIBLE_CONFIG="$an/ansible.cfg" ANSIBLE_HOME="$an/home" ANSIBLE_FORKS="$f" LC_ALL=C.UTF-8 \
+      /usr/bin/time -f '%e %M' -o "$work/anpkg-$n.time" \
+      "$venv/bin/ansible" all -m package_facts -o > "$work/anpkg-$n.out" 2> "$work/anpkg-$n.err" \
+      && echo 0 > "$work/anpkg-$n.rc" || echo $? > "$work/anpkg-$n.rc"
     an_runs=yes
   fi
+  # A patch of one package in waves, last: it changes every host.
+  echo "== $n hosts: patch acme-extra-01=1.0 in waves 1,5%,25%,100%" >&2
+  "$bin" -q lab extras 1 --dir "$lab" > /dev/null
+  echo "acme-extra-01=1.0" > "$work/manifest"
+  id=$("$bin" -q -c "$cfg" --as alice --format json change new --title "scale $n" \
+    --hosts 'web-*' --component sshd | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  "$bin" -q -c "$cfg" --as alice change submit "$id" > /dev/null
+  "$bin" -q -c "$cfg" --as bob change approve "$id" > /dev/null
+  "$bin" -q -c "$cfg" --as alice change schedule "$id" > /dev/null
+  measure "patch-$n" "$bin" -q -c "$cfg" --as alice --format json patch --change "$id" \
+    -m "$work/manifest" --waves 1,5%,25%,100% --bake 0s
+  "$bin" -q -c "$cfg" --format json journal verify > "$work/verify-$n.out" 2>&1 \
+    && echo 0 > "$work/verify-$n.rc" || echo $? > "$work/verify-$n.rc"
   down
   rows+=("$n $an_runs")
 done
 
-python3 - "$work" "$anver" "${rows[@]}" <<'PY'
+python3 - "$work" "$anver" "${forks[*]}" "${rows[@]}" <<'PY'
 import json, sys
-work, anver, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
+work, anver, forks, rows = sys.argv[1], sys.argv[2], [int(f) for f in sys.argv[3].split()], sys.argv[4:]
 fail = []
 
 def timed(name):
@@ -157,7 +183,7 @@ for row in rows:
     n, *rest = row.split()
     n = int(n)
     r = {"n": n}
-    for step in ("check", "packages", "ping"):
+    for step in ("check", "packages", "ping", "patch"):
         name = f"{step}-{n}"
         wall, rss, rc = timed(name)
         out = open(f"{work}/{name}.out").read()
@@ -177,40 +203,57 @@ for row in rows:
             ok = [h for h in doc.get("hosts", []) if h.get("error") is None and h.get("packages")]
             if rc != "0" or len(ok) != n:
                 fail.append(f"{name}: exit {rc}, {len(ok)} of {n} hosts answered")
-        else:
+        elif step == "ping":
             ok = [h for h in doc.get("hosts", []) if h.get("error") is None]
             if rc != "0" or len(ok) != n:
                 fail.append(f"{name}: exit {rc}, {len(ok)} of {n} hosts reachable")
+        else:
+            hosts = doc.get("result", {}).get("hosts", [])
+            verified = [h for h in hosts if h.get("state") == "verified"]
+            if rc != "0" or doc.get("state") != "completed" or len(verified) != n:
+                fail.append(f"{name}: exit {rc}, {doc.get('state')}, {len(verified)} of {n} hosts verified")
+            vrc = open(f"{work}/verify-{n}.rc").read().strip()
+            if vrc != "0":
+                fail.append(f"journal verify after {name}: exit {vrc}: {open(f'{work}/verify-{n}.out').read()[-400:]}")
         r[step] = (wall, rss, ssh_peak(name))
     if rest:
-        for forks in (50, 200):
-            name = f"an{forks}-{n}"
+        for f in forks:
+            name = f"an{f}-{n}"
             wall, _, rc = timed(name)
             recap = open(f"{work}/{name}.out").read()
             if rc != "0" or "failed=0" not in recap:
                 fail.append(f"{name}: ansible-playbook exit {rc}: {recap[-400:]}")
-            r[f"an{forks}"] = wall
+            r[f"an{f}"] = wall
+        wall, _, rc = timed(f"anpkg-{n}")
+        lines = open(f"{work}/anpkg-{n}.out").read().splitlines()
+        answered = sum(1 for l in lines if " | SUCCESS => " in l and '"packages"' in l)
+        if rc != "0" or answered != n:
+            fail.append(f"anpkg-{n}: ansible exit {rc}, {answered} of {n} hosts answered")
+        r["anpkg"] = wall
     table.append(r)
 
+steps = ("check", "packages", "ping", "patch")
 print(f"light lab, fearless vs ansible-core {anver} (wall seconds; ms a host; fearless max RSS / ssh peak RSS)")
-print(f"{'hosts':>5} | {'check':>22} | {'packages':>22} | {'ping':>22} | {'ansible f50':>11} {'f200':>7} {'ratio':>6}")
+print(f"{'hosts':>5} | " + " | ".join(f"{s:>22}" for s in steps)
+      + " | " + " ".join(f"{'playbook f' + str(f):>14}" for f in forks) + f" {'ratio':>6} | {'package_facts':>13} {'ratio':>6}")
 for r in table:
     n = r["n"]
     cells = []
-    for step in ("check", "packages", "ping"):
+    for step in steps:
         wall, rss, ssh = r[step]
         cells.append(f"{wall:6.1f} s {1000 * wall / n:5.0f} ms {rss // 1024:4d}/{ssh // 1024:<4d}M")
     an = ""
-    if "an50" in r:
-        best = min(r["an50"], r["an200"])
-        an = f"{r['an50']:9.1f} s {r['an200']:5.1f} s {best / r['check'][0]:5.1f}x"
+    if "anpkg" in r:
+        best = min(r[f"an{f}"] for f in forks)
+        an = " ".join(f"{r[f'an{f}']:12.1f} s" for f in forks) + f" {best / r['check'][0]:5.1f}x"
+        an += f" | {r['anpkg']:11.1f} s {r['anpkg'] / r['packages'][0]:5.1f}x"
     print(f"{n:>5} | {' | '.join(cells)} | {an}")
 
 # Growth: at most linear in hosts past the size where per-connection costs dominate.
 by_n = {r["n"]: r for r in table}
 if 100 in by_n and max(by_n) > 100:
     big = by_n[max(by_n)]
-    for step in ("check", "packages", "ping"):
+    for step in steps:
         per_small = by_n[100][step][0] / 100
         per_big = big[step][0] / big["n"]
         verdict = "ok" if per_big <= 1.5 * per_small else "FAIL (faster than linear)"
