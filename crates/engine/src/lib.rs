@@ -41,6 +41,7 @@ pub mod progress;
 pub mod record;
 pub mod rehearse;
 pub mod rollout;
+pub mod snapshots;
 pub mod views;
 pub mod vulns;
 

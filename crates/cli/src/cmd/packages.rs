@@ -6,10 +6,11 @@ use std::io::Write as _;
 use fearless_engine::Fleetwide;
 use fearless_engine::fleet::HostResult;
 use fearless_engine::packages::PackageWork;
-use fearless_engine::record::{self, SnapshotDoc};
+use fearless_engine::record;
+use fearless_engine::snapshots;
 use fearless_pkg::ops::{self, Report};
 use fearless_pkg::{Diff, Manifest, PackageManager, PackageSet, PkgError};
-use fearless_store::{Store, StoredSnapshot};
+use fearless_store::StoredSnapshot;
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -113,9 +114,7 @@ pub(crate) async fn run(g: &Global, a: PackagesArgs) -> Result<Outcome, Failure>
 
 async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     let fw = fleet(g, options).await?;
-    let results = fw
-        .each(|b, t| async move { ops::package_set(&b, &t).await })
-        .await;
+    let results = snapshots::read_sets(&fw).await;
     fw.close().await;
     if g.format == Format::Json {
         let hosts = results
@@ -432,15 +431,6 @@ async fn apply(
     ))
 }
 
-/// The package sets of `SNAP-<id>`, by host.
-async fn snapshot_sets(
-    store: &Store,
-    id: &str,
-) -> Result<(StoredSnapshot, Vec<(String, PackageSet)>), Failure> {
-    let (stored, doc) = record::load_snapshot(store, id).await?;
-    Ok((stored, doc.hosts.into_iter().collect()))
-}
-
 async fn rollback(
     g: &Global,
     options: &PkgOptions,
@@ -530,62 +520,31 @@ async fn take(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure> {
     let store = open_store(g, fw.config()).await?;
     let actor = identify(g, fw.config(), &store).await?;
     super::warn_if_trusted(g.quiet, &actor);
-    let results = fw
-        .each(|b, t| async move { ops::package_set(&b, &t).await })
-        .await;
+    let results = snapshots::read_sets(&fw).await;
     fw.close().await;
-    let mut doc = SnapshotDoc::default();
-    for (host, r) in &results {
-        match r {
-            Ok(set) => {
-                doc.hosts.insert(host.clone(), set.clone());
-            }
-            Err(e) => {
-                doc.errors.insert(host.clone(), e.to_string());
-            }
-        }
-    }
-    if doc.hosts.is_empty() {
+    let taken = snapshots::record(&store, &actor, &results).await;
+    store.close().await;
+    let Some(taken) = taken? else {
         print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
         return Err(Failure::Environment(anyhow::anyhow!(
             "no host answered: nothing recorded"
         )));
-    }
-    let count: usize = results
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok())
-        .map(|s| s.packages.len())
-        .sum();
-    let event = record::event(
-        &actor,
-        "",
-        &record::SnapshotTaken {
-            hosts: doc.hosts.keys().cloned().collect(),
-            rollout: None,
-            packages: Some(count),
-            errors: doc.errors.clone(),
-        },
-    );
-    let value = serde_json::to_value(&doc).map_err(|e| Failure::Environment(e.into()))?;
-    let stored = store
-        .insert_snapshot(&value, event)
-        .await
-        .map_err(store_failure)?;
-    store.close().await;
-    let id = format!("SNAP-{}", stored.number);
+    };
+    let id = format!("SNAP-{}", taken.stored.number);
     if g.format == Format::Json {
         print_json(&SnapshotTakenJson {
             schema: "fearless.snapshot/v1",
             id,
-            taken_at: jiff_time(&stored),
-            hosts: doc.hosts.keys().map(String::as_str).collect(),
-            packages: count,
-            errors: &doc.errors,
+            taken_at: jiff_time(&taken.stored),
+            hosts: taken.doc.hosts.keys().map(String::as_str).collect(),
+            packages: taken.packages,
+            errors: &taken.doc.errors,
         })?;
     } else {
         print(&format!(
-            "{id}: {count} package(s) on {} host(s)\n",
-            doc.hosts.len()
+            "{id}: {} package(s) on {} host(s)\n",
+            taken.packages,
+            taken.doc.hosts.len()
         ))?;
         print_errors(results.iter().filter_map(|(_, r)| r.as_ref().err()))?;
     }
@@ -611,7 +570,7 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
             id: format!("SNAP-{}", s.number),
             taken_at: jiff_time(s),
             by: &s.actor,
-            hosts: serde_json::from_value::<SnapshotDoc>(s.record.clone())
+            hosts: serde_json::from_value::<record::SnapshotDoc>(s.record.clone())
                 .map(|d| d.hosts.into_keys().collect())
                 .unwrap_or_default(),
         })
@@ -639,7 +598,7 @@ async fn list(g: &Global) -> Result<Outcome, Failure> {
 async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
     let config = load_inventory(g).await?;
     let store = open_store_to_read(g, &config).await?;
-    let (snap, sets) = snapshot_sets(&store, id).await?;
+    let (snap, doc) = record::load_snapshot(&store, id).await?;
     store.close().await;
     if g.format == Format::Json {
         print_json(&SnapshotShowJson {
@@ -651,7 +610,7 @@ async fn show(g: &Global, id: &str) -> Result<Outcome, Failure> {
         })?;
         return Ok(Outcome::Success);
     }
-    let (t, _) = package_table(sets.iter().map(|(h, set)| (h.as_str(), set)));
+    let (t, _) = package_table(doc.hosts.iter().map(|(h, set)| (h.as_str(), set)));
     print(&format!(
         "{t}\nSNAP-{} taken {} by {}\n",
         snap.number,
@@ -669,32 +628,17 @@ async fn diff(
 ) -> Result<Outcome, Failure> {
     let config = load_inventory(g).await?;
     let store = open_store_to_read(g, &config).await?;
-    let (a, a_sets) = snapshot_sets(&store, from).await?;
+    let (a, a_doc) = record::load_snapshot(&store, from).await?;
     let (to_label, b_results): (String, Vec<HostResult<PackageSet>>) = match to {
         Some(to) => {
-            let (b, b_sets) = snapshot_sets(&store, to).await?;
-            let results = a_sets
-                .iter()
-                .map(|(host, _)| {
-                    let r = b_sets
-                        .iter()
-                        .find(|(h, _)| h == host)
-                        .map(|(_, s)| s.clone())
-                        .ok_or_else(|| PkgError::BadInput {
-                            host: host.clone(),
-                            detail: format!("not in SNAP-{}", b.number),
-                        });
-                    (host.clone(), r)
-                })
-                .collect();
-            (format!("SNAP-{}", b.number), results)
+            let (b, b_doc) = record::load_snapshot(&store, to).await?;
+            let sets = snapshots::later_sets(&a_doc.hosts, &b_doc, b.number);
+            (format!("SNAP-{}", b.number), sets)
         }
         None => {
             let mut fw = fleet(g, options).await?;
-            fw.retain(|h| a_sets.iter().any(|(n, _)| *n == h.name));
-            let results = fw
-                .each(|b, t| async move { ops::package_set(&b, &t).await })
-                .await;
+            fw.retain(|h| a_doc.hosts.contains_key(&h.name));
+            let results = snapshots::read_sets(&fw).await;
             fw.close().await;
             ("live".to_owned(), results)
         }
@@ -710,20 +654,7 @@ async fn diff(
                 .is_some_and(|h| s.matches(h, &config.inventory.groups))
         })
     };
-    let mut per_host: Vec<(String, Result<Diff, PkgError>)> = Vec::new();
-    for (host, before) in &a_sets {
-        if !wanted(host) {
-            continue;
-        }
-        let Some((_, after)) = b_results.iter().find(|(h, _)| h == host) else {
-            continue;
-        };
-        let r = after
-            .as_ref()
-            .map(|after| Diff::between(before.manager.kind(), &before.packages, &after.packages))
-            .map_err(Clone::clone);
-        per_host.push((host.clone(), r));
-    }
+    let per_host = snapshots::diffs(&a_doc.hosts, &b_results, wanted);
     let from_label = format!("SNAP-{}", a.number);
     if g.format == Format::Json {
         let hosts = per_host
