@@ -14,7 +14,7 @@ now() { date +%s.%N; }
 secs() { printf '%.1f' "$(echo "$2 - $1" | bc -l)"; }
 
 p0=$(now)
-debootstrap --variant=minbase --include=openssh-server,python3,python3-apt bookworm "$work/peer-root" http://deb.debian.org/debian >/dev/null
+debootstrap --variant=minbase --include=openssh-server,python3,python3-apt,iproute2 bookworm "$work/peer-root" http://deb.debian.org/debian >/dev/null
 p1=$(now)
 rm -rf "$work/peer-root"
 

@@ -11,8 +11,9 @@ use crate::error::{LabError, Result};
 use crate::sys;
 
 /// The cache entry name of the fleet's root; bump the suffix when the recipe changes.
-pub(crate) const ROOT_NAME: &str = "debian-bookworm-minbase-v1";
+pub(crate) const ROOT_NAME: &str = "debian-bookworm-minbase-v2";
 const MIRROR: &str = "http://deb.debian.org/debian";
+/// Past minbase, what every lab host needs: sshd, python3 (Ansible, apt's bindings).
 const INCLUDE: &str = "openssh-server,python3,python3-apt";
 
 /// A Debian release the lab can build a root of.
@@ -22,19 +23,27 @@ pub(crate) struct Suite {
     pub(crate) cache_name: &'static str,
     /// The debootstrap suite.
     pub(crate) suite: &'static str,
+    /// Packages past [`INCLUDE`] (comma-first, as debootstrap's `--include` continues).
+    pub(crate) extra: &'static str,
 }
 
 /// Debian 12, the lab fleet's release.
+/// Its hosts have iproute2, as cloud images do: the `port` check asks `ss`, which reads
+/// the listening sockets alone.
 pub(crate) const BOOKWORM: Suite = Suite {
     cache_name: ROOT_NAME,
     suite: "bookworm",
+    extra: ",iproute2",
 };
 
 /// Debian 13, the brand-new release a rehearsal can bring up (python3 is 3.13 there:
 /// `/usr/bin/python3.11` does not exist).
+/// Its host has no iproute2: the lab's one host where the `port` check reads the socket
+/// tables in `/proc` instead of `ss`.
 pub(crate) const TRIXIE: Suite = Suite {
     cache_name: "debian-trixie-minbase-v1",
     suite: "trixie",
+    extra: "",
 };
 
 /// The path of the cached root of `suite` in `cache_dir`.
@@ -77,7 +86,7 @@ pub(crate) fn ensure_suite(cache_dir: &Path, suite: Suite) -> Result<PathBuf> {
     let status = Command::new("debootstrap")
         .args([
             "--variant=minbase",
-            &format!("--include={INCLUDE}"),
+            &format!("--include={INCLUDE}{}", suite.extra),
             suite.suite,
         ])
         .arg(&tmp)

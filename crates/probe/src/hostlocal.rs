@@ -172,18 +172,19 @@ fn judge_command(spec: &CommandCheck, argv: &[String], out: &Output) -> Outcome 
     Outcome::pass(format!("exit {code}"))
 }
 
-/// Lists processes with three programs in all, whatever the number of processes (a fork
-/// per process is what made this slow): `stat` for every owner (`U<pid>\t<user>`), one
-/// `grep` for every name (`<pid>/comm:<name>`, its closing newline read as 0x1e) and every
-/// argument, NUL-separated in `/proc/*/cmdline`, one line each (`<pid>/cmdline:<arg>`),
-/// then `tr`: a newline inside a name or an argument becomes 0x1e, so no process can forge
-/// a line. A process that exits midway is simply missing. The marker lets the parser drop
-/// this very script.
+/// Lists processes with two programs in all, whatever the number of processes (a fork
+/// per process is what made this slow): `stat` for every owner (`U<pid>\t<user>`, one a
+/// line), an `@@argv` line, then one `grep -z` for every name (`<pid>/comm:<name>\n`) and
+/// every argument of `/proc/*/cmdline` (`<pid>/cmdline:<arg>`), each record ended by a NUL
+/// as the kernel ends an argument: a newline inside a name or an argument is just a
+/// character, so no process can forge a record. A process that exits midway is simply
+/// missing. The marker lets the parser drop this very script.
 macro_rules! ps_body {
     () => {
         r#"cd /proc || exit 1
 stat -c 'U%n	%U' [0-9]* 2>/dev/null
-grep -s -a -z -H '' [0-9]*/comm [0-9]*/cmdline | tr '\n\000' '\036\n'"#
+echo @@argv
+grep -s -a -z -H '' [0-9]*/comm [0-9]*/cmdline"#
     };
 }
 /// [`ps_body!`] as a script of its own.
@@ -202,19 +203,19 @@ pub(crate) struct Proc {
 /// script itself left out.
 pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
     use std::collections::BTreeMap;
+    let (owners, records) = text.split_once("@@argv\n").unwrap_or((text, ""));
     let mut users: BTreeMap<u32, &str> = BTreeMap::new();
     let mut comms: BTreeMap<u32, String> = BTreeMap::new();
     let mut argvs: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix('U') {
-            if let Some((pid, user)) = rest.split_once('\t')
-                && let Ok(pid) = pid.parse()
-            {
-                users.insert(pid, user);
-            }
-            continue;
+    for line in owners.lines() {
+        if let Some((pid, user)) = line.strip_prefix('U').and_then(|r| r.split_once('\t'))
+            && let Ok(pid) = pid.parse()
+        {
+            users.insert(pid, user);
         }
-        let Some((path, value)) = line.split_once(':') else {
+    }
+    for record in records.split('\0') {
+        let Some((path, value)) = record.split_once(':') else {
             continue;
         };
         let Some((pid, file)) = path.split_once('/') else {
@@ -226,17 +227,11 @@ pub(crate) fn parse_ps(text: &str) -> Vec<Proc> {
         match file {
             // The name as the kernel has it: its closing newline dropped.
             "comm" => {
-                comms.entry(pid).or_insert_with(|| {
-                    value
-                        .strip_suffix('\u{1e}')
-                        .unwrap_or(value)
-                        .replace('\u{1e}', "\n")
-                });
+                comms
+                    .entry(pid)
+                    .or_insert_with(|| value.strip_suffix('\n').unwrap_or(value).to_owned());
             }
-            "cmdline" => argvs
-                .entry(pid)
-                .or_default()
-                .push(value.replace('\u{1e}', "\n")),
+            "cmdline" => argvs.entry(pid).or_default().push(value.to_owned()),
             _ => {}
         }
     }
@@ -547,7 +542,7 @@ pub(crate) async fn port(
     let argv = sh(&format!(": fearless-port\n{SOCKETS}"), []);
     match run_script(t, &argv, timeout).await {
         Ok(out) => judge_port(
-            socket_tables(&out.stdout_str()).as_deref(),
+            listeners(&out.stdout_str()).as_deref(),
             spec,
             address.as_deref(),
         ),
@@ -562,11 +557,69 @@ pub(crate) fn socket_tables(text: &str) -> Option<Vec<(String, u16)>> {
         .then(|| parse_listeners(text))
 }
 
-/// The TCP socket tables, v4 then v6 (a host without IPv6 has none).
-const SOCKETS: &str = "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null";
+/// The listeners in the output of `ss -tln` (`State Recv-Q Send-Q Local-Address:Port
+/// Peer-Address:Port`, a header first); `None` when the text is not that. Addresses come
+/// out as [`parse_listeners`] gives them: `*` (a dual-stack wildcard) is `::`, brackets
+/// and an `%interface` scope are dropped.
+pub(crate) fn parse_ss(text: &str) -> Option<Vec<(String, u16)>> {
+    let mut lines = text.lines();
+    let header = lines.next()?;
+    if !header.starts_with("State") || !header.contains("Local Address") {
+        return None;
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 || f[0] != "LISTEN" {
+            continue;
+        }
+        let Some((host, port)) = f[3].rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let host = host.split('%').next().unwrap_or(host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addr = if host == "*" {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            match host.parse::<std::net::IpAddr>() {
+                Ok(a) => a,
+                Err(_) => continue,
+            }
+        };
+        out.push((addr.to_string(), port));
+    }
+    Some(out)
+}
 
-/// [`port`] over the host's listeners ([`socket_tables`]; `None`: what it read was not
-/// the socket tables).
+/// The listening TCP sockets: `ss -tln` where the host has it (the kernel then walks its
+/// listening sockets only), else the whole socket tables, v4 then v6 (a host without IPv6
+/// has no second table). `/proc/net/tcp` lists every connection too: on a busy front end
+/// tens of thousands of lines, generated and shipped for a handful of listeners. Each
+/// answer comes after its own marker ([`listeners`]).
+macro_rules! sockets {
+    () => {
+        r#"if s=$(ss -tln 2>/dev/null); then echo @@ss; printf '%s\n' "$s"
+else echo @@proc; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi"#
+    };
+}
+/// [`sockets!`] as a fragment of a script.
+const SOCKETS: &str = sockets!();
+
+/// The listeners in [`SOCKETS`]' answer; `None` when it is neither `ss`'s nor the socket
+/// tables'.
+pub(crate) fn listeners(text: &str) -> Option<Vec<(String, u16)>> {
+    if let Some(ss) = text.strip_prefix("@@ss\n") {
+        parse_ss(ss)
+    } else {
+        socket_tables(text.strip_prefix("@@proc\n")?)
+    }
+}
+
+/// [`port`] over the host's listeners ([`listeners`]; `None`: what it read was neither
+/// `ss`'s answer nor the socket tables).
 pub(crate) fn judge_port(
     listeners: Option<&[(String, u16)]>,
     spec: &PortCheck,
@@ -575,7 +628,7 @@ pub(crate) fn judge_port(
     let Some(listeners) = listeners else {
         return Outcome::error(
             Reason::Config,
-            "unexpected /proc/net/tcp contents on the host",
+            "the host's listening sockets could not be read (neither `ss -tln` nor /proc/net/tcp answered)",
         );
     };
     let hit = listeners.iter().find(|(a, p)| {
@@ -602,25 +655,27 @@ pub(crate) struct Needs {
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
     pub(crate) processes: Vec<Proc>,
-    /// The listening sockets ([`socket_tables`]: not the tables' text, which on a host
-    /// with many connections is large, and is kept until the pass ends).
+    /// The listening sockets ([`listeners`]: not the text, which on a host with many
+    /// connections and no `ss` is large, and is kept until the pass ends).
     pub(crate) sockets: Option<Vec<(String, u16)>>,
     /// [`PACKAGE_SCRIPT`]'s answer per package.
     pub(crate) packages: std::collections::BTreeMap<String, String>,
 }
 
-/// `$1`: read the process table (1/0), `$2`: the socket tables, then package names. The
-/// sections come in this order, each after a `@@` line: sockets (kernel text), one line per
-/// package (dpkg/rpm output, one line), and the process table last, because a process name
-/// may hold a newline: everything after `@@processes` is the table, so no process can
-/// forge a section.
+/// `$1`: read the process table (1/0), `$2`: the listening sockets, then package names.
+/// The sections come in this order, each after a `@@` line: sockets ([`SOCKETS`]: `@@ss`
+/// or `@@proc`), one line per package (dpkg/rpm output, one line), and the process table
+/// last, because a process name may hold a newline: everything after `@@processes` is the
+/// table, so no process can forge a section.
 const FACTS_SCRIPT: &str = concat!(
     ": fearless-facts\n",
     "package() {\n",
     package_body!(),
     "\n}\n",
     "want_ps=$1 want_sockets=$2\nshift 2\n",
-    "if [ \"$want_sockets\" = 1 ]; then echo @@sockets; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; fi\n",
+    "if [ \"$want_sockets\" = 1 ]; then\n",
+    sockets!(),
+    "\nfi\n",
     "for p in \"$@\"; do echo @@package; package \"$p\"; done\n",
     "if [ \"$want_ps\" = 1 ]; then echo @@processes; (\n",
     ps_body!(),
@@ -651,7 +706,11 @@ fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
         let (line, tail) = rest.split_once('\n').unwrap_or((rest, ""));
         rest = tail;
         match line {
-            "@@sockets" => section = "sockets",
+            "@@ss" | "@@proc" => {
+                section = "sockets";
+                sockets.push_str(line);
+                sockets.push('\n');
+            }
             "@@package" => {
                 section = "package";
                 answers.push(String::new());
@@ -683,7 +742,7 @@ fn parse_facts(text: &str, packages: &[String]) -> Result<Facts, Outcome> {
             ),
         ));
     }
-    facts.sockets = socket_tables(&sockets);
+    facts.sockets = listeners(&sockets);
     facts.packages = packages.iter().cloned().zip(answers).collect();
     Ok(facts)
 }
@@ -720,9 +779,10 @@ mod tests {
 
     #[test]
     fn facts_sections_and_a_process_that_tries_to_forge_one() {
-        let text = "@@sockets\n  sl  local_address rem_address   st\n   0: 00000000:1F90 00000000:0000 0A\n\
+        let text = "@@proc\n  sl  local_address rem_address   st\n   0: 00000000:1F90 00000000:0000 0A\n\
                     @@package\ndeb 1.1\n@@package\nabsent\n\
-                    @@processes\nU5\troot\n5/comm:x\n@@package\ndeb 9.9\n5/cmdline:acme-web\n";
+                    @@processes\nU5\troot\n@@argv\n5/comm:x\n@@package\ndeb 9.9\n\0\
+                    5/cmdline:acme-web\0";
         let names = ["acme-web".to_owned(), "libacme".to_owned()];
         let f = parse_facts(text, &names).expect("parses");
         assert_eq!(f.packages["acme-web"], "deb 1.1\n");
@@ -737,11 +797,11 @@ mod tests {
 
     #[test]
     fn ps_output_drops_our_own_script_and_matches_names() {
-        let text = "U1\troot\nU42\tacme\nU43\troot\nU7\troot\n\
-                    1/comm:sshd\x1e\n42/comm:python3\x1e\n43/comm:sh\x1e\n7/comm:kworker/0:1\x1e\n\
-                    1/cmdline:/usr/sbin/sshd\n1/cmdline:-D\n\
-                    42/cmdline:acme-web\n42/cmdline:/usr/lib/acme/web.py\n\
-                    43/cmdline:sh\n43/cmdline:-c\n43/cmdline:: fearless-ps\x1ecd /proc\n";
+        let text = "U1\troot\nU42\tacme\nU43\troot\nU7\troot\n@@argv\n\
+                    1/comm:sshd\n\x0042/comm:python3\n\x0043/comm:sh\n\x007/comm:kworker/0:1\n\0\
+                    1/cmdline:/usr/sbin/sshd\x001/cmdline:-D\0\
+                    42/cmdline:acme-web\x0042/cmdline:/usr/lib/acme/web.py\0\
+                    43/cmdline:sh\x0043/cmdline:-c\x0043/cmdline:: fearless-ps\ncd /proc\n\0";
         let procs = parse_ps(text);
         assert_eq!(procs.len(), 2, "{procs:?}");
         assert_eq!(procs[1].user, "acme");
@@ -755,15 +815,64 @@ mod tests {
 
     #[test]
     fn a_process_cannot_forge_another_with_newlines() {
-        // comm "x\n9/comm:acme-api" and an argument with a newline in it.
-        let text =
-            "U5\troot\n5/comm:x\x1e9/comm:acme-api\x1e\n5/cmdline:evil\x1e9/cmdline:acme-api\n";
+        // comm "x\n9/comm:acme-api", an argument with a newline in it, and one that
+        // pretends to be the owners' section.
+        let text = "U5\troot\n@@argv\n5/comm:x\n9/comm:acme-api\n\0\
+                    5/cmdline:evil\n9/cmdline:acme-api\x005/cmdline:\n@@argv\nU9\troot\n\0";
         let procs = parse_ps(text);
         assert_eq!(procs.len(), 1);
         assert_eq!(procs[0].pid, 5);
         assert_eq!(procs[0].comm, "x\n9/comm:acme-api");
-        assert_eq!(procs[0].argv, ["evil\n9/cmdline:acme-api"]);
+        assert_eq!(
+            procs[0].argv,
+            ["evil\n9/cmdline:acme-api", "\n@@argv\nU9\troot\n"]
+        );
         assert!(!proc_matches(&procs[0], "acme-api"));
+    }
+
+    /// `ss -tln` and the socket tables name the same listeners the same way: the port
+    /// check judges either alike.
+    #[test]
+    fn ss_listeners_match_the_socket_tables() {
+        let ss = "State  Recv-Q Send-Q     Local Address:Port  Peer Address:PortProcess\n\
+                  LISTEN 0      128           127.0.0.11:8080       0.0.0.0:*\n\
+                  LISTEN 0      4096       127.0.0.53%lo:53         0.0.0.0:*\n\
+                  LISTEN 0      128                 [::]:22            [::]:*\n\
+                  LISTEN 0      511                    *:80               *:*\n\
+                  LISTEN 0      64     [fe80::1]%eth0:2222          [::]:*\n\
+                  LISTEN 0      10    [::ffff:127.0.0.1]:9000             *:*\n";
+        assert_eq!(
+            listeners(&format!("@@ss\n{ss}")),
+            Some(vec![
+                ("127.0.0.11".to_owned(), 8080),
+                ("127.0.0.53".to_owned(), 53),
+                ("::".to_owned(), 22),
+                ("::".to_owned(), 80),
+                ("fe80::1".to_owned(), 2222),
+                ("::ffff:127.0.0.1".to_owned(), 9000),
+            ])
+        );
+        let proc = "  sl  local_address rem_address   st\n   0: 0B00007F:1F90 00000000:0000 0A 0\n\
+                    \x20  0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A\n";
+        assert_eq!(
+            listeners(&format!("@@proc\n{proc}")),
+            Some(vec![("127.0.0.11".to_owned(), 8080), ("::".to_owned(), 22)])
+        );
+        // An answer that is neither is no answer: the check errs, it does not fail.
+        assert_eq!(listeners("@@ss\nss: command failed\n"), None);
+        assert_eq!(listeners("@@proc\n"), None);
+        assert_eq!(listeners(ss), None);
+        let spec = PortCheck {
+            port: 53,
+            address: None,
+        };
+        let o = judge_port(None, &spec, None);
+        assert_eq!(o.status, crate::result::Status::Error);
+        let l = listeners(&format!("@@ss\n{ss}"));
+        let o = judge_port(l.as_deref(), &spec, Some("127.0.0.53"));
+        assert_eq!(o.status, crate::result::Status::Pass, "{o:?}");
+        let o = judge_port(l.as_deref(), &spec, Some("127.0.0.54"));
+        assert_eq!(o.status, crate::result::Status::Fail, "{o:?}");
     }
 
     #[test]
