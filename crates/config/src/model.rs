@@ -530,6 +530,9 @@ pub struct SshOptions {
     /// Keep master connections open this long after fearless exits, for the next command
     /// to reuse (like Ansible's ControlPersist); `None`: close them at exit.
     pub persist: Option<Duration>,
+    /// At most this many new ssh connections a second, fleet-wide (a bastion's
+    /// `MaxStartups`); `None`: unpaced, the fleet's concurrency alone bounds them.
+    pub connect_rate: Option<u32>,
 }
 
 impl Default for SshOptions {
@@ -539,6 +542,7 @@ impl Default for SshOptions {
             host_key_checking: HostKeyChecking::Strict,
             connect_timeout: Duration::from_secs(10),
             persist: None,
+            connect_rate: None,
         }
     }
 }

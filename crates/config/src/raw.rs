@@ -178,6 +178,7 @@ pub(crate) struct RawSsh {
     pub(crate) host_key_checking: Option<String>,
     pub(crate) connect_timeout: Option<String>,
     pub(crate) persist: Option<String>,
+    pub(crate) connect_rate: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -772,6 +772,10 @@ impl<'a> Validator<'a> {
                     ssh.persist = Some(d);
                 }
             }
+            if let Some(v) = &rs.connect_rate {
+                ssh.connect_rate =
+                    self.number(&p!["inventory", "ssh", "connect_rate"], v, 1..=10_000);
+            }
         }
         let concurrency = self
             .number_or(

@@ -10,6 +10,7 @@
 mod bounded;
 mod limits;
 mod masters;
+mod pace;
 pub mod quote;
 mod ssh;
 mod ssm;
@@ -211,7 +212,14 @@ impl Transport {
 
     /// [`Transport::for_host`] with explicit limits.
     pub fn for_host_with(host: &Host, inventory: &Inventory, limits: Limits) -> Self {
-        Self::building(host, inventory, limits, &mut ssm::Runners::default(), None)
+        Self::building(
+            host,
+            inventory,
+            limits,
+            &mut ssm::Runners::default(),
+            None,
+            None,
+        )
     }
 
     fn building(
@@ -220,6 +228,7 @@ impl Transport {
         limits: Limits,
         runners: &mut ssm::Runners,
         masters: Option<&Arc<masters::Masters>>,
+        pace: Option<&Arc<pace::Pace>>,
     ) -> Self {
         match host.transport {
             TransportKind::Local => Transport::Local(LocalTransport {
@@ -232,6 +241,7 @@ impl Transport {
                 &inventory.ssh,
                 limits,
                 masters.cloned(),
+                pace.cloned(),
             ))),
             TransportKind::Ssm => Transport::Ssm(Box::new(SsmTransport::new(
                 host,
@@ -420,8 +430,9 @@ pub fn master_cap(concurrency: usize) -> usize {
     concurrency.saturating_mul(4).max(256)
 }
 
-/// One transport per host, a fleet-wide concurrency limit, and connection reuse (at most
-/// [`master_cap`] ssh masters open at once: the least recently used idle ones close).
+/// One transport per host, a fleet-wide concurrency limit, connection reuse (at most
+/// [`master_cap`] ssh masters open at once: the least recently used idle ones close), and
+/// new ssh connections paced fleet-wide when `inventory.ssh.connect_rate` says so.
 #[derive(Debug)]
 pub struct Fleet {
     transports: HashMap<String, Arc<Transport>>,
@@ -444,6 +455,10 @@ impl Fleet {
     pub fn with_master_cap(inventory: &Inventory, limits: Limits, cap: usize) -> Self {
         let mut runners = ssm::Runners::default();
         let masters = Arc::new(masters::Masters::new(cap));
+        let pace = inventory
+            .ssh
+            .connect_rate
+            .map(|rate| Arc::new(pace::Pace::per_second(rate)));
         let transports = inventory
             .hosts
             .values()
@@ -456,6 +471,7 @@ impl Fleet {
                         limits,
                         &mut runners,
                         Some(&masters),
+                        pace.as_ref(),
                     )),
                 )
             })

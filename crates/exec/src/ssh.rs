@@ -14,6 +14,7 @@
 //! is refused: an inventory address can never become an ssh option.
 
 use crate::masters::{Masters, Slot};
+use crate::pace::Pace;
 use crate::{ExecError, Limits, Output, quote, with_become};
 use fearless_config::{Host, HostKeyChecking, SshOptions};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,8 @@ pub struct SshTransport {
     slot: Arc<Slot>,
     /// The fleet's count of open masters (`None`: a transport on its own, uncapped).
     masters: Option<Arc<Masters>>,
+    /// The fleet's pace of new connections (`None`: unpaced).
+    pace: Option<Arc<Pace>>,
     sessions: Semaphore,
     /// With `persist`: how long the master outlives us, and its socket's name in the
     /// control directory (a hash of everything that makes two connections interchangeable).
@@ -86,6 +89,7 @@ impl SshTransport {
         opts: &SshOptions,
         limits: Limits,
         masters: Option<Arc<Masters>>,
+        pace: Option<Arc<Pace>>,
     ) -> Self {
         let strict = opts.host_key_checking == HostKeyChecking::Strict;
         let persist = opts.persist.map(|idle| {
@@ -115,6 +119,7 @@ impl SshTransport {
             sudo: crate::needs_sudo(host),
             slot: Arc::new(Slot::default()),
             masters,
+            pace,
             sessions: Semaphore::new(SESSIONS_PER_HOST),
             persist,
             alone: AtomicBool::new(false),
@@ -216,6 +221,7 @@ impl SshTransport {
             });
         }
         let _ = std::fs::remove_file(log);
+        self.turn().await;
         let mut cmd = self
             .master_command(socket, log, idle)
             .map_err(|e| self.io_error("create the ssh log", &e))?;
@@ -288,6 +294,7 @@ impl SshTransport {
                 address: d.address.clone(),
             });
         }
+        self.turn().await;
         let base = control_dir().unwrap_or_else(|_| std::env::temp_dir());
         let log = tempfile::Builder::new()
             .prefix("fearless-ssh-")
@@ -331,6 +338,14 @@ impl SshTransport {
                 })
             }
             other => other,
+        }
+    }
+
+    /// Wait for this new connection's turn in the fleet's pace, if it has one (before
+    /// the connection's deadline starts).
+    async fn turn(&self) {
+        if let Some(pace) = &self.pace {
+            pace.turn().await;
         }
     }
 
@@ -679,7 +694,7 @@ mod tests {
             let mut host = inv.hosts["evil"].clone();
             host.address = address;
             let opts = inv.ssh.clone();
-            let t = SshTransport::new(&host, &opts, Limits::default(), None);
+            let t = SshTransport::new(&host, &opts, Limits::default(), None, None);
             let (socket, log) = (dir.path().join("m"), dir.path().join("log"));
             let status = tokio::time::timeout(
                 Duration::from_secs(10),

@@ -152,6 +152,28 @@ fn monitor_takes_its_defaults_key_by_key() {
 }
 
 #[test]
+fn ssh_connect_rate_is_a_positive_number_of_connections_a_second() {
+    let load = |ssh: &str| {
+        let text =
+            format!("inventory:\n  ssh: {ssh}\n  hosts:\n    web-1: {{ address: 127.0.0.1 }}\n");
+        fearless_config::load_str(Path::new("fearless.yaml"), text)
+    };
+    let rate = |ssh: &str| load(ssh).expect("loads").config.inventory.ssh.connect_rate;
+    assert_eq!(rate("{}"), None);
+    assert_eq!(rate("{ connect_rate: 20 }"), Some(20));
+    for bad in ["0", "-3", "2.5", "fast", "20001"] {
+        let err = load(&format!("{{ connect_rate: {bad} }}")).expect_err(bad);
+        let text = render(&err.problems);
+        assert!(
+            text.contains("`connect_rate` must be a number from 1 to 10000"),
+            "{bad}: {text}"
+        );
+        // Located at the value, on the `ssh:` line.
+        assert!(text.starts_with("fearless.yaml:2:24:"), "{bad}: {text}");
+    }
+}
+
+#[test]
 fn all_problems_of_a_file_come_together() {
     let file =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/many-unknown-keys.yaml");

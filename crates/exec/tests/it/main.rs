@@ -580,3 +580,50 @@ async fn a_lone_command_past_its_timeout_is_a_timeout_and_a_stalled_handshake_is
     assert!(matches!(err, ExecError::Unreachable { .. }), "{err:?}");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+/// `inventory.ssh.connect_rate: 1`: the hosts of one `run_all` connect a second apart,
+/// not at once (each command reports when it ran, on the same clock).
+#[tokio::test]
+async fn paced_connections_start_a_turn_apart() {
+    let sshd = Sshd::start("127.0.0.85");
+    let hosts: Vec<String> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|h| sshd.host_yaml(h))
+        .collect();
+    let yaml = format!(
+        "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s, connect_rate: 1 }}\n  hosts:\n{}\n",
+        sshd.ssh_config().display(),
+        hosts
+            .iter()
+            .map(|h| format!("    {h}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let inv = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
+        .unwrap_or_else(|e| panic!("{:?}", e.problems))
+        .config
+        .inventory;
+    assert_eq!(inv.ssh.connect_rate, Some(1));
+    let fleet = Fleet::new(&inv);
+    let names: Vec<String> = ["h1", "h2", "h3"].map(str::to_owned).to_vec();
+    let runs = fleet
+        .run_all(&names, &argv(&["date", "+%s.%N"]), Duration::from_secs(20))
+        .await;
+    let mut at: Vec<f64> = runs
+        .into_iter()
+        .map(|(h, r)| {
+            let out = r.unwrap_or_else(|e| panic!("{h}: {e}"));
+            out.stdout_str().trim().parse().expect("a time")
+        })
+        .collect();
+    at.sort_by(f64::total_cmp);
+    // A turn a second; each connection's handshake (well under half a second here) comes
+    // after its turn.
+    for pair in at.windows(2) {
+        assert!(
+            pair[1] - pair[0] > 0.5,
+            "connected too close together: {at:?}"
+        );
+    }
+    fleet.close().await;
+}
