@@ -61,9 +61,17 @@ fn init_tracing(g: &args::Global, server: bool) {
     } else {
         ""
     };
+    // sqlx warns of every statement that took over a second — on SQLite shared by several
+    // workers, any statement that waited for the write lock: a line per host of a wave,
+    // about the store's internals. Shown from `-v` on.
+    let statements = if g.verbose == 0 {
+        ",sqlx::query=error"
+    } else {
+        ""
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FEARLESS_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!(
-            "{level},hyper=warn,lapin=warn,rustls=warn{serve}"
+            "{level},hyper=warn,lapin=warn,rustls=warn{statements}{serve}"
         ))
     });
     if server && g.format == args::Format::Json {

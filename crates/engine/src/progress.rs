@@ -67,6 +67,9 @@ pub enum Event {
         waves: usize,
         /// Its hosts still to patch.
         hosts: Vec<String>,
+        /// Its hosts are leased to workers (`patch --workers`, `fearless worker`): this
+        /// process brings some of them to an end, other workers the rest.
+        shared: bool,
     },
     /// Every host of a wave has an end (before the bake and the gate).
     WaveEnded {

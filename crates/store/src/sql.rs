@@ -388,6 +388,9 @@ pub(crate) const INSERT_ROLLOUT_HOST: &str = "INSERT INTO rollout_hosts (rollout
      VALUES ($1, $2, $3, $4, NULL, $5)";
 pub(crate) const ROLLOUT_HOSTS: &str = "SELECT host, wave, state, snapshot, updated_at FROM rollout_hosts \
      WHERE rollout = $1 ORDER BY wave, host";
+/// `$1` rollout, `$2` host → the row of one host (the primary key: one row or none).
+pub(crate) const ROLLOUT_HOST: &str = "SELECT host, wave, state, snapshot, updated_at FROM rollout_hosts \
+     WHERE rollout = $1 AND host = $2";
 /// `$1` rollout, `$2` host, `$3` expected state, `$4` new state, `$5` snapshot or NULL, `$6` time.
 pub(crate) const MOVE_HOST: &str = "UPDATE rollout_hosts SET state = $4, snapshot = COALESCE($5, snapshot), updated_at = $6 \
      WHERE rollout = $1 AND host = $2 AND state = $3";

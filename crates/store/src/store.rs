@@ -316,16 +316,30 @@ impl Store {
                 .await
                 .map_err(StoreError::query)?);
         rows.into_iter()
-            .map(|(host, wave, state, snapshot, updated_at)| {
-                Ok(RolloutHost {
-                    updated_at: parse_time(&updated_at, format!("rollout R-{number} host {host}"))?,
-                    host,
-                    wave: u32::try_from(wave).unwrap_or(0),
-                    state,
-                    snapshot: snapshot.map(to_u64),
-                })
-            })
+            .map(|row| rollout_host(number, row))
             .collect()
+    }
+
+    /// One host of rollout `number` (`None` when the rollout has no such host): one row
+    /// by its key, for a caller working on that host alone — a worker claims one host at
+    /// a time, and reading the rollout's every host for each would grow with the square of
+    /// the fleet.
+    pub async fn rollout_host(
+        &self,
+        number: u64,
+        host: &str,
+    ) -> Result<Option<RolloutHost>, StoreError> {
+        let Ok(key) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row: Option<HostRow> =
+            on_backend!(self, |pool| sqlx::query_as(crate::sql::ROLLOUT_HOST)
+                .bind(key)
+                .bind(host)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query)?);
+        row.map(|row| rollout_host(number, row)).transpose()
     }
 
     /// Move one host of a rollout from `from` to `to` (recording its snapshot when given),
@@ -983,6 +997,18 @@ fn document_from_row(
         record,
         created_at: parse_time(&created_at, doc.what(number))?,
         updated_at: parse_time(&updated_at, doc.what(number))?,
+    })
+}
+
+/// A `rollout_hosts` row of rollout `number` as a [`RolloutHost`].
+fn rollout_host(number: u64, row: HostRow) -> Result<RolloutHost, StoreError> {
+    let (host, wave, state, snapshot, updated_at) = row;
+    Ok(RolloutHost {
+        updated_at: parse_time(&updated_at, format!("rollout R-{number} host {host}"))?,
+        host,
+        wave: u32::try_from(wave).unwrap_or(0),
+        state,
+        snapshot: snapshot.map(to_u64),
     })
 }
 

@@ -4,6 +4,7 @@
 //! summary when the wave ends.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,9 @@ pub(crate) struct Stderr {
     quiet: bool,
     /// The bar of the wave in progress, when it is a large one.
     wave: Arc<Mutex<Option<WaveBar>>>,
+    /// The wave in progress is shared between workers: other workers' hosts print no
+    /// line here, so even a small wave's end is said.
+    shared: Arc<AtomicBool>,
 }
 
 /// A large wave in progress: its bar (hidden when stderr is not a terminal, still counting)
@@ -39,6 +43,7 @@ impl Stderr {
         Self {
             quiet,
             wave: Arc::default(),
+            shared: Arc::default(),
         }
     }
 
@@ -62,38 +67,34 @@ impl fearless_engine::Progress for Stderr {
             return;
         }
         let mut wave = self.wave();
+        if let Event::WaveStarted { shared, .. } = &event {
+            self.shared.store(*shared, Ordering::Relaxed);
+        }
         match &event {
             Event::WaveStarted {
                 wave: n,
                 waves,
                 hosts,
+                shared,
             } if hosts.len() > HOST_LINES => {
                 if let Some(old) = wave.take() {
                     old.bar.finish_and_clear();
                 }
-                note(&large_wave(*n, *waves, hosts));
+                note(&large_wave(*n, *waves, hosts, *shared));
                 *wave = Some(WaveBar {
-                    bar: bar(*n, *waves, hosts.len()),
+                    bar: bar(*n, *waves, hosts.len(), *shared),
                     started: Instant::now(),
                 });
             }
             Event::Host { host, what } if let Some(w) = wave.as_ref() => {
-                match what {
-                    HostEvent::Verified => w.bar.inc(1),
-                    HostEvent::Failed { .. } => {
-                        w.bar.inc(1);
-                        Self::say(Some(w), &format!("{}: {}", Escaped(host), host_line(what)));
-                    }
-                    // What every host of a large wave does on its way is in the bar.
-                    HostEvent::Applying { .. }
-                    | HostEvent::PackagesChanged { .. }
-                    | HostEvent::Restarted { .. }
-                    | HostEvent::Rebooting { .. }
-                    | HostEvent::Rebooted { .. } => {}
-                    _ => Self::say(Some(w), &format!("{}: {}", Escaped(host), host_line(what))),
+                if matches!(what, HostEvent::Verified | HostEvent::Failed { .. }) {
+                    w.bar.inc(1);
+                }
+                if !in_the_bar(what) {
+                    Self::say(Some(w), &format!("{}: {}", Escaped(host), host_line(what)));
                 }
             }
-            // A small wave's hosts said it all, line by line.
+            // A small wave's hosts said it all, line by line, unless other workers had some.
             Event::WaveEnded { .. } => {
                 if let Some(w) = wave.take() {
                     w.bar.finish_and_clear();
@@ -102,6 +103,8 @@ impl fearless_engine::Progress for Stderr {
                         line(&event),
                         w.started.elapsed().as_secs_f64()
                     ));
+                } else if self.shared.load(Ordering::Relaxed) {
+                    note(&line(&event));
                 }
             }
             _ => Self::say(wave.as_ref(), &line(&event)),
@@ -109,27 +112,54 @@ impl fearless_engine::Progress for Stderr {
     }
 }
 
+/// What every host of a large wave does on its way, which its bar shows (a line each would
+/// be thousands of lines); the rest — a failure, a takeover, a host found mid-way — a
+/// person must read.
+fn in_the_bar(what: &HostEvent) -> bool {
+    matches!(
+        what,
+        HostEvent::Verified
+            | HostEvent::Claimed { .. }
+            | HostEvent::Applying { .. }
+            | HostEvent::PackagesChanged { .. }
+            | HostEvent::Restarted { .. }
+            | HostEvent::Rebooting { .. }
+            | HostEvent::Rebooted { .. }
+    )
+}
+
 /// The first line of a large wave: how many hosts, and the first few by name.
-fn large_wave(n: usize, waves: usize, hosts: &[String]) -> String {
+fn large_wave(n: usize, waves: usize, hosts: &[String], shared: bool) -> String {
     let named: Vec<String> = hosts
         .iter()
         .take(NAMED)
         .map(|h| Escaped(h).to_string())
         .collect();
     format!(
-        "wave {n}/{waves}: {} hosts ({}, … and {} more)",
+        "wave {n}/{waves}: {} hosts ({}, … and {} more){}",
         hosts.len(),
         named.join(", "),
-        hosts.len() - named.len()
+        hosts.len() - named.len(),
+        if shared {
+            ", shared between workers"
+        } else {
+            ""
+        }
     )
 }
 
-/// A large wave's bar: drawn only on a terminal.
-fn bar(n: usize, waves: usize, hosts: usize) -> indicatif::ProgressBar {
+/// A large wave's bar: drawn only on a terminal. A shared wave's bar counts the hosts
+/// this process brought to an end, which are not all of them.
+fn bar(n: usize, waves: usize, hosts: usize, shared: bool) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::hidden();
     bar.set_length(u64::try_from(hosts).unwrap_or(u64::MAX));
+    let done = if shared {
+        "{pos} of {len} hosts done here"
+    } else {
+        "{pos}/{len} hosts done"
+    };
     if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-        "{{spinner}} wave {n}/{waves}: {{pos}}/{{len}} hosts done {{wide_bar}} {{elapsed}}"
+        "{{spinner}} wave {n}/{waves}: {done} {{wide_bar}} {{elapsed}}"
     )) {
         bar.set_style(style);
     }
@@ -162,9 +192,20 @@ pub(crate) fn line(event: &Event) -> String {
         Event::Aborting { rollout, hosts } => {
             format!("R-{rollout}: aborting; rolling back {hosts} host(s)")
         }
-        Event::WaveStarted { wave, waves, hosts } => {
-            format!("wave {wave}/{waves}: {}", Escaped(&hosts.join(", ")))
-        }
+        Event::WaveStarted {
+            wave,
+            waves,
+            hosts,
+            shared,
+        } => format!(
+            "wave {wave}/{waves}: {}{}",
+            Escaped(&hosts.join(", ")),
+            if *shared {
+                " (shared between workers)"
+            } else {
+                ""
+            }
+        ),
         Event::WaveEnded {
             wave,
             waves,
@@ -314,9 +355,36 @@ mod tests {
         let mut hosts: Vec<String> = (1..=25).map(|i| format!("web-{i}")).collect();
         hosts[1] = "web\x1b[2J".to_owned();
         assert_eq!(
-            large_wave(3, 4, &hosts),
+            large_wave(3, 4, &hosts, false),
             "wave 3/4: 25 hosts (web-1, web\\x1b[2J, web-3, … and 22 more)"
         );
+        assert_eq!(
+            large_wave(3, 4, &hosts[..13], true),
+            "wave 3/4: 13 hosts (web-1, web\\x1b[2J, web-3, … and 10 more), shared between workers"
+        );
+    }
+
+    #[test]
+    fn a_large_wave_shows_the_way_in_its_bar_and_the_news_in_lines() {
+        let worker = || "ci-1-0a1b".to_owned();
+        for quiet in [
+            HostEvent::Claimed { worker: worker() },
+            HostEvent::Applying { snapshot: 3 },
+            HostEvent::Verified,
+        ] {
+            assert!(in_the_bar(&quiet), "{quiet:?}");
+        }
+        for news in [
+            HostEvent::Failed { why: "x".into() },
+            HostEvent::TakenOver {
+                from: worker(),
+                by: worker(),
+            },
+            HostEvent::LeaseLost { worker: worker() },
+            HostEvent::RollingBack,
+        ] {
+            assert!(!in_the_bar(&news), "{news:?}");
+        }
     }
 
     #[test]

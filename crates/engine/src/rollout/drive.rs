@@ -129,6 +129,7 @@ pub(crate) async fn drive(
             wave: number,
             waves: waves.len(),
             hosts: names.iter().map(|h| (*h).to_owned()).collect(),
+            shared: run.team.is_some(),
         });
         let mut wave_ends = match &run.team {
             None => {

@@ -737,12 +737,8 @@ impl Run<'_, '_> {
         &self,
         host: &str,
     ) -> Result<Result<PackageSet, String>, EngineError> {
-        let rows = self.engine.store.rollout_hosts(self.rollout).await?;
-        let Some(n) = rows
-            .iter()
-            .find(|h| h.host == host)
-            .and_then(|h| h.snapshot)
-        else {
+        let row = self.engine.store.rollout_host(self.rollout, host).await?;
+        let Some(n) = row.and_then(|h| h.snapshot) else {
             return Ok(Err(format!("no snapshot recorded for {host}")));
         };
         let Some(snap) = self.engine.store.get_snapshot(n).await? else {

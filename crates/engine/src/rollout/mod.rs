@@ -205,6 +205,22 @@ impl Engine<'_> {
             .collect()
     }
 
+    /// One host of `R-<n>` with its parsed state (`None`: the rollout has no such host).
+    pub async fn rollout_host(
+        &self,
+        n: u64,
+        host: &str,
+    ) -> Result<Option<(RolloutHost, HostState)>, EngineError> {
+        let Some(h) = self.store.rollout_host(n, host).await? else {
+            return Ok(None);
+        };
+        let state = h
+            .state
+            .parse::<HostState>()
+            .map_err(|e| EngineError::corrupt(format!("rollout R-{n} host {}", h.host), e))?;
+        Ok(Some((h, state)))
+    }
+
     /// The state the store holds for `R-<n>`.
     pub async fn rollout_state(&self, n: u64) -> Result<RolloutState, EngineError> {
         let stored = self.store.get_rollout(n).await?.ok_or_else(|| {

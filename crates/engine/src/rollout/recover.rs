@@ -282,10 +282,8 @@ impl Run<'_, '_> {
         let snapshot = self
             .engine
             .store
-            .rollout_hosts(self.rollout)
+            .rollout_host(self.rollout, host)
             .await?
-            .into_iter()
-            .find(|r| r.host == host)
             .and_then(|r| r.snapshot)
             .map(|n| format!("SNAP-{n}"));
         let bisected = Bisected {

@@ -211,6 +211,7 @@ impl Engine<'_> {
         })
         .await?;
         let team = Team::new(req.tasks, lease);
+        let waves = l.record.waves.clone();
         let opened = l.open(self.config)?;
         let mut run = l.run(self, &opened);
         run.team = Some(team.clone());
@@ -221,7 +222,21 @@ impl Engine<'_> {
                 let state = self.rollout_state(n).await?;
                 let working = matches!(state, RolloutState::Running | RolloutState::Paused);
                 match self.store.open_wave(&round).await? {
-                    Some(wave) if working => work_wave(&run, &opened.fw, &team, wave).await?,
+                    Some(wave) if working => {
+                        let number = usize::try_from(wave).unwrap_or(usize::MAX);
+                        self.progress.event(Event::WaveStarted {
+                            wave: number,
+                            waves: waves.len(),
+                            hosts: number
+                                .checked_sub(1)
+                                .and_then(|i| waves.get(i))
+                                .cloned()
+                                .unwrap_or_default(),
+                            shared: true,
+                        });
+                        work_wave(&run, &opened.fw, &team, wave).await?;
+                        self.wave_ended(&round, n, wave, waves.len()).await?;
+                    }
                     None if state == RolloutState::Running => {
                         tokio::time::sleep(team.poll()).await;
                     }
@@ -233,6 +248,36 @@ impl Engine<'_> {
         .await;
         opened.close().await;
         outcome
+    }
+
+    /// Say how wave `wave` of rollout `r` (`round`) ended, whoever handled its hosts, as
+    /// its leases hold it.
+    async fn wave_ended(
+        &self,
+        round: &str,
+        r: u64,
+        wave: u32,
+        waves: usize,
+    ) -> Result<(), EngineError> {
+        let mut verified = 0;
+        let mut failed = 0;
+        for lease in self.store.leases(round).await? {
+            if lease.wave != wave {
+                continue;
+            }
+            match end_of(r, &lease)? {
+                Some(end) if end.state == HostState::Verified => verified += 1,
+                Some(_) => failed += 1,
+                None => {}
+            }
+        }
+        self.progress.event(Event::WaveEnded {
+            wave: usize::try_from(wave).unwrap_or(usize::MAX),
+            waves,
+            verified,
+            failed,
+        });
+        Ok(())
     }
 
     /// What worker `id` did on rollout `r`, from the leases.
@@ -359,10 +404,8 @@ async fn work_host(
     let host = claim.host.as_str();
     run.say(host, team.claimed(&claim));
     let state = engine
-        .rollout_hosts(run.rollout)
+        .rollout_host(run.rollout, host)
         .await?
-        .into_iter()
-        .find(|(h, _)| h.host == host)
         .map(|(_, s)| s)
         .ok_or_else(|| {
             EngineError::corrupt(

@@ -72,6 +72,15 @@ mod cases {
             .map(|h| (h.host.as_str(), h.state.as_str()))
             .collect();
         assert_eq!(states, [("web-1", "applying"), ("web-2", "snapshotted")]);
+        // One host by its key reads as the same row; a host or rollout that is not there
+        // is none.
+        let one = store.rollout_host(1, "web-1").await.expect("host");
+        assert_eq!(one.as_ref(), hosts.first());
+        assert_eq!(store.rollout_host(1, "web-9").await.expect("no host"), None);
+        assert_eq!(
+            store.rollout_host(7, "web-1").await.expect("no rollout"),
+            None
+        );
         // A host moved by someone else is still told apart from a rollout that moved.
         let err = store
             .move_host_while(
