@@ -251,7 +251,8 @@ impl Engine<'_> {
     }
 
     /// Say how wave `wave` of rollout `r` (`round`) ended, whoever handled its hosts, as
-    /// its leases hold it.
+    /// its leases hold it — once every host of it has an end (an abort stops the wave
+    /// before: the coordinator says nothing of such a wave's end either).
     async fn wave_ended(
         &self,
         round: &str,
@@ -268,7 +269,7 @@ impl Engine<'_> {
             match end_of(r, &lease)? {
                 Some(end) if end.state == HostState::Verified => verified += 1,
                 Some(_) => failed += 1,
-                None => {}
+                None => return Ok(()),
             }
         }
         self.progress.event(Event::WaveEnded {
