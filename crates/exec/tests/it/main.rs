@@ -6,17 +6,17 @@ use std::path::Path;
 use std::time::Duration;
 
 fn inventory(yaml_hosts: &[String], ssh_config: &Path) -> fearless_config::Inventory {
-    inventory_connecting_within("3s", yaml_hosts, ssh_config)
+    inventory_with("connect_timeout: 3s", yaml_hosts, ssh_config)
 }
 
-/// [`inventory`] with another `connect_timeout`.
-fn inventory_connecting_within(
-    connect_timeout: &str,
+/// [`inventory`] with other `inventory.ssh` options (`connect_timeout: 1s, …`).
+fn inventory_with(
+    ssh_options: &str,
     yaml_hosts: &[String],
     ssh_config: &Path,
 ) -> fearless_config::Inventory {
     let yaml = format!(
-        "inventory:\n  ssh: {{ config: {}, connect_timeout: {connect_timeout} }}\n  hosts:\n{}\n",
+        "inventory:\n  ssh: {{ config: {}, {ssh_options} }}\n  hosts:\n{}\n",
         ssh_config.display(),
         yaml_hosts
             .iter()
@@ -367,7 +367,7 @@ async fn never_answers(greeting: &'static [u8], bound: Duration) {
     )
     .expect("write");
     let mute = format!("mute: {{ address: 127.0.0.1, port: {port} }}");
-    let inv = inventory_connecting_within("1s", &[mute], &cfg);
+    let inv = inventory_with("connect_timeout: 1s", &[mute], &cfg);
     let fleet = Fleet::new(&inv);
     let start = std::time::Instant::now();
     let err = fleet
@@ -402,7 +402,7 @@ async fn an_address_that_looks_like_an_option_is_refused_and_never_reaches_ssh()
     let cfg = dir.path().join("ssh_config");
     std::fs::write(&cfg, "Host *\n  BatchMode yes\n").expect("write");
     let evil = format!("evil: {{ address: 127.0.0.1, port: {port} }}");
-    let inv = inventory_connecting_within("1s", &[evil], &cfg);
+    let inv = inventory_with("connect_timeout: 1s", &[evil], &cfg);
     // What a config that does not validate addresses would hand over.
     let mut host = inv.hosts["evil"].clone();
     host.address = format!("-oProxyCommand=touch {}", marker.display());
@@ -548,7 +548,11 @@ async fn a_lone_command_fails_as_a_master_would_when_the_host_cannot_be_reached(
 #[tokio::test]
 async fn a_lone_command_past_its_timeout_is_a_timeout_and_a_stalled_handshake_is_unreachable() {
     let sshd = Sshd::start("127.0.0.83");
-    let inv = inventory_connecting_within("1s", &[sshd.host_yaml("h1")], &sshd.ssh_config());
+    let inv = inventory_with(
+        "connect_timeout: 1s",
+        &[sshd.host_yaml("h1")],
+        &sshd.ssh_config(),
+    );
     let fleet = Fleet::new(&inv);
     fleet.transport("h1").expect("h1").expect_one();
     let start = std::time::Instant::now();
@@ -570,7 +574,7 @@ async fn a_lone_command_past_its_timeout_is_a_timeout_and_a_stalled_handshake_is
     // A server that sends its banner and then nothing: the connection's failure.
     let (port, accepted) = silent_listener(b"SSH-2.0-OpenSSH_9.2\r\n");
     let mute = format!("mute: {{ address: 127.0.0.1, port: {port} }}");
-    let inv = inventory_connecting_within("1s", &[mute], &sshd.ssh_config());
+    let inv = inventory_with("connect_timeout: 1s", &[mute], &sshd.ssh_config());
     let fleet = Fleet::new(&inv);
     fleet.transport("mute").expect("mute").expect_one();
     let err = fleet
@@ -586,23 +590,9 @@ async fn a_lone_command_past_its_timeout_is_a_timeout_and_a_stalled_handshake_is
 #[tokio::test]
 async fn paced_connections_start_a_turn_apart() {
     let sshd = Sshd::start("127.0.0.85");
-    let hosts: Vec<String> = ["h1", "h2", "h3"]
-        .iter()
-        .map(|h| sshd.host_yaml(h))
-        .collect();
-    let yaml = format!(
-        "inventory:\n  ssh: {{ config: {}, connect_timeout: 3s, connect_rate: 1 }}\n  hosts:\n{}\n",
-        sshd.ssh_config().display(),
-        hosts
-            .iter()
-            .map(|h| format!("    {h}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    let inv = fearless_config::load_str(Path::new("/tmp/fearless-test.yaml"), yaml)
-        .unwrap_or_else(|e| panic!("{:?}", e.problems))
-        .config
-        .inventory;
+    let hosts = ["h1", "h2", "h3"].map(|h| sshd.host_yaml(h));
+    let options = "connect_timeout: 3s, connect_rate: 1";
+    let inv = inventory_with(options, &hosts, &sshd.ssh_config());
     assert_eq!(inv.ssh.connect_rate, Some(1));
     let fleet = Fleet::new(&inv);
     let names: Vec<String> = ["h1", "h2", "h3"].map(str::to_owned).to_vec();
