@@ -1,11 +1,14 @@
-//! Package changes on the selected hosts outside a rollout (`fearless packages apply` and
-//! `rollback`): the same fan-out for both, each host's outcome said as it ends and journaled
-//! on `host:<name>` (`host.packages.applied`, `host.packages.rolled-back`).
+//! Package state and changes on the selected hosts outside a rollout: the pending updates
+//! (`fearless packages pending`), the hosts' own package history (`fearless whatchanged`),
+//! and `fearless packages apply` and `rollback` — the same fan-out for both, each host's
+//! outcome said as it ends and journaled on `host:<name>` (`host.packages.applied`,
+//! `host.packages.rolled-back`).
 
 use std::collections::BTreeMap;
 
+use fearless_pkg::history::Transaction;
 use fearless_pkg::ops::{self, Options, Report};
-use fearless_pkg::{Manifest, PackageSet, PkgError};
+use fearless_pkg::{Manager, Manifest, PackageManager, PackageSet, Pending, PkgError};
 
 use crate::fleet::HostResult;
 use crate::progress::{Event, HostEvent};
@@ -24,6 +27,67 @@ pub enum PackageWork<'a> {
         /// Its package sets, by host.
         sets: &'a BTreeMap<String, PackageSet>,
     },
+}
+
+/// Every selected host's pending updates (after refreshing its package metadata when
+/// `refresh`; only security updates when `security_only`), with its package manager.
+pub async fn pending(
+    fw: &Fleetwide,
+    refresh: bool,
+    security_only: bool,
+) -> Vec<HostResult<(Manager, Vec<Pending>)>> {
+    fw.each(|b, t| async move {
+        if refresh {
+            b.refresh(&t).await?;
+        }
+        let mut pending = b.pending(&t).await?;
+        if security_only {
+            pending.retain(|p| p.security);
+        }
+        Ok((b.manager(), pending))
+    })
+    .await
+}
+
+/// Every selected host's package transactions since `since`, from its own history, with
+/// its package manager.
+pub async fn history(
+    fw: &Fleetwide,
+    since: jiff::Timestamp,
+) -> Vec<HostResult<(Manager, Vec<Transaction>)>> {
+    fw.each(|b, t| async move { Ok((b.manager(), b.history(&t, since).await?)) })
+        .await
+}
+
+/// Keep the selected hosts snapshot `SNAP-<snapshot>` has a package set for (`sets`). A
+/// host it does not cover is bad input when the hosts were selected by name
+/// (`selected`); otherwise it is left out.
+pub fn covered_by(
+    fw: &mut Fleetwide,
+    snapshot: u64,
+    sets: &BTreeMap<String, PackageSet>,
+    selected: bool,
+) -> Result<(), EngineError> {
+    let outside: Vec<&str> = fw
+        .hosts()
+        .iter()
+        .filter(|h| !sets.contains_key(&h.name))
+        .map(|h| h.name.as_str())
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    if selected {
+        return Err(EngineError::bad_input(
+            format!(
+                "SNAP-{snapshot} has no package set for {}",
+                outside.join(", ")
+            ),
+            Some("select hosts the snapshot covers (see `fearless snapshot show`)"),
+        ));
+    }
+    fw.retain(|h| sets.contains_key(&h.name));
+    Ok(())
 }
 
 impl PackageWork<'_> {

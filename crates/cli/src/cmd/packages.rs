@@ -5,11 +5,11 @@ use std::io::Write as _;
 
 use fearless_engine::Fleetwide;
 use fearless_engine::fleet::HostResult;
-use fearless_engine::packages::PackageWork;
+use fearless_engine::packages::{self, PackageWork};
 use fearless_engine::record;
 use fearless_engine::snapshots;
 use fearless_pkg::ops::{self, Report};
-use fearless_pkg::{Diff, Manifest, PackageManager, PackageSet, PkgError};
+use fearless_pkg::{Diff, Manifest, PackageSet, PkgError};
 use fearless_store::StoredSnapshot;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -156,20 +156,8 @@ async fn installed(g: &Global, options: &PkgOptions) -> Result<Outcome, Failure>
 
 async fn pending(g: &Global, a: &PackagesArgs) -> Result<Outcome, Failure> {
     let fw = fleet(g, &a.options).await?;
-    let refresh = !a.no_refresh;
     let security = a.security;
-    let results = fw
-        .each(|b, t| async move {
-            if refresh {
-                b.refresh(&t).await?;
-            }
-            let mut pending = b.pending(&t).await?;
-            if security {
-                pending.retain(|p| p.security);
-            }
-            Ok((b.manager(), pending))
-        })
-        .await;
+    let results = packages::pending(&fw, !a.no_refresh, security).await;
     fw.close().await;
     if g.format == Format::Json {
         let hosts = results
@@ -440,25 +428,7 @@ async fn rollback(
     let session = Session::open(g).await?;
     let (snap, doc) = record::load_snapshot(&session.store, id).await?;
     let mut fw = fleet_of(session.config.clone(), options)?;
-    let outside: Vec<String> = fw
-        .hosts()
-        .iter()
-        .filter(|h| !doc.hosts.contains_key(&h.name))
-        .map(|h| h.name.clone())
-        .collect();
-    if !outside.is_empty() {
-        if options.hosts.is_some() {
-            return Err(Failure::bad_input(
-                format!(
-                    "SNAP-{} has no package set for {}",
-                    snap.number,
-                    outside.join(", ")
-                ),
-                Some("select hosts the snapshot covers (see `fearless snapshot show`)"),
-            ));
-        }
-        fw.retain(|h| doc.hosts.contains_key(&h.name));
-    }
+    packages::covered_by(&mut fw, snap.number, &doc.hosts, options.hosts.is_some())?;
     progress(
         g,
         &format!(
@@ -729,9 +699,7 @@ pub(crate) async fn whatchanged(g: &Global, a: WhatchangedArgs) -> Result<Outcom
         )
         .map_err(|e| Failure::bad_input(format!("--since {:?}: {e}", a.since), None))?;
     let fw = fleet(g, &a.options).await?;
-    let results = fw
-        .each(|b, t| async move { Ok((b.manager(), b.history(&t, since).await?)) })
-        .await;
+    let results = packages::history(&fw, since).await;
     fw.close().await;
     if g.format == Format::Json {
         let hosts = results
